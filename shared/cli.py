@@ -1,0 +1,80 @@
+"""The one error boundary every step's `__main__` uses.
+
+`with step_boundary("dump_schema", run_id) as step:` configures logging (secrets redacted), loads settings,
+and turns any failure into one line on stderr and an exit code that tells Argo whether a retry can help:
+an `R2AError` prints its reason and hint; anything else is an internal error (exit 70) printed in one line,
+with the traceback only when R2A_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import typer
+
+from shared import log
+from shared.config import Settings, load_settings
+from shared.errors import ExitCode, R2AError, exit_code_for
+from shared.objectstore import check_run_id
+
+
+@dataclass
+class StepContext:
+    name: str
+    run_id: str
+    settings: Settings
+    started: float = field(default_factory=time.monotonic)
+    on_failure: list[Callable[[BaseException], None]] = field(default_factory=list)
+
+
+def _print_error(step: str, message: str) -> None:
+    print(f"r2a {step}: error: {log.redact(message)}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def step_boundary(step: str, run_id: str | None, overrides: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Iterator[StepContext]:
+    """Run a step's body; on failure call the registered `on_failure` hooks (to write result files) and exit."""
+    log.configure(step, run_id, fmt=(environ or os.environ).get("R2A_LOG_FORMAT", "auto"))
+    context: StepContext | None = None
+    try:
+        settings = load_settings(environ, overrides)
+        log.configure(step, run_id, fmt=settings.log_format, secrets=settings.secret_values())
+        if run_id is not None:
+            check_run_id(run_id)
+        context = StepContext(step, run_id or "", settings)
+        yield context
+    except typer.Exit:
+        raise
+    except R2AError as exc:
+        _run_hooks(context, exc)
+        log.event("step.failed", level=logging.ERROR, error_class=exc.error_class, error=exc.one_line())
+        _print_error(step, exc.one_line())
+        raise typer.Exit(int(exit_code_for(exc))) from None
+    except KeyboardInterrupt:
+        _print_error(step, "interrupted")
+        raise typer.Exit(int(ExitCode.FAILED)) from None
+    except Exception as exc:  # the boundary: an unexpected error still ends in one line and a typed exit
+        _run_hooks(context, exc)
+        message = f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        log.event("step.failed", level=logging.ERROR, error_class=type(exc).__name__, error=message)
+        if os.environ.get("R2A_DEBUG") == "1":
+            traceback.print_exc()
+        _print_error(step, message)
+        raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def _run_hooks(context: StepContext | None, exc: BaseException) -> None:
+    for hook in (context.on_failure if context else []):
+        try:
+            hook(exc)
+        except Exception as hook_error:  # a failing hook must not hide the original error
+            _print_error(context.name, f"could not record the failure: {type(hook_error).__name__}: {hook_error}")

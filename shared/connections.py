@@ -1,0 +1,192 @@
+"""Connections to Redshift (optionally through the SSH bastion) and to AlloyDB, with clear failures.
+
+Host keys are verified by default: the bastion's key must be in SSH_BASTION_KNOWN_HOSTS, and a changed key is
+refused, never trusted. Every connection carries `application_name=r2a/<step>` and timeouts. Connection
+failures become one-line R2AErrors (wrong password, unreachable host, refused host key) without the DSN.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+import psycopg2
+import psycopg2.extensions
+
+from shared.config import AlloyDBSettings, BastionSettings, RedshiftSettings, Settings, require
+from shared.errors import ConfigError, R2AError, SourceError, TargetError, TransientError
+from shared.log import register_secret
+
+# paramiko's host-key algorithm preference; the known_hosts key we pin is the first of these it holds.
+_HOST_KEY_PREFERENCE = ("ssh-ed25519", "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp256",
+                        "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+
+
+class _CapturingHandler(logging.Handler):
+    """sshtunnel logs the real cause and raises a generic error; keep the cause to report it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _pinned_host_key(bastion: BastionSettings):
+    import paramiko
+
+    if not bastion.known_hosts:
+        if bastion.strict_host_key:
+            raise ConfigError("SSH_BASTION_KNOWN_HOSTS is not set, so the bastion's host key cannot be verified",
+                              "Provide a known_hosts file (or set SSH_BASTION_STRICT_HOST_KEY=false knowingly)")
+        return None
+    try:
+        known = paramiko.HostKeys(bastion.known_hosts)
+    except (OSError, paramiko.SSHException, ValueError) as exc:
+        raise ConfigError(f"SSH_BASTION_KNOWN_HOSTS file {bastion.known_hosts!r} cannot be read: {exc}") from None
+    names = [bastion.host] if bastion.port == 22 else [f"[{bastion.host}]:{bastion.port}", bastion.host]
+    for name in names:
+        entry = known.lookup(name)
+        if entry:
+            for algorithm in _HOST_KEY_PREFERENCE:
+                if algorithm in entry:
+                    return entry[algorithm]
+            return next(iter(entry.values()))
+    if bastion.strict_host_key:
+        raise ConfigError(f"the bastion {bastion.host}:{bastion.port} has no entry in {bastion.known_hosts}",
+                          "Add its host key (ssh-keyscan, checked out of band) to the known_hosts file")
+    return None
+
+
+@contextmanager
+def ssh_tunnel(bastion: BastionSettings, remote: Endpoint) -> Iterator[Endpoint]:
+    """Forward a local port to `remote` through the bastion; yields the local endpoint."""
+    import paramiko
+    import sshtunnel
+
+    require(bastion, "host", "user", "key_file")
+    host_key = _pinned_host_key(bastion)
+    try:
+        private_key = paramiko.PKey.from_path(bastion.key_file)
+    except Exception as exc:  # wrong format, passphrase-protected, unreadable
+        raise ConfigError(f"SSH_BASTION_KEY_FILE {bastion.key_file!r} is not a usable private key: "
+                          f"{type(exc).__name__}") from None
+    capture = _CapturingHandler()
+    tunnel_logger = logging.getLogger("r2a.sshtunnel")
+    tunnel_logger.addHandler(capture)
+    tunnel_logger.propagate = False
+    tunnel_logger.setLevel(logging.DEBUG)
+    forwarder = sshtunnel.SSHTunnelForwarder(
+        (bastion.host, bastion.port), ssh_username=bastion.user, ssh_pkey=private_key, ssh_host_key=host_key,
+        remote_bind_address=(remote.host, remote.port), local_bind_address=("127.0.0.1", 0),
+        allow_agent=False, host_pkey_directories=[], ssh_config_file=None, logger=tunnel_logger,
+        set_keepalive=15.0)
+    where = f"bastion {bastion.host}:{bastion.port}"
+    try:
+        forwarder.start()
+    except Exception:
+        forwarder.stop(force=True)
+        raise _tunnel_error(where, capture.messages) from None
+    finally:
+        tunnel_logger.removeHandler(capture)
+    try:
+        yield Endpoint("127.0.0.1", forwarder.local_bind_port)
+    finally:
+        forwarder.stop(force=True)
+
+
+def _tunnel_error(where: str, messages: list[str]) -> R2AError:
+    text = " | ".join(messages).lower()
+    if "bad host key" in text or "host key" in text and "mismatch" in text:
+        return ConfigError(f"the host key of {where} does not match SSH_BASTION_KNOWN_HOSTS; refusing to connect",
+                           "If the bastion's key really changed, update known_hosts after checking it out of band")
+    if "authentication" in text:
+        return ConfigError(f"{where} refused the SSH login (check SSH_BASTION_USER and SSH_BASTION_KEY_FILE)")
+    if "could not resolve" in text:
+        return ConfigError(f"cannot resolve the host name of {where}")
+    detail = next((m for m in messages if "could not connect" in m.lower()), "")
+    return TransientError(f"cannot open the SSH tunnel through {where}" + (f": {detail.split(' : ')[-1]}"
+                                                                        if detail else ""))
+
+
+def _connect_error(system: str, where: str, user: str | None, exc: psycopg2.Error) -> R2AError:
+    text = " ".join(str(exc).split())
+    lowered = text.lower()
+    permanent = SourceError if system == "Redshift" else TargetError
+    if "password authentication failed" in lowered or "authentication failed" in lowered:
+        return ConfigError(f"{system} at {where} refused the login for user {user!r}: wrong user or password")
+    if "no password supplied" in lowered:
+        return ConfigError(f"{system} at {where} asks for a password and none is configured")
+    if "does not exist" in lowered:
+        return permanent(f"{system} at {where}: {text}")
+    if "ssl" in lowered and ("certificate" in lowered or "verify" in lowered or "not support" in lowered):
+        return ConfigError(f"{system} at {where}: TLS problem: {text}")
+    if "could not translate host name" in lowered:
+        return ConfigError(f"{system} host name of {where} cannot be resolved")
+    return TransientError(f"cannot connect to {system} at {where}: {text[:200]}")
+
+
+def _connect(system: str, where: str, step: str, **params) -> psycopg2.extensions.connection:
+    register_secret(params.get("password"))
+    params = {k: v for k, v in params.items() if v is not None}
+    try:
+        return psycopg2.connect(application_name=f"r2a/{step}", **params)
+    except psycopg2.Error as exc:
+        raise _connect_error(system, where, params.get("user"), exc) from None
+
+
+@contextmanager
+def redshift_connection(settings: Settings | RedshiftSettings, step: str,
+                        bastion: BastionSettings | None = None) -> Iterator[psycopg2.extensions.connection]:
+    """A connection to Redshift, tunnelled through the bastion when SSH_BASTION_HOST is set."""
+    if isinstance(settings, Settings):
+        redshift, bastion = settings.redshift, settings.bastion
+    else:
+        redshift = settings
+    require(redshift, "host", "database", "user")
+    with ExitStack() as stack:
+        endpoint = Endpoint(redshift.host, redshift.port)
+        where = f"{redshift.host}:{redshift.port}"
+        if bastion is not None and bastion.host:
+            endpoint = stack.enter_context(ssh_tunnel(bastion, endpoint))
+            where = f"{where} (via bastion {bastion.host}:{bastion.port})"
+        conn = _connect("Redshift", where, step, host=endpoint.host, port=endpoint.port, dbname=redshift.database,
+                        user=redshift.user, password=redshift.password, sslmode=redshift.sslmode,
+                        connect_timeout=redshift.connect_timeout, keepalives=1, keepalives_idle=30)
+        stack.callback(conn.close)
+        yield conn
+
+
+def alloydb_connection(settings: Settings | AlloyDBSettings, step: str, *, statement_timeout_s: int = 0,
+                       autocommit: bool = False) -> psycopg2.extensions.connection:
+    """A connection to AlloyDB (libpq PG* conventions); the caller closes it (or uses it as a context)."""
+    alloydb = settings.alloydb if isinstance(settings, Settings) else settings
+    require(alloydb, "host", "database", "user")
+    where = f"{alloydb.host}:{alloydb.port}/{alloydb.database}"
+    options = f"-c statement_timeout={statement_timeout_s * 1000}" if statement_timeout_s else None
+    conn = _connect("AlloyDB", where, step, host=alloydb.host, port=alloydb.port, dbname=alloydb.database,
+                    user=alloydb.user, password=alloydb.password, sslmode=alloydb.sslmode,
+                    sslrootcert=alloydb.sslrootcert, connect_timeout=alloydb.connect_timeout, options=options,
+                    keepalives=1, keepalives_idle=30)
+    conn.autocommit = autocommit
+    return conn
+
+
+def dsn_connection(dsn: str, step: str, system: str = "PostgreSQL") -> psycopg2.extensions.connection:
+    """A connection from a libpq DSN/URI (the scratch database); the DSN never appears in errors."""
+    register_secret(dsn)
+    try:
+        parsed = psycopg2.extensions.parse_dsn(dsn)
+    except psycopg2.ProgrammingError:
+        raise ConfigError(f"the {system} connection string is not a valid libpq DSN or URI") from None
+    where = f"{parsed.get('host', 'localhost')}:{parsed.get('port', 5432)}/{parsed.get('dbname', '')}"
+    return _connect(system, where, step, **parsed)

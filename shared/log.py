@@ -1,0 +1,127 @@
+"""Structured logging: one line per event with run_id, step and table; JSON lines in pods, readable on a TTY.
+
+Every configured secret value is replaced by `***` in every line, whatever logged it (our code, boto, paramiko).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+_table: contextvars.ContextVar[str | None] = contextvars.ContextVar("r2a_table", default=None)
+_context: dict[str, str | None] = {"run_id": None, "step": None}
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+_secret_pattern: re.Pattern[str] | None = None
+
+# Credentials that show up in text we did not write ourselves (DSNs, UNLOAD statements, AWS error bodies).
+_CREDENTIAL_SHAPES = [
+    (re.compile(r"(?i)(password\s*=\s*)('[^']*'|\S+)"), r"\1***"),
+    (re.compile(r"(?i)((?:secret_access_key|session_token|access_key_id)\s+)'[^']*'"), r"\1'***'"),
+    (re.compile(r"(?i)(aws_secret_access_key=|token=)[^;'\s]+"), r"\1***"),
+    (re.compile(r"(postgres(?:ql)?://[^:/@\s]+:)[^@\s]+@"), r"\1***@"),
+]
+
+logger = logging.getLogger("r2a")
+
+
+def register_secret(value: str | None) -> None:
+    """Never print `value` again. Short values are ignored: masking 'a' would garble every line."""
+    global _secret_pattern
+    if not value or len(value) < 4:
+        return
+    with _secrets_lock:
+        _secrets.add(value)
+        ordered = sorted(_secrets, key=len, reverse=True)
+        _secret_pattern = re.compile("|".join(re.escape(s) for s in ordered))
+
+
+def register_secrets(values: Iterable[str | None]) -> None:
+    for value in values:
+        register_secret(value)
+
+
+def redact(text: str) -> str:
+    pattern = _secret_pattern
+    if pattern is not None:
+        text = pattern.sub("***", text)
+    for shape, replacement in _CREDENTIAL_SHAPES:
+        text = shape.sub(replacement, text)
+    return text
+
+
+@contextmanager
+def table_context(table: str | None) -> Iterator[None]:
+    """Tag every log line emitted inside the block (this thread/task) with `table`."""
+    token = _table.set(table)
+    try:
+        yield
+    finally:
+        _table.reset(token)
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "run_id": _context["run_id"],
+            "step": _context["step"],
+            "table": getattr(record, "table", None) or _table.get(),
+            "event": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}) or {})
+        if record.name != "r2a" and not record.name.startswith("r2a."):
+            entry["logger"] = record.name
+        return redact(json.dumps(entry, default=str, ensure_ascii=False))
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S")
+        table = getattr(record, "table", None) or _table.get()
+        parts = [stamp, f"{record.levelname.lower():<7}", _context["step"] or "-"]
+        if table:
+            parts.append(table)
+        parts.append(record.getMessage())
+        extra = getattr(record, "fields", {}) or {}
+        if extra:
+            parts.append(" ".join(f"{k}={v}" for k, v in extra.items()))
+        return redact(" ".join(str(p) for p in parts))
+
+
+def configure(step: str, run_id: str | None = None, fmt: str = "auto", secrets: Iterable[str | None] = (),
+              stream=None, level: int = logging.INFO) -> None:
+    """Route all logging to one stderr handler in the chosen format. Safe to call more than once."""
+    stream = stream or sys.stderr
+    _context["step"], _context["run_id"] = step, run_id
+    register_secrets(secrets)
+    use_json = fmt == "json" or (fmt == "auto" and not getattr(stream, "isatty", lambda: False)())
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_JsonFormatter() if use_json else _TextFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if getattr(old, "_r2a", False):
+            root.removeHandler(old)
+    handler._r2a = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logger.setLevel(level)
+    for noisy in ("botocore", "boto3", "urllib3", "paramiko", "sshtunnel", "google"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def event(name: str, *, table: str | None = None, level: int = logging.INFO, **fields) -> None:
+    """Log one event: `event("phase.finished", table="public.sales", phase="load", duration_s=1.2)`."""
+    logger.log(level, name, extra={"table": table, "fields": fields})
+
+
+def set_run_id(run_id: str | None) -> None:
+    _context["run_id"] = run_id

@@ -1,0 +1,91 @@
+"""One backoff policy for transient failures, shared by every step.
+
+What counts as transient lives here too: a lost connection, a 5xx or a timeout is worth retrying; a wrong
+password, a missing table or a permission error is not, and fails at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import tenacity
+
+from shared.errors import R2AError
+
+T = TypeVar("T")
+
+# SQLSTATE classes/codes that a retry can cure: connection exceptions, serialization failures, deadlocks,
+# resource exhaustion, operator intervention (admin shutdown, crash recovery, cannot connect now).
+_TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57P")
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}
+_PERMANENT_SQLSTATES = {"57014"}  # query_canceled: a statement timeout, rerunning will hit it again
+_TRANSIENT_HTTP = {408, 429, 500, 502, 503, 504}
+_TRANSIENT_AWS_CODES = {"SlowDown", "RequestTimeout", "RequestTimeoutException", "InternalError",
+                        "ServiceUnavailable", "Throttling", "ThrottlingException", "503", "500"}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    initial_s: float = 0.5
+    max_s: float = 20.0
+    multiplier: float = 2.0
+
+
+DEFAULT_POLICY = RetryPolicy()
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, R2AError):
+        return exc.transient
+    sqlstate = getattr(exc, "pgcode", None)
+    if sqlstate:
+        if sqlstate in _PERMANENT_SQLSTATES:
+            return False
+        return sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith(_TRANSIENT_SQLSTATE_PREFIXES)
+    module = type(exc).__module__
+    name = type(exc).__name__
+    if module.startswith("psycopg2"):
+        # No SQLSTATE: the connection itself broke (server closed it, network down) unless login was refused.
+        text = str(exc).lower()
+        return name in ("OperationalError", "InterfaceError") and "authentication failed" not in text \
+            and "does not exist" not in text
+    if module.startswith("botocore"):
+        response = getattr(exc, "response", None)
+        if response:
+            code = str(response.get("Error", {}).get("Code", ""))
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            return code in _TRANSIENT_AWS_CODES or status in _TRANSIENT_HTTP
+        return name in ("EndpointConnectionError", "ConnectionClosedError", "ReadTimeoutError",
+                        "ConnectTimeoutError", "IncompleteReadError", "ResponseStreamingError")
+    if module.startswith("google.api_core"):
+        return getattr(exc, "code", None) in _TRANSIENT_HTTP
+    if module.startswith(("requests", "urllib3", "google.resumable_media", "google.auth.exceptions")):
+        return name in ("ConnectionError", "Timeout", "ReadTimeout", "ConnectTimeout", "ChunkedEncodingError",
+                        "ProtocolError", "DataCorruption", "InvalidResponse", "TransportError")
+    return isinstance(exc, (ConnectionError, TimeoutError))
+
+
+def retry_call(fn: Callable[..., T], *args, policy: RetryPolicy = DEFAULT_POLICY, what: str = "",
+               on_retry: Callable[[int, BaseException], None] | None = None, **kwargs) -> T:
+    """Call `fn`, retrying transient failures with exponential backoff; the last error propagates unchanged."""
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        logging.getLogger("r2a").warning("retrying", extra={"fields": {
+            "what": what or getattr(fn, "__name__", "call"), "attempt": state.attempt_number,
+            "error": f"{type(error).__name__}: {error}"[:300]}})
+        if on_retry and error is not None:
+            on_retry(state.attempt_number, error)
+
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(policy.attempts),
+        wait=tenacity.wait_exponential(multiplier=policy.initial_s, max=policy.max_s, exp_base=policy.multiplier),
+        retry=tenacity.retry_if_exception(is_transient),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return retrying(fn, *args, **kwargs)
