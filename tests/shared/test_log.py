@@ -1,0 +1,49 @@
+import io
+import json
+import logging
+
+from shared import log
+
+
+def capture(fmt: str) -> io.StringIO:
+    stream = io.StringIO()
+    log.configure("unit", "db_20250101_000000", fmt=fmt, stream=stream,
+                  secrets=["hunter2-very-secret", "AKIA-SECRET-KEY-123"])
+    return stream
+
+
+def test_json_lines_carry_run_step_table():
+    stream = capture("json")
+    with log.table_context("public.sales"):
+        log.event("phase.finished", phase="load", duration_s=1.5)
+    entry = json.loads(stream.getvalue().strip())
+    assert entry["run_id"] == "db_20250101_000000"
+    assert entry["step"] == "unit"
+    assert entry["table"] == "public.sales"
+    assert entry["event"] == "phase.finished"
+    assert entry["phase"] == "load" and entry["duration_s"] == 1.5
+
+
+def test_text_format_is_one_readable_line():
+    stream = capture("text")
+    log.event("unload.started", table="public.users", parts=4)
+    line = stream.getvalue().strip()
+    assert "\n" not in line
+    assert "unit public.users unload.started parts=4" in line
+
+
+def test_secrets_never_reach_the_output_from_any_logger():
+    stream = capture("json")
+    log.event("connecting", password="hunter2-very-secret")
+    logging.getLogger("botocore.foreign").warning("key AKIA-SECRET-KEY-123 rejected")
+    logging.getLogger("r2a").error("dsn postgresql://u:hunter2-very-secret@h/db failed")
+    log.event("unload", statement="UNLOAD ('select 1') TO 's3://b/p' ACCESS_KEY_ID 'AKIAXX' SECRET_ACCESS_KEY 'zzz'")
+    output = stream.getvalue()
+    assert "hunter2-very-secret" not in output
+    assert "AKIA-SECRET-KEY-123" not in output
+    assert "SECRET_ACCESS_KEY '***'" in output
+    assert output.count("\n") == 4
+
+
+def test_redact_masks_dsn_passwords_not_registered():
+    assert log.redact("host=h password=abc123 dbname=x") == "host=h password=*** dbname=x"
