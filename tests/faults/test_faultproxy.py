@@ -1,0 +1,75 @@
+
+"""The fault proxy itself, against a real local HTTP server (the fault matrix relies on it)."""
+
+import http.client
+import http.server
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+
+from devstack.faultproxy import Fault, FaultProxy
+
+PAYLOAD = b"x" * 300_000
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(PAYLOAD)))
+        self.end_headers()
+        self.wfile.write(PAYLOAD)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address
+    httpd.shutdown()
+
+
+@pytest.fixture
+def proxy(server):
+    with FaultProxy(*server) as running:
+        yield running
+
+
+def fetch(proxy):
+    host, port = proxy.address
+    with urllib.request.urlopen(f"http://{host}:{port}/obj", timeout=5) as response:
+        return response.status, response.read()
+
+
+def test_passes_traffic_through(proxy):
+    assert fetch(proxy) == (200, PAYLOAD)
+    assert proxy.stats.bytes_to_client >= len(PAYLOAD)
+
+
+def test_http_status_for_a_count_of_requests_then_recovers(proxy):
+    proxy.set_fault(Fault.http_status(503, count=2))
+    for _ in range(2):
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            fetch(proxy)
+        assert caught.value.code == 503
+    assert fetch(proxy) == (200, PAYLOAD)
+    assert proxy.stats.injected == 2
+
+
+def test_reset_mid_response(proxy):
+    proxy.set_fault(Fault.reset_after(100_000))
+    with pytest.raises((ConnectionError, urllib.error.URLError, http.client.IncompleteRead)):
+        fetch(proxy)
+    proxy.set_fault(Fault.none())
+    assert fetch(proxy) == (200, PAYLOAD)
+
+
+def test_refuse_new_connections(proxy):
+    proxy.set_fault(Fault.refuse())
+    with pytest.raises((ConnectionError, urllib.error.URLError, http.client.RemoteDisconnected)):
+        fetch(proxy)
