@@ -62,6 +62,9 @@ class S3Settings:
     profile: str | None = setting("AWS_PROFILE", doc="profile in the AWS credentials file")
     credentials_file: str | None = setting("AWS_SHARED_CREDENTIALS_FILE", path=True,
                                            doc="AWS credentials file (the acceso-aws secret)")
+    access_key_id: str | None = setting("AWS_ACCESS_KEY_ID", doc="AWS access key (else the profile/credentials file)")
+    secret_access_key: str | None = setting("AWS_SECRET_ACCESS_KEY", secret=True, doc="AWS secret access key")
+    session_token: str | None = setting("AWS_SESSION_TOKEN", secret=True, doc="AWS session token (temporary keys)")
     unload_iam_role: str | None = setting("R2A_UNLOAD_IAM_ROLE",
                                           doc="IAM role Redshift assumes for UNLOAD; default: pass the resolved keys")
 

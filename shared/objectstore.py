@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 from shared.config import GCSSettings, S3Settings
 from shared.errors import BadInputError, ConfigError, ObjectStoreError, TransientError
 from shared.identifiers import TableRef
+from shared.log import register_secret
 from shared.retry import is_transient
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -133,15 +134,37 @@ def split_url(url: str) -> tuple[str, str, str]:
 # ---------------------------------------------------------------------------------------------- clients
 
 @lru_cache(maxsize=8)
-def s3_client(settings: S3Settings):
+def aws_session(settings: S3Settings):
+    """A boto3 session from explicit keys when set, else AWS's standard chain (profile, credentials file, IRSA)."""
     import boto3
-    from botocore.config import Config
 
+    if settings.access_key_id:
+        return boto3.session.Session(aws_access_key_id=settings.access_key_id,
+                                     aws_secret_access_key=settings.secret_access_key,
+                                     aws_session_token=settings.session_token)
     try:
-        session = boto3.session.Session(profile_name=settings.profile) if settings.profile else boto3.session.Session()
+        return boto3.session.Session(profile_name=settings.profile) if settings.profile else boto3.session.Session()
     except Exception as exc:  # ProfileNotFound and friends
         raise ConfigError(f"AWS profile {settings.profile!r} cannot be used: {exc}",
                           "Check AWS_PROFILE and AWS_SHARED_CREDENTIALS_FILE") from None
+
+
+def aws_credentials(settings: S3Settings):
+    """The resolved (frozen) AWS credentials, e.g. for UNLOAD's ACCESS_KEY_ID clause; never log them."""
+    credentials = aws_session(settings).get_credentials()
+    if credentials is None:
+        raise ConfigError("no AWS credentials found (AWS_ACCESS_KEY_ID, AWS_PROFILE or AWS_SHARED_CREDENTIALS_FILE)")
+    frozen = credentials.get_frozen_credentials()
+    for value in (frozen.secret_key, frozen.token):
+        if value:
+            register_secret(value)
+    return frozen
+
+
+def s3_client(settings: S3Settings):
+    from botocore.config import Config
+
+    session = aws_session(settings)
     config = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32,
                     s3={"addressing_style": "path"} if settings.endpoint_url else {})
     return session.client("s3", endpoint_url=settings.endpoint_url, region_name=settings.region or "us-east-1",
@@ -212,6 +235,25 @@ class ObjectStore:
     def __init__(self, s3: S3Settings | None, gcs: GCSSettings | None):
         self._s3_settings, self._gcs_settings = s3, gcs
 
+    @contextmanager
+    def _errors(self, url: str) -> Iterator[None]:
+        """translated_errors, plus telling a missing GCS bucket from a missing object (the emulator and GCS
+        answer both with a plain 404 on object reads)."""
+        try:
+            with translated_errors(url):
+                yield
+        except ObjectStoreError as exc:
+            scheme, bucket, _ = split_url(url)
+            if scheme == "gs" and exc.reason.endswith("does not exist") and not self._gcs_bucket_exists(bucket):
+                raise ConfigError(f"bucket {bucket!r} does not exist (while accessing {url})") from None
+            raise
+
+    def _gcs_bucket_exists(self, bucket: str) -> bool:
+        try:
+            return self._gcs().lookup_bucket(bucket) is not None
+        except Exception:
+            return True  # cannot tell: keep the original error
+
     def _s3(self):
         if self._s3_settings is None:
             raise ConfigError("S3 is not configured for this step")
@@ -224,7 +266,7 @@ class ObjectStore:
 
     def read_bytes(self, url: str) -> bytes:
         scheme, bucket, key = split_url(url)
-        with translated_errors(url):
+        with self._errors(url):
             if scheme == "s3":
                 return self._s3().get_object(Bucket=bucket, Key=key)["Body"].read()
             return self._gcs().bucket(bucket).blob(key).download_as_bytes()
@@ -241,7 +283,7 @@ class ObjectStore:
 
     def write_bytes(self, url: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         scheme, bucket, key = split_url(url)
-        with translated_errors(url):
+        with self._errors(url):
             if scheme == "s3":
                 self._s3().put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
             else:
@@ -256,7 +298,7 @@ class ObjectStore:
 
     def exists(self, url: str) -> bool:
         scheme, bucket, key = split_url(url)
-        with translated_errors(url):
+        with self._errors(url):
             if scheme == "s3":
                 listing = self._s3().list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
                 return any(item["Key"] == key for item in listing.get("Contents", []))
@@ -287,7 +329,7 @@ class ObjectStore:
     def open_read(self, url: str, chunk_size: int = 8 * 1024 * 1024) -> IO[bytes]:
         """A streaming binary reader: memory stays at about one chunk whatever the object's size."""
         scheme, bucket, key = split_url(url)
-        with translated_errors(url):
+        with self._errors(url):
             if scheme == "s3":
                 return self._s3().get_object(Bucket=bucket, Key=key)["Body"]
             return self._gcs().bucket(bucket).blob(key, chunk_size=chunk_size).open("rb")
@@ -295,7 +337,7 @@ class ObjectStore:
     def check_bucket(self, url: str) -> None:
         """Fail early, in one line, when the bucket behind `url` is missing or not ours."""
         scheme, bucket, _ = split_url(url)
-        with translated_errors(url):
+        with self._errors(url):
             if scheme == "s3":
                 self._s3().head_bucket(Bucket=bucket)
             elif not self._gcs().bucket(bucket).exists():

@@ -1,0 +1,95 @@
+"""Connections through the real SSH bastion (asyncssh/OpenSSH) to real PostgreSQL, and their failures.
+
+The devstack PostgreSQL stands in for Redshift here: the tunnel forwards TCP and does not care what speaks
+behind it; the Redshift emulator's own tests cover the Redshift side.
+"""
+
+import dataclasses
+import socket
+
+import pytest
+
+from shared.config import load_settings
+from shared.connections import alloydb_connection, dsn_connection, redshift_connection
+from shared.errors import ConfigError, TransientError
+
+
+@pytest.fixture
+def settings(devstack, devstack_environ):
+    pg = devstack["postgres"]
+    environ = dict(devstack_environ, REDSHIFT_HOST=pg["host"], REDSHIFT_PORT=str(pg["port"]),
+                   REDSHIFT_DATABASE="alloydb", REDSHIFT_USER=pg["user"], REDSHIFT_PASSWORD=pg["password"],
+                   REDSHIFT_SSLMODE="disable")
+    return load_settings(environ)
+
+
+def test_query_through_the_bastion(settings):
+    with redshift_connection(settings, "test_step") as conn, conn.cursor() as cur:
+        cur.execute("select current_setting('application_name'), inet_server_port()")
+        application_name, port = cur.fetchone()
+    assert application_name == "r2a/test_step"
+    assert port == settings.redshift.port
+
+
+def test_wrong_host_key_is_refused(settings, tmp_path, devstack):
+    ssh = devstack["ssh"]
+    forged = tmp_path / "known_hosts"
+    # A valid ed25519 key that is not the bastion's.
+    forged.write_text(f"[{ssh['host']}]:{ssh['port']} ssh-ed25519 "
+                      "AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ\n")
+    bad = dataclasses.replace(settings, bastion=dataclasses.replace(settings.bastion, known_hosts=str(forged)))
+    with pytest.raises(ConfigError) as caught, redshift_connection(bad, "test_step"):
+        pass
+    assert "does not match SSH_BASTION_KNOWN_HOSTS; refusing to connect" in caught.value.one_line()
+
+
+def test_unknown_bastion_is_refused_when_strict(settings, tmp_path):
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    bad = dataclasses.replace(settings, bastion=dataclasses.replace(settings.bastion, known_hosts=str(empty)))
+    with pytest.raises(ConfigError, match="has no entry in"), redshift_connection(bad, "test_step"):
+        pass
+
+
+def test_unreachable_bastion_is_one_line(settings):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    bad = dataclasses.replace(settings, bastion=dataclasses.replace(settings.bastion, port=closed_port))
+    with pytest.raises(ConfigError, match="has no entry in"), redshift_connection(bad, "test_step"):
+        pass  # known_hosts pins the real port: an unknown port is refused before any connection
+    lax = dataclasses.replace(bad, bastion=dataclasses.replace(bad.bastion, strict_host_key=False,
+                                                               known_hosts=None))
+    with pytest.raises(TransientError) as caught, redshift_connection(lax, "test_step"):
+        pass
+    assert f"cannot open the SSH tunnel through bastion 127.0.0.1:{closed_port}" in caught.value.one_line()
+
+
+def test_wrong_password_names_system_and_user_not_password(settings):
+    bad = dataclasses.replace(settings, redshift=dataclasses.replace(settings.redshift, password="wrong-pw-123"))
+    with pytest.raises(ConfigError) as caught, redshift_connection(bad, "test_step"):
+        pass
+    message = caught.value.one_line()
+    assert "refused the login for user" in message and "wrong user or password" in message
+    assert "wrong-pw-123" not in message
+
+
+def test_alloydb_connection_and_closed_port(settings):
+    with alloydb_connection(settings, "load_schema", statement_timeout_s=5) as conn, conn.cursor() as cur:
+        cur.execute("select current_setting('statement_timeout'), current_setting('application_name')")
+        assert cur.fetchone() == ("5s", "r2a/load_schema")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    bad = dataclasses.replace(settings, alloydb=dataclasses.replace(settings.alloydb, port=closed_port,
+                                                                    connect_timeout=3))
+    with pytest.raises(TransientError, match=f"cannot connect to AlloyDB at 127.0.0.1:{closed_port}/alloydb"):
+        alloydb_connection(bad, "load_schema")
+
+
+def test_dsn_errors_do_not_echo_the_dsn(devstack):
+    pg = devstack["postgres"]
+    dsn = f"postgresql://{pg['user']}:not-the-password-987@{pg['host']}:{pg['port']}/scratch"
+    with pytest.raises(ConfigError) as caught:
+        dsn_connection(dsn, "validate_restore")
+    assert "not-the-password-987" not in caught.value.one_line()
