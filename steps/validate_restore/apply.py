@@ -1,0 +1,204 @@
+"""Apply object blocks one by one, each under a SAVEPOINT, retrying ordering failures until nothing more succeeds.
+
+rewrite_ddl orders objects by their declared dependencies, but some dependencies are only visible to PostgreSQL
+(a view over a function, a default calling a compat function). So an object that fails is tried again after a
+pass in which something else succeeded; when a pass brings no progress, every object still failing is final.
+An object whose declared dependency never got applied is reported as skipped, naming the failure at the root of
+its chain, rather than as a failure of its own: one broken table should read as one cause, not fifty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import psycopg2
+import psycopg2.extensions
+
+from shared.errors import TransientError
+from shared.sqlblocks import SqlObject
+
+APPLIED, FAILED, SKIPPED = "applied", "failed", "skipped"
+
+
+@dataclass
+class Outcome:
+    obj: SqlObject
+    status: str
+    reason: str | None = None
+    attempts: int = 0
+
+
+@dataclass
+class ApplyResult:
+    outcomes: list[Outcome]  # in input order
+    applied_order: list[SqlObject]  # the order in which objects succeeded: a replayable order
+    passes: int
+
+
+def has_statement(obj: SqlObject) -> bool:
+    return any(line.strip() and not line.strip().startswith("--") for line in obj.sql.splitlines())
+
+
+def pg_error_line(exc: psycopg2.Error) -> str:
+    """PostgreSQL's primary message and SQLSTATE, on one line."""
+    diag = getattr(exc, "diag", None)
+    message = (diag.message_primary if diag is not None else None) or str(exc).strip().splitlines()[0]
+    text = " ".join(message.split())
+    return f"{text} (SQLSTATE {exc.pgcode})" if exc.pgcode else text
+
+
+class SavepointApplier:
+    """Runs one object's SQL inside a SAVEPOINT of a long transaction, committed every `commit_every` objects.
+
+    A statement error rolls back to the savepoint and is returned as text; a lost connection is raised as a
+    TransientError, because no object is at fault then.
+    """
+
+    def __init__(self, conn: psycopg2.extensions.connection, commit_every: int = 200):
+        self.conn = conn
+        self.commit_every = commit_every
+        self._since_commit = 0
+        conn.autocommit = False
+
+    def apply(self, statement: str | object, params: Sequence | None = None) -> str | None:
+        with self.conn.cursor() as cur:
+            cur.execute("SAVEPOINT r2a_object")
+            try:
+                cur.execute(statement, params)
+            except psycopg2.Error as exc:
+                if exc.pgcode is None or self.conn.closed:
+                    raise TransientError(f"lost the database connection: {' '.join(str(exc).split())[:200]}") \
+                        from None
+                cur.execute("ROLLBACK TO SAVEPOINT r2a_object")
+                return pg_error_line(exc)
+            cur.execute("RELEASE SAVEPOINT r2a_object")
+        self._since_commit += 1
+        if self._since_commit >= self.commit_every:
+            self.commit()
+        return None
+
+    def commit(self) -> None:
+        self.conn.commit()
+        self._since_commit = 0
+
+
+def schema_of(name: str) -> str | None:
+    """The schema part of a canonical `schema.object` name (either part may be double-quoted)."""
+    if name.startswith('"'):
+        i = 1
+        while i < len(name):
+            if name[i] == '"':
+                if name[i + 1:i + 2] == '"':
+                    i += 2
+                    continue
+                return name[:i + 1] if name[i + 1:i + 2] == "." else None
+            i += 1
+        return None
+    head, dot, _ = name.partition(".")
+    return head if dot else None
+
+
+def dependency_graph(objects: Sequence[SqlObject]) -> list[list[int]]:
+    """For each object, the indexes of the objects it depends on: declared ones, plus its schema's object.
+
+    A name refers to the first object defining it (by name or target name): a table comes before its comment.
+    Names not defined in these files (pg_catalog, objects outside the run) are not dependencies.
+    """
+    by_name: dict[str, int] = {}
+    for index, obj in enumerate(objects):
+        by_name.setdefault(obj.name, index)
+    for index, obj in enumerate(objects):
+        if obj.target_name:
+            by_name.setdefault(obj.target_name, index)
+    schemas = {obj.name: i for i, obj in enumerate(objects) if obj.kind == "schema"}
+    graph: list[list[int]] = []
+    for index, obj in enumerate(objects):
+        deps = [by_name[d] for d in obj.depends_on if d in by_name and by_name[d] != index]
+        schema = schemas.get(schema_of(obj.name) or "") if obj.kind != "schema" else None
+        if schema is not None and schema != index and schema not in deps:
+            deps.append(schema)
+        graph.append(deps)
+    return graph
+
+
+def apply_objects(objects: Sequence[SqlObject], apply: Callable[[SqlObject], str | None],
+                  max_passes: int = 50) -> ApplyResult:
+    """Apply every object, retrying failures while a pass makes progress; classify what is left."""
+    deps = dependency_graph(objects)
+    applied: set[int] = set()
+    errors: dict[int, str] = {}
+    attempts = [0] * len(objects)
+    final: dict[int, Outcome] = {}
+    for index, obj in enumerate(objects):
+        marker = dict(obj.extra)
+        if marker.get("status") == "unsupported":
+            final[index] = Outcome(obj, SKIPPED, str(marker.get("reason") or "unsupported by rewrite_ddl"))
+        elif not has_statement(obj):
+            final[index] = Outcome(obj, SKIPPED, "the block holds no SQL statement")
+    order: list[int] = []
+    pending = [i for i in range(len(objects)) if i not in final]
+    passes = 0
+    while pending and passes < max_passes:
+        passes += 1
+        progress = False
+        still_pending = []
+        for index in pending:
+            if any(d in errors or d in final for d in deps[index] if d not in applied):
+                still_pending.append(index)  # a dependency fails right now: trying would only repeat its error
+                continue
+            attempts[index] += 1
+            error = apply(objects[index])
+            if error is None:
+                applied.add(index)
+                order.append(index)
+                errors.pop(index, None)
+                progress = True
+            else:
+                errors[index] = error
+                still_pending.append(index)
+        pending = still_pending
+        if not progress:
+            break
+    outcomes = []
+    for index, obj in enumerate(objects):
+        if index in applied:
+            outcomes.append(Outcome(obj, APPLIED, None, attempts[index]))
+        elif index in final:
+            outcomes.append(final[index])
+        else:
+            outcomes.append(_unapplied(index, objects, deps, applied, errors, final, attempts[index]))
+    return ApplyResult(outcomes, [objects[i] for i in order], passes)
+
+
+def _unapplied(index: int, objects: Sequence[SqlObject], deps: list[list[int]], applied: set[int],
+               errors: dict[int, str], final: dict[int, Outcome], attempts: int) -> Outcome:
+    obj = objects[index]
+    root = _root_cause(index, deps, applied)
+    if root is not None and root != index:
+        cause = objects[root]
+        what = "failed" if root in errors and root not in final else "was skipped"
+        why = errors.get(root) or final[root].reason
+        return Outcome(obj, SKIPPED, f"depends on {cause.kind} {cause.name}, which {what}: {why}", attempts)
+    if index in errors:
+        return Outcome(obj, FAILED, errors[index], attempts)
+    blockers = [objects[d].name for d in deps[index] if d not in applied]
+    return Outcome(obj, FAILED, f"dependency cycle through {', '.join(blockers)}", attempts)
+
+
+def _root_cause(index: int, deps: list[list[int]], applied: set[int]) -> int | None:
+    """The first unapplied object reachable through unapplied dependencies that has none of its own."""
+    seen = {index}
+    stack = [d for d in reversed(deps[index]) if d not in applied]
+    if not stack:
+        return index
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        blockers = [d for d in deps[current] if d not in applied]
+        if not blockers:
+            return current
+        stack.extend(reversed(blockers))
+    return None

@@ -1,0 +1,131 @@
+"""validate_restore: keep only what PostgreSQL accepts, and take the second backup with the real pg_dump.
+
+Reads compat.sql, pre_data.sql, views.sql and post_data.sql from the run folder, applies them in that order to
+a fresh database of the scratch server (see apply.py for retries and skips), then writes:
+- validation_report.json: every object with applied / failed (PostgreSQL's error) / skipped (the cause);
+- schema_alloydb.sql (whole schema) and schema_alloydb_pre_data.sql / schema_alloydb_post_data.sql
+  (pg_dump --section), the backups the report copies;
+- validated_pre_data.sql (compat + pre-data) and validated_post_data.sql (views + post-data): only the blocks
+  that succeeded, in the order they succeeded, with their markers, for load_schema.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.connections import dsn_connection
+from shared.errors import BadStateError
+from shared.objectstore import ObjectStore, RunLayout
+from shared.results import PhaseClock, PhaseTiming
+from shared.sqlblocks import SqlObject, parse, render
+from steps.validate_restore import pgdump
+from steps.validate_restore.apply import ApplyResult, Outcome, SavepointApplier, apply_objects
+from steps.validate_restore.scratch import STEP, scratch_database
+
+FORMAT_VERSION = 1
+# (file, group): applied in this order; the group says which load_schema section replays the object.
+INPUT_FILES = (("compat.sql", "pre-data"), ("pre_data.sql", "pre-data"), ("views.sql", "post-data"),
+               ("post_data.sql", "post-data"))
+OPTIONAL_FILES = {"compat.sql"}  # rewrite_ddl may have no compat function to write
+VALIDATED_FILES = {"pre-data": "validated_pre_data.sql", "post-data": "validated_post_data.sql"}
+DUMP_FILES = {None: "schema_alloydb.sql", "pre-data": "schema_alloydb_pre_data.sql",
+              "post-data": "schema_alloydb_post_data.sql"}
+
+
+@dataclass
+class ValidationSummary:
+    counts: dict[str, int]
+    passes: int
+    outputs: list[str]
+    server_version_num: int
+    pg_dump_version: str
+    phases: list[PhaseTiming] = field(default_factory=list)
+
+    @property
+    def all_applied(self) -> bool:
+        return self.counts.get("failed", 0) == 0 and self.counts.get("skipped", 0) == 0
+
+
+@dataclass
+class Input:
+    obj: SqlObject
+    source_file: str
+    group: str  # the load_schema section that replays it
+
+
+def read_inputs(store: ObjectStore, layout: RunLayout) -> list[Input]:
+    """Every object of the four files in application order; BadInput/BadState before any work."""
+    objects: list[Input] = []
+    for filename, group in INPUT_FILES:
+        url = layout.artifact(filename)
+        if not store.exists(url):
+            if filename in OPTIONAL_FILES:
+                continue
+            raise BadStateError(f"{url} does not exist", "Run rewrite_ddl for this run first")
+        objects.extend(Input(obj, filename, group) for obj in parse(store.read_text(url), filename))
+    return objects
+
+
+def report_entry(outcome: Outcome, source_file: str) -> dict[str, Any]:
+    obj = outcome.obj
+    entry = {"kind": obj.kind, "name": obj.name, "target_name": obj.target_name, "status": outcome.status,
+             "depends_on": list(obj.depends_on), "changes": dict(obj.extra).get("changes", []),
+             "source_file": source_file, "attempts": outcome.attempts}
+    if outcome.reason:
+        entry["reason"] = outcome.reason
+    return entry
+
+
+def build_report(run_id: str, inputs: list[Input], result: ApplyResult, server_version_num: int,
+                 pg_dump_version: str) -> dict:
+    counts = Counter(o.status for o in result.outcomes)
+    return {"format_version": FORMAT_VERSION, "run_id": run_id, "step": STEP,
+            "objects": [report_entry(o, i.source_file) for o, i in zip(result.outcomes, inputs, strict=True)],
+            "counts": {status: counts.get(status, 0) for status in ("applied", "failed", "skipped")},
+            "passes": result.passes, "scratch_server_version_num": server_version_num,
+            "pg_dump_version": pg_dump_version}
+
+
+def validated_sql(result: ApplyResult, groups: dict[int, str], group: str, run_id: str) -> str:
+    chosen = [obj for obj in result.applied_order if groups[id(obj)] == group]
+    return (f"-- r2a {group} objects of run {run_id} that PostgreSQL accepted, in the order they were applied\n\n"
+            + render(chosen))
+
+
+def validate(run_id: str, scratch_dsn: str, store: ObjectStore, layout: RunLayout) -> ValidationSummary:
+    phases: list[PhaseTiming] = []
+    clock = PhaseClock(phases)
+    with clock.phase("read"):
+        inputs = read_inputs(store, layout)
+    objects = [item.obj for item in inputs]
+    groups = {id(item.obj): item.group for item in inputs}
+    with scratch_database(scratch_dsn, run_id) as scratch:
+        dumper = pgdump.find_pg_dump(scratch.server_major)
+        with clock.phase("apply"):
+            conn = dsn_connection(scratch.dsn, STEP, system="scratch PostgreSQL")
+            try:
+                applier = SavepointApplier(conn)
+                with conn.cursor() as cur:
+                    cur.execute("set synchronous_commit = off")  # a throw-away database needs no durability
+                applier.commit()
+                result = apply_objects(objects, lambda obj: applier.apply(obj.sql))
+                applier.commit()
+            finally:
+                conn.close()
+        with clock.phase("pg_dump"):
+            dumps = {section: pgdump.dump_schema(dumper, scratch.dsn, section) for section in DUMP_FILES}
+    with clock.phase("write"):
+        outputs = []
+        for section, filename in DUMP_FILES.items():
+            outputs.append(layout.artifact(filename))
+            store.write_text(outputs[-1], dumps[section], "application/sql")
+        for group, filename in VALIDATED_FILES.items():
+            outputs.append(layout.artifact(filename))
+            store.write_text(outputs[-1], validated_sql(result, groups, group, run_id), "application/sql")
+        report = build_report(run_id, inputs, result, scratch.server_version_num, dumper.version)
+        outputs.append(layout.validation_report_json)
+        store.write_json(outputs[-1], report)
+    return ValidationSummary(report["counts"], result.passes, outputs, scratch.server_version_num,
+                             dumper.version, phases)
