@@ -1,0 +1,69 @@
+"""`python -m steps.load_schema --run-id R --section pre-data|post-data [--on-existing fail|skip|replace]`"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+
+import typer
+
+from shared.cli import step_boundary
+from shared.log import event
+from shared.objectstore import ObjectStore, RunLayout
+from shared.results import ErrorInfo, StepResult, to_dict, utc_now
+from steps.load_schema.applier import STEP
+from steps.load_schema.core import load_post_data, load_pre_data
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+
+class Section(StrEnum):
+    pre_data = "pre-data"
+    post_data = "post-data"
+
+
+class OnExisting(StrEnum):
+    fail = "fail"
+    skip = "skip"
+    replace = "replace"
+
+
+@app.command()
+def main(
+    run_id: str = typer.Option(..., "--run-id", help="the run whose validated schema to apply"),
+    section: Section = typer.Option(..., "--section", help="pre-data (before the transfers) or post-data (after)"),
+    on_existing: OnExisting = typer.Option(OnExisting.fail, "--on-existing",
+                                           help="pre-data: what to do with tables that already exist in AlloyDB"),
+) -> None:
+    """Apply one section of the validated schema to AlloyDB and report every object.
+
+    pre-data prints the fan-out list (JSON) on stdout for Argo's withParam.
+    """
+    result_name = f"{STEP}_{section.value.replace('-', '_')}"
+    with step_boundary(STEP, run_id) as step:
+        started_at, started = utc_now(), time.monotonic()
+        store = ObjectStore(step.settings.s3, step.settings.gcs)
+        layout = RunLayout.from_settings(run_id, step.settings.gcs)
+
+        def record_failure(exc: BaseException) -> None:
+            store.write_json(layout.step_result(result_name), to_dict(StepResult(
+                run_id, result_name, "failed", started_at, utc_now(), round(time.monotonic() - started, 3),
+                error=ErrorInfo.from_exception(exc))))
+
+        step.on_failure.append(record_failure)
+        if section is Section.pre_data:
+            summary = load_pre_data(run_id, step.settings, store, layout, on_existing.value)
+        else:
+            summary = load_post_data(run_id, step.settings, store, layout)
+        status = "succeeded" if summary.clean else "partial"
+        store.write_json(layout.step_result(result_name), to_dict(StepResult(
+            run_id, result_name, status, started_at, utc_now(), round(time.monotonic() - started, 3),
+            phases=summary.phases, counts=summary.counts, outputs=summary.outputs)))
+        event("step.finished", section=section.value, status=status, fanout_items=len(summary.fanout_items),
+              **summary.counts)
+        if section is Section.pre_data:
+            print(summary.fanout_json, flush=True)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,130 @@
+"""load_schema's two sections, from the run folder to AlloyDB and back to the run folder.
+
+pre-data reads validated_pre_data.sql (validate_restore) and name_map.json (rewrite_ddl), applies the objects,
+then writes load_report.json, tables.json (tables present in AlloyDB, largest first), batches/<id>.json and
+fanout.json. A table of name_map.json that is not in AlloyDB afterwards gets a failed result file
+(results/<table>.json), so the report lists it although no transfer runs for it.
+post-data reads validated_post_data.sql and tables.json and writes post_data_report.json.
+Every input is read and checked before the first connection to AlloyDB: bad input changes nothing there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.config import Settings
+from shared.connections import alloydb_connection
+from shared.errors import BadStateError
+from shared.identifiers import TableRef
+from shared.objectstore import ObjectStore, RunLayout
+from shared.results import ErrorInfo, PhaseClock, PhaseTiming, TableResult, to_dict, utc_now
+from shared.sqlblocks import SqlObject, parse
+from steps.load_schema import fanout, tables
+from steps.load_schema.applier import STEP, object_report
+from steps.load_schema.postdata import apply_post_data
+from steps.load_schema.predata import apply_pre_data, existing_relations
+
+VALIDATED = {"pre-data": "validated_pre_data.sql", "post-data": "validated_post_data.sql"}
+
+
+@dataclass
+class SectionSummary:
+    counts: dict[str, int]
+    outputs: list[str]
+    phases: list[PhaseTiming] = field(default_factory=list)
+    fanout_items: list[str] = field(default_factory=list)
+    fanout_json: str = "[]"
+
+    @property
+    def clean(self) -> bool:
+        return set(self.counts) <= {"applied"}
+
+
+def _required(store: ObjectStore, url: str, produced_by: str) -> None:
+    if not store.exists(url):
+        raise BadStateError(f"{url} does not exist", f"Run {produced_by} for this run first")
+
+
+def read_validated(store: ObjectStore, layout: RunLayout, section: str) -> list[SqlObject]:
+    url = layout.artifact(VALIDATED[section])
+    _required(store, url, "validate_restore")
+    return parse(store.read_text(url), VALIDATED[section])
+
+
+def _missing_table_result(run_id: str, entry: dict[str, Any], reason: str) -> dict[str, Any]:
+    now = utc_now()
+    error = ErrorInfo("TargetError", reason, 5, False)
+    return to_dict(TableResult(run_id, entry["table"], entry["target"], "failed", now, now, 0.0, error=error,
+                               step=STEP))
+
+
+def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: RunLayout,
+                  on_existing: str) -> SectionSummary:
+    phases: list[PhaseTiming] = []
+    clock = PhaseClock(phases)
+    with clock.phase("read"):
+        objects = read_validated(store, layout, "pre-data")
+        _required(store, layout.name_map_json, "rewrite_ddl")
+        mapped = tables.name_map_tables(store.read_json(layout.name_map_json), layout.name_map_json)
+        reasons = _reasons(store, layout)
+    with clock.phase("apply"):
+        conn = alloydb_connection(settings, STEP)
+        try:
+            reports = apply_pre_data(conn, objects, on_existing)
+            present = existing_relations(conn, [tables.target_of(e) for e in mapped])
+        finally:
+            conn.close()
+    with clock.phase("write"):
+        for report in reports:
+            if report.kind == "table" and report.target_name:
+                reasons[report.target_name] = report.reason or report.status
+        entries = tables.largest_first([e for e in mapped if tables.target_of(e) in present])
+        plan = fanout.plan_fanout(entries)
+        document = object_report(run_id, "pre-data", reports, on_existing=on_existing)
+        store.write_json(layout.load_report_json, document)
+        store.write_json(layout.tables_json, tables.tables_document(run_id, entries))
+        store.delete_prefix(layout.artifact("batches/"))  # batches of an earlier attempt would mislead
+        for batch, members in plan.batches.items():
+            store.write_json(layout.batch(batch), {"format_version": 1, "run_id": run_id, "batch_id": batch,
+                                                   "tables": members})
+        store.write_text(layout.fanout_json, plan.to_json() + "\n", "application/json")
+        for entry in mapped:
+            if tables.target_of(entry) not in present:
+                ref = TableRef(entry["source"]["schema"], entry["source"]["name"])
+                why = reasons.get(entry["target"]) or "not created: absent from the validated pre-data"
+                store.write_json(layout.result(ref), _missing_table_result(run_id, entry, f"table not created in "
+                                                                                           f"AlloyDB: {why}"))
+    outputs = [layout.load_report_json, layout.tables_json, layout.fanout_json]
+    return SectionSummary(document["counts"], outputs, phases, plan.items, plan.to_json())
+
+
+def _reasons(store: ObjectStore, layout: RunLayout) -> dict[str, str]:
+    """Why validate_restore refused a table, by AlloyDB name (when its report is there)."""
+    if not store.exists(layout.validation_report_json):
+        return {}
+    report = store.read_json(layout.validation_report_json)
+    objects = report.get("objects", []) if isinstance(report, dict) else []
+    return {o["target_name"]: f"{o.get('status')} in validation: {o.get('reason')}" for o in objects
+            if isinstance(o, dict) and o.get("kind") == "table" and o.get("target_name")
+            and o.get("status") != "applied"}
+
+
+def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: RunLayout) -> SectionSummary:
+    phases: list[PhaseTiming] = []
+    clock = PhaseClock(phases)
+    with clock.phase("read"):
+        objects = read_validated(store, layout, "post-data")
+        _required(store, layout.tables_json, "load_schema --section pre-data")
+        loaded = tables.loaded_targets(store.read_json(layout.tables_json), layout.tables_json)
+    with clock.phase("apply"):
+        conn = alloydb_connection(settings, STEP)
+        try:
+            result = apply_post_data(conn, objects, loaded)
+        finally:
+            conn.close()
+    with clock.phase("write"):
+        report = object_report(run_id, "post-data", result.objects, analyzed=result.analyzed,
+                               analyze_failures=result.analyze_failures)
+        store.write_json(layout.post_data_report_json, report)
+    return SectionSummary(report["counts"], [layout.post_data_report_json], phases)

@@ -1,0 +1,65 @@
+"""The fan-out list Argo loops over: big tables alone, the many small ones in batches.
+
+Rules (STEP_CONTRACTS.md): tables of 1 GB or more, and the 200 largest, each get their own item ("s.t");
+the rest go into batches ("batch-0007", listed in batches/batch-0007.json) so the list never exceeds 1,000
+items, and its JSON stays under Argo's 128 KB parameter limit (long quoted names can push it: then fewer
+tables stand alone). Batches are balanced by size plus a per-table overhead, the largest table first into
+the lightest batch, so no batch is much slower than another; a batch holds at least a few tables, because a
+pod per tiny table costs more than the table.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+ALONE_MIN_MB = 1024
+ALONE_LARGEST = 200
+MAX_ITEMS = 1000
+MAX_LIST_BYTES = 120 * 1024  # below Argo's 128 KB, with room for the surrounding output
+MIN_TABLES_PER_BATCH = 5
+TABLE_OVERHEAD_MB = 8  # UNLOAD/COPY set-up of one table, expressed as data it could have moved meanwhile
+
+
+@dataclass
+class FanoutPlan:
+    items: list[str]
+    batches: dict[str, list[str]]  # batch id -> table names, in insertion order (largest first)
+
+    def to_json(self) -> str:
+        return json.dumps(self.items, separators=(",", ":"), ensure_ascii=False)
+
+
+def batch_id(number: int) -> str:
+    return f"batch-{number:04d}"
+
+
+def _batches(tables: list[dict[str, Any]], count: int) -> list[list[str]]:
+    heap = [(0.0, number, []) for number in range(count)]
+    for table in tables:  # largest first into the lightest batch (ties: lowest number): deterministic
+        load, number, members = heapq.heappop(heap)
+        members.append(table["table"])
+        heapq.heappush(heap, (load + table["size_mb"] + TABLE_OVERHEAD_MB, number, members))
+    return [members for _, _, members in sorted(heap, key=lambda entry: entry[1]) if members]
+
+
+def plan_fanout(tables: list[dict[str, Any]]) -> FanoutPlan:
+    """`tables` largest first (tables.json order)."""
+    alone = sum(1 for i, t in enumerate(tables) if i < ALONE_LARGEST or t["size_mb"] >= ALONE_MIN_MB)
+    while True:
+        if alone < len(tables):
+            alone = min(alone, MAX_ITEMS - 1)
+        else:
+            alone = min(alone, MAX_ITEMS)
+        rest = tables[alone:]
+        slots = MAX_ITEMS - alone
+        count = min(slots, math.ceil(len(rest) / MIN_TABLES_PER_BATCH)) if rest else 0
+        groups = _batches(rest, count) if count else []
+        batches = {batch_id(n): members for n, members in enumerate(groups, start=1)}
+        plan = FanoutPlan([t["table"] for t in tables[:alone]] + list(batches), batches)
+        if len(plan.to_json().encode()) < MAX_LIST_BYTES or alone == 0:
+            return plan
+        alone //= 2

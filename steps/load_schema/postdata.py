@@ -1,0 +1,144 @@
+"""post-data, after the transfers: constraints, indexes, identity reseed, views and materialized views, ANALYZE.
+
+Order: PRIMARY KEY/UNIQUE (a foreign key needs the referenced key), FOREIGN KEY, indexes, other post-data
+objects (comments, grants), then views.sql's objects (views may rely on a PK for GROUP BY), then the identity
+reseed of every loaded table, the refresh of materialized views that existed before, and ANALYZE. Every object
+is committed on its own: a slow index build that fails later does not undo the constraints before it. Nothing
+here aborts the run because of the data; every object gets a report entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import psycopg2.extensions
+from psycopg2 import sql
+
+from shared.identifiers import TableRef, parse_table_ref
+from shared.sqlblocks import SqlObject
+from steps.load_schema.applier import ObjectReport, SavepointApplier, StatementError, has_statement
+from steps.load_schema.constraints import apply_constraint, parse_constraint
+
+VIEW_KINDS = ("function", "procedure", "view", "materialized_view")
+_IDENTITY_COLUMNS = """
+    SELECT n.nspname, c.relname, a.attname, s.seqrelid::regclass::text, s.seqincrement
+    FROM unnest(%s::text[], %s::text[]) AS wanted(schema_name, relation_name)
+    JOIN pg_namespace n ON n.nspname = wanted.schema_name
+    JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = wanted.relation_name
+    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attidentity IN ('a', 'd') AND NOT a.attisdropped
+    JOIN pg_depend d ON d.refobjid = c.oid AND d.refobjsubid = a.attnum AND d.deptype = 'i'
+                     AND d.classid = 'pg_class'::regclass
+    JOIN pg_sequence s ON s.seqrelid = d.objid
+    ORDER BY n.nspname, c.relname, a.attnum"""
+
+
+@dataclass
+class PostDataResult:
+    objects: list[ObjectReport] = field(default_factory=list)
+    analyzed: int = 0
+    analyze_failures: list[dict[str, str]] = field(default_factory=list)
+
+
+def _category(obj: SqlObject) -> int:
+    if obj.kind == "constraint":
+        spec = parse_constraint(obj.sql)
+        return 1 if spec is not None and spec.kind == "foreign_key" else 0
+    if obj.kind == "index":
+        return 2
+    if obj.kind in VIEW_KINDS:
+        return 4
+    return 3
+
+
+def ordered(objects: Sequence[SqlObject]) -> list[SqlObject]:
+    """Stable by category: within one, validate_restore's applied order is kept."""
+    return [obj for _, _, obj in sorted((_category(o), i, o) for i, o in enumerate(objects))]
+
+
+def _apply_plain(applier: SavepointApplier, obj: SqlObject) -> ObjectReport:
+    error = applier.run(obj.sql)
+    if error is None:
+        return ObjectReport.of(obj, "applied")
+    if error.already_exists:
+        if obj.kind == "materialized_view":  # from an earlier attempt: its rows predate this load
+            return _refresh(applier, obj, "already existed; refreshed")
+        return ObjectReport.of(obj, "skipped", f"already exists in AlloyDB; kept ({error.message})")
+    return ObjectReport.of(obj, "failed", error.message)
+
+
+def _refresh(applier: SavepointApplier, obj: SqlObject, note: str) -> ObjectReport:
+    view = parse_table_ref(obj.target_name or obj.name)
+    error = applier.run(sql.SQL("REFRESH MATERIALIZED VIEW {}").format(view.sql()))
+    if error is not None:
+        return ObjectReport.of(obj, "failed", f"refresh failed: {error.message}")
+    return ObjectReport.of(obj, "applied", note)
+
+
+def reseed_identities(applier: SavepointApplier, tables: Sequence[TableRef]) -> list[ObjectReport]:
+    """Every identity column of the loaded tables continues after the loaded values: next = max + step."""
+    rows = applier.query(_IDENTITY_COLUMNS, ([t.schema for t in tables], [t.table for t in tables]))
+    if isinstance(rows, StatementError):
+        return [ObjectReport("sequence", "identity columns", None, "failed", rows.message)]
+    reports = []
+    for schema, table, column, sequence, step in rows:
+        ref = TableRef(schema, table)
+        name = f"{ref}.{column}"
+        edge = "max" if step > 0 else "min"
+        found = applier.query(sql.SQL("SELECT {}({}) FROM {}").format(sql.SQL(edge), sql.Identifier(column),
+                                                                       ref.sql()))
+        if isinstance(found, StatementError):
+            reports.append(ObjectReport("sequence", name, sequence, "failed", found.message))
+            continue
+        last = found[0][0]
+        if last is None:
+            reports.append(ObjectReport("sequence", name, sequence, "applied",
+                                        "table is empty; the identity keeps its start value"))
+            continue
+        error = applier.run(("SELECT setval(%s::regclass, %s, true)", (sequence, last)))
+        if error is not None:
+            reports.append(ObjectReport("sequence", name, sequence, "failed", error.message))
+        else:
+            reports.append(ObjectReport("sequence", name, sequence, "applied",
+                                        details={"next_value": last + step}))
+    return reports
+
+
+def _populated(applier: SavepointApplier, view: TableRef) -> bool:
+    rows = applier.query("SELECT relispopulated FROM pg_class WHERE oid = %s::regclass",
+                         (view.sql().as_string(applier.conn),))
+    return not isinstance(rows, StatementError) and bool(rows) and bool(rows[0][0])
+
+
+def analyze(conn: psycopg2.extensions.connection, tables: Sequence[TableRef], result: PostDataResult) -> None:
+    conn.commit()
+    for table in tables:
+        with conn.cursor() as cur:
+            try:
+                cur.execute(sql.SQL("ANALYZE {}").format(table.sql()))
+                conn.commit()
+                result.analyzed += 1
+            except psycopg2.Error as exc:
+                conn.rollback()
+                result.analyze_failures.append({"table": str(table), "reason": " ".join(str(exc).split())[:300]})
+
+
+def apply_post_data(conn: psycopg2.extensions.connection, objects: Sequence[SqlObject],
+                    tables: Sequence[TableRef]) -> PostDataResult:
+    applier = SavepointApplier(conn, commit_every=1)
+    result = PostDataResult()
+    for obj in ordered(objects):
+        if not has_statement(obj):
+            result.objects.append(ObjectReport.of(obj, "skipped", "the block holds no SQL statement"))
+        elif obj.kind == "constraint":
+            result.objects.append(apply_constraint(applier, obj))
+        else:
+            report = _apply_plain(applier, obj)
+            if obj.kind == "materialized_view" and report.status == "applied" and not report.reason \
+                    and not _populated(applier, parse_table_ref(obj.target_name or obj.name)):
+                report = _refresh(applier, obj, "created WITH NO DATA; refreshed")
+            result.objects.append(report)
+    result.objects.extend(reseed_identities(applier, tables))
+    applier.commit()
+    analyze(conn, tables, result)
+    return result

@@ -1,0 +1,122 @@
+"""pre-data: create schemas, tables and the rest of validate_restore's accepted pre-data objects in AlloyDB.
+
+Existing tables are decided before anything is written: `fail` lists them and stops, `skip` keeps them (their
+CREATE is not run; the data transfer truncates them), `replace` drops them (CASCADE) and creates them again in
+the same savepoint, so a failed re-creation leaves the old table in place. Other objects that already exist
+(a schema such as public, a compat function from an earlier attempt) are kept and reported as skipped.
+An object whose declared dependency did not make it is skipped with the root cause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import psycopg2.extensions
+from psycopg2 import sql
+
+from shared.errors import BadInputError, BadStateError
+from shared.identifiers import TableRef, parse_table_ref
+from shared.sqlblocks import SqlObject
+from steps.load_schema.applier import ObjectReport, SavepointApplier, has_statement
+
+ON_EXISTING = ("fail", "skip", "replace")
+_LISTED = 10  # existing tables named in the one-line error
+
+
+def target_ref(obj: SqlObject, where: str) -> TableRef:
+    try:
+        return parse_table_ref(obj.target_name or obj.name)
+    except BadInputError as exc:
+        raise BadInputError(f"{where}: {obj.kind} block {obj.name!r}: {exc.reason}") from None
+
+
+def existing_relations(conn: psycopg2.extensions.connection, refs: Iterable[TableRef]) -> set[TableRef]:
+    """Which of `refs` exist in the database (any relation kind: a view in the way counts too)."""
+    refs = list(refs)
+    if not refs:
+        return set()
+    with conn.cursor() as cur:
+        cur.execute("""
+            select n.nspname, c.relname
+            from unnest(%s::text[], %s::text[]) as wanted(schema_name, relation_name)
+            join pg_namespace n on n.nspname = wanted.schema_name
+            join pg_class c on c.relnamespace = n.oid and c.relname = wanted.relation_name""",
+                    ([r.schema for r in refs], [r.table for r in refs]))
+        return {TableRef(schema, name) for schema, name in cur.fetchall()}
+
+
+def existing_schemas(conn: psycopg2.extensions.connection, names: Iterable[str]) -> set[str]:
+    with conn.cursor() as cur:
+        cur.execute("select nspname from pg_namespace where nspname = any(%s)", (list(names),))
+        return {row[0] for row in cur.fetchall()}
+
+
+def check_existing(existing: Sequence[TableRef], on_existing: str) -> None:
+    if on_existing == "fail" and existing:
+        names = ", ".join(str(r) for r in sorted(existing)[:_LISTED])
+        more = f" and {len(existing) - _LISTED} more" if len(existing) > _LISTED else ""
+        raise BadStateError(f"{len(existing)} table(s) already exist in AlloyDB: {names}{more}",
+                            "Nothing was changed. Re-run with --on-existing skip to keep them or "
+                            "--on-existing replace to drop and recreate them")
+
+
+def _schema_name(obj: SqlObject) -> str:
+    name = obj.target_name or obj.name
+    return name[1:-1].replace('""', '"') if name.startswith('"') and name.endswith('"') else name
+
+
+def apply_pre_data(conn: psycopg2.extensions.connection, objects: Sequence[SqlObject], on_existing: str,
+                   source: str = "validated_pre_data.sql") -> list[ObjectReport]:
+    """Apply every object in order (validate_restore's proven order); one report entry per object."""
+    tables = {i: target_ref(obj, source) for i, obj in enumerate(objects) if obj.kind == "table"}
+    existing_tables = existing_relations(conn, tables.values())
+    check_existing(sorted(existing_tables), on_existing)
+    schemas = existing_schemas(conn, [_schema_name(o) for o in objects if o.kind == "schema"])
+    applier = SavepointApplier(conn, commit_every=200)
+    by_name: dict[str, int] = {}
+    for index, obj in enumerate(objects):
+        by_name.setdefault(obj.name, index)
+        if obj.target_name:
+            by_name.setdefault(obj.target_name, index)
+    reports: list[ObjectReport] = []
+    present: set[int] = set()  # objects that exist now, created or kept
+    for index, obj in enumerate(objects):
+        blocker = next((by_name[d] for d in obj.depends_on if d in by_name and by_name[d] != index
+                        and by_name[d] not in present), None)
+        if blocker is not None:
+            reports.append(ObjectReport.of(obj, "skipped", _cause(objects[blocker], reports[blocker])))
+            continue
+        report = _apply_one(applier, obj, tables.get(index), existing_tables, schemas, on_existing)
+        if report.status in ("applied",) or (report.status == "skipped" and report.details.get("kept")):
+            present.add(index)
+        reports.append(report)
+    applier.commit()
+    return reports
+
+
+def _cause(blocker: SqlObject, report: ObjectReport) -> str:
+    if report.status == "skipped" and (report.reason or "").startswith("depends on "):
+        return report.reason or ""
+    what = "failed" if report.status == "failed" else "was skipped"
+    return f"depends on {blocker.kind} {blocker.name}, which {what}: {report.reason}"
+
+
+def _apply_one(applier: SavepointApplier, obj: SqlObject, table: TableRef | None, existing_tables: set[TableRef],
+               schemas: set[str], on_existing: str) -> ObjectReport:
+    if not has_statement(obj):
+        return ObjectReport.of(obj, "skipped", "the block holds no SQL statement")
+    if obj.kind == "schema" and _schema_name(obj) in schemas:
+        return ObjectReport.of(obj, "skipped", "already exists in AlloyDB; kept", kept=True)
+    statements: list = [obj.sql]
+    replaced = table is not None and table in existing_tables
+    if replaced and on_existing == "skip":
+        return ObjectReport.of(obj, "skipped", "already exists in AlloyDB; kept (--on-existing skip)", kept=True)
+    if replaced:
+        statements.insert(0, sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(table.sql()))
+    error = applier.run(*statements)
+    if error is None:
+        return ObjectReport.of(obj, "applied", "replaced the existing table (--on-existing replace)"
+                               if replaced else None)
+    if error.already_exists and obj.kind != "table":
+        return ObjectReport.of(obj, "skipped", f"already exists in AlloyDB; kept ({error.message})", kept=True)
+    return ObjectReport.of(obj, "failed", error.message)

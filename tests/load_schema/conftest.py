@@ -1,0 +1,41 @@
+"""AlloyDB stand-in = a fresh devstack database per test; the run folder in the GCS emulator."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg2
+import psycopg2.extensions
+import pytest
+
+from shared.config import load_settings
+from shared.objectstore import ObjectStore, RunLayout
+from tests.validate_restore.conftest import RunFolder
+
+
+@pytest.fixture
+def alloydb(fresh_db, devstack_environ) -> tuple[str, dict[str, str]]:
+    """(DSN, product environ) with PGDATABASE pointing at a fresh empty database."""
+    dbname = psycopg2.extensions.parse_dsn(fresh_db)["dbname"]
+    return fresh_db, dict(devstack_environ, PGDATABASE=dbname)
+
+
+@pytest.fixture
+def folder(alloydb) -> RunFolder:
+    _, environ = alloydb
+    run_id = f"load_{uuid.uuid4().hex[:12]}"
+    settings = load_settings(environ)
+    return RunFolder(run_id, ObjectStore(settings.s3, settings.gcs), RunLayout.from_settings(run_id, settings.gcs),
+                     environ)
+
+
+def query(dsn: str, statement: str, params=None) -> list[tuple]:
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement, params)
+            rows = cur.fetchall() if cur.description else []
+        conn.commit()
+        return rows
+    finally:
+        conn.close()

@@ -1,0 +1,162 @@
+"""load_schema --section pre-data against a fresh devstack database (the AlloyDB stand-in), as a process."""
+
+import json
+import socket
+
+import pytest
+
+from tests.load_schema import sample
+from tests.load_schema.conftest import query
+from tests.validate_restore.conftest import run_step
+
+STEP = "steps.load_schema"
+
+
+def pre_data(folder, *extra: str, environ=None):
+    return run_step(STEP, ["--run-id", folder.run_id, "--section", "pre-data", *extra], environ or folder.environ)
+
+
+def shop_tables(dsn: str) -> list[str]:
+    return [r[0] for r in query(dsn, "select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                                     "where nspname = 'shop' and relkind = 'r' order by 1")]
+
+
+def one_error_line(done) -> str:
+    errors = [line for line in done.stderr.splitlines() if line.startswith("r2a load_schema: error: ")]
+    assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr
+    return errors[0]
+
+
+def test_objects_tables_and_fanout(folder, alloydb):
+    dsn, _ = alloydb
+    sample.put_pre_data(folder)
+    done = pre_data(folder)
+    assert done.returncode == 0, done.stderr
+
+    report = folder.json("load_report.json")
+    outcomes = {(o["kind"], o["name"]): (o["status"], o.get("reason")) for o in report["objects"]}
+    geometry = 'type "geometry" does not exist (SQLSTATE 42704)'
+    assert outcomes == {
+        ("schema", "shop"): ("applied", None),
+        ("table", "shop.customers"): ("applied", None),
+        ("table", "shop.orders"): ("applied", None),
+        ("comment", "shop.orders"): ("applied", None),
+        ("table", "shop.items"): ("applied", None),
+        ("table", "shop.places"): ("failed", geometry),
+        ("comment", "shop.places"): ("skipped", f"depends on table shop.places, which failed: {geometry}"),
+    }
+    assert report["counts"] == {"applied": 5, "failed": 1, "skipped": 1}
+    assert shop_tables(dsn) == ["customers", "items", "orders"]
+
+    listed = folder.json("tables.json")["tables"]
+    assert [t["table"] for t in listed] == ["shop.orders", "shop.customers", "shop.items"]  # largest first
+    orders = listed[0]
+    assert orders["target_ref"] == {"schema": "shop", "name": "orders"} and orders["size_mb"] == 2048
+    assert [c["target"] for c in orders["columns"]] == ["id", "customer_id", "amount"]
+    assert orders["columns"][2] == {"source": "amount", "target": "amount", "unload_expression": '"amount"',
+                                    "target_type": "numeric(12,2)", "source_type": "numeric(12,2)", "nullable": True}
+
+    # Three tables: all among the 200 largest, so each is its own item; stdout is exactly the list.
+    assert json.loads(done.stdout) == ["shop.orders", "shop.customers", "shop.items"]
+    assert folder.json("fanout.json") == json.loads(done.stdout)
+
+    failed = folder.json("results/shop.places.json")
+    assert failed["status"] == "failed" and failed["step"] == "load_schema"
+    assert failed["error"]["message"] == f"table not created in AlloyDB: {geometry}"
+    assert folder.json("steps/load_schema_pre_data.json")["status"] == "partial"
+
+
+def test_existing_tables_fail_by_default_and_change_nothing(folder, alloydb):
+    dsn, _ = alloydb
+    query(dsn, 'create schema shop; create table shop.orders (keep int); insert into shop.orders values (1)')
+    sample.put_pre_data(folder)
+    done = pre_data(folder)
+    assert done.returncode == 6
+    assert ("1 table(s) already exist in AlloyDB: shop.orders. Nothing was changed. Re-run with --on-existing skip"
+            in one_error_line(done))
+    assert shop_tables(dsn) == ["orders"]
+    assert not folder.has("tables.json") and not folder.has("load_report.json")
+
+
+def test_existing_tables_skip_keeps_them(folder, alloydb):
+    dsn, _ = alloydb
+    query(dsn, 'create schema shop; create table shop.orders (id bigint, customer_id int, amount numeric(12,2)); '
+               'insert into shop.orders values (1, 1, 1)')
+    sample.put_pre_data(folder)
+    done = pre_data(folder, "--on-existing", "skip")
+    assert done.returncode == 0, done.stderr
+    outcomes = {(o["kind"], o["name"]): (o["status"], o.get("reason")) for o in folder.json("load_report.json")["objects"]}
+    assert outcomes[("schema", "shop")] == ("skipped", "already exists in AlloyDB; kept")
+    assert outcomes[("table", "shop.orders")] == ("skipped", "already exists in AlloyDB; kept (--on-existing skip)")
+    assert outcomes[("comment", "shop.orders")] == ("applied", None)  # its table is there: kept counts
+    assert query(dsn, "select count(*) from shop.orders") == [(1,)]
+    assert "shop.orders" in json.loads(done.stdout)
+
+
+def test_existing_tables_replace_recreates_them(folder, alloydb):
+    dsn, _ = alloydb
+    query(dsn, "create schema shop; create table shop.orders (keep int); insert into shop.orders values (1);"
+               "create view shop.v as select * from shop.orders")
+    sample.put_pre_data(folder)
+    done = pre_data(folder, "--on-existing", "replace")
+    assert done.returncode == 0, done.stderr
+    outcomes = {(o["kind"], o["name"]): (o["status"], o.get("reason")) for o in folder.json("load_report.json")["objects"]}
+    assert outcomes[("table", "shop.orders")] == ("applied", "replaced the existing table (--on-existing replace)")
+    columns = query(dsn, "select attname from pg_attribute where attrelid = 'shop.orders'::regclass and attnum > 0 "
+                         "order by attnum")
+    assert [c[0] for c in columns] == ["id", "customer_id", "amount"]
+    assert query(dsn, "select count(*) from shop.orders") == [(0,)]
+
+
+@pytest.mark.parametrize("name_map, message", [
+    ("{not json", "name_map.json is not valid JSON"),
+    (json.dumps({"tables": [{"source": {"schema": "shop"}, "target": {"schema": "shop", "name": "t"}}]}),
+     "name_map.json: tables[0].source.name must be a non-empty string"),
+])
+def test_malformed_name_map_is_one_line_and_writes_nothing_to_alloydb(folder, alloydb, name_map, message):
+    dsn, _ = alloydb
+    folder.put("validated_pre_data.sql", sample.PRE_DATA)
+    folder.put("name_map.json", name_map)
+    done = pre_data(folder)
+    assert done.returncode == 3
+    assert message in one_error_line(done)
+    assert query(dsn, "select count(*) from pg_namespace where nspname = 'shop'") == [(0,)]
+    assert done.stdout == ""
+
+
+def test_malformed_marker_is_bad_input(folder, alloydb):
+    dsn, _ = alloydb
+    folder.put("validated_pre_data.sql", '-- r2a:object {"kind": "schema", "name": "shop"\nCREATE SCHEMA shop;\n')
+    folder.put("name_map.json", json.dumps(sample.NAME_MAP))
+    done = pre_data(folder)
+    assert done.returncode == 3
+    assert "validated_pre_data.sql line 1: the r2a:object marker is not valid JSON" in one_error_line(done)
+    assert query(dsn, "select count(*) from pg_namespace where nspname = 'shop'") == [(0,)]
+
+
+def test_missing_validation_is_bad_state(folder):
+    done = pre_data(folder)
+    assert done.returncode == 6
+    assert "validated_pre_data.sql does not exist. Run validate_restore for this run first" in one_error_line(done)
+
+
+def test_unreachable_alloydb_is_transient(folder):
+    sample.put_pre_data(folder)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    done = pre_data(folder, environ=dict(folder.environ, PGPORT=str(closed_port), PGCONNECT_TIMEOUT="3"))
+    assert done.returncode == 1
+    assert f"cannot connect to AlloyDB at 127.0.0.1:{closed_port}" in one_error_line(done)
+    assert not folder.has("tables.json")
+
+
+def test_wrong_password_is_config_error(folder, alloydb):
+    dsn, _ = alloydb
+    sample.put_pre_data(folder)
+    done = pre_data(folder, environ=dict(folder.environ, PGPASSWORD="not-the-password-42"))
+    assert done.returncode == 2
+    line = one_error_line(done)
+    assert "refused the login for user 'postgres': wrong user or password" in line
+    assert "not-the-password-42" not in done.stderr
+    assert query(dsn, "select count(*) from pg_namespace where nspname = 'shop'") == [(0,)]
