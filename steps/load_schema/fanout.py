@@ -2,8 +2,8 @@
 
 Rules (STEP_CONTRACTS.md): tables of 1 GB or more, and the 200 largest, each get their own item ("s.t");
 the rest go into batches ("batch-0007", listed in batches/batch-0007.json) so the list never exceeds 1,000
-items, and its JSON stays under Argo's 128 KB parameter limit (long quoted names can push it: then fewer
-tables stand alone). Batches are balanced by size plus a per-table overhead, the largest table first into
+items (with more than 1,000 tables at most 500 stand alone, so the batches share the rest evenly), and its
+JSON stays under Argo's 128 KB parameter limit (long quoted names can push it: then fewer tables stand alone). Batches are balanced by size plus a per-table overhead, the largest table first into
 the lightest batch, so no batch is much slower than another; a batch holds at least a few tables, because a
 pod per tiny table costs more than the table.
 """
@@ -50,10 +50,8 @@ def plan_fanout(tables: list[dict[str, Any]]) -> FanoutPlan:
     """`tables` largest first (tables.json order)."""
     alone = sum(1 for i, t in enumerate(tables) if i < ALONE_LARGEST or t["size_mb"] >= ALONE_MIN_MB)
     while True:
-        if alone < len(tables):
-            alone = min(alone, MAX_ITEMS - 1)
-        else:
-            alone = min(alone, MAX_ITEMS)
+        if len(tables) > MAX_ITEMS:  # more big tables than items: half the items are batches sharing them
+            alone = min(alone, MAX_ITEMS // 2)
         rest = tables[alone:]
         slots = MAX_ITEMS - alone
         count = min(slots, math.ceil(len(rest) / MIN_TABLES_PER_BATCH)) if rest else 0

@@ -1,0 +1,113 @@
+"""load_schema --section post-data after a simulated transfer: violations counted, the rest kept, reseed, views."""
+
+import pytest
+
+from tests.load_schema import sample
+from tests.load_schema.conftest import query
+from tests.validate_restore.conftest import block, run_step
+
+STEP = "steps.load_schema"
+
+
+@pytest.fixture
+def loaded(folder, alloydb):
+    """pre-data applied by the step, then the rows the transfers would have copied."""
+    dsn, _ = alloydb
+    sample.put_pre_data(folder)
+    done = run_step(STEP, ["--run-id", folder.run_id, "--section", "pre-data"], folder.environ)
+    assert done.returncode == 0, done.stderr
+    query(dsn, sample.DATA)
+    folder.put("validated_post_data.sql", sample.POST_DATA)
+    return folder, dsn
+
+
+def post_data(folder):
+    return run_step(STEP, ["--run-id", folder.run_id, "--section", "post-data"], folder.environ)
+
+
+def test_violations_are_reported_and_everything_else_is_kept(loaded):
+    folder, dsn = loaded
+    done = post_data(folder)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    report = folder.json("post_data_report.json")
+    outcomes = {o["name"]: (o["status"], o.get("violations"), o.get("reason")) for o in report["objects"]}
+    assert outcomes == {
+        "shop.customers.customers_pkey": ("applied", 0, None),
+        "shop.orders.orders_pkey": ("applied", 0, None),
+        "shop.items.items_pkey": ("failed", 3, "3 row(s) violate it (2 in duplicate keys, 1 with a NULL key column); "
+                                               "not created"),
+        "shop.orders.orders_customer_fkey": ("not_valid", 2, "2 row(s) reference keys missing from the referenced "
+                                                             "table; kept NOT VALID (new rows are checked)"),
+        "shop.items.items_order_fkey": ("applied", 0, None),
+        "shop.orders.orders_customer_idx": ("applied", None, None),
+        "shop.v_orders": ("applied", None, None),
+        "shop.mv_totals": ("applied", None, "created WITH NO DATA; refreshed"),
+        "shop.orders.id": ("applied", None, None),
+    }
+    constraints = dict(query(dsn, "select conname, convalidated from pg_constraint c join pg_namespace n "
+                                  "on n.oid = c.connamespace where nspname = 'shop'"))
+    assert constraints == {"customers_pkey": True, "orders_pkey": True, "orders_customer_fkey": False,
+                           "items_order_fkey": True}
+    assert query(dsn, "select count(*) from pg_indexes where indexname = 'orders_customer_idx'") == [(1,)]
+
+
+def test_identity_continues_after_the_loaded_values(loaded):
+    folder, dsn = loaded
+    assert post_data(folder).returncode == 0
+    reseed = next(o for o in folder.json("post_data_report.json")["objects"] if o["kind"] == "sequence")
+    assert reseed["next_value"] == 45  # max 35 + step 10
+    assert query(dsn, "insert into shop.orders (customer_id, amount) values (1, 1) returning id") == [(45,)]
+
+
+def test_views_mv_and_statistics(loaded):
+    folder, dsn = loaded
+    assert post_data(folder).returncode == 0
+    assert query(dsn, "select count(*) from shop.v_orders") == [(2,)]  # orphans drop out of the join
+    assert query(dsn, "select customer_id, total from shop.mv_totals order by 1") == [
+        (1, 10), (2, 20), (8, 40), (9, 30)]
+    report = folder.json("post_data_report.json")
+    assert report["analyzed"] == 3 and report["analyze_failures"] == []
+    tuples = dict(query(dsn, "select relname, reltuples from pg_class c join pg_namespace n on n.oid = relnamespace "
+                             "where nspname = 'shop' and relkind = 'r'"))
+    assert tuples == {"customers": 2, "orders": 4, "items": 4}  # -1 until ANALYZE ran
+    assert folder.json("steps/load_schema_post_data.json")["status"] == "partial"
+
+
+def test_a_second_run_keeps_what_is_there(loaded):
+    folder, dsn = loaded
+    assert post_data(folder).returncode == 0
+    query(dsn, "insert into shop.orders (id, customer_id, amount) values (100, 2, 5)")
+    done = post_data(folder)
+    assert done.returncode == 0, done.stderr
+    outcomes = {o["name"]: (o["status"], o.get("reason")) for o in folder.json("post_data_report.json")["objects"]}
+    assert outcomes["shop.customers.customers_pkey"] == ("applied", "already present in AlloyDB")
+    assert outcomes["shop.orders.orders_customer_fkey"][0] == "not_valid"  # counted again, still violated
+    assert outcomes["shop.orders.orders_customer_idx"][0] == "skipped"
+    assert outcomes["shop.mv_totals"] == ("applied", "already existed; refreshed")
+    assert query(dsn, "select total from shop.mv_totals where customer_id = 2") == [(25,)]
+    assert query(dsn, "select nextval(pg_get_serial_sequence('shop.orders', 'id'))") == [(110,)]
+
+
+def test_constraint_sqlglot_cannot_read_is_applied_as_is(loaded):
+    folder, dsn = loaded
+    folder.put("validated_post_data.sql", block(
+        "constraint", "shop.customers.name_check",
+        """ALTER TABLE "shop"."customers" ADD CONSTRAINT "name_check" CHECK (length("name") < 4);"""))
+    assert post_data(folder).returncode == 0
+    check = next(o for o in folder.json("post_data_report.json")["objects"] if o["kind"] == "constraint")
+    assert (check["status"], check["violations"]) == ("applied", 0)
+    folder.put("validated_post_data.sql", block(
+        "constraint", "shop.customers.name_check2",
+        """ALTER TABLE "shop"."customers" ADD CONSTRAINT "name_check2" CHECK (length("name") < 3);"""))
+    assert post_data(folder).returncode == 0
+    check = next(o for o in folder.json("post_data_report.json")["objects"] if o["kind"] == "constraint")
+    assert check["status"] == "failed" and check["violations"] is None
+    assert "is violated by some row (SQLSTATE 23514)" in check["reason"]
+
+
+def test_missing_tables_json_is_bad_state(folder):
+    folder.put("validated_post_data.sql", sample.POST_DATA)
+    done = post_data(folder)
+    assert done.returncode == 6
+    assert "tables.json does not exist. Run load_schema --section pre-data" in done.stderr
