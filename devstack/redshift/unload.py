@@ -1,0 +1,275 @@
+"""UNLOAD for the Redshift emulator: run the query on the backend and stream the result to the S3 emulator.
+
+The core (server.py) calls run_unload() for a statement that starts with UNLOAD; see
+helper-notes/EMULATOR_CONTRACT.md. Behaviour follows REDSHIFT_FACTS.md (UNLOAD) and AWS's UNLOAD reference.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import psycopg2
+
+from devstack.redshift.faults import CutConnection, FaultPlan
+from devstack.redshift.unload_errors import CANCELED, INTERNAL, UnloadError
+from devstack.redshift.unload_format import LineFormatter
+from devstack.redshift.unload_grammar import UnloadCommand, parse_unload, role_account
+from devstack.redshift.unload_s3 import (
+    DataFile,
+    bucket_region,
+    delete_keys,
+    existing_keys,
+    make_client,
+    wrong_region_error,
+)
+
+__all__ = ["S3Target", "UnloadOutcome", "UnloadError", "run_unload", "DEFAULT_IAM_ROLE"]
+
+DEFAULT_IAM_ROLE = "arn:aws:iam::123456789012:role/r2a-unload"
+FETCH_BATCH = 2000
+NOT_EMPTY = ("Specified unload destination on S3 is not empty. Consider using a different bucket / prefix, "
+             "manually removing the target files in S3, or using the ALLOWOVERWRITE option.")
+
+
+@dataclass(frozen=True)
+class S3Target:
+    endpoint_url: str
+    region: str                      # the emulator's region; REGION option may name another
+    # What an allowed IAM_ROLE maps to (the emulator's --s3-access-key-id / --s3-secret-access-key).
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    iam_roles: tuple[str, ...] = (DEFAULT_IAM_ROLE,)   # --iam-roles; the first one is IAM_ROLE default
+
+
+@dataclass
+class UnloadOutcome:
+    rows: int
+    files: list[str]                 # s3:// urls written (data files, then manifest)
+
+
+def run_unload(statement: str,
+               open_cursor: Callable[[str], object],
+               s3: S3Target,
+               slices: int,
+               notice: Callable[[str], None],
+               faults: FaultPlan | None = None,
+               cancel: threading.Event | None = None) -> UnloadOutcome:
+    """Run one UNLOAD. Raises UnloadError (sent to the client as an ErrorResponse) or CutConnection.
+
+    `cancel` (optional) is set by the core on a cancel request; a stall or a running UNLOAD then stops
+    with SQLSTATE 57014.
+    """
+    command = parse_unload(statement)
+    faults = faults or FaultPlan()
+    if faults.fail_unload is not None:
+        raise UnloadError(INTERNAL, faults.fail_unload)
+    if faults.stall_seconds > 0 and (cancel or threading.Event()).wait(faults.stall_seconds):
+        raise _canceled()
+    client = _client_for(command, s3)
+    _check_destination(command, client, s3)
+    cursor = _open(open_cursor, command.query)
+    try:
+        rows, files = _stream(command, cursor, client, max(1, slices if command.parallel else 1), faults, cancel)
+    finally:
+        _close_quietly(cursor)
+    urls = [file.url for file in files]
+    if command.manifest:
+        urls.append(_write_manifest(command, client, files, cursor.description))
+    notice(f"UNLOAD completed, {rows} record(s) unloaded successfully.")
+    return UnloadOutcome(rows=rows, files=urls)
+
+
+def _canceled() -> UnloadError:
+    return UnloadError(CANCELED, "Query cancelled on user's request")
+
+
+# ---------------------------------------------------------------- credentials and destination
+
+def _client_for(command: UnloadCommand, s3: S3Target):
+    credentials = command.credentials
+    region = command.region or s3.region
+    if credentials.iam_role is None:
+        return make_client(s3.endpoint_url, region, credentials.access_key_id, credentials.secret_access_key,
+                           credentials.session_token)
+    roles = [s3.iam_roles[0] if credentials.iam_role == "default" else arn.strip()
+             for arn in credentials.iam_role.split(",")]
+    for arn in roles:
+        if arn not in s3.iam_roles:
+            account = role_account(arn) or "123456789012"
+            raise UnloadError(INTERNAL, f"User arn:aws:redshift:{s3.region}:{account}:dbuser:r2a-emulator/unload "
+                                        f"is not authorized to assume IAM Role {arn}")
+    if not (s3.access_key_id and s3.secret_access_key):
+        raise UnloadError(INTERNAL, "the Redshift emulator was started without S3 credentials for IAM roles "
+                                    "(--s3-access-key-id / --s3-secret-access-key)")
+    return make_client(s3.endpoint_url, region, s3.access_key_id, s3.secret_access_key, None)
+
+
+def _check_destination(command: UnloadCommand, client, s3: S3Target) -> None:
+    """Wrong credentials, a missing bucket or another region fail here, before the query runs."""
+    location = bucket_region(client, command.bucket)
+    if location != (command.region or s3.region):
+        raise wrong_region_error(command.bucket, location)
+    if command.cleanpath:
+        delete_keys(client, command.bucket, list(existing_keys(client, command.bucket, command.prefix)))
+    elif not command.allowoverwrite and next(existing_keys(client, command.bucket, command.prefix), None):
+        raise UnloadError(INTERNAL, NOT_EMPTY)
+
+
+# ---------------------------------------------------------------- query
+
+def _open(open_cursor: Callable[[str], object], query: str):
+    try:
+        return open_cursor(query)
+    except psycopg2.Error as exc:
+        raise _query_error(exc) from None
+
+
+def _query_error(exc: psycopg2.Error) -> UnloadError:
+    message = exc.diag.message_primary if exc.diag and exc.diag.message_primary else str(exc).strip()
+    return UnloadError(exc.pgcode or INTERNAL, message)
+
+
+def _fetch(cursor) -> list:
+    try:
+        return cursor.fetchmany(FETCH_BATCH)
+    except psycopg2.Error as exc:
+        raise _query_error(exc) from None
+
+
+def _close_quietly(cursor) -> None:
+    try:
+        cursor.close()
+    except psycopg2.Error:
+        pass
+
+
+# ---------------------------------------------------------------- files
+
+class _FileSet:
+    """Routes rows to slices (round robin) and rolls files over at MAXFILESIZE, naming them like Redshift."""
+
+    def __init__(self, command: UnloadCommand, client, slices: int, header: bytes | None):
+        self.command = command
+        self.client = client
+        self.slices = slices
+        self.header = header
+        self.open: dict[int, DataFile] = {}
+        self.next_part: dict[int, int] = {}
+        self.closed: list[tuple[str, DataFile]] = []   # (sort key, file) of finished files
+
+    def _name(self, slice_no: int, part: int) -> str:
+        if self.command.parallel:
+            return f"{self.command.prefix}{slice_no:04d}_part_{part:02d}{self.command.file_suffix}"
+        return f"{self.command.prefix}{part:03d}{self.command.file_suffix}"
+
+    def _start(self, slice_no: int) -> DataFile:
+        part = self.next_part.get(slice_no, 0)
+        self.next_part[slice_no] = part + 1
+        data_file = DataFile(self.client, self.command.bucket, self._name(slice_no, part), self.command.compression)
+        if self.header is not None:
+            data_file.write_line(self.header)
+        self.open[slice_no] = data_file
+        return data_file
+
+    def write(self, slice_no: int, line: bytes) -> None:
+        data_file = self.open.get(slice_no) or self._start(slice_no)
+        has_rows = data_file.records > (1 if self.header is not None else 0)
+        if has_rows and data_file.estimated_size() + len(line) > self.command.max_file_size:
+            self._finish(slice_no)
+            data_file = self._start(slice_no)
+        data_file.write_line(line)
+
+    def _finish(self, slice_no: int) -> None:
+        data_file = self.open.pop(slice_no)
+        data_file.close()
+        self.closed.append((data_file.url, data_file))
+
+    def finish_all(self) -> list[DataFile]:
+        if not self.open and not self.closed:
+            self._start(0)      # an empty result still leaves one (empty or header-only) file
+        for slice_no in sorted(self.open):
+            self._finish(slice_no)
+        return [data_file for _, data_file in sorted(self.closed, key=lambda item: item[0])]
+
+    def abort_all(self) -> None:
+        for data_file in self.open.values():
+            data_file.abort()
+        self.open.clear()
+
+
+def _stream(command: UnloadCommand, cursor, client, slices: int, faults: FaultPlan,
+            cancel: threading.Event | None) -> tuple[int, list[DataFile]]:
+    batch = _fetch(cursor)
+    columns = cursor.description or []
+    formatter = LineFormatter(command, [column.name for column in columns], [column.type_code for column in columns])
+    header = formatter.header().encode() if command.header else None
+    files = _FileSet(command, client, slices, header)
+    rows = 0
+    cut_after = faults.cut_connection_after_rows
+    try:
+        while batch:
+            for row in batch:
+                if cut_after is not None and rows >= cut_after:
+                    raise CutConnection(f"fault injected: connection cut after {rows} row(s)")
+                files.write(rows % slices, formatter.format_row(row).encode())
+                rows += 1
+            if cancel is not None and cancel.is_set():
+                raise _canceled()
+            batch = _fetch(cursor)
+        if cut_after is not None and rows >= cut_after:
+            raise CutConnection(f"fault injected: connection cut after {rows} row(s)")
+        return rows, files.finish_all()
+    except BaseException:
+        files.abort_all()
+        raise
+
+
+# ---------------------------------------------------------------- manifest
+
+_TYPE_NAMES = {
+    16: "boolean", 17: "varbyte", 20: "bigint", 21: "smallint", 23: "integer", 25: "character varying",
+    700: "real", 701: "double precision", 1042: "character", 1043: "character varying", 1082: "date",
+    1083: "time without time zone", 1114: "timestamp without time zone", 1184: "timestamp with time zone",
+    1266: "time with time zone", 1700: "numeric", 114: "super", 3802: "super", 1186: "interval",
+}
+
+
+def _schema_type(column) -> str:
+    base = _TYPE_NAMES.get(column.type_code, "character varying")
+    parts = [f'"base": {json.dumps(base)}']
+    if column.type_code in (1042, 1043) and column.internal_size and column.internal_size > 0:
+        parts.append(f'"length": {column.internal_size}')
+    elif column.type_code == 1700 and column.precision is not None and column.precision > 0:
+        parts.append(f'"precision": {column.precision}, "scale": {column.scale or 0}')
+    return "{ " + ", ".join(parts) + " }"
+
+
+def _write_manifest(command: UnloadCommand, client, files: list[DataFile], columns: Sequence | None) -> str:
+    """Layout of AWS's documented manifest; entry meta has content_length, and record_count with VERBOSE."""
+    lines = ['{', '  "entries": [']
+    entries = []
+    for data_file in files:
+        meta = f'"content_length": {data_file.content_length}'
+        if command.manifest_verbose:
+            meta += f', "record_count": {data_file.records}'
+        entries.append(f'    {{"url":{json.dumps(data_file.url)}, "meta": {{ {meta} }}}}')
+    lines.append(",\n".join(entries))
+    if command.manifest_verbose:
+        elements = [f'      {{"name": {json.dumps(column.name)}, "type": {_schema_type(column)}}}'
+                    for column in columns or []]
+        lines += ['  ],', '  "schema": {', '    "elements": [', ",\n".join(elements), '    ]', '  },',
+                  '  "meta": {',
+                  f'    "content_length": {sum(f.content_length for f in files)},',
+                  f'    "record_count": {sum(f.records for f in files)}',
+                  '  },', '  "author": {', '    "name": "Amazon Redshift",', '    "version": "1.0.0"', '  }', '}']
+    else:
+        lines += ['  ]', '}']
+    body = "\n".join(line for line in lines if line) + "\n"
+    key = f"{command.prefix}manifest"
+    manifest = DataFile(client, command.bucket, key, None)
+    manifest.write_line(body.encode())
+    manifest.close()
+    return manifest.url

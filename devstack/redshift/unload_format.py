@@ -1,0 +1,131 @@
+"""Turn backend rows (PostgreSQL text output per column) into UNLOAD text or CSV lines, as Redshift writes them.
+
+Values arrive as PostgreSQL's text output (session TimeZone UTC, DateStyle ISO), so most types already read
+like Redshift's; the differences are VARBYTE (bytea, written as lowercase hex without PostgreSQL's \\x) and
+SUPER (jsonb, written as compact JSON and never replaced by NULL AS).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from devstack.redshift.unload_grammar import UnloadCommand
+
+BOOL, BYTEA, CHAR, NAME, TEXT, BPCHAR, VARCHAR = 16, 17, 18, 19, 25, 1042, 1043
+JSON, JSONB, UNKNOWN = 114, 3802, 705
+# ESCAPE applies to CHAR and VARCHAR values only (and to the header line).
+CHARACTER_TYPES = frozenset({CHAR, NAME, TEXT, BPCHAR, VARCHAR, UNKNOWN})
+SUPER_TYPES = frozenset({JSON, JSONB})
+
+Formatter = Callable[[Any], str]
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    return str(value)
+
+
+def _bytea_hex(value: Any) -> str:
+    text = _as_text(value)
+    return text[2:] if text.startswith("\\x") else text
+
+
+def compact_json(text: str) -> str:
+    """PostgreSQL prints jsonb with ', ' and ': '; Redshift's SUPER serialization has no blanks."""
+    if not isinstance(text, str):
+        text = _as_text(text)
+    out: list[str] = []
+    in_string = False
+    escaped = False
+    for ch in text:
+        if in_string:
+            out.append(ch)
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+            out.append(ch)
+        elif ch not in " \t\n\r":
+            out.append(ch)
+    return "".join(out)
+
+
+def _value_converter(type_oid: int) -> Callable[[Any], str]:
+    if type_oid == BYTEA:
+        return _bytea_hex
+    if type_oid in SUPER_TYPES:
+        return compact_json
+    return _as_text
+
+
+class LineFormatter:
+    """format_row(row) -> one line including its newline; header() -> the header line."""
+
+    def __init__(self, command: UnloadCommand, column_names: Sequence[str], type_oids: Sequence[int]):
+        self.command = command
+        self.delimiter = command.field_delimiter
+        self.column_names = list(column_names)
+        self._columns = [self._column_formatter(oid) for oid in type_oids]
+
+    # -- per column
+    def _column_formatter(self, type_oid: int) -> Formatter:
+        convert = _value_converter(type_oid)
+        is_super = type_oid in SUPER_TYPES
+        null_text = "" if is_super else (self.command.null_as if self.command.null_as is not None else "")
+        if self.command.format == "CSV":
+            quote = self._csv_quote
+
+            def csv_field(value: Any) -> str:
+                return null_text if value is None else quote(convert(value))
+            return csv_field
+        escape = self._escaper() if (self.command.escape and type_oid in CHARACTER_TYPES) else None
+        addquotes = self.command.addquotes
+        if escape is None and not addquotes:
+            def plain(value: Any) -> str:
+                return null_text if value is None else convert(value)
+            return plain
+
+        def text_field(value: Any) -> str:
+            if value is None:
+                text = null_text
+            else:
+                text = convert(value)
+                if escape is not None:
+                    text = text.translate(escape)
+            return f'"{text}"' if addquotes else text
+        return text_field
+
+    def _escaper(self) -> dict[int, str]:
+        specials = ["\\", "\n", "\r", self.delimiter]
+        if self.command.addquotes:
+            specials += ['"', "'"]
+        return {ord(ch): "\\" + ch for ch in specials}
+
+    def _csv_quote(self, text: str) -> str:
+        if self.delimiter in text or '"' in text or "\n" in text or "\r" in text:
+            return '"' + text.replace('"', '""') + '"'
+        return text
+
+    # -- lines
+    def format_row(self, row: Sequence[Any]) -> str:
+        return self.delimiter.join([fmt(value) for fmt, value in zip(self._columns, row, strict=True)]) + "\n"
+
+    def header(self) -> str:
+        if self.command.format == "CSV":
+            fields = [self._csv_quote(name) for name in self.column_names]
+        else:
+            escape = self._escaper() if self.command.escape else None
+            fields = [name.translate(escape) if escape else name for name in self.column_names]
+            if self.command.addquotes:
+                fields = [f'"{name}"' for name in fields]
+        return self.delimiter.join(fields) + "\n"
