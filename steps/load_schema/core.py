@@ -2,8 +2,8 @@
 
 pre-data reads validated_pre_data.sql (validate_restore) and name_map.json (rewrite_ddl), applies the objects,
 then writes load_report.json, tables.json (tables present in AlloyDB, largest first), batches/<id>.json and
-fanout.json. A table of name_map.json that is not in AlloyDB afterwards gets a failed result file
-(results/<table>.json), so the report lists it although no transfer runs for it.
+fanout.json. A table of name_map.json that is not in AlloyDB afterwards gets a skipped result file
+(results/<table>.json) saying why, so the report lists it although no transfer runs for it.
 post-data reads validated_post_data.sql and tables.json and writes post_data_report.json.
 Every input is read and checked before the first connection to AlloyDB: bad input changes nothing there.
 """
@@ -53,10 +53,10 @@ def read_validated(store: ObjectStore, layout: RunLayout, section: str) -> list[
 
 
 def _missing_table_result(run_id: str, entry: dict[str, Any], reason: str) -> dict[str, Any]:
+    """A skipped table result: no transfer runs for a table AlloyDB does not have, and the report must say so."""
     now = utc_now()
     error = ErrorInfo("TargetError", reason, 5, False)
-    return to_dict(TableResult(run_id, entry["table"], entry["target"], "failed", now, now, 0.0, error=error,
-                               step=STEP))
+    return to_dict(TableResult(run_id, entry["table"], entry["target"], "skipped", now, now, 0.0, error=error))
 
 
 def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: RunLayout,
@@ -93,8 +93,8 @@ def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: R
             if tables.target_of(entry) not in present:
                 ref = TableRef(entry["source"]["schema"], entry["source"]["name"])
                 why = reasons.get(entry["target"]) or "not created: absent from the validated pre-data"
-                store.write_json(layout.result(ref), _missing_table_result(run_id, entry, f"table not created in "
-                                                                                           f"AlloyDB: {why}"))
+                store.write_json(layout.result(ref), _missing_table_result(
+                    run_id, entry, f"not transferred: load_schema could not create the table in AlloyDB: {why}"))
     outputs = [layout.load_report_json, layout.tables_json, layout.fanout_json]
     return SectionSummary(document["counts"], outputs, phases, plan.items, plan.to_json())
 

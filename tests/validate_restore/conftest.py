@@ -56,3 +56,12 @@ def run_step(module: str, args: list[str], environ: dict[str, str], timeout: int
     env.update(environ, R2A_LOG_FORMAT="json")
     return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, env=env,
                           timeout=timeout)
+
+
+def assert_result_record(record: dict) -> None:
+    """Step and table result files follow shared/schemas/result.schema.json."""
+    import jsonschema
+
+    from shared.results import load_schema
+
+    jsonschema.Draft202012Validator(load_schema()).validate(record)

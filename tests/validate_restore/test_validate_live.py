@@ -6,10 +6,10 @@ import psycopg2
 import pytest
 
 from shared.sqlblocks import parse
-from steps.validate_restore.scratch import DATABASE_PREFIX
+from steps.validate_restore.scratch import DATABASE_PREFIX, run_prefix
 from tests.conftest import admin_connection
 from tests.validate_restore import sample
-from tests.validate_restore.conftest import block, run_step
+from tests.validate_restore.conftest import assert_result_record, block, run_step
 
 STEP = "steps.validate_restore"
 
@@ -100,11 +100,19 @@ def test_pg_dump_sections_are_the_real_dump(validated):
 def test_scratch_database_is_dropped_and_step_result_written(validated, devstack):
     assert scratch_databases(devstack) == []
     result = validated.json("steps/validate_restore.json")
+    assert_result_record(result)
     assert result["status"] == "partial" and result["counts"] == {"applied": 11, "failed": 2, "skipped": 3}
     assert {p["name"] for p in result["phases"]} == {"read", "apply", "pg_dump", "write"}
 
 
-def test_a_clean_schema_succeeds(run_folder):
+def test_a_clean_schema_succeeds(run_folder, devstack):
+    leftover = run_prefix(run_folder.run_id) + "dead01"  # from an attempt that was killed mid-way
+    conn = admin_connection(devstack)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'create database "{leftover}"')
+    finally:
+        conn.close()
     run_folder.put("pre_data.sql", block("schema", "a", 'CREATE SCHEMA "a";')
                    + block("table", "a.t", 'CREATE TABLE "a"."t" ("x" int);'))
     run_folder.put("views.sql", "")
@@ -113,6 +121,7 @@ def test_a_clean_schema_succeeds(run_folder):
     assert done.returncode == 0, done.stderr
     assert run_folder.json("steps/validate_restore.json")["status"] == "succeeded"
     assert not run_folder.has("compat.sql")  # optional: no compat function was needed
+    assert scratch_databases(devstack) == []
 
 
 def _one_error_line(done) -> str:
@@ -130,7 +139,9 @@ def test_malformed_marker_is_one_line_and_writes_nothing(run_folder, devstack):
     assert done.returncode == 3
     assert "pre_data.sql line 1: the r2a:object marker is not valid JSON" in _one_error_line(done)
     assert not run_folder.has("validation_report.json") and not run_folder.has("schema_alloydb.sql")
-    assert run_folder.json("steps/validate_restore.json")["status"] == "failed"
+    failed = run_folder.json("steps/validate_restore.json")
+    assert_result_record(failed)
+    assert failed["status"] == "failed" and failed["error"]["exit_code"] == 3
     assert scratch_databases(devstack) == []
 
 
