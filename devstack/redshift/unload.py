@@ -72,12 +72,13 @@ def run_unload(statement: str,
     _check_destination(command, client, s3)
     cursor = _open(open_cursor, command.query)
     try:
-        rows, files = _stream(command, cursor, client, max(1, slices if command.parallel else 1), faults, cancel)
+        rows, files, columns = _stream(command, cursor, client, max(1, slices if command.parallel else 1), faults,
+                                       cancel)
     finally:
         _close_quietly(cursor)
     urls = [file.url for file in files]
     if command.manifest:
-        urls.append(_write_manifest(command, client, files, cursor.description))
+        urls.append(_write_manifest(command, client, files, columns))
     notice(f"UNLOAD completed, {rows} record(s) unloaded successfully.")
     return UnloadOutcome(rows=rows, files=urls)
 
@@ -201,9 +202,9 @@ class _FileSet:
 
 
 def _stream(command: UnloadCommand, cursor, client, slices: int, faults: FaultPlan,
-            cancel: threading.Event | None) -> tuple[int, list[DataFile]]:
+            cancel: threading.Event | None) -> tuple[int, list[DataFile], list]:
     batch = _fetch(cursor)
-    columns = cursor.description or []
+    columns = list(cursor.description or [])
     formatter = LineFormatter(command, [column.name for column in columns], [column.type_code for column in columns])
     header = formatter.header().encode() if command.header else None
     files = _FileSet(command, client, slices, header)
@@ -221,7 +222,7 @@ def _stream(command: UnloadCommand, cursor, client, slices: int, faults: FaultPl
             batch = _fetch(cursor)
         if cut_after is not None and rows >= cut_after:
             raise CutConnection(f"fault injected: connection cut after {rows} row(s)")
-        return rows, files.finish_all()
+        return rows, files.finish_all(), columns
     except BaseException:
         files.abort_all()
         raise
