@@ -10,6 +10,8 @@ Every input is read and checked before the first connection to AlloyDB: bad inpu
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,11 +19,12 @@ from shared.config import Settings
 from shared.connections import alloydb_connection
 from shared.errors import BadStateError
 from shared.identifiers import TableRef
+from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import ErrorInfo, PhaseClock, PhaseTiming, TableResult, to_dict, utc_now
 from shared.sqlblocks import SqlObject, parse
 from steps.load_schema import fanout, tables
-from steps.load_schema.applier import STEP, object_report
+from steps.load_schema.applier import STEP, ObjectReport, object_report
 from steps.load_schema.postdata import apply_post_data
 from steps.load_schema.predata import apply_pre_data, existing_relations
 
@@ -72,6 +75,7 @@ def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: R
         conn = alloydb_connection(settings, STEP)
         try:
             reports = apply_pre_data(conn, objects, on_existing)
+            _log_problems(reports)
             present = existing_relations(conn, [tables.target_of(e) for e in mapped])
         finally:
             conn.close()
@@ -99,6 +103,13 @@ def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: R
     return SectionSummary(document["counts"], outputs, phases, plan.items, plan.to_json())
 
 
+def _log_problems(reports: Sequence[ObjectReport]) -> None:
+    for report in reports:
+        if report.status in ("failed", "not_valid"):
+            event(f"object.{report.status}", level=logging.WARNING, kind=report.kind, object=report.name,
+                  reason=report.reason, **report.details)
+
+
 def _reasons(store: ObjectStore, layout: RunLayout) -> dict[str, str]:
     """Why validate_restore refused a table, by AlloyDB name (when its report is there)."""
     if not store.exists(layout.validation_report_json):
@@ -121,6 +132,7 @@ def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: 
         conn = alloydb_connection(settings, STEP)
         try:
             result = apply_post_data(conn, objects, loaded)
+            _log_problems(result.objects)
         finally:
             conn.close()
     with clock.phase("write"):

@@ -11,12 +11,14 @@ a fresh database of the scratch server (see apply.py for retries and skips), the
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from shared.connections import dsn_connection
 from shared.errors import BadStateError
+from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import PhaseClock, PhaseTiming
 from shared.sqlblocks import SqlObject, parse, render
@@ -114,6 +116,10 @@ def validate(run_id: str, scratch_dsn: str, store: ObjectStore, layout: RunLayou
                 applier.commit()
             finally:
                 conn.close()
+        for outcome in result.outcomes:
+            if outcome.status == "failed":
+                event("object.failed", level=logging.WARNING, kind=outcome.obj.kind, object=outcome.obj.name,
+                      reason=outcome.reason)
         with clock.phase("pg_dump"):
             dumps = {section: pgdump.dump_schema(dumper, scratch.dsn, section) for section in DUMP_FILES}
     with clock.phase("write"):
