@@ -95,6 +95,12 @@ class SavepointApplier:
         return self._guarded([(statement, params)])
 
     def _guarded(self, statements: Sequence) -> list[tuple] | StatementError:
+        try:
+            return self._in_savepoint(statements)
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:  # the connection, not the statement
+            raise TransientError(f"lost the AlloyDB connection: {' '.join(str(exc).split())[:200]}") from None
+
+    def _in_savepoint(self, statements: Sequence) -> list[tuple] | StatementError:
         rows: list[tuple] = []
         with self.conn.cursor() as cur:
             cur.execute("SAVEPOINT r2a_object")
@@ -105,15 +111,17 @@ class SavepointApplier:
                     rows = cur.fetchall() if cur.description else []
             except psycopg2.Error as exc:
                 if exc.pgcode is None or self.conn.closed:
-                    raise TransientError(f"lost the AlloyDB connection: {' '.join(str(exc).split())[:200]}") \
-                        from None
+                    raise
                 cur.execute("ROLLBACK TO SAVEPOINT r2a_object")
                 return StatementError(_error_line(exc), exc.pgcode)
             cur.execute("RELEASE SAVEPOINT r2a_object")
         return rows
 
     def commit(self) -> None:
-        self.conn.commit()
+        try:
+            self.conn.commit()
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+            raise TransientError(f"lost the AlloyDB connection: {' '.join(str(exc).split())[:200]}") from None
         self._since_commit = 0
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import psycopg2.extensions
 from psycopg2 import sql
 
+from shared.errors import TransientError
 from shared.identifiers import TableRef, parse_table_ref
 from shared.sqlblocks import SqlObject
 from steps.load_schema.applier import ObjectReport, SavepointApplier, StatementError, has_statement
@@ -119,6 +120,8 @@ def analyze(conn: psycopg2.extensions.connection, tables: Sequence[TableRef], re
                 conn.commit()
                 result.analyzed += 1
             except psycopg2.Error as exc:
+                if conn.closed:
+                    raise TransientError(f"lost the AlloyDB connection during ANALYZE {table}") from None
                 conn.rollback()
                 result.analyze_failures.append({"table": str(table), "reason": " ".join(str(exc).split())[:300]})
 

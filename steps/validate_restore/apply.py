@@ -62,24 +62,34 @@ class SavepointApplier:
         conn.autocommit = False
 
     def apply(self, statement: str | object, params: Sequence | None = None) -> str | None:
+        try:
+            error = self._apply(statement, params)
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:  # the connection failed, not the object
+            raise TransientError(f"lost the database connection: {' '.join(str(exc).split())[:200]}") from None
+        if error is None:
+            self._since_commit += 1
+            if self._since_commit >= self.commit_every:
+                self.commit()
+        return error
+
+    def _apply(self, statement: str | object, params: Sequence | None) -> str | None:
         with self.conn.cursor() as cur:
             cur.execute("SAVEPOINT r2a_object")
             try:
                 cur.execute(statement, params)
             except psycopg2.Error as exc:
                 if exc.pgcode is None or self.conn.closed:
-                    raise TransientError(f"lost the database connection: {' '.join(str(exc).split())[:200]}") \
-                        from None
+                    raise
                 cur.execute("ROLLBACK TO SAVEPOINT r2a_object")
                 return pg_error_line(exc)
             cur.execute("RELEASE SAVEPOINT r2a_object")
-        self._since_commit += 1
-        if self._since_commit >= self.commit_every:
-            self.commit()
         return None
 
     def commit(self) -> None:
-        self.conn.commit()
+        try:
+            self.conn.commit()
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+            raise TransientError(f"lost the database connection: {' '.join(str(exc).split())[:200]}") from None
         self._since_commit = 0
 
 
