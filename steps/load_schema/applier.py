@@ -7,7 +7,7 @@ here until it moves to shared/.)
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,9 +73,11 @@ class SavepointApplier:
     TransientError (no object is at fault, and a retry of the step may help).
     """
 
-    def __init__(self, conn: psycopg2.extensions.connection, commit_every: int = 200):
+    def __init__(self, conn: psycopg2.extensions.connection, commit_every: int = 200,
+                 on_commit: Callable[[], None] | None = None):
         self.conn = conn
         self.commit_every = commit_every
+        self.on_commit = on_commit
         self._since_commit = 0
         if conn.autocommit:
             conn.autocommit = False
@@ -123,6 +125,8 @@ class SavepointApplier:
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
             raise TransientError(f"lost the AlloyDB connection: {' '.join(str(exc).split())[:200]}") from None
         self._since_commit = 0
+        if self.on_commit is not None:
+            self.on_commit()
 
 
 def _error_line(exc: psycopg2.Error) -> str:

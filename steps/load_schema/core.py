@@ -18,7 +18,7 @@ from typing import Any
 from shared.config import Settings
 from shared.connections import alloydb_connection
 from shared.errors import BadStateError
-from shared.identifiers import TableRef
+from shared.identifiers import TableRef, parse_table_ref
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import ErrorInfo, PhaseClock, PhaseTiming, TableResult, to_dict, utc_now
@@ -29,6 +29,7 @@ from steps.load_schema.postdata import apply_post_data
 from steps.load_schema.predata import apply_pre_data, existing_relations
 
 VALIDATED = {"pre-data": "validated_pre_data.sql", "post-data": "validated_post_data.sql"}
+PROGRESS_FILE = "load_schema_pre_data_progress.json"
 
 
 @dataclass
@@ -71,10 +72,11 @@ def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: R
         _required(store, layout.name_map_json, "rewrite_ddl")
         mapped = tables.name_map_tables(store.read_json(layout.name_map_json), layout.name_map_json)
         reasons = _reasons(store, layout)
+        progress = _Progress(store, layout.artifact(PROGRESS_FILE), run_id)
     with clock.phase("apply"):
         conn = alloydb_connection(settings, STEP)
         try:
-            reports = apply_pre_data(conn, objects, on_existing)
+            reports = apply_pre_data(conn, objects, on_existing, progress.tables, progress.add)
             _log_problems(reports)
             present = existing_relations(conn, [tables.target_of(e) for e in mapped])
         finally:
@@ -101,6 +103,27 @@ def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: R
                     run_id, entry, f"not transferred: load_schema could not create the table in AlloyDB: {why}"))
     outputs = [layout.load_report_json, layout.tables_json, layout.fanout_json]
     return SectionSummary(document["counts"], outputs, phases, plan.items, plan.to_json())
+
+
+class _Progress:
+    """The tables this run's pre-data has created so far, saved at every commit.
+
+    A retried attempt (Argo retries exit 1, e.g. a connection lost half-way) must not stop at its own tables
+    as if a stranger had made them: it reads this file and keeps them.
+    """
+
+    def __init__(self, store: ObjectStore, url: str, run_id: str):
+        self.store, self.url, self.run_id = store, url, run_id
+        self.tables: set[TableRef] = set()
+        if store.exists(url):
+            saved = store.read_json(url)
+            if isinstance(saved, dict) and saved.get("run_id") == run_id:
+                self.tables = {parse_table_ref(t) for t in saved.get("created_tables", []) if isinstance(t, str)}
+
+    def add(self, created: list[TableRef]) -> None:
+        self.tables.update(created)
+        self.store.write_json(self.url, {"format_version": 1, "run_id": self.run_id,
+                                         "created_tables": sorted(str(t) for t in self.tables)})
 
 
 def _log_problems(reports: Sequence[ObjectReport]) -> None:

@@ -9,7 +9,7 @@ An object whose declared dependency did not make it is skipped with the root cau
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import psycopg2.extensions
 from psycopg2 import sql
@@ -66,13 +66,26 @@ def _schema_name(obj: SqlObject) -> str:
 
 
 def apply_pre_data(conn: psycopg2.extensions.connection, objects: Sequence[SqlObject], on_existing: str,
+                   ours: Iterable[TableRef] = (), record_created: Callable[[list[TableRef]], None] | None = None,
                    source: str = "validated_pre_data.sql") -> list[ObjectReport]:
-    """Apply every object in order (validate_restore's proven order); one report entry per object."""
+    """Apply every object in order (validate_restore's proven order); one report entry per object.
+
+    `ours` are tables an earlier attempt of this run created (an attempt cut off by a lost connection, retried
+    by Argo): they are kept, never "existing". `record_created` hears of each committed group of new tables.
+    """
     tables = {i: target_ref(obj, source) for i, obj in enumerate(objects) if obj.kind == "table"}
     existing_tables = existing_relations(conn, tables.values())
-    check_existing(sorted(existing_tables), on_existing)
+    earlier = existing_tables & set(ours)
+    check_existing(sorted(existing_tables - earlier), on_existing)
     schemas = existing_schemas(conn, [_schema_name(o) for o in objects if o.kind == "schema"])
-    applier = SavepointApplier(conn, commit_every=200)
+    created: list[TableRef] = []
+
+    def committed() -> None:
+        if record_created is not None and created:
+            record_created(list(created))
+        created.clear()
+
+    applier = SavepointApplier(conn, commit_every=200, on_commit=committed)
     by_name: dict[str, int] = {}
     for index, obj in enumerate(objects):
         by_name.setdefault(obj.name, index)
@@ -86,8 +99,16 @@ def apply_pre_data(conn: psycopg2.extensions.connection, objects: Sequence[SqlOb
         if blocker is not None:
             reports.append(ObjectReport.of(obj, "skipped", _cause(objects[blocker], reports[blocker])))
             continue
-        report = _apply_one(applier, obj, tables.get(index), existing_tables, schemas, on_existing)
-        if report.status in ("applied",) or (report.status == "skipped" and report.details.get("kept")):
+        table = tables.get(index)
+        if table is not None and table in earlier:
+            report = ObjectReport.of(obj, "skipped", "created by an earlier attempt of this run; kept", kept=True)
+        else:
+            if table is not None:
+                created.append(table)  # before running: the commit that makes it durable may come inside run()
+            report = _apply_one(applier, obj, table, existing_tables, schemas, on_existing)
+            if table is not None and report.status != "applied":
+                created.remove(table)
+        if report.status == "applied" or (report.status == "skipped" and report.details.get("kept")):
             present.add(index)
         reports.append(report)
     applier.commit()

@@ -5,9 +5,10 @@ import socket
 
 import pytest
 
+from shared.objectstore import RunLayout
 from tests.load_schema import sample
 from tests.load_schema.conftest import query
-from tests.validate_restore.conftest import assert_result_record, run_step
+from tests.validate_restore.conftest import RunFolder, assert_result_record, run_step
 
 STEP = "steps.load_schema"
 
@@ -163,3 +164,37 @@ def test_wrong_password_is_config_error(folder, alloydb):
     assert "refused the login for user 'postgres': wrong user or password" in line
     assert "not-the-password-42" not in done.stderr
     assert query(dsn, "select count(*) from pg_namespace where nspname = 'shop'") == [(0,)]
+
+
+def test_a_retried_attempt_keeps_the_tables_its_cut_off_predecessor_made(folder, alloydb):
+    """Attempt 1 loses its connection after 200 committed tables (exit 1, Argo retries); attempt 2 must not stop
+    at those tables with --on-existing fail: they are this run's own, listed in the progress file."""
+    from tests.validate_restore.conftest import block
+
+    dsn, _ = alloydb
+    tables = [block("table", f"shop.t{i:03d}", f'CREATE TABLE "shop"."t{i:03d}" ("x" int);', depends_on=["shop"])
+              for i in range(205)]
+    cut = block("function", "shop.cut", "SELECT pg_terminate_backend(pg_backend_pid());")
+    schema = block("schema", "shop", 'CREATE SCHEMA "shop";')
+    folder.put("name_map.json", json.dumps({"tables": []}))
+    folder.put("validated_pre_data.sql", schema + "".join(tables[:200]) + cut + "".join(tables[200:]))
+    first = pre_data(folder)
+    assert first.returncode == 1, first.stderr
+    assert "lost the AlloyDB connection" in one_error_line(first)
+    assert len(shop_tables(dsn)) == 199  # schema + 199 tables = 200 objects committed; the rest rolled back
+
+    folder.put("validated_pre_data.sql", schema + "".join(tables))
+    second = pre_data(folder)
+    assert second.returncode == 0, second.stderr
+    outcomes = [(o["name"], o["status"], o.get("reason")) for o in folder.json("load_report.json")["objects"]]
+    assert outcomes[1] == ("shop.t000", "skipped", "created by an earlier attempt of this run; kept")
+    assert outcomes[-1] == ("shop.t204", "applied", None)
+    assert len(shop_tables(dsn)) == 205
+
+    other_layout = RunLayout(f"{folder.run_id}_other", folder.layout.gcs_bucket, folder.layout.gcs_prefix)
+    other = RunFolder(other_layout.run_id, folder.store, other_layout, folder.environ)
+    other.put("validated_pre_data.sql", schema + "".join(tables))
+    other.put("name_map.json", json.dumps({"tables": []}))
+    third = pre_data(other)
+    assert third.returncode == 6  # another run does not get to keep them
+    assert "205 table(s) already exist in AlloyDB: shop.t000" in one_error_line(third)
