@@ -113,3 +113,16 @@ def test_missing_tables_json_is_bad_state(folder):
     done = post_data(folder)
     assert done.returncode == 6
     assert "tables.json does not exist. Run load_schema --section pre-data" in done.stderr
+
+
+def test_malformed_tables_json_changes_nothing(folder, alloydb):
+    dsn, _ = alloydb
+    folder.put("validated_post_data.sql", block("index", "i", "CREATE TABLE touched (x int);"))
+    folder.put("tables.json", '{"tables": [{"table": "s.t"}]}')
+    done = post_data(folder)
+    assert done.returncode == 3
+    errors = [line for line in done.stderr.splitlines() if line.startswith("r2a load_schema: error: ")]
+    assert errors == [f"r2a load_schema: error: {folder.layout.tables_json}: tables[0].target_ref must be an object "
+                      "with schema and name"]
+    assert query(dsn, "select to_regclass('public.touched') is null") == [(True,)]
+    assert not folder.has("post_data_report.json")
