@@ -177,8 +177,10 @@ class _FileSet:
 
     def write(self, slice_no: int, line: bytes) -> None:
         data_file = self.open.get(slice_no) or self._start(slice_no)
-        has_rows = data_file.records > (1 if self.header is not None else 0)
-        if has_rows and data_file.estimated_size() + len(line) > self.command.max_file_size:
+        limit = self.command.max_file_size
+        # compressed output is never much larger than its input, so the exact estimate is needed only near the limit
+        if (data_file.uncompressed_bytes + len(line) > limit and data_file.estimated_size() + len(line) > limit
+                and data_file.records > (1 if self.header is not None else 0)):
             self._finish(slice_no)
             data_file = self._start(slice_no)
         data_file.write_line(line)

@@ -76,6 +76,10 @@ class LineFormatter:
         self.delimiter = command.field_delimiter
         self.column_names = list(column_names)
         self._columns = [self._column_formatter(oid) for oid in type_oids]
+        # Most columns need no conversion: then a row of str/None joins directly (the core delivers text).
+        self._plain = (command.format != "CSV" and not command.escape and not command.addquotes
+                       and all(oid not in SUPER_TYPES and oid != BYTEA for oid in type_oids))
+        self._null_text = command.null_as if command.null_as is not None else ""
 
     # -- per column
     def _column_formatter(self, type_oid: int) -> Formatter:
@@ -118,6 +122,12 @@ class LineFormatter:
 
     # -- lines
     def format_row(self, row: Sequence[Any]) -> str:
+        if self._plain and len(row) == len(self._columns):
+            null = self._null_text
+            try:
+                return self.delimiter.join([null if value is None else value for value in row]) + "\n"
+            except TypeError:   # a value that is not text: take the general path
+                pass
         return self.delimiter.join([fmt(value) for fmt, value in zip(self._columns, row, strict=True)]) + "\n"
 
     def header(self) -> str:

@@ -180,9 +180,11 @@ class DataFile:
         self._compressed = compression is not None
         self._pending = bytearray()
         self._consumed = 0
+        self.uncompressed_bytes = 0
 
     def write_line(self, line: bytes) -> None:
         self._pending += line
+        self.uncompressed_bytes += len(line)
         self.records += 1
         if len(self._pending) >= _COMPRESS_CHUNK:
             self._drain()

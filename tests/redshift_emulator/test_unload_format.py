@@ -1,0 +1,39 @@
+"""Line formatting of UNLOAD (pure): type conversions, fast path vs general path, JSON compaction."""
+
+from __future__ import annotations
+
+from devstack.redshift.unload_format import BOOL, BYTEA, JSONB, TEXT, VARCHAR, LineFormatter, compact_json
+from devstack.redshift.unload_grammar import parse_unload
+
+KEYS = "ACCESS_KEY_ID 'a' SECRET_ACCESS_KEY 'b'"
+
+
+def formatter(options: str, oids: list[int], names: list[str] | None = None) -> LineFormatter:
+    command = parse_unload(f"UNLOAD ('select 1') TO 's3://b/p' {KEYS} {options}")
+    return LineFormatter(command, names or [f"c{i}" for i in range(len(oids))], oids)
+
+
+def test_plain_rows_of_text_values():
+    assert formatter("", [TEXT, VARCHAR]).format_row(("a b", None)) == "a b|\n"
+    assert formatter("NULL AS 'NULL'", [TEXT, VARCHAR]).format_row((None, "")) == "NULL|\n"
+
+
+def test_values_that_are_not_text_take_the_general_path():
+    line = formatter("", [23, BOOL, BYTEA, TEXT]).format_row((7, True, b"\x01\xab", None))
+    assert line == "7|t|01ab|\n"
+
+
+def test_bytea_text_output_loses_its_prefix_and_super_is_compact_and_not_null_as():
+    fmt = formatter("NULL AS 'N'", [BYTEA, JSONB, JSONB])
+    assert fmt.format_row(("\\xdeadbeef", '{"a": "b: c, d", "e": [1, {"f": "\\" x"}]}', None)) == \
+        'deadbeef|{"a":"b: c, d","e":[1,{"f":"\\" x"}]}|\n'
+
+
+def test_compact_json_keeps_blanks_inside_strings():
+    assert compact_json('["a b", "c\\\\", "d"]') == '["a b","c\\\\","d"]'
+    assert compact_json("12.50") == "12.50"
+
+
+def test_header_follows_the_text_options():
+    assert formatter("ESCAPE ADDQUOTES", [TEXT, TEXT], ["a|b", 'q"']).header() == '"a\\|b"|"q\\""\n'
+    assert formatter("CSV", [TEXT, TEXT], ["a,b", "plain"]).header() == '"a,b",plain\n'
