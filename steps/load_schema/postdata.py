@@ -1,8 +1,9 @@
 """post-data, after the transfers: constraints, indexes, identity reseed, views and materialized views, ANALYZE.
 
-Order: PRIMARY KEY/UNIQUE (a foreign key needs the referenced key), FOREIGN KEY, indexes, other post-data
-objects (comments, grants), then views.sql's objects (views may rely on a PK for GROUP BY), then the identity
-reseed of every loaded table, the refresh of materialized views that existed before, and ANALYZE. Every object
+Order: PRIMARY KEY/UNIQUE (a foreign key needs the referenced key), FOREIGN KEY, indexes, views.sql's objects
+(views may rely on a PK for GROUP BY), other objects (comments, grants: they may name a view), then the
+identity reseed of every loaded table and ANALYZE. Objects that fail are tried again once a pass made
+progress, as validate_restore does, since the category order may put one before an object it needs. Every object
 is committed on its own: a slow index build that fails later does not undo the constraints before it. Nothing
 here aborts the run because of the data; every object gets a report entry.
 """
@@ -48,8 +49,8 @@ def _category(obj: SqlObject) -> int:
     if obj.kind == "index":
         return 2
     if obj.kind in VIEW_KINDS:
-        return 4
-    return 3
+        return 3
+    return 4  # comments, grants, …: they may name a view
 
 
 def ordered(objects: Sequence[SqlObject]) -> list[SqlObject]:
@@ -126,21 +127,35 @@ def analyze(conn: psycopg2.extensions.connection, tables: Sequence[TableRef], re
                 result.analyze_failures.append({"table": str(table), "reason": " ".join(str(exc).split())[:300]})
 
 
+def _apply_object(applier: SavepointApplier, obj: SqlObject) -> ObjectReport:
+    if not has_statement(obj):
+        return ObjectReport.of(obj, "skipped", "the block holds no SQL statement")
+    if obj.kind == "constraint":
+        return apply_constraint(applier, obj)
+    report = _apply_plain(applier, obj)
+    if obj.kind == "materialized_view" and report.status == "applied" and not report.reason \
+            and not _populated(applier, parse_table_ref(obj.target_name or obj.name)):
+        report = _refresh(applier, obj, "created WITH NO DATA; refreshed")
+    return report
+
+
 def apply_post_data(conn: psycopg2.extensions.connection, objects: Sequence[SqlObject],
                     tables: Sequence[TableRef]) -> PostDataResult:
     applier = SavepointApplier(conn, commit_every=1)
     result = PostDataResult()
-    for obj in ordered(objects):
-        if not has_statement(obj):
-            result.objects.append(ObjectReport.of(obj, "skipped", "the block holds no SQL statement"))
-        elif obj.kind == "constraint":
-            result.objects.append(apply_constraint(applier, obj))
-        else:
-            report = _apply_plain(applier, obj)
-            if obj.kind == "materialized_view" and report.status == "applied" and not report.reason \
-                    and not _populated(applier, parse_table_ref(obj.target_name or obj.name)):
-                report = _refresh(applier, obj, "created WITH NO DATA; refreshed")
-            result.objects.append(report)
+    reports: dict[int, ObjectReport] = {}
+    pending = ordered(objects)
+    while pending:
+        retry = []
+        for obj in pending:
+            report = _apply_object(applier, obj)
+            reports[id(obj)] = report
+            if report.status == "failed" and report.details.get("violations") is None:
+                retry.append(obj)
+        if len(retry) == len(pending):
+            break
+        pending = retry
+    result.objects.extend(reports[id(obj)] for obj in objects)
     result.objects.extend(reseed_identities(applier, tables))
     applier.commit()
     analyze(conn, tables, result)
