@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Iterator
 
 import boto3
+import boto3.session
 import botocore.config
 import botocore.exceptions
 import zstandard
@@ -25,8 +26,10 @@ def make_client(endpoint_url: str, region: str, access_key_id: str, secret_acces
                 session_token: str | None):
     config = botocore.config.Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3, "mode": "standard"},
                                     connect_timeout=10, read_timeout=120)
-    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, aws_access_key_id=access_key_id,
-                        aws_secret_access_key=secret_access_key, aws_session_token=session_token, config=config)
+    # a session per UNLOAD: boto3's default session is not safe to share between the emulator's session threads
+    session = boto3.session.Session()
+    return session.client("s3", endpoint_url=endpoint_url, region_name=region, aws_access_key_id=access_key_id,
+                          aws_secret_access_key=secret_access_key, aws_session_token=session_token, config=config)
 
 
 def s3_error(exc: Exception) -> UnloadError:

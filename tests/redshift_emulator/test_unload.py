@@ -417,3 +417,35 @@ def test_fault_cut_connection_mid_unload(unload, prefix):
                faults=FaultPlan(cut_connection_after_rows=9000))
     assert unload.keys(prefix) == []      # the unfinished multipart upload was aborted
     assert unload.notices == []
+
+
+def test_concurrent_unloads_in_threads(backend_dsn, target, prefix, s3, s3_env):
+    """The core runs one UNLOAD per session thread; they must not share state."""
+    errors: list[BaseException] = []
+
+    def one(n: int) -> None:
+        conn = psycopg2.connect(backend_dsn)
+        try:
+            def open_named(query: str):
+                cursor = conn.cursor(name=f"c{n}")
+                cursor.execute(query)
+                return cursor
+            statement = (f"UNLOAD ('select g from generate_series(1, 20000) g') TO '{prefix}{n}/' "
+                         f"ACCESS_KEY_ID '{target.access_key_id}' SECRET_ACCESS_KEY '{target.secret_access_key}' "
+                         "PARALLEL OFF GZIP")
+            run_unload(statement, open_named, target, 4, lambda _: None)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    expected = "".join(f"{g}\n" for g in range(1, 20001)).encode()
+    for n in range(4):
+        key = prefix.split("/", 3)[3] + f"{n}/000.gz"
+        assert gzip.decompress(s3.get_object(Bucket=s3_env["bucket"], Key=key)["Body"].read()) == expected
