@@ -1,12 +1,14 @@
 """validate_restore against devstack: scratch PostgreSQL, GCS emulator, the real pg_dump, the step as a process."""
 
 import socket
+import uuid
 
 import psycopg2
+import psycopg2.extensions
 import pytest
 
 from shared.sqlblocks import parse
-from steps.validate_restore.scratch import DATABASE_PREFIX, run_prefix
+from steps.validate_restore.scratch import run_prefix
 from tests.conftest import admin_connection
 from tests.validate_restore import sample
 from tests.validate_restore.conftest import assert_result_record, block, run_step
@@ -14,11 +16,12 @@ from tests.validate_restore.conftest import assert_result_record, block, run_ste
 STEP = "steps.validate_restore"
 
 
-def scratch_databases(devstack) -> list[str]:
+def scratch_databases(devstack, run_id: str) -> list[str]:
+    """This run's scratch databases (other test sessions may validate other runs on the same server)."""
     conn = admin_connection(devstack)
     try:
         with conn.cursor() as cur:
-            cur.execute("select datname from pg_database where starts_with(datname, %s)", (DATABASE_PREFIX,))
+            cur.execute("select datname from pg_database where starts_with(datname, %s)", (run_prefix(run_id),))
             return [row[0] for row in cur.fetchall()]
     finally:
         conn.close()
@@ -32,7 +35,7 @@ def validated(devstack, devstack_environ):
     from tests.validate_restore.conftest import RunFolder
 
     settings = load_settings(devstack_environ)
-    run_id = "validate_sample_20260101_000000"
+    run_id = f"validate_sample_{uuid.uuid4().hex[:8]}"
     folder = RunFolder(run_id, ObjectStore(settings.s3, settings.gcs), RunLayout.from_settings(run_id, settings.gcs),
                        dict(devstack_environ))
     for filename, text in sample.FILES.items():
@@ -98,7 +101,7 @@ def test_pg_dump_sections_are_the_real_dump(validated):
 
 
 def test_scratch_database_is_dropped_and_step_result_written(validated, devstack):
-    assert scratch_databases(devstack) == []
+    assert scratch_databases(devstack, validated.run_id) == []
     result = validated.json("steps/validate_restore.json")
     assert_result_record(result)
     assert result["status"] == "partial" and result["counts"] == {"applied": 11, "failed": 2, "skipped": 3}
@@ -121,7 +124,7 @@ def test_a_clean_schema_succeeds(run_folder, devstack):
     assert done.returncode == 0, done.stderr
     assert run_folder.json("steps/validate_restore.json")["status"] == "succeeded"
     assert not run_folder.has("compat.sql")  # optional: no compat function was needed
-    assert scratch_databases(devstack) == []
+    assert scratch_databases(devstack, run_folder.run_id) == []
 
 
 def _one_error_line(done) -> str:
@@ -142,7 +145,7 @@ def test_malformed_marker_is_one_line_and_writes_nothing(run_folder, devstack):
     failed = run_folder.json("steps/validate_restore.json")
     assert_result_record(failed)
     assert failed["status"] == "failed" and failed["error"]["exit_code"] == 3
-    assert scratch_databases(devstack) == []
+    assert scratch_databases(devstack, run_folder.run_id) == []
 
 
 def test_missing_rewrite_output_is_bad_state(run_folder):
@@ -174,9 +177,16 @@ def test_wrong_scratch_password_is_config_error(run_folder, devstack):
     assert "refused the login" in _one_error_line(done) and "wrong-password-1" not in done.stderr
 
 
-def test_alloydb_is_never_touched(validated, devstack_environ):
-    env = devstack_environ
-    with psycopg2.connect(host=env["PGHOST"], port=env["PGPORT"], user=env["PGUSER"], password=env["PGPASSWORD"],
-                          dbname=env["PGDATABASE"]) as conn, conn.cursor() as cur:
-        cur.execute("select count(*) from pg_namespace where nspname in ('sales', 'r2a_compat')")
+def test_alloydb_is_never_touched(run_folder, fresh_db):
+    """The AlloyDB settings point at an empty database: validation must leave it empty."""
+    for filename, text in sample.FILES.items():
+        run_folder.put(filename, text)
+    environ = dict(run_folder.environ, PGDATABASE=psycopg2.extensions.parse_dsn(fresh_db)["dbname"])
+    assert run_step(STEP, ["--run-id", run_folder.run_id], environ).returncode == 0
+    with psycopg2.connect(fresh_db) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from pg_namespace where nspname not like 'pg\\_%' "
+                    "and nspname not in ('public', 'information_schema')")
+        assert cur.fetchone()[0] == 0
+        cur.execute("select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                    "where nspname = 'public'")
         assert cur.fetchone()[0] == 0
