@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from devstack.redshift.unload_errors import INTERNAL, UnloadError
 from devstack.redshift.unload_grammar import UnloadCommand
 
 BOOL, BYTEA, CHAR, NAME, TEXT, BPCHAR, VARCHAR = 16, 17, 18, 19, 25, 1042, 1043
@@ -75,9 +76,14 @@ class LineFormatter:
         self.command = command
         self.delimiter = command.field_delimiter
         self.column_names = list(column_names)
-        self._columns = [self._column_formatter(oid) for oid in type_oids]
+        if command.fixedwidth is not None:
+            self.delimiter = ""
+            self._columns = self._fixed_width_formatters(command.fixedwidth, type_oids)
+        else:
+            self._columns = [self._column_formatter(oid) for oid in type_oids]
         # Most columns need no conversion: then a row of str/None joins directly (the core delivers text).
         self._plain = (command.format != "CSV" and not command.escape and not command.addquotes
+                       and command.fixedwidth is None
                        and all(oid not in SUPER_TYPES and oid != BYTEA for oid in type_oids))
         self._null_text = command.null_as if command.null_as is not None else ""
 
@@ -108,6 +114,38 @@ class LineFormatter:
                     text = text.translate(escape)
             return f'"{text}"' if addquotes else text
         return text_field
+
+    def _fixed_width_formatters(self, widths: Sequence[int], type_oids: Sequence[int]) -> list[Formatter]:
+        """Values left-aligned and blank-padded, never truncated; NULL is blanks unless NULL AS fits."""
+        if len(widths) != len(type_oids):
+            raise UnloadError(INTERNAL, f"FIXEDWIDTH specification has {len(widths)} column(s) but the query "
+                                        f"returns {len(type_oids)}")
+        return [self._fixed_width_formatter(name, width, oid)
+                for name, width, oid in zip(self.column_names, widths, type_oids, strict=True)]
+
+    def _fixed_width_formatter(self, name: str, width: int, type_oid: int) -> Formatter:
+        if type_oid == BYTEA:
+            raise UnloadError(INTERNAL, f"column \"{name}\": VARBYTE and GEOMETRY values cannot be unloaded "
+                                        "with FIXEDWIDTH")
+        convert = _value_converter(type_oid)
+        null_as = self.command.null_as
+        if null_as is None or len(null_as) <= width:
+            null_text = (null_as or "").ljust(width)
+        elif type_oid in CHARACTER_TYPES:
+            raise UnloadError(INTERNAL, f"NULL AS '{null_as}' is longer than the FIXEDWIDTH width {width} of "
+                                        f"character column \"{name}\"")
+        else:
+            null_text = " " * width
+
+        def fixed(value: Any) -> str:
+            if value is None:
+                return null_text
+            text = convert(value)
+            if len(text) > width:
+                raise UnloadError(INTERNAL, f"value of column \"{name}\" is {len(text)} characters, longer than "
+                                            f"its FIXEDWIDTH width {width}")
+            return text.ljust(width)
+        return fixed
 
     def _escaper(self) -> dict[int, str]:
         specials = ["\\", "\n", "\r", self.delimiter]

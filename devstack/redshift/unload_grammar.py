@@ -59,6 +59,7 @@ class UnloadCommand:
     max_file_size: int = MAX_FILE_SIZE      # bytes
     region: str | None = None
     extension: str | None = None
+    fixedwidth: tuple[int, ...] | None = None    # column widths, in query column order
     given: set[str] = field(default_factory=set)  # option names as written, for the combination rules
 
     @property
@@ -285,6 +286,18 @@ def _parse_credentials_string(text: str, auth: dict[str, str]) -> None:
         raise UnloadError(INVALID, "invalid credentials string: aws_iam_role cannot be combined with keys")
 
 
+def _parse_fixedwidth(spec: str) -> tuple[int, ...]:
+    """'colID1:colWidth1,colID2:colWidth2,...': the labels are free text, the widths apply in column order."""
+    widths = []
+    for part in spec.split(","):
+        _, sep, width = part.rpartition(":")
+        if not sep or not width.strip().isdigit() or int(width) == 0:
+            raise UnloadError(INVALID, f"invalid FIXEDWIDTH specification '{spec}': expected "
+                                       "'label:width,label:width,...' with positive widths")
+        widths.append(int(width))
+    return tuple(widths)
+
+
 def _parse_size(cursor: _Cursor, option: str) -> int:
     cursor.accept_word("AS")
     token = cursor.take()
@@ -339,8 +352,8 @@ def _parse_option(cursor: _Cursor, options: _Options) -> None:  # noqa: C901 - o
         values["delimiter"] = delimiter
     elif word == "FIXEDWIDTH":
         cursor.accept_word("AS")
-        cursor.expect_string("FIXEDWIDTH")
         options.once("FIXEDWIDTH")
+        values["fixedwidth"] = _parse_fixedwidth(cursor.expect_string("FIXEDWIDTH"))
     elif word == "ENCRYPTED":
         cursor.accept_word("AUTO")
         options.once("ENCRYPTED")
@@ -456,7 +469,10 @@ def validate(command: UnloadCommand) -> None:
     for option, what in (("PARQUET", "FORMAT PARQUET"), ("JSON", "FORMAT JSON")):
         if command.format == option:
             raise UnloadError(UNSUPPORTED, f"{what} is not supported by the Redshift emulator's UNLOAD")
-    for option in ("FIXEDWIDTH", "ENCRYPTED", "PARTITION BY", "KMS_KEY_ID", "MASTER_SYMMETRIC_KEY"):
+    if "FIXEDWIDTH" in given and ({"ADDQUOTES", "ESCAPE"} & given):
+        raise UnloadError(UNSUPPORTED, "ADDQUOTES and ESCAPE with FIXEDWIDTH are not supported by the Redshift "
+                                       "emulator's UNLOAD")
+    for option in ("ENCRYPTED", "PARTITION BY", "KMS_KEY_ID", "MASTER_SYMMETRIC_KEY"):
         if option in given:
             raise UnloadError(UNSUPPORTED, f"{option} is not supported by the Redshift emulator's UNLOAD")
 

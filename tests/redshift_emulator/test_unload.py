@@ -211,6 +211,29 @@ def test_csv_with_pipe_delimiter_and_null_as(unload, prefix):
     assert unload.body(prefix, "000") == b'2|"pipe|back\\slash"|"x|y  "\n5||\\N\n6|\\N|\\N\n'
 
 
+def test_fixedwidth_pads_and_never_truncates(unload, prefix):
+    query = "select id, txt, num from nasty where id in (1, 5, 6) order by id"
+    unload(query, prefix + "a_", "PARALLEL OFF FIXEDWIDTH 'id:3,txt:8,num:5'")
+    assert unload.body(prefix, "a_000") == b"1  plain   1.50 \n" + b"5" + b" " * 15 + b"\n" + b"6" + b" " * 15 + b"\n"
+    unload(query, prefix + "b_", "PARALLEL OFF FIXEDWIDTH AS 'id:3,txt:8,num:5' NULL AS 'NUL'")
+    assert unload.body(prefix, "b_000") == b"1  plain   1.50 \n5          NUL  \n6  NUL     NUL  \n"
+    # a NULL AS wider than a non-character column gives blanks there
+    unload(query, prefix + "c_", "PARALLEL OFF FIXEDWIDTH 'id:3,txt:8,num:5' NULL AS 'NULLNULL'")
+    assert unload.body(prefix, "c_000").splitlines()[2] == b"6  NULLNULL     "
+
+
+@pytest.mark.parametrize("spec, options, words", [
+    ("id:3,txt:3,num:5", "", 'value of column "txt" is 5 characters, longer than its FIXEDWIDTH width 3'),
+    ("id:3,txt:2,num:5", "NULL AS 'NUL'", 'longer than the FIXEDWIDTH width 2 of character column "txt"'),
+    ("id:3", "", "FIXEDWIDTH specification has 1 column(s) but the query returns 3"),
+])
+def test_fixedwidth_errors(unload, prefix, spec, options, words):
+    query = "select id, txt, num from nasty where id in (1, 5, 6) order by id"
+    error = error_of(lambda: unload(query, prefix, f"PARALLEL OFF FIXEDWIDTH '{spec}' {options}"))
+    assert error.sqlstate == "XX000" and words in error.message
+    assert unload.keys(prefix) == []
+
+
 @pytest.mark.parametrize("option, suffix, decompress", [
     ("GZIP", ".gz", gzip.decompress),
     ("BZIP2", ".bz2", bz2.decompress),

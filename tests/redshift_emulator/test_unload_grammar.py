@@ -63,6 +63,10 @@ def test_maxfilesize_units():
     assert parse(f"{KEYS} MAXFILESIZE 6.2 gb").max_file_size == int(6.2 * 1024 * MB)
 
 
+def test_fixedwidth_widths_in_column_order():
+    assert parse(f"{KEYS} FIXEDWIDTH AS 'venueid:3,venuename:39, venuecity:16'").fixedwidth == (3, 39, 16)
+
+
 def test_credentials_string_and_with_credentials():
     command = parse("WITH CREDENTIALS AS 'aws_access_key_id=AK;aws_secret_access_key=SK;token=TK'")
     assert (command.credentials.access_key_id, command.credentials.secret_access_key,
@@ -113,7 +117,9 @@ def error_of(options: str, query: str = "select 1", to: str = "s3://bucket/p") -
     # documented but not emulated
     (f"{KEYS} PARQUET", "0A000", "FORMAT PARQUET is not supported"),
     (f"{KEYS} FORMAT JSON", "0A000", "FORMAT JSON is not supported"),
-    (f"{KEYS} FIXEDWIDTH 'a:1'", "0A000", "FIXEDWIDTH is not supported"),
+    (f"{KEYS} FIXEDWIDTH 'a:1' ADDQUOTES", "0A000", "with FIXEDWIDTH are not supported"),
+    (f"{KEYS} FIXEDWIDTH 'a:1,b'", "22023", "invalid FIXEDWIDTH specification"),
+    (f"{KEYS} FIXEDWIDTH 'a:0'", "22023", "invalid FIXEDWIDTH specification"),
     (f"{KEYS} ENCRYPTED", "0A000", "ENCRYPTED is not supported"),
     (f"{KEYS} PARTITION BY (a, b) INCLUDE", "0A000", "PARTITION BY is not supported"),
 ])
