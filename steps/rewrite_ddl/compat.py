@@ -1,0 +1,139 @@
+"""compat.sql: the schema r2a_compat with PostgreSQL functions for Redshift functions that have no direct
+equivalent. Only the functions the rewritten objects use are written (plus what they need)."""
+
+from __future__ import annotations
+
+from shared.sqlblocks import SqlObject
+from steps.rewrite_ddl.expressions import COMPAT_SCHEMA
+
+# The date parts as sqlglot normalizes them (Redshift's abbreviations qtr, mon, d, … arrive as these names).
+_PARTS = """
+    CASE lower(part)
+        WHEN 'year' THEN 'year' WHEN 'quarter' THEN 'quarter' WHEN 'month' THEN 'month' WHEN 'week' THEN 'week'
+        WHEN 'day' THEN 'day' WHEN 'hour' THEN 'hour' WHEN 'minute' THEN 'minute' WHEN 'second' THEN 'second'
+        WHEN 'millisecond' THEN 'millisecond' WHEN 'microsecond' THEN 'microsecond'
+        ELSE r2a_compat._unknown_part(part) END"""
+
+FUNCTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "_unknown_part": ("""
+CREATE FUNCTION r2a_compat._unknown_part(part text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RAISE EXCEPTION 'r2a_compat: unsupported date part %', part;
+END $$;""", ()),
+    # DATEDIFF counts the part boundaries crossed between start and end (Redshift semantics), not elapsed units.
+    "datediff": (f"""
+CREATE FUNCTION r2a_compat.datediff(part text, start_ts timestamp, end_ts timestamp) RETURNS bigint
+    LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT CASE {_PARTS.strip()}
+        WHEN 'year' THEN (extract(year FROM end_ts) - extract(year FROM start_ts))::bigint
+        WHEN 'quarter' THEN ((extract(year FROM end_ts) * 4 + extract(quarter FROM end_ts))
+                            - (extract(year FROM start_ts) * 4 + extract(quarter FROM start_ts)))::bigint
+        WHEN 'month' THEN ((extract(year FROM end_ts) * 12 + extract(month FROM end_ts))
+                          - (extract(year FROM start_ts) * 12 + extract(month FROM start_ts)))::bigint
+        WHEN 'week' THEN ((date_trunc('week', end_ts)::date - date_trunc('week', start_ts)::date) / 7)::bigint
+        WHEN 'day' THEN (end_ts::date - start_ts::date)::bigint
+        WHEN 'hour' THEN (extract(epoch FROM date_trunc('hour', end_ts) - date_trunc('hour', start_ts)) / 3600)::bigint
+        WHEN 'minute' THEN (extract(epoch FROM date_trunc('minute', end_ts) - date_trunc('minute', start_ts)) / 60)::bigint
+        WHEN 'second' THEN extract(epoch FROM date_trunc('second', end_ts) - date_trunc('second', start_ts))::bigint
+        WHEN 'millisecond' THEN (extract(epoch FROM date_trunc('milliseconds', end_ts)
+                                 - date_trunc('milliseconds', start_ts)) * 1000)::bigint
+        ELSE (extract(epoch FROM end_ts - start_ts) * 1000000)::bigint
+    END $$;""", ("_unknown_part",)),
+    "dateadd": (f"""
+CREATE FUNCTION r2a_compat.dateadd(part text, amount bigint, ts timestamp) RETURNS timestamp
+    LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT ts + amount * CASE {_PARTS.strip()}
+        WHEN 'year' THEN interval '1 year' WHEN 'quarter' THEN interval '3 months'
+        WHEN 'month' THEN interval '1 month' WHEN 'week' THEN interval '7 days' WHEN 'day' THEN interval '1 day'
+        WHEN 'hour' THEN interval '1 hour' WHEN 'minute' THEN interval '1 minute'
+        WHEN 'second' THEN interval '1 second' WHEN 'millisecond' THEN interval '1 millisecond'
+        ELSE interval '1 microsecond'
+    END $$;""", ("_unknown_part",)),
+    # GETDATE(): start of the current statement, UTC, whole seconds, without time zone.
+    "getdate": ("""
+CREATE FUNCTION r2a_compat.getdate() RETURNS timestamp LANGUAGE sql STABLE AS $$
+    SELECT date_trunc('second', statement_timestamp() AT TIME ZONE 'UTC')
+$$;""", ()),
+    # SYSDATE: start of the current transaction, UTC, without time zone.
+    "sysdate": ("""
+CREATE FUNCTION r2a_compat.sysdate() RETURNS timestamp LANGUAGE sql STABLE AS $$
+    SELECT transaction_timestamp() AT TIME ZONE 'UTC'
+$$;""", ()),
+    "strtol": ("""
+CREATE FUNCTION r2a_compat.strtol(num text, base integer) RETURNS bigint LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE
+    digits text := lower(btrim(num));
+    sign bigint := 1;
+    result bigint := 0;
+    digit integer;
+BEGIN
+    IF base < 2 OR base > 36 THEN
+        RAISE EXCEPTION 'r2a_compat.strtol: base % is out of range 2..36', base;
+    END IF;
+    IF left(digits, 1) IN ('-', '+') THEN
+        sign := CASE WHEN left(digits, 1) = '-' THEN -1 ELSE 1 END;
+        digits := substr(digits, 2);
+    END IF;
+    IF base = 16 AND left(digits, 2) = '0x' THEN
+        digits := substr(digits, 3);
+    END IF;
+    IF digits = '' THEN
+        RETURN NULL;
+    END IF;
+    FOR i IN 1 .. length(digits) LOOP
+        digit := strpos('0123456789abcdefghijklmnopqrstuvwxyz', substr(digits, i, 1)) - 1;
+        IF digit < 0 OR digit >= base THEN
+            RETURN NULL;
+        END IF;
+        result := result * base + digit;
+    END LOOP;
+    RETURN sign * result;
+END $$;""", ()),
+    # TRUNC(timestamp) is a date in Redshift; TRUNC(number) keeps PostgreSQL's meaning.
+    "trunc": ("""
+CREATE FUNCTION r2a_compat.trunc(ts timestamp) RETURNS date LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT ts::date
+$$;
+CREATE FUNCTION r2a_compat.trunc(ts timestamptz) RETURNS date LANGUAGE sql STABLE STRICT AS $$
+    SELECT (ts AT TIME ZONE 'UTC')::date
+$$;
+CREATE FUNCTION r2a_compat.trunc(n numeric) RETURNS numeric LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT pg_catalog.trunc(n)
+$$;
+CREATE FUNCTION r2a_compat.trunc(n double precision) RETURNS double precision LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT pg_catalog.trunc(n)
+$$;""", ()),
+    # Redshift reads JSON from VARCHAR; an invalid document is an error there too.
+    "json_extract_path_text": ("""
+CREATE FUNCTION r2a_compat.json_extract_path_text(document text, VARIADIC path text[]) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT pg_catalog.json_extract_path_text(document::json, VARIADIC path)
+$$;""", ()),
+}
+
+
+def _closure(names: set[str]) -> list[str]:
+    wanted: set[str] = set()
+    stack = list(names)
+    while stack:
+        name = stack.pop()
+        if name in wanted:
+            continue
+        wanted.add(name)
+        stack.extend(FUNCTIONS[name][1])
+    return sorted(wanted)
+
+
+def compat_objects(used: set[str]) -> list[SqlObject]:
+    """The r2a_compat schema and the functions in `used` (with their helpers); nothing when none is used."""
+    if not used:
+        return []
+    schema = SqlObject("schema", COMPAT_SCHEMA, f'CREATE SCHEMA IF NOT EXISTS "{COMPAT_SCHEMA}";',
+                       target_name=COMPAT_SCHEMA)
+    objects = [schema]
+    for name in _closure(used):
+        body, needs = FUNCTIONS[name]
+        depends = (COMPAT_SCHEMA, *(f"{COMPAT_SCHEMA}.{n}" for n in needs))
+        objects.append(SqlObject("function", f"{COMPAT_SCHEMA}.{name}", body.strip(),
+                                 target_name=f"{COMPAT_SCHEMA}.{name}", depends_on=depends))
+    return objects

@@ -1,0 +1,149 @@
+"""rewrite_ddl: catalog.json → pre_data.sql, post_data.sql, views.sql, compat.sql, name_map.json,
+rewrite_report.json. `rewrite` is pure (same catalog and options → byte-identical files); `run` does the I/O."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from shared.errors import BadInputError
+from shared.identifiers import TableRef
+from shared.objectstore import ObjectStore, RunLayout
+from shared.sqlblocks import SqlObject, render
+from steps.rewrite_ddl.catalog import Catalog, catalog_from_dict
+from steps.rewrite_ddl.compat import compat_objects
+from steps.rewrite_ddl.names import NamePlan, canonical
+from steps.rewrite_ddl.output import ObjectEntry, RewriteOutput
+from steps.rewrite_ddl.overrides import Overrides, parse_overrides
+from steps.rewrite_ddl.roles import rewrite_roles
+from steps.rewrite_ddl.sqltext import ident, literal
+from steps.rewrite_ddl.tables import Options, TableContext, rewrite_table
+from steps.rewrite_ddl.views import rewrite_functions, rewrite_procedures, rewrite_views
+
+STEP = "rewrite_ddl"
+FILE_HEADER = "-- Written by r2a rewrite_ddl from catalog.json of run {run_id}. One object per block.\n\n"
+
+
+@dataclass(frozen=True)
+class RewriteFiles:
+    """File name → content, exactly as written to the run folder."""
+
+    files: dict[str, str]
+    counts: dict[str, int]
+
+
+def _exclusions(catalog: Catalog, overrides: Overrides, out: RewriteOutput) -> set[TableRef]:
+    excluded: set[TableRef] = set()
+    kinds = [("table", t.schema, t.name) for t in catalog.tables]
+    kinds += [(v.kind, v.schema, v.name) for v in catalog.views]
+    kinds += [("function", f.schema, f.name) for f in catalog.functions]
+    kinds += [("procedure", p.schema, p.name) for p in catalog.procedures]
+    for kind, schema, name in sorted(kinds, key=lambda k: (k[1], k[2], k[0])):
+        pattern = overrides.excluded(schema, name)
+        if pattern is not None:
+            excluded.add(TableRef(schema, name))
+            out.entries.append(ObjectEntry(kind, canonical(schema, name), None, "skipped",
+                                           f"excluded by the overrides file (pattern {pattern!r})"))
+    return excluded
+
+
+def _schemas(catalog: Catalog, names: list[str], plan: NamePlan, out: RewriteOutput) -> None:
+    info = {s.name: s for s in catalog.schemas}
+    for schema in sorted(names):
+        target = plan.schemas[schema]
+        changes = [f"renamed to {target}"] if target != schema else []
+        sql = f"CREATE SCHEMA IF NOT EXISTS {ident(target)};"
+        comment = info[schema].comment if schema in info else None
+        if comment:
+            sql += f"\nCOMMENT ON SCHEMA {ident(target)} IS {literal(comment)};"
+        out.add(out.pre_data, ObjectEntry("schema", canonical(schema), canonical(target),
+                                          "converted_with_changes" if changes else "converted", None, changes), sql)
+        out.schema_map[schema] = target
+
+
+def rewrite(catalog: Catalog, overrides: Overrides, options: Options) -> RewriteOutput:
+    out = RewriteOutput()
+    excluded = _exclusions(catalog, overrides, out)
+    tables = sorted((t for t in catalog.tables if TableRef(t.schema, t.name) not in excluded),
+                    key=lambda t: (t.schema, t.name))
+    views = sorted((v for v in catalog.views if TableRef(v.schema, v.name) not in excluded),
+                   key=lambda v: (v.schema, v.name))
+    functions = [f for f in catalog.functions if TableRef(f.schema, f.name) not in excluded]
+    procedures = [p for p in catalog.procedures if TableRef(p.schema, p.name) not in excluded]
+    schema_names = sorted({s.name for s in catalog.schemas} | {t.schema for t in tables} | {v.schema for v in views}
+                          | {f.schema for f in functions} | {p.schema for p in procedures})
+    relations = [TableRef(t.schema, t.name) for t in tables] + [TableRef(v.schema, v.name) for v in views]
+    if len(set(relations)) != len(relations):
+        duplicate = next(r for r in relations if relations.count(r) > 1)
+        raise BadInputError(f"catalog.json lists {duplicate} twice (as a table or a view)")
+    plan = NamePlan(schema_names, relations, overrides.rename_schemas, overrides.rename_tables)
+    _schemas(catalog, schema_names, plan, out)
+    context = TableContext.build(tables, plan, overrides, options, excluded)
+    for table in tables:
+        rewrite_table(table, context, out)
+    rewrite_functions(functions, plan, overrides, out)
+    rewrite_views(views, plan, overrides, out)
+    rewrite_procedures(procedures, plan, overrides, out)
+    rewrite_roles(catalog, plan, options.grants, excluded, out)
+    out.compat = compat_objects(out.compat_used)
+    out.entries.extend(ObjectEntry(o.kind, o.name, o.target_name, "converted", None, [], list(o.depends_on))
+                       for o in out.compat)
+    return out
+
+
+def _sql_file(run_id: str, objects: list[SqlObject]) -> str:
+    return FILE_HEADER.format(run_id=run_id) + render(objects)
+
+
+def render_files(catalog: Catalog, overrides: Overrides, options: Options) -> RewriteFiles:
+    out = rewrite(catalog, overrides, options)
+    run_id = catalog.run_id
+    report = out.report(run_id)
+
+    def as_json(value) -> str:
+        return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    files = {
+        "pre_data.sql": _sql_file(run_id, out.pre_data),
+        "post_data.sql": _sql_file(run_id, out.post_data_in_order()),
+        "views.sql": _sql_file(run_id, out.views),
+        "compat.sql": _sql_file(run_id, out.compat),
+        "name_map.json": as_json(out.name_map(run_id)),
+        "rewrite_report.json": as_json(report),
+    }
+    return RewriteFiles(files, report["counts"])
+
+
+OUTPUT_URLS = {"pre_data.sql": "pre_data_sql", "post_data.sql": "post_data_sql", "views.sql": "views_sql",
+               "compat.sql": "compat_sql", "name_map.json": "name_map_json",
+               "rewrite_report.json": "rewrite_report_json"}
+
+
+def load_overrides(store: ObjectStore, location: str | None) -> Overrides:
+    if not location:
+        return Overrides()
+    if location.startswith(("gs://", "s3://")):
+        text = store.read_text(location)
+    else:
+        try:
+            with open(location, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise BadInputError(f"overrides file {location} cannot be read: {exc.strerror}") from None
+    return parse_overrides(text, f"overrides file {location}")
+
+
+def run(run_id: str, store: ObjectStore, layout: RunLayout, overrides: Overrides, options: Options) -> RewriteFiles:
+    """Read the run's catalog.json, rewrite it, write every output file; returns what was written."""
+    catalog_url = layout.catalog_json
+    if not store.exists(catalog_url):
+        raise BadInputError(f"{catalog_url} does not exist", "Run dump_schema for this run id first")
+    data = store.read_json(catalog_url)
+    catalog = catalog_from_dict(data, catalog_url)
+    if catalog.run_id != run_id:
+        raise BadInputError(f"{catalog_url} belongs to run {catalog.run_id!r}, not {run_id!r}")
+    result = render_files(catalog, overrides, options)
+    for filename, text in result.files.items():
+        content_type = "application/json" if filename.endswith(".json") else "text/plain; charset=utf-8"
+        store.write_bytes(getattr(layout, OUTPUT_URLS[filename]), text.encode("utf-8"), content_type)
+    return result

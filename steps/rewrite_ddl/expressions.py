@@ -1,0 +1,254 @@
+"""Redshift expressions and queries (view bodies, SQL UDF bodies, column defaults) → PostgreSQL, with sqlglot.
+
+sqlglot's own redshift→postgres transpilation is right for most functions (NVL, NVL2, DECODE, CHARINDEX, LEN,
+MEDIAN, CONVERT_TIMEZONE). Where it is not, a rewrite rule in `REWRITES` replaces the node: DATEDIFF counts
+boundaries in Redshift (not elapsed units), LISTAGG's default delimiter is '' and its ORDER BY goes inside
+string_agg, GETDATE/SYSDATE are timestamps without time zone, and a few functions need `r2a_compat` helpers.
+Table references are mapped to their AlloyDB names; identifiers are always quoted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.redshift import Redshift
+
+from shared.identifiers import PG_MAX_IDENTIFIER_BYTES, TableRef, short_name
+from shared.redshift_types import UnknownTypeError, map_type
+
+COMPAT_SCHEMA = "r2a_compat"
+
+
+class RedshiftSource(Redshift):
+    """Redshift as our sources write it: GETDATE() stays distinguishable from CURRENT_TIMESTAMP."""
+
+    class Parser(Redshift.Parser):
+        FUNCTIONS = {**Redshift.Parser.FUNCTIONS,
+                     "GETDATE": lambda args: exp.Anonymous(this="getdate", expressions=args)}
+
+
+@dataclass
+class Translation:
+    sql: str | None  # None when the text could not be parsed
+    changes: list[str] = field(default_factory=list)
+    compat: set[str] = field(default_factory=set)  # r2a_compat function names used
+    relations: set[TableRef] = field(default_factory=set)  # Redshift relations read (resolved)
+    unsupported: str | None = None
+
+
+Resolver = Callable[[TableRef], TableRef | None]  # Redshift relation → AlloyDB relation (None: not ours)
+
+
+class _Context:
+    def __init__(self, resolver: Resolver, column_renames: dict[str, str], postgis: bool):
+        self.resolver = resolver
+        self.column_renames = column_renames
+        self.postgis = postgis
+        self.result = Translation(None)
+
+    def note(self, change: str) -> None:
+        if change not in self.result.changes:
+            self.result.changes.append(change)
+
+
+def _compat_call(ctx: _Context, name: str, args: list[exp.Expression], why: str) -> exp.Expression:
+    ctx.result.compat.add(name)
+    ctx.note(why)
+    return exp.Dot(this=exp.to_identifier(COMPAT_SCHEMA), expression=exp.Anonymous(this=name, expressions=args))
+
+
+def _as_timestamp(node: exp.Expression) -> exp.Expression:
+    return exp.Cast(this=node, to=exp.DataType.build("timestamp"))
+
+
+def _unit(node: exp.Expression) -> exp.Expression:
+    unit = node.args.get("unit")
+    text = unit.name if unit is not None else "day"
+    return exp.Literal.string(text.lower())
+
+
+def _datediff(node, ctx):
+    # TsOrDsDiff(this=end, expression=start): DATEDIFF(part, start, end) counts part boundaries crossed.
+    return _compat_call(ctx, "datediff", [_unit(node), _as_timestamp(node.expression), _as_timestamp(node.this)],
+                        "DATEDIFF -> r2a_compat.datediff (counts boundaries like Redshift)")
+
+
+def _dateadd(node, ctx):
+    return _compat_call(ctx, "dateadd", [_unit(node), node.expression, _as_timestamp(node.this)],
+                        "DATEADD -> r2a_compat.dateadd")
+
+
+def _listagg(node, ctx):
+    order = None
+    if isinstance(node, exp.WithinGroup):
+        order, node = node.expression, node.this
+    if not isinstance(node, exp.GroupConcat):
+        return None
+    value = node.this
+    if isinstance(value, exp.Distinct):
+        ctx.note("LISTAGG(DISTINCT …) kept as string_agg(DISTINCT …)")
+    separator = node.args.get("separator") or exp.Literal.string("")
+    value = exp.Cast(this=value, to=exp.DataType.build("text"))
+    if order is not None:
+        value = exp.Order(this=value, expressions=order.expressions)
+    ctx.note("LISTAGG -> string_agg")
+    return exp.GroupConcat(this=value, separator=separator)
+
+
+def _strtol(node, ctx):
+    return _compat_call(ctx, "strtol", [node.this, node.expression], "STRTOL -> r2a_compat.strtol")
+
+
+def _trunc(node, ctx):
+    if node.args.get("decimals") is not None:
+        return None
+    return _compat_call(ctx, "trunc", [node.this], "TRUNC(x) -> r2a_compat.trunc (timestamp -> date)")
+
+
+def _json_extract(node, ctx):
+    path = node.expression
+    keys: list[exp.Expression] = []
+    if isinstance(path, exp.JSONPath):
+        for part in path.expressions:
+            if isinstance(part, exp.JSONPathRoot):
+                continue
+            if isinstance(part, exp.JSONPathKey):
+                keys.append(exp.Literal.string(str(part.this)))
+            elif isinstance(part, exp.JSONPathSubscript):
+                keys.append(exp.Literal.string(str(part.this)))
+            else:
+                return None
+    else:
+        keys.append(path)
+    return _compat_call(ctx, "json_extract_path_text", [node.this, *keys],
+                        "JSON_EXTRACT_PATH_TEXT -> r2a_compat.json_extract_path_text (text input)")
+
+
+def _approx_distinct(node, ctx):
+    ctx.note("APPROXIMATE COUNT(DISTINCT) -> exact COUNT(DISTINCT)")
+    return exp.Count(this=exp.Distinct(expressions=[node.this]))
+
+
+def _current_timestamp(node, ctx):
+    if node.args.get("sysdate"):
+        return _compat_call(ctx, "sysdate", [], "SYSDATE -> r2a_compat.sysdate()")
+    return None
+
+
+def _anonymous(node, ctx):
+    name = node.name.lower()
+    if name == "getdate":
+        return _compat_call(ctx, "getdate", [], "GETDATE() -> r2a_compat.getdate()")
+    return None
+
+
+def _cast_type(node, ctx):
+    if node.this in (exp.DType.UNKNOWN,) or not isinstance(node.parent, (exp.Cast, exp.TryCast)):
+        return None
+    if node.this == exp.DType.TEXT or (node.this == exp.DType.VARCHAR and not node.expressions):
+        return None  # PostgreSQL's unbounded text/varchar reads the same values
+    redshift_text = node.sql("redshift").lower()
+    try:
+        mapped = map_type(redshift_text, postgis=ctx.postgis)
+    except UnknownTypeError:
+        return None
+    if mapped.unsupported:
+        ctx.result.unsupported = f"cast to {redshift_text.upper()}: {mapped.unsupported}"
+        return None
+    if mapped.target == redshift_text:
+        return None
+    return exp.DataType.build(mapped.target, dialect="postgres")
+
+
+REWRITES: dict[type, Callable] = {
+    exp.TsOrDsDiff: _datediff, exp.DateDiff: _datediff, exp.TimestampDiff: _datediff, exp.DatetimeDiff: _datediff,
+    exp.TsOrDsAdd: _dateadd, exp.DateAdd: _dateadd, exp.TimestampAdd: _dateadd, exp.DatetimeAdd: _dateadd,
+    exp.WithinGroup: _listagg, exp.GroupConcat: _listagg,
+    exp.FromBase: _strtol,
+    exp.Trunc: _trunc,
+    exp.JSONExtractScalar: _json_extract,
+    exp.ApproxDistinct: _approx_distinct,
+    exp.CurrentTimestamp: _current_timestamp,
+    exp.Anonymous: _anonymous,
+    exp.DataType: _cast_type,
+}
+
+
+def _identifier_name(node: exp.Identifier) -> str:
+    return node.this if node.quoted else node.this.lower()
+
+
+def _cte_names(tree: exp.Expression) -> set[str]:
+    return {_identifier_name(cte.args["alias"].this) for cte in tree.find_all(exp.CTE)
+            if cte.args.get("alias") is not None and isinstance(cte.args["alias"].this, exp.Identifier)}
+
+
+def _map_tables(tree: exp.Expression, ctx: _Context) -> None:
+    ctes = _cte_names(tree)
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier):
+            continue
+        name = _identifier_name(table.this)
+        schema_node = table.args.get("db")
+        if schema_node is None and name in ctes:
+            continue
+        if table.args.get("catalog") is not None:
+            ctx.note("three-part name kept as written")
+            continue
+        schema = _identifier_name(schema_node) if isinstance(schema_node, exp.Identifier) else "public"
+        source = TableRef(schema, name)
+        target = ctx.resolver(source)
+        if target is None:
+            continue
+        ctx.result.relations.add(source)
+        table.set("this", exp.to_identifier(target.table, quoted=True))
+        table.set("db", exp.to_identifier(target.schema, quoted=True))
+
+
+def _normalize_identifiers(tree: exp.Expression, ctx: _Context) -> None:
+    """Redshift folds unquoted names to lower case; names over 63 bytes get their AlloyDB short name."""
+    for node in tree.find_all(exp.Identifier):
+        if not node.quoted:
+            node.set("this", node.this.lower())
+        name = node.this
+        if isinstance(node.parent, exp.Column) and name in ctx.column_renames:
+            node.set("this", ctx.column_renames[name])
+            ctx.note(f"column {name} -> {ctx.column_renames[name]}")
+        elif len(name.encode("utf-8")) > PG_MAX_IDENTIFIER_BYTES:
+            node.set("this", short_name(name))
+
+
+def _rewrite(node: exp.Expression, ctx: _Context) -> exp.Expression:
+    rule = REWRITES.get(type(node))
+    if rule is None:
+        return node
+    replacement = rule(node, ctx)
+    return node if replacement is None else replacement
+
+
+def translate(text: str, resolver: Resolver, *, column_renames: dict[str, str] | None = None,
+              postgis: bool = False) -> Translation:
+    """One Redshift statement (a query) or expression → PostgreSQL text, changes and compat functions used."""
+    ctx = _Context(resolver, column_renames or {}, postgis)
+    try:
+        trees = sqlglot.parse(text, read=RedshiftSource)
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        ctx.result.unsupported = f"cannot parse: {first[:160]}"
+        return ctx.result
+    trees = [t for t in trees if t is not None]
+    if len(trees) != 1:
+        ctx.result.unsupported = f"expected one statement, found {len(trees)}"
+        return ctx.result
+    tree = trees[0]
+    _normalize_identifiers(tree, ctx)
+    _map_tables(tree, ctx)
+    tree = tree.transform(_rewrite, ctx, copy=False)
+    try:
+        ctx.result.sql = tree.sql(dialect="postgres", identify=True, unsupported_level=sqlglot.ErrorLevel.RAISE)
+    except sqlglot.errors.UnsupportedError as exc:
+        ctx.result.unsupported = f"no PostgreSQL form: {' '.join(str(exc).split())[:160]}"
+    return ctx.result

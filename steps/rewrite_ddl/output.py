@@ -1,0 +1,74 @@
+"""What one rewrite produces: the SQL blocks per file, a report entry per object, the name map tables."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.sqlblocks import SqlObject
+
+STATUSES = ("converted", "converted_with_changes", "unsupported", "skipped")
+
+
+@dataclass
+class ObjectEntry:
+    kind: str
+    name: str
+    target_name: str | None
+    status: str
+    reason: str | None = None
+    changes: list[str] = field(default_factory=list)
+    depends_on: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"kind": self.kind, "name": self.name, "target_name": self.target_name,
+                                 "status": self.status, "changes": list(self.changes),
+                                 "depends_on": list(self.depends_on)}
+        if self.reason:
+            entry["reason"] = self.reason
+        return entry
+
+
+def status_for(changes: list[str]) -> str:
+    return "converted_with_changes" if changes else "converted"
+
+
+@dataclass
+class RewriteOutput:
+    pre_data: list[SqlObject] = field(default_factory=list)
+    # post-data in apply order: keys before the foreign keys that need them, then indexes, then roles/grants
+    post_keys: list[SqlObject] = field(default_factory=list)
+    post_foreign: list[SqlObject] = field(default_factory=list)
+    post_indexes: list[SqlObject] = field(default_factory=list)
+    post_data: list[SqlObject] = field(default_factory=list)
+    views: list[SqlObject] = field(default_factory=list)
+    compat: list[SqlObject] = field(default_factory=list)
+    entries: list[ObjectEntry] = field(default_factory=list)
+    name_map_tables: list[dict[str, Any]] = field(default_factory=list)
+    schema_map: dict[str, str] = field(default_factory=dict)
+    compat_used: set[str] = field(default_factory=set)
+
+    def add(self, section: list[SqlObject], entry: ObjectEntry, sql: str) -> None:
+        """An object written to `section` (pre_data, post_data or views) and its report entry."""
+        extra: list[tuple[str, object]] = []
+        if entry.changes:
+            extra.append(("changes", list(entry.changes)))
+        if entry.status == "unsupported":
+            extra += [("reason", entry.reason or "unsupported"), ("status", "unsupported")]
+        section.append(SqlObject(entry.kind, entry.name, sql, entry.target_name, tuple(entry.depends_on),
+                                 tuple(extra)))
+        self.entries.append(entry)
+
+    def post_data_in_order(self) -> list[SqlObject]:
+        return self.post_keys + self.post_foreign + self.post_indexes + self.post_data
+
+    def report(self, run_id: str) -> dict[str, Any]:
+        counts = Counter(e.status for e in self.entries)
+        return {"format_version": 1, "run_id": run_id, "step": "rewrite_ddl",
+                "objects": [e.as_dict() for e in self.entries],
+                "counts": {status: counts.get(status, 0) for status in STATUSES}}
+
+    def name_map(self, run_id: str) -> dict[str, Any]:
+        return {"format_version": 1, "run_id": run_id, "schemas": dict(sorted(self.schema_map.items())),
+                "tables": self.name_map_tables}

@@ -1,0 +1,78 @@
+"""Helpers for rewrite_ddl tests: catalogs built in code, rewrite output applied to a real PostgreSQL."""
+
+from __future__ import annotations
+
+import copy
+
+import psycopg2
+import pytest
+
+from shared.sqlblocks import parse
+from steps.rewrite_ddl.catalog import catalog_from_dict
+from steps.rewrite_ddl.core import RewriteFiles, render_files
+from steps.rewrite_ddl.overrides import Overrides
+from steps.rewrite_ddl.tables import Options
+from tests.rewrite_ddl.ddl_corpus import corpus_catalog
+
+APPLY_ORDER = ("compat.sql", "pre_data.sql", "views.sql", "post_data.sql")
+
+
+def column(name: str, type_: str, **extra) -> dict:
+    return {"name": name, "type": type_, **extra}
+
+
+def table(schema: str, name: str, *columns: dict, **extra) -> dict:
+    return {"schema": schema, "name": name, "columns": list(columns), **extra}
+
+
+def catalog(run_id: str = "test_20260101_000000", **sections) -> dict:
+    data = {"format_version": 1, "run_id": run_id, "schemas": [], "tables": [], "views": [], "functions": [],
+            "procedures": [], "users": [], "groups": [], "grants": []}
+    data.update(sections)
+    names = {s["name"] for s in data["schemas"]}
+    for kind in ("tables", "views", "functions", "procedures"):
+        for obj in data[kind]:
+            if obj["schema"] not in names:
+                names.add(obj["schema"])
+                data["schemas"].append({"name": obj["schema"]})
+    return data
+
+
+def rewrite(data: dict, overrides: Overrides | None = None, **options) -> RewriteFiles:
+    return render_files(catalog_from_dict(copy.deepcopy(data)), overrides or Overrides(), Options(**options))
+
+
+def report_entry(files: RewriteFiles, kind: str, name: str) -> dict:
+    import json
+
+    entries = [o for o in json.loads(files.files["rewrite_report.json"])["objects"]
+               if o["kind"] == kind and o["name"] == name]
+    assert len(entries) == 1, f"{kind} {name}: {len(entries)} report entries"
+    return entries[0]
+
+
+def apply_all(dsn: str, files: RewriteFiles, order=APPLY_ORDER) -> list[tuple[str, str, str]]:
+    """Apply every block in order, each in its own transaction; returns (file, name, error) of failures.
+    Unsupported objects (comment-only blocks) are left out."""
+    failures = []
+    conn = psycopg2.connect(dsn)
+    try:
+        for filename in order:
+            for obj in parse(files.files[filename], filename):
+                if dict(obj.extra).get("status") == "unsupported":
+                    continue
+                with conn.cursor() as cur:
+                    try:
+                        cur.execute(obj.sql)
+                        conn.commit()
+                    except psycopg2.Error as exc:
+                        conn.rollback()
+                        failures.append((filename, obj.name, " ".join(str(exc).split())[:300]))
+    finally:
+        conn.close()
+    return failures
+
+
+@pytest.fixture(scope="session")
+def corpus() -> dict:
+    return corpus_catalog()
