@@ -2,7 +2,7 @@
 
 Values arrive as PostgreSQL's text output (session TimeZone UTC, DateStyle ISO), so most types already read
 like Redshift's; the differences are VARBYTE (bytea, written as lowercase hex without PostgreSQL's \\x) and
-SUPER (jsonb, written as compact JSON and never replaced by NULL AS).
+SUPER (jsonb, written as compact JSON, a NULL as `null` whatever NULL AS says).
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ class LineFormatter:
     def _column_formatter(self, type_oid: int) -> Formatter:
         convert = _value_converter(type_oid)
         is_super = type_oid in SUPER_TYPES
-        null_text = "" if is_super else (self.command.null_as if self.command.null_as is not None else "")
+        # AWS: SUPER is exported as JSON and a null as JSON's null, ignoring NULL AS
+        null_text = "null" if is_super else (self.command.null_as if self.command.null_as is not None else "")
         if self.command.format == "CSV":
             quote = self._csv_quote
 
@@ -128,7 +129,7 @@ class LineFormatter:
             raise UnloadError(INTERNAL, f"column \"{name}\": VARBYTE and GEOMETRY values cannot be unloaded "
                                         "with FIXEDWIDTH")
         convert = _value_converter(type_oid)
-        null_as = self.command.null_as
+        null_as = "null" if type_oid in SUPER_TYPES else self.command.null_as
         if null_as is None or len(null_as) <= width:
             null_text = (null_as or "").ljust(width)
         elif type_oid in CHARACTER_TYPES:

@@ -38,9 +38,9 @@ TEXT_ROWS = [
     '1|plain|ab   |t|1.50|00ff|{"a":"x y","b":[1,2]}|2024-01-02 01:04:05.678+00\n',
     "2|pipe|back\\slash|x|y  |f|-0.25||null|1969-12-31 23:59:59+00\n",
     '3|new\nline\rcr|||||"str"|\n',
-    '4|say "hi" it\'s||||||\n',
-    "5|||||||\n",
-    "6|||||||\n",
+    '4|say "hi" it\'s|||||null|\n',
+    "5||||||null|\n",
+    "6||||||null|\n",
 ]
 
 
@@ -155,14 +155,14 @@ def test_default_text_serial_file_and_notice(unload, prefix):
     assert unload.notices == ["UNLOAD completed, 6 record(s) unloaded successfully."]
 
 
-def test_null_as_replaces_nulls_but_not_empty_strings_or_super(unload, prefix):
+def test_null_as_replaces_nulls_but_not_empty_strings_and_super_nulls_stay_json_null(unload, prefix):
     unload(NASTY, prefix, "PARALLEL OFF NULL AS 'NUL'")
     assert unload.body(prefix, "000").decode() == "".join([
         TEXT_ROWS[0], TEXT_ROWS[1],
         '3|new\nline\rcr|NUL|NUL|NUL|NUL|"str"|NUL\n',
-        "4|say \"hi\" it's|NUL|NUL|NUL|NUL||NUL\n",
-        "5||NUL|NUL|NUL|NUL||NUL\n",
-        "6|NUL|NUL|NUL|NUL|NUL||NUL\n"])
+        "4|say \"hi\" it's|NUL|NUL|NUL|NUL|null|NUL\n",
+        "5||NUL|NUL|NUL|NUL|null|NUL\n",
+        "6|NUL|NUL|NUL|NUL|NUL|null|NUL\n"])
 
 
 def test_escape_marks_delimiter_backslash_newline_cr_in_character_columns(unload, prefix):
@@ -200,9 +200,9 @@ def test_csv_quotes_only_when_needed(unload, prefix):
         '1,plain,ab   ,t,1.50,00ff,"{""a"":""x y"",""b"":[1,2]}",2024-01-02 01:04:05.678+00\n'
         "2,pipe|back\\slash,x|y  ,f,-0.25,,null,1969-12-31 23:59:59+00\n"
         '3,"new\nline\rcr",,,,,"""str""",\n'
-        '4,"say ""hi"" it\'s",,,,,,\n'
-        "5,,,,,,,\n"
-        "6,,,,,,,\n")
+        '4,"say ""hi"" it\'s",,,,,null,\n'
+        "5,,,,,,null,\n"
+        "6,,,,,,null,\n")
 
 
 def test_csv_with_pipe_delimiter_and_null_as(unload, prefix):

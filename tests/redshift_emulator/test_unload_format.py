@@ -26,7 +26,7 @@ def test_values_that_are_not_text_take_the_general_path():
 def test_bytea_text_output_loses_its_prefix_and_super_is_compact_and_not_null_as():
     fmt = formatter("NULL AS 'N'", [BYTEA, JSONB, JSONB])
     assert fmt.format_row(("\\xdeadbeef", '{"a": "b: c, d", "e": [1, {"f": "\\" x"}]}', None)) == \
-        'deadbeef|{"a":"b: c, d","e":[1,{"f":"\\" x"}]}|\n'
+        'deadbeef|{"a":"b: c, d","e":[1,{"f":"\\" x"}]}|null\n'
 
 
 def test_compact_json_keeps_blanks_inside_strings():
