@@ -9,6 +9,7 @@ Table references are mapped to their AlloyDB names; identifiers are always quote
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -40,12 +41,23 @@ class Translation:
 
 
 Resolver = Callable[[TableRef], TableRef | None]  # Redshift relation → AlloyDB relation (None: not ours)
+ColumnLookup = Callable[[TableRef], dict[str, str]]
+
+
+def _parse_error(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None) or []
+    if errors:
+        first = errors[0]
+        description = re.sub(r"<Token token_type: [^,]*, text: (.*?), line: .*?>", r"'\1'",
+                             str(first.get("description", "syntax error")))
+        return f"{description} at line {first.get('line')}, column {first.get('col')}"
+    return " ".join(str(exc).split())[:160] or type(exc).__name__
 
 
 class _Context:
-    def __init__(self, resolver: Resolver, column_renames: dict[str, str], postgis: bool):
+    def __init__(self, resolver: Resolver, columns: ColumnLookup, postgis: bool):
         self.resolver = resolver
-        self.column_renames = column_renames
+        self.columns = columns
         self.postgis = postgis
         self.result = Translation(None)
 
@@ -186,8 +198,10 @@ def _cte_names(tree: exp.Expression) -> set[str]:
             if cte.args.get("alias") is not None and isinstance(cte.args["alias"].this, exp.Identifier)}
 
 
-def _map_tables(tree: exp.Expression, ctx: _Context) -> None:
+def _map_tables(tree: exp.Expression, ctx: _Context) -> set[int]:
+    """Point every table reference at its AlloyDB name; returns the ids of the identifiers it set."""
     ctes = _cte_names(tree)
+    mapped: set[int] = set()
     for table in tree.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
             continue
@@ -204,19 +218,44 @@ def _map_tables(tree: exp.Expression, ctx: _Context) -> None:
         if target is None:
             continue
         ctx.result.relations.add(source)
-        table.set("this", exp.to_identifier(target.table, quoted=True))
-        table.set("db", exp.to_identifier(target.schema, quoted=True))
+        table_identifier = exp.to_identifier(target.table, quoted=True)
+        schema_identifier = exp.to_identifier(target.schema, quoted=True)
+        table.set("this", table_identifier)
+        table.set("db", schema_identifier)
+        mapped.update((id(table_identifier), id(schema_identifier)))
+    return mapped
 
 
-def _normalize_identifiers(tree: exp.Expression, ctx: _Context) -> None:
-    """Redshift folds unquoted names to lower case; names over 63 bytes get their AlloyDB short name."""
+def _fold_case(tree: exp.Expression) -> None:
+    """Redshift folds unquoted names to lower case."""
     for node in tree.find_all(exp.Identifier):
         if not node.quoted:
             node.set("this", node.this.lower())
+
+
+def _column_renames(ctx: _Context) -> dict[str, str]:
+    """Columns renamed in the tables the statement reads, when the rename is the same in all of them."""
+    renames: dict[str, str] = {}
+    conflicting: set[str] = set()
+    for relation in sorted(ctx.result.relations):
+        for source, target in ctx.columns(relation).items():
+            if renames.get(source, target) != target:
+                conflicting.add(source)
+            renames[source] = target
+    return {s: t for s, t in renames.items() if s not in conflicting}
+
+
+def _rename_identifiers(tree: exp.Expression, ctx: _Context, mapped: set[int]) -> None:
+    """Renamed columns get their new name; any other name over 63 bytes gets its AlloyDB short name."""
+    renames = _column_renames(ctx)
+    for node in tree.find_all(exp.Identifier):
+        if id(node) in mapped:
+            continue
         name = node.this
-        if isinstance(node.parent, exp.Column) and name in ctx.column_renames:
-            node.set("this", ctx.column_renames[name])
-            ctx.note(f"column {name} -> {ctx.column_renames[name]}")
+        if isinstance(node.parent, exp.Column) and node.parent.this is node and name in renames:
+            node.set("this", renames[name])
+            if renames[name] != short_name(name):
+                ctx.note(f"column {name} -> {renames[name]}")
         elif len(name.encode("utf-8")) > PG_MAX_IDENTIFIER_BYTES:
             node.set("this", short_name(name))
 
@@ -229,23 +268,28 @@ def _rewrite(node: exp.Expression, ctx: _Context) -> exp.Expression:
     return node if replacement is None else replacement
 
 
-def translate(text: str, resolver: Resolver, *, column_renames: dict[str, str] | None = None,
+def _no_columns(_: TableRef) -> dict[str, str]:
+    return {}
+
+
+def translate(text: str, resolver: Resolver, *, columns: ColumnLookup = _no_columns,
               postgis: bool = False) -> Translation:
-    """One Redshift statement (a query) or expression → PostgreSQL text, changes and compat functions used."""
-    ctx = _Context(resolver, column_renames or {}, postgis)
+    """One Redshift statement (a query) or expression → PostgreSQL text, changes and compat functions used.
+    `columns(relation)` gives the renamed columns of a relation (Redshift name → AlloyDB name)."""
+    ctx = _Context(resolver, columns, postgis)
     try:
         trees = sqlglot.parse(text, read=RedshiftSource)
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        ctx.result.unsupported = f"cannot parse: {first[:160]}"
+        ctx.result.unsupported = f"cannot parse: {_parse_error(exc)}"
         return ctx.result
     trees = [t for t in trees if t is not None]
     if len(trees) != 1:
         ctx.result.unsupported = f"expected one statement, found {len(trees)}"
         return ctx.result
     tree = trees[0]
-    _normalize_identifiers(tree, ctx)
-    _map_tables(tree, ctx)
+    _fold_case(tree)
+    mapped = _map_tables(tree, ctx)
+    _rename_identifiers(tree, ctx, mapped)
     tree = tree.transform(_rewrite, ctx, copy=False)
     try:
         ctx.result.sql = tree.sql(dialect="postgres", identify=True, unsupported_level=sqlglot.ErrorLevel.RAISE)

@@ -46,6 +46,9 @@ class TableContext:
                    for ref, t in by_ref.items()}
         return cls(plan, overrides, options, excluded, by_ref, columns)
 
+    def renamed_columns(self, relation: TableRef) -> dict[str, str]:
+        return {s: t for s, t in self.column_targets.get(relation, {}).items() if s != t}
+
 
 @dataclass
 class ColumnPlan:

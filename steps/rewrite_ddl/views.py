@@ -13,7 +13,7 @@ import re
 from shared.identifiers import TableRef
 from shared.redshift_types import UnknownTypeError, map_type
 from steps.rewrite_ddl.catalog import Argument, Function, Procedure, View
-from steps.rewrite_ddl.expressions import COMPAT_SCHEMA, translate
+from steps.rewrite_ddl.expressions import COMPAT_SCHEMA, ColumnLookup, translate
 from steps.rewrite_ddl.names import NamePlan, canonical
 from steps.rewrite_ddl.output import ObjectEntry, RewriteOutput, status_for
 from steps.rewrite_ddl.overrides import Overrides
@@ -112,13 +112,14 @@ def _view_order(views: list[View], deps: dict[TableRef, set[TableRef]]) -> list[
     return [by_ref[ref] for ref in ordered]
 
 
-def rewrite_views(views: list[View], plan: NamePlan, overrides: Overrides, out: RewriteOutput) -> None:
+def rewrite_views(views: list[View], plan: NamePlan, overrides: Overrides, renamed_columns: ColumnLookup,
+                  out: RewriteOutput) -> None:
     translated = {}
     deps: dict[TableRef, set[TableRef]] = {}
     for view in views:
         ref = TableRef(view.schema, view.name)
         body, columns = split_view_definition(view.definition)
-        translation = translate(body, plan.relation, postgis=overrides.postgis)
+        translation = translate(body, plan.relation, columns=renamed_columns, postgis=overrides.postgis)
         translated[ref] = (body, columns, translation)
         deps[ref] = set(translation.relations)
     for view in _view_order(views, deps):
@@ -176,7 +177,8 @@ def _arguments(arguments: list[Argument], postgis: bool, named: bool) -> tuple[s
     return ", ".join(parts), None
 
 
-def rewrite_functions(functions: list[Function], plan: NamePlan, overrides: Overrides, out: RewriteOutput) -> None:
+def rewrite_functions(functions: list[Function], plan: NamePlan, overrides: Overrides, columns: ColumnLookup,
+                      out: RewriteOutput) -> None:
     for function in sorted(functions, key=lambda f: (f.schema, f.name, [a.type for a in f.arguments])):
         name = _signature(function.schema, function.name, function.arguments)
         target_schema = plan.schemas[function.schema]
@@ -199,7 +201,8 @@ def rewrite_functions(functions: list[Function], plan: NamePlan, overrides: Over
                 reason = f"return type: {exc}"
             if reason is None and returns is None:
                 reason = f"return type {function.returns} has no PostgreSQL equivalent"
-        translation = translate(function.body, plan.relation, postgis=overrides.postgis) if reason is None else None
+        translation = translate(function.body, plan.relation, columns=columns, postgis=overrides.postgis) \
+            if reason is None else None
         if translation is not None and (translation.sql is None or translation.unsupported):
             reason = f"function body: {translation.unsupported}"
         if reason is not None:
