@@ -260,12 +260,19 @@ def _rename_identifiers(tree: exp.Expression, ctx: _Context, mapped: set[int]) -
             node.set("this", short_name(name))
 
 
-def _rewrite(node: exp.Expression, ctx: _Context) -> exp.Expression:
-    rule = REWRITES.get(type(node))
-    if rule is None:
-        return node
-    replacement = rule(node, ctx)
-    return node if replacement is None else replacement
+def _rewrite_all(tree: exp.Expression, ctx: _Context) -> exp.Expression:
+    """Apply REWRITES bottom-up (reversed pre-order puts every node after its descendants), so a rewritten
+    node's arguments are already rewritten."""
+    for node in reversed(list(tree.dfs())):
+        rule = REWRITES.get(type(node))
+        replacement = rule(node, ctx) if rule is not None else None
+        if replacement is None or replacement is node:
+            continue
+        if node is tree:
+            tree = replacement
+        else:
+            node.replace(replacement)
+    return tree
 
 
 def _no_columns(_: TableRef) -> dict[str, str]:
@@ -290,7 +297,7 @@ def translate(text: str, resolver: Resolver, *, columns: ColumnLookup = _no_colu
     _fold_case(tree)
     mapped = _map_tables(tree, ctx)
     _rename_identifiers(tree, ctx, mapped)
-    tree = tree.transform(_rewrite, ctx, copy=False)
+    tree = _rewrite_all(tree, ctx)
     try:
         ctx.result.sql = tree.sql(dialect="postgres", identify=True, unsupported_level=sqlglot.ErrorLevel.RAISE)
     except sqlglot.errors.UnsupportedError as exc:

@@ -76,3 +76,29 @@ def apply_all(dsn: str, files: RewriteFiles, order=APPLY_ORDER) -> list[tuple[st
 @pytest.fixture(scope="session")
 def corpus() -> dict:
     return corpus_catalog()
+
+
+def run_step(module: str, args: list[str], environ: dict[str, str], timeout: int = 120):
+    """The step as Argo runs it: a process with only the product's settings in its environment."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    env.update(environ, R2A_LOG_FORMAT="json")
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+@pytest.fixture
+def run_folder(devstack_environ):
+    """A new run id whose folder lives in the devstack GCS emulator: (run_id, store, layout, environ)."""
+    import uuid
+
+    from shared.config import load_settings
+    from shared.objectstore import ObjectStore, RunLayout
+
+    run_id = f"rewrite_{uuid.uuid4().hex[:12]}"
+    settings = load_settings(devstack_environ)
+    return run_id, ObjectStore(settings.s3, settings.gcs), RunLayout.from_settings(run_id, settings.gcs), \
+        dict(devstack_environ)

@@ -1,6 +1,8 @@
 """A hand-written catalog.json with the edge cases rewrite_ddl must handle (what dump_schema reads from the
 devstack sample database, written down so rewrite_ddl's tests need no Redshift)."""
 
+import copy
+
 from tests.rewrite_ddl.conftest import catalog, column, table
 
 LONG_TABLE = "a_table_name_that_is_much_longer_than_sixty_three_bytes_which_redshift_allows_up_to_127_x"
@@ -106,6 +108,7 @@ GRANTS = [
 
 
 def sample_catalog(run_id: str = "sample_20260101_000000") -> dict:
-    return catalog(run_id, schemas=[{"name": "sales", "comment": "the shop"}, {"name": "empty_schema"}],
+    """A fresh copy every time: tests may change it."""
+    return copy.deepcopy(catalog(run_id, schemas=[{"name": "sales", "comment": "the shop"}, {"name": "empty_schema"}],
                    tables=TABLES, views=VIEWS, functions=FUNCTIONS, procedures=PROCEDURES, users=USERS,
-                   groups=GROUPS, grants=GRANTS)
+                   groups=GROUPS, grants=GRANTS))
