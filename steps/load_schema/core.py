@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from steps.load_schema.predata import apply_pre_data, existing_relations
 
 VALIDATED = {"pre-data": "validated_pre_data.sql", "post-data": "validated_post_data.sql"}
 PROGRESS_FILE = "load_schema_pre_data_progress.json"
+OBJECT_WRITERS = 8  # the GCS client keeps 10 pooled connections
 
 
 @dataclass
@@ -90,10 +92,7 @@ def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: R
         document = object_report(run_id, "pre-data", reports, on_existing=on_existing)
         store.write_json(layout.load_report_json, document)
         store.write_json(layout.tables_json, tables.tables_document(run_id, entries))
-        store.delete_prefix(layout.artifact("batches/"))  # batches of an earlier attempt would mislead
-        for batch, members in plan.batches.items():
-            store.write_json(layout.batch(batch), {"format_version": 1, "run_id": run_id, "batch_id": batch,
-                                                   "tables": members})
+        write_batches(store, layout, run_id, plan.batches)
         store.write_text(layout.fanout_json, plan.to_json() + "\n", "application/json")
         for entry in mapped:
             if tables.target_of(entry) not in present:
@@ -124,6 +123,18 @@ class _Progress:
         self.tables.update(created)
         self.store.write_json(self.url, {"format_version": 1, "run_id": self.run_id,
                                          "created_tables": sorted(str(t) for t in self.tables)})
+
+
+def write_batches(store: ObjectStore, layout: RunLayout, run_id: str, batches: dict[str, list[str]]) -> None:
+    """One file per batch, written in parallel (hundreds of small objects); stale ones of an earlier attempt go."""
+    wanted = {layout.batch(batch): {"format_version": 1, "run_id": run_id, "batch_id": batch, "tables": members}
+              for batch, members in batches.items()}
+    stale = [info.url for info in store.list(layout.artifact("batches/")) if info.url not in wanted]
+    with ThreadPoolExecutor(max_workers=OBJECT_WRITERS) as pool:
+        jobs = [pool.submit(store.write_json, url, body) for url, body in wanted.items()]
+        jobs += [pool.submit(store.delete_prefix, url) for url in stale]
+        for job in jobs:
+            job.result()  # the first failure is raised, as one line, by the step boundary
 
 
 def _log_problems(reports: Sequence[ObjectReport]) -> None:

@@ -198,3 +198,30 @@ def test_a_retried_attempt_keeps_the_tables_its_cut_off_predecessor_made(folder,
     third = pre_data(other)
     assert third.returncode == 6  # another run does not get to keep them
     assert "205 table(s) already exist in AlloyDB: shop.t000" in one_error_line(third)
+
+
+def test_batches_are_written_and_stale_ones_removed(folder, alloydb):
+    from tests.validate_restore.conftest import block
+
+    def run(count: int, *flags: str) -> list[str]:
+        folder.put("validated_pre_data.sql", block("schema", "shop", 'CREATE SCHEMA "shop";') + "".join(
+            block("table", f"shop.t{i:03d}", f'CREATE TABLE "shop"."t{i:03d}" ("x" int);', depends_on=["shop"])
+            for i in range(count)))
+        folder.put("name_map.json", json.dumps({"tables": [
+            {"source": {"schema": "shop", "name": f"t{i:03d}"}, "target": {"schema": "shop", "name": f"t{i:03d}"},
+             "size_mb": 1000 - i, "estimated_rows": 1, "columns": [{"source": "x", "target": "x"}]}
+            for i in range(count)]}))
+        done = pre_data(folder, *flags)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    items = run(230)
+    assert items[:200] == [f"shop.t{i:03d}" for i in range(200)]
+    assert items[200:] == [f"batch-{n:04d}" for n in range(1, 7)]
+    batch = folder.json("batches/batch-0001.json")
+    assert batch["batch_id"] == "batch-0001" and batch["run_id"] == folder.run_id and len(batch["tables"]) == 5
+    listed = sorted(t for n in range(1, 7) for t in folder.json(f"batches/batch-{n:04d}.json")["tables"])
+    assert listed == [f"shop.t{i:03d}" for i in range(200, 230)]
+
+    assert run(212, "--on-existing", "skip")[200:] == ["batch-0001", "batch-0002", "batch-0003"]
+    assert folder.has("batches/batch-0003.json") and not folder.has("batches/batch-0004.json")
