@@ -48,3 +48,34 @@ def test_validate_then_load_both_sections(folder, alloydb):
     }
     assert query(dsn, "select flag from sales.v_base order by id") == [("has note",)] * 3  # default 'none'
     assert query(dsn, "select nextval(pg_get_serial_sequence('sales.orders', 'id'))") == [(35,)]
+
+
+def test_rewrite_ddl_output_through_validate_and_load(folder, alloydb):
+    """The real rewrite_ddl on its own sample catalog, then validate_restore and both load_schema sections."""
+    from tests.rewrite_ddl.sample import sample_catalog
+
+    dsn, _ = alloydb
+    folder.store.write_json(folder.layout.catalog_json, sample_catalog(folder.run_id))
+    args = ["--run-id", folder.run_id]
+    for module, extra in (("steps.rewrite_ddl", ["--sortkey-indexes"]), ("steps.validate_restore", []),
+                          ("steps.load_schema", ["--section", "pre-data"])):
+        done = run_step(module, [*args, *extra], folder.environ)
+        assert done.returncode == 0, (module, done.stderr)
+    validation = {(o["kind"], o["name"]): o["status"] for o in folder.json("validation_report.json")["objects"]}
+    assert validation[("table", "sales.only_sketch")] == "skipped"
+    assert validation[("function", "sales.f_py(double precision)")] == "skipped"
+    assert validation[("view", "sales.v_late")] == "applied"
+    fanout = json.loads(done.stdout)
+    assert fanout[:2] == ["sales.orders", "sales.customers"] and '"Odd Schema"."Odd.Table"' in fanout
+
+    query(dsn, "insert into sales.customers (id, name) values (1, 'a');"
+               "insert into sales.orders (id, customer_id, amount) values (5, 1, 1), (15, 3, 2)")
+    done = run_step("steps.load_schema", [*args, "--section", "post-data"], folder.environ)
+    assert done.returncode == 0, done.stderr
+    outcomes = {o["name"]: o for o in folder.json("post_data_report.json")["objects"]}
+    assert (outcomes["sales.orders.orders_customer_fkey"]["status"],
+            outcomes["sales.orders.orders_customer_fkey"]["violations"]) == ("not_valid", 1)
+    assert outcomes["sales.orders.orders_pkey"]["status"] == "applied"
+    assert outcomes["sales.orders.id"]["next_value"] == 25  # IDENTITY(5, 10) after 5 and 15
+    assert outcomes["sales.mv_totals"]["status"] == "applied"
+    assert query(dsn, "insert into sales.orders (customer_id) values (1) returning id") == [(25,)]
