@@ -91,6 +91,24 @@ def rewrite(catalog: Catalog, overrides: Overrides, options: Options) -> Rewrite
     return out
 
 
+def json_document(value: dict) -> str:
+    """Sorted keys, one top-level key per line and one list item per line: readable and diffable, and written
+    by json's C encoder (indent= would switch to the pure-Python one, 10x slower on 10,000 tables)."""
+
+    def dump(item) -> str:
+        return json.dumps(item, sort_keys=True, ensure_ascii=False)
+
+    lines = []
+    for key in sorted(value):
+        item = value[key]
+        if isinstance(item, list) and item:
+            body = ",\n    ".join(dump(element) for element in item)
+            lines.append(f"  {dump(key)}: [\n    {body}\n  ]")
+        else:
+            lines.append(f"  {dump(key)}: {dump(item)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
 def _sql_file(run_id: str, objects: list[SqlObject]) -> str:
     return FILE_HEADER.format(run_id=run_id) + render(objects)
 
@@ -100,16 +118,13 @@ def render_files(catalog: Catalog, overrides: Overrides, options: Options) -> Re
     run_id = catalog.run_id
     report = out.report(run_id)
 
-    def as_json(value) -> str:
-        return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
     files = {
         "pre_data.sql": _sql_file(run_id, out.pre_data),
         "post_data.sql": _sql_file(run_id, out.post_data_in_order()),
         "views.sql": _sql_file(run_id, out.views),
         "compat.sql": _sql_file(run_id, out.compat),
-        "name_map.json": as_json(out.name_map(run_id)),
-        "rewrite_report.json": as_json(report),
+        "name_map.json": json_document(out.name_map(run_id)),
+        "rewrite_report.json": json_document(report),
     }
     return RewriteFiles(files, report["counts"])
 

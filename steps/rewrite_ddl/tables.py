@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared.identifiers import TableRef
 from shared.redshift_types import UnknownTypeError, map_type
 from steps.rewrite_ddl.catalog import Column, Constraint, Table
-from steps.rewrite_ddl.expressions import COMPAT_SCHEMA, translate
+from steps.rewrite_ddl.expressions import COMPAT_SCHEMA, Translation, translate
 from steps.rewrite_ddl.names import NamePlan, Namespace, canonical
 from steps.rewrite_ddl.output import ObjectEntry, RewriteOutput, status_for
 from steps.rewrite_ddl.overrides import Overrides
@@ -37,6 +37,12 @@ class TableContext:
     excluded: set[TableRef]
     tables: dict[TableRef, Table]
     column_targets: dict[TableRef, dict[str, str]]
+    defaults: dict[str, Translation] = field(default_factory=dict)  # default text → translation (no tables)
+
+    def translate_default(self, text: str) -> Translation:
+        if text not in self.defaults:
+            self.defaults[text] = translate(text, self.plan.relation, postgis=self.overrides.postgis)
+        return self.defaults[text]
 
     @classmethod
     def build(cls, tables: list[Table], plan: NamePlan, overrides: Overrides, options: Options,
@@ -66,8 +72,9 @@ def _identity(column: Column):
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-def _column(table: Table, column: Column, target: str, overrides: Overrides, changes: list[str],
-            compat: set[str], plan: NamePlan) -> ColumnPlan:
+def _column(table: Table, column: Column, target: str, ctx: TableContext, changes: list[str],
+            compat: set[str]) -> ColumnPlan:
+    overrides = ctx.overrides
     ref = TableRef(table.schema, table.name)
     forced = overrides.column_types.get(ref, {}).get(column.name)
     label = f"column {column.name}"
@@ -96,7 +103,7 @@ def _column(table: Table, column: Column, target: str, overrides: Overrides, cha
         else:
             changes.append(f"{label}: IDENTITY dropped ({target_type} cannot be an identity in PostgreSQL)")
     elif column.default is not None:
-        translation = translate(column.default, plan.relation, postgis=overrides.postgis)
+        translation = ctx.translate_default(column.default)
         if translation.sql is None or translation.unsupported:
             changes.append(f"{label}: dropped DEFAULT {column.default} ({translation.unsupported})")
         else:
@@ -149,7 +156,7 @@ def rewrite_table(table: Table, ctx: TableContext, out: RewriteOutput) -> None:
     if unknown:
         changes.append(f"rename_columns override names no column {unknown[0]!r}")
     column_names = ctx.column_targets[ref]
-    columns = [_column(table, c, column_names[c.name], overrides, changes, compat, plan) for c in table.columns]
+    columns = [_column(table, c, column_names[c.name], ctx, changes, compat) for c in table.columns]
     kept = [c for c in columns if c.definition is not None]
     sort = [c for c in sorted(columns, key=lambda c: c.source.sortkey_position or 0)
             if c.source.sortkey_position and c.definition is not None]
