@@ -31,6 +31,7 @@ from steps.load_schema.predata import apply_pre_data, existing_relations
 
 VALIDATED = {"pre-data": "validated_pre_data.sql", "post-data": "validated_post_data.sql"}
 PROGRESS_FILE = "load_schema_pre_data_progress.json"
+CREATING_KINDS = {"schema", "table", "sequence", "function", "procedure", "type"}
 OBJECT_WRITERS = 8  # the GCS client keeps 10 pooled connections
 
 
@@ -144,6 +145,21 @@ def _log_problems(reports: Sequence[ObjectReport]) -> None:
                   reason=report.reason, **report.details)
 
 
+def _missing_after_pre_data(store: ObjectStore, layout: RunLayout) -> dict[str, str]:
+    """Pre-data objects load_schema could not create (name -> reason), from load_report.json when it exists."""
+    if not store.exists(layout.load_report_json):
+        return {}
+    report = store.read_json(layout.load_report_json)
+    missing = {}
+    for entry in report.get("objects", []) if isinstance(report, dict) else []:
+        if not isinstance(entry, dict) or entry.get("kind") not in CREATING_KINDS \
+                or entry.get("status") == "applied" or entry.get("kept"):
+            continue  # a failed comment or grant does not make its table missing
+        for name in {entry.get("name"), entry.get("target_name")} - {None}:
+            missing.setdefault(name, f"{entry.get('status')} in pre-data: {entry.get('reason')}")
+    return missing
+
+
 def _reasons(store: ObjectStore, layout: RunLayout) -> dict[str, str]:
     """Why validate_restore refused a table, by AlloyDB name (when its report is there)."""
     if not store.exists(layout.validation_report_json):
@@ -162,10 +178,11 @@ def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: 
         objects = read_validated(store, layout, "post-data")
         _required(store, layout.tables_json, "load_schema --section pre-data")
         loaded = tables.loaded_targets(store.read_json(layout.tables_json), layout.tables_json)
+        missing = _missing_after_pre_data(store, layout)
     with clock.phase("apply"):
         conn = alloydb_connection(settings, STEP)
         try:
-            result = apply_post_data(conn, objects, loaded)
+            result = apply_post_data(conn, objects, loaded, missing)
             _log_problems(result.objects)
         finally:
             conn.close()

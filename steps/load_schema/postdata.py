@@ -10,7 +10,7 @@ here aborts the run because of the data; every object gets a report entry.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import psycopg2.extensions
@@ -140,11 +140,19 @@ def _apply_object(applier: SavepointApplier, obj: SqlObject) -> ObjectReport:
 
 
 def apply_post_data(conn: psycopg2.extensions.connection, objects: Sequence[SqlObject],
-                    tables: Sequence[TableRef]) -> PostDataResult:
+                    tables: Sequence[TableRef], missing: Mapping[str, str] | None = None) -> PostDataResult:
+    """`missing`: pre-data objects that are not in AlloyDB (name -> why); what depends on them is skipped."""
     applier = SavepointApplier(conn, commit_every=1)
     result = PostDataResult()
     reports: dict[int, ObjectReport] = {}
-    pending = ordered(objects)
+    pending = []
+    for obj in ordered(objects):
+        absent = next((d for d in obj.depends_on if d in (missing or {})), None)
+        if absent is None:
+            pending.append(obj)
+        else:
+            reports[id(obj)] = ObjectReport.of(obj, "skipped", f"depends on {absent}, which is not in AlloyDB: "
+                                                                f"{missing[absent]}")
     while pending:
         retry = []
         for obj in pending:

@@ -61,6 +61,8 @@ SELECT "customer_id", sum("amount") AS "total" FROM "shop"."orders" GROUP BY "cu
           'REFERENCES "shop"."orders";'),
     block("constraint", "shop.items.items_pkey",
           'ALTER TABLE "shop"."items" ADD CONSTRAINT "items_pkey" PRIMARY KEY ("order_id", "sku");'),
+    block("index", "shop.places.places_id_idx", 'CREATE INDEX "places_id_idx" ON "shop"."places" ("id");',
+          depends_on=["shop.places"]),
     # An index on a view's rows: the index category comes before views, so only the retry pass can apply it.
     block("index", "shop.mv_totals.mv_totals_customer_idx",
           'CREATE UNIQUE INDEX "mv_totals_customer_idx" ON "shop"."mv_totals" ("customer_id");',
