@@ -161,6 +161,10 @@ class _Zstd:
         return self._compressor.flush()
 
 
+# Input a compressor may hold without having emitted it yet (zlib's window, zstd's block, bzip2's block).
+_HELD_BACK = {"GZIP": 64 * 1024, "ZSTD": 256 * 1024, "BZIP2": 900 * 1000}
+
+
 def _compressor(compression: str | None):
     if compression == "GZIP":
         # wbits 31 = gzip container; zlib writes mtime 0, so identical input gives identical files
@@ -181,6 +185,7 @@ class DataFile:
         self._object = S3ObjectWriter(client, bucket, key)
         self._compressor = _compressor(compression)
         self._compressed = compression is not None
+        self._held_back = _HELD_BACK.get(compression or "", 0)
         self._pending = bytearray()
         self._consumed = 0
         self.uncompressed_bytes = 0
@@ -202,11 +207,11 @@ class DataFile:
         return self._object.content_length
 
     def estimated_size(self) -> int:
-        """Bytes the object will have if closed now (exact without compression)."""
+        """Bytes the object would have if closed now: exact without compression, else a slight overestimate."""
         if not self._compressed:
             return self._object.content_length + len(self._pending)
-        ratio = self._object.content_length / self._consumed if self._consumed else 1.0
-        return self._object.content_length + int(len(self._pending) * ratio)
+        ratio = self._object.content_length / self._consumed if self._object.content_length else 1.0
+        return self._object.content_length + int((len(self._pending) + self._held_back) * ratio)
 
     def close(self) -> int:
         self._drain()

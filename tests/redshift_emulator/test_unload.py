@@ -472,3 +472,18 @@ def test_concurrent_unloads_in_threads(backend_dsn, target, prefix, s3, s3_env):
     for n in range(4):
         key = prefix.split("/", 3)[3] + f"{n}/000.gz"
         assert gzip.decompress(s3.get_object(Bucket=s3_env["bucket"], Key=key)["Body"].read()) == expected
+
+
+def test_maxfilesize_applies_to_compressed_bytes(unload, prefix):
+    query = "select g, md5(g::text) || md5((g * 31)::text) from generate_series(1, 300000) g order by g"
+    unload(query, prefix, "PARALLEL OFF GZIP MAXFILESIZE 5 MB MANIFEST VERBOSE")
+    names = unload.keys(prefix)
+    data_names = [name for name in names if name != "manifest"]
+    assert len(data_names) >= 2 and data_names == [f"{n:03d}.gz" for n in range(len(data_names))]
+    bodies = [unload.body(prefix, name) for name in data_names]
+    assert all(4.5 * 1024 * 1024 < len(body) <= 5 * 1024 * 1024 for body in bodies[:-1]), [len(b) for b in bodies]
+    text = b"".join(gzip.decompress(body) for body in bodies)
+    assert text.count(b"\n") == 300000 and text.startswith(b"1|c4ca4238a0b923820dcc509a6f75849b")
+    manifest = json.loads(unload.body(prefix, "manifest"))
+    assert [entry["meta"]["content_length"] for entry in manifest["entries"]] == [len(body) for body in bodies]
+    assert manifest["meta"]["record_count"] == 300000
