@@ -1,7 +1,20 @@
 """UNLOAD for the Redshift emulator: run the query on the backend and stream the result to the S3 emulator.
 
-The core (server.py) calls run_unload() for a statement that starts with UNLOAD; see
-helper-notes/EMULATOR_CONTRACT.md. Behaviour follows REDSHIFT_FACTS.md (UNLOAD) and AWS's UNLOAD reference.
+Behaviour follows REDSHIFT_FACTS.md (UNLOAD) and AWS's UNLOAD reference. How the core (server.py) calls it,
+for a statement that starts with UNLOAD:
+
+    outcome = run_unload(statement, open_cursor, S3Target(endpoint_url=args.s3_endpoint_url,
+                         region=args.s3_region, access_key_id=args.s3_access_key_id,
+                         secret_access_key=args.s3_secret_access_key, iam_roles=tuple(args.iam_roles)),
+                         slices=args.slices, notice=send_info_notice, faults=plan, cancel=session_cancel_event)
+
+- open_cursor(query) returns a named (server-side) psycopg2 cursor whose values are PostgreSQL text;
+  psycopg2 errors it raises become UnloadError with the backend's SQLSTATE.
+- UnloadError(sqlstate, message) -> ErrorResponse; the session stays usable (roll the backend back).
+- faults.CutConnection -> close the client socket without a response.
+- cancel (optional threading.Event) -> a stall or a running UNLOAD stops with SQLSTATE 57014.
+- Without access_key_id/secret_access_key in S3Target, IAM_ROLE cannot be honoured (a clear error says so).
+- It blocks until done: run it in the session's thread, not on an event loop.
 """
 
 from __future__ import annotations
