@@ -307,7 +307,8 @@ def _parse_size(cursor: _Cursor, option: str) -> int:
     return int(float(token.text) * (1024 if unit == "GB" else 1) * MB)
 
 
-def _parse_option(cursor: _Cursor, options: _Options) -> None:  # noqa: C901 - one branch per documented option
+def _parse_option(cursor: _Cursor, options: _Options) -> None:
+    """One option (one branch per documented option); values land in options.values."""
     values = options.values
     word = cursor.current.text if cursor.current.kind == "word" else None
     if word is None:
