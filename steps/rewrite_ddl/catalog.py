@@ -153,7 +153,7 @@ class Catalog:
 def _validator():
     import fastjsonschema
 
-    return fastjsonschema.compile(json.loads(SCHEMA_PATH.read_text()))
+    return fastjsonschema.compile(json.loads(SCHEMA_PATH.read_text()), use_default=False)
 
 
 def validate(data: Any, where: str) -> None:

@@ -1,0 +1,296 @@
+"""Catalog rows (as the queries in `queries.py` return them) → the catalog.json document. Pure functions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from steps.dump_schema.queries import is_system_schema
+
+DISTSTYLES = {0: "EVEN", 1: "KEY", 8: "ALL", 9: "AUTO", 10: "AUTO(ALL)", 11: "AUTO(EVEN)", 12: "AUTO(KEY)"}
+VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
+# aclitem privilege letters (PostgreSQL's, which Redshift shares for these)
+ACL_PRIVILEGES = {"r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE", "D": "TRUNCATE", "x": "REFERENCES",
+                  "t": "TRIGGER", "X": "EXECUTE", "U": "USAGE", "C": "CREATE", "T": "TEMPORARY", "R": "RULE"}
+_IDENTITY = re.compile(r"""^\s*"?identity"?\s*\(\s*\d+\s*,\s*\d+\s*,\s*'(-?\d+)\s*,\s*(-?\d+)'""", re.I)
+_BACKUP_NO = re.compile(r"\bBACKUP\s+NO\b", re.I)
+_MATERIALIZED = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?MATERIALIZED\s+VIEW\b", re.I)
+_LATE_BINDING = re.compile(r"\bWITH\s+NO\s+SCHEMA\s+BINDING\b", re.I)
+
+
+@dataclass
+class Filters:
+    schemas: tuple[str, ...] = ()
+    exclude_schemas: tuple[str, ...] = ()
+    tables: re.Pattern | None = None
+
+    def schema_wanted(self, schema: str) -> bool:
+        if is_system_schema(schema) or schema in self.exclude_schemas:
+            return False
+        return not self.schemas or schema in self.schemas
+
+    def relation_wanted(self, schema: str, name: str) -> bool:
+        return self.schema_wanted(schema) and (self.tables is None or bool(self.tables.search(f"{schema}.{name}")))
+
+
+@dataclass
+class CatalogRows:
+    """Everything the constant set of catalog queries returned."""
+
+    version: str
+    database: str
+    schemas: list[tuple] = field(default_factory=list)
+    relations: list[tuple] = field(default_factory=list)
+    columns: list[tuple] = field(default_factory=list)
+    table_def: list[tuple] = field(default_factory=list)
+    table_info: list[tuple] = field(default_factory=list)
+    constraints: list[tuple] = field(default_factory=list)
+    functions: list[tuple] = field(default_factory=list)
+    types: list[tuple] = field(default_factory=list)
+    views: list[tuple] = field(default_factory=list)
+    users: list[tuple] = field(default_factory=list)
+    groups: list[tuple] = field(default_factory=list)
+
+
+def split_identifiers(text: str) -> list[str]:
+    """`a, "B c", d` → ["a", "B c", "d"] (unquoted names fold to lower case, as Redshift does)."""
+    names, i, n = [], 0, len(text)
+    while i < n:
+        if text[i] in " ,\t\n":
+            i += 1
+            continue
+        if text[i] == '"':
+            j, buf = i + 1, []
+            while j < n:
+                if text[j] == '"':
+                    if text[j + 1:j + 2] == '"':
+                        buf.append('"')
+                        j += 2
+                        continue
+                    break
+                buf.append(text[j])
+                j += 1
+            names.append("".join(buf))
+            i = j + 1
+        else:
+            j = i
+            while j < n and text[j] not in ",":
+                j += 1
+            names.append(text[i:j].strip().lower())
+            i = j
+    return names
+
+
+def _parenthesized(text: str, start: int) -> tuple[str, int]:
+    open_at = text.index("(", start)
+    depth, quoted = 0, False
+    for i in range(open_at, len(text)):
+        ch = text[i]
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth -= 1
+            if depth == 0:
+                return text[open_at + 1:i], i + 1
+    raise ValueError(f"unbalanced parentheses in {text!r}")
+
+
+def parse_constraint(name: str, contype: str, definition: str, ref_schema: str | None,
+                     ref_table: str | None) -> dict[str, Any]:
+    """A pg_get_constraintdef text (PRIMARY KEY (a, b) / UNIQUE (a) / FOREIGN KEY (a) REFERENCES t(b))."""
+    kind = {"p": "primary_key", "u": "unique", "f": "foreign_key"}[contype]
+    columns_text, end = _parenthesized(definition, 0)
+    constraint: dict[str, Any] = {"name": name, "kind": kind, "columns": split_identifiers(columns_text)}
+    if kind == "foreign_key":
+        rest = definition[end:]
+        ref_columns: list[str] = []
+        if "(" in rest:
+            ref_columns = split_identifiers(_parenthesized(rest, 0)[0])
+        constraint["references"] = {"schema": ref_schema or "public", "table": ref_table or "",
+                                    "columns": ref_columns}
+    return constraint
+
+
+def parse_acl(acl: Any) -> list[tuple[str, str, list[str]]]:
+    """aclitem[] (a list or its text form) → [(grantee_kind, grantee, privileges)] (grant options dropped)."""
+    if acl is None:
+        return []
+    items = acl if isinstance(acl, list) else _acl_items(str(acl))
+    grants = []
+    for item in items:
+        grantee, _, rest = item.rpartition("=")
+        privileges_text = rest.split("/", 1)[0].replace("*", "")
+        privileges = sorted({ACL_PRIVILEGES[c] for c in privileges_text if c in ACL_PRIVILEGES})
+        if not privileges:
+            continue
+        grantee = grantee.strip('"').replace('""', '"')
+        if grantee == "":
+            grants.append(("public", "public", privileges))
+        elif grantee.startswith("group "):
+            grants.append(("group", grantee[len("group "):], privileges))
+        else:
+            grants.append(("user", grantee, privileges))
+    return grants
+
+
+def _acl_items(text: str) -> list[str]:
+    text = text.strip()
+    if text.startswith("{") and text.endswith("}"):
+        text = text[1:-1]
+    items, current, quoted, i = [], [], False, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            current.append(text[i + 1])
+            i += 2
+            continue
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "," and not quoted:
+            items.append("".join(current))
+            current = []
+            i += 1
+            continue
+        current.append(ch)
+        i += 1
+    if current:
+        items.append("".join(current))
+    return [item for item in items if item]
+
+
+def _oids(value: Any) -> list[int]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [int(v) for v in value]
+    return [int(v) for v in str(value).replace(",", " ").strip("{}").split()]
+
+
+def _group_members(value: Any, users: dict[int, str]) -> list[str]:
+    return sorted(users[o] for o in _oids(value) if o in users)
+
+
+@dataclass
+class Shows:
+    """SHOW TABLE / SHOW VIEW / SHOW PROCEDURE texts by (schema, name) (procedures by (schema, name, types))."""
+
+    tables: dict[tuple[str, str], str] = field(default_factory=dict)
+    views: dict[tuple[str, str], str] = field(default_factory=dict)
+    procedures: dict[tuple[str, str, tuple[str, ...]], str] = field(default_factory=dict)
+
+
+def wanted_objects(rows: CatalogRows, filters: Filters) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """(tables, views, functions-and-procedures) rows to dump, sorted."""
+    tables = [r for r in rows.relations if r[3] == "r" and filters.relation_wanted(r[1], r[2])]
+    views = [r for r in rows.relations if r[3] == "v" and filters.relation_wanted(r[1], r[2])]
+    routines = [r for r in rows.functions if filters.schema_wanted(r[1])]
+    return tables, views, routines
+
+
+def routine_types(routine: tuple, type_names: dict[int, str]) -> tuple[list[str], str]:
+    return [type_names.get(o, str(o)) for o in _oids(routine[5])], type_names.get(int(routine[4]), str(routine[4]))
+
+
+def build_catalog(rows: CatalogRows, shows: Shows, filters: Filters, run_id: str, dumped_at: str) -> dict:
+    tables_rows, views_rows, routines = wanted_objects(rows, filters)
+    columns_by_oid: dict[int, list[tuple]] = {}
+    for row in rows.columns:
+        columns_by_oid.setdefault(int(row[0]), []).append(row)
+    table_def = {(r[0], r[1], r[2]): r for r in rows.table_def}
+    info = {(r[0], r[1]): r for r in rows.table_info}
+    constraints_by_oid: dict[int, list[tuple]] = {}
+    for row in rows.constraints:
+        constraints_by_oid.setdefault(int(row[0]), []).append(row)
+    type_names = {int(oid): name for oid, name in rows.types}
+    users = {int(r[0]): r[1] for r in rows.users}
+    view_texts = {(r[0], r[1]): r[2] for r in rows.views if r[2]}
+    grants: list[dict] = []
+
+    schema_names = set()
+    tables = []
+    for oid, schema, name, _, owner, diststyle, comment, acl in tables_rows:
+        schema_names.add(schema)
+        tables.append(_table(int(oid), schema, name, owner, diststyle, comment, columns_by_oid, table_def, info,
+                             constraints_by_oid, shows.tables.get((schema, name), "")))
+        grants += _grants("table", schema, name, owner, acl)
+    views = []
+    for oid, schema, name, _, owner, _, comment, acl in views_rows:
+        schema_names.add(schema)
+        text = shows.views.get((schema, name)) or view_texts.get((schema, name), "")
+        kind = "materialized_view" if _MATERIALIZED.match(text) else "view"
+        views.append({"schema": schema, "name": name, "owner": owner, "comment": comment, "kind": kind,
+                      "late_binding": bool(_LATE_BINDING.search(text)), "definition": text,
+                      "columns": [{"name": c[2], "type": c[3]} for c in columns_by_oid.get(int(oid), [])],
+                      "depends_on": []})
+        grants += _grants(kind, schema, name, owner, acl)
+    functions, procedures = [], []
+    for routine in routines:
+        _, schema, name, language, _, _, volatility, source, owner, comment = routine
+        schema_names.add(schema)
+        argument_types, returns = routine_types(routine, type_names)
+        arguments = [{"type": t} for t in argument_types]
+        if language == "plpgsql":  # Redshift's stored procedures; its UDFs are SQL or Python
+            definition = shows.procedures.get((schema, name, tuple(argument_types)), "")
+            procedures.append({"schema": schema, "name": name, "owner": owner, "comment": comment,
+                               "language": language, "arguments": arguments, "definition": definition or source})
+        else:
+            functions.append({"schema": schema, "name": name, "owner": owner, "comment": comment,
+                              "language": language, "arguments": arguments, "returns": returns,
+                              "volatility": VOLATILITY.get(volatility, "volatile"), "body": source or ""})
+    schemas = []
+    for _, name, owner, comment, acl in rows.schemas:
+        if filters.schema_wanted(name) and (name in schema_names or not filters.tables):
+            schemas.append({"name": name, "owner": owner, "comment": comment})
+            grants += _grants("schema", name, name, owner, acl)
+    return {
+        "format_version": 1, "run_id": run_id,
+        "source": {"database": rows.database, "version": rows.version, "dumped_at": dumped_at},
+        "schemas": schemas, "tables": tables, "views": views, "functions": functions, "procedures": procedures,
+        "users": [{"name": r[1], "superuser": bool(r[2]), "create_database": bool(r[3])} for r in rows.users],
+        "groups": [{"name": g[0], "members": _group_members(g[1], users)} for g in rows.groups],
+        "grants": grants,
+    }
+
+
+def _grants(kind: str, schema: str, name: str, owner: str | None, acl: Any) -> list[dict]:
+    return [{"object_kind": kind, "schema": schema, "name": name, "grantee": grantee, "grantee_kind": grantee_kind,
+             "privileges": privileges}
+            for grantee_kind, grantee, privileges in parse_acl(acl)
+            if not (grantee_kind == "user" and grantee == owner)]
+
+
+def _table(oid: int, schema: str, name: str, owner: str | None, diststyle: Any, comment: str | None,
+           columns_by_oid: dict, table_def: dict, info: dict, constraints_by_oid: dict, show: str) -> dict:
+    columns = []
+    interleaved = False
+    for _, attnum, attname, type_text, notnull, default, column_comment in columns_by_oid.get(oid, []):
+        definition = table_def.get((schema, name, attname))
+        encoding, distkey, sortkey = (definition[3], bool(definition[4]), int(definition[5] or 0)) \
+            if definition else (None, False, 0)
+        interleaved = interleaved or sortkey < 0
+        identity = None
+        match = _IDENTITY.match(default or "")
+        if match:
+            identity, default = {"seed": int(match.group(1)), "step": int(match.group(2))}, None
+        columns.append({"name": attname, "position": int(attnum), "type": type_text, "nullable": not notnull,
+                        "default": default, "identity": identity,
+                        "encoding": encoding if encoding not in (None, "") else None, "distkey": distkey,
+                        "sortkey_position": abs(sortkey) or None, "comment": column_comment})
+    stats = info.get((schema, name))
+    style = DISTSTYLES.get(int(diststyle)) if diststyle is not None and str(diststyle).lstrip("-").isdigit() \
+        else None
+    if style is None and stats is not None and stats[2]:
+        style = str(stats[2]).split("(")[0].upper()
+    has_sortkey = any(c["sortkey_position"] for c in columns)
+    return {
+        "schema": schema, "name": name, "owner": owner, "comment": comment, "diststyle": style,
+        "sortkey_style": ("interleaved" if interleaved else "compound") if has_sortkey else None,
+        "backup": not bool(_BACKUP_NO.search(show)),
+        "estimated_rows": max(0, int(stats[5] if stats[5] is not None else stats[4] or 0)) if stats else 0,
+        "size_mb": float(stats[3] or 0) if stats else 0.0,
+        "columns": columns,
+        "constraints": [parse_constraint(c[1], c[2], c[5], c[3], c[4]) for c in constraints_by_oid.get(oid, [])],
+    }

@@ -1,0 +1,76 @@
+"""The catalog queries dump_schema runs on Redshift: a constant number, whatever the size of the database
+(plus one SHOW per table, view and procedure). Only catalog tables, views and functions that Redshift documents
+(or that AWS's own admin views use: format_type, format_encoding, attisdistkey, attsortkeyord, adsrc,
+pg_get_constraintdef, reldiststyle) appear here. System schemas are filtered in Python (`SYSTEM_SCHEMAS`)."""
+
+VERSION = "SELECT version(), current_database()"
+
+SCHEMAS = """
+SELECT n.oid, n.nspname, u.usename, d.description, n.nspacl
+FROM pg_namespace n
+LEFT JOIN pg_user u ON u.usesysid = n.nspowner
+LEFT JOIN pg_description d ON d.objoid = n.oid AND d.objsubid = 0
+ORDER BY n.nspname"""
+
+# relkind r = table, v = view (Redshift materialized views are views whose SHOW VIEW says MATERIALIZED)
+RELATIONS = """
+SELECT c.oid, n.nspname, c.relname, c.relkind, u.usename, c.reldiststyle, d.description, c.relacl
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_user u ON u.usesysid = c.relowner
+LEFT JOIN pg_description d ON d.objoid = c.oid AND d.objsubid = 0
+WHERE c.relkind IN ('r', 'v')
+ORDER BY n.nspname, c.relname"""
+
+COLUMNS = """
+SELECT c.oid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, ad.adsrc, d.description
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+LEFT JOIN pg_description d ON d.objoid = c.oid AND d.objsubid = a.attnum
+WHERE c.relkind IN ('r', 'v') AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY c.oid, a.attnum"""
+
+# pg_table_def lists only schemas on the search_path: the reader sets it to every dumped schema first.
+TABLE_DEF = """
+SELECT schemaname, tablename, "column", encoding, distkey, sortkey
+FROM pg_table_def"""
+
+TABLE_INFO = """
+SELECT "schema", "table", diststyle, size, tbl_rows, estimated_visible_rows
+FROM svv_table_info"""
+
+CONSTRAINTS = """
+SELECT con.conrelid, con.conname, con.contype, fn.nspname, fc.relname, pg_get_constraintdef(con.oid)
+FROM pg_constraint con
+LEFT JOIN pg_class fc ON fc.oid = con.confrelid
+LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+WHERE con.contype IN ('p', 'u', 'f')
+ORDER BY con.conrelid, con.conname"""
+
+FUNCTIONS = """
+SELECT p.oid, n.nspname, p.proname, l.lanname, p.prorettype, p.proargtypes, p.provolatile, p.prosrc,
+       u.usename, d.description
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+JOIN pg_language l ON l.oid = p.prolang
+LEFT JOIN pg_user u ON u.usesysid = p.proowner
+LEFT JOIN pg_description d ON d.objoid = p.oid AND d.objsubid = 0
+WHERE l.lanname NOT IN ('internal', 'c')
+ORDER BY n.nspname, p.proname, p.oid"""
+
+VIEWS = "SELECT schemaname, viewname, definition FROM pg_views"
+
+TYPES = "SELECT oid, typname FROM pg_type"
+
+USERS = "SELECT usesysid, usename, usesuper, usecreatedb FROM pg_user ORDER BY usename"
+
+GROUPS = "SELECT groname, grolist FROM pg_group ORDER BY groname"
+
+# Schemas that belong to Redshift itself, never dumped (plus every pg_* schema).
+SYSTEM_SCHEMAS = frozenset({"information_schema", "catalog_history", "pg_catalog", "pg_internal", "pg_automv",
+                            "pg_auto_copy", "pg_mv", "pg_s3", "sys"})
+
+
+def is_system_schema(name: str) -> bool:
+    return name in SYSTEM_SCHEMAS or name.startswith("pg_")

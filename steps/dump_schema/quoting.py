@@ -1,0 +1,16 @@
+"""Quoting for the backup file, written without a live cursor (the text outlives the connection)."""
+
+from __future__ import annotations
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(schema: str, name: str) -> str:
+    return f"{ident(schema)}.{ident(name)}"
+
+
+def literal(value: str) -> str:
+    """Redshift reads backslashes in literals as escapes: double them, as well as quotes."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"

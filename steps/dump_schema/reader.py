@@ -1,0 +1,119 @@
+"""Reads the Redshift catalog over one connection: the constant set of queries, then one SHOW per table, view
+and procedure. A SHOW that fails for one object is recorded (its text stays empty) instead of stopping the dump."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import psycopg2
+from psycopg2 import sql
+
+from shared.errors import SourceError, TransientError
+from shared.log import event
+from steps.dump_schema import queries
+from steps.dump_schema.assemble import CatalogRows, Filters, Shows, routine_types, wanted_objects
+
+_CONNECTION_LOST = ("server closed the connection", "connection already closed", "terminating connection",
+                    "could not receive data", "SSL SYSCALL error", "connection not open")
+
+
+@dataclass
+class ShowFailures:
+    """Objects whose SHOW failed: (kind, name, error)."""
+
+    items: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _error(what: str, exc: psycopg2.Error) -> Exception:
+    text = " ".join(str(exc).split())[:300]
+    if isinstance(exc, psycopg2.OperationalError) or any(s in text for s in _CONNECTION_LOST):
+        return TransientError(f"the connection to Redshift was lost during {what}: {text}")
+    return SourceError(f"Redshift refused {what}: {text}")
+
+
+def _fetch(cur, what: str, query, params=None) -> list[tuple]:
+    try:
+        cur.execute(query, params)
+        return cur.fetchall()
+    except psycopg2.Error as exc:
+        raise _error(f"the catalog query for {what}", exc) from None
+
+
+def read_catalog_rows(conn, filters: Filters) -> CatalogRows:
+    with conn.cursor() as cur:
+        version, database = _fetch(cur, "the version", queries.VERSION)[0]
+        rows = CatalogRows(version=version, database=database)
+        rows.schemas = _fetch(cur, "schemas", queries.SCHEMAS)
+        rows.relations = _fetch(cur, "relations", queries.RELATIONS)
+        rows.columns = _fetch(cur, "columns", queries.COLUMNS)
+        rows.table_info = _fetch(cur, "table sizes (svv_table_info)", queries.TABLE_INFO)
+        rows.constraints = _fetch(cur, "constraints", queries.CONSTRAINTS)
+        rows.views = _fetch(cur, "view definitions", queries.VIEWS)
+        rows.functions = _fetch(cur, "functions and procedures", queries.FUNCTIONS)
+        rows.types = _fetch(cur, "types", queries.TYPES)
+        rows.users = _fetch(cur, "users", queries.USERS)
+        rows.groups = _fetch(cur, "groups", queries.GROUPS)
+        schemas = sorted({r[1] for r in rows.schemas if filters.schema_wanted(r[1])})
+        if schemas:
+            # pg_table_def shows only the schemas on the search_path
+            _fetch_none(cur, "the search path", sql.SQL("SET search_path TO {}").format(
+                sql.SQL(", ").join(sql.Identifier(s) for s in schemas)))
+            rows.table_def = _fetch(cur, "column encodings and keys (pg_table_def)", queries.TABLE_DEF)
+            _fetch_none(cur, "the search path", sql.SQL("RESET search_path"))
+    return rows
+
+
+def _fetch_none(cur, what: str, query) -> None:
+    try:
+        cur.execute(query)
+    except psycopg2.Error as exc:
+        raise _error(f"setting {what}", exc) from None
+
+
+def _show(cur, kind: str, target: sql.Composable, label: str, failures: ShowFailures) -> str:
+    try:
+        cur.execute(sql.SQL("SHOW {} {}").format(sql.SQL(kind), target))
+        return "\n".join(str(r[0]) for r in cur.fetchall() if r and r[0] is not None).strip()
+    except psycopg2.Error as exc:
+        error = _error(f"SHOW {kind} {label}", exc)
+        if isinstance(error, TransientError):
+            raise error from None
+        failures.items.append((kind.lower(), label, " ".join(str(exc).split())[:300]))
+        event("show.failed", object_kind=kind.lower(), object=label, error=failures.items[-1][2])
+        return ""
+
+
+def read_shows(conn, rows: CatalogRows, filters: Filters) -> tuple[Shows, ShowFailures]:
+    tables, views, routines = wanted_objects(rows, filters)
+    type_names = {int(oid): name for oid, name in rows.types}
+    shows, failures = Shows(), ShowFailures()
+    with conn.cursor() as cur:
+        for row in tables:
+            schema, name = row[1], row[2]
+            shows.tables[(schema, name)] = _show(cur, "TABLE", sql.Identifier(schema, name), f"{schema}.{name}",
+                                                 failures)
+        for row in views:
+            schema, name = row[1], row[2]
+            shows.views[(schema, name)] = _show(cur, "VIEW", sql.Identifier(schema, name), f"{schema}.{name}",
+                                                failures)
+        for routine in _procedures(routines):
+            schema, name = routine[1], routine[2]
+            types, _ = routine_types(routine, type_names)
+            target = sql.SQL("{}({})").format(sql.Identifier(schema, name),
+                                              sql.SQL(", ").join(sql.SQL(t) for t in _plain_types(types)))
+            shows.procedures[(schema, name, tuple(types))] = _show(cur, "PROCEDURE", target,
+                                                                   f"{schema}.{name}({', '.join(types)})", failures)
+    return shows, failures
+
+
+def _procedures(routines: Iterable[tuple]) -> list[tuple]:
+    return [r for r in routines if r[3] == "plpgsql"]
+
+
+def _plain_types(types: list[str]) -> list[str]:
+    """pg_type names (int4, varchar, …) are plain words; anything else is refused rather than pasted into SQL."""
+    for name in types:
+        if not name.replace("_", "").isalnum():
+            raise SourceError(f"unexpected type name {name!r} in a procedure signature")
+    return types

@@ -1,0 +1,59 @@
+"""dump_schema's failures reach the user as one line and a typed exit code; nothing is written to the run."""
+
+from __future__ import annotations
+
+import socket
+
+from shared.config import load_settings
+from shared.errors import ExitCode
+from shared.objectstore import ObjectStore, RunLayout
+from tests.dump_schema.conftest import one_error_line, run_step
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def outputs(environ: dict, run_id: str) -> list[bool]:
+    settings = load_settings(environ)
+    store, layout = ObjectStore(settings.s3, settings.gcs), RunLayout.from_settings(run_id, settings.gcs)
+    return [store.exists(layout.catalog_json), store.exists(layout.schema_redshift_sql)]
+
+
+def test_unreachable_redshift(devstack_environ, run_id):
+    environ = {**devstack_environ, "REDSHIFT_HOST": "127.0.0.1", "REDSHIFT_PORT": str(closed_port()),
+               "REDSHIFT_DATABASE": "dev", "REDSHIFT_USER": "awsuser", "REDSHIFT_PASSWORD": "x"}
+    environ = {k: v for k, v in environ.items() if not k.startswith("SSH_BASTION_")}
+    done = run_step(["--run-id", run_id], environ)
+    assert done.returncode == ExitCode.FAILED  # transient: Argo retries a refused connection
+    assert "cannot connect to Redshift at 127.0.0.1" in one_error_line(done)
+    assert outputs(environ, run_id) == [False, False]
+
+
+def test_wrong_password(devstack, devstack_environ, run_id):
+    # devstack's PostgreSQL speaks the same wire protocol and refuses a wrong password the same way
+    postgres = devstack["postgres"]
+    environ = {**devstack_environ, "REDSHIFT_HOST": postgres["host"], "REDSHIFT_PORT": str(postgres["port"]),
+               "REDSHIFT_DATABASE": "postgres", "REDSHIFT_USER": postgres["user"],
+               "REDSHIFT_PASSWORD": "not-the-password", "REDSHIFT_SSLMODE": "disable"}
+    environ = {k: v for k, v in environ.items() if not k.startswith("SSH_BASTION_")}
+    done = run_step(["--run-id", run_id], environ)
+    assert done.returncode == ExitCode.BAD_CONFIG
+    line = one_error_line(done)
+    assert "wrong user or password" in line and "not-the-password" not in done.stderr
+    assert outputs(environ, run_id) == [False, False]
+
+
+def test_invalid_tables_regex(devstack_environ, run_id):
+    done = run_step(["--run-id", run_id, "--tables", "(["], devstack_environ)
+    assert done.returncode == ExitCode.BAD_INPUT
+    assert "--tables '([' is not a valid regular expression" in one_error_line(done)
+
+
+def test_missing_redshift_settings(devstack_environ, run_id):
+    environ = {k: v for k, v in devstack_environ.items() if not k.startswith("REDSHIFT_")}
+    done = run_step(["--run-id", run_id], environ)
+    assert done.returncode == ExitCode.BAD_CONFIG
+    assert "REDSHIFT_HOST" in one_error_line(done)
