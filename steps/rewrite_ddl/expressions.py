@@ -94,20 +94,46 @@ def _dateadd(node, ctx):
 
 
 def _listagg(node, ctx):
+    """LISTAGG([DISTINCT] x [, delimiter]) [WITHIN GROUP (ORDER BY …)] → string_agg(x::text, delimiter ORDER BY …);
+    Redshift's default delimiter is ''. A bare GroupConcat under WITHIN GROUP is left to its parent."""
     order = None
     if isinstance(node, exp.WithinGroup):
         order, node = node.expression, node.this
+    elif isinstance(node.parent, exp.WithinGroup):
+        return None
     if not isinstance(node, exp.GroupConcat):
         return None
-    value = node.this
+    value, separator, distinct = node.this, node.args.get("separator"), False
     if isinstance(value, exp.Distinct):
-        ctx.note("LISTAGG(DISTINCT …) kept as string_agg(DISTINCT …)")
-    separator = node.args.get("separator") or exp.Literal.string("")
-    value = exp.Cast(this=value, to=exp.DataType.build("text"))
+        distinct, items = True, value.expressions
+        value = items[0]
+        if len(items) > 1 and separator is None:
+            separator = items[1]
+        ctx.note("LISTAGG(DISTINCT …) -> string_agg(DISTINCT …)")
+    as_text = exp.Cast(this=value, to=exp.DataType.build("text"))
+    argument: exp.Expression = exp.Distinct(expressions=[as_text]) if distinct else as_text
     if order is not None:
-        value = exp.Order(this=value, expressions=order.expressions)
+        ordered = []
+        for item in order.expressions:
+            item = item.copy()
+            if distinct and item.this == value:  # DISTINCT needs ORDER BY on the aggregated expression itself
+                item.set("this", as_text.copy())
+            ordered.append(item)
+        argument = exp.Order(this=argument, expressions=ordered)
     ctx.note("LISTAGG -> string_agg")
-    return exp.GroupConcat(this=value, separator=separator)
+    return exp.GroupConcat(this=argument, separator=separator or exp.Literal.string(""))
+
+
+def _regexp_substr(node, ctx):
+    # PostgreSQL 15+ has regexp_substr with Redshift's argument order (source, pattern, position, occurrence)
+    args = [node.this, node.expression]
+    for key in ("position", "occurrence"):
+        if node.args.get(key) is None:
+            break
+        args.append(node.args[key])
+    if node.args.get("parameters") is not None or node.args.get("group") is not None:
+        return None
+    return exp.Anonymous(this="regexp_substr", expressions=args)
 
 
 def _strtol(node, ctx):
@@ -180,6 +206,7 @@ REWRITES: dict[type, Callable] = {
     exp.TsOrDsAdd: _dateadd, exp.DateAdd: _dateadd, exp.TimestampAdd: _dateadd, exp.DatetimeAdd: _dateadd,
     exp.WithinGroup: _listagg, exp.GroupConcat: _listagg,
     exp.FromBase: _strtol,
+    exp.RegexpExtract: _regexp_substr,
     exp.Trunc: _trunc,
     exp.JSONExtractScalar: _json_extract,
     exp.ApproxDistinct: _approx_distinct,
