@@ -20,6 +20,7 @@ from steps.dump_schema.backup import render_backup
 from steps.dump_schema.reader import read_catalog_rows, read_shows
 
 STEP = "dump_schema"
+_NO_SCHEMA_BINDING = re.compile(r"\s+with\s+no\s+schema\s+binding\s*$", re.I)
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "catalog.schema.json"
 
 
@@ -51,8 +52,9 @@ def make_filters(schemas: str | None, exclude_schemas: str | None, tables: str |
 
 def view_dependencies(definition: str, known: set[tuple[str, str]]) -> list[str]:
     """The dumped relations a view's text reads (unqualified names resolve to public, as on Redshift)."""
+    text = _NO_SCHEMA_BINDING.sub("", definition.strip().rstrip(";")).rstrip().rstrip(";")
     try:
-        tree = sqlglot.parse_one(definition, read="redshift")
+        tree = sqlglot.parse_one(text, read="redshift")
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
         return []
     if tree is None:
