@@ -12,6 +12,7 @@ _PARTS = """
         WHEN 'year' THEN 'year' WHEN 'quarter' THEN 'quarter' WHEN 'month' THEN 'month' WHEN 'week' THEN 'week'
         WHEN 'day' THEN 'day' WHEN 'hour' THEN 'hour' WHEN 'minute' THEN 'minute' WHEN 'second' THEN 'second'
         WHEN 'millisecond' THEN 'millisecond' WHEN 'microsecond' THEN 'microsecond'
+        WHEN 'decade' THEN 'decade' WHEN 'century' THEN 'century' WHEN 'millennium' THEN 'millennium'
         ELSE r2a_compat._unknown_part(part) END"""
 
 FUNCTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -25,6 +26,9 @@ END $$;""", ()),
 CREATE FUNCTION r2a_compat.datediff(part text, start_ts timestamp, end_ts timestamp) RETURNS bigint
     LANGUAGE sql IMMUTABLE STRICT AS $$
     SELECT CASE {_PARTS.strip()}
+        WHEN 'millennium' THEN (extract(millennium FROM end_ts) - extract(millennium FROM start_ts))::bigint
+        WHEN 'century' THEN (extract(century FROM end_ts) - extract(century FROM start_ts))::bigint
+        WHEN 'decade' THEN (extract(decade FROM end_ts) - extract(decade FROM start_ts))::bigint
         WHEN 'year' THEN (extract(year FROM end_ts) - extract(year FROM start_ts))::bigint
         WHEN 'quarter' THEN ((extract(year FROM end_ts) * 4 + extract(quarter FROM end_ts))
                             - (extract(year FROM start_ts) * 4 + extract(quarter FROM start_ts)))::bigint
@@ -43,6 +47,8 @@ CREATE FUNCTION r2a_compat.datediff(part text, start_ts timestamp, end_ts timest
 CREATE FUNCTION r2a_compat.dateadd(part text, amount bigint, ts timestamp) RETURNS timestamp
     LANGUAGE sql IMMUTABLE STRICT AS $$
     SELECT ts + amount * CASE {_PARTS.strip()}
+        WHEN 'millennium' THEN interval '1000 years' WHEN 'century' THEN interval '100 years'
+        WHEN 'decade' THEN interval '10 years'
         WHEN 'year' THEN interval '1 year' WHEN 'quarter' THEN interval '3 months'
         WHEN 'month' THEN interval '1 month' WHEN 'week' THEN interval '7 days' WHEN 'day' THEN interval '1 day'
         WHEN 'hour' THEN interval '1 hour' WHEN 'minute' THEN interval '1 minute'

@@ -82,13 +82,30 @@ def _unit(node: exp.Expression) -> exp.Expression:
     return exp.Literal.string(text.lower())
 
 
+# What r2a_compat.datediff/dateadd accept (sqlglot normalizes Redshift's abbreviations to these names).
+DATE_PARTS = ("year", "quarter", "month", "week", "day", "hour", "minute", "second", "millisecond", "microsecond",
+              "decade", "century", "millennium")
+
+
+def _known_part(node, ctx, function: str) -> bool:
+    part = _unit(node).name
+    if part not in DATE_PARTS:
+        ctx.result.unsupported = f"{function} with date part {part!r} has no r2a_compat equivalent"
+        return False
+    return True
+
+
 def _datediff(node, ctx):
     # TsOrDsDiff(this=end, expression=start): DATEDIFF(part, start, end) counts part boundaries crossed.
+    if not _known_part(node, ctx, "DATEDIFF"):
+        return None
     return _compat_call(ctx, "datediff", [_unit(node), _as_timestamp(node.expression), _as_timestamp(node.this)],
                         "DATEDIFF -> r2a_compat.datediff (counts boundaries like Redshift)")
 
 
 def _dateadd(node, ctx):
+    if not _known_part(node, ctx, "DATEADD"):
+        return None
     return _compat_call(ctx, "dateadd", [_unit(node), node.expression, _as_timestamp(node.this)],
                         "DATEADD -> r2a_compat.dateadd")
 

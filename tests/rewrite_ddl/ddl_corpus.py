@@ -195,6 +195,8 @@ class CorpusCatalog:
 
 def corpus_catalog(run_id: str = "corpus_20260101_000000") -> dict:
     """iglu-central in schema atomic, TPC-H in tpch, TPC-DS in tpcds (both define `customer`)."""
+    if not (CORPORA / "iglu-central" / "000_atomic_events.sql").exists():
+        raise FileNotFoundError(f"the DDL corpora are expected in {CORPORA} (the team folder ../shared/corpora)")
     catalog = CorpusCatalog(run_id)
     iglu = sorted((CORPORA / "iglu-central").glob("*.sql"))
     for path in iglu:  # 000_atomic_events.sql sorts first

@@ -1,0 +1,77 @@
+"""The r2a_compat functions on PostgreSQL 16 give Redshift's answers (boundary-counting DATEDIFF, month-end
+DATEADD, STRTOL, GETDATE without fractional seconds)."""
+
+from __future__ import annotations
+
+import datetime
+
+import psycopg2
+import pytest
+
+from steps.rewrite_ddl.compat import FUNCTIONS, compat_objects
+
+CASES = [
+    ("r2a_compat.datediff('year', '2009-12-31 23:59:59', '2010-01-01')", 1),
+    ("r2a_compat.datediff('decade', '2009-12-31', '2010-01-01')", 1),
+    ("r2a_compat.datediff('century', '2000-12-31', '2001-01-01')", 1),
+    ("r2a_compat.datediff('millennium', '2000-12-31', '2001-01-01')", 1),
+    ("r2a_compat.datediff('quarter', '2020-03-31', '2020-04-01')", 1),
+    ("r2a_compat.datediff('month', '2020-01-31', '2020-02-01')", 1),
+    ("r2a_compat.datediff('month', '2020-02-01', '2020-01-31')", -1),
+    ("r2a_compat.datediff('week', '2024-01-07', '2024-01-08')", 1),   # Sunday -> Monday crosses a week start
+    ("r2a_compat.datediff('week', '2024-01-08', '2024-01-14')", 0),   # Monday -> Sunday stays in the week
+    ("r2a_compat.datediff('day', '2020-01-01 23:59', '2020-01-02 00:00')", 1),
+    ("r2a_compat.datediff('hour', '2020-01-01 10:59', '2020-01-01 11:00')", 1),
+    ("r2a_compat.datediff('minute', '2020-01-01 10:59:59', '2020-01-01 11:00:00')", 1),
+    ("r2a_compat.datediff('second', '2020-01-01 10:59:59.9', '2020-01-01 11:00:00.1')", 1),
+    ("r2a_compat.datediff('millisecond', '2020-01-01 00:00:00.0009', '2020-01-01 00:00:00.0011')", 1),
+    ("r2a_compat.datediff('microsecond', '2020-01-01 00:00:00', '2020-01-01 00:00:01')", 1000000),
+    ("r2a_compat.dateadd('month', 1, '2008-01-31')", datetime.datetime(2008, 2, 29)),
+    ("r2a_compat.dateadd('quarter', 1, '2020-11-30')", datetime.datetime(2021, 2, 28)),
+    ("r2a_compat.dateadd('week', -1, '2020-01-08')", datetime.datetime(2020, 1, 1)),
+    ("r2a_compat.dateadd('decade', 1, '2000-02-29')", datetime.datetime(2010, 2, 28)),
+    ("r2a_compat.dateadd('millisecond', 5, '2020-01-01')", datetime.datetime(2020, 1, 1, 0, 0, 0, 5000)),
+    ("r2a_compat.strtol('0xf', 16)", 15),
+    ("r2a_compat.strtol('1234567', 10)", 1234567),
+    ("r2a_compat.strtol('zz', 10)", None),
+    ("r2a_compat.trunc(timestamp '2011-07-21 10:32:38')", datetime.date(2011, 7, 21)),
+    ("r2a_compat.trunc(3.7::numeric)", 3),
+    ("r2a_compat.json_extract_path_text('{\"a\": {\"b\": \"x\"}}', 'a', 'b')", "x"),
+    ("extract(microseconds FROM r2a_compat.getdate()) % 1000000", 0),
+    ("pg_typeof(r2a_compat.sysdate())::text", "timestamp without time zone"),
+]
+
+
+@pytest.fixture(scope="module")
+def compat_db(devstack):
+    import uuid
+
+    from devstack import env as envfile
+    from tests.conftest import admin_connection
+
+    name = f"t_compat_{uuid.uuid4().hex[:8]}"
+    admin = admin_connection(devstack)
+    with admin.cursor() as cur:
+        cur.execute(f'create database "{name}"')
+    conn = psycopg2.connect(envfile.postgres_dsn(devstack, name))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for obj in compat_objects(set(FUNCTIONS)):
+            cur.execute(obj.sql)
+    yield conn
+    conn.close()
+    with admin.cursor() as cur:
+        cur.execute(f'drop database if exists "{name}" with (force)')
+    admin.close()
+
+
+@pytest.mark.parametrize("expression, expected", CASES, ids=[c[0][11:60] for c in CASES])
+def test_compat_function(compat_db, expression, expected):
+    with compat_db.cursor() as cur:
+        cur.execute(f"SELECT {expression}")
+        assert cur.fetchone()[0] == expected
+
+
+def test_unknown_date_part_is_an_error(compat_db):
+    with compat_db.cursor() as cur, pytest.raises(psycopg2.errors.RaiseException, match="unsupported date part"):
+        cur.execute("SELECT r2a_compat.datediff('fortnight', now()::timestamp, now()::timestamp)")
