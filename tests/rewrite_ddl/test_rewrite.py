@@ -165,3 +165,22 @@ def test_invalid_catalog_names_the_place(mutate, where):
     with pytest.raises(BadInputError) as caught:
         rewrite(data)
     assert f"at {where}" in caught.value.one_line()
+
+
+def test_output_does_not_depend_on_the_hash_seed(tmp_path):
+    """Two processes with different PYTHONHASHSEED (set and dict orders differ) write identical bytes."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import hashlib, sys; from tests.rewrite_ddl.sample import sample_catalog; "
+              "from tests.rewrite_ddl.conftest import rewrite; "
+              "f = rewrite(sample_catalog(), grants=True, sortkey_indexes=True).files; "
+              "print(hashlib.sha256(repr(sorted(f.items())).encode()).hexdigest())")
+    digests = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+        assert done.returncode == 0, done.stderr
+        digests.add(done.stdout.strip())
+    assert len(digests) == 1
