@@ -169,6 +169,9 @@ def rewrite_table(table: Table, ctx: TableContext, out: RewriteOutput) -> None:
         out.add(out.pre_data, ObjectEntry("table", name, str(target), "unsupported",
                                           "no column can be carried to PostgreSQL", changes, depends),
                 f"-- {name}: no column can be carried to PostgreSQL")
+        for constraint in sorted(table.constraints, key=lambda k: k.name):
+            out.entries.append(ObjectEntry("constraint", canonical(table.schema, table.name, constraint.name), None,
+                                           "skipped", f"its table {name} is not carried", [], [name]))
         return
     body = ",\n    ".join(c.definition for c in kept)
     out.add(out.pre_data, ObjectEntry("table", name, str(target), status_for(changes), None, changes, depends),
