@@ -139,22 +139,13 @@ def _in_child(env: dict, backend_dsn: str, statement: str) -> tuple[int, float]:
 
 def _child_main() -> int:
     """Run one UNLOAD with run_unload() on a backend named cursor that returns text, like the core does."""
-    import psycopg2.extensions
-
     from devstack.redshift.unload import S3Target, run_unload
+    from devstack.redshift.unload_backend import named_cursor_opener, use_text_values
 
     job = json.loads(sys.stdin.read())
     conn = psycopg2.connect(job["dsn"])
-    with conn.cursor() as cur:
-        cur.execute("set timezone = 'UTC'; set datestyle = 'ISO, MDY'")
-        cur.execute("select oid from pg_type")
-        oids = tuple(row[0] for row in cur.fetchall())
-    psycopg2.extensions.register_type(psycopg2.extensions.new_type(oids, "RAW_TEXT", lambda value, _: value), conn)
-
-    def open_cursor(query: str):
-        cursor = conn.cursor(name="bench_unload")
-        cursor.execute(query)
-        return cursor
+    use_text_values(conn)
+    open_cursor = named_cursor_opener(conn)
 
     outcome = run_unload(job["statement"], open_cursor, S3Target(job["endpoint_url"], job["region"]), 4,
                          lambda _: None)

@@ -12,12 +12,12 @@ import uuid
 
 import boto3
 import psycopg2
-import psycopg2.extensions
 import pytest
 import zstandard
 
 from devstack.redshift.faults import CutConnection, FaultPlan
 from devstack.redshift.unload import DEFAULT_IAM_ROLE, S3Target, UnloadError, run_unload
+from devstack.redshift.unload_backend import named_cursor_opener, use_text_values
 
 NASTY_TABLE = r"""
 create table nasty (id int, txt varchar(100), ch char(5), flag boolean, num numeric(10,2), bin bytea, doc jsonb,
@@ -70,19 +70,8 @@ def _dsn(devstack, database: str) -> str:
 def open_cursor(backend_dsn):
     """Like the core: every type comes back as PostgreSQL's text output, UTC, ISO dates, named cursor."""
     conn = psycopg2.connect(backend_dsn)
-    with conn.cursor() as cur:
-        cur.execute("set timezone = 'UTC'; set datestyle = 'ISO, MDY'; set extra_float_digits = 0")
-        cur.execute("select oid from pg_type")
-        oids = tuple(row[0] for row in cur.fetchall())
-    conn.commit()
-    psycopg2.extensions.register_type(psycopg2.extensions.new_type(oids, "RAW_TEXT", lambda value, _: value), conn)
-
-    def open_named(query: str):
-        cursor = conn.cursor(name=f"unload_{uuid.uuid4().hex[:8]}")
-        cursor.execute(query)
-        return cursor
-
-    yield open_named
+    use_text_values(conn)
+    yield named_cursor_opener(conn)
     conn.rollback()
     conn.close()
 
