@@ -57,3 +57,31 @@ def test_missing_redshift_settings(devstack_environ, run_id):
     done = run_step(["--run-id", run_id], environ)
     assert done.returncode == ExitCode.BAD_CONFIG
     assert "REDSHIFT_HOST" in one_error_line(done)
+
+
+def test_a_postgresql_that_is_not_redshift(devstack, devstack_environ, run_id):
+    """Plain PostgreSQL lacks Redshift's catalog (reldiststyle, pg_table_def, SHOW TABLE): one line, exit 4."""
+    postgres = devstack["postgres"]
+    environ = {**devstack_environ, "REDSHIFT_HOST": postgres["host"], "REDSHIFT_PORT": str(postgres["port"]),
+               "REDSHIFT_DATABASE": "postgres", "REDSHIFT_USER": postgres["user"],
+               "REDSHIFT_PASSWORD": postgres["password"], "REDSHIFT_SSLMODE": "disable"}
+    environ = {k: v for k, v in environ.items() if not k.startswith("SSH_BASTION_")}
+    done = run_step(["--run-id", run_id], environ)
+    assert done.returncode == ExitCode.SOURCE
+    line = one_error_line(done)
+    assert "Redshift refused the catalog query for relations" in line and "reldiststyle" in line
+    assert postgres["password"] not in done.stderr
+    assert outputs(environ, run_id) == [False, False]
+
+
+def test_through_the_ssh_bastion(devstack, devstack_environ, run_id):
+    """With SSH_BASTION_* set the connection goes through the real SSH tunnel (same answer, same one line)."""
+    assert devstack_environ.get("SSH_BASTION_HOST"), "devstack exports the bastion settings"
+    postgres = devstack["postgres"]
+    environ = {**devstack_environ, "REDSHIFT_HOST": postgres["host"], "REDSHIFT_PORT": str(postgres["port"]),
+               "REDSHIFT_DATABASE": "postgres", "REDSHIFT_USER": postgres["user"],
+               "REDSHIFT_PASSWORD": "wrong-through-the-tunnel", "REDSHIFT_SSLMODE": "disable"}
+    done = run_step(["--run-id", run_id], environ)
+    assert done.returncode == ExitCode.BAD_CONFIG
+    line = one_error_line(done)
+    assert "wrong user or password" in line and f"via bastion {devstack_environ['SSH_BASTION_HOST']}" in line
