@@ -1,12 +1,13 @@
 """Turn backend rows (PostgreSQL text output per column) into UNLOAD text or CSV lines, as Redshift writes them.
 
 Values arrive as PostgreSQL's text output (session TimeZone UTC, DateStyle ISO), so most types already read
-like Redshift's; the differences are VARBYTE (bytea, written as lowercase hex without PostgreSQL's \\x) and
-SUPER (jsonb, written as compact JSON, a NULL as `null` whatever NULL AS says).
+like Redshift's; the differences are TIMETZ (shown in UTC), VARBYTE (bytea, written as lowercase hex without
+PostgreSQL's \\x) and SUPER (jsonb, written as compact JSON, a NULL as `null` whatever NULL AS says).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ from devstack.redshift.unload_errors import INTERNAL, UnloadError
 from devstack.redshift.unload_grammar import UnloadCommand
 
 BOOL, BYTEA, CHAR, NAME, TEXT, BPCHAR, VARCHAR = 16, 17, 18, 19, 25, 1042, 1043
-JSON, JSONB, UNKNOWN = 114, 3802, 705
+JSON, JSONB, UNKNOWN, TIMETZ = 114, 3802, 705, 1266
 # ESCAPE applies to CHAR and VARCHAR values only (and to the header line).
 CHARACTER_TYPES = frozenset({CHAR, NAME, TEXT, BPCHAR, VARCHAR, UNKNOWN})
 SUPER_TYPES = frozenset({JSON, JSONB})
@@ -61,9 +62,26 @@ def compact_json(text: str) -> str:
     return "".join(out)
 
 
+_TIMETZ = re.compile(r"^(\d{2}):(\d{2}):(\d{2})(\.\d+)?([+-])(\d{2})(?::(\d{2}))?(?::(\d{2}))?$")
+
+
+def timetz_utc(value: Any) -> str:
+    """Redshift keeps TIMETZ in UTC and prints '+00'; PostgreSQL prints the offset it was given."""
+    text = _as_text(value)
+    match = _TIMETZ.match(text)
+    if not match or not any(int(part or 0) for part in match.group(6, 7, 8)):
+        return text
+    hours, minutes, seconds = (int(part) for part in match.group(1, 2, 3))
+    offset = int(match.group(6)) * 3600 + int(match.group(7) or 0) * 60 + int(match.group(8) or 0)
+    utc = (hours * 3600 + minutes * 60 + seconds - (offset if match.group(5) == "+" else -offset)) % 86400
+    return f"{utc // 3600:02d}:{utc % 3600 // 60:02d}:{utc % 60:02d}{match.group(4) or ''}+00"
+
+
 def _value_converter(type_oid: int) -> Callable[[Any], str]:
     if type_oid == BYTEA:
         return _bytea_hex
+    if type_oid == TIMETZ:
+        return timetz_utc
     if type_oid in SUPER_TYPES:
         return compact_json
     return _as_text
@@ -84,7 +102,7 @@ class LineFormatter:
         # Most columns need no conversion: then a row of str/None joins directly (the core delivers text).
         self._plain = (command.format != "CSV" and not command.escape and not command.addquotes
                        and command.fixedwidth is None
-                       and all(oid not in SUPER_TYPES and oid != BYTEA for oid in type_oids))
+                       and all(oid not in SUPER_TYPES and oid not in (BYTEA, TIMETZ) for oid in type_oids))
         self._null_text = command.null_as if command.null_as is not None else ""
 
     # -- per column

@@ -476,3 +476,8 @@ def test_maxfilesize_applies_to_compressed_bytes(unload, prefix):
     manifest = json.loads(unload.body(prefix, "manifest"))
     assert [entry["meta"]["content_length"] for entry in manifest["entries"]] == [len(body) for body in bodies]
     assert manifest["meta"]["record_count"] == 300000
+
+
+def test_timetz_from_the_backend_in_utc(unload, prefix):
+    unload("select timetz '13:24:55 PST', timetz '04:05:06.5+05:30'", prefix, "PARALLEL OFF")
+    assert unload.body(prefix, "000") == b"21:24:55+00|22:35:06.5+00\n"

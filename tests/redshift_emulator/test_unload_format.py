@@ -37,3 +37,9 @@ def test_compact_json_keeps_blanks_inside_strings():
 def test_header_follows_the_text_options():
     assert formatter("ESCAPE ADDQUOTES", [TEXT, TEXT], ["a|b", 'q"']).header() == '"a\\|b"|"q\\""\n'
     assert formatter("CSV", [TEXT, TEXT], ["a,b", "plain"]).header() == '"a,b",plain\n'
+
+
+def test_timetz_is_shown_in_utc():
+    fmt = formatter("", [1266, 1266, 1266, 1266])
+    assert fmt.format_row(("13:24:55.25-08", "04:00:00+05:30", "05:58:00+00", "23:00:00-02")) == \
+        "21:24:55.25+00|22:30:00+00|05:58:00+00|01:00:00+00\n"
