@@ -55,6 +55,19 @@ CREATE FUNCTION r2a_compat.dateadd(part text, amount bigint, ts timestamp) RETUR
         WHEN 'second' THEN interval '1 second' WHEN 'millisecond' THEN interval '1 millisecond'
         ELSE interval '1 microsecond'
     END $$;""", ("_unknown_part",)),
+    # MONTHS_BETWEEN: whole months when both dates share the day of month or are both month ends, else the
+    # day difference counts in 31sts of a month (Redshift's rule).
+    "months_between": ("""
+CREATE FUNCTION r2a_compat.months_between(date1 date, date2 date) RETURNS double precision
+    LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT ((extract(year FROM date1) - extract(year FROM date2)) * 12
+            + extract(month FROM date1) - extract(month FROM date2)
+            + CASE WHEN extract(day FROM date1) = extract(day FROM date2)
+                        OR (date1 = (date_trunc('month', date1) + interval '1 month - 1 day')::date
+                            AND date2 = (date_trunc('month', date2) + interval '1 month - 1 day')::date)
+                   THEN 0
+                   ELSE (extract(day FROM date1) - extract(day FROM date2)) / 31.0 END)::double precision
+$$;""", ()),
     # GETDATE(): start of the current statement, UTC, whole seconds, without time zone.
     "getdate": ("""
 CREATE FUNCTION r2a_compat.getdate() RETURNS timestamp LANGUAGE sql STABLE AS $$

@@ -153,6 +153,11 @@ def _regexp_substr(node, ctx):
     return exp.Anonymous(this="regexp_substr", expressions=args)
 
 
+def _months_between(node, ctx):
+    return _compat_call(ctx, "months_between", [node.this, node.expression],
+                        "MONTHS_BETWEEN -> r2a_compat.months_between")
+
+
 def _strtol(node, ctx):
     return _compat_call(ctx, "strtol", [node.this, node.expression], "STRTOL -> r2a_compat.strtol")
 
@@ -223,6 +228,7 @@ REWRITES: dict[type, Callable] = {
     exp.TsOrDsAdd: _dateadd, exp.DateAdd: _dateadd, exp.TimestampAdd: _dateadd, exp.DatetimeAdd: _dateadd,
     exp.WithinGroup: _listagg, exp.GroupConcat: _listagg,
     exp.FromBase: _strtol,
+    exp.MonthsBetween: _months_between,
     exp.RegexpExtract: _regexp_substr,
     exp.Trunc: _trunc,
     exp.JSONExtractScalar: _json_extract,

@@ -31,6 +31,9 @@ CASES = [
     ("r2a_compat.dateadd('week', -1, '2020-01-08')", datetime.datetime(2020, 1, 1)),
     ("r2a_compat.dateadd('decade', 1, '2000-02-29')", datetime.datetime(2010, 2, 28)),
     ("r2a_compat.dateadd('millisecond', 5, '2020-01-01')", datetime.datetime(2020, 1, 1, 0, 0, 0, 5000)),
+    ("r2a_compat.months_between('1969-01-18', '1969-03-18')", -2),   # AWS example
+    ("r2a_compat.months_between('2024-02-29', '2024-01-31')", 1),    # both month ends
+    ("round(r2a_compat.months_between('2024-03-16', '2024-01-01')::numeric, 4)::float8", round(2 + 15 / 31, 4)),
     ("r2a_compat.strtol('0xf', 16)", 15),
     ("r2a_compat.strtol('1234567', 10)", 1234567),
     ("r2a_compat.strtol('zz', 10)", None),

@@ -32,6 +32,7 @@ CASES = [
     ("strtol(s, 16)", '"r2a_compat".strtol("s", 16)', {"strtol"}),
     ("json_extract_path_text(j, 'a', 'b')", "\"r2a_compat\".json_extract_path_text(\"j\", 'a', 'b')",
      {"json_extract_path_text"}),
+    ("months_between(a, b)", '"r2a_compat".months_between("a", "b")', {"months_between"}),
     ("median(x)", 'PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY "x")', set()),
     ("convert_timezone('UTC', 'EST', ts)", "CAST(\"ts\" AS TIMESTAMP) AT TIME ZONE 'UTC' AT TIME ZONE 'EST'", set()),
     ("listagg(a) within group (order by a)", "STRING_AGG(CAST(\"a\" AS TEXT), '' ORDER BY \"a\")", set()),
