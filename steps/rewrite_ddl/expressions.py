@@ -259,9 +259,10 @@ def _map_tables(tree: exp.Expression, ctx: _Context) -> set[int]:
         schema_node = table.args.get("db")
         if schema_node is None and name in ctes:
             continue
-        if table.args.get("catalog") is not None:
-            ctx.note("three-part name kept as written")
-            continue
+        database = table.args.get("catalog")
+        if database is not None:  # database.schema.table: AlloyDB reads one database, so the name is dropped
+            ctx.note(f"database name {database.name} dropped from a three-part name")
+            table.set("catalog", None)
         schema = _identifier_name(schema_node) if isinstance(schema_node, exp.Identifier) else "public"
         source = TableRef(schema, name)
         target = ctx.resolver(source)

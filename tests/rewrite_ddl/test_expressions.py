@@ -65,6 +65,12 @@ def test_tables_are_mapped_and_ctes_are_not():
     assert result.relations == {TableRef("s", "t"), TableRef("public", "u")}
 
 
+def test_three_part_names_lose_the_database():
+    result = translate("select * from dev.s.t", same)
+    assert result.sql == 'SELECT * FROM "s"."t"'
+    assert result.changes == ["database name dev dropped from a three-part name"]
+
+
 def test_unparseable_and_unsupported_cast():
     assert translate("select from where", same).unsupported.startswith("cannot parse: ")
     assert "HLLSKETCH has no PostgreSQL equivalent" in translate("x::hllsketch", same).unsupported
