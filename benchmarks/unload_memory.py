@@ -18,6 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
+import boto3
 import psutil
 import psycopg2
 
@@ -69,6 +70,7 @@ def _measure(env: dict, target_bytes: int) -> list[dict]:
     finally:
         with psycopg2.connect(backend_dsn) as conn, conn.cursor() as cur:
             cur.execute(f"drop table if exists public.{table}")
+        _delete_prefix(env["s3"], prefix)
     mb = 1024 * 1024
     return [
         {"benchmark": NAME, "measure": "unloaded text", "value": round(text_bytes / mb, 1), "unit": "MB"},
@@ -78,6 +80,17 @@ def _measure(env: dict, target_bytes: int) -> list[dict]:
         {"benchmark": NAME, "measure": "throughput (text, gzip)", "value": round(text_bytes / mb / seconds, 1),
          "unit": "MB/s"},
     ]
+
+
+def _delete_prefix(s3_env: dict, prefix: str) -> None:
+    """moto keeps objects in memory: leave a shared devstack as small as we found it."""
+    client = boto3.client("s3", endpoint_url=s3_env["endpoint_url"], region_name=s3_env["region"],
+                          aws_access_key_id=s3_env["access_key_id"], aws_secret_access_key=s3_env["secret_access_key"])
+    bucket, key_prefix = prefix[len("s3://"):].split("/", 1)
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
 
 
 class _PeakRss:
