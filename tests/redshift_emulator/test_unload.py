@@ -93,10 +93,21 @@ def target(s3_env) -> S3Target:
                     access_key_id=s3_env["access_key_id"], secret_access_key=s3_env["secret_access_key"])
 
 
+@pytest.fixture(scope="module")
+def run_folder(s3, s3_env):
+    """This module's folder in the bucket, emptied afterwards (moto keeps objects in memory)."""
+    folder = f"unload-tests/{uuid.uuid4().hex[:12]}/"
+    yield folder
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=s3_env["bucket"], Prefix=folder):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=s3_env["bucket"], Delete={"Objects": keys, "Quiet": True})
+
+
 @pytest.fixture
-def prefix(s3_env) -> str:
-    """A fresh 's3://bucket/run/' folder per test."""
-    return f"s3://{s3_env['bucket']}/unload-tests/{uuid.uuid4().hex[:12]}/"
+def prefix(s3_env, run_folder) -> str:
+    """A fresh 's3://bucket/<run folder>/<test>/' folder per test."""
+    return f"s3://{s3_env['bucket']}/{run_folder}{uuid.uuid4().hex[:12]}/"
 
 
 class Run:
@@ -383,7 +394,9 @@ def test_bucket_in_another_region_needs_region(unload, s3, s3_env):
     error = error_of(lambda: unload("select 1", f"s3://{bucket}/{run}/", ""))
     assert "PermanentRedirect" in error.message and "REGION 'eu-west-1'" in error.message
     unload("select 1", f"s3://{bucket}/{run}/", "REGION AS 'eu-west-1'")
-    assert s3.list_objects_v2(Bucket=bucket, Prefix=f"{run}/")["KeyCount"] == 1
+    written = s3.list_objects_v2(Bucket=bucket, Prefix=f"{run}/").get("Contents", [])
+    assert [item["Key"] for item in written] == [f"{run}/0000_part_00"]
+    s3.delete_object(Bucket=bucket, Key=f"{run}/0000_part_00")
     wrong = error_of(lambda: unload("select 1", f"s3://{s3_env['bucket']}/{run}/", "REGION 'eu-west-1'"))
     assert "PermanentRedirect" in wrong.message
 
