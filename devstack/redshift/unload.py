@@ -172,7 +172,7 @@ class _FileSet:
         self.header = header
         self.open: dict[int, DataFile] = {}
         self.next_part: dict[int, int] = {}
-        self.closed: list[tuple[str, DataFile]] = []   # (sort key, file) of finished files
+        self.closed: list[tuple[tuple[int, int], DataFile]] = []   # ((slice, part), file) of finished files
 
     def _name(self, slice_no: int, part: int) -> str:
         if self.command.parallel:
@@ -201,7 +201,7 @@ class _FileSet:
     def _finish(self, slice_no: int) -> None:
         data_file = self.open.pop(slice_no)
         data_file.close()
-        self.closed.append((data_file.url, data_file))
+        self.closed.append(((slice_no, self.next_part[slice_no] - 1), data_file))
 
     def finish_all(self) -> list[DataFile]:
         if not self.open and not self.closed:
