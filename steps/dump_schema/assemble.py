@@ -169,6 +169,15 @@ def _oids(value: Any) -> list[int]:
     return [int(v) for v in str(value).replace(",", " ").strip("{}").split()]
 
 
+def _text_array(value: Any) -> list[str]:
+    """A text[] as psycopg2 returns it (a list) or as its literal ('{a,b}'); NULL → []."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) if v is not None else "" for v in value]
+    return [item.strip('"') for item in _acl_items(str(value))]
+
+
 def _group_members(value: Any, users: dict[int, str]) -> list[str]:
     return sorted(users[o] for o in _oids(value) if o in users)
 
@@ -228,10 +237,12 @@ def build_catalog(rows: CatalogRows, shows: Shows, filters: Filters, run_id: str
         grants += _grants(kind, schema, name, owner, acl)
     functions, procedures = [], []
     for routine in routines:
-        _, schema, name, language, _, _, volatility, source, owner, comment = routine
+        _, schema, name, language, _, _, volatility, source, owner, comment, argument_names = routine
         schema_names.add(schema)
         argument_types, returns = routine_types(routine, type_names)
-        arguments = [{"type": t} for t in argument_types]
+        names = _text_array(argument_names)
+        arguments = [{"type": t, **({"name": names[i]} if i < len(names) and names[i] else {})}
+                     for i, t in enumerate(argument_types)]
         if language == "plpgsql":  # Redshift's stored procedures; its UDFs are SQL or Python
             definition = shows.procedures.get((schema, name, tuple(argument_types)), "")
             procedures.append({"schema": schema, "name": name, "owner": owner, "comment": comment,

@@ -50,7 +50,7 @@ ORDER BY con.conrelid, con.conname"""
 
 FUNCTIONS = """
 SELECT p.oid, n.nspname, p.proname, l.lanname, p.prorettype, p.proargtypes, p.provolatile, p.prosrc,
-       u.usename, d.description
+       u.usename, d.description, p.proargnames
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_language l ON l.oid = p.prolang

@@ -54,10 +54,10 @@ def rows() -> CatalogRows:
                      (1001, "orders_customer_fkey", "f", "sales", "customers",
                       'FOREIGN KEY (customer_id) REFERENCES sales.customers(id)'),
                      (1002, "customers_pkey", "p", None, None, "PRIMARY KEY (id)")],
-        functions=[(2001, "sales", "f_add", "sql", 23, "23 23", "i", " select $1 + $2 ", "awsuser", None),
-                   (2002, "sales", "f_py", "plpythonu", 701, "701", "i", "return args[0]", "awsuser", None),
-                   (2003, "sales", "p_touch", "plpgsql", 2278, "23", "v", "BEGIN END;", "awsuser", None),
-                   (2004, "pg_catalog", "f_sys", "sql", 23, "", "i", "select 1", "rdsdb", None)],
+        functions=[(2001, "sales", "f_add", "sql", 23, "23 23", "i", " select $1 + $2 ", "awsuser", None, None),
+                   (2002, "sales", "f_py", "plpythonu", 701, "701", "i", "return args[0]", "awsuser", None, "{x}"),
+                   (2003, "sales", "p_touch", "plpgsql", 2278, "23", "v", "BEGIN END;", "awsuser", None, ["amount"]),
+                   (2004, "pg_catalog", "f_sys", "sql", 23, "", "i", "select 1", "rdsdb", None, None)],
         types=[(23, "int4"), (701, "float8"), (2278, "void")],
         users=[(1, "rdsdb", True, True), (100, "awsuser", True, True), (101, "analyst", False, False)],
         groups=[("readers", "{101}")],
@@ -75,7 +75,7 @@ def shows() -> Shows:
                ("sales", "mv_totals"): "CREATE MATERIALIZED VIEW sales.mv_totals AS SELECT customer_id, "
                                        "count(*) FROM sales.orders GROUP BY customer_id;"},
         procedures={("sales", "p_touch", ("int4",)): "CREATE OR REPLACE PROCEDURE sales.p_touch(integer)\n"
-                                                      " LANGUAGE plpgsql\nAS $$\nBEGIN\nEND;\n$$"})
+                                                      " LANGUAGE plpgsql\nAS $$\nBEGIN\n  RAISE INFO 'got %', amount;\nEND;\n$$"})
 
 
 def test_catalog_from_rows_is_complete_and_valid():
@@ -106,6 +106,8 @@ def test_catalog_from_rows_is_complete_and_valid():
     assert functions["f_add"]["returns"] == "int4" and functions["f_add"]["volatility"] == "immutable"
     assert functions["f_py"]["language"] == "plpythonu"
     assert [p["name"] for p in catalog["procedures"]] == ["p_touch"]
+    assert catalog["procedures"][0]["arguments"] == [{"type": "int4", "name": "amount"}]
+    assert functions["f_py"]["arguments"] == [{"type": "float8", "name": "x"}]
     assert catalog["procedures"][0]["definition"].startswith("CREATE OR REPLACE PROCEDURE sales.p_touch")
     assert catalog["groups"] == [{"name": "readers", "members": ["analyst"]}]
     assert {(g["object_kind"], g["name"], g["grantee_kind"], g["grantee"], tuple(g["privileges"]))
