@@ -1,0 +1,280 @@
+"""The r2a Argo manifests, built with Hera: the single source of truth for workflows/rendered/*.yaml.
+
+Every step runs `python -m steps.<name> --run-id … [flags]` (the same command `r2a run-local` runs).
+Secrets arrive only as mounted files or secretKeyRef env vars, never as parameters.
+"""
+
+from __future__ import annotations
+
+from hera.workflows import (
+    DAG,
+    Container,
+    CronWorkflow,
+    Parameter,
+    Task,
+    Workflow,
+    WorkflowTemplate,
+)
+from hera.workflows import (
+    models as m,
+)
+
+TEMPLATE_NAME = "redshift-to-alloydb"
+RETRY_TEMPLATE_NAME = "retry-failed"
+NAMESPACE = "argo"
+SERVICE_ACCOUNT = "r2a-workflow"
+IMAGE_REPOSITORY = "ghcr.io/r2a"
+IMAGE_TAG = "0.1.0"
+SUPPORTED_ARGO = "v4.1"
+
+# Concurrency of the table fan-out: a literal parallelism caps one run; the ConfigMap semaphore caps all
+# runs together (Argo does not accept an expression for parallelism).
+TRANSFER_PARALLELISM = 8
+SEMAPHORE_CONFIGMAP = "r2a-limits"
+SEMAPHORE_KEY = "table-transfers"
+
+# An item of load-schema's fan-out list is "schema.table" or "batch-NNNN" (STEP_CONTRACTS): pick the flag.
+TRANSFER_ITEM_FLAG = "{{=sprig.hasPrefix('batch-', inputs.parameters.item) ? '--batch' : '--table'}}"
+RUN_ID = "{{workflow.parameters.run-id}}"
+ITEM = "{{item}}"
+
+# The Kubernetes Secrets the pods read (k8s/secrets.yaml.example creates them).
+SECRET_AWS = "acceso-aws"
+SECRET_VPN = "acceso-vpn"
+SECRET_REDSHIFT = "r2a-redshift"
+SECRET_ALLOYDB = "r2a-alloydb"
+SECRET_GCP = "r2a-gcp-sa"
+
+WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
+    # (name, default, description)
+    ("database", "dev", "Redshift database to migrate; also the first part of run-id"),
+    ("run-id", "", "<database>_<YYYYMMDD_HHMMSS>; r2a submit fills it in"),
+    ("schemas", "", "only these schemas (comma-separated); empty = all"),
+    ("exclude-schemas", "", "schemas to leave out (comma-separated)"),
+    ("tables", "", "only tables whose schema.name matches this regex; empty = all"),
+    ("redshift-host", "redshift.example.internal", "Redshift endpoint as seen from the bastion"),
+    ("redshift-port", "5439", "Redshift port"),
+    ("redshift-user", "r2a", "Redshift user (password from Secret r2a-redshift)"),
+    ("bastion-host", "bastion.example.internal", "SSH bastion ('VPN instance')"),
+    ("bastion-user", "ec2-user", "SSH bastion user (key from Secret acceso-vpn)"),
+    ("alloydb-host", "10.0.0.2", "AlloyDB primary IP"),
+    ("alloydb-database", "postgres", "AlloyDB database"),
+    ("alloydb-user", "postgres", "AlloyDB user (password from Secret r2a-alloydb)"),
+    ("s3-bucket", "r2a-unload", "S3 bucket UNLOAD writes to"),
+    ("s3-prefix", "r2a", "S3 prefix"),
+    ("unload-iam-role", "", "IAM role ARN for UNLOAD; empty = credentials of acceso-aws"),
+    ("gcs-bucket", "r2a-artifacts", "GCS bucket of the run folder"),
+    ("gcs-prefix", "r2a", "GCS prefix of the run folder"),
+    ("format", "text", "UNLOAD format: text|csv"),
+    ("compression", "gzip", "UNLOAD compression: gzip|zstd"),
+    ("verify", "count", "table verification: count|checksum"),
+    ("on-existing", "fail", "load-schema when a table exists: fail|skip|replace"),
+]
+
+STEPS = ("dump_schema", "rewrite_ddl", "validate_restore", "load_schema", "table_transfer", "report")
+
+
+def image(step: str) -> str:
+    return f"{IMAGE_REPOSITORY}/{step.replace('_', '-')}:{IMAGE_TAG}"
+
+
+def _param(name: str) -> str:
+    return "{{workflow.parameters." + name + "}}"
+
+
+def _secret_env(name: str, secret: str, key: str) -> m.EnvVar:
+    return m.EnvVar(name=name, value_from=m.EnvVarSource(secret_key_ref=m.SecretKeySelector(name=secret, key=key)))
+
+
+def step_env() -> list[m.EnvVar]:
+    plain = {
+        "R2A_LOG_FORMAT": "json",
+        "REDSHIFT_HOST": _param("redshift-host"),
+        "REDSHIFT_PORT": _param("redshift-port"),
+        "REDSHIFT_DATABASE": _param("database"),
+        "REDSHIFT_USER": _param("redshift-user"),
+        "REDSHIFT_SSLMODE": "require",
+        "SSH_BASTION_HOST": _param("bastion-host"),
+        "SSH_BASTION_PORT": "22",
+        "SSH_BASTION_USER": _param("bastion-user"),
+        "SSH_BASTION_KEY_FILE": "/secrets/vpn/id_ed25519",
+        "SSH_BASTION_KNOWN_HOSTS": "/secrets/vpn/known_hosts",
+        "PGHOST": _param("alloydb-host"),
+        "PGPORT": "5432",
+        "PGDATABASE": _param("alloydb-database"),
+        "PGUSER": _param("alloydb-user"),
+        "PGSSLMODE": "verify-ca",
+        "PGSSLROOTCERT": "/secrets/alloydb/ca.pem",
+        "AWS_SHARED_CREDENTIALS_FILE": "/secrets/aws/credentials",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "R2A_S3_BUCKET": _param("s3-bucket"),
+        "R2A_S3_PREFIX": _param("s3-prefix"),
+        "R2A_UNLOAD_IAM_ROLE": _param("unload-iam-role"),
+        "R2A_GCS_BUCKET": _param("gcs-bucket"),
+        "R2A_GCS_PREFIX": _param("gcs-prefix"),
+        "GOOGLE_APPLICATION_CREDENTIALS": "/secrets/gcp/key.json",
+    }
+    env = [m.EnvVar(name=k, value=v) for k, v in plain.items()]
+    env.append(_secret_env("REDSHIFT_PASSWORD", SECRET_REDSHIFT, "password"))
+    env.append(_secret_env("PGPASSWORD", SECRET_ALLOYDB, "password"))
+    return env
+
+
+SECRET_MOUNTS = {  # volume name -> (secret, mount path)
+    "aws-credentials": (SECRET_AWS, "/secrets/aws"),
+    "vpn-key": (SECRET_VPN, "/secrets/vpn"),
+    "alloydb-ca": (SECRET_ALLOYDB, "/secrets/alloydb"),
+    "gcp-sa": (SECRET_GCP, "/secrets/gcp"),
+}
+
+
+def secret_volumes() -> list[m.Volume]:
+    return [m.Volume(name=vol, secret=m.SecretVolumeSource(secret_name=secret, default_mode=0o400))
+            for vol, (secret, _) in SECRET_MOUNTS.items()]
+
+
+def secret_mounts() -> list[m.VolumeMount]:
+    return [m.VolumeMount(name=vol, mount_path=path, read_only=True) for vol, (_, path) in SECRET_MOUNTS.items()]
+
+
+def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> m.ResourceRequirements:
+    return m.ResourceRequirements(requests={"cpu": cpu, "memory": memory},
+                                  limits={"cpu": cpu_limit, "memory": memory_limit})
+
+
+# Only exit 1 (transient) is retried; 2-7 and 70 are permanent and a retry cannot help.
+TRANSIENT_RETRY = m.RetryStrategy(
+    limit="3", retry_policy="Always", expression="asInt(lastRetry.exitCode) == 1",
+    backoff=m.Backoff(duration="30s", factor="2", max_duration="30m"))
+
+
+def step_container(name: str, step: str, args: list[str], *, cpu: str = "250m", memory: str = "512Mi",
+                   cpu_limit: str = "1", memory_limit: str = "1Gi", deadline: int = 3600,
+                   inputs: list[Parameter] | None = None, **extra) -> Container:
+    return Container(
+        name=name, image=image(step), image_pull_policy="IfNotPresent",
+        command=["python", "-m", f"steps.{step}"], args=["--run-id", RUN_ID, *args],
+        env=step_env(), volume_mounts=secret_mounts(),
+        resources=_resources(cpu, memory, cpu_limit, memory_limit),
+        retry_strategy=TRANSIENT_RETRY, active_deadline_seconds=deadline,
+        inputs=inputs or None, **extra)
+
+
+SCRATCH_PASSWORD = "scratch"  # throw-away sidecar database inside the pod, never reachable from outside
+
+
+def scratch_postgres_sidecar() -> m.UserContainer:
+    return m.UserContainer(
+        name="scratch-postgres", image="postgres:16",
+        env=[m.EnvVar(name="POSTGRES_PASSWORD", value=SCRATCH_PASSWORD),
+             m.EnvVar(name="POSTGRES_DB", value="scratch")],
+        resources=_resources("250m", "512Mi", "1", "2Gi"),
+        readiness_probe=m.Probe(exec=m.ExecAction(command=["pg_isready", "-U", "postgres"]),
+                                period_seconds=2))
+
+
+def pipeline_templates() -> list:
+    """The container templates and the DAG shared by the WorkflowTemplate and the retry-failed template."""
+    dump = step_container("dump-schema", "dump_schema", [
+        f"--schemas={_param('schemas')}", f"--exclude-schemas={_param('exclude-schemas')}",
+        f"--tables={_param('tables')}"])
+    rewrite = step_container("rewrite-ddl", "rewrite_ddl", [])
+    validate = step_container(
+        "validate-restore", "validate_restore",
+        ["--scratch-dsn", f"postgresql://postgres:{SCRATCH_PASSWORD}@127.0.0.1:5432/scratch"],
+        sidecars=[scratch_postgres_sidecar()])
+    pre = step_container("load-schema-pre", "load_schema",
+                         ["--section", "pre-data", f"--on-existing={_param('on-existing')}"])
+    post = step_container("load-schema-post", "load_schema", ["--section", "post-data"], deadline=6 * 3600)
+    transfer = step_container(
+        "table-transfer", "table_transfer",
+        [TRANSFER_ITEM_FLAG, "{{inputs.parameters.item}}", f"--format={_param('format')}",
+         f"--compression={_param('compression')}", f"--verify={_param('verify')}"],
+        cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi", deadline=12 * 3600,
+        inputs=[Parameter(name="item")],
+        synchronization=m.Synchronization(semaphores=[m.SemaphoreRef(
+            config_map_key_ref=m.ConfigMapKeySelector(name=SEMAPHORE_CONFIGMAP, key=SEMAPHORE_KEY))]))
+    report = step_container("report", "report", [], deadline=3600)
+    return [dump, rewrite, validate, pre, transfer, post, report]
+
+
+TRANSFER_DONE = ("table-transfer.Succeeded || table-transfer.Failed || table-transfer.Errored"
+                 " || table-transfer.Skipped")
+
+
+POST_DONE = ("load-schema-post.Succeeded || load-schema-post.Failed || load-schema-post.Errored"
+             " || load-schema-post.Skipped")
+# The report runs whatever the transfers and post-data did (depends, never continueOn) and exits 7 when a
+# table failed, so the workflow fails and `argo retry` re-runs only the failed transfers plus the report.
+REPORT_DEPENDS = f"({TRANSFER_DONE}) && ({POST_DONE})"
+
+
+def main_dag() -> DAG:
+    with DAG(name="main", parallelism=TRANSFER_PARALLELISM) as dag:
+        dump = Task(name="dump-schema", template="dump-schema")
+        rewrite = Task(name="rewrite-ddl", template="rewrite-ddl")
+        validate = Task(name="validate-restore", template="validate-restore")
+        pre = Task(name="load-schema-pre", template="load-schema-pre")
+        transfer = Task(name="table-transfer", template="table-transfer",
+                        with_param="{{tasks.load-schema-pre.outputs.result}}",
+                        arguments={"item": ITEM})
+        Task(name="load-schema-post", template="load-schema-post", depends=TRANSFER_DONE)
+        Task(name="report", template="report", depends=REPORT_DEPENDS)
+        dump >> rewrite >> validate >> pre >> transfer
+    return dag
+
+
+def _common_spec() -> dict:
+    return dict(
+        namespace=NAMESPACE,
+        service_account_name=SERVICE_ACCOUNT,
+        entrypoint="main",
+        arguments=[Parameter(name=n, value=v, description=d) for n, v, d in WORKFLOW_PARAMETERS],
+        volumes=secret_volumes(),
+        active_deadline_seconds=48 * 3600,
+        pod_gc=m.PodGC(strategy="OnPodSuccess", delete_delay_duration="10m"),
+        ttl_strategy=m.TTLStrategy(seconds_after_success=7 * 86400, seconds_after_failure=30 * 86400),
+        artifact_repository_ref=m.ArtifactRepositoryRef(config_map="artifact-repositories", key="r2a-gcs"),
+        workflow_metadata=m.WorkflowMetadata(labels={"r2a/database": _param("database"),
+                                                     "r2a/run-id": _param("run-id")}),
+        pod_metadata=m.Metadata(labels={"r2a/database": _param("database"), "r2a/run-id": _param("run-id")}),
+        labels={"app.kubernetes.io/part-of": "r2a"},
+    )
+
+
+def workflow_template() -> WorkflowTemplate:
+    with WorkflowTemplate(name=TEMPLATE_NAME, **_common_spec()) as wt:
+        pipeline_templates()
+        main_dag()
+    return wt
+
+
+def submittable_workflow(arguments: dict[str, str] | None = None) -> Workflow:
+    """A Workflow that runs the WorkflowTemplate (what `argo submit` / `r2a submit` sends)."""
+    params = [Parameter(name=k, value=v) for k, v in (arguments or {}).items()]
+    return Workflow(generate_name=f"{TEMPLATE_NAME}-", namespace=NAMESPACE,
+                    workflow_template_ref=m.WorkflowTemplateRef(name=TEMPLATE_NAME),
+                    arguments=params or None, labels={"app.kubernetes.io/part-of": "r2a"})
+
+
+def cron_workflow() -> CronWorkflow:
+    spec = _common_spec()
+    spec.pop("namespace")
+    with CronWorkflow(name="redshift-to-alloydb-nightly", namespace=NAMESPACE, schedules=["0 2 * * *"],
+                      timezone="Etc/UTC", concurrency_policy="Forbid", starting_deadline_seconds=3600,
+                      successful_jobs_history_limit=3, failed_jobs_history_limit=3, **spec) as cw:
+        pipeline_templates()
+        main_dag()
+    return cw
+
+
+def local_workflow(arguments: dict[str, str] | None = None) -> Workflow:
+    """The full pipeline as one Workflow (templates inline): what `r2a run-local` executes."""
+    spec = _common_spec()
+    if arguments:
+        given = dict((n, v) for n, v, _ in WORKFLOW_PARAMETERS) | arguments
+        spec["arguments"] = [Parameter(name=n, value=v) for n, v in given.items()]
+    with Workflow(generate_name=f"{TEMPLATE_NAME}-", **spec) as wf:
+        pipeline_templates()
+        main_dag()
+    return wf
