@@ -1,0 +1,708 @@
+-- Installed in the emulator's backend database at every start (idempotent).
+-- r2a_emulator: what Redshift remembers and PostgreSQL does not (encodings, dist/sort keys, identity, constraints
+--               that Redshift declares but never enforces, users, groups, names longer than 63 bytes).
+-- r2a_catalog:  first on every session's search_path: Redshift's types, functions and catalog views, shadowing
+--               pg_catalog's for unqualified names (pg_catalog.x still reaches PostgreSQL's own).
+
+CREATE SCHEMA IF NOT EXISTS r2a_emulator;
+CREATE SCHEMA IF NOT EXISTS r2a_catalog;
+
+CREATE TABLE IF NOT EXISTS r2a_emulator.settings (name text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE IF NOT EXISTS r2a_emulator.long_names (short_name text PRIMARY KEY, long_name text NOT NULL);
+CREATE TABLE IF NOT EXISTS r2a_emulator.tables (
+    relid oid PRIMARY KEY,
+    diststyle text NOT NULL DEFAULT 'AUTO',          -- AUTO | EVEN | KEY | ALL
+    sortkey_kind text,                               -- COMPOUND | INTERLEAVED | AUTO | NULL (none)
+    backup boolean NOT NULL DEFAULT true,
+    ddl text);
+CREATE TABLE IF NOT EXISTS r2a_emulator.columns (
+    relid oid NOT NULL,
+    attnum smallint NOT NULL,
+    encoding text,                                   -- as declared; NULL = Redshift's default for the type
+    distkey boolean NOT NULL DEFAULT false,
+    sortkey smallint NOT NULL DEFAULT 0,             -- position in the sort key, 0 = not in it
+    identity_seed bigint,
+    identity_step bigint,
+    rs_type text,                                    -- declared Redshift type when the backend type differs
+    collate_name text,
+    PRIMARY KEY (relid, attnum));
+CREATE SEQUENCE IF NOT EXISTS r2a_emulator.constraint_oids START 1900000000 MAXVALUE 4000000000;
+CREATE TABLE IF NOT EXISTS r2a_emulator.constraints (
+    oid oid PRIMARY KEY DEFAULT nextval('r2a_emulator.constraint_oids')::oid,
+    relid oid NOT NULL,
+    conname text NOT NULL,
+    contype "char" NOT NULL,                         -- p | u | f
+    columns text[] NOT NULL,
+    ref_relid oid,
+    ref_columns text[]);
+CREATE TABLE IF NOT EXISTS r2a_emulator.views (
+    relid oid PRIMARY KEY,
+    late_binding boolean NOT NULL DEFAULT false,
+    materialized boolean NOT NULL DEFAULT false,
+    ddl text NOT NULL);
+CREATE TABLE IF NOT EXISTS r2a_emulator.users (
+    usename text PRIMARY KEY,
+    rolname name NOT NULL UNIQUE,
+    usesuper boolean NOT NULL DEFAULT false,
+    usecreatedb boolean NOT NULL DEFAULT false,
+    password_md5 text,
+    valuntil timestamp,
+    connection_limit integer);
+CREATE TABLE IF NOT EXISTS r2a_emulator.groups (
+    groname text PRIMARY KEY,
+    rolname name NOT NULL UNIQUE);
+
+-- ------------------------------------------------------------------ names
+
+CREATE OR REPLACE FUNCTION r2a_emulator.rs_name(name text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT l.long_name FROM r2a_emulator.long_names l WHERE l.short_name = name), name)
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_emulator.hidden_namespace(nsp oid) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT nsp IN (SELECT n.oid FROM pg_catalog.pg_namespace n
+                   WHERE n.nspname IN ('r2a_emulator', 'r2a_catalog', 'pg_toast')
+                      OR n.nspname LIKE 'pg_temp_%' AND n.oid <> pg_catalog.pg_my_temp_schema()
+                      OR n.nspname LIKE 'pg_toast_temp_%')
+$$;
+
+-- A backend role as Redshift shows it: the emulator's own role is the master user, r2a roles are users or
+-- "group <name>"; any other role of the backend cluster is not Redshift's business and shows as is.
+CREATE OR REPLACE FUNCTION r2a_emulator.role_display(role text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT CASE
+        WHEN role = '' THEN ''
+        WHEN role = session_user THEN (SELECT value FROM r2a_emulator.settings WHERE name = 'master_user')
+        ELSE coalesce((SELECT u.usename FROM r2a_emulator.users u WHERE u.rolname = role),
+                      (SELECT 'group ' || g.groname FROM r2a_emulator.groups g WHERE g.rolname = role),
+                      role) END
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_emulator.acl_text(acl aclitem[]) RETURNS text[]
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN acl IS NULL THEN NULL ELSE coalesce(array_agg(
+        r2a_emulator.role_display(split_part(split_part(item::text, '=', 1), '"', CASE WHEN item::text LIKE '"%'
+                                                                                  THEN 2 ELSE 1 END))
+        || '=' || split_part(split_part(item::text, '=', 2), '/', 1)
+        || '/' || r2a_emulator.role_display(split_part(item::text, '/', 2)) ORDER BY ord), '{}') END
+    FROM unnest(acl) WITH ORDINALITY AS a(item, ord)
+$$;
+
+-- ------------------------------------------------------------------ types
+
+DO $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT * FROM (VALUES ('super', 'jsonb'), ('varbyte', 'bytea'), ('geometry', 'bytea'),
+                                   ('geography', 'bytea'), ('hllsketch', 'text')) AS v(name, base) LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type ty JOIN pg_catalog.pg_namespace n ON n.oid = ty.typnamespace
+                       WHERE n.nspname = 'r2a_catalog' AND ty.typname = t.name) THEN
+            EXECUTE format('CREATE DOMAIN r2a_catalog.%I AS %s', t.name, t.base);
+        END IF;
+    END LOOP;
+END $$;
+
+-- Redshift's type name for a column: its declared type where the backend stores another one, otherwise the
+-- backend's canonical long form (character varying(256), numeric(18,0), timestamp without time zone, ...).
+CREATE OR REPLACE FUNCTION r2a_emulator.column_type(rel oid, num smallint, typ oid, typmod integer) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT c.rs_type FROM r2a_emulator.columns c WHERE c.relid = rel AND c.attnum = num),
+                    CASE WHEN typ = 'pg_catalog.text'::regtype THEN 'text'
+                         ELSE pg_catalog.format_type(typ, typmod) END)
+$$;
+
+-- ENCODE AUTO's choice (Redshift docs, "Compression encodings"): sort key columns and BOOLEAN, REAL, DOUBLE
+-- PRECISION are raw; SMALLINT, INTEGER, BIGINT, DECIMAL, DATE, TIMESTAMP(TZ) az64; CHAR, VARCHAR lzo.
+CREATE OR REPLACE FUNCTION r2a_emulator.default_encoding(typ oid, in_sortkey boolean) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN in_sortkey THEN 'raw'
+        WHEN typ IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype, 'date'::regtype,
+                     'timestamp'::regtype, 'timestamptz'::regtype, 'time'::regtype, 'timetz'::regtype) THEN 'az64'
+        WHEN typ IN ('bpchar'::regtype, 'varchar'::regtype, 'text'::regtype) THEN 'lzo'
+        WHEN typ IN ('r2a_catalog.super'::regtype, 'r2a_catalog.varbyte'::regtype) THEN 'zstd'
+        ELSE 'raw' END
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_emulator.column_encoding(rel oid, num smallint, typ oid) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(c.encoding, r2a_emulator.default_encoding(typ, coalesce(c.sortkey, 0) <> 0))
+    FROM (SELECT 1) one LEFT JOIN r2a_emulator.columns c ON c.relid = rel AND c.attnum = num
+$$;
+
+-- ------------------------------------------------------------------ functions
+
+CREATE OR REPLACE FUNCTION r2a_catalog.current_database() RETURNS name
+LANGUAGE sql STABLE AS $$ SELECT value::name FROM r2a_emulator.settings WHERE name = 'database' $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.version() RETURNS text
+LANGUAGE sql STABLE AS $$ SELECT value FROM r2a_emulator.settings WHERE name = 'version' $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.getdate() RETURNS timestamp
+LANGUAGE sql STABLE AS $$ SELECT pg_catalog.date_trunc('second', statement_timestamp() AT TIME ZONE 'UTC') $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.sysdate() RETURNS timestamp
+LANGUAGE sql STABLE AS $$ SELECT transaction_timestamp() AT TIME ZONE 'UTC' $$;
+
+CREATE OR REPLACE FUNCTION r2a_emulator.unknown_datepart(part text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RAISE EXCEPTION 'Invalid datepart: %', part USING ERRCODE = '22023';
+END $$;
+
+-- Redshift's date part names and abbreviations (Dateparts for datetime functions) → PostgreSQL's.
+CREATE OR REPLACE FUNCTION r2a_catalog.r2a_datepart(part text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT CASE lower(trim(part))
+        WHEN 'millennium' THEN 'millennium' WHEN 'millennia' THEN 'millennium' WHEN 'mil' THEN 'millennium'
+        WHEN 'mils' THEN 'millennium'
+        WHEN 'century' THEN 'century' WHEN 'centuries' THEN 'century' WHEN 'c' THEN 'century'
+        WHEN 'cent' THEN 'century' WHEN 'cents' THEN 'century'
+        WHEN 'decade' THEN 'decade' WHEN 'decades' THEN 'decade' WHEN 'dec' THEN 'decade' WHEN 'decs' THEN 'decade'
+        WHEN 'epoch' THEN 'epoch'
+        WHEN 'year' THEN 'year' WHEN 'years' THEN 'year' WHEN 'y' THEN 'year' WHEN 'yr' THEN 'year'
+        WHEN 'yrs' THEN 'year'
+        WHEN 'quarter' THEN 'quarter' WHEN 'quarters' THEN 'quarter' WHEN 'qtr' THEN 'quarter'
+        WHEN 'qtrs' THEN 'quarter'
+        WHEN 'month' THEN 'month' WHEN 'months' THEN 'month' WHEN 'mon' THEN 'month' WHEN 'mons' THEN 'month'
+        WHEN 'week' THEN 'week' WHEN 'weeks' THEN 'week' WHEN 'w' THEN 'week'
+        WHEN 'dayofweek' THEN 'dow' WHEN 'dow' THEN 'dow' WHEN 'dw' THEN 'dow' WHEN 'weekday' THEN 'dow'
+        WHEN 'dayofyear' THEN 'doy' WHEN 'doy' THEN 'doy' WHEN 'dy' THEN 'doy' WHEN 'yearday' THEN 'doy'
+        WHEN 'day' THEN 'day' WHEN 'days' THEN 'day' WHEN 'd' THEN 'day'
+        WHEN 'hour' THEN 'hour' WHEN 'hours' THEN 'hour' WHEN 'h' THEN 'hour' WHEN 'hr' THEN 'hour'
+        WHEN 'hrs' THEN 'hour'
+        WHEN 'minute' THEN 'minute' WHEN 'minutes' THEN 'minute' WHEN 'm' THEN 'minute' WHEN 'min' THEN 'minute'
+        WHEN 'mins' THEN 'minute'
+        WHEN 'second' THEN 'second' WHEN 'seconds' THEN 'second' WHEN 's' THEN 'second' WHEN 'sec' THEN 'second'
+        WHEN 'secs' THEN 'second'
+        WHEN 'millisecond' THEN 'milliseconds' WHEN 'milliseconds' THEN 'milliseconds' WHEN 'ms' THEN 'milliseconds'
+        WHEN 'msec' THEN 'milliseconds' WHEN 'msecs' THEN 'milliseconds' WHEN 'msecond' THEN 'milliseconds'
+        WHEN 'mseconds' THEN 'milliseconds' WHEN 'millisec' THEN 'milliseconds' WHEN 'millisecs' THEN 'milliseconds'
+        WHEN 'millisecon' THEN 'milliseconds'
+        WHEN 'microsecond' THEN 'microseconds' WHEN 'microseconds' THEN 'microseconds' WHEN 'us' THEN 'microseconds'
+        WHEN 'microsec' THEN 'microseconds' WHEN 'microsecs' THEN 'microseconds' WHEN 'usec' THEN 'microseconds'
+        WHEN 'usecs' THEN 'microseconds' WHEN 'useconds' THEN 'microseconds'
+        WHEN 'timezone' THEN 'timezone' WHEN 'timezone_hour' THEN 'timezone_hour'
+        WHEN 'timezone_minute' THEN 'timezone_minute'
+        ELSE r2a_emulator.unknown_datepart(part) END
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.dateadd(part text, n bigint, ts timestamp) RETURNS timestamp
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT CASE r2a_catalog.r2a_datepart(part)
+        WHEN 'millennium' THEN ts + make_interval(years => (n * 1000)::int)
+        WHEN 'century' THEN ts + make_interval(years => (n * 100)::int)
+        WHEN 'decade' THEN ts + make_interval(years => (n * 10)::int)
+        WHEN 'year' THEN ts + make_interval(years => n::int)
+        WHEN 'quarter' THEN ts + make_interval(months => (n * 3)::int)
+        WHEN 'month' THEN ts + make_interval(months => n::int)
+        WHEN 'week' THEN ts + make_interval(days => (n * 7)::int)
+        WHEN 'day' THEN ts + make_interval(days => n::int)
+        WHEN 'hour' THEN ts + n * interval '1 hour'
+        WHEN 'minute' THEN ts + n * interval '1 minute'
+        WHEN 'second' THEN ts + n * interval '1 second'
+        WHEN 'milliseconds' THEN ts + n * interval '1 millisecond'
+        WHEN 'microseconds' THEN ts + n * interval '1 microsecond'
+        ELSE r2a_emulator.unknown_datepart(part)::timestamp END
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.dateadd(part text, n bigint, d date) RETURNS timestamp
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT r2a_catalog.dateadd(part, n, d::timestamp) $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.dateadd(part text, n bigint, ts timestamptz) RETURNS timestamptz
+LANGUAGE sql STABLE STRICT AS $$
+    SELECT r2a_catalog.dateadd(part, n, ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.dateadd(part text, n bigint, t time) RETURNS time
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT (r2a_catalog.dateadd(part, n, '2000-01-01'::date + t))::time
+$$;
+
+-- DATEDIFF counts the boundaries of `part` crossed between a and b (not elapsed whole units).
+CREATE OR REPLACE FUNCTION r2a_catalog.datediff(part text, a timestamp, b timestamp) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT CASE r2a_catalog.r2a_datepart(part)
+        WHEN 'millennium' THEN floor((extract(year FROM b) - 1) / 1000) - floor((extract(year FROM a) - 1) / 1000)
+        WHEN 'century' THEN floor((extract(year FROM b) - 1) / 100) - floor((extract(year FROM a) - 1) / 100)
+        WHEN 'decade' THEN floor(extract(year FROM b) / 10) - floor(extract(year FROM a) / 10)
+        WHEN 'year' THEN extract(year FROM b) - extract(year FROM a)
+        WHEN 'quarter' THEN (extract(year FROM b) * 4 + extract(quarter FROM b))
+                          - (extract(year FROM a) * 4 + extract(quarter FROM a))
+        WHEN 'month' THEN (extract(year FROM b) * 12 + extract(month FROM b))
+                        - (extract(year FROM a) * 12 + extract(month FROM a))
+        WHEN 'week' THEN (pg_catalog.date_trunc('week', b)::date - pg_catalog.date_trunc('week', a)::date) / 7
+        WHEN 'day' THEN b::date - a::date
+        WHEN 'hour' THEN (extract(epoch FROM pg_catalog.date_trunc('hour', b))
+                          - extract(epoch FROM pg_catalog.date_trunc('hour', a))) / 3600
+        WHEN 'minute' THEN (extract(epoch FROM pg_catalog.date_trunc('minute', b))
+                            - extract(epoch FROM pg_catalog.date_trunc('minute', a))) / 60
+        WHEN 'second' THEN extract(epoch FROM pg_catalog.date_trunc('second', b))
+                         - extract(epoch FROM pg_catalog.date_trunc('second', a))
+        WHEN 'milliseconds' THEN (extract(epoch FROM pg_catalog.date_trunc('milliseconds', b))
+                                  - extract(epoch FROM pg_catalog.date_trunc('milliseconds', a))) * 1000
+        WHEN 'microseconds' THEN (extract(epoch FROM b) - extract(epoch FROM a)) * 1000000
+        ELSE r2a_emulator.unknown_datepart(part)::bigint END::bigint
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.datediff(part text, a date, b date) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT r2a_catalog.datediff(part, a::timestamp, b::timestamp) $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.datediff(part text, a timestamptz, b timestamptz) RETURNS bigint
+LANGUAGE sql STABLE STRICT AS $$
+    SELECT r2a_catalog.datediff(part, a AT TIME ZONE 'UTC', b AT TIME ZONE 'UTC')
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.datediff(part text, a time, b time) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT r2a_catalog.datediff(part, '2000-01-01'::date + a, '2000-01-01'::date + b)
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.date_part(part text, ts timestamp) RETURNS double precision
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT pg_catalog.date_part(r2a_catalog.r2a_datepart(part), ts) $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.date_part(part text, ts timestamptz) RETURNS double precision
+LANGUAGE sql STABLE STRICT AS $$ SELECT pg_catalog.date_part(r2a_catalog.r2a_datepart(part), ts) $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.date_part(part text, d date) RETURNS double precision
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT pg_catalog.date_part(r2a_catalog.r2a_datepart(part), d::timestamp) $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.date_part(part text, t time) RETURNS double precision
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT pg_catalog.date_part(r2a_catalog.r2a_datepart(part), t) $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.date_part(part text, i interval) RETURNS double precision
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT pg_catalog.date_part(r2a_catalog.r2a_datepart(part), i) $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.date_trunc(part text, ts timestamp) RETURNS timestamp
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT pg_catalog.date_trunc(r2a_catalog.r2a_datepart(part), ts) $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.date_trunc(part text, ts timestamptz) RETURNS timestamptz
+LANGUAGE sql STABLE STRICT AS $$ SELECT pg_catalog.date_trunc(r2a_catalog.r2a_datepart(part), ts) $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.trunc(ts timestamp) RETURNS date
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT ts::date $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.trunc(ts timestamptz) RETURNS date
+LANGUAGE sql STABLE STRICT AS $$ SELECT (ts AT TIME ZONE 'UTC')::date $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.add_months(d timestamp, n bigint) RETURNS timestamp
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    -- the last day of a month stays the last day of the target month
+    SELECT CASE WHEN d::date = (pg_catalog.date_trunc('month', d) + interval '1 month - 1 day')::date
+                THEN (pg_catalog.date_trunc('month', d + make_interval(months => n::int)) + interval '1 month - 1 day')
+                     + (d - pg_catalog.date_trunc('day', d))
+                ELSE d + make_interval(months => n::int) END
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.add_months(d date, n bigint) RETURNS timestamp
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT r2a_catalog.add_months(d::timestamp, n) $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.last_day(d timestamp) RETURNS date
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT (pg_catalog.date_trunc('month', d) + interval '1 month - 1 day')::date $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.months_between(a date, b date) RETURNS double precision
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT CASE WHEN extract(day FROM a) = extract(day FROM b)
+                  OR (a = r2a_catalog.last_day(a) AND b = r2a_catalog.last_day(b))
+                THEN ((extract(year FROM a) - extract(year FROM b)) * 12 + extract(month FROM a) - extract(month FROM b))::double precision
+                ELSE ((extract(year FROM a) - extract(year FROM b)) * 12 + extract(month FROM a) - extract(month FROM b))
+                     + (extract(day FROM a) - extract(day FROM b)) / 31.0 END
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.convert_timezone(target text, ts timestamp) RETURNS timestamp
+LANGUAGE sql STABLE STRICT AS $$ SELECT (ts AT TIME ZONE 'UTC') AT TIME ZONE target $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.convert_timezone(target text, ts timestamptz) RETURNS timestamp
+LANGUAGE sql STABLE STRICT AS $$ SELECT ts AT TIME ZONE target $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.convert_timezone(source text, target text, ts timestamp) RETURNS timestamp
+LANGUAGE sql STABLE STRICT AS $$ SELECT (ts AT TIME ZONE source) AT TIME ZONE target $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.charindex(needle text, haystack text) RETURNS integer
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT strpos(haystack, needle) $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.len(s text) RETURNS integer
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT length(s) $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.len(s bytea) RETURNS integer
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT length(s) $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.strtol(s text, base integer) RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE
+    digits text := lower(trim(s));
+    result bigint := 0;
+    negative boolean := false;
+    d integer;
+BEGIN
+    IF digits LIKE '-%' THEN negative := true; digits := substr(digits, 2); END IF;
+    IF base = 16 AND digits LIKE '0x%' THEN digits := substr(digits, 3); END IF;
+    FOR k IN 1..length(digits) LOOP
+        d := strpos('0123456789abcdefghijklmnopqrstuvwxyz', substr(digits, k, 1)) - 1;
+        IF d < 0 OR d >= base THEN RETURN NULL; END IF;
+        result := result * base + d;
+    END LOOP;
+    RETURN CASE WHEN negative THEN -result ELSE result END;
+END $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.json_extract_path_text(json_string text, VARIADIC path text[])
+RETURNS text LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT json_string::json #>> path $$;
+
+-- The optional last argument null_if_invalid: NULL instead of an error for a string that is not JSON.
+CREATE OR REPLACE FUNCTION r2a_catalog.json_extract_path_text(json_string text, p1 text, null_if_invalid boolean)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN null_if_invalid AND NOT json_string IS JSON THEN NULL ELSE json_string::json #>> ARRAY[p1] END
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.json_extract_path_text(json_string text, p1 text, p2 text,
+                                                              null_if_invalid boolean)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN null_if_invalid AND NOT json_string IS JSON THEN NULL
+                ELSE json_string::json #>> ARRAY[p1, p2] END
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.json_extract_path_text(json_string text, p1 text, p2 text, p3 text,
+                                                              null_if_invalid boolean)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN null_if_invalid AND NOT json_string IS JSON THEN NULL
+                ELSE json_string::json #>> ARRAY[p1, p2, p3] END
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.json_extract_array_element_text(json_string text, pos integer)
+RETURNS text LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT json_string::json ->> pos $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.json_array_length(json_string text) RETURNS integer
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT pg_catalog.json_array_length(json_string::json) $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.is_valid_json(json_string text) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT json_string IS JSON $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.json_parse(json_string text) RETURNS r2a_catalog.super
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT json_string::jsonb::r2a_catalog.super $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.json_serialize(value jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT value::text $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.from_varbyte(value bytea, format text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT CASE lower(format) WHEN 'hex' THEN encode(value, 'hex') WHEN 'base64' THEN encode(value, 'base64')
+                              ELSE convert_from(value, 'UTF8') END
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.to_varbyte(value text, format text) RETURNS r2a_catalog.varbyte
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT (CASE lower(format) WHEN 'hex' THEN decode(value, 'hex') WHEN 'base64' THEN decode(value, 'base64')
+                               ELSE convert_to(value, 'UTF8') END)::r2a_catalog.varbyte
+$$;
+
+-- MEDIAN is an aggregate in Redshift (PostgreSQL only has the ordered-set percentile_cont).
+CREATE OR REPLACE FUNCTION r2a_emulator.median_final(values_ numeric[]) RETURNS numeric
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN count(*) = 0 THEN NULL
+                WHEN count(*) % 2 = 1 THEN (array_agg(v ORDER BY v))[count(*) / 2 + 1]
+                ELSE ((array_agg(v ORDER BY v))[count(*) / 2] + (array_agg(v ORDER BY v))[count(*) / 2 + 1]) / 2 END
+    FROM unnest(values_) v WHERE v IS NOT NULL
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_emulator.median_final(values_ double precision[]) RETURNS double precision
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY v) FROM unnest(values_) v
+$$;
+
+-- Redshift: the median of integers is a DECIMAL with one decimal place (10.0, 17.5)
+CREATE OR REPLACE FUNCTION r2a_emulator.median_final_int(values_ bigint[]) RETURNS numeric
+LANGUAGE sql IMMUTABLE AS $$ SELECT round(r2a_emulator.median_final(values_::numeric[]), 1) $$;
+
+CREATE OR REPLACE FUNCTION r2a_emulator.median_final_scaled(values_ numeric[]) RETURNS numeric
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT round(r2a_emulator.median_final(values_), (SELECT max(scale(v)) FROM unnest(values_) v))
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_emulator.median_push(state bigint[], value integer) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE AS $$ SELECT array_append(state, value::bigint) $$;
+
+CREATE OR REPLACE FUNCTION r2a_emulator.median_push(state bigint[], value smallint) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE AS $$ SELECT array_append(state, value::bigint) $$;
+
+CREATE OR REPLACE AGGREGATE r2a_catalog.median(numeric) (SFUNC = array_append, STYPE = numeric[],
+    FINALFUNC = r2a_emulator.median_final_scaled);
+CREATE OR REPLACE AGGREGATE r2a_catalog.median(double precision) (SFUNC = array_append, STYPE = double precision[],
+    FINALFUNC = r2a_emulator.median_final);
+CREATE OR REPLACE AGGREGATE r2a_catalog.median(bigint) (SFUNC = array_append, STYPE = bigint[],
+    FINALFUNC = r2a_emulator.median_final_int);
+CREATE OR REPLACE AGGREGATE r2a_catalog.median(integer) (SFUNC = r2a_emulator.median_push, STYPE = bigint[],
+    FINALFUNC = r2a_emulator.median_final_int);
+CREATE OR REPLACE AGGREGATE r2a_catalog.median(smallint) (SFUNC = r2a_emulator.median_push, STYPE = bigint[],
+    FINALFUNC = r2a_emulator.median_final_int);
+
+-- Python UDFs are stored, never run: their language is a PL/pgSQL handler without a validator.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_language WHERE lanname = 'plpythonu') THEN
+        CREATE LANGUAGE plpythonu HANDLER plpgsql_call_handler;
+    END IF;
+END $$;
+
+-- ------------------------------------------------------------------ catalog
+
+CREATE OR REPLACE VIEW r2a_catalog.pg_namespace AS
+SELECT n.oid, r2a_emulator.rs_name(n.nspname)::text AS nspname, n.nspowner,
+       r2a_emulator.acl_text(n.nspacl) AS nspacl
+FROM pg_catalog.pg_namespace n
+WHERE NOT r2a_emulator.hidden_namespace(n.oid);
+
+CREATE OR REPLACE VIEW r2a_catalog.pg_class AS
+SELECT c.oid, r2a_emulator.rs_name(c.relname)::text AS relname, c.relnamespace, c.reltype, c.reloftype, c.relowner,
+       c.relam, c.relfilenode, c.reltablespace, c.relpages, c.reltuples, c.relallvisible, c.reltoastrelid,
+       c.relhasindex, c.relisshared, c.relpersistence,
+       CASE c.relkind WHEN 'm' THEN 'v'::"char" ELSE c.relkind END AS relkind,
+       c.relnatts, c.relchecks, c.relhasrules, c.relhastriggers, c.relhassubclass, c.relrowsecurity,
+       c.relforcerowsecurity, c.relispopulated, c.relreplident, c.relispartition, c.relrewrite, c.relfrozenxid,
+       c.relminmxid, r2a_emulator.acl_text(c.relacl) AS relacl, c.reloptions, c.relpartbound,
+       CASE WHEN c.relkind <> 'r' THEN NULL::smallint
+            ELSE (CASE coalesce(t.diststyle, 'AUTO') WHEN 'EVEN' THEN 0 WHEN 'KEY' THEN 1 WHEN 'ALL' THEN 8
+                                                       ELSE 10 END)::smallint END AS reldiststyle
+FROM pg_catalog.pg_class c
+LEFT JOIN r2a_emulator.tables t ON t.relid = c.oid
+WHERE NOT r2a_emulator.hidden_namespace(c.relnamespace) AND c.relkind <> 'S';
+
+CREATE OR REPLACE VIEW r2a_catalog.pg_tables AS
+SELECT r2a_emulator.rs_name(n.nspname)::text AS schemaname, r2a_emulator.rs_name(c.relname)::text AS tablename,
+       r2a_emulator.role_display(pg_catalog.pg_get_userbyid(c.relowner)::text) AS tableowner,
+       NULL::name AS tablespace, c.relhasindex AS hasindexes, c.relhasrules AS hasrules,
+       c.relhastriggers AS hastriggers
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT r2a_emulator.hidden_namespace(n.oid);
+
+CREATE OR REPLACE VIEW r2a_catalog.pg_attribute AS
+SELECT a.attrelid, r2a_emulator.rs_name(a.attname)::text AS attname, a.atttypid, a.attlen, a.attnum,
+       a.attcacheoff, a.atttypmod, a.attndims, a.attbyval, a.attalign, a.attstorage, a.attnotnull,
+       (a.atthasdef OR a.attidentity <> '') AS atthasdef, a.attidentity, a.attisdropped, a.attislocal,
+       a.attinhcount, a.attcollation, a.attacl,
+       coalesce(col.distkey, false) AS attisdistkey,
+       (CASE WHEN t.sortkey_kind = 'INTERLEAVED' AND coalesce(col.sortkey, 0) % 2 = 0
+             THEN -coalesce(col.sortkey, 0) ELSE coalesce(col.sortkey, 0) END)::integer AS attsortkeyord,
+       r2a_emulator.column_encoding(a.attrelid, a.attnum, a.atttypid) AS attencodingtype
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+LEFT JOIN r2a_emulator.columns col ON col.relid = a.attrelid AND col.attnum = a.attnum
+LEFT JOIN r2a_emulator.tables t ON t.relid = a.attrelid
+WHERE NOT r2a_emulator.hidden_namespace(c.relnamespace);
+
+-- Redshift still has adsrc; an identity column's default reads "identity"(<table oid>, <column index>, '<seed>,<step>'::text)
+CREATE OR REPLACE VIEW r2a_catalog.pg_attrdef AS
+SELECT d.oid, d.adrelid, d.adnum, d.adbin::text AS adbin, pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS adsrc
+FROM pg_catalog.pg_attrdef d
+JOIN pg_catalog.pg_class c ON c.oid = d.adrelid
+WHERE NOT r2a_emulator.hidden_namespace(c.relnamespace)
+UNION ALL
+SELECT 0::oid, col.relid, col.attnum, NULL::text,
+       format('"identity"(%s, %s, ''%s,%s''::text)', col.relid, col.attnum - 1, col.identity_seed,
+              col.identity_step)
+FROM r2a_emulator.columns col
+JOIN pg_catalog.pg_attribute a ON a.attrelid = col.relid AND a.attnum = col.attnum AND NOT a.attisdropped
+WHERE col.identity_seed IS NOT NULL;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.format_encoding(encoding integer) RETURNS name
+LANGUAGE sql IMMUTABLE AS $$ SELECT pg_catalog.pg_encoding_to_char(encoding) $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.pg_get_constraintdef(constraint_oid oid) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(
+        (SELECT CASE k.contype
+                    WHEN 'p' THEN 'PRIMARY KEY (' || array_to_string(k.columns, ', ') || ')'
+                    WHEN 'u' THEN 'UNIQUE (' || array_to_string(k.columns, ', ') || ')'
+                    ELSE 'FOREIGN KEY (' || array_to_string(k.columns, ', ') || ') REFERENCES '
+                         || r2a_emulator.rs_name(n.nspname) || '.' || r2a_emulator.rs_name(c.relname)
+                         || '(' || array_to_string(k.ref_columns, ', ') || ')' END
+         FROM r2a_emulator.constraints k
+         LEFT JOIN pg_catalog.pg_class c ON c.oid = k.ref_relid
+         LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE k.oid = constraint_oid),
+        pg_catalog.pg_get_constraintdef(constraint_oid))
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.pg_get_constraintdef(constraint_oid oid, pretty boolean) RETURNS text
+LANGUAGE sql STABLE AS $$ SELECT r2a_catalog.pg_get_constraintdef(constraint_oid) $$;
+
+CREATE OR REPLACE VIEW r2a_catalog.pg_constraint AS
+SELECT k.oid, k.conname, c.relnamespace AS connamespace, k.contype, false AS condeferrable, false AS condeferred,
+       true AS convalidated, k.relid AS conrelid, 0::oid AS contypid, 0::oid AS conindid,
+       coalesce(k.ref_relid, 0::oid) AS confrelid, 'a'::"char" AS confupdtype, 'a'::"char" AS confdeltype,
+       's'::"char" AS confmatchtype,
+       (SELECT array_agg(a.attnum ORDER BY o.ord) FROM unnest(k.columns) WITH ORDINALITY o(name, ord)
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = k.relid AND r2a_emulator.rs_name(a.attname) = o.name)
+           AS conkey,
+       (SELECT array_agg(a.attnum ORDER BY o.ord) FROM unnest(k.ref_columns) WITH ORDINALITY o(name, ord)
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = k.ref_relid AND r2a_emulator.rs_name(a.attname) = o.name)
+           AS confkey,
+       r2a_catalog.pg_get_constraintdef(k.oid) AS consrc
+FROM r2a_emulator.constraints k
+JOIN pg_catalog.pg_class c ON c.oid = k.relid
+UNION ALL
+SELECT k.oid, k.conname::text, k.connamespace, k.contype, k.condeferrable, k.condeferred, k.convalidated,
+       k.conrelid, k.contypid, k.conindid, k.confrelid, k.confupdtype, k.confdeltype, k.confmatchtype, k.conkey,
+       k.confkey, pg_catalog.pg_get_constraintdef(k.oid)
+FROM pg_catalog.pg_constraint k
+WHERE NOT r2a_emulator.hidden_namespace(k.connamespace);
+
+CREATE OR REPLACE VIEW r2a_catalog.pg_views AS
+SELECT r2a_emulator.rs_name(n.nspname)::text AS schemaname, r2a_emulator.rs_name(c.relname)::text AS viewname,
+       r2a_emulator.role_display(pg_catalog.pg_get_userbyid(c.relowner)::text) AS viewowner,
+       CASE WHEN v.late_binding THEN v.ddl ELSE pg_catalog.pg_get_viewdef(c.oid) END AS definition
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN r2a_emulator.views v ON v.relid = c.oid
+WHERE c.relkind IN ('v', 'm') AND NOT r2a_emulator.hidden_namespace(n.oid);
+
+CREATE OR REPLACE VIEW r2a_catalog.pg_proc AS
+SELECT p.oid, r2a_emulator.rs_name(p.proname)::text AS proname, p.pronamespace, p.proowner, p.prolang, p.procost,
+       p.prorows, p.provariadic, p.prokind, p.prosecdef, p.proleakproof, p.proisstrict, p.proretset,
+       p.provolatile, p.pronargs, p.pronargdefaults, p.prorettype, p.proargtypes, p.proallargtypes,
+       p.proargmodes, p.proargnames, p.proargdefaults, p.prosrc, p.probin, p.proconfig,
+       r2a_emulator.acl_text(p.proacl) AS proacl
+FROM pg_catalog.pg_proc p
+WHERE NOT r2a_emulator.hidden_namespace(p.pronamespace);
+
+
+CREATE OR REPLACE VIEW r2a_catalog.pg_user AS
+SELECT s.value AS usename, r.oid::integer AS usesysid, true AS usecreatedb, true AS usesuper, true AS usecatupd,
+       '********'::text AS passwd, NULL::timestamp AS valuntil, NULL::text[] AS useconfig
+FROM pg_catalog.pg_roles r, r2a_emulator.settings s
+WHERE r.rolname = session_user AND s.name = 'master_user'
+UNION ALL
+SELECT u.usename, r.oid::integer, u.usecreatedb, u.usesuper, u.usesuper, '********'::text, u.valuntil, NULL::text[]
+FROM r2a_emulator.users u JOIN pg_catalog.pg_roles r ON r.rolname = u.rolname;
+
+CREATE OR REPLACE VIEW r2a_catalog.pg_group AS
+SELECT g.groname, r.oid::integer AS grosysid,
+       (SELECT array_agg(m.member::integer ORDER BY m.member) FROM pg_catalog.pg_auth_members m
+        WHERE m.roleid = r.oid) AS grolist
+FROM r2a_emulator.groups g JOIN pg_catalog.pg_roles r ON r.rolname = g.rolname;
+
+CREATE OR REPLACE VIEW r2a_catalog.pg_database AS
+SELECT d.oid, s.value AS datname, d.datdba, d.encoding, d.datistemplate, d.datallowconn, d.datconnlimit,
+       d.datacl
+FROM pg_catalog.pg_database d, r2a_emulator.settings s
+WHERE d.datname = pg_catalog.current_database() AND s.name = 'database';
+
+CREATE OR REPLACE VIEW r2a_catalog.pg_table_def AS
+SELECT r2a_emulator.rs_name(n.nspname)::text AS schemaname, r2a_emulator.rs_name(c.relname)::text AS tablename,
+       r2a_emulator.rs_name(a.attname)::text AS "column",
+       r2a_emulator.column_type(c.oid, a.attnum, a.atttypid, a.atttypmod) AS type,
+       (CASE WHEN r2a_emulator.column_encoding(c.oid, a.attnum, a.atttypid) = 'raw' THEN 'none'
+             ELSE r2a_emulator.column_encoding(c.oid, a.attnum, a.atttypid) END)::character(32) AS encoding,
+       coalesce(col.distkey, false) AS distkey,
+       (CASE WHEN t.sortkey_kind = 'INTERLEAVED' AND coalesce(col.sortkey, 0) % 2 = 0
+             THEN -coalesce(col.sortkey, 0) ELSE coalesce(col.sortkey, 0) END)::integer AS sortkey,
+       a.attnotnull AS notnull
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN r2a_emulator.columns col ON col.relid = c.oid AND col.attnum = a.attnum
+LEFT JOIN r2a_emulator.tables t ON t.relid = c.oid
+WHERE c.relkind = 'r' AND n.nspname = ANY (current_schemas(false))
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND NOT r2a_emulator.hidden_namespace(n.oid)
+ORDER BY n.nspname, c.relname, a.attnum;
+
+-- Exact row count for tables up to 256 MB, the planner's estimate above (Redshift keeps exact counts cheaply).
+CREATE OR REPLACE FUNCTION r2a_emulator.row_count(rel oid) RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    result bigint;
+BEGIN
+    IF pg_catalog.pg_relation_size(rel) > 256 * 1024 * 1024 THEN
+        SELECT greatest(c.reltuples, 0)::bigint INTO result FROM pg_catalog.pg_class c WHERE c.oid = rel;
+        RETURN result;
+    END IF;
+    EXECUTE format('SELECT count(*) FROM %s', rel::regclass) INTO result;
+    RETURN result;
+END $$;
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_table_info AS
+SELECT s.value AS database, r2a_emulator.rs_name(n.nspname)::text AS schema, c.oid::integer AS table_id,
+       r2a_emulator.rs_name(c.relname)::text AS "table",
+       CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
+                         AND NOT a.attisdropped
+                         AND r2a_emulator.column_encoding(c.oid, a.attnum, a.atttypid) <> 'raw')
+            THEN 'Y' ELSE 'N' END AS encoded,
+       CASE coalesce(t.diststyle, 'AUTO')
+            WHEN 'KEY' THEN 'KEY(' || coalesce((SELECT r2a_emulator.rs_name(a.attname) FROM r2a_emulator.columns k
+                                                JOIN pg_catalog.pg_attribute a ON a.attrelid = k.relid
+                                                     AND a.attnum = k.attnum
+                                                WHERE k.relid = c.oid AND k.distkey LIMIT 1), '') || ')'
+            WHEN 'AUTO' THEN 'AUTO(ALL)' ELSE t.diststyle END AS diststyle,
+       CASE WHEN t.sortkey_kind = 'INTERLEAVED' THEN 'INTERLEAVED'
+            ELSE (SELECT r2a_emulator.rs_name(a.attname) FROM r2a_emulator.columns k
+                  JOIN pg_catalog.pg_attribute a ON a.attrelid = k.relid AND a.attnum = k.attnum
+                  WHERE k.relid = c.oid AND k.sortkey = 1) END AS sortkey1,
+       (SELECT count(*) FROM r2a_emulator.columns k WHERE k.relid = c.oid AND k.sortkey > 0)::integer AS sortkey_num,
+       greatest(1, ceil(pg_catalog.pg_total_relation_size(c.oid) / (1024.0 * 1024.0)))::bigint AS size,
+       x.rows::numeric AS tbl_rows, x.rows AS estimated_visible_rows,
+       0::numeric AS unsorted, 0::numeric AS stats_off, 0::numeric AS skew_rows,
+       NULL::timestamp AS create_time
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN r2a_emulator.tables t ON t.relid = c.oid
+CROSS JOIN r2a_emulator.settings s
+CROSS JOIN LATERAL (SELECT r2a_emulator.row_count(c.oid) AS rows) x
+WHERE c.relkind = 'r' AND s.name = 'database' AND x.rows > 0
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND NOT r2a_emulator.hidden_namespace(n.oid);
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_columns AS
+SELECT s.value AS table_catalog, r2a_emulator.rs_name(n.nspname)::text AS table_schema,
+       r2a_emulator.rs_name(c.relname)::text AS table_name, r2a_emulator.rs_name(a.attname)::text AS column_name,
+       a.attnum::integer AS ordinal_position,
+       coalesce((SELECT d.adsrc FROM r2a_catalog.pg_attrdef d WHERE d.adrelid = c.oid AND d.adnum = a.attnum
+                 LIMIT 1), NULL) AS column_default,
+       CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END AS is_nullable,
+       regexp_replace(r2a_emulator.column_type(c.oid, a.attnum, a.atttypid, a.atttypmod), '\(.*\)', '')
+           AS data_type,
+       information_schema._pg_char_max_length(a.atttypid, a.atttypmod) AS character_maximum_length,
+       information_schema._pg_numeric_precision(a.atttypid, a.atttypmod) AS numeric_precision,
+       information_schema._pg_numeric_precision_radix(a.atttypid, a.atttypmod) AS numeric_precision_radix,
+       information_schema._pg_numeric_scale(a.atttypid, a.atttypmod) AS numeric_scale,
+       information_schema._pg_datetime_precision(a.atttypid, a.atttypmod) AS datetime_precision,
+       NULL::text AS interval_type, NULL::integer AS interval_precision,
+       NULL::text AS character_set_catalog, NULL::text AS character_set_schema, NULL::text AS character_set_name,
+       NULL::text AS collation_catalog, NULL::text AS collation_schema, NULL::text AS collation_name,
+       NULL::text AS domain_name, pg_catalog.col_description(c.oid, a.attnum) AS remarks
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+CROSS JOIN r2a_emulator.settings s
+WHERE c.relkind IN ('r', 'v', 'm') AND s.name = 'database'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND NOT r2a_emulator.hidden_namespace(n.oid);
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_tables AS
+SELECT s.value AS table_catalog, r2a_emulator.rs_name(n.nspname)::text AS table_schema,
+       r2a_emulator.rs_name(c.relname)::text AS table_name,
+       CASE c.relkind WHEN 'r' THEN 'BASE TABLE' ELSE 'VIEW' END AS table_type,
+       pg_catalog.obj_description(c.oid, 'pg_class') AS remarks
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN r2a_emulator.settings s
+WHERE c.relkind IN ('r', 'v', 'm') AND s.name = 'database'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND NOT r2a_emulator.hidden_namespace(n.oid);
+
+-- Columns of late-binding views: select * from pg_get_late_binding_view_cols()
+--   cols(view_schema name, view_name name, col_name name, col_type varchar, col_num int)
+CREATE OR REPLACE FUNCTION r2a_catalog.pg_get_late_binding_view_cols() RETURNS SETOF record
+LANGUAGE sql STABLE AS $$
+    SELECT r2a_emulator.rs_name(n.nspname)::name, r2a_emulator.rs_name(c.relname)::name,
+           r2a_emulator.rs_name(a.attname)::name,
+           pg_catalog.format_type(a.atttypid, a.atttypmod)::varchar, a.attnum::integer
+    FROM r2a_emulator.views v
+    JOIN pg_catalog.pg_class c ON c.oid = v.relid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    WHERE v.late_binding
+    ORDER BY 1, 2, 5
+$$;
+
+CREATE OR REPLACE VIEW r2a_catalog.stv_slices AS
+SELECT g.slice - 1 AS slice, (g.slice - 1) / 2 AS node, 'D'::text AS type
+FROM r2a_emulator.settings s, generate_series(1, s.value::integer) AS g(slice)
+WHERE s.name = 'slices';

@@ -1,0 +1,258 @@
+"""Redshift SQL → the backend's PostgreSQL, token by token.
+
+Most Redshift functions exist as backend functions (catalog.sql installs them in schema r2a_catalog, first on the
+backend search_path); this module only rewrites what PostgreSQL cannot parse or would read differently:
+identifiers (case folding of quoted names, names longer than 63 bytes), LISTAGG … WITHIN GROUP, NVL/NVL2/DECODE,
+bare date parts (DATEADD(day, …)), EXTRACT with Redshift's abbreviations, SYSDATE, APPROXIMATE, VARCHAR(MAX)
+and Redshift-only type names."""
+
+from __future__ import annotations
+
+from devstack.redshift.lexer import (
+    IDENT,
+    NUMBER,
+    OP,
+    PUNCT,
+    QIDENT,
+    STRING,
+    Token,
+    matching_paren,
+    quote_ident,
+    quote_literal,
+    split_top_level,
+    string_value,
+)
+from devstack.redshift.state import MAX_BACKEND_NAME, backend_name
+
+_DATEPART_FUNCTIONS = {"DATEADD", "DATEDIFF", "DATE_PART", "PGDATE_PART", "DATE_TRUNC"}
+_TYPE_RENAMES = {"NVARCHAR": "varchar", "NCHAR": "char", "VARBINARY": "varbyte", "BPCHAR": "bpchar"}
+
+
+def identifier_sql(name: str, engine) -> str:
+    """A (folded) Redshift identifier as backend SQL: quoted as needed, shortened past 63 bytes."""
+    if len(name.encode()) > MAX_BACKEND_NAME:
+        short = backend_name(name)
+        engine.state.remember_long_name(short, name)
+        return quote_ident(short)
+    return quote_ident(name)
+
+
+def _identifier(token: Token, engine) -> str:
+    if token.kind == QIDENT:
+        name = token.name if not engine.case_sensitive else token.text[1:-1].replace('""', '"')
+        return identifier_sql(name, engine) if (name != token.text[1:-1] or len(name.encode()) > 63) else token.text
+    if len(token.text.encode()) > MAX_BACKEND_NAME:
+        return identifier_sql(token.text.lower(), engine)
+    return token.text
+
+
+def statement(tokens: list[Token], engine) -> str:
+    return _rewrite(tokens, engine)
+
+
+def expression(tokens: list[Token], engine) -> str:
+    return _rewrite(tokens, engine).strip()
+
+
+def _next_sig(tokens: list[Token], start: int) -> int:
+    k = start
+    while k < len(tokens) and not tokens[k].significant:
+        k += 1
+    return k
+
+
+def _prev_sig(tokens: list[Token], start: int) -> Token | None:
+    k = start
+    while k >= 0:
+        if tokens[k].significant:
+            return tokens[k]
+        k -= 1
+    return None
+
+
+def _is(token: Token | None, kind: str, text: str) -> bool:
+    return token is not None and token.kind == kind and token.text == text
+
+
+def _rewrite(tokens: list[Token], engine) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.kind == QIDENT:
+            out.append(_identifier(token, engine))
+            i += 1
+            continue
+        if token.kind != IDENT:
+            out.append(token.text)
+            i += 1
+            continue
+        word = token.upper
+        after = _next_sig(tokens, i + 1)
+        prev = _prev_sig(tokens, i - 1)
+        qualified = _is(prev, PUNCT, ".") or (after < len(tokens) and _is(tokens[after], PUNCT, "."))
+        calls = after < len(tokens) and _is(tokens[after], PUNCT, "(")
+        if qualified:
+            out.append(_identifier(token, engine))
+            i += 1
+            continue
+        if calls and word in _FUNCTION_REWRITES:
+            close = matching_paren(tokens, after)
+            replacement, i = _FUNCTION_REWRITES[word](tokens, i, after, close, engine)
+            if replacement is not None:
+                out.append(replacement)
+                continue
+            out.append(token.text)
+            i += 1
+            continue
+        if word == "SYSDATE" and not calls:
+            out.append("sysdate()")
+            i += 1
+            continue
+        if word == "APPROXIMATE" and after < len(tokens) and tokens[after].is_word("COUNT", "PERCENTILE_DISC"):
+            i = after
+            continue
+        if word in _TYPE_RENAMES and not _is(prev, OP, "=") and (calls or _is(prev, OP, "::") or prev is None
+                                                                  or prev.is_word("AS")):
+            out.append(_TYPE_RENAMES[word])
+            i += 1
+            continue
+        if word in ("VARCHAR", "NVARCHAR", "CHAR", "CHARACTER", "VARYING") and calls:
+            close = matching_paren(tokens, after)
+            inner = [t for t in tokens[after + 1:close] if t.significant]
+            if len(inner) == 1 and inner[0].is_word("MAX"):
+                out.append(_TYPE_RENAMES.get(word, token.text) + "(65535)")
+                i = close + 1
+                continue
+        out.append(_identifier(token, engine))
+        i += 1
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- function rewrites
+# Each gets (tokens, name index, '(' index, ')' index, engine) and returns (text or None, next index).
+
+def _args(tokens: list[Token], open_: int, close: int) -> list[list[Token]]:
+    inner = tokens[open_ + 1:close]
+    if not any(t.significant for t in inner):
+        return []
+    return split_top_level(inner)
+
+
+def _nvl(tokens, name, open_, close, engine):
+    args = [_rewrite(a, engine).strip() for a in _args(tokens, open_, close)]
+    return f"coalesce({', '.join(args)})", close + 1
+
+
+def _nvl2(tokens, name, open_, close, engine):
+    args = [_rewrite(a, engine).strip() for a in _args(tokens, open_, close)]
+    if len(args) != 3:
+        return None, name
+    return f"(CASE WHEN ({args[0]}) IS NOT NULL THEN ({args[1]}) ELSE ({args[2]}) END)", close + 1
+
+
+def _decode(tokens, name, open_, close, engine):
+    args = [_rewrite(a, engine).strip() for a in _args(tokens, open_, close)]
+    if len(args) < 3:
+        return None, name            # PostgreSQL's decode(text, format)
+    expr, rest = args[0], args[1:]
+    default = rest.pop() if len(rest) % 2 else None
+    whens = " ".join(f"WHEN ({expr}) IS NOT DISTINCT FROM ({search}) THEN ({result})"
+                     for search, result in zip(rest[0::2], rest[1::2], strict=False))
+    return f"(CASE {whens}{f' ELSE ({default})' if default is not None else ''} END)", close + 1
+
+
+def _datepart_first(tokens, name, open_, close, engine):
+    args = _args(tokens, open_, close)
+    if not args:
+        return None, name
+    first = [t for t in args[0] if t.significant]
+    rest = [_rewrite(a, engine).strip() for a in args[1:]]
+    if len(first) == 1 and first[0].kind in (IDENT, QIDENT):
+        part = quote_literal(first[0].name)
+    elif len(first) == 1 and first[0].kind == STRING:
+        part = quote_literal(string_value(first[0]).lower())
+    else:
+        part = _rewrite(args[0], engine).strip()
+    function = tokens[name].text.lower()
+    if function == "pgdate_part":
+        function = "date_part"
+    return f"{function}({', '.join([part] + rest)})", close + 1
+
+
+def _extract(tokens, name, open_, close, engine):
+    inner = tokens[open_ + 1:close]
+    sig = [k for k, t in enumerate(inner) if t.significant]
+    if len(sig) < 3 or not inner[sig[1]].is_word("FROM"):
+        return None, name
+    part_token = inner[sig[0]]
+    part = string_value(part_token) if part_token.kind == STRING else part_token.name
+    source = _rewrite(inner[sig[1] + 1:], engine).strip()
+    return f"date_part({quote_literal(part.lower())}, {source})", close + 1
+
+
+def _listagg(tokens, name, open_, close, engine):
+    args = _args(tokens, open_, close)
+    if not args:
+        return None, name
+    first = args[0]
+    sig = [t for t in first if t.significant]
+    distinct = bool(sig) and sig[0].is_word("DISTINCT")
+    if distinct:
+        index = next(k for k, t in enumerate(first) if t.significant)
+        first = first[index + 1:]
+    expr = f"({_rewrite(first, engine).strip()})::text"
+    delimiter = _rewrite(args[1], engine).strip() if len(args) > 1 else "''"
+    order = ""
+    end = close + 1
+    k = _next_sig(tokens, end)
+    if k < len(tokens) and tokens[k].is_word("WITHIN"):
+        group = _next_sig(tokens, k + 1)
+        paren = _next_sig(tokens, group + 1)
+        if group < len(tokens) and tokens[group].is_word("GROUP") and paren < len(tokens) \
+                and _is(tokens[paren], PUNCT, "("):
+            order_close = matching_paren(tokens, paren)
+            order_text = _rewrite(tokens[paren + 1:order_close], engine).strip()
+            end = order_close + 1
+            over = _next_sig(tokens, end)
+            windowed = over < len(tokens) and tokens[over].is_word("OVER")
+            if not windowed:
+                order = f" {order_text}"
+                if distinct:
+                    order = f" ORDER BY {expr}" + (" DESC" if order_text.upper().endswith(" DESC") else "")
+    return f"string_agg({'DISTINCT ' if distinct else ''}{expr}, {delimiter}{order})", end
+
+
+def _convert_timezone(tokens, name, open_, close, engine):
+    args = [_rewrite(a, engine).strip() for a in _args(tokens, open_, close)]
+    return f"convert_timezone({', '.join(args)})", close + 1
+
+
+_FUNCTION_REWRITES = {
+    "NVL": _nvl, "NVL2": _nvl2, "DECODE": _decode, "LISTAGG": _listagg, "EXTRACT": _extract,
+    **{name: _datepart_first for name in _DATEPART_FUNCTIONS},
+}
+
+
+# ---------------------------------------------------------------- names in a statement
+
+def relations_named(tokens: list[Token]) -> set[str]:
+    """Every dotted name in the statement, as 'a.b' and as its last part (lower case), for fault matching."""
+    names: set[str] = set()
+    sig = [t for t in tokens if t.significant]
+    k = 0
+    while k < len(sig):
+        if sig[k].kind in (IDENT, QIDENT):
+            parts = [sig[k].name]
+            while k + 2 < len(sig) and _is(sig[k + 1], PUNCT, ".") and sig[k + 2].kind in (IDENT, QIDENT):
+                parts.append(sig[k + 2].name)
+                k += 2
+            names.add(parts[-1])
+            if len(parts) >= 2:
+                names.add(".".join(parts[-2:]))
+        k += 1
+    return names
+
+
+def number_value(token: Token) -> int | None:
+    return int(token.text) if token.kind == NUMBER and token.text.isdigit() else None
