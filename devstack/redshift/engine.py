@@ -264,15 +264,16 @@ class Engine:
                                  access_key_id=self.config.s3_access_key_id,
                                  secret_access_key=self.config.s3_secret_access_key,
                                  iam_roles=tuple(self.config.iam_roles))
-        started_here = self.transaction_status() == "I"
+        # psycopg2 opens named cursors only outside autocommit: an idle session gets a transaction of its own
+        # for the UNLOAD; inside the client's transaction the cursor is WITH HOLD.
+        own_transaction = self.conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
         counter = iter(range(1, 1 << 62))
 
         def open_cursor(query: str):
             translated = translate.statement(tokenize(query), self)
-            if started_here and self.conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE:
-                with self.conn.cursor() as cur:
-                    cur.execute("begin")
-            cursor = self.conn.cursor(name=f"r2a_unload_{id(self)}_{next(counter)}")
+            if own_transaction and self.conn.autocommit:
+                self.conn.autocommit = False
+            cursor = self.conn.cursor(name=f"r2a_unload_{next(counter)}", withhold=not own_transaction)
             cursor.itersize = 2000
             cursor.execute(translated)
             return cursor
@@ -281,31 +282,34 @@ class Engine:
             self.notice(text, "INFO")
 
         try:
-            outcome = unload.run_unload(statement, open_cursor, target, self.config.slices, notice, faults=plan,
-                                        cancel=self.cancel_event)
+            unload.run_unload(statement, open_cursor, target, self.config.slices, notice, faults=plan,
+                              cancel=self.cancel_event)
         except unload.UnloadError as exc:
-            self._end_unload_transaction(started_here, ok=False)
+            self._end_unload(own_transaction, ok=False)
             raise EmulatorError(exc.sqlstate, exc.message) from None
         except CutConnection:
-            self._end_unload_transaction(started_here, ok=False)
+            self._end_unload(own_transaction, ok=False)
             raise
         except psycopg2.Error as exc:
-            self._end_unload_transaction(started_here, ok=False)
+            self._end_unload(own_transaction, ok=False)
             raise self._error(exc) from None
-        self._end_unload_transaction(started_here, ok=True)
-        del outcome
+        self._end_unload(own_transaction, ok=True)
         return Result(None, [], "UNLOAD")
 
-    def _end_unload_transaction(self, started_here: bool, ok: bool) -> None:
-        status = self.conn.info.transaction_status
-        if self.conn.closed or status == psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+    def _end_unload(self, own_transaction: bool, ok: bool) -> None:
+        if self.conn.closed:
             return
-        if started_here or not ok:
-            try:
-                with self.conn.cursor() as cur:
-                    cur.execute("commit" if ok and started_here else "rollback")
-            except psycopg2.Error:
-                pass
+        try:
+            if own_transaction:
+                if ok:
+                    self.conn.commit()
+                else:
+                    self.conn.rollback()
+                self.conn.autocommit = True
+            elif not ok and self.conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_INTRANS:
+                self.run("rollback")
+        except psycopg2.Error:
+            pass
 
     def _show(self, words: list[Token]) -> Result:
         kind = words[1].upper if len(words) > 1 else ""
