@@ -221,6 +221,10 @@ LANGUAGE sql IMMUTABLE STRICT AS $$
     SELECT (r2a_catalog.dateadd(part, n, '2000-01-01'::date + t))::time
 $$;
 
+-- A quoted literal is a TIMESTAMP in Redshift (PostgreSQL would prefer TIMESTAMPTZ for an unknown literal).
+CREATE OR REPLACE FUNCTION r2a_catalog.dateadd(part text, n bigint, ts text) RETURNS timestamp
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT r2a_catalog.dateadd(part, n, ts::timestamp) $$;
+
 -- DATEDIFF counts the boundaries of `part` crossed between a and b (not elapsed whole units).
 CREATE OR REPLACE FUNCTION r2a_catalog.datediff(part text, a timestamp, b timestamp) RETURNS bigint
 LANGUAGE sql IMMUTABLE STRICT AS $$
@@ -246,6 +250,9 @@ LANGUAGE sql IMMUTABLE STRICT AS $$
         WHEN 'microseconds' THEN (extract(epoch FROM b) - extract(epoch FROM a)) * 1000000
         ELSE r2a_emulator.unknown_datepart(part)::bigint END::bigint
 $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.datediff(part text, a text, b text) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT r2a_catalog.datediff(part, a::timestamp, b::timestamp) $$;
 
 CREATE OR REPLACE FUNCTION r2a_catalog.datediff(part text, a date, b date) RETURNS bigint
 LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT r2a_catalog.datediff(part, a::timestamp, b::timestamp) $$;
@@ -297,6 +304,9 @@ LANGUAGE sql IMMUTABLE STRICT AS $$
 $$;
 
 CREATE OR REPLACE FUNCTION r2a_catalog.add_months(d date, n bigint) RETURNS timestamp
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT r2a_catalog.add_months(d::timestamp, n) $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.add_months(d text, n bigint) RETURNS timestamp
 LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT r2a_catalog.add_months(d::timestamp, n) $$;
 
 CREATE OR REPLACE FUNCTION r2a_catalog.last_day(d timestamp) RETURNS date
