@@ -1,0 +1,56 @@
+"""`python -m steps.report --run-id R [--out DIR]`"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+
+from shared.cli import step_boundary
+from shared.errors import ExitCode
+from shared.log import event
+from shared.objectstore import ObjectStore, RunLayout
+from shared.results import ErrorInfo, StepResult, to_dict, utc_now
+from steps.report.collect import collect
+from steps.report.core import build_report, read_schema_backups, write_report
+
+STEP = "report"
+app = typer.Typer(add_completion=False, help=__doc__)
+
+
+@app.command()
+def main(
+    run_id: str = typer.Option(..., "--run-id", help="the run to report on"),
+    out: Path | None = typer.Option(None, "--out", help="also write the report files to this local folder"),
+) -> None:
+    """Write <run_id>.log, <run_id>.tables, summary.json, report.html and both SQL backups to the run's report/
+    folder (and --out). Exit 0 only when every planned table succeeded, 7 otherwise, after writing everything.
+    """
+    with step_boundary(STEP, run_id) as step:
+        started_at, started = utc_now(), time.monotonic()
+        store = ObjectStore(step.settings.s3, step.settings.gcs)
+        layout = RunLayout.from_settings(run_id, step.settings.gcs)
+
+        def record(status: str, counts: dict[str, int], outputs: list[str], error: ErrorInfo | None) -> None:
+            store.write_json(layout.step_result(STEP), to_dict(StepResult(
+                run_id, STEP, status, started_at, utc_now(), round(time.monotonic() - started, 3),
+                counts=counts, outputs=outputs, error=error)))
+
+        raw = collect(store, layout)  # a missing run folder fails here, before anything is written
+        step.on_failure.append(lambda exc: record("failed", {}, [], ErrorInfo.from_exception(exc)))
+        report = build_report(raw, datetime.now(UTC), read_schema_backups(store, layout))
+        outputs = write_report(report, store, layout, out)
+        counts = report.summary["planned_counts"]
+        record("succeeded", counts, [u for u in outputs if u.startswith("gs://")], None)
+        event("step.finished", all_planned_succeeded=report.all_planned_succeeded, **counts)
+        if not report.all_planned_succeeded:
+            print(f"r2a {STEP}: {report.verdict()}; see {layout.report(run_id + '.tables')}", file=sys.stderr,
+                  flush=True)
+            raise typer.Exit(int(ExitCode.TABLES_FAILED))
+
+
+if __name__ == "__main__":
+    app()

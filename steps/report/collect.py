@@ -1,0 +1,241 @@
+"""Read a run folder into checked records: the plan, every table result, every step result, the schema reports.
+
+`collect` only reads (listing results/ and steps/ by prefix, never a list passed in); `parse_inputs` is the pure
+part that validates each document against the result schema and turns it into dataclasses. A broken input file
+never stops the report: it is recorded as an `InputProblem` and shown.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from shared.errors import BadInputError, ObjectStoreError
+from shared.identifiers import parse_table_ref
+from shared.objectstore import ObjectStore, RunLayout
+from shared.results import StepResult, TableResult, load_schema, step_result_from_dict, table_result_from_dict
+
+READERS = 16  # parallel reads: GCS answers one small object in tens of ms, 5,000 results must not take minutes
+
+# The schema reports in pipeline order: for an object reported by several, the earliest stage explains it.
+OBJECT_REPORTS = (
+    ("rewrite_ddl", "rewrite_report.json"),
+    ("validate_restore", "validation_report.json"),
+    ("load_schema_pre_data", "load_report.json"),
+    ("load_schema_post_data", "post_data_report.json"),
+)
+PLAN_FILE = "tables.json"
+RESULTS_DIR = "results/"
+STEPS_DIR = "steps/"
+NOT_MIGRATED = ("unsupported", "failed", "skipped")
+REPORT_STEP = "report"
+
+
+@dataclass
+class RawRun:
+    """The run folder's JSON documents by path relative to the run root ("results/public.sales.json")."""
+
+    run_id: str
+    documents: dict[str, Any] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)  # path -> why it could not be parsed
+
+
+@dataclass
+class PlanEntry:
+    table: str  # Redshift name, canonical
+    target: str  # AlloyDB name, canonical
+
+
+@dataclass
+class ObjectEntry:
+    stage: str  # the step whose report says so
+    kind: str
+    name: str
+    target_name: str | None
+    status: str
+    reason: str
+    violations: int | None = None
+
+
+@dataclass
+class InputProblem:
+    path: str
+    reason: str
+
+
+@dataclass
+class RunInputs:
+    run_id: str
+    plan: list[PlanEntry] | None  # None: tables.json is missing (load_schema pre-data never finished)
+    results: dict[str, TableResult]  # canonical Redshift table name -> its result
+    steps: list[StepResult]
+    objects: list[ObjectEntry]  # every object entry of the schema reports, pipeline order
+    problems: list[InputProblem]
+    invalid_results: dict[str, str] = field(default_factory=dict)  # results/<file> -> why it was refused
+
+
+def canonical(name: str) -> str:
+    """One spelling per table so plan, results and reports match ("Public".sales and public.sales differ)."""
+    try:
+        return str(parse_table_ref(name))
+    except Exception:
+        return name
+
+
+def result_path(table: str) -> str:
+    """Where table_transfer writes `table`'s result, relative to the run root (as RunLayout.result builds it)."""
+    try:
+        return f"{RESULTS_DIR}{parse_table_ref(table).file_stem()}.json"
+    except Exception:
+        return f"{RESULTS_DIR}{table}.json"
+
+
+def relative(layout: RunLayout, url: str) -> str:
+    return url[len(layout.root):] if url.startswith(layout.root) else url
+
+
+def collect(store: ObjectStore, layout: RunLayout, readers: int = READERS) -> RawRun:
+    """Every JSON document the report reads, fetched in parallel. A run folder with none of them is bad input."""
+    named = [PLAN_FILE] + [name for _, name in OBJECT_REPORTS]
+    listed = [relative(layout, info.url) for prefix in (layout.results_prefix, layout.artifact(STEPS_DIR))
+              for info in store.list(prefix) if info.url.endswith(".json")]
+    raw = RawRun(layout.run_id)
+
+    def fetch(path: str) -> tuple[str, bytes | None]:
+        try:
+            return path, store.read_bytes(layout.artifact(path))
+        except ObjectStoreError as exc:
+            if exc.reason.endswith("does not exist"):
+                return path, None
+            raise
+
+    with ThreadPoolExecutor(max_workers=readers) as pool:
+        for path, data in pool.map(fetch, named + listed):
+            if data is None:
+                continue
+            try:
+                raw.documents[path] = json.loads(data)
+            except ValueError as exc:
+                raw.unreadable[path] = f"not valid JSON: {exc}"
+    if not raw.documents and not raw.unreadable and not _has_any(store, layout):
+        raise BadInputError(f"run folder {layout.root} not found (no plan, results, step results or reports)",
+                            "Check --run-id, R2A_GCS_BUCKET and R2A_GCS_PREFIX")
+    return raw
+
+
+def _has_any(store: ObjectStore, layout: RunLayout) -> bool:
+    return any(store.exists(url) for url in (layout.catalog_json, layout.schema_redshift_sql))
+
+
+@lru_cache(maxsize=2)
+def _validator(definition: str):
+    import fastjsonschema
+
+    schema = load_schema()
+    return fastjsonschema.compile({"$ref": f"#/$defs/{definition}", "$defs": schema["$defs"]}, use_default=False)
+
+
+def check_record(document: Any, definition: str) -> str | None:
+    """Why `document` is not a valid record of `definition` (table_result / step_result), or None."""
+    import fastjsonschema
+
+    try:
+        _validator(definition)(document)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        return exc.message
+    return None
+
+
+def parse_inputs(raw: RawRun) -> RunInputs:
+    problems = [InputProblem(path, reason) for path, reason in sorted(raw.unreadable.items())]
+    plan = _plan(raw, problems)
+    results: dict[str, TableResult] = {}
+    invalid: dict[str, str] = {}
+    steps: list[StepResult] = []
+    for path in sorted(raw.documents):
+        document = raw.documents[path]
+        if path.startswith(RESULTS_DIR):
+            record, why = _record(document, "table_result", raw.run_id)
+            if record is None:
+                problems.append(InputProblem(path, why))
+                invalid[path] = f"invalid result file {path}: {why}"
+            else:
+                results[canonical(record["table"])] = table_result_from_dict(record)
+        elif path.startswith(STEPS_DIR):
+            record, why = _record(document, "step_result", raw.run_id)
+            if record is None:
+                problems.append(InputProblem(path, why))
+            elif record["step"] != REPORT_STEP:  # an earlier report's own record is not part of the run's flow
+                steps.append(step_result_from_dict(record))
+    for path, why in raw.unreadable.items():
+        if path.startswith(RESULTS_DIR):
+            invalid[path] = f"invalid result file {path}: {why}"
+    steps.sort(key=lambda s: (s.started_at, s.step))
+    return RunInputs(raw.run_id, plan, results, steps, _objects(raw, problems), problems, invalid)
+
+
+def _record(document: Any, definition: str, run_id: str) -> tuple[dict | None, str]:
+    why = check_record(document, definition)
+    if why is None and document["run_id"] != run_id:
+        why = f"belongs to run {document['run_id']!r}, not {run_id!r}"
+    return (document, "") if why is None else (None, why)
+
+
+def _plan(raw: RawRun, problems: list[InputProblem]) -> list[PlanEntry] | None:
+    document = raw.documents.get(PLAN_FILE)
+    if document is None:
+        return None
+    entries = document.get("tables") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        problems.append(InputProblem(PLAN_FILE, "expected an object with a 'tables' list"))
+        return None
+    plan = []
+    for position, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("table"), str):
+            problems.append(InputProblem(PLAN_FILE, f"tables[{position}] has no 'table' name"))
+            continue
+        target = entry.get("target") if isinstance(entry.get("target"), str) else ""
+        plan.append(PlanEntry(canonical(entry["table"]), canonical(target) if target else ""))
+    return plan
+
+
+def _objects(raw: RawRun, problems: list[InputProblem]) -> list[ObjectEntry]:
+    objects = []
+    for stage, name in OBJECT_REPORTS:
+        document = raw.documents.get(name)
+        if document is None:
+            continue
+        entries = document.get("objects") if isinstance(document, dict) else None
+        if not isinstance(entries, list):
+            problems.append(InputProblem(name, "expected an object with an 'objects' list"))
+            continue
+        for position, entry in enumerate(entries):
+            if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("kind", "name", "status")):
+                problems.append(InputProblem(name, f"objects[{position}] lacks kind, name or status"))
+                continue
+            violations = entry.get("violations")
+            objects.append(ObjectEntry(stage, entry["kind"], entry["name"], entry.get("target_name"),
+                                       entry["status"], _one_line(entry.get("reason") or ""),
+                                       violations if isinstance(violations, int) else None))
+            if entry.get("kept"):  # existed already (earlier attempt or on-existing=skip): it is migrated
+                objects[-1].status = "kept"
+    return objects
+
+
+def not_migrated(objects: list[ObjectEntry]) -> list[ObjectEntry]:
+    """Objects some stage did not carry over, each once, explained by the earliest stage that dropped it."""
+    seen: set[tuple[str, str]] = set()
+    dropped = []
+    for entry in objects:
+        key = (entry.kind, canonical(entry.name) if entry.kind == "table" else entry.name)
+        if entry.status in NOT_MIGRATED and key not in seen:
+            seen.add(key)
+            dropped.append(entry)
+    return dropped
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())

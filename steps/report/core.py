@@ -1,0 +1,97 @@
+"""The report from end to end: collect → rows → .tables, .log, summary.json, report.html → write everywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from shared.errors import ObjectStoreError
+from shared.objectstore import ObjectStore, RunLayout
+from steps.report.collect import RawRun, RunInputs, parse_inputs
+from steps.report.html import render_html
+from steps.report.logfile import REPORT_STEP, LogLine, log_lines, render_log
+from steps.report.summary import planned_all_succeeded, summarize
+from steps.report.tables import TableRow, build_rows, render_tables, status_counts
+
+SCHEMA_BACKUPS = ("schema_redshift.sql", "schema_alloydb.sql")
+
+
+@dataclass
+class Report:
+    run_id: str
+    files: dict[str, bytes]  # name inside report/ (and --out) -> content
+    all_planned_succeeded: bool
+    summary: dict
+    rows: list[TableRow] = field(default_factory=list)
+
+    def verdict(self) -> str:
+        counts = self.summary["planned_counts"]
+        if not self.summary["plan_found"]:
+            return "no tables.json in the run folder: load_schema pre-data did not finish, no table was planned"
+        planned = self.summary["planned_tables"]
+        return (f"{planned - counts['succeeded']} of {planned} planned tables did not succeed "
+                f"(failed {counts['failed']}, not_run {counts['not_run']}, skipped {counts['skipped']})")
+
+
+def summary_line(inputs: RunInputs, rows: list[TableRow], report_time: datetime) -> LogLine:
+    counts = status_counts(rows, planned_only=True)
+    detail = f"planned={len([r for r in rows if r.planned])} " + " ".join(f"{k}={v}" for k, v in counts.items())
+    event = "finished" if planned_all_succeeded(inputs, rows) else "failed"
+    if inputs.plan is None:
+        detail = "no plan: tables.json is missing"
+    return LogLine(report_time, REPORT_STEP, event=event, detail=detail)
+
+
+def build_report(raw: RawRun, report_time: datetime, schema_backups: dict[str, bytes | None]) -> Report:
+    """Everything the report writes, from the documents `collect` read (pure: no I/O)."""
+    inputs = parse_inputs(raw)
+    rows = build_rows(inputs)
+    copies = {name: content is not None for name, content in schema_backups.items()}
+    summary = summarize(inputs, rows, report_time, copies)
+    log_text = render_log(log_lines(inputs, rows, report_time), summary_line(inputs, rows, report_time))
+    files = {
+        f"{raw.run_id}.log": log_text.encode(),
+        f"{raw.run_id}.tables": render_tables(rows).encode(),
+        "summary.json": (_json(summary)).encode(),
+        "report.html": render_html(inputs, rows, summary).encode(),
+    }
+    files.update({name: content for name, content in schema_backups.items() if content is not None})
+    return Report(raw.run_id, files, summary["all_planned_succeeded"], summary, rows)
+
+
+def _json(value: dict) -> str:
+    import json
+
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def read_schema_backups(store: ObjectStore, layout: RunLayout) -> dict[str, bytes | None]:
+    backups: dict[str, bytes | None] = {}
+    for name in SCHEMA_BACKUPS:
+        try:
+            backups[name] = store.read_bytes(layout.artifact(name))
+        except ObjectStoreError as exc:
+            if not exc.reason.endswith("does not exist"):
+                raise
+            backups[name] = None
+    return backups
+
+
+CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".json": "application/json",
+                 ".sql": "application/sql; charset=utf-8"}
+
+
+def write_report(report: Report, store: ObjectStore, layout: RunLayout, out_dir: Path | None) -> list[str]:
+    """Local copies first (a user waiting on --out gets them even if the bucket write fails), then report/."""
+    written = []
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, content in report.files.items():
+            (out_dir / name).write_bytes(content)
+            written.append(str(out_dir / name))
+    for name, content in report.files.items():
+        url = layout.report(name)
+        store.write_bytes(url, content, CONTENT_TYPES.get(Path(name).suffix, "text/plain; charset=utf-8"))
+        written.append(url)
+    return written

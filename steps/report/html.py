@@ -1,0 +1,197 @@
+"""report.html: one self-contained page (no network) a user opens from the bucket or a laptop.
+
+Sections a reader needs without scripts (verdict, counts, failed tables, objects not migrated, violations) are
+rendered here; the timeline and the sortable, filterable tables list are drawn by a small inline script from
+a compact JSON block (offsets in ms from the run's start, phases as flat number lists), so 5,000 tables stay
+well under 5 MB and the canvas only paints the rows in view.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from html import escape
+from typing import Any
+
+from shared.results import PhaseTiming
+from steps.report.collect import RunInputs, not_migrated
+from steps.report.html_assets import CSS, JS
+from steps.report.tables import STATUSES, TableRow
+from steps.report.timefmt import parse_ts
+
+LIST_COLUMNS = (("table", "table"), ("target", "target"), ("status", "status"), ("start", "started"),
+                ("end", "finished"), ("duration", "duration s"), ("rowsSource", "rows source"),
+                ("rowsLoaded", "rows loaded"), ("bytes", "bytes"), ("attempts", "attempts"), ("error", "error"))
+
+
+def _offset(moment: datetime | None, origin: datetime) -> int | None:
+    return None if moment is None else int(round((moment - origin).total_seconds() * 1000))
+
+
+def _bars(phases: list[PhaseTiming], origin: datetime, names: dict[str, int]) -> list[int]:
+    flat: list[int] = []
+    for phase in phases:
+        start = parse_ts(phase.started_at)
+        if start is None:
+            continue
+        end = parse_ts(phase.finished_at)
+        duration_ms = int(round((phase.duration_s or 0) * 1000)) if end is None else _offset(end, start)
+        flat += [names.setdefault(phase.name, len(names)), _offset(start, origin), max(0, duration_ms),
+                 1 if phase.status == "failed" else 0]
+    return flat
+
+
+def timeline_data(inputs: RunInputs, rows: list[TableRow]) -> dict[str, Any]:
+    """The JSON the page's script reads; every time is milliseconds after the run's first start."""
+    starts = [parse_ts(r.started_at) for r in rows] + [parse_ts(s.started_at) for s in inputs.steps]
+    ends = [parse_ts(r.finished_at) for r in rows] + [parse_ts(s.finished_at) for s in inputs.steps]
+    starts = [t for t in starts if t]
+    ends = [t for t in ends + starts if t]
+    origin = min(starts) if starts else None
+    names: dict[str, int] = {}
+    if origin is None:
+        return {"run_id": inputs.run_id, "t0": 0, "span": 1, "phases": [], "steps": [],
+                "tables": [_table(row, None, names) for row in rows]}
+    steps = [[s.step, s.status, _offset(parse_ts(s.started_at), origin),
+              _offset(parse_ts(s.finished_at) or parse_ts(s.started_at), origin),
+              _bars(s.phases, origin, names)] for s in inputs.steps]
+    tables = [_table(row, origin, names) for row in rows]
+    return {"run_id": inputs.run_id, "t0": int(origin.timestamp() * 1000),
+            "span": max(1, _offset(max(ends), origin)), "phases": list(names), "steps": steps, "tables": tables}
+
+
+def _table(row: TableRow, origin: datetime | None, names: dict[str, int]) -> list[Any]:
+    start, end = parse_ts(row.started_at), parse_ts(row.finished_at)
+    return [row.table, row.target, row.status,
+            _offset(start, origin) if origin and start else None, _offset(end, origin) if origin and end else None,
+            row.duration_s, row.rows_source, row.rows_loaded, row.bytes, row.attempts, row.error,
+            _bars(row.phases, origin, names) if origin else []]
+
+
+def _json_for_script(value: Any) -> str:
+    """JSON safe inside <script>: no '<' can close the element or open a comment."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).replace("<", "\\u003c")
+
+
+def _cell(value: Any, cls: str = "") -> str:
+    text = "" if value is None else escape(str(value))
+    return f'<td class="{cls}">{text}</td>' if cls else f"<td>{text}</td>"
+
+
+def _table_html(element_id: str, headers: list[str], body: list[str], empty: str) -> str:
+    if not body:
+        return f'<p id="{element_id}" class="muted">{escape(empty)}</p>'
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    return (f'<div class="scroll"><table id="{element_id}"><thead><tr>{head}</tr></thead><tbody>'
+            + "".join(body) + "</tbody></table></div>")
+
+
+def _number(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else ("" if value is None else str(value))
+
+
+def _cards(summary: dict[str, Any]) -> str:
+    counts, totals = summary["counts"], summary["totals"]
+    wall = totals["wall_time_s"]
+    items = [(summary["planned_tables"], "planned tables")] + [(counts[s], s.replace("_", " ")) for s in STATUSES]
+    items += [(summary["retried_tables"], "retried"), (_number(totals["rows_loaded"]), "rows loaded"),
+              (f"{totals['bytes_compressed'] / 1e9:,.2f} GB", "moved (compressed)"),
+              ("" if wall is None else f"{wall / 60:,.1f} min", "wall time"),
+              (summary["objects_not_migrated"]["total"], "objects not migrated")]
+    return '<div class="cards">' + "".join(
+        f"<div class=\"card\"><b>{escape(_number(v))}</b><span>{escape(label)}</span></div>" for v, label in items
+    ) + "</div>"
+
+
+def _steps(summary: dict[str, Any]) -> str:
+    body = [f"<tr>{_cell(s['step'])}{_cell(s['status'], 's-' + s['status'])}{_cell(s['started_at'])}"
+            f"{_cell(s['finished_at'])}{_cell(s['duration_s'], 'num')}"
+            f"{_cell(' '.join(f'{k}={v}' for k, v in sorted(s['counts'].items())))}{_cell(s['error'], 'err')}</tr>"
+            for s in summary["steps"]]
+    return _table_html("steps", ["step", "status", "started", "finished", "duration s", "counts", "error"], body,
+                       "No step results found in steps/.")
+
+
+def _failed(rows: list[TableRow]) -> str:
+    body = [f"<tr>{_cell(r.table)}{_cell(r.target)}{_cell(r.status, 's-' + r.status)}{_cell(r.attempts, 'num')}"
+            f"{_cell(r.finished_at)}{_cell(r.error, 'err')}</tr>"
+            for r in rows if r.planned and r.status != "succeeded"]
+    return _table_html("failed-tables", ["table", "target", "status", "attempts", "finished", "error"], body,
+                       "Every planned table succeeded.")
+
+
+def _not_migrated(inputs: RunInputs, summary: dict[str, Any]) -> str:
+    groups = [f"<tr>{_cell(g['kind'])}{_cell(g['stage'])}{_cell(g['status'])}{_cell(g['count'], 'num')}"
+              f"{_cell(g['reason'], 'err')}</tr>" for g in summary["objects_not_migrated"]["by_reason"]]
+    grouped = _table_html("not-migrated", ["kind", "stage", "status", "count", "reason"], groups,
+                          "Every object was migrated.")
+    dropped = not_migrated(inputs.objects)
+    if not dropped:
+        return grouped
+    detail = [f"<tr>{_cell(o.kind)}{_cell(o.name)}{_cell(o.target_name)}{_cell(o.stage)}{_cell(o.status)}"
+              f"{_cell(o.reason, 'err')}</tr>" for o in dropped]
+    return grouped + (f"<details><summary>all {len(dropped)} objects</summary>"
+                      + _table_html("not-migrated-objects", ["kind", "name", "AlloyDB name", "stage", "status",
+                                                             "reason"], detail, "") + "</details>")
+
+
+def _violations(summary: dict[str, Any]) -> str:
+    body = [f"<tr>{_cell(v['name'])}{_cell(v['target_name'])}{_cell(v['status'])}{_cell(v['violations'], 'num')}"
+            f"{_cell(v['reason'], 'err')}</tr>" for v in summary["constraint_violations"]]
+    return _table_html("violations", ["constraint", "AlloyDB name", "status", "violating rows", "reason"], body,
+                       "No constraint violations.")
+
+
+def _problems(summary: dict[str, Any]) -> str:
+    if not summary["input_problems"]:
+        return ""
+    items = "".join(f"<li><code>{escape(p['path'])}</code>: {escape(p['reason'])}</li>"
+                    for p in summary["input_problems"])
+    return f'<h2>Input files the report could not use</h2><ul id="input-problems">{items}</ul>'
+
+
+def render_html(inputs: RunInputs, rows: list[TableRow], summary: dict[str, Any]) -> str:
+    ok = summary["all_planned_succeeded"]
+    planned = summary["planned_counts"]
+    if ok:
+        verdict = f"All {summary['planned_tables']} planned tables succeeded."
+    elif not summary["plan_found"]:
+        verdict = "No plan (tables.json): load_schema pre-data did not finish, no table was transferred."
+    else:
+        verdict = (f"{summary['planned_tables'] - planned['succeeded']} of {summary['planned_tables']} planned "
+                   f"tables did not succeed (failed {planned['failed']}, not run {planned['not_run']}, "
+                   f"skipped {planned['skipped']}).")
+    status_options = "".join(f'<option value="{s}">{s}</option>' for s in STATUSES)
+    list_head = "".join(f'<th data-key="{key}" data-label="{escape(label)}">{escape(label)}</th>'
+                        for key, label in LIST_COLUMNS)
+    run = escape(inputs.run_id)
+    span = (f"{escape(summary['run_started_at'] or '?')} → {escape(summary['run_finished_at'] or '?')}"
+            if summary["run_started_at"] else "no timings recorded")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>r2a report {run}</title><style>{CSS}</style></head>
+<body>
+<h1>Redshift → AlloyDB migration <code>{run}</code></h1>
+<div class="muted">{span} · report generated {escape(summary['generated_at'])}</div>
+<div id="verdict" class="verdict {'ok' if ok else 'bad'}">{escape(verdict)}</div>
+<section id="summary"><h2>Summary</h2>{_cards(summary)}{_steps(summary)}</section>
+<section id="timeline"><h2>Timeline</h2>
+<div class="muted">Steps first, then every table by start time; hover a row for its phases. The filter below
+applies here too.</div>
+<div id="gantt-legend" class="legend"></div>
+<div id="gantt-wrap"><canvas id="gantt" width="1" height="1"></canvas><div id="gantt-spacer"></div></div>
+<div id="gantt-tip"></div></section>
+<section id="failed"><h2>Failed and missing tables</h2>{_failed(rows)}</section>
+<section id="objects"><h2>Objects not migrated</h2>{_not_migrated(inputs, summary)}</section>
+<section id="constraints"><h2>Constraint violations</h2>{_violations(summary)}</section>
+{_problems(summary)}
+<section id="tables"><h2>Tables</h2>
+<div class="controls"><input id="filter-text" type="search" placeholder="filter by name or error">
+<select id="filter-status"><option value="">any status</option>{status_options}</select>
+<span id="tables-count" class="muted"></span></div>
+<div class="scroll"><table id="tables-list"><thead><tr>{list_head}</tr></thead><tbody id="tables-body"></tbody>
+</table></div></section>
+<script type="application/json" id="report-data">{_json_for_script(timeline_data(inputs, rows))}</script>
+<script>{JS}</script>
+</body></html>
+"""

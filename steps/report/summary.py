@@ -1,0 +1,80 @@
+"""summary.json: counts per status, totals, slowest tables, objects not migrated, constraint violations."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime
+from typing import Any
+
+from steps.report.collect import RunInputs, not_migrated
+from steps.report.tables import TableRow, status_counts
+from steps.report.timefmt import format_ts, parse_ts
+
+FORMAT_VERSION = 1
+SLOWEST = 10
+
+
+def planned_all_succeeded(inputs: RunInputs, rows: list[TableRow]) -> bool:
+    """The exit-code rule: a plan exists and every table in it succeeded."""
+    return inputs.plan is not None and all(row.status == "succeeded" for row in rows if row.planned)
+
+
+def summarize(inputs: RunInputs, rows: list[TableRow], report_time: datetime,
+              sql_copies: dict[str, bool] | None = None) -> dict[str, Any]:
+    planned = [row for row in rows if row.planned]
+    results = list(inputs.results.values())
+    starts = [parse_ts(r.started_at) for r in results] + [parse_ts(s.started_at) for s in inputs.steps]
+    ends = [parse_ts(r.finished_at) for r in results] + [parse_ts(s.finished_at) for s in inputs.steps]
+    starts, ends = [t for t in starts if t], [t for t in ends if t]
+    phase_time: dict[str, float] = defaultdict(float)
+    for result in results:
+        for phase in result.phases:
+            phase_time[phase.name] += phase.duration_s or 0.0
+    dropped = not_migrated(inputs.objects)
+    by_reason = Counter((o.kind, o.stage, o.status, o.reason) for o in dropped)
+    timed = sorted((row for row in rows if row.duration_s is not None), key=lambda r: (-r.duration_s, r.table))
+    return {
+        "format_version": FORMAT_VERSION,
+        "run_id": inputs.run_id,
+        "generated_at": format_ts(report_time),
+        "all_planned_succeeded": planned_all_succeeded(inputs, rows),
+        "plan_found": inputs.plan is not None,
+        "planned_tables": len(planned),
+        "counts": status_counts(rows),
+        "planned_counts": status_counts(rows, planned_only=True),
+        "retried_tables": sum(1 for row in rows if (row.attempts or 0) > 1),
+        "totals": {
+            "rows_source": sum(r.rows_source or 0 for r in results),
+            "rows_loaded": sum(r.rows_loaded or 0 for r in results),
+            "bytes_compressed": sum(r.bytes_compressed or 0 for r in results),
+            "bytes_raw": sum(r.bytes_raw or 0 for r in results),
+            "transfer_time_s": round(sum(r.duration_s or 0.0 for r in results), 3),
+            "wall_time_s": round((max(ends) - min(starts)).total_seconds(), 3) if starts and ends else None,
+            "phase_time_s": {name: round(seconds, 3) for name, seconds in sorted(phase_time.items())},
+        },
+        "run_started_at": format_ts(min(starts)) if starts else None,
+        "run_finished_at": format_ts(max(ends)) if ends else None,
+        "steps": [{"step": s.step, "status": s.status, "started_at": s.started_at, "finished_at": s.finished_at,
+                   "duration_s": s.duration_s, "counts": s.counts,
+                   "error": f"{s.error.error_class}: {s.error.message}" if s.error else None}
+                  for s in inputs.steps],
+        "slowest_tables": [{"table": r.table, "status": r.status, "duration_s": r.duration_s,
+                            "rows_loaded": r.rows_loaded} for r in timed[:SLOWEST]],
+        "failed_tables": [{"table": r.table, "target": r.target, "status": r.status, "attempts": r.attempts,
+                           "error": r.error} for r in planned if r.status != "succeeded"],
+        "objects_not_migrated": {
+            "total": len(dropped),
+            "by_kind": dict(sorted(Counter(o.kind for o in dropped).items())),
+            "by_reason": [{"kind": kind, "stage": stage, "status": status, "reason": reason, "count": count}
+                          for (kind, stage, status, reason), count in sorted(by_reason.items())],
+        },
+        "constraint_violations": [
+            {"name": o.name, "target_name": o.target_name, "status": o.status, "violations": o.violations,
+             "reason": o.reason}
+            for o in inputs.objects
+            if o.kind == "constraint" and o.stage == "load_schema_post_data"
+            and ((o.violations or 0) > 0 or o.status == "not_valid")],
+        "schema_backups": dict(sorted((sql_copies or {}).items())),
+        "input_problems": [{"path": p.path, "reason": p.reason} for p in inputs.problems],
+    }
+

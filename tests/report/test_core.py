@@ -1,0 +1,124 @@
+"""The pure report: documents in memory → exact .tables and .log lines, summary, exit rule."""
+
+from __future__ import annotations
+
+import json
+
+from steps.report.collect import RawRun, parse_inputs
+from steps.report.core import build_report
+from steps.report.timefmt import parse_ts
+from tests.report import sample
+
+
+def report_of(documents, unreadable=None, backups=None):
+    raw = RawRun(sample.RUN_ID, documents, unreadable or {})
+    return build_report(raw, parse_ts(sample.REPORT_TIME), backups or {"schema_redshift.sql": b"-- rs\n",
+                                                                       "schema_alloydb.sql": None})
+
+
+def lines(report, name):
+    return report.files[name].decode().splitlines()
+
+
+def test_tables_file_lists_every_case_exactly():
+    report = report_of(sample.documents())
+    assert lines(report, f"{sample.RUN_ID}.tables") == sample.EXPECTED_TABLES
+    assert not report.all_planned_succeeded
+
+
+def test_log_file_has_every_flow_event_oldest_first():
+    report = report_of(sample.documents())
+    assert lines(report, f"{sample.RUN_ID}.log") == sample.expected_log()
+
+
+def test_summary_counts_totals_and_dropped_objects():
+    summary = json.loads(report_of(sample.documents()).files["summary.json"])
+    assert summary["counts"] == {"succeeded": 2, "failed": 1, "skipped": 3, "not_run": 1}
+    assert summary["planned_counts"] == {"succeeded": 2, "failed": 1, "skipped": 0, "not_run": 1}
+    assert summary["retried_tables"] == 1
+    assert summary["totals"]["rows_loaded"] == 1050
+    assert summary["totals"]["bytes_compressed"] == 2560
+    assert summary["totals"]["wall_time_s"] == 23.0
+    assert summary["totals"]["phase_time_s"] == {"copy": 2.0, "load": 7.0, "unload": 5.5, "verify": 0.5}
+    assert [t["table"] for t in summary["slowest_tables"]][:3] == ["public.sales", "public.customers",
+                                                                   "public.events"]
+    assert [t["table"] for t in summary["failed_tables"]] == ["public.events", "public.ghost"]
+    assert summary["objects_not_migrated"]["by_kind"] == {"table": 3, "view": 1}
+    assert summary["constraint_violations"] == [
+        {"name": "public.orders_customer_fkey", "target_name": "public.orders_customer_fkey",
+         "status": "not_valid", "violations": 3, "reason": "3 rows violate it; kept NOT VALID"}]
+    assert summary["schema_backups"] == {"schema_alloydb.sql": False, "schema_redshift.sql": True}
+
+
+def test_backups_are_copied_only_when_present():
+    report = report_of(sample.documents())
+    assert report.files["schema_redshift.sql"] == b"-- rs\n"
+    assert "schema_alloydb.sql" not in report.files
+
+
+def test_every_planned_table_succeeded_means_success():
+    documents = sample.documents()
+    plan = documents["tables.json"]["tables"]
+    documents["tables.json"]["tables"] = [e for e in plan if e["table"] in ("public.sales", "public.customers")]
+    report = report_of(documents)
+    assert report.all_planned_succeeded
+    assert lines(report, f"{sample.RUN_ID}.log")[-1] == "\t".join(
+        [sample.REPORT_TIME, "report", "-", "-", "finished", "-",
+         "planned=2 succeeded=2 failed=0 skipped=0 not_run=0"])
+
+
+def test_no_plan_is_a_failure_even_without_failed_results():
+    documents = {k: v for k, v in sample.documents().items() if k != "tables.json"}
+    report = report_of(documents)
+    assert not report.all_planned_succeeded
+    assert "no tables.json" in report.verdict()
+    assert lines(report, f"{sample.RUN_ID}.log")[-1].endswith("failed\t-\tno plan: tables.json is missing")
+
+
+def test_a_broken_result_file_fails_its_table_and_is_reported():
+    documents = sample.documents()
+    documents["results/public.sales.json"] = dict(documents["results/public.sales.json"], rows_loaded=-1)
+    del documents["results/public.customers.json"]
+    report = report_of(documents, unreadable={"results/public.customers.json": "not valid JSON: x"})
+    rows = {line.split("\t")[0]: line.split("\t") for line in lines(report, f"{sample.RUN_ID}.tables")}
+    assert rows["public.sales"][2] == "failed"
+    assert rows["public.sales"][10].startswith("invalid result file results/public.sales.json: ")
+    assert rows["public.customers"][2] == "failed"
+    summary = json.loads(report.files["summary.json"])
+    assert {p["path"] for p in summary["input_problems"]} == {"results/public.sales.json",
+                                                             "results/public.customers.json"}
+
+
+def test_a_result_of_another_run_is_refused():
+    documents = sample.documents()
+    documents["results/public.sales.json"]["run_id"] = "other_20250101_000000"
+    inputs = parse_inputs(RawRun(sample.RUN_ID, documents))
+    assert "public.sales" not in inputs.results
+    assert "belongs to run 'other_20250101_000000'" in inputs.invalid_results["results/public.sales.json"]
+
+
+def test_field_values_never_break_the_tab_separated_layout():
+    documents = sample.documents()
+    documents["results/public.events.json"]["error"]["message"] = "line one\tcolumn two"
+    row = [line for line in lines(report_of(documents), f"{sample.RUN_ID}.tables")
+           if line.startswith("public.events")][0]
+    assert row.split("\t")[10] == "TargetError: line one column two"
+
+
+def test_html_is_self_contained_and_lists_failed_tables():
+    html = report_of(sample.documents()).files["report.html"].decode()
+    assert "http://" not in html and "https://" not in html and "<link" not in html
+    assert 'id="failed-tables"' in html
+    failed = html[html.index('id="failed-tables"'):html.index('id="objects"')]
+    assert "public.events" in failed and "value too long" in failed and "public.ghost" in failed
+    assert "public.sales" not in failed
+    data = json.loads(html.split('id="report-data">')[1].split("</script>")[0])
+    assert len(data["tables"]) == 7 and data["phases"][:2] == ["apply", "unload"]
+
+
+def test_html_escapes_names_and_errors():
+    documents = sample.documents()
+    documents["results/public.events.json"]["error"]["message"] = "<script>alert(1)</script>"
+    html = report_of(documents).files["report.html"].decode()
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;alert(1)" in html
