@@ -1,0 +1,92 @@
+"""Fault switches over the wire: set from one session, they hit statements of every other session."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import psycopg2
+import psycopg2.errors
+import pytest
+
+from tests.redshift_emulator.conftest import connect, one
+
+ROLE = "arn:aws:iam::123456789012:role/r2a-unload"
+
+
+@pytest.fixture
+def control(redshift):
+    """The test's control session; every fault is cleared afterwards."""
+    conn = connect(redshift)
+    yield conn
+    with conn.cursor() as cur:
+        cur.execute("select r2a_emulator_fault_clear()")
+    conn.close()
+
+
+@pytest.fixture
+def victim(redshift):
+    conn = connect(redshift)
+    yield conn
+    if not conn.closed:
+        conn.close()
+
+
+@pytest.fixture
+def table(control, schema):
+    with control.cursor() as cur:
+        cur.execute(f"create table {schema}.target (id int)")
+        cur.execute(f"insert into {schema}.target values (1), (2), (3)")
+    return f"{schema}.target"
+
+
+def unload(table: str, devstack: dict) -> str:
+    prefix = f"s3://{devstack['s3']['bucket']}/faults/{uuid.uuid4().hex[:12]}/"
+    return f"UNLOAD ('select * from {table}') TO '{prefix}' IAM_ROLE '{ROLE}'"
+
+
+def test_query_fail_hits_other_sessions_until_cleared(control, victim, table):
+    assert one(control, "select r2a_emulator_fault('query_fail', %s, 'injected query failure')", (table,)) \
+        == f"query_fail on {table}"
+    with pytest.raises(psycopg2.Error) as failed:
+        one(victim, f"select count(*) from {table}")
+    assert failed.value.pgcode == "XX000" and "injected query failure" in failed.value.pgerror
+    assert one(victim, "select 1") == 1                        # other statements are untouched
+    assert one(control, "select r2a_emulator_fault_clear()") == "cleared 1 fault(s)"
+    assert one(victim, f"select count(*) from {table}") == 3
+
+
+def test_unload_fail(control, victim, table, devstack):
+    one(control, "select r2a_emulator_fault('unload_fail', %s, 'injected UNLOAD failure')", (table,))
+    with pytest.raises(psycopg2.Error) as failed, victim.cursor() as cur:
+        cur.execute(unload(table, devstack))
+    assert "injected UNLOAD failure" in failed.value.pgerror
+    assert one(victim, f"select count(*) from {table}") == 3
+
+
+def test_unload_stall_is_cancellable(control, victim, table, devstack):
+    one(control, "select r2a_emulator_fault('unload_stall', %s, '30')", (table,))
+    timer = threading.Timer(0.5, victim.cancel)
+    started = time.monotonic()
+    timer.start()
+    with pytest.raises(psycopg2.errors.QueryCanceled), victim.cursor() as cur:
+        cur.execute(unload(table, devstack))
+    assert time.monotonic() - started < 10
+    assert one(victim, "select 2") == 2
+
+
+def test_disconnect_cuts_the_connection_mid_unload(control, victim, table, devstack):
+    one(control, "select r2a_emulator_fault('disconnect', %s, '1')", (table,))
+    with pytest.raises(psycopg2.OperationalError), victim.cursor() as cur:
+        cur.execute(unload(table, devstack))
+    assert one(control, "select 3") == 3
+
+
+def test_bad_fault_commands_are_refused(control):
+    with pytest.raises(psycopg2.Error) as unknown:
+        one(control, "select r2a_emulator_fault('melt', 'public.x', '')")
+    assert "usage: select r2a_emulator_fault(" in unknown.value.pgerror
+    with pytest.raises(psycopg2.Error) as not_a_number:
+        one(control, "select r2a_emulator_fault('unload_stall', 'public.x', 'soon')")
+    assert "is not a number" in not_a_number.value.pgerror
