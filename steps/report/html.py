@@ -90,12 +90,19 @@ def _number(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else ("" if value is None else str(value))
 
 
+def _size(count: int) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:,.1f} {unit}"
+    return f"{count} B"
+
+
 def _cards(summary: dict[str, Any]) -> str:
     counts, totals = summary["counts"], summary["totals"]
     wall = totals["wall_time_s"]
     items = [(summary["planned_tables"], "planned tables")] + [(counts[s], s.replace("_", " ")) for s in STATUSES]
     items += [(summary["retried_tables"], "retried"), (_number(totals["rows_loaded"]), "rows loaded"),
-              (f"{totals['bytes_compressed'] / 1e9:,.2f} GB", "moved (compressed)"),
+              (_size(totals["bytes_compressed"]), "moved (compressed)"),
               ("" if wall is None else f"{wall / 60:,.1f} min", "wall time"),
               (summary["objects_not_migrated"]["total"], "objects not migrated")]
     return '<div class="cards">' + "".join(

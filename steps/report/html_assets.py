@@ -102,7 +102,8 @@ JS = r"""
       }
       var pad = rowH >= 8 ? 2 : 0.5;
       if (lane.start != null && lane.end != null) {  // the whole span, faint, so gaps between phases show
-        ctx.fillStyle = lane.status === 'failed' ? '#f8c9c8' : '#e3e6ef';
+        var bare = !lane.bars || !lane.bars.length;  // a step without phases: its span is all there is
+        ctx.fillStyle = lane.status === 'failed' ? (bare ? FAILED : '#f8c9c8') : (bare ? '#9aa3b8' : '#e3e6ef');
         ctx.fillRect(x(lane.start), y + pad, Math.max(1, x(lane.end) - x(lane.start)), rowH - 2 * pad);
       }
       var bars = lane.bars || [];

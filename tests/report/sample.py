@@ -40,7 +40,12 @@ def step(name: str, status: str, start: float, end: float, **fields: Any) -> dic
     return to_dict(StepResult(RUN_ID, name, status, ts(start), ts(end), round(end - start, 3), **fields))
 
 
-def documents() -> dict[str, Any]:
+def documents(run_id: str = RUN_ID) -> dict[str, Any]:
+    """The run folder's JSON files; every record names `run_id` (tests in a shared emulator use unique ids)."""
+    return {path: dict(document, run_id=run_id) for path, document in _documents().items()}
+
+
+def _documents() -> dict[str, Any]:
     plan = [{"table": t, "target": t, "source": {"schema": "public", "name": t.split(".")[1]},
              "target_ref": {"schema": "public", "name": t.split(".")[1]}, "estimated_rows": 10, "size_mb": 1,
              "columns": []} for t in ("public.sales", "public.customers", "public.events", "public.ghost")]
