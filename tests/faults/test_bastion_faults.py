@@ -1,7 +1,6 @@
 """Faults of the SSH bastion, injected for real on a private devstack (its keys are regenerated here)."""
 
 import dataclasses
-import shutil
 
 import pytest
 
@@ -35,12 +34,14 @@ def test_changed_host_key_is_refused_not_trusted(own_stack, tmp_path, matrix):
     env = own_stack
     with redshift_connection(_settings_via_bastion(env), "dump_schema") as conn, conn.cursor() as cur:
         cur.execute("select 1")
-    pinned = tmp_path / "known_hosts"
-    shutil.copy(env["ssh"]["known_hosts_file"], pinned)
+    old_key = env["ssh"]["host_public_key"]
     # A new host key on the same address: what a rebuilt or impersonated bastion looks like.
     stack.stop(env, "ssh")
     (envfile.state_dir(env["state_dir"]) / "ssh" / "host_ed25519").unlink()
     stack.start(env, "ssh")
+    assert env["ssh"]["host_public_key"] != old_key
+    pinned = tmp_path / "known_hosts"  # what the client trusted before: the old key for this address
+    pinned.write_text(f"[127.0.0.1]:{env['ssh']['port']} {old_key}\n")
     with pytest.raises(ConfigError) as caught, redshift_connection(_settings_via_bastion(env, pinned), "dump_schema"):
         pass
     outcome.observed = caught.value.one_line()
