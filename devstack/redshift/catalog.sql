@@ -407,6 +407,12 @@ LANGUAGE sql IMMUTABLE STRICT AS $$
                                ELSE convert_to(value, 'UTF8') END)::r2a_catalog.varbyte
 $$;
 
+CREATE OR REPLACE FUNCTION r2a_catalog.from_hex(hex text) RETURNS r2a_catalog.varbyte
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT decode(hex, 'hex')::r2a_catalog.varbyte $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.to_hex(value bytea) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT encode(value, 'hex') $$;
+
 -- MEDIAN is an aggregate in Redshift (PostgreSQL only has the ordered-set percentile_cont).
 CREATE OR REPLACE FUNCTION r2a_emulator.median_final(values_ numeric[]) RETURNS numeric
 LANGUAGE sql IMMUTABLE AS $$

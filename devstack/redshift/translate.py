@@ -47,7 +47,40 @@ def _identifier(token: Token, engine) -> str:
 
 
 def statement(tokens: list[Token], engine) -> str:
-    return _rewrite(tokens, engine)
+    return _rewrite(_top_to_limit(tokens), engine)
+
+
+def _top_to_limit(tokens: list[Token]) -> list[Token]:
+    """SELECT [DISTINCT] TOP n … → SELECT [DISTINCT] … LIMIT n (at the end of that SELECT's parentheses)."""
+    if not any(t.is_word("TOP") for t in tokens):
+        return tokens
+    tokens = list(tokens)
+    k = 0
+    while k < len(tokens):
+        if tokens[k].is_word("SELECT"):
+            j = _next_sig(tokens, k + 1)
+            if j < len(tokens) and tokens[j].is_word("DISTINCT", "ALL"):
+                j = _next_sig(tokens, j + 1)
+            n = _next_sig(tokens, j + 1)
+            if j < len(tokens) and tokens[j].is_word("TOP") and n < len(tokens) and tokens[n].kind == NUMBER:
+                count = tokens[n].text
+                end = _scope_end(tokens, k)
+                tokens[end:end] = [Token("ws", " "), Token(IDENT, "LIMIT"), Token("ws", " "), Token(NUMBER, count)]
+                del tokens[j:n + 1]
+        k += 1
+    return tokens
+
+
+def _scope_end(tokens: list[Token], start: int) -> int:
+    depth = 0
+    for k in range(start, len(tokens)):
+        if _is(tokens[k], PUNCT, "("):
+            depth += 1
+        elif _is(tokens[k], PUNCT, ")"):
+            if depth == 0:
+                return k
+            depth -= 1
+    return len(tokens)
 
 
 def expression(tokens: list[Token], engine) -> str:

@@ -50,6 +50,9 @@ EXAMPLES = [
     ("select strtol('110101', 2)", 53),
     ("select add_months('2008-02-29', 1)", dt.datetime(2008, 3, 31)),
     ("select months_between('1969-03-18', '1969-01-18')", 2.0),
+    ("select to_hex(from_hex('6162ff'))", "6162ff"),
+    ("select top 2 g from generate_series(1, 9) g order by g desc", 9),
+    ("select count(*) from (select distinct top 3 g % 5 from generate_series(1, 20) g)", 3),
 ]
 
 
