@@ -190,10 +190,15 @@ class Engine:
         if not words:
             return Result(None, [], "")
         self._check_query_faults(tokens)
-        handled = self._special(statement, tokens, words)
-        if handled is not None:
-            return handled
-        return self.run(translate.statement(tokens, self))
+        try:
+            handled = self._special(statement, tokens, words)
+            if handled is not None:
+                return handled
+            return self.run(translate.statement(tokens, self))
+        except ddl.DdlError as exc:
+            raise EmulatorError(exc.sqlstate, exc.message) from None
+        except SqlSyntaxError as exc:
+            raise EmulatorError("42601", f"syntax error: {exc}") from None
 
     def describe(self, query: str, param_count: int) -> list[Column] | None:
         """Columns a prepared statement would return (run with NULL parameters and no rows)."""

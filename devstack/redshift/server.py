@@ -215,6 +215,12 @@ class ClientSession:
         except EmulatorError as exc:
             self.send(pg.error(exc.sqlstate, exc.message, detail=exc.detail, hint=exc.hint))
             return False
+        except (CutConnection, BackendLost):
+            raise
+        except Exception as exc:  # a statement the emulator cannot handle: an error, not a dead session
+            log.exception("statement failed: %.200s", statement)
+            self.send(pg.error("XX000", f"the Redshift emulator failed on this statement: {exc}"))
+            return False
         finally:
             self._forward_notices()
         if describe and result.columns is not None:
@@ -272,6 +278,11 @@ class ClientSession:
             try:
                 portal.result = self.engine.execute(portal.query) if portal.query else Result(None, [], "")
                 portal.result.rows = iter(portal.result.rows)
+            except (EmulatorError, CutConnection, BackendLost):
+                raise
+            except Exception as exc:
+                log.exception("statement failed: %.200s", portal.query)
+                raise EmulatorError("XX000", f"the Redshift emulator failed on this statement: {exc}") from None
             finally:
                 self._forward_notices()
         return portal.result

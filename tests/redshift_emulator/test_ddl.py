@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import psycopg2
+import psycopg2.errors
 import pytest
 
 from tests.redshift_emulator.conftest import connect, one, rows
@@ -286,3 +287,10 @@ def test_bad_ddl_is_refused_with_a_clear_error(rs, schema):
     assert "multiple DISTKEY" in str(two_keys.value)
     with pytest.raises(psycopg2.errors.UndefinedTable):
         one(rs, f"show table {schema}.not_there")
+    with pytest.raises(psycopg2.Error) as no_name:
+        one(rs, "create user")
+    assert no_name.value.pgcode == "42601"
+    with pytest.raises(psycopg2.Error) as no_group:
+        one(rs, "alter group no_such_group_here add user nobody")
+    assert 'group "no_such_group_here" does not exist' in str(no_group.value)
+    assert one(rs, "select 'session still fine'") == "session still fine"
