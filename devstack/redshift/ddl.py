@@ -508,7 +508,7 @@ def _backend_create_table(table: TableDef, engine) -> str:
     elements = []
     if table.like is not None:
         parent, including = table.like
-        elements.append(f"LIKE {parent.sql(engine)}{' INCLUDING DEFAULTS' if including else ''}")
+        elements.append(f"LIKE {parent.sql(engine)}{' INCLUDING DEFAULTS INCLUDING IDENTITY' if including else ''}")
     primary = {c for k in table.constraints if k.kind == "p" for c in k.columns}
     for column in table.columns:
         parts = [translate.identifier_sql(column.name, engine), column.type.backend]
@@ -588,8 +588,10 @@ def _copy_like(engine, table: TableDef, relid: int) -> None:
     engine.run("insert into r2a_emulator.tables (relid, diststyle, sortkey_kind, backup, ddl) "
                "select %s, coalesce(%s, diststyle), sortkey_kind, backup, null from r2a_emulator.tables "
                "where relid = %s", (relid, table.diststyle, parent))
-    engine.run("insert into r2a_emulator.columns select %s, attnum, encoding, distkey, sortkey, identity_seed, "
-               "identity_step, rs_type, collate_name from r2a_emulator.columns where relid = %s", (relid, parent))
+    # identity travels with INCLUDING DEFAULTS only, like the backend's own LIKE … INCLUDING IDENTITY
+    engine.run("insert into r2a_emulator.columns select %s, attnum, encoding, distkey, sortkey, "
+               "case when %s then identity_seed end, case when %s then identity_step end, rs_type, collate_name "
+               "from r2a_emulator.columns where relid = %s", (relid, table.like[1], table.like[1], parent))
 
 
 # ---------------------------------------------------------------- views

@@ -278,6 +278,9 @@ class Engine:
             translated = translate.statement(tokenize(query), self)
             if own_transaction and self.conn.autocommit:
                 self.conn.autocommit = False
+            with self.conn.cursor() as settings:    # Redshift's text forms, whatever the client SET
+                settings.execute("set local timezone = 'UTC'; set local datestyle = 'ISO, MDY'; "
+                                 "set local extra_float_digits = 0; set local intervalstyle = 'postgres'")
             cursor = self.conn.cursor(name=f"r2a_unload_{next(counter)}", withhold=not own_transaction)
             cursor.itersize = 2000
             cursor.execute(translated)

@@ -278,6 +278,25 @@ def test_alter_table_dist_and_sort_keys(rs, schema):
         "    c character varying(5) ENCODE zstd,\n    d date\n)\nDISTSTYLE KEY\nSORTKEY ( c, a );")
 
 
+def test_like_and_create_table_as_keep_redshift_attributes(rs, schema):
+    with rs.cursor() as cur:
+        cur.execute(f"create table {schema}.base (id int identity(1, 1) encode az64, k varchar(10) distkey, "
+                    "d date sortkey) backup no")
+        cur.execute(f"insert into {schema}.base (k, d) values ('a', '2024-01-01')")
+        cur.execute(f"create table {schema}.with_defaults (like {schema}.base including defaults)")
+        cur.execute(f"create table {schema}.without (like {schema}.base)")
+        cur.execute(f"create table {schema}.ctas distkey(k) sortkey(d, id) as select * from {schema}.base")
+        cur.execute(f"insert into {schema}.with_defaults (k, d) values ('b', '2024-01-02')")
+    assert one(rs, f"show table {schema}.with_defaults") == (
+        f"CREATE TABLE {schema}.with_defaults (\n    id integer NOT NULL identity(1, 1) ENCODE az64,\n"
+        "    k character varying(10) ENCODE lzo distkey,\n    d date\n)\nBACKUP NO\nDISTSTYLE KEY\nSORTKEY ( d );")
+    assert "identity" not in one(rs, f"show table {schema}.without")
+    assert one(rs, f"show table {schema}.ctas") == (
+        f"CREATE TABLE {schema}.ctas (\n    id integer,\n    k character varying(10) ENCODE lzo distkey,\n"
+        "    d date\n)\nDISTSTYLE KEY\nSORTKEY ( d, id );")
+    assert rows(rs, f"select id, k from {schema}.ctas") == [(1, "a")]
+
+
 def test_bad_ddl_is_refused_with_a_clear_error(rs, schema):
     with pytest.raises(psycopg2.Error) as bad_encoding:
         one(rs, f"create table {schema}.bad (a int encode nosuch)")

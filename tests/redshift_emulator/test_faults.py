@@ -83,6 +83,24 @@ def test_disconnect_cuts_the_connection_mid_unload(control, victim, table, devst
     assert one(control, "select 3") == 3
 
 
+def test_unload_writes_utc_whatever_the_session_time_zone(victim, table, devstack):
+    import boto3
+    s3env = devstack["s3"]
+    s3 = boto3.client("s3", endpoint_url=s3env["endpoint_url"], region_name=s3env["region"],
+                      aws_access_key_id=s3env["access_key_id"], aws_secret_access_key=s3env["secret_access_key"])
+    prefix = f"faults/{uuid.uuid4().hex[:12]}/"
+    with victim.cursor() as cur:
+        cur.execute("set timezone to 'America/New_York'")
+        cur.execute("set extra_float_digits to 3")
+        cur.execute(f"UNLOAD ('select ''2024-01-02 03:04:05+00''::timestamptz, 0.1::float8') "
+                    f"TO 's3://{s3env['bucket']}/{prefix}' IAM_ROLE '{ROLE}' PARALLEL OFF")
+        cur.execute("select '2024-01-02 03:04:05+00'::timestamptz::text")
+        assert cur.fetchone()[0] == "2024-01-01 22:04:05-05"       # the session keeps its own setting
+    body = s3.get_object(Bucket=s3env["bucket"], Key=f"{prefix}000")["Body"].read()
+    s3.delete_object(Bucket=s3env["bucket"], Key=f"{prefix}000")
+    assert body == b"2024-01-02 03:04:05+00|0.1\n"
+
+
 def test_bad_fault_commands_are_refused(control):
     with pytest.raises(psycopg2.Error) as unknown:
         one(control, "select r2a_emulator_fault('melt', 'public.x', '')")
