@@ -102,8 +102,7 @@ class Users:
 
     def password_ok(self, user: str, answer: str, salt: bytes) -> bool:
         if user == self.config.master_user:
-            return hmac.compare_digest(answer, _md5_answer(_md5_hash(self.config.master_password, user), salt)) \
-                or hmac.compare_digest(answer, self.config.master_password)
+            return hmac.compare_digest(answer, _md5_answer(_md5_hash(self.config.master_password, user), salt))
         stored = self._stored_hash(user)
         if not stored:
             return False

@@ -24,12 +24,16 @@ from devstack.redshift.lexer import (
 )
 from devstack.redshift.state import MAX_BACKEND_NAME, backend_name
 
+MAX_REDSHIFT_NAME = 127
 _DATEPART_FUNCTIONS = {"DATEADD", "DATEDIFF", "DATE_PART", "PGDATE_PART", "DATE_TRUNC"}
 _TYPE_RENAMES = {"NVARCHAR": "varchar", "NCHAR": "char", "VARBINARY": "varbyte", "BPCHAR": "bpchar"}
 
 
 def identifier_sql(name: str, engine) -> str:
-    """A (folded) Redshift identifier as backend SQL: quoted as needed, shortened past 63 bytes."""
+    """A (folded) Redshift identifier as backend SQL: quoted as needed, shortened past 63 bytes (Redshift itself
+    truncates names to 127 bytes)."""
+    if len(name.encode()) > MAX_REDSHIFT_NAME:
+        name = name.encode()[:MAX_REDSHIFT_NAME].decode(errors="ignore")
     if len(name.encode()) > MAX_BACKEND_NAME:
         short = backend_name(name)
         engine.state.remember_long_name(short, name)

@@ -162,6 +162,11 @@ def test_identifiers_longer_than_63_bytes_stay_apart(rs, schema):
                                     "where n.nspname = %s order by 1", (schema,))]
     assert names == [f"{base}1", f"{base}2"]
     assert one(rs, f"show table {schema}.{base}1").startswith(f"CREATE TABLE {schema}.{base}1 (\n")
+    too_long = "x" * 140
+    with rs.cursor() as cur:
+        cur.execute(f"create table {schema}.{too_long} (a int)")
+        cur.execute(f"select count(*) from {schema}.{'x' * 127}")      # Redshift keeps the first 127 bytes
+        assert cur.fetchone()[0] == 0
 
 
 def test_quoted_identifiers_fold_to_lower_case(rs, schema):
