@@ -45,6 +45,16 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def wait_closed(host: str, port: int, timeout: float) -> bool:
+    """Wait for a stopped service's port to be released (children may hold it a moment longer)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not port_open(host, port, timeout=0.2):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def spawn(name: str, argv: Sequence[str], logs: Path, *, env: dict | None = None, cwd: Path | None = None,
           preexec: Callable[[], None] | None = None) -> subprocess.Popen:
     """Start a detached process (own session, so Ctrl-C in the caller's terminal does not reach it)."""
@@ -79,9 +89,12 @@ def stop(pid: int | None, *, sig: int = signal.SIGTERM, timeout: float = 15.0) -
     if not alive(pid):
         return False
     try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        return False
+        os.killpg(pid, sig)  # spawn() made each service a process-group leader: stop its children too
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return False
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _reap(pid)

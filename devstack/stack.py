@@ -51,8 +51,8 @@ def start(env: dict, name: str) -> None:
     logs = state_dir / "logs"
     service = env.get(name) or {}
     port = service.get("port") or processes.free_port()
-    if processes.port_open("127.0.0.1", port):  # our service is gone and something else took its port
-        port = processes.free_port()
+    if processes.port_open("127.0.0.1", port) and not processes.wait_closed("127.0.0.1", port, timeout=10):
+        port = processes.free_port()  # our service is gone and something else holds its port
     if name == "postgres":
         password = service.get("password") or secrets.token_urlsafe(18)
         data_dir = Path(service.get("data_dir") or postgres.data_dir_for(state_dir))
