@@ -1,0 +1,1 @@
+"""table_transfer: one table (or one batch of small tables) UNLOAD → S3 → GCS → COPY → verify → result JSON."""

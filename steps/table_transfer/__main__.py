@@ -1,0 +1,101 @@
+"""`python -m steps.table_transfer --run-id R (--table schema.table | --batch ID) [--plan URL] [--format text|csv]
+[--compression gzip|zstd] [--parallel-parts N] [--max-file-size 6.2GB] [--cleanup s3,gcs] [--verify count|checksum]
+[--dry-run]`"""
+
+from __future__ import annotations
+
+import signal
+
+import typer
+
+from shared.cli import step_boundary
+from shared.errors import BadInputError, ExitCode
+from shared.identifiers import parse_table_ref
+from shared.log import event
+from shared.objectstore import ObjectStore, RunLayout
+from shared.results import TableResult
+from steps.table_transfer.core import (
+    STEP,
+    TransferContext,
+    dry_run_plan,
+    failed_result,
+    render_plan,
+    transfer_table,
+    write_result,
+)
+from steps.table_transfer.plan import TransferOptions, parse_cleanup, select_tables
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt  # Argo stops a pod with SIGTERM: record the table as failed before leaving
+
+
+def exit_code(results: list[TableResult]) -> int:
+    """0 when every table succeeded; 1 (Argo retries) when every failure is transient; else the first
+    permanent failure's code."""
+    failures = [r.error for r in results if r.status != "succeeded" and r.error is not None]
+    if not failures:
+        return int(ExitCode.OK)
+    if all(error.transient for error in failures):
+        return int(ExitCode.FAILED)
+    return next(error.exit_code for error in failures if not error.transient)
+
+
+@app.command()
+def main(
+    run_id: str = typer.Option(..., "--run-id", help="the run whose tables.json names the table"),
+    table: str | None = typer.Option(None, "--table", help="the Redshift table, schema.table"),
+    batch: str | None = typer.Option(None, "--batch", help="a batch of small tables (batches/<ID>.json)"),
+    plan: str | None = typer.Option(None, "--plan", help="tables.json to read instead of the run's"),
+    data_format: str = typer.Option("text", "--format", help="UNLOAD format: text (exact) or csv"),
+    compression: str = typer.Option("gzip", "--compression", help="gzip or zstd"),
+    parallel_parts: int = typer.Option(4, "--parallel-parts", help="parts copied S3 → GCS at the same time"),
+    load_sessions: int = typer.Option(1, "--load-sessions",
+                                      help="COPY sessions; >1 loads through a staging table (big tables)"),
+    max_file_size: str | None = typer.Option(None, "--max-file-size", help="UNLOAD MAXFILESIZE, e.g. 1GB"),
+    cleanup: str | None = typer.Option(None, "--cleanup", help="after success delete staged files: s3,gcs"),
+    verify: str = typer.Option("count", "--verify", help="count, or checksum (per-column aggregates too)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the statements and folders; change nothing"),
+) -> None:
+    """Move one table (or a batch) from Redshift to AlloyDB, verified, and write results/<table>.json."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    with step_boundary(STEP, run_id) as step:
+        store = ObjectStore(step.settings.s3, step.settings.gcs)
+        layout = RunLayout.from_settings(run_id, step.settings.gcs, step.settings.s3)
+        options = TransferOptions(data_format, compression, parallel_parts, max_file_size, parse_cleanup(cleanup),
+                                  verify, dry_run, load_sessions)
+        ctx = TransferContext(run_id, step.settings, store, layout, options)
+        single = parse_table_ref(table) if table is not None and batch is None else None
+        written: list[TableResult] = []
+
+        def record_failure(exc: BaseException) -> None:
+            if single is not None and not written and not dry_run:
+                write_result(ctx, single, failed_result(ctx, single, exc))
+
+        step.on_failure.append(record_failure)
+        selection = select_tables(store, layout, table=table, batch=batch, plan_url=plan)
+        if dry_run:
+            typer.echo(render_plan([dry_run_plan(ctx, spec) for spec in selection.tables]))
+            if selection.missing:
+                raise BadInputError(f"not in the plan: {', '.join(str(m) for m in selection.missing)}")
+            return
+        for ref in selection.missing:
+            result = failed_result(ctx, ref, BadInputError(f"table {ref} is not in the plan (tables.json)"))
+            write_result(ctx, ref, result)
+            written.append(result)
+        for spec in selection.tables:
+            written.append(transfer_table(ctx, spec))
+        code = exit_code(written)
+        event("step.finished", tables=len(written), failed=sum(r.status != "succeeded" for r in written))
+        if code:
+            failed = [r for r in written if r.status != "succeeded"]
+            first = failed[0]
+            more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+            typer.echo(f"r2a {STEP}: error: {first.table}: {first.error.message}{more}", err=True)
+            raise typer.Exit(code)
+
+
+if __name__ == "__main__":
+    app()

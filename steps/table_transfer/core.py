@@ -1,0 +1,253 @@
+"""One table, end to end: unload → copy ∥ load → verify → cleanup, and its result file in every outcome.
+
+Every run of a table is a new attempt with its own S3 prefix and GCS staging folder (attempt-NNN), numbered
+after the attempts recorded in the table's result file and the attempt folders already in S3, so files of an
+earlier (crashed) attempt can never be loaded by a later one. Copy and load overlap: a part is loaded as soon
+as it is in GCS.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from shared.config import Settings
+from shared.connections import alloydb_connection, redshift_connection
+from shared.errors import BadInputError
+from shared.identifiers import TableRef
+from shared.log import event, redact, table_context
+from shared.objectstore import ObjectStore, RunLayout
+from shared.results import (
+    Attempt,
+    ErrorInfo,
+    PhaseClock,
+    PhaseTiming,
+    TableResult,
+    table_result_from_dict,
+    to_dict,
+    utc_now,
+)
+from steps.table_transfer.copy import copy_part, staged_url
+from steps.table_transfer.load import PartFeed, UpstreamFailed, copy_statement, load_direct, load_staged
+from steps.table_transfer.plan import TableSpec, TransferOptions
+from steps.table_transfer.unload import (
+    Manifest,
+    authorization_clause,
+    read_manifest,
+    run_unload,
+    select_statement,
+    unload_statement,
+)
+from steps.table_transfer.verify import (
+    check_checksums,
+    check_counts,
+    checksum_aggregates,
+    target_aggregates,
+)
+
+STEP = "table_transfer"
+_ATTEMPT_FOLDER = re.compile(r"/attempt-(\d+)/")
+
+
+@dataclass
+class TransferContext:
+    run_id: str
+    settings: Settings
+    store: ObjectStore
+    layout: RunLayout
+    options: TransferOptions
+
+
+def _previous_result(ctx: TransferContext, source: TableRef) -> TableResult | None:
+    url = ctx.layout.result(source)
+    if not ctx.store.exists(url):
+        return None
+    try:
+        return table_result_from_dict(ctx.store.read_json(url))
+    except (BadInputError, TypeError, KeyError):
+        return None  # an unreadable old record does not stop a new attempt; it is replaced
+
+
+def next_attempt(ctx: TransferContext, source: TableRef, previous: TableResult | None) -> int:
+    numbers = [a.number for a in previous.attempts] if previous else []
+    table_prefix = ctx.layout.unload_prefix(source, 1).rsplit("attempt-", 1)[0]
+    numbers += [int(m.group(1)) for info in ctx.store.list(table_prefix)
+                if (m := _ATTEMPT_FOLDER.search(info.url[len(table_prefix) - 1:]))]
+    return max(numbers, default=0) + 1
+
+
+def failed_result(ctx: TransferContext, source: TableRef, error: BaseException, target: str | None = None
+                  ) -> TableResult:
+    """A result for a table that could not even start (not in the plan, bad plan entry)."""
+    now = utc_now()
+    info = ErrorInfo.from_exception(error)
+    return TableResult(ctx.run_id, str(source), target or str(source), "failed", now, now, 0.0,
+                       attempts=[Attempt(1, now, now, "failed", info)], error=info)
+
+
+def write_result(ctx: TransferContext, source: TableRef, result: TableResult) -> None:
+    ctx.store.write_json(ctx.layout.result(source), to_dict(result))
+
+
+def transfer_table(ctx: TransferContext, spec: TableSpec) -> TableResult:
+    """Move one table; the result file is written whatever happens (then the error, if any, is recorded)."""
+    previous = _previous_result(ctx, spec.source)
+    result = TableResult(ctx.run_id, str(spec.source), str(spec.target), "failed", utc_now())
+    result.attempts = list(previous.attempts) if previous else []
+    attempt = Attempt(next_attempt(ctx, spec.source, previous), result.started_at)
+    result.attempts.append(attempt)
+    started = time.monotonic()
+    try:
+        with table_context(str(spec.source)):
+            event("table.started", attempt=attempt.number)
+            _transfer(ctx, spec, attempt.number, result)
+        result.status = attempt.status = "succeeded"
+    except BaseException as exc:  # recorded, then re-raised if it is not an ordinary failure (SIGTERM, ^C)
+        error = exc.error if isinstance(exc, UpstreamFailed) else exc
+        result.error = attempt.error = ErrorInfo.from_exception(error)
+        attempt.status = "failed"
+        if not isinstance(exc, Exception):
+            _finish(ctx, spec, result, attempt, started)
+            raise
+    _finish(ctx, spec, result, attempt, started)
+    return result
+
+
+def _finish(ctx: TransferContext, spec: TableSpec, result: TableResult, attempt: Attempt, started: float) -> None:
+    result.finished_at = attempt.finished_at = utc_now()
+    result.duration_s = round(time.monotonic() - started, 3)
+    write_result(ctx, spec.source, result)
+    event("table.finished", table=str(spec.source), status=result.status, rows=result.rows_loaded,
+          duration_s=result.duration_s, error=result.error.message if result.error else None)
+
+
+def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: TableResult) -> None:
+    options, settings = ctx.options, ctx.settings
+    clock = PhaseClock(result.phases)
+    prefix = ctx.layout.unload_prefix(spec.source, attempt)
+    aggregates = checksum_aggregates(spec) if options.verify == "checksum" else []
+    with clock.phase("unload"):
+        authorization = authorization_clause(settings)
+        with redshift_connection(settings, STEP) as conn:
+            source_rows, source_checks = run_unload(conn, spec, options, prefix, authorization, aggregates)
+        manifest = read_manifest(ctx.store, prefix)
+    result.rows_source, result.rows_unloaded = source_rows, manifest.record_count
+    result.parts, result.bytes_compressed = len(manifest.parts), manifest.bytes_compressed
+    event("phase.finished", phase="unload", rows=source_rows, parts=len(manifest.parts),
+          bytes=manifest.bytes_compressed)
+
+    def verifier(cur, table, rows_loaded: int) -> None:
+        with clock.phase("verify"):
+            check_counts(str(spec.source), source_rows, manifest.record_count, rows_loaded)
+            if aggregates:
+                query, names = target_aggregates(spec, aggregates, table)
+                cur.execute(query)
+                values = cur.fetchone()
+                check_counts(str(spec.source), source_rows, manifest.record_count, int(values[0]))
+                result.checksum_match = False
+                check_checksums(str(spec.source), source_checks, dict(zip(names, values[1:], strict=True)))
+                result.checksum_match = True
+
+    outcome = _copy_and_load(ctx, spec, attempt, manifest, result, clock, verifier)
+    result.rows_loaded, result.bytes_raw = outcome.rows_loaded, outcome.bytes_raw
+    event("phase.finished", phase="load", rows=outcome.rows_loaded, bytes_raw=outcome.bytes_raw,
+          strategy=outcome.strategy)
+    if options.cleanup:
+        with clock.phase("cleanup"):
+            if "s3" in options.cleanup:
+                ctx.store.delete_prefix(prefix)
+            if "gcs" in options.cleanup:
+                ctx.store.delete_prefix(ctx.layout.staging_prefix(spec.source, attempt))
+
+
+def _copy_and_load(ctx: TransferContext, spec: TableSpec, attempt: int, manifest: Manifest, result: TableResult,
+                   clock: PhaseClock, verifier):
+    options, settings = ctx.options, ctx.settings
+    staging = ctx.layout.staging_prefix(spec.source, attempt)
+    feed = PartFeed()
+    copy_timing = PhaseTiming("copy", utc_now())
+    result.phases.append(copy_timing)
+    copy_started = time.monotonic()
+    pending = len(manifest.parts)
+    lock = threading.Lock()
+
+    def finish_copy(error: BaseException | None) -> None:
+        copy_timing.finished_at = utc_now()
+        copy_timing.duration_s = round(time.monotonic() - copy_started, 3)
+        copy_timing.status = "failed" if error else "succeeded"
+        feed.finish(error)
+
+    def on_copied(future: Future) -> None:
+        nonlocal pending
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:
+            finish_copy(error)
+            return
+        feed.add(future.result())
+        with lock:
+            pending -= 1
+            done = pending == 0
+        if done:
+            finish_copy(None)
+
+    if not manifest.parts:
+        finish_copy(None)
+    pool = ThreadPoolExecutor(options.parallel_parts, thread_name_prefix="copy")
+    failed = True
+    try:
+        for part in manifest.parts:
+            pool.submit(copy_part, settings.s3, settings.gcs, part, staged_url(staging, part)).add_done_callback(
+                on_copied)
+
+        def connect():
+            return alloydb_connection(settings, STEP)
+
+        with clock.phase("load"):
+            if options.load_sessions > 1 and len(manifest.parts) > 1:
+                outcome = load_staged(connect, ctx.store, spec, options, feed, verifier, attempt)
+            else:
+                outcome = load_direct(connect, ctx.store, spec, options, feed, verifier)
+        failed = False
+        return outcome
+    finally:
+        pool.shutdown(wait=True, cancel_futures=failed)
+        if copy_timing.finished_at is None:  # the load failed first: the rest of the copies were cancelled
+            copy_timing.finished_at, copy_timing.status = utc_now(), "failed"
+            copy_timing.duration_s = round(time.monotonic() - copy_started, 3)
+
+
+def transfer_tables(ctx: TransferContext, specs: list[TableSpec]) -> list[TableResult]:
+    return [transfer_table(ctx, spec) for spec in specs]
+
+
+def dry_run_plan(ctx: TransferContext, spec: TableSpec) -> dict:
+    """What a run would do, with nothing changed: statements (credentials masked), folders, source count."""
+    previous = _previous_result(ctx, spec.source)
+    attempt = next_attempt(ctx, spec.source, previous)
+    prefix = ctx.layout.unload_prefix(spec.source, attempt)
+    authorization = authorization_clause(ctx.settings)
+    with redshift_connection(ctx.settings, STEP) as conn:
+        unload_text = unload_statement(conn, spec, ctx.options, prefix, authorization).as_string(conn)
+        select_text = select_statement(spec).as_string(conn)
+        conn.rollback()
+    plan = {"table": str(spec.source), "target": str(spec.target), "attempt": attempt, "unload_prefix": prefix,
+            "staging_prefix": ctx.layout.staging_prefix(spec.source, attempt), "select": select_text,
+            "unload": redact(unload_text), "result": ctx.layout.result(spec.source),
+            "load": "staged" if ctx.options.load_sessions > 1 else "direct"}
+    target = alloydb_connection(ctx.settings, STEP)
+    try:
+        plan["copy"] = copy_statement(spec, ctx.options).as_string(target)
+    finally:
+        target.close()
+    return plan
+
+
+def render_plan(plans: list[dict]) -> str:
+    return json.dumps(plans, indent=2, ensure_ascii=False)
+

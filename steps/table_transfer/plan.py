@@ -1,0 +1,201 @@
+"""What to move: the table entries of tables.json (or of one batch of it) and the transfer options.
+
+A table entry names the Redshift table, the AlloyDB table and, per column, the Redshift expression UNLOAD
+selects and the PostgreSQL column it lands in. The select list is always explicit (never `*`), so a column
+dropped or renamed by rewrite_ddl stays dropped or renamed here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.errors import BadInputError
+from shared.identifiers import TableRef, parse_table_ref
+from shared.objectstore import ObjectStore, RunLayout
+
+FORMATS = ("text", "csv")
+COMPRESSIONS = ("gzip", "zstd")
+VERIFY_MODES = ("count", "checksum")
+CLEANUP_TARGETS = ("s3", "gcs")
+MIN_FILE_MB = 5
+MAX_FILE_MB = 6.2 * 1024
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(MB|GB)\s*$", re.IGNORECASE)
+_BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+# UNLOAD writes these types in a form PostgreSQL's COPY cannot read back exactly, so the select wraps them
+# (only when the plan selects the bare column): SUPER goes out as raw JSON that UNLOAD's ESCAPE does not
+# touch (a `|` or `\` inside a JSON string breaks the line) and a SQL NULL as JSON `null`; JSON_SERIALIZE
+# makes it VARCHAR, so ESCAPE and NULL AS apply. VARBYTE goes out as bare hex, which bytea input reads as
+# escape-format text; prefixing `\x` makes it bytea's hex format.
+UNLOAD_WRAPPERS: dict[str, str] = {
+    "jsonb": "JSON_SERIALIZE({column})",
+    "json": "JSON_SERIALIZE({column})",
+    "bytea": "'\\\\x' || TO_HEX({column})",
+}
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    source: str
+    target: str
+    unload_expression: str
+    target_type: str | None = None
+
+    def select_expression(self) -> str:
+        wrapper = UNLOAD_WRAPPERS.get((self.target_type or "").lower())
+        if wrapper and self.unload_expression == _quoted(self.source):
+            return wrapper.replace("{column}", self.unload_expression)
+        return self.unload_expression
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    source: TableRef
+    target: TableRef
+    columns: tuple[ColumnSpec, ...]
+    estimated_rows: int = 0
+    size_mb: float = 0
+
+    @property
+    def name(self) -> str:
+        return str(self.source)
+
+
+@dataclass(frozen=True)
+class TransferOptions:
+    format: str = "text"
+    compression: str = "gzip"
+    parallel_parts: int = 4
+    max_file_size: str | None = None
+    cleanup: tuple[str, ...] = ()
+    verify: str = "count"
+    dry_run: bool = False
+    load_sessions: int = 1  # >1: parallel COPY sessions into a staging table, then one swap-in transaction
+
+    def __post_init__(self) -> None:
+        _choice("--format", self.format, FORMATS)
+        _choice("--compression", self.compression, COMPRESSIONS)
+        _choice("--verify", self.verify, VERIFY_MODES)
+        for target in self.cleanup:
+            _choice("--cleanup", target, CLEANUP_TARGETS)
+        if not 1 <= self.parallel_parts <= 64:
+            raise BadInputError(f"--parallel-parts {self.parallel_parts} must be between 1 and 64")
+        if not 1 <= self.load_sessions <= 64:
+            raise BadInputError(f"--load-sessions {self.load_sessions} must be between 1 and 64")
+        if self.max_file_size is not None:
+            max_file_size_clause(self.max_file_size)
+
+
+@dataclass
+class Selection:
+    """The tables one invocation moves: one (`--table`) or a batch's (`--batch`)."""
+
+    tables: list[TableSpec]
+    batch_id: str | None = None
+    missing: list[TableRef] = field(default_factory=list)  # named by the batch but absent from tables.json
+
+
+def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise BadInputError(f"{flag} {value!r} is not one of {', '.join(allowed)}")
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def parse_cleanup(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    return tuple(part.strip().lower() for part in text.split(",") if part.strip())
+
+
+def max_file_size_clause(text: str) -> tuple[str, str]:
+    """`6.2GB` → ("6.2", "GB"); UNLOAD accepts 5 MB to 6.2 GB."""
+    match = _SIZE.match(text)
+    if not match:
+        raise BadInputError(f"--max-file-size {text!r} is not a size like 256MB or 6.2GB")
+    number, unit = match.group(1), match.group(2).upper()
+    megabytes = float(number) * (1024 if unit == "GB" else 1)
+    if not MIN_FILE_MB <= megabytes <= MAX_FILE_MB:
+        raise BadInputError(f"--max-file-size {text!r} is outside UNLOAD's range 5MB..6.2GB")
+    return number, unit
+
+
+# ------------------------------------------------------------------------------------------ plan entries
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise BadInputError(f"{where} must be a non-empty string")
+    return value
+
+
+def _ref(value: Any, where: str) -> TableRef:
+    if not isinstance(value, dict):
+        raise BadInputError(f"{where} must be an object with schema and name")
+    return TableRef(_text(value.get("schema"), f"{where}.schema"), _text(value.get("name"), f"{where}.name"))
+
+
+def table_spec(entry: Any, where: str) -> TableSpec:
+    """One tables.json entry, checked."""
+    if not isinstance(entry, dict):
+        raise BadInputError(f"{where} must be an object")
+    source = _ref(entry.get("source"), f"{where}.source")
+    target = _ref(entry.get("target_ref"), f"{where}.target_ref")
+    raw_columns = entry.get("columns")
+    if not isinstance(raw_columns, list) or not raw_columns:
+        raise BadInputError(f"{where}.columns must be a non-empty list")
+    columns = []
+    for number, column in enumerate(raw_columns):
+        at = f"{where}.columns[{number}]"
+        if not isinstance(column, dict):
+            raise BadInputError(f"{at} must be an object")
+        columns.append(ColumnSpec(source=_text(column.get("source"), f"{at}.source"),
+                                  target=_text(column.get("target"), f"{at}.target"),
+                                  unload_expression=_text(column.get("unload_expression"), f"{at}.unload_expression"),
+                                  target_type=column.get("target_type")))
+    return TableSpec(source, target, tuple(columns), int(entry.get("estimated_rows") or 0),
+                     float(entry.get("size_mb") or 0))
+
+
+def _index(document: Any, url: str) -> dict[TableRef, tuple[Any, str]]:
+    entries = document.get("tables") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise BadInputError(f"{url}: expected an object with a 'tables' list")
+    index: dict[TableRef, tuple[Any, str]] = {}
+    for position, entry in enumerate(entries):
+        where = f"{url}: tables[{position}]"
+        if not isinstance(entry, dict):
+            raise BadInputError(f"{where} must be an object")
+        index[_ref(entry.get("source"), f"{where}.source")] = (entry, where)
+    return index
+
+
+def select_tables(store: ObjectStore, layout: RunLayout, *, table: str | None, batch: str | None,
+                  plan_url: str | None) -> Selection:
+    """The plan entries for `--table schema.table` or `--batch ID` (exactly one of them)."""
+    if (table is None) == (batch is None):
+        raise BadInputError("give exactly one of --table schema.table or --batch ID")
+    url = plan_url or layout.tables_json
+    if table is not None:
+        wanted, batch_id = [parse_table_ref(table)], None
+    else:
+        if not _BATCH_ID.match(batch or ""):
+            raise BadInputError(f"--batch {batch!r} is not a batch id like batch-0007")
+        batch_url = layout.batch(batch)
+        document = store.read_json(batch_url)
+        names = document.get("tables") if isinstance(document, dict) else None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise BadInputError(f"{batch_url}: expected an object with a 'tables' list of names")
+        wanted, batch_id = [parse_table_ref(n) for n in names], batch
+    index = _index(store.read_json(url), url)
+    selection = Selection([], batch_id)
+    for ref in wanted:
+        if ref in index:
+            entry, where = index[ref]
+            selection.tables.append(table_spec(entry, where))
+        else:
+            selection.missing.append(ref)
+    return selection
