@@ -1,0 +1,131 @@
+"""Pure logic: plan entries, statements, verification, the part feed, exit codes (no services)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from shared.errors import BadInputError, SourceError
+from shared.identifiers import TableRef
+from shared.results import ErrorInfo, TableResult
+from steps.table_transfer.__main__ import exit_code
+from steps.table_transfer.load import PartFeed, UpstreamFailed, copy_statement
+from steps.table_transfer.plan import (
+    ColumnSpec,
+    TransferOptions,
+    max_file_size_clause,
+    parse_cleanup,
+    table_spec,
+)
+from steps.table_transfer.unload import redshift_literal
+from steps.table_transfer.verify import (
+    VerificationError,
+    check_checksums,
+    check_counts,
+    checksum_aggregates,
+    source_aggregates,
+)
+
+ENTRY = {"table": "s.t", "target": "s.t", "source": {"schema": "s", "name": "t"},
+         "target_ref": {"schema": "s", "name": "t"},
+         "columns": [{"source": "id", "target": "id", "unload_expression": '"id"', "target_type": "integer"},
+                     {"source": "j", "target": "j", "unload_expression": '"j"', "target_type": "jsonb"},
+                     {"source": "b", "target": "b", "unload_expression": '"b"', "target_type": "bytea"},
+                     {"source": "v", "target": "v", "unload_expression": 'LOWER("v")',
+                      "target_type": "varchar(10)"}]}
+
+
+def test_table_spec_reads_the_entry_and_wraps_super_and_varbyte():
+    spec = table_spec(ENTRY, "tables.json: tables[0]")
+    assert spec.source == TableRef("s", "t") and spec.target == TableRef("s", "t")
+    assert [c.select_expression() for c in spec.columns] == \
+        ['"id"', 'JSON_SERIALIZE("j")', "'\\\\x' || TO_HEX(\"b\")", 'LOWER("v")']
+
+
+@pytest.mark.parametrize("broken, message", [
+    ({**ENTRY, "columns": []}, "columns must be a non-empty list"),
+    ({**ENTRY, "source": "s.t"}, "source must be an object"),
+    ({**ENTRY, "columns": [{"source": "id", "target": "id"}]}, "unload_expression must be a non-empty string"),
+])
+def test_broken_entries_name_the_place(broken, message):
+    with pytest.raises(BadInputError, match=message) as caught:
+        table_spec(broken, "tables.json: tables[3]")
+    assert "tables.json: tables[3]" in caught.value.reason
+
+
+def test_redshift_literal_doubles_quotes_and_backslashes():
+    assert redshift_literal("it's a \\ path").string == "'it''s a \\\\ path'"
+
+
+def test_options_are_checked():
+    assert parse_cleanup("S3, gcs") == ("s3", "gcs")
+    assert max_file_size_clause("6.2GB") == ("6.2", "GB") and max_file_size_clause("256 mb") == ("256", "MB")
+    for bad in ({"format": "parquet"}, {"verify": "all"}, {"parallel_parts": 0}, {"cleanup": ("disk",)},
+                {"max_file_size": "7GB"}):
+        with pytest.raises(BadInputError):
+            TransferOptions(**bad)
+
+
+def test_copy_statement_text_and_csv():
+    spec = table_spec(ENTRY, "x")
+    text = copy_statement(spec, TransferOptions(), freeze=True)
+    csv = copy_statement(spec, TransferOptions(format="csv"))
+    assert "FREEZE" in repr(text) and "'|'" in repr(text) and "'\\\\N'" in repr(text)
+    assert "csv" in repr(csv) and "DELIMITER" not in repr(csv)
+
+
+def test_checksum_aggregates_by_type_and_transform():
+    spec = table_spec(ENTRY, "x")
+    kinds = [(a.column.target, a.kind) for a in checksum_aggregates(spec)]
+    assert kinds == [("id", "nonnull"), ("id", "min"), ("id", "max"), ("id", "sum"), ("j", "nonnull"),
+                     ("b", "nonnull"), ("v", "nonnull")]
+    query, names = source_aggregates(spec, checksum_aggregates(spec))
+    assert names[0] == "id:nonnull" and len(names) == 7
+
+
+def test_verification_failures_say_what_differs():
+    check_counts("s.t", 3, 3, 3)
+    with pytest.raises(VerificationError, match="source 3, unloaded 3, loaded 2"):
+        check_counts("s.t", 3, 3, 2)
+    check_checksums("s.t", {"a:min": 1, "a:max": None}, {"a:min": 1, "a:max": None})
+    with pytest.raises(VerificationError, match="a:max"):
+        check_checksums("s.t", {"a:min": 1, "a:max": 5}, {"a:min": 1, "a:max": 6})
+
+
+def test_part_feed_iterates_from_the_start_and_hands_out_each_part_once():
+    feed = PartFeed()
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(p for p in feed.iterate()))
+    reader.start()
+    for name in ("a", "b", "c"):
+        feed.add(name)
+    feed.finish()
+    reader.join(5)
+    assert seen == ["a", "b", "c"] and list(feed.iterate()) == ["a", "b", "c"]
+    assert [feed.claim(), feed.claim(), feed.claim(), feed.claim()] == ["a", "b", "c", None]
+
+
+def test_part_feed_passes_the_copy_error_to_loaders():
+    feed = PartFeed()
+    feed.finish(SourceError("S3 said no"))
+    with pytest.raises(UpstreamFailed) as caught:
+        list(feed.iterate())
+    assert isinstance(caught.value.error, SourceError)
+
+
+def _result(status: str, error: ErrorInfo | None = None) -> TableResult:
+    return TableResult("r", "s.t", "s.t", status, "2026-01-01T00:00:00Z", error=error)
+
+
+def test_exit_code_retries_only_when_every_failure_is_transient():
+    transient = ErrorInfo("TransientError", "blip", 1, True)
+    permanent = ErrorInfo("TargetError", "bad type", 5, False)
+    assert exit_code([_result("succeeded")]) == 0
+    assert exit_code([_result("succeeded"), _result("failed", transient)]) == 1
+    assert exit_code([_result("failed", transient), _result("failed", permanent)]) == 5
+
+
+def test_column_spec_leaves_non_bare_expressions_alone():
+    column = ColumnSpec("j", "j", 'JSON_SERIALIZE("j")', "jsonb")
+    assert column.select_expression() == 'JSON_SERIALIZE("j")'
