@@ -1,0 +1,159 @@
+"""Each step image installs only what its code imports (issue 8: "only that step's dependencies").
+
+The import graph of steps/<name>/ and the shared/ modules it reaches is walked statically; every third-party
+distribution reached must be listed in steps/<name>/requirements.txt, and nothing else may be. Docker cannot run
+here, so the Dockerfiles are checked as text: they install that file, run as a non-root user and start the step.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import importlib.metadata
+import importlib.util
+import re
+import sys
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STEPS = sorted(p.parent.name for p in (ROOT / "steps").glob("*/__main__.py"))
+FIRST_PARTY = {"shared", "steps"}
+
+
+def _module_file(module: str) -> Path | None:
+    base = ROOT.joinpath(*module.split("."))
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    return None
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Absolute module names imported by a file; `from pkg import name` also yields pkg.name (a submodule or not)."""
+    found: set[str] = set()
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                if path.name == "__init__.py" and node.level == 1:
+                    parent = ".".join(path.relative_to(ROOT).parts[:-1])
+                base = f"{parent}.{node.module}" if node.module else parent
+            else:
+                base = node.module or ""
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def third_party_distributions(step: str) -> set[str]:
+    to_visit = list((ROOT / "steps" / step).glob("*.py")) + [ROOT / "steps" / "__init__.py"]
+    visited: set[Path] = set()
+    top_levels: set[str] = set()
+    while to_visit:
+        path = to_visit.pop()
+        if path in visited:
+            continue
+        visited.add(path)
+        for module in _imported_modules(path):
+            top = module.split(".")[0]
+            if top in FIRST_PARTY:
+                target = _module_file(module)
+                if target is not None:
+                    to_visit.append(target)
+            elif top not in sys.stdlib_module_names and top != "__future__":
+                top_levels.add(module)
+    return {dist for module in top_levels if (dist := _distribution_of(module))}
+
+
+def _distribution_of(module: str) -> str | None:
+    """The distribution that installs a module; namespace packages (google.*) resolve by the module's file."""
+    top = module.split(".")[0]
+    owners = packages_distributions().get(top, [])
+    if len(owners) == 1:
+        return _canonical(owners[0])
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None  # `from pkg import name` where name is not a module: the package itself is counted
+    if spec is None or not spec.origin or spec.origin == "namespace":
+        return None
+    return _files_to_distribution().get(Path(spec.origin).resolve())
+
+
+@functools.cache
+def _files_to_distribution() -> dict[Path, str]:
+    index: dict[Path, str] = {}
+    for dist in importlib.metadata.distributions():
+        for file in dist.files or ():
+            if file.suffix == ".py":
+                index[Path(dist.locate_file(file)).resolve()] = _canonical(dist.metadata["Name"])
+    return index
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _requirement_name(line: str) -> str:
+    return _canonical(re.split(r"[<>=!~\[;\s]", line, maxsplit=1)[0])
+
+
+def _requirements(step: str) -> dict[str, str]:
+    lines = (ROOT / "steps" / step / "requirements.txt").read_text().splitlines()
+    entries = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    return {_requirement_name(line): line for line in entries}
+
+
+def _pyproject_runtime() -> dict[str, str]:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return {_requirement_name(line): line for line in project["dependencies"]}
+
+
+# Distributions that arrive only as dependencies of a listed one (the import is of a transitive package).
+TRANSITIVE = {"botocore": "boto3", "paramiko": "sshtunnel", "google-auth": "google-cloud-storage",
+              "google-api-core": "google-cloud-storage"}
+
+
+def test_every_step_is_checked():
+    assert set(STEPS) == {"dump_schema", "rewrite_ddl", "validate_restore", "load_schema", "table_transfer",
+                          "report"}
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_requirements_cover_exactly_the_imports(step):
+    needed = {TRANSITIVE.get(dist, dist) for dist in third_party_distributions(step)}
+    listed = set(_requirements(step))
+    assert needed - listed == set(), f"steps/{step}/requirements.txt misses {sorted(needed - listed)}"
+    assert listed - needed == set(), f"steps/{step}/requirements.txt lists unused {sorted(listed - needed)}"
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_requirement_pins_match_pyproject(step):
+    runtime = _pyproject_runtime()
+    for name, line in _requirements(step).items():
+        assert runtime.get(name) == line, f"steps/{step}/requirements.txt: {line!r} differs from pyproject.toml"
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_dockerfile_installs_only_the_step_requirements_and_runs_unprivileged(step):
+    text = (ROOT / "steps" / step / "Dockerfile").read_text()
+    assert f"COPY steps/{step}/requirements.txt ./requirements.txt" in text
+    assert "pip install --no-cache-dir -r requirements.txt" in text
+    assert "pip install --no-cache-dir --no-deps ." in text
+    users = re.findall(r"^USER\s+(\S+)", text, flags=re.M)
+    assert users and users[-1] not in {"0", "root"}
+    assert f'ENTRYPOINT ["python", "-m", "steps.{step}"]' in text
+
+
+def test_hera_is_not_in_any_step_image():
+    for step in STEPS:
+        assert "hera" not in _requirements(step)
