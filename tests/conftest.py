@@ -65,3 +65,13 @@ def fresh_db(devstack):
             cur.execute(f'drop database if exists "{name}" with (force)')
     finally:
         conn.close()
+
+
+@pytest.fixture(scope="session")
+def sample_redshift(devstack, redshift):
+    """The sample database (TICKIT + edge schema) loaded once at scale 1, seed 42, into the devstack emulator.
+
+    Shared by the whole session: tests must not change the `tickit`/`edge` schemas (use a schema of their own)."""
+    from devstack.sample import load
+
+    return load(devstack, scale=1, seed=42)
