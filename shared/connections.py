@@ -163,7 +163,20 @@ def redshift_connection(settings: Settings | RedshiftSettings, step: str,
                         user=redshift.user, password=redshift.password, sslmode=redshift.sslmode,
                         connect_timeout=redshift.connect_timeout, keepalives=1, keepalives_idle=30)
         stack.callback(conn.close)
+        _names_exactly_as_stored(conn, where)
         yield conn
+
+
+def _names_exactly_as_stored(conn, where: str) -> None:
+    """Mixed-case names ("MixedCase Table") are only visible and quotable as stored with this session setting;
+    without it Redshift folds every identifier, quoted or not, to lower case."""
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SET enable_case_sensitive_identifier TO true")
+        conn.commit()
+    except psycopg2.Error as exc:
+        raise SourceError(f"Redshift at {where} refused SET enable_case_sensitive_identifier: "
+                          f"{' '.join(str(exc).split())[:200]}") from None
 
 
 def alloydb_connection(settings: Settings | AlloyDBSettings, step: str, *, statement_timeout_s: int = 0,

@@ -60,7 +60,7 @@ def test_missing_redshift_settings(devstack_environ, run_id):
 
 
 def test_a_postgresql_that_is_not_redshift(devstack, devstack_environ, run_id):
-    """Plain PostgreSQL lacks Redshift's catalog (reldiststyle, pg_table_def, SHOW TABLE): one line, exit 4."""
+    """Plain PostgreSQL lacks Redshift's settings and catalog: one line at the first Redshift-only statement, exit 4."""
     postgres = devstack["postgres"]
     environ = {**devstack_environ, "REDSHIFT_HOST": postgres["host"], "REDSHIFT_PORT": str(postgres["port"]),
                "REDSHIFT_DATABASE": "postgres", "REDSHIFT_USER": postgres["user"],
@@ -69,7 +69,7 @@ def test_a_postgresql_that_is_not_redshift(devstack, devstack_environ, run_id):
     done = run_step(["--run-id", run_id], environ)
     assert done.returncode == ExitCode.SOURCE
     line = one_error_line(done)
-    assert "Redshift refused the catalog query for relations" in line and "reldiststyle" in line
+    assert "refused SET enable_case_sensitive_identifier" in line and "unrecognized configuration parameter" in line
     assert postgres["password"] not in done.stderr
     assert outputs(environ, run_id) == [False, False]
 

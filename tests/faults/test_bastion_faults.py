@@ -14,16 +14,14 @@ from shared.errors import ConfigError
 @pytest.fixture
 def own_stack(tmp_path_factory):
     directory = tmp_path_factory.mktemp("bastion-faults")
-    env = stack.up(directory, with_redshift=False)
+    env = stack.up(directory, with_redshift=True)
     yield env
     stack.down(directory, purge=True)
 
 
 def _settings_via_bastion(env, known_hosts=None):
-    pg = env["postgres"]
-    environ = dict(envfile.product_environ(env), REDSHIFT_HOST=pg["host"], REDSHIFT_PORT=str(pg["port"]),
-                   REDSHIFT_DATABASE="alloydb", REDSHIFT_USER=pg["user"], REDSHIFT_PASSWORD=pg["password"],
-                   REDSHIFT_SSLMODE="disable")
+    environ = envfile.product_environ(env)  # the Redshift emulator behind the bastion
+    assert environ["SSH_BASTION_HOST"] and environ["REDSHIFT_PORT"]
     if known_hosts:
         environ["SSH_BASTION_KNOWN_HOSTS"] = str(known_hosts)
     return load_settings(environ)

@@ -1,7 +1,7 @@
 """Connections through the real SSH bastion (asyncssh/OpenSSH) to real PostgreSQL, and their failures.
 
-The devstack PostgreSQL stands in for Redshift here: the tunnel forwards TCP and does not care what speaks
-behind it; the Redshift emulator's own tests cover the Redshift side.
+The devstack PostgreSQL stands in for Redshift in the failure tests (the tunnel forwards TCP and does not care
+what speaks behind it); the query test goes through the bastion to the Redshift emulator.
 """
 
 import dataclasses
@@ -23,12 +23,16 @@ def settings(devstack, devstack_environ):
     return load_settings(environ)
 
 
-def test_query_through_the_bastion(settings):
+def test_query_through_the_bastion_sees_names_exactly_as_stored(devstack_environ, redshift):
+    settings = load_settings(devstack_environ)
+    assert settings.bastion.host and settings.redshift.port == redshift["port"]
     with redshift_connection(settings, "test_step") as conn, conn.cursor() as cur:
-        cur.execute("select current_setting('application_name'), inet_server_port()")
-        application_name, port = cur.fetchone()
-    assert application_name == "r2a/test_step"
-    assert port == settings.redshift.port
+        cur.execute("select version()")
+        version = cur.fetchone()[0]
+        cur.execute("show enable_case_sensitive_identifier")
+        case_sensitive = cur.fetchone()[0]
+    assert "Redshift" in version
+    assert case_sensitive in ("on", "true")
 
 
 def test_wrong_host_key_is_refused(settings, tmp_path, devstack):

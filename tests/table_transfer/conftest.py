@@ -56,6 +56,8 @@ class Transfer:
                                 dbname=self.redshift["database"], user=self.redshift["user"],
                                 password=self.redshift["password"], sslmode="disable")
         conn.autocommit = True
+        with conn.cursor() as cur:  # names exactly as written, as the product's sessions see them
+            cur.execute("SET enable_case_sensitive_identifier TO true")
         return conn
 
     def rs_execute(self, statement: str, params=None) -> None:
