@@ -279,7 +279,8 @@ def _table(oid: int, schema: str, name: str, owner: str | None, diststyle: Any, 
     interleaved = False
     for _, attnum, attname, type_text, notnull, default, column_comment in columns_by_oid.get(oid, []):
         definition = table_def.get((schema, name, attname))
-        encoding, distkey, sortkey = (definition[3], bool(definition[4]), int(definition[5] or 0)) \
+        # pg_table_def.encoding is char(32) on Redshift: blank-padded
+        encoding, distkey, sortkey = ((definition[3] or "").strip(), bool(definition[4]), int(definition[5] or 0)) \
             if definition else (None, False, 0)
         interleaved = interleaved or sortkey < 0
         identity = None
