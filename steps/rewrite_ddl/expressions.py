@@ -330,13 +330,27 @@ def _no_columns(_: TableRef) -> dict[str, str]:
     return {}
 
 
+def _sysdate_without_parentheses(text: str) -> str:
+    """Catalogs that deparse views (PostgreSQL-based ones, the emulator) write SYSDATE as `sysdate()`, which
+    Redshift's grammar (and sqlglot's) only knows bare; drop the empty parentheses, never inside a literal."""
+    tokens = sqlglot.tokens.Tokenizer().tokenize(text) if "sysdate" in text.lower() else []
+    cuts: list[tuple[int, int]] = []
+    for before, opening, closing in zip(tokens, tokens[1:], tokens[2:], strict=False):
+        if (before.text.lower() == "sysdate" and opening.token_type == sqlglot.tokens.TokenType.L_PAREN
+                and closing.token_type == sqlglot.tokens.TokenType.R_PAREN):
+            cuts.append((before.end + 1, closing.end + 1))
+    for start, end in reversed(cuts):
+        text = text[:start] + text[end:]
+    return text
+
+
 def translate(text: str, resolver: Resolver, *, columns: ColumnLookup = _no_columns,
               postgis: bool = False) -> Translation:
     """One Redshift statement (a query) or expression → PostgreSQL text, changes and compat functions used.
     `columns(relation)` gives the renamed columns of a relation (Redshift name → AlloyDB name)."""
     ctx = _Context(resolver, columns, postgis)
     try:
-        trees = sqlglot.parse(text, read=RedshiftSource)
+        trees = sqlglot.parse(_sysdate_without_parentheses(text), read=RedshiftSource)
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as exc:
         ctx.result.unsupported = f"cannot parse: {_parse_error(exc)}"
         return ctx.result

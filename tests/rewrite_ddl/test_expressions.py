@@ -26,6 +26,8 @@ CASES = [
     ("dateadd(d, 2, a)", "\"r2a_compat\".dateadd('day', 2, CAST(\"a\" AS TIMESTAMP))", {"dateadd"}),
     ("getdate()", '"r2a_compat".getdate()', {"getdate"}),
     ("sysdate", '"r2a_compat".sysdate()', {"sysdate"}),
+    ("sysdate()", '"r2a_compat".sysdate()', {"sysdate"}),  # as PostgreSQL-based catalogs deparse it
+    ("'sysdate()'", "'sysdate()'", set()),
     ("current_timestamp", "CURRENT_TIMESTAMP", set()),
     ("trunc(getdate())", '"r2a_compat".trunc("r2a_compat".getdate())', {"trunc", "getdate"}),
     ("trunc(n, 2)", 'TRUNC("n", 2)', set()),
