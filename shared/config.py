@@ -174,6 +174,12 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
     for name, value in (overrides or {}).items():
         if value is not None:
             merged[name] = str(value)
+    # The CA file matters only when the server certificate is verified: an optional secret that is not mounted
+    # must not stop a run that does not verify (sslmode disable/require, e.g. behind the AlloyDB Auth Proxy).
+    root_cert = merged.get("PGSSLROOTCERT")
+    if root_cert and merged.get("PGSSLMODE", "prefer") not in ("verify-ca", "verify-full") \
+            and not Path(root_cert).expanduser().is_file():
+        del merged["PGSSLROOTCERT"]
     general = {name: _read(f.metadata, f.default, merged) for name, f in _GENERAL.items()}
     return Settings(*(_section(cls, merged) for cls in SECTIONS), **general)
 

@@ -84,3 +84,11 @@ def test_settings_error_is_one_line_and_nonzero_exit(tmp_path):
     assert done.stderr.strip().splitlines()[-1] == "r2a demo_step: error: PGPORT='abc' is not a whole number"
     assert "Traceback" not in done.stderr
     assert "should not get here" not in done.stdout
+
+
+def test_a_missing_ca_file_matters_only_when_the_certificate_is_verified(tmp_path):
+    absent = str(tmp_path / "ca.pem")
+    relaxed = load_settings({"PGSSLMODE": "disable", "PGSSLROOTCERT": absent})
+    assert relaxed.alloydb.sslrootcert is None
+    with pytest.raises(ConfigError, match="PGSSLROOTCERT names"):
+        load_settings({"PGSSLMODE": "verify-full", "PGSSLROOTCERT": absent})
