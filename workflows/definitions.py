@@ -55,16 +55,23 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
     ("redshift-host", "redshift.example.internal", "Redshift endpoint as seen from the bastion"),
     ("redshift-port", "5439", "Redshift port"),
     ("redshift-user", "r2a", "Redshift user (password from Secret r2a-redshift)"),
+    ("redshift-sslmode", "require", "libpq sslmode towards Redshift"),
     ("bastion-host", "bastion.example.internal", "SSH bastion ('VPN instance')"),
+    ("bastion-port", "22", "SSH bastion port"),
     ("bastion-user", "ec2-user", "SSH bastion user (key from Secret acceso-vpn)"),
-    ("alloydb-host", "10.0.0.2", "AlloyDB primary IP"),
+    ("alloydb-host", "10.0.0.2", "AlloyDB primary IP (127.0.0.1 with the AlloyDB Auth Proxy)"),
+    ("alloydb-port", "5432", "AlloyDB port"),
+    ("alloydb-sslmode", "verify-ca", "libpq sslmode towards AlloyDB (CA from Secret r2a-alloydb key ca.pem)"),
     ("alloydb-database", "postgres", "AlloyDB database"),
     ("alloydb-user", "postgres", "AlloyDB user (password from Secret r2a-alloydb)"),
     ("s3-bucket", "r2a-unload", "S3 bucket UNLOAD writes to"),
     ("s3-prefix", "r2a", "S3 prefix"),
+    ("aws-region", "us-east-1", "AWS region of the S3 bucket"),
     ("unload-iam-role", "", "IAM role ARN for UNLOAD; empty = credentials of acceso-aws"),
     ("gcs-bucket", "r2a-artifacts", "GCS bucket of the run folder"),
     ("gcs-prefix", "r2a", "GCS prefix of the run folder"),
+    ("gcp-credentials-file", "", "service account key file (/secrets/gcp/key.json from Secret r2a-gcp-sa); "
+                                 "empty = Workload Identity"),
     ("format", "text", "UNLOAD format: text|csv"),
     ("compression", "gzip", "UNLOAD compression: gzip|zstd"),
     ("verify", "count", "table verification: count|checksum"),
@@ -93,26 +100,26 @@ def step_env() -> list[m.EnvVar]:
         "REDSHIFT_PORT": _param("redshift-port"),
         "REDSHIFT_DATABASE": _param("database"),
         "REDSHIFT_USER": _param("redshift-user"),
-        "REDSHIFT_SSLMODE": "require",
+        "REDSHIFT_SSLMODE": _param("redshift-sslmode"),
         "SSH_BASTION_HOST": _param("bastion-host"),
-        "SSH_BASTION_PORT": "22",
+        "SSH_BASTION_PORT": _param("bastion-port"),
         "SSH_BASTION_USER": _param("bastion-user"),
         "SSH_BASTION_KEY_FILE": "/secrets/vpn/id_ed25519",
         "SSH_BASTION_KNOWN_HOSTS": "/secrets/vpn/known_hosts",
         "PGHOST": _param("alloydb-host"),
-        "PGPORT": "5432",
+        "PGPORT": _param("alloydb-port"),
         "PGDATABASE": _param("alloydb-database"),
         "PGUSER": _param("alloydb-user"),
-        "PGSSLMODE": "verify-ca",
+        "PGSSLMODE": _param("alloydb-sslmode"),
         "PGSSLROOTCERT": "/secrets/alloydb/ca.pem",
         "AWS_SHARED_CREDENTIALS_FILE": "/secrets/aws/credentials",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": _param("aws-region"),
         "R2A_S3_BUCKET": _param("s3-bucket"),
         "R2A_S3_PREFIX": _param("s3-prefix"),
         "R2A_UNLOAD_IAM_ROLE": _param("unload-iam-role"),
         "R2A_GCS_BUCKET": _param("gcs-bucket"),
         "R2A_GCS_PREFIX": _param("gcs-prefix"),
-        "GOOGLE_APPLICATION_CREDENTIALS": "/secrets/gcp/key.json",
+        "GOOGLE_APPLICATION_CREDENTIALS": _param("gcp-credentials-file"),
     }
     env = [m.EnvVar(name=k, value=v) for k, v in plain.items()]
     env.append(_secret_env("REDSHIFT_PASSWORD", SECRET_REDSHIFT, "password"))
@@ -120,6 +127,8 @@ def step_env() -> list[m.EnvVar]:
     return env
 
 
+# Secrets that may be absent: the GCP key (Workload Identity needs none) and AlloyDB's CA (the Auth Proxy needs none).
+OPTIONAL_SECRETS = {SECRET_GCP, SECRET_ALLOYDB}
 SECRET_MOUNTS = {  # volume name -> (secret, mount path)
     "aws-credentials": (SECRET_AWS, "/secrets/aws"),
     "vpn-key": (SECRET_VPN, "/secrets/vpn"),
@@ -129,7 +138,8 @@ SECRET_MOUNTS = {  # volume name -> (secret, mount path)
 
 
 def secret_volumes() -> list[m.Volume]:
-    return [m.Volume(name=vol, secret=m.SecretVolumeSource(secret_name=secret, default_mode=0o400))
+    return [m.Volume(name=vol, secret=m.SecretVolumeSource(secret_name=secret, default_mode=0o400,
+                                                           optional=True if secret in OPTIONAL_SECRETS else None))
             for vol, (secret, _) in SECRET_MOUNTS.items()]
 
 
@@ -150,11 +160,13 @@ TRANSIENT_RETRY = m.RetryStrategy(
 
 def step_container(name: str, step: str, args: list[str], *, cpu: str = "250m", memory: str = "512Mi",
                    cpu_limit: str = "1", memory_limit: str = "1Gi", deadline: int = 3600,
-                   inputs: list[Parameter] | None = None, **extra) -> Container:
+                   inputs: list[Parameter] | None = None, extra_env: dict[str, str] | None = None,
+                   **extra) -> Container:
+    env = step_env() + [m.EnvVar(name=k, value=v) for k, v in (extra_env or {}).items()]
     return Container(
         name=name, image=image(step), image_pull_policy="IfNotPresent",
         command=["python", "-m", f"steps.{step}"], args=["--run-id", RUN_ID, *args],
-        env=step_env(), volume_mounts=secret_mounts(),
+        env=env, volume_mounts=secret_mounts(),
         resources=_resources(cpu, memory, cpu_limit, memory_limit),
         retry_strategy=TRANSIENT_RETRY, active_deadline_seconds=deadline,
         inputs=inputs or None, **extra)
@@ -180,8 +192,8 @@ def pipeline_templates() -> list:
         f"--tables={_param('tables')}"])
     rewrite = step_container("rewrite-ddl", "rewrite_ddl", [])
     validate = step_container(
-        "validate-restore", "validate_restore",
-        ["--scratch-dsn", f"postgresql://postgres:{SCRATCH_PASSWORD}@127.0.0.1:5432/scratch"],
+        "validate-restore", "validate_restore", [],
+        extra_env={"R2A_SCRATCH_DSN": f"postgresql://postgres:{SCRATCH_PASSWORD}@127.0.0.1:5432/scratch"},
         sidecars=[scratch_postgres_sidecar()])
     pre = step_container("load-schema-pre", "load_schema",
                          ["--section", "pre-data", f"--on-existing={_param('on-existing')}"])
