@@ -1,0 +1,202 @@
+"""run-local: Argo tags and expressions, depends, fan-out, retries and secrets, with real local processes.
+
+Synthetic workflows here run `python -c` tasks; the real rendered Workflow runs against devstack in test_demo.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from workflows.expressions import UnsupportedExpression, depends_satisfied, evaluate, substitute
+from workflows.local_env import LocalEnvironment
+from workflows.run_local import RENDERED, RunLocalError, run_workflow
+
+ITEM_FLAG = "{{=sprig.hasPrefix('batch-', inputs.parameters.item) ? '--batch' : '--table'}}"
+
+
+def test_simple_tags_and_the_transfer_flag_expression():
+    variables = {"workflow.parameters.run-id": "dev_1", "inputs.parameters.item": "batch-0003"}
+    assert substitute("--run-id={{workflow.parameters.run-id}}", variables) == "--run-id=dev_1"
+    assert substitute(ITEM_FLAG, variables) == "--batch"
+    assert substitute(ITEM_FLAG, {**variables, "inputs.parameters.item": "tickit.sales"}) == "--table"
+    assert evaluate("asInt(lastRetry.exitCode) == 1", {"lastRetry.exitCode": "1"}) is True
+    assert evaluate("asInt(lastRetry.exitCode) == 1", {"lastRetry.exitCode": "7"}) is False
+    assert evaluate("workflow.parameters['run-id'] + '-x'", variables) == "dev_1-x"
+
+
+@pytest.mark.parametrize("text", ["{{workflow.parameters.nope}}", "{{=sprig.regexFind('a', 'b')}}",
+                                  "{{=inputs.parameters.item ~ 1}}"])
+def test_what_run_local_cannot_evaluate_is_an_error_not_a_guess(text):
+    with pytest.raises(UnsupportedExpression):
+        substitute(text, {"inputs.parameters.item": "x"})
+
+
+def test_every_tag_in_the_rendered_yaml_is_supported():
+    checked = 0
+    for path in RENDERED.glob("*.yaml"):
+        document = yaml.safe_load(path.read_text())
+        spec = document["spec"].get("workflowSpec", document["spec"])
+        parameters = {p["name"] for p in (spec.get("arguments") or {}).get("parameters", [])}
+        for template in spec.get("templates", []):
+            inputs = {p["name"] for p in (template.get("inputs") or {}).get("parameters", [])}
+            variables = {f"workflow.parameters.{name}": "v" for name in parameters}
+            variables.update({f"inputs.parameters.{name}": "tickit.sales" for name in inputs})
+            variables.update({"item": "tickit.sales", "workflow.name": "w"})
+            variables.update({f"tasks.{t['name']}.outputs.result": "[]"
+                              for t in (template.get("dag") or {}).get("tasks", [])})
+            text = json.dumps(template)
+            for tag in re.findall(r"\{\{.*?\}\}", text):
+                substitute(json.loads(f'"{tag}"'), variables)
+                checked += 1
+            for task in (template.get("dag") or {}).get("tasks", []):
+                if task.get("depends"):
+                    depends_satisfied(task["depends"], {t["name"]: "Succeeded" for t in template["dag"]["tasks"]})
+    assert checked > 50
+
+
+@pytest.mark.parametrize(("expression", "phases", "expected"), [
+    ("a", {"a": "Succeeded"}, True),
+    ("a", {"a": "Skipped"}, True),
+    ("a", {"a": "Failed"}, False),
+    ("a.Failed || a.Errored", {"a": "Failed"}, True),
+    ("(t.Succeeded || t.Failed) && (p.Succeeded || p.Omitted)", {"t": "Failed", "p": "Omitted"}, True),
+    ("t-x.Succeeded && !p", {"t-x": "Succeeded", "p": "Failed"}, True),
+])
+def test_depends(expression, phases, expected):
+    assert depends_satisfied(expression, phases) is expected
+
+
+def _workflow(tmp_path: Path, tasks: list[dict], templates: list[dict], parallelism: int = 2) -> Path:
+    document = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+                "metadata": {"generateName": "t-"},
+                "spec": {"entrypoint": "main",
+                         "arguments": {"parameters": [{"name": "run-id", "value": "r1"},
+                                                      {"name": "out", "value": str(tmp_path)}]},
+                         "volumes": [{"name": "key", "secret": {"secretName": "my-secret"}}],
+                         "templates": [{"name": "main", "parallelism": parallelism, "dag": {"tasks": tasks}},
+                                       *templates]}}
+    path = tmp_path / "wf.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def _python(name: str, code: str, *, inputs: list[str] | None = None, retry: dict | None = None,
+            env: list[dict] | None = None) -> dict:
+    template = {"name": name, "container": {"image": "x", "command": ["python", "-c", textwrap.dedent(code)],
+                                            "args": [], "env": env or [],
+                                            "volumeMounts": [{"name": "key", "mountPath": "/secrets/key"}]}}
+    if inputs:
+        template["inputs"] = {"parameters": [{"name": n} for n in inputs]}
+    if retry:
+        template["retryStrategy"] = retry
+    return template
+
+
+def test_fan_out_respects_parallelism_and_failures_reach_only_what_tolerates_them(tmp_path):
+    lister = _python("lister", "import json; print(json.dumps(['a', 'b', 'c', 'bad', 'e']))")
+    worker = _python("worker", """
+        import os, sys, time
+        item, out = sys.argv[1], sys.argv[2]
+        open(os.path.join(out, item + '.start'), 'w').write(str(time.time()))
+        time.sleep(0.4)
+        open(os.path.join(out, item + '.end'), 'w').write(str(time.time()))
+        sys.exit(3 if item == 'bad' else 0)""", inputs=["item"])
+    worker["container"]["args"] = ["{{inputs.parameters.item}}", "{{workflow.parameters.out}}"]
+    after = _python("after", "open('{{workflow.parameters.out}}/after-ran', 'w')")
+    report = _python("report", "open('{{workflow.parameters.out}}/report-ran', 'w')")
+    tasks = [{"name": "list", "template": "lister"},
+             {"name": "work", "template": "worker", "depends": "list",
+              "withParam": "{{tasks.list.outputs.result}}",
+              "arguments": {"parameters": [{"name": "item", "value": "{{item}}"}]}},
+             {"name": "after", "template": "after", "depends": "work"},
+             {"name": "report", "template": "report", "depends": "work.Succeeded || work.Failed"}]
+    result = run_workflow(_workflow(tmp_path, tasks, [lister, worker, after, report], parallelism=2),
+                          {}, LocalEnvironment(secrets={"my-secret": {"k": "v"}}), tmp_path / "run",
+                          progress=lambda message: None)
+    assert result.phase == "Failed"
+    assert {n.name: n.phase for n in result.nodes if n.task == "work" and "(" in n.name} == {
+        "work(0:a)": "Succeeded", "work(1:b)": "Succeeded", "work(2:c)": "Succeeded",
+        "work(3:bad)": "Failed", "work(4:e)": "Succeeded"}
+    assert result.task_phase("work") == "Failed"
+    assert result.task_phase("after") == "Omitted" and not (tmp_path / "after-ran").exists()
+    assert result.task_phase("report") == "Succeeded" and (tmp_path / "report-ran").exists()
+    spans = [(float((tmp_path / f"{i}.start").read_text()), float((tmp_path / f"{i}.end").read_text()))
+             for i in "a b c bad e".split()]
+    most_at_once = max(sum(1 for s, e in spans if s <= moment < e) for moment, _ in spans)
+    assert most_at_once == 2
+
+
+def test_retry_strategy_retries_only_what_its_expression_allows(tmp_path):
+    flaky = _python("flaky", """
+        import os, sys
+        marker = os.path.join('{{workflow.parameters.out}}', 'tried-' + sys.argv[1])
+        first = not os.path.exists(marker)
+        open(marker, 'w')
+        sys.exit(int(sys.argv[1]) if first else 0)""", inputs=["code"],
+                    retry={"limit": "2", "expression": "asInt(lastRetry.exitCode) == 1"})
+    flaky["container"]["args"] = ["{{inputs.parameters.code}}"]
+    tasks = [{"name": "transient", "template": "flaky",
+              "arguments": {"parameters": [{"name": "code", "value": "1"}]}},
+             {"name": "permanent", "template": "flaky",
+              "arguments": {"parameters": [{"name": "code", "value": "4"}]}}]
+    result = run_workflow(_workflow(tmp_path, tasks, [flaky]), {}, LocalEnvironment(secrets={"my-secret": {}}),
+                          tmp_path / "run", retry_backoff_s=0.01, progress=lambda message: None)
+    by_name = {n.name: n for n in result.nodes}
+    assert (by_name["transient"].phase, by_name["transient"].attempts) == ("Succeeded", 2)
+    assert (by_name["permanent"].phase, by_name["permanent"].attempts, by_name["permanent"].exit_code) == (
+        "Failed", 1, 4)
+
+
+def test_secrets_arrive_as_env_and_as_files_at_the_mount_path_and_nothing_else_leaks_in(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOMETHING_FROM_THE_LAPTOP", "must-not-reach-the-task")
+    reader = _python("reader", """
+        import json, os
+        print(json.dumps({'password': os.environ['PASSWORD'], 'file': open(os.environ['KEY_FILE']).read(),
+                          'key_file': os.environ['KEY_FILE'],
+                          'laptop': os.environ.get('SOMETHING_FROM_THE_LAPTOP')}))""",
+                     env=[{"name": "KEY_FILE", "value": "/secrets/key/id"},
+                          {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}])
+    tasks = [{"name": "read", "template": "reader"}]
+    local = LocalEnvironment(secrets={"my-secret": {"id": "KEY-CONTENT"}, "db": {"password": "s3cr3t"}})
+    result = run_workflow(_workflow(tmp_path, tasks, [reader]), {}, local, tmp_path / "run",
+                          progress=lambda message: None)
+    seen = json.loads(result.nodes[0].result)
+    assert seen["password"] == "s3cr3t" and seen["file"] == "KEY-CONTENT"
+    assert seen["key_file"].startswith(str(tmp_path / "run" / "secrets"))
+    assert seen["laptop"] is None
+    assert (Path(seen["key_file"]).stat().st_mode & 0o777) == 0o600
+
+
+def test_unknown_parameters_and_missing_secrets_are_one_line_errors(tmp_path):
+    reader = _python("reader", "print(1)", env=[
+        {"name": "P", "valueFrom": {"secretKeyRef": {"name": "absent", "key": "password"}}}])
+    path = _workflow(tmp_path, [{"name": "read", "template": "reader"}], [reader])
+    with pytest.raises(RunLocalError, match="unknown workflow parameter"):
+        run_workflow(path, {"nope": "1"}, LocalEnvironment(), tmp_path / "run", progress=lambda message: None)
+    result = run_workflow(path, {}, LocalEnvironment(secrets={"my-secret": {}}), tmp_path / "run2",
+                          progress=lambda message: None)
+    assert result.nodes[0].phase == "Errored" and result.phase == "Failed"
+
+
+def test_a_task_past_its_deadline_fails(tmp_path):
+    slow = _python("slow", "import time; time.sleep(30)")
+    slow["activeDeadlineSeconds"] = 1
+    started = time.monotonic()
+    result = run_workflow(_workflow(tmp_path, [{"name": "s", "template": "slow"}], [slow]), {},
+                          LocalEnvironment(secrets={"my-secret": {}}), tmp_path / "run", progress=lambda m: None)
+    assert result.phase == "Failed" and time.monotonic() - started < 10
+
+
+def test_python_in_the_container_command_is_this_interpreter(tmp_path):
+    which = _python("which", "import sys; print(sys.executable)")
+    result = run_workflow(_workflow(tmp_path, [{"name": "w", "template": "which"}], [which]), {},
+                          LocalEnvironment(secrets={"my-secret": {}}), tmp_path / "run", progress=lambda m: None)
+    assert result.nodes[0].result == sys.executable

@@ -1,0 +1,76 @@
+"""What a pod has that a laptop does not, and how run-local provides it.
+
+A pod gets Kubernetes Secrets (as env vars or mounted files), sidecars, and the cloud's endpoints. run-local gets
+the same from a LocalEnvironment: secret values written to private files under the run's work folder (mount paths
+in env values and arguments are rewritten to them), a local stand-in per sidecar, and the emulator endpoints as the
+only variables the YAML does not set itself. Everything else comes from the rendered YAML unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+# Variables a pod inherits from its image, which a local process must also have to start Python at all.
+PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "SYSTEMROOT", "VIRTUAL_ENV")
+
+
+@dataclass
+class LocalEnvironment:
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict)  # Secret name → key → value
+    endpoints: dict[str, str] = field(default_factory=dict)  # emulator endpoints (no cloud here)
+    sidecars: dict[str, dict[str, str]] = field(default_factory=dict)  # sidecar name → env its stand-in needs
+
+    def base_environ(self) -> dict[str, str]:
+        return {key: os.environ[key] for key in PASS_THROUGH if key in os.environ}
+
+    def write_secrets(self, directory: Path) -> dict[str, Path]:
+        """One private folder per Secret, one file per key (like a secret volume); returns Secret → folder."""
+        folders: dict[str, Path] = {}
+        for secret, items in self.secrets.items():
+            folder = directory / secret
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            for key, value in items.items():
+                path = folder / key
+                path.touch(mode=0o600, exist_ok=True)
+                path.write_text(value)
+            folders[secret] = folder
+        return folders
+
+
+def new_run_id(database: str, now: datetime | None = None) -> str:
+    return f"{database}_{(now or datetime.now(UTC)).strftime('%Y%m%d_%H%M%S')}"
+
+
+def devstack_environment(env: dict) -> tuple[dict[str, str], LocalEnvironment]:
+    """Workflow parameters and the local environment that point the rendered Workflow at a running devstack."""
+    redshift, postgres, s3, gcs, ssh = env["redshift"], env["postgres"], env["s3"], env["gcs"], env["ssh"]
+    parameters = {
+        "database": redshift["database"],
+        "redshift-host": redshift["host"], "redshift-port": str(redshift["port"]),
+        "redshift-user": redshift["user"], "redshift-sslmode": "disable",
+        "bastion-host": ssh["host"], "bastion-port": str(ssh["port"]), "bastion-user": ssh["user"],
+        "alloydb-host": postgres["host"], "alloydb-port": str(postgres["port"]),
+        "alloydb-database": postgres["databases"]["alloydb"], "alloydb-user": postgres["user"],
+        "alloydb-sslmode": "disable",
+        "s3-bucket": s3["bucket"], "aws-region": s3["region"],
+        "gcs-bucket": gcs["bucket"], "gcp-credentials-file": "",
+    }
+    secrets = {
+        "acceso-aws": {"credentials": f"[default]\naws_access_key_id = {s3['access_key_id']}\n"
+                                      f"aws_secret_access_key = {s3['secret_access_key']}\n"},
+        "acceso-vpn": {"id_ed25519": Path(ssh["private_key_file"]).read_text(),
+                       "known_hosts": Path(ssh["known_hosts_file"]).read_text()},
+        "r2a-redshift": {"password": redshift["password"]},
+        "r2a-alloydb": {"password": postgres["password"]},
+    }
+    scratch = (f"postgresql://{postgres['user']}:{postgres['password']}@{postgres['host']}:{postgres['port']}/"
+               f"{postgres['databases']['scratch']}?sslmode=disable")
+    local = LocalEnvironment(
+        secrets=secrets,
+        endpoints={"AWS_ENDPOINT_URL_S3": s3["endpoint_url"], "STORAGE_EMULATOR_HOST": gcs["endpoint_url"],
+                   "GOOGLE_CLOUD_PROJECT": gcs["project"]},
+        sidecars={"scratch-postgres": {"R2A_SCRATCH_DSN": scratch}})
+    return parameters, local

@@ -1,0 +1,322 @@
+"""`r2a run-local`: run the rendered Workflow's DAG on this machine, so the YAML users submit is the YAML we test.
+
+Each DAG task runs its template's container command and arguments as a local process (parameters substituted,
+`{{=...}}` expressions evaluated), withParam fans out with the DAG's parallelism, `depends` is honoured, and
+retryStrategy is applied (its backoff shortened to `retry_backoff_s`). What a pod would get from Kubernetes
+comes from a LocalEnvironment (workflows/local_env.py); nothing else is added.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from workflows.expressions import (
+    UnsupportedExpression,
+    depends_satisfied,
+    depends_tasks,
+    evaluate,
+    substitute,
+)
+from workflows.local_env import LocalEnvironment
+
+RENDERED = Path(__file__).resolve().parent / "rendered"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULT_LIMIT = 256 * 1024  # Argo keeps at most 256 kB of a container's stdout as outputs.result
+
+
+class RunLocalError(Exception):
+    """The workflow cannot be run locally as written (one line, names what and where)."""
+
+
+@dataclass
+class NodeResult:
+    task: str
+    name: str  # the node's display name, as the Argo UI shows it: task or task(index:item)
+    phase: str  # Succeeded, Failed, Errored, Skipped, Omitted
+    exit_code: int | None = None
+    seconds: float = 0.0
+    attempts: int = 0
+    log: Path | None = None
+    result: str = ""
+
+
+@dataclass
+class RunLocalResult:
+    run_id: str
+    phase: str
+    workdir: Path
+    nodes: list[NodeResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def task_phase(self, task: str) -> str:
+        return next(n.phase for n in self.nodes if n.name == task)
+
+    @property
+    def failed_nodes(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.phase in ("Failed", "Errored")]
+
+
+def load_workflow(path: Path) -> dict:
+    """The Workflow document with its templates inline (a workflowTemplateRef is resolved from the same folder)."""
+    try:
+        document = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise RunLocalError(f"cannot read workflow {path}: {' '.join(str(exc).split())[:200]}") from None
+    spec = document.get("spec") or {}
+    reference = spec.get("workflowTemplateRef")
+    if reference:
+        template = _find_template(path.parent, reference["name"])
+        given = {p["name"]: p.get("value") for p in (spec.get("arguments") or {}).get("parameters", [])}
+        merged = dict(template["spec"])
+        merged["arguments"] = {"parameters": [
+            {**p, "value": given.get(p["name"], p.get("value"))}
+            for p in (merged.get("arguments") or {}).get("parameters", [])]}
+        document = {**document, "spec": merged}
+    if "templates" not in document["spec"]:
+        raise RunLocalError(f"{path} has no templates and no workflowTemplateRef")
+    return document
+
+
+def _find_template(folder: Path, name: str) -> dict:
+    for candidate in sorted(folder.glob("*.yaml")):
+        document = yaml.safe_load(candidate.read_text())
+        if document.get("kind") == "WorkflowTemplate" and document["metadata"]["name"] == name:
+            return document
+    raise RunLocalError(f"WorkflowTemplate {name!r} is not in {folder}")
+
+
+class _Run:
+    def __init__(self, document: dict, parameters: dict[str, str], local: LocalEnvironment, workdir: Path,
+                 concurrency: int | None, retry_backoff_s: float, progress: Callable[[str], None]):
+        self.spec = document["spec"]
+        self.templates = {t["name"]: t for t in self.spec["templates"]}
+        declared = {p["name"]: p.get("value", "") for p in (self.spec.get("arguments") or {}).get("parameters", [])}
+        unknown = sorted(set(parameters) - set(declared))
+        if unknown:
+            raise RunLocalError(f"unknown workflow parameter(s): {', '.join(unknown)}")
+        self.parameters = {**declared, **parameters}
+        self.local, self.workdir, self.progress = local, workdir, progress
+        self.retry_backoff_s = retry_backoff_s
+        self.secret_folders = local.write_secrets(workdir / "secrets")
+        self.volumes = {v["name"]: v for v in self.spec.get("volumes", [])}
+        entry = self.templates.get(self.spec["entrypoint"])
+        if entry is None or "dag" not in entry:
+            raise RunLocalError(f"entrypoint {self.spec['entrypoint']!r} is not a DAG template")
+        self.dag = entry
+        self.concurrency = concurrency or int(entry.get("parallelism") or 4)
+        self.globals = {f"workflow.parameters.{k}": v for k, v in self.parameters.items()}
+        self.globals["workflow.name"] = f"local-{self.parameters.get('run-id', 'run')}"
+        self.outputs: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    # ------------------------------------------------------------ the DAG
+
+    def run(self) -> list[NodeResult]:
+        tasks = {t["name"]: t for t in self.dag["dag"]["tasks"]}
+        upstream = {name: self._upstream(task) for name, task in tasks.items()}
+        phases: dict[str, str] = {}
+        nodes: list[NodeResult] = []
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            running: dict[str, list[Future]] = {}
+            while len(phases) < len(tasks):
+                started = False
+                for name, task in tasks.items():
+                    if name in phases or name in running or not upstream[name] <= set(phases):
+                        continue
+                    started = True
+                    if not self._should_run(task, phases):
+                        phases[name] = "Omitted"
+                        nodes.append(NodeResult(task=name, name=name, phase="Omitted"))
+                        self.progress(f"  -  {name}: omitted (depends not met)")
+                        continue
+                    running[name] = [pool.submit(self._run_node, task, name, item, index)
+                                     for index, item in self._items(task)]
+                    if not running[name]:
+                        phases[name] = "Skipped"
+                        nodes.append(NodeResult(task=name, name=name, phase="Skipped"))
+                        self.progress(f"  -  {name}: skipped (empty withParam)")
+                        del running[name]
+                for name, futures in list(running.items()):
+                    if all(f.done() for f in futures):
+                        children = [f.result() for f in futures]
+                        nodes.extend(children)
+                        phases[name] = _aggregate([c.phase for c in children])
+                        if len(children) > 1 or "withParam" in tasks[name] or "withItems" in tasks[name]:
+                            nodes.append(NodeResult(task=name, name=name, phase=phases[name],
+                                                    seconds=max(c.seconds for c in children)))
+                        del running[name]
+                        started = True
+                if not started:
+                    time.sleep(0.05)
+        return nodes
+
+    @staticmethod
+    def _upstream(task: dict) -> set[str]:
+        if task.get("depends"):
+            return depends_tasks(task["depends"])
+        return set(task.get("dependencies") or [])
+
+    def _should_run(self, task: dict, phases: dict[str, str]) -> bool:
+        if task.get("depends"):
+            return depends_satisfied(task["depends"], phases)
+        return all(phases[d] in ("Succeeded", "Skipped") for d in task.get("dependencies") or [])
+
+    def _items(self, task: dict) -> list[tuple[int | None, Any]]:
+        if "withParam" in task:
+            text = substitute(task["withParam"], self._variables())
+            try:
+                items = json.loads(text)
+            except json.JSONDecodeError:
+                raise RunLocalError(f"task {task['name']}: withParam is not a JSON list: {text[:120]!r}") from None
+            if not isinstance(items, list):
+                raise RunLocalError(f"task {task['name']}: withParam is not a JSON list")
+            return list(enumerate(items))
+        if "withItems" in task:
+            return list(enumerate(task["withItems"]))
+        return [(None, None)]
+
+    def _variables(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        with self.lock:
+            variables = {**self.globals, **{f"tasks.{t}.outputs.result": r for t, r in self.outputs.items()}}
+        return {**variables, **(extra or {})}
+
+    # ------------------------------------------------------------ one node
+
+    def _run_node(self, task: dict, task_name: str, item: Any, index: int | None) -> NodeResult:
+        item_text = item if isinstance(item, str) or item is None else json.dumps(item)
+        node_name = task_name if index is None else f"{task_name}({index}:{item_text})"
+        node = NodeResult(task=task_name, name=node_name, phase="Errored")
+        started = time.monotonic()
+        try:
+            template = self.templates[task["template"]]
+            scope = {"item": item_text} if index is not None else {}
+            inputs = {p["name"]: substitute(str(p.get("value", "")), self._variables(scope))
+                      for p in (task.get("arguments") or {}).get("parameters", [])}
+            scope.update({f"inputs.parameters.{k}": v for k, v in inputs.items()})
+            self._attempts(template, node, scope)
+        except (UnsupportedExpression, RunLocalError) as exc:
+            node.phase = "Errored"
+            self.progress(f"  !  {node_name}: cannot run locally: {exc}")
+        node.seconds = time.monotonic() - started
+        if index is None and node.phase == "Succeeded":
+            with self.lock:
+                self.outputs[task_name] = node.result
+        return node
+
+    def _attempts(self, template: dict, node: NodeResult, scope: dict[str, Any]) -> None:
+        strategy = template.get("retryStrategy") or {}
+        limit = int(strategy.get("limit", 0))
+        command, environ = self._command(template, scope)
+        safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in node.name)[:150]
+        node.log = self.workdir / "logs" / f"{safe_name}.log"
+        node.log.parent.mkdir(parents=True, exist_ok=True)
+        self.progress(f"  >  {node.name}")
+        deadline = template.get("activeDeadlineSeconds")
+        while True:
+            node.attempts += 1
+            with node.log.open("a") as log:
+                log.write(f"--- attempt {node.attempts}: {' '.join(command)}\n")
+                log.flush()
+                try:
+                    done = subprocess.run(command, env=environ, cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                                          stderr=log, timeout=float(deadline) if deadline else None)
+                    node.exit_code = done.returncode
+                    stdout = done.stdout.decode(errors="replace")
+                except subprocess.TimeoutExpired:
+                    node.exit_code, stdout = None, ""
+                    log.write(f"--- deadline of {deadline} s exceeded\n")
+                log.write(stdout)
+            node.result = stdout.strip()[:RESULT_LIMIT]
+            node.phase = "Succeeded" if node.exit_code == 0 else "Failed"
+            if node.phase == "Succeeded" or node.attempts > limit or not self._retry(strategy, node):
+                break
+            time.sleep(self.retry_backoff_s * (2 ** (node.attempts - 1)))
+        mark = "ok" if node.phase == "Succeeded" else f"FAILED (exit {node.exit_code})"
+        self.progress(f"  {'✓' if node.phase == 'Succeeded' else '✗'}  {node.name}: {mark}, "
+                      f"{node.attempts} attempt(s), log {node.log}")
+
+    @staticmethod
+    def _retry(strategy: dict, node: NodeResult) -> bool:
+        expression = strategy.get("expression")
+        if not expression:
+            return True
+        variables = {"lastRetry.exitCode": str(node.exit_code if node.exit_code is not None else -1),
+                     "lastRetry.status": node.phase, "lastRetry.duration": "0"}
+        return bool(evaluate(expression, variables))
+
+    def _command(self, template: dict, scope: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+        container = template.get("container")
+        if container is None:
+            raise RunLocalError(f"template {template['name']!r} has no container (only container templates run)")
+        variables = self._variables(scope)
+        mounts = {}
+        for mount in container.get("volumeMounts", []):
+            volume = self.volumes.get(mount["name"], {})
+            secret = (volume.get("secret") or {}).get("secretName")
+            folder = self.secret_folders.get(secret)
+            if folder is None and not (volume.get("secret") or {}).get("optional"):
+                raise RunLocalError(f"secret {secret!r} (volume {mount['name']}) has no local value")
+            mounts[mount["mountPath"]] = str(folder) if folder else str(self.workdir / "absent" / mount["name"])
+        environ = self.local.base_environ()
+        for variable in container.get("env", []):
+            environ[variable["name"]] = self._env_value(variable, variables, mounts)
+        for sidecar in template.get("sidecars", []):
+            if sidecar["name"] not in self.local.sidecars:
+                raise RunLocalError(f"sidecar {sidecar['name']!r} of {template['name']} has no local stand-in")
+            environ.update(self.local.sidecars[sidecar["name"]])
+        environ.update(self.local.endpoints)
+        command = [_remap(substitute(part, variables), mounts) for part in container["command"] + container.get(
+            "args", [])]
+        if command[0] in ("python", "python3"):
+            command[0] = sys.executable
+        return command, environ
+
+    def _env_value(self, variable: dict, variables: dict[str, Any], mounts: dict[str, str]) -> str:
+        if "value" in variable:
+            return _remap(substitute(str(variable["value"]), variables), mounts)
+        reference = (variable.get("valueFrom") or {}).get("secretKeyRef")
+        if reference is None:
+            raise RunLocalError(f"env {variable['name']}: only value and secretKeyRef are supported locally")
+        value = self.local.secrets.get(reference["name"], {}).get(reference["key"])
+        if value is None:
+            raise RunLocalError(f"env {variable['name']}: secret {reference['name']}/{reference['key']} "
+                                "has no local value")
+        return value
+
+
+def _remap(text: str, mounts: dict[str, str]) -> str:
+    for mount_path, folder in mounts.items():
+        if text == mount_path or text.startswith(mount_path.rstrip("/") + "/"):
+            return folder + text[len(mount_path.rstrip("/")):]
+    return text
+
+
+def _aggregate(phases: list[str]) -> str:
+    for phase in ("Errored", "Failed"):
+        if phase in phases:
+            return "Failed" if "Failed" in phases else phase
+    return "Succeeded" if phases else "Skipped"
+
+
+def run_workflow(path: Path, parameters: dict[str, str], local: LocalEnvironment, workdir: Path, *,
+                 concurrency: int | None = None, retry_backoff_s: float = 1.0,
+                 progress: Callable[[str], None] = print) -> RunLocalResult:
+    """Run the rendered Workflow at `path`; the run's logs and secret files live under `workdir`."""
+    started = time.monotonic()
+    workdir.mkdir(parents=True, exist_ok=True)
+    run = _Run(load_workflow(path), parameters, local, workdir, concurrency, retry_backoff_s, progress)
+    nodes = run.run()
+    failed = any(n.phase in ("Failed", "Errored") for n in nodes)
+    return RunLocalResult(run_id=run.parameters.get("run-id", ""), phase="Failed" if failed else "Succeeded",
+                          workdir=workdir, nodes=nodes, seconds=time.monotonic() - started)
