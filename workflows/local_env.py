@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 # Variables a pod inherits from its image, which a local process must also have to start Python at all.
@@ -38,10 +37,6 @@ class LocalEnvironment:
                 path.write_text(value)
             folders[secret] = folder
         return folders
-
-
-def new_run_id(database: str, now: datetime | None = None) -> str:
-    return f"{database}_{(now or datetime.now(UTC)).strftime('%Y%m%d_%H%M%S')}"
 
 
 def devstack_environment(env: dict) -> tuple[dict[str, str], LocalEnvironment]:

@@ -9,6 +9,7 @@ comes from a LocalEnvironment (workflows/local_env.py); nothing else is added.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -316,7 +317,36 @@ def run_workflow(path: Path, parameters: dict[str, str], local: LocalEnvironment
     started = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
     run = _Run(load_workflow(path), parameters, local, workdir, concurrency, retry_backoff_s, progress)
-    nodes = run.run()
+    try:
+        nodes = run.run()
+    finally:
+        shutil.rmtree(workdir / "secrets", ignore_errors=True)  # the logs stay; the secret files do not
     failed = any(n.phase in ("Failed", "Errored") for n in nodes)
     return RunLocalResult(run_id=run.parameters.get("run-id", ""), phase="Failed" if failed else "Succeeded",
                           workdir=workdir, nodes=nodes, seconds=time.monotonic() - started)
+
+
+def parse_parameters(pairs: list[str]) -> dict[str, str]:
+    parameters = {}
+    for pair in pairs:
+        name, separator, value = pair.partition("=")
+        if not separator or not name:
+            raise RunLocalError(f"-p {pair!r} is not name=value")
+        parameters[name.strip()] = value
+    return parameters
+
+
+def print_nodes(result: RunLocalResult, echo: Callable[[str], None] = print) -> None:
+    """One line per task (fan-outs summarised), then the failed nodes with their logs."""
+    for node in result.nodes:
+        if "(" in node.name:
+            continue
+        children = [n for n in result.nodes if n.task == node.task and "(" in n.name]
+        detail = ""
+        if children:
+            ok = sum(1 for n in children if n.phase == "Succeeded")
+            detail = f"  ({ok}/{len(children)} succeeded)"
+        echo(f"  {node.name:<22} {node.phase:<10} {node.seconds:7.1f} s{detail}")
+    for node in result.failed_nodes:
+        echo(f"  failed: {node.name} (exit {node.exit_code}); log: {node.log}")
+    echo(f"workflow {result.phase} in {result.seconds:.1f} s; run id {result.run_id}; work folder {result.workdir}")

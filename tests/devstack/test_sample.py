@@ -16,8 +16,9 @@ from devstack.sample.loader import connect
 
 
 def _rows(cursor, schema: str, table: str, columns) -> list[tuple]:
-    cursor.execute(sql.SQL("select {} from {}.{} order by 1").format(
-        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(schema), sql.Identifier(table)))
+    cursor.execute(sql.SQL("select {} from {}.{} order by {}").format(
+        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(schema), sql.Identifier(table),
+        sql.SQL(", ").join(sql.Literal(i + 1) for i in range(len(columns)))))
     return cursor.fetchall()
 
 
