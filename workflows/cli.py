@@ -1,4 +1,7 @@
-"""The `r2a` command: render the Argo manifests, and run the rendered DAG locally against devstack."""
+"""The `r2a` command: render the Argo manifests, submit runs and retries to the Argo Server, read a run's status,
+and run the rendered DAG locally against devstack.
+
+Errors are one line on stderr with the exit codes of shared/errors.py; ARGO_TOKEN never appears in output."""
 
 from __future__ import annotations
 
@@ -19,6 +22,142 @@ def render(out: Path = typer.Option(rendering.RENDERED_DIR, help="folder for the
         typer.echo(path)
 
 
+def _fail(command: str, exc: Exception) -> None:
+    from shared.errors import ExitCode, R2AError
+
+    code = int(exc.exit_code) if isinstance(exc, R2AError) else int(ExitCode.BAD_INPUT)
+    message = exc.one_line() if isinstance(exc, R2AError) else " ".join(str(exc).split())
+    typer.echo(f"r2a {command}: error: {message}", err=True)
+    raise typer.Exit(code) from None
+
+
+def _parameters(pairs: list[str], command: str) -> dict[str, str]:
+    from workflows.run_local import RunLocalError, parse_parameters
+
+    try:
+        return parse_parameters(pairs)
+    except RunLocalError as exc:
+        _fail(command, exc)
+        raise
+
+
+PARAMETER_HELP = "workflow parameter as name=value (repeatable); see workflows/README.md for the list"
+
+
+@app.command()
+def submit(
+    parameter: list[str] = typer.Option([], "--parameter", "-p", help=PARAMETER_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the Workflow manifest instead of submitting it"),
+) -> None:
+    """Start a migration: submit a Workflow running the redshift-to-alloydb WorkflowTemplate to the Argo Server
+    (ARGO_SERVER, ARGO_TOKEN, ARGO_NAMESPACE, as the argo CLI reads them). run-id defaults to <database>_<UTC time>."""
+    from shared.errors import R2AError
+    from shared.objectstore import new_run_id
+    from workflows import argo
+    from workflows import definitions as d
+
+    arguments = _parameters(parameter, "submit")
+    arguments["run-id"] = arguments.get("run-id") or new_run_id(arguments.get("database", "dev"))
+    workflow = argo.template_workflow(d.TEMPLATE_NAME, arguments)
+    if dry_run:
+        typer.echo(workflow.to_yaml())
+        return
+    try:
+        name = argo.submit(workflow, argo.ArgoServer.from_environ())
+    except R2AError as exc:
+        _fail("submit", exc)
+    typer.echo(f"submitted {name} (run id {arguments['run-id']}); follow it with `argo watch {name}` "
+               f"or `r2a status --run-id {arguments['run-id']}`")
+
+
+@app.command("retry-failed")
+def retry_failed(
+    run_id: str = typer.Option(..., "--run-id", help="the earlier run whose failed or missing tables to transfer"),
+    parameter: list[str] = typer.Option([], "--parameter", "-p", help=PARAMETER_HELP),
+    local: bool = typer.Option(False, "--local", help="run the retry-failed DAG on this machine against devstack"),
+    devstack_dir: Path = typer.Option(None, "--devstack", help="devstack state folder (with --local)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the Workflow manifest instead of submitting it"),
+) -> None:
+    """Transfer again only the tables of RUN_ID that did not succeed, then rewrite its report (retry-failed
+    WorkflowTemplate). Succeeded tables are not touched; skipped tables keep their reason."""
+    from shared.errors import R2AError
+    from shared.objectstore import check_run_id
+    from workflows import argo
+    from workflows import definitions as d
+
+    arguments = {**_parameters(parameter, "retry-failed"), "run-id": run_id}
+    try:
+        check_run_id(run_id)
+    except R2AError as exc:
+        _fail("retry-failed", exc)
+    if local:
+        _run_local(rendering.RENDERED_DIR / "workflowtemplate-retry-failed.yaml", arguments, devstack_dir, None,
+                   None, "retry-failed")
+        return
+    workflow = argo.template_workflow(d.RETRY_TEMPLATE_NAME, arguments)
+    if dry_run:
+        typer.echo(workflow.to_yaml())
+        return
+    try:
+        name = argo.submit(workflow, argo.ArgoServer.from_environ())
+    except R2AError as exc:
+        _fail("retry-failed", exc)
+    typer.echo(f"submitted {name}: retrying the unfinished tables of {run_id}")
+
+
+@app.command()
+def status(
+    run_id: str = typer.Option(..., "--run-id", help="the run to show"),
+) -> None:
+    """Every planned table of a run with its latest status, rows, time and error, read from the run's GCS folder
+    (R2A_GCS_BUCKET/R2A_GCS_PREFIX). Exit 0 when all succeeded, 7 when some did not."""
+    from shared.config import load_settings
+    from shared.errors import ExitCode, R2AError
+    from shared.objectstore import ObjectStore, RunLayout
+    from workflows import argo
+
+    try:
+        settings = load_settings()
+        layout = RunLayout.from_settings(run_id, settings.gcs)
+        tables = argo.run_status(ObjectStore(None, settings.gcs), layout)
+    except R2AError as exc:
+        _fail("status", exc)
+    width = max([len(t.table) for t in tables] + [5])
+    typer.echo(f"{'table':<{width}}  {'status':<9} {'rows':>12} {'seconds':>8} {'tries':>5}  error")
+    for t in tables:
+        rows = "" if t.rows is None else f"{t.rows:,}"
+        seconds = "" if t.seconds is None else f"{t.seconds:.1f}"
+        typer.echo(f"{t.table:<{width}}  {t.status:<9} {rows:>12} {seconds:>8} {t.attempts or '':>5}  {t.error}")
+    counts: dict[str, int] = {}
+    for t in tables:
+        counts[t.status] = counts.get(t.status, 0) + 1
+    typer.echo(f"{len(tables)} tables: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    if any(t.status != "succeeded" for t in tables):
+        raise typer.Exit(int(ExitCode.TABLES_FAILED))
+
+
+def _run_local(workflow: Path, given: dict[str, str], devstack_dir: Path | None, concurrency: int | None,
+               workdir: Path | None, command: str) -> None:
+    from devstack import env as devstack_env
+    from shared.objectstore import new_run_id
+    from workflows.local_env import devstack_environment
+    from workflows.run_local import RunLocalError, print_nodes, run_workflow
+
+    try:
+        env = devstack_env.load(devstack_env.state_dir(devstack_dir))
+        parameters, local = devstack_environment(env)
+        parameters.update(given)
+        parameters["run-id"] = parameters.get("run-id") or new_run_id(parameters["database"])
+        folder = workdir or Path("run-local") / parameters["run-id"]
+        result = run_workflow(workflow, parameters, local, folder.resolve(), concurrency=concurrency,
+                              progress=typer.echo)
+    except RunLocalError as exc:
+        _fail(command, exc)
+        raise
+    print_nodes(result, typer.echo)
+    raise typer.Exit(0 if result.phase == "Succeeded" else 1)
+
+
 @app.command("run-local")
 def run_local(
     workflow: Path = typer.Option(rendering.RENDERED_DIR / "workflow-local.yaml",
@@ -32,24 +171,7 @@ def run_local(
     workdir: Path = typer.Option(None, help="folder for task logs [default: ./run-local/<run-id>]"),
 ) -> None:
     """Run the rendered DAG on this machine against devstack: each task's container command as a local process."""
-    from devstack import env as devstack_env
-    from shared.objectstore import new_run_id
-    from workflows.local_env import devstack_environment
-    from workflows.run_local import RunLocalError, parse_parameters, print_nodes, run_workflow
-
-    try:
-        env = devstack_env.load(devstack_env.state_dir(devstack_dir))
-        parameters, local = devstack_environment(env)
-        parameters.update(parse_parameters(parameter))
-        parameters["run-id"] = parameters.get("run-id") or new_run_id(parameters["database"])
-        folder = workdir or Path("run-local") / parameters["run-id"]
-        result = run_workflow(workflow, parameters, local, folder.resolve(), concurrency=concurrency,
-                              progress=typer.echo)
-    except (RunLocalError, KeyError) as exc:
-        typer.echo(f"r2a run-local: error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    print_nodes(result, typer.echo)
-    raise typer.Exit(0 if result.phase == "Succeeded" else 1)
+    _run_local(workflow, _parameters(parameter, "run-local"), devstack_dir, concurrency, workdir, "run-local")
 
 
 def main() -> None:

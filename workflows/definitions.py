@@ -185,8 +185,23 @@ def scratch_postgres_sidecar() -> m.UserContainer:
                                 period_seconds=2))
 
 
+def transfer_container() -> Container:
+    return step_container(
+        "table-transfer", "table_transfer",
+        [TRANSFER_ITEM_FLAG, "{{inputs.parameters.item}}", f"--format={_param('format')}",
+         f"--compression={_param('compression')}", f"--verify={_param('verify')}"],
+        cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi", deadline=12 * 3600,
+        inputs=[Parameter(name="item")],
+        synchronization=m.Synchronization(semaphores=[m.SemaphoreRef(
+            config_map_key_ref=m.ConfigMapKeySelector(name=SEMAPHORE_CONFIGMAP, key=SEMAPHORE_KEY))]))
+
+
+def report_container() -> Container:
+    return step_container("report", "report", [], deadline=3600)
+
+
 def pipeline_templates() -> list:
-    """The container templates and the DAG shared by the WorkflowTemplate and the retry-failed template."""
+    """The container templates of the full migration DAG."""
     dump = step_container("dump-schema", "dump_schema", [
         f"--schemas={_param('schemas')}", f"--exclude-schemas={_param('exclude-schemas')}",
         f"--tables={_param('tables')}"])
@@ -198,16 +213,13 @@ def pipeline_templates() -> list:
     pre = step_container("load-schema-pre", "load_schema",
                          ["--section", "pre-data", f"--on-existing={_param('on-existing')}"])
     post = step_container("load-schema-post", "load_schema", ["--section", "post-data"], deadline=6 * 3600)
-    transfer = step_container(
-        "table-transfer", "table_transfer",
-        [TRANSFER_ITEM_FLAG, "{{inputs.parameters.item}}", f"--format={_param('format')}",
-         f"--compression={_param('compression')}", f"--verify={_param('verify')}"],
-        cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi", deadline=12 * 3600,
-        inputs=[Parameter(name="item")],
-        synchronization=m.Synchronization(semaphores=[m.SemaphoreRef(
-            config_map_key_ref=m.ConfigMapKeySelector(name=SEMAPHORE_CONFIGMAP, key=SEMAPHORE_KEY))]))
-    report = step_container("report", "report", [], deadline=3600)
-    return [dump, rewrite, validate, pre, transfer, post, report]
+    return [dump, rewrite, validate, pre, transfer_container(), post, report_container()]
+
+
+def retry_templates() -> list:
+    """retry-failed: list the run's unfinished tables (report --list-unfinished), transfer them, report again."""
+    unfinished = step_container("list-unfinished", "report", ["--list-unfinished"], deadline=1800)
+    return [unfinished, transfer_container(), report_container()]
 
 
 TRANSFER_DONE = ("table-transfer.Succeeded || table-transfer.Failed || table-transfer.Errored"
@@ -236,6 +248,16 @@ def main_dag() -> DAG:
     return dag
 
 
+def retry_dag() -> DAG:
+    with DAG(name="main", parallelism=TRANSFER_PARALLELISM) as dag:
+        unfinished = Task(name="list-unfinished", template="list-unfinished")
+        transfer = Task(name="table-transfer", template="table-transfer",
+                        with_param="{{tasks.list-unfinished.outputs.result}}", arguments={"item": ITEM})
+        Task(name="report", template="report", depends=TRANSFER_DONE)
+        unfinished >> transfer
+    return dag
+
+
 def _common_spec() -> dict:
     return dict(
         namespace=NAMESPACE,
@@ -258,6 +280,14 @@ def workflow_template() -> WorkflowTemplate:
     with WorkflowTemplate(name=TEMPLATE_NAME, **_common_spec()) as wt:
         pipeline_templates()
         main_dag()
+    return wt
+
+
+def retry_failed_template() -> WorkflowTemplate:
+    """`retry-failed`: run-id names the earlier run; only its failed or missing tables are transferred again."""
+    with WorkflowTemplate(name=RETRY_TEMPLATE_NAME, **_common_spec()) as wt:
+        retry_templates()
+        retry_dag()
     return wt
 
 

@@ -15,6 +15,7 @@ def manifests() -> dict[str, str]:
     return {
         "workflowtemplate-redshift-to-alloydb.yaml": d.workflow_template().to_yaml(),
         "workflow-redshift-to-alloydb.yaml": d.submittable_workflow().to_yaml(),
+        "workflowtemplate-retry-failed.yaml": d.retry_failed_template().to_yaml(),
         "workflow-local.yaml": d.local_workflow().to_yaml(),
         "cronworkflow-redshift-to-alloydb.yaml": d.cron_workflow().to_yaml(),
     }

@@ -1,7 +1,8 @@
-"""`python -m steps.report --run-id R [--out DIR]`"""
+"""`python -m steps.report --run-id R [--out DIR] [--list-unfinished]`"""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import ErrorInfo, StepResult, to_dict, utc_now
 from steps.report.collect import collect
-from steps.report.core import build_report, read_schema_backups, write_report
+from steps.report.core import build_report, read_schema_backups, unfinished_tables, write_report
 
 STEP = "report"
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -25,6 +26,10 @@ app = typer.Typer(add_completion=False, help=__doc__)
 def main(
     run_id: str = typer.Option(..., "--run-id", help="the run to report on"),
     out: Path | None = typer.Option(None, "--out", help="also write the report files to this local folder"),
+    list_unfinished: bool = typer.Option(
+        False, "--list-unfinished",
+        help="print (JSON) the planned tables whose latest result is failed or missing, write nothing: the "
+             "fan-out list of the retry-failed workflow"),
 ) -> None:
     """Write <run_id>.log, <run_id>.tables, summary.json, report.html and both SQL backups to the run's report/
     folder (and --out). Exit 0 only when every planned table succeeded, 7 otherwise, after writing everything.
@@ -40,6 +45,11 @@ def main(
                 counts=counts, outputs=outputs, error=error)))
 
         raw = collect(store, layout)  # a missing run folder fails here, before anything is written
+        if list_unfinished:
+            tables = unfinished_tables(raw)
+            event("step.finished", mode="list-unfinished", tables=len(tables))
+            print(json.dumps(tables), flush=True)
+            return
         step.on_failure.append(lambda exc: record("failed", {}, [], ErrorInfo.from_exception(exc)))
         report = build_report(raw, datetime.now(UTC), read_schema_backups(store, layout))
         outputs = write_report(report, store, layout, out)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from shared.errors import ObjectStoreError
+from shared.errors import BadInputError, ObjectStoreError
 from shared.objectstore import ObjectStore, RunLayout
 from steps.report.collect import RawRun, RunInputs, parse_inputs
 from steps.report.html import render_html
@@ -41,6 +41,17 @@ def summary_line(inputs: RunInputs, rows: list[TableRow], report_time: datetime)
     if inputs.plan is None:
         detail = "no plan: tables.json is missing"
     return LogLine(report_time, REPORT_STEP, event=event, detail=detail)
+
+
+RETRYABLE = ("failed", "not_run")  # skipped tables were left out on purpose, with their reason
+
+
+def unfinished_tables(raw: RawRun) -> list[str]:
+    """Planned tables whose latest result is failed or missing: what `retry-failed` transfers again."""
+    inputs = parse_inputs(raw)
+    if inputs.plan is None:
+        raise BadInputError(f"run {raw.run_id} has no tables.json: nothing was planned, so nothing can be retried")
+    return [row.table for row in build_rows(inputs) if row.planned and row.status in RETRYABLE]
 
 
 def build_report(raw: RawRun, report_time: datetime, schema_backups: dict[str, bytes | None]) -> Report:

@@ -1,0 +1,107 @@
+"""Submitting to the Argo Server (Hera's WorkflowsService) with the argo CLI's conventions, and reading a run's
+results from GCS for `r2a status`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import requests
+from hera.workflows import Workflow, WorkflowsService
+from hera.workflows import models as m
+
+from shared.errors import BadInputError, ConfigError, R2AError, TransientError
+from shared.log import register_secret
+from shared.objectstore import ObjectStore, RunLayout
+from workflows import definitions as d
+
+
+@dataclass(frozen=True)
+class ArgoServer:
+    url: str
+    token: str | None
+    namespace: str
+    verify_tls: bool
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> ArgoServer:
+        """ARGO_SERVER (host:port or URL), ARGO_TOKEN, ARGO_NAMESPACE, ARGO_INSECURE_SKIP_VERIFY, ARGO_HTTP1."""
+        environ = os.environ if environ is None else environ
+        server = environ.get("ARGO_SERVER", "").strip()
+        if not server:
+            raise ConfigError("ARGO_SERVER is not set (the Argo Server as host:port or https://host:port)",
+                              "Or use --dry-run to print the manifest; `r2a run-local` runs it on this machine")
+        url = server if "://" in server else f"https://{server}"
+        token = environ.get("ARGO_TOKEN") or None
+        if token:
+            register_secret(token)
+        insecure = environ.get("ARGO_INSECURE_SKIP_VERIFY", "").lower() in ("1", "true", "yes")
+        return cls(url=url, token=token, namespace=environ.get("ARGO_NAMESPACE", d.NAMESPACE),
+                   verify_tls=not insecure)
+
+    def service(self) -> WorkflowsService:
+        return WorkflowsService(host=self.url, token=self.token, namespace=self.namespace, verify_ssl=self.verify_tls)
+
+
+def template_workflow(template: str, arguments: Mapping[str, str]) -> Workflow:
+    """A Workflow that runs a WorkflowTemplate with these arguments (what `argo submit --from` would send)."""
+    return Workflow(generate_name=f"{template}-", namespace=d.NAMESPACE,
+                    workflow_template_ref=m.WorkflowTemplateRef(name=template),
+                    arguments=[m.Parameter(name=k, value=v) for k, v in arguments.items()] or None,
+                    labels={"app.kubernetes.io/part-of": "r2a"})
+
+
+def submit(workflow: Workflow, server: ArgoServer) -> str:
+    """Create the Workflow on the Argo Server; returns its name. Failures are one line naming the server."""
+    workflow.namespace = server.namespace
+    workflow.workflows_service = server.service()
+    try:
+        created = workflow.create()
+    except requests.exceptions.ConnectionError:
+        raise TransientError(f"cannot reach the Argo Server at {server.url}") from None
+    except requests.exceptions.RequestException as exc:
+        raise TransientError(f"the Argo Server at {server.url} did not answer: {type(exc).__name__}") from None
+    except Exception as exc:  # Hera raises its own exception per HTTP status
+        text = " ".join(str(exc).split())[:200]
+        raise R2AError(f"the Argo Server at {server.url} refused the workflow: {text}") from None
+    return created.metadata.name
+
+
+@dataclass
+class TableStatus:
+    table: str
+    status: str
+    rows: int | None
+    seconds: float | None
+    attempts: int | None
+    error: str
+
+
+def run_status(store: ObjectStore, layout: RunLayout) -> list[TableStatus]:
+    """Every planned table with its latest result (a planned table without a result is `not_run`)."""
+    plan_url = layout.artifact("tables.json")
+    results = {}
+    for info in store.list(layout.results_prefix):
+        if info.url.endswith(".json"):
+            document = store.read_json(info.url)
+            if isinstance(document, dict) and document.get("table"):
+                results[document["table"]] = document
+    if not results and not store.exists(plan_url):
+        raise BadInputError(f"run {layout.run_id} not found: no tables.json and no results under {layout.root}",
+                            "Check --run-id, R2A_GCS_BUCKET and R2A_GCS_PREFIX")
+    planned = []
+    if store.exists(plan_url):
+        plan = store.read_json(plan_url)
+        planned = [entry["table"] for entry in (plan.get("tables", []) if isinstance(plan, dict) else plan)]
+    rows = []
+    for table in planned + sorted(set(results) - set(planned)):
+        result = results.get(table)
+        if result is None:
+            rows.append(TableStatus(table, "not_run", None, None, None, ""))
+            continue
+        error = result.get("error") or {}
+        rows.append(TableStatus(table, result.get("status", "?"), result.get("rows_loaded"),
+                                result.get("duration_s"), len(result.get("attempts") or []) or None,
+                                error.get("message", "") if isinstance(error, dict) else str(error)))
+    return rows
