@@ -14,7 +14,6 @@ import psycopg2
 import pytest
 from typer.testing import CliRunner
 
-from devstack import env as devstack_env
 from shared.objectstore import new_run_id
 from workflows.cli import app
 from workflows.demo import copy_report, reset_target
