@@ -15,7 +15,7 @@ import pytest
 from psycopg2 import sql
 
 from devstack import env as devstack_env
-from devstack.sample.expected import EDGE_TABLES, SCHEMA, row_differences
+from devstack.sample.expected import EDGE_OBJECTS, EDGE_TABLES, SCHEMA, row_differences
 from shared.config import load_settings
 from shared.objectstore import ObjectStore, RunLayout
 from workflows import demo
@@ -95,6 +95,10 @@ def test_every_other_sample_object_is_in_alloydb_or_reported_with_a_reason(demo_
         routines = dict(cursor.fetchall())
         cursor.execute("SELECT * FROM edge.v_functions")
         functions_row = cursor.fetchone()
+        view_rows = {}
+        for view in ("v_aggregates", "v_on_view", "v_late"):
+            cursor.execute(sql.SQL("SELECT * FROM edge.{}").format(sql.Identifier(view)))
+            view_rows[view] = cursor.fetchall()
         cursor.execute("SELECT edge.f_add_one(41)")
         udf = cursor.fetchone()[0]
         cursor.execute("INSERT INTO edge.identity_cols (label) VALUES ('next') RETURNING id")
@@ -110,6 +114,8 @@ def test_every_other_sample_object_is_in_alloydb_or_reported_with_a_reason(demo_
     assert "f_py_double" not in routines
     assert functions_row[1:] == ("a", "one", 1, functions_row[4], 52, 4, 5, "2008-03-05 09:25:29")
     assert str(functions_row[4]).startswith("2008-03-28")
+    expected_views = {o.name: list(o.expected_rows) for o in EDGE_OBJECTS if o.name in view_rows}
+    assert view_rows == expected_views  # LISTAGG, MEDIAN, a view over a view, a late-binding view: AWS's values
     assert udf == 42
     assert next_identity == 35  # IDENTITY(5,10) reseeded after the load: 5, 15, 25 were loaded
     assert len(kept_foreign_keys) == 1  # the FK the data respects is kept
