@@ -49,3 +49,22 @@ def test_tasks_templates_and_depends_references_exist():
                 assert "continueOn" not in task or not any("depends" in t for t in tasks), (name, task["name"])
                 for ref, _ in TASK_IN_DEPENDS.findall(task.get("depends", "")):
                     assert ref in task_names, (name, task["name"], ref)
+
+
+RBAC = Path(__file__).resolve().parents[2] / "k8s" / "rbac.yaml"
+
+
+def test_service_account_and_semaphore_configmap_exist_in_rbac_manifest():
+    documents = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(RBAC.read_text())}
+    role = documents[("Role", "r2a-workflow-executor")]
+    assert {"workflowtaskresults"} <= {r for rule in role["rules"] for r in rule["resources"]}
+    binding = documents[("RoleBinding", "r2a-workflow-executor")]
+    assert binding["roleRef"]["name"] == "r2a-workflow-executor"
+    for name, spec in specs():
+        account = spec.get("serviceAccountName")
+        assert ("ServiceAccount", account) in documents, (name, account)
+        assert {"kind": "ServiceAccount", "name": account, "namespace": "argo"} in binding["subjects"]
+        for template in spec["templates"]:
+            for semaphore in (template.get("synchronization") or {}).get("semaphores", []):
+                ref = semaphore["configMapKeyRef"]
+                assert ref["key"] in documents[("ConfigMap", ref["name"])]["data"], (name, ref)
