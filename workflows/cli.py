@@ -16,9 +16,15 @@ app = typer.Typer(help="r2a: Redshift → AlloyDB as an Argo Workflows DAG.", no
 
 
 @app.command()
-def render(out: Path = typer.Option(rendering.RENDERED_DIR, help="folder for the rendered YAML")) -> None:
-    """Write the Argo manifests (WorkflowTemplate, Workflow, CronWorkflow) from the Hera definitions."""
-    for path in rendering.render(out):
+def render(
+    out: Path = typer.Option(rendering.RENDERED_DIR, help="folder for the rendered YAML"),
+    alloydb_auth_proxy: str = typer.Option(
+        None, metavar="INSTANCE_URI",
+        help="reach AlloyDB through the AlloyDB Auth Proxy as a sidecar (projects/P/locations/L/clusters/C/"
+             "instances/I); then submit with -p alloydb-host=127.0.0.1 -p alloydb-sslmode=disable"),
+) -> None:
+    """Write the Argo manifests (WorkflowTemplates, Workflow, CronWorkflow) from the Hera definitions."""
+    for path in rendering.render(out, alloydb_auth_proxy):
         typer.echo(path)
 
 

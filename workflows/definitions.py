@@ -35,7 +35,8 @@ SEMAPHORE_KEY = "table-transfers"
 
 # An item of load-schema's fan-out list is "schema.table" or "batch-NNNN" (STEP_CONTRACTS): pick the flag.
 TRANSFER_ITEM_FLAG = "{{=sprig.hasPrefix('batch-', inputs.parameters.item) ? '--batch' : '--table'}}"
-RUN_ID = "{{workflow.parameters.run-id}}"
+# An empty run-id (the CronWorkflow's) becomes the workflow's name, which `argo retry` keeps (a timestamp would not).
+RUN_ID = "{{=workflow.parameters['run-id'] != '' ? workflow.parameters['run-id'] : workflow.name}}"
 ITEM = "{{item}}"
 
 # The Kubernetes Secrets the pods read (k8s/secrets.yaml.example creates them).
@@ -48,7 +49,7 @@ SECRET_GCP = "r2a-gcp-sa"
 WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
     # (name, default, description)
     ("database", "dev", "Redshift database to migrate; also the first part of run-id"),
-    ("run-id", "", "<database>_<YYYYMMDD_HHMMSS>; r2a submit fills it in"),
+    ("run-id", "", "<database>_<YYYYMMDD_HHMMSS> (r2a submit fills it in); empty = the workflow's name"),
     ("schemas", "", "only these schemas (comma-separated); empty = all"),
     ("exclude-schemas", "", "schemas to leave out (comma-separated)"),
     ("tables", "", "only tables whose schema.name matches this regex; empty = all"),
@@ -185,13 +186,28 @@ def scratch_postgres_sidecar() -> m.UserContainer:
                                 period_seconds=2))
 
 
-def transfer_container() -> Container:
+AUTH_PROXY_IMAGE = "gcr.io/alloydb-connectors/alloydb-auth-proxy:1.13.1"
+
+
+def auth_proxy_sidecars(instance_uri: str | None) -> list[m.UserContainer]:
+    """The AlloyDB Auth Proxy beside a step that talks to AlloyDB (then alloydb-host is 127.0.0.1 and
+    alloydb-sslmode disable: the proxy encrypts and authorises with the pod's Workload Identity)."""
+    if not instance_uri:
+        return []
+    return [m.UserContainer(
+        name="alloydb-auth-proxy", image=AUTH_PROXY_IMAGE,
+        args=["--address=127.0.0.1", "--port=5432", "--health-check", "--http-port=9090", instance_uri],
+        resources=_resources("100m", "64Mi", "500m", "256Mi"),
+        readiness_probe=m.Probe(http_get=m.HTTPGetAction(path="/readiness", port=9090), period_seconds=2))]
+
+
+def transfer_container(auth_proxy: str | None = None) -> Container:
     return step_container(
         "table-transfer", "table_transfer",
         [TRANSFER_ITEM_FLAG, "{{inputs.parameters.item}}", f"--format={_param('format')}",
          f"--compression={_param('compression')}", f"--verify={_param('verify')}"],
         cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi", deadline=12 * 3600,
-        inputs=[Parameter(name="item")],
+        inputs=[Parameter(name="item")], sidecars=auth_proxy_sidecars(auth_proxy) or None,
         synchronization=m.Synchronization(semaphores=[m.SemaphoreRef(
             config_map_key_ref=m.ConfigMapKeySelector(name=SEMAPHORE_CONFIGMAP, key=SEMAPHORE_KEY))]))
 
@@ -200,7 +216,7 @@ def report_container() -> Container:
     return step_container("report", "report", [], deadline=3600)
 
 
-def pipeline_templates() -> list:
+def pipeline_templates(auth_proxy: str | None = None) -> list:
     """The container templates of the full migration DAG."""
     dump = step_container("dump-schema", "dump_schema", [
         f"--schemas={_param('schemas')}", f"--exclude-schemas={_param('exclude-schemas')}",
@@ -211,15 +227,17 @@ def pipeline_templates() -> list:
         extra_env={"R2A_SCRATCH_DSN": f"postgresql://postgres:{SCRATCH_PASSWORD}@127.0.0.1:5432/scratch"},
         sidecars=[scratch_postgres_sidecar()])
     pre = step_container("load-schema-pre", "load_schema",
-                         ["--section", "pre-data", f"--on-existing={_param('on-existing')}"])
-    post = step_container("load-schema-post", "load_schema", ["--section", "post-data"], deadline=6 * 3600)
-    return [dump, rewrite, validate, pre, transfer_container(), post, report_container()]
+                         ["--section", "pre-data", f"--on-existing={_param('on-existing')}"],
+                         sidecars=auth_proxy_sidecars(auth_proxy) or None)
+    post = step_container("load-schema-post", "load_schema", ["--section", "post-data"], deadline=6 * 3600,
+                          sidecars=auth_proxy_sidecars(auth_proxy) or None)
+    return [dump, rewrite, validate, pre, transfer_container(auth_proxy), post, report_container()]
 
 
-def retry_templates() -> list:
+def retry_templates(auth_proxy: str | None = None) -> list:
     """retry-failed: list the run's unfinished tables (report --list-unfinished), transfer them, report again."""
     unfinished = step_container("list-unfinished", "report", ["--list-unfinished"], deadline=1800)
-    return [unfinished, transfer_container(), report_container()]
+    return [unfinished, transfer_container(auth_proxy), report_container()]
 
 
 TRANSFER_DONE = ("table-transfer.Succeeded || table-transfer.Failed || table-transfer.Errored"
@@ -276,17 +294,17 @@ def _common_spec() -> dict:
     )
 
 
-def workflow_template() -> WorkflowTemplate:
+def workflow_template(auth_proxy: str | None = None) -> WorkflowTemplate:
     with WorkflowTemplate(name=TEMPLATE_NAME, **_common_spec()) as wt:
-        pipeline_templates()
+        pipeline_templates(auth_proxy)
         main_dag()
     return wt
 
 
-def retry_failed_template() -> WorkflowTemplate:
+def retry_failed_template(auth_proxy: str | None = None) -> WorkflowTemplate:
     """`retry-failed`: run-id names the earlier run; only its failed or missing tables are transferred again."""
     with WorkflowTemplate(name=RETRY_TEMPLATE_NAME, **_common_spec()) as wt:
-        retry_templates()
+        retry_templates(auth_proxy)
         retry_dag()
     return wt
 
@@ -299,24 +317,24 @@ def submittable_workflow(arguments: dict[str, str] | None = None) -> Workflow:
                     arguments=params or None, labels={"app.kubernetes.io/part-of": "r2a"})
 
 
-def cron_workflow() -> CronWorkflow:
+def cron_workflow(auth_proxy: str | None = None) -> CronWorkflow:
     spec = _common_spec()
     spec.pop("namespace")
     with CronWorkflow(name="redshift-to-alloydb-nightly", namespace=NAMESPACE, schedules=["0 2 * * *"],
                       timezone="Etc/UTC", concurrency_policy="Forbid", starting_deadline_seconds=3600,
                       successful_jobs_history_limit=3, failed_jobs_history_limit=3, **spec) as cw:
-        pipeline_templates()
+        pipeline_templates(auth_proxy)
         main_dag()
     return cw
 
 
-def local_workflow(arguments: dict[str, str] | None = None) -> Workflow:
+def local_workflow(arguments: dict[str, str] | None = None, auth_proxy: str | None = None) -> Workflow:
     """The full pipeline as one Workflow (templates inline): what `r2a run-local` executes."""
     spec = _common_spec()
     if arguments:
         given = dict((n, v) for n, v, _ in WORKFLOW_PARAMETERS) | arguments
         spec["arguments"] = [Parameter(name=n, value=v) for n, v in given.items()]
     with Workflow(generate_name=f"{TEMPLATE_NAME}-", **spec) as wf:
-        pipeline_templates()
+        pipeline_templates(auth_proxy)
         main_dag()
     return wf

@@ -54,3 +54,23 @@ def test_schema_rejects_an_unknown_field():
     doc = yaml.safe_load((RENDERED_DIR / "workflowtemplate-redshift-to-alloydb.yaml").read_text())
     doc["spec"]["templates"][0]["retryStrategy"]["retryPolicyy"] = "Always"
     assert list(validator("WorkflowTemplate").iter_errors(doc))
+
+
+def test_auth_proxy_variant_matches_argo_crd_and_puts_the_proxy_beside_alloydb_steps():
+    from workflows.render import manifests
+
+    instance = "projects/p/locations/europe-west1/clusters/c/instances/i"
+    for name, text in manifests(auth_proxy=instance).items():
+        doc = yaml.safe_load(text)
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+                  for e in validator(doc["kind"]).iter_errors(doc)]
+        assert errors == [], name
+        spec = doc["spec"].get("workflowSpec", doc["spec"])
+        with_proxy = {t["name"] for t in spec.get("templates", [])
+                      if any(s["name"] == "alloydb-auth-proxy" and instance in s["args"]
+                             for s in t.get("sidecars", []))}
+        if "templates" in spec and "retry" not in name:
+            assert with_proxy == {"load-schema-pre", "load-schema-post", "table-transfer"}, name
+        elif "templates" in spec:
+            assert with_proxy == {"table-transfer"}, name
+    assert "alloydb-auth-proxy" not in (RENDERED_DIR / "workflow-local.yaml").read_text()  # private IP by default
