@@ -1,0 +1,201 @@
+"""table_transfer against the old system's way and against the limit, side by side in one run on devstack.
+
+A table of R2A_BENCH_TRANSFER_MB of unloaded text (default 2048; smoke: 8) is made in the Redshift emulator and
+planned by the real schema steps (dump_schema → rewrite_ddl → validate_restore → load_schema). Then:
+1. r2a: `python -m steps.table_transfer` (UNLOAD → S3 → GCS streamed → COPY), wall time and phases from its result,
+   peak RSS sampled every 50 ms; and the same for a table a quarter of the size (memory at two sizes 4x apart);
+2. the old way on the same staged parts: download every part from GCS to local disk, concatenate, gunzip,
+   `psql -c "COPY … FROM STDIN"` of the file (plus the same UNLOAD and S3 → GCS copy it also did);
+3. the limit: `psql` COPY of the already uncompressed local file into an empty table (one stream).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import psycopg2
+
+from devstack import env as envfile
+from devstack import stack
+
+NAME = "transfer_bench"
+ROW_BYTES = 200  # about what one row below unloads to
+ROWS_SQL = ("INSERT INTO {table} SELECT g, md5(g::varchar) || repeat(md5((g * 7)::varchar), 4), g * 1.5, "
+            "'2020-01-01'::timestamp + g * interval '1 second' FROM generate_series({first}, {last}) g")
+BATCH_ROWS = 1_000_000
+
+
+def run(smoke: bool) -> list[dict]:
+    megabytes = int(os.environ.get("R2A_BENCH_TRANSFER_MB", "8" if smoke else "2048"))
+    shared = os.environ.get("R2A_DEVSTACK_DIR")
+    directory = Path(shared) if shared else Path(tempfile.mkdtemp(prefix="r2a-bench-transfer-"))
+    env = stack.up(directory)
+    work = Path(tempfile.mkdtemp(prefix="r2a-bench-transfer-work-"))
+    try:
+        return _bench(env, megabytes, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if not shared:
+            stack.down(directory, purge=True)
+
+
+def _psql(env: dict) -> str:
+    return str(Path(env["postgres"]["bin_dir"]) / "psql")
+
+
+def _environ(env: dict, database: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    return {**base, **envfile.product_environ(env), "PGDATABASE": database, "R2A_LOG_FORMAT": "json"}
+
+
+def _emulator(env: dict):
+    redshift = env["redshift"]
+    conn = psycopg2.connect(host=redshift["host"], port=redshift["port"], dbname=redshift["database"],
+                            user=redshift["user"], password=redshift["password"], sslmode="disable")
+    conn.autocommit = True
+    return conn
+
+
+def _step(args: list[str], environ: dict[str, str]) -> tuple[float, float, str]:
+    """Run a step; (seconds, peak RSS MB, stdout). A failing step stops the benchmark with its output."""
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-m", *args], env=environ, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    watched, peak = psutil.Process(process.pid), 0
+    while process.poll() is None:
+        try:
+            peak = max(peak, watched.memory_info().rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    out, err = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:1])} failed: {err.decode(errors='replace')[-600:]}")
+    return time.monotonic() - started, peak / 2**20, out.decode()
+
+
+def _bench(env: dict, megabytes: int, work: Path) -> list[dict]:
+    schema, database = f"bench_{uuid.uuid4().hex[:8]}", f"bench_{uuid.uuid4().hex[:8]}"
+    rows = max(1000, megabytes * 2**20 // ROW_BYTES)
+    admin = psycopg2.connect(envfile.postgres_dsn(env, "postgres"))
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{database}"')
+    with _emulator(env) as conn, conn.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {schema}")
+        for table, count in (("big", rows), ("quarter", rows // 4)):
+            cursor.execute(f"CREATE TABLE {schema}.{table} (id bigint, payload varchar(200), "
+                           "amount decimal(14,2), at timestamp)")
+            for first in range(1, count + 1, BATCH_ROWS):
+                cursor.execute(ROWS_SQL.format(table=f"{schema}.{table}", first=first,
+                                               last=min(count, first + BATCH_ROWS - 1)))
+    environ = _environ(env, database)
+    run_id = f"bench_{uuid.uuid4().hex[:10]}"
+    for step in (["steps.dump_schema", f"--schemas={schema}"], ["steps.rewrite_ddl"], ["steps.validate_restore"],
+                 ["steps.load_schema", "--section", "pre-data"]):
+        _step([step[0], "--run-id", run_id, *step[1:]], environ)
+    try:
+        return _measure(env, environ, run_id, schema, database, work)
+    finally:
+        with _emulator(env) as conn, conn.cursor() as cursor:
+            cursor.execute(f"DROP SCHEMA {schema} CASCADE")
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.close()
+
+
+def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
+    from shared.config import load_settings
+    from shared.identifiers import TableRef
+    from shared.objectstore import ObjectStore, RunLayout
+
+    settings = load_settings(environ)
+    store = ObjectStore(settings.s3, settings.gcs)
+    layout = RunLayout.from_settings(run_id, settings.gcs, settings.s3)
+    big, quarter = TableRef(schema, "big"), TableRef(schema, "quarter")
+    r2a_s, r2a_rss, _ = _step(["steps.table_transfer", "--run-id", run_id, "--table", str(big)], environ)
+    result = store.read_json(layout.result(big))
+    _, quarter_rss, _ = _step(["steps.table_transfer", "--run-id", run_id, "--table", str(quarter)], environ)
+    phases = {p["name"]: p["duration_s"] for p in result["phases"]}
+    raw_mb, rows = result["bytes_raw"] / 2**20, result["rows_loaded"]
+    _, _, dry = _step(["steps.table_transfer", "--run-id", run_id, "--table", str(big), "--dry-run"], environ)
+    copy_sql = json.loads(dry[dry.index("["):dry.rindex("]") + 1])[0]["copy"]
+    options = copy_sql[copy_sql.upper().index("FROM STDIN"):]
+
+    # 2. the old way: every staged part to local disk, concatenated, gunzipped, then one psql COPY.
+    started = time.monotonic()
+    parts = sorted(info.url for info in store.list(layout.staging_prefix(big, 1)) if info.url.endswith(".gz"))
+    local_parts = []
+    for index, url in enumerate(parts):
+        path = work / f"part_{index:04d}.gz"
+        with store.open_read(url) as source, path.open("wb") as target:
+            shutil.copyfileobj(source, target, 8 * 2**20)
+        local_parts.append(path)
+    download_s = time.monotonic() - started
+    started = time.monotonic()
+    joined = work / "all.gz"
+    with joined.open("wb") as target:
+        for path in local_parts:
+            with path.open("rb") as source:
+                shutil.copyfileobj(source, target, 8 * 2**20)
+    concat_s = time.monotonic() - started
+    started = time.monotonic()
+    text = work / "all.txt"
+    with gzip.open(joined, "rb") as source, text.open("wb") as target:
+        shutil.copyfileobj(source, target, 8 * 2**20)
+    gunzip_s = time.monotonic() - started
+    old_copy_s = _psql_copy(env, database, schema, "old_way", text, options)
+
+    # 3. the limit: the uncompressed local file, one COPY stream, into an empty table.
+    limit_s = _psql_copy(env, database, schema, "limit", text, options)
+
+    old_total = phases["unload"] + phases["copy"] + download_s + concat_s + gunzip_s + old_copy_s
+    load_rate, limit_rate = raw_mb / phases["load"], raw_mb / limit_s
+    rows_out = [
+        ("table (unloaded text)", raw_mb, "MB", None, None),
+        ("rows", rows, "rows", None, None),
+        ("parts", result["parts"], "files", None, None),
+        ("r2a end to end", r2a_s, "s", None, None),
+        ("r2a end to end rate", raw_mb / r2a_s, "MB/s", None, None),
+        ("r2a end to end rows/s", rows / r2a_s, "rows/s", None, None),
+        ("r2a unload phase", phases["unload"], "s", None, None),
+        ("r2a copy phase (S3→GCS)", phases["copy"], "s", None, None),
+        ("r2a load phase (GCS→COPY)", phases["load"], "s", None, None),
+        ("r2a load rate", load_rate, "MB/s", None, None),
+        ("old way: download parts", download_s, "s", None, None),
+        ("old way: concatenate", concat_s, "s", None, None),
+        ("old way: gunzip", gunzip_s, "s", None, None),
+        ("old way: psql COPY", old_copy_s, "s", None, None),
+        ("old way end to end", old_total, "s", None, None),
+        ("limit: COPY of local text", limit_s, "s", None, None),
+        ("limit rate", limit_rate, "MB/s", None, None),
+        ("ratio load r2a/limit", load_rate / limit_rate, "x", ">= 0.9", load_rate / limit_rate >= 0.9),
+        ("ratio end to end old/r2a", old_total / r2a_s, "x", ">= 3", old_total / r2a_s >= 3),
+        ("r2a peak RSS (table)", r2a_rss, "MB", "<= 256", r2a_rss <= 256),
+        ("r2a peak RSS (quarter table)", quarter_rss, "MB", None, None),
+    ]
+    return [{"benchmark": NAME, "measure": measure, "value": round(value, 3), "unit": unit,
+             **({"goal": goal, "ok": ok} if goal else {})} for measure, value, unit, goal, ok in rows_out]
+
+
+def _psql_copy(env: dict, database: str, schema: str, table: str, text: Path, options: str) -> float:
+    """psql COPY FROM STDIN of a local file into a new empty copy of the target table; seconds."""
+    dsn = envfile.postgres_dsn(env, database)
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cursor:
+        cursor.execute(f'CREATE TABLE "{schema}"."{table}" (LIKE "{schema}"."big")')
+    started = time.monotonic()
+    with text.open("rb") as stdin:
+        subprocess.run([_psql(env), dsn, "-v", "ON_ERROR_STOP=1", "-q", "-c",
+                        f'COPY "{schema}"."{table}" {options}'], stdin=stdin, check=True,
+                       stdout=subprocess.DEVNULL)
+    return time.monotonic() - started
