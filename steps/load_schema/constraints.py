@@ -17,8 +17,9 @@ from psycopg2 import sql
 from sqlglot import exp
 
 from shared.identifiers import TableRef
+from shared.sqlapply import SavepointApplier, StatementError
 from shared.sqlblocks import SqlObject
-from steps.load_schema.applier import ObjectReport, SavepointApplier, StatementError
+from steps.load_schema.applier import ObjectReport
 
 
 @dataclass(frozen=True)

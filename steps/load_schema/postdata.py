@@ -18,8 +18,9 @@ from psycopg2 import sql
 
 from shared.errors import TransientError
 from shared.identifiers import TableRef, parse_table_ref
+from shared.sqlapply import SavepointApplier, StatementError, has_statement
 from shared.sqlblocks import SqlObject
-from steps.load_schema.applier import ObjectReport, SavepointApplier, StatementError, has_statement
+from steps.load_schema.applier import ObjectReport
 from steps.load_schema.constraints import apply_constraint, parse_constraint
 
 VIEW_KINDS = ("function", "procedure", "view", "materialized_view")
@@ -142,7 +143,7 @@ def _apply_object(applier: SavepointApplier, obj: SqlObject) -> ObjectReport:
 def apply_post_data(conn: psycopg2.extensions.connection, objects: Sequence[SqlObject],
                     tables: Sequence[TableRef], missing: Mapping[str, str] | None = None) -> PostDataResult:
     """`missing`: pre-data objects that are not in AlloyDB (name -> why); what depends on them is skipped."""
-    applier = SavepointApplier(conn, commit_every=1)
+    applier = SavepointApplier(conn, commit_every=1, system="AlloyDB")
     result = PostDataResult()
     reports: dict[int, ObjectReport] = {}
     pending = []

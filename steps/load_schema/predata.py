@@ -16,8 +16,9 @@ from psycopg2 import sql
 
 from shared.errors import BadInputError, BadStateError
 from shared.identifiers import TableRef, parse_table_ref
+from shared.sqlapply import SavepointApplier, has_statement
 from shared.sqlblocks import SqlObject
-from steps.load_schema.applier import ObjectReport, SavepointApplier, has_statement
+from steps.load_schema.applier import ObjectReport
 
 ON_EXISTING = ("fail", "skip", "replace")
 _LISTED = 10  # existing tables named in the one-line error
@@ -85,7 +86,7 @@ def apply_pre_data(conn: psycopg2.extensions.connection, objects: Sequence[SqlOb
             record_created(list(created))
         created.clear()
 
-    applier = SavepointApplier(conn, commit_every=200, on_commit=committed)
+    applier = SavepointApplier(conn, commit_every=200, system="AlloyDB", on_commit=committed)
     by_name: dict[str, int] = {}
     for index, obj in enumerate(objects):
         by_name.setdefault(obj.name, index)

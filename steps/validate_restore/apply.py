@@ -1,10 +1,11 @@
-"""Apply object blocks one by one, each under a SAVEPOINT, retrying ordering failures until nothing more succeeds.
+"""Apply object blocks one by one, retrying ordering failures until nothing more succeeds.
 
-rewrite_ddl orders objects by their declared dependencies, but some dependencies are only visible to PostgreSQL
-(a view over a function, a default calling a compat function). So an object that fails is tried again after a
-pass in which something else succeeded; when a pass brings no progress, every object still failing is final.
-An object whose declared dependency never got applied is reported as skipped, naming the failure at the root of
-its chain, rather than as a failure of its own: one broken table should read as one cause, not fifty.
+Each object runs under a SAVEPOINT (shared/sqlapply.py). rewrite_ddl orders objects by their declared
+dependencies, but some dependencies are only visible to PostgreSQL (a view over a function, a default calling a
+compat function). So an object that fails is tried again after a pass in which something else succeeded; when a
+pass brings no progress, every object still failing is final. An object whose declared dependency never got
+applied is reported as skipped, naming the failure at the root of its chain, rather than as a failure of its
+own: one broken table should read as one cause, not fifty.
 """
 
 from __future__ import annotations
@@ -12,10 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import psycopg2
-import psycopg2.extensions
-
-from shared.errors import TransientError
+from shared.sqlapply import StatementError, has_statement
 from shared.sqlblocks import SqlObject
 
 APPLIED, FAILED, SKIPPED = "applied", "failed", "skipped"
@@ -34,63 +32,6 @@ class ApplyResult:
     outcomes: list[Outcome]  # in input order
     applied_order: list[SqlObject]  # the order in which objects succeeded: a replayable order
     passes: int
-
-
-def has_statement(obj: SqlObject) -> bool:
-    return any(line.strip() and not line.strip().startswith("--") for line in obj.sql.splitlines())
-
-
-def pg_error_line(exc: psycopg2.Error) -> str:
-    """PostgreSQL's primary message and SQLSTATE, on one line."""
-    diag = getattr(exc, "diag", None)
-    message = (diag.message_primary if diag is not None else None) or str(exc).strip().splitlines()[0]
-    text = " ".join(message.split())
-    return f"{text} (SQLSTATE {exc.pgcode})" if exc.pgcode else text
-
-
-class SavepointApplier:
-    """Runs one object's SQL inside a SAVEPOINT of a long transaction, committed every `commit_every` objects.
-
-    A statement error rolls back to the savepoint and is returned as text; a lost connection is raised as a
-    TransientError, because no object is at fault then.
-    """
-
-    def __init__(self, conn: psycopg2.extensions.connection, commit_every: int = 200):
-        self.conn = conn
-        self.commit_every = commit_every
-        self._since_commit = 0
-        conn.autocommit = False
-
-    def apply(self, statement: str | object, params: Sequence | None = None) -> str | None:
-        try:
-            error = self._apply(statement, params)
-        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:  # the connection failed, not the object
-            raise TransientError(f"lost the database connection: {' '.join(str(exc).split())[:200]}") from None
-        if error is None:
-            self._since_commit += 1
-            if self._since_commit >= self.commit_every:
-                self.commit()
-        return error
-
-    def _apply(self, statement: str | object, params: Sequence | None) -> str | None:
-        with self.conn.cursor() as cur:
-            cur.execute("SAVEPOINT r2a_object")
-            try:
-                cur.execute(statement, params)
-            except psycopg2.Error as exc:
-                if exc.pgcode is None or self.conn.closed:
-                    raise
-                cur.execute("ROLLBACK TO SAVEPOINT r2a_object")
-                return pg_error_line(exc)
-            cur.execute("RELEASE SAVEPOINT r2a_object")
-        return None
-
-    def commit(self) -> None:
-        try:
-            self.conn.commit()
-        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-            raise TransientError(f"lost the database connection: {' '.join(str(exc).split())[:200]}") from None
-        self._since_commit = 0
 
 
 def schema_of(name: str) -> str | None:
@@ -132,7 +73,7 @@ def dependency_graph(objects: Sequence[SqlObject]) -> list[list[int]]:
     return graph
 
 
-def apply_objects(objects: Sequence[SqlObject], apply: Callable[[SqlObject], str | None],
+def apply_objects(objects: Sequence[SqlObject], apply: Callable[[SqlObject], StatementError | None],
                   max_passes: int = 50) -> ApplyResult:
     """Apply every object, retrying failures while a pass makes progress; classify what is left."""
     deps = dependency_graph(objects)
@@ -165,7 +106,7 @@ def apply_objects(objects: Sequence[SqlObject], apply: Callable[[SqlObject], str
                 errors.pop(index, None)
                 progress = True
             else:
-                errors[index] = error
+                errors[index] = error.message
                 still_pending.append(index)
         pending = still_pending
         if not progress:

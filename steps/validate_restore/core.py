@@ -21,9 +21,10 @@ from shared.errors import BadStateError
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import PhaseClock, PhaseTiming
+from shared.sqlapply import SavepointApplier
 from shared.sqlblocks import SqlObject, parse, render
 from steps.validate_restore import pgdump
-from steps.validate_restore.apply import ApplyResult, Outcome, SavepointApplier, apply_objects
+from steps.validate_restore.apply import ApplyResult, Outcome, apply_objects
 from steps.validate_restore.scratch import STEP, scratch_database
 
 FORMAT_VERSION = 1
@@ -108,11 +109,11 @@ def validate(run_id: str, scratch_dsn: str, store: ObjectStore, layout: RunLayou
         with clock.phase("apply"):
             conn = dsn_connection(scratch.dsn, STEP, system="scratch PostgreSQL")
             try:
-                applier = SavepointApplier(conn)
+                applier = SavepointApplier(conn, system="scratch PostgreSQL")
                 with conn.cursor() as cur:
                     cur.execute("set synchronous_commit = off")  # a throw-away database needs no durability
                 applier.commit()
-                result = apply_objects(objects, lambda obj: applier.apply(obj.sql))
+                result = apply_objects(objects, lambda obj: applier.run(obj.sql))
                 applier.commit()
             finally:
                 conn.close()
