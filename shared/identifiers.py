@@ -62,13 +62,45 @@ class NameAllocator:
         return dict(self._by_source)
 
 
+def quote_ident(name: str) -> str:
+    """Always double-quoted, for SQL text written without a connection (reserved words, upper case, dots stay
+    names; Redshift reads a quoted name the same way)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def canonical_part(part: str) -> str:
+    """One part of a canonical object name: bare when plain lower case, otherwise quoted the SQL way."""
+    return part if _PLAIN_PART.match(part) else quote_ident(part)
+
+
+def canonical_name(*parts: str) -> str:
+    """`schema`, `schema.table`, `schema.table.constraint`: the one spelling every step and report uses."""
+    return ".".join(canonical_part(p) for p in parts)
+
+
+def read_quoted(text: str, start: int) -> tuple[str, int]:
+    """The name of the double-quoted identifier opening at `text[start]` ("" is a quote inside it), and the
+    index just past its closing quote."""
+    i, n, buf = start + 1, len(text), []
+    while i < n:
+        if text[i] == '"':
+            if text[i + 1:i + 2] == '"':
+                buf.append('"')
+                i += 2
+                continue
+            return "".join(buf), i + 1
+        buf.append(text[i])
+        i += 1
+    raise BadInputError(f"{text!r} has an unterminated quote")
+
+
 @dataclass(frozen=True, order=True)
 class TableRef:
     schema: str
     table: str
 
     def __str__(self) -> str:
-        return f"{_format_part(self.schema)}.{_format_part(self.table)}"
+        return canonical_name(self.schema, self.table)
 
     def sql(self) -> sql.Composable:
         return sql.Identifier(self.schema, self.table)
@@ -76,12 +108,6 @@ class TableRef:
     def file_stem(self) -> str:
         """A name safe as one object-store path segment, unique per (schema, table)."""
         return f"{_escape_segment(self.schema)}.{_escape_segment(self.table)}"
-
-
-def _format_part(part: str) -> str:
-    if _PLAIN_PART.match(part):
-        return part
-    return '"' + part.replace('"', '""') + '"'
 
 
 def _escape_segment(part: str) -> str:
@@ -100,20 +126,11 @@ def parse_table_ref(text: str) -> TableRef:
     i, n = 0, len(text)
     while i <= n:
         if i < n and text[i] == '"':
-            j, buf = i + 1, []
-            while True:
-                if j >= n:
-                    raise BadInputError(f"table reference {text!r} has an unterminated quote")
-                if text[j] == '"':
-                    if j + 1 < n and text[j + 1] == '"':
-                        buf.append('"')
-                        j += 2
-                        continue
-                    break
-                buf.append(text[j])
-                j += 1
-            parts.append("".join(buf))
-            i = j + 1
+            try:
+                name, i = read_quoted(text, i)
+            except BadInputError:
+                raise BadInputError(f"table reference {text!r} has an unterminated quote") from None
+            parts.append(name)
         else:
             j = text.find(".", i)
             j = n if j == -1 else j

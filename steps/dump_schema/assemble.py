@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.identifiers import read_quoted
 from steps.dump_schema.queries import is_system_schema
 
 DISTSTYLES = {0: "EVEN", 1: "KEY", 8: "ALL", 9: "AUTO", 10: "AUTO(ALL)", 11: "AUTO(EVEN)", 12: "AUTO(KEY)"}
@@ -61,18 +62,8 @@ def split_identifiers(text: str) -> list[str]:
             i += 1
             continue
         if text[i] == '"':
-            j, buf = i + 1, []
-            while j < n:
-                if text[j] == '"':
-                    if text[j + 1:j + 2] == '"':
-                        buf.append('"')
-                        j += 2
-                        continue
-                    break
-                buf.append(text[j])
-                j += 1
-            names.append("".join(buf))
-            i = j + 1
+            name, i = read_quoted(text, i)
+            names.append(name)
         else:
             j = i
             while j < n and text[j] not in ",":

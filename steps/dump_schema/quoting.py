@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
-def ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+from shared.identifiers import quote_ident as ident
 
 
 def qualified(schema: str, name: str) -> str:

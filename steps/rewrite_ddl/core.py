@@ -7,12 +7,12 @@ import json
 from dataclasses import dataclass
 
 from shared.errors import BadInputError
-from shared.identifiers import TableRef
+from shared.identifiers import TableRef, canonical_name
 from shared.objectstore import ObjectStore, RunLayout
 from shared.sqlblocks import SqlObject, render
 from steps.rewrite_ddl.catalog import Catalog, catalog_from_dict
 from steps.rewrite_ddl.compat import compat_objects
-from steps.rewrite_ddl.names import NamePlan, canonical
+from steps.rewrite_ddl.names import NamePlan
 from steps.rewrite_ddl.output import ObjectEntry, RewriteOutput
 from steps.rewrite_ddl.overrides import Overrides, parse_overrides
 from steps.rewrite_ddl.roles import rewrite_roles
@@ -42,7 +42,7 @@ def _exclusions(catalog: Catalog, overrides: Overrides, out: RewriteOutput) -> s
         pattern = overrides.excluded(schema, name)
         if pattern is not None:
             excluded.add(TableRef(schema, name))
-            out.entries.append(ObjectEntry(kind, canonical(schema, name), None, "skipped",
+            out.entries.append(ObjectEntry(kind, canonical_name(schema, name), None, "skipped",
                                            f"excluded by the overrides file (pattern {pattern!r})"))
     return excluded
 
@@ -56,7 +56,7 @@ def _schemas(catalog: Catalog, names: list[str], plan: NamePlan, out: RewriteOut
         comment = info[schema].comment if schema in info else None
         if comment:
             sql += f"\nCOMMENT ON SCHEMA {ident(target)} IS {literal(comment)};"
-        out.add(out.pre_data, ObjectEntry("schema", canonical(schema), canonical(target),
+        out.add(out.pre_data, ObjectEntry("schema", canonical_name(schema), canonical_name(target),
                                           "converted_with_changes" if changes else "converted", None, changes), sql)
         out.schema_map[schema] = target
 

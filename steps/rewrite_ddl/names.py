@@ -8,20 +8,7 @@ names in sorted order, so the result never depends on the order of the catalog.
 
 from __future__ import annotations
 
-import re
-
 from shared.identifiers import PG_MAX_IDENTIFIER_BYTES, TableRef, short_name
-
-_PLAIN_PART = re.compile(r"^[a-z_][a-z0-9_$]*$")
-
-
-def canonical_part(part: str) -> str:
-    """One part of a canonical object name, quoted the SQL way when needed (as TableRef's str does)."""
-    return part if _PLAIN_PART.match(part) else '"' + part.replace('"', '""') + '"'
-
-
-def canonical(*parts: str) -> str:
-    return ".".join(canonical_part(p) for p in parts)
 
 
 def _fits(name: str) -> bool:

@@ -3,9 +3,9 @@ often managed through IAM), always reported."""
 
 from __future__ import annotations
 
-from shared.identifiers import TableRef
+from shared.identifiers import TableRef, canonical_name
 from steps.rewrite_ddl.catalog import Catalog, Grant
-from steps.rewrite_ddl.names import NamePlan, canonical
+from steps.rewrite_ddl.names import NamePlan
 from steps.rewrite_ddl.output import ObjectEntry, RewriteOutput
 from steps.rewrite_ddl.sqltext import ident, qualified
 
@@ -31,7 +31,7 @@ def _create_role(name: str) -> str:
 def rewrite_roles(catalog: Catalog, plan: NamePlan, grants: bool, excluded: set[TableRef],
                   out: RewriteOutput) -> None:
     for user in sorted(catalog.users, key=lambda u: u.name):
-        name = canonical(user.name)
+        name = canonical_name(user.name)
         if not grants:
             out.entries.append(ObjectEntry("user", name, None, "skipped", NOT_WRITTEN))
             continue
@@ -41,7 +41,7 @@ def rewrite_roles(catalog: Catalog, plan: NamePlan, grants: bool, excluded: set[
         out.add(out.post_data, ObjectEntry("user", name, name, "converted_with_changes", None, changes),
                 _create_role(user.name))
     for group in sorted(catalog.groups, key=lambda g: g.name):
-        name = canonical(group.name)
+        name = canonical_name(group.name)
         if not grants:
             out.entries.append(ObjectEntry("group", name, None, "skipped", NOT_WRITTEN))
             continue
@@ -49,13 +49,13 @@ def rewrite_roles(catalog: Catalog, plan: NamePlan, grants: bool, excluded: set[
         statements += [f"GRANT {ident(group.name)} TO {ident(member)};" for member in sorted(group.members)]
         out.add(out.post_data, ObjectEntry("group", name, name, "converted_with_changes", None,
                                            ["group -> role (NOLOGIN); members granted the role"],
-                                           [canonical(m) for m in sorted(group.members)]), "\n".join(statements))
+                                           [canonical_name(m) for m in sorted(group.members)]), "\n".join(statements))
     for grant in sorted(catalog.grants, key=lambda g: (g.schema, g.name, g.object_kind, g.grantee)):
         _grant(grant, plan, grants, excluded, out)
 
 
 def _grant(grant: Grant, plan: NamePlan, grants: bool, excluded: set[TableRef], out: RewriteOutput) -> None:
-    on = canonical(grant.schema) if grant.object_kind == "schema" else canonical(grant.schema, grant.name)
+    on = canonical_name(grant.schema) if grant.object_kind == "schema" else canonical_name(grant.schema, grant.name)
     name = f"{on} to {grant.grantee}"
     if not grants:
         out.entries.append(ObjectEntry("grant", name, None, "skipped", NOT_WRITTEN))
@@ -81,7 +81,7 @@ def _grant(grant: Grant, plan: NamePlan, grants: bool, excluded: set[TableRef], 
                                        "no privilege that PostgreSQL knows", changes))
         return
     grantee = "PUBLIC" if grant.grantee_kind == "public" else ident(grant.grantee)
-    depends = [on] + ([] if grant.grantee_kind == "public" else [canonical(grant.grantee)])
+    depends = [on] + ([] if grant.grantee_kind == "public" else [canonical_name(grant.grantee)])
     sql = f"GRANT {', '.join(privileges)} ON {_OBJECT_WORD[grant.object_kind]} {target_on} TO {grantee};"
     out.add(out.post_data, ObjectEntry("grant", name, name, "converted_with_changes" if changes else "converted",
                                        None, changes, depends), sql)

@@ -1,14 +1,10 @@
 """Quoting for generated SQL text. rewrite_ddl writes files without a database connection, so it cannot use
-psycopg2.sql's `as_string(conn)`; these two functions are the only places names and values enter SQL text."""
+psycopg2.sql's `as_string(conn)`; `ident` (shared.identifiers.quote_ident) and `literal` are the only places names and values enter SQL text."""
 
 from __future__ import annotations
 
 from shared.identifiers import TableRef
-
-
-def ident(name: str) -> str:
-    """A double-quoted PostgreSQL identifier (always quoted: reserved words, upper case, dots stay names)."""
-    return '"' + name.replace('"', '""') + '"'
+from shared.identifiers import quote_ident as ident
 
 
 def qualified(ref: TableRef) -> str:

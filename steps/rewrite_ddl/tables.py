@@ -7,11 +7,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from shared.identifiers import TableRef
+from shared.identifiers import TableRef, canonical_name
 from shared.redshift_types import UnknownTypeError, map_type
 from steps.rewrite_ddl.catalog import Column, Constraint, Table
 from steps.rewrite_ddl.expressions import COMPAT_SCHEMA, Translation, translate
-from steps.rewrite_ddl.names import NamePlan, Namespace, canonical
+from steps.rewrite_ddl.names import NamePlan, Namespace
 from steps.rewrite_ddl.output import ObjectEntry, RewriteOutput, status_for
 from steps.rewrite_ddl.overrides import Overrides
 from steps.rewrite_ddl.sqltext import ident, literal, qualified
@@ -112,13 +112,8 @@ def _column(table: Table, column: Column, target: str, ctx: TableContext, change
             changes.extend(f"{label}: {c}" for c in translation.changes)
     if not column.nullable:
         parts.append("NOT NULL")
-    return ColumnPlan(column, target, target_type, unload.replace("{column}", _redshift_ident(column.name)),
+    return ColumnPlan(column, target, target_type, unload.replace("{column}", ident(column.name)),
                       " ".join(parts))
-
-
-def _redshift_ident(name: str) -> str:
-    """The column as Redshift reads it in UNLOAD's select (always quoted; Redshift folds quoted names too)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _redshift_only_changes(table: Table, sortkey_index: str | None) -> list[str]:
@@ -148,7 +143,7 @@ def rewrite_table(table: Table, ctx: TableContext, out: RewriteOutput) -> None:
     ref = TableRef(table.schema, table.name)
     target = plan.relation(ref)
     assert target is not None
-    schema_name = canonical(table.schema)
+    schema_name = canonical_name(table.schema)
     changes: list[str] = []
     compat: set[str] = set()
     renames = overrides.rename_columns.get(ref, {})
@@ -170,7 +165,7 @@ def rewrite_table(table: Table, ctx: TableContext, out: RewriteOutput) -> None:
                                           "no column can be carried to PostgreSQL", changes, depends),
                 f"-- {name}: no column can be carried to PostgreSQL")
         for constraint in sorted(table.constraints, key=lambda k: k.name):
-            out.entries.append(ObjectEntry("constraint", canonical(table.schema, table.name, constraint.name), None,
+            out.entries.append(ObjectEntry("constraint", canonical_name(table.schema, table.name, constraint.name), None,
                                            "skipped", f"its table {name} is not carried", [], [name]))
         return
     body = ",\n    ".join(c.definition for c in kept)
@@ -182,8 +177,8 @@ def rewrite_table(table: Table, ctx: TableContext, out: RewriteOutput) -> None:
     if sortkey_index:
         index_sql = (f"CREATE INDEX {ident(sortkey_index)} ON {qualified(target)} "
                      f"({', '.join(ident(c.target) for c in sort)});")
-        out.add(out.post_indexes, ObjectEntry("index", canonical(table.schema, table.name, "sortkey"),
-                                           canonical(target.schema, target.table, sortkey_index), "converted",
+        out.add(out.post_indexes, ObjectEntry("index", canonical_name(table.schema, table.name, "sortkey"),
+                                           canonical_name(target.schema, target.table, sortkey_index), "converted",
                                            None, [], [name]), index_sql)
     out.name_map_tables.append({
         "source": {"schema": table.schema, "name": table.name},
@@ -220,13 +215,13 @@ def _constraints(table: Table, target: TableRef, columns: list[ColumnPlan], ctx:
     table_name = str(TableRef(table.schema, table.name))
     foreign_names = Namespace()
     for constraint in sorted(table.constraints, key=lambda k: (k.kind != "primary_key", k.kind, k.name)):
-        name = canonical(table.schema, table.name, constraint.name)
+        name = canonical_name(table.schema, table.name, constraint.name)
         keys = _key_columns(constraint, by_name)
         if constraint.kind == "foreign_key":
             target_name = foreign_names.assign(constraint.name)
         else:
             target_name = ctx.plan.schema_level_name(target.schema, constraint.name)
-        qualified_target = canonical(target.schema, target.table, target_name)
+        qualified_target = canonical_name(target.schema, target.table, target_name)
         if keys is None:
             out.entries.append(ObjectEntry("constraint", name, None, "unsupported",
                                            "a column of the constraint was not carried", [], [table_name]))
@@ -267,7 +262,7 @@ def _foreign_key(constraint: Constraint, name: str, qualified_target: str, head:
                 f"{referenced} has no PRIMARY KEY or UNIQUE on the referenced columns; PostgreSQL requires one",
                 [], depends))
             return
-        depends.append(canonical(referenced.schema, referenced.table, key.name))
+        depends.append(canonical_name(referenced.schema, referenced.table, key.name))
     target_columns = ""
     if ref_columns:
         ref_plan = ctx.column_targets.get(referenced, {})

@@ -10,11 +10,11 @@ from __future__ import annotations
 import heapq
 import re
 
-from shared.identifiers import TableRef
+from shared.identifiers import TableRef, canonical_name
 from shared.redshift_types import UnknownTypeError, map_type
 from steps.rewrite_ddl.catalog import Argument, Function, Procedure, View
 from steps.rewrite_ddl.expressions import COMPAT_SCHEMA, ColumnLookup, translate
-from steps.rewrite_ddl.names import NamePlan, canonical
+from steps.rewrite_ddl.names import NamePlan
 from steps.rewrite_ddl.output import ObjectEntry, RewriteOutput, status_for
 from steps.rewrite_ddl.overrides import Overrides
 from steps.rewrite_ddl.sqltext import dollar_quoted, ident, literal, qualified
@@ -132,7 +132,7 @@ def rewrite_views(views: list[View], plan: NamePlan, overrides: Overrides, renam
             changes.append("late-binding view (WITH NO SCHEMA BINDING) -> ordinary view")
         if target.table != view.name or target.schema != plan.schemas.get(view.schema, view.schema):
             changes.append(f"renamed to {target}")
-        depends = sorted({canonical(view.schema), *(str(r) for r in translation.relations if r != ref),
+        depends = sorted({canonical_name(view.schema), *(str(r) for r in translation.relations if r != ref),
                           *(f"{COMPAT_SCHEMA}.{f}" for f in translation.compat)})
         name = str(ref)
         if translation.sql is None or translation.unsupported:
@@ -158,7 +158,7 @@ def rewrite_views(views: list[View], plan: NamePlan, overrides: Overrides, renam
 
 
 def _signature(schema: str, name: str, arguments: list[Argument]) -> str:
-    return f"{canonical(schema, name)}({', '.join(a.type for a in arguments)})"
+    return f"{canonical_name(schema, name)}({', '.join(a.type for a in arguments)})"
 
 
 def _arguments(arguments: list[Argument], postgis: bool, named: bool) -> tuple[str | None, str | None]:
@@ -182,8 +182,8 @@ def rewrite_functions(functions: list[Function], plan: NamePlan, overrides: Over
     for function in sorted(functions, key=lambda f: (f.schema, f.name, [a.type for a in f.arguments])):
         name = _signature(function.schema, function.name, function.arguments)
         target_schema = plan.schemas[function.schema]
-        target_name = canonical(target_schema, function.name)
-        depends = [canonical(function.schema)]
+        target_name = canonical_name(target_schema, function.name)
+        depends = [canonical_name(function.schema)]
         language = function.language.lower()
         reason = None
         if language in PYTHON_LANGUAGES:
@@ -231,7 +231,7 @@ def rewrite_procedures(procedures: list[Procedure], plan: NamePlan, overrides: O
     for procedure in sorted(procedures, key=lambda p: (p.schema, p.name, [a.type for a in p.arguments])):
         name = _signature(procedure.schema, procedure.name, procedure.arguments)
         target_schema = plan.schemas[procedure.schema]
-        depends = [canonical(procedure.schema)]
+        depends = [canonical_name(procedure.schema)]
         language = procedure.language.lower()
         arguments, why = _arguments(procedure.arguments, overrides.postgis, named=True)
         reason = why if arguments is None else None
@@ -246,5 +246,5 @@ def rewrite_procedures(procedures: list[Procedure], plan: NamePlan, overrides: O
         changes = ["PL/pgSQL body carried as written: Redshift-only functions inside it are not translated"]
         sql = (f"CREATE PROCEDURE {ident(target_schema)}.{ident(procedure.name)}({arguments})\n"
                f"    LANGUAGE plpgsql AS {dollar_quoted(body)};")
-        out.add(out.views, ObjectEntry("procedure", name, canonical(target_schema, procedure.name),
+        out.add(out.views, ObjectEntry("procedure", name, canonical_name(target_schema, procedure.name),
                                        "converted_with_changes", None, changes, depends), sql)
