@@ -18,6 +18,7 @@ from typing import Any
 
 from shared.connections import dsn_connection
 from shared.errors import BadStateError
+from shared.identifiers import read_quoted
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import PhaseClock, PhaseTiming
@@ -28,6 +29,7 @@ from steps.validate_restore.apply import ApplyResult, Outcome, apply_objects
 from steps.validate_restore.scratch import STEP, scratch_database
 
 FORMAT_VERSION = 1
+ROLE_KINDS = ("user", "group")
 # (file, group): applied in this order; the group says which load_schema section replays the object.
 INPUT_FILES = (("compat.sql", "pre-data"), ("pre_data.sql", "pre-data"), ("views.sql", "post-data"),
                ("post_data.sql", "post-data"))
@@ -91,6 +93,15 @@ def build_report(run_id: str, inputs: list[Input], result: ApplyResult, server_v
             "pg_dump_version": pg_dump_version}
 
 
+def created_roles(objects: list[SqlObject]) -> set[str]:
+    """The role names rewrite_ddl's user and group objects create (their names are canonical: one part)."""
+    return {_single_name(obj.target_name or obj.name) for obj in objects if obj.kind in ROLE_KINDS}
+
+
+def _single_name(canonical: str) -> str:
+    return read_quoted(canonical, 0)[0] if canonical.startswith('"') else canonical
+
+
 def validated_sql(result: ApplyResult, groups: dict[int, str], group: str, run_id: str) -> str:
     chosen = [obj for obj in result.applied_order if groups[id(obj)] == group]
     return (f"-- r2a {group} objects of run {run_id} that PostgreSQL accepted, in the order they were applied\n\n"
@@ -104,7 +115,7 @@ def validate(run_id: str, scratch_dsn: str, store: ObjectStore, layout: RunLayou
         inputs = read_inputs(store, layout)
     objects = [item.obj for item in inputs]
     groups = {id(item.obj): item.group for item in inputs}
-    with scratch_database(scratch_dsn, run_id) as scratch:
+    with scratch_database(scratch_dsn, run_id, created_roles(objects)) as scratch:
         dumper = pgdump.find_pg_dump(scratch.server_major)
         with clock.phase("apply"):
             conn = dsn_connection(scratch.dsn, STEP, system="scratch PostgreSQL")
