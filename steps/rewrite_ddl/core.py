@@ -76,6 +76,12 @@ def rewrite(catalog: Catalog, overrides: Overrides, options: Options) -> Rewrite
     if len(set(relations)) != len(relations):
         duplicate = next(r for r in relations if relations.count(r) > 1)
         raise BadInputError(f"catalog.json lists {duplicate} twice (as a table or a view)")
+    for table in tables:
+        names = [c.name for c in table.columns]
+        if len(set(names)) != len(names):
+            duplicate = next(n for n in names if names.count(n) > 1)
+            raise BadInputError(f"catalog.json lists column {canonical_name(duplicate)} of "
+                                f"{TableRef(table.schema, table.name)} twice")
     plan = NamePlan(schema_names, relations, overrides.rename_schemas, overrides.rename_tables)
     _schemas(catalog, schema_names, plan, out)
     context = TableContext.build(tables, plan, overrides, options, excluded)
