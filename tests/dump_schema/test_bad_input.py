@@ -85,3 +85,14 @@ def test_through_the_ssh_bastion(devstack, devstack_environ, run_id):
     assert done.returncode == ExitCode.BAD_CONFIG
     line = one_error_line(done)
     assert "wrong user or password" in line and f"via bastion {devstack_environ['SSH_BASTION_HOST']}" in line
+
+
+def test_wrong_password_at_the_redshift_emulator(devstack_environ, run_id):
+    """The same refusal from the Redshift emulator itself (md5 authentication, as Redshift asks for it)."""
+    environ = {**devstack_environ, "REDSHIFT_PASSWORD": "wrong-at-redshift-7"}
+    assert environ["REDSHIFT_HOST"] and environ["REDSHIFT_USER"]
+    done = run_step(["--run-id", run_id], environ)
+    assert done.returncode == ExitCode.BAD_CONFIG
+    line = one_error_line(done)
+    assert "wrong user or password" in line and "wrong-at-redshift-7" not in done.stderr
+    assert outputs(environ, run_id) == [False, False]

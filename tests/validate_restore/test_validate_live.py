@@ -165,6 +165,8 @@ def test_unreachable_scratch_server_is_transient_one_line(run_folder):
     assert done.returncode == 1
     line = _one_error_line(done)
     assert "cannot connect to scratch PostgreSQL at 127.0.0.1" in line and "secret-pw" not in done.stderr
+    assert not run_folder.has("validation_report.json") and not run_folder.has("validated_pre_data.sql")
+    assert run_folder.json("steps/validate_restore.json")["status"] == "failed"
 
 
 def test_wrong_scratch_password_is_config_error(run_folder, devstack):
@@ -175,6 +177,7 @@ def test_wrong_scratch_password_is_config_error(run_folder, devstack):
     done = run_step(STEP, ["--run-id", run_folder.run_id], dict(run_folder.environ, R2A_SCRATCH_DSN=dsn))
     assert done.returncode == 2
     assert "refused the login" in _one_error_line(done) and "wrong-password-1" not in done.stderr
+    assert not run_folder.has("validation_report.json") and not run_folder.has("schema_alloydb.sql")
 
 
 def test_alloydb_is_never_touched(run_folder, fresh_db):
