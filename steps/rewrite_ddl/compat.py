@@ -122,6 +122,15 @@ $$;
 CREATE FUNCTION r2a_compat.trunc(n double precision) RETURNS double precision LANGUAGE sql IMMUTABLE STRICT AS $$
     SELECT pg_catalog.trunc(n)
 $$;""", ()),
+    # MEDIAN as a window function: PostgreSQL's percentile_cont is not a window function, so the window
+    # collects the partition's values and this computes their median (DECIMAL for numbers, as Redshift returns).
+    "median_of": ("""
+CREATE FUNCTION r2a_compat.median_of(vals numeric[]) RETURNS numeric LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN n = 0 THEN NULL
+                WHEN n % 2 = 1 THEN sorted[(n + 1) / 2]
+                ELSE (sorted[n / 2] + sorted[n / 2 + 1]) / 2 END
+    FROM (SELECT array_agg(v ORDER BY v) AS sorted, count(v)::int AS n FROM unnest(vals) AS v WHERE v IS NOT NULL) s
+$$;""", ()),
     # Redshift reads JSON from VARCHAR; an invalid document is an error there too.
     "json_extract_path_text": ("""
 CREATE FUNCTION r2a_compat.json_extract_path_text(document text, VARIADIC path text[]) RETURNS text

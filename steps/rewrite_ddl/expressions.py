@@ -141,6 +141,30 @@ def _listagg(node, ctx):
     return exp.GroupConcat(this=argument, separator=separator or exp.Literal.string(""))
 
 
+def _window(node, ctx):
+    """PostgreSQL cannot run an ordered-set aggregate (MEDIAN's percentile_cont) or an aggregate with its own
+    ORDER BY (LISTAGG … WITHIN GROUP) over a window. Redshift's OVER clause of these two holds only PARTITION BY,
+    so the ordering can move into the window, over the whole partition."""
+    if isinstance(node.this, exp.Median):
+        values = exp.Window(this=exp.ArrayAgg(this=exp.Cast(this=node.this.this, to=exp.DataType.build("numeric"))),
+                            partition_by=node.args.get("partition_by"), over="OVER")
+        return _compat_call(ctx, "median_of", [values], "MEDIAN … OVER -> r2a_compat.median_of(array_agg … OVER)")
+    concat = node.this
+    if not isinstance(concat, exp.GroupConcat) or not isinstance(concat.this, exp.Order):
+        return None
+    value = concat.this.this
+    if isinstance(value, exp.Distinct):
+        ctx.result.unsupported = "LISTAGG(DISTINCT …) as a window function has no PostgreSQL equivalent"
+        return None
+    # Redshift's LISTAGG skips NULLs and empty strings; array_to_string skips NULLs.
+    values = exp.Window(this=exp.ArrayAgg(this=exp.Nullif(this=value, expression=exp.Literal.string(""))),
+                        partition_by=node.args.get("partition_by"), order=exp.Order(expressions=concat.this.expressions),
+                        spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="UNBOUNDED",
+                                            end_side="FOLLOWING"), over="OVER")
+    ctx.note("LISTAGG … WITHIN GROUP … OVER -> array_to_string(array_agg … OVER (… ORDER BY …))")
+    return exp.ArrayToString(this=values, expression=concat.args.get("separator") or exp.Literal.string(""))
+
+
 def _regexp_substr(node, ctx):
     # PostgreSQL 15+ has regexp_substr with Redshift's argument order (source, pattern, position, occurrence)
     args = [node.this, node.expression]
@@ -226,7 +250,7 @@ def _cast_type(node, ctx):
 REWRITES: dict[type, Callable] = {
     exp.TsOrDsDiff: _datediff, exp.DateDiff: _datediff, exp.TimestampDiff: _datediff, exp.DatetimeDiff: _datediff,
     exp.TsOrDsAdd: _dateadd, exp.DateAdd: _dateadd, exp.TimestampAdd: _dateadd, exp.DatetimeAdd: _dateadd,
-    exp.WithinGroup: _listagg, exp.GroupConcat: _listagg,
+    exp.WithinGroup: _listagg, exp.GroupConcat: _listagg, exp.Window: _window,
     exp.FromBase: _strtol,
     exp.MonthsBetween: _months_between,
     exp.RegexpExtract: _regexp_substr,

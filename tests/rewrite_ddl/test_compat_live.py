@@ -42,6 +42,10 @@ CASES = [
     ("r2a_compat.json_extract_path_text('{\"a\": {\"b\": \"x\"}}', 'a', 'b')", "x"),
     ("extract(microseconds FROM r2a_compat.getdate()) % 1000000", 0),
     ("pg_typeof(r2a_compat.sysdate())::text", "timestamp without time zone"),
+    ("r2a_compat.median_of(array[10, 15, 20, 30]::numeric[])", 17.5),   # AWS MEDIAN window example, seller 3
+    ("r2a_compat.median_of(array[30, null, 10, 10]::numeric[])", 10),  # NULLs ignored, odd count
+    ("r2a_compat.median_of(array[null]::numeric[])", None),
+    ("r2a_compat.median_of(array[]::numeric[])", None),
 ]
 
 

@@ -40,6 +40,13 @@ CASES = [
     ("listagg(a) within group (order by a)", "STRING_AGG(CAST(\"a\" AS TEXT), '' ORDER BY \"a\")", set()),
     ("listagg(distinct a, ',') within group (order by a)",
      "STRING_AGG(DISTINCT CAST(\"a\" AS TEXT), ',' ORDER BY CAST(\"a\" AS TEXT))", set()),
+    ("median(qty) over (partition by sellerid)",
+     '"r2a_compat".median_of(ARRAY_AGG(CAST("qty" AS DECIMAL)) OVER (PARTITION BY "sellerid"))', {"median_of"}),
+    ("listagg(sellerid, ',') within group (order by dateid) over (partition by buyerid)",
+     "ARRAY_TO_STRING(ARRAY_AGG(NULLIF(CAST(\"sellerid\" AS TEXT), '')) OVER (PARTITION BY \"buyerid\" "
+     "ORDER BY \"dateid\" ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING), ',')", set()),
+    ("listagg(x, ',') over (partition by y)", 'STRING_AGG(CAST("x" AS TEXT), \',\') OVER (PARTITION BY "y")', set()),
+    ("sum(x) over (partition by y order by z)", 'SUM("x") OVER (PARTITION BY "y" ORDER BY "z")', set()),
     ("approximate count(distinct x)", 'COUNT(DISTINCT "x")', set()),
     ("regexp_substr(s, '[0-9]+')", "REGEXP_SUBSTR(\"s\", '[0-9]+')", set()),
     ("x::varchar(max)", 'CAST("x" AS VARCHAR(65535))', set()),
@@ -76,3 +83,8 @@ def test_three_part_names_lose_the_database():
 def test_unparseable_and_unsupported_cast():
     assert translate("select from where", same).unsupported.startswith("cannot parse: ")
     assert "HLLSKETCH has no PostgreSQL equivalent" in translate("x::hllsketch", same).unsupported
+
+
+def test_listagg_distinct_as_a_window_is_unsupported():
+    result = translate("listagg(distinct a, ',') within group (order by a) over (partition by b)", same)
+    assert result.unsupported == "LISTAGG(DISTINCT …) as a window function has no PostgreSQL equivalent"
