@@ -111,8 +111,9 @@ def _dateadd(node, ctx):
 
 
 def _listagg(node, ctx):
-    """LISTAGG([DISTINCT] x [, delimiter]) [WITHIN GROUP (ORDER BY …)] → string_agg(x::text, delimiter ORDER BY …);
-    Redshift's default delimiter is ''. A bare GroupConcat under WITHIN GROUP is left to its parent."""
+    """LISTAGG([DISTINCT] x [, delimiter]) [WITHIN GROUP (ORDER BY …)] → string_agg(x::text, delimiter ORDER BY …),
+    or array_to_string(array_agg(DISTINCT x ORDER BY x), delimiter) for DISTINCT; Redshift's default delimiter is
+    ''. A bare GroupConcat under WITHIN GROUP is left to its parent."""
     order = None
     if isinstance(node, exp.WithinGroup):
         order, node = node.expression, node.this
@@ -126,17 +127,19 @@ def _listagg(node, ctx):
         value = items[0]
         if len(items) > 1 and separator is None:
             separator = items[1]
+        if order is not None and all(item.this == value for item in order.expressions):
+            # string_agg(DISTINCT x::text ORDER BY x::text) would sort 1178 before 380; array_agg keeps x's type.
+            ctx.note("LISTAGG(DISTINCT …) -> array_to_string(array_agg(DISTINCT … ORDER BY …))")
+            ordered = exp.Order(this=exp.Distinct(expressions=[value]), expressions=[i.copy() for i in order.expressions])
+            return exp.ArrayToString(this=exp.ArrayAgg(this=ordered), expression=separator or exp.Literal.string(""))
+        if order is not None:
+            ctx.result.unsupported = "LISTAGG(DISTINCT x) ordered by another expression has no PostgreSQL equivalent"
+            return None
         ctx.note("LISTAGG(DISTINCT …) -> string_agg(DISTINCT …)")
     as_text = exp.Cast(this=value, to=exp.DataType.build("text"))
     argument: exp.Expression = exp.Distinct(expressions=[as_text]) if distinct else as_text
-    if order is not None:
-        ordered = []
-        for item in order.expressions:
-            item = item.copy()
-            if distinct and item.this == value:  # DISTINCT needs ORDER BY on the aggregated expression itself
-                item.set("this", as_text.copy())
-            ordered.append(item)
-        argument = exp.Order(this=argument, expressions=ordered)
+    if order is not None:  # not DISTINCT here: that case returned above
+        argument = exp.Order(this=argument, expressions=[item.copy() for item in order.expressions])
     ctx.note("LISTAGG -> string_agg")
     return exp.GroupConcat(this=argument, separator=separator or exp.Literal.string(""))
 
@@ -149,13 +152,13 @@ def _window(node, ctx):
         values = exp.Window(this=exp.ArrayAgg(this=exp.Cast(this=node.this.this, to=exp.DataType.build("numeric"))),
                             partition_by=node.args.get("partition_by"), over="OVER")
         return _compat_call(ctx, "median_of", [values], "MEDIAN … OVER -> r2a_compat.median_of(array_agg … OVER)")
+    if node.this.find(exp.Distinct) is not None:
+        ctx.result.unsupported = "an aggregate with DISTINCT as a window function has no PostgreSQL equivalent"
+        return None
     concat = node.this
     if not isinstance(concat, exp.GroupConcat) or not isinstance(concat.this, exp.Order):
         return None
     value = concat.this.this
-    if isinstance(value, exp.Distinct):
-        ctx.result.unsupported = "LISTAGG(DISTINCT …) as a window function has no PostgreSQL equivalent"
-        return None
     # Redshift's LISTAGG skips NULLs and empty strings; array_to_string skips NULLs.
     values = exp.Window(this=exp.ArrayAgg(this=exp.Nullif(this=value, expression=exp.Literal.string(""))),
                         partition_by=node.args.get("partition_by"), order=exp.Order(expressions=concat.this.expressions),

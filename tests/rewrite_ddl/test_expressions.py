@@ -39,7 +39,8 @@ CASES = [
     ("convert_timezone('UTC', 'EST', ts)", "CAST(\"ts\" AS TIMESTAMP) AT TIME ZONE 'UTC' AT TIME ZONE 'EST'", set()),
     ("listagg(a) within group (order by a)", "STRING_AGG(CAST(\"a\" AS TEXT), '' ORDER BY \"a\")", set()),
     ("listagg(distinct a, ',') within group (order by a)",
-     "STRING_AGG(DISTINCT CAST(\"a\" AS TEXT), ',' ORDER BY CAST(\"a\" AS TEXT))", set()),
+     "ARRAY_TO_STRING(ARRAY_AGG(DISTINCT \"a\" ORDER BY \"a\"), ',')", set()),
+    ("listagg(distinct a, ', ')", "STRING_AGG(DISTINCT CAST(\"a\" AS TEXT), ', ')", set()),
     ("median(qty) over (partition by sellerid)",
      '"r2a_compat".median_of(ARRAY_AGG(CAST("qty" AS DECIMAL)) OVER (PARTITION BY "sellerid"))', {"median_of"}),
     ("listagg(sellerid, ',') within group (order by dateid) over (partition by buyerid)",
@@ -85,6 +86,13 @@ def test_unparseable_and_unsupported_cast():
     assert "HLLSKETCH has no PostgreSQL equivalent" in translate("x::hllsketch", same).unsupported
 
 
-def test_listagg_distinct_as_a_window_is_unsupported():
-    result = translate("listagg(distinct a, ',') within group (order by a) over (partition by b)", same)
-    assert result.unsupported == "LISTAGG(DISTINCT …) as a window function has no PostgreSQL equivalent"
+@pytest.mark.parametrize("redshift, reason", [
+    ("listagg(distinct a, ',') within group (order by a) over (partition by b)",
+     "an aggregate with DISTINCT as a window function has no PostgreSQL equivalent"),
+    ("count(distinct a) over (partition by b)",
+     "an aggregate with DISTINCT as a window function has no PostgreSQL equivalent"),
+    ("listagg(distinct a, ',') within group (order by b)",
+     "LISTAGG(DISTINCT x) ordered by another expression has no PostgreSQL equivalent"),
+])
+def test_what_postgresql_cannot_aggregate_is_unsupported(redshift, reason):
+    assert translate(redshift, same).unsupported == reason
