@@ -1,0 +1,92 @@
+"""AWS's documented examples for the Redshift functions views use, with the data they run on and the values the
+documentation prints (r_LISTAGG, r_WF_LISTAGG, r_WF_MEDIAN, r_DECODE_expression, r_DATEADD_function,
+r_DATEDIFF_function, r_CHARINDEX, CONVERT_TIMEZONE). Shared by the rewrite test on PostgreSQL and the migration
+test that starts on the Redshift emulator."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+# The sample table of AWS's window function examples (WINSALES), as the documentation lists it.
+WINSALES = [
+    (30001, "2003-08-02", 3, "b", 10, 10), (10001, "2003-12-24", 1, "c", 10, 10), (10005, "2003-12-24", 1, "a", 30, None),
+    (40001, "2004-01-09", 4, "a", 40, None), (10006, "2004-01-18", 1, "c", 10, None),
+    (20001, "2004-02-12", 2, "b", 20, 20), (40005, "2004-02-12", 4, "a", 10, 10), (20002, "2004-02-16", 2, "c", 20, 20),
+    (30003, "2004-04-18", 3, "b", 15, None), (30004, "2004-04-18", 3, "b", 20, None),
+    (30007, "2004-09-07", 3, "c", 30, None),
+]
+# The sellers of TICKIT's event 4337 that AWS's LISTAGG example aggregates (shuffled: the view must sort them).
+EVENT_4337_SELLERS = [32043, 380, 47188, 1178, 32432, 2731, 48294, 8117, 1178, 12905, 32043, 380, 32432, 38669,
+                      38750, 1178, 41498, 45676, 46324, 47188, 32043]
+# TICKIT's CATEGORY abbreviations, for AWS's DECODE example.
+CATEGORIES = [(1, "MLB"), (2, "NHL"), (3, "NFL"), (4, "NBA"), (5, "MLS"), (6, "Musicals"), (7, "Plays")]
+
+
+def tables_ddl(s: str) -> list[str]:
+    """Redshift DDL (and PostgreSQL: IDENTITY aside, the same text)."""
+    return [
+        f"CREATE TABLE {s}.winsales (salesid integer, dateid date, sellerid integer, buyerid char(10), "
+        "qty integer, qty_shipped integer)",
+        f"CREATE TABLE {s}.sales (salesid integer IDENTITY(1, 1), sellerid integer, eventid integer)",
+        f"CREATE TABLE {s}.category (catid smallint, catname varchar(10))",
+    ]
+
+
+def rows(s: str) -> list[tuple[str, list[tuple]]]:
+    """What table_transfer would have copied: (INSERT with %s placeholders, rows)."""
+    return [
+        (f"INSERT INTO {s}.winsales VALUES (%s, %s, %s, %s, %s, %s)", WINSALES),
+        (f"INSERT INTO {s}.sales (sellerid, eventid) VALUES (%s, %s)",
+         [(seller, 4337) for seller in EVENT_4337_SELLERS] + [(1, 4338), (99999, 4338)]),
+        (f"INSERT INTO {s}.category VALUES (%s, %s)", CATEGORIES),
+    ]
+
+
+def views(s: str) -> dict[str, str]:
+    """View name → Redshift SELECT."""
+    return {
+        "v_listagg": "SELECT LISTAGG(sellerid, ', ') WITHIN GROUP (ORDER BY sellerid) AS sellers "
+                     f"FROM {s}.sales WHERE eventid = 4337",
+        "v_listagg_distinct": "SELECT LISTAGG(DISTINCT sellerid, ', ') WITHIN GROUP (ORDER BY sellerid) AS sellers "
+                              f"FROM {s}.sales WHERE eventid = 4337",
+        "v_listagg_window": "SELECT LISTAGG(sellerid) WITHIN GROUP (ORDER BY sellerid) OVER () AS sellers "
+                            f"FROM {s}.winsales",
+        "v_listagg_buyer_b": "SELECT LISTAGG(dateid, ',') WITHIN GROUP (ORDER BY sellerid DESC, salesid ASC) OVER () "
+                             f"AS dates FROM {s}.winsales WHERE buyerid = 'b'",
+        "v_median": f"SELECT sellerid, qty, MEDIAN(qty) OVER (PARTITION BY sellerid) AS median FROM {s}.winsales",
+        "v_median_all": f"SELECT MEDIAN(qty) AS median FROM {s}.winsales",
+        "v_decode": "SELECT catid, DECODE(catname, 'NHL', 'National Hockey League', 'MLB', 'Major League Baseball', "
+                    "'MLS', 'Major League Soccer', 'NFL', 'National Football League', "
+                    f"'NBA', 'National Basketball Association', 'Unknown') AS name FROM {s}.category",
+        "v_scalars": "SELECT "
+                     "DECODE(NULL::integer, NULL, 'both null', 'other') AS decode_nulls, "  # DECODE's usage note
+                     "NVL(NULL::varchar, 'N/A') AS nvl_null, NVL('ann', 'N/A') AS nvl_value, "
+                     "NVL2(NULL::integer, 'has', 'none') AS nvl2_null, NVL2(5, 'has', 'none') AS nvl2_value, "
+                     "DATEADD(month, 18, '2008-02-28') AS dateadd_18_months, "
+                     "DATEADD(month, 1, '2008-01-31') AS dateadd_month_end, "
+                     "DATEDIFF(week, '2009-01-01', '2009-12-31') AS datediff_weeks, "
+                     "CHARINDEX('fish', 'dogfish') AS charindex_found, "
+                     "CHARINDEX('dog', 'fish') AS charindex_missing, "
+                     "CONVERT_TIMEZONE('EST', 'PST', '20080305 12:25:29') AS est_to_pst",
+    }
+
+
+# View name → (ORDER BY for a stable read, the rows AWS documents).
+EXPECTED: dict[str, tuple[str, list[tuple]]] = {
+    "v_listagg": ("1", [("380, 380, 1178, 1178, 1178, 2731, 8117, 12905, 32043, 32043, 32043, 32432, 32432, 38669, "
+                         "38750, 41498, 45676, 46324, 47188, 47188, 48294",)]),
+    "v_listagg_distinct": ("1", [("380, 1178, 2731, 8117, 12905, 32043, 32432, 38669, 38750, 41498, 45676, 46324, "
+                                  "47188, 48294",)]),
+    "v_listagg_window": ("1", [("11122333344",)] * 11),
+    "v_listagg_buyer_b": ("1", [("2003-08-02,2004-04-18,2004-04-18,2004-02-12",)] * 4),
+    "v_median": ("1, 2", [(1, 10, 10), (1, 10, 10), (1, 30, 10), (2, 20, 20), (2, 20, 20), (3, 10, Decimal("17.5")),
+                          (3, 15, Decimal("17.5")), (3, 20, Decimal("17.5")), (3, 30, Decimal("17.5")), (4, 10, 25),
+                          (4, 40, 25)]),
+    "v_median_all": ("1", [(20,)]),  # 10 10 10 10 15 [20] 20 20 30 30 40
+    "v_decode": ("1", [(1, "Major League Baseball"), (2, "National Hockey League"), (3, "National Football League"),
+                       (4, "National Basketball Association"), (5, "Major League Soccer"), (6, "Unknown"),
+                       (7, "Unknown")]),
+    "v_scalars": ("1", [("both null", "N/A", "ann", "none", "has", datetime.datetime(2009, 8, 28),
+                         datetime.datetime(2008, 2, 29), 52, 4, 0, datetime.datetime(2008, 3, 5, 9, 25, 29))]),
+}
