@@ -4,29 +4,9 @@ SHOW VIEW after what they read, procedures from SHOW PROCEDURE; SQL/Python UDFs 
 
 from __future__ import annotations
 
-import heapq
-
+from shared.ordering import dependency_order
 from steps.dump_schema.assemble import Shows
 from steps.dump_schema.quoting import ident, literal, qualified
-
-
-def _ordered(names: list[tuple[str, str]], needs: dict[tuple[str, str], set[tuple[str, str]]]) -> list:
-    waiting = {n: {d for d in needs.get(n, set()) if d in needs and d != n} for n in names}
-    users: dict[tuple[str, str], list] = {}
-    for name, deps in waiting.items():
-        for dep in deps:
-            users.setdefault(dep, []).append(name)
-    ready = [n for n, deps in waiting.items() if not deps]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        name = heapq.heappop(ready)
-        order.append(name)
-        for user in users.get(name, []):
-            waiting[user].discard(name)
-            if not waiting[user]:
-                heapq.heappush(ready, user)
-    return order + sorted(n for n in names if n not in set(order))
 
 
 def _statement(text: str) -> str:
@@ -49,7 +29,7 @@ def render_backup(catalog: dict, shows: Shows, failures: list[tuple[str, str, st
     tables = {(t["schema"], t["name"]): t for t in catalog["tables"]}
     needs = {key: {(c["references"]["schema"], c["references"]["table"]) for c in t.get("constraints", [])
                    if c["kind"] == "foreign_key" and c.get("references")} for key, t in tables.items()}
-    for key in _ordered(sorted(tables), needs):
+    for key in dependency_order(sorted(tables), needs):
         table = tables[key]
         text = shows.tables.get(key)
         if text:
@@ -74,7 +54,7 @@ def render_backup(catalog: dict, shows: Shows, failures: list[tuple[str, str, st
     views = {(v["schema"], v["name"]): v for v in catalog["views"]}
     view_needs = {key: {tuple(d.split(".", 1)) for d in v.get("depends_on", []) if "." in d}
                   for key, v in views.items()}
-    for key in _ordered(sorted(views), view_needs):
+    for key in dependency_order(sorted(views), view_needs):
         text = views[key]["definition"]
         if not text.lstrip().lower().startswith("create"):
             text = f"CREATE VIEW {qualified(*key)} AS {text}"

@@ -7,10 +7,10 @@ reason, marked unsupported) so validate_restore and the report account for it.
 
 from __future__ import annotations
 
-import heapq
 import re
 
 from shared.identifiers import TableRef, canonical_name
+from shared.ordering import dependency_order
 from shared.redshift_types import UnknownTypeError, map_type
 from steps.rewrite_ddl.catalog import Argument, Function, Procedure, View
 from steps.rewrite_ddl.expressions import COMPAT_SCHEMA, ColumnLookup, translate
@@ -92,24 +92,7 @@ def _column_name(raw: str) -> str:
 def _view_order(views: list[View], deps: dict[TableRef, set[TableRef]]) -> list[View]:
     """Dependencies first; among the ready ones, by name (deterministic); a cycle ends in name order."""
     by_ref = {TableRef(v.schema, v.name): v for v in views}
-    waiting = {ref: {d for d in deps[ref] if d in by_ref and d != ref} for ref in by_ref}
-    users: dict[TableRef, list[TableRef]] = {}
-    for ref, needs in waiting.items():
-        for need in needs:
-            users.setdefault(need, []).append(ref)
-    ready = [ref for ref, needs in waiting.items() if not needs]
-    heapq.heapify(ready)
-    ordered: list[TableRef] = []
-    while ready:
-        ref = heapq.heappop(ready)
-        ordered.append(ref)
-        for user in users.get(ref, []):
-            waiting[user].discard(ref)
-            if not waiting[user]:
-                heapq.heappush(ready, user)
-    done = set(ordered)
-    ordered += sorted(ref for ref in by_ref if ref not in done)
-    return [by_ref[ref] for ref in ordered]
+    return [by_ref[ref] for ref in dependency_order(by_ref, deps)]
 
 
 def rewrite_views(views: list[View], plan: NamePlan, overrides: Overrides, renamed_columns: ColumnLookup,
