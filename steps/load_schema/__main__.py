@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from enum import StrEnum
 
 import typer
 
 from shared.cli import step_boundary
 from shared.log import event
-from shared.objectstore import ObjectStore, RunLayout
-from shared.results import ErrorInfo, StepResult, to_dict, utc_now
+from shared.steprecord import StepRecord
 from steps.load_schema.applier import STEP
 from steps.load_schema.core import load_post_data, load_pre_data
 
@@ -41,24 +39,13 @@ def main(
     """
     result_name = f"{STEP}_{section.value.replace('-', '_')}"
     with step_boundary(STEP, run_id) as step:
-        started_at, started = utc_now(), time.monotonic()
-        store = ObjectStore(step.settings.s3, step.settings.gcs)
-        layout = RunLayout.from_settings(run_id, step.settings.gcs)
-
-        def record_failure(exc: BaseException) -> None:
-            store.write_json(layout.step_result(result_name), to_dict(StepResult(
-                run_id, result_name, "failed", started_at, utc_now(), round(time.monotonic() - started, 3),
-                error=ErrorInfo.from_exception(exc))))
-
-        step.on_failure.append(record_failure)
+        record = StepRecord(step, result_name)
         if section is Section.pre_data:
-            summary = load_pre_data(run_id, step.settings, store, layout, on_existing.value)
+            summary = load_pre_data(run_id, step.settings, record.store, record.layout, on_existing.value)
         else:
-            summary = load_post_data(run_id, step.settings, store, layout)
+            summary = load_post_data(run_id, step.settings, record.store, record.layout)
         status = "succeeded" if summary.clean else "partial"
-        store.write_json(layout.step_result(result_name), to_dict(StepResult(
-            run_id, result_name, status, started_at, utc_now(), round(time.monotonic() - started, 3),
-            phases=summary.phases, counts=summary.counts, outputs=summary.outputs)))
+        record.finished(status, phases=summary.phases, counts=summary.counts, outputs=summary.outputs)
         event("step.finished", section=section.value, status=status, fanout_items=len(summary.fanout_items),
               **summary.counts)
         if section is Section.pre_data:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import typer
 
 from shared.cli import step_boundary
 from shared.log import event
-from shared.objectstore import ObjectStore, RunLayout
-from shared.results import ErrorInfo, StepResult, to_dict, utc_now
+from shared.steprecord import StepRecord
 from steps.rewrite_ddl.core import OUTPUT_URLS, STEP, load_overrides, run
 from steps.rewrite_ddl.tables import Options
 
@@ -28,22 +25,11 @@ def main(
 ) -> None:
     """Rewrite the Redshift catalog as PostgreSQL DDL: pre-data, post-data, views, compat functions, name map."""
     with step_boundary(STEP, run_id) as step:
-        started_at, started = utc_now(), time.monotonic()
-        store = ObjectStore(step.settings.s3, step.settings.gcs)
-        layout = RunLayout.from_settings(run_id, step.settings.gcs)
-
-        def record_failure(exc: BaseException) -> None:
-            store.write_json(layout.step_result(STEP), to_dict(StepResult(
-                run_id, STEP, "failed", started_at, utc_now(), round(time.monotonic() - started, 3),
-                error=ErrorInfo.from_exception(exc))))
-
-        step.on_failure.append(record_failure)
+        record = StepRecord(step)
         options = Options(sortkey_indexes=sortkey_indexes, grants=grants)
-        result = run(run_id, store, layout, load_overrides(store, overrides), options)
-        outputs = [getattr(layout, attribute) for attribute in OUTPUT_URLS.values()]
-        store.write_json(layout.step_result(STEP), to_dict(StepResult(
-            run_id, STEP, "succeeded", started_at, utc_now(), round(time.monotonic() - started, 3),
-            counts=result.counts, outputs=outputs)))
+        result = run(run_id, record.store, record.layout, load_overrides(record.store, overrides), options)
+        outputs = [getattr(record.layout, attribute) for attribute in OUTPUT_URLS.values()]
+        record.finished("succeeded", counts=result.counts, outputs=outputs)
         event("step.finished", status="succeeded", **result.counts)
 
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import typer
 
 from shared.cli import step_boundary
 from shared.errors import ConfigError
 from shared.log import event
-from shared.objectstore import ObjectStore, RunLayout
-from shared.results import ErrorInfo, StepResult, to_dict, utc_now
+from shared.steprecord import StepRecord
 from steps.validate_restore.core import validate
 from steps.validate_restore.scratch import STEP
 
@@ -27,23 +24,12 @@ def main(
 ) -> None:
     """Apply the rewritten schema to a scratch PostgreSQL object by object, report what it refuses, pg_dump it."""
     with step_boundary(STEP, run_id, {"R2A_SCRATCH_DSN": scratch_dsn}) as step:
-        started_at, started = utc_now(), time.monotonic()
-        store = ObjectStore(step.settings.s3, step.settings.gcs)
-        layout = RunLayout.from_settings(run_id, step.settings.gcs)
-
-        def record_failure(exc: BaseException) -> None:
-            store.write_json(layout.step_result(STEP), to_dict(StepResult(
-                run_id, STEP, "failed", started_at, utc_now(), round(time.monotonic() - started, 3),
-                error=ErrorInfo.from_exception(exc))))
-
-        step.on_failure.append(record_failure)
+        record = StepRecord(step)
         if not step.settings.scratch_dsn:
             raise ConfigError("missing setting: R2A_SCRATCH_DSN", "Pass --scratch-dsn or set R2A_SCRATCH_DSN")
-        summary = validate(run_id, step.settings.scratch_dsn, store, layout)
+        summary = validate(run_id, step.settings.scratch_dsn, record.store, record.layout)
         status = "succeeded" if summary.all_applied else "partial"
-        store.write_json(layout.step_result(STEP), to_dict(StepResult(
-            run_id, STEP, status, started_at, utc_now(), round(time.monotonic() - started, 3),
-            phases=summary.phases, counts=summary.counts, outputs=summary.outputs)))
+        record.finished(status, phases=summary.phases, counts=summary.counts, outputs=summary.outputs)
         event("step.finished", status=status, passes=summary.passes, **summary.counts)
 
 
