@@ -39,3 +39,25 @@ def query(dsn: str, statement: str, params=None) -> list[tuple]:
         return rows
     finally:
         conn.close()
+
+
+@pytest.fixture
+def loaded(folder, alloydb) -> tuple[RunFolder, str]:
+    """pre-data applied by the step, then the rows the transfers would have copied; post-data ready to run."""
+    from tests.load_schema import sample
+    from tests.validate_restore.conftest import run_step
+
+    dsn, _ = alloydb
+    sample.put_pre_data(folder)
+    done = run_step("steps.load_schema", ["--run-id", folder.run_id, "--section", "pre-data"], folder.environ)
+    assert done.returncode == 0, done.stderr
+    query(dsn, sample.DATA)
+    folder.put("validated_post_data.sql", sample.POST_DATA)
+    return folder, dsn
+
+
+def one_error_line(done) -> str:
+    """The one error line a failed step prints (and no traceback)."""
+    errors = [line for line in done.stderr.splitlines() if line.startswith("r2a load_schema: error: ")]
+    assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr
+    return errors[0]

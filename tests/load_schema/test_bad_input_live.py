@@ -4,37 +4,16 @@ test_pre_data_live.py)."""
 
 import socket
 
-import pytest
-
-from tests.load_schema import sample
-from tests.load_schema.conftest import query
+from tests.load_schema.conftest import one_error_line, query
 from tests.validate_restore.conftest import run_step
 
 STEP = "steps.load_schema"
-
-
-def one_error_line(done) -> str:
-    errors = [line for line in done.stderr.splitlines() if line.startswith("r2a load_schema: error: ")]
-    assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr
-    return errors[0]
 
 
 def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-@pytest.fixture
-def ready_for_post_data(folder, alloydb):
-    """pre-data applied and rows copied: what post-data finds after the transfers."""
-    dsn, _ = alloydb
-    sample.put_pre_data(folder)
-    done = run_step(STEP, ["--run-id", folder.run_id, "--section", "pre-data"], folder.environ)
-    assert done.returncode == 0, done.stderr
-    query(dsn, sample.DATA)
-    folder.put("validated_post_data.sql", sample.POST_DATA)
-    return folder, dsn
 
 
 def post_data_effects(dsn: str) -> list[tuple]:
@@ -45,8 +24,8 @@ def post_data_effects(dsn: str) -> list[tuple]:
                       "        where nspname = 'shop' and relkind in ('i', 'v', 'm'))")
 
 
-def test_unreachable_alloydb_is_transient_and_writes_no_report(ready_for_post_data):
-    folder, dsn = ready_for_post_data
+def test_unreachable_alloydb_is_transient_and_writes_no_report(loaded):
+    folder, dsn = loaded
     port = closed_port()
     done = run_step(STEP, ["--run-id", folder.run_id, "--section", "post-data"],
                     dict(folder.environ, PGPORT=str(port), PGCONNECT_TIMEOUT="3"))
@@ -56,8 +35,8 @@ def test_unreachable_alloydb_is_transient_and_writes_no_report(ready_for_post_da
     assert post_data_effects(dsn) == [(0, 0)]
 
 
-def test_wrong_password_is_config_error_and_changes_nothing(ready_for_post_data):
-    folder, dsn = ready_for_post_data
+def test_wrong_password_is_config_error_and_changes_nothing(loaded):
+    folder, dsn = loaded
     done = run_step(STEP, ["--run-id", folder.run_id, "--section", "post-data"],
                     dict(folder.environ, PGPASSWORD="wrong-post-data-pw"))
     assert done.returncode == 2
@@ -68,9 +47,9 @@ def test_wrong_password_is_config_error_and_changes_nothing(ready_for_post_data)
     assert folder.json("steps/load_schema_post_data.json")["status"] == "failed"
 
 
-def test_the_same_run_then_succeeds(ready_for_post_data):
+def test_the_same_run_then_succeeds(loaded):
     """The check above is meaningful: with the right settings the same folder does change AlloyDB."""
-    folder, dsn = ready_for_post_data
+    folder, dsn = loaded
     done = run_step(STEP, ["--run-id", folder.run_id, "--section", "post-data"], folder.environ)
     assert done.returncode == 0, done.stderr
     constraints, relations = post_data_effects(dsn)[0]

@@ -1,24 +1,10 @@
 """load_schema --section post-data after a simulated transfer: violations counted, the rest kept, reseed, views."""
 
-import pytest
-
 from tests.load_schema import sample
 from tests.load_schema.conftest import query
 from tests.validate_restore.conftest import assert_result_record, block, run_step
 
 STEP = "steps.load_schema"
-
-
-@pytest.fixture
-def loaded(folder, alloydb):
-    """pre-data applied by the step, then the rows the transfers would have copied."""
-    dsn, _ = alloydb
-    sample.put_pre_data(folder)
-    done = run_step(STEP, ["--run-id", folder.run_id, "--section", "pre-data"], folder.environ)
-    assert done.returncode == 0, done.stderr
-    query(dsn, sample.DATA)
-    folder.put("validated_post_data.sql", sample.POST_DATA)
-    return folder, dsn
 
 
 def post_data(folder):

@@ -7,7 +7,7 @@ import pytest
 
 from shared.objectstore import RunLayout
 from tests.load_schema import sample
-from tests.load_schema.conftest import query
+from tests.load_schema.conftest import one_error_line, query
 from tests.validate_restore.conftest import RunFolder, assert_result_record, run_step
 
 STEP = "steps.load_schema"
@@ -20,12 +20,6 @@ def pre_data(folder, *extra: str, environ=None):
 def shop_tables(dsn: str) -> list[str]:
     return [r[0] for r in query(dsn, "select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
                                      "where nspname = 'shop' and relkind = 'r' order by 1")]
-
-
-def one_error_line(done) -> str:
-    errors = [line for line in done.stderr.splitlines() if line.startswith("r2a load_schema: error: ")]
-    assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr
-    return errors[0]
 
 
 def test_objects_tables_and_fanout(folder, alloydb):
