@@ -1,10 +1,6 @@
 """dump_schema over the wire against the Redshift emulator (devstack): objects created with Redshift DDL come
 back in catalog.json and schema_redshift.sql, with a constant number of catalog queries, and the dumped catalog
-rewrites into PostgreSQL that applies.
-
-NOT YET RUN: the emulator's core (devstack/redshift/__main__.py) was not on main when this was written, so pytest
-does not collect this file (its name does not start with test_). Rename it to test_dump_live.py once the emulator
-serves the catalog queries in steps/dump_schema/queries.py and SHOW TABLE/VIEW, and fix what it finds."""
+rewrites into PostgreSQL that applies."""
 
 from __future__ import annotations
 
