@@ -19,7 +19,7 @@ from sqlglot import exp
 from shared.identifiers import TableRef
 from shared.sqlapply import SavepointApplier, StatementError
 from shared.sqlblocks import SqlObject
-from steps.load_schema.applier import ObjectReport
+from steps.load_schema.objects_report import ObjectReport
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from shared.objectstore import ObjectStore, RunLayout
 from shared.results import ErrorInfo, PhaseClock, PhaseTiming, TableResult, to_dict, utc_now
 from shared.sqlblocks import SqlObject, parse
 from steps.load_schema import fanout, tables
-from steps.load_schema.applier import STEP, ObjectReport, object_report
+from steps.load_schema.objects_report import STEP, ObjectReport, object_report
 from steps.load_schema.postdata import apply_post_data
 from steps.load_schema.predata import apply_pre_data, existing_relations
 

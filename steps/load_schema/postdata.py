@@ -20,8 +20,8 @@ from shared.errors import TransientError
 from shared.identifiers import TableRef, parse_table_ref
 from shared.sqlapply import SavepointApplier, StatementError, has_statement
 from shared.sqlblocks import SqlObject
-from steps.load_schema.applier import ObjectReport
 from steps.load_schema.constraints import apply_constraint, parse_constraint
+from steps.load_schema.objects_report import ObjectReport
 
 VIEW_KINDS = ("function", "procedure", "view", "materialized_view")
 _IDENTITY_COLUMNS = """
