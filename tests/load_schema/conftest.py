@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg2
 import psycopg2.extensions
@@ -61,3 +63,35 @@ def one_error_line(done) -> str:
     errors = [line for line in done.stderr.splitlines() if line.startswith("r2a load_schema: error: ")]
     assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr
     return errors[0]
+
+
+@contextmanager
+def module_target(devstack, devstack_environ, run_prefix: str) -> Iterator[tuple[RunFolder, str]]:
+    """For module-scoped migrations: a run folder whose settings point AlloyDB at a new empty database (dropped
+    afterwards); yields (folder, DSN of that database)."""
+    from devstack import env as envfile
+    from tests.conftest import admin_connection
+
+    database = f"t_{uuid.uuid4().hex[:12]}"
+    admin = admin_connection(devstack)
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'create database "{database}"')
+        environ = dict(devstack_environ, PGDATABASE=database)
+        settings = load_settings(environ)
+        run_id = f"{run_prefix}_{uuid.uuid4().hex[:8]}"
+        yield (RunFolder(run_id, ObjectStore(settings.s3, settings.gcs), RunLayout.from_settings(run_id, settings.gcs),
+                         environ), envfile.postgres_dsn(devstack, database))
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{database}" with (force)')
+        admin.close()
+
+
+def run_steps(folder: RunFolder, steps: list[tuple[str, list[str]]]) -> None:
+    """Run steps one after the other on the folder's run, as processes; each must succeed."""
+    from tests.validate_restore.conftest import run_step
+
+    for module, extra in steps:
+        done = run_step(module, ["--run-id", folder.run_id, *extra], folder.environ, timeout=300)
+        assert done.returncode == 0, f"{module} {' '.join(extra)}: {done.stderr}"

@@ -5,14 +5,11 @@ tests/workflows/test_demo.py.)"""
 
 from __future__ import annotations
 
-import uuid
-
 import psycopg2
 import pytest
 
 from shared.identifiers import canonical_name
-from tests.load_schema.conftest import query
-from tests.validate_restore.conftest import RunFolder, run_step
+from tests.load_schema.conftest import module_target, query, run_steps
 
 SCHEMAS = "tickit,edge"
 GONE = {"unsupported", "skipped", "failed", "not_valid"}
@@ -20,31 +17,11 @@ GONE = {"unsupported", "skipped", "failed", "not_valid"}
 
 @pytest.fixture(scope="module")
 def moved(devstack, sample_redshift, devstack_environ):
-    from devstack import env as envfile
-    from shared.config import load_settings
-    from shared.objectstore import ObjectStore, RunLayout
-    from tests.conftest import admin_connection
-
-    database = f"t_{uuid.uuid4().hex[:12]}"
-    admin = admin_connection(devstack)
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f'create database "{database}"')
-        environ = dict(devstack_environ, PGDATABASE=database)
-        settings = load_settings(environ)
-        run_id = f"accounting_{uuid.uuid4().hex[:8]}"
-        folder = RunFolder(run_id, ObjectStore(settings.s3, settings.gcs),
-                           RunLayout.from_settings(run_id, settings.gcs), environ)
-        for module, extra in (("steps.dump_schema", ["--schemas", SCHEMAS]), ("steps.rewrite_ddl", []),
-                              ("steps.validate_restore", []), ("steps.load_schema", ["--section", "pre-data"]),
-                              ("steps.load_schema", ["--section", "post-data"])):
-            done = run_step(module, ["--run-id", run_id, *extra], environ, timeout=300)
-            assert done.returncode == 0, f"{module}: {done.stderr}"
-        yield folder, envfile.postgres_dsn(devstack, database)
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{database}" with (force)')
-        admin.close()
+    with module_target(devstack, devstack_environ, "accounting") as (folder, dsn):
+        run_steps(folder, [("steps.dump_schema", ["--schemas", SCHEMAS]), ("steps.rewrite_ddl", []),
+                           ("steps.validate_restore", []), ("steps.load_schema", ["--section", "pre-data"]),
+                           ("steps.load_schema", ["--section", "post-data"])])
+        yield folder, dsn
 
 
 def entries(report: dict) -> dict[tuple[str, str], dict]:

@@ -14,9 +14,8 @@ import uuid
 import psycopg2
 import pytest
 
-from tests.load_schema.conftest import query
+from tests.load_schema.conftest import module_target, query, run_steps
 from tests.rewrite_ddl import aws_examples
-from tests.validate_restore.conftest import RunFolder, run_step
 
 ORDERING_LOST_BY_THE_EMULATOR = {"v_listagg_distinct", "v_listagg_window", "v_listagg_buyer_b"}
 VIEWS = sorted(set(aws_examples.EXPECTED) - ORDERING_LOST_BY_THE_EMULATOR)
@@ -25,17 +24,10 @@ VIEWS = sorted(set(aws_examples.EXPECTED) - ORDERING_LOST_BY_THE_EMULATOR)
 @pytest.fixture(scope="module")
 def migrated(devstack, redshift, devstack_environ):
     """The schema created on the emulator and moved; yields (AlloyDB DSN, schema, run folder)."""
-    from devstack import env as envfile
-    from shared.config import load_settings
-    from shared.objectstore import ObjectStore, RunLayout
-    from tests.conftest import admin_connection
-
     schema = f"docviews_{uuid.uuid4().hex[:8]}"
     source = psycopg2.connect(host=redshift["host"], port=redshift["port"], dbname=redshift["database"],
                               user=redshift["user"], password=redshift["password"], sslmode="disable")
     source.autocommit = True
-    database = f"t_{uuid.uuid4().hex[:12]}"
-    admin = admin_connection(devstack)
     try:
         texts = aws_examples.views(schema)
         with source.cursor() as cur:
@@ -44,37 +36,23 @@ def migrated(devstack, redshift, devstack_environ):
                 cur.execute(statement)
             for name in VIEWS:
                 cur.execute(f"CREATE VIEW {schema}.{name} AS {texts[name]}")
-        with admin.cursor() as cur:
-            cur.execute(f'create database "{database}"')
-        environ = dict(devstack_environ, PGDATABASE=database)
-        settings = load_settings(environ)
-        run_id = f"docviews_{uuid.uuid4().hex[:8]}"
-        folder = RunFolder(run_id, ObjectStore(settings.s3, settings.gcs),
-                           RunLayout.from_settings(run_id, settings.gcs), environ)
-        dsn = envfile.postgres_dsn(devstack, database)
-        args = ["--run-id", run_id]
-        for module, extra in (("steps.dump_schema", ["--schemas", schema]), ("steps.rewrite_ddl", []),
-                              ("steps.validate_restore", []), ("steps.load_schema", ["--section", "pre-data"])):
-            done = run_step(module, [*args, *extra], environ)
-            assert done.returncode == 0, f"{module}: {done.stderr}"
-        conn = psycopg2.connect(dsn)
-        try:
-            with conn.cursor() as cur:
-                for statement, rows in aws_examples.rows(schema):
-                    cur.executemany(statement, rows)
-            conn.commit()
-        finally:
-            conn.close()
-        done = run_step("steps.load_schema", [*args, "--section", "post-data"], environ)
-        assert done.returncode == 0, done.stderr
-        yield dsn, schema, folder
+        with module_target(devstack, devstack_environ, "docviews") as (folder, dsn):
+            run_steps(folder, [("steps.dump_schema", ["--schemas", schema]), ("steps.rewrite_ddl", []),
+                               ("steps.validate_restore", []), ("steps.load_schema", ["--section", "pre-data"])])
+            conn = psycopg2.connect(dsn)
+            try:
+                with conn.cursor() as cur:
+                    for statement, rows in aws_examples.rows(schema):
+                        cur.executemany(statement, rows)
+                conn.commit()
+            finally:
+                conn.close()
+            run_steps(folder, [("steps.load_schema", ["--section", "post-data"])])
+            yield dsn, schema, folder
     finally:
         with source.cursor() as cur:
             cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         source.close()
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{database}" with (force)')
-        admin.close()
 
 
 def test_every_view_is_validated_and_loaded(migrated):
