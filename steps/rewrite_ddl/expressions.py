@@ -111,9 +111,9 @@ def _dateadd(node, ctx):
 
 
 def _listagg(node, ctx):
-    """LISTAGG([DISTINCT] x [, delimiter]) [WITHIN GROUP (ORDER BY …)] → string_agg(x::text, delimiter ORDER BY …),
-    or array_to_string(array_agg(DISTINCT x ORDER BY x), delimiter) for DISTINCT; Redshift's default delimiter is
-    ''. A bare GroupConcat under WITHIN GROUP is left to its parent."""
+    """LISTAGG([DISTINCT] x [, delimiter]) [WITHIN GROUP (ORDER BY …)] → string_agg(NULLIF(x::text, ''), delimiter
+    ORDER BY …), or array_to_string(array_remove(array_agg(DISTINCT x ORDER BY x)::text[], ''), delimiter) for
+    DISTINCT; Redshift's default delimiter is ''. A bare GroupConcat under WITHIN GROUP is left to its parent."""
     order = None
     if isinstance(node, exp.WithinGroup):
         order, node = node.expression, node.this
@@ -131,12 +131,15 @@ def _listagg(node, ctx):
             # string_agg(DISTINCT x::text ORDER BY x::text) would sort 1178 before 380; array_agg keeps x's type.
             ctx.note("LISTAGG(DISTINCT …) -> array_to_string(array_agg(DISTINCT … ORDER BY …))")
             ordered = exp.Order(this=exp.Distinct(expressions=[value]), expressions=[i.copy() for i in order.expressions])
-            return exp.ArrayToString(this=exp.ArrayAgg(this=ordered), expression=separator or exp.Literal.string(""))
+            as_texts = exp.Cast(this=exp.ArrayAgg(this=ordered), to=exp.DataType.build("text[]"))
+            without_empty = exp.Anonymous(this="ARRAY_REMOVE", expressions=[as_texts, exp.Literal.string("")])
+            return exp.ArrayToString(this=without_empty, expression=separator or exp.Literal.string(""))
         if order is not None:
             ctx.result.unsupported = "LISTAGG(DISTINCT x) ordered by another expression has no PostgreSQL equivalent"
             return None
         ctx.note("LISTAGG(DISTINCT …) -> string_agg(DISTINCT …)")
-    as_text = exp.Cast(this=value, to=exp.DataType.build("text"))
+    # Redshift's LISTAGG ignores NULLs and empty strings; string_agg ignores only NULLs.
+    as_text = exp.Nullif(this=exp.Cast(this=value, to=exp.DataType.build("text")), expression=exp.Literal.string(""))
     argument: exp.Expression = exp.Distinct(expressions=[as_text]) if distinct else as_text
     if order is not None:  # not DISTINCT here: that case returned above
         argument = exp.Order(this=argument, expressions=[item.copy() for item in order.expressions])
@@ -159,8 +162,8 @@ def _window(node, ctx):
     if not isinstance(concat, exp.GroupConcat) or not isinstance(concat.this, exp.Order):
         return None
     value = concat.this.this
-    # Redshift's LISTAGG skips NULLs and empty strings; array_to_string skips NULLs.
-    values = exp.Window(this=exp.ArrayAgg(this=exp.Nullif(this=value, expression=exp.Literal.string(""))),
+    # value is already NULLIF(x::text, ''), and array_to_string skips NULLs, as Redshift's LISTAGG does.
+    values = exp.Window(this=exp.ArrayAgg(this=value),
                         partition_by=node.args.get("partition_by"), order=exp.Order(expressions=concat.this.expressions),
                         spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="UNBOUNDED",
                                             end_side="FOLLOWING"), over="OVER")

@@ -19,8 +19,9 @@ WINSALES = [
 # The sellers of TICKIT's event 4337 that AWS's LISTAGG example aggregates (shuffled: the view must sort them).
 EVENT_4337_SELLERS = [32043, 380, 47188, 1178, 32432, 2731, 48294, 8117, 1178, 12905, 32043, 380, 32432, 38669,
                       38750, 1178, 41498, 45676, 46324, 47188, 32043]
-# TICKIT's CATEGORY abbreviations, for AWS's DECODE example.
-CATEGORIES = [(1, "MLB"), (2, "NHL"), (3, "NFL"), (4, "NBA"), (5, "MLS"), (6, "Musicals"), (7, "Plays")]
+# TICKIT's CATEGORY abbreviations, for AWS's DECODE example; 8 and 9 hold what LISTAGG ignores ('' and NULL).
+CATEGORIES = [(1, "MLB"), (2, "NHL"), (3, "NFL"), (4, "NBA"), (5, "MLS"), (6, "Musicals"), (7, "Plays"), (8, ""),
+              (9, None), (10, "Plays")]
 
 
 def tables_ddl(s: str) -> list[str]:
@@ -50,6 +51,11 @@ def views(s: str) -> dict[str, str]:
                      f"FROM {s}.sales WHERE eventid = 4337",
         "v_listagg_distinct": "SELECT LISTAGG(DISTINCT sellerid, ', ') WITHIN GROUP (ORDER BY sellerid) AS sellers "
                               f"FROM {s}.sales WHERE eventid = 4337",
+        # r_LISTAGG: "NULL values and empty strings are ignored."
+        "v_listagg_ignores": f"SELECT LISTAGG(catname, ',') WITHIN GROUP (ORDER BY catid) AS names FROM {s}.category "
+                             "WHERE catid >= 6",
+        "v_listagg_distinct_ignores": "SELECT LISTAGG(DISTINCT catname, ',') WITHIN GROUP (ORDER BY catname) AS names "
+                                      f"FROM {s}.category WHERE catid >= 6",
         "v_listagg_window": "SELECT LISTAGG(sellerid) WITHIN GROUP (ORDER BY sellerid) OVER () AS sellers "
                             f"FROM {s}.winsales",
         "v_listagg_buyer_b": "SELECT LISTAGG(dateid, ',') WITHIN GROUP (ORDER BY sellerid DESC, salesid ASC) OVER () "
@@ -78,6 +84,8 @@ EXPECTED: dict[str, tuple[str, list[tuple]]] = {
                          "38750, 41498, 45676, 46324, 47188, 47188, 48294",)]),
     "v_listagg_distinct": ("1", [("380, 1178, 2731, 8117, 12905, 32043, 32432, 38669, 38750, 41498, 45676, 46324, "
                                   "47188, 48294",)]),
+    "v_listagg_ignores": ("1", [("Musicals,Plays,Plays",)]),
+    "v_listagg_distinct_ignores": ("1", [("Musicals,Plays",)]),
     "v_listagg_window": ("1", [("11122333344",)] * 11),
     "v_listagg_buyer_b": ("1", [("2003-08-02,2004-04-18,2004-04-18,2004-02-12",)] * 4),
     "v_median": ("1, 2", [(1, 10, 10), (1, 10, 10), (1, 30, 10), (2, 20, 20), (2, 20, 20), (3, 10, Decimal("17.5")),
@@ -86,7 +94,7 @@ EXPECTED: dict[str, tuple[str, list[tuple]]] = {
     "v_median_all": ("1", [(20,)]),  # 10 10 10 10 15 [20] 20 20 30 30 40
     "v_decode": ("1", [(1, "Major League Baseball"), (2, "National Hockey League"), (3, "National Football League"),
                        (4, "National Basketball Association"), (5, "Major League Soccer"), (6, "Unknown"),
-                       (7, "Unknown")]),
+                       (7, "Unknown"), (8, "Unknown"), (9, "Unknown"), (10, "Unknown")]),
     "v_scalars": ("1", [("both null", "N/A", "ann", "none", "has", datetime.datetime(2009, 8, 28),
                          datetime.datetime(2008, 2, 29), 52, 4, 0, datetime.datetime(2008, 3, 5, 9, 25, 29))]),
 }
