@@ -147,13 +147,24 @@ def _listagg(node, ctx):
     return exp.GroupConcat(this=argument, separator=separator or exp.Literal.string(""))
 
 
+def _median_values(median: exp.Median) -> exp.ArrayAgg:
+    return exp.ArrayAgg(this=exp.Cast(this=median.this, to=exp.DataType.build("numeric")))
+
+
+def _median(node, ctx):
+    """MEDIAN(x) → r2a_compat.median_of(array_agg(x::numeric)): DECIMAL as Redshift returns for numbers, exact
+    where percentile_cont would go through double precision. Under OVER, _window rewrites it."""
+    if isinstance(node.parent, exp.Window):
+        return None
+    return _compat_call(ctx, "median_of", [_median_values(node)], "MEDIAN -> r2a_compat.median_of(array_agg …)")
+
+
 def _window(node, ctx):
     """PostgreSQL cannot run an ordered-set aggregate (MEDIAN's percentile_cont) or an aggregate with its own
     ORDER BY (LISTAGG … WITHIN GROUP) over a window. Redshift's OVER clause of these two holds only PARTITION BY,
     so the ordering can move into the window, over the whole partition."""
     if isinstance(node.this, exp.Median):
-        values = exp.Window(this=exp.ArrayAgg(this=exp.Cast(this=node.this.this, to=exp.DataType.build("numeric"))),
-                            partition_by=node.args.get("partition_by"), over="OVER")
+        values = exp.Window(this=_median_values(node.this), partition_by=node.args.get("partition_by"), over="OVER")
         return _compat_call(ctx, "median_of", [values], "MEDIAN … OVER -> r2a_compat.median_of(array_agg … OVER)")
     if node.this.find(exp.Distinct) is not None:
         ctx.result.unsupported = "an aggregate with DISTINCT as a window function has no PostgreSQL equivalent"
@@ -256,7 +267,7 @@ def _cast_type(node, ctx):
 REWRITES: dict[type, Callable] = {
     exp.TsOrDsDiff: _datediff, exp.DateDiff: _datediff, exp.TimestampDiff: _datediff, exp.DatetimeDiff: _datediff,
     exp.TsOrDsAdd: _dateadd, exp.DateAdd: _dateadd, exp.TimestampAdd: _dateadd, exp.DatetimeAdd: _dateadd,
-    exp.WithinGroup: _listagg, exp.GroupConcat: _listagg, exp.Window: _window,
+    exp.WithinGroup: _listagg, exp.GroupConcat: _listagg, exp.Window: _window, exp.Median: _median,
     exp.FromBase: _strtol,
     exp.MonthsBetween: _months_between,
     exp.RegexpExtract: _regexp_substr,

@@ -4,6 +4,7 @@ DATEADD, STRTOL, GETDATE without fractional seconds)."""
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 
 import psycopg2
 import pytest
@@ -45,6 +46,8 @@ CASES = [
     ("r2a_compat.median_of(array[10, 15, 20, 30]::numeric[])", 17.5),   # AWS MEDIAN window example, seller 3
     ("r2a_compat.median_of(array[30, null, 10, 10]::numeric[])", 10),  # NULLs ignored, odd count
     ("r2a_compat.median_of(array[null]::numeric[])", None),
+    ("r2a_compat.median_of(array[123456789012.3456, 123456789012.3457]::numeric[])",  # exact, not via float8
+     Decimal("123456789012.34565")),
     ("r2a_compat.median_of(array[]::numeric[])", None),
 ]
 

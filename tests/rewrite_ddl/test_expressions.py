@@ -35,7 +35,7 @@ CASES = [
     ("json_extract_path_text(j, 'a', 'b')", "\"r2a_compat\".json_extract_path_text(\"j\", 'a', 'b')",
      {"json_extract_path_text"}),
     ("months_between(a, b)", '"r2a_compat".months_between("a", "b")', {"months_between"}),
-    ("median(x)", 'PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY "x")', set()),
+    ("median(x)", '"r2a_compat".median_of(ARRAY_AGG(CAST("x" AS DECIMAL)))', {"median_of"}),
     ("convert_timezone('UTC', 'EST', ts)", "CAST(\"ts\" AS TIMESTAMP) AT TIME ZONE 'UTC' AT TIME ZONE 'EST'", set()),
     ("listagg(a) within group (order by a)", "STRING_AGG(NULLIF(CAST(\"a\" AS TEXT), ''), '' ORDER BY \"a\")", set()),
     ("listagg(distinct a, ',') within group (order by a)",
