@@ -76,5 +76,6 @@ def _run_hooks(context: StepContext | None, exc: BaseException) -> None:
     for hook in (context.on_failure if context else []):
         try:
             hook(exc)
-        except Exception as hook_error:  # a failing hook must not hide the original error
-            _print_error(context.name, f"could not record the failure: {type(hook_error).__name__}: {hook_error}")
+        except Exception as hook_error:  # a failing hook must not hide the original error, nor add a line to it
+            log.event("step.failure_not_recorded", level=logging.WARNING, error_class=type(hook_error).__name__,
+                      error=" ".join(str(hook_error).split())[:300])

@@ -94,7 +94,7 @@ def ssh_tunnel(bastion: BastionSettings, remote: Endpoint) -> Iterator[Endpoint]
     try:
         forwarder.start()
     except Exception:
-        forwarder.stop(force=True)
+        _abandon(forwarder)
         raise _tunnel_error(where, capture.messages) from None
     finally:
         tunnel_logger.removeHandler(capture)
@@ -102,6 +102,16 @@ def ssh_tunnel(bastion: BastionSettings, remote: Endpoint) -> Iterator[Endpoint]
         yield Endpoint("127.0.0.1", forwarder.local_bind_port)
     finally:
         forwarder.stop(force=True)
+
+
+def _abandon(forwarder) -> None:
+    """Close what a failed start opened. sshtunnel's stop() would wait forever for the serve_forever loops of
+    local servers that a failed start never began (a refused key then hung the step)."""
+    for server in getattr(forwarder, "_server_list", []):
+        server.server_close()
+    transport = getattr(forwarder, "_transport", None)
+    if transport is not None:
+        transport.close()
 
 
 def _tunnel_error(where: str, messages: list[str]) -> R2AError:

@@ -97,3 +97,18 @@ def test_dsn_errors_do_not_echo_the_dsn(devstack):
     with pytest.raises(ConfigError) as caught:
         dsn_connection(dsn, "validate_restore")
     assert "not-the-password-987" not in caught.value.one_line()
+
+
+def test_a_key_the_bastion_refuses_is_one_line_and_does_not_hang(devstack_environ, tmp_path):
+    import time
+
+    import asyncssh
+
+    other = tmp_path / "other_ed25519"
+    other.write_bytes(asyncssh.generate_private_key("ssh-ed25519").export_private_key())
+    settings = load_settings(dict(devstack_environ, SSH_BASTION_KEY_FILE=str(other)))
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as caught, redshift_connection(settings, "test_step"):
+        pass
+    assert "refused the SSH login" in caught.value.one_line()
+    assert time.monotonic() - started < 20  # sshtunnel's stop() after a failed start used to wait forever
