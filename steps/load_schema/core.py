@@ -23,6 +23,7 @@ from shared.identifiers import TableRef, parse_table_ref
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import ErrorInfo, PhaseClock, PhaseTiming, TableResult, to_dict, utc_now
+from shared.runlock import hold_exclusive
 from shared.sqlblocks import SqlObject, parse
 from steps.load_schema import fanout, tables
 from steps.load_schema.objects_report import STEP, ObjectReport, object_report
@@ -79,6 +80,7 @@ def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: R
     with clock.phase("apply"):
         conn = alloydb_connection(settings, STEP)
         try:
+            hold_exclusive(conn, run_id, "load_schema --section pre-data")
             reports = apply_pre_data(conn, objects, on_existing, progress.tables, progress.add)
             _log_problems(reports)
             present = existing_relations(conn, [tables.target_of(e) for e in mapped])
@@ -182,6 +184,7 @@ def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: 
     with clock.phase("apply"):
         conn = alloydb_connection(settings, STEP)
         try:
+            hold_exclusive(conn, run_id, "load_schema --section post-data")
             result = apply_post_data(conn, objects, loaded, missing)
             _log_problems(result.objects)
         finally:

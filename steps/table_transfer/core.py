@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from shared.config import Settings
 from shared.connections import alloydb_connection, redshift_connection
-from shared.errors import BadInputError
+from shared.errors import BadInputError, BadStateError
 from shared.identifiers import TableRef
 from shared.log import event, redact, table_context
 from shared.objectstore import ObjectStore, RunLayout
@@ -31,6 +31,7 @@ from shared.results import (
     to_dict,
     utc_now,
 )
+from shared.runlock import exclusive
 from steps.table_transfer.copy import copy_part, staged_url
 from steps.table_transfer.load import PartFeed, UpstreamFailed, copy_statement, load_direct, load_staged
 from steps.table_transfer.plan import TableSpec, TransferOptions
@@ -94,7 +95,19 @@ def write_result(ctx: TransferContext, source: TableRef, result: TableResult) ->
 
 
 def transfer_table(ctx: TransferContext, spec: TableSpec) -> TableResult:
-    """Move one table; the result file is written whatever happens (then the error, if any, is recorded)."""
+    """Move one table; the result file is written whatever happens (then the error, if any, is recorded) — except
+    when another process is moving the same table of the same run: that one owns the result file."""
+    try:
+        with exclusive(ctx.settings, STEP, ctx.run_id, f"table_transfer of {spec.source}"):
+            return _transfer_table(ctx, spec)
+    except BadStateError as refused:
+        event("table.refused", table=str(spec.source), error=str(refused))
+        now = utc_now()
+        return TableResult(ctx.run_id, str(spec.source), str(spec.target), "failed", now, now, 0.0,
+                           error=ErrorInfo.from_exception(refused))
+
+
+def _transfer_table(ctx: TransferContext, spec: TableSpec) -> TableResult:
     previous = _previous_result(ctx, spec.source)
     result = TableResult(ctx.run_id, str(spec.source), str(spec.target), "failed", utc_now())
     result.attempts = list(previous.attempts) if previous else []

@@ -137,3 +137,27 @@ def test_status_and_retry_of_a_run_that_does_not_exist(devstack, matrix):
                               env=devstack_env.product_environ(devstack))
     outcome.observed = f"exit {done.exit_code}: {done.output.strip()[:150]}"
     assert done.exit_code == 3 and done.output.strip().count("\n") == 0 and "not found" in done.output
+
+
+def test_concurrent_runs_with_the_same_run_id_refuse(planned_run, devstack, matrix):
+    from shared.runlock import hold_exclusive
+
+    run_id, database = planned_run
+    outcome = matrix.bad_input("concurrent run with the same run_id", "load_schema / table_transfer",
+                               "exit 6, one line, nothing interleaved")
+    holder = psycopg2.connect(devstack_env.postgres_dsn(devstack, database))
+    holder.autocommit = True
+    hold_exclusive(holder, run_id, "load_schema --section pre-data")
+    hold_exclusive(holder, run_id, "table_transfer of tickit.venue")
+    try:
+        before = _rows_in_alloydb(devstack, database)
+        schema_step = _step("load_schema", run_id, ["--section", "pre-data"], _environ(devstack, database))
+        transfer = _step("table_transfer", run_id, ["--table", "tickit.venue"], _environ(devstack, database))
+        lines = [[line for line in done.stderr.strip().splitlines() if not line.startswith("{")]
+                 for done in (schema_step, transfer)]
+        outcome.observed = f"exit {schema_step.returncode}/{transfer.returncode}: {lines[1][-1][:120]}"
+        assert (schema_step.returncode, transfer.returncode) == (6, 6)
+        assert all(len(h) == 1 and "already running in another process" in h[0] for h in lines)
+        assert _rows_in_alloydb(devstack, database) == before
+    finally:
+        holder.close()

@@ -1,0 +1,51 @@
+"""One process at a time per piece of a run: a session-level advisory lock in AlloyDB.
+
+Two processes loading the same table of the same run (a second `argo submit` with the same run id, a retry
+started while the first attempt still runs) must not interleave: the second refuses with exit 6. The lock
+belongs to a database session, so a crashed or killed process releases it at once and a re-run never waits for
+an expiry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from shared.config import Settings
+from shared.connections import alloydb_connection
+from shared.errors import BadStateError, R2AError
+
+
+def lock_key(run_id: str, scope: str) -> int:
+    digest = hashlib.sha256(f"r2a\0{run_id}\0{scope}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def hold_exclusive(conn, run_id: str, scope: str) -> None:
+    """Take the lock on this session (kept until it closes), or refuse in one line."""
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(run_id, scope),))
+        taken = cursor.fetchone()[0]
+    if not conn.autocommit:
+        conn.commit()
+    if not taken:
+        raise BadStateError(f"run {run_id}: {scope} is already running in another process; not starting a second "
+                            "one", "Wait for it to finish (or stop it), then run again")
+
+
+@contextmanager
+def exclusive(settings: Settings, step: str, run_id: str, scope: str) -> Iterator[None]:
+    """Hold the lock for the block on a session of its own. When AlloyDB cannot be reached the block runs
+    unlocked: its own work fails the same way, so nothing can interleave."""
+    try:
+        conn = alloydb_connection(settings, step, autocommit=True)
+    except R2AError:
+        conn = None
+    try:
+        if conn is not None:
+            hold_exclusive(conn, run_id, scope)
+        yield
+    finally:
+        if conn is not None:
+            conn.close()
