@@ -47,6 +47,22 @@ def _parameters(pairs: list[str], command: str) -> dict[str, str]:
         raise
 
 
+def _submit_template(template: str, arguments: dict[str, str], dry_run: bool, command: str) -> str | None:
+    """Submit a Workflow running `template` (its name), or print it with --dry-run (None)."""
+    from shared.errors import R2AError
+    from workflows import argo
+
+    workflow = argo.template_workflow(template, arguments)
+    if dry_run:
+        typer.echo(workflow.to_yaml())
+        return None
+    try:
+        return argo.submit(workflow, argo.ArgoServer.from_environ())
+    except R2AError as exc:
+        _fail(command, exc)
+        raise
+
+
 PARAMETER_HELP = "workflow parameter as name=value (repeatable); see workflows/README.md for the list"
 
 
@@ -57,23 +73,15 @@ def submit(
 ) -> None:
     """Start a migration: submit a Workflow running the redshift-to-alloydb WorkflowTemplate to the Argo Server
     (ARGO_SERVER, ARGO_TOKEN, ARGO_NAMESPACE, as the argo CLI reads them). run-id defaults to <database>_<UTC time>."""
-    from shared.errors import R2AError
     from shared.objectstore import new_run_id
-    from workflows import argo
     from workflows import definitions as d
 
     arguments = _parameters(parameter, "submit")
     arguments["run-id"] = arguments.get("run-id") or new_run_id(arguments.get("database", "dev"))
-    workflow = argo.template_workflow(d.TEMPLATE_NAME, arguments)
-    if dry_run:
-        typer.echo(workflow.to_yaml())
-        return
-    try:
-        name = argo.submit(workflow, argo.ArgoServer.from_environ())
-    except R2AError as exc:
-        _fail("submit", exc)
-    typer.echo(f"submitted {name} (run id {arguments['run-id']}); follow it with `argo watch {name}` "
-               f"or `r2a status --run-id {arguments['run-id']}`")
+    name = _submit_template(d.TEMPLATE_NAME, arguments, dry_run, "submit")
+    if name:
+        typer.echo(f"submitted {name} (run id {arguments['run-id']}); follow it with `argo watch {name}` "
+                   f"or `r2a status --run-id {arguments['run-id']}`")
 
 
 @app.command("retry-failed")
@@ -88,7 +96,6 @@ def retry_failed(
     WorkflowTemplate). Succeeded tables are not touched; skipped tables keep their reason."""
     from shared.errors import R2AError
     from shared.objectstore import check_run_id
-    from workflows import argo
     from workflows import definitions as d
 
     arguments = {**_parameters(parameter, "retry-failed"), "run-id": run_id}
@@ -100,15 +107,9 @@ def retry_failed(
         _run_local(rendering.RENDERED_DIR / "workflowtemplate-retry-failed.yaml", arguments, devstack_dir, None,
                    None, "retry-failed")
         return
-    workflow = argo.template_workflow(d.RETRY_TEMPLATE_NAME, arguments)
-    if dry_run:
-        typer.echo(workflow.to_yaml())
-        return
-    try:
-        name = argo.submit(workflow, argo.ArgoServer.from_environ())
-    except R2AError as exc:
-        _fail("retry-failed", exc)
-    typer.echo(f"submitted {name}: retrying the unfinished tables of {run_id}")
+    name = _submit_template(d.RETRY_TEMPLATE_NAME, arguments, dry_run, "retry-failed")
+    if name:
+        typer.echo(f"submitted {name}: retrying the unfinished tables of {run_id}")
 
 
 @app.command()
