@@ -171,8 +171,31 @@ def s3_client(settings: S3Settings):
                           config=config)
 
 
+GCS_CONNECTIONS = 32  # parallel readers/writers per process (the report reads 16 at once, a transfer 4+4 parts)
+
+
+def _wider_pool(client):
+    """requests keeps 10 connections per host by default: more threads than that open and discard connections and
+    warn "Connection pool is full" into the step's log. The client's session is private API: if it changes, the
+    default pool stays and only the warning comes back."""
+    import requests.adapters
+
+    try:
+        session = client._http
+    except AttributeError:
+        return client
+    adapter = requests.adapters.HTTPAdapter(pool_connections=GCS_CONNECTIONS, pool_maxsize=GCS_CONNECTIONS)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return client
+
+
 @lru_cache(maxsize=8)
 def gcs_client(settings: GCSSettings):
+    return _wider_pool(_new_gcs_client(settings))
+
+
+def _new_gcs_client(settings: GCSSettings):
     from google.cloud import storage
 
     if settings.emulator_host:
