@@ -44,9 +44,11 @@ from steps.table_transfer.unload import (
     unload_statement,
 )
 from steps.table_transfer.verify import (
+    CSV_NULL_HINT,
     check_checksums,
     check_counts,
     checksum_aggregates,
+    csv_null_guards,
     target_aggregates,
 )
 
@@ -143,6 +145,9 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
     clock = PhaseClock(result.phases)
     prefix = ctx.layout.unload_prefix(spec.source, attempt)
     aggregates = checksum_aggregates(spec) if options.verify == "checksum" else []
+    if options.format == "csv" and not aggregates:
+        aggregates = csv_null_guards(spec)
+    hint = CSV_NULL_HINT if options.format == "csv" else ""
     with clock.phase("unload"):
         authorization = authorization_clause(settings)
         with redshift_connection(settings, STEP) as conn:
@@ -161,9 +166,12 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
                 cur.execute(query)
                 values = cur.fetchone()
                 check_counts(str(spec.source), source_rows, manifest.record_count, int(values[0]))
-                result.checksum_match = False
-                check_checksums(str(spec.source), source_checks, dict(zip(names, values[1:], strict=True)))
-                result.checksum_match = True
+                checksummed = options.verify == "checksum"
+                if checksummed:
+                    result.checksum_match = False
+                check_checksums(str(spec.source), source_checks, dict(zip(names, values[1:], strict=True)), hint)
+                if checksummed:
+                    result.checksum_match = True
 
     outcome = _copy_and_load(ctx, spec, attempt, manifest, result, clock, verifier)
     result.rows_loaded, result.bytes_raw = outcome.rows_loaded, outcome.bytes_raw

@@ -24,6 +24,7 @@ from steps.table_transfer.verify import (
     check_checksums,
     check_counts,
     checksum_aggregates,
+    csv_null_guards,
     source_aggregates,
 )
 
@@ -129,3 +130,13 @@ def test_exit_code_retries_only_when_every_failure_is_transient():
 def test_column_spec_leaves_non_bare_expressions_alone():
     column = ColumnSpec("j", "j", 'JSON_SERIALIZE("j")', "jsonb")
     assert column.select_expression() == 'JSON_SERIALIZE("j")'
+
+
+def test_csv_guards_count_the_non_nulls_of_character_columns_even_when_transformed():
+    spec = table_spec(ENTRY, "tables.json: tables[0]")
+    assert [a.name for a in csv_null_guards(spec)] == ["v:nonnull"]
+
+
+def test_checksum_mismatch_carries_the_hint():
+    with pytest.raises(VerificationError, match=r"v:nonnull \(source 9, target 8\) \(use text\)$"):
+        check_checksums("s.t", {"v:nonnull": 9}, {"v:nonnull": 8}, "use text")
