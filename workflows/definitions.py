@@ -77,6 +77,8 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
     ("compression", "gzip", "UNLOAD compression: gzip|zstd"),
     ("verify", "count", "table verification: count|checksum"),
     ("on-existing", "fail", "load-schema when a table exists: fail|skip|replace"),
+    ("dry-run", "false", "true: dump, rewrite and validate the schema only (both SQL backups and the reports land "
+                         "in the run folder); nothing is written to AlloyDB"),
 ]
 
 STEPS = ("dump_schema", "rewrite_ddl", "validate_restore", "load_schema", "table_transfer", "report")
@@ -251,17 +253,21 @@ POST_DONE = ("load-schema-post.Succeeded || load-schema-post.Failed || load-sche
 REPORT_DEPENDS = f"({TRANSFER_DONE}) && ({POST_DONE})"
 
 
+# dry-run: dump, rewrite and validate only (the run folder then shows what would be created); nothing touches AlloyDB.
+WRITES_ALLOYDB = "{{workflow.parameters.dry-run}} != true"
+
+
 def main_dag() -> DAG:
     with DAG(name="main", parallelism=TRANSFER_PARALLELISM) as dag:
         dump = Task(name="dump-schema", template="dump-schema")
         rewrite = Task(name="rewrite-ddl", template="rewrite-ddl")
         validate = Task(name="validate-restore", template="validate-restore")
-        pre = Task(name="load-schema-pre", template="load-schema-pre")
+        pre = Task(name="load-schema-pre", template="load-schema-pre", when=WRITES_ALLOYDB)
         transfer = Task(name="table-transfer", template="table-transfer",
                         with_param="{{tasks.load-schema-pre.outputs.result}}",
-                        arguments={"item": ITEM})
-        Task(name="load-schema-post", template="load-schema-post", depends=TRANSFER_DONE)
-        Task(name="report", template="report", depends=REPORT_DEPENDS)
+                        arguments={"item": ITEM}, when=WRITES_ALLOYDB)
+        Task(name="load-schema-post", template="load-schema-post", depends=TRANSFER_DONE, when=WRITES_ALLOYDB)
+        Task(name="report", template="report", depends=REPORT_DEPENDS, when=WRITES_ALLOYDB)
         dump >> rewrite >> validate >> pre >> transfer
     return dag
 

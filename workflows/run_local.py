@@ -141,6 +141,11 @@ class _Run:
                         nodes.append(NodeResult(task=name, name=name, phase="Omitted"))
                         self.progress(f"  -  {name}: omitted (depends not met)")
                         continue
+                    if not self._when(task):
+                        phases[name] = "Skipped"
+                        nodes.append(NodeResult(task=name, name=name, phase="Skipped"))
+                        self.progress(f"  -  {name}: skipped (when: {task['when']})")
+                        continue
                     running[name] = [pool.submit(self._run_node, task, name, item, index)
                                      for index, item in self._items(task)]
                     if not running[name]:
@@ -172,6 +177,10 @@ class _Run:
         if task.get("depends"):
             return depends_satisfied(task["depends"], phases)
         return all(phases[d] in ("Succeeded", "Skipped") for d in task.get("dependencies") or [])
+
+    def _when(self, task: dict) -> bool:
+        """Argo's `when`: the condition after substitution (our YAML compares words, e.g. `false != true`)."""
+        return not task.get("when") or bool(evaluate(substitute(task["when"], self._variables()), {}))
 
     def _items(self, task: dict) -> list[tuple[int | None, Any]]:
         if "withParam" in task:

@@ -126,3 +126,31 @@ def test_every_other_sample_object_is_in_alloydb_or_reported_with_a_reason(demo_
     assert any(kind == "constraint" and "violate" in reason for kind, reason in reasons)
     log = (folder / f"{folder.name}.log").read_text()
     assert "dump_schema" in log and "report" in log
+
+
+def test_dry_run_validates_the_schema_and_writes_nothing_to_alloydb(demo_run, devstack, alloydb):
+    from shared.objectstore import new_run_id
+    from workflows.local_env import devstack_environment
+    from workflows.run_local import RENDERED, run_workflow
+
+    def tables_in_alloydb() -> list[tuple]:
+        with alloydb.cursor() as cursor:
+            cursor.execute("SELECT schemaname, tablename FROM pg_tables WHERE schemaname IN ('edge', 'tickit') "
+                           "ORDER BY 1, 2")
+            return cursor.fetchall()
+
+    before = tables_in_alloydb()
+    parameters, local = devstack_environment(devstack)
+    parameters.update({"run-id": new_run_id(parameters["database"]) + "_dry", "dry-run": "true"})
+    result = run_workflow(RENDERED / "workflow-local.yaml", parameters, local, demo_run[1] / "dry",
+                          progress=lambda message: None)
+    assert result.phase == "Succeeded"
+    phases = {n.name: n.phase for n in result.nodes}
+    assert phases == {"dump-schema": "Succeeded", "rewrite-ddl": "Succeeded", "validate-restore": "Succeeded",
+                      "load-schema-pre": "Skipped", "table-transfer": "Skipped", "load-schema-post": "Skipped",
+                      "report": "Skipped"}
+    settings = load_settings(devstack_env.product_environ(devstack))
+    layout = RunLayout.from_settings(result.run_id, settings.gcs, settings.s3)
+    store = ObjectStore(settings.s3, settings.gcs)
+    assert store.exists(layout.artifact("schema_alloydb.sql")) and store.exists(layout.artifact("schema_redshift.sql"))
+    assert tables_in_alloydb() == before
