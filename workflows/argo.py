@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import requests
+import yaml
 from hera.workflows import Workflow, WorkflowsService
 from hera.workflows import models as m
 
@@ -15,6 +16,7 @@ from shared.errors import BadInputError, ConfigError, R2AError, TransientError
 from shared.log import register_secret
 from shared.objectstore import ObjectStore, RunLayout
 from workflows import definitions as d
+from workflows.render import RENDERED_DIR
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,23 @@ class ArgoServer:
 
     def service(self) -> WorkflowsService:
         return WorkflowsService(host=self.url, token=self.token, namespace=self.namespace, verify_ssl=self.verify_tls)
+
+
+def check_arguments(template: str, arguments: Mapping[str, str]) -> None:
+    """Refuse a parameter the WorkflowTemplate does not declare: Argo would accept it silently and the run would use
+    the default instead (a misspelt `-p databse=sales` migrates `dev`)."""
+    declared = declared_parameters(template)
+    unknown = sorted(set(arguments) - set(declared))
+    if unknown:
+        raise BadInputError(f"unknown parameter(s) for {template}: {', '.join(unknown)}",
+                            "See workflows/README.md for the parameters")
+
+
+def declared_parameters(template: str) -> list[str]:
+    """The parameter names of the rendered WorkflowTemplate `template` (what the cluster has after kubectl apply)."""
+    path = RENDERED_DIR / f"workflowtemplate-{template}.yaml"
+    document = yaml.safe_load(path.read_text())
+    return [p["name"] for p in document["spec"].get("arguments", {}).get("parameters", [])]
 
 
 def template_workflow(template: str, arguments: Mapping[str, str]) -> Workflow:

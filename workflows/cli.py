@@ -52,6 +52,10 @@ def _submit_template(template: str, arguments: dict[str, str], dry_run: bool, co
     from shared.errors import R2AError
     from workflows import argo
 
+    try:
+        argo.check_arguments(template, arguments)
+    except R2AError as exc:
+        _fail(command, exc)
     workflow = argo.template_workflow(template, arguments)
     if dry_run:
         typer.echo(workflow.to_yaml())

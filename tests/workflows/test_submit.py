@@ -1,0 +1,81 @@
+"""`r2a submit` when the Argo Server refuses, and what --dry-run and a misspelt parameter give. The Argo controller and
+server cannot run here: a local HTTP server answers the create-workflow call as the Argo Server does on refusal
+(a gRPC-gateway JSON error with an HTTP status)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from workflows.cli import app
+
+TOKEN = "tok-4f9e-very-secret"
+
+
+class _RefusingArgoServer(BaseHTTPRequestHandler):
+    status = 403
+    requests = 0
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).requests += 1
+        answer = json.dumps({"code": 7, "message": 'workflows.argoproj.io is forbidden: User "system:serviceaccount:'
+                                                   'argo:ci" cannot create resource "workflows" in namespace "argo"'})
+        body = answer.encode()
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def refusing_server():
+    server = HTTPServer(("127.0.0.1", 0), _RefusingArgoServer)
+    _RefusingArgoServer.requests = 0
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("status", [401, 403, 500])
+def test_a_refusal_by_the_argo_server_is_one_line_without_the_token(refusing_server, status, monkeypatch):
+    monkeypatch.setattr(_RefusingArgoServer, "status", status)
+    done = CliRunner().invoke(app, ["submit", "-p", "database=sales"],
+                              env={"ARGO_SERVER": refusing_server, "ARGO_TOKEN": TOKEN})
+    assert _RefusingArgoServer.requests == 1
+    assert done.exit_code != 0
+    lines = done.output.strip().splitlines()
+    assert len(lines) == 1, done.output
+    assert lines[0].startswith(f"r2a submit: error: the Argo Server at {refusing_server} refused the workflow")
+    assert TOKEN not in done.output and "Traceback" not in done.output
+
+
+def test_dry_run_prints_the_workflow_with_the_parameters_filled_in():
+    done = CliRunner().invoke(app, ["submit", "--dry-run", "-p", "database=sales", "-p", "tables=public.a"],
+                              env={"ARGO_SERVER": ""})
+    assert done.exit_code == 0, done.output
+    workflow = yaml.safe_load(done.output)
+    assert workflow["kind"] == "Workflow"
+    assert workflow["spec"]["workflowTemplateRef"] == {"name": "redshift-to-alloydb"}
+    parameters = {p["name"]: p["value"] for p in workflow["spec"]["arguments"]["parameters"]}
+    assert parameters["database"] == "sales" and parameters["tables"] == "public.a"
+    assert parameters["run-id"].startswith("sales_")
+
+
+@pytest.mark.parametrize("command", [["submit"], ["retry-failed", "--run-id", "sales_20260101_000000"]])
+def test_a_parameter_the_template_does_not_declare_is_refused_before_submitting(refusing_server, command):
+    done = CliRunner().invoke(app, [*command, "-p", "databse=sales"], env={"ARGO_SERVER": refusing_server})
+    assert done.exit_code == 3
+    lines = done.output.strip().splitlines()
+    assert len(lines) == 1 and "unknown parameter(s)" in lines[0] and "databse" in lines[0], done.output
+    assert _RefusingArgoServer.requests == 0
