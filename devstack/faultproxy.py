@@ -179,6 +179,9 @@ class FaultProxy:
                 if http_fault is not None:
                     self.stats.injected += 1
                     await self._answer_http(client, http_fault.status)
+                    # Close the upstream connection too: a single-threaded server (the GCS emulator) would
+                    # otherwise wait forever for a request on it and answer nobody else.
+                    sink.transport.abort()
                     return
                 chunk, pending_head = pending_head, b""
             elif pending_head:

@@ -73,3 +73,20 @@ def test_refuse_new_connections(proxy):
     proxy.set_fault(Fault.refuse())
     with pytest.raises((ConnectionError, urllib.error.URLError, http.client.RemoteDisconnected)):
         fetch(proxy)
+
+
+def test_injected_statuses_do_not_starve_a_single_threaded_upstream():
+    """The GCS emulator serves one connection at a time: the upstream connection of an answered request must
+    be closed, or the emulator waits on it and the next requests hang."""
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with FaultProxy(*httpd.server_address) as running:
+            running.set_fault(Fault.http_status(503, count=3))
+            for _ in range(3):
+                with pytest.raises(urllib.error.HTTPError):
+                    fetch(running)
+            assert fetch(running) == (200, PAYLOAD)
+    finally:
+        httpd.shutdown()
