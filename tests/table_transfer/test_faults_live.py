@@ -1,0 +1,139 @@
+"""Transient faults are retried with backoff until the table arrives exactly; permanent ones fail at once.
+
+Real faults: devstack's fault proxy in front of S3 (moto) and GCS answering 503, and pg_terminate_backend of the
+COPY session during the load. The step runs as its own process with a time limit, so a hang fails the test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from urllib.parse import urlparse
+
+import psycopg2
+import pytest
+
+from devstack.faultproxy import Fault, FaultProxy
+from tests.table_transfer.conftest import Transfer
+
+STEP_SECONDS = 120
+
+
+def _numbers(transfer: Transfer, name: str, rows: int):
+    return transfer.table(name, [("id", "bigint"), ("label", "varchar(60)")],
+                          rows_sql=f"INSERT INTO {transfer.schema}.{name} SELECT g, 'row ' || g || ' ' || md5(g::varchar) "
+                                   f"FROM generate_series(1, {rows}) g")
+
+
+def _run(transfer: Transfer, *args: str, **environ: str) -> tuple[int, str]:
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    done = subprocess.run([sys.executable, "-m", "steps.table_transfer", "--run-id", transfer.run_id, *args],
+                          env={**keep, **transfer.environ, **environ}, capture_output=True, text=True,
+                          timeout=STEP_SECONDS)
+    return done.returncode, done.stdout + done.stderr
+
+
+def _summary(transfer: Transfer, name: str) -> tuple[int, int, int]:
+    (row,) = transfer.pg_rows(f"SELECT count(*), count(DISTINCT id), coalesce(sum(id), 0) "
+                              f"FROM {transfer.schema}.{name}")
+    return tuple(int(v) for v in row)
+
+
+def _exact(rows: int) -> tuple[int, int, int]:
+    return rows, rows, rows * (rows + 1) // 2
+
+
+def _succeeded_once(transfer: Transfer, source) -> dict:
+    result = transfer.result(source)
+    assert result["status"] == "succeeded" and [a["status"] for a in result["attempts"]] == ["succeeded"]
+    return result
+
+
+def _retries(output: str) -> int:
+    return sum(1 for line in output.splitlines() if " retrying " in f" {line} ")
+
+
+@pytest.mark.parametrize("store", ["s3", "gcs"])
+def test_object_store_503s_are_retried_and_the_table_arrives_exactly(transfer, store):
+    source, _ = _numbers(transfer, f"flaky_{store}", 500)
+    variable = "AWS_ENDPOINT_URL_S3" if store == "s3" else "STORAGE_EMULATOR_HOST"
+    endpoint = urlparse(transfer.environ[variable])
+    with FaultProxy(endpoint.hostname, endpoint.port) as proxy:
+        proxy.set_fault(Fault.http_status(503, count=3))
+        host, port = proxy.address
+        code, output = _run(transfer, "--table", str(source), "--verify", "checksum",
+                            **{variable: f"http://{host}:{port}"})
+        injected = proxy.stats.injected
+    assert code == 0, output
+    assert injected == 3
+    assert _summary(transfer, f"flaky_{store}") == _exact(500)
+    result = _succeeded_once(transfer, source)
+    assert result["rows_loaded"] == 500 and result["checksum_match"] is True
+
+
+def test_copy_session_killed_mid_load_is_retried_from_a_clean_table(transfer):
+    rows = 300_000
+    source, _ = _numbers(transfer, "killed", rows)
+    transfer.pg_execute(f"INSERT INTO {transfer.schema}.killed VALUES (-1, 'old row, replaced by the load')")
+    dbname = psycopg2.extensions.parse_dsn(transfer.alloydb_dsn)["dbname"]
+    killed: list[int] = []
+    stop = threading.Event()
+
+    def kill_the_first_copy() -> None:
+        while not stop.is_set() and not killed:
+            found = transfer.pg_rows("SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
+                                     "WHERE datname = %s AND query LIKE 'COPY %%' AND state = 'active' "
+                                     "AND pid <> pg_backend_pid()", (dbname,))
+            killed.extend(pid for pid, _ in found)
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=kill_the_first_copy, daemon=True)
+    watcher.start()
+    try:
+        code, output = _run(transfer, "--table", str(source))
+    finally:
+        stop.set()
+        watcher.join(5)
+    assert killed, "the COPY session was never seen: the fault was not injected"
+    assert code == 0, output
+    assert _retries(output) >= 1, output
+    assert _summary(transfer, "killed") == _exact(rows)
+    assert _succeeded_once(transfer, source)["rows_loaded"] == rows
+
+
+def _fails_fast(code: int, output: str, expected_code: int, words: str) -> str:
+    errors = [line for line in output.splitlines() if line.startswith("r2a table_transfer: error:")]
+    assert code == expected_code, output
+    assert len(errors) == 1 and words in errors[0] and "Traceback" not in output, output
+    assert _retries(output) == 0, output  # one attempt: no retry can cure it
+    return errors[0]
+
+
+def test_type_mismatch_fails_fast_and_leaves_the_target(transfer):
+    source, _ = transfer.table("mismatch", [("id", "integer"), ("label", "varchar(10)")])
+    transfer.rs_execute(f"INSERT INTO {transfer.schema}.mismatch VALUES (1, 'abc')")
+    transfer.pg_execute(f"ALTER TABLE {transfer.schema}.mismatch ALTER COLUMN label TYPE integer USING 0")
+    transfer.pg_execute(f"INSERT INTO {transfer.schema}.mismatch VALUES (7, 7)")
+    started = time.monotonic()
+    code, output = _run(transfer, "--table", str(source))
+    _fails_fast(code, output, 5, "invalid input syntax for type integer")
+    assert time.monotonic() - started < 30
+    assert transfer.pg_rows(f"SELECT id, label FROM {transfer.schema}.mismatch") == [(7, 7)]
+    assert transfer.result(source)["error"]["transient"] is False
+
+
+def test_permission_denied_on_the_target_fails_fast(transfer):
+    source, _ = _numbers(transfer, "guarded", 5)
+    role, password = f"r2a_ro_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    transfer.pg_execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+    try:
+        transfer.pg_execute(f"GRANT USAGE ON SCHEMA {transfer.schema} TO {role}; "
+                            f"GRANT SELECT ON ALL TABLES IN SCHEMA {transfer.schema} TO {role}")
+        code, output = _run(transfer, "--table", str(source), PGUSER=role, PGPASSWORD=password)
+        _fails_fast(code, output, 5, "permission denied")
+        assert _summary(transfer, "guarded") == (0, 0, 0)
+    finally:
+        transfer.pg_execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
