@@ -1,0 +1,222 @@
+"""Faults injected for real while table_transfer moves a table on devstack: the Redshift emulator's fault switches,
+AlloyDB backends terminated, the step killed. Each ends either `succeeded` with exactly the source rows, or `failed`
+with one line, no partial rows in AlloyDB, and a re-run (what retry-failed does) that completes the table."""
+
+from __future__ import annotations
+
+import time
+
+import psutil
+import pytest
+
+from tests.faults.helpers import (
+    BackendWatch,
+    clear_emulator_faults,
+    emulator_fault,
+    expected_summary,
+    numbered_table,
+    one_line_error,
+    run_step,
+    step_environ,
+    target_summary,
+)
+from tests.table_transfer.conftest import transfer  # noqa: F401  (the fixture)
+
+STALE = (-1, 1, -1)  # the target's one row before the transfer: (rows, distinct ids, sum of ids)
+
+
+def _stale_target(transfer, name: str) -> None:  # noqa: F811
+    transfer.pg_execute(f'INSERT INTO {transfer.schema}."{name}" VALUES (-1, \'left by an earlier run\')')
+
+
+def _failed_then_rerun(transfer, source, name: str, rows: int, outcome) -> None:  # noqa: F811
+    """After a failure: the target is as it was; a re-run (the fault gone) brings exactly the source rows."""
+    assert target_summary(transfer, name) == (1, 1, -1), "partial rows left in the target"
+    rerun = run_step(transfer, "--table", str(source))
+    assert rerun.code == 0, rerun.output
+    loaded = target_summary(transfer, name)
+    outcome.rows_lost = max(0, rows - loaded[1])
+    assert loaded == expected_summary(rows)
+    assert transfer.result(source)["status"] == "succeeded"
+
+
+def test_unload_failure_fails_in_one_line_and_rerun_completes(transfer, matrix):  # noqa: F811
+    outcome = matrix.fault("UNLOAD fails (S3 access denied)", "unload",
+                           "exit 4, one line, target unchanged, re-run succeeds")
+    source, _ = numbered_table(transfer, "refused", 500)
+    _stale_target(transfer, "refused")
+    emulator_fault(transfer, "unload_fail", str(source), "S3ServiceException: Access Denied, Status 403")
+    try:
+        run = run_step(transfer, "--table", str(source), timeout=60)
+    finally:
+        clear_emulator_faults(transfer)
+    line = one_line_error(run.output)
+    outcome.observed = f"exit {run.code}: {line[:90]}"
+    assert run.code == 4 and "Access Denied" in line
+    assert transfer.result(source)["error"]["error_class"] == "SourceError"
+    _failed_then_rerun(transfer, source, "refused", 500, outcome)
+
+
+def test_unload_stall_is_waited_out_there_is_no_statement_timeout(transfer, matrix):  # noqa: F811
+    """shared/config.py has no Redshift statement timeout (only REDSHIFT_CONNECT_TIMEOUT) and steps/table_transfer no
+    flag for one: a stalled UNLOAD is waited out, bounded only by the pod's deadline."""
+    outcome = matrix.fault("UNLOAD stalls 6 s (no statement-timeout setting exists)", "unload",
+                           "waited out; succeeded with exactly the source rows")
+    source, _ = numbered_table(transfer, "stalled", 500)
+    emulator_fault(transfer, "unload_stall", str(source), "6")
+    try:
+        run = run_step(transfer, "--table", str(source), timeout=60)
+    finally:
+        clear_emulator_faults(transfer)
+    loaded = target_summary(transfer, "stalled")
+    outcome.observed = f"exit {run.code} after {run.seconds} s, target {loaded}"
+    assert run.code == 0, run.output
+    assert run.seconds >= 6 and loaded == expected_summary(500)
+    unload = next(p for p in transfer.result(source)["phases"] if p["name"] == "unload")
+    assert unload["duration_s"] >= 6
+
+
+def test_source_table_dropped_after_planning_fails_and_loads_nothing(transfer, matrix):  # noqa: F811
+    outcome = matrix.fault("source table dropped between plan and transfer", "unload",
+                           "exit 4 'table not found', nothing loaded")
+    source, _ = numbered_table(transfer, "dropped", 50)
+    _stale_target(transfer, "dropped")
+    transfer.rs_execute(f'DROP TABLE {transfer.schema}."dropped"')
+    run = run_step(transfer, "--table", str(source), timeout=60)
+    line = one_line_error(run.output)
+    outcome.observed = f"exit {run.code}: {line[:90]}"
+    assert run.code == 4 and "table not found" in line
+    assert target_summary(transfer, "dropped") == (1, 1, -1)
+
+
+def test_source_column_dropped_after_planning_fails_and_loads_nothing(transfer, matrix):  # noqa: F811
+    outcome = matrix.fault("planned source column dropped before transfer", "unload",
+                           "exit 4 naming the column, nothing loaded")
+    source, _ = numbered_table(transfer, "narrowed", 50)
+    _stale_target(transfer, "narrowed")
+    transfer.rs_execute(f'ALTER TABLE {transfer.schema}."narrowed" DROP COLUMN label')
+    run = run_step(transfer, "--table", str(source), timeout=60)
+    line = one_line_error(run.output)
+    outcome.observed = f"exit {run.code}: {line[:90]}"
+    assert run.code == 4 and "label" in line
+    assert target_summary(transfer, "narrowed") == (1, 1, -1)
+
+
+def test_source_column_added_after_planning_moves_the_planned_columns(transfer, matrix):  # noqa: F811
+    outcome = matrix.fault("source column added between plan and transfer", "unload",
+                           "the planned columns move; exactly the source rows")
+    source, _ = numbered_table(transfer, "widened", 50)
+    transfer.rs_execute(f'ALTER TABLE {transfer.schema}."widened" ADD COLUMN extra integer DEFAULT 7')
+    run = run_step(transfer, "--table", str(source), timeout=60)
+    outcome.observed = f"exit {run.code}, target {target_summary(transfer, 'widened')}"
+    assert run.code == 0, run.output
+    assert target_summary(transfer, "widened") == expected_summary(50)
+
+
+BIG = 300_000  # rows: the unload takes ~3 s on devstack, long enough to hit each phase
+
+
+def test_alloydb_backend_terminated_mid_copy_is_retried_by_the_step(transfer, matrix):  # noqa: F811
+    outcome = matrix.fault("AlloyDB backend terminated mid-COPY (once)", "load",
+                           "the step's own retry; succeeded with exactly the source rows")
+    source, _ = numbered_table(transfer, "terminated", BIG)
+    _stale_target(transfer, "terminated")
+    watch = BackendWatch(transfer.alloydb_dsn, terminate_times=1)
+    run = run_step(transfer, "--table", str(source), timeout=120, while_running=watch)
+    loaded = target_summary(transfer, "terminated")
+    outcome.rows_lost = max(0, BIG - loaded[1])
+    outcome.observed = f"{len(watch.terminated)} backend terminated; exit {run.code}, target {loaded}"
+    assert watch.terminated, "the COPY was never seen running"
+    assert run.code == 0, run.output
+    assert "retrying" in run.output
+    assert loaded == expected_summary(BIG)
+
+
+def test_alloydb_backend_terminated_every_time_fails_transient_and_rerun_completes(transfer, matrix):  # noqa: F811
+    outcome = matrix.fault("AlloyDB backend terminated on every COPY attempt", "load",
+                           "exit 1 (transient), no partial rows, re-run succeeds")
+    source, _ = numbered_table(transfer, "killed_always", BIG)
+    _stale_target(transfer, "killed_always")
+    watch = BackendWatch(transfer.alloydb_dsn, terminate_times=100)
+    run = run_step(transfer, "--table", str(source), timeout=150, while_running=watch)
+    line = one_line_error(run.output)
+    outcome.observed = f"{len(watch.terminated)} backends terminated; exit {run.code}: {line[:60]}"
+    assert run.code == 1 and transfer.result(source)["error"]["transient"] is True
+    _failed_then_rerun(transfer, source, "killed_always", BIG, outcome)
+
+
+def _after_start(seconds: float):
+    seen: list[float] = []
+
+    def due(output: str) -> bool:
+        if "table.started" not in output:
+            return False
+        seen.append(time.monotonic())
+        return seen[-1] - seen[0] >= seconds and "phase=unload" not in output
+
+    return due
+
+
+@pytest.mark.parametrize("phase", ["unload", "copy", "load"])
+def test_step_sigkilled_then_rerun_has_exactly_the_source_rows(transfer, matrix, phase):  # noqa: F811
+    outcome = matrix.fault(f"step process SIGKILLed during {phase}", phase,
+                           "target unchanged; re-run: exactly the source rows, no duplicates")
+    name = f"killed_in_{phase}"
+    source, _ = numbered_table(transfer, name, BIG)
+    _stale_target(transfer, name)
+    watch = BackendWatch(transfer.alloydb_dsn)
+    if phase == "unload":
+        kill_when = _after_start(1.0)
+    elif phase == "copy":  # copy starts when the unload's manifest is read; the load overlaps it
+        def kill_when(output: str) -> bool:
+            return "phase=unload" in output
+    else:
+        def kill_when(output: str) -> bool:
+            return watch.copy_seen
+    run = run_step(transfer, "--table", str(source), timeout=120, kill_when=kill_when, while_running=watch)
+    assert run.code is None and not run.timed_out, f"the step ended before it was killed: {run.output}"
+    if phase == "unload":
+        assert "phase=unload" not in run.output
+    if phase == "load":
+        assert watch.copy_seen
+    outcome.observed = f"killed after {run.seconds} s; target then {target_summary(transfer, name)}"
+    assert target_summary(transfer, name) == (1, 1, -1), "a killed step left partial rows"
+    rerun = run_step(transfer, "--table", str(source), timeout=120)
+    loaded = target_summary(transfer, name)
+    outcome.rows_lost = max(0, BIG - loaded[1])
+    outcome.observed += f"; re-run exit {rerun.code}, target {loaded}"
+    assert rerun.code == 0, rerun.output
+    assert loaded == expected_summary(BIG)
+    assert transfer.result(source)["status"] == "succeeded"
+
+
+def test_no_table_data_touches_local_disk(transfer, matrix, tmp_path):  # noqa: F811
+    """TMPDIR points at an empty folder that must stay empty, and the step process (polled every 50 ms) never
+    holds a file open for writing: unload → S3 → GCS → COPY is streamed."""
+    outcome = matrix.fault("local disk (TMPDIR empty folder, open files polled)", "all",
+                           "no file written; exactly the source rows")
+    source, _ = numbered_table(transfer, "diskless", BIG)
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    written: set[str] = set()
+    processes: list[psutil.Process] = []
+
+    def watch_open_files() -> None:
+        if not processes:
+            processes.extend(p for p in psutil.process_iter(["cmdline"])
+                             if "steps.table_transfer" in " ".join(p.info["cmdline"] or [])
+                             and transfer.run_id in " ".join(p.info["cmdline"] or []))
+        for process in processes:
+            try:
+                written.update(f.path for f in process.open_files() if f.mode not in ("r", "rb"))
+            except psutil.Error:
+                pass
+
+    run = run_step(transfer, "--table", str(source), timeout=120, while_running=watch_open_files,
+                   environ=step_environ(transfer, TMPDIR=str(scratch)))
+    leftovers = sorted(p.name for p in scratch.iterdir())
+    outcome.observed = f"exit {run.code}; TMPDIR files {leftovers}; files open for writing {sorted(written)}"
+    assert processes, "the step process was never seen"
+    assert run.code == 0, run.output
+    assert leftovers == [] and written == set()
+    assert target_summary(transfer, "diskless") == expected_summary(BIG)
