@@ -10,6 +10,7 @@ the text `\\N` (written `\\\\N`), the text 'NULL' and '' all stay distinct.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import psycopg2
@@ -122,7 +123,8 @@ def run_unload(conn, spec: TableSpec, options: TransferOptions, prefix: str, aut
             cur.execute(statement)
         conn.commit()
     except psycopg2.Error as exc:
-        conn.rollback()
+        with contextlib.suppress(psycopg2.Error):  # a lost connection cannot roll back; the error is `exc`
+            conn.rollback()
         raise _source_error(exc, spec, "UNLOAD") from None
     return int(values[0]), dict(zip(names, values[1:], strict=True))
 

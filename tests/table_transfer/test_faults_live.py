@@ -137,3 +137,45 @@ def test_permission_denied_on_the_target_fails_fast(transfer):
         assert _summary(transfer, "guarded") == (0, 0, 0)
     finally:
         transfer.pg_execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+
+
+def test_alloydb_connection_lost_every_time_is_transient_and_changes_nothing(transfer):
+    source, _ = _numbers(transfer, "cut", 20_000)
+    transfer.pg_execute(f"INSERT INTO {transfer.schema}.cut VALUES (-1, 'kept')")
+    with FaultProxy(transfer.environ["PGHOST"], int(transfer.environ["PGPORT"])) as proxy:
+        proxy.set_fault(Fault.reset_after(300))  # the login passes, then every session breaks
+        host, port = proxy.address
+        code, output = _run(transfer, "--table", str(source), PGHOST=host, PGPORT=str(port))
+        injected = proxy.stats.injected
+    assert injected >= 1
+    assert code == 1, output  # Argo's retryStrategy retries exit code 1
+    result = transfer.result(source)
+    assert result["status"] == "failed" and result["error"]["transient"] is True
+    assert transfer.pg_rows(f"SELECT id, label FROM {transfer.schema}.cut") == [(-1, "kept")]
+
+
+def test_unload_refused_by_redshift_fails_fast_as_a_source_error(transfer):
+    source, _ = _numbers(transfer, "refused", 3)
+    transfer.rs_execute("SELECT r2a_emulator_fault('unload_fail', %s, 'S3ServiceException: Access Denied')",
+                        (f"{transfer.schema}.refused",))
+    try:
+        code, output = _run(transfer, "--table", str(source))
+    finally:
+        transfer.rs_execute("SELECT r2a_emulator_fault_clear()")
+    _fails_fast(code, output, 4, "Access Denied")
+    assert transfer.result(source)["error"]["error_class"] == "SourceError"
+
+
+def test_redshift_connection_cut_during_unload_is_transient_and_the_rerun_arrives(transfer):
+    source, _ = _numbers(transfer, "dropped", 50)
+    transfer.rs_execute("SELECT r2a_emulator_fault('disconnect', %s, '10')", (f"{transfer.schema}.dropped",))
+    try:
+        code, output = _run(transfer, "--table", str(source))
+    finally:
+        transfer.rs_execute("SELECT r2a_emulator_fault_clear()")
+    assert code == 1, output
+    assert transfer.result(source)["error"]["transient"] is True
+    code, output = _run(transfer, "--table", str(source))  # the retry Argo would run
+    assert code == 0, output
+    assert _summary(transfer, "dropped") == _exact(50)
+    assert [a["status"] for a in transfer.result(source)["attempts"]] == ["failed", "succeeded"]
