@@ -155,9 +155,12 @@ def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> m.Re
                                   limits={"cpu": cpu_limit, "memory": memory_limit})
 
 
-# Only exit 1 (transient) is retried; 2-7 and 70 are permanent and a retry cannot help.
+# Only exit 1 (transient) is retried; 2-7, 70 and an OOM kill (137) are permanent and a retry cannot help. A node in
+# Argo's "Error" phase lost its pod, not its step (evicted, node preempted or shut down, init/wait container failed):
+# the steps are idempotent and lock-protected, so that is retried too.
+RETRY_EXPRESSION = 'asInt(lastRetry.exitCode) == 1 || lastRetry.status == "Error"'
 TRANSIENT_RETRY = m.RetryStrategy(
-    limit="3", retry_policy="Always", expression="asInt(lastRetry.exitCode) == 1",
+    limit="3", retry_policy="Always", expression=RETRY_EXPRESSION,
     backoff=m.Backoff(duration="30s", factor="2", max_duration="30m"))
 
 
