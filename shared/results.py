@@ -60,6 +60,7 @@ class Attempt:
     finished_at: str | None = None
     status: Literal["succeeded", "failed"] | None = None
     error: ErrorInfo | None = None
+    retries: int = 0  # transient failures retried with backoff inside this attempt
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import tenacity
@@ -33,6 +33,8 @@ class RetryPolicy:
     initial_s: float = 0.5
     max_s: float = 20.0
     multiplier: float = 2.0
+    # Told of every retry (attempt number, error) by each retry_call using this policy: how a step counts them.
+    on_retry: Callable[[int, BaseException], None] | None = field(default=None, compare=False)
 
 
 DEFAULT_POLICY = RetryPolicy()
@@ -78,8 +80,9 @@ def retry_call(fn: Callable[..., T], *args, policy: RetryPolicy = DEFAULT_POLICY
         logging.getLogger("r2a").warning("retrying", extra={"fields": {
             "what": what or getattr(fn, "__name__", "call"), "attempt": state.attempt_number,
             "error": f"{type(error).__name__}: {error}"[:300]}})
-        if on_retry and error is not None:
-            on_retry(state.attempt_number, error)
+        for callback in (on_retry, policy.on_retry):
+            if callback and error is not None:
+                callback(state.attempt_number, error)
 
     retrying = tenacity.Retrying(
         stop=tenacity.stop_after_attempt(policy.attempts),

@@ -54,3 +54,18 @@ def test_exit_codes_tell_whether_a_retry_helps():
     assert exit_code_for(ConfigError("x")) == ExitCode.BAD_CONFIG
     assert exit_code_for(ConfigError("x", transient=True)) == ExitCode.FAILED
     assert ConfigError("a.", "do b.").one_line() == "a. do b"
+
+
+def test_a_policy_tells_its_callback_of_every_retry():
+    seen = []
+    calls = iter([TransientError("first"), TransientError("second"), None])
+
+    def flaky():
+        error = next(calls)
+        if error:
+            raise error
+        return "done"
+
+    policy = RetryPolicy(attempts=3, initial_s=0.001, max_s=0.001, on_retry=lambda n, e: seen.append((n, str(e))))
+    assert retry_call(flaky, policy=policy) == "done"
+    assert [number for number, _ in seen] == [1, 2] and "first" in seen[0][1]
