@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shared.config import Settings
 from shared.connections import alloydb_connection, redshift_connection
@@ -31,6 +31,7 @@ from shared.results import (
     to_dict,
     utc_now,
 )
+from shared.retry import DEFAULT_POLICY
 from shared.runlock import exclusive
 from steps.table_transfer.copy import copy_part, staged_url
 from steps.table_transfer.load import PartFeed, UpstreamFailed, copy_statement, load_direct, load_staged
@@ -195,6 +196,13 @@ def _copy_and_load(ctx: TransferContext, spec: TableSpec, attempt: int, manifest
     copy_started = time.monotonic()
     pending = len(manifest.parts)
     lock = threading.Lock()
+    current = result.attempts[-1]
+
+    def count_retry(_number: int, _error: BaseException) -> None:
+        with lock:
+            current.retries += 1
+
+    policy = replace(DEFAULT_POLICY, on_retry=count_retry)
 
     def finish_copy(error: BaseException | None) -> None:
         copy_timing.finished_at = utc_now()
@@ -223,17 +231,17 @@ def _copy_and_load(ctx: TransferContext, spec: TableSpec, attempt: int, manifest
     failed = True
     try:
         for part in manifest.parts:
-            pool.submit(copy_part, settings.s3, settings.gcs, part, staged_url(staging, part)).add_done_callback(
-                on_copied)
+            pool.submit(copy_part, settings.s3, settings.gcs, part, staged_url(staging, part),
+                        policy=policy).add_done_callback(on_copied)
 
         def connect():
             return alloydb_connection(settings, STEP)
 
         with clock.phase("load"):
             if options.load_sessions > 1 and len(manifest.parts) > 1:
-                outcome = load_staged(connect, ctx.store, spec, options, feed, verifier, attempt)
+                outcome = load_staged(connect, ctx.store, spec, options, feed, verifier, attempt, policy=policy)
             else:
-                outcome = load_direct(connect, ctx.store, spec, options, feed, verifier)
+                outcome = load_direct(connect, ctx.store, spec, options, feed, verifier, policy=policy)
         failed = False
         return outcome
     finally:
