@@ -4,10 +4,12 @@ results from GCS for `r2a status`."""
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import requests
+import urllib3
 import yaml
 from hera.workflows import Workflow, WorkflowsService
 from hera.workflows import models as m
@@ -76,7 +78,14 @@ def submit(workflow: Workflow, server: ArgoServer) -> str:
     workflow.namespace = server.namespace
     workflow.workflows_service = server.service()
     try:
-        created = workflow.create()
+        with warnings.catch_warnings():
+            if not server.verify_tls:  # asked for explicitly: no per-request InsecureRequestWarning on stderr
+                warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+            created = workflow.create()
+    except requests.exceptions.SSLError:
+        raise ConfigError(f"the Argo Server at {server.url} presented a TLS certificate this machine does not trust",
+                          "Set ARGO_INSECURE_SKIP_VERIFY=true for a self-signed one (as the argo CLI's --insecure-skip-verify)"
+                          ) from None
     except requests.exceptions.ConnectionError:
         raise TransientError(f"cannot reach the Argo Server at {server.url}") from None
     except requests.exceptions.RequestException as exc:

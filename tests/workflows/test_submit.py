@@ -4,8 +4,11 @@ server cannot run here: a local HTTP server answers the create-workflow call as 
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import ssl
 import threading
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -79,3 +82,65 @@ def test_a_parameter_the_template_does_not_declare_is_refused_before_submitting(
     lines = done.output.strip().splitlines()
     assert len(lines) == 1 and "unknown parameter(s)" in lines[0] and "databse" in lines[0], done.output
     assert _RefusingArgoServer.requests == 0
+
+
+class _AcceptingArgoServer(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        workflow = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["workflow"]
+        workflow["metadata"]["name"] = workflow["metadata"]["generateName"] + "tls01"
+        body = json.dumps(workflow).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def _self_signed(folder) -> tuple[str, str]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "argo-server")])
+    now = datetime.now(UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+                   .not_valid_after(now + timedelta(hours=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                  critical=False)
+                   .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "server.crt", folder / "server.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """The Argo Server's default: HTTPS with a self-signed certificate."""
+    server = HTTPServer(("127.0.0.1", 0), _AcceptingArgoServer)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*_self_signed(tmp_path))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_an_untrusted_certificate_is_one_line_and_skip_verify_submits(tls_server):
+    untrusted = CliRunner().invoke(app, ["submit"], env={"ARGO_SERVER": tls_server,
+                                                         "ARGO_INSECURE_SKIP_VERIFY": ""})
+    assert untrusted.exit_code == 2
+    assert untrusted.output.strip().splitlines() == [
+        f"r2a submit: error: the Argo Server at https://{tls_server} presented a TLS certificate this machine does "
+        "not trust. Set ARGO_INSECURE_SKIP_VERIFY=true for a self-signed one (as the argo CLI's --insecure-skip-verify)"]
+    skipped = CliRunner().invoke(app, ["submit"], env={"ARGO_SERVER": tls_server, "ARGO_INSECURE_SKIP_VERIFY": "true"})
+    assert skipped.exit_code == 0, skipped.output
+    assert "submitted redshift-to-alloydb-tls01" in skipped.output
