@@ -5,10 +5,12 @@ with one line, no partial rows in AlloyDB, and a re-run (what retry-failed does)
 from __future__ import annotations
 
 import time
+from urllib.parse import urlparse
 
 import psutil
 import pytest
 
+from devstack.faultproxy import Fault, FaultProxy
 from tests.faults.helpers import (
     BackendWatch,
     clear_emulator_faults,
@@ -220,3 +222,24 @@ def test_no_table_data_touches_local_disk(transfer, matrix, tmp_path):  # noqa: 
     assert run.code == 0, run.output
     assert leftovers == [] and written == set()
     assert target_summary(transfer, "diskless") == expected_summary(BIG)
+
+
+@pytest.mark.parametrize("service", ["s3", "gcs"])
+def test_object_store_503s_are_retried_and_the_table_arrives(transfer, matrix, service):  # noqa: F811
+    """A fault-injecting proxy in front of the S3 (moto) or GCS emulator answers the next 4 requests 503."""
+    outcome = matrix.fault(f"{service.upper()} answers 503 to 4 requests", "copy/load",
+                           "retried; succeeded with exactly the source rows, within 60 s")
+    source, _ = numbered_table(transfer, "flaky", 2000)
+    variable = "AWS_ENDPOINT_URL_S3" if service == "s3" else "STORAGE_EMULATOR_HOST"
+    endpoint = urlparse(transfer.environ[variable])
+    with FaultProxy(endpoint.hostname, endpoint.port) as proxy:
+        proxy.set_fault(Fault.http_status(503, count=4))
+        host, port = proxy.address
+        run = run_step(transfer, "--table", str(source), timeout=60,
+                       environ=step_environ(transfer, **{variable: f"http://{host}:{port}"}))
+        injected = proxy.stats.injected
+    loaded = target_summary(transfer, "flaky")
+    outcome.observed = f"{injected} x 503; exit {run.code} after {run.seconds} s, target {loaded}"
+    assert not run.timed_out, f"hung: {run.output}"
+    assert injected == 4 and run.code == 0, run.output
+    assert loaded == expected_summary(2000)
