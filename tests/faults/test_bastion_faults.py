@@ -37,6 +37,7 @@ def test_changed_host_key_is_refused_not_trusted(own_stack, tmp_path, matrix):
     stack.stop(env, "ssh")
     (envfile.state_dir(env["state_dir"]) / "ssh" / "host_ed25519").unlink()
     stack.start(env, "ssh")
+    envfile.save(env)  # so the fixture's down() stops the restarted bastion too
     assert env["ssh"]["host_public_key"] != old_key
     pinned = tmp_path / "known_hosts"  # what the client trusted before: the old key for this address
     pinned.write_text(f"[127.0.0.1]:{env['ssh']['port']} {old_key}\n")
@@ -59,6 +60,7 @@ def test_bastion_down_is_a_transient_one_line_error(own_stack, matrix):
         assert "\n" not in str(caught.value)
     finally:
         stack.start(env, "ssh")
+        envfile.save(env)  # so the fixture's down() stops the restarted bastion too
     with redshift_connection(dataclasses.replace(settings), "dump_schema") as conn, conn.cursor() as cur:
         cur.execute("select 1")
         assert cur.fetchone() == (1,)
