@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,8 +31,15 @@ REPORT_FILES = ("{run_id}.log", "{run_id}.tables", "summary.json", "report.html"
                 "schema_alloydb.sql")
 
 
+_OUTPUT_LOCK = threading.Lock()
+
+
 def _say(message: str) -> None:
-    print(message, flush=True)
+    # run-local reports from one thread per fan-out task; print() writes text and newline separately, so two
+    # progress lines could otherwise share a line
+    with _OUTPUT_LOCK:
+        sys.stdout.write(message + "\n")
+        sys.stdout.flush()
 
 
 def copy_report(env: dict, run_id: str, output: Path) -> list[Path]:
@@ -93,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--devstack", help="devstack state folder [default: $R2A_DEVSTACK_DIR or ./.devstack]")
     parser.add_argument("--output", default="demo-output", help="where report copies go [default: demo-output]")
     args = parser.parse_args(argv)
+    if args.scale < 1:  # refused before devstack starts: a bad flag should cost nothing
+        print(f"make demo: error: --scale must be at least 1, not {args.scale}", file=sys.stderr)
+        return 2
     started = time.monotonic()
     directory = devstack_env.state_dir(args.devstack)
     _say(f"[1/4] devstack: starting the local stand-ins in {directory}")

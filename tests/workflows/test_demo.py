@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg2
@@ -15,6 +17,7 @@ import pytest
 from psycopg2 import sql
 
 from devstack import env as devstack_env
+from devstack import stack
 from devstack.sample.expected import EDGE_OBJECTS, EDGE_TABLES, SCHEMA, row_differences
 from shared.config import load_settings
 from shared.objectstore import ObjectStore, RunLayout
@@ -154,3 +157,33 @@ def test_dry_run_validates_the_schema_and_writes_nothing_to_alloydb(demo_run, de
     store = ObjectStore(settings.s3, settings.gcs)
     assert store.exists(layout.artifact("schema_alloydb.sql")) and store.exists(layout.artifact("schema_redshift.sql"))
     assert tables_in_alloydb() == before
+
+
+def test_demo_refuses_a_scale_below_one_before_starting_devstack(tmp_path):
+    state = tmp_path / "devstack"
+    done = subprocess.run([sys.executable, "-m", "workflows.demo", "--scale", "0", "--devstack", str(state),
+                           "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == ["make demo: error: --scale must be at least 1, not 0"]
+    assert not state.exists() and not (tmp_path / "out").exists()
+
+
+def test_demo_at_scale_3_moves_every_row_with_one_progress_line_per_event(tmp_path):
+    """A private devstack: the session's emulator holds the scale-1 sample other tests rely on."""
+    state, output = tmp_path / "devstack", tmp_path / "out"
+    try:
+        done = subprocess.run([sys.executable, "-m", "workflows.demo", "--scale", "3", "--devstack", str(state),
+                               "--output", str(output)], capture_output=True, text=True, timeout=240)
+    finally:
+        stack.down(state, purge=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [folder] = [p for p in output.iterdir() if p.is_dir()]
+    tables = _rows_of_tables_file(folder)
+    assert {row["status"] for row in tables.values()} == {"succeeded"}
+    assert all(row["rows_source"] == row["rows_loaded"] for row in tables.values())
+    assert int(tables["tickit.sales"]["rows_loaded"]) == 3 * 17_250
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["totals"]["rows_loaded"] == summary["totals"]["rows_source"] > 120_000
+    starts = [line for line in done.stdout.splitlines() if "  >  " in line]
+    assert len(starts) == 7 - 1 + len(tables)  # every task but the fan-out parent, plus one per table
+    assert all(line.count("  >  ") == 1 for line in starts)
