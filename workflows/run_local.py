@@ -97,6 +97,18 @@ def _find_template(folder: Path, name: str) -> dict:
     raise RunLocalError(f"WorkflowTemplate {name!r} is not in {folder}")
 
 
+def _serialized(progress: Callable[[str], None]) -> Callable[[str], None]:
+    """progress told from one thread at a time: print() writes text and newline separately, so lines of
+    concurrent fan-out tasks could otherwise share a line."""
+    lock = threading.Lock()
+
+    def tell(message: str) -> None:
+        with lock:
+            progress(message)
+
+    return tell
+
+
 class _Run:
     def __init__(self, document: dict, parameters: dict[str, str], local: LocalEnvironment, workdir: Path,
                  concurrency: int | None, retry_backoff_s: float, progress: Callable[[str], None]):
@@ -107,7 +119,8 @@ class _Run:
         if unknown:
             raise RunLocalError(f"unknown workflow parameter(s): {', '.join(unknown)}")
         self.parameters = {**declared, **parameters}
-        self.local, self.workdir, self.progress = local, workdir, progress
+        self.local, self.workdir = local, workdir
+        self.progress = _serialized(progress)
         self.retry_backoff_s = retry_backoff_s
         self.secret_folders = local.write_secrets(workdir / "secrets")
         self.volumes = {v["name"]: v for v in self.spec.get("volumes", [])}

@@ -201,3 +201,26 @@ def test_python_in_the_container_command_is_this_interpreter(tmp_path):
     result = run_workflow(_workflow(tmp_path, [{"name": "w", "template": "which"}], [which]), {},
                           LocalEnvironment(secrets={"my-secret": {}}), tmp_path / "run", progress=lambda m: None)
     assert result.nodes[0].result == sys.executable
+
+
+def test_progress_of_concurrent_tasks_is_told_one_message_at_a_time(tmp_path):
+    """print() writes the text and the newline separately; a callback like it must never see two tellers at once."""
+    lister = _python("lister", "import json; print(json.dumps([str(i) for i in range(6)]))")
+    worker = _python("worker", "import time; time.sleep(0.05)", inputs=["item"])
+    tasks = [{"name": "list", "template": "lister"},
+             {"name": "work", "template": "worker", "depends": "list", "withParam": "{{tasks.list.outputs.result}}",
+              "arguments": {"parameters": [{"name": "item", "value": "{{item}}"}]}}]
+    written: list[str] = []
+
+    def print_like(message: str) -> None:
+        written.append(message)
+        time.sleep(0.02)  # widens the gap print() leaves between the text and its newline
+        written.append("\n")
+
+    result = run_workflow(_workflow(tmp_path, tasks, [lister, worker], parallelism=3), {},
+                          LocalEnvironment(secrets={"my-secret": {"k": "v"}}), tmp_path / "run", progress=print_like)
+    assert result.phase == "Succeeded"
+    lines = "".join(written).splitlines()
+    starts = [line for line in lines if "  >  work(" in line]
+    assert len(starts) == 6 and all(line.count("  >  ") == 1 for line in starts)
+    assert all(line.count("work(") <= 1 for line in lines)
