@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -31,15 +30,8 @@ REPORT_FILES = ("{run_id}.log", "{run_id}.tables", "summary.json", "report.html"
                 "schema_alloydb.sql")
 
 
-_OUTPUT_LOCK = threading.Lock()
-
-
 def _say(message: str) -> None:
-    # run-local reports from one thread per fan-out task; print() writes text and newline separately, so two
-    # progress lines could otherwise share a line
-    with _OUTPUT_LOCK:
-        sys.stdout.write(message + "\n")
-        sys.stdout.flush()
+    print(message, flush=True)  # run-local tells progress one message at a time, even from concurrent tasks
 
 
 def copy_report(env: dict, run_id: str, output: Path) -> list[Path]:
