@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from psycopg2 import sql
 
 from devstack import env as devstack_env
 from devstack import stack
+from devstack.processes import StartError
 from devstack.sample import load as load_sample
 from shared.config import load_settings
 from shared.objectstore import ObjectStore, RunLayout, new_run_id
@@ -86,6 +88,22 @@ def summary_lines(summary: dict, result: RunLocalResult, seconds: float) -> list
     return lines
 
 
+def _bad_argument(args: argparse.Namespace) -> str | None:
+    if args.scale < 1:
+        return f"--scale must be at least 1, not {args.scale}"
+    directory = devstack_env.state_dir(args.devstack)
+    if directory.exists() and not directory.is_dir():
+        return f"--devstack {directory} is not a folder"
+    output = Path(args.output)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"--output {output} cannot be created: {exc.strerror}"
+    if not os.access(output, os.W_OK):
+        return f"--output {output} is not writable"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=int, default=1, help="sample database scale [default: 1]")
@@ -93,13 +111,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--devstack", help="devstack state folder [default: $R2A_DEVSTACK_DIR or ./.devstack]")
     parser.add_argument("--output", default="demo-output", help="where report copies go [default: demo-output]")
     args = parser.parse_args(argv)
-    if args.scale < 1:  # refused before devstack starts: a bad flag should cost nothing
-        print(f"make demo: error: --scale must be at least 1, not {args.scale}", file=sys.stderr)
+    problem = _bad_argument(args)  # refused before devstack starts: a bad flag should cost nothing
+    if problem:
+        print(f"make demo: error: {problem}", file=sys.stderr)
         return 2
     started = time.monotonic()
     directory = devstack_env.state_dir(args.devstack)
     _say(f"[1/4] devstack: starting the local stand-ins in {directory}")
-    env = stack.up(directory, with_redshift=True)
+    try:
+        env = stack.up(directory, with_redshift=True)
+    except StartError as exc:
+        print(f"make demo: error: devstack did not start: {exc}", file=sys.stderr)
+        return 2
     _say(f"[2/4] sample: loading TICKIT + edge schema (scale {args.scale}) into the Redshift emulator")
     sample = load_sample(env, scale=args.scale, seed=args.seed)
     _say(f"      {len(sample.rows)} tables, {sample.total_rows:,} rows, {len(sample.views)} views "

@@ -159,13 +159,20 @@ def test_dry_run_validates_the_schema_and_writes_nothing_to_alloydb(demo_run, de
     assert tables_in_alloydb() == before
 
 
-def test_demo_refuses_a_scale_below_one_before_starting_devstack(tmp_path):
+@pytest.mark.parametrize("bad_flag, message", [
+    ({"--scale": "0"}, "--scale must be at least 1, not 0"),
+    ({"--devstack": "/etc/hostname"}, "--devstack /etc/hostname is not a folder"),
+    ({"--output": "/proc/r2a-demo-output"},
+     "--output /proc/r2a-demo-output cannot be created: No such file or directory"),
+])
+def test_demo_refuses_bad_flags_in_one_line_before_starting_devstack(tmp_path, bad_flag, message):
     state = tmp_path / "devstack"
-    done = subprocess.run([sys.executable, "-m", "workflows.demo", "--scale", "0", "--devstack", str(state),
-                           "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=60)
+    flags = {"--devstack": str(state), "--output": str(tmp_path / "out"), **bad_flag}
+    done = subprocess.run([sys.executable, "-m", "workflows.demo", *[x for pair in flags.items() for x in pair]],
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == ["make demo: error: --scale must be at least 1, not 0"]
-    assert not state.exists() and not (tmp_path / "out").exists()
+    assert done.stderr.strip().splitlines() == [f"make demo: error: {message}"]
+    assert not state.exists()
 
 
 def test_demo_at_scale_3_moves_every_row_with_one_progress_line_per_event(tmp_path):
