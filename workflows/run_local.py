@@ -74,7 +74,9 @@ def load_workflow(path: Path) -> dict:
         document = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise RunLocalError(f"cannot read workflow {path}: {' '.join(str(exc).split())[:200]}") from None
-    spec = document.get("spec") or {}
+    if not isinstance(document, dict) or not isinstance(document.get("spec"), dict):
+        raise RunLocalError(f"{path} is not an Argo Workflow (no spec mapping)")
+    spec = document["spec"]
     reference = spec.get("workflowTemplateRef")
     if reference:
         template = _find_template(path.parent, reference["name"])
@@ -91,8 +93,12 @@ def load_workflow(path: Path) -> dict:
 
 def _find_template(folder: Path, name: str) -> dict:
     for candidate in sorted(folder.glob("*.yaml")):
-        document = yaml.safe_load(candidate.read_text())
-        if document.get("kind") == "WorkflowTemplate" and document["metadata"]["name"] == name:
+        try:
+            document = yaml.safe_load(candidate.read_text())
+        except (OSError, yaml.YAMLError):
+            continue  # a folder of rendered YAML may hold other files; only a matching template matters
+        if (isinstance(document, dict) and document.get("kind") == "WorkflowTemplate"
+                and (document.get("metadata") or {}).get("name") == name):
             return document
     raise RunLocalError(f"WorkflowTemplate {name!r} is not in {folder}")
 

@@ -224,3 +224,27 @@ def test_progress_of_concurrent_tasks_is_told_one_message_at_a_time(tmp_path):
     starts = [line for line in lines if "  >  work(" in line]
     assert len(starts) == 6 and all(line.count("  >  ") == 1 for line in starts)
     assert all(line.count("work(") <= 1 for line in lines)
+
+
+@pytest.mark.parametrize("text", ["just a word\n", "- a\n- list\n", "kind: Workflow\nspec: nope\n"])
+def test_a_file_that_is_not_a_workflow_is_one_line(tmp_path, text):
+    path = tmp_path / "not-a-workflow.yaml"
+    path.write_text(text)
+    with pytest.raises(RunLocalError) as raised:
+        run_workflow(path, {}, LocalEnvironment(), tmp_path / "run", progress=lambda message: None)
+    assert str(raised.value) == f"{path} is not an Argo Workflow (no spec mapping)"
+
+
+def test_a_workflow_template_ref_is_found_among_other_yaml_files(tmp_path):
+    path = _workflow(tmp_path, [{"name": "hello", "template": "hello"}], [_python("hello", "print('hi')")])
+    template = yaml.safe_load(path.read_text())
+    template.update({"kind": "WorkflowTemplate", "metadata": {"name": "tpl"}})
+    (tmp_path / "b-template.yaml").write_text(yaml.safe_dump(template))
+    (tmp_path / "a-junk.yaml").write_text("- not\n- a mapping\n")
+    (tmp_path / "a-broken.yaml").write_text("kind: [\n")
+    path.write_text(yaml.safe_dump({"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+                                    "metadata": {"generateName": "t-"},
+                                    "spec": {"workflowTemplateRef": {"name": "tpl"}}}))
+    result = run_workflow(path, {}, LocalEnvironment(secrets={"my-secret": {"k": "v"}}), tmp_path / "run",
+                          progress=lambda message: None)
+    assert result.phase == "Succeeded" and result.task_phase("hello") == "Succeeded"
