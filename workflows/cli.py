@@ -150,19 +150,23 @@ def status(
 def _run_local(workflow: Path, given: dict[str, str], devstack_dir: Path | None, concurrency: int | None,
                workdir: Path | None, command: str) -> None:
     from devstack import env as devstack_env
+    from shared.errors import ConfigError
     from shared.objectstore import new_run_id
     from workflows.local_env import devstack_environment
     from workflows.run_local import RunLocalError, print_nodes, run_workflow
 
     try:
-        env = devstack_env.load(devstack_env.state_dir(devstack_dir))
+        try:
+            env = devstack_env.load(devstack_env.state_dir(devstack_dir))
+        except SystemExit as missing:  # devstack says where it looked and how to start it
+            raise ConfigError(str(missing)) from None
         parameters, local = devstack_environment(env)
         parameters.update(given)
         parameters["run-id"] = parameters.get("run-id") or new_run_id(parameters["database"])
         folder = workdir or Path("run-local") / parameters["run-id"]
         result = run_workflow(workflow, parameters, local, folder.resolve(), concurrency=concurrency,
                               progress=typer.echo)
-    except RunLocalError as exc:
+    except (RunLocalError, ConfigError) as exc:
         _fail(command, exc)
         raise
     print_nodes(result, typer.echo)

@@ -248,3 +248,15 @@ def test_a_workflow_template_ref_is_found_among_other_yaml_files(tmp_path):
     result = run_workflow(path, {}, LocalEnvironment(secrets={"my-secret": {"k": "v"}}), tmp_path / "run",
                           progress=lambda message: None)
     assert result.phase == "Succeeded" and result.task_phase("hello") == "Succeeded"
+
+
+def test_run_local_without_a_devstack_is_one_line_and_a_config_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from workflows.cli import app
+
+    done = CliRunner().invoke(app, ["run-local", "--devstack", str(tmp_path / "none")])
+    assert done.exit_code == 2
+    assert done.output.strip().splitlines() == [
+        f"r2a run-local: error: devstack is not running: {tmp_path / 'none' / 'env.json'} does not exist "
+        "(run `python -m devstack up`)"]
