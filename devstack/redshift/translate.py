@@ -229,6 +229,8 @@ def _extract(tokens, name, open_, close, engine):
 
 
 def _listagg(tokens, name, open_, close, engine):
+    # Redshift's LISTAGG skips NULLs and empty strings and honours WITHIN GROUP ordering, also in a window
+    # and with DISTINCT over non-text values; string_agg alone would keep '' and sort DISTINCT values as text.
     args = _args(tokens, open_, close)
     if not args:
         return None, name
@@ -238,10 +240,11 @@ def _listagg(tokens, name, open_, close, engine):
     if distinct:
         index = next(k for k, t in enumerate(first) if t.significant)
         first = first[index + 1:]
-    expr = f"({_rewrite(first, engine).strip()})::text"
+    value = f"({_rewrite(first, engine).strip()})"
+    expr = f"{value}::text"
     delimiter = _rewrite(args[1], engine).strip() if len(args) > 1 else "''"
-    order = ""
     end = close + 1
+    order_text = ""
     k = _next_sig(tokens, end)
     if k < len(tokens) and tokens[k].is_word("WITHIN"):
         group = _next_sig(tokens, k + 1)
@@ -251,13 +254,22 @@ def _listagg(tokens, name, open_, close, engine):
             order_close = matching_paren(tokens, paren)
             order_text = _rewrite(tokens[paren + 1:order_close], engine).strip()
             end = order_close + 1
-            over = _next_sig(tokens, end)
-            windowed = over < len(tokens) and tokens[over].is_word("OVER")
-            if not windowed:
-                order = f" {order_text}"
-                if distinct:
-                    order = f" ORDER BY {expr}" + (" DESC" if order_text.upper().endswith(" DESC") else "")
-    return f"string_agg({'DISTINCT ' if distinct else ''}{expr}, {delimiter}{order})", end
+    over = _next_sig(tokens, end)
+    windowed = over < len(tokens) and tokens[over].is_word("OVER")
+    if windowed:
+        over_open = _next_sig(tokens, over + 1)
+        if distinct or over_open >= len(tokens) or not _is(tokens[over_open], PUNCT, "("):
+            return f"string_agg({'DISTINCT ' if distinct else ''}{expr}, {delimiter})", end
+        over_close = matching_paren(tokens, over_open)
+        partition = _rewrite(tokens[over_open + 1:over_close], engine).strip()
+        frame = " ".join(part for part in (partition, order_text) if part)
+        return (f"array_to_string(array_remove((array_agg({value}) OVER ({frame} ROWS BETWEEN UNBOUNDED PRECEDING"
+                f" AND UNBOUNDED FOLLOWING))::text[], ''), {delimiter})", over_close + 1)
+    if distinct:
+        order = f" ORDER BY {value}" + (" DESC" if order_text.upper().endswith(" DESC") else "")
+        return f"array_to_string(array_remove((array_agg(DISTINCT {value}{order}))::text[], ''), {delimiter})", end
+    order = f" {order_text}" if order_text else ""
+    return f"string_agg(NULLIF({expr}, ''), {delimiter}{order})", end
 
 
 def _convert_timezone(tokens, name, open_, close, engine):

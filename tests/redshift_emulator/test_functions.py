@@ -69,6 +69,19 @@ def test_listagg_within_group(rs):
     assert one(rs, f"select listagg(distinct x, '|') within group (order by x) from {data}") == "a|b|c"
 
 
+def test_listagg_skips_empty_strings_and_keeps_order_in_windows_and_distinct(rs):
+    # AWS r_LISTAGG: NULLs and empty strings are ignored; WITHIN GROUP orders also under OVER; DISTINCT integers
+    # sort as numbers, not as text
+    text = "(values (1, 'b'), (1, ''), (1, null), (2, 'a'), (2, 'c')) v(g, x)"
+    assert rows(rs, f"select g, listagg(x, ',') within group (order by x) from {text} group by g order by g") \
+        == [(1, "b"), (2, "a,c")]
+    numbers = "(values (1, 3), (1, 1), (2, 2), (2, 1), (1, 10)) v(g, n)"
+    assert one(rs, f"select listagg(distinct n, ', ') within group (order by n) from {numbers}") == "1, 2, 3, 10"
+    assert rows(rs, f"select distinct g, listagg(n, '') within group (order by n) over (partition by g) "
+                    f"from {numbers} order by g") == [(1, "1310"), (2, "12")]
+    assert one(rs, f"select distinct listagg(n) within group (order by n desc) over () from {numbers}") == "103211"
+
+
 def test_median_is_an_aggregate_with_decimal_results(rs):
     # AWS's winsales example: seller 3 sold 10, 15, 20 and 30 -> 17.5; seller 1 sold 10, 10, 30 -> 10.0
     data = "(values (1, 10), (1, 10), (1, 30), (3, 10), (3, 15), (3, 20), (3, 30)) v(seller, qty)"
