@@ -29,6 +29,7 @@ class Fault:
     limit_bytes: int = 0
     status: int = 503
     count: int = 0  # http_status: how many requests to answer with the status (0 = all)
+    upstream: bool = False  # reset_after: count the bytes sent to the server (an upload) instead of to the client
 
     @classmethod
     def none(cls) -> Fault:
@@ -39,8 +40,8 @@ class Fault:
         return cls("delay", seconds=seconds)
 
     @classmethod
-    def reset_after(cls, limit_bytes: int) -> Fault:
-        return cls("reset_after", limit_bytes=limit_bytes)
+    def reset_after(cls, limit_bytes: int, *, upstream: bool = False) -> Fault:
+        return cls("reset_after", limit_bytes=limit_bytes, upstream=upstream)
 
     @classmethod
     def refuse(cls) -> Fault:
@@ -188,13 +189,15 @@ class FaultProxy:
                 chunk, pending_head = pending_head + chunk, b""
             if fault.kind == "delay":
                 await asyncio.sleep(fault.seconds)
-            if fault.kind == "reset_after" and not to_server and sent + len(chunk) > fault.limit_bytes:
+            if fault.kind == "reset_after" and to_server == fault.upstream and sent + len(chunk) > fault.limit_bytes:
                 self.stats.injected += 1
                 head = chunk[: max(0, fault.limit_bytes - sent)]
                 if head:
                     sink.write(head)
                     await sink.drain()
                 client.transport.abort()
+                if to_server:
+                    sink.transport.abort()
                 return
             sent += len(chunk)
             if to_server:

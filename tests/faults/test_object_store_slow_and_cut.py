@@ -11,7 +11,14 @@ from urllib.parse import urlparse
 import pytest
 
 from devstack.faultproxy import Fault, FaultProxy
-from tests.faults.helpers import expected_summary, numbered_table, run_step, step_environ, target_summary
+from tests.faults.helpers import (
+    expected_summary,
+    numbered_table,
+    one_line_error,
+    run_step,
+    step_environ,
+    target_summary,
+)
 from tests.table_transfer.conftest import transfer  # noqa: F401  (the fixture)
 
 ENDPOINT_VARIABLE = {"s3": "AWS_ENDPOINT_URL_S3", "gcs": "STORAGE_EMULATOR_HOST"}
@@ -73,3 +80,39 @@ def test_connection_cut_mid_response_is_retried(transfer, matrix, service):  # n
     assert stats.injected >= 1, "no response was long enough to cut"
     assert run.code == 0, run.output
     assert loaded == expected_summary(2000)
+
+
+
+def test_gcs_connection_cut_mid_upload_fails_transient_or_succeeds_and_rerun_completes(transfer, matrix):  # noqa: F811
+    """The staged part's upload is cut once. Against the GCS emulator the client's resumed upload is then answered
+    400, so the step fails transient (exit 1, Argo retries); what must hold is no partial rows and a completing re-run."""
+    outcome = matrix.fault("GCS connection cut mid-upload (once, after 20,000 bytes sent)", "copy",
+                           "succeeded, or exit 1 (transient) with the target unchanged and a re-run succeeding")
+    source, _ = numbered_table(transfer, "cutupload", 5000)
+    transfer.pg_execute(f'INSERT INTO {transfer.schema}."cutupload" VALUES (-1, \'left by an earlier run\')')
+    endpoint = urlparse(transfer.environ["STORAGE_EMULATOR_HOST"])
+    stop = threading.Event()
+    with FaultProxy(endpoint.hostname, endpoint.port) as proxy:
+        proxy.set_fault(Fault.reset_after(20_000, upstream=True))
+        threading.Thread(target=_clear_after_first_injection, args=(proxy, stop), daemon=True).start()
+        host, port = proxy.address
+        try:
+            run = run_step(transfer, "--table", str(source), timeout=90,
+                           environ=step_environ(transfer, STORAGE_EMULATOR_HOST=f"http://{host}:{port}"))
+        finally:
+            stop.set()
+        injected = proxy.stats.injected
+    after = target_summary(transfer, "cutupload")
+    outcome.observed = f"{injected} cut; exit {run.code} after {run.seconds} s, target then {after}"
+    assert not run.timed_out, f"hung: {run.output}"
+    assert injected >= 1, "no upload was long enough to cut"
+    if run.code != 0:
+        assert run.code == 1, run.output
+        assert after == (1, 1, -1), "partial rows left in the target"
+        assert len(one_line_error(run.output)) > 0
+        rerun = run_step(transfer, "--table", str(source))
+        assert rerun.code == 0, rerun.output
+        after = target_summary(transfer, "cutupload")
+        outcome.observed += f"; re-run exit 0, target {after}"
+    outcome.rows_lost = max(0, 5000 - after[1])
+    assert after == expected_summary(5000)
