@@ -110,3 +110,20 @@ def test_command_line_refuses_a_bad_scale_in_one_line():
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].endswith("--scale must be at least 1, not 0")
+
+
+def test_users_groups_and_grants_are_visible_in_the_catalog(sample_redshift, devstack):
+    # The catalog's ACL columns name Redshift's users and groups (group grants as "group <name>=...")
+    with connect(devstack) as conn, conn.cursor() as cursor:
+        cursor.execute("select g.groname from pg_group g join pg_user u on u.usesysid = any(g.grolist) "
+                       "where u.usename = 'sample_reader'")
+        assert [name for (name,) in cursor.fetchall()] == ["sample_readers"]
+        cursor.execute("select nspname, coalesce(nspacl::text, '') from pg_namespace where nspname in ('edge', 'tickit')")
+        acls = dict(cursor.fetchall())
+        assert "group sample_readers=U" in acls["edge"], acls
+        assert "sample_readers" not in acls["tickit"], acls
+        cursor.execute("select c.relname, coalesce(c.relacl::text, '') from pg_class c "
+                       "join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'edge' and c.relkind = 'r'")
+        tables = dict(cursor.fetchall())
+        assert tables and all("group sample_readers=r" in acl for acl in tables.values()), tables
+    conn.close()
