@@ -127,3 +127,15 @@ def test_users_groups_and_grants_are_visible_in_the_catalog(sample_redshift, dev
         tables = dict(cursor.fetchall())
         assert tables and all("group sample_readers=r" in acl for acl in tables.values()), tables
     conn.close()
+
+
+def test_show_table_gives_back_redshift_ddl_of_the_sample(sample_redshift, devstack):
+    with connect(devstack) as conn, conn.cursor() as cursor:
+        cursor.execute("show table edge.identity_cols")
+        identity = "\n".join(row[0] for row in cursor.fetchall()).lower()
+        cursor.execute("show table tickit.sales")
+        sales = "\n".join(row[0] for row in cursor.fetchall()).lower()
+    conn.close()
+    assert "identity(5,10)" in identity.replace(" ", ""), identity
+    assert "listid integer not null encode az64 distkey" in sales, sales
+    assert "diststyle key" in sales and "sortkey ( dateid )" in sales, sales
