@@ -289,3 +289,18 @@ def test_step_sigkilled_during_staged_load_leaves_no_staging_table_after_rerun(t
     outcome.observed = f"staging tables after kill {left_by_kill}, after re-run {leftovers}; exit {rerun.code}"
     assert rerun.code == 0, rerun.output
     assert loaded == expected_summary(BIG) and leftovers == 0
+
+
+def test_target_table_dropped_before_transfer_fails_in_one_line(transfer, matrix):  # noqa: F811
+    outcome = matrix.fault("AlloyDB target table dropped between load_schema and transfer", "load",
+                           "exit 5, one line naming the table; recreated → re-run succeeds")
+    source, _ = numbered_table(transfer, "no_target", 500)
+    transfer.pg_execute(f'DROP TABLE {transfer.schema}."no_target"')
+    run = run_step(transfer, "--table", str(source), timeout=60)
+    line = one_line_error(run.output)
+    outcome.observed = f"exit {run.code}: {line.split('error: ', 1)[1][:70]}"
+    assert run.code == 5 and "no_target" in line.split("error: ", 1)[1].split(":", 1)[1]
+    transfer.pg_execute(f'CREATE TABLE {transfer.schema}."no_target" (id bigint, label varchar(60))')
+    rerun = run_step(transfer, "--table", str(source), timeout=60)
+    assert rerun.code == 0, rerun.output
+    assert target_summary(transfer, "no_target") == expected_summary(500)
