@@ -76,12 +76,26 @@ def _previous_result(ctx: TransferContext, source: TableRef) -> TableResult | No
         return None  # an unreadable old record does not stop a new attempt; it is replaced
 
 
+def _claims_prefix(ctx: TransferContext, source: TableRef) -> str:
+    return ctx.layout.artifact(f"claims/{source.file_stem()}/")
+
+
 def next_attempt(ctx: TransferContext, source: TableRef, previous: TableResult | None) -> int:
+    """One more than any attempt recorded, unloaded to S3 or claimed. A claim is written before the UNLOAD: an
+    UNLOAD of a killed attempt can still be writing into its S3 folder after a re-run has listed it empty."""
     numbers = [a.number for a in previous.attempts] if previous else []
     table_prefix = ctx.layout.unload_prefix(source, 1).rsplit("attempt-", 1)[0]
     numbers += [int(m.group(1)) for info in ctx.store.list(table_prefix)
                 if (m := _ATTEMPT_FOLDER.search(info.url[len(table_prefix) - 1:]))]
+    claims = _claims_prefix(ctx, source)
+    numbers += [int(m.group(1)) for info in ctx.store.list(claims)
+                if (m := re.search(r"attempt-(\d+)$", info.url))]
     return max(numbers, default=0) + 1
+
+
+def claim_attempt(ctx: TransferContext, source: TableRef, number: int) -> None:
+    ctx.store.write_json(_claims_prefix(ctx, source) + f"attempt-{number:03d}",
+                         {"run_id": ctx.run_id, "table": str(source), "attempt": number, "claimed_at": utc_now()})
 
 
 def failed_result(ctx: TransferContext, source: TableRef, error: BaseException, target: str | None = None
@@ -119,6 +133,7 @@ def _transfer_table(ctx: TransferContext, spec: TableSpec) -> TableResult:
     started = time.monotonic()
     try:
         with table_context(str(spec.source)):
+            claim_attempt(ctx, spec.source, attempt.number)
             event("table.started", attempt=attempt.number)
             _transfer(ctx, spec, attempt.number, result)
         result.status = attempt.status = "succeeded"

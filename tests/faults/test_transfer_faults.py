@@ -4,6 +4,7 @@ with one line, no partial rows in AlloyDB, and a re-run (what retry-failed does)
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlparse
 
 import psutil
@@ -304,3 +305,25 @@ def test_target_table_dropped_before_transfer_fails_in_one_line(transfer, matrix
     rerun = run_step(transfer, "--table", str(source), timeout=60)
     assert rerun.code == 0, rerun.output
     assert target_summary(transfer, "no_target") == expected_summary(500)
+
+
+def test_step_sigkilled_during_unload_then_rerun_has_exactly_the_source_rows(transfer, matrix):  # noqa: F811
+    """The killed step's UNLOAD can keep running and writing into its attempt folder after the process is gone; the
+    immediate re-run must not pick the same attempt (it used to, about one run in two: 'unload destination on S3 is
+    not empty', exit 4). Each attempt is claimed in the run folder before its UNLOAD starts."""
+
+    outcome = matrix.fault("step process SIGKILLed during unload", "unload",
+                           "target unchanged; re-run: exactly the source rows, no duplicates")
+    source, _ = numbered_table(transfer, "killed_in_unload", BIG)
+    _stale_target(transfer, "killed_in_unload")
+    seen: list[float] = []
+
+    def one_second_into_the_unload(output: str) -> bool:
+        if "table.started" not in output:
+            return False
+        seen.append(time.monotonic())
+        return seen[-1] - seen[0] >= 1.0 and "phase=unload" not in output
+
+    run = run_step(transfer, "--table", str(source), timeout=120, kill_when=one_second_into_the_unload)
+    assert run.code is None and "phase=unload" not in run.output, run.output
+    _failed_then_rerun(transfer, source, "killed_in_unload", BIG, outcome)
