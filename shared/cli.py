@@ -79,3 +79,30 @@ def _run_hooks(context: StepContext | None, exc: BaseException) -> None:
         except Exception as hook_error:  # a failing hook must not hide the original error, nor add a line to it
             log.event("step.failure_not_recorded", level=logging.WARNING, error_class=type(hook_error).__name__,
                       error=" ".join(str(hook_error).split())[:300])
+
+
+class StepApp(typer.Typer):
+    """A step's typer app whose usage errors (unknown flag, bad value, missing option) are one stderr line and
+    exit BAD_CONFIG, instead of click's multi-line rich box that Argo logs would show as noise."""
+
+    def __init__(self, step: str, help: str | None) -> None:  # noqa: A002 - typer's own name for it
+        super().__init__(add_completion=False, help=help)
+        self.step = step
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # typer vendors its own click; its usage errors are only reachable under this private name
+        from typer._click.exceptions import UsageError
+
+        try:
+            result = typer.main.get_command(self).main(*args, standalone_mode=False, **kwargs)
+        except UsageError as exc:
+            _print_error(self.step, " ".join(exc.format_message().split()))
+            sys.exit(int(ExitCode.BAD_CONFIG))
+        except typer.Abort:
+            _print_error(self.step, "interrupted")
+            sys.exit(int(ExitCode.FAILED))
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def step_app(step: str, help: str | None) -> StepApp:  # noqa: A002
+    return StepApp(step, help)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import step_boundary
+from shared.cli import StepApp, step_boundary
 from shared.connections import redshift_connection
 from shared.log import event
 from shared.steprecord import StepRecord
 from steps.dump_schema.core import STEP, dump, make_filters, write
 
-app = typer.Typer(add_completion=False, help=__doc__)
+app = StepApp("dump_schema", help=__doc__)
 
 
 @app.command()

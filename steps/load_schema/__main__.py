@@ -6,13 +6,13 @@ from enum import StrEnum
 
 import typer
 
-from shared.cli import step_boundary
+from shared.cli import StepApp, step_boundary
 from shared.log import event
 from shared.steprecord import StepRecord
 from steps.load_schema.core import load_post_data, load_pre_data
 from steps.load_schema.objects_report import STEP
 
-app = typer.Typer(add_completion=False, help=__doc__)
+app = StepApp("load_schema", help=__doc__)
 
 
 class Section(StrEnum):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from shared.cli import step_boundary
+from shared.cli import StepApp, step_boundary
 from shared.errors import ExitCode
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
@@ -19,7 +19,7 @@ from steps.report.collect import collect
 from steps.report.core import build_report, read_schema_backups, unfinished_tables, write_report
 
 STEP = "report"
-app = typer.Typer(add_completion=False, help=__doc__)
+app = StepApp("report", help=__doc__)
 
 
 @app.command()

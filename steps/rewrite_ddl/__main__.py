@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import step_boundary
+from shared.cli import StepApp, step_boundary
 from shared.log import event
 from shared.steprecord import StepRecord
 from steps.rewrite_ddl.core import OUTPUT_URLS, STEP, load_overrides, run
 from steps.rewrite_ddl.tables import Options
 
-app = typer.Typer(add_completion=False, help=__doc__)
+app = StepApp("rewrite_ddl", help=__doc__)
 
 
 @app.command()

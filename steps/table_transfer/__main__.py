@@ -8,7 +8,7 @@ import signal
 
 import typer
 
-from shared.cli import step_boundary
+from shared.cli import StepApp, step_boundary
 from shared.errors import BadInputError, ExitCode
 from shared.identifiers import parse_table_ref
 from shared.log import event
@@ -25,7 +25,7 @@ from steps.table_transfer.core import (
 )
 from steps.table_transfer.plan import TransferOptions, parse_cleanup, select_tables
 
-app = typer.Typer(add_completion=False, help=__doc__)
+app = StepApp("table_transfer", help=__doc__)
 
 
 def _interrupt(signum, frame) -> None:

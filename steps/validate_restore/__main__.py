@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import step_boundary
+from shared.cli import StepApp, step_boundary
 from shared.errors import ConfigError
 from shared.log import event
 from shared.steprecord import StepRecord
 from steps.validate_restore.core import validate
 from steps.validate_restore.scratch import STEP
 
-app = typer.Typer(add_completion=False, help=__doc__)
+app = StepApp("validate_restore", help=__doc__)
 
 
 @app.command()

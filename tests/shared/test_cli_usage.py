@@ -1,0 +1,55 @@
+"""Every step's usage errors are one stderr line with exit BAD_CONFIG; --help lists every option with its help."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shared.errors import ExitCode
+
+STEPS = sorted(p.parent.name for p in Path(__file__).resolve().parents[2].glob("steps/*/__main__.py"))
+
+
+def _run(step: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "TERM": "dumb"}
+    return subprocess.run([sys.executable, "-m", f"steps.{step}", *args], capture_output=True, text=True,
+                          timeout=60, env=env, check=False)
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_unknown_flag_is_one_line_and_exit_bad_config(step: str) -> None:
+    done = _run(step, "--no-such-flag")
+    assert done.returncode == ExitCode.BAD_CONFIG
+    assert done.stderr.splitlines() == [f"r2a {step}: error: No such option: --no-such-flag"]
+
+
+def test_missing_required_option_and_bad_value_are_one_line() -> None:
+    missing = _run("report")
+    assert missing.returncode == ExitCode.BAD_CONFIG
+    assert missing.stderr.splitlines() == ["r2a report: error: Missing option '--run-id'."]
+    bad_value = _run("load_schema", "--section", "bogus", "--run-id", "r_1")
+    assert bad_value.returncode == ExitCode.BAD_CONFIG
+    lines = bad_value.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("r2a load_schema: error: Invalid value for '--section'")
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_help_describes_the_step_and_every_option(step: str) -> None:
+    from typer.main import get_command
+
+    module = __import__(f"steps.{step}.__main__", fromlist=["app"])
+    command = get_command(module.app)
+    done = _run(step, "--help")
+    assert done.returncode == 0
+    before_options = done.stdout.split("Options")[0].splitlines()
+    description = [line for line in before_options if line.strip() and "Usage:" not in line and "╭" not in line]
+    assert description, f"{step} --help has no description"
+    for param in command.params:
+        for name in param.opts:
+            if name.startswith("--"):
+                assert name in done.stdout, f"{step} --help does not list {name}"
+        assert getattr(param, "help", None), f"{step}: option {param.opts} has no help text"
