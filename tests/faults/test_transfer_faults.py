@@ -327,3 +327,6 @@ def test_step_sigkilled_during_unload_then_rerun_has_exactly_the_source_rows(tra
     run = run_step(transfer, "--table", str(source), timeout=120, kill_when=one_second_into_the_unload)
     assert run.code is None and "phase=unload" not in run.output, run.output
     _failed_then_rerun(transfer, source, "killed_in_unload", BIG, outcome)
+    attempts = [a["number"] for a in transfer.result(source)["attempts"]]
+    outcome.observed = f"killed 1 s into the UNLOAD; re-run took attempt {attempts[-1]}: exactly {BIG:,} rows"
+    assert attempts[-1] >= 2  # the killed attempt's folder is never reused
