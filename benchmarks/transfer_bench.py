@@ -27,6 +27,7 @@ import psycopg2
 
 from devstack import env as envfile
 from devstack import stack
+from workflows.local_env import process_environ
 
 NAME = "transfer_bench"
 ROW_BYTES = 200  # about what one row below unloads to
@@ -54,8 +55,7 @@ def _psql(env: dict) -> str:
 
 
 def _environ(env: dict, database: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
-    return {**base, **envfile.product_environ(env), "PGDATABASE": database, "R2A_LOG_FORMAT": "json"}
+    return {**process_environ(), **envfile.product_environ(env), "PGDATABASE": database, "R2A_LOG_FORMAT": "json"}
 
 
 def _emulator(env: dict):

@@ -16,6 +16,11 @@ from pathlib import Path
 PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "SYSTEMROOT", "VIRTUAL_ENV")
 
 
+def process_environ() -> dict[str, str]:
+    """What a step process started here inherits, and nothing else: its settings come from the caller."""
+    return {key: os.environ[key] for key in PASS_THROUGH if key in os.environ}
+
+
 @dataclass
 class LocalEnvironment:
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)  # Secret name → key → value
@@ -23,7 +28,7 @@ class LocalEnvironment:
     sidecars: dict[str, dict[str, str]] = field(default_factory=dict)  # sidecar name → env its stand-in needs
 
     def base_environ(self) -> dict[str, str]:
-        return {key: os.environ[key] for key in PASS_THROUGH if key in os.environ}
+        return process_environ()
 
     def write_secrets(self, directory: Path) -> dict[str, Path]:
         """One private folder per Secret, one file per key (like a secret volume); returns Secret → folder."""

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tests.table_transfer.conftest import Transfer, quoted
+from workflows.local_env import process_environ
 
 COLUMNS = [("id", "bigint"), ("label", "varchar(60)")]
 
@@ -55,8 +56,7 @@ def step_command(transfer: Transfer, *args: str) -> list[str]:
 
 
 def step_environ(transfer: Transfer, **extra: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-    return {**keep, **transfer.environ, **extra}
+    return {**process_environ(), **transfer.environ, **extra}
 
 
 def run_step(transfer: Transfer, *args: str, timeout: float = 120, environ: dict[str, str] | None = None,

@@ -3,7 +3,6 @@ no traceback, a non-zero exit code of shared/errors.py, and nothing written to A
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import uuid
@@ -15,11 +14,11 @@ from typer.testing import CliRunner
 
 from devstack import env as devstack_env
 from workflows.cli import app
+from workflows.local_env import process_environ
 
 
 def _environ(devstack, database: str, **changes) -> dict[str, str]:
-    environ = {**{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
-               **devstack_env.product_environ(devstack), "PGDATABASE": database, "R2A_LOG_FORMAT": "json"}
+    environ = {**process_environ(), **devstack_env.product_environ(devstack), "PGDATABASE": database, "R2A_LOG_FORMAT": "json"}
     for name, value in changes.items():
         if value is None:
             environ.pop(name, None)

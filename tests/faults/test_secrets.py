@@ -8,7 +8,6 @@ steps are run with wrong distinctive passwords, whose error lines must name the 
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ from shared.config import load_settings
 from shared.objectstore import ObjectStore, RunLayout, new_run_id
 from workflows.cli import app
 from workflows.demo import copy_report, reset_target
-from workflows.local_env import devstack_environment
+from workflows.local_env import devstack_environment, process_environ
 from workflows.render import RENDERED_DIR
 from workflows.run_local import RENDERED, run_workflow
 
@@ -108,8 +107,7 @@ def test_no_secret_in_rendered_or_dry_run_manifests(probed_run, matrix):
                                                 ("load_schema", "PGPASSWORD")])
 def test_a_wrong_password_is_named_never_shown(probed_run, devstack, step, variable, matrix):
     outcome = matrix.secrets(f"wrong {variable} → error line", step)
-    environ = {**{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
-               **devstack_env.product_environ(devstack), variable: WRONG_PASSWORD, "R2A_LOG_FORMAT": "json"}
+    environ = {**process_environ(), **devstack_env.product_environ(devstack), variable: WRONG_PASSWORD, "R2A_LOG_FORMAT": "json"}
     args = [sys.executable, "-m", f"steps.{step}", "--run-id", probed_run[1].run_id]  # a run that exists
     if step == "load_schema":
         args += ["--section", "pre-data"]

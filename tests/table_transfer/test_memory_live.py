@@ -4,7 +4,6 @@ stream buffers, then stays flat; `make bench` (transfer_bench) shows the flat pa
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ import time
 import psutil
 
 from tests.table_transfer.conftest import quoted
+from workflows.local_env import process_environ
 
 PAYLOAD_ROWS_SQL = ("INSERT INTO {table} SELECT g, md5(g::varchar) || repeat(md5((g * 7)::varchar), 4), "
                     "g * 1.5, '2020-01-01'::timestamp + g * interval '1 second' FROM generate_series(1, {rows}) g")
@@ -33,7 +33,7 @@ def peak_rss_mb(command: list[str], environ: dict[str, str]) -> tuple[int, float
 
 
 def test_peak_rss_does_not_grow_with_table_size(transfer):
-    environ = {**{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}, **transfer.environ}
+    environ = {**process_environ(), **transfer.environ}
     peaks = {}
     for name, rows in (("small", 250_000), ("large", 1_000_000)):
         table = f"{quoted(transfer.schema)}.{quoted(name)}"
