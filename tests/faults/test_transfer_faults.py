@@ -95,30 +95,23 @@ def test_unload_stall_is_waited_out_there_is_no_statement_timeout(transfer, matr
     assert unload["duration_s"] >= 6
 
 
-def test_source_table_dropped_after_planning_fails_and_loads_nothing(transfer, matrix):  # noqa: F811
-    outcome = matrix.fault("source table dropped between plan and transfer", "unload",
-                           "exit 4 'table not found', nothing loaded")
-    source, _ = numbered_table(transfer, "dropped", 50)
-    _stale_target(transfer, "dropped")
-    transfer.rs_execute(f'DROP TABLE {transfer.schema}."dropped"')
+@pytest.mark.parametrize(("name", "fault", "expected", "change", "says"), [
+    ("dropped", "source table dropped between plan and transfer", "exit 4 'table not found', nothing loaded",
+     'DROP TABLE {schema}."{name}"', "table not found"),
+    ("narrowed", "planned source column dropped before transfer", "exit 4 naming the column, nothing loaded",
+     'ALTER TABLE {schema}."{name}" DROP COLUMN label', "label"),
+], ids=["table dropped", "column dropped"])
+def test_source_changed_after_planning_fails_and_loads_nothing(transfer, matrix, name, fault, expected,  # noqa: F811
+                                                               change, says):
+    outcome = matrix.fault(fault, "unload", expected)
+    source, _ = numbered_table(transfer, name, 50)
+    _stale_target(transfer, name)
+    transfer.rs_execute(change.format(schema=transfer.schema, name=name))
     run = run_step(transfer, "--table", str(source), timeout=60)
     line = one_line_error(run.output)
     outcome.observed = f"exit {run.code}: {line[:90]}"
-    assert run.code == 4 and "table not found" in line
-    assert target_summary(transfer, "dropped") == (1, 1, -1)
-
-
-def test_source_column_dropped_after_planning_fails_and_loads_nothing(transfer, matrix):  # noqa: F811
-    outcome = matrix.fault("planned source column dropped before transfer", "unload",
-                           "exit 4 naming the column, nothing loaded")
-    source, _ = numbered_table(transfer, "narrowed", 50)
-    _stale_target(transfer, "narrowed")
-    transfer.rs_execute(f'ALTER TABLE {transfer.schema}."narrowed" DROP COLUMN label')
-    run = run_step(transfer, "--table", str(source), timeout=60)
-    line = one_line_error(run.output)
-    outcome.observed = f"exit {run.code}: {line[:90]}"
-    assert run.code == 4 and "label" in line
-    assert target_summary(transfer, "narrowed") == (1, 1, -1)
+    assert run.code == 4 and says in line
+    assert target_summary(transfer, name) == (1, 1, -1)
 
 
 def test_source_column_added_after_planning_moves_the_planned_columns(transfer, matrix):  # noqa: F811

@@ -5,9 +5,6 @@ server cannot run here; the request Hera sends is what is checked)."""
 from __future__ import annotations
 
 import csv
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import psycopg2
@@ -15,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from shared.objectstore import new_run_id
+from tests.workflows.argo_server import AcceptingArgoServer, serving
 from workflows.cli import app
 from workflows.demo import copy_report, reset_target
 from workflows.local_env import devstack_environment
@@ -101,40 +99,18 @@ def test_retry_failed_of_an_unknown_run_is_one_line(devstack):
     assert "list-unfinished" in done.output and "FAILED" in done.output
 
 
-class _ArgoServer(BaseHTTPRequestHandler):
-    received: list[dict] = []
-
-    def do_POST(self):  # noqa: N802 (http.server's naming)
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.received.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-        workflow = body["workflow"]
-        workflow["metadata"]["name"] = workflow["metadata"]["generateName"] + "abc12"
-        answer = json.dumps(workflow).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def argo_server():
-    server = HTTPServer(("127.0.0.1", 0), _ArgoServer)
-    _ArgoServer.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    AcceptingArgoServer.received = []
+    with serving(AcceptingArgoServer) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_submit_sends_a_workflow_referencing_the_template(argo_server):
     environ = {"ARGO_SERVER": argo_server, "ARGO_TOKEN": "tok-very-secret", "ARGO_NAMESPACE": "argo"}
     done = CliRunner().invoke(app, ["submit", "-p", "database=sales", "-p", "gcs-bucket=b"], env=environ)
     assert done.exit_code == 0, done.output
-    request = _ArgoServer.received[0]
+    request = AcceptingArgoServer.received[0]
     assert request["path"] == "/api/v1/workflows/argo"
     assert request["auth"] == "Bearer tok-very-secret"
     spec = request["body"]["workflow"]["spec"]
@@ -148,7 +124,7 @@ def test_retry_failed_submits_the_retry_template(argo_server):
     done = CliRunner().invoke(app, ["retry-failed", "--run-id", "sales_20260101_000000"],
                               env={"ARGO_SERVER": argo_server})
     assert done.exit_code == 0, done.output
-    spec = _ArgoServer.received[0]["body"]["workflow"]["spec"]
+    spec = AcceptingArgoServer.received[0]["body"]["workflow"]["spec"]
     assert spec["workflowTemplateRef"] == {"name": "retry-failed"}
     assert {"name": "run-id", "value": "sales_20260101_000000"} in spec["arguments"]["parameters"]
 

@@ -5,49 +5,36 @@ server cannot run here: a local HTTP server answers the create-workflow call as 
 from __future__ import annotations
 
 import ipaddress
-import json
 import ssl
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
+from tests.workflows.argo_server import AcceptingArgoServer, serving
 from workflows.cli import app
 
 TOKEN = "tok-4f9e-very-secret"
 
 
-class _RefusingArgoServer(BaseHTTPRequestHandler):
+class _RefusingArgoServer(AcceptingArgoServer):
     status = 403
     requests = 0
 
     def do_POST(self):  # noqa: N802 (http.server's naming)
         self.rfile.read(int(self.headers["Content-Length"]))
         type(self).requests += 1
-        answer = json.dumps({"code": 7, "message": 'workflows.argoproj.io is forbidden: User "system:serviceaccount:'
-                                                   'argo:ci" cannot create resource "workflows" in namespace "argo"'})
-        body = answer.encode()
-        self.send_response(self.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.answer(self.status, {"code": 7, "message": 'workflows.argoproj.io is forbidden: User "system:'
+                                                        'serviceaccount:argo:ci" cannot create resource "workflows" '
+                                                        'in namespace "argo"'})
 
 
 @pytest.fixture
 def refusing_server():
-    server = HTTPServer(("127.0.0.1", 0), _RefusingArgoServer)
     _RefusingArgoServer.requests = 0
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(_RefusingArgoServer) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.mark.parametrize("status", [401, 403, 500])
@@ -84,19 +71,8 @@ def test_a_parameter_the_template_does_not_declare_is_refused_before_submitting(
     assert _RefusingArgoServer.requests == 0
 
 
-class _AcceptingArgoServer(BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802 (http.server's naming)
-        workflow = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["workflow"]
-        workflow["metadata"]["name"] = workflow["metadata"]["generateName"] + "tls01"
-        body = json.dumps(workflow).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+class _TlsArgoServer(AcceptingArgoServer):
+    name_suffix = "tls01"
 
 
 def _self_signed(folder) -> tuple[str, str]:
@@ -124,14 +100,10 @@ def _self_signed(folder) -> tuple[str, str]:
 @pytest.fixture
 def tls_server(tmp_path):
     """The Argo Server's default: HTTPS with a self-signed certificate."""
-    server = HTTPServer(("127.0.0.1", 0), _AcceptingArgoServer)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*_self_signed(tmp_path))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(_TlsArgoServer, tls=context) as port:
+        yield f"127.0.0.1:{port}"
 
 
 def test_an_untrusted_certificate_is_one_line_and_skip_verify_submits(tls_server):
