@@ -147,6 +147,12 @@ class _Run:
         upstream = {name: self._upstream(task) for name, task in tasks.items()}
         phases: dict[str, str] = {}
         nodes: list[NodeResult] = []
+
+        def not_run(name: str, phase: str, why: str) -> None:
+            phases[name] = phase
+            nodes.append(NodeResult(task=name, name=name, phase=phase))
+            self.progress(f"  -  {name}: {phase.lower()} ({why})")
+
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             running: dict[str, list[Future]] = {}
             while len(phases) < len(tasks):
@@ -156,22 +162,16 @@ class _Run:
                         continue
                     started = True
                     if not self._should_run(task, phases):
-                        phases[name] = "Omitted"
-                        nodes.append(NodeResult(task=name, name=name, phase="Omitted"))
-                        self.progress(f"  -  {name}: omitted (depends not met)")
-                        continue
-                    if not self._when(task):
-                        phases[name] = "Skipped"
-                        nodes.append(NodeResult(task=name, name=name, phase="Skipped"))
-                        self.progress(f"  -  {name}: skipped (when: {task['when']})")
-                        continue
-                    running[name] = [pool.submit(self._run_node, task, name, item, index)
-                                     for index, item in self._items(task)]
-                    if not running[name]:
-                        phases[name] = "Skipped"
-                        nodes.append(NodeResult(task=name, name=name, phase="Skipped"))
-                        self.progress(f"  -  {name}: skipped (empty withParam)")
-                        del running[name]
+                        not_run(name, "Omitted", "depends not met")
+                    elif not self._when(task):
+                        not_run(name, "Skipped", f"when: {task['when']}")
+                    else:
+                        futures = [pool.submit(self._run_node, task, name, item, index)
+                                   for index, item in self._items(task)]
+                        if futures:
+                            running[name] = futures
+                        else:
+                            not_run(name, "Skipped", "empty withParam")
                 for name, futures in list(running.items()):
                     if all(f.done() for f in futures):
                         children = [f.result() for f in futures]
@@ -332,9 +332,10 @@ def _remap(text: str, mounts: dict[str, str]) -> str:
 
 
 def _aggregate(phases: list[str]) -> str:
-    for phase in ("Errored", "Failed"):
+    """A fan-out's phase from its children's: any Failed fails it, else any Errored errs it."""
+    for phase in ("Failed", "Errored"):
         if phase in phases:
-            return "Failed" if "Failed" in phases else phase
+            return phase
     return "Succeeded" if phases else "Skipped"
 
 
