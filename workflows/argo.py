@@ -115,11 +115,12 @@ def run_status(store: ObjectStore, layout: RunLayout) -> list[TableStatus]:
             document = store.read_json(info.url)
             if isinstance(document, dict) and document.get("table"):
                 results[document["table"]] = document
-    if not results and not store.exists(plan_url):
+    has_plan = store.exists(plan_url)
+    if not results and not has_plan:
         raise BadInputError(f"run {layout.run_id} not found: no tables.json and no results under {layout.root}",
                             "Check --run-id, R2A_GCS_BUCKET and R2A_GCS_PREFIX")
     planned = []
-    if store.exists(plan_url):
+    if has_plan:
         plan = store.read_json(plan_url)
         planned = [entry["table"] for entry in (plan.get("tables", []) if isinstance(plan, dict) else plan)]
     rows = []
