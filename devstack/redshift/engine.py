@@ -79,8 +79,10 @@ def _use_text_values(conn) -> None:
 
 
 class Engine:
-    def __init__(self, config: Config, state: ServerState, user: str, notice: Callable[[str, str], None]):
+    def __init__(self, config: Config, state: ServerState, user: str, notice: Callable[[str, str], None],
+                 cancel_session: Callable[[int, str, bool], bool] | None = None):
         self.config = config
+        self.cancel_session = cancel_session
         self.state = state
         self.user = user
         self.notice = notice
@@ -222,6 +224,8 @@ class Engine:
             return self._fault_command(words)
         if first == "UNLOAD":
             return self._unload(statement, words)
+        if first == "CANCEL":
+            return self._cancel(words)
         if first == "SHOW":
             return self._show(words)
         if first in ("SET", "RESET"):
@@ -233,6 +237,20 @@ class Engine:
             if handler is not None:
                 return handler(self, tokens, words)
         return None
+
+    def _cancel(self, words: list[Token]) -> Result:
+        """CANCEL process_id ['message']: stops the statement another session of this user is running."""
+        if len(words) < 2 or not words[1].text.isdigit() or self.cancel_session is None:
+            raise EmulatorError("42601", "syntax error: CANCEL process_id [ 'message' ]")
+        pid = int(words[1].text)
+        try:
+            found = self.cancel_session(pid, self.user, self.user == self.config.master_user)
+        except PermissionError as exc:
+            raise EmulatorError("42501", str(exc)) from None
+        if not found:
+            raise EmulatorError("XX000", f"Session {pid} does not exist. The session PID might have changed. "
+                                         "Check the stl_restarted_sessions system table for details.")
+        return Result(None, [], "CANCEL")
 
     def _check_query_faults(self, tokens: list[Token]) -> None:
         if not self.state.faults.items:

@@ -71,6 +71,19 @@ class Registry:
         if entry and entry[0] == secret:
             entry[1].engine.cancel()
 
+    def cancel_statement(self, pid: int, requester: str, superuser: bool) -> bool:
+        """The CANCEL command: a user cancels their own sessions' statements, a superuser anyone's.
+        False when no session has that pid."""
+        with self.lock:
+            entry = self.sessions.get(pid)
+        if entry is None or entry[1].engine is None:
+            return False
+        target = entry[1].engine
+        if target.user != requester and not superuser:
+            raise PermissionError(f"user {requester} may not cancel a statement of user {target.user}")
+        target.cancel()
+        return True
+
 
 class ClientSession:
     def __init__(self, sock: socket.socket, config: Config, registry: Registry, state):
@@ -109,7 +122,8 @@ class ClientSession:
             user = self.startup()
             if user is None:
                 return
-            self.engine = Engine(self.config, self.state, user, notice=self.notice)
+            self.engine = Engine(self.config, self.state, user, notice=self.notice,
+                                 cancel_session=self.registry.cancel_statement)
             pid, secret = self.registry.add(self)
             self.send(pg.auth_ok())
             for name, value in _PARAMETERS:

@@ -76,6 +76,31 @@ def test_unload_stall_is_cancellable(control, victim, table, devstack):
     assert one(victim, "select 2") == 2
 
 
+def test_cancel_command_from_another_session_stops_the_stalled_unload(control, victim, table, devstack):
+    """Redshift's CANCEL process_id: what a client uses when it cannot send a protocol cancel request."""
+    one(control, "select r2a_emulator_fault('unload_stall', %s, '30')", (table,))
+    pid = victim.get_backend_pid()
+
+    def cancel_from_the_control_session() -> None:
+        with control.cursor() as cur:
+            cur.execute(f"cancel {pid}")
+
+    timer = threading.Timer(0.5, cancel_from_the_control_session)
+    started = time.monotonic()
+    timer.start()
+    with pytest.raises(psycopg2.errors.QueryCanceled), victim.cursor() as cur:
+        cur.execute(unload(table, devstack))
+    timer.join()
+    assert time.monotonic() - started < 10
+    assert one(victim, "select 2") == 2
+
+
+def test_cancel_command_names_an_unknown_session(control):
+    with pytest.raises(psycopg2.Error) as refused, control.cursor() as cur:
+        cur.execute("cancel 999999")
+    assert "Session 999999 does not exist" in refused.value.pgerror
+
+
 def test_disconnect_cuts_the_connection_mid_unload(control, victim, table, devstack):
     one(control, "select r2a_emulator_fault('disconnect', %s, '1')", (table,))
     with pytest.raises(psycopg2.OperationalError), victim.cursor() as cur:
