@@ -4,8 +4,8 @@ A table of R2A_BENCH_TRANSFER_MB of unloaded text (default 2048; smoke: 8) is ma
 planned by the real schema steps (dump_schema → rewrite_ddl → validate_restore → load_schema). Then:
 1. r2a: `python -m steps.table_transfer` (UNLOAD → S3 → GCS streamed → COPY), wall time and phases from its result,
    peak RSS sampled every 50 ms; and the same for a table a quarter of the size (memory at two sizes 4x apart);
-2. the old way on the same staged parts: download every part from GCS to local disk, concatenate, gunzip,
-   `psql -c "COPY … FROM STDIN"` of the file (plus the same UNLOAD and S3 → GCS copy it also did);
+2. the old way, each stage after the previous one: the same UNLOAD statement to a folder of its own, every part
+   S3 → GCS, every part GCS → local disk, concatenate, gunzip, `psql -c "COPY … FROM STDIN"` of the file;
 3. the limit: `psql` COPY of the already uncompressed local file into an empty table (one stream).
 """
 
@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -34,6 +35,7 @@ ROW_BYTES = 200  # about what one row below unloads to
 ROWS_SQL = ("INSERT INTO {table} SELECT g, md5(g::varchar) || repeat(md5((g * 7)::varchar), 4), g * 1.5, "
             "'2020-01-01'::timestamp + g * interval '1 second' FROM generate_series({first}, {last}) g")
 BATCH_ROWS = 1_000_000
+OLD_WAY_ATTEMPT = 900  # the old way's own S3/GCS folders, apart from r2a's attempt-001
 
 
 def run(smoke: bool) -> list[dict]:
@@ -118,6 +120,7 @@ def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
     from shared.config import load_settings
     from shared.identifiers import TableRef
     from shared.objectstore import ObjectStore, RunLayout
+    from steps.table_transfer.copy import copy_part, staged_url
 
     settings = load_settings(environ)
     store = ObjectStore(settings.s3, settings.gcs)
@@ -132,11 +135,18 @@ def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
     copy_sql = json.loads(dry[dry.index("["):dry.rindex("]") + 1])[0]["copy"]
     options = copy_sql[copy_sql.upper().index("FROM STDIN"):]
 
-    # 2. the old way: every staged part to local disk, concatenated, gunzipped, then one psql COPY.
+    # 2. the old way, one stage after the other: its own UNLOAD (same statement), every part S3 → GCS (4 at a time,
+    # like gsutil -m), every part GCS → local disk, concatenate, gunzip, one psql COPY of the file.
+    old_unload_s, old_prefix, old_parts = _old_way_unload(settings, store, layout, big)
     started = time.monotonic()
-    parts = sorted(info.url for info in store.list(layout.staging_prefix(big, 1)) if info.url.endswith(".gz"))
+    staged = layout.staging_prefix(big, OLD_WAY_ATTEMPT)
+    with ThreadPoolExecutor(4) as pool:
+        parts = [copied.url for copied in pool.map(
+            lambda part: copy_part(settings.s3, settings.gcs, part, staged_url(staged, part)), old_parts)]
+    old_copy_s = time.monotonic() - started
+    started = time.monotonic()
     local_parts = []
-    for index, url in enumerate(parts):
+    for index, url in enumerate(sorted(parts)):
         path = work / f"part_{index:04d}.gz"
         with store.open_read(url) as source, path.open("wb") as target:
             shutil.copyfileobj(source, target, 8 * 2**20)
@@ -154,12 +164,14 @@ def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
     with gzip.open(joined, "rb") as source, text.open("wb") as target:
         shutil.copyfileobj(source, target, 8 * 2**20)
     gunzip_s = time.monotonic() - started
-    old_copy_s = _psql_copy(env, database, schema, "old_way", text, options)
+    old_load_s = _psql_copy(env, database, schema, "old_way", text, options)
+    store.delete_prefix(old_prefix)
+    store.delete_prefix(staged)
 
     # 3. the limit: the uncompressed local file, one COPY stream, into an empty table.
     limit_s = _psql_copy(env, database, schema, "limit", text, options)
 
-    old_total = phases["unload"] + phases["copy"] + download_s + concat_s + gunzip_s + old_copy_s
+    old_total = old_unload_s + old_copy_s + download_s + concat_s + gunzip_s + old_load_s
     load_rate, limit_rate = raw_mb / phases["load"], raw_mb / limit_s
     rows_out = [
         ("table (unloaded text)", raw_mb, "MB", None, None),
@@ -168,14 +180,17 @@ def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
         ("r2a end to end", r2a_s, "s", None, None),
         ("r2a end to end rate", raw_mb / r2a_s, "MB/s", None, None),
         ("r2a end to end rows/s", rows / r2a_s, "rows/s", None, None),
-        ("r2a unload phase", phases["unload"], "s", None, None),
+        ("r2a unload phase (copy and load overlap it)", phases["unload"], "s", None, None),
         ("r2a copy phase (S3→GCS)", phases["copy"], "s", None, None),
         ("r2a load phase (GCS→COPY)", phases["load"], "s", None, None),
+        ("r2a after the unload ended", r2a_s - phases["unload"], "s", None, None),
         ("r2a load rate", load_rate, "MB/s", None, None),
+        ("old way: UNLOAD", old_unload_s, "s", None, None),
+        ("old way: copy parts S3→GCS", old_copy_s, "s", None, None),
         ("old way: download parts", download_s, "s", None, None),
         ("old way: concatenate", concat_s, "s", None, None),
         ("old way: gunzip", gunzip_s, "s", None, None),
-        ("old way: psql COPY", old_copy_s, "s", None, None),
+        ("old way: psql COPY", old_load_s, "s", None, None),
         ("old way end to end", old_total, "s", None, None),
         ("limit: COPY of local text", limit_s, "s", None, None),
         ("limit rate", limit_rate, "MB/s", None, None),
@@ -186,6 +201,21 @@ def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
     ]
     return [{"benchmark": NAME, "measure": measure, "value": round(value, 3), "unit": unit,
              **({"goal": goal, "ok": ok} if goal else {})} for measure, value, unit, goal, ok in rows_out]
+
+
+def _old_way_unload(settings, store, layout, table) -> tuple[float, str, list]:
+    """The same UNLOAD statement r2a sends (options, MAXFILESIZE, credentials), to a folder of its own; seconds."""
+    from shared.connections import redshift_connection
+    from steps.table_transfer.plan import TransferOptions, select_tables
+    from steps.table_transfer.unload import authorization_clause, read_manifest, run_unload
+
+    spec = select_tables(store, layout, table=str(table), batch=None, plan_url=None).tables[0]
+    prefix = layout.unload_prefix(table, OLD_WAY_ATTEMPT)
+    started = time.monotonic()
+    with redshift_connection(settings, "benchmark") as conn:
+        run_unload(conn, spec, TransferOptions(), prefix, authorization_clause(settings), [])
+    manifest = read_manifest(store, prefix)
+    return time.monotonic() - started, prefix, manifest.parts
 
 
 def _psql_copy(env: dict, database: str, schema: str, table: str, text: Path, options: str) -> float:

@@ -22,7 +22,7 @@ import typer
 
 from shared import log
 from shared.config import Settings, load_settings
-from shared.errors import ExitCode, R2AError, exit_code_for
+from shared.errors import ExitCode, R2AError, Stopped, exit_code_for
 from shared.objectstore import check_run_id
 
 
@@ -59,8 +59,8 @@ def step_boundary(step: str, run_id: str | None, overrides: Mapping[str, Any] | 
         log.event("step.failed", level=logging.ERROR, error_class=exc.error_class, error=exc.one_line())
         _print_error(step, exc.one_line())
         raise typer.Exit(int(exit_code_for(exc))) from None
-    except KeyboardInterrupt:
-        _print_error(step, "interrupted")
+    except KeyboardInterrupt as stopped:
+        _print_error(step, str(stopped) if isinstance(stopped, Stopped) else "interrupted")
         raise typer.Exit(int(ExitCode.FAILED)) from None
     except Exception as exc:  # the boundary: an unexpected error still ends in one line and a typed exit
         _run_hooks(context, exc)

@@ -38,6 +38,8 @@ class RedshiftSettings:
                                    doc="Redshift password (or a file named by REDSHIFT_PASSWORD_FILE)")
     sslmode: str = setting("REDSHIFT_SSLMODE", "prefer", choices=SSL_MODES, doc="libpq sslmode towards Redshift")
     connect_timeout: int = setting("REDSHIFT_CONNECT_TIMEOUT", 20, kind=int, doc="seconds to wait for a connection")
+    unload_timeout: int = setting("REDSHIFT_UNLOAD_TIMEOUT", 6 * 3600, kind=int,
+                                  doc="seconds a table's count + UNLOAD may run before r2a cancels it (0: no limit)")
 
 
 @dataclass(frozen=True)

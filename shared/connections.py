@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import psycopg2
 import psycopg2.extensions
+from psycopg2 import sql
 
 from shared.config import AlloyDBSettings, BastionSettings, RedshiftSettings, Settings, require
 from shared.errors import ConfigError, R2AError, SourceError, TargetError, TransientError
@@ -175,6 +176,16 @@ def redshift_connection(settings: Settings | RedshiftSettings, step: str,
         stack.callback(conn.close)
         _names_exactly_as_stored(conn, where)
         yield conn
+
+
+def cancel_redshift_statement(settings: Settings, pid: int, step: str) -> None:
+    """Stop what Redshift session `pid` is running, with CANCEL from a session of its own. psycopg2's
+    connection.cancel() cannot be used through the bastion: it holds the GIL inside libpq's PQcancel while waiting
+    for the server, and the in-process SSH tunnel that must carry the request needs the GIL to run."""
+    with redshift_connection(settings, step) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(sql.SQL("CANCEL {}").format(sql.Literal(int(pid))))
 
 
 def _names_exactly_as_stored(conn, where: str) -> None:

@@ -70,6 +70,16 @@ class BadStateError(R2AError):
     exit_code = ExitCode.BAD_STATE
 
 
+class Stopped(KeyboardInterrupt):
+    """The process was told to stop (SIGTERM: Argo stopped the pod, or its deadline passed). Not a fault of the
+    work, so a retry may complete it; a KeyboardInterrupt so that no `except Exception` swallows it."""
+
+    transient = True
+
+    def __init__(self, signal_name: str = "SIGTERM"):
+        super().__init__(f"stopped by {signal_name} before it finished (the pod was stopped or ran out of time)")
+
+
 class TransientError(R2AError):
     """A failure worth retrying (network blip, 5xx, connection lost): exit code 1."""
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from shared.errors import R2AError, exit_code_for
+from shared.errors import ExitCode, R2AError, Stopped, exit_code_for
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "result.schema.json"
@@ -41,6 +41,8 @@ class ErrorInfo:
 
         if isinstance(exc, R2AError):
             return cls(exc.error_class, redact(exc.one_line()), int(exit_code_for(exc)), exc.transient)
+        if isinstance(exc, Stopped):
+            return cls("Stopped", str(exc), int(ExitCode.FAILED), True)
         return cls(type(exc).__name__, redact(" ".join(str(exc).split()))[:500] or type(exc).__name__, 70, False)
 
 

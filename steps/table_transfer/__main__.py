@@ -9,7 +9,7 @@ import signal
 import typer
 
 from shared.cli import StepApp, step_boundary
-from shared.errors import BadInputError, ExitCode
+from shared.errors import BadInputError, ExitCode, Stopped
 from shared.identifiers import parse_table_ref
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
@@ -23,13 +23,16 @@ from steps.table_transfer.core import (
     transfer_table,
     write_result,
 )
-from steps.table_transfer.plan import TransferOptions, parse_cleanup, select_tables
+from steps.table_transfer.plan import DEFAULT_MAX_FILE_SIZE, TransferOptions, parse_cleanup, select_tables
 
 app = StepApp("table_transfer", help=__doc__)
 
 
 def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt  # Argo stops a pod with SIGTERM: record the table as failed before leaving
+    """Argo stops a pod with SIGTERM: record the table as failed before leaving (a second SIGTERM must not
+    interrupt that; SIGKILL follows after the grace period anyway)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Stopped("SIGTERM")
 
 
 def exit_code(results: list[TableResult]) -> int:
@@ -54,7 +57,9 @@ def main(
     parallel_parts: int = typer.Option(4, "--parallel-parts", help="parts copied S3 → GCS at the same time"),
     load_sessions: int = typer.Option(1, "--load-sessions",
                                       help="COPY sessions; >1 loads through a staging table (big tables)"),
-    max_file_size: str | None = typer.Option(None, "--max-file-size", help="UNLOAD MAXFILESIZE, e.g. 1GB"),
+    max_file_size: str = typer.Option(DEFAULT_MAX_FILE_SIZE, "--max-file-size",
+                                      help="UNLOAD MAXFILESIZE (5MB..6.2GB): parts are copied and loaded as each "
+                                           "one is written"),
     cleanup: str | None = typer.Option(None, "--cleanup", help="after success delete staged files: s3,gcs"),
     verify: str = typer.Option("count", "--verify", help="count, or checksum (per-column aggregates too)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the statements and folders; change nothing"),

@@ -12,7 +12,6 @@ import json
 import re
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from shared.config import Settings
@@ -25,7 +24,6 @@ from shared.results import (
     Attempt,
     ErrorInfo,
     PhaseClock,
-    PhaseTiming,
     TableResult,
     table_result_from_dict,
     to_dict,
@@ -33,17 +31,11 @@ from shared.results import (
 )
 from shared.retry import DEFAULT_POLICY
 from shared.runlock import exclusive
-from steps.table_transfer.copy import copy_part, staged_url
+from steps.table_transfer.background import BackgroundUnload
 from steps.table_transfer.load import PartFeed, UpstreamFailed, copy_statement, load_direct, load_staged
+from steps.table_transfer.pipeline import PART_POLL_S, CopyStage, follow_unload
 from steps.table_transfer.plan import TableSpec, TransferOptions
-from steps.table_transfer.unload import (
-    Manifest,
-    authorization_clause,
-    read_manifest,
-    run_unload,
-    select_statement,
-    unload_statement,
-)
+from steps.table_transfer.unload import authorization_clause, select_statement, unload_statement
 from steps.table_transfer.verify import (
     CSV_NULL_HINT,
     check_checksums,
@@ -164,32 +156,30 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
     if options.format == "csv" and not aggregates:
         aggregates = csv_null_guards(spec)
     hint = CSV_NULL_HINT if options.format == "csv" else ""
-    with clock.phase("unload"):
-        authorization = authorization_clause(settings)
-        with redshift_connection(settings, STEP) as conn:
-            source_rows, source_checks = run_unload(conn, spec, options, prefix, authorization, aggregates)
-        manifest = read_manifest(ctx.store, prefix)
-    result.rows_source, result.rows_unloaded = source_rows, manifest.record_count
-    result.parts, result.bytes_compressed = len(manifest.parts), manifest.bytes_compressed
-    event("phase.finished", phase="unload", rows=source_rows, parts=len(manifest.parts),
-          bytes=manifest.bytes_compressed)
+    unload = BackgroundUnload(settings, ctx.store, spec, options, prefix, authorization_clause(settings), aggregates)
+    result.phases.append(unload.timing)
 
     def verifier(cur, table, rows_loaded: int) -> None:
+        source = unload.outcome()  # complete: the feed ended only after the manifest was read
         with clock.phase("verify"):
-            check_counts(str(spec.source), source_rows, manifest.record_count, rows_loaded)
+            check_counts(str(spec.source), source.source_rows, source.manifest.record_count, rows_loaded)
             if aggregates:
                 query, names = target_aggregates(spec, aggregates, table)
                 cur.execute(query)
                 values = cur.fetchone()
-                check_counts(str(spec.source), source_rows, manifest.record_count, int(values[0]))
+                check_counts(str(spec.source), source.source_rows, source.manifest.record_count, int(values[0]))
                 checksummed = options.verify == "checksum"
                 if checksummed:
                     result.checksum_match = False
-                check_checksums(str(spec.source), source_checks, dict(zip(names, values[1:], strict=True)), hint)
+                check_checksums(str(spec.source), source.source_checks, dict(zip(names, values[1:], strict=True)),
+                                hint)
                 if checksummed:
                     result.checksum_match = True
 
-    outcome = _copy_and_load(ctx, spec, attempt, manifest, result, clock, verifier)
+    try:
+        outcome = _unload_copy_and_load(ctx, spec, attempt, unload, result, clock, verifier)
+    finally:
+        _record_unload(result, unload)
     result.rows_loaded, result.bytes_raw = outcome.rows_loaded, outcome.bytes_raw
     event("phase.finished", phase="load", rows=outcome.rows_loaded, bytes_raw=outcome.bytes_raw,
           strategy=outcome.strategy)
@@ -201,15 +191,20 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
                 ctx.store.delete_prefix(ctx.layout.staging_prefix(spec.source, attempt))
 
 
-def _copy_and_load(ctx: TransferContext, spec: TableSpec, attempt: int, manifest: Manifest, result: TableResult,
-                   clock: PhaseClock, verifier):
+def _record_unload(result: TableResult, unload: BackgroundUnload) -> None:
+    if not unload.done:
+        return
+    try:
+        source = unload.outcome()
+    except BaseException:
+        return
+    result.rows_source, result.rows_unloaded = source.source_rows, source.manifest.record_count
+    result.parts, result.bytes_compressed = len(source.manifest.parts), source.manifest.bytes_compressed
+
+
+def _unload_copy_and_load(ctx: TransferContext, spec: TableSpec, attempt: int, unload: BackgroundUnload,
+                          result: TableResult, clock: PhaseClock, verifier):
     options, settings = ctx.options, ctx.settings
-    staging = ctx.layout.staging_prefix(spec.source, attempt)
-    feed = PartFeed()
-    copy_timing = PhaseTiming("copy", utc_now())
-    result.phases.append(copy_timing)
-    copy_started = time.monotonic()
-    pending = len(manifest.parts)
     lock = threading.Lock()
     current = result.attempts[-1]
 
@@ -218,52 +213,31 @@ def _copy_and_load(ctx: TransferContext, spec: TableSpec, attempt: int, manifest
             current.retries += 1
 
     policy = replace(DEFAULT_POLICY, on_retry=count_retry)
-
-    def finish_copy(error: BaseException | None) -> None:
-        copy_timing.finished_at = utc_now()
-        copy_timing.duration_s = round(time.monotonic() - copy_started, 3)
-        copy_timing.status = "failed" if error else "succeeded"
-        feed.finish(error)
-
-    def on_copied(future: Future) -> None:
-        nonlocal pending
-        if future.cancelled():
-            return
-        error = future.exception()
-        if error is not None:
-            finish_copy(error)
-            return
-        feed.add(future.result())
-        with lock:
-            pending -= 1
-            done = pending == 0
-        if done:
-            finish_copy(None)
-
-    if not manifest.parts:
-        finish_copy(None)
-    pool = ThreadPoolExecutor(options.parallel_parts, thread_name_prefix="copy")
+    feed = PartFeed()
+    copies = CopyStage(settings.s3, settings.gcs, ctx.layout.staging_prefix(spec.source, attempt), feed,
+                       options.parallel_parts, policy)
+    result.phases.append(copies.timing)
+    follower = threading.Thread(target=follow_unload, args=(ctx.store, unload, copies), name="follow-unload",
+                                daemon=True)
+    unload.start()
+    follower.start()
     failed = True
     try:
-        for part in manifest.parts:
-            pool.submit(copy_part, settings.s3, settings.gcs, part, staged_url(staging, part),
-                        policy=policy).add_done_callback(on_copied)
-
         def connect():
             return alloydb_connection(settings, STEP)
 
         with clock.phase("load"):
-            if options.load_sessions > 1 and len(manifest.parts) > 1:
+            if options.load_sessions > 1:
                 outcome = load_staged(connect, ctx.store, spec, options, feed, verifier, attempt, policy=policy)
             else:
                 outcome = load_direct(connect, ctx.store, spec, options, feed, verifier, policy=policy)
         failed = False
         return outcome
     finally:
-        pool.shutdown(wait=True, cancel_futures=failed)
-        if copy_timing.finished_at is None:  # the load failed first: the rest of the copies were cancelled
-            copy_timing.finished_at, copy_timing.status = utc_now(), "failed"
-            copy_timing.duration_s = round(time.monotonic() - copy_started, 3)
+        if failed:
+            unload.stop("the load ended first")
+        follower.join(PART_POLL_S * 5)
+        copies.close(cancel=failed)
 
 
 def transfer_tables(ctx: TransferContext, specs: list[TableSpec]) -> list[TableResult]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -185,12 +186,16 @@ def load_direct(connect: ConnectionFactory, store: ObjectStore, spec: TableSpec,
 def _load_direct_once(connect: ConnectionFactory, store: ObjectStore, spec: TableSpec, options: TransferOptions,
                       feed: PartFeed, verifier: Verifier) -> LoadOutcome:
     outcome = LoadOutcome(strategy="direct")
+    parts = feed.iterate()
+    first = next(parts, None)  # the transaction starts with the first part, not while the UNLOAD has none yet
     conn = connect()
     try:
         with conn.cursor() as cur:
+            # the next part may be minutes away while Redshift writes it: a server-wide idle limit must not cut in
+            cur.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
             freeze = _empty_target(cur, spec)
             statement = copy_statement(spec, options, freeze=freeze)
-            for part in feed.iterate():
+            for part in itertools.chain([first] if first is not None else [], parts):
                 rows, raw = _copy_one(cur, store, part, statement, options.compression)
                 outcome.rows_loaded += rows
                 outcome.raw_bytes[part.url] = raw

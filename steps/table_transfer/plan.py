@@ -63,12 +63,17 @@ class TableSpec:
         return str(self.source)
 
 
+# Small enough that parts reach S3 while the UNLOAD still runs (each slice closes a part at this size), so copy
+# and load overlap the unload; large enough that a terabyte is a few thousand parts.
+DEFAULT_MAX_FILE_SIZE = "64MB"
+
+
 @dataclass(frozen=True)
 class TransferOptions:
     format: str = "text"
     compression: str = "gzip"
     parallel_parts: int = 4
-    max_file_size: str | None = None
+    max_file_size: str | None = DEFAULT_MAX_FILE_SIZE
     cleanup: tuple[str, ...] = ()
     verify: str = "count"
     dry_run: bool = False

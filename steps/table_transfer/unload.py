@@ -52,13 +52,6 @@ class Manifest:
         return sum(p.size for p in self.parts)
 
 
-@dataclass
-class UnloadOutcome:
-    source_rows: int
-    source_checksums: dict[str, object]
-    manifest: Manifest
-
-
 def redshift_literal(value: str) -> sql.SQL:
     """A Redshift string literal. Redshift reads backslash escapes in plain literals and has no E'' strings
     (psycopg2's Literal would write E'..' against a server without standard_conforming_strings)."""

@@ -69,7 +69,7 @@ def run_step(transfer: Transfer, *args: str, timeout: float = 120, environ: dict
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     os.set_blocking(process.stdout.fileno(), False)
     chunks: list[bytes] = []
-    timed_out = killed = False
+    timed_out = killed = signalled = False
     while True:
         chunk = process.stdout.read()
         if chunk:
@@ -79,9 +79,9 @@ def run_step(transfer: Transfer, *args: str, timeout: float = 120, environ: dict
         if while_running is not None:
             while_running()
         text = b"".join(chunks).decode(errors="replace")
-        if kill_when is not None and not killed and kill_when(text):
-            os.kill(process.pid, kill_signal)
-            killed = kill_signal == signal.SIGKILL
+        if kill_when is not None and not signalled and kill_when(text):
+            os.kill(process.pid, kill_signal)  # once, as Kubernetes does before its SIGKILL
+            signalled, killed = True, kill_signal == signal.SIGKILL
         if time.monotonic() - started > timeout:
             os.killpg(process.pid, signal.SIGKILL)
             timed_out = True

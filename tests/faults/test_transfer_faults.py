@@ -4,6 +4,7 @@ with one line, no partial rows in AlloyDB, and a re-run (what retry-failed does)
 
 from __future__ import annotations
 
+import signal
 import time
 from urllib.parse import urlparse
 
@@ -76,23 +77,56 @@ def test_unload_failure_fails_in_one_line_and_rerun_completes(transfer, matrix):
     _failed_then_rerun(transfer, source, "refused", 500, outcome)
 
 
-def test_unload_stall_is_waited_out_there_is_no_statement_timeout(transfer, matrix):  # noqa: F811
-    """shared/config.py has no Redshift statement timeout (only REDSHIFT_CONNECT_TIMEOUT) and steps/table_transfer no
-    flag for one: a stalled UNLOAD is waited out, bounded only by the pod's deadline."""
-    outcome = matrix.fault("UNLOAD stalls 6 s (no statement-timeout setting exists)", "unload",
-                           "waited out; succeeded with exactly the source rows")
+def test_unload_stall_past_its_timeout_is_cancelled_transient_and_rerun_completes(transfer, matrix):  # noqa: F811
+    outcome = matrix.fault("UNLOAD stalls 120 s, REDSHIFT_UNLOAD_TIMEOUT=3", "unload",
+                           "cancelled after 3 s: exit 1 (transient), one line, target unchanged, re-run succeeds")
     source, _ = numbered_table(transfer, "stalled", 500)
-    emulator_fault(transfer, "unload_stall", str(source), "6")
+    _stale_target(transfer, "stalled")
+    emulator_fault(transfer, "unload_stall", str(source), "120")
     try:
-        run = run_step(transfer, "--table", str(source), timeout=60)
+        run = run_step(transfer, "--table", str(source), timeout=60,
+                       environ=step_environ(transfer, REDSHIFT_UNLOAD_TIMEOUT="3"))
     finally:
         clear_emulator_faults(transfer)
-    loaded = target_summary(transfer, "stalled")
-    outcome.observed = f"exit {run.code} after {run.seconds} s, target {loaded}"
-    assert run.code == 0, run.output
-    assert run.seconds >= 6 and loaded == expected_summary(500)
-    unload = next(p for p in transfer.result(source)["phases"] if p["name"] == "unload")
-    assert unload["duration_s"] >= 6
+    line = one_line_error(run.output)
+    result = transfer.result(source)
+    outcome.observed = f"exit {run.code} after {run.seconds} s: {line[27:100]}"
+    assert run.code == 1 and result["status"] == "failed" and result["error"]["transient"] is True
+    assert "did not finish within 3 s and was cancelled" in line and "REDSHIFT_UNLOAD_TIMEOUT" in line
+    assert run.seconds < 20
+    assert "unload.cancel" in run.output and "unload.cancel_failed" not in run.output, run.output
+    _failed_then_rerun(transfer, source, "stalled", 500, outcome)
+
+
+def test_sigterm_during_a_stalled_unload_stops_the_step_and_records_the_table(transfer, matrix):  # noqa: F811
+    """Argo stops a pod with SIGTERM (once), then SIGKILL after the grace period: the step must cancel the UNLOAD
+    that blocks in libpq, record the table failed and leave well within the grace period."""
+    outcome = matrix.fault("SIGTERM while the UNLOAD is stalled (120 s)", "unload",
+                           "stops within 15 s, failed, target unchanged, re-run succeeds")
+    source, _ = numbered_table(transfer, "terminated", 500)
+    _stale_target(transfer, "terminated")
+    emulator_fault(transfer, "unload_stall", str(source), "120")
+    started: list[float] = []
+
+    def two_seconds_into_the_unload(output: str) -> bool:
+        if "table.started" not in output:
+            return False
+        started.append(time.monotonic())
+        return started[-1] - started[0] >= 2
+
+    try:
+        run = run_step(transfer, "--table", str(source), timeout=40, kill_when=two_seconds_into_the_unload,
+                       kill_signal=signal.SIGTERM)
+    finally:
+        clear_emulator_faults(transfer)
+    result = transfer.result(source)
+    outcome.observed = f"exit {run.code} after {run.seconds} s, {result['status']}: " \
+                       f"{(result['error'] or {}).get('message', '')[:60]}"
+    assert not run.timed_out, run.output
+    assert run.code == 1 and result["status"] == "failed" and run.seconds < 15
+    assert result["error"]["transient"] is True and "stopped by SIGTERM" in result["error"]["message"]
+    assert "unload.cancel" in run.output and "unload.cancel_failed" not in run.output, run.output
+    _failed_then_rerun(transfer, source, "terminated", 500, outcome)
 
 
 @pytest.mark.parametrize(("name", "fault", "expected", "change", "says"), [

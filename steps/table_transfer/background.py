@@ -1,0 +1,140 @@
+"""The count + UNLOAD in a thread of its own, so that the step can copy and load parts while Redshift still writes
+the next ones, stop it when its time is up (REDSHIFT_UNLOAD_TIMEOUT) and stop it when Argo stops the pod (SIGTERM
+reaches only the main thread, and a thread blocked in libpq cannot see it).
+
+Stopping is Redshift's CANCEL from a second session (shared.connections.cancel_redshift_statement), sent from a
+daemon thread: if even that hangs, the step still records the table and leaves.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from psycopg2 import sql
+
+from shared.config import Settings
+from shared.connections import cancel_redshift_statement, redshift_connection
+from shared.errors import R2AError, TransientError
+from shared.log import event
+from shared.objectstore import ObjectStore
+from shared.results import PhaseTiming, utc_now
+from steps.table_transfer.plan import TableSpec, TransferOptions
+from steps.table_transfer.unload import Manifest, read_manifest, run_unload
+from steps.table_transfer.verify import Aggregate
+
+STEP = "table_transfer"
+CANCEL_GRACE_S = 10.0  # how long a stop waits for the UNLOAD to end after asking Redshift to cancel it
+
+
+class UnloadStopped(R2AError):
+    """The step stopped the UNLOAD before it started (a stop request arrived while it was still connecting)."""
+
+    transient = True
+
+
+@dataclass
+class UnloadOutcome:
+    source_rows: int
+    source_checks: dict[str, object]
+    manifest: Manifest
+    seconds: float
+
+
+class BackgroundUnload:
+    """`start()`, then `wait(seconds)` until `done`; `outcome()` returns the result or raises the unload's error."""
+
+    def __init__(self, settings: Settings, store: ObjectStore, spec: TableSpec, options: TransferOptions,
+                 prefix: str, authorization: sql.Composable, aggregates: list[Aggregate]):
+        self.settings, self.store, self.spec, self.options = settings, store, spec, options
+        self.prefix, self.authorization, self.aggregates = prefix, authorization, aggregates
+        self.timeout_s = max(settings.redshift.unload_timeout, 0)
+        self._done = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._timed_out = False
+        self._outcome: UnloadOutcome | None = None
+        self._error: BaseException | None = None
+        self._timer: threading.Timer | None = None
+        self._thread = threading.Thread(target=self._run, name="unload", daemon=True)
+        self.timing = PhaseTiming("unload", utc_now())
+
+    def start(self) -> BackgroundUnload:
+        self.timing.started_at = utc_now()
+        if self.timeout_s:
+            self._timer = threading.Timer(self.timeout_s, self._time_out)
+            self._timer.daemon = True
+            self._timer.start()
+        self._thread.start()
+        return self
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, seconds: float | None = None) -> bool:
+        return self._done.wait(seconds)
+
+    def outcome(self) -> UnloadOutcome:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._outcome is not None
+        return self._outcome
+
+    def stop(self, why: str) -> None:
+        """Cancel the UNLOAD if it still runs, and wait a little for it to end."""
+        if self._done.is_set():
+            return
+        self._cancel(why)
+        self._done.wait(CANCEL_GRACE_S)
+
+    # ------------------------------------------------------------------------------------------- inside
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        try:
+            with redshift_connection(self.settings, STEP) as conn:
+                with self._lock:
+                    self._pid = conn.get_backend_pid()
+                    if self._stop.is_set():
+                        raise UnloadStopped(f"UNLOAD of {self.spec.source} was stopped before it started")
+                rows, checks = run_unload(conn, self.spec, self.options, self.prefix, self.authorization,
+                                          self.aggregates)
+            manifest = read_manifest(self.store, self.prefix)
+            self._outcome = UnloadOutcome(rows, checks, manifest, round(time.monotonic() - started, 3))
+        except BaseException as exc:  # handed to the main thread by outcome()
+            self._error = self._timeout_error() if self._timed_out else exc
+            self.timing.status = "failed"
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+            self.timing.finished_at = utc_now()
+            self.timing.duration_s = round(time.monotonic() - started, 3)
+            self._done.set()
+
+    def _timeout_error(self) -> TransientError:
+        return TransientError(f"UNLOAD of {self.spec.source} did not finish within {self.timeout_s} s and was "
+                              f"cancelled", "raise REDSHIFT_UNLOAD_TIMEOUT if the table needs longer")
+
+    def _time_out(self) -> None:
+        self._timed_out = True
+        self._cancel(f"the unload timeout of {self.timeout_s} s has passed")
+
+    def _cancel(self, why: str) -> None:
+        with self._lock:
+            self._stop.set()
+            pid = self._pid
+        if pid is None or self._done.is_set():
+            return
+        event("unload.cancel", table=str(self.spec.source), pid=pid, why=why)
+        threading.Thread(target=self._send_cancel, args=(pid,), name="unload-cancel", daemon=True).start()
+
+    def _send_cancel(self, pid: int) -> None:
+        try:
+            cancel_redshift_statement(self.settings, pid, STEP)
+        except Exception as exc:  # the UNLOAD may have ended meanwhile; the stop does not depend on this
+            event("unload.cancel_failed", table=str(self.spec.source), pid=pid,
+                  error=" ".join(str(exc).split())[:200])
