@@ -1,9 +1,9 @@
-"""One table, end to end: unload → copy ∥ load → verify → cleanup, and its result file in every outcome.
+"""One table, end to end: unload ∥ copy ∥ load → verify → cleanup, and its result file in every outcome.
 
 Every run of a table is a new attempt with its own S3 prefix and GCS staging folder (attempt-NNN), numbered
 after the attempts recorded in the table's result file and the attempt folders already in S3, so files of an
-earlier (crashed) attempt can never be loaded by a later one. Copy and load overlap: a part is loaded as soon
-as it is in GCS.
+earlier (crashed) attempt can never be loaded by a later one. Unload, copy and load overlap (pipeline.py): a part
+is copied as soon as Redshift has written it and loaded as soon as it is in GCS.
 """
 
 from __future__ import annotations
