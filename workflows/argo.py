@@ -3,6 +3,7 @@ results from GCS for `r2a status`."""
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Mapping
@@ -106,15 +107,22 @@ class TableStatus:
     error: str
 
 
+def _json_document(url: str, data: bytes | None):
+    try:
+        return json.loads(data) if data is not None else None
+    except ValueError as exc:
+        raise BadInputError(f"{url} is not valid JSON: {exc}") from None
+
+
 def run_status(store: ObjectStore, layout: RunLayout) -> list[TableStatus]:
     """Every planned table with its latest result (a planned table without a result is `not_run`)."""
     plan_url = layout.artifact("tables.json")
     results = {}
-    for info in store.list(layout.results_prefix):
-        if info.url.endswith(".json"):
-            document = store.read_json(info.url)
-            if isinstance(document, dict) and document.get("table"):
-                results[document["table"]] = document
+    urls = [info.url for info in store.list(layout.results_prefix) if info.url.endswith(".json")]
+    for url, data in store.read_many(urls):
+        document = _json_document(url, data)
+        if isinstance(document, dict) and document.get("table"):
+            results[document["table"]] = document
     has_plan = store.exists(plan_url)
     if not results and not has_plan:
         raise BadInputError(f"run {layout.run_id} not found: no tables.json and no results under {layout.root}",

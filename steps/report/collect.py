@@ -8,17 +8,14 @@ never stops the report: it is recorded as an `InputProblem` and shown.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from shared.errors import BadInputError, ObjectStoreError
+from shared.errors import BadInputError
 from shared.identifiers import parse_table_ref
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import StepResult, TableResult, load_schema, step_result_from_dict, table_result_from_dict
-
-READERS = 16  # parallel reads: GCS answers one small object in tens of ms, 5,000 results must not take minutes
 
 # The schema reports in pipeline order: for an object reported by several, the earliest stage explains it.
 OBJECT_REPORTS = (
@@ -97,29 +94,20 @@ def relative(layout: RunLayout, url: str) -> str:
     return url[len(layout.root):] if url.startswith(layout.root) else url
 
 
-def collect(store: ObjectStore, layout: RunLayout, readers: int = READERS) -> RawRun:
+def collect(store: ObjectStore, layout: RunLayout) -> RawRun:
     """Every JSON document the report reads, fetched in parallel. A run folder with none of them is bad input."""
     named = [PLAN_FILE] + [name for _, name in OBJECT_REPORTS]
     listed = [relative(layout, info.url) for prefix in (layout.results_prefix, layout.artifact(STEPS_DIR))
               for info in store.list(prefix) if info.url.endswith(".json")]
     raw = RawRun(layout.run_id)
-
-    def fetch(path: str) -> tuple[str, bytes | None]:
+    for url, data in store.read_many([layout.artifact(path) for path in named + listed]):
+        if data is None:
+            continue
+        path = relative(layout, url)
         try:
-            return path, store.read_bytes(layout.artifact(path))
-        except ObjectStoreError as exc:
-            if exc.reason.endswith("does not exist"):
-                return path, None
-            raise
-
-    with ThreadPoolExecutor(max_workers=readers) as pool:
-        for path, data in pool.map(fetch, named + listed):
-            if data is None:
-                continue
-            try:
-                raw.documents[path] = json.loads(data)
-            except ValueError as exc:
-                raw.unreadable[path] = f"not valid JSON: {exc}"
+            raw.documents[path] = json.loads(data)
+        except ValueError as exc:
+            raw.unreadable[path] = f"not valid JSON: {exc}"
     if not raw.documents and not raw.unreadable and not _has_any(store, layout):
         raise BadInputError(f"run folder {layout.root} not found (no plan, results, step results or reports)",
                             "Check --run-id, R2A_GCS_BUCKET and R2A_GCS_PREFIX")
