@@ -139,7 +139,8 @@ def _connect_error(system: str, where: str, user: str | None, exc: psycopg2.Erro
         return ConfigError(f"{system} at {where} asks for a password and none is configured")
     if "does not exist" in lowered:
         return permanent(f"{system} at {where}: {text}")
-    if "ssl" in lowered and ("certificate" in lowered or "verify" in lowered or "not support" in lowered):
+    if "server certificate" in lowered or ("ssl" in lowered and ("certificate" in lowered or "verify" in lowered
+                                                                  or "not support" in lowered)):
         return ConfigError(f"{system} at {where}: TLS problem: {text}")
     if "could not translate host name" in lowered:
         return ConfigError(f"{system} host name of {where} cannot be resolved")
