@@ -182,7 +182,7 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
         _record_unload(result, unload)
     result.rows_loaded, result.bytes_raw = outcome.rows_loaded, outcome.bytes_raw
     event("phase.finished", phase="load", rows=outcome.rows_loaded, bytes_raw=outcome.bytes_raw,
-          strategy=outcome.strategy)
+          strategy=outcome.strategy, copy_busy_s=round(outcome.busy_s, 3))
     if options.cleanup:
         with clock.phase("cleanup"):
             if "s3" in options.cleanup:

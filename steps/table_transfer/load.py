@@ -19,6 +19,7 @@ import gzip
 import io
 import itertools
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -134,6 +135,7 @@ class LoadOutcome:
     rows_loaded: int = 0
     raw_bytes: dict[str, int] = field(default_factory=dict)  # part url -> decompressed bytes
     strategy: str = "direct"
+    busy_s: float = 0.0  # time spent in COPY, not waiting for the next part
 
     @property
     def bytes_raw(self) -> int:
@@ -149,7 +151,10 @@ def _target_error(exc: BaseException, spec: TableSpec) -> BaseException:
     return TargetError(f"load of {spec.target} failed: {message}")
 
 
-def _copy_one(cur, store: ObjectStore, part: CopiedPart, statement: sql.Composed, compression: str) -> tuple[int, int]:
+def _copy_one(cur, store: ObjectStore, part: CopiedPart, statement: sql.Composed,
+              compression: str) -> tuple[int, int, float]:
+    """(rows, decompressed bytes, seconds) of one part's COPY."""
+    started = time.monotonic()
     raw, stream = open_decompressed(store, part.url, compression)
     counter = _CountingReader(stream)
     try:
@@ -157,7 +162,7 @@ def _copy_one(cur, store: ObjectStore, part: CopiedPart, statement: sql.Composed
     finally:
         stream.close()
         raw.close()
-    return max(cur.rowcount, 0), counter.count
+    return max(cur.rowcount, 0), counter.count, time.monotonic() - started
 
 
 def _referenced_by_foreign_keys(cur, spec: TableSpec) -> bool:
@@ -196,9 +201,10 @@ def _load_direct_once(connect: ConnectionFactory, store: ObjectStore, spec: Tabl
             freeze = _empty_target(cur, spec)
             statement = copy_statement(spec, options, freeze=freeze)
             for part in itertools.chain([first] if first is not None else [], parts):
-                rows, raw = _copy_one(cur, store, part, statement, options.compression)
+                rows, raw, seconds = _copy_one(cur, store, part, statement, options.compression)
                 outcome.rows_loaded += rows
                 outcome.raw_bytes[part.url] = raw
+                outcome.busy_s += seconds
             verifier(cur, spec.target.sql(), outcome.rows_loaded)
         conn.commit()
         return outcome
@@ -245,11 +251,12 @@ def load_staged(connect: ConnectionFactory, store: ObjectStore, spec: TableSpec,
             conn = connect()
             try:
                 while (part := feed.claim()) is not None:
-                    rows, raw = retry_call(_copy_part_committed, conn, store, part, statement, options.compression,
-                                           policy=policy, what=f"load {part.url}")
+                    rows, raw, seconds = retry_call(_copy_part_committed, conn, store, part, statement,
+                                                    options.compression, policy=policy, what=f"load {part.url}")
                     with lock:
                         outcome.rows_loaded += rows
                         outcome.raw_bytes[part.url] = raw
+                        outcome.busy_s += seconds
             finally:
                 conn.close()
 
@@ -279,7 +286,7 @@ def _create_staging(connect: ConnectionFactory, spec: TableSpec, staging: sql.Id
 
 
 def _copy_part_committed(conn, store: ObjectStore, part: CopiedPart, statement: sql.Composed,
-                         compression: str) -> tuple[int, int]:
+                         compression: str) -> tuple[int, int, float]:
     try:
         with conn.cursor() as cur:
             result = _copy_one(cur, store, part, statement, compression)
