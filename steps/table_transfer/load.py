@@ -248,17 +248,17 @@ def load_staged(connect: ConnectionFactory, store: ObjectStore, spec: TableSpec,
         statement = copy_statement(spec, options, table=staging)
 
         def session() -> None:
-            conn = connect()
+            loader = _LoaderSession(connect)
             try:
                 while (part := feed.claim()) is not None:
-                    rows, raw, seconds = retry_call(_copy_part_committed, conn, store, part, statement,
+                    rows, raw, seconds = retry_call(_copy_part_committed, loader, store, part, statement,
                                                     options.compression, policy=policy, what=f"load {part.url}")
                     with lock:
                         outcome.rows_loaded += rows
                         outcome.raw_bytes[part.url] = raw
                         outcome.busy_s += seconds
             finally:
-                conn.close()
+                loader.close()
 
         with ThreadPoolExecutor(options.load_sessions, thread_name_prefix="load") as pool:
             for future in [pool.submit(session) for _ in range(options.load_sessions)]:
@@ -285,8 +285,27 @@ def _create_staging(connect: ConnectionFactory, spec: TableSpec, staging: sql.Id
         conn.close()
 
 
-def _copy_part_committed(conn, store: ObjectStore, part: CopiedPart, statement: sql.Composed,
+class _LoaderSession:
+    """One loader's connection, opened again when the server has dropped it (a restart, a terminated backend):
+    retrying a part on the dead connection could never succeed."""
+
+    def __init__(self, connect: ConnectionFactory) -> None:
+        self._connect = connect
+        self._conn = None
+
+    def connection(self):
+        if self._conn is None or self._conn.closed:
+            self._conn = self._connect()
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
+def _copy_part_committed(loader: _LoaderSession, store: ObjectStore, part: CopiedPart, statement: sql.Composed,
                          compression: str) -> tuple[int, int, float]:
+    conn = loader.connection()
     try:
         with conn.cursor() as cur:
             result = _copy_one(cur, store, part, statement, compression)

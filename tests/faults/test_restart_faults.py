@@ -6,14 +6,19 @@ touches nobody else: on devstack the shared PostgreSQL also holds the Redshift e
 
 from __future__ import annotations
 
+import threading
 import time
+from pathlib import Path
 
 import psycopg2
 import pytest
 
 from devstack import env as envfile
-from devstack import stack
+from devstack import postgres, stack
+from shared.identifiers import TableRef
 from tests.faults.helpers import (
+    BackendWatch,
+    StepRun,
     clear_emulator_faults,
     emulator_fault,
     expected_summary,
@@ -130,3 +135,152 @@ def test_bastion_stopped_mid_unload_fails_transient_and_rerun_completes(transfer
     assert rerun.code == 0, rerun.output
     assert loaded == expected_summary(2000)
     assert transfer.result(source)["status"] == "succeeded"
+
+
+# ------------------------------------------------------------------------------------------------ AlloyDB
+
+
+@pytest.fixture
+def own_alloydb(tmp_path):
+    """A PostgreSQL server of this test's own as the AlloyDB target, so that restarting it cuts only AlloyDB."""
+    env = {"state_dir": str(tmp_path / "alloydb")}
+    stack.start(env, "postgres")
+    yield env
+    stack.stop(env, "postgres")
+    postgres.purge(Path(env["postgres"]["data_dir"]))
+
+
+@pytest.fixture
+def fan_out(transfer, own_alloydb):  # noqa: F811
+    """The transfer fixture with its targets (and the steps' PG* settings) on the private AlloyDB."""
+    pg = own_alloydb["postgres"]
+    transfer.alloydb_dsn = envfile.postgres_dsn(own_alloydb, pg["databases"]["alloydb"])
+    transfer.environ = {**transfer.environ, "PGHOST": pg["host"], "PGPORT": str(pg["port"]), "PGUSER": pg["user"],
+                        "PGPASSWORD": pg["password"], "PGDATABASE": pg["databases"]["alloydb"]}
+    transfer.pg_execute(f"CREATE SCHEMA {transfer.schema}")
+    return transfer
+
+
+def _copying_tables(dsn: str, names: list[str]) -> set[str]:
+    """Which of `names` a step is COPYing into right now, directly or through its staging table (named
+    `<schema>.<name>.attempt-NNN`), from the COPY statements' text."""
+    conn = psycopg2.connect(dsn, connect_timeout=2)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT query FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND application_name = 'r2a/table_transfer' AND state = 'active' "
+                        "AND query ILIKE 'COPY %%FROM STDIN%%'")
+            targets = [query.split('"')[3] for (query,) in cur.fetchall() if query.count('"') >= 4]
+    finally:
+        conn.close()
+    return {name for name in names for target in targets if target == name or f".{name}." in target}
+
+
+def _run_together(transfer, commands: dict[str, tuple[str, ...]], timeout: float,  # noqa: F811
+                  while_running=None) -> dict[str, StepRun]:
+    """One step process per table, all at once (the fan-out), each with its own time limit."""
+    runs: dict[str, StepRun] = {}
+
+    def one(name: str, args: tuple[str, ...]) -> None:
+        runs[name] = run_step(transfer, *args, timeout=timeout)
+
+    threads = [threading.Thread(target=one, args=item, daemon=True) for item in commands.items()]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        if while_running is not None:
+            while_running()
+        time.sleep(0.05)
+    return runs
+
+
+FAN_OUT_ROWS = 200_000
+RETRY_WINDOW_S = 7.5  # DEFAULT_POLICY: 5 attempts, 0.5 + 1 + 2 + 4 s between them
+
+
+@pytest.mark.parametrize("outage_s", [
+    pytest.param(0, id="restart"),
+    pytest.param(12, id="down 12 s", marks=pytest.mark.slow),
+])
+def test_alloydb_restarted_during_fan_out_loses_nothing(fan_out, own_alloydb, matrix, outage_s):  # noqa: F811
+    outcome = matrix.fault(f"AlloyDB restarted during a fan-out of 3 tables (down {outage_s} s + start)", "load",
+                           "each: retried in the step, or exit 1 (transient) with no partial rows; re-run of the "
+                           "failed: all exact")
+    transfer = fan_out  # noqa: F811
+    names = ["fan_a", "fan_b", "fan_staged"]
+    commands: dict[str, tuple[str, ...]] = {}
+    for name in names:
+        source, _ = numbered_table(transfer, name, FAN_OUT_ROWS)
+        _plant_sentinel(transfer, name)
+        commands[name] = ("--table", str(source)) + (("--load-sessions", "2") if name == "fan_staged" else ())
+    hit: set[str] = set()
+    restart: dict[str, float] = {}
+
+    def restart_once_copies_run() -> None:
+        if restart:
+            return
+        copying = _copying_tables(transfer.alloydb_dsn, names)
+        if "fan_staged" in copying:  # its loaders hold one connection each: they must open a new one
+            hit.update(copying)
+            began = time.monotonic()
+            stack.stop(own_alloydb, "postgres")
+            time.sleep(outage_s)
+            stack.start(own_alloydb, "postgres")
+            restart["seconds"] = round(time.monotonic() - began, 1)
+
+    runs = _run_together(transfer, commands, timeout=120, while_running=restart_once_copies_run)
+    assert restart, f"no COPY was ever seen running: {runs}"
+    observed = []
+    failed = []
+    for name in names:
+        run = runs[name]
+        assert not run.timed_out, f"{name} hung: {run.output}"
+        if run.code == 0:
+            assert target_summary(transfer, name) == expected_summary(FAN_OUT_ROWS), name
+            observed.append(f"{name} 0" + (" (retried)" if "retrying" in run.output else ""))
+            continue
+        line = one_line_error(run.output)
+        assert run.code == 1, f"{name}: {run.output}"
+        assert transfer.result(TableRef(transfer.schema, name))["error"]["transient"] is True, line
+        assert target_summary(transfer, name) == SENTINEL, f"{name}: partial rows left in the target"
+        observed.append(f"{name} 1")
+        failed.append(name)
+    for name in hit:  # a table cut mid-COPY is retried in the step, or fails transient when the outage outlasts it
+        assert name in failed or "retrying" in runs[name].output, runs[name].output
+        if outage_s > RETRY_WINDOW_S:
+            assert name in failed, runs[name].output
+        elif restart["seconds"] < RETRY_WINDOW_S - 2:  # back well within the step's retries: no table fails
+            assert name not in failed, runs[name].output
+    outcome.observed = f"restart took {restart['seconds']} s, cut COPY into {sorted(hit)}; exits: " \
+                       + ", ".join(observed)
+    reruns = _run_together(transfer, {name: commands[name] for name in failed}, timeout=120)
+    lost = 0
+    for name in names:
+        lost += max(0, FAN_OUT_ROWS - target_summary(transfer, name)[1])
+    outcome.rows_lost = lost
+    if failed:
+        outcome.observed += f"; re-run of {len(failed)}: exits {sorted(r.code for r in reruns.values())}"
+    for name, rerun in reruns.items():
+        assert rerun.code == 0, f"{name}: {rerun.output}"
+    for name in names:
+        assert target_summary(transfer, name) == expected_summary(FAN_OUT_ROWS), name
+        assert transfer.result(TableRef(transfer.schema, name))["status"] == "succeeded"
+
+
+def test_staged_loader_session_terminated_is_retried_on_a_new_connection(transfer, matrix):  # noqa: F811
+    """A staged load (--load-sessions 2) retries a part whose COPY lost its connection; it used to retry on the dead
+    connection ('connection already closed' five times) and fail the table."""
+    outcome = matrix.fault("AlloyDB backend of a staged loader terminated mid-COPY (once)", "load",
+                           "the part retried on a new connection; succeeded with exactly the source rows")
+    source, _ = numbered_table(transfer, "staged_cut", FAN_OUT_ROWS)
+    _plant_sentinel(transfer, "staged_cut")
+    watch = BackendWatch(transfer.alloydb_dsn, terminate_times=1)
+    run = run_step(transfer, "--table", str(source), "--load-sessions", "2", timeout=120, while_running=watch)
+    loaded = target_summary(transfer, "staged_cut")
+    outcome.rows_lost = max(0, FAN_OUT_ROWS - loaded[1])
+    outcome.observed = f"{len(watch.terminated)} backend terminated; exit {run.code}, target {loaded}"
+    assert watch.terminated, "the COPY was never seen running"
+    assert run.code == 0, run.output
+    assert "retrying" in run.output and "connection already closed" not in run.output, run.output
+    assert loaded == expected_summary(FAN_OUT_ROWS)
