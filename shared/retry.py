@@ -53,8 +53,9 @@ def is_transient(exc: BaseException) -> bool:
     if module.startswith("psycopg2"):
         # No SQLSTATE: the connection itself broke (server closed it, network down) unless login was refused.
         text = str(exc).lower()
-        return name in ("OperationalError", "InterfaceError") and "authentication failed" not in text \
-            and "does not exist" not in text
+        if "authentication failed" in text or "does not exist" in text:
+            return False
+        return name in ("OperationalError", "InterfaceError") or _connection_lost(exc, text)
     if module.startswith("botocore"):
         response = getattr(exc, "response", None)
         if response:
@@ -69,6 +70,13 @@ def is_transient(exc: BaseException) -> bool:
         return name in ("ConnectionError", "Timeout", "ReadTimeout", "ConnectTimeout", "ChunkedEncodingError",
                         "ProtocolError", "DataCorruption", "InvalidResponse", "TransportError")
     return isinstance(exc, (ConnectionError, TimeoutError))
+
+
+def _connection_lost(exc: BaseException, text: str) -> bool:
+    """A plain DatabaseError without SQLSTATE whose connection is gone: what psycopg2 raises when the server dies
+    in the middle of a COPY FROM STDIN (libpq reports the loss before psycopg2 marks the connection broken)."""
+    connection = getattr(getattr(exc, "cursor", None), "connection", None)
+    return bool(getattr(connection, "closed", 0)) or "server closed the connection unexpectedly" in text
 
 
 def retry_call(fn: Callable[..., T], *args, policy: RetryPolicy = DEFAULT_POLICY, what: str = "",

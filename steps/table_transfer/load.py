@@ -224,6 +224,10 @@ def _rollback(conn) -> None:
 
 # ------------------------------------------------------------------------------------------- staged
 
+class StagingRowsLost(Exception):
+    """Not retried in the step (the rows are gone; only a new attempt brings them back), so not an R2AError."""
+
+
 def staging_name(spec: TableSpec, attempt: int) -> str:
     return short_name(f"{spec.target.file_stem()}.attempt-{attempt:03d}")
 
@@ -266,6 +270,9 @@ def load_staged(connect: ConnectionFactory, store: ObjectStore, spec: TableSpec,
         retry_call(_swap_in, connect, spec, staging, verifier, outcome.rows_loaded, policy=policy,
                    what=f"swap in {spec.target}")
         return outcome
+    except StagingRowsLost as exc:
+        _drop_quietly(connect, staging)
+        raise TransientError(str(exc), "a new attempt loads the table again") from None
     except BaseException as exc:
         _drop_quietly(connect, staging)
         raise _target_error(exc, spec) from None
@@ -325,6 +332,10 @@ def _swap_in(connect: ConnectionFactory, spec: TableSpec, staging: sql.Identifie
             _empty_target(cur, spec)
             cur.execute(sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}").format(
                 spec.target.sql(), columns, columns, staging))
+            if cur.rowcount != rows:
+                raise StagingRowsLost(f"the staging table of {spec.target} holds {cur.rowcount} rows, its committed "
+                                      f"COPYs {rows}: AlloyDB lost rows of the UNLOGGED table (crash recovery "
+                                      f"empties it)")
             verifier(cur, spec.target.sql(), rows)
             cur.execute(sql.SQL("DROP TABLE {}").format(staging))
         conn.commit()
