@@ -6,6 +6,7 @@ touches nobody else: on devstack the shared PostgreSQL also holds the Redshift e
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -332,3 +333,46 @@ def test_a_copy_cut_by_a_server_crash_is_transient():
     assert is_transient(cut)
     assert not is_transient(psycopg2.DatabaseError("invalid input syntax for type bigint"))
     assert not is_transient(psycopg2.OperationalError('FATAL:  password authentication failed for user "x"'))
+
+
+def test_bastion_frozen_mid_unload_ends_by_the_unload_timeout(transfer, own_bastion, devstack, matrix):  # noqa: F811
+    outcome = matrix.fault("SSH bastion frozen (SIGSTOP) while the UNLOAD runs through it, "
+                           "REDSHIFT_UNLOAD_TIMEOUT=4", "unload",
+                           "ends within 40 s: exit 1 (transient), one line, target unchanged; bastion thawed → "
+                           "re-run succeeds")
+    source, _ = numbered_table(transfer, "frozen", 2000)
+    _plant_sentinel(transfer, "frozen")
+    environ = step_environ(transfer, REDSHIFT_UNLOAD_TIMEOUT="4", **_via(own_bastion))
+    emulator_fault(transfer, "unload_stall", str(source), str(STALL_S))
+    watch = SourceSessionWatch(devstack, transfer.schema, "frozen")
+    frozen_at: list[float] = []
+    bastion = own_bastion["ssh"]["pid"]
+
+    def freeze_bastion_once_the_unload_runs() -> None:
+        if not frozen_at and watch.poll():
+            os.killpg(bastion, signal.SIGSTOP)
+            frozen_at.append(time.monotonic())
+
+    try:
+        run = run_step(transfer, "--table", str(source), timeout=90, environ=environ,
+                       while_running=freeze_bastion_once_the_unload_runs)
+        ended = time.monotonic()
+    finally:
+        os.killpg(bastion, signal.SIGCONT)
+        clear_emulator_faults(transfer)
+        watch.end()
+    assert frozen_at, f"the step ended before the bastion was frozen: {run.output}"
+    after = round(ended - frozen_at[0], 1)
+    print(run.output)
+    assert not run.timed_out, f"hung after the bastion froze: {run.output}"
+    line = one_line_error(run.output)
+    outcome.observed = f"exit {run.code} {after} s after the freeze: {line.split('error: ', 1)[1][:70]}"
+    assert run.code == 1 and transfer.result(source)["error"]["transient"] is True, run.output
+    assert after < 40
+    assert target_summary(transfer, "frozen") == SENTINEL, "partial rows left in the target"
+    rerun = run_step(transfer, "--table", str(source), timeout=60, environ=environ)
+    loaded = target_summary(transfer, "frozen")
+    outcome.rows_lost = max(0, 2000 - loaded[1])
+    outcome.observed += f"; thawed, re-run exit {rerun.code}"
+    assert rerun.code == 0, rerun.output
+    assert loaded == expected_summary(2000)
