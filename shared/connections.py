@@ -8,6 +8,7 @@ failures become one-line R2AErrors (wrong password, unreachable host, refused ho
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -18,8 +19,12 @@ from psycopg2 import sql
 
 from shared.config import AlloyDBSettings, BastionSettings, RedshiftSettings, Settings, require
 from shared.errors import ConfigError, R2AError, SourceError, TargetError, TransientError
-from shared.log import register_secret
+from shared.log import event, register_secret
 
+# A bastion that answers no keepalive for ALIVE_COUNT_MAX x ALIVE_INTERVAL_S seconds is given up (as OpenSSH's
+# ServerAliveInterval 15 / ServerAliveCountMax 3).
+ALIVE_INTERVAL_S = 15.0
+ALIVE_COUNT_MAX = 3
 # paramiko's host-key algorithm preference; the known_hosts key we pin is the first of these it holds.
 _HOST_KEY_PREFERENCE = ("ssh-ed25519", "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp256",
                         "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")
@@ -99,10 +104,48 @@ def ssh_tunnel(bastion: BastionSettings, remote: Endpoint) -> Iterator[Endpoint]
         raise _tunnel_error(where, capture.messages) from None
     finally:
         tunnel_logger.removeHandler(capture)
+    watch = _BastionWatch(forwarder._transport)
+    watch.start()
     try:
         yield Endpoint("127.0.0.1", forwarder.local_bind_port)
     finally:
+        watch.stop()
         forwarder.stop(force=True)
+
+
+class _BastionWatch(threading.Thread):
+    """OpenSSH's ServerAliveInterval / ServerAliveCountMax, which paramiko lacks. A bastion that stops answering
+    without closing the connection (frozen, or the network cut without a reset) would leave a statement blocked in
+    libpq on the forwarded local socket for ever: when a keepalive stays unanswered for ALIVE_COUNT_MAX intervals,
+    the SSH transport is closed, the tunnel's local socket with it, and the statement fails with a lost
+    connection (transient)."""
+
+    def __init__(self, transport) -> None:
+        super().__init__(name="bastion-watch", daemon=True)
+        self._transport = transport
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def run(self) -> None:
+        while not self._stopped.wait(ALIVE_INTERVAL_S):
+            if self._transport is None or not self._transport.is_active():
+                return
+            answered = threading.Event()
+            threading.Thread(target=self._ask, args=(answered,), name="bastion-alive", daemon=True).start()
+            if not answered.wait(ALIVE_INTERVAL_S * ALIVE_COUNT_MAX) and not self._stopped.is_set():
+                event("bastion.unresponsive", silent_s=ALIVE_INTERVAL_S * ALIVE_COUNT_MAX, closing="the tunnel")
+                self._transport.close()
+                return
+
+    def _ask(self, answered: threading.Event) -> None:
+        try:  # any answer (OpenSSH and asyncssh refuse this request) proves the bastion alive
+            self._transport.global_request("keepalive@openssh.com", wait=True)
+        except Exception:  # the transport is closing: nothing left to watch
+            pass
+        finally:
+            answered.set()
 
 
 def _abandon(forwarder) -> None:

@@ -96,14 +96,22 @@ class PartFeed:
 
 
 class _CountingReader(io.RawIOBase):
+    """What COPY reads, counted. An exception raised while reading (a SIGTERM's Stopped, a GCS error) is kept:
+    psycopg2 reports it as a QueryCanceled of the COPY, which would hide what really happened."""
+
     def __init__(self, inner) -> None:
         self.inner, self.count = inner, 0
+        self.failure: BaseException | None = None
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
-        data = self.inner.read(size)
+        try:
+            data = self.inner.read(size)
+        except BaseException as exc:
+            self.failure = exc
+            raise
         self.count += len(data)
         return data
 
@@ -159,6 +167,10 @@ def _copy_one(cur, store: ObjectStore, part: CopiedPart, statement: sql.Composed
     counter = _CountingReader(stream)
     try:
         cur.copy_expert(statement, counter, size=READ_CHUNK)
+    except psycopg2.Error:
+        if counter.failure is not None:
+            raise counter.failure from None
+        raise
     finally:
         stream.close()
         raw.close()

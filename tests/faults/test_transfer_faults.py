@@ -191,8 +191,7 @@ def test_alloydb_backend_terminated_every_time_fails_transient_and_rerun_complet
     _failed_then_rerun(transfer, source, "killed_always", BIG, outcome)
 
 
-@pytest.mark.parametrize("phase", ["copy", "load"])  # unload: not yet, an immediate re-run races the
-# killed step's UNLOAD still writing into the same attempt folder (exit 4, "destination on S3 is not empty")
+@pytest.mark.parametrize("phase", ["copy", "load"])  # unload: test_step_sigkilled_during_unload_then_rerun_…
 def test_step_sigkilled_then_rerun_has_exactly_the_source_rows(transfer, matrix, phase):  # noqa: F811
     outcome = matrix.fault(f"step process SIGKILLed during {phase}", phase,
                            "target unchanged; re-run: exactly the source rows, no duplicates")
@@ -200,7 +199,7 @@ def test_step_sigkilled_then_rerun_has_exactly_the_source_rows(transfer, matrix,
     source, _ = numbered_table(transfer, name, BIG)
     _stale_target(transfer, name)
     watch = BackendWatch(transfer.alloydb_dsn)
-    if phase == "copy":  # copy starts when the unload's manifest is read; the load overlaps it
+    if phase == "copy":  # the UNLOAD has ended: its last parts are being copied and loaded
         def kill_when(output: str) -> bool:
             return "phase=unload" in output
     else:
@@ -219,6 +218,22 @@ def test_step_sigkilled_then_rerun_has_exactly_the_source_rows(transfer, matrix,
     assert rerun.code == 0, rerun.output
     assert loaded == expected_summary(BIG)
     assert transfer.result(source)["status"] == "succeeded"
+
+
+def test_sigterm_during_the_load_records_the_table_and_rerun_completes(transfer, matrix):  # noqa: F811
+    outcome = matrix.fault("SIGTERM (once) while COPY runs", "load",
+                           "exit 1 (Stopped, transient) within seconds, target unchanged, re-run succeeds")
+    source, _ = numbered_table(transfer, "terminated_in_load", BIG)
+    _stale_target(transfer, "terminated_in_load")
+    watch = BackendWatch(transfer.alloydb_dsn)
+    run = run_step(transfer, "--table", str(source), timeout=120, kill_when=lambda _output: watch.copy_seen,
+                   kill_signal=signal.SIGTERM, while_running=watch)
+    result = transfer.result(source)
+    outcome.observed = f"exit {run.code} after {run.seconds} s, {result['status']}: " \
+                       f"{(result['error'] or {}).get('message', '')[:50]}"
+    assert watch.copy_seen and not run.timed_out, run.output
+    assert run.code == 1 and result["status"] == "failed" and result["error"]["error_class"] == "Stopped"
+    _failed_then_rerun(transfer, source, "terminated_in_load", BIG, outcome)
 
 
 def test_no_table_data_touches_local_disk(transfer, matrix, tmp_path):  # noqa: F811
