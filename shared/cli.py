@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -45,6 +47,7 @@ def step_boundary(step: str, run_id: str | None, overrides: Mapping[str, Any] | 
     """Run a step's body; on failure call the registered `on_failure` hooks (to write result files) and exit."""
     log.configure(step, run_id, fmt=(environ or os.environ).get("R2A_LOG_FORMAT", "auto"))
     context: StepContext | None = None
+    previous_handler = _stop_on_sigterm()
     try:
         settings = load_settings(environ, overrides)
         log.configure(step, run_id, fmt=settings.log_format, secrets=settings.secret_values())
@@ -60,7 +63,9 @@ def step_boundary(step: str, run_id: str | None, overrides: Mapping[str, Any] | 
         _print_error(step, exc.one_line())
         raise typer.Exit(int(exit_code_for(exc))) from None
     except KeyboardInterrupt as stopped:
-        _print_error(step, str(stopped) if isinstance(stopped, Stopped) else "interrupted")
+        message = str(stopped) if isinstance(stopped, Stopped) else "interrupted"
+        log.event("step.stopped", level=logging.ERROR, error=message)
+        _print_error(step, message)
         raise typer.Exit(int(ExitCode.FAILED)) from None
     except Exception as exc:  # the boundary: an unexpected error still ends in one line and a typed exit
         _run_hooks(context, exc)
@@ -70,6 +75,23 @@ def step_boundary(step: str, run_id: str | None, overrides: Mapping[str, Any] | 
             traceback.print_exc()
         _print_error(step, message)
         raise typer.Exit(int(ExitCode.INTERNAL)) from None
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
+
+
+def _stop_on_sigterm():
+    """Argo stops a pod with SIGTERM (then SIGKILL after the grace period): raise Stopped in the step's main
+    thread so that it records what it was doing and exits 1 in one line. A second SIGTERM must not interrupt that.
+    Returns the handler to restore (None off the main thread, where signals cannot be handled)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum, frame) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Stopped("SIGTERM")
+
+    return signal.signal(signal.SIGTERM, stop)
 
 
 def _run_hooks(context: StepContext | None, exc: BaseException) -> None:

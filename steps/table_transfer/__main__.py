@@ -4,12 +4,10 @@
 
 from __future__ import annotations
 
-import signal
-
 import typer
 
 from shared.cli import StepApp, step_boundary
-from shared.errors import BadInputError, ExitCode, Stopped
+from shared.errors import BadInputError, ExitCode
 from shared.identifiers import parse_table_ref
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
@@ -26,13 +24,6 @@ from steps.table_transfer.core import (
 from steps.table_transfer.plan import DEFAULT_MAX_FILE_SIZE, TransferOptions, parse_cleanup, select_tables
 
 app = StepApp("table_transfer", help=__doc__)
-
-
-def _interrupt(signum, frame) -> None:
-    """Argo stops a pod with SIGTERM: record the table as failed before leaving (a second SIGTERM must not
-    interrupt that; SIGKILL follows after the grace period anyway)."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise Stopped("SIGTERM")
 
 
 def exit_code(results: list[TableResult]) -> int:
@@ -65,7 +56,6 @@ def main(
     dry_run: bool = typer.Option(False, "--dry-run", help="print the statements and folders; change nothing"),
 ) -> None:
     """Move one table (or a batch) from Redshift to AlloyDB, verified, and write results/<table>.json."""
-    signal.signal(signal.SIGTERM, _interrupt)
     with step_boundary(STEP, run_id) as step:
         store = ObjectStore(step.settings.s3, step.settings.gcs)
         layout = RunLayout.from_settings(run_id, step.settings.gcs, step.settings.s3)

@@ -53,3 +53,35 @@ def test_help_describes_the_step_and_every_option(step: str) -> None:
             if name.startswith("--"):
                 assert name in done.stdout, f"{step} --help does not list {name}"
         assert getattr(param, "help", None), f"{step}: option {param.opts} has no help text"
+
+
+def test_sigterm_stops_any_step_in_one_line_with_a_retryable_exit(tmp_path) -> None:
+    """What Argo sends at activeDeadlineSeconds or `argo stop`: the step's body is interrupted where it is (here a
+    sleep), it says so in one line and exits 1; a second SIGTERM while it is leaving changes nothing."""
+    script = tmp_path / "step.py"
+    script.write_text(
+        "import os, signal, sys, time, typer\n"
+        "from shared.cli import step_boundary\n"
+        "app = typer.Typer()\n"
+        "@app.command()\n"
+        "def main(run_id: str = 'db_20250101_000000'):\n"
+        "    with step_boundary('demo_step', run_id) as step:\n"
+        "        try:\n"
+        "            print('working', flush=True)\n"
+        "            time.sleep(60)\n"
+        "        finally:\n"
+        "            os.kill(os.getpid(), signal.SIGTERM)  # the second one, while leaving\n"
+        "            print('cleaned up', flush=True)\n"
+        "app()\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path.cwd()), "R2A_LOG_FORMAT": "text"}
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env)
+    assert process.stdout.readline().strip() == "working"
+    process.send_signal(15)
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == int(ExitCode.FAILED)
+    assert "cleaned up" in out
+    human = [line for line in err.strip().splitlines() if line.startswith("r2a demo_step")]
+    assert human == ["r2a demo_step: error: stopped by SIGTERM before it finished (the pod was stopped or ran out "
+                     "of time)"], err
+    assert "Traceback" not in err
