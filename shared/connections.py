@@ -91,6 +91,12 @@ def ssh_tunnel(bastion: BastionSettings, remote: Endpoint) -> Iterator[Endpoint]
     tunnel_logger.addHandler(capture)
     tunnel_logger.propagate = False
     tunnel_logger.setLevel(logging.DEBUG)
+    # Outside a start, sshtunnel's warnings (a stop after the bastion went away) would reach Python's last-resort
+    # handler as raw stderr lines, and paramiko's transport thread logs multi-line tracebacks of failures (a banner
+    # timeout) that this module already reports in one line.
+    if not any(isinstance(h, logging.NullHandler) for h in tunnel_logger.handlers):
+        tunnel_logger.addHandler(logging.NullHandler())
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
     forwarder = sshtunnel.SSHTunnelForwarder(
         (bastion.host, bastion.port), ssh_username=bastion.user, ssh_pkey=private_key, ssh_host_key=host_key,
         remote_bind_address=(remote.host, remote.port), local_bind_address=("127.0.0.1", 0),

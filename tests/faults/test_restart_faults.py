@@ -338,17 +338,21 @@ def test_a_copy_cut_by_a_server_crash_is_transient():
 
 
 @pytest.mark.slow  # the bastion is given up after 3 unanswered keepalive intervals of 15 s
+@pytest.mark.parametrize("unload_timeout", [None, 4], ids=["no unload timeout", "unload timeout 4 s"])
 def test_bastion_frozen_mid_unload_is_given_up_and_rerun_completes(transfer, own_bastion, devstack,  # noqa: F811
-                                                                   matrix):
+                                                                   matrix, unload_timeout):
     """A bastion that stops answering without closing its connections (SIGSTOP: the kernel still acknowledges
-    TCP, as when the network path dies without a reset) left the UNLOAD blocked in libpq for ever."""
+    TCP, as when the network path dies without a reset) left the UNLOAD blocked in libpq for ever, also past
+    REDSHIFT_UNLOAD_TIMEOUT: its CANCEL needs a new tunnel through the same frozen bastion."""
     silence = ALIVE_INTERVAL_S * ALIVE_COUNT_MAX
-    outcome = matrix.fault("SSH bastion frozen (SIGSTOP) while the UNLOAD runs through it", "unload",
+    timeout_note = f", REDSHIFT_UNLOAD_TIMEOUT={unload_timeout}" if unload_timeout else ""
+    outcome = matrix.fault(f"SSH bastion frozen (SIGSTOP) while the UNLOAD runs through it{timeout_note}", "unload",
                            f"tunnel given up after {silence:.0f} s without keepalive answers: exit 1 (transient), "
                            "one line, target unchanged; thawed → re-run succeeds")
     source, _ = numbered_table(transfer, "frozen", 2000)
     _plant_sentinel(transfer, "frozen")
-    environ = step_environ(transfer, **_via(own_bastion))
+    extra = {"REDSHIFT_UNLOAD_TIMEOUT": str(unload_timeout)} if unload_timeout else {}
+    environ = step_environ(transfer, **_via(own_bastion), **extra)
     emulator_fault(transfer, "unload_stall", str(source), str(STALL_S * 6))
     watch = SourceSessionWatch(devstack, transfer.schema, "frozen")
     frozen_at: list[float] = []
