@@ -6,6 +6,7 @@ touches nobody else: on devstack the shared PostgreSQL also holds the Redshift e
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import threading
@@ -14,11 +15,13 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from psycopg2 import sql as pgsql
 
 from devstack import env as envfile
 from devstack import postgres, processes, stack
 from shared.connections import ALIVE_COUNT_MAX, ALIVE_INTERVAL_S
-from shared.identifiers import TableRef
+from shared.identifiers import TableRef, parse_table_ref
+from shared.objectstore import new_run_id
 from shared.retry import is_transient
 from tests.faults.helpers import (
     BackendWatch,
@@ -33,8 +36,10 @@ from tests.faults.helpers import (
     target_summary,
 )
 from tests.table_transfer.conftest import transfer  # noqa: F401  (the fixture)
+from workflows.demo import copy_report
 from workflows.expressions import evaluate
-from workflows.run_local import RENDERED, load_workflow
+from workflows.local_env import devstack_environment
+from workflows.run_local import RENDERED, load_workflow, run_workflow
 
 SENTINEL = (1, 1, -1)  # the target's one row before the transfer: (rows, distinct ids, sum of ids)
 
@@ -189,6 +194,18 @@ def _copying_tables(dsn: str, names: list[str]) -> set[str]:
     finally:
         conn.close()
     return {name for name in names for target in targets if target == name or f".{name}." in target}
+
+
+def _any_copy(dsn: str) -> bool:
+    conn = psycopg2.connect(dsn, connect_timeout=2)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'r2a/table_transfer' "
+                        "AND state = 'active' AND query ILIKE 'COPY %%FROM STDIN%%'")
+            return cur.fetchone()[0] > 0
+    finally:
+        conn.close()
 
 
 def _staged_rows(dsn: str) -> int:
@@ -396,3 +413,66 @@ def test_bastion_frozen_mid_unload_is_given_up_and_rerun_completes(transfer, own
     outcome.observed += f"; thawed, re-run exit {rerun.code}"
     assert rerun.code == 0, rerun.output
     assert loaded == expected_summary(2000)
+
+
+@pytest.mark.slow  # a whole run of the sample database through run-local (~1-2 min)
+def test_alloydb_down_during_a_run_local_fan_out_is_retried_by_the_retry_strategy(devstack, sample_redshift,
+                                                                                   own_alloydb, tmp_path, matrix):
+    """The rendered Workflow, run by run-local with the templates' retryStrategy (exit 1 retried, backoff scaled
+    down), against a private AlloyDB that goes down for 12 s once the first table's COPY runs."""
+    outcome = matrix.fault("AlloyDB down 12 s during run-local's table-transfer fan-out (sample database)",
+                           "load", "failed attempts retried by the retryStrategy (or retry-failed); every table "
+                                   "succeeded, counts verified")
+    pg = own_alloydb["postgres"]
+    parameters, local = devstack_environment(devstack)
+    parameters.update({"run-id": new_run_id(parameters["database"]), "alloydb-port": str(pg["port"]),
+                       "alloydb-database": pg["databases"]["alloydb"], "alloydb-user": pg["user"]})
+    local.secrets["r2a-alloydb"] = {"password": pg["password"]}
+    dsn = envfile.postgres_dsn(own_alloydb, pg["databases"]["alloydb"])
+    results: list = []
+    runner = threading.Thread(target=lambda: results.append(run_workflow(
+        RENDERED / "workflow-local.yaml", parameters, local, tmp_path / "run", retry_backoff_s=1.0,
+        progress=lambda message: None)), daemon=True)
+    restart: dict[str, object] = {}
+    started = time.monotonic()
+    runner.start()
+    while runner.is_alive() and time.monotonic() - started < 600:
+        if not restart:
+            try:
+                copying = _any_copy(dsn)
+            except psycopg2.OperationalError:
+                copying = False  # the database is still being created by load_schema
+            if copying:
+                stack.stop(own_alloydb, "postgres")
+                time.sleep(12)
+                stack.start(own_alloydb, "postgres")
+                restart["after_s"] = round(time.monotonic() - started, 1)
+        time.sleep(0.05)
+    runner.join(1)
+    assert results, "run-local did not finish within 10 minutes"
+    assert restart, "no COPY was ever seen running"
+    (result,) = results
+    transfers = [n for n in result.nodes if n.task == "table-transfer" and "(" in n.name]
+    retried = [n for n in transfers if n.attempts > 1]
+    outcome.observed = (f"down 12 s at {restart['after_s']} s; {len(retried)}/{len(transfers)} transfer nodes retried "
+                        f"by the retryStrategy; workflow {result.phase}")
+    if result.phase != "Succeeded":  # what an operator does next
+        retry = run_workflow(RENDERED / "workflowtemplate-retry-failed.yaml",
+                             {k: v for k, v in parameters.items() if k != "on-existing"}, local, tmp_path / "retry",
+                             progress=lambda message: None)
+        outcome.observed += f"; retry-failed {retry.phase}"
+        assert retry.phase == "Succeeded", [(n.name, n.phase, n.log) for n in retry.failed_nodes]
+    assert retried, "no table-transfer attempt failed: the outage hit nothing"
+    copy_report(devstack, result.run_id, tmp_path / "report")
+    with (tmp_path / "report" / result.run_id / f"{result.run_id}.tables").open() as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    assert rows and {row["status"] for row in rows} == {"succeeded"}, rows
+    conn = psycopg2.connect(dsn)  # counted here, not taken from the steps' own verification
+    try:
+        with conn.cursor() as cur:
+            for row in rows:
+                cur.execute(pgsql.SQL("SELECT count(*) FROM {}").format(parse_table_ref(row["target"]).sql()))
+                outcome.rows_lost += max(0, int(row["rows_source"]) - cur.fetchone()[0])
+    finally:
+        conn.close()
+    assert outcome.rows_lost == 0
