@@ -19,7 +19,11 @@ for a statement that starts with UNLOAD:
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
+import operator
+import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +35,7 @@ from devstack.redshift.unload_errors import CANCELED, INTERNAL, UnloadError
 from devstack.redshift.unload_format import LineFormatter
 from devstack.redshift.unload_grammar import UnloadCommand, parse_unload, role_account
 from devstack.redshift.unload_s3 import (
+    CHUNK_BYTES,
     DataFile,
     bucket_region,
     delete_keys,
@@ -43,6 +48,8 @@ __all__ = ["S3Target", "UnloadOutcome", "UnloadError", "run_unload", "DEFAULT_IA
 
 DEFAULT_IAM_ROLE = "arn:aws:iam::123456789012:role/r2a-unload"
 FETCH_BATCH = 2000
+MAX_WORKERS = 4          # threads writing slices' files (compressing, uploading); more than the slices never
+QUEUED_BATCHES = 2       # per slice: how many batches' lines may wait for its worker
 NOT_EMPTY = ("Specified unload destination on S3 is not empty. Consider using a different bucket / prefix, "
              "manually removing the target files in S3, or using the ALLOWOVERWRITE option.")
 
@@ -162,58 +169,169 @@ def _close_quietly(cursor) -> None:
 
 # ---------------------------------------------------------------- files
 
-class _FileSet:
-    """Routes rows to slices (round robin) and rolls files over at MAXFILESIZE, naming them like Redshift."""
+class _SliceFiles:
+    """One slice's files: lines in, rolled over at MAXFILESIZE and named like Redshift.
 
-    def __init__(self, command: UnloadCommand, client, slices: int, header: bytes | None):
+    The rule is per line (a line that would take the file past MAXFILESIZE, by its uncompressed size and by its
+    estimated compressed size, starts a new file unless the file has no row yet); whole runs of lines that
+    cannot meet it are written at once, and only lines near the limit are tested one by one.
+    """
+
+    def __init__(self, command: UnloadCommand, client, slice_no: int, header: bytes | None):
         self.command = command
         self.client = client
-        self.slices = slices
+        self.slice_no = slice_no
         self.header = header
-        self.open: dict[int, DataFile] = {}
-        self.next_part: dict[int, int] = {}
+        self.current: DataFile | None = None
+        self.next_part = 0
         self.closed: list[tuple[tuple[int, int], DataFile]] = []   # ((slice, part), file) of finished files
 
-    def _name(self, slice_no: int, part: int) -> str:
+    def _name(self, part: int) -> str:
         if self.command.parallel:
-            return f"{self.command.prefix}{slice_no:04d}_part_{part:02d}{self.command.file_suffix}"
+            return f"{self.command.prefix}{self.slice_no:04d}_part_{part:02d}{self.command.file_suffix}"
         return f"{self.command.prefix}{part:03d}{self.command.file_suffix}"
 
-    def _start(self, slice_no: int) -> DataFile:
-        part = self.next_part.get(slice_no, 0)
-        self.next_part[slice_no] = part + 1
-        data_file = DataFile(self.client, self.command.bucket, self._name(slice_no, part), self.command.compression)
+    def start(self) -> DataFile:
+        part = self.next_part
+        self.next_part += 1
+        data_file = DataFile(self.client, self.command.bucket, self._name(part), self.command.compression)
         if self.header is not None:
             data_file.write_line(self.header)
-        self.open[slice_no] = data_file
+        self.current = data_file
         return data_file
 
-    def write(self, slice_no: int, line: bytes) -> None:
-        data_file = self.open.get(slice_no) or self._start(slice_no)
+    def write(self, lines: list[str]) -> None:
+        """Lines without their newlines, in row order."""
+        text = "\n".join(lines) + "\n"
+        data = text.encode()
+        if len(data) == len(text):          # all ASCII: a line's bytes are its characters and its newline
+            ends = list(map(operator.add, itertools.accumulate(map(len, lines)), range(1, len(lines) + 1)))
+        else:
+            ends = list(itertools.accumulate(len(line.encode()) + 1 for line in lines))
         limit = self.command.max_file_size
-        # compressed output is never much larger than its input, so the exact estimate is needed only near the limit
-        if (data_file.uncompressed_bytes + len(line) > limit and data_file.estimated_size() + len(line) > limit
-                and data_file.records > (1 if self.header is not None else 0)):
-            self._finish(slice_no)
-            data_file = self._start(slice_no)
-        data_file.write_line(line)
+        first_row = 1 if self.header is not None else 0
+        pos, start, count = 0, 0, len(ends)
+        while pos < count:
+            data_file = self.current or self.start()
+            # lines that surely pass the rollover test, up to the one that fills a compression chunk
+            safe = bisect.bisect_right(ends, start + data_file.rollover_free_bytes(limit), pos, count)
+            drain = bisect.bisect_left(ends, start + CHUNK_BYTES - data_file.pending_bytes, pos, count)
+            last = min(safe, drain + 1)
+            if last > pos:
+                data_file.write_lines(data, ends, pos, last, start)
+                pos, start = last, ends[last - 1]
+                continue
+            size = ends[pos] - start
+            if (data_file.uncompressed_bytes + size > limit and data_file.estimated_size() + size > limit
+                    and data_file.records > first_row):
+                self.finish()
+                continue
+            data_file.write_lines(data, ends, pos, pos + 1, start)
+            pos, start = pos + 1, ends[pos]
 
-    def _finish(self, slice_no: int) -> None:
-        data_file = self.open.pop(slice_no)
-        data_file.close()
-        self.closed.append(((slice_no, self.next_part[slice_no] - 1), data_file))
+    def finish(self) -> None:
+        if self.current is not None:
+            data_file, self.current = self.current, None
+            data_file.close()
+            self.closed.append(((self.slice_no, self.next_part - 1), data_file))
+
+    def abort(self) -> None:
+        if self.current is not None:
+            data_file, self.current = self.current, None
+            data_file.abort()
+
+
+_FINISH, _ABORT = "finish", "abort"
+
+
+class _FileSet:
+    """Rows go to slices round robin; each slice's files are written by a worker thread (compression releases
+    the GIL), so slices compress in parallel while the session's thread fetches and formats the next rows.
+
+    A slice always belongs to the same worker and gets its lines in row order, so every file is byte for byte
+    what one thread writing row after row would make. Memory stays bounded: each worker queue holds a few
+    batches' share of lines at most.
+    """
+
+    def __init__(self, command: UnloadCommand, client, slices: int, header: bytes | None):
+        self.slices = [_SliceFiles(command, client, slice_no, header) for slice_no in range(slices)]
+        workers = min(slices, MAX_WORKERS)
+        depth = QUEUED_BATCHES * -(-slices // workers)
+        self.queues = [queue.Queue(maxsize=depth) for _ in range(workers)]
+        self.failed = threading.Event()
+        self.errors: list[BaseException] = []
+        self.threads = [threading.Thread(target=self._work, args=(q,), name=f"unload-slices-{n}", daemon=True)
+                        for n, q in enumerate(self.queues)]
+        for thread in self.threads:
+            thread.start()
+
+    def write(self, first_row: int, lines: list[str]) -> None:
+        """Lines of consecutive rows, the first being row number first_row of the result."""
+        count = len(self.slices)
+        for offset in range(min(count, len(lines))):
+            slice_no = (first_row + offset) % count
+            self._put(slice_no, (slice_no, lines[offset::count]))
+
+    def _put(self, slice_no: int, item) -> None:
+        target = self.queues[slice_no % len(self.queues)]
+        while True:
+            if self.failed.is_set():
+                raise self.errors[0]
+            try:
+                target.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _work(self, inbox: queue.Queue) -> None:
+        mine = [files for files in self.slices if files.slice_no % len(self.queues) == self.queues.index(inbox)]
+        while True:
+            item = inbox.get()
+            if isinstance(item, str):
+                break
+            if self.failed.is_set():
+                continue        # another worker failed: the UNLOAD is over, drop the rest
+            slice_no, lines = item
+            try:
+                self.slices[slice_no].write(lines)
+            except BaseException as exc:  # noqa: BLE001 - the session's thread raises it
+                self._fail(exc)
+        for files in mine:
+            try:
+                if item == _FINISH and not self.failed.is_set():
+                    files.finish()
+                else:
+                    files.abort()
+            except BaseException as exc:  # noqa: BLE001 - the session's thread raises it
+                self._fail(exc)
+                files.abort()
+
+    def _fail(self, exc: BaseException) -> None:
+        self.errors.append(exc)
+        self.failed.set()
+
+    def _stop(self, how: str) -> None:
+        for inbox in self.queues:
+            inbox.put(how)      # a worker keeps taking items until it sees this, so the put cannot block long
+        for thread in self.threads:
+            thread.join()
 
     def finish_all(self) -> list[DataFile]:
-        if not self.open and not self.closed:
-            self._start(0)      # an empty result still leaves one (empty or header-only) file
-        for slice_no in sorted(self.open):
-            self._finish(slice_no)
-        return [data_file for _, data_file in sorted(self.closed, key=lambda item: item[0])]
+        self._stop(_FINISH)
+        if self.errors:
+            for files in self.slices:
+                files.abort()
+            raise self.errors[0]
+        if not any(files.closed for files in self.slices):
+            first = self.slices[0]      # an empty result still leaves one (empty or header-only) file
+            first.start()
+            first.finish()
+        closed = [item for files in self.slices for item in files.closed]
+        return [data_file for _, data_file in sorted(closed, key=lambda item: item[0])]
 
     def abort_all(self) -> None:
-        for data_file in self.open.values():
-            data_file.abort()
-        self.open.clear()
+        """Files the rows before the failure closed stay, as with Redshift; open ones are dropped."""
+        self._stop(_ABORT)
 
 
 def _stream(command: UnloadCommand, cursor, client, slices: int, faults: FaultPlan,
@@ -227,11 +345,16 @@ def _stream(command: UnloadCommand, cursor, client, slices: int, faults: FaultPl
     cut_after = faults.cut_connection_after_rows
     try:
         while batch:
-            for row in batch:
-                if cut_after is not None and rows >= cut_after:
-                    raise CutConnection(f"fault injected: connection cut after {rows} row(s)")
-                files.write(rows % slices, formatter.format_row(row).encode())
-                rows += 1
+            cut = cut_after is not None and rows + len(batch) > cut_after
+            if cut:
+                batch = batch[:cut_after - rows]
+            lines, error = formatter.format_batch(batch)
+            files.write(rows, lines)
+            rows += len(lines)
+            if error is not None:
+                raise error
+            if cut:
+                raise CutConnection(f"fault injected: connection cut after {rows} row(s)")
             if cancel is not None and cancel.is_set():
                 raise _canceled()
             batch = _fetch(cursor)

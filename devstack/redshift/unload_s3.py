@@ -6,9 +6,10 @@ multipart-upload part; a file smaller than one part is sent with a single PutObj
 
 from __future__ import annotations
 
+import bisect
 import bz2
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import boto3
 import boto3.session
@@ -20,6 +21,7 @@ from devstack.redshift.unload_errors import INTERNAL, UnloadError
 
 PART_SIZE = 8 * 1024 * 1024          # S3 needs >= 5 MiB for every part but the last
 _COMPRESS_CHUNK = 256 * 1024         # uncompressed bytes handed to the compressor at once
+CHUNK_BYTES = _COMPRESS_CHUNK
 
 
 def make_client(endpoint_url: str, region: str, access_key_id: str, secret_access_key: str,
@@ -197,6 +199,37 @@ class DataFile:
         if len(self._pending) >= _COMPRESS_CHUNK:
             self._drain()
 
+    def write_lines(self, data: bytes | memoryview, ends: Sequence[int], first: int, last: int, start: int) -> None:
+        """write_line of lines first..last-1 of a block, at once: line i is data[ends[i-1]:ends[i]] (ends are
+        offsets in data; line `first` starts at `start`). The compressor gets exactly the chunks write_line
+        would hand it, so the bytes and every estimated_size() between lines stay the same."""
+        if last <= first:
+            return
+        self.records += last - first
+        self.uncompressed_bytes += ends[last - 1] - start
+        while first < last:
+            # the first line after which the pending bytes reach a chunk: write_line drains there
+            cut = bisect.bisect_left(ends, start + _COMPRESS_CHUNK - len(self._pending), first, last)
+            if cut == last:
+                self._pending += data[start:ends[last - 1]]
+                return
+            self._pending += data[start:ends[cut]]
+            self._drain()
+            first, start = cut + 1, ends[cut]
+
+    def rollover_free_bytes(self, limit: int) -> int:
+        """Bytes of whole lines that can surely be added, up to and including the line that fills the pending
+        chunk, without any of them meeting the rollover test `uncompressed_bytes + len(line) > limit and
+        estimated_size() + len(line) > limit` (both must hold for a rollover; the estimate is checked with
+        a margin, as it moves only when a chunk is drained)."""
+        by_size = limit - self.uncompressed_bytes
+        if not self._compressed:
+            return by_size
+        written = self._object.content_length
+        ratio = max(written / self._consumed if written else 1.0, 1.0)
+        by_estimate = int((limit - written) / ratio) - len(self._pending) - self._held_back - 2
+        return max(by_size, by_estimate)
+
     def _drain(self) -> None:
         self._consumed += len(self._pending)
         self._object.write(self._compressor.compress(bytes(self._pending)))
@@ -205,6 +238,11 @@ class DataFile:
     @property
     def content_length(self) -> int:
         return self._object.content_length
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes not yet handed to the compressor; a chunk is drained when a line brings them to CHUNK_BYTES."""
+        return len(self._pending)
 
     def estimated_size(self) -> int:
         """Bytes the object would have if closed now: exact without compression, else a slight overestimate."""
