@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -22,7 +20,7 @@ from typing import Any
 
 import typer
 
-from shared import log
+from shared import log, stopping
 from shared.config import Settings, load_settings
 from shared.errors import ExitCode, R2AError, Stopped, exit_code_for
 from shared.objectstore import check_run_id
@@ -47,7 +45,7 @@ def step_boundary(step: str, run_id: str | None, overrides: Mapping[str, Any] | 
     """Run a step's body; on failure call the registered `on_failure` hooks (to write result files) and exit."""
     log.configure(step, run_id, fmt=(environ or os.environ).get("R2A_LOG_FORMAT", "auto"))
     context: StepContext | None = None
-    previous_handler = _stop_on_sigterm()
+    previous_handler = stopping.install()
     try:
         settings = load_settings(environ, overrides)
         log.configure(step, run_id, fmt=settings.log_format, secrets=settings.secret_values())
@@ -76,22 +74,7 @@ def step_boundary(step: str, run_id: str | None, overrides: Mapping[str, Any] | 
         _print_error(step, message)
         raise typer.Exit(int(ExitCode.INTERNAL)) from None
     finally:
-        if previous_handler is not None:
-            signal.signal(signal.SIGTERM, previous_handler)
-
-
-def _stop_on_sigterm():
-    """Argo stops a pod with SIGTERM (then SIGKILL after the grace period): raise Stopped in the step's main
-    thread so that it records what it was doing and exits 1 in one line. A second SIGTERM must not interrupt that.
-    Returns the handler to restore (None off the main thread, where signals cannot be handled)."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def stop(signum, frame) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise Stopped("SIGTERM")
-
-    return signal.signal(signal.SIGTERM, stop)
+        stopping.restore(previous_handler)
 
 
 def _run_hooks(context: StepContext | None, exc: BaseException) -> None:

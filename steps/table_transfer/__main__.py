@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import typer
 
+from shared import stopping
 from shared.cli import StepApp, step_boundary
 from shared.errors import BadInputError, ExitCode
 from shared.identifiers import parse_table_ref
@@ -57,6 +58,7 @@ def main(
 ) -> None:
     """Move one table (or a batch) from Redshift to AlloyDB, verified, and write results/<table>.json."""
     with step_boundary(STEP, run_id) as step:
+        stopping.stop_at_safe_points()  # the main thread feeds COPY from an HTTP stream: never cut it mid-read
         store = ObjectStore(step.settings.s3, step.settings.gcs)
         layout = RunLayout.from_settings(run_id, step.settings.gcs, step.settings.s3)
         options = TransferOptions(data_format, compression, parallel_parts, max_file_size, parse_cleanup(cleanup),
@@ -81,6 +83,7 @@ def main(
             write_result(ctx, ref, result)
             written.append(result)
         for spec in selection.tables:
+            stopping.raise_if_stopped()
             written.append(transfer_table(ctx, spec))
         code = exit_code(written)
         event("step.finished", tables=len(written), failed=sum(r.status != "succeeded" for r in written))

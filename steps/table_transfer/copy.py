@@ -6,13 +6,13 @@ retry starts clean). The uploaded size is checked against S3's, so a truncated s
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 
 from shared.config import GCSSettings, S3Settings
 from shared.errors import ObjectStoreError
 from shared.objectstore import gcs_client, s3_client, split_url, translated_errors
 from shared.retry import DEFAULT_POLICY, RetryPolicy, retry_call
+from shared.stopping import raise_if_stopped
 from steps.table_transfer.unload import Part
 
 CHUNK_BYTES = 8 * 1024 * 1024  # GCS resumable-upload chunk: a multiple of 256 KiB
@@ -45,7 +45,9 @@ def _copy_once(s3: S3Settings, gcs: GCSSettings, part: Part, destination: str) -
     blob = gcs_client(gcs).bucket(gcs_bucket).blob(gcs_key, chunk_size=CHUNK_BYTES)
     try:
         with translated_errors(destination), blob.open("wb", content_type="application/octet-stream") as writer:
-            shutil.copyfileobj(body, writer, READ_BYTES)
+            while chunk := body.read(READ_BYTES):
+                raise_if_stopped()  # leaves the upload unfinalized: nothing half-written becomes visible
+                writer.write(chunk)
     finally:
         body.close()
     with translated_errors(destination):

@@ -31,6 +31,7 @@ from shared.errors import TargetError, TransientError
 from shared.identifiers import short_name
 from shared.objectstore import ObjectStore
 from shared.retry import DEFAULT_POLICY, RetryPolicy, is_transient, retry_call
+from shared.stopping import raise_if_stopped
 from steps.table_transfer.copy import CopiedPart
 from steps.table_transfer.plan import TableSpec, TransferOptions
 from steps.table_transfer.unload import DELIMITER, NULL_MARKER
@@ -38,6 +39,7 @@ from steps.table_transfer.unload import DELIMITER, NULL_MARKER
 STAGING_SCHEMA = "r2a_staging"
 READ_CHUNK = 1024 * 1024  # what COPY reads from the decompressed stream at a time
 GCS_CHUNK = 4 * 1024 * 1024  # ranged GET size when reading a part from GCS
+STOP_CHECK_S = 0.25  # how often a loader waiting for the next part looks for a SIGTERM
 
 # (cursor, the table to verify) -> raises VerificationError; runs inside the load transaction.
 Verifier = Callable[[object, sql.Composable, int], None]
@@ -75,7 +77,8 @@ class PartFeed:
     def _wait_for(self, index: int) -> CopiedPart | None:
         with self._condition:
             while index >= len(self._ready) and not self._finished and self._error is None:
-                self._condition.wait()
+                self._condition.wait(STOP_CHECK_S)
+                raise_if_stopped()
             if self._error is not None:
                 raise UpstreamFailed(self._error)
             return self._ready[index] if index < len(self._ready) else None
@@ -108,6 +111,7 @@ class _CountingReader(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         try:
+            raise_if_stopped()  # a safe point: between two reads, nothing half-done in the HTTP client
             data = self.inner.read(size)
         except BaseException as exc:
             self.failure = exc
