@@ -24,6 +24,7 @@ import itertools
 import json
 import operator
 import queue
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ DEFAULT_IAM_ROLE = "arn:aws:iam::123456789012:role/r2a-unload"
 FETCH_BATCH = 2000
 MAX_WORKERS = 4          # threads writing slices' files (compressing, uploading); more than the slices never
 QUEUED_BATCHES = 2       # per slice: how many batches' lines may wait for its worker
+SWITCH_INTERVAL = 0.0005  # seconds; set for the whole emulator process at the first UNLOAD (see _FileSet)
 NOT_EMPTY = ("Specified unload destination on S3 is not empty. Consider using a different bucket / prefix, "
              "manually removing the target files in S3, or using the ALLOWOVERWRITE option.")
 
@@ -160,6 +162,48 @@ def _fetch(cursor) -> list:
         raise _query_error(exc) from None
 
 
+class _Prefetch:
+    """Fetches the next batch while the session's thread formats the current one (psycopg2 lets go of the GIL
+    while it waits for the backend). A fetch error is raised where the failing batch would have been used."""
+
+    def __init__(self, cursor):
+        self.cursor = cursor
+        self.batches: queue.Queue = queue.Queue(maxsize=1)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="unload-fetch", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                batch = _fetch(self.cursor)
+            except BaseException as exc:  # noqa: BLE001 - raised in the session's thread by next()
+                self._hand_over(exc)
+                return
+            self._hand_over(batch)
+            if not batch:
+                return
+
+    def _hand_over(self, item) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.batches.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def next(self) -> list:
+        item = self.batches.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        """Waits for a fetch under way, so the cursor is free again when this returns."""
+        self.stopping.set()
+        self.thread.join()
+
+
 def _close_quietly(cursor) -> None:
     try:
         cursor.close()
@@ -262,6 +306,10 @@ class _FileSet:
         self.errors: list[BaseException] = []
         self.threads = [threading.Thread(target=self._work, args=(q,), name=f"unload-slices-{n}", daemon=True)
                         for n, q in enumerate(self.queues)]
+        # A worker back from compressing a chunk needs the GIL again; with the default 5 ms switch interval it
+        # waits that long behind the formatting thread and the compressors idle half the time.
+        if sys.getswitchinterval() > SWITCH_INTERVAL:
+            sys.setswitchinterval(SWITCH_INTERVAL)
         for thread in self.threads:
             thread.start()
 
@@ -341,6 +389,7 @@ def _stream(command: UnloadCommand, cursor, client, slices: int, faults: FaultPl
     formatter = LineFormatter(command, [column.name for column in columns], [column.type_code for column in columns])
     header = formatter.header().encode() if command.header else None
     files = _FileSet(command, client, slices, header)
+    prefetch = _Prefetch(cursor) if batch else None
     rows = 0
     cut_after = faults.cut_connection_after_rows
     try:
@@ -357,13 +406,16 @@ def _stream(command: UnloadCommand, cursor, client, slices: int, faults: FaultPl
                 raise CutConnection(f"fault injected: connection cut after {rows} row(s)")
             if cancel is not None and cancel.is_set():
                 raise _canceled()
-            batch = _fetch(cursor)
+            batch = prefetch.next()
         if cut_after is not None and rows >= cut_after:
             raise CutConnection(f"fault injected: connection cut after {rows} row(s)")
         return rows, files.finish_all(), columns
     except BaseException:
         files.abort_all()
         raise
+    finally:
+        if prefetch is not None:
+            prefetch.close()
 
 
 # ---------------------------------------------------------------- manifest
