@@ -436,7 +436,7 @@ def test_alloydb_down_during_a_run_local_fan_out_is_retried_by_the_retry_strateg
     restart: dict[str, object] = {}
     started = time.monotonic()
     runner.start()
-    while runner.is_alive() and time.monotonic() - started < 600:
+    while runner.is_alive() and time.monotonic() - started < 400:  # below pytest-timeout (600 s)
         if not restart:
             try:
                 copying = _any_copy(dsn)
@@ -449,7 +449,7 @@ def test_alloydb_down_during_a_run_local_fan_out_is_retried_by_the_retry_strateg
                 restart["after_s"] = round(time.monotonic() - started, 1)
         time.sleep(0.05)
     runner.join(1)
-    assert results, "run-local did not finish within 10 minutes"
+    assert results, "run-local did not finish within 400 s"
     assert restart, "no COPY was ever seen running"
     (result,) = results
     transfers = [n for n in result.nodes if n.task == "table-transfer" and "(" in n.name]
