@@ -12,14 +12,17 @@ sample's edge tables and a generated table that rolls over, and without S3 for t
 from __future__ import annotations
 
 import random
+import threading
+import time
 import uuid
 
 import boto3
 import psycopg2
 import pytest
 
-from devstack.redshift.unload import _write_manifest
-from devstack.redshift.unload_backend import use_text_values
+from devstack.faultproxy import Fault, FaultProxy
+from devstack.redshift.unload import S3Target, UnloadError, _write_manifest, run_unload
+from devstack.redshift.unload_backend import named_cursor_opener, use_text_values
 from devstack.redshift.unload_format import (
     BOOL,
     BPCHAR,
@@ -266,3 +269,82 @@ def test_files_rolling_over_at_maxfilesize_are_exactly_like_row_by_row(emulator,
     query = f"select b.* from {big_table} b cross join generate_series(1, 4) r order by r, b.id"
     got = _unload_and_compare(emulator, backend, s3, query, options)
     assert len([name for name in got if name != "manifest"]) >= (8 if "PARALLEL OFF" not in options else 2)
+
+
+# ---------------------------------------------------------------- stopping mid-way: cancel, an S3 failure
+
+def _s3_target(env: dict, endpoint_url: str | None = None) -> S3Target:
+    return S3Target(endpoint_url=endpoint_url or env["endpoint_url"], region=env["region"],
+                    access_key_id=env["access_key_id"], secret_access_key=env["secret_access_key"])
+
+
+def _statement(env: dict, key_prefix: str, query: str, options: str) -> str:
+    auth = f"ACCESS_KEY_ID '{env['access_key_id']}' SECRET_ACCESS_KEY '{env['secret_access_key']}'"
+    return f"UNLOAD ('{query}') TO 's3://{env['bucket']}/{key_prefix}' {auth} {options}"
+
+
+def _open_uploads(client, bucket: str, key_prefix: str) -> list[str]:
+    answer = client.list_multipart_uploads(Bucket=bucket, Prefix=key_prefix)
+    return [upload["Key"] for upload in answer.get("Uploads", [])]
+
+
+def test_a_cancel_mid_unload_stops_it_keeps_whole_files_and_leaves_no_open_upload(backend, s3, big_table):
+    client, env, folder = s3
+    key_prefix = f"{folder}{uuid.uuid4().hex[:10]}/"
+    query = f"select b.* from {big_table} b cross join generate_series(1, 60) r"     # ~380 MB: still running
+    cancel = threading.Event()
+
+    def cancel_like_the_core() -> None:        # engine.cancel(): the event, then the backend query
+        cancel.set()
+        backend.cancel()
+    timer = threading.Timer(1.0, cancel_like_the_core)
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(UnloadError) as caught:
+            run_unload(_statement(env, key_prefix, query, "PARALLEL OFF MAXFILESIZE 5 MB"),
+                       named_cursor_opener(backend), _s3_target(env), 4, lambda _: None, cancel=cancel)
+    finally:
+        timer.cancel()
+        backend.rollback()
+    assert caught.value.sqlstate == "57014"
+    assert time.monotonic() - started < 15
+    assert _open_uploads(client, env["bucket"], key_prefix) == []
+    left = _objects(client, env["bucket"], key_prefix)
+    assert sorted(left) == [f"{part:03d}" for part in range(len(left))]     # finished files only, in order
+    assert all(body.endswith(b"\n") and len(body) <= 5 * 1024 * 1024 for body in left.values())
+
+
+def test_an_s3_failure_in_a_slice_worker_fails_the_unload_with_the_s3_error(backend, s3, big_table):
+    client, env, folder = s3
+    key_prefix = f"{folder}{uuid.uuid4().hex[:10]}/"
+    query = f"select b.* from {big_table} b cross join generate_series(1, 60) r"
+    failing = threading.Event()
+    with FaultProxy("127.0.0.1", int(env["endpoint_url"].rsplit(":", 1)[1])) as proxy:
+        def fail_once_a_file_is_written() -> None:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not _objects_exist(client, env["bucket"], key_prefix):
+                time.sleep(0.05)
+            proxy.set_fault(Fault.http_status(500))
+            failing.set()
+        watcher = threading.Thread(target=fail_once_a_file_is_written, daemon=True)
+        watcher.start()
+        host, port = proxy.address
+        started = time.monotonic()
+        try:
+            with pytest.raises(UnloadError) as caught:
+                run_unload(_statement(env, key_prefix, query, "PARALLEL OFF MAXFILESIZE 5 MB"),
+                           named_cursor_opener(backend), _s3_target(env, f"http://{host}:{port}"), 4,
+                           lambda _: None)
+        finally:
+            backend.rollback()
+            watcher.join()
+            proxy.set_fault(Fault.none())
+    assert failing.is_set(), "the UNLOAD never wrote a file, so the failure was not mid-way"
+    assert caught.value.message.startswith(("S3ServiceException:", "S3CurlException:")), caught.value.message
+    assert time.monotonic() - started < 60
+    assert _open_uploads(client, env["bucket"], key_prefix) == []
+
+
+def _objects_exist(client, bucket: str, key_prefix: str) -> bool:
+    return bool(client.list_objects_v2(Bucket=bucket, Prefix=key_prefix).get("Contents"))
