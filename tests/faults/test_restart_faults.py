@@ -180,49 +180,34 @@ def fan_out(transfer, own_alloydb):  # noqa: F811
     return transfer
 
 
+COPYING = ("SELECT query FROM pg_stat_activity WHERE datname = current_database() "
+           "AND application_name = 'r2a/table_transfer' AND state = 'active' AND query ILIKE 'COPY %FROM STDIN%'")
+
+
+def _rows(dsn: str, statement: str) -> list[tuple]:
+    conn = psycopg2.connect(dsn, connect_timeout=2)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
 def _copying_tables(dsn: str, names: list[str]) -> set[str]:
     """Which of `names` a step is COPYing into right now, directly or through its staging table (named
     `<schema>.<name>.attempt-NNN`), from the COPY statements' text."""
-    conn = psycopg2.connect(dsn, connect_timeout=2)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT query FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND application_name = 'r2a/table_transfer' AND state = 'active' "
-                        "AND query ILIKE 'COPY %%FROM STDIN%%'")
-            targets = [query.split('"')[3] for (query,) in cur.fetchall() if query.count('"') >= 4]
-    finally:
-        conn.close()
+    targets = [query.split('"')[3] for (query,) in _rows(dsn, COPYING) if query.count('"') >= 4]
     return {name for name in names for target in targets if target == name or f".{name}." in target}
-
-
-def _any_copy(dsn: str) -> bool:
-    conn = psycopg2.connect(dsn, connect_timeout=2)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'r2a/table_transfer' "
-                        "AND state = 'active' AND query ILIKE 'COPY %%FROM STDIN%%'")
-            return cur.fetchone()[0] > 0
-    finally:
-        conn.close()
 
 
 def _staged_rows(dsn: str) -> int:
     """Rows committed so far to the staging tables (schema r2a_staging) of staged loads."""
-    conn = psycopg2.connect(dsn, connect_timeout=2)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT c.oid::regclass::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+    tables = _rows(dsn, "SELECT c.oid::regclass::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
                         "ON n.oid = c.relnamespace WHERE n.nspname = 'r2a_staging' AND c.relkind = 'r'")
-            total = 0
-            for (table,) in cur.fetchall():
-                cur.execute(f"SELECT count(*) FROM {table}")  # regclass text: already quoted
-                total += cur.fetchone()[0]
-            return total
-    finally:
-        conn.close()
+    # regclass text is already quoted
+    return sum(_rows(dsn, f"SELECT count(*) FROM {table}")[0][0] for (table,) in tables)
 
 
 def _run_together(transfer, commands: dict[str, tuple[str, ...]], timeout: float,  # noqa: F811
@@ -439,7 +424,7 @@ def test_alloydb_down_during_a_run_local_fan_out_is_retried_by_the_retry_strateg
     while runner.is_alive() and time.monotonic() - started < 400:  # below pytest-timeout (600 s)
         if not restart:
             try:
-                copying = _any_copy(dsn)
+                copying = bool(_rows(dsn, COPYING))
             except psycopg2.OperationalError:
                 copying = False  # the database is still being created by load_schema
             if copying:
