@@ -389,10 +389,11 @@ def _stream(command: UnloadCommand, cursor, client, slices: int, faults: FaultPl
     formatter = LineFormatter(command, [column.name for column in columns], [column.type_code for column in columns])
     header = formatter.header().encode() if command.header else None
     files = _FileSet(command, client, slices, header)
-    prefetch = _Prefetch(cursor) if batch else None
+    prefetch = None
     rows = 0
     cut_after = faults.cut_connection_after_rows
     try:
+        prefetch = _Prefetch(cursor) if batch else None
         while batch:
             cut = cut_after is not None and rows + len(batch) > cut_after
             if cut:
