@@ -159,7 +159,7 @@ def test_source_column_added_after_planning_moves_the_planned_columns(transfer, 
     assert target_summary(transfer, "widened") == expected_summary(50)
 
 
-BIG = 300_000  # rows: the unload takes ~3 s on devstack, long enough to hit each phase
+BIG = 300_000  # rows: about a second from UNLOAD to commit on devstack (the rows that need longer add a stall)
 
 
 def test_alloydb_backend_terminated_mid_copy_is_retried_by_the_step(transfer, matrix):  # noqa: F811
@@ -358,6 +358,8 @@ def test_step_sigkilled_during_unload_then_rerun_has_exactly_the_source_rows(tra
                            "target unchanged; re-run: exactly the source rows, no duplicates")
     source, _ = numbered_table(transfer, "killed_in_unload", BIG)
     _stale_target(transfer, "killed_in_unload")
+    # the UNLOAD waits 3 s before it writes: killed 1 s in, it is surely running, and writes after the kill
+    emulator_fault(transfer, "unload_stall", str(source), "3")
     seen: list[float] = []
 
     def one_second_into_the_unload(output: str) -> bool:
@@ -366,7 +368,10 @@ def test_step_sigkilled_during_unload_then_rerun_has_exactly_the_source_rows(tra
         seen.append(time.monotonic())
         return seen[-1] - seen[0] >= 1.0 and "phase=unload" not in output
 
-    run = run_step(transfer, "--table", str(source), timeout=120, kill_when=one_second_into_the_unload)
+    try:
+        run = run_step(transfer, "--table", str(source), timeout=120, kill_when=one_second_into_the_unload)
+    finally:
+        clear_emulator_faults(transfer)  # the stall is already under way in the killed step's UNLOAD
     assert run.code is None and "phase=unload" not in run.output, run.output
     _failed_then_rerun(transfer, source, "killed_in_unload", BIG, outcome)
     attempts = [a["number"] for a in transfer.result(source)["attempts"]]
