@@ -58,11 +58,12 @@ class BackgroundUnload:
         self._outcome: UnloadOutcome | None = None
         self._error: BaseException | None = None
         self._timer: threading.Timer | None = None
+        self._started = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="unload", daemon=True)
         self.timing = PhaseTiming("unload", utc_now())
 
     def start(self) -> BackgroundUnload:
-        self.timing.started_at = utc_now()
+        self.timing.started_at, self._started = utc_now(), time.monotonic()
         if self.timeout_s:
             self._timer = threading.Timer(self.timeout_s, self._time_out)
             self._timer.daemon = True
@@ -94,7 +95,6 @@ class BackgroundUnload:
     # ------------------------------------------------------------------------------------------- inside
 
     def _run(self) -> None:
-        started = time.monotonic()
         try:
             with redshift_connection(self.settings, STEP) as conn:
                 with self._lock:
@@ -104,16 +104,31 @@ class BackgroundUnload:
                 rows, checks = run_unload(conn, self.spec, self.options, self.prefix, self.authorization,
                                           self.aggregates)
             manifest = read_manifest(self.store, self.prefix)
-            self._outcome = UnloadOutcome(rows, checks, manifest, round(time.monotonic() - started, 3))
+            self._end(UnloadOutcome(rows, checks, manifest, round(time.monotonic() - self._started, 3)), None)
         except BaseException as exc:  # handed to the main thread by outcome()
-            self._error = self._timeout_error() if self._timed_out else exc
-            self.timing.status = "failed"
-        finally:
+            self._end(None, self._timeout_error() if self._timed_out else self._named(exc))
+
+    def _end(self, outcome: UnloadOutcome | None, error: BaseException | None) -> None:
+        """Record how the UNLOAD ended, once: by its thread, or by the timeout giving up on a thread whose CANCEL
+        could not get through (a frozen network)."""
+        with self._lock:
+            if self._done.is_set():
+                return
+            self._outcome, self._error = outcome, error
             if self._timer is not None:
                 self._timer.cancel()
+            self.timing.status = "failed" if error is not None else "succeeded"
             self.timing.finished_at = utc_now()
-            self.timing.duration_s = round(time.monotonic() - started, 3)
+            self.timing.duration_s = round(time.monotonic() - self._started, 3)
             self._done.set()
+
+    def _named(self, exc: BaseException) -> BaseException:
+        """A lost connection says which way it went: through the bastion, where the fault often is."""
+        bastion = self.settings.bastion
+        if isinstance(exc, TransientError) and bastion.host:
+            return TransientError(f"{exc.reason} (the connection went through the SSH bastion {bastion.host}:"
+                                  f"{bastion.port})", exc.hint)
+        return exc
 
     def _timeout_error(self) -> TransientError:
         return TransientError(f"UNLOAD of {self.spec.source} did not finish within {self.timeout_s} s and was "
@@ -122,6 +137,9 @@ class BackgroundUnload:
     def _time_out(self) -> None:
         self._timed_out = True
         self._cancel(f"the unload timeout of {self.timeout_s} s has passed")
+        if not self._done.wait(CANCEL_GRACE_S):  # the CANCEL did not get through: give the thread up
+            event("unload.abandoned", table=str(self.spec.source), after_s=self.timeout_s + CANCEL_GRACE_S)
+            self._end(None, self._timeout_error())
 
     def _cancel(self, why: str) -> None:
         with self._lock:

@@ -23,6 +23,7 @@ from shared.connections import ALIVE_COUNT_MAX, ALIVE_INTERVAL_S
 from shared.identifiers import TableRef, parse_table_ref
 from shared.objectstore import new_run_id
 from shared.retry import is_transient
+from steps.table_transfer.background import CANCEL_GRACE_S
 from tests.faults.helpers import (
     BackendWatch,
     StepRun,
@@ -144,6 +145,7 @@ def test_bastion_stopped_mid_unload_fails_transient_and_rerun_completes(transfer
     outcome.observed = f"exit {run.code} {after_stop} s after the stop: {line.split('error: ', 1)[1][:70]}"
     assert run.code == 1 and result["status"] == "failed" and result["error"]["transient"] is True, run.output
     assert _argo_retries(run.code) and "connection" in line and after_stop < 30
+    assert f"through the SSH bastion 127.0.0.1:{own_bastion['ssh']['port']}" in line, line
     assert target_summary(transfer, "tunnelled") == SENTINEL, "partial rows left in the target"
 
     stack.start(own_bastion, "ssh")  # same port and keys: the bastion is back
@@ -356,12 +358,14 @@ def test_bastion_frozen_mid_unload_is_given_up_and_rerun_completes(transfer, own
                                                                    matrix, unload_timeout):
     """A bastion that stops answering without closing its connections (SIGSTOP: the kernel still acknowledges
     TCP, as when the network path dies without a reset) left the UNLOAD blocked in libpq for ever, also past
-    REDSHIFT_UNLOAD_TIMEOUT: its CANCEL needs a new tunnel through the same frozen bastion."""
+    REDSHIFT_UNLOAD_TIMEOUT: its CANCEL needs a new tunnel through the same frozen bastion. Now the tunnel gives the
+    bastion up after unanswered keepalives, and the timeout gives the UNLOAD up when its CANCEL has not worked."""
     silence = ALIVE_INTERVAL_S * ALIVE_COUNT_MAX
     timeout_note = f", REDSHIFT_UNLOAD_TIMEOUT={unload_timeout}" if unload_timeout else ""
+    given_up = (f"UNLOAD given up {CANCEL_GRACE_S:.0f} s after its timeout (the CANCEL cannot pass)" if unload_timeout
+                else f"tunnel given up after {silence:.0f} s without keepalive answers")
     outcome = matrix.fault(f"SSH bastion frozen (SIGSTOP) while the UNLOAD runs through it{timeout_note}", "unload",
-                           f"tunnel given up after {silence:.0f} s without keepalive answers: exit 1 (transient), "
-                           "one line, target unchanged; thawed → re-run succeeds")
+                           f"{given_up}: exit 1 (transient), one line, target unchanged; thawed → re-run succeeds")
     source, _ = numbered_table(transfer, "frozen", 2000)
     _plant_sentinel(transfer, "frozen")
     extra = {"REDSHIFT_UNLOAD_TIMEOUT": str(unload_timeout)} if unload_timeout else {}
@@ -390,7 +394,11 @@ def test_bastion_frozen_mid_unload_is_given_up_and_rerun_completes(transfer, own
     line = one_line_error(run.output)
     outcome.observed = f"exit {run.code} {after} s after the freeze: {line.split('error: ', 1)[1][:70]}"
     assert run.code == 1 and transfer.result(source)["error"]["transient"] is True and _argo_retries(1), run.output
-    assert "bastion.unresponsive" in run.output and after < silence + ALIVE_INTERVAL_S + 10, run.output
+    if unload_timeout:  # given up when the CANCEL has not ended the UNLOAD within the grace period
+        assert f"did not finish within {unload_timeout} s" in line and "unload.abandoned" in run.output, run.output
+        assert after < unload_timeout + CANCEL_GRACE_S + 10, run.output
+    else:
+        assert "bastion.unresponsive" in run.output and after < silence + ALIVE_INTERVAL_S + 10, run.output
     assert target_summary(transfer, "frozen") == SENTINEL, "partial rows left in the target"
     rerun = run_step(transfer, "--table", str(source), timeout=60, environ=environ)
     loaded = target_summary(transfer, "frozen")
