@@ -276,7 +276,11 @@ class _SliceFiles:
     def finish(self) -> None:
         if self.current is not None:
             data_file, self.current = self.current, None
-            data_file.close()
+            try:
+                data_file.close()
+            except BaseException:
+                data_file.abort()       # no multipart upload left open behind a failed close
+                raise
             self.closed.append(((self.slice_no, self.next_part - 1), data_file))
 
     def abort(self) -> None:
