@@ -297,7 +297,7 @@ def test_a_cancel_mid_unload_stops_it_keeps_whole_files_and_leaves_no_open_uploa
     def cancel_like_the_core() -> None:        # engine.cancel(): the event, then the backend query
         cancel.set()
         backend.cancel()
-    timer = threading.Timer(1.0, cancel_like_the_core)
+    timer = threading.Timer(0.5, cancel_like_the_core)
     timer.start()
     started = time.monotonic()
     try:
