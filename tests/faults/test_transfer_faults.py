@@ -160,35 +160,36 @@ def test_source_column_added_after_planning_moves_the_planned_columns(transfer, 
 
 
 BIG = 300_000  # rows: about a second from UNLOAD to commit on devstack (the rows that need longer add a stall)
+LONG_COPY = 4 * BIG  # rows whose COPY lasts ~0.5 s: long enough for BackendWatch (50 ms polls) to catch each try
 
 
 def test_alloydb_backend_terminated_mid_copy_is_retried_by_the_step(transfer, matrix):  # noqa: F811
     outcome = matrix.fault("AlloyDB backend terminated mid-COPY (once)", "load",
                            "the step's own retry; succeeded with exactly the source rows")
-    source, _ = numbered_table(transfer, "terminated", BIG)
+    source, _ = numbered_table(transfer, "terminated", LONG_COPY)
     _stale_target(transfer, "terminated")
     watch = BackendWatch(transfer.alloydb_dsn, terminate_times=1)
     run = run_step(transfer, "--table", str(source), timeout=120, while_running=watch)
     loaded = target_summary(transfer, "terminated")
-    outcome.rows_lost = max(0, BIG - loaded[1])
+    outcome.rows_lost = max(0, LONG_COPY - loaded[1])
     outcome.observed = f"{len(watch.terminated)} backend terminated; exit {run.code}, target {loaded}"
     assert watch.terminated, "the COPY was never seen running"
     assert run.code == 0, run.output
     assert "retrying" in run.output
-    assert loaded == expected_summary(BIG)
+    assert loaded == expected_summary(LONG_COPY)
 
 
 def test_alloydb_backend_terminated_every_time_fails_transient_and_rerun_completes(transfer, matrix):  # noqa: F811
     outcome = matrix.fault("AlloyDB backend terminated on every COPY attempt", "load",
                            "exit 1 (transient), no partial rows, re-run succeeds")
-    source, _ = numbered_table(transfer, "killed_always", BIG)
+    source, _ = numbered_table(transfer, "killed_always", LONG_COPY)
     _stale_target(transfer, "killed_always")
     watch = BackendWatch(transfer.alloydb_dsn, terminate_times=100)
     run = run_step(transfer, "--table", str(source), timeout=150, while_running=watch)
     line = one_line_error(run.output)
     outcome.observed = f"{len(watch.terminated)} backends terminated; exit {run.code}: {line[:60]}"
     assert run.code == 1 and transfer.result(source)["error"]["transient"] is True
-    _failed_then_rerun(transfer, source, "killed_always", BIG, outcome)
+    _failed_then_rerun(transfer, source, "killed_always", LONG_COPY, outcome)
 
 
 @pytest.mark.parametrize("phase", ["copy", "load"])  # unload: test_step_sigkilled_during_unload_then_rerun_…
