@@ -197,7 +197,7 @@ def test_step_sigkilled_then_rerun_has_exactly_the_source_rows(transfer, matrix,
     outcome = matrix.fault(f"step process SIGKILLed during {phase}", phase,
                            "target unchanged; re-run: exactly the source rows, no duplicates")
     name = f"killed_in_{phase}"
-    source, _ = numbered_table(transfer, name, BIG)
+    source, _ = numbered_table(transfer, name, LONG_COPY)
     _stale_target(transfer, name)
     watch = BackendWatch(transfer.alloydb_dsn)
     if phase == "copy":  # the UNLOAD has ended: its last parts are being copied and loaded
@@ -214,17 +214,17 @@ def test_step_sigkilled_then_rerun_has_exactly_the_source_rows(transfer, matrix,
     assert target_summary(transfer, name) == (1, 1, -1), "a killed step left partial rows"
     rerun = run_step(transfer, "--table", str(source), timeout=120)
     loaded = target_summary(transfer, name)
-    outcome.rows_lost = max(0, BIG - loaded[1])
+    outcome.rows_lost = max(0, LONG_COPY - loaded[1])
     outcome.observed += f"; re-run exit {rerun.code}, target {loaded}"
     assert rerun.code == 0, rerun.output
-    assert loaded == expected_summary(BIG)
+    assert loaded == expected_summary(LONG_COPY)
     assert transfer.result(source)["status"] == "succeeded"
 
 
 def test_sigterm_during_the_load_records_the_table_and_rerun_completes(transfer, matrix):  # noqa: F811
     outcome = matrix.fault("SIGTERM (once) while COPY runs", "load",
                            "exit 1 (Stopped, transient) within seconds, target unchanged, re-run succeeds")
-    source, _ = numbered_table(transfer, "terminated_in_load", BIG)
+    source, _ = numbered_table(transfer, "terminated_in_load", LONG_COPY)
     _stale_target(transfer, "terminated_in_load")
     watch = BackendWatch(transfer.alloydb_dsn)
     run = run_step(transfer, "--table", str(source), timeout=120, kill_when=lambda _output: watch.copy_seen,
@@ -234,7 +234,7 @@ def test_sigterm_during_the_load_records_the_table_and_rerun_completes(transfer,
                        f"{(result['error'] or {}).get('message', '')[:50]}"
     assert watch.copy_seen and not run.timed_out, run.output
     assert run.code == 1 and result["status"] == "failed" and result["error"]["error_class"] == "Stopped"
-    _failed_then_rerun(transfer, source, "terminated_in_load", BIG, outcome)
+    _failed_then_rerun(transfer, source, "terminated_in_load", LONG_COPY, outcome)
 
 
 def test_no_table_data_touches_local_disk(transfer, matrix, tmp_path):  # noqa: F811
@@ -317,7 +317,7 @@ def test_object_store_down_fails_transient_and_rerun_completes(transfer, matrix,
 def test_step_sigkilled_during_staged_load_leaves_no_staging_table_after_rerun(transfer, matrix):  # noqa: F811
     outcome = matrix.fault("step SIGKILLed during a staged load (--load-sessions 2)", "load",
                            "target unchanged; re-run: exact rows, no r2a_staging table left")
-    source, _ = numbered_table(transfer, "staged", BIG)
+    source, _ = numbered_table(transfer, "staged", LONG_COPY)
     _stale_target(transfer, "staged")
     watch = BackendWatch(transfer.alloydb_dsn)
     args = ("--table", str(source), "--load-sessions", "2")
@@ -329,10 +329,10 @@ def test_step_sigkilled_during_staged_load_leaves_no_staging_table_after_rerun(t
     rerun = run_step(transfer, *args, timeout=120)
     loaded = target_summary(transfer, "staged")
     leftovers = transfer.pg_rows(staging_sql)[0][0]
-    outcome.rows_lost = max(0, BIG - loaded[1])
+    outcome.rows_lost = max(0, LONG_COPY - loaded[1])
     outcome.observed = f"staging tables after kill {left_by_kill}, after re-run {leftovers}; exit {rerun.code}"
     assert rerun.code == 0, rerun.output
-    assert loaded == expected_summary(BIG) and leftovers == 0
+    assert loaded == expected_summary(LONG_COPY) and leftovers == 0
 
 
 def test_target_table_dropped_before_transfer_fails_in_one_line(transfer, matrix):  # noqa: F811
