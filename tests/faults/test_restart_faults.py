@@ -230,7 +230,7 @@ def _run_together(transfer, commands: dict[str, tuple[str, ...]], timeout: float
     return runs
 
 
-FAN_OUT_ROWS = 200_000
+FAN_OUT_ROWS = 600_000  # each COPY long enough for the 50 ms watch to catch the staged one mid-way
 RETRY_WINDOW_S = 7.5  # DEFAULT_POLICY: 5 attempts, 0.5 + 1 + 2 + 4 s between them
 
 
