@@ -15,7 +15,7 @@ from tests.table_transfer.test_memory_live import COLUMNS, PAYLOAD_ROWS_SQL
 
 
 def test_parts_are_copied_and_loaded_while_the_unload_still_runs(transfer):
-    rows = 600_000
+    rows = 1_500_000  # the UNLOAD must outlast a few of the 1 s listings of its folder
     table = f"{quoted(transfer.schema)}.{quoted('overlapped')}"
     source, target = transfer.table("overlapped", COLUMNS, rows_sql=PAYLOAD_ROWS_SQL.format(table=table, rows=rows))
     # the load transaction waits for parts the UNLOAD has not written yet: a server-wide idle limit must not kill it
