@@ -107,7 +107,3 @@ class StepApp(typer.Typer):
             _print_error(self.step, "interrupted")
             sys.exit(int(ExitCode.FAILED))
         sys.exit(result if isinstance(result, int) else 0)
-
-
-def step_app(step: str, help: str | None) -> StepApp:  # noqa: A002
-    return StepApp(step, help)

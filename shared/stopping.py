@@ -36,10 +36,6 @@ def stop_at_safe_points() -> None:
     _deferred.set()
 
 
-def stop_requested() -> bool:
-    return _requested.is_set()
-
-
 def raise_if_stopped() -> None:
     if _requested.is_set():
         raise Stopped("SIGTERM")

@@ -39,7 +39,6 @@ class UnloadOutcome:
     source_rows: int
     source_checks: dict[str, object]
     manifest: Manifest
-    seconds: float
 
 
 class BackgroundUnload:
@@ -104,7 +103,7 @@ class BackgroundUnload:
                 rows, checks = run_unload(conn, self.spec, self.options, self.prefix, self.authorization,
                                           self.aggregates)
             manifest = read_manifest(self.store, self.prefix)
-            self._end(UnloadOutcome(rows, checks, manifest, round(time.monotonic() - self._started, 3)), None)
+            self._end(UnloadOutcome(rows, checks, manifest), None)
         except BaseException as exc:  # handed to the main thread by outcome()
             self._end(None, self._timeout_error() if self._timed_out else self._named(exc))
 

@@ -102,8 +102,8 @@ def follow_unload(store: ObjectStore, unload: BackgroundUnload, copies: CopyStag
                 picked[part.url] = part
                 copies.submit(part)
         outcome = unload.outcome()
-        event("phase.finished", table=str(unload.spec.source), phase="unload", rows=outcome.source_rows, parts=len(outcome.manifest.parts),
-              bytes=outcome.manifest.bytes_compressed, picked_early=len(picked))
+        event("phase.finished", table=str(unload.spec.source), phase="unload", rows=outcome.source_rows,
+              parts=len(outcome.manifest.parts), bytes=outcome.manifest.bytes_compressed, picked_early=len(picked))
         for part in remaining_parts(outcome.manifest, picked, unload.prefix):
             copies.submit(part)
         copies.expect(len(outcome.manifest.parts))
