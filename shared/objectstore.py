@@ -44,6 +44,14 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
+def json_document(url: str, data: bytes) -> Any:
+    """The JSON in `data` read from `url`; a malformed document is bad input named by its URL."""
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise BadInputError(f"{url} is not valid JSON: {exc}") from None
+
+
 @dataclass(frozen=True)
 class RunLayout:
     """Where every artifact of one run lives: `gs://<bucket>/<prefix>/<run_id>/…` and S3 staging."""
@@ -316,11 +324,7 @@ class ObjectStore:
         return self.read_bytes(url).decode("utf-8")
 
     def read_json(self, url: str) -> Any:
-        data = self.read_bytes(url)
-        try:
-            return json.loads(data)
-        except ValueError as exc:
-            raise BadInputError(f"{url} is not valid JSON: {exc}") from None
+        return json_document(url, self.read_bytes(url))
 
     def write_bytes(self, url: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         scheme, bucket, key = split_url(url)

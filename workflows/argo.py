@@ -3,7 +3,6 @@ results from GCS for `r2a status`."""
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Mapping
@@ -17,7 +16,7 @@ from hera.workflows import models as m
 
 from shared.errors import BadInputError, ConfigError, R2AError, TransientError
 from shared.log import register_secret
-from shared.objectstore import ObjectStore, RunLayout
+from shared.objectstore import ObjectStore, RunLayout, json_document
 from workflows import definitions as d
 from workflows.render import RENDERED_DIR
 
@@ -107,20 +106,13 @@ class TableStatus:
     error: str
 
 
-def _json_document(url: str, data: bytes | None):
-    try:
-        return json.loads(data) if data is not None else None
-    except ValueError as exc:
-        raise BadInputError(f"{url} is not valid JSON: {exc}") from None
-
-
 def run_status(store: ObjectStore, layout: RunLayout) -> list[TableStatus]:
     """Every planned table with its latest result (a planned table without a result is `not_run`)."""
     plan_url = layout.artifact("tables.json")
     results = {}
     urls = [info.url for info in store.list(layout.results_prefix) if info.url.endswith(".json")]
     for url, data in store.read_many(urls):
-        document = _json_document(url, data)
+        document = json_document(url, data) if data is not None else None
         if isinstance(document, dict) and document.get("table"):
             results[document["table"]] = document
     has_plan = store.exists(plan_url)
