@@ -5,9 +5,7 @@ COPY session during the load. The step runs as its own process with a time limit
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -17,33 +15,16 @@ import psycopg2
 import pytest
 
 from devstack.faultproxy import Fault, FaultProxy
+from tests.faults.helpers import expected_summary, numbered_table, step_command, step_environ, target_summary
 from tests.table_transfer.conftest import Transfer
 
 STEP_SECONDS = 120
 
 
-def _numbers(transfer: Transfer, name: str, rows: int):
-    return transfer.table(name, [("id", "bigint"), ("label", "varchar(60)")],
-                          rows_sql=f"INSERT INTO {transfer.schema}.{name} SELECT g, 'row ' || g || ' ' || md5(g::varchar) "
-                                   f"FROM generate_series(1, {rows}) g")
-
-
 def _run(transfer: Transfer, *args: str, **environ: str) -> tuple[int, str]:
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-    done = subprocess.run([sys.executable, "-m", "steps.table_transfer", "--run-id", transfer.run_id, *args],
-                          env={**keep, **transfer.environ, **environ}, capture_output=True, text=True,
-                          timeout=STEP_SECONDS)
+    done = subprocess.run(step_command(transfer, *args), env=step_environ(transfer, **environ), capture_output=True,
+                          text=True, timeout=STEP_SECONDS)
     return done.returncode, done.stdout + done.stderr
-
-
-def _summary(transfer: Transfer, name: str) -> tuple[int, int, int]:
-    (row,) = transfer.pg_rows(f"SELECT count(*), count(DISTINCT id), coalesce(sum(id), 0) "
-                              f"FROM {transfer.schema}.{name}")
-    return tuple(int(v) for v in row)
-
-
-def _exact(rows: int) -> tuple[int, int, int]:
-    return rows, rows, rows * (rows + 1) // 2
 
 
 def _succeeded_once(transfer: Transfer, source) -> dict:
@@ -59,7 +40,7 @@ def _retries(output: str) -> int:
 
 @pytest.mark.parametrize("store", ["s3", "gcs"])
 def test_object_store_503s_are_retried_and_the_table_arrives_exactly(transfer, store):
-    source, _ = _numbers(transfer, f"flaky_{store}", 500)
+    source, _ = numbered_table(transfer, f"flaky_{store}", 500)
     variable = "AWS_ENDPOINT_URL_S3" if store == "s3" else "STORAGE_EMULATOR_HOST"
     endpoint = urlparse(transfer.environ[variable])
     with FaultProxy(endpoint.hostname, endpoint.port) as proxy:
@@ -70,7 +51,7 @@ def test_object_store_503s_are_retried_and_the_table_arrives_exactly(transfer, s
         injected = proxy.stats.injected
     assert code == 0, output
     assert injected == 3
-    assert _summary(transfer, f"flaky_{store}") == _exact(500)
+    assert target_summary(transfer, f"flaky_{store}") == expected_summary(500)
     result = _succeeded_once(transfer, source)
     assert result["rows_loaded"] == 500 and result["checksum_match"] is True
     # No r2a retry is asserted here: botocore and google-cloud-storage retry 5xx themselves first (r2a's policy
@@ -79,7 +60,7 @@ def test_object_store_503s_are_retried_and_the_table_arrives_exactly(transfer, s
 
 def test_copy_session_killed_mid_load_is_retried_from_a_clean_table(transfer):
     rows = 300_000
-    source, _ = _numbers(transfer, "killed", rows)
+    source, _ = numbered_table(transfer, "killed", rows)
     transfer.pg_execute(f"INSERT INTO {transfer.schema}.killed VALUES (-1, 'old row, replaced by the load')")
     dbname = psycopg2.extensions.parse_dsn(transfer.alloydb_dsn)["dbname"]
     killed: list[int] = []
@@ -103,7 +84,7 @@ def test_copy_session_killed_mid_load_is_retried_from_a_clean_table(transfer):
     assert killed, "the COPY session was never seen: the fault was not injected"
     assert code == 0, output
     assert _retries(output) >= 1, output
-    assert _summary(transfer, "killed") == _exact(rows)
+    assert target_summary(transfer, "killed") == expected_summary(rows)
     result = _succeeded_once(transfer, source)
     assert result["rows_loaded"] == rows and result["attempts"][0]["retries"] >= 1
 
@@ -130,7 +111,7 @@ def test_type_mismatch_fails_fast_and_leaves_the_target(transfer):
 
 
 def test_permission_denied_on_the_target_fails_fast(transfer):
-    source, _ = _numbers(transfer, "guarded", 5)
+    source, _ = numbered_table(transfer, "guarded", 5)
     role, password = f"r2a_ro_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
     transfer.pg_execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
     try:
@@ -138,13 +119,13 @@ def test_permission_denied_on_the_target_fails_fast(transfer):
                             f"GRANT SELECT ON ALL TABLES IN SCHEMA {transfer.schema} TO {role}")
         code, output = _run(transfer, "--table", str(source), PGUSER=role, PGPASSWORD=password)
         _fails_fast(code, output, 5, "permission denied")
-        assert _summary(transfer, "guarded") == (0, 0, 0)
+        assert target_summary(transfer, "guarded") == (0, 0, 0)
     finally:
         transfer.pg_execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
 
 
 def test_alloydb_connection_lost_every_time_is_transient_and_changes_nothing(transfer):
-    source, _ = _numbers(transfer, "cut", 20_000)
+    source, _ = numbered_table(transfer, "cut", 20_000)
     transfer.pg_execute(f"INSERT INTO {transfer.schema}.cut VALUES (-1, 'kept')")
     with FaultProxy(transfer.environ["PGHOST"], int(transfer.environ["PGPORT"])) as proxy:
         proxy.set_fault(Fault.reset_after(300))  # the login passes, then every session breaks
@@ -159,7 +140,7 @@ def test_alloydb_connection_lost_every_time_is_transient_and_changes_nothing(tra
 
 
 def test_unload_refused_by_redshift_fails_fast_as_a_source_error(transfer):
-    source, _ = _numbers(transfer, "refused", 3)
+    source, _ = numbered_table(transfer, "refused", 3)
     transfer.rs_execute("SELECT r2a_emulator_fault('unload_fail', %s, 'S3ServiceException: Access Denied')",
                         (f"{transfer.schema}.refused",))
     try:
@@ -171,7 +152,7 @@ def test_unload_refused_by_redshift_fails_fast_as_a_source_error(transfer):
 
 
 def test_redshift_connection_cut_during_unload_is_transient_and_the_rerun_arrives(transfer):
-    source, _ = _numbers(transfer, "dropped", 50)
+    source, _ = numbered_table(transfer, "dropped", 50)
     transfer.rs_execute("SELECT r2a_emulator_fault('disconnect', %s, '10')", (f"{transfer.schema}.dropped",))
     try:
         code, output = _run(transfer, "--table", str(source))
@@ -181,5 +162,5 @@ def test_redshift_connection_cut_during_unload_is_transient_and_the_rerun_arrive
     assert transfer.result(source)["error"]["transient"] is True
     code, output = _run(transfer, "--table", str(source))  # the retry Argo would run
     assert code == 0, output
-    assert _summary(transfer, "dropped") == _exact(50)
+    assert target_summary(transfer, "dropped") == expected_summary(50)
     assert [a["status"] for a in transfer.result(source)["attempts"]] == ["failed", "succeeded"]
