@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 from shared.config import GCSSettings, S3Settings
 from shared.errors import BadInputError, ConfigError, ObjectStoreError, TransientError
+from shared.gcs import gcs_client, open_object
 from shared.identifiers import TableRef
 from shared.log import register_secret
 from shared.retry import is_transient
@@ -182,48 +183,6 @@ def s3_client(settings: S3Settings):
                           config=config)
 
 
-GCS_CONNECTIONS = 32  # parallel readers/writers per process (the report reads 16 at once, a transfer 4+4 parts)
-
-
-def _wider_pool(client):
-    """requests keeps 10 connections per host by default: more threads than that open and discard connections and
-    warn "Connection pool is full" into the step's log. The client's session is private API: if it changes, the
-    default pool stays and only the warning comes back."""
-    import requests.adapters
-
-    try:
-        session = client._http
-    except AttributeError:
-        return client
-    adapter = requests.adapters.HTTPAdapter(pool_connections=GCS_CONNECTIONS, pool_maxsize=GCS_CONNECTIONS)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return client
-
-
-@lru_cache(maxsize=8)
-def gcs_client(settings: GCSSettings):
-    return _wider_pool(_new_gcs_client(settings))
-
-
-def _new_gcs_client(settings: GCSSettings):
-    from google.cloud import storage
-
-    if settings.emulator_host:
-        from google.auth.credentials import AnonymousCredentials
-
-        endpoint = settings.emulator_host
-        if not endpoint.startswith("http"):
-            endpoint = f"http://{endpoint}"
-        return storage.Client(project=settings.project or "r2a", credentials=AnonymousCredentials(),
-                              client_options={"api_endpoint": endpoint})
-    try:
-        return storage.Client(project=settings.project)
-    except Exception as exc:  # DefaultCredentialsError
-        raise ConfigError(f"no Google credentials: {' '.join(str(exc).split())[:200]}",
-                          "Use Workload Identity or set GOOGLE_APPLICATION_CREDENTIALS") from None
-
-
 @contextmanager
 def translated_errors(url: str) -> Iterator[None]:
     """Turn S3/GCS client exceptions into one-line R2AErrors naming the URL."""
@@ -371,13 +330,14 @@ class ObjectStore:
                     self._gcs().bucket(bucket).blob(key).delete()
         return len(objects)
 
-    def open_read(self, url: str, chunk_size: int = 8 * 1024 * 1024) -> IO[bytes]:
-        """A streaming binary reader: memory stays at about one chunk whatever the object's size."""
+    def open_read(self, url: str) -> IO[bytes]:
+        """A streaming binary reader: memory stays at about one buffer whatever the object's size (GCS: one GET,
+        resumed where it breaks and checked against the object's CRC32C at the end, see shared/gcs.py)."""
         scheme, bucket, key = split_url(url)
         with self._errors(url):
             if scheme == "s3":
                 return self._s3().get_object(Bucket=bucket, Key=key)["Body"]
-            return self._gcs().bucket(bucket).blob(key, chunk_size=chunk_size).open("rb")
+            return open_object(self._gcs_settings, bucket, key)
 
     def check_bucket(self, url: str) -> None:
         """Fail early, in one line, when the bucket behind `url` is missing or not ours."""

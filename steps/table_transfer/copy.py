@@ -1,7 +1,8 @@
-"""S3 → GCS, one part at a time as a stream: never a local file, memory about one chunk per part in flight.
+"""S3 → GCS, one part at a time as a stream: never a local file, memory about one read per part in flight.
 
-Each part is retried as a whole on transient failures (a half-written GCS upload is never finalized, so a
-retry starts clean). The uploaded size is checked against S3's, so a truncated stream cannot pass.
+One S3 GET feeds one GCS PUT (shared/gcs.py's upload_stream). Each part is retried as a whole on transient
+failures (a cut GCS upload is never finalized, so a retry starts clean). The stored object's size and CRC32C are
+checked against the bytes read from S3, so a truncated or altered stream cannot pass.
 """
 
 from __future__ import annotations
@@ -9,14 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.config import GCSSettings, S3Settings
-from shared.errors import ObjectStoreError
-from shared.objectstore import gcs_client, s3_client, split_url, translated_errors
+from shared.gcs import upload_stream
+from shared.objectstore import s3_client, split_url, translated_errors
 from shared.retry import DEFAULT_POLICY, RetryPolicy, retry_call
 from shared.stopping import raise_if_stopped
 from steps.table_transfer.unload import Part
-
-CHUNK_BYTES = 8 * 1024 * 1024  # GCS resumable-upload chunk: a multiple of 256 KiB
-READ_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -42,17 +40,21 @@ def _copy_once(s3: S3Settings, gcs: GCSSettings, part: Part, destination: str) -
         response = s3_client(s3).get_object(Bucket=s3_bucket, Key=s3_key)
     body = response["Body"]
     expected = int(response["ContentLength"])
-    blob = gcs_client(gcs).bucket(gcs_bucket).blob(gcs_key, chunk_size=CHUNK_BYTES)
     try:
-        with translated_errors(destination), blob.open("wb", content_type="application/octet-stream") as writer:
-            while chunk := body.read(READ_BYTES):
-                raise_if_stopped()  # leaves the upload unfinalized: nothing half-written becomes visible
-                writer.write(chunk)
+        with translated_errors(destination):
+            upload_stream(gcs, gcs_bucket, gcs_key, _Stoppable(body), expected)
     finally:
         body.close()
-    with translated_errors(destination):
-        blob.reload()
-    if blob.size != expected:
-        raise ObjectStoreError(f"{destination} has {blob.size} bytes after the copy, {part.url} has {expected}",
-                               transient=True)
     return CopiedPart(part, destination, expected)
+
+
+class _Stoppable:
+    """The S3 body, read up to a SIGTERM: stopping then leaves the GCS upload unfinalized, so nothing
+    half-written becomes visible."""
+
+    def __init__(self, body) -> None:
+        self._body = body
+
+    def read(self, size: int = -1) -> bytes:
+        raise_if_stopped()
+        return self._body.read(size)

@@ -38,7 +38,6 @@ from steps.table_transfer.unload import DELIMITER, NULL_MARKER
 
 STAGING_SCHEMA = "r2a_staging"
 READ_CHUNK = 1024 * 1024  # what COPY reads from the decompressed stream at a time
-GCS_CHUNK = 4 * 1024 * 1024  # ranged GET size reading a part (16 MB reads faster but costs ~30-50 MB more peak RSS)
 STOP_CHECK_S = 0.25  # how often a loader waiting for the next part looks for a SIGTERM
 
 # (cursor, the table to verify) -> raises VerificationError; runs inside the load transaction.
@@ -121,7 +120,7 @@ class _CountingReader(io.RawIOBase):
 
 
 def open_decompressed(store: ObjectStore, url: str, compression: str):
-    raw = store.open_read(url, chunk_size=GCS_CHUNK)
+    raw = store.open_read(url)
     if compression == "zstd":
         import zstandard
 

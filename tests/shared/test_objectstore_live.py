@@ -38,7 +38,7 @@ def test_streaming_read_of_a_multi_chunk_object(store, scheme):
     url = f"{scheme}://{bucket}/tests/objectstore/stream-{scheme}.bin"
     payload = bytes(range(256)) * 12_000  # ~3 MB
     objects.write_bytes(url, payload)
-    reader = objects.open_read(url, chunk_size=256 * 1024)
+    reader = objects.open_read(url)
     received = io.BytesIO()
     while chunk := reader.read(300_000):
         received.write(chunk)
