@@ -4,8 +4,9 @@ A table of R2A_BENCH_TRANSFER_MB of unloaded text (default 2048; smoke: 8) is ma
 planned by the real schema steps (dump_schema → rewrite_ddl → validate_restore → load_schema). Then:
 1. r2a: `python -m steps.table_transfer` (UNLOAD → S3 → GCS streamed → COPY), wall time and phases from its result,
    peak RSS sampled every 50 ms; and the same for a table a quarter of the size (memory at two sizes 4x apart);
-2. the old way, each stage after the previous one: the same UNLOAD statement to a folder of its own, every part
-   S3 → GCS, every part GCS → local disk, concatenate, gunzip, `psql -c "COPY … FROM STDIN"` of the file;
+   r2a runs with its defaults (ZSTD), and once more with `--compression gzip`, the old way's compression;
+2. the old way, each stage after the previous one: r2a's UNLOAD statement with GZIP to a folder of its own, every
+   part S3 → GCS, every part GCS → local disk, concatenate, gunzip, `psql -c "COPY … FROM STDIN"` of the file;
 3. the limit: `psql` COPY of the already uncompressed local file into an empty table (one stream).
 """
 
@@ -126,18 +127,23 @@ def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
     store = ObjectStore(settings.s3, settings.gcs)
     layout = RunLayout.from_settings(run_id, settings.gcs, settings.s3)
     big, quarter = TableRef(schema, "big"), TableRef(schema, "quarter")
-    r2a_s, r2a_rss, _, log = _step(["steps.table_transfer", "--run-id", run_id, "--table", str(big)], environ)
+    # R2A_BENCH_TRANSFER_ARGS: options for every r2a run (e.g. "--max-file-size 32MB"), to compare settings.
+    extra = os.environ.get("R2A_BENCH_TRANSFER_ARGS", "").split()
+    transfer = ["steps.table_transfer", "--run-id", run_id, *extra, "--table"]
+    r2a_s, r2a_rss, _, log = _step([*transfer, str(big)], environ)
     load_busy_s = _logged(log, "phase.finished", "load")["copy_busy_s"]
     result = store.read_json(layout.result(big))
-    _, quarter_rss, _, _ = _step(["steps.table_transfer", "--run-id", run_id, "--table", str(quarter)], environ)
+    _, quarter_rss, _, _ = _step([*transfer, str(quarter)], environ)
     phases = {p["name"]: p["duration_s"] for p in result["phases"]}
     raw_mb, rows = result["bytes_raw"] / 2**20, result["rows_loaded"]
-    _, _, dry, _ = _step(["steps.table_transfer", "--run-id", run_id, "--table", str(big), "--dry-run"], environ)
+    gzip_s, _, _, _ = _step([*transfer, str(big), "--compression", "gzip"], environ)
+    gzip_phases = {p["name"]: p["duration_s"] for p in store.read_json(layout.result(big))["phases"]}
+    _, _, dry, _ = _step([*transfer, str(big), "--dry-run"], environ)
     copy_sql = json.loads(dry[dry.index("["):dry.rindex("]") + 1])[0]["copy"]
     options = copy_sql[copy_sql.upper().index("FROM STDIN"):]
 
-    # 2. the old way, one stage after the other: its own UNLOAD (same statement), every part S3 → GCS (4 at a time,
-    # like gsutil -m), every part GCS → local disk, concatenate, gunzip, one psql COPY of the file.
+    # 2. the old way, one stage after the other: its own UNLOAD (r2a's statement, GZIP), every part S3 → GCS (4 at
+    # a time, like gsutil -m), every part GCS → local disk, concatenate, gunzip, one psql COPY of the file.
     old_unload_s, old_prefix, old_parts = _old_way_unload(settings, store, layout, big)
     started = time.monotonic()
     staged = layout.staging_prefix(big, OLD_WAY_ATTEMPT)
@@ -193,6 +199,8 @@ def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
         ("r2a load path alone (staged parts → COPY)", load_alone_s, "s", None, None),
         ("r2a load path alone rate", load_rate, "MB/s", None, None),
         ("r2a after the unload ended", r2a_after_unload, "s", None, None),
+        ("r2a --compression gzip (the old way's) end to end", gzip_s, "s", None, None),
+        ("r2a --compression gzip unload phase", gzip_phases["unload"], "s", None, None),
         ("old way: UNLOAD", old_unload_s, "s", None, None),
         ("old way: copy parts S3→GCS", old_copy_s, "s", None, None),
         ("old way: download parts", download_s, "s", None, None),
@@ -204,7 +212,9 @@ def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
         ("limit rate", limit_rate, "MB/s", None, None),
         ("ratio load r2a/limit", load_rate / limit_rate, "x", ">= 0.9", load_rate / limit_rate >= 0.9),
         ("ratio end to end old/r2a", old_total / r2a_s, "x", ">= 3", old_total / r2a_s >= 3),
-        ("ratio after the unload old/r2a", old_after_unload / r2a_after_unload, "x", None, None),
+        ("ratio after the unload old/r2a", old_after_unload / r2a_after_unload, "x", ">= 3",
+         old_after_unload / r2a_after_unload >= 3),
+        ("ratio end to end old/r2a --compression gzip", old_total / gzip_s, "x", None, None),
         ("r2a peak RSS (table)", r2a_rss, "MB", "<= 256", r2a_rss <= 256),
         ("r2a peak RSS (quarter table)", quarter_rss, "MB", None, None),
     ]
@@ -251,7 +261,8 @@ def _logged(log: str, name: str, phase: str) -> dict:
 
 
 def _old_way_unload(settings, store, layout, table) -> tuple[float, str, list]:
-    """The same UNLOAD statement r2a sends (options, MAXFILESIZE, credentials), to a folder of its own; seconds."""
+    """r2a's UNLOAD statement (options, MAXFILESIZE, credentials) with the old system's GZIP, to a folder of its
+    own; seconds."""
     from shared.connections import redshift_connection
     from steps.table_transfer.plan import TransferOptions, select_tables
     from steps.table_transfer.unload import authorization_clause, read_manifest, run_unload
@@ -260,7 +271,7 @@ def _old_way_unload(settings, store, layout, table) -> tuple[float, str, list]:
     prefix = layout.unload_prefix(table, OLD_WAY_ATTEMPT)
     started = time.monotonic()
     with redshift_connection(settings, "benchmark") as conn:
-        run_unload(conn, spec, TransferOptions(), prefix, authorization_clause(settings), [])
+        run_unload(conn, spec, TransferOptions(compression="gzip"), prefix, authorization_clause(settings), [])
     manifest = read_manifest(store, prefix)
     return time.monotonic() - started, prefix, manifest.parts
 

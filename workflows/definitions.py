@@ -74,7 +74,7 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
     ("gcp-credentials-file", "", "service account key file (/secrets/gcp/key.json from Secret r2a-gcp-sa); "
                                  "empty = Workload Identity"),
     ("format", "text", "UNLOAD format: text|csv"),
-    ("compression", "gzip", "UNLOAD compression: gzip|zstd"),
+    ("compression", "zstd", "UNLOAD compression: zstd|gzip"),
     ("verify", "count", "table verification: count|checksum"),
     ("on-existing", "fail", "load-schema when a table exists: fail|skip|replace"),
     ("dry-run", "false", "true: dump, rewrite and validate the schema only (both SQL backups and the reports land "

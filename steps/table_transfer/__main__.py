@@ -1,5 +1,5 @@
 """`python -m steps.table_transfer --run-id R (--table schema.table | --batch ID) [--plan URL] [--format text|csv]
-[--compression gzip|zstd] [--parallel-parts N] [--max-file-size 6.2GB] [--cleanup s3,gcs] [--verify count|checksum]
+[--compression zstd|gzip] [--parallel-parts N] [--max-file-size 64MB] [--cleanup s3,gcs] [--verify count|checksum]
 [--dry-run]`"""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def main(
     batch: str | None = typer.Option(None, "--batch", help="a batch of small tables (batches/<ID>.json)"),
     plan: str | None = typer.Option(None, "--plan", help="tables.json to read instead of the run's"),
     data_format: str = typer.Option("text", "--format", help="UNLOAD format: text (exact) or csv"),
-    compression: str = typer.Option("gzip", "--compression", help="gzip or zstd"),
+    compression: str = typer.Option("zstd", "--compression", help="zstd (default: cheaper to UNLOAD and to decompress) or gzip"),
     parallel_parts: int = typer.Option(4, "--parallel-parts", help="parts copied S3 → GCS at the same time"),
     load_sessions: int = typer.Option(1, "--load-sessions",
                                       help="COPY sessions; >1 loads through a staging table (big tables)"),

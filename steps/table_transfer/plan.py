@@ -71,7 +71,7 @@ DEFAULT_MAX_FILE_SIZE = "64MB"
 @dataclass(frozen=True)
 class TransferOptions:
     format: str = "text"
-    compression: str = "gzip"
+    compression: str = "zstd"
     parallel_parts: int = 4
     max_file_size: str | None = DEFAULT_MAX_FILE_SIZE
     cleanup: tuple[str, ...] = ()

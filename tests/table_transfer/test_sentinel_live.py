@@ -6,6 +6,9 @@ what the text parts hold here is what real Redshift writes."""
 from __future__ import annotations
 
 import gzip
+import io
+
+import zstandard
 
 from shared.identifiers import TableRef
 
@@ -29,7 +32,12 @@ def _unloaded_lines(transfer, source: TableRef) -> list[bytes]:
     lines = []
     for entry in manifest["entries"]:
         with transfer.store.open_read(entry["url"]) as raw:
-            lines.extend(gzip.decompress(raw.read()).splitlines())
+            data = raw.read()
+        if entry["url"].endswith(".zst"):
+            text = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True).read()
+        else:
+            text = gzip.decompress(data)
+        lines.extend(text.splitlines())
     return lines
 
 
