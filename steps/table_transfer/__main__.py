@@ -1,5 +1,5 @@
 """`python -m steps.table_transfer --run-id R (--table schema.table | --batch ID) [--plan URL] [--format text|csv]
-[--compression zstd|gzip] [--parallel-parts N] [--max-file-size 64MB] [--cleanup s3,gcs] [--verify count|checksum]
+[--compression zstd|gzip] [--parallel-parts N] [--max-file-size 32MB] [--cleanup s3,gcs] [--verify count|checksum]
 [--dry-run]`"""
 
 from __future__ import annotations
