@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -130,7 +131,9 @@ def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
     # R2A_BENCH_TRANSFER_ARGS: options for every r2a run (e.g. "--max-file-size 32MB"), to compare settings.
     extra = os.environ.get("R2A_BENCH_TRANSFER_ARGS", "").split()
     transfer = ["steps.table_transfer", "--run-id", run_id, *extra, "--table"]
+    cpu_before = _cpu_seconds(env)
     r2a_s, r2a_rss, _, log = _step([*transfer, str(big)], environ)
+    cpu = {name: used - cpu_before[name] for name, used in _cpu_seconds(env).items()}
     load_busy_s = _logged(log, "phase.finished", "load")["copy_busy_s"]
     result = store.read_json(layout.result(big))
     _, quarter_rss, _, _ = _step([*transfer, str(quarter)], environ)
@@ -199,6 +202,10 @@ def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
         ("r2a load path alone (staged parts → COPY)", load_alone_s, "s", None, None),
         ("r2a load path alone rate", load_rate, "MB/s", None, None),
         ("r2a after the unload ended", r2a_after_unload, "s", None, None),
+        *((f"CPU used during r2a end to end: {name}", seconds, "s", None, None) for name, seconds in cpu.items()),
+        ("cores busy during r2a end to end (all that CPU / wall time)", sum(cpu.values()) / r2a_s, "cores", None,
+         None),
+        ("cores of this machine", psutil.cpu_count(), "cores", None, None),
         ("r2a --compression gzip (the old way's) end to end", gzip_s, "s", None, None),
         ("r2a --compression gzip unload phase", gzip_phases["unload"], "s", None, None),
         ("old way: UNLOAD", old_unload_s, "s", None, None),
@@ -247,6 +254,35 @@ def _load_alone(settings, store, layout, table) -> float:
     load_direct(lambda: alloydb_connection(settings, "benchmark"), store, spec, TransferOptions(), feed,
                 lambda cursor, target, rows: None)
     return time.monotonic() - started
+
+
+# Which devstack processes do what during a transfer (PostgreSQL serves both AlloyDB's COPY and, as the emulator's
+# storage, the UNLOAD's SELECT).
+_CPU_GROUPS = {"the step process (r2a)": (), "Redshift emulator": ("redshift",),
+               "PostgreSQL (AlloyDB, and the emulator's storage)": ("postgres",),
+               "S3 and GCS emulators": ("s3", "gcs"), "SSH bastion": ("ssh",)}
+
+
+def _cpu_seconds(env: dict) -> dict[str, float]:
+    """CPU seconds used so far by each group: the benchmark's finished children (the steps), and every devstack
+    service with its children (a service's exited children count in its own children_* times)."""
+    totals = {}
+    for group, services in _CPU_GROUPS.items():
+        if not services:
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            totals[group] = usage.ru_utime + usage.ru_stime
+            continue
+        seconds = 0.0
+        for service in services:
+            try:
+                root = psutil.Process(env[service]["pid"])
+                for process in (root, *root.children(recursive=True)):
+                    times = process.cpu_times()
+                    seconds += times.user + times.system + times.children_user + times.children_system
+            except (KeyError, psutil.Error):
+                continue
+        totals[group] = seconds
+    return totals
 
 
 def _logged(log: str, name: str, phase: str) -> dict:
