@@ -120,3 +120,26 @@ def test_upload_cut_mid_body_is_never_finalized(gcs):
 
     assert is_transient(caught.value), repr(caught.value)
     assert not store.exists(f"gs://{settings.bucket}/{key}")
+
+
+def test_empty_object_uploads_and_reads_back_empty(gcs):
+    settings, store = gcs
+    key = f"tests/gcs/{uuid.uuid4().hex}/empty.bin"
+    assert upload_stream(settings, settings.bucket, key, io.BytesIO(b""), 0) == 0
+    assert store.exists(f"gs://{settings.bucket}/{key}")
+    with open_object(settings, settings.bucket, key) as reader:
+        assert reader.read() == b""
+
+
+def test_read_answered_503_at_first_is_retried_until_it_starts(gcs):
+    settings, store = gcs
+    key = f"tests/gcs/{uuid.uuid4().hex}/busy.bin"
+    store.write_bytes(f"gs://{settings.bucket}/{key}", PAYLOAD)
+    endpoint = settings.emulator_host.rsplit(":", 1)
+    with FaultProxy(endpoint[0].split("//")[-1], int(endpoint[1])) as proxy:
+        proxy.set_fault(Fault.http_status(503, count=2))
+        with open_object(_through(proxy, settings), settings.bucket, key) as reader:
+            received = reader.read()
+        answered_503 = proxy.stats.injected
+    assert answered_503 == 2
+    assert received == PAYLOAD
