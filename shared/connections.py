@@ -20,6 +20,7 @@ from psycopg2 import sql
 from shared.config import AlloyDBSettings, BastionSettings, RedshiftSettings, Settings, require
 from shared.errors import ConfigError, R2AError, SourceError, TargetError, TransientError
 from shared.log import event, register_secret
+from shared.retry import is_transient
 
 # A bastion that answers no keepalive for ALIVE_COUNT_MAX x ALIVE_INTERVAL_S seconds is given up (as OpenSSH's
 # ServerAliveInterval 15 / ServerAliveCountMax 3).
@@ -219,13 +220,28 @@ def redshift_connection(settings: Settings | RedshiftSettings, step: str,
         where = f"{redshift.host}:{redshift.port}"
         if bastion is not None and bastion.host:
             endpoint = stack.enter_context(ssh_tunnel(bastion, endpoint))
-            where = f"{where} (via bastion {bastion.host}:{bastion.port})"
+            where = f"{where} via bastion {bastion.host}:{bastion.port}"
         conn = _connect("Redshift", where, step, host=endpoint.host, port=endpoint.port, dbname=redshift.database,
                         user=redshift.user, password=redshift.password, sslmode=redshift.sslmode,
                         connect_timeout=redshift.connect_timeout, keepalives=1, keepalives_idle=30)
         stack.callback(conn.close)
         _names_exactly_as_stored(conn, where)
-        yield conn
+        try:
+            yield conn
+        except (TransientError, psycopg2.Error) as exc:
+            if not conn.closed or not is_transient(exc):
+                raise
+            raise lost_connection("Redshift", where, exc) from None
+
+
+def lost_connection(system: str, where: str, exc: BaseException) -> TransientError:
+    """A session that broke in use, in one line that says which way it went (`where` names the bastion when the
+    connection is tunnelled: where such faults often are). Transient: a new attempt reconnects."""
+    reason = exc.reason if isinstance(exc, R2AError) else \
+        f"the connection to {system} was lost: {' '.join(str(exc).split())[:200]}"
+    if where in reason:
+        return exc if isinstance(exc, TransientError) else TransientError(reason)
+    return TransientError(f"{reason} ({system} at {where})", getattr(exc, "hint", None))
 
 
 def cancel_redshift_statement(settings: Settings, pid: int, step: str) -> None:

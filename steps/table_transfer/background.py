@@ -105,7 +105,7 @@ class BackgroundUnload:
             manifest = read_manifest(self.store, self.prefix)
             self._end(UnloadOutcome(rows, checks, manifest), None)
         except BaseException as exc:  # handed to the main thread by outcome()
-            self._end(None, self._timeout_error() if self._timed_out else self._named(exc))
+            self._end(None, self._timeout_error() if self._timed_out else exc)
 
     def _end(self, outcome: UnloadOutcome | None, error: BaseException | None) -> None:
         """Record how the UNLOAD ended, once: by its thread, or by the timeout giving up on a thread whose CANCEL
@@ -120,14 +120,6 @@ class BackgroundUnload:
             self.timing.finished_at = utc_now()
             self.timing.duration_s = round(time.monotonic() - self._started, 3)
             self._done.set()
-
-    def _named(self, exc: BaseException) -> BaseException:
-        """A lost connection says which way it went: through the bastion, where the fault often is."""
-        bastion = self.settings.bastion
-        if isinstance(exc, TransientError) and bastion.host:
-            return TransientError(f"{exc.reason} (the connection went through the SSH bastion {bastion.host}:"
-                                  f"{bastion.port})", exc.hint)
-        return exc
 
     def _timeout_error(self) -> TransientError:
         return TransientError(f"UNLOAD of {self.spec.source} did not finish within {self.timeout_s} s and was "

@@ -145,7 +145,7 @@ def test_bastion_stopped_mid_unload_fails_transient_and_rerun_completes(transfer
     outcome.observed = f"exit {run.code} {after_stop} s after the stop: {line.split('error: ', 1)[1][:70]}"
     assert run.code == 1 and result["status"] == "failed" and result["error"]["transient"] is True, run.output
     assert _argo_retries(run.code) and "connection" in line and after_stop < 30
-    assert f"through the SSH bastion 127.0.0.1:{own_bastion['ssh']['port']}" in line, line
+    assert f"via bastion 127.0.0.1:{own_bastion['ssh']['port']}" in line, line
     assert target_summary(transfer, "tunnelled") == SENTINEL, "partial rows left in the target"
 
     stack.start(own_bastion, "ssh")  # same port and keys: the bastion is back

@@ -112,3 +112,29 @@ def test_a_key_the_bastion_refuses_is_one_line_and_does_not_hang(devstack_enviro
         pass
     assert "refused the SSH login" in caught.value.one_line()
     assert time.monotonic() - started < 20  # sshtunnel's stop() after a failed start used to wait forever
+
+
+@pytest.mark.parametrize("through_bastion", [True, False], ids=["via bastion", "direct"])
+def test_a_redshift_session_lost_in_use_is_transient_and_names_its_path(devstack_environ, redshift,
+                                                                       through_bastion):
+    """The connection to the Redshift emulator is cut (devstack's fault proxy) between two statements: whatever
+    the step was doing, the one-line error says the connection was lost and which way it went."""
+    from devstack.faultproxy import FaultProxy
+
+    with FaultProxy(redshift["host"], redshift["port"]) as proxy:
+        host, port = proxy.address
+        environ = dict(devstack_environ, REDSHIFT_HOST=host, REDSHIFT_PORT=str(port))
+        if not through_bastion:
+            environ["SSH_BASTION_HOST"] = ""
+        settings = load_settings(environ)
+        with pytest.raises(TransientError) as caught, redshift_connection(settings, "test_step") as conn:
+            with conn.cursor() as cur:
+                cur.execute("select 1")
+            proxy.cut_all()
+            with conn.cursor() as cur:
+                cur.execute("select 2")
+    line = caught.value.one_line()
+    assert line.startswith("the connection to Redshift was lost: ")
+    assert f"(Redshift at {host}:{port}" in line
+    bastion = f"via bastion {devstack_environ['SSH_BASTION_HOST']}:{devstack_environ['SSH_BASTION_PORT']})"
+    assert line.endswith(bastion) == through_bastion, line
