@@ -120,7 +120,8 @@ def _pyproject_runtime() -> dict[str, str]:
 
 # Distributions that arrive only as dependencies of a listed one (the import is of a transitive package).
 TRANSITIVE = {"botocore": "boto3", "paramiko": "sshtunnel", "google-auth": "google-cloud-storage",
-              "google-api-core": "google-cloud-storage", "requests": "google-cloud-storage"}
+              "google-api-core": "google-cloud-storage", "requests": "google-cloud-storage",
+              "google-crc32c": "google-cloud-storage"}
 
 
 def test_every_step_is_checked():
