@@ -196,6 +196,12 @@ def translated_errors(url: str) -> Iterator[None]:
 
 def translate_error(exc: BaseException, url: str) -> Exception:
     name = type(exc).__name__
+    cause = getattr(exc, "cause", None)
+    if name == "RetryError" and isinstance(cause, BaseException):  # google-cloud-storage's retries ran out
+        translated = translate_error(cause, url)
+        if isinstance(translated, TransientError):
+            return TransientError(f"{translated.reason}, still after google-cloud-storage's retries")
+        return translated
     code, status = "", None
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
@@ -203,6 +209,8 @@ def translate_error(exc: BaseException, url: str) -> Exception:
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     elif hasattr(exc, "code"):
         status = getattr(exc, "code", None)
+    elif hasattr(response, "status_code"):  # google-cloud-storage's InvalidResponse
+        status = response.status_code
     bucket = split_url(url)[1] if url.startswith(("gs://", "s3://")) else url
     if code == "NoSuchBucket" or (name == "NotFound" and "bucket" in str(exc).lower() and "/o/" not in str(exc)):
         return ConfigError(f"bucket {bucket!r} does not exist (while accessing {url})")

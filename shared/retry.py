@@ -50,6 +50,8 @@ def is_transient(exc: BaseException) -> bool:
         return sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith(_TRANSIENT_SQLSTATE_PREFIXES)
     module = type(exc).__module__
     name = type(exc).__name__
+    if module.startswith("google") and name == "InvalidResponse":  # a media request's unexpected status
+        return getattr(getattr(exc, "response", None), "status_code", None) in _TRANSIENT_HTTP
     if module.startswith("psycopg2"):
         # No SQLSTATE: the connection itself broke (server closed it, network down) unless login was refused.
         text = str(exc).lower()
@@ -65,10 +67,14 @@ def is_transient(exc: BaseException) -> bool:
         return name in ("EndpointConnectionError", "ConnectionClosedError", "ReadTimeoutError",
                         "ConnectTimeoutError", "IncompleteReadError", "ResponseStreamingError")
     if module.startswith("google.api_core"):
+        if name == "RetryError":  # google's own retries ran out: as transient as what they were retrying
+            cause = getattr(exc, "cause", None)
+            return isinstance(cause, BaseException) and is_transient(cause)
         return getattr(exc, "code", None) in _TRANSIENT_HTTP
-    if module.startswith(("requests", "urllib3", "google.resumable_media", "google.auth.exceptions")):
+    if module.startswith(("requests", "urllib3", "google.resumable_media", "google.cloud.storage",
+                          "google.auth.exceptions")):
         return name in ("ConnectionError", "Timeout", "ReadTimeout", "ConnectTimeout", "ChunkedEncodingError",
-                        "ProtocolError", "DataCorruption", "InvalidResponse", "TransportError")
+                        "ProtocolError", "ReadTimeoutError", "DataCorruption", "TransportError")
     return isinstance(exc, (ConnectionError, TimeoutError))
 
 

@@ -311,6 +311,7 @@ def test_object_store_down_fails_transient_and_rerun_completes(transfer, matrix,
     outcome.observed = f"{injected} x 503; exit {run.code} after {run.seconds} s: {line.split('error: ', 1)[1][:60]}"
     assert not run.timed_out, f"hung: {run.output}"
     assert run.code == 1, run.output
+    assert "temporary object-store failure" in line, line  # said transient, not only exit 1
     _failed_then_rerun(transfer, source, "down", 2000, outcome)
 
 

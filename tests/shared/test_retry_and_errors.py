@@ -69,3 +69,37 @@ def test_a_policy_tells_its_callback_of_every_retry():
     policy = RetryPolicy(attempts=3, initial_s=0.001, max_s=0.001, on_retry=lambda n, e: seen.append((n, str(e))))
     assert retry_call(flaky, policy=policy) == "done"
     assert [number for number, _ in seen] == [1, 2] and "first" in seen[0][1]
+
+
+def test_google_retries_running_out_on_a_503_stay_transient_and_name_the_url():
+    from google.api_core.exceptions import Forbidden, RetryError, ServiceUnavailable
+
+    from shared.objectstore import translate_error
+
+    gave_up = RetryError("Timeout of 120.0s exceeded", cause=ServiceUnavailable("GET https://storage/x: busy"))
+    assert is_transient(gave_up)
+    error = translate_error(gave_up, "gs://bucket/run/tables.json")
+    assert isinstance(error, TransientError)
+    assert error.one_line() == ("temporary object-store failure on gs://bucket/run/tables.json: ServiceUnavailable "
+                                "503, still after google-cloud-storage's retries")
+    refused = RetryError("Timeout of 120.0s exceeded", cause=Forbidden("GET https://storage/x: no"))
+    assert not is_transient(refused)
+    assert not isinstance(translate_error(refused, "gs://bucket/x"), TransientError)
+
+
+@pytest.mark.parametrize(("status", "transient"), [(503, True), (429, True), (404, False), (403, False)])
+def test_a_gcs_media_request_answered_with_a_status_is_transient_only_for_5xx_and_429(status, transient):
+    import requests
+    from google.cloud.storage.exceptions import InvalidResponse
+
+    from shared.objectstore import translate_error
+
+    response = requests.Response()
+    response.status_code = status
+    error = InvalidResponse(response, "Request failed with status code", status, "Expected one of", 200)
+    assert is_transient(error) is transient
+    translated = translate_error(error, "gs://bucket/run/tables.json")
+    assert isinstance(translated, TransientError) is transient
+    if transient:
+        assert translated.one_line() == f"temporary object-store failure on gs://bucket/run/tables.json: " \
+                                        f"InvalidResponse {status}"
