@@ -191,6 +191,8 @@ def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: 
             conn.close()
     with clock.phase("write"):
         report = object_report(run_id, "post-data", result.objects, analyzed=result.analyzed,
-                               analyze_failures=result.analyze_failures)
+                               analyze_failures=result.analyze_failures,
+                               staging_tables_dropped=result.staging_dropped,
+                               staging_cleanup_error=result.staging_cleanup_error)
         store.write_json(layout.post_data_report_json, report)
     return SectionSummary(report["counts"], [layout.post_data_report_json], phases)

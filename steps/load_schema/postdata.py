@@ -13,13 +13,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
 from shared.errors import TransientError
 from shared.identifiers import TableRef, parse_table_ref
+from shared.log import event
 from shared.sqlapply import SavepointApplier, StatementError, has_statement
 from shared.sqlblocks import SqlObject
+from shared.staging import STAGING_SCHEMA, drop_staging_tables
 from steps.load_schema.constraints import apply_constraint, parse_constraint
 from steps.load_schema.objects_report import ObjectReport
 
@@ -41,6 +44,9 @@ class PostDataResult:
     objects: list[ObjectReport] = field(default_factory=list)
     analyzed: int = 0
     analyze_failures: list[dict[str, str]] = field(default_factory=list)
+    # Staging tables of staged loads that a killed transfer left: {"staging_table", "target"}; or the error.
+    staging_dropped: list[dict[str, str]] = field(default_factory=list)
+    staging_cleanup_error: str | None = None
 
 
 def _category(obj: SqlObject) -> int:
@@ -168,4 +174,23 @@ def apply_post_data(conn: psycopg2.extensions.connection, objects: Sequence[SqlO
     result.objects.extend(reseed_identities(applier, tables))
     applier.commit()
     analyze(conn, tables, result)
+    drop_leftover_staging(conn, tables, result)
     return result
+
+
+def drop_leftover_staging(conn: psycopg2.extensions.connection, tables: Sequence[TableRef],
+                          result: PostDataResult) -> None:
+    """post-data runs once every transfer of the run has ended, so a staging table of a planned target that is
+    still there was left by a killed transfer: up to a whole table of UNLOGGED rows nobody will read."""
+    try:
+        with conn.cursor() as cur:
+            dropped = drop_staging_tables(cur, [str(table) for table in tables])
+        conn.commit()
+    except psycopg2.Error as exc:
+        conn.rollback()
+        result.staging_cleanup_error = " ".join(str(exc).split())[:300]
+        event("staging.cleanup_failed", error=result.staging_cleanup_error)
+        return
+    for name, target in dropped:
+        event("staging.dropped", table=target, staging=f"{STAGING_SCHEMA}.{name}", why="left by a killed transfer")
+        result.staging_dropped.append({"staging_table": f"{STAGING_SCHEMA}.{name}", "target": target})

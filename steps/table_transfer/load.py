@@ -31,12 +31,12 @@ from shared.errors import TargetError, TransientError
 from shared.identifiers import short_name
 from shared.objectstore import ObjectStore
 from shared.retry import DEFAULT_POLICY, RetryPolicy, is_transient, retry_call
+from shared.staging import STAGING_SCHEMA, comment_staging_table, drop_staging_tables
 from shared.stopping import raise_if_stopped
 from steps.table_transfer.copy import CopiedPart
 from steps.table_transfer.plan import TableSpec, TransferOptions
 from steps.table_transfer.unload import DELIMITER, NULL_MARKER
 
-STAGING_SCHEMA = "r2a_staging"
 READ_CHUNK = 1024 * 1024  # what COPY reads from the decompressed stream at a time
 STOP_CHECK_S = 0.25  # how often a loader waiting for the next part looks for a SIGTERM
 
@@ -247,15 +247,6 @@ def staging_name(spec: TableSpec, attempt: int) -> str:
     return short_name(f"{spec.target.file_stem()}.attempt-{attempt:03d}")
 
 
-def _drop_staging_tables(cur, spec: TableSpec) -> None:
-    """Every staging table of this target (earlier attempts that crashed), found by its comment."""
-    cur.execute("SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = %s AND c.relkind = 'r' AND obj_description(c.oid, 'pg_class') = %s",
-                (STAGING_SCHEMA, str(spec.target)))
-    for (name,) in cur.fetchall():
-        cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(STAGING_SCHEMA, name)))
-
-
 def load_staged(connect: ConnectionFactory, store: ObjectStore, spec: TableSpec, options: TransferOptions,
                 feed: PartFeed, verifier: Verifier, attempt: int,
                 policy: RetryPolicy = DEFAULT_POLICY) -> LoadOutcome:
@@ -298,9 +289,9 @@ def _create_staging(connect: ConnectionFactory, spec: TableSpec, staging: sql.Id
     try:
         with conn.cursor() as cur:
             cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(STAGING_SCHEMA)))
-            _drop_staging_tables(cur, spec)
+            drop_staging_tables(cur, [str(spec.target)])
             cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} (LIKE {})").format(staging, spec.target.sql()))
-            cur.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(staging, sql.Literal(str(spec.target))))
+            comment_staging_table(cur, staging, str(spec.target))
         conn.commit()
     finally:
         _rollback(conn)

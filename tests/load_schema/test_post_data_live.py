@@ -115,3 +115,25 @@ def test_malformed_tables_json_changes_nothing(folder, alloydb):
                       "with schema and name"]
     assert query(dsn, "select to_regclass('public.touched') is null") == [(True,)]
     assert not folder.has("post_data_report.json")
+
+
+def test_staging_tables_left_by_killed_transfers_of_planned_tables_are_dropped(loaded):
+    """A staged load (--load-sessions N) killed with SIGKILL leaves its UNLOGGED staging table, commented with its
+    target; post-data runs after every transfer of the run and drops those of the run's tables, no other."""
+    from shared.staging import STAGING_SCHEMA
+
+    folder, dsn = loaded
+    query(dsn, f"CREATE SCHEMA {STAGING_SCHEMA}; "
+               f"CREATE UNLOGGED TABLE {STAGING_SCHEMA}.orders_attempt_002 AS SELECT * FROM shop.orders; "
+               f"COMMENT ON TABLE {STAGING_SCHEMA}.orders_attempt_002 IS 'shop.orders'; "
+               f"CREATE UNLOGGED TABLE {STAGING_SCHEMA}.other_attempt_001 (id int); "
+               f"COMMENT ON TABLE {STAGING_SCHEMA}.other_attempt_001 IS 'elsewhere.not_in_this_run'")
+    done = post_data(folder)
+    assert done.returncode == 0, done.stderr
+    report = folder.json("post_data_report.json")
+    assert report["staging_tables_dropped"] == [{"staging_table": f"{STAGING_SCHEMA}.orders_attempt_002",
+                                                 "target": "shop.orders"}]
+    assert report["staging_cleanup_error"] is None
+    assert query(dsn, "SELECT tablename FROM pg_tables WHERE schemaname = %s", (STAGING_SCHEMA,)) == [
+        ("other_attempt_001",)]
+    assert "staging.dropped" in done.stderr  # one log line per table dropped

@@ -8,7 +8,7 @@ import fastjsonschema
 
 from shared.identifiers import TableRef, short_name
 from shared.results import load_schema
-from steps.table_transfer.load import STAGING_SCHEMA
+from shared.staging import STAGING_SCHEMA
 from tests.table_transfer.conftest import quoted
 
 validate_result = fastjsonschema.compile(load_schema())
