@@ -1,6 +1,7 @@
 """table_transfer's memory is bounded, not proportional to the table: peak RSS of the step process (psutil, sampled
-every 20 ms) for a table and for one four times larger. Memory rises until each part in flight fills its 8 MB
-stream buffers, then stays flat; `make bench` (transfer_bench) shows the flat part at sizes ≥ 4x apart above 500 MB."""
+every 20 ms) for a table and for one four times larger. Each part in flight holds one read buffer (1 MB, shared/gcs.py)
+whatever its size, so the two peaks are nearly equal (114.1 and 114.3 MB in session 5; 42-50 MB apart before, with
+google's 4 MB ranged reads); `make bench` (transfer_bench) shows the same at 513 MB and 2 GB."""
 
 from __future__ import annotations
 
@@ -48,5 +49,5 @@ def test_peak_rss_does_not_grow_with_table_size(transfer):
     (small_peak, small_bytes), (large_peak, large_bytes) = peaks["small"], peaks["large"]
     assert large_bytes >= 4 * small_bytes * 0.95
     data_growth_mb = (large_bytes - small_bytes) / 2**20
-    assert large_peak - small_peak < 0.4 * data_growth_mb, peaks  # bounded by buffers, not by the data
+    assert large_peak - small_peak < min(16, 0.1 * data_growth_mb), peaks  # bounded by buffers, not by the data
     assert large_peak < 256, peaks
