@@ -1,4 +1,5 @@
-"""The S3 emulator (moto's server, with credentials enforced) and the GCS emulator (gcp-storage-emulator)."""
+"""The S3 emulator (moto's server, with credentials enforced) and the GCS emulator (gcp-storage-emulator, started
+through devstack/gcs_emulator.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import boto3
 import requests
 
+from devstack import env as envfile
 from devstack import processes
 
 S3_REGION = "us-east-1"
@@ -46,9 +48,11 @@ def start_s3(port: int, logs: Path, credentials: dict | None) -> tuple[int, dict
 def start_gcs(port: int, logs: Path, storage_dir: Path) -> int:
     """Objects are kept on disk (not in memory) so benchmark-sized tables do not fill RAM."""
     storage_dir.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "gcp_storage_emulator", "--data-dir", str(storage_dir), "start", "--host", "127.0.0.1", "--port", str(port),
-            "--default-bucket", GCS_BUCKET, "--quiet"]
-    process = processes.spawn("gcs", argv, logs, cwd=storage_dir)
+    argv = [sys.executable, "-m", "devstack.gcs_emulator", "--data-dir", str(storage_dir), "start", "--host",
+            "127.0.0.1", "--port", str(port), "--default-bucket", GCS_BUCKET, "--quiet"]
+    process = processes.spawn("gcs", argv, logs, cwd=storage_dir,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                  [str(envfile.REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])})
     url = f"http://127.0.0.1:{port}"
     processes.wait_until("gcs", lambda: _http_ok(f"{url}/storage/v1/b/{GCS_BUCKET}"), process, logs)
     return process.pid

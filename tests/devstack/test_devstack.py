@@ -23,6 +23,15 @@ def private_stack(tmp_path_factory):
     stack.down(directory, purge=True)
 
 
+def _gcs_bucket(env):
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    client = storage.Client(project="devstack-test", credentials=AnonymousCredentials(),
+                            client_options={"api_endpoint": env["gcs"]["endpoint_url"]})
+    return client.bucket(env["gcs"]["bucket"])
+
+
 def _cli(directory, *args):
     return subprocess.run([sys.executable, "-m", "devstack", "--dir", str(directory), *args],
                           capture_output=True, text=True, timeout=120, cwd=envfile.REPO_ROOT)
@@ -91,11 +100,16 @@ def test_bastion_forwards_tcp_but_gives_no_shell(private_stack):
 def test_restart_keeps_port_and_down_stops_exactly_its_pids(private_stack, tmp_path):
     directory, env = private_stack
     old_pid, port = env["gcs"]["pid"], env["gcs"]["port"]
+    _gcs_bucket(env).blob("kept/across-restart.json").upload_from_string(b'{"kept": true}')
     restarted = _cli(directory, "restart", "gcs")
     assert restarted.returncode == 0, restarted.stderr
     env = envfile.load(directory)
     assert env["gcs"]["port"] == port and env["gcs"]["pid"] != old_pid
     assert not processes.alive(old_pid)
+    # devstack/gcs_emulator.py writes the emulator's metadata compactly: it must read back after a restart
+    assert _gcs_bucket(env).blob("kept/across-restart.json").download_as_bytes() == b'{"kept": true}'
+    metadata = (directory / "gcs" / ".cloudstorage" / ".meta").read_text()
+    assert "\n" not in metadata and '"kept/across-restart.json"' in metadata
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         stopped = _cli(directory, "down")
