@@ -5,6 +5,7 @@ Put it in front of S3, GCS, the SSH bastion or PostgreSQL and switch faults whil
     proxy = FaultProxy("127.0.0.1", s3_port).start()
     proxy.set_fault(Fault.http_status(503, count=3))      # next 3 HTTP requests answered 503
     proxy.set_fault(Fault.reset_after(1_000_000))         # cut each connection after ~1 MB to the client
+    proxy.set_fault(Fault.reset_after(600, count=1))      # cut one connection only, then let traffic through
     proxy.set_fault(Fault.delay(0.5))                     # add latency to every chunk
     proxy.set_fault(Fault.refuse())                       # close new connections at once
     proxy.cut_all()                                       # drop every open connection now
@@ -28,7 +29,7 @@ class Fault:
     seconds: float = 0.0
     limit_bytes: int = 0
     status: int = 503
-    count: int = 0  # http_status: how many requests to answer with the status (0 = all)
+    count: int = 0  # http_status, reset_after: how many requests to answer / connections to cut (0 = all)
     upstream: bool = False  # reset_after: count the bytes sent to the server (an upload) instead of to the client
 
     @classmethod
@@ -40,8 +41,8 @@ class Fault:
         return cls("delay", seconds=seconds)
 
     @classmethod
-    def reset_after(cls, limit_bytes: int, *, upstream: bool = False) -> Fault:
-        return cls("reset_after", limit_bytes=limit_bytes, upstream=upstream)
+    def reset_after(cls, limit_bytes: int, *, upstream: bool = False, count: int = 0) -> Fault:
+        return cls("reset_after", limit_bytes=limit_bytes, upstream=upstream, count=count)
 
     @classmethod
     def refuse(cls) -> Fault:
@@ -122,10 +123,11 @@ class FaultProxy:
         self._server = await asyncio.start_server(self._handle, self.listen_host, self.listen_port)
         self.listen_port = self._server.sockets[0].getsockname()[1]
 
-    def _take_http_fault(self) -> Fault | None:
+    def _take_fault(self, kind: str) -> Fault | None:
+        """The current fault if it is of `kind`, one of its `count` uses taken (the last one clears it)."""
         with self._lock:
             fault = self.fault
-            if fault.kind != "http_status":
+            if fault.kind != kind:
                 return None
             if fault.count:
                 fault.count -= 1
@@ -176,7 +178,7 @@ class FaultProxy:
                 pending_head += chunk
                 if b"\r\n\r\n" not in pending_head and len(pending_head) < 65536:
                     continue
-                http_fault = self._take_http_fault()
+                http_fault = self._take_fault("http_status")
                 if http_fault is not None:
                     self.stats.injected += 1
                     await self._answer_http(client, http_fault.status)
@@ -189,7 +191,8 @@ class FaultProxy:
                 chunk, pending_head = pending_head + chunk, b""
             if fault.kind == "delay":
                 await asyncio.sleep(fault.seconds)
-            if fault.kind == "reset_after" and to_server == fault.upstream and sent + len(chunk) > fault.limit_bytes:
+            if fault.kind == "reset_after" and to_server == fault.upstream and sent + len(chunk) > fault.limit_bytes \
+                    and self._take_fault("reset_after") is not None:
                 self.stats.injected += 1
                 head = chunk[: max(0, fault.limit_bytes - sent)]
                 if head:

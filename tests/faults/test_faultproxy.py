@@ -69,6 +69,14 @@ def test_reset_mid_response(proxy):
     assert fetch(proxy) == (200, PAYLOAD)
 
 
+def test_a_counted_reset_cuts_that_many_connections_then_lets_traffic_through(proxy):
+    proxy.set_fault(Fault.reset_after(100_000, count=1))
+    with pytest.raises((ConnectionError, urllib.error.URLError, http.client.IncompleteRead)):
+        fetch(proxy)
+    assert fetch(proxy) == (200, PAYLOAD)  # no set_fault in between: the one cut was used up
+    assert proxy.stats.injected == 1
+
+
 def test_refuse_new_connections(proxy):
     proxy.set_fault(Fault.refuse())
     with pytest.raises((ConnectionError, urllib.error.URLError, http.client.RemoteDisconnected)):

@@ -4,8 +4,6 @@ in front of the emulator; the step must finish with exactly the source rows."""
 
 from __future__ import annotations
 
-import threading
-import time
 from urllib.parse import urlparse
 
 import pytest
@@ -23,32 +21,15 @@ from tests.table_transfer.conftest import transfer  # noqa: F401  (the fixture)
 ENDPOINT_VARIABLE = {"s3": "AWS_ENDPOINT_URL_S3", "gcs": "STORAGE_EMULATOR_HOST"}
 
 
-def _clear_after_first_injection(proxy: FaultProxy, stop: threading.Event) -> None:
-    """A cut connection is a one-off: once the proxy has cut one, let traffic through again."""
-    while not stop.is_set():
-        if proxy.stats.injected:
-            proxy.set_fault(Fault.none())
-            return
-        time.sleep(0.01)
-
-
-def _transfer_through_proxy(transfer, service: str, name: str, rows: int, fault: Fault, *,  # noqa: F811
-                            once: bool):
+def _transfer_through_proxy(transfer, service: str, name: str, rows: int, fault: Fault):  # noqa: F811
     source, _ = numbered_table(transfer, name, rows)
     variable = ENDPOINT_VARIABLE[service]
     endpoint = urlparse(transfer.environ[variable])
-    stop = threading.Event()
     with FaultProxy(endpoint.hostname, endpoint.port) as proxy:
         proxy.set_fault(fault)
-        watcher = threading.Thread(target=_clear_after_first_injection, args=(proxy, stop), daemon=True)
-        if once:
-            watcher.start()
         host, port = proxy.address
-        try:
-            run = run_step(transfer, "--table", str(source), timeout=90,
-                           environ=step_environ(transfer, **{variable: f"http://{host}:{port}"}))
-        finally:
-            stop.set()
+        run = run_step(transfer, "--table", str(source), timeout=90,
+                       environ=step_environ(transfer, **{variable: f"http://{host}:{port}"}))
         stats = proxy.stats
     return run, stats, target_summary(transfer, name)
 
@@ -57,7 +38,7 @@ def _transfer_through_proxy(transfer, service: str, name: str, rows: int, fault:
 def test_slow_object_store_still_delivers_exactly_the_source_rows(transfer, matrix, service):  # noqa: F811
     outcome = matrix.fault(f"{service.upper()} answers slowly (50 ms per chunk, both ways)", "copy/load",
                            "succeeded with exactly the source rows")
-    run, stats, loaded = _transfer_through_proxy(transfer, service, "slow", 2000, Fault.delay(0.05), once=False)
+    run, stats, loaded = _transfer_through_proxy(transfer, service, "slow", 2000, Fault.delay(0.05))
     outcome.observed = (f"exit {run.code} after {run.seconds} s, {stats.bytes_to_client} bytes through the proxy, "
                         f"target {loaded}")
     outcome.rows_lost = max(0, 2000 - loaded[1])
@@ -71,8 +52,8 @@ def test_slow_object_store_still_delivers_exactly_the_source_rows(transfer, matr
 def test_connection_cut_mid_response_is_retried(transfer, matrix, service):  # noqa: F811
     outcome = matrix.fault(f"{service.upper()} connection cut mid-response (once, after 600 bytes)", "copy/load",
                            "retried; succeeded with exactly the source rows")
-    run, stats, loaded = _transfer_through_proxy(transfer, service, "cutonce", 2000, Fault.reset_after(600),
-                                                 once=True)
+    run, stats, loaded = _transfer_through_proxy(transfer, service, "cutonce", 2000,
+                                                 Fault.reset_after(600, count=1))
     outcome.observed = f"{stats.injected} cut; exit {run.code} after {run.seconds} s, target {loaded}"
     outcome.rows_lost = max(0, 2000 - loaded[1])
     assert not run.timed_out, f"hung: {run.output}"
@@ -90,16 +71,11 @@ def test_gcs_connection_cut_mid_upload_is_retried_and_never_leaves_a_partial_obj
     source, _ = numbered_table(transfer, "cutupload", 5000)
     transfer.pg_execute(f'INSERT INTO {transfer.schema}."cutupload" VALUES (-1, \'left by an earlier run\')')
     endpoint = urlparse(transfer.environ["STORAGE_EMULATOR_HOST"])
-    stop = threading.Event()
     with FaultProxy(endpoint.hostname, endpoint.port) as proxy:
-        proxy.set_fault(Fault.reset_after(20_000, upstream=True))
-        threading.Thread(target=_clear_after_first_injection, args=(proxy, stop), daemon=True).start()
+        proxy.set_fault(Fault.reset_after(20_000, upstream=True, count=1))
         host, port = proxy.address
-        try:
-            run = run_step(transfer, "--table", str(source), timeout=90,
-                           environ=step_environ(transfer, STORAGE_EMULATOR_HOST=f"http://{host}:{port}"))
-        finally:
-            stop.set()
+        run = run_step(transfer, "--table", str(source), timeout=90,
+                       environ=step_environ(transfer, STORAGE_EMULATOR_HOST=f"http://{host}:{port}"))
         injected = proxy.stats.injected
     after = target_summary(transfer, "cutupload")
     outcome.observed = f"{injected} cut; exit {run.code} after {run.seconds} s, target then {after}"

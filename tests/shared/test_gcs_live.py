@@ -5,11 +5,13 @@ emulator's stored file (what a bad disk would do)."""
 from __future__ import annotations
 
 import io
-import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -18,6 +20,7 @@ from shared.config import load_settings
 from shared.errors import ObjectStoreError
 from shared.gcs import open_object, upload_stream
 from shared.objectstore import ObjectStore
+from shared.retry import is_transient
 
 PAYLOAD = bytes(range(256)) * 12_000  # ~3 MB, every byte value
 
@@ -28,21 +31,14 @@ def gcs(devstack_environ):
     return settings.gcs, ObjectStore(None, settings.gcs)
 
 
-def _through(proxy: FaultProxy, settings):
-    host, port = proxy.address
-    return replace(settings, emulator_host=f"http://{host}:{port}")
-
-
-def _clear_after_first_cut(proxy: FaultProxy) -> threading.Thread:
-    def watch() -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not proxy.stats.injected:
-            time.sleep(0.005)
-        proxy.set_fault(Fault.none())
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
+@contextmanager
+def _proxied(settings, fault: Fault) -> Iterator[tuple[FaultProxy, object]]:
+    """devstack's fault proxy in front of the GCS emulator, injecting `fault`: (the proxy, settings through it)."""
+    emulator = urlparse(settings.emulator_host)
+    with FaultProxy(emulator.hostname, emulator.port) as proxy:
+        proxy.set_fault(fault)
+        host, port = proxy.address
+        yield proxy, replace(settings, emulator_host=f"http://{host}:{port}")
 
 
 def _emulator_file(devstack, bucket: str, key: str) -> Path:
@@ -53,13 +49,9 @@ def test_read_cut_mid_body_resumes_where_it_broke_and_returns_every_byte(gcs, de
     settings, store = gcs
     key = f"tests/gcs/{uuid.uuid4().hex}/resumed.bin"
     store.write_bytes(f"gs://{settings.bucket}/{key}", PAYLOAD)
-    endpoint = settings.emulator_host.rsplit(":", 1)
-    with FaultProxy(endpoint[0].split("//")[-1], int(endpoint[1])) as proxy:
-        proxy.set_fault(Fault.reset_after(1_000_000))
-        _clear_after_first_cut(proxy)
-        with caplog.at_level("WARNING", logger="r2a"), open_object(_through(proxy, settings), settings.bucket,
-                                                                   key) as reader:
-            received = reader.read()
+    with _proxied(settings, Fault.reset_after(1_000_000, count=1)) as (proxy, through), \
+            caplog.at_level("WARNING", logger="r2a"), open_object(through, settings.bucket, key) as reader:
+        received = reader.read()
         cuts = proxy.stats.injected
     assert cuts == 1
     assert received == PAYLOAD
@@ -110,14 +102,10 @@ def test_upload_of_a_source_shorter_than_announced_fails_at_once_and_leaves_no_o
 def test_upload_cut_mid_body_is_never_finalized(gcs):
     settings, store = gcs
     key = f"tests/gcs/{uuid.uuid4().hex}/cut-upload.bin"
-    endpoint = settings.emulator_host.rsplit(":", 1)
-    with FaultProxy(endpoint[0].split("//")[-1], int(endpoint[1])) as proxy:
-        proxy.set_fault(Fault.reset_after(500_000, upstream=True))
+    with _proxied(settings, Fault.reset_after(500_000, upstream=True)) as (proxy, through):
         with pytest.raises(Exception) as caught:
-            upload_stream(_through(proxy, settings), settings.bucket, key, io.BytesIO(PAYLOAD), len(PAYLOAD))
+            upload_stream(through, settings.bucket, key, io.BytesIO(PAYLOAD), len(PAYLOAD))
         assert proxy.stats.injected >= 1
-    from shared.retry import is_transient
-
     assert is_transient(caught.value), repr(caught.value)
     assert not store.exists(f"gs://{settings.bucket}/{key}")
 
@@ -135,10 +123,8 @@ def test_read_answered_503_at_first_is_retried_until_it_starts(gcs):
     settings, store = gcs
     key = f"tests/gcs/{uuid.uuid4().hex}/busy.bin"
     store.write_bytes(f"gs://{settings.bucket}/{key}", PAYLOAD)
-    endpoint = settings.emulator_host.rsplit(":", 1)
-    with FaultProxy(endpoint[0].split("//")[-1], int(endpoint[1])) as proxy:
-        proxy.set_fault(Fault.http_status(503, count=2))
-        with open_object(_through(proxy, settings), settings.bucket, key) as reader:
+    with _proxied(settings, Fault.http_status(503, count=2)) as (proxy, through):
+        with open_object(through, settings.bucket, key) as reader:
             received = reader.read()
         answered_503 = proxy.stats.injected
     assert answered_503 == 2
