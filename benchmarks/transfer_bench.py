@@ -137,10 +137,10 @@ def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
     load_busy_s = _logged(log, "phase.finished", "load")["copy_busy_s"]
     result = store.read_json(layout.result(big))
     _, quarter_rss, _, _ = _step([*transfer, str(quarter)], environ)
-    phases = {p["name"]: p["duration_s"] for p in result["phases"]}
+    phases = _phase_seconds(result)
     raw_mb, rows = result["bytes_raw"] / 2**20, result["rows_loaded"]
     gzip_s, _, _, _ = _step([*transfer, str(big), "--compression", "gzip"], environ)
-    gzip_phases = {p["name"]: p["duration_s"] for p in store.read_json(layout.result(big))["phases"]}
+    gzip_phases = _phase_seconds(store.read_json(layout.result(big)))
     _, _, dry, _ = _step([*transfer, str(big), "--dry-run"], environ)
     copy_sql = json.loads(dry[dry.index("["):dry.rindex("]") + 1])[0]["copy"]
     options = copy_sql[copy_sql.upper().index("FROM STDIN"):]
@@ -283,6 +283,11 @@ def _cpu_seconds(env: dict) -> dict[str, float]:
                 continue
         totals[group] = seconds
     return totals
+
+
+def _phase_seconds(result: dict) -> dict[str, float]:
+    """A table result's phase durations by phase name."""
+    return {phase["name"]: phase["duration_s"] for phase in result["phases"]}
 
 
 def _logged(log: str, name: str, phase: str) -> dict:

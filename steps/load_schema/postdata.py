@@ -192,5 +192,6 @@ def drop_leftover_staging(conn: psycopg2.extensions.connection, tables: Sequence
         event("staging.cleanup_failed", error=result.staging_cleanup_error)
         return
     for name, target in dropped:
-        event("staging.dropped", table=target, staging=f"{STAGING_SCHEMA}.{name}", why="left by a killed transfer")
-        result.staging_dropped.append({"staging_table": f"{STAGING_SCHEMA}.{name}", "target": target})
+        staging = f"{STAGING_SCHEMA}.{name}"
+        event("staging.dropped", table=target, staging=staging, why="left by a killed transfer")
+        result.staging_dropped.append({"staging_table": staging, "target": target})
