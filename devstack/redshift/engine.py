@@ -266,7 +266,8 @@ class Engine:
             return text_result("r2a_emulator_fault_clear", [f"cleared {count} fault(s)"])
         if len(args) not in (2, 3) or args[0] not in self.state.faults.KINDS:
             raise EmulatorError("22023", "usage: select r2a_emulator_fault('unload_fail'|'unload_stall'|"
-                                         "'disconnect'|'query_fail', 'schema.table', 'argument')")
+                                         "'disconnect'|'query_fail'|'unload_escape_null_as', 'schema.table', "
+                                         "'argument')")
         kind, table, argument = args[0], args[1].lower(), args[2] if len(args) > 2 else ""
         if kind == "unload_stall":
             _number(argument or "30", float)

@@ -28,13 +28,13 @@ def backend_name(name: str) -> str:
 
 @dataclass
 class Fault:
-    kind: str          # unload_fail | unload_stall | disconnect | query_fail
+    kind: str          # unload_fail | unload_stall | disconnect | query_fail | unload_escape_null_as
     table: str         # schema.table or table, lower case
     argument: str
 
 
 class Faults:
-    KINDS = ("unload_fail", "unload_stall", "disconnect", "query_fail")
+    KINDS = ("unload_fail", "unload_stall", "disconnect", "query_fail", "unload_escape_null_as")
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -56,7 +56,7 @@ class Faults:
             return [f for f in self.items if f.table in relations]
 
     def plan(self, relations: set[str]) -> FaultPlan:
-        fail, stall, cut = None, 0.0, None
+        fail, stall, cut, escape_null_as = None, 0.0, None, False
         for fault in self.matching(relations):
             if fault.kind == "unload_fail":
                 fail = fault.argument or "fault injected: UNLOAD failed"
@@ -64,7 +64,10 @@ class Faults:
                 stall = max(stall, float(fault.argument or 30))
             elif fault.kind == "disconnect":
                 cut = int(fault.argument or 0)
-        return FaultPlan(fail_unload=fail, stall_seconds=stall, cut_connection_after_rows=cut)
+            elif fault.kind == "unload_escape_null_as":
+                escape_null_as = True
+        return FaultPlan(fail_unload=fail, stall_seconds=stall, cut_connection_after_rows=cut,
+                         escape_null_as=escape_null_as)
 
 
 class LongNames:

@@ -390,7 +390,8 @@ def _stream(command: UnloadCommand, cursor, client, slices: int, faults: FaultPl
             cancel: threading.Event | None) -> tuple[int, list[DataFile], list]:
     batch = _fetch(cursor)
     columns = list(cursor.description or [])
-    formatter = LineFormatter(command, [column.name for column in columns], [column.type_code for column in columns])
+    formatter = LineFormatter(command, [column.name for column in columns], [column.type_code for column in columns],
+                              escape_null_as=faults.escape_null_as)
     header = formatter.header().encode() if command.header else None
     files = _FileSet(command, client, slices, header)
     prefetch = None

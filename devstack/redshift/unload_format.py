@@ -117,10 +117,13 @@ def _escape_all(texts, specials: list[str]):
 class LineFormatter:
     """format_row(row) -> one line including its newline; header() -> the header line."""
 
-    def __init__(self, command: UnloadCommand, column_names: Sequence[str], type_oids: Sequence[int]):
+    def __init__(self, command: UnloadCommand, column_names: Sequence[str], type_oids: Sequence[int],
+                 escape_null_as: bool = False):
         self.command = command
         self.delimiter = command.field_delimiter
         self.column_names = list(column_names)
+        self.escape_null_as = escape_null_as
+        self._null_text = command.null_as if command.null_as is not None else ""
         if command.fixedwidth is not None:
             self.delimiter = ""
             self._columns = self._fixed_width_formatters(command.fixedwidth, type_oids)
@@ -130,16 +133,13 @@ class LineFormatter:
         self._plain = (command.format != "CSV" and not command.escape and not command.addquotes
                        and command.fixedwidth is None
                        and all(oid not in SUPER_TYPES and oid not in (BYTEA, TIMETZ) for oid in type_oids))
-        self._null_text = command.null_as if command.null_as is not None else ""
         self._column_batches = (None if command.fixedwidth is not None
                                 else [self._column_batch(oid) for oid in type_oids])
 
     # -- per column
     def _column_formatter(self, type_oid: int) -> Formatter:
         convert = _value_converter(type_oid)
-        is_super = type_oid in SUPER_TYPES
-        # AWS: SUPER is exported as JSON and a null as JSON's null, ignoring NULL AS
-        null_text = "null" if is_super else (self.command.null_as if self.command.null_as is not None else "")
+        null_text = self._null_field(type_oid)
         if self.command.format == "CSV":
             quote = self._csv_quote
 
@@ -162,6 +162,20 @@ class LineFormatter:
                     text = text.translate(escape)
             return f'"{text}"' if addquotes else text
         return text_field
+
+    def _null_field(self, type_oid: int) -> str:
+        """A NULL's field: JSON `null` for SUPER (AWS: SUPER is exported as JSON, ignoring NULL AS), else the
+        NULL AS string or ''. With `escape_null_as` (faults.FaultPlan) that string is written as a value of any
+        column would be: ESCAPE applied to it, or CSV quoting."""
+        if type_oid in SUPER_TYPES:
+            return "null"
+        if not self.escape_null_as:
+            return self._null_text
+        if self.command.format == "CSV":
+            return self._csv_quote(self._null_text)
+        if self.command.escape:
+            return self._null_text.translate(self._escaper())
+        return self._null_text
 
     def _fixed_width_formatters(self, widths: Sequence[int], type_oids: Sequence[int]) -> list[Formatter]:
         """Values left-aligned and blank-padded, never truncated; NULL is blanks unless NULL AS fits."""
@@ -210,8 +224,7 @@ class LineFormatter:
     def _column_batch(self, type_oid: int) -> Callable[[tuple], list | tuple]:
         """values of one column (a tuple) -> their field texts; raises _NotText to take the per-row path."""
         convert = _value_converter(type_oid)
-        is_super = type_oid in SUPER_TYPES
-        null_text = "null" if is_super else self._null_text
+        null_text = self._null_field(type_oid)
         csv = self.command.format == "CSV"
         escape = self.command.escape and not csv and type_oid in CHARACTER_TYPES
         specials = _unique(["\\", "\n", "\r", self.delimiter] + (['"', "'"] if self.command.addquotes else []))

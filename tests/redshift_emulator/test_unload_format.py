@@ -43,3 +43,23 @@ def test_timetz_is_shown_in_utc():
     fmt = formatter("", [1266, 1266, 1266, 1266])
     assert fmt.format_row(("13:24:55.25-08", "04:00:00+05:30", "05:58:00+00", "23:00:00-02")) == \
         "21:24:55.25+00|22:30:00+00|05:58:00+00|01:00:00+00\n"
+
+
+def test_null_as_is_written_as_is_by_default_and_escaped_like_data_with_the_switch():
+    """AWS's r_UNLOAD page is silent on ESCAPE applied to the NULL AS string; the one field report
+    (https://github.com/hellonarrativ/spectrify/issues/6) says Redshift escapes it like data (`\\N` -> `\\\\N`).
+    The switch (r2a_emulator_fault 'unload_escape_null_as') reproduces that, for every column but SUPER."""
+    command = parse_unload(f"UNLOAD ('select 1') TO 's3://b/p' {KEYS} ESCAPE NULL AS '\\\\N|x'")
+    rows = [(None, None, None, "\\N|x")]
+    oids = [VARCHAR, 23, JSONB, VARCHAR]
+    plain = LineFormatter(command, ["a", "b", "c", "d"], oids)
+    switched = LineFormatter(command, ["a", "b", "c", "d"], oids, escape_null_as=True)
+    assert plain.format_row(rows[0]) == "\\N|x|\\N|x|null|\\\\N\\|x\n"
+    assert switched.format_row(rows[0]) == "\\\\N\\|x|\\\\N\\|x|null|\\\\N\\|x\n"
+    # the batch path writes the same lines: a NULL and the text equal to NULL AS are now the same bytes
+    assert switched.format_batch(rows) == ([switched.format_row(rows[0])[:-1]], None)
+    csv = parse_unload(f"UNLOAD ('select 1') TO 's3://b/p' {KEYS} CSV NULL AS 'a,b'")
+    assert LineFormatter(csv, ["a"], [VARCHAR]).format_row((None,)) == "a,b\n"
+    assert LineFormatter(csv, ["a"], [VARCHAR], escape_null_as=True).format_row((None,)) == '"a,b"\n'
+    marker = parse_unload(f"UNLOAD ('select 1') TO 's3://b/p' {KEYS} ESCAPE NULL AS 'R2A_N_0f'")
+    assert LineFormatter(marker, ["a"], [VARCHAR], escape_null_as=True).format_row((None,)) == "R2A_N_0f\n"

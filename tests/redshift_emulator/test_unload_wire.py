@@ -93,6 +93,21 @@ def test_unload_over_the_wire_with_notice(rs, table, prefix, s3):
     assert [element["name"] for element in manifest["schema"]["elements"]] == ["id", "txt", "flag", "ts"]
 
 
+def test_the_null_as_escaping_switch_is_per_table_and_makes_a_backslash_marker_ambiguous(rs, table, prefix, s3):
+    """Field report (https://github.com/hellonarrativ/spectrify/issues/6): with NULL AS and ESCAPE, Redshift
+    applies ESCAPE to the NULL string too, so `\\N` comes out as `\\\\N`, the bytes of the text `\\N`. AWS's
+    r_UNLOAD page does not say. Off by default; `r2a_emulator_fault('unload_escape_null_as', table)` turns it on."""
+    query = f"select id, txt, case when id = 3 then '\\\\\\\\N' end from {table} order by id"
+    options = "PARALLEL OFF ESCAPE NULL AS '\\\\N'"
+    with rs.cursor() as cur:
+        cur.execute(unload_sql(query, prefix + "asis/", options))
+        cur.execute("select r2a_emulator_fault('unload_escape_null_as', %s)", (table,))
+        cur.execute(unload_sql(query, prefix + "escaped/", options))
+    assert keys_and_bodies(s3, prefix + "asis/")["000"] == b'1|pipe\\|and"quote|\\N\n2||\\N\n3|\\N|\\\\N\n'
+    assert keys_and_bodies(s3, prefix + "escaped/")["000"] == \
+        b'1|pipe\\|and"quote|\\\\N\n2||\\\\N\n3|\\\\N|\\\\N\n'
+
+
 def test_parallel_slices_over_the_wire(rs, table, prefix, s3):
     with rs.cursor() as cur:
         cur.execute(unload_sql(f"select id from {table} order by id", prefix, "CSV"))
