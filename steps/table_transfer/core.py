@@ -36,14 +36,7 @@ from steps.table_transfer.load import PartFeed, UpstreamFailed, copy_statement, 
 from steps.table_transfer.pipeline import PART_POLL_S, CopyStage, follow_unload
 from steps.table_transfer.plan import TableSpec, TransferOptions
 from steps.table_transfer.unload import authorization_clause, select_statement, unload_statement
-from steps.table_transfer.verify import (
-    CSV_NULL_HINT,
-    check_checksums,
-    check_counts,
-    checksum_aggregates,
-    csv_null_guards,
-    target_aggregates,
-)
+from steps.table_transfer.verify import check_checksums, check_counts, checksum_aggregates, target_aggregates
 
 STEP = "table_transfer"
 _ATTEMPT_FOLDER = re.compile(r"/attempt-(\d+)/")
@@ -153,9 +146,6 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
     clock = PhaseClock(result.phases)
     prefix = ctx.layout.unload_prefix(spec.source, attempt)
     aggregates = checksum_aggregates(spec) if options.verify == "checksum" else []
-    if options.format == "csv" and not aggregates:
-        aggregates = csv_null_guards(spec)
-    hint = CSV_NULL_HINT if options.format == "csv" else ""
     unload = BackgroundUnload(settings, ctx.store, spec, options, prefix, authorization_clause(settings), aggregates)
     result.phases.append(unload.timing)
 
@@ -168,13 +158,9 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
                 cur.execute(query)
                 values = cur.fetchone()
                 check_counts(str(spec.source), source.source_rows, source.manifest.record_count, int(values[0]))
-                checksummed = options.verify == "checksum"
-                if checksummed:
-                    result.checksum_match = False
-                check_checksums(str(spec.source), source.source_checks, dict(zip(names, values[1:], strict=True)),
-                                hint)
-                if checksummed:
-                    result.checksum_match = True
+                result.checksum_match = False
+                check_checksums(str(spec.source), source.source_checks, dict(zip(names, values[1:], strict=True)))
+                result.checksum_match = True
 
     try:
         outcome = _unload_copy_and_load(ctx, spec, attempt, unload, result, clock, verifier)

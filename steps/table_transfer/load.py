@@ -35,7 +35,7 @@ from shared.staging import STAGING_SCHEMA, comment_staging_table, drop_staging_t
 from shared.stopping import raise_if_stopped
 from steps.table_transfer.copy import CopiedPart
 from steps.table_transfer.plan import TableSpec, TransferOptions
-from steps.table_transfer.unload import DELIMITER, NULL_MARKER
+from steps.table_transfer.unload import DELIMITER
 
 READ_CHUNK = 1024 * 1024  # what COPY reads from the decompressed stream at a time
 STOP_CHECK_S = 0.25  # how often a loader waiting for the next part looks for a SIGTERM
@@ -132,8 +132,11 @@ def copy_statement(spec: TableSpec, options: TransferOptions, table: sql.Composa
                    freeze: bool = False) -> sql.Composed:
     columns = sql.SQL(", ").join(sql.Identifier(c.target) for c in spec.columns)
     settings = [sql.SQL("FORMAT {}").format(sql.SQL("csv" if options.format == "csv" else "text")),
-                sql.SQL("NULL {}").format(sql.Literal(NULL_MARKER))]
-    if options.format != "csv":
+                sql.SQL("NULL {}").format(sql.Literal(options.null_marker))]
+    if options.format == "csv":
+        # the marker is NULL even if Redshift quotes it (undocumented); no value equals it, quoted or not
+        settings.append(sql.SQL("FORCE_NULL ({})").format(columns))
+    else:
         settings.append(sql.SQL("DELIMITER {}").format(sql.Literal(DELIMITER)))
     if freeze:
         settings.append(sql.SQL("FREEZE"))

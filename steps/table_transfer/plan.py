@@ -8,6 +8,7 @@ dropped or renamed by rewrite_ddl stays dropped or renamed here.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ MIN_FILE_MB = 5
 MAX_FILE_MB = 6.2 * 1024
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(MB|GB)\s*$", re.IGNORECASE)
 _BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_MARKER = re.compile(r"^[A-Za-z0-9_]{16,64}$")
 
 # UNLOAD writes these types in a form PostgreSQL's COPY cannot read back exactly, so the select wraps them
 # (only when the plan selects the bare column): SUPER goes out as raw JSON that UNLOAD's ESCAPE does not
@@ -63,6 +65,14 @@ class TableSpec:
         return str(self.source)
 
 
+def new_null_marker() -> str:
+    """The `NULL AS` string of one transfer: letters, digits and `_` only, so that neither ESCAPE (backslash,
+    delimiter, CR, LF, quotes) nor CSV quoting has anything to change in it, whether or not Redshift applies them
+    to the NULL AS string (AWS does not say; a field report says ESCAPE is applied); 128 random bits, drawn per
+    run, so no value stored before the run can equal it."""
+    return "r2a_null_" + secrets.token_hex(16)
+
+
 # Small enough that parts reach S3 while the UNLOAD still runs (each slice closes a part at this size), so copy
 # and load overlap the unload; large enough that a terabyte (about 250 GB of ZSTD) is under ten thousand parts.
 # transfer_bench, 2 GB: 32 MB parts ended 3.8 s after the UNLOAD, 64 MB ones (half as many) 8.6 s after it.
@@ -79,6 +89,7 @@ class TransferOptions:
     verify: str = "count"
     dry_run: bool = False
     load_sessions: int = 1  # >1: parallel COPY sessions into a staging table, then one swap-in transaction
+    null_marker: str = field(default_factory=new_null_marker)  # written by UNLOAD for NULL, read by COPY as NULL
 
     def __post_init__(self) -> None:
         _choice("--format", self.format, FORMATS)
@@ -92,6 +103,8 @@ class TransferOptions:
             raise BadInputError(f"--load-sessions {self.load_sessions} must be between 1 and 64")
         if self.max_file_size is not None:
             max_file_size_clause(self.max_file_size)
+        if not _MARKER.match(self.null_marker):
+            raise BadInputError("the NULL marker must be 16 to 64 letters, digits or '_'")
 
 
 @dataclass

@@ -3,9 +3,10 @@
 Counting and unloading in the same transaction means both see the same snapshot (Redshift runs every
 transaction serializable), so "rows in the source" and "rows unloaded" can be compared exactly.
 
-Text format with ESCAPE and `NULL AS '\\N'` is PostgreSQL's COPY text format with `|` as delimiter: ESCAPE
-backslash-escapes `\\`, newline, carriage return and `|` inside character values, so the NULL marker `\\N`,
-the text `\\N` (written `\\\\N`), the text 'NULL' and '' all stay distinct.
+Text format with ESCAPE is PostgreSQL's COPY text format with `|` as delimiter: ESCAPE backslash-escapes `\\`,
+newline, carriage return and `|` inside character values. NULL AS is the run's random marker
+(plan.new_null_marker), which holds none of those characters, so it reads the same whether or not Redshift
+escapes it, and no value (`\\N`, 'NULL', '', a look-alike of the marker) can be taken for it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from shared.retry import is_transient
 from steps.table_transfer.plan import TableSpec, TransferOptions, max_file_size_clause
 from steps.table_transfer.verify import Aggregate, source_aggregates
 
-NULL_MARKER = "\\N"
 DELIMITER = "|"
 _COMPRESSION_KEYWORDS = {"gzip": "GZIP", "zstd": "ZSTD"}
 
@@ -86,7 +86,7 @@ def unload_statement(conn, spec: TableSpec, options: TransferOptions, prefix: st
         clauses.append(sql.SQL("FORMAT AS CSV"))
     else:
         clauses.append(sql.SQL("DELIMITER AS {} ESCAPE").format(redshift_literal(DELIMITER)))
-    clauses.append(sql.SQL("NULL AS {}").format(redshift_literal(NULL_MARKER)))
+    clauses.append(sql.SQL("NULL AS {}").format(redshift_literal(options.null_marker)))
     clauses.append(sql.SQL(_COMPRESSION_KEYWORDS[options.compression]))
     clauses.append(sql.SQL("PARALLEL ON"))
     if options.max_file_size:

@@ -52,8 +52,6 @@ _KINDS_BY_TYPE: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-_CHARACTER_TYPES = ("character", "char", "varchar", "text")
-CSV_NULL_HINT = "CSV cannot tell NULL from a text equal to the NULL marker '\\N'; --format text keeps them apart"
 
 
 def checksum_aggregates(spec: TableSpec) -> list[Aggregate]:
@@ -68,14 +66,6 @@ def checksum_aggregates(spec: TableSpec) -> list[Aggregate]:
                 aggregates.extend(Aggregate(column, kind) for kind in kinds)
                 break
     return aggregates
-
-
-def csv_null_guards(spec: TableSpec) -> list[Aggregate]:
-    """CSV UNLOAD writes the `NULL AS` marker and a text equal to it alike (unquoted), so COPY would read that
-    text as NULL: the non-null counts of character columns, compared in every CSV load, catch it (one scan of
-    the source that the row count makes anyway) instead of letting it pass as a NULL."""
-    return [Aggregate(column, "nonnull") for column in spec.columns
-            if (column.target_type or "").lower().startswith(_CHARACTER_TYPES)]
 
 
 def _select(table: sql.Composable, parts: list[sql.Composable]) -> sql.Composed:
@@ -108,9 +98,9 @@ def check_counts(table: str, source_rows: int, manifest_rows: int, loaded_rows: 
                                 f"loaded {loaded_rows}")
 
 
-def check_checksums(table: str, source: dict[str, object], target: dict[str, object], hint: str = "") -> None:
+def check_checksums(table: str, source: dict[str, object], target: dict[str, object]) -> None:
     differing = [name for name in source if not _same(source[name], target.get(name))]
     if differing:
         shown = ", ".join(f"{n} (source {source[n]!r}, target {target.get(n)!r})" for n in differing[:5])
         more = f" and {len(differing) - 5} more" if len(differing) > 5 else ""
-        raise VerificationError(f"checksums differ for {table}: {shown}{more}" + (f" ({hint})" if hint else ""))
+        raise VerificationError(f"checksums differ for {table}: {shown}{more}")

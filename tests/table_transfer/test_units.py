@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -24,7 +25,6 @@ from steps.table_transfer.verify import (
     check_checksums,
     check_counts,
     checksum_aggregates,
-    csv_null_guards,
     source_aggregates,
 )
 
@@ -70,10 +70,22 @@ def test_options_are_checked():
 
 def test_copy_statement_text_and_csv():
     spec = table_spec(ENTRY, "x")
-    text = copy_statement(spec, TransferOptions(), freeze=True)
-    csv = copy_statement(spec, TransferOptions(format="csv"))
-    assert "FREEZE" in repr(text) and "'|'" in repr(text) and "'\\\\N'" in repr(text)
-    assert "csv" in repr(csv) and "DELIMITER" not in repr(csv)
+    options = TransferOptions()
+    text = copy_statement(spec, options, freeze=True)
+    csv = copy_statement(spec, TransferOptions(format="csv", null_marker=options.null_marker))
+    assert "FREEZE" in repr(text) and "'|'" in repr(text) and repr(options.null_marker) in repr(text)
+    assert "csv" in repr(csv) and "DELIMITER" not in repr(csv) and "FORCE_NULL" in repr(csv)
+    assert repr(options.null_marker) in repr(csv)
+
+
+def test_the_null_marker_has_nothing_escape_or_csv_would_change_and_is_new_every_run():
+    markers = {TransferOptions().null_marker for _ in range(50)}
+    assert len(markers) == 50
+    for marker in markers:
+        assert re.fullmatch(r"r2a_null_[0-9a-f]{32}", marker)
+    for bad in ("\\N", "short", "r2a_null_0123456789|abcdef", "r2a_null_0123456789\nabcdef"):
+        with pytest.raises(BadInputError, match="NULL marker"):
+            TransferOptions(null_marker=bad)
 
 
 def test_checksum_aggregates_by_type_and_transform():
@@ -132,11 +144,3 @@ def test_column_spec_leaves_non_bare_expressions_alone():
     assert column.select_expression() == 'JSON_SERIALIZE("j")'
 
 
-def test_csv_guards_count_the_non_nulls_of_character_columns_even_when_transformed():
-    spec = table_spec(ENTRY, "tables.json: tables[0]")
-    assert [a.name for a in csv_null_guards(spec)] == ["v:nonnull"]
-
-
-def test_checksum_mismatch_carries_the_hint():
-    with pytest.raises(VerificationError, match=r"v:nonnull \(source 9, target 8\) \(use text\)$"):
-        check_checksums("s.t", {"v:nonnull": 9}, {"v:nonnull": 8}, "use text")
