@@ -88,7 +88,7 @@ def rewrite(catalog: Catalog, overrides: Overrides, options: Options) -> Rewrite
     for table in tables:
         rewrite_table(table, context, out)
     rewrite_functions(functions, plan, overrides, context.renamed_columns, out)
-    rewrite_views(views, plan, overrides, context.renamed_columns, out)
+    rewrite_views(views, plan, overrides, context.renamed_columns, out, context.relation_columns)
     rewrite_procedures(procedures, plan, overrides, out)
     rewrite_roles(catalog, plan, options.grants, excluded, out)
     out.compat = compat_objects(out.compat_used)

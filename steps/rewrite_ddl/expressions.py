@@ -19,8 +19,16 @@ from sqlglot.dialects.redshift import Redshift
 
 from shared.identifiers import PG_MAX_IDENTIFIER_BYTES, TableRef, short_name
 from shared.redshift_types import UnknownTypeError, map_type
+from steps.rewrite_ddl.queries import (
+    RelationColumns,
+    Unsupported,
+    no_relation_columns,
+    rewrite_pivots,
+    rewrite_selects,
+)
 
 COMPAT_SCHEMA = "r2a_compat"
+SYSTEM_SCHEMAS = ("pg_catalog", "information_schema")  # there in AlloyDB too
 
 
 class RedshiftSource(Redshift):
@@ -37,6 +45,7 @@ class Translation:
     changes: list[str] = field(default_factory=list)
     compat: set[str] = field(default_factory=set)  # r2a_compat function names used
     relations: set[TableRef] = field(default_factory=set)  # Redshift relations read (resolved)
+    missing: set[TableRef] = field(default_factory=set)  # relations read that are not in the catalog
     unsupported: str | None = None
 
 
@@ -228,6 +237,12 @@ def _json_extract(node, ctx):
                         "JSON_EXTRACT_PATH_TEXT -> r2a_compat.json_extract_path_text (text input)")
 
 
+def _json_parse(node, ctx):
+    """JSON_PARSE returns SUPER, which is jsonb here (sqlglot would write a json cast)."""
+    ctx.note("JSON_PARSE -> ::jsonb")
+    return exp.Cast(this=node.this, to=exp.DataType.build("jsonb"))
+
+
 def _approx_distinct(node, ctx):
     ctx.note("APPROXIMATE COUNT(DISTINCT) -> exact COUNT(DISTINCT)")
     return exp.Count(this=exp.Distinct(expressions=[node.this]))
@@ -274,6 +289,7 @@ REWRITES: dict[type, Callable] = {
     exp.Trunc: _trunc,
     exp.JSONExtractScalar: _json_extract,
     exp.ApproxDistinct: _approx_distinct,
+    exp.ParseJSON: _json_parse,
     exp.CurrentTimestamp: _current_timestamp,
     exp.Anonymous: _anonymous,
     exp.DataType: _cast_type,
@@ -308,6 +324,8 @@ def _map_tables(tree: exp.Expression, ctx: _Context) -> set[int]:
         source = TableRef(schema, name)
         target = ctx.resolver(source)
         if target is None:
+            if schema not in SYSTEM_SCHEMAS and not (schema_node is None and name.startswith("pg_")):
+                ctx.result.missing.add(source)
             continue
         ctx.result.relations.add(source)
         table_identifier = exp.to_identifier(target.table, quoted=True)
@@ -386,9 +404,10 @@ def _sysdate_without_parentheses(text: str) -> str:
 
 
 def translate(text: str, resolver: Resolver, *, columns: ColumnLookup = _no_columns,
-              postgis: bool = False) -> Translation:
+              postgis: bool = False, relation_columns: RelationColumns = no_relation_columns) -> Translation:
     """One Redshift statement (a query) or expression → PostgreSQL text, changes and compat functions used.
-    `columns(relation)` gives the renamed columns of a relation (Redshift name → AlloyDB name)."""
+    `columns(relation)` gives the renamed columns of a relation (Redshift name → AlloyDB name),
+    `relation_columns(relation)` all its columns with their Redshift types (queries.py needs them)."""
     ctx = _Context(resolver, columns, postgis)
     try:
         trees = sqlglot.parse(_sysdate_without_parentheses(text), read=RedshiftSource)
@@ -401,6 +420,15 @@ def translate(text: str, resolver: Resolver, *, columns: ColumnLookup = _no_colu
         return ctx.result
     tree = trees[0]
     _fold_case(tree)
+    try:
+        rewrite_pivots(tree, relation_columns, ctx.note)
+        tree = rewrite_selects(tree, relation_columns, ctx.note)
+    except Unsupported as exc:
+        ctx.result.unsupported = str(exc)
+        return ctx.result
+    except sqlglot.errors.OptimizeError as exc:
+        ctx.result.unsupported = f"cannot resolve the query's columns: {' '.join(str(exc).split())[:160]}"
+        return ctx.result
     mapped = _map_tables(tree, ctx)
     _rename_identifiers(tree, ctx, mapped)
     tree = _rewrite_all(tree, ctx)

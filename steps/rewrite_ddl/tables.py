@@ -52,6 +52,10 @@ class TableContext:
                    for ref, t in by_ref.items()}
         return cls(plan, overrides, options, excluded, by_ref, columns)
 
+    def relation_columns(self, relation: TableRef) -> dict[str, str] | None:
+        table = self.tables.get(relation)
+        return None if table is None else {c.name: c.type for c in table.columns}
+
     def renamed_columns(self, relation: TableRef) -> dict[str, str]:
         return {s: t for s, t in self.column_targets.get(relation, {}).items() if s != t}
 
@@ -104,8 +108,12 @@ def _column(table: Table, column: Column, target: str, ctx: TableContext, change
             changes.append(f"{label}: IDENTITY dropped ({target_type} cannot be an identity in PostgreSQL)")
     elif column.default is not None:
         translation = ctx.translate_default(column.default)
+        boolean = _boolean_default(translation.sql) if target_type == "boolean" else None
         if translation.sql is None or translation.unsupported:
             changes.append(f"{label}: dropped DEFAULT {column.default} ({translation.unsupported})")
+        elif boolean is not None:
+            parts.append(f"DEFAULT {boolean}")
+            changes.append(f"{label}: DEFAULT {column.default} -> {boolean}")
         else:
             parts.append(f"DEFAULT {translation.sql}")
             compat.update(translation.compat)
@@ -114,6 +122,16 @@ def _column(table: Table, column: Column, target: str, ctx: TableContext, change
         parts.append("NOT NULL")
     return ColumnPlan(column, target, target_type, unload.replace("{column}", ident(column.name)),
                       " ".join(parts))
+
+
+# Redshift takes 1 and 0 for a BOOLEAN (https://docs.aws.amazon.com/redshift/latest/dg/r_Boolean_type.html lists
+# '1'/'0' among the true/false literals), and warehouses write `DEFAULT 1`; PostgreSQL has no integer -> boolean
+# assignment cast, so such a default is written as the boolean it stands for.
+_BOOLEAN_INTEGERS = {"0": "FALSE", "1": "TRUE", "(0)": "FALSE", "(1)": "TRUE"}
+
+
+def _boolean_default(sql: str | None) -> str | None:
+    return _BOOLEAN_INTEGERS.get((sql or "").replace(" ", ""))
 
 
 def _redshift_only_changes(table: Table, sortkey_index: str | None) -> list[str]:

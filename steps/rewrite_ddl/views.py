@@ -14,6 +14,7 @@ from shared.ordering import dependency_order
 from shared.redshift_types import UnknownTypeError, map_type
 from steps.rewrite_ddl.catalog import Argument, Function, Procedure, View
 from steps.rewrite_ddl.expressions import COMPAT_SCHEMA, ColumnLookup, translate
+from steps.rewrite_ddl.queries import RelationColumns, no_relation_columns, select_list_names
 from steps.rewrite_ddl.names import NamePlan
 from steps.rewrite_ddl.output import ObjectEntry, RewriteOutput, status_for
 from steps.rewrite_ddl.overrides import Overrides
@@ -95,14 +96,39 @@ def _view_order(views: list[View], deps: dict[TableRef, set[TableRef]]) -> list[
     return [by_ref[ref] for ref in dependency_order(by_ref, deps)]
 
 
+def _view_columns(views: list[View], table_columns: RelationColumns) -> RelationColumns:
+    """Columns of tables (with types) and of views (names only: their column list, else their select list)."""
+    names: dict[TableRef, list[str] | None] = {}
+    for view in views:
+        body, columns = split_view_definition(view.definition)
+        names[TableRef(view.schema, view.name)] = ([_column_name(c) for c in columns] if columns
+                                                   else select_list_names(body))
+
+    def lookup(ref: TableRef) -> dict[str, str] | None:
+        if ref in names:
+            listed = names[ref]
+            return None if listed is None else dict.fromkeys(listed, "")
+        return table_columns(ref)
+    return lookup
+
+
+def _missing_reason(view: View, missing: set[TableRef]) -> str:
+    listed = ", ".join(str(ref) for ref in sorted(missing))
+    if view.late_binding:
+        return f"late-binding view references {listed}, which the catalog does not have"
+    return f"view references {listed}, which is not migrated"
+
+
 def rewrite_views(views: list[View], plan: NamePlan, overrides: Overrides, renamed_columns: ColumnLookup,
-                  out: RewriteOutput) -> None:
+                  out: RewriteOutput, table_columns: RelationColumns = no_relation_columns) -> None:
     translated = {}
     deps: dict[TableRef, set[TableRef]] = {}
+    relation_columns = _view_columns(views, table_columns)
     for view in views:
         ref = TableRef(view.schema, view.name)
         body, columns = split_view_definition(view.definition)
-        translation = translate(body, plan.relation, columns=renamed_columns, postgis=overrides.postgis)
+        translation = translate(body, plan.relation, columns=renamed_columns, postgis=overrides.postgis,
+                                relation_columns=relation_columns)
         translated[ref] = (body, columns, translation)
         deps[ref] = set(translation.relations)
     for view in _view_order(views, deps):
@@ -118,8 +144,9 @@ def rewrite_views(views: list[View], plan: NamePlan, overrides: Overrides, renam
         depends = sorted({canonical_name(view.schema), *(str(r) for r in translation.relations if r != ref),
                           *(f"{COMPAT_SCHEMA}.{f}" for f in translation.compat)})
         name = str(ref)
-        if translation.sql is None or translation.unsupported:
-            reason = f"view definition: {translation.unsupported}"
+        if translation.sql is None or translation.unsupported or translation.missing:
+            reason = (_missing_reason(view, translation.missing) if translation.missing
+                      else f"view definition: {translation.unsupported}")
             out.add(out.views, ObjectEntry(view.kind, name, str(target), "unsupported", reason, changes, depends),
                     f"-- {name}: {reason}")
             continue
