@@ -122,6 +122,16 @@ $$;
 CREATE FUNCTION r2a_compat.trunc(n double precision) RETURNS double precision LANGUAGE sql IMMUTABLE STRICT AS $$
     SELECT pg_catalog.trunc(n)
 $$;""", ()),
+    # ROUND(x, n) of a DOUBLE PRECISION: Redshift returns the input's type
+    # (https://docs.aws.amazon.com/redshift/latest/dg/r_ROUND.html); PostgreSQL has round(numeric, int) only.
+    "round": ("""
+CREATE FUNCTION r2a_compat.round(n double precision, places integer) RETURNS double precision
+    LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT pg_catalog.round(n::numeric, places)::double precision
+$$;
+CREATE FUNCTION r2a_compat.round(n numeric, places integer) RETURNS numeric LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT pg_catalog.round(n, places)
+$$;""", ()),
     # MEDIAN as a window function: PostgreSQL's percentile_cont is not a window function, so the window
     # collects the partition's values and this computes their median (DECIMAL for numbers, as Redshift returns).
     "median_of": ("""

@@ -237,6 +237,13 @@ def _json_extract(node, ctx):
                         "JSON_EXTRACT_PATH_TEXT -> r2a_compat.json_extract_path_text (text input)")
 
 
+def _round(node, ctx):
+    if node.args.get("decimals") is None:
+        return None
+    return _compat_call(ctx, "round", [node.this, node.args["decimals"]],
+                        "ROUND(x, n) -> r2a_compat.round (double precision too)")
+
+
 def _json_parse(node, ctx):
     """JSON_PARSE returns SUPER, which is jsonb here (sqlglot would write a json cast)."""
     ctx.note("JSON_PARSE -> ::jsonb")
@@ -290,6 +297,7 @@ REWRITES: dict[type, Callable] = {
     exp.JSONExtractScalar: _json_extract,
     exp.ApproxDistinct: _approx_distinct,
     exp.ParseJSON: _json_parse,
+    exp.Round: _round,
     exp.CurrentTimestamp: _current_timestamp,
     exp.Anonymous: _anonymous,
     exp.DataType: _cast_type,

@@ -243,12 +243,11 @@ def _rewrite_navigation(scope: Scope, sources: dict, note: Note) -> None:
                 trail.append(parent.expressions[0].copy())
             node = parent
         result: exp.Expression = exp.column(name, table=qualifier, quoted=True)
-        path = steps + trail
-        as_text = isinstance(top.parent, exp.Cast) and top.parent.to.is_type(*exp.DataType.TEXT_TYPES)
-        for index, step in enumerate(path):
-            last = index == len(path) - 1
-            kind = exp.JSONExtractScalar if last and as_text else exp.JSONExtract
-            result = kind(this=result, expression=step)
+        for step in steps + trail:
+            result = exp.JSONExtract(this=result, expression=step)
+        if isinstance(top.parent, exp.Cast) and top.parent.to.is_type(*exp.DataType.TEXT_TYPES):
+            # a SUPER string cast to VARCHAR is its text; jsonb's ::varchar would keep the JSON quotes
+            result = exp.JSONBExtractScalar(this=result, expression=exp.Literal.string("{}"))
         note("SUPER navigation -> jsonb -> / ->> operators")
         top.replace(result)
 
