@@ -97,7 +97,7 @@ def _pivot_value_name(value: exp.Expression) -> str:
         return value.alias
     if isinstance(value, exp.Null):
         return "null"
-    if isinstance(value, exp.Literal):
+    if isinstance(value, exp.Literal):  # "the constant itself", in lower case like every result column name
         return value.this.lower() if value.is_string else value.this
     raise Unsupported("a PIVOT IN value that is not a constant needs an alias")
 
@@ -192,8 +192,7 @@ def rewrite_pivots(tree: exp.Expression, lookup: RelationColumns, note: Note) ->
 # ------------------------------------------------------------------ per-SELECT rewrites
 
 def _scope_columns(scope: Scope, columns: Columns) -> dict[str, dict[str, str | None] | None]:
-    return {name: columns.of_source(source if isinstance(source, Scope) else source)
-            for name, source in scope.sources.items()}
+    return {name: columns.of_source(source) for name, source in scope.sources.items()}
 
 
 def _chain_top(column: exp.Column) -> exp.Expression:

@@ -14,10 +14,10 @@ from shared.ordering import dependency_order
 from shared.redshift_types import UnknownTypeError, map_type
 from steps.rewrite_ddl.catalog import Argument, Function, Procedure, View
 from steps.rewrite_ddl.expressions import COMPAT_SCHEMA, ColumnLookup, translate
-from steps.rewrite_ddl.queries import RelationColumns, no_relation_columns, select_list_names
 from steps.rewrite_ddl.names import NamePlan
 from steps.rewrite_ddl.output import ObjectEntry, RewriteOutput, status_for
 from steps.rewrite_ddl.overrides import Overrides
+from steps.rewrite_ddl.queries import RelationColumns, no_relation_columns, select_list_names
 from steps.rewrite_ddl.sqltext import dollar_quoted, ident, literal, qualified
 
 _CREATE_VIEW = re.compile(r"^\s*create\s+(?:or\s+replace\s+)?(?:materialized\s+)?view\s+", re.I)
