@@ -319,8 +319,18 @@ def _rewrite_qualify(select: exp.Select, sources: dict, note: Note) -> exp.Selec
     return outer
 
 
+def _refuse_unnesting(tree: exp.Expression) -> None:
+    """`FROM t c, c.c_orders o` iterates over a SUPER array (query-super.html, "Unnesting queries"); sqlglot
+    reads it as UNNEST, which PostgreSQL has for arrays, not jsonb (Redshift itself has no UNNEST)."""
+    unnest = tree.find(exp.Unnest)
+    if unnest is not None:
+        raise Unsupported(f"unnesting the SUPER array {unnest.expressions[0].sql('redshift')} in FROM has no "
+                          "conversion")
+
+
 def rewrite_selects(tree: exp.Expression, lookup: RelationColumns, note: Note) -> exp.Expression:
     """SUPER navigation, lateral alias references and QUALIFY in every SELECT of the tree (innermost first)."""
+    _refuse_unnesting(tree)
     columns = Columns(lookup, _cte_map(tree))
     for scope in traverse_scope(tree):
         select = scope.expression

@@ -97,3 +97,28 @@ def test_unparseable_and_unsupported_cast():
 ])
 def test_what_postgresql_cannot_aggregate_is_unsupported(redshift, reason):
     assert translate(redshift, same).unsupported == reason
+
+
+def _columns(ref: TableRef) -> dict[str, str] | None:
+    return {"c": "super", "id": "integer", "x": "integer"} if ref == TableRef("s", "t") else None
+
+
+@pytest.mark.parametrize("text, reason", [
+    # a view's or subquery's `*` hides whether `x` is a column (which would win over the alias, r_SELECT_list)
+    ("SELECT a AS x, x + 1 AS y FROM s.unknown", "x names an earlier alias and maybe a column"),
+    ("SELECT * FROM s.unknown UNPIVOT (v FOR k IN (a, b))", "input whose columns are not known"),
+    ("SELECT * FROM s.t PIVOT (SUM(x) FOR id IN (1 + 1))", "needs an alias"),
+    ("SELECT * FROM s.t PIVOT (STDDEV(x) FOR id IN (1))", "COUNT, SUM, MIN, MAX or AVG only"),
+    ("SELECT id FROM s.t QUALIFY row_number() OVER (ORDER BY id) = 1 ORDER BY id", "QUALIFY with ORDER BY"),
+    ("SELECT c.id, o FROM s.t c, c.c AS o", "unnesting the SUPER array c.c"),
+])
+def test_query_shapes_that_cannot_be_rewritten_faithfully_say_why(text, reason):
+    result = translate(text, same, relation_columns=_columns)
+    assert result.sql is None and reason in (result.unsupported or "")
+
+
+def test_super_navigation_needs_a_super_column_and_leaves_other_dotted_names_alone():
+    result = translate("SELECT t.c.a[2].b, c[0], x FROM s.t AS t", same, relation_columns=_columns)
+    assert result.sql == "SELECT \"t\".\"c\" -> 'a' -> 2 -> 'b', \"c\" -> 0, \"x\" FROM \"s\".\"t\" AS \"t\""
+    other = translate("SELECT s.t.x FROM s.t", same, relation_columns=_columns)
+    assert other.sql == 'SELECT "s"."t"."x" FROM "s"."t"'
