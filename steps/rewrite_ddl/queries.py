@@ -114,16 +114,18 @@ def _quoted(name: str) -> str:
     return exp.to_identifier(name, quoted=True).sql("postgres")
 
 
-def _pivot_select(pivot: exp.Pivot, inputs: list[str]) -> str:
+def _pivot_select(pivot: exp.Pivot, inputs: list[str]) -> exp.Select:
+    """Built from nodes, not text, so that the aggregates' arguments still get the Redshift rewrites later."""
     aggregates = pivot.expressions
     field = pivot.args["fields"][0]
     for_column = field.this.name
     implicit = [c for c in inputs if c not in _referenced_names([*aggregates, field.this]) | {for_column}]
-    projections = [_quoted(c) for c in implicit]
+    projections: list[exp.Expression] = [exp.column(c, quoted=True) for c in implicit]
     for value in field.expressions:
         constant = value.this if isinstance(value, exp.PivotAlias) else value
-        condition = (f"{_quoted(for_column)} IS NULL" if isinstance(constant, exp.Null)
-                     else f"{_quoted(for_column)} = {constant.sql('postgres')}")
+        target = exp.column(for_column, quoted=True)
+        condition = (exp.Is(this=target, expression=exp.Null()) if isinstance(constant, exp.Null)
+                     else exp.EQ(this=target, expression=constant.copy()))
         for aggregate in aggregates:
             call = aggregate.this if isinstance(aggregate, exp.Alias) else aggregate
             if not isinstance(call, (exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg)):
@@ -132,9 +134,12 @@ def _pivot_select(pivot: exp.Pivot, inputs: list[str]) -> str:
             if isinstance(aggregate, exp.Alias):
                 name = f"{name}_{aggregate.alias}"
             # COUNT gives 0 for a value without rows, the others NULL: what AWS documents for PIVOT
-            projections.append(f"{call.sql('postgres')} FILTER (WHERE {condition}) AS {_quoted(name)}")
-    group = f" GROUP BY {', '.join(_quoted(c) for c in implicit)}" if implicit else ""
-    return f"SELECT {', '.join(projections)} FROM r2a_pivot_input{group}"
+            filtered = exp.Filter(this=call.copy(), expression=exp.Where(this=condition.copy()))
+            projections.append(exp.alias_(filtered, name, quoted=True))
+    select = exp.select(*projections).from_("r2a_pivot_input")
+    if implicit:
+        select = select.group_by(*[exp.column(c, quoted=True) for c in implicit])
+    return select
 
 
 def _unpivot_select(pivot: exp.Pivot, inputs: list[str], alias: str) -> str:
@@ -177,12 +182,11 @@ def rewrite_pivots(tree: exp.Expression, lookup: RelationColumns, note: Note) ->
         outer_alias = pivot.alias or source.alias or ("r2a_unpivot" if pivot.unpivot else "r2a_pivot")
         inner_alias = source.alias or "r2a_pivot_input"
         if pivot.unpivot:
-            text = _unpivot_select(pivot, list(inputs), inner_alias)
+            select = _parse(_unpivot_select(pivot, list(inputs), inner_alias))
             note("UNPIVOT -> CROSS JOIN LATERAL (VALUES …)")
         else:
-            text = _pivot_select(pivot, list(inputs))
+            select = _pivot_select(pivot, list(inputs))
             note("PIVOT -> aggregates with FILTER (WHERE …) grouped by the other columns")
-        select = _parse(text)
         inner = source.copy()
         inner.set("alias", exp.TableAlias(this=exp.to_identifier(inner_alias, quoted=True)))
         select.args["from_"].this.replace(inner)
