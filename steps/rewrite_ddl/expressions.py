@@ -335,7 +335,8 @@ def _map_tables(tree: exp.Expression, ctx: _Context) -> set[int]:
         source = TableRef(schema, name)
         target = ctx.resolver(source)
         if target is None:
-            if schema not in SYSTEM_SCHEMAS and not (schema_node is None and name.startswith("pg_")):
+            catalog_table = schema_node is None and name.startswith("pg_") and name != "pg_table_def"
+            if schema not in SYSTEM_SCHEMAS and not catalog_table:  # pg_table_def is Redshift's alone
                 ctx.result.missing.add(source)
             continue
         ctx.result.relations.add(source)

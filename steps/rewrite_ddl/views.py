@@ -112,7 +112,14 @@ def _view_columns(views: list[View], table_columns: RelationColumns) -> Relation
     return lookup
 
 
+# Redshift's system tables and views (stl_*, stv_*, svl_*, svv_*, svcs_*, sys_*, pg_table_def): AlloyDB has none
+_SYSTEM_RELATION = re.compile(r"^(stl|stv|svl|svv|svcs|sys)_|^pg_table_def$")
+
+
 def _missing_reason(view: View, missing: set[TableRef]) -> str:
+    system = sorted(ref.table for ref in missing if ref.schema == "public" and _SYSTEM_RELATION.match(ref.table))
+    if system:
+        return f"reads Redshift system view(s) {', '.join(system)}, which AlloyDB does not have"
     listed = ", ".join(str(ref) for ref in sorted(missing))
     if view.late_binding:
         return f"late-binding view references {listed}, which the catalog does not have"

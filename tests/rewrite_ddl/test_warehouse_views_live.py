@@ -98,6 +98,9 @@ def test_views_over_missing_relations_are_reported_with_the_missing_names():
                 "definition": f"CREATE VIEW {SCHEMA}.late AS SELECT p.id, g.x FROM {SCHEMA}.present p "
                               f"JOIN {SCHEMA}.gone g ON g.id = p.id JOIN other.absent a ON a.id = p.id "
                               "WITH NO SCHEMA BINDING"},
+               {"schema": SCHEMA, "name": "admin", "kind": "view",
+                "definition": f"CREATE VIEW {SCHEMA}.admin AS SELECT \"table\", size FROM svv_table_info "
+                              "JOIN pg_table_def USING (tablename)"},
                {"schema": SCHEMA, "name": "fine", "kind": "view", "late_binding": True,
                 "definition": f"CREATE VIEW {SCHEMA}.fine AS WITH gone AS (SELECT 1 AS x) SELECT x FROM gone, "
                               f"{SCHEMA}.present, pg_catalog.pg_class WITH NO SCHEMA BINDING"}])
@@ -106,4 +109,6 @@ def test_views_over_missing_relations_are_reported_with_the_missing_names():
     assert late["status"] == "unsupported"
     assert late["reason"] == ("late-binding view references other.absent, wh.gone, which the catalog does not "
                               "have")
+    assert report_entry(files, "view", f"{SCHEMA}.admin")["reason"] == \
+        "reads Redshift system view(s) pg_table_def, svv_table_info, which AlloyDB does not have"
     assert report_entry(files, "view", f"{SCHEMA}.fine")["status"] != "unsupported"
