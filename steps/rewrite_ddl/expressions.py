@@ -22,13 +22,8 @@ from sqlglot.dialects.redshift import Redshift
 
 from shared.identifiers import PG_MAX_IDENTIFIER_BYTES, TableRef, short_name
 from shared.redshift_types import UnknownTypeError, map_type
-from steps.rewrite_ddl.queries import (
-    RelationColumns,
-    Unsupported,
-    no_relation_columns,
-    rewrite_pivots,
-    rewrite_selects,
-)
+from steps.rewrite_ddl.pivots import rewrite_pivots
+from steps.rewrite_ddl.queries import RelationColumns, Unsupported, no_relation_columns, rewrite_selects
 
 COMPAT_SCHEMA = "r2a_compat"
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema")  # there in AlloyDB too
