@@ -1,7 +1,7 @@
 """Query shapes Redshift has and PostgreSQL lacks, rewritten on the sqlglot tree while names are still Redshift's:
-PIVOT/UNPIVOT (pivots.py), SUPER navigation `c.a[0].b` (https://docs.aws.amazon.com/redshift/latest/dg/query-super.html), lateral column
+SUPER navigation `c.a[0].b` (https://docs.aws.amazon.com/redshift/latest/dg/query-super.html), lateral column
 alias references (https://docs.aws.amazon.com/redshift/latest/dg/r_SELECT_list.html) and QUALIFY
-(https://docs.aws.amazon.com/redshift/latest/dg/r_QUALIFY_clause.html).
+(https://docs.aws.amazon.com/redshift/latest/dg/r_QUALIFY_clause.html); PIVOT/UNPIVOT are in pivots.py.
 
 Each needs the columns of the relations a query reads: `RelationColumns` gives a Redshift table's columns and
 types; a subquery's or CTE's come from its select list. Where a rewrite depends on columns that cannot be known
