@@ -87,7 +87,7 @@ def rewrite(catalog: Catalog, overrides: Overrides, options: Options) -> Rewrite
     context = TableContext.build(tables, plan, overrides, options, excluded)
     for table in tables:
         rewrite_table(table, context, out)
-    rewrite_functions(functions, plan, overrides, context.renamed_columns, out)
+    rewrite_functions(functions, plan, overrides, context.renamed_columns, out, context.relation_columns)
     rewrite_views(views, plan, overrides, context.renamed_columns, out, context.relation_columns)
     rewrite_procedures(procedures, plan, overrides, out)
     rewrite_roles(catalog, plan, options.grants, excluded, out)

@@ -195,7 +195,7 @@ def _arguments(arguments: list[Argument], postgis: bool, named: bool) -> tuple[s
 
 
 def rewrite_functions(functions: list[Function], plan: NamePlan, overrides: Overrides, columns: ColumnLookup,
-                      out: RewriteOutput) -> None:
+                      out: RewriteOutput, table_columns: RelationColumns = no_relation_columns) -> None:
     for function in sorted(functions, key=lambda f: (f.schema, f.name, [a.type for a in f.arguments])):
         name = _signature(function.schema, function.name, function.arguments)
         target_schema = plan.schemas[function.schema]
@@ -218,8 +218,8 @@ def rewrite_functions(functions: list[Function], plan: NamePlan, overrides: Over
                 reason = f"return type: {exc}"
             if reason is None and returns is None:
                 reason = f"return type {function.returns} has no PostgreSQL equivalent"
-        translation = translate(function.body, plan.relation, columns=columns, postgis=overrides.postgis) \
-            if reason is None else None
+        translation = translate(function.body, plan.relation, columns=columns, postgis=overrides.postgis,
+                                relation_columns=table_columns) if reason is None else None
         if translation is not None and (translation.sql is None or translation.unsupported):
             reason = f"function body: {translation.unsupported}"
         if reason is not None:
