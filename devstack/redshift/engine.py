@@ -31,6 +31,13 @@ from devstack.redshift.protocol import Column
 from devstack.redshift.state import Fault, ServerState
 
 BACKEND_SEARCH_PATH = ("r2a_catalog", "pg_catalog")
+APPLICATION_NAME = "r2a-redshift-emulator"
+# A transaction reads one snapshot, taken at its first statement, whatever other sessions commit meanwhile
+# (https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html: "A database snapshot is created within a
+# transaction on the first occurrence of most SELECT statements"; SNAPSHOT isolation is Redshift's default).
+# PostgreSQL's READ COMMITTED would take a new snapshot per statement.
+SNAPSHOT_ISOLATION = "set default_transaction_isolation = 'repeatable read'"
+
 DEFAULT_SEARCH_PATH = '"$user", public'
 TEXT_OID = 25
 _TX_STATUS = {psycopg2.extensions.TRANSACTION_STATUS_IDLE: "I",
@@ -90,7 +97,7 @@ class Engine:
         self.search_path = DEFAULT_SEARCH_PATH
         self.cancel_event = threading.Event()
         try:
-            self.conn = psycopg2.connect(config.backend_dsn, application_name="r2a-redshift-emulator")
+            self.conn = psycopg2.connect(config.backend_dsn, application_name=APPLICATION_NAME)
         except psycopg2.Error as exc:
             raise BackendLost(f"the emulator's backend database is not reachable: {exc.pgerror or exc}") from None
         self.conn.autocommit = True
@@ -98,8 +105,13 @@ class Engine:
         with self.conn.cursor() as cur:
             cur.execute("set timezone = 'UTC'; set datestyle = 'ISO, MDY'; set extra_float_digits = 0; "
                         "set standard_conforming_strings = off; set escape_string_warning = off; "
-                        "set check_function_bodies = off; set intervalstyle = 'postgres'")
+                        "set check_function_bodies = off; set intervalstyle = 'postgres'; " + SNAPSHOT_ISOLATION)
             cur.execute(self._search_path_sql(self.search_path))
+
+    def set_session_pid(self, pid: int) -> None:
+        """The pid clients know this session by (BackendKeyData, CANCEL), on the backend connection so that
+        SVV_TRANSACTIONS can name the session that holds or awaits a lock."""
+        self.run("select pg_catalog.set_config('application_name', %s, false)", (f"{APPLICATION_NAME} pid={pid}",))
 
     # ------------------------------------------------------------------ session plumbing
 
@@ -369,7 +381,7 @@ class Engine:
                 self.settings.clear()
                 self.search_path = DEFAULT_SEARCH_PATH
                 self.run("reset all")
-                self.run(self._search_path_sql(self.search_path) + "; set timezone = 'UTC'")
+                self.run(self._search_path_sql(self.search_path) + "; set timezone = 'UTC'; " + SNAPSHOT_ISOLATION)
                 return Result(None, [], "RESET")
             return None
         value_tokens = rest[1:]
