@@ -564,10 +564,21 @@ SELECT k.oid, k.conname::text, k.connamespace, k.contype, k.condeferrable, k.con
 FROM pg_catalog.pg_constraint k
 WHERE NOT r2a_emulator.hidden_namespace(k.connamespace);
 
+-- A view's text, or NULL for a view dropped since the reading transaction's snapshot (pg_get_viewdef reads the
+-- current catalog and fails on it): on Redshift a DROP is visible to other transactions on commit, so pg_views
+-- never fails over it either.
+CREATE OR REPLACE FUNCTION r2a_emulator.view_definition(rel oid) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN pg_catalog.pg_get_viewdef(rel);
+EXCEPTION WHEN internal_error OR undefined_table THEN
+    RETURN NULL;
+END $$;
+
 CREATE OR REPLACE VIEW r2a_catalog.pg_views AS
 SELECT r2a_emulator.rs_name(n.nspname)::text AS schemaname, r2a_emulator.rs_name(c.relname)::text AS viewname,
        r2a_emulator.role_display(pg_catalog.pg_get_userbyid(c.relowner)::text) AS viewowner,
-       CASE WHEN v.late_binding THEN v.ddl ELSE pg_catalog.pg_get_viewdef(c.oid) END AS definition
+       CASE WHEN v.late_binding THEN v.ddl ELSE r2a_emulator.view_definition(c.oid) END AS definition
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN r2a_emulator.views v ON v.relid = c.oid

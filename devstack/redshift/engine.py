@@ -270,6 +270,12 @@ class Engine:
         for fault in self.state.faults.matching(translate.relations_named(tokens)):
             if fault.kind == "query_fail":
                 raise EmulatorError("XX000", fault.argument or f"fault injected: query on {fault.table} failed")
+            if fault.kind == "query_pause":
+                # waits while another session holds the advisory lock numbered by the argument: a test sees the
+                # statement waiting in pg_locks, does what it must do "in the middle", then unlocks
+                key = _number(fault.argument, int)
+                self.run("select pg_catalog.pg_advisory_lock_shared(%s)", (key,))
+                self.run("select pg_catalog.pg_advisory_unlock_shared(%s)", (key,))
 
     def _fault_command(self, words: list[Token]) -> Result:
         args = [string_value(t) for t in words if t.kind == STRING]
@@ -278,11 +284,11 @@ class Engine:
             return text_result("r2a_emulator_fault_clear", [f"cleared {count} fault(s)"])
         if len(args) not in (2, 3) or args[0] not in self.state.faults.KINDS:
             raise EmulatorError("22023", "usage: select r2a_emulator_fault('unload_fail'|'unload_stall'|"
-                                         "'disconnect'|'query_fail', 'schema.table', 'argument')")
+                                         "'disconnect'|'query_fail'|'query_pause', 'schema.table', 'argument')")
         kind, table, argument = args[0], args[1].lower(), args[2] if len(args) > 2 else ""
         if kind == "unload_stall":
             _number(argument or "30", float)
-        if kind == "disconnect":
+        if kind in ("disconnect", "query_pause"):
             _number(argument or "0", int)
         self.state.faults.add(Fault(kind, table, argument))
         return text_result("r2a_emulator_fault", [f"{kind} on {table}"])

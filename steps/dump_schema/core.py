@@ -17,7 +17,7 @@ from shared.objectstore import ObjectStore, RunLayout
 from shared.results import utc_now
 from steps.dump_schema.assemble import Filters, build_catalog
 from steps.dump_schema.backup import render_backup
-from steps.dump_schema.reader import read_catalog_rows, read_shows
+from steps.dump_schema.reader import read_consistent
 
 STEP = "dump_schema"
 _NO_SCHEMA_BINDING = re.compile(r"\s+with\s+no\s+schema\s+binding\s*$", re.I)
@@ -91,9 +91,7 @@ def check_catalog(catalog: dict) -> None:
 
 
 def dump(conn, filters: Filters, run_id: str) -> DumpResult:
-    conn.autocommit = True  # read-only; a failed SHOW must not abort the next statement
-    rows = read_catalog_rows(conn, filters)
-    shows, failures = read_shows(conn, rows, filters)
+    rows, shows, failures = read_consistent(conn, filters)
     catalog = build_catalog(rows, shows, filters, run_id, utc_now())
     relations = {(t["schema"], t["name"]) for t in catalog["tables"]} | \
         {(v["schema"], v["name"]) for v in catalog["views"]}
