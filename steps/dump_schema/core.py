@@ -29,12 +29,13 @@ class DumpResult:
     catalog: dict
     backup_sql: str
     show_failures: list[tuple[str, str, str]]
+    catalog_reads: int = 1  # more than 1: other sessions changed the catalog while it was read
 
     @property
     def counts(self) -> dict[str, int]:
         return {kind: len(self.catalog[kind]) for kind in ("schemas", "tables", "views", "functions",
                                                             "procedures", "users", "groups", "grants")} | \
-            {"show_failures": len(self.show_failures)}
+            {"show_failures": len(self.show_failures), "catalog_reads": self.catalog_reads}
 
 
 def make_filters(schemas: str | None, exclude_schemas: str | None, tables: str | None) -> Filters:
@@ -91,7 +92,7 @@ def check_catalog(catalog: dict) -> None:
 
 
 def dump(conn, filters: Filters, run_id: str) -> DumpResult:
-    rows, shows, failures = read_consistent(conn, filters)
+    rows, shows, failures, reads = read_consistent(conn, filters)
     catalog = build_catalog(rows, shows, filters, run_id, utc_now())
     relations = {(t["schema"], t["name"]) for t in catalog["tables"]} | \
         {(v["schema"], v["name"]) for v in catalog["views"]}
@@ -99,7 +100,7 @@ def dump(conn, filters: Filters, run_id: str) -> DumpResult:
         view["depends_on"] = [d for d in view_dependencies(view["definition"], relations)
                               if d != f"{view['schema']}.{view['name']}"]
     check_catalog(catalog)
-    return DumpResult(catalog, render_backup(catalog, shows, failures.items), failures.items)
+    return DumpResult(catalog, render_backup(catalog, shows, failures.items), failures.items, reads)
 
 
 def write(result: DumpResult, store: ObjectStore, layout: RunLayout) -> list[str]:

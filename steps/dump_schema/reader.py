@@ -137,8 +137,9 @@ def _plain_types(types: list[str]) -> list[str]:
     return types
 
 
-def read_consistent(conn, filters: Filters) -> tuple[CatalogRows, Shows, ShowFailures]:
-    """The catalog rows and SHOW texts of one unchanged state of the catalog (see the module's docstring)."""
+def read_consistent(conn, filters: Filters) -> tuple[CatalogRows, Shows, ShowFailures, int]:
+    """The catalog rows and SHOW texts of one unchanged state of the catalog (see the module's docstring), and how
+    many reads that took."""
     changes: list[str] = []
     for attempt in range(1, MAX_READS + 1):
         conn.autocommit = False
@@ -149,7 +150,7 @@ def read_consistent(conn, filters: Filters) -> tuple[CatalogRows, Shows, ShowFai
         finally:
             _end_transaction(conn)
         if not changes:
-            return rows, shows, failures
+            return rows, shows, failures, attempt
         event("catalog.changed", attempt=attempt, changes=changes[:10])
     raise TransientError(f"the Redshift catalog changed during each of {MAX_READS} reads (last: "
                          f"{', '.join(changes[:5])})", "run dump_schema again when fewer tables are being changed")

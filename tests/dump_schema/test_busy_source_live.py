@@ -66,8 +66,8 @@ def test_temporary_tables_of_other_sessions_are_never_dumped(redshift, sessions,
     assert not [s for s in catalog["schemas"] if s["name"].startswith("pg_temp")]
 
 
-def _paused_dump(redshift, sessions, schema: str, change) -> dict:
-    """Run dump() in a thread, held at its svv_table_info query while `change()` runs; returns the catalog."""
+def _paused_dump(redshift, sessions, schema: str, change):
+    """Run dump() in a thread, held at its svv_table_info query while `change()` runs; returns its DumpResult."""
     control, _ = sessions
     key = random.randint(1 << 20, 1 << 30)
     _execute(control, f"select pg_advisory_lock({key})",
@@ -100,7 +100,7 @@ def _paused_dump(redshift, sessions, schema: str, change) -> dict:
         thread.join(30)
         conn.close()
     assert done and not isinstance(done[0], Exception), done
-    return done[0].catalog
+    return done[0]
 
 
 def _create_one_drop_another(etl, schema: str):
@@ -131,8 +131,8 @@ def test_a_table_created_and_another_dropped_mid_dump_give_one_whole_state(redsh
     (https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html), the SHOWs may not (SHOW TABLE of the
     dropped table fails): before or after, whole, either way."""
     _, etl = sessions
-    catalog = _paused_dump(redshift, sessions, source, _create_one_drop_another(etl, source))
-    assert _assert_whole(catalog, source) in ("before", "after")
+    result = _paused_dump(redshift, sessions, source, _create_one_drop_another(etl, source))
+    assert _assert_whole(result.catalog, source) in ("before", "after")
 
 
 def test_a_change_seen_by_the_final_reread_makes_the_dump_read_again(redshift, sessions, source):
@@ -141,5 +141,7 @@ def test_a_change_seen_by_the_final_reread_makes_the_dump_read_again(redshift, s
     the state after, never the first read's relations with the second's columns."""
     control, etl = sessions
     _execute(control, f"select r2a_emulator_fault('query_fail', '{source}.kept', 'injected SHOW failure')")
-    catalog = _paused_dump(redshift, sessions, source, _create_one_drop_another(etl, source))
-    assert _assert_whole(catalog, source) == "after"
+    result = _paused_dump(redshift, sessions, source, _create_one_drop_another(etl, source))
+    assert _assert_whole(result.catalog, source) == "after"
+    assert result.counts["catalog_reads"] == 2  # the first read's end differed from its start
+    assert result.show_failures == []  # the fault was cleared before the second read: only its outcome counts
