@@ -171,8 +171,8 @@ class Engine:
     def transaction(self):
         """Run several backend statements as one: inside the client's transaction, or in one of their own."""
         own = self.conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
-        if own:
-            self.run("begin")
+        if own:  # the emulator's own bookkeeping, not a client's snapshot: waits for concurrent writers instead of
+            self.run("begin isolation level read committed")  # failing on them
         try:
             yield
         except BaseException:
@@ -236,6 +236,11 @@ class Engine:
             return self._fault_command(words)
         if first == "UNLOAD":
             return self._unload(statement, words)
+        if first == "LOCK" and self.transaction_status() == "I":
+            # "only meaningful when it is run inside a transaction block" (r_LOCK.html): outside one Redshift runs
+            # it as a transaction of its own, where PostgreSQL refuses it
+            with self.transaction():
+                return self.run(translate.statement(tokens, self))
         if first == "CANCEL":
             return self._cancel(words)
         if first == "SHOW":

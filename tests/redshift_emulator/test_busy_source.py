@@ -170,3 +170,14 @@ def test_unload_waiting_behind_a_lock_is_cancelled_by_cancel(rs, other, redshift
     finally:
         other.rollback()
         unloader.close()
+
+
+def test_lock_outside_a_transaction_block_locks_nothing_after_it(rs, other, schema):
+    """r_LOCK.html: LOCK "is only meaningful when it is run inside a transaction block"; outside one it is accepted
+    and the lock ends with its own transaction."""
+    with rs.cursor() as cur:
+        cur.execute(f"create table {schema}.brief (id int)")
+        cur.execute(f"insert into {schema}.brief values (1)")
+        cur.execute(f"lock table {schema}.brief")
+        assert cur.statusmessage == "LOCK TABLE"
+    assert one(other, f"select count(*) from {schema}.brief") == 1
