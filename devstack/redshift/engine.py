@@ -7,6 +7,7 @@ users and groups, Redshift DDL) are handled here and in the modules it calls; ev
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ SNAPSHOT_ISOLATION = "set default_transaction_isolation = 'repeatable read'"
 
 DEFAULT_SEARCH_PATH = '"$user", public'
 TEXT_OID = 25
+_CODED_MESSAGE = re.compile(r"^([0-9A-Z]{5}): (.+)$", re.S)
 _TX_STATUS = {psycopg2.extensions.TRANSACTION_STATUS_IDLE: "I",
               psycopg2.extensions.TRANSACTION_STATUS_INTRANS: "T",
               psycopg2.extensions.TRANSACTION_STATUS_INERROR: "E",
@@ -274,6 +276,9 @@ class Engine:
             return
         for fault in self.state.faults.matching(translate.relations_named(tokens)):
             if fault.kind == "query_fail":
+                coded = _CODED_MESSAGE.match(fault.argument)  # '25001: message' fails with that SQLSTATE
+                if coded:
+                    raise EmulatorError(coded.group(1), coded.group(2))
                 raise EmulatorError("XX000", fault.argument or f"fault injected: query on {fault.table} failed")
             if fault.kind == "query_pause":
                 # waits while another session holds the advisory lock numbered by the argument: a test sees the

@@ -5,6 +5,7 @@ svv_table_info (after it has read the relations and columns) until the test has 
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -145,3 +146,26 @@ def test_a_change_seen_by_the_final_reread_makes_the_dump_read_again(redshift, s
     assert _assert_whole(result.catalog, source) == "after"
     assert result.counts["catalog_reads"] == 2  # the first read's end differed from its start
     assert result.show_failures == []  # the fault was cleared before the second read: only its outcome counts
+
+
+def test_a_show_refused_inside_a_transaction_runs_outside_it(redshift, sessions, source, caplog):
+    """Whether Redshift runs SHOW TABLE inside a transaction block is not documented: if it refuses (SQLSTATE 25001,
+    "cannot run inside a transaction block"), the SHOWs run on their own and the final re-read still vouches
+    for the catalog. Here the emulator refuses the SHOW of one table that way, in and out of a transaction."""
+    control, _ = sessions
+    _execute(control, f"select r2a_emulator_fault('query_fail', '{source}.kept', "
+                      f"'25001: SHOW TABLE cannot run inside a transaction block')")
+    conn = _connect(redshift)
+    try:
+        with caplog.at_level(logging.INFO):
+            result = dump(conn, Filters(schemas=(source,)), "dev_20260101_000000")
+    finally:
+        conn.close()
+    assert [r.fields["object"] for r in caplog.records if r.getMessage() == "show.outside_transaction"] == \
+        [f"{source}.kept"]
+    assert _assert_whole(result.catalog, source) == "before" and result.counts["catalog_reads"] == 1
+    assert [(kind, name) for kind, name, _ in result.show_failures] == [("table", f"{source}.kept")]
+    shows = {t["name"]: t for t in result.catalog["tables"]}
+    assert shows["doomed"]["columns"] and "cannot run inside a transaction block" in result.show_failures[0][2]
+    # the other SHOWs ran without failing: doomed's before the refusal, v_doomed's after it, outside the transaction
+    assert [r.fields["object"] for r in caplog.records if r.getMessage() == "show.failed"] == [f"{source}.kept"]
