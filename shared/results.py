@@ -85,6 +85,9 @@ class TableResult:
     checksum_match: bool | None = None
     error: ErrorInfo | None = None
     step: str = "table_transfer"
+    # the source's count after the load, in a transaction of its own: differs from rows_source (the UNLOAD's
+    # snapshot, which was verified) when other sessions changed the table during the run
+    rows_source_after: int | None = None
     schema_version: int = SCHEMA_VERSION
 
 

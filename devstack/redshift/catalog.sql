@@ -564,10 +564,21 @@ SELECT k.oid, k.conname::text, k.connamespace, k.contype, k.condeferrable, k.con
 FROM pg_catalog.pg_constraint k
 WHERE NOT r2a_emulator.hidden_namespace(k.connamespace);
 
+-- A view's text, or NULL for a view dropped since the reading transaction's snapshot (pg_get_viewdef reads the
+-- current catalog and fails on it): on Redshift a DROP is visible to other transactions on commit, so pg_views
+-- never fails over it either.
+CREATE OR REPLACE FUNCTION r2a_emulator.view_definition(rel oid) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN pg_catalog.pg_get_viewdef(rel);
+EXCEPTION WHEN internal_error OR undefined_table THEN
+    RETURN NULL;
+END $$;
+
 CREATE OR REPLACE VIEW r2a_catalog.pg_views AS
 SELECT r2a_emulator.rs_name(n.nspname)::text AS schemaname, r2a_emulator.rs_name(c.relname)::text AS viewname,
        r2a_emulator.role_display(pg_catalog.pg_get_userbyid(c.relowner)::text) AS viewowner,
-       CASE WHEN v.late_binding THEN v.ddl ELSE pg_catalog.pg_get_viewdef(c.oid) END AS definition
+       CASE WHEN v.late_binding THEN v.ddl ELSE r2a_emulator.view_definition(c.oid) END AS definition
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN r2a_emulator.views v ON v.relid = c.oid
@@ -624,16 +635,32 @@ WHERE c.relkind = 'r' AND n.nspname = ANY (current_schemas(false))
 ORDER BY n.nspname, c.relname, a.attnum;
 
 -- Exact row count for tables up to 256 MB, the planner's estimate above (Redshift keeps exact counts cheaply).
+-- NULL (so the table is left out, like an empty one) for another session's temporary table, which PostgreSQL
+-- refuses to read and which Redshift's SVV_TABLE_INFO does not list ("shows only user-defined tables",
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_TABLE_INFO.html; a temporary table belongs to its
+-- session's pg_temp_nnn schema, https://docs.aws.amazon.com/redshift/latest/dg/r_search_path.html), and for a
+-- table dropped since the reading transaction's snapshot: the planner may call this before any other filter.
 CREATE OR REPLACE FUNCTION r2a_emulator.row_count(rel oid) RETURNS bigint
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     result bigint;
+    target text;
 BEGIN
-    IF pg_catalog.pg_relation_size(rel) > 256 * 1024 * 1024 THEN
+    SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) INTO target
+    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = rel AND (c.relpersistence <> 't' OR c.relnamespace = pg_catalog.pg_my_temp_schema());
+    IF target IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF coalesce(pg_catalog.pg_relation_size(rel), 0) > 256 * 1024 * 1024 THEN
         SELECT greatest(c.reltuples, 0)::bigint INTO result FROM pg_catalog.pg_class c WHERE c.oid = rel;
         RETURN result;
     END IF;
-    EXECUTE format('SELECT count(*) FROM %s', rel::regclass) INTO result;
+    BEGIN
+        EXECUTE format('SELECT count(*) FROM %s', target) INTO result;
+    EXCEPTION WHEN undefined_table THEN
+        RETURN NULL;
+    END;
     RETURN result;
 END $$;
 
@@ -702,6 +729,27 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 CROSS JOIN r2a_emulator.settings s
 WHERE c.relkind IN ('r', 'v', 'm') AND s.name = 'database'
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND NOT r2a_emulator.hidden_namespace(n.oid);
+
+-- Locks held or awaited by the emulator's sessions, as Redshift's SVV_TRANSACTIONS shows them
+-- (https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_TRANSACTIONS.html): pid is the session's own pid (the one
+-- in BackendKeyData and CANCEL, kept in its backend connection's application_name), relation a table's oid,
+-- granted false while the lock is awaited (behind another session's LOCK,
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html).
+CREATE OR REPLACE VIEW r2a_catalog.svv_transactions AS
+SELECT r2a_emulator.role_display(a.usename::text) AS txn_owner, s.value AS txn_db,
+       a.backend_xid::text::bigint AS xid,
+       substring(a.application_name FROM ' pid=([0-9]+)$')::integer AS pid,
+       a.xact_start::timestamp AS txn_start, l.mode AS lock_mode, l.locktype AS lockable_object_type,
+       l.relation::integer AS relation, l.granted
+FROM pg_catalog.pg_locks l
+JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+CROSS JOIN r2a_emulator.settings s
+WHERE s.name = 'database' AND a.application_name LIKE 'r2a-redshift-emulator pid=%'
+  AND (l.locktype = 'transactionid'
+       OR l.locktype = 'relation' AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
+                                                    WHERE d.datname = pg_catalog.current_database())
+          AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = l.relation AND c.relkind = 'r'
+                      AND c.oid >= 16384 AND NOT r2a_emulator.hidden_namespace(c.relnamespace)));
 
 -- Columns of late-binding views: select * from pg_get_late_binding_view_cols()
 --   cols(view_schema name, view_name name, col_name name, col_type varchar, col_num int)

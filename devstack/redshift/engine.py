@@ -7,6 +7,7 @@ users and groups, Redshift DDL) are handled here and in the modules it calls; ev
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,8 +32,16 @@ from devstack.redshift.protocol import Column
 from devstack.redshift.state import Fault, ServerState
 
 BACKEND_SEARCH_PATH = ("r2a_catalog", "pg_catalog")
+APPLICATION_NAME = "r2a-redshift-emulator"
+# A transaction reads one snapshot, taken at its first statement, whatever other sessions commit meanwhile
+# (https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html: "A database snapshot is created within a
+# transaction on the first occurrence of most SELECT statements"; SNAPSHOT isolation is Redshift's default).
+# PostgreSQL's READ COMMITTED would take a new snapshot per statement.
+SNAPSHOT_ISOLATION = "set default_transaction_isolation = 'repeatable read'"
+
 DEFAULT_SEARCH_PATH = '"$user", public'
 TEXT_OID = 25
+_CODED_MESSAGE = re.compile(r"^([0-9A-Z]{5}): (.+)$", re.S)
 _TX_STATUS = {psycopg2.extensions.TRANSACTION_STATUS_IDLE: "I",
               psycopg2.extensions.TRANSACTION_STATUS_INTRANS: "T",
               psycopg2.extensions.TRANSACTION_STATUS_INERROR: "E",
@@ -90,7 +99,7 @@ class Engine:
         self.search_path = DEFAULT_SEARCH_PATH
         self.cancel_event = threading.Event()
         try:
-            self.conn = psycopg2.connect(config.backend_dsn, application_name="r2a-redshift-emulator")
+            self.conn = psycopg2.connect(config.backend_dsn, application_name=APPLICATION_NAME)
         except psycopg2.Error as exc:
             raise BackendLost(f"the emulator's backend database is not reachable: {exc.pgerror or exc}") from None
         self.conn.autocommit = True
@@ -98,8 +107,13 @@ class Engine:
         with self.conn.cursor() as cur:
             cur.execute("set timezone = 'UTC'; set datestyle = 'ISO, MDY'; set extra_float_digits = 0; "
                         "set standard_conforming_strings = off; set escape_string_warning = off; "
-                        "set check_function_bodies = off; set intervalstyle = 'postgres'")
+                        "set check_function_bodies = off; set intervalstyle = 'postgres'; " + SNAPSHOT_ISOLATION)
             cur.execute(self._search_path_sql(self.search_path))
+
+    def set_session_pid(self, pid: int) -> None:
+        """The pid clients know this session by (BackendKeyData, CANCEL), on the backend connection so that
+        SVV_TRANSACTIONS can name the session that holds or awaits a lock."""
+        self.run("select pg_catalog.set_config('application_name', %s, false)", (f"{APPLICATION_NAME} pid={pid}",))
 
     # ------------------------------------------------------------------ session plumbing
 
@@ -159,8 +173,8 @@ class Engine:
     def transaction(self):
         """Run several backend statements as one: inside the client's transaction, or in one of their own."""
         own = self.conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
-        if own:
-            self.run("begin")
+        if own:  # the emulator's own bookkeeping, not a client's snapshot: waits for concurrent writers instead of
+            self.run("begin isolation level read committed")  # failing on them
         try:
             yield
         except BaseException:
@@ -224,6 +238,11 @@ class Engine:
             return self._fault_command(words)
         if first == "UNLOAD":
             return self._unload(statement, words)
+        if first == "LOCK" and self.transaction_status() == "I":
+            # "only meaningful when it is run inside a transaction block" (r_LOCK.html): outside one Redshift runs
+            # it as a transaction of its own, where PostgreSQL refuses it
+            with self.transaction():
+                return self.run(translate.statement(tokens, self))
         if first == "CANCEL":
             return self._cancel(words)
         if first == "SHOW":
@@ -257,7 +276,16 @@ class Engine:
             return
         for fault in self.state.faults.matching(translate.relations_named(tokens)):
             if fault.kind == "query_fail":
+                coded = _CODED_MESSAGE.match(fault.argument)  # '25001: message' fails with that SQLSTATE
+                if coded:
+                    raise EmulatorError(coded.group(1), coded.group(2))
                 raise EmulatorError("XX000", fault.argument or f"fault injected: query on {fault.table} failed")
+            if fault.kind == "query_pause":
+                # waits while another session holds the advisory lock numbered by the argument: a test sees the
+                # statement waiting in pg_locks, does what it must do "in the middle", then unlocks
+                key = _number(fault.argument, int)
+                self.run("select pg_catalog.pg_advisory_lock_shared(%s)", (key,))
+                self.run("select pg_catalog.pg_advisory_unlock_shared(%s)", (key,))
 
     def _fault_command(self, words: list[Token]) -> Result:
         args = [string_value(t) for t in words if t.kind == STRING]
@@ -266,12 +294,12 @@ class Engine:
             return text_result("r2a_emulator_fault_clear", [f"cleared {count} fault(s)"])
         if len(args) not in (2, 3) or args[0] not in self.state.faults.KINDS:
             raise EmulatorError("22023", "usage: select r2a_emulator_fault('unload_fail'|'unload_stall'|"
-                                         "'disconnect'|'query_fail'|'unload_escape_null_as', 'schema.table', "
-                                         "'argument')")
+                                         "'disconnect'|'query_fail'|'query_pause'|'unload_escape_null_as', "
+                                         "'schema.table', 'argument')")
         kind, table, argument = args[0], args[1].lower(), args[2] if len(args) > 2 else ""
         if kind == "unload_stall":
             _number(argument or "30", float)
-        if kind == "disconnect":
+        if kind in ("disconnect", "query_pause"):
             _number(argument or "0", int)
         self.state.faults.add(Fault(kind, table, argument))
         return text_result("r2a_emulator_fault", [f"{kind} on {table}"])
@@ -370,7 +398,7 @@ class Engine:
                 self.settings.clear()
                 self.search_path = DEFAULT_SEARCH_PATH
                 self.run("reset all")
-                self.run(self._search_path_sql(self.search_path) + "; set timezone = 'UTC'")
+                self.run(self._search_path_sql(self.search_path) + "; set timezone = 'UTC'; " + SNAPSHOT_ISOLATION)
                 return Result(None, [], "RESET")
             return None
         value_tokens = rest[1:]

@@ -125,6 +125,7 @@ class ClientSession:
             self.engine = Engine(self.config, self.state, user, notice=self.notice,
                                  cancel_session=self.registry.cancel_statement)
             pid, secret = self.registry.add(self)
+            self.engine.set_session_pid(pid)
             self.send(pg.auth_ok())
             for name, value in _PARAMETERS:
                 self.send(pg.parameter_status(name, value))

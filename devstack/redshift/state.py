@@ -28,13 +28,13 @@ def backend_name(name: str) -> str:
 
 @dataclass
 class Fault:
-    kind: str          # unload_fail | unload_stall | disconnect | query_fail | unload_escape_null_as
+    kind: str          # unload_fail | unload_stall | disconnect | query_fail | query_pause | unload_escape_null_as
     table: str         # schema.table or table, lower case
     argument: str
 
 
 class Faults:
-    KINDS = ("unload_fail", "unload_stall", "disconnect", "query_fail", "unload_escape_null_as")
+    KINDS = ("unload_fail", "unload_stall", "disconnect", "query_fail", "query_pause", "unload_escape_null_as")
 
     def __init__(self):
         self.lock = threading.Lock()

@@ -17,7 +17,7 @@ from shared.objectstore import ObjectStore, RunLayout
 from shared.results import utc_now
 from steps.dump_schema.assemble import Filters, build_catalog
 from steps.dump_schema.backup import render_backup
-from steps.dump_schema.reader import read_catalog_rows, read_shows
+from steps.dump_schema.reader import read_consistent
 
 STEP = "dump_schema"
 _NO_SCHEMA_BINDING = re.compile(r"\s+with\s+no\s+schema\s+binding\s*$", re.I)
@@ -29,12 +29,13 @@ class DumpResult:
     catalog: dict
     backup_sql: str
     show_failures: list[tuple[str, str, str]]
+    catalog_reads: int = 1  # more than 1: other sessions changed the catalog while it was read
 
     @property
     def counts(self) -> dict[str, int]:
         return {kind: len(self.catalog[kind]) for kind in ("schemas", "tables", "views", "functions",
                                                             "procedures", "users", "groups", "grants")} | \
-            {"show_failures": len(self.show_failures)}
+            {"show_failures": len(self.show_failures), "catalog_reads": self.catalog_reads}
 
 
 def make_filters(schemas: str | None, exclude_schemas: str | None, tables: str | None) -> Filters:
@@ -91,9 +92,7 @@ def check_catalog(catalog: dict) -> None:
 
 
 def dump(conn, filters: Filters, run_id: str) -> DumpResult:
-    conn.autocommit = True  # read-only; a failed SHOW must not abort the next statement
-    rows = read_catalog_rows(conn, filters)
-    shows, failures = read_shows(conn, rows, filters)
+    rows, shows, failures, reads = read_consistent(conn, filters)
     catalog = build_catalog(rows, shows, filters, run_id, utc_now())
     relations = {(t["schema"], t["name"]) for t in catalog["tables"]} | \
         {(v["schema"], v["name"]) for v in catalog["views"]}
@@ -101,7 +100,7 @@ def dump(conn, filters: Filters, run_id: str) -> DumpResult:
         view["depends_on"] = [d for d in view_dependencies(view["definition"], relations)
                               if d != f"{view['schema']}.{view['name']}"]
     check_catalog(catalog)
-    return DumpResult(catalog, render_backup(catalog, shows, failures.items), failures.items)
+    return DumpResult(catalog, render_backup(catalog, shows, failures.items), failures.items, reads)
 
 
 def write(result: DumpResult, store: ObjectStore, layout: RunLayout) -> list[str]:

@@ -1,5 +1,12 @@
 """Reads the Redshift catalog over one connection: the constant set of queries, then one SHOW per table, view
-and procedure. A SHOW that fails for one object is recorded (its text stays empty) instead of stopping the dump."""
+and procedure. A SHOW that fails for one object is recorded (its text stays empty) instead of stopping the dump.
+
+Other sessions create and drop tables while this runs. Everything is read in one transaction, whose snapshot is
+taken at its first SELECT (https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html), and the
+relations and columns are read again at the end: only a read whose start and end agree is used, else the whole
+read is repeated. So the catalog is the state before or after a concurrent CREATE or DROP, never a table without
+columns or a view without its base table, whether or not Redshift's catalog tables follow the snapshot (AWS has
+said that they are not locked in a transaction and that DDL is visible to other transactions on commit)."""
 
 from __future__ import annotations
 
@@ -14,6 +21,8 @@ from shared.log import event
 from steps.dump_schema import queries
 from steps.dump_schema.assemble import CatalogRows, Filters, Shows, routine_types, wanted_objects
 
+MAX_READS = 3
+ACTIVE_SQL_TRANSACTION = "25001"  # "cannot run inside a transaction block"
 _CONNECTION_LOST = ("server closed the connection", "connection already closed", "terminating connection",
                     "could not receive data", "SSL SYSCALL error", "connection not open")
 
@@ -79,6 +88,15 @@ def _show(cur, kind: str, target: sql.Composable, label: str, failures: ShowFail
         error = _error(f"SHOW {kind} {label}", exc)
         if isinstance(error, TransientError):
             raise error from None
+        conn = cur.connection
+        if exc.pgcode == ACTIVE_SQL_TRANSACTION and not conn.autocommit:
+            # not allowed in a transaction here: the SHOWs run on their own; the final re-read still checks
+            # that the catalog did not change meanwhile
+            conn.rollback()
+            conn.autocommit = True
+            event("show.outside_transaction", object_kind=kind.lower(), object=label)
+            return _show(cur, kind, target, label, failures)
+        conn.rollback()  # the failed statement ended the transaction; the next SHOW starts another
         failures.items.append((kind.lower(), label, " ".join(str(exc).split())[:300]))
         event("show.failed", object_kind=kind.lower(), object=label, error=failures.items[-1][2])
         return ""
@@ -117,3 +135,54 @@ def _plain_types(types: list[str]) -> list[str]:
         if not name.replace("_", "").isalnum():
             raise SourceError(f"unexpected type name {name!r} in a procedure signature")
     return types
+
+
+def read_consistent(conn, filters: Filters) -> tuple[CatalogRows, Shows, ShowFailures, int]:
+    """The catalog rows and SHOW texts of one unchanged state of the catalog (see the module's docstring), and how
+    many reads that took."""
+    changes: list[str] = []
+    for attempt in range(1, MAX_READS + 1):
+        conn.autocommit = False
+        try:
+            rows = read_catalog_rows(conn, filters)
+            shows, failures = read_shows(conn, rows, filters)
+            changes = catalog_changes(conn, rows)
+        finally:
+            _end_transaction(conn)
+        if not changes:
+            return rows, shows, failures, attempt
+        event("catalog.changed", attempt=attempt, changes=changes[:10])
+    raise TransientError(f"the Redshift catalog changed during each of {MAX_READS} reads (last: "
+                         f"{', '.join(changes[:5])})", "run dump_schema again when fewer tables are being changed")
+
+
+def _end_transaction(conn) -> None:
+    if conn.closed:
+        return
+    try:
+        conn.rollback()  # nothing was written
+    except psycopg2.Error:
+        pass
+    conn.autocommit = True
+
+
+def _shape(relations: list[tuple], columns: list[tuple]) -> tuple[dict[int, str], dict[int, list[tuple]]]:
+    names = {int(r[0]): f"{r[1]}.{r[2]} ({r[3]})" for r in relations}
+    by_oid: dict[int, list[tuple]] = {}
+    for row in columns:
+        by_oid.setdefault(int(row[0]), []).append((row[1], row[2], row[3]))
+    return names, by_oid
+
+
+def catalog_changes(conn, rows: CatalogRows) -> list[str]:
+    """What differs between the relations and columns read first and the same queries now: [] when unchanged."""
+    with conn.cursor() as cur:
+        relations = _fetch(cur, "relations", queries.RELATIONS)
+        columns = _fetch(cur, "columns", queries.COLUMNS)
+    before_names, before_columns = _shape(rows.relations, rows.columns)
+    after_names, after_columns = _shape(relations, columns)
+    changes = [f"created {after_names[o]}" for o in sorted(set(after_names) - set(before_names))]
+    changes += [f"dropped {before_names[o]}" for o in sorted(set(before_names) - set(after_names))]
+    changes += [f"altered {after_names[o]}" for o in sorted(set(before_names) & set(after_names))
+                if before_names[o] != after_names[o] or before_columns.get(o) != after_columns.get(o)]
+    return changes

@@ -62,6 +62,11 @@ def summarize(inputs: RunInputs, rows: list[TableRow], report_time: datetime,
                             "rows_loaded": r.rows_loaded} for r in timed[:SLOWEST]],
         "failed_tables": [{"table": r.table, "target": r.target, "status": r.status, "attempts": r.attempts,
                            "error": r.error} for r in planned if r.status != "succeeded"],
+        "source_changed_tables": [
+            {"table": r.table, "rows_source": r.rows_source, "rows_source_after": r.rows_source_after}
+            for r in sorted(results, key=lambda r: r.table)
+            if r.status == "succeeded" and r.rows_source_after is not None and r.rows_source is not None
+            and r.rows_source_after != r.rows_source],
         "objects_not_migrated": {
             "total": len(dropped),
             "by_kind": dict(sorted(Counter(o.kind for o in dropped).items())),

@@ -51,10 +51,19 @@ def one_line(text: str) -> str:
 
 def error_text(result: TableResult) -> str:
     if result.error is None:
-        return ""
+        return source_changed_note(result)
     if result.status == "skipped":
         return one_line(result.error.message)
     return one_line(f"{result.error.error_class}: {result.error.message}")
+
+
+def source_changed_note(result: TableResult) -> str:
+    """Other sessions wrote to the table during the run: what was loaded (and verified) is the UNLOAD's snapshot."""
+    after = result.rows_source_after
+    if after is None or result.rows_source is None or after == result.rows_source:
+        return ""
+    return (f"note: source changed during the run: {result.rows_source} rows at the UNLOAD (loaded and verified), "
+            f"{after} in the source afterwards")
 
 
 def row_from_result(result: TableResult, planned: bool, target: str = "") -> TableRow:

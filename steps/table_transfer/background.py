@@ -21,6 +21,7 @@ from shared.log import event
 from shared.objectstore import ObjectStore
 from shared.results import PhaseTiming, utc_now
 from steps.table_transfer.plan import TableSpec, TransferOptions
+from steps.table_transfer.source_state import waiting_for
 from steps.table_transfer.unload import Manifest, read_manifest, run_unload
 from steps.table_transfer.verify import Aggregate
 
@@ -54,6 +55,7 @@ class BackgroundUnload:
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._timed_out = False
+        self._waiting: str | None = None  # what the UNLOAD was waiting for when its time ran out
         self._outcome: UnloadOutcome | None = None
         self._error: BaseException | None = None
         self._timer: threading.Timer | None = None
@@ -122,26 +124,31 @@ class BackgroundUnload:
             self._done.set()
 
     def _timeout_error(self) -> TransientError:
+        waiting = f": {self._waiting}" if self._waiting else ""
         return TransientError(f"UNLOAD of {self.spec.source} did not finish within {self.timeout_s} s and was "
-                              f"cancelled", "raise REDSHIFT_UNLOAD_TIMEOUT if the table needs longer")
+                              f"cancelled{waiting}", "raise REDSHIFT_UNLOAD_TIMEOUT if the table needs longer")
 
     def _time_out(self) -> None:
         self._timed_out = True
-        self._cancel(f"the unload timeout of {self.timeout_s} s has passed")
+        self._cancel(f"the unload timeout of {self.timeout_s} s has passed", diagnose=True)
         if not self._done.wait(CANCEL_GRACE_S):  # the CANCEL did not get through: give the thread up
             event("unload.abandoned", table=str(self.spec.source), after_s=self.timeout_s + CANCEL_GRACE_S)
             self._end(None, self._timeout_error())
 
-    def _cancel(self, why: str) -> None:
+    def _cancel(self, why: str, diagnose: bool = False) -> None:
         with self._lock:
             self._stop.set()
             pid = self._pid
         if pid is None or self._done.is_set():
             return
         event("unload.cancel", table=str(self.spec.source), pid=pid, why=why)
-        threading.Thread(target=self._send_cancel, args=(pid,), name="unload-cancel", daemon=True).start()
+        threading.Thread(target=self._send_cancel, args=(pid, diagnose), name="unload-cancel", daemon=True).start()
 
-    def _send_cancel(self, pid: int) -> None:
+    def _send_cancel(self, pid: int, diagnose: bool) -> None:
+        if diagnose:  # asked before the CANCEL, so the UNLOAD's error can say it
+            self._waiting = waiting_for(self.settings, pid)
+            if self._waiting:
+                event("unload.waiting", table=str(self.spec.source), pid=pid, waiting=self._waiting)
         try:
             cancel_redshift_statement(self.settings, pid, STEP)
         except Exception as exc:  # the UNLOAD may have ended meanwhile; the stop does not depend on this

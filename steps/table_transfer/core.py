@@ -35,6 +35,7 @@ from steps.table_transfer.background import BackgroundUnload
 from steps.table_transfer.load import PartFeed, UpstreamFailed, copy_statement, load_direct, load_staged
 from steps.table_transfer.pipeline import PART_POLL_S, CopyStage, follow_unload
 from steps.table_transfer.plan import TableSpec, TransferOptions
+from steps.table_transfer.source_state import count_now
 from steps.table_transfer.unload import authorization_clause, select_statement, unload_statement
 from steps.table_transfer.verify import check_checksums, check_counts, checksum_aggregates, target_aggregates
 
@@ -169,6 +170,9 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
     result.rows_loaded, result.bytes_raw = outcome.rows_loaded, outcome.bytes_raw
     event("phase.finished", phase="load", rows=outcome.rows_loaded, bytes_raw=outcome.bytes_raw,
           strategy=outcome.strategy, copy_busy_s=round(outcome.busy_s, 3))
+    result.rows_source_after = count_now(settings, spec)
+    if result.rows_source_after is not None and result.rows_source_after != result.rows_source:
+        event("source.changed", rows_unloaded=result.rows_source, rows_now=result.rows_source_after)
     if options.cleanup:
         with clock.phase("cleanup"):
             if "s3" in options.cleanup:

@@ -85,7 +85,7 @@ def test_dump_reads_every_object_with_a_constant_number_of_queries(redshift, sou
     catalog = result.catalog
     shows = [q for q in CountingCursor.executed if q.lstrip().upper().startswith("SHOW")]
     assert len(shows) == 3 + 2  # one SHOW TABLE per table, one SHOW VIEW per view
-    assert len(CountingCursor.executed) - len(shows) <= 14
+    assert len(CountingCursor.executed) - len(shows) <= 16  # 14 + relations and columns read again at the end
     assert result.show_failures == []
     tables = {t["name"]: t for t in catalog["tables"]}
     assert set(tables) == {"customers", "orders", LONG}

@@ -122,3 +122,17 @@ def test_html_escapes_names_and_errors():
     html = report_of(documents).files["report.html"].decode()
     assert "<script>alert(1)" not in html
     assert "&lt;script&gt;alert(1)" in html
+
+
+def test_a_source_changed_during_the_run_is_noted_on_its_succeeded_table():
+    documents = sample.documents()
+    documents["results/public.sales.json"]["rows_source_after"] = 1007  # other sessions inserted 7 rows meanwhile
+    documents["results/public.customers.json"]["rows_source_after"] = 50
+    rows = {line.split("\t")[0]: line.split("\t") for line in lines(report_of(documents), f"{sample.RUN_ID}.tables")}
+    assert rows["public.sales"][2] == "succeeded"
+    assert rows["public.sales"][-1] == ("note: source changed during the run: 1000 rows at the UNLOAD (loaded and "
+                                        "verified), 1007 in the source afterwards")
+    assert rows["public.customers"][-1] == ""
+    summary = json.loads(report_of(documents).files["summary.json"])
+    assert summary["source_changed_tables"] == [{"table": "public.sales", "rows_source": 1000,
+                                                 "rows_source_after": 1007}]
