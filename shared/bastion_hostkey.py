@@ -84,14 +84,17 @@ def _known_hosts_pin(bastion: BastionSettings) -> HostKeyPin | None:
         known = paramiko.HostKeys(bastion.known_hosts)
     except (OSError, paramiko.SSHException, ValueError) as exc:
         raise ConfigError(f"SSH_BASTION_KNOWN_HOSTS file {bastion.known_hosts!r} cannot be read: "
-                          f"{type(exc).__name__}") from None
-    names = [bastion.host] if bastion.port == 22 else [f"[{bastion.host}]:{bastion.port}", bastion.host]
-    for name in names:
-        entry = known.lookup(name)
-        if entry:
-            key = min(entry.values(), key=lambda k: _rank(k.get_name()))
-            return HostKeyPin("SSH_BASTION_KNOWN_HOSTS", key.fingerprint, key)
-    return None
+                          f"{_why(exc)}") from None
+    # As OpenSSH: on a port other than 22 only `[host]:port` entries name this bastion, never the bare host's.
+    entry = known.lookup(bastion.host if bastion.port == 22 else f"[{bastion.host}]:{bastion.port}")
+    if not entry:
+        return None
+    key = min(entry.values(), key=lambda k: _rank(k.get_name()))
+    return HostKeyPin("SSH_BASTION_KNOWN_HOSTS", key.fingerprint, key)
+
+
+def _why(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or type(exc).__name__
 
 
 def _existing(path: str | None) -> Path | None:
@@ -108,8 +111,7 @@ def host_key_pin(bastion: BastionSettings) -> HostKeyPin | None:
         try:
             text = given.read_text()
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"SSH_BASTION_HOST_KEY_FILE {str(given)!r} cannot be read: "
-                              f"{type(exc).__name__}") from None
+            raise ConfigError(f"SSH_BASTION_HOST_KEY_FILE {str(given)!r} cannot be read: {_why(exc)}") from None
         if text.strip():
             return parse_host_key(text, "SSH_BASTION_HOST_KEY_FILE")
     if _existing(bastion.known_hosts) is not None:

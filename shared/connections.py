@@ -55,6 +55,9 @@ def ssh_tunnel(bastion: BastionSettings, remote: Endpoint) -> Iterator[Endpoint]
     require(bastion, "host", "user", "key_file")
     pin = host_key_pin(bastion)
     host_key = verified_key(bastion, pin) if pin else None
+    if pin is None:
+        event("bastion.host_key_unverified", level=logging.WARNING, bastion=f"{bastion.host}:{bastion.port}",
+              because="SSH_BASTION_STRICT_HOST_KEY=false")
     try:
         private_key = paramiko.PKey.from_path(bastion.key_file)
     except Exception as exc:  # wrong format, passphrase-protected, unreadable

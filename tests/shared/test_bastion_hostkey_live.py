@@ -7,6 +7,7 @@ fingerprints; with no pin the connection is never made and the line shows the of
 from __future__ import annotations
 
 import dataclasses
+import logging
 import subprocess
 
 import paramiko
@@ -100,9 +101,21 @@ def test_no_pin_is_never_trusted_and_shows_the_offered_key_and_keyscan(settings,
     assert f"`ssh-keyscan -t ed25519 -p {bastion.port} {bastion.host}`" in line
 
 
-def test_turning_strict_checking_off_is_the_only_way_to_connect_unpinned(settings, redshift):
+def test_turning_strict_checking_off_is_the_only_way_to_connect_unpinned_and_it_is_logged(settings, redshift,
+                                                                                          caplog):
     assert host_key_pin(_with(settings, strict_host_key=False).bastion) is None
-    assert _select_one(_with(settings, strict_host_key=False)) == (1,)
+    with caplog.at_level(logging.WARNING, logger="r2a"):
+        assert _select_one(_with(settings, strict_host_key=False)) == (1,)
+    assert [r.levelno for r in caplog.records if r.getMessage() == "bastion.host_key_unverified"] == [logging.WARNING]
+
+
+def test_a_bare_host_entry_does_not_pin_a_bastion_on_another_port(settings, keyscan, tmp_path):
+    """OpenSSH names a non-22 port's key `[host]:port`; the bare host's entry is the port-22 server's key."""
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(f"{settings.bastion.host} {keyscan['key only']}\n")
+    assert settings.bastion.port != 22
+    with pytest.raises(ConfigError, match="has no entry in"):
+        _select_one(_with(settings, known_hosts=str(known_hosts)))
 
 
 @pytest.mark.parametrize("text", ["hello", "ssh-ed25519", "SHA256:short", "ssh-ed25519 !!!notbase64"])
