@@ -86,10 +86,17 @@ class BastionSettings:
     host: str | None = setting("SSH_BASTION_HOST", doc="SSH bastion in front of Redshift; unset = connect directly")
     port: int = setting("SSH_BASTION_PORT", 22, kind=int, doc="SSH bastion port")
     user: str | None = setting("SSH_BASTION_USER", doc="SSH user on the bastion")
-    key_file: str | None = setting("SSH_BASTION_KEY_FILE", path=True, doc="private key (the acceso-vpn secret)")
-    known_hosts: str | None = setting("SSH_BASTION_KNOWN_HOSTS", path=True, doc="known_hosts with the bastion's key")
+    key_file: str | None = setting("SSH_BASTION_KEY_FILE", path=True,
+                                   doc="private key (item `key` of Secret acceso-vpn, or `id_ed25519`)")
+    host_key: str | None = setting("SSH_BASTION_HOST_KEY",
+                                   doc="the bastion's public host key line (`ssh-keyscan -t ed25519 <bastion>`) or "
+                                       "its SHA256 fingerprint (`ssh-keygen -lf`); pins it before the next two")
+    host_key_file: str | None = setting("SSH_BASTION_HOST_KEY_FILE",
+                                        doc="file holding the same (ConfigMap r2a-bastion); absent = not given")
+    known_hosts: str | None = setting("SSH_BASTION_KNOWN_HOSTS",
+                                      doc="known_hosts with the bastion's key (item of acceso-vpn); absent = not given")
     strict_host_key: bool = setting("SSH_BASTION_STRICT_HOST_KEY", True, kind=bool,
-                                    doc="refuse a bastion whose host key is not in known_hosts")
+                                    doc="refuse a bastion whose host key is not pinned (never trust on first use)")
 
 
 @dataclass(frozen=True)

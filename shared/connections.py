@@ -1,7 +1,7 @@
 """Connections to Redshift (optionally through the SSH bastion) and to AlloyDB, with clear failures.
 
-Host keys are verified by default: the bastion's key must be in SSH_BASTION_KNOWN_HOSTS, and a changed key is
-refused, never trusted. Every connection carries `application_name=r2a/<step>` and timeouts. Connection
+Host keys are verified by default: the bastion's key must be pinned (shared/bastion_hostkey.py), and a changed key
+is refused, never trusted. Every connection carries `application_name=r2a/<step>` and timeouts. Connection
 failures become one-line R2AErrors (wrong password, unreachable host, refused host key) without the DSN.
 """
 
@@ -17,6 +17,7 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
+from shared.bastion_hostkey import host_key_pin, mismatch_error, verified_key
 from shared.config import AlloyDBSettings, BastionSettings, RedshiftSettings, Settings, require
 from shared.errors import ConfigError, R2AError, SourceError, TargetError, TransientError
 from shared.log import event, register_secret
@@ -26,9 +27,6 @@ from shared.retry import is_transient
 # ServerAliveInterval 15 / ServerAliveCountMax 3).
 ALIVE_INTERVAL_S = 15.0
 ALIVE_COUNT_MAX = 3
-# paramiko's host-key algorithm preference; the known_hosts key we pin is the first of these it holds.
-_HOST_KEY_PREFERENCE = ("ssh-ed25519", "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp256",
-                        "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")
 
 
 @dataclass(frozen=True)
@@ -48,32 +46,6 @@ class _CapturingHandler(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def _pinned_host_key(bastion: BastionSettings):
-    import paramiko
-
-    if not bastion.known_hosts:
-        if bastion.strict_host_key:
-            raise ConfigError("SSH_BASTION_KNOWN_HOSTS is not set, so the bastion's host key cannot be verified",
-                              "Provide a known_hosts file (or set SSH_BASTION_STRICT_HOST_KEY=false knowingly)")
-        return None
-    try:
-        known = paramiko.HostKeys(bastion.known_hosts)
-    except (OSError, paramiko.SSHException, ValueError) as exc:
-        raise ConfigError(f"SSH_BASTION_KNOWN_HOSTS file {bastion.known_hosts!r} cannot be read: {exc}") from None
-    names = [bastion.host] if bastion.port == 22 else [f"[{bastion.host}]:{bastion.port}", bastion.host]
-    for name in names:
-        entry = known.lookup(name)
-        if entry:
-            for algorithm in _HOST_KEY_PREFERENCE:
-                if algorithm in entry:
-                    return entry[algorithm]
-            return next(iter(entry.values()))
-    if bastion.strict_host_key:
-        raise ConfigError(f"the bastion {bastion.host}:{bastion.port} has no entry in {bastion.known_hosts}",
-                          "Add its host key (ssh-keyscan, checked out of band) to the known_hosts file")
-    return None
-
-
 @contextmanager
 def ssh_tunnel(bastion: BastionSettings, remote: Endpoint) -> Iterator[Endpoint]:
     """Forward a local port to `remote` through the bastion; yields the local endpoint."""
@@ -81,7 +53,11 @@ def ssh_tunnel(bastion: BastionSettings, remote: Endpoint) -> Iterator[Endpoint]
     import sshtunnel
 
     require(bastion, "host", "user", "key_file")
-    host_key = _pinned_host_key(bastion)
+    pin = host_key_pin(bastion)
+    host_key = verified_key(bastion, pin) if pin else None
+    if pin is None:
+        event("bastion.host_key_unverified", level=logging.WARNING, bastion=f"{bastion.host}:{bastion.port}",
+              because="SSH_BASTION_STRICT_HOST_KEY=false")
     try:
         private_key = paramiko.PKey.from_path(bastion.key_file)
     except Exception as exc:  # wrong format, passphrase-protected, unreadable
@@ -108,6 +84,8 @@ def ssh_tunnel(bastion: BastionSettings, remote: Endpoint) -> Iterator[Endpoint]
         forwarder.start()
     except Exception:
         _abandon(forwarder)
+        if pin is not None and _refused_host_key(capture.messages):
+            raise mismatch_error(bastion, pin) from None
         raise _tunnel_error(where, capture.messages) from None
     finally:
         tunnel_logger.removeHandler(capture)
@@ -165,11 +143,13 @@ def _abandon(forwarder) -> None:
         transport.close()
 
 
+def _refused_host_key(messages: list[str]) -> bool:
+    text = " | ".join(messages).lower()
+    return "bad host key" in text or "no acceptable host key" in text or "host key" in text and "mismatch" in text
+
+
 def _tunnel_error(where: str, messages: list[str]) -> R2AError:
     text = " | ".join(messages).lower()
-    if "bad host key" in text or "host key" in text and "mismatch" in text:
-        return ConfigError(f"the host key of {where} does not match SSH_BASTION_KNOWN_HOSTS; refusing to connect",
-                           "If the bastion's key really changed, update known_hosts after checking it out of band")
     if "authentication" in text:
         return ConfigError(f"{where} refused the SSH login (check SSH_BASTION_USER and SSH_BASTION_KEY_FILE)")
     if "could not resolve" in text:

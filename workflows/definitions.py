@@ -45,6 +45,11 @@ SECRET_VPN = "acceso-vpn"
 SECRET_REDSHIFT = "r2a-redshift"
 SECRET_ALLOYDB = "r2a-alloydb"
 SECRET_GCP = "r2a-gcp-sa"
+# The bastion's public host key is not a secret: besides the bastion-host-key parameter, an optional ConfigMap.
+CONFIGMAP_BASTION = "r2a-bastion"
+BASTION_HOST_KEY_ITEM = "host-key"
+VPN_MOUNT = "/secrets/vpn"
+BASTION_CONFIG_MOUNT = "/config/bastion"
 
 WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
     # (name, default, description)
@@ -60,6 +65,11 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
     ("bastion-host", "bastion.example.internal", "SSH bastion ('VPN instance')"),
     ("bastion-port", "22", "SSH bastion port"),
     ("bastion-user", "ec2-user", "SSH bastion user (key from Secret acceso-vpn)"),
+    ("bastion-key-item", "key", "item of Secret acceso-vpn holding the bastion's private key: key (as the old "
+                                "system created it) or id_ed25519"),
+    ("bastion-host-key", "", "the bastion's public host key, as `ssh-keyscan -t ed25519 <bastion>` prints it, or its "
+                             "SHA256 fingerprint (`ssh-keygen -lf`); empty = ConfigMap r2a-bastion key host-key, "
+                             "else the known_hosts item of Secret acceso-vpn"),
     ("alloydb-host", "10.0.0.2", "AlloyDB primary IP (127.0.0.1 with the AlloyDB Auth Proxy)"),
     ("alloydb-port", "5432", "AlloyDB port"),
     ("alloydb-sslmode", "verify-ca", "libpq sslmode towards AlloyDB (CA from Secret r2a-alloydb key ca.pem)"),
@@ -107,8 +117,10 @@ def step_env() -> list[m.EnvVar]:
         "SSH_BASTION_HOST": _param("bastion-host"),
         "SSH_BASTION_PORT": _param("bastion-port"),
         "SSH_BASTION_USER": _param("bastion-user"),
-        "SSH_BASTION_KEY_FILE": "/secrets/vpn/id_ed25519",
-        "SSH_BASTION_KNOWN_HOSTS": "/secrets/vpn/known_hosts",
+        "SSH_BASTION_KEY_FILE": f"{VPN_MOUNT}/{_param('bastion-key-item')}",
+        "SSH_BASTION_HOST_KEY": _param("bastion-host-key"),
+        "SSH_BASTION_HOST_KEY_FILE": f"{BASTION_CONFIG_MOUNT}/{BASTION_HOST_KEY_ITEM}",
+        "SSH_BASTION_KNOWN_HOSTS": f"{VPN_MOUNT}/known_hosts",
         "PGHOST": _param("alloydb-host"),
         "PGPORT": _param("alloydb-port"),
         "PGDATABASE": _param("alloydb-database"),
@@ -134,7 +146,10 @@ def step_env() -> list[m.EnvVar]:
 OPTIONAL_SECRETS = {SECRET_GCP, SECRET_ALLOYDB}
 SECRET_MOUNTS = {  # volume name -> (secret, mount path)
     "aws-credentials": (SECRET_AWS, "/secrets/aws"),
-    "vpn-key": (SECRET_VPN, "/secrets/vpn"),
+    # No `items`: every item of acceso-vpn is projected (`key` as the old system made it, or `id_ed25519`, and
+    # `known_hosts` where present). A listed item the Secret lacks fails the pod's volume setup
+    # (https://kubernetes.io/docs/reference/kubernetes-api/config-and-storage-resources/volume/#SecretVolumeSource).
+    "vpn-key": (SECRET_VPN, VPN_MOUNT),
     "alloydb-ca": (SECRET_ALLOYDB, "/secrets/alloydb"),
     "gcp-sa": (SECRET_GCP, "/secrets/gcp"),
 }
@@ -143,11 +158,16 @@ SECRET_MOUNTS = {  # volume name -> (secret, mount path)
 def secret_volumes() -> list[m.Volume]:
     return [m.Volume(name=vol, secret=m.SecretVolumeSource(secret_name=secret, default_mode=0o400,
                                                            optional=True if secret in OPTIONAL_SECRETS else None))
-            for vol, (secret, _) in SECRET_MOUNTS.items()]
+            for vol, (secret, _) in SECRET_MOUNTS.items()] + [bastion_config_volume()]
+
+
+def bastion_config_volume() -> m.Volume:
+    return m.Volume(name="bastion-config", config_map=m.ConfigMapVolumeSource(name=CONFIGMAP_BASTION, optional=True))
 
 
 def secret_mounts() -> list[m.VolumeMount]:
-    return [m.VolumeMount(name=vol, mount_path=path, read_only=True) for vol, (_, path) in SECRET_MOUNTS.items()]
+    return [m.VolumeMount(name=vol, mount_path=path, read_only=True) for vol, (_, path) in SECRET_MOUNTS.items()] + [
+        m.VolumeMount(name="bastion-config", mount_path=BASTION_CONFIG_MOUNT, read_only=True)]
 
 
 def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> m.ResourceRequirements:

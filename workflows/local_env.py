@@ -23,7 +23,7 @@ def process_environ() -> dict[str, str]:
 
 @dataclass
 class LocalEnvironment:
-    secrets: dict[str, dict[str, str]] = field(default_factory=dict)  # Secret name → key → value
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict)  # Secret (or ConfigMap) name → key → value
     endpoints: dict[str, str] = field(default_factory=dict)  # emulator endpoints (no cloud here)
     sidecars: dict[str, dict[str, str]] = field(default_factory=dict)  # sidecar name → env its stand-in needs
 
@@ -52,6 +52,7 @@ def devstack_environment(env: dict) -> tuple[dict[str, str], LocalEnvironment]:
         "redshift-host": redshift["host"], "redshift-port": str(redshift["port"]),
         "redshift-user": redshift["user"], "redshift-sslmode": "disable",
         "bastion-host": ssh["host"], "bastion-port": str(ssh["port"]), "bastion-user": ssh["user"],
+        "bastion-host-key": ssh["host_public_key"],
         "alloydb-host": postgres["host"], "alloydb-port": str(postgres["port"]),
         "alloydb-database": postgres["databases"]["alloydb"], "alloydb-user": postgres["user"],
         "alloydb-sslmode": "disable",
@@ -61,8 +62,9 @@ def devstack_environment(env: dict) -> tuple[dict[str, str], LocalEnvironment]:
     secrets = {
         "acceso-aws": {"credentials": f"[default]\naws_access_key_id = {s3['access_key_id']}\n"
                                       f"aws_secret_access_key = {s3['secret_access_key']}\n"},
-        "acceso-vpn": {"id_ed25519": Path(ssh["private_key_file"]).read_text(),
-                       "known_hosts": Path(ssh["known_hosts_file"]).read_text()},
+        # As the old system made it: `kubectl create secret generic acceso-vpn --from-file=key=key`; the
+        # bastion's host key is the bastion-host-key parameter.
+        "acceso-vpn": {"key": Path(ssh["private_key_file"]).read_text()},
         "r2a-redshift": {"password": redshift["password"]},
         "r2a-alloydb": {"password": postgres["password"]},
     }

@@ -292,9 +292,10 @@ class _Run:
         mounts = {}
         for mount in container.get("volumeMounts", []):
             volume = self.volumes.get(mount["name"], {})
-            secret = (volume.get("secret") or {}).get("secretName")
+            source = volume.get("secret") or volume.get("configMap") or {}
+            secret = source.get("secretName") or source.get("name")
             folder = self.secret_folders.get(secret)
-            if folder is None and not (volume.get("secret") or {}).get("optional"):
+            if folder is None and not source.get("optional"):
                 raise RunLocalError(f"secret {secret!r} (volume {mount['name']}) has no local value")
             mounts[mount["mountPath"]] = str(folder) if folder else str(self.workdir / "absent" / mount["name"])
         environ = self.local.base_environ()
