@@ -18,13 +18,15 @@ from typing import Any
 
 from shared.config import Settings
 from shared.connections import alloydb_connection
-from shared.errors import BadStateError
+from shared.errors import BadInputError, BadStateError
 from shared.identifiers import TableRef, parse_table_ref
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import ErrorInfo, PhaseClock, PhaseTiming, TableResult, to_dict, utc_now
 from shared.runlock import hold_exclusive
+from shared.sqlapply import has_statement
 from shared.sqlblocks import SqlObject, parse
+from shared.sqlcheck import refusal
 from steps.load_schema import fanout, tables
 from steps.load_schema.objects_report import STEP, ObjectReport, object_report
 from steps.load_schema.postdata import apply_post_data
@@ -55,9 +57,17 @@ def _required(store: ObjectStore, url: str, produced_by: str) -> None:
 
 
 def read_validated(store: ObjectStore, layout: RunLayout, section: str) -> list[SqlObject]:
+    """The blocks validate_restore accepted; one that is not exactly one statement of its kind (the file was
+    changed after validation) stops the step before AlloyDB is touched."""
     url = layout.artifact(VALIDATED[section])
     _required(store, url, "validate_restore")
-    return parse(store.read_text(url), VALIDATED[section])
+    objects = parse(store.read_text(url), VALIDATED[section])
+    for obj in objects:
+        reason = refusal(obj) if has_statement(obj) else None
+        if reason:
+            raise BadInputError(f"{VALIDATED[section]}: {obj.kind} block {obj.name!r}: {reason}",
+                                "Run validate_restore again for this run")
+    return objects
 
 
 def _missing_table_result(run_id: str, entry: dict[str, Any], reason: str) -> dict[str, Any]:

@@ -22,7 +22,8 @@ from shared.identifiers import read_quoted
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import PhaseClock, PhaseTiming
-from shared.sqlapply import SavepointApplier
+from shared.sqlapply import SavepointApplier, StatementError
+from shared.sqlcheck import refusal
 from shared.sqlblocks import SqlObject, parse, render
 from steps.validate_restore import pgdump
 from steps.validate_restore.apply import ApplyResult, Outcome, apply_objects
@@ -102,6 +103,12 @@ def _single_name(canonical: str) -> str:
     return read_quoted(canonical, 0)[0] if canonical.startswith('"') else canonical
 
 
+def _refused(obj: SqlObject) -> StatementError | None:
+    """A block that is not exactly one statement of its kind never reaches the server; it is reported failed."""
+    reason = refusal(obj)
+    return StatementError(f"not applied: {reason}", None) if reason else None
+
+
 def validated_sql(result: ApplyResult, groups: dict[int, str], group: str, run_id: str) -> str:
     chosen = [obj for obj in result.applied_order if groups[id(obj)] == group]
     return (f"-- r2a {group} objects of run {run_id} that PostgreSQL accepted, in the order they were applied\n\n"
@@ -124,7 +131,7 @@ def validate(run_id: str, scratch_dsn: str, store: ObjectStore, layout: RunLayou
                 with conn.cursor() as cur:
                     cur.execute("set synchronous_commit = off")  # a throw-away database needs no durability
                 applier.commit()
-                result = apply_objects(objects, lambda obj: applier.run(obj.sql))
+                result = apply_objects(objects, lambda obj: _refused(obj) or applier.run(obj.sql))
                 applier.commit()
             finally:
                 conn.close()
