@@ -4,6 +4,7 @@ from Redshift cannot break out of."""
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 
 # Characters some reader of the file may take as a line break (str.splitlines(), editors, psql's own reading
@@ -40,14 +41,16 @@ def pg_literal(value: str) -> str:
 
 
 def dollar_quoted(body: str, tag: str = "r2a") -> str:
-    """`$r2a$…$r2a$` with a tag the body cannot end early: the body holds no `$tag` at all, so neither the tag
-    nor its start followed by the closing tag occurs in it."""
-    n = 0
-    candidate = tag
-    while f"${candidate}" in body:
-        n += 1
-        candidate = f"{tag}{n}"
-    return f"${candidate}${body}${candidate}$"
+    """`$tag$…$tag$` (`$$…$$` for tag "") with the first tag after which the body cannot end the quote early:
+    the closing tag's first occurrence in body + closing tag is the closing tag itself. Otherwise `$r2a$` (after
+    "") or the tag with a number (`$r2a1$`, …)."""
+    base = tag or "r2a"
+    candidates = itertools.chain(dict.fromkeys([tag, base]), (f"{base}{n}" for n in itertools.count(1)))
+    for candidate in candidates:  # pragma: no branch (a tag the body lacks always comes)
+        closing = f"${candidate}$"
+        if (body + closing).find(closing) == len(body):
+            return f"{closing}{body}{closing}"
+    raise AssertionError("unreachable")
 
 
 def comment_line(text: str) -> str:

@@ -31,13 +31,21 @@ def test_literal_is_plain_without_control_characters_and_refuses_nul():
         pg_literal("a\x00b")
 
 
-@pytest.mark.parametrize("body", ["SELECT 1", "$r2a$", "x $r2a", "$r2a1$ and $r2a", "ends in $r2a", "$$", "$_$"])
-def test_dollar_quote_tag_never_occurs_in_the_body(body):
-    quoted = dollar_quoted(body)
+@pytest.mark.parametrize("tag", ["r2a", ""])
+@pytest.mark.parametrize("body", ["SELECT 1", "$r2a$", "x $r2a", "$r2a1$ and $r2a", "ends in $r2a", "$$", "$_$",
+                                  "SELECT $1 + 1", "ends in $", "/* $$ */ /* $r2a$ ; GRANT x TO y; -- */"])
+def test_dollar_quote_tag_never_occurs_in_the_body(body, tag):
+    quoted = dollar_quoted(body, tag)
     statements = parse_sql(f"CREATE FUNCTION f() RETURNS int LANGUAGE sql AS {quoted}")
     assert len(statements) == 1
     as_option = next(o for o in statements[0].stmt.options if o.defname == "as")
     assert as_option.arg[0].sval == body
+
+
+def test_dollar_quote_prefers_the_plain_tag():
+    assert dollar_quoted("SELECT $1", "") == "$$SELECT $1$$"
+    assert dollar_quoted("SELECT '$$'", "") == "$r2a$SELECT '$$'$r2a$"
+    assert dollar_quoted("x $r2a$ y", "") == "$$x $r2a$ y$$"
 
 
 def test_comment_line_has_no_line_break_of_any_kind():
