@@ -18,6 +18,7 @@ from typing import Any
 
 from shared.config import Settings
 from shared.connections import alloydb_connection
+from shared.ddlsession import R2A_SCHEMAS, pin_ddl_session, require_own_schema
 from shared.errors import BadInputError, BadStateError
 from shared.identifiers import TableRef, parse_table_ref
 from shared.log import event
@@ -70,6 +71,13 @@ def read_validated(store: ObjectStore, layout: RunLayout, section: str) -> list[
     return objects
 
 
+def ddl_session(conn) -> None:
+    """Names resolve in pg_catalog first, and r2a's own schemas, when they exist, are the connecting user's."""
+    pin_ddl_session(conn)
+    for schema in R2A_SCHEMAS:
+        require_own_schema(conn, schema)
+
+
 def _missing_table_result(run_id: str, entry: dict[str, Any], reason: str) -> dict[str, Any]:
     """A skipped table result: no transfer runs for a table AlloyDB does not have, and the report must say so."""
     now = utc_now()
@@ -91,6 +99,7 @@ def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: R
         conn = alloydb_connection(settings, STEP)
         try:
             hold_exclusive(conn, run_id, "load_schema --section pre-data")
+            ddl_session(conn)
             reports = apply_pre_data(conn, objects, on_existing, progress.tables, progress.add)
             _log_problems(reports)
             present = existing_relations(conn, [tables.target_of(e) for e in mapped])
@@ -195,6 +204,7 @@ def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: 
         conn = alloydb_connection(settings, STEP)
         try:
             hold_exclusive(conn, run_id, "load_schema --section post-data")
+            ddl_session(conn)
             result = apply_post_data(conn, objects, loaded, missing)
             _log_problems(result.objects)
         finally:

@@ -17,10 +17,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.redshift import Redshift
 
+from shared.ddlsession import COMPAT_SCHEMA
 from shared.identifiers import PG_MAX_IDENTIFIER_BYTES, TableRef, short_name
 from shared.redshift_types import UnknownTypeError, map_type
-
-COMPAT_SCHEMA = "r2a_compat"
 
 
 class RedshiftSource(Redshift):

@@ -17,14 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.connections import dsn_connection
+from shared.ddlsession import pin_ddl_session
 from shared.errors import BadStateError
 from shared.identifiers import read_quoted
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import PhaseClock, PhaseTiming
 from shared.sqlapply import SavepointApplier, StatementError
-from shared.sqlcheck import refusal
 from shared.sqlblocks import SqlObject, parse, render
+from shared.sqlcheck import refusal
 from steps.validate_restore import pgdump
 from steps.validate_restore.apply import ApplyResult, Outcome, apply_objects
 from steps.validate_restore.scratch import STEP, scratch_database
@@ -127,6 +128,7 @@ def validate(run_id: str, scratch_dsn: str, store: ObjectStore, layout: RunLayou
         with clock.phase("apply"):
             conn = dsn_connection(scratch.dsn, STEP, system="scratch PostgreSQL")
             try:
+                pin_ddl_session(conn)
                 applier = SavepointApplier(conn, system="scratch PostgreSQL")
                 with conn.cursor() as cur:
                     cur.execute("set synchronous_commit = off")  # a throw-away database needs no durability
