@@ -52,3 +52,45 @@ def test_a_killed_attempts_role_is_dropped_by_the_next(devstack):
     with scratch_database(admin_dsn, run_id) as scratch:
         assert _roles(admin_dsn, run_prefix(run_id)) == [scratch.name]
     assert _roles(admin_dsn, run_prefix(run_id)) == []
+
+
+@pytest.fixture
+def trusting_scratch(tmp_path):
+    """A scratch server of this test's own that trusts loopback connections (no password), as the sidecar does
+    when it listens on 127.0.0.1 only; yields its admin DSN, which carries no password."""
+    from pathlib import Path
+
+    from devstack import postgres, stack
+
+    env = {"state_dir": str(tmp_path / "scratch")}
+    stack.start(env, "postgres")
+    pg = env["postgres"]
+    try:
+        Path(pg["data_dir"], "pg_hba.conf").write_text("host all all 127.0.0.1/32 trust\n")
+        with psycopg2.connect(host="127.0.0.1", port=pg["port"], user="postgres", password=pg["password"],
+                              dbname="postgres") as conn, conn.cursor() as cur:
+            cur.execute("SELECT pg_reload_conf()")
+        yield f"postgresql://postgres@127.0.0.1:{pg['port']}/scratch?sslmode=disable"
+    finally:
+        stack.stop(env, "postgres")
+        postgres.purge(Path(pg["data_dir"]))
+
+
+def test_validation_against_a_scratch_server_that_trusts_loopback(trusting_scratch, devstack_environ):
+    """The whole step (apply as the owner role, pg_dump as it) with an admin DSN without password."""
+    from shared.config import load_settings
+    from shared.objectstore import ObjectStore, RunLayout
+    from tests.validate_restore import sample
+    from tests.validate_restore.conftest import RunFolder, run_step
+
+    settings = load_settings(devstack_environ)
+    run_id = f"trust_{uuid.uuid4().hex[:8]}"
+    folder = RunFolder(run_id, ObjectStore(settings.s3, settings.gcs), RunLayout.from_settings(run_id, settings.gcs),
+                       dict(devstack_environ, R2A_SCRATCH_DSN=trusting_scratch))
+    for filename, text in sample.FILES.items():
+        folder.put(filename, text)
+    done = run_step("steps.validate_restore", ["--run-id", run_id], folder.environ)
+    assert done.returncode == 0, done.stderr
+    assert folder.json("validation_report.json")["counts"]["applied"] > 0
+    assert 'CREATE TABLE sales.customers' in folder.get("schema_alloydb.sql")
+    assert _roles(trusting_scratch, run_prefix(run_id)) == []
