@@ -2,6 +2,7 @@
 by PostgreSQL's own parser through shared.sqlcheck), and the text comes back unchanged from that parse."""
 
 from pglast import parse_sql
+from pglast.visitors import Visitor
 
 from shared.sqlblocks import parse
 from shared.sqlcheck import refusal
@@ -34,3 +35,23 @@ def test_hostile_comments_and_role_names_stay_inside_one_statement():
     dos = [raw.stmt for b in blocks for raw in parse_sql(b.sql) if type(raw.stmt).__name__ == "DoStmt"]
     assert len(dos) == 2 and all(f'CREATE ROLE "{role}"' in d.args[0].arg.sval or "CREATE ROLE \"g" in
                                  d.args[0].arg.sval for d in dos)
+
+
+def test_regenerated_view_literals_with_line_breaks_are_escape_strings():
+    value = f"v{MARKER_LINE}{BREAKS}"
+    redshift_text = value.replace("'", "''")
+    files = rewrite(catalog(tables=[table("s", "t", column("a", "integer"))],
+                            views=[{"schema": "s", "name": "v", "kind": "view",
+                                    "definition": f"SELECT '{redshift_text}'::varchar(256) AS x FROM s.t"}]))
+    view = next(b for b in _blocks(files) if b.kind == "view")
+    assert "E'v\\n-- r2a:object" in view.sql and "\n-- r2a:object" not in view.sql
+    assert refusal(view) is None
+    constants: list[str] = []
+
+    class Constants(Visitor):
+        def visit_A_Const(self, ancestors, node):
+            if type(node.val).__name__ == "String":
+                constants.append(node.val.sval)
+
+    Constants()(parse_sql(view.sql))
+    assert value in constants  # the literal's value is the Redshift text, byte for byte
