@@ -39,8 +39,6 @@ from shared.log import event, register_secret
 
 STEP = "validate_restore"
 DATABASE_PREFIX = "r2a_validate_"
-
-
 CREATEROLE_SAFE_FROM = 160000  # see the module docstring
 
 
@@ -116,9 +114,7 @@ def _drop_leftovers(admin: psycopg2.extensions.connection, prefix: str) -> None:
     for leftover in databases:
         _admin(admin, sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(leftover)),
                f"drop the leftover database {leftover}")
-    for role in roles:
-        _admin(admin, sql.SQL("drop role if exists {}").format(sql.Identifier(role)),
-               f"drop the leftover role {role}")
+    drop_new_roles(admin, roles, set())  # one still in use stays, with a warning: it blocks nothing
 
 
 def _create_owner(admin: psycopg2.extensions.connection, name: str, version_num: int) -> str:
@@ -147,29 +143,28 @@ def scratch_database(admin_dsn: str, run_id: str, roles: Collection[str] = ()) -
         _drop_leftovers(admin, prefix)
         roles_before = role_names(admin)
         password = _create_owner(admin, name, version_num)
-        drops = [(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)),
-                  f"drop the database {name}")]
         try:
             _admin(admin, sql.SQL("create database {} owner {} template template0 encoding 'UTF8'").format(
                 sql.Identifier(name), sql.Identifier(name)), "create a database")
             yield ScratchDatabase(name, database_dsn(admin_dsn, name, name, password), version_num)
         except BaseException:
             try:
-                _cleanup(admin, drops, name, roles, roles_before)
+                _cleanup(admin, name, roles, roles_before)
             except Exception:  # the original failure matters more than the cleanup's
                 pass
             raise
-        dropped = _cleanup(admin, drops, name, roles, roles_before)
+        dropped = _cleanup(admin, name, roles, roles_before)
         if dropped:
             event("scratch.roles_dropped", roles=len(dropped))
     finally:
         admin.close()
 
 
-def _cleanup(admin: psycopg2.extensions.connection, drops: list, owner: str, roles: Collection[str],
+def _cleanup(admin: psycopg2.extensions.connection, owner: str, roles: Collection[str],
              roles_before: set[str]) -> list[str]:
-    for statement, what in drops:
-        _admin(admin, statement, what)
+    """Drop the database (named like its owner), the roles its DDL created, then the owner role."""
+    _admin(admin, sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(owner)),
+           f"drop the database {owner}")
     dropped = drop_new_roles(admin, set(roles) - {owner}, roles_before)
-    _admin(admin, sql.SQL("drop role if exists {}").format(sql.Identifier(owner)), f"drop the role {owner}")
+    drop_new_roles(admin, [owner], set())  # after the roles it may have created (they depend on it)
     return dropped
