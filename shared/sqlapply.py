@@ -23,13 +23,13 @@ ALREADY_EXISTS = {"42P07", "42710", "42723", "42P06"}
 
 def has_statement(obj: SqlObject) -> bool:
     """False for a block holding only comments (rewrite_ddl writes those for objects it could not convert)."""
-    return any(line.strip() and not line.strip().startswith("--") for line in obj.sql.splitlines())
+    return any(line.strip() and not line.strip().startswith("--") for line in obj.sql.split("\n"))
 
 
 def pg_error_line(exc: psycopg2.Error) -> str:
     """PostgreSQL's primary message and SQLSTATE, on one line."""
     diag = getattr(exc, "diag", None)
-    message = (diag.message_primary if diag is not None else None) or str(exc).strip().splitlines()[0]
+    message = (diag.message_primary if diag is not None else None) or str(exc).strip().split("\n")[0]
     text = " ".join(message.split())
     return f"{text} (SQLSTATE {exc.pgcode})" if exc.pgcode else text
 

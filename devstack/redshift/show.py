@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from devstack.redshift.ddl import Cursor, DdlError, QualifiedName, qualified_name
-from devstack.redshift.lexer import PUNCT, Token, quote_ident
+from devstack.redshift.lexer import PUNCT, WS, Token, quote_ident, tokenize
 
 
 def _error(sqlstate: str, message: str):
@@ -118,7 +118,8 @@ def show_view(engine, relid) -> str:
         ddl = rows[0][2].strip().rstrip(";").strip()
         return ddl + ";"
     definition = engine.query("select pg_catalog.pg_get_viewdef(%s::oid)", (relid,))[0][0]
-    text = " ".join(definition.split()).rstrip(";")
+    # One line, as Redshift prints it; whitespace inside string literals and quoted names is data and stays.
+    text = "".join(" " if t.kind == WS else t.text for t in tokenize(definition)).strip().rstrip(";")
     return _long_names(engine, text) + ";"
 
 

@@ -5,6 +5,7 @@ SHOW VIEW after what they read, procedures from SHOW PROCEDURE; SQL/Python UDFs 
 from __future__ import annotations
 
 from shared.ordering import dependency_order
+from shared.sqltext import comment_line, dollar_quoted
 from steps.dump_schema.assemble import Shows
 from steps.dump_schema.quoting import ident, literal, qualified
 
@@ -19,7 +20,7 @@ def render_backup(catalog: dict, shows: Shows, failures: list[tuple[str, str, st
     lines = [f"-- Redshift schema of database {source.get('database')} dumped by r2a dump_schema",
              f"-- run {catalog['run_id']} at {source.get('dumped_at')}; {source.get('version')}", ""]
     for kind, name, error in failures:
-        lines.append(f"-- SHOW {kind.upper()} {name} failed: {error}")
+        lines.append(comment_line(f"-- SHOW {kind.upper()} {name} failed: {error}"))
     for schema in catalog["schemas"]:
         if schema["name"] != "public":
             lines.append(f"CREATE SCHEMA IF NOT EXISTS {ident(schema['name'])};")
@@ -35,7 +36,7 @@ def render_backup(catalog: dict, shows: Shows, failures: list[tuple[str, str, st
         if text:
             lines.append(_statement(text))
         else:
-            lines.append(f"-- {qualified(*key)}: SHOW TABLE gave nothing")
+            lines.append(comment_line(f"-- {qualified(*key)}: SHOW TABLE gave nothing"))
         if table.get("comment"):
             lines.append(f"COMMENT ON TABLE {qualified(*key)} IS {literal(table['comment'])};")
         for column in table["columns"]:
@@ -45,11 +46,10 @@ def render_backup(catalog: dict, shows: Shows, failures: list[tuple[str, str, st
         lines.append("")
     for function in catalog["functions"]:
         arguments = ", ".join(a["type"] for a in function["arguments"])
-        body = function["body"]
-        tag = "$$" if "$$" not in body else "$r2a$"
+        # The body is text from Redshift: `$$` when the body cannot end it early, else a tag it does not hold.
         lines.append(f"CREATE OR REPLACE FUNCTION {qualified(function['schema'], function['name'])}({arguments}) "
-                     f"RETURNS {function['returns']} {function['volatility'].upper()} AS {tag}{body}{tag} "
-                     f"LANGUAGE {function['language']};")
+                     f"RETURNS {function['returns']} {function['volatility'].upper()} AS "
+                     f"{dollar_quoted(function['body'], '')} LANGUAGE {function['language']};")
         lines.append("")
     views = {(v["schema"], v["name"]): v for v in catalog["views"]}
     view_needs = {key: {tuple(d.split(".", 1)) for d in v.get("depends_on", []) if "." in d}

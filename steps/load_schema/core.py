@@ -18,13 +18,16 @@ from typing import Any
 
 from shared.config import Settings
 from shared.connections import alloydb_connection
-from shared.errors import BadStateError
+from shared.ddlsession import R2A_SCHEMAS, pin_ddl_session, require_own_schema
+from shared.errors import BadInputError, BadStateError
 from shared.identifiers import TableRef, parse_table_ref
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import ErrorInfo, PhaseClock, PhaseTiming, TableResult, to_dict, utc_now
 from shared.runlock import hold_exclusive
+from shared.sqlapply import has_statement
 from shared.sqlblocks import SqlObject, parse
+from shared.sqlcheck import refusal
 from steps.load_schema import fanout, tables
 from steps.load_schema.objects_report import STEP, ObjectReport, object_report
 from steps.load_schema.postdata import apply_post_data
@@ -55,9 +58,24 @@ def _required(store: ObjectStore, url: str, produced_by: str) -> None:
 
 
 def read_validated(store: ObjectStore, layout: RunLayout, section: str) -> list[SqlObject]:
+    """The blocks validate_restore accepted; one that is not exactly one statement of its kind (the file was
+    changed after validation) stops the step before AlloyDB is touched."""
     url = layout.artifact(VALIDATED[section])
     _required(store, url, "validate_restore")
-    return parse(store.read_text(url), VALIDATED[section])
+    objects = parse(store.read_text(url), VALIDATED[section])
+    for obj in objects:
+        reason = refusal(obj) if has_statement(obj) else None
+        if reason:
+            raise BadInputError(f"{VALIDATED[section]}: {obj.kind} block {obj.name!r}: {reason}",
+                                "Run validate_restore again for this run")
+    return objects
+
+
+def ddl_session(conn) -> None:
+    """Names resolve in pg_catalog first, and r2a's own schemas, when they exist, are the connecting user's."""
+    pin_ddl_session(conn)
+    for schema in R2A_SCHEMAS:
+        require_own_schema(conn, schema)
 
 
 def _missing_table_result(run_id: str, entry: dict[str, Any], reason: str) -> dict[str, Any]:
@@ -81,6 +99,7 @@ def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: R
         conn = alloydb_connection(settings, STEP)
         try:
             hold_exclusive(conn, run_id, "load_schema --section pre-data")
+            ddl_session(conn)
             reports = apply_pre_data(conn, objects, on_existing, progress.tables, progress.add)
             _log_problems(reports)
             present = existing_relations(conn, [tables.target_of(e) for e in mapped])
@@ -185,6 +204,7 @@ def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: 
         conn = alloydb_connection(settings, STEP)
         try:
             hold_exclusive(conn, run_id, "load_schema --section post-data")
+            ddl_session(conn)
             result = apply_post_data(conn, objects, loaded, missing)
             _log_problems(result.objects)
         finally:

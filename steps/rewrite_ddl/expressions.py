@@ -18,14 +18,16 @@ from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
 from sqlglot.dialects.redshift import Redshift
 
+from shared.ddlsession import COMPAT_SCHEMA
 from shared.identifiers import PG_MAX_IDENTIFIER_BYTES, TableRef, short_name
 from shared.redshift_types import UnknownTypeError, map_type
+from shared.sqltext import pg_literal
 from steps.rewrite_ddl.pivots import rewrite_pivots
 from steps.rewrite_ddl.queries import RelationColumns, Unsupported, no_relation_columns, rewrite_selects
 
-COMPAT_SCHEMA = "r2a_compat"
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema")  # there in AlloyDB too
 
 
@@ -35,6 +37,19 @@ class RedshiftSource(Redshift):
     class Parser(Redshift.Parser):
         FUNCTIONS = {**Redshift.Parser.FUNCTIONS,
                      "GETDATE": lambda args: exp.Anonymous(this="getdate", expressions=args)}
+
+
+class PostgresTarget(Postgres):
+    """PostgreSQL as r2a writes it: a string literal holding a line break or another control character is an
+    E'…' escape string (shared.sqltext.pg_literal), so regenerated view, UDF and default text keeps one line per
+    line for every reader of the SQL files."""
+
+    class Generator(Postgres.Generator):
+        def literal_sql(self, expression: exp.Literal) -> str:
+            value = expression.this or ""
+            if expression.is_string and "\x00" not in value and pg_literal(value).startswith("E'"):
+                return pg_literal(value)
+            return super().literal_sql(expression)
 
 
 @dataclass
@@ -440,7 +455,7 @@ def translate(text: str, resolver: Resolver, *, columns: ColumnLookup = _no_colu
     _rename_identifiers(tree, ctx, mapped)
     tree = _rewrite_all(tree, ctx)
     try:
-        ctx.result.sql = tree.sql(dialect="postgres", identify=True, unsupported_level=sqlglot.ErrorLevel.RAISE)
+        ctx.result.sql = tree.sql(dialect=PostgresTarget, identify=True, unsupported_level=sqlglot.ErrorLevel.RAISE)
     except sqlglot.errors.UnsupportedError as exc:
         ctx.result.unsupported = f"no PostgreSQL form: {' '.join(str(exc).split())[:160]}"
     return ctx.result

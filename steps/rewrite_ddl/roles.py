@@ -7,7 +7,7 @@ from shared.identifiers import TableRef, canonical_name
 from steps.rewrite_ddl.catalog import Catalog, Grant
 from steps.rewrite_ddl.names import NamePlan
 from steps.rewrite_ddl.output import ObjectEntry, RewriteOutput
-from steps.rewrite_ddl.sqltext import ident, qualified
+from steps.rewrite_ddl.sqltext import dollar_quoted, ident, qualified
 
 # What PostgreSQL can grant per object kind; Redshift-only privileges (DROP, ALTER, …) are reported as dropped.
 PRIVILEGES = {
@@ -24,8 +24,8 @@ NOT_WRITTEN = "not written: roles and grants are written only with --grants"
 
 def _create_role(name: str) -> str:
     # Roles are cluster-wide: an existing role (an earlier run, IAM) is kept.
-    return (f"DO $r2a$ BEGIN CREATE ROLE {ident(name)} NOLOGIN; "
-            f"EXCEPTION WHEN duplicate_object THEN NULL; END $r2a$;")
+    # The role name is text from Redshift: the dollar-quote tag is chosen so that the name cannot end the body.
+    return f"DO {dollar_quoted(f' BEGIN CREATE ROLE {ident(name)} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END ')};"
 
 
 def rewrite_roles(catalog: Catalog, plan: NamePlan, grants: bool, excluded: set[TableRef],

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import psycopg2
 from psycopg2 import sql
 
+from shared.ddlsession import require_own_schema
 from shared.errors import TargetError, TransientError
 from shared.identifiers import short_name
 from shared.objectstore import ObjectStore
@@ -292,6 +293,7 @@ def _create_staging(connect: ConnectionFactory, spec: TableSpec, staging: sql.Id
     try:
         with conn.cursor() as cur:
             cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(STAGING_SCHEMA)))
+            require_own_schema(conn, STAGING_SCHEMA)  # a schema someone else owns is not r2a's to fill
             drop_staging_tables(cur, [str(spec.target)])
             cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} (LIKE {})").format(staging, spec.target.sql()))
             comment_staging_table(cur, staging, str(spec.target))

@@ -15,6 +15,7 @@ from typing import Any
 from shared.errors import BadInputError
 from shared.identifiers import TableRef, parse_table_ref
 from shared.objectstore import ObjectStore, RunLayout
+from shared.redshift_types import TYPES
 
 FORMATS = ("text", "csv")
 COMPRESSIONS = ("gzip", "zstd")
@@ -36,6 +37,10 @@ UNLOAD_WRAPPERS: dict[str, str] = {
     "json": "JSON_SERIALIZE({column})",
     "bytea": "'\\\\x' || TO_HEX({column})",
 }
+
+
+# Every select-list form rewrite_ddl can write for a column (the type rules' templates) and the wrappers above.
+UNLOAD_TEMPLATES = frozenset({rule.unload for rule in TYPES.values()} | set(UNLOAD_WRAPPERS.values()))
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,16 @@ def max_file_size_clause(text: str) -> tuple[str, str]:
 
 # ------------------------------------------------------------------------------------------ plan entries
 
+def _unload_expression(value: Any, column: str, where: str) -> str:
+    """One of the forms rewrite_ddl writes for `column`, never free text: the expression runs inside UNLOAD on
+    Redshift, and tables.json is a file in the run folder, not code."""
+    text = _text(value, where)
+    if text not in {template.replace("{column}", _quoted(column)) for template in UNLOAD_TEMPLATES}:
+        raise BadInputError(f"{where} {text[:200]!r} is not an expression r2a writes for column {column[:200]!r}",
+                            "Run rewrite_ddl and load_schema again for this run")
+    return text
+
+
 def _text(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise BadInputError(f"{where} must be a non-empty string")
@@ -171,9 +186,10 @@ def table_spec(entry: Any, where: str) -> TableSpec:
         at = f"{where}.columns[{number}]"
         if not isinstance(column, dict):
             raise BadInputError(f"{at} must be an object")
-        columns.append(ColumnSpec(source=_text(column.get("source"), f"{at}.source"),
-                                  target=_text(column.get("target"), f"{at}.target"),
-                                  unload_expression=_text(column.get("unload_expression"), f"{at}.unload_expression"),
+        source_column = _text(column.get("source"), f"{at}.source")
+        columns.append(ColumnSpec(source=source_column, target=_text(column.get("target"), f"{at}.target"),
+                                  unload_expression=_unload_expression(column.get("unload_expression"),
+                                                                       source_column, f"{at}.unload_expression"),
                                   target_type=column.get("target_type")))
     return TableSpec(source, target, tuple(columns), int(entry.get("estimated_rows") or 0),
                      float(entry.get("size_mb") or 0))

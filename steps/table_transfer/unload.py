@@ -122,6 +122,11 @@ def run_unload(conn, spec: TableSpec, options: TransferOptions, prefix: str, aut
     return int(values[0]), dict(zip(names, values[1:], strict=True))
 
 
+def _own_part(url: str, prefix: str) -> bool:
+    name = url[len(prefix):] if url.startswith(prefix) else ""
+    return bool(name) and "/" not in name and name != "manifest"
+
+
 def read_manifest(store: ObjectStore, prefix: str) -> Manifest:
     """`<prefix>manifest`: the parts (entries[].url) and the record count (meta, else the entries' sum)."""
     url = prefix + "manifest"
@@ -130,9 +135,14 @@ def read_manifest(store: ObjectStore, prefix: str) -> Manifest:
     if not isinstance(entries, list):
         raise BadInputError(f"{url}: not an UNLOAD manifest (no 'entries' list)")
     parts = []
-    for entry in entries:
+    for number, entry in enumerate(entries):
+        part_url = entry.get("url") if isinstance(entry, dict) else None
+        if not isinstance(part_url, str) or not _own_part(part_url, prefix):
+            # Whoever can write the S3 prefix could point r2a (and its keys) at any other object.
+            raise BadInputError(f"{url}: entries[{number}].url {str(part_url)[:200]!r} is not a part of this "
+                                f"attempt (it must lie directly under {prefix})")
         meta = entry.get("meta") or {}
-        parts.append(Part(entry["url"], int(meta.get("content_length") or 0), meta.get("record_count")))
+        parts.append(Part(part_url, int(meta.get("content_length") or 0), meta.get("record_count")))
     meta = document.get("meta") or {}
     if meta.get("record_count") is not None:
         total = int(meta["record_count"])

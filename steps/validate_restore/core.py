@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.connections import dsn_connection
+from shared.ddlsession import pin_ddl_session
 from shared.errors import BadStateError
 from shared.identifiers import read_quoted
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import PhaseClock, PhaseTiming
-from shared.sqlapply import SavepointApplier
+from shared.sqlapply import SavepointApplier, StatementError
 from shared.sqlblocks import SqlObject, parse, render
+from shared.sqlcheck import refusal
 from steps.validate_restore import pgdump
 from steps.validate_restore.apply import ApplyResult, Outcome, apply_objects
 from steps.validate_restore.scratch import STEP, scratch_database
@@ -102,6 +104,12 @@ def _single_name(canonical: str) -> str:
     return read_quoted(canonical, 0)[0] if canonical.startswith('"') else canonical
 
 
+def _refused(obj: SqlObject) -> StatementError | None:
+    """A block that is not exactly one statement of its kind never reaches the server; it is reported failed."""
+    reason = refusal(obj)
+    return StatementError(f"not applied: {reason}", None) if reason else None
+
+
 def validated_sql(result: ApplyResult, groups: dict[int, str], group: str, run_id: str) -> str:
     chosen = [obj for obj in result.applied_order if groups[id(obj)] == group]
     return (f"-- r2a {group} objects of run {run_id} that PostgreSQL accepted, in the order they were applied\n\n"
@@ -120,11 +128,12 @@ def validate(run_id: str, scratch_dsn: str, store: ObjectStore, layout: RunLayou
         with clock.phase("apply"):
             conn = dsn_connection(scratch.dsn, STEP, system="scratch PostgreSQL")
             try:
+                pin_ddl_session(conn)
                 applier = SavepointApplier(conn, system="scratch PostgreSQL")
                 with conn.cursor() as cur:
                     cur.execute("set synchronous_commit = off")  # a throw-away database needs no durability
                 applier.commit()
-                result = apply_objects(objects, lambda obj: applier.run(obj.sql))
+                result = apply_objects(objects, lambda obj: _refused(obj) or applier.run(obj.sql))
                 applier.commit()
             finally:
                 conn.close()

@@ -163,3 +163,23 @@ def test_bad_tables_regex_is_bad_input():
         make_filters(None, None, "([")
     assert make_filters("a, b", "c", None).schemas == ("a", "b")
     assert isinstance(make_filters(None, None, "x").tables, re.Pattern)
+
+
+def test_backup_bodies_and_comment_lines_cannot_break_out():
+    """The review's UDF body (it closed both `$$` and `$r2a$`) and a failure text with line breaks: read back
+    by PostgreSQL's parser (pglast), the backup holds one CREATE FUNCTION with the body intact and no GRANT.
+    Redshift SQL UDF bodies are dollar-quoted like PostgreSQL's:
+    https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_FUNCTION.html"""
+    from pglast import parse_sql
+
+    body = " SELECT 1 /* $$ */ /* $r2a$ ; GRANT ALL ON SCHEMA s TO PUBLIC ; -- */ "
+    catalog = {"run_id": "r", "schemas": [], "tables": [], "views": [], "procedures": [], "grants": [],
+               "functions": [{"schema": "s", "name": "f", "arguments": [], "returns": "int4",
+                              "volatility": "immutable", "body": body, "language": "sql"}]}
+    failure = ("table", "s.t", "boom\nGRANT ALL ON SCHEMA s TO PUBLIC;\u2028GRANT ALL ON SCHEMA s TO PUBLIC;")
+    backup = render_backup(catalog, Shows(tables={}, views={}, procedures={}), [failure])
+    statements = [raw.stmt for raw in parse_sql(backup)]
+    assert [type(s).__name__ for s in statements] == ["CreateFunctionStmt"]
+    as_option = next(o for o in statements[0].options if o.defname == "as")
+    assert as_option.arg[0].sval == body
+    assert "-- SHOW TABLE s.t failed: boom\\nGRANT ALL ON SCHEMA s TO PUBLIC;\\u2028GRANT" in backup

@@ -106,7 +106,7 @@ def test_missing_tables_json_is_bad_state(folder):
 
 def test_malformed_tables_json_changes_nothing(folder, alloydb):
     dsn, _ = alloydb
-    folder.put("validated_post_data.sql", block("index", "i", "CREATE TABLE touched (x int);"))
+    folder.put("validated_post_data.sql", block("table", "touched", "CREATE TABLE touched (x int);"))
     folder.put("tables.json", '{"tables": [{"table": "s.t"}]}')
     done = post_data(folder)
     assert done.returncode == 3

@@ -168,7 +168,9 @@ def test_a_retried_attempt_keeps_the_tables_its_cut_off_predecessor_made(folder,
     dsn, _ = alloydb
     tables = [block("table", f"shop.t{i:03d}", f'CREATE TABLE "shop"."t{i:03d}" ("x" int);', depends_on=["shop"])
               for i in range(205)]
-    cut = block("function", "shop.cut", "SELECT pg_terminate_backend(pg_backend_pid());")
+    # A materialized view runs its query when created: this one ends its own session (one statement of its kind).
+    cut = block("materialized_view", "shop.cut",
+                'CREATE MATERIALIZED VIEW "shop"."cut" AS SELECT pg_terminate_backend(pg_backend_pid());')
     schema = block("schema", "shop", 'CREATE SCHEMA "shop";')
     folder.put("name_map.json", json.dumps({"tables": []}))
     folder.put("validated_pre_data.sql", schema + "".join(tables[:200]) + cut + "".join(tables[200:]))

@@ -43,6 +43,31 @@ def test_staged_failure_drops_its_staging_table_and_keeps_the_target(transfer):
     assert transfer.pg_rows("SELECT count(*) FROM pg_tables WHERE schemaname = %s", (STAGING_SCHEMA,)) == [(0,)]
 
 
+def test_a_staging_schema_owned_by_another_role_is_not_used(transfer, devstack):
+    """r2a_staging is r2a's own: one another role owns could hold its tables or functions (exit 5, target kept)."""
+    import uuid
+
+    from tests.conftest import admin_connection
+
+    source, _ = _numbers_table(transfer, "squatted", 10)
+    transfer.pg_execute(f"INSERT INTO {transfer.schema}.squatted VALUES (1, 'kept')")
+    squatter = f"squatter_{uuid.uuid4().hex[:8]}"
+    admin = admin_connection(devstack)
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE ROLE "{squatter}" NOLOGIN')
+        transfer.pg_execute(f'CREATE SCHEMA {STAGING_SCHEMA} AUTHORIZATION "{squatter}"')
+        code, output = transfer.run("--table", str(source), "--load-sessions", "2")
+        assert code == 5, output
+        assert f"schema {STAGING_SCHEMA} already exists in AlloyDB and is owned by '{squatter}'" in output
+        assert transfer.pg_rows(f"SELECT id, label FROM {transfer.schema}.squatted") == [(1, "kept")]
+    finally:
+        transfer.pg_execute(f"DROP SCHEMA IF EXISTS {STAGING_SCHEMA} CASCADE")
+        with admin.cursor() as cur:
+            cur.execute(f'DROP ROLE IF EXISTS "{squatter}"')
+        admin.close()
+
+
 def test_csv_format_keeps_null_and_empty_apart(transfer):
     source, _ = transfer.table("csvish", [("id", "integer"), ("v", "varchar(30)")])
     conn = transfer.rs()

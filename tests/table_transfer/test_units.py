@@ -33,7 +33,7 @@ ENTRY = {"table": "s.t", "target": "s.t", "source": {"schema": "s", "name": "t"}
          "columns": [{"source": "id", "target": "id", "unload_expression": '"id"', "target_type": "integer"},
                      {"source": "j", "target": "j", "unload_expression": '"j"', "target_type": "jsonb"},
                      {"source": "b", "target": "b", "unload_expression": '"b"', "target_type": "bytea"},
-                     {"source": "v", "target": "v", "unload_expression": 'LOWER("v")',
+                     {"source": "v", "target": "v", "unload_expression": 'JSON_SERIALIZE("v")',
                       "target_type": "varchar(10)"}]}
 
 
@@ -41,18 +41,35 @@ def test_table_spec_reads_the_entry_and_wraps_super_and_varbyte():
     spec = table_spec(ENTRY, "tables.json: tables[0]")
     assert spec.source == TableRef("s", "t") and spec.target == TableRef("s", "t")
     assert [c.select_expression() for c in spec.columns] == \
-        ['"id"', 'JSON_SERIALIZE("j")', "'\\\\x' || TO_HEX(\"b\")", 'LOWER("v")']
+        ['"id"', 'JSON_SERIALIZE("j")', "'\\\\x' || TO_HEX(\"b\")", 'JSON_SERIALIZE("v")']
 
 
 @pytest.mark.parametrize("broken, message", [
     ({**ENTRY, "columns": []}, "columns must be a non-empty list"),
     ({**ENTRY, "source": "s.t"}, "source must be an object"),
     ({**ENTRY, "columns": [{"source": "id", "target": "id"}]}, "unload_expression must be a non-empty string"),
+    # tables.json is a file in the run folder: an expression r2a does not write never reaches UNLOAD
+    ({**ENTRY, "columns": [{"source": "id", "target": "id", "unload_expression": '(SELECT pwd FROM pg_user)'}]},
+     r"unload_expression '\(SELECT pwd FROM pg_user\)' is not an expression r2a writes for column 'id'"),
+    ({**ENTRY, "columns": [{"source": "id", "target": "id", "unload_expression": 'LOWER("id")'}]},
+     "is not an expression r2a writes"),
+    ({**ENTRY, "columns": [{"source": "id", "target": "id", "unload_expression": '"other"'}]},
+     "is not an expression r2a writes for column 'id'"),
+    ({**ENTRY, "columns": [{"source": 'a"b', "target": "id", "unload_expression": '"a"b"'}]},
+     "is not an expression r2a writes"),
 ])
 def test_broken_entries_name_the_place(broken, message):
     with pytest.raises(BadInputError, match=message) as caught:
         table_spec(broken, "tables.json: tables[3]")
     assert "tables.json: tables[3]" in caught.value.reason
+
+
+def test_every_form_rewrite_ddl_writes_is_accepted():
+    columns = [{"source": 'we"ird', "target": "w", "unload_expression": '"we""ird"'},
+               {"source": "j", "target": "j", "unload_expression": 'JSON_SERIALIZE("j")'},
+               {"source": "b", "target": "b", "unload_expression": "'\\\\x' || TO_HEX(\"b\")"}]
+    spec = table_spec({**ENTRY, "columns": columns}, "x")
+    assert [c.unload_expression for c in spec.columns] == [c["unload_expression"] for c in columns]
 
 
 def test_redshift_literal_doubles_quotes_and_backslashes():

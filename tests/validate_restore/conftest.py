@@ -13,13 +13,13 @@ import pytest
 
 from shared.config import load_settings
 from shared.objectstore import ObjectStore, RunLayout
-from shared.sqlblocks import MARKER
+from shared.sqlblocks import SqlObject, render
 
 
 def block(kind: str, name: str, sql: str, target_name: str | None = None, depends_on=(), **extra) -> str:
-    marker = {"kind": kind, "name": name, "target_name": target_name or name, "depends_on": list(depends_on),
-              **extra}
-    return f"{MARKER}{json.dumps(marker)}\n{sql.strip()}\n"
+    """One block as rewrite_ddl writes it (its marker carries the body's line count and hash)."""
+    obj = SqlObject(kind, name, sql, target_name or name, tuple(depends_on), tuple(extra.items()))
+    return render([obj]) + "\n"
 
 
 @dataclass
