@@ -19,7 +19,7 @@ from psycopg2 import sql
 
 from shared.config import AlloyDBSettings, BastionSettings, RedshiftSettings, Settings, require
 from shared.errors import ConfigError, R2AError, SourceError, TargetError, TransientError
-from shared.log import event, register_secret
+from shared.log import event, one_line, register_secret
 from shared.retry import is_transient
 
 # A bastion that answers no keepalive for ALIVE_COUNT_MAX x ALIVE_INTERVAL_S seconds is given up (as OpenSSH's
@@ -180,7 +180,7 @@ def _tunnel_error(where: str, messages: list[str]) -> R2AError:
 
 
 def _connect_error(system: str, where: str, user: str | None, exc: psycopg2.Error) -> R2AError:
-    text = " ".join(str(exc).split())
+    text = one_line(exc)
     lowered = text.lower()
     permanent = SourceError if system == "Redshift" else TargetError
     if "password authentication failed" in lowered or "authentication failed" in lowered:
@@ -238,7 +238,7 @@ def lost_connection(system: str, where: str, exc: BaseException) -> TransientErr
     """A session that broke in use, in one line that says which way it went (`where` names the bastion when the
     connection is tunnelled: where such faults often are). Transient: a new attempt reconnects."""
     reason = exc.reason if isinstance(exc, R2AError) else \
-        f"the connection to {system} was lost: {' '.join(str(exc).split())[:200]}"
+        f"the connection to {system} was lost: {one_line(exc, 200)}"
     if where in reason:
         return exc if isinstance(exc, TransientError) else TransientError(reason)
     return TransientError(f"{reason} ({system} at {where})", getattr(exc, "hint", None))
@@ -263,7 +263,7 @@ def _names_exactly_as_stored(conn, where: str) -> None:
         conn.commit()
     except psycopg2.Error as exc:
         raise SourceError(f"Redshift at {where} refused SET enable_case_sensitive_identifier: "
-                          f"{' '.join(str(exc).split())[:200]}") from None
+                          f"{one_line(exc, 200)}") from None
 
 
 def alloydb_connection(settings: Settings | AlloyDBSettings, step: str, *, statement_timeout_s: int = 0,

@@ -23,7 +23,7 @@ from shared.config import GCSSettings, S3Settings
 from shared.errors import BadInputError, ConfigError, ObjectStoreError, TransientError
 from shared.gcs import gcs_client, open_object
 from shared.identifiers import TableRef
-from shared.log import register_secret
+from shared.log import one_line, register_secret
 from shared.retry import is_transient
 
 PARALLEL_READERS = 16  # GCS answers one small object in tens of ms; the pool is widened to match
@@ -227,7 +227,7 @@ def translate_error(exc: BaseException, url: str) -> Exception:
         return ConfigError(f"cannot reach the object store for {url}: {exc}")
     if is_transient(exc):
         return TransientError(f"temporary object-store failure on {url}: {name} {code or status or ''}".strip())
-    return ObjectStoreError(f"object-store error on {url}: {name}: {' '.join(str(exc).split())[:200]}")
+    return ObjectStoreError(f"object-store error on {url}: {name}: {one_line(exc, 200)}")
 
 
 class ObjectStore:
