@@ -76,6 +76,8 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
     ("format", "text", "UNLOAD format: text|csv"),
     ("compression", "zstd", "UNLOAD compression: zstd|gzip"),
     ("verify", "count", "table verification: count|checksum"),
+    ("cleanup", "s3,gcs", "after a table is verified, delete its UNLOAD parts (s3) and staged copies (gcs) of "
+                          "this run; empty = keep them (a failed table always keeps them for the retry)"),
     ("on-existing", "fail", "load-schema when a table exists: fail|skip|replace"),
     ("dry-run", "false", "true: dump, rewrite and validate the schema only (both SQL backups and the reports land "
                          "in the run folder); nothing is written to AlloyDB"),
@@ -210,7 +212,7 @@ def transfer_container(auth_proxy: str | None = None) -> Container:
     return step_container(
         "table-transfer", "table_transfer",
         [TRANSFER_ITEM_FLAG, "{{inputs.parameters.item}}", f"--format={_param('format')}",
-         f"--compression={_param('compression')}", f"--verify={_param('verify')}"],
+         f"--compression={_param('compression')}", f"--verify={_param('verify')}", f"--cleanup={_param('cleanup')}"],
         cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi", deadline=12 * 3600,
         inputs=[Parameter(name="item")], sidecars=auth_proxy_sidecars(auth_proxy) or None,
         synchronization=m.Synchronization(semaphores=[m.SemaphoreRef(
