@@ -56,13 +56,16 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
     ("redshift-host", "redshift.example.internal", "Redshift endpoint as seen from the bastion"),
     ("redshift-port", "5439", "Redshift port"),
     ("redshift-user", "r2a", "Redshift user (password from Secret r2a-redshift)"),
-    ("redshift-sslmode", "require", "libpq sslmode towards Redshift"),
+    ("redshift-sslmode", "verify-full", "libpq sslmode towards Redshift: verify-full checks its certificate and "
+                                        "endpoint name, also through the bastion (CA bundle from Secret "
+                                        "r2a-redshift key ca-bundle.crt)"),
     ("bastion-host", "bastion.example.internal", "SSH bastion ('VPN instance')"),
     ("bastion-port", "22", "SSH bastion port"),
     ("bastion-user", "ec2-user", "SSH bastion user (key from Secret acceso-vpn)"),
     ("alloydb-host", "10.0.0.2", "AlloyDB primary IP (127.0.0.1 with the AlloyDB Auth Proxy)"),
     ("alloydb-port", "5432", "AlloyDB port"),
-    ("alloydb-sslmode", "verify-ca", "libpq sslmode towards AlloyDB (CA from Secret r2a-alloydb key ca.pem)"),
+    ("alloydb-sslmode", "verify-full", "libpq sslmode towards AlloyDB (CA from Secret r2a-alloydb key ca.pem); "
+                                       "disable only with the AlloyDB Auth Proxy on 127.0.0.1"),
     ("alloydb-database", "postgres", "AlloyDB database"),
     ("alloydb-user", "postgres", "AlloyDB user (password from Secret r2a-alloydb)"),
     ("s3-bucket", "r2a-unload", "S3 bucket UNLOAD writes to"),
@@ -106,6 +109,7 @@ def step_env() -> list[m.EnvVar]:
         "REDSHIFT_DATABASE": _param("database"),
         "REDSHIFT_USER": _param("redshift-user"),
         "REDSHIFT_SSLMODE": _param("redshift-sslmode"),
+        "REDSHIFT_SSLROOTCERT": "/secrets/redshift/ca-bundle.crt",
         "SSH_BASTION_HOST": _param("bastion-host"),
         "SSH_BASTION_PORT": _param("bastion-port"),
         "SSH_BASTION_USER": _param("bastion-user"),
@@ -137,6 +141,7 @@ OPTIONAL_SECRETS = {SECRET_GCP, SECRET_ALLOYDB}
 SECRET_MOUNTS = {  # volume name -> (secret, mount path)
     "aws-credentials": (SECRET_AWS, "/secrets/aws"),
     "vpn-key": (SECRET_VPN, "/secrets/vpn"),
+    "redshift-ca": (SECRET_REDSHIFT, "/secrets/redshift"),
     "alloydb-ca": (SECRET_ALLOYDB, "/secrets/alloydb"),
     "gcp-sa": (SECRET_GCP, "/secrets/gcp"),
 }
