@@ -210,9 +210,17 @@ def tls_params(sslmode: str, sslrootcert: str | None, require_auth: str | None) 
     when the certificate is not verified) from asking for the password in cleartext; it is left out where libpq
     is too old to know it, and for `any`."""
     params: dict[str, str | None] = {"sslmode": sslmode, "sslrootcert": sslrootcert}
-    if require_auth and require_auth != "any" and psycopg2.extensions.libpq_version() >= REQUIRE_AUTH_LIBPQ:
+    if not require_auth or require_auth == "any":
+        return params
+    if psycopg2.extensions.libpq_version() >= REQUIRE_AUTH_LIBPQ:
         params["require_auth"] = require_auth
+    elif not _warned_require_auth.is_set():
+        _warned_require_auth.set()
+        event("tls.require_auth_unsupported", level=logging.WARNING, libpq=psycopg2.extensions.libpq_version())
     return params
+
+
+_warned_require_auth = threading.Event()
 
 
 def _connect(system: str, where: str, step: str, **params) -> psycopg2.extensions.connection:
