@@ -198,7 +198,7 @@ def _connect_error(system: str, where: str, user: str | None, exc: psycopg2.Erro
         return ConfigError(f"{system} at {where}: TLS problem: {text}")
     if "could not translate host name" in lowered:
         return ConfigError(f"{system} host name of {where} cannot be resolved")
-    return TransientError(f"cannot connect to {system} at {where}: {text[:200]}")
+    return TransientError(f"cannot connect to {system} at {where}: {one_line(exc, 200)}")
 
 
 # libpq 16 added require_auth (https://www.postgresql.org/docs/16/libpq-connect.html#LIBPQ-CONNECT-REQUIRE-AUTH).

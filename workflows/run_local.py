@@ -208,7 +208,7 @@ class _Run:
             try:
                 items = json.loads(text)
             except json.JSONDecodeError:
-                raise RunLocalError(f"task {task['name']}: withParam is not a JSON list: {text[:120]!r}") from None
+                raise RunLocalError(f"task {task['name']}: withParam is not a JSON list: {one_line(text, 120)!r}") from None
             if not isinstance(items, list):
                 raise RunLocalError(f"task {task['name']}: withParam is not a JSON list")
             return list(enumerate(items))
