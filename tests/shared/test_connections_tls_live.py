@@ -71,6 +71,7 @@ class CleartextAsker:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.received: list[bytes] = []
+        self.answered = threading.Event()  # set once the client's reply to the request (or its hang-up) is read
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -93,6 +94,7 @@ class CleartextAsker:
                     self.received.append(client.recv(4096))
                 except OSError:
                     pass
+                self.answered.set()
 
     def close(self) -> None:
         self.listener.close()
@@ -118,4 +120,5 @@ def test_a_server_asking_for_a_cleartext_password_does_not_get_it(system):
         fake.close()
     line = refused.value.one_line()
     assert "refuses" in line and "the password was not sent" in line and password not in line
+    assert fake.answered.wait(10)
     assert fake.received and all(password.encode() not in data for data in fake.received)
