@@ -67,10 +67,10 @@ def step_boundary(step: str, run_id: str | None, overrides: Mapping[str, Any] | 
         raise typer.Exit(int(ExitCode.FAILED)) from None
     except Exception as exc:  # the boundary: an unexpected error still ends in one line and a typed exit
         _run_hooks(context, exc)
-        message = f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        message = f"internal error: {type(exc).__name__}: {log.one_line(exc, 300)}"
         log.event("step.failed", level=logging.ERROR, error_class=type(exc).__name__, error=message)
         if os.environ.get("R2A_DEBUG") == "1":
-            traceback.print_exc()
+            print(log.redact(traceback.format_exc()), file=sys.stderr, end="", flush=True)
         _print_error(step, message)
         raise typer.Exit(int(ExitCode.INTERNAL)) from None
     finally:
@@ -83,7 +83,7 @@ def _run_hooks(context: StepContext | None, exc: BaseException) -> None:
             hook(exc)
         except Exception as hook_error:  # a failing hook must not hide the original error, nor add a line to it
             log.event("step.failure_not_recorded", level=logging.WARNING, error_class=type(hook_error).__name__,
-                      error=" ".join(str(hook_error).split())[:300])
+                      error=log.one_line(hook_error, 300))
 
 
 class StepApp(typer.Typer):
@@ -101,7 +101,7 @@ class StepApp(typer.Typer):
         try:
             result = typer.main.get_command(self).main(*args, standalone_mode=False, **kwargs)
         except UsageError as exc:
-            _print_error(self.step, " ".join(exc.format_message().split()))
+            _print_error(self.step, log.one_line(exc.format_message()))
             sys.exit(int(ExitCode.BAD_CONFIG))
         except typer.Abort:
             _print_error(self.step, "interrupted")

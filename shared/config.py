@@ -36,7 +36,14 @@ class RedshiftSettings:
     user: str | None = setting("REDSHIFT_USER", doc="Redshift user")
     password: str | None = setting("REDSHIFT_PASSWORD", secret=True, file_env="REDSHIFT_PASSWORD_FILE",
                                    doc="Redshift password (or a file named by REDSHIFT_PASSWORD_FILE)")
-    sslmode: str = setting("REDSHIFT_SSLMODE", "prefer", choices=SSL_MODES, doc="libpq sslmode towards Redshift")
+    sslmode: str = setting("REDSHIFT_SSLMODE", "verify-full", choices=SSL_MODES,
+                           doc="libpq sslmode towards Redshift; verify-full checks the endpoint's name also through "
+                               "the bastion")
+    sslrootcert: str | None = setting("REDSHIFT_SSLROOTCERT", path=True,
+                                      doc="CA bundle for verify-ca/verify-full: AWS's amazon-trust-ca-bundle.crt")
+    require_auth: str = setting("REDSHIFT_REQUIRE_AUTH", "!password",
+                                doc="libpq require_auth: login methods accepted (default: anything but a cleartext password; "
+                                    "`any`: no check)")
     connect_timeout: int = setting("REDSHIFT_CONNECT_TIMEOUT", 20, kind=int, doc="seconds to wait for a connection")
     unload_timeout: int = setting("REDSHIFT_UNLOAD_TIMEOUT", 6 * 3600, kind=int,
                                   doc="seconds a table's count + UNLOAD may run before r2a cancels it (0: no limit)")
@@ -50,8 +57,12 @@ class AlloyDBSettings:
     user: str | None = setting("PGUSER", doc="AlloyDB user")
     password: str | None = setting("PGPASSWORD", secret=True, file_env="PGPASSWORD_FILE",
                                    doc="AlloyDB password (libpq's PGPASSFILE also works)")
-    sslmode: str = setting("PGSSLMODE", "prefer", choices=SSL_MODES, doc="libpq sslmode; verify-full supported")
+    sslmode: str = setting("PGSSLMODE", "verify-full", choices=SSL_MODES,
+                           doc="libpq sslmode (disable only behind the AlloyDB Auth Proxy on 127.0.0.1)")
     sslrootcert: str | None = setting("PGSSLROOTCERT", path=True, doc="CA certificate for verify-ca/verify-full")
+    require_auth: str = setting("PGREQUIREAUTH", "!password",
+                                doc="libpq require_auth: login methods accepted (default: anything but a cleartext password; "
+                                    "`any`: no check)")
     connect_timeout: int = setting("PGCONNECT_TIMEOUT", 20, kind=int, doc="seconds to wait for a connection")
 
 
@@ -185,10 +196,11 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
             merged[name] = str(value)
     # The CA file matters only when the server certificate is verified: an optional secret that is not mounted
     # must not stop a run that does not verify (sslmode disable/require, e.g. behind the AlloyDB Auth Proxy).
-    root_cert = merged.get("PGSSLROOTCERT")
-    if root_cert and merged.get("PGSSLMODE", "prefer") not in ("verify-ca", "verify-full") \
-            and not Path(root_cert).expanduser().is_file():
-        del merged["PGSSLROOTCERT"]
+    for cert_env, mode_env in (("PGSSLROOTCERT", "PGSSLMODE"), ("REDSHIFT_SSLROOTCERT", "REDSHIFT_SSLMODE")):
+        root_cert = merged.get(cert_env)
+        if root_cert and merged.get(mode_env) in ("disable", "allow", "prefer", "require") \
+                and not Path(root_cert).expanduser().is_file():
+            del merged[cert_env]
     general = {name: _read(f.metadata, f.default, merged) for name, f in _GENERAL.items()}
     return Settings(*(_section(cls, merged) for cls in SECTIONS), **general)
 

@@ -20,7 +20,7 @@ from psycopg2 import sql
 from shared.bastion_hostkey import host_key_pin, mismatch_error, verified_key
 from shared.config import AlloyDBSettings, BastionSettings, RedshiftSettings, Settings, require
 from shared.errors import ConfigError, R2AError, SourceError, TargetError, TransientError
-from shared.log import event, register_secret
+from shared.log import event, one_line, register_secret
 from shared.retry import is_transient
 
 # A bastion that answers no keepalive for ALIVE_COUNT_MAX x ALIVE_INTERVAL_S seconds is given up (as OpenSSH's
@@ -160,11 +160,15 @@ def _tunnel_error(where: str, messages: list[str]) -> R2AError:
 
 
 def _connect_error(system: str, where: str, user: str | None, exc: psycopg2.Error) -> R2AError:
-    text = " ".join(str(exc).split())
+    text = one_line(exc)
     lowered = text.lower()
     permanent = SourceError if system == "Redshift" else TargetError
     if "password authentication failed" in lowered or "authentication failed" in lowered:
         return ConfigError(f"{system} at {where} refused the login for user {user!r}: wrong user or password")
+    if "authentication method requirement" in lowered:
+        setting = "REDSHIFT_REQUIRE_AUTH" if system == "Redshift" else "PGREQUIREAUTH"
+        return ConfigError(f"{system} at {where} asked for a login method that {setting} refuses ({text}); "
+                           "the password was not sent", "Check that this is the real server")
     if "no password supplied" in lowered:
         return ConfigError(f"{system} at {where} asks for a password and none is configured")
     if "does not exist" in lowered:
@@ -174,7 +178,29 @@ def _connect_error(system: str, where: str, user: str | None, exc: psycopg2.Erro
         return ConfigError(f"{system} at {where}: TLS problem: {text}")
     if "could not translate host name" in lowered:
         return ConfigError(f"{system} host name of {where} cannot be resolved")
-    return TransientError(f"cannot connect to {system} at {where}: {text[:200]}")
+    return TransientError(f"cannot connect to {system} at {where}: {one_line(exc, 200)}")
+
+
+# libpq 16 added require_auth (https://www.postgresql.org/docs/16/libpq-connect.html#LIBPQ-CONNECT-REQUIRE-AUTH).
+REQUIRE_AUTH_LIBPQ = 160000
+
+
+def tls_params(sslmode: str, sslrootcert: str | None, require_auth: str | None) -> dict[str, str | None]:
+    """libpq's TLS and login-method arguments. `require_auth` stops a server that is not the real one (reachable
+    when the certificate is not verified) from asking for the password in cleartext; it is left out where libpq
+    is too old to know it, and for `any`."""
+    params: dict[str, str | None] = {"sslmode": sslmode, "sslrootcert": sslrootcert}
+    if not require_auth or require_auth == "any":
+        return params
+    if psycopg2.extensions.libpq_version() >= REQUIRE_AUTH_LIBPQ:
+        params["require_auth"] = require_auth
+    elif not _warned_require_auth.is_set():
+        _warned_require_auth.set()
+        event("tls.require_auth_unsupported", level=logging.WARNING, libpq=psycopg2.extensions.libpq_version())
+    return params
+
+
+_warned_require_auth = threading.Event()
 
 
 def _connect(system: str, where: str, step: str, **params) -> psycopg2.extensions.connection:
@@ -196,13 +222,17 @@ def redshift_connection(settings: Settings | RedshiftSettings, step: str,
         redshift = settings
     require(redshift, "host", "database", "user")
     with ExitStack() as stack:
-        endpoint = Endpoint(redshift.host, redshift.port)
+        # Through the bastion libpq connects to the tunnel's local end (hostaddr) but still checks the certificate
+        # and looks up passwords under the endpoint's real name (host): verify-full works as without a tunnel.
+        address = {"host": redshift.host, "port": redshift.port}
         where = f"{redshift.host}:{redshift.port}"
         if bastion is not None and bastion.host:
-            endpoint = stack.enter_context(ssh_tunnel(bastion, endpoint))
+            local = stack.enter_context(ssh_tunnel(bastion, Endpoint(redshift.host, redshift.port)))
+            address.update(hostaddr=local.host, port=local.port)
             where = f"{where} via bastion {bastion.host}:{bastion.port}"
-        conn = _connect("Redshift", where, step, host=endpoint.host, port=endpoint.port, dbname=redshift.database,
-                        user=redshift.user, password=redshift.password, sslmode=redshift.sslmode,
+        conn = _connect("Redshift", where, step, **address, dbname=redshift.database, user=redshift.user,
+                        password=redshift.password,
+                        **tls_params(redshift.sslmode, redshift.sslrootcert, redshift.require_auth),
                         connect_timeout=redshift.connect_timeout, keepalives=1, keepalives_idle=30)
         stack.callback(conn.close)
         _names_exactly_as_stored(conn, where)
@@ -218,7 +248,7 @@ def lost_connection(system: str, where: str, exc: BaseException) -> TransientErr
     """A session that broke in use, in one line that says which way it went (`where` names the bastion when the
     connection is tunnelled: where such faults often are). Transient: a new attempt reconnects."""
     reason = exc.reason if isinstance(exc, R2AError) else \
-        f"the connection to {system} was lost: {' '.join(str(exc).split())[:200]}"
+        f"the connection to {system} was lost: {one_line(exc, 200)}"
     if where in reason:
         return exc if isinstance(exc, TransientError) else TransientError(reason)
     return TransientError(f"{reason} ({system} at {where})", getattr(exc, "hint", None))
@@ -243,7 +273,7 @@ def _names_exactly_as_stored(conn, where: str) -> None:
         conn.commit()
     except psycopg2.Error as exc:
         raise SourceError(f"Redshift at {where} refused SET enable_case_sensitive_identifier: "
-                          f"{' '.join(str(exc).split())[:200]}") from None
+                          f"{one_line(exc, 200)}") from None
 
 
 def alloydb_connection(settings: Settings | AlloyDBSettings, step: str, *, statement_timeout_s: int = 0,
@@ -254,9 +284,9 @@ def alloydb_connection(settings: Settings | AlloyDBSettings, step: str, *, state
     where = f"{alloydb.host}:{alloydb.port}/{alloydb.database}"
     options = f"-c statement_timeout={statement_timeout_s * 1000}" if statement_timeout_s else None
     conn = _connect("AlloyDB", where, step, host=alloydb.host, port=alloydb.port, dbname=alloydb.database,
-                    user=alloydb.user, password=alloydb.password, sslmode=alloydb.sslmode,
-                    sslrootcert=alloydb.sslrootcert, connect_timeout=alloydb.connect_timeout, options=options,
-                    keepalives=1, keepalives_idle=30)
+                    user=alloydb.user, password=alloydb.password,
+                    **tls_params(alloydb.sslmode, alloydb.sslrootcert, alloydb.require_auth),
+                    connect_timeout=alloydb.connect_timeout, options=options, keepalives=1, keepalives_idle=30)
     conn.autocommit = autocommit
     return conn
 

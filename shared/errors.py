@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from shared.log import one_line
+
 
 class ExitCode(IntEnum):
     OK = 0
@@ -43,7 +45,7 @@ class R2AError(Exception):
         text = self.reason.rstrip(".")
         if self.hint:
             text = f"{text}. {self.hint.rstrip('.')}"
-        return " ".join(text.split())
+        return one_line(text)
 
 
 class ConfigError(R2AError):

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 from shared.config import GCSSettings
 from shared.errors import ConfigError, ObjectStoreError
+from shared.log import one_line
 from shared.retry import is_transient, retry_call
 
 GCS_CONNECTIONS = 32  # parallel readers/writers per process (the report reads 16 at once, a transfer 4+4 parts)
@@ -59,7 +60,7 @@ def _access(settings: GCSSettings) -> _Access:
     try:
         credentials, project = google.auth.default(scopes=storage.Client.SCOPE)
     except Exception as exc:  # DefaultCredentialsError
-        raise ConfigError(f"no Google credentials: {' '.join(str(exc).split())[:200]}",
+        raise ConfigError(f"no Google credentials: {one_line(exc, 200)}",
                           "Use Workload Identity or set GOOGLE_APPLICATION_CREDENTIALS") from None
     return _Access(credentials, settings.project or project, None)
 

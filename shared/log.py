@@ -1,11 +1,15 @@
 """Structured logging: one line per event with run_id, step and table; JSON lines in pods, readable on a TTY.
 
 Every configured secret value is replaced by `***` in every line, whatever logged it (our code, boto, paramiko).
+Redaction always comes first: before JSON encoding (which would escape a `"` or `\\` inside a secret), before
+whitespace is folded (a secret may hold a newline) and before text is cut (half a secret no longer matches).
+`one_line()` is the one way to turn any text or exception into a short single line for a message.
 """
 
 from __future__ import annotations
 
 import contextvars
+import html
 import json
 import logging
 import re
@@ -32,13 +36,22 @@ _CREDENTIAL_SHAPES = [
 logger = logging.getLogger("r2a")
 
 
+def _spellings(value: str) -> set[str]:
+    """`value` as other code may already have re-encoded it before the text reaches us: JSON (ASCII or not),
+    Python's repr, HTML, whitespace folded to single spaces."""
+    forms = {value, " ".join(value.split()), json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1],
+             repr(value)[1:-1], html.escape(value)}
+    return {form for form in forms if len(form) >= 4}
+
+
 def register_secret(value: str | None) -> None:
-    """Never print `value` again. Short values are ignored: masking 'a' would garble every line."""
+    """Never print `value` again. Values shorter than 4 characters are ignored: masking 'a' would garble every
+    line, and such a value is no secret anyway."""
     global _secret_pattern
     if not value or len(value) < 4:
         return
     with _secrets_lock:
-        _secrets.add(value)
+        _secrets.update(_spellings(value))
         ordered = sorted(_secrets, key=len, reverse=True)
         _secret_pattern = re.compile("|".join(re.escape(s) for s in ordered))
 
@@ -55,6 +68,26 @@ def redact(text: str) -> str:
     for shape, replacement in _CREDENTIAL_SHAPES:
         text = shape.sub(replacement, text)
     return text
+
+
+def one_line(text: object, limit: int | None = None) -> str:
+    """`text` (any object, e.g. an exception) redacted, folded onto one line, then cut to `limit` characters."""
+    folded = " ".join(redact(str(text)).split())
+    return folded if limit is None else folded[:limit]
+
+
+def redact_value(value: object) -> object:
+    """A JSON-ready copy of `value` with every string redacted (other objects become redacted strings): what to
+    encode, so that JSON's escaping cannot hide a secret from the redaction."""
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {redact(str(key)): redact_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact_value(item) for item in value]
+    return redact(str(value))
 
 
 @contextmanager
@@ -80,7 +113,7 @@ class _JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", {}) or {})
         if record.name != "r2a" and not record.name.startswith("r2a."):
             entry["logger"] = record.name
-        return redact(json.dumps(entry, default=str, ensure_ascii=False))
+        return json.dumps(redact_value(entry), ensure_ascii=False)
 
 
 class _TextFormatter(logging.Formatter):

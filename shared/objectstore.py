@@ -23,7 +23,7 @@ from shared.config import GCSSettings, S3Settings
 from shared.errors import BadInputError, ConfigError, ObjectStoreError, TransientError
 from shared.gcs import gcs_client, open_object
 from shared.identifiers import TableRef
-from shared.log import register_secret
+from shared.log import one_line, register_secret
 from shared.retry import is_transient
 
 PARALLEL_READERS = 16  # GCS answers one small object in tens of ms; the pool is widened to match
@@ -120,13 +120,21 @@ class RunLayout:
 
     def unload_prefix(self, table: TableRef, attempt: int) -> str:
         """S3 prefix UNLOAD writes one attempt's files to; a new attempt never sees an older one's files."""
+        return f"{self.unload_table_prefix(table)}attempt-{attempt:03d}/"
+
+    def unload_table_prefix(self, table: TableRef) -> str:
+        """Every attempt's UNLOAD files of `table` in this run."""
         if not self.s3_bucket:
             raise ConfigError("missing setting: R2A_S3_BUCKET", "Name the S3 bucket UNLOAD writes to")
         prefix = f"{self.s3_prefix}/" if self.s3_prefix else ""
-        return f"s3://{self.s3_bucket}/{prefix}{self.run_id}/{table.file_stem()}/attempt-{attempt:03d}/"
+        return f"s3://{self.s3_bucket}/{prefix}{self.run_id}/{table.file_stem()}/"
 
     def staging_prefix(self, table: TableRef, attempt: int) -> str:
-        return self.artifact(f"staging/{table.file_stem()}/attempt-{attempt:03d}/")
+        return f"{self.staging_table_prefix(table)}attempt-{attempt:03d}/"
+
+    def staging_table_prefix(self, table: TableRef) -> str:
+        """Every attempt's staged copies of `table` in this run's folder."""
+        return self.artifact(f"staging/{table.file_stem()}/")
 
 
 @dataclass(frozen=True)
@@ -227,7 +235,7 @@ def translate_error(exc: BaseException, url: str) -> Exception:
         return ConfigError(f"cannot reach the object store for {url}: {exc}")
     if is_transient(exc):
         return TransientError(f"temporary object-store failure on {url}: {name} {code or status or ''}".strip())
-    return ObjectStoreError(f"object-store error on {url}: {name}: {' '.join(str(exc).split())[:200]}")
+    return ObjectStoreError(f"object-store error on {url}: {name}: {one_line(exc, 200)}")
 
 
 class ObjectStore:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from shared.errors import ExitCode, R2AError, Stopped, exit_code_for
+from shared.log import one_line, redact_value
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "result.schema.json"
@@ -37,13 +38,11 @@ class ErrorInfo:
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> ErrorInfo:
-        from shared.log import redact
-
         if isinstance(exc, R2AError):
-            return cls(exc.error_class, redact(exc.one_line()), int(exit_code_for(exc)), exc.transient)
+            return cls(exc.error_class, exc.one_line(), int(exit_code_for(exc)), exc.transient)
         if isinstance(exc, Stopped):
             return cls("Stopped", str(exc), int(ExitCode.FAILED), True)
-        return cls(type(exc).__name__, redact(" ".join(str(exc).split()))[:500] or type(exc).__name__, 70, False)
+        return cls(type(exc).__name__, one_line(exc, 500) or type(exc).__name__, 70, False)
 
 
 @dataclass
@@ -111,7 +110,7 @@ def to_dict(record: TableResult | StepResult) -> dict[str, Any]:
 
 
 def to_json(record: TableResult | StepResult) -> str:
-    return json.dumps(to_dict(record), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json.dumps(redact_value(to_dict(record)), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def _error(data: dict | None) -> ErrorInfo | None:

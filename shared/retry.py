@@ -14,6 +14,7 @@ from typing import TypeVar
 import tenacity
 
 from shared.errors import R2AError
+from shared.log import one_line
 
 T = TypeVar("T")
 
@@ -93,7 +94,7 @@ def retry_call(fn: Callable[..., T], *args, policy: RetryPolicy = DEFAULT_POLICY
         error = state.outcome.exception() if state.outcome else None
         logging.getLogger("r2a").warning("retrying", extra={"fields": {
             "what": what or getattr(fn, "__name__", "call"), "attempt": state.attempt_number,
-            "error": f"{type(error).__name__}: {error}"[:300]}})
+            "error": one_line(f"{type(error).__name__}: {error}", 300)}})
         for callback in (on_retry, policy.on_retry):
             if callback and error is not None:
                 callback(state.attempt_number, error)

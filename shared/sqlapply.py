@@ -15,6 +15,7 @@ import psycopg2
 import psycopg2.extensions
 
 from shared.errors import TransientError
+from shared.log import one_line
 from shared.sqlblocks import SqlObject
 
 # SQLSTATEs meaning "it is already there": duplicate table/relation, object, function, schema.
@@ -30,7 +31,7 @@ def pg_error_line(exc: psycopg2.Error) -> str:
     """PostgreSQL's primary message and SQLSTATE, on one line."""
     diag = getattr(exc, "diag", None)
     message = (diag.message_primary if diag is not None else None) or str(exc).strip().split("\n")[0]
-    text = " ".join(message.split())
+    text = one_line(message)
     return f"{text} (SQLSTATE {exc.pgcode})" if exc.pgcode else text
 
 
@@ -107,4 +108,4 @@ class SavepointApplier:
         return rows
 
     def _lost(self, exc: Exception) -> TransientError:
-        return TransientError(f"lost the {self.system} connection: {' '.join(str(exc).split())[:200]}")
+        return TransientError(f"lost the {self.system} connection: {one_line(exc, 200)}")

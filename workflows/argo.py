@@ -15,7 +15,7 @@ from hera.workflows import Workflow, WorkflowsService
 from hera.workflows import models as m
 
 from shared.errors import BadInputError, ConfigError, R2AError, TransientError
-from shared.log import register_secret
+from shared.log import one_line, register_secret
 from shared.objectstore import ObjectStore, RunLayout, json_document
 from workflows import definitions as d
 from workflows.render import RENDERED_DIR
@@ -91,7 +91,7 @@ def submit(workflow: Workflow, server: ArgoServer) -> str:
     except requests.exceptions.RequestException as exc:
         raise TransientError(f"the Argo Server at {server.url} did not answer: {type(exc).__name__}") from None
     except Exception as exc:  # Hera raises its own exception per HTTP status
-        text = " ".join(str(exc).split())[:200]
+        text = one_line(exc, 200)
         raise R2AError(f"the Argo Server at {server.url} refused the workflow: {text}") from None
     return created.metadata.name
 

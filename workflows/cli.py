@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from shared.log import one_line
 from workflows import render as rendering
 
 app = typer.Typer(help="r2a: Redshift → AlloyDB as an Argo Workflows DAG.", no_args_is_help=True,
@@ -32,7 +33,7 @@ def _fail(command: str, exc: Exception) -> None:
     from shared.errors import ExitCode, R2AError
 
     code = int(exc.exit_code) if isinstance(exc, R2AError) else int(ExitCode.BAD_INPUT)
-    message = exc.one_line() if isinstance(exc, R2AError) else " ".join(str(exc).split())
+    message = exc.one_line() if isinstance(exc, R2AError) else one_line(exc)
     typer.echo(f"r2a {command}: error: {message}", err=True)
     raise typer.Exit(code) from None
 

@@ -61,7 +61,9 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
     ("redshift-host", "redshift.example.internal", "Redshift endpoint as seen from the bastion"),
     ("redshift-port", "5439", "Redshift port"),
     ("redshift-user", "r2a", "Redshift user (password from Secret r2a-redshift)"),
-    ("redshift-sslmode", "require", "libpq sslmode towards Redshift"),
+    ("redshift-sslmode", "verify-full", "libpq sslmode towards Redshift: verify-full checks its certificate and "
+                                        "endpoint name, also through the bastion (CA bundle from Secret "
+                                        "r2a-redshift key ca-bundle.crt)"),
     ("bastion-host", "bastion.example.internal", "SSH bastion ('VPN instance')"),
     ("bastion-port", "22", "SSH bastion port"),
     ("bastion-user", "ec2-user", "SSH bastion user (key from Secret acceso-vpn)"),
@@ -72,7 +74,8 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
                              "else the known_hosts item of Secret acceso-vpn"),
     ("alloydb-host", "10.0.0.2", "AlloyDB primary IP (127.0.0.1 with the AlloyDB Auth Proxy)"),
     ("alloydb-port", "5432", "AlloyDB port"),
-    ("alloydb-sslmode", "verify-ca", "libpq sslmode towards AlloyDB (CA from Secret r2a-alloydb key ca.pem)"),
+    ("alloydb-sslmode", "verify-full", "libpq sslmode towards AlloyDB (CA from Secret r2a-alloydb key ca.pem); "
+                                       "disable only with the AlloyDB Auth Proxy on 127.0.0.1"),
     ("alloydb-database", "postgres", "AlloyDB database"),
     ("alloydb-user", "postgres", "AlloyDB user (password from Secret r2a-alloydb)"),
     ("s3-bucket", "r2a-unload", "S3 bucket UNLOAD writes to"),
@@ -86,6 +89,8 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
     ("format", "text", "UNLOAD format: text|csv"),
     ("compression", "zstd", "UNLOAD compression: zstd|gzip"),
     ("verify", "count", "table verification: count|checksum"),
+    ("cleanup", "s3,gcs", "after a table is verified, delete its UNLOAD parts (s3) and staged copies (gcs) of "
+                          "this run; empty = keep them (a failed table always keeps them for the retry)"),
     ("on-existing", "fail", "load-schema when a table exists: fail|skip|replace"),
     ("dry-run", "false", "true: dump, rewrite and validate the schema only (both SQL backups and the reports land "
                          "in the run folder); nothing is written to AlloyDB"),
@@ -114,6 +119,7 @@ def step_env() -> list[m.EnvVar]:
         "REDSHIFT_DATABASE": _param("database"),
         "REDSHIFT_USER": _param("redshift-user"),
         "REDSHIFT_SSLMODE": _param("redshift-sslmode"),
+        "REDSHIFT_SSLROOTCERT": "/secrets/redshift/ca-bundle.crt",
         "SSH_BASTION_HOST": _param("bastion-host"),
         "SSH_BASTION_PORT": _param("bastion-port"),
         "SSH_BASTION_USER": _param("bastion-user"),
@@ -150,6 +156,7 @@ SECRET_MOUNTS = {  # volume name -> (secret, mount path)
     # `known_hosts` where present). A listed item the Secret lacks fails the pod's volume setup
     # (https://kubernetes.io/docs/reference/kubernetes-api/config-and-storage-resources/volume/#SecretVolumeSource).
     "vpn-key": (SECRET_VPN, VPN_MOUNT),
+    "redshift-ca": (SECRET_REDSHIFT, "/secrets/redshift"),
     "alloydb-ca": (SECRET_ALLOYDB, "/secrets/alloydb"),
     "gcp-sa": (SECRET_GCP, "/secrets/gcp"),
 }
@@ -230,7 +237,7 @@ def transfer_container(auth_proxy: str | None = None) -> Container:
     return step_container(
         "table-transfer", "table_transfer",
         [TRANSFER_ITEM_FLAG, "{{inputs.parameters.item}}", f"--format={_param('format')}",
-         f"--compression={_param('compression')}", f"--verify={_param('verify')}"],
+         f"--compression={_param('compression')}", f"--verify={_param('verify')}", f"--cleanup={_param('cleanup')}"],
         cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi", deadline=12 * 3600,
         inputs=[Parameter(name="item")], sidecars=auth_proxy_sidecars(auth_proxy) or None,
         synchronization=m.Synchronization(semaphores=[m.SemaphoreRef(

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from shared.log import one_line
 from workflows.expressions import (
     UnsupportedExpression,
     depends_satisfied,
@@ -73,7 +74,7 @@ def load_workflow(path: Path) -> dict:
     try:
         document = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
-        raise RunLocalError(f"cannot read workflow {path}: {' '.join(str(exc).split())[:200]}") from None
+        raise RunLocalError(f"cannot read workflow {path}: {one_line(exc, 200)}") from None
     if not isinstance(document, dict) or not isinstance(document.get("spec"), dict):
         raise RunLocalError(f"{path} is not an Argo Workflow (no spec mapping)")
     spec = document["spec"]
@@ -207,7 +208,7 @@ class _Run:
             try:
                 items = json.loads(text)
             except json.JSONDecodeError:
-                raise RunLocalError(f"task {task['name']}: withParam is not a JSON list: {text[:120]!r}") from None
+                raise RunLocalError(f"task {task['name']}: withParam is not a JSON list: {one_line(text, 120)!r}") from None
             if not isinstance(items, list):
                 raise RunLocalError(f"task {task['name']}: withParam is not a JSON list")
             return list(enumerate(items))

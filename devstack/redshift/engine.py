@@ -226,7 +226,7 @@ class Engine:
             return None
         tokens = [Token("op", "NULL") if t.kind == "param" else t for t in tokenize(query)]
         inner = translate.statement(tokens, self)
-        result = self.run(f"select * from ({inner}) as r2a_describe limit 0")
+        result = self.run(f"select * from ({inner}) as r2a_describe limit 0")  # nosec B608  # the emulator describes the client's own statement, translated; it is the test's database
         return result.columns
 
     # ------------------------------------------------------------------ emulator commands

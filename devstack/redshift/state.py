@@ -21,7 +21,7 @@ def backend_name(name: str) -> str:
     keeps names apart which only differ after byte 63."""
     if len(name.encode()) <= MAX_BACKEND_NAME:
         return name
-    digest = hashlib.sha1(name.encode()).hexdigest()[:12]
+    digest = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:12]
     head = name.encode()[:48].decode(errors="ignore")
     return f"{head}_{digest}"
 
@@ -126,11 +126,11 @@ class Users:
 
 
 def _md5_hash(password: str, user: str) -> str:
-    return "md5" + hashlib.md5((password + user).encode()).hexdigest()
+    return "md5" + hashlib.md5((password + user).encode()).hexdigest()  # nosec B324  # PostgreSQL's md5 password authentication, which the emulator speaks: the protocol fixes the hash
 
 
 def _md5_answer(stored: str, salt: bytes) -> str:
-    return "md5" + hashlib.md5(stored[3:].encode() + salt).hexdigest()
+    return "md5" + hashlib.md5(stored[3:].encode() + salt).hexdigest()  # nosec B324  # PostgreSQL's md5 password authentication, which the emulator speaks: the protocol fixes the hash
 
 
 def user_password_hash(password: str, user: str) -> str:

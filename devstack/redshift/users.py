@@ -149,7 +149,7 @@ def alter_user(engine, tokens, words):
     with engine.transaction():
         for key, column in updates.items():
             if key in options:
-                engine.run(f"update r2a_emulator.users set {column} = %s where usename = %s", (options[key], name))
+                engine.run(f"update r2a_emulator.users set {column} = %s where usename = %s", (options[key], name))  # nosec B608  # column comes from the fixed option-to-column table above; values are bound
     return _result("ALTER USER")
 
 

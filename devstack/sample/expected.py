@@ -296,7 +296,7 @@ EDGE_OBJECTS: tuple[EdgeObject, ...] = (
         expected_rows=(("one", 1),)),
     EdgeObject(
         "late_binding_view", "v_late",
-        "create view edge.v_late as select id, which from edge." + COLLIDING_A + " with no schema binding",
+        "create view edge.v_late as select id, which from edge." + COLLIDING_A + " with no schema binding",  # nosec B608  # a fixture's DDL text built from this module's constants
         "view", depends_on=(COLLIDING_A,), expected_rows=((1, "a"),)),
     EdgeObject(
         "materialized_view", "mv_child_counts",

@@ -91,19 +91,19 @@ def data_statements(counts: TickitCounts, seed: int, batch: int = 1_000_000) -> 
     statements: list[tuple[str, str]] = []
     category_rows = ", ".join(
         f"({catid}, '{group}', '{name}', '{description}')" for catid, group, name, description in CATEGORIES)
-    statements.append(("category", f"insert into tickit.category values {category_rows}"))
+    statements.append(("category", f"insert into tickit.category values {category_rows}"))  # nosec B608  # sample data from this module's constants; no outside input
     statements.append(("date", f"""insert into tickit.date
   select {FIRST_DATEID} + g, dateadd(day, g, '2008-01-01'::date)::date,
          upper(substring(to_char(dateadd(day, g, '2008-01-01'::date), 'DY'), 1, 2)),
          (g / 7) + 1, to_char(dateadd(day, g, '2008-01-01'::date), 'MON'),
          ((g / 92) + 1)::varchar, 2008, ({_hash('g', 1, seed)} % 17) = 0
-  from generate_series(0, {DAYS - 1}) g"""))
+  from generate_series(0, {DAYS - 1}) g"""))  # nosec B608  # sample data from this module's constants; no outside input
     statements.append(("venue", f"""insert into tickit.venue
   select g, {_pick(EVENT_WORDS, '|', _hash('g', 2, seed))} || ' ' ||
             split_part('Arena|Stadium|Theatre|Hall|Center|Field|Park', '|', 1 + (g % 7)),
          {_pick(CITIES, '|', _hash('g', 3, seed))}, {_pick(STATES, ',', _hash('g', 3, seed))},
          case when g % 9 = 0 then null when g % 5 = 0 then 0 else 1000 + {_hash('g', 4, seed)} % 70000 end
-  from generate_series(1, {VENUES}) g"""))
+  from generate_series(1, {VENUES}) g"""))  # nosec B608  # sample data from this module's constants and integer seeds; no outside input
 
     def batched(table: str, total: int, select: Callable[[int, int], str]) -> None:
         for start in range(1, total + 1, batch):
@@ -119,20 +119,20 @@ def data_statements(counts: TickitCounts, seed: int, batch: int = 1_000_000) -> 
          case when g % 13 = 0 then null else 'user' || g || '@example.com' end,
          '(' || lpad((100 + g % 900)::varchar, 3, '0') || ') 555-' || lpad((g % 10000)::varchar, 4, '0'),
          {likes}
-  from generate_series({lo}, {hi}) g""")
+  from generate_series({lo}, {hi}) g""")  # nosec B608  # sample data from this module's constants and integer seeds; no outside input
     batched("event", counts.events, lambda lo, hi: f"""
   select g, 1 + ({_hash('g', 20, seed)} % {VENUES}), 1 + ({_hash('g', 21, seed)} % {len(CATEGORIES)}),
          {FIRST_DATEID} + ({_hash('g', 22, seed)} % {DAYS}), {_pick(EVENT_WORDS, '|', _hash('g', 23, seed))},
          '2008-01-01'::timestamp
            + ((({_hash('g', 22, seed)} % {DAYS}) * 1440 + 600 + ({_hash('g', 24, seed)} % 720)) * interval '1 minute')
-  from generate_series({lo}, {hi}) g""")
+  from generate_series({lo}, {hi}) g""")  # nosec B608  # sample data from this module's constants and integer seeds; no outside input
     batched("listing", counts.listings, lambda lo, hi: f"""
   select g, 1 + ({_hash('g', 30, seed)} % {counts.users}), 1 + ({_hash('g', 31, seed)} % {counts.events}),
          {FIRST_DATEID} + ({_hash('g', 32, seed)} % {DAYS}), 1 + ({_hash('g', 33, seed)} % 20),
          (20 + {_hash('g', 34, seed)} % 2000)::decimal(8,2),
          ((1 + ({_hash('g', 33, seed)} % 20)) * (20 + {_hash('g', 34, seed)} % 2000))::decimal(8,2),
          '2008-01-01'::timestamp + ({_hash('g', 35, seed)} % 31536000) * interval '1 second'
-  from generate_series({lo}, {hi}) g""")
+  from generate_series({lo}, {hi}) g""")  # nosec B608  # sample data from this module's constants and integer seeds; no outside input
     batched("sales", counts.sales, lambda lo, hi: f"""
   select g, 1 + ({_hash('g', 40, seed)} % {counts.listings}), 1 + ({_hash('g', 41, seed)} % {counts.users}),
          1 + ({_hash('g', 42, seed)} % {counts.users}), 1 + ({_hash('g', 43, seed)} % {counts.events}),
@@ -140,7 +140,7 @@ def data_statements(counts: TickitCounts, seed: int, batch: int = 1_000_000) -> 
          (({_hash('g', 46, seed)} % 100000) / 100.0)::decimal(8,2),
          (({_hash('g', 46, seed)} % 100000) * 0.0015)::decimal(8,2),
          '2008-01-01'::timestamp + ({_hash('g', 47, seed)} % 31536000) * interval '1 second'
-  from generate_series({lo}, {hi}) g""")
+  from generate_series({lo}, {hi}) g""")  # nosec B608  # sample data from this module's constants and integer seeds; no outside input
     return statements
 
 

@@ -17,7 +17,7 @@ import psycopg2
 from psycopg2 import sql
 
 from shared.errors import SourceError, TransientError
-from shared.log import event
+from shared.log import event, one_line
 from steps.dump_schema import queries
 from steps.dump_schema.assemble import CatalogRows, Filters, Shows, routine_types, wanted_objects
 
@@ -35,7 +35,7 @@ class ShowFailures:
 
 
 def _error(what: str, exc: psycopg2.Error) -> Exception:
-    text = " ".join(str(exc).split())[:300]
+    text = one_line(exc, 300)
     if isinstance(exc, psycopg2.OperationalError) or any(s in text for s in _CONNECTION_LOST):
         return TransientError(f"the connection to Redshift was lost during {what}: {text}")
     return SourceError(f"Redshift refused {what}: {text}")
@@ -97,7 +97,7 @@ def _show(cur, kind: str, target: sql.Composable, label: str, failures: ShowFail
             event("show.outside_transaction", object_kind=kind.lower(), object=label)
             return _show(cur, kind, target, label, failures)
         conn.rollback()  # the failed statement ended the transaction; the next SHOW starts another
-        failures.items.append((kind.lower(), label, " ".join(str(exc).split())[:300]))
+        failures.items.append((kind.lower(), label, one_line(exc, 300)))
         event("show.failed", object_kind=kind.lower(), object=label, error=failures.items[-1][2])
         return ""
 

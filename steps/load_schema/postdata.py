@@ -19,7 +19,7 @@ from psycopg2 import sql
 
 from shared.errors import TransientError
 from shared.identifiers import TableRef, parse_table_ref
-from shared.log import event
+from shared.log import event, one_line
 from shared.sqlapply import SavepointApplier, StatementError, has_statement
 from shared.sqlblocks import SqlObject
 from shared.staging import STAGING_SCHEMA, drop_staging_tables
@@ -131,7 +131,7 @@ def analyze(conn: psycopg2.extensions.connection, tables: Sequence[TableRef], re
                 if conn.closed:
                     raise TransientError(f"lost the AlloyDB connection during ANALYZE {table}") from None
                 conn.rollback()
-                result.analyze_failures.append({"table": str(table), "reason": " ".join(str(exc).split())[:300]})
+                result.analyze_failures.append({"table": str(table), "reason": one_line(exc, 300)})
 
 
 def _apply_object(applier: SavepointApplier, obj: SqlObject) -> ObjectReport:
@@ -188,7 +188,7 @@ def drop_leftover_staging(conn: psycopg2.extensions.connection, tables: Sequence
         conn.commit()
     except psycopg2.Error as exc:
         conn.rollback()
-        result.staging_cleanup_error = " ".join(str(exc).split())[:300]
+        result.staging_cleanup_error = one_line(exc, 300)
         event("staging.cleanup_failed", error=result.staging_cleanup_error)
         return
     for name, target in dropped:

@@ -14,6 +14,7 @@ from typing import Any
 
 from shared.errors import BadInputError
 from shared.identifiers import parse_table_ref
+from shared.log import one_line
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import StepResult, TableResult, load_schema, step_result_from_dict, table_result_from_dict
 
@@ -206,7 +207,7 @@ def _objects(raw: RawRun, problems: list[InputProblem]) -> list[ObjectEntry]:
                 continue
             violations = entry.get("violations")
             objects.append(ObjectEntry(stage, entry["kind"], entry["name"], entry.get("target_name"),
-                                       entry["status"], _one_line(entry.get("reason") or ""),
+                                       entry["status"], one_line(entry.get("reason") or ""),
                                        violations if isinstance(violations, int) else None))
             if entry.get("kept"):  # existed already (earlier attempt or on-existing=skip): it is migrated
                 objects[-1].status = "kept"
@@ -223,7 +224,3 @@ def not_migrated(objects: list[ObjectEntry]) -> list[ObjectEntry]:
             seen.add(key)
             dropped.append(entry)
     return dropped
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from shared.errors import BadInputError, ObjectStoreError
+from shared.log import redact, redact_value
 from shared.objectstore import ObjectStore, RunLayout
 from steps.report.collect import RawRun, RunInputs, parse_inputs
 from steps.report.html import render_html
@@ -61,11 +62,11 @@ def build_report(raw: RawRun, report_time: datetime, schema_backups: dict[str, b
     copies = {name: content is not None for name, content in schema_backups.items()}
     summary = summarize(inputs, rows, report_time, copies)
     log_text = render_log(log_lines(inputs, rows, report_time), summary_line(inputs, rows, report_time))
-    files = {
-        f"{raw.run_id}.log": log_text.encode(),
-        f"{raw.run_id}.tables": render_tables(rows).encode(),
-        "summary.json": (_json(summary)).encode(),
-        "report.html": render_html(inputs, rows, summary).encode(),
+    files = {  # results hold redacted errors already; this catches a secret in any other text the report shows
+        f"{raw.run_id}.log": redact(log_text).encode(),
+        f"{raw.run_id}.tables": redact(render_tables(rows)).encode(),
+        "summary.json": _json(redact_value(summary)).encode(),
+        "report.html": redact(render_html(inputs, rows, summary)).encode(),
     }
     files.update({name: content for name, content in schema_backups.items() if content is not None})
     return Report(raw.run_id, files, summary["all_planned_succeeded"], summary, rows)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.log import one_line
 from shared.results import PhaseTiming, StepResult, TableResult
 from steps.report.collect import RunInputs
-from steps.report.tables import NO_RESULT, TableRow, error_text, one_line
+from steps.report.tables import NO_RESULT, TableRow, error_text
 from steps.report.timefmt import format_seconds, format_ts, parse_ts
 
 COLUMNS = ("timestamp", "step", "table", "phase", "event", "duration_s", "detail")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shared.log import one_line
 from shared.results import PhaseTiming, TableResult
 from steps.report.collect import NOT_MIGRATED, RunInputs, canonical, result_path
 from steps.report.timefmt import format_seconds, format_ts, parse_ts
@@ -42,11 +43,6 @@ class TableRow:
 
 def _count(value: int | None) -> str:
     return "" if value is None else str(value)
-
-
-def one_line(text: str) -> str:
-    """A field value never breaks the tab-separated layout."""
-    return " ".join(str(text).split())
 
 
 def error_text(result: TableResult) -> str:

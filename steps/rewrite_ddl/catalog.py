@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.errors import BadInputError
+from shared.log import one_line
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "catalog.schema.json"
 
@@ -165,7 +166,7 @@ def validate(data: Any, where: str) -> None:
         _validator()(data)
     except fastjsonschema.JsonSchemaValueException as exc:
         path = (exc.name or "data").removeprefix("data") or "(top level)"
-        message = " ".join(exc.message.removeprefix(exc.name or "").split())[:200]
+        message = one_line(exc.message.removeprefix(exc.name or ""), 200)
         raise BadInputError(f"{where} is not a valid catalog: at {path}: {message}",
                             "Re-run dump_schema for this run id") from None
 

@@ -23,6 +23,7 @@ from sqlglot.dialects.redshift import Redshift
 
 from shared.ddlsession import COMPAT_SCHEMA
 from shared.identifiers import PG_MAX_IDENTIFIER_BYTES, TableRef, short_name
+from shared.log import one_line
 from shared.redshift_types import UnknownTypeError, map_type
 from shared.sqltext import pg_literal
 from steps.rewrite_ddl.pivots import rewrite_pivots
@@ -73,7 +74,7 @@ def _parse_error(exc: Exception) -> str:
         description = re.sub(r"<Token token_type: [^,]*, text: (.*?), line: .*?>", r"'\1'",
                              str(first.get("description", "syntax error")))
         return f"{description} at line {first.get('line')}, column {first.get('col')}"
-    return " ".join(str(exc).split())[:160] or type(exc).__name__
+    return one_line(exc, 160) or type(exc).__name__
 
 
 class _Context:
@@ -457,5 +458,5 @@ def translate(text: str, resolver: Resolver, *, columns: ColumnLookup = _no_colu
     try:
         ctx.result.sql = tree.sql(dialect=PostgresTarget, identify=True, unsupported_level=sqlglot.ErrorLevel.RAISE)
     except sqlglot.errors.UnsupportedError as exc:
-        ctx.result.unsupported = f"no PostgreSQL form: {' '.join(str(exc).split())[:160]}"
+        ctx.result.unsupported = f"no PostgreSQL form: {one_line(exc, 160)}"
     return ctx.result

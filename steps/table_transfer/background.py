@@ -17,7 +17,7 @@ from psycopg2 import sql
 from shared.config import Settings
 from shared.connections import cancel_redshift_statement, redshift_connection
 from shared.errors import R2AError, TransientError
-from shared.log import event
+from shared.log import event, one_line
 from shared.objectstore import ObjectStore
 from shared.results import PhaseTiming, utc_now
 from steps.table_transfer.plan import TableSpec, TransferOptions
@@ -153,4 +153,4 @@ class BackgroundUnload:
             cancel_redshift_statement(self.settings, pid, STEP)
         except Exception as exc:  # the UNLOAD may have ended meanwhile; the stop does not depend on this
             event("unload.cancel_failed", table=str(self.spec.source), pid=pid,
-                  error=" ".join(str(exc).split())[:200])
+                  error=one_line(exc, 200))

@@ -70,7 +70,7 @@ def next_attempt(ctx: TransferContext, source: TableRef, previous: TableResult |
     """One more than any attempt recorded, unloaded to S3 or claimed. A claim is written before the UNLOAD: an
     UNLOAD of a killed attempt can still be writing into its S3 folder after a re-run has listed it empty."""
     numbers = [a.number for a in previous.attempts] if previous else []
-    table_prefix = ctx.layout.unload_prefix(source, 1).rsplit("attempt-", 1)[0]
+    table_prefix = ctx.layout.unload_table_prefix(source)
     numbers += [int(m.group(1)) for info in ctx.store.list(table_prefix)
                 if (m := _ATTEMPT_FOLDER.search(info.url[len(table_prefix) - 1:]))]
     claims = _claims_prefix(ctx, source)
@@ -173,12 +173,12 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
     result.rows_source_after = count_now(settings, spec)
     if result.rows_source_after is not None and result.rows_source_after != result.rows_source:
         event("source.changed", rows_unloaded=result.rows_source, rows_now=result.rows_source_after)
-    if options.cleanup:
+    if options.cleanup:  # only after verification: a failed table keeps every part for the retry to look at
         with clock.phase("cleanup"):
-            if "s3" in options.cleanup:
-                ctx.store.delete_prefix(prefix)
+            if "s3" in options.cleanup:  # earlier failed attempts' parts too: they are of no use once one succeeded
+                ctx.store.delete_prefix(ctx.layout.unload_table_prefix(spec.source))
             if "gcs" in options.cleanup:
-                ctx.store.delete_prefix(ctx.layout.staging_prefix(spec.source, attempt))
+                ctx.store.delete_prefix(ctx.layout.staging_table_prefix(spec.source))
 
 
 def _record_unload(result: TableResult, unload: BackgroundUnload) -> None:

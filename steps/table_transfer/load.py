@@ -30,6 +30,7 @@ from psycopg2 import sql
 from shared.ddlsession import require_own_schema
 from shared.errors import TargetError, TransientError
 from shared.identifiers import short_name
+from shared.log import one_line
 from shared.objectstore import ObjectStore
 from shared.retry import DEFAULT_POLICY, RetryPolicy, is_transient, retry_call
 from shared.staging import STAGING_SCHEMA, comment_staging_table, drop_staging_tables
@@ -160,9 +161,9 @@ class LoadOutcome:
 def _target_error(exc: BaseException, spec: TableSpec) -> BaseException:
     if not isinstance(exc, psycopg2.Error) or is_transient(exc):
         if isinstance(exc, psycopg2.Error):
-            return TransientError(f"load of {spec.target} was interrupted: {' '.join(str(exc).split())[:200]}")
+            return TransientError(f"load of {spec.target} was interrupted: {one_line(exc, 200)}")
         return exc
-    message = " ".join((exc.pgerror or str(exc)).split())[:300]
+    message = one_line(exc.pgerror or exc, 300)
     return TargetError(f"load of {spec.target} failed: {message}")
 
 

@@ -4,11 +4,17 @@ pg_dump refuses a server of a newer major version than itself, so the binary is 
 R2A_PG_DUMP when set (and only it), else `pg_dump` on PATH, else the one shipped in the pgserver wheel (devstack
 and tests), whichever first is at least the server's major version. The password travels in PGPASSWORD, never
 on the command line where `ps` would show it.
+
+A pg_dump older than its branch's security floor (`SECURITY_FLOOR`) is refused: pg_dump reads a server that has just
+run DDL written from hostile Redshift text, and its dump is meant to be replayed with psql. The pgserver wheel's
+pg_dump is the one exception: it is a development dependency (no step image installs it, tests/images checks
+that) used against devstack's own throw-away server, so it is taken with a `pg_dump.below_security_floor` warning.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import re
 import shutil
@@ -20,10 +26,20 @@ from pathlib import Path
 import psycopg2.extensions
 
 from shared.errors import ConfigError, R2AError
+from shared.log import event
 
 PG_DUMP_ENV = "R2A_PG_DUMP"
 SECTIONS = ("pre-data", "post-data")
 _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
+
+
+# The first release of each supported branch with the fixes for pg_dump's and libpq's known CVEs: CVE-2024-7348
+# (pg_dump TOCTOU, 16.4), CVE-2025-8714/8715 (meta-commands and newlines injected into dump files, 16.10) and
+# CVE-2026-6477 (libpq lo_* stack overwrite by a hostile server, reached by pg_dump; 18.4, 17.10, 16.14, 15.18,
+# 14.23: https://www.postgresql.org/about/news/postgresql-184-1710-1614-1518-and-1423-released-3297/).
+# Branches older than 14 no longer get fixes; branches newer than 18 have no known issue.
+SECURITY_FLOOR = {14: 23, 15: 18, 16: 14, 17: 10, 18: 4}
+OLDEST_SUPPORTED = min(SECURITY_FLOOR)
 
 
 @dataclass(frozen=True)
@@ -31,6 +47,20 @@ class PgDump:
     path: str
     version: str
     major: int
+
+    @property
+    def minor(self) -> int:
+        parts = self.version.split(".")
+        return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+
+    def below_floor(self) -> str | None:
+        """Why this pg_dump must not be used, or None."""
+        if self.major < OLDEST_SUPPORTED:
+            return f"pg_dump {self.version} is of a PostgreSQL branch that no longer gets security fixes"
+        floor = SECURITY_FLOOR.get(self.major)
+        if floor is not None and self.minor < floor:
+            return f"pg_dump {self.version} is older than {self.major}.{floor}, the first release with its known CVEs fixed"
+        return None
 
 
 def pg_dump_version(path: str) -> PgDump | None:
@@ -63,15 +93,21 @@ def find_pg_dump(server_major: int, environ: Mapping[str, str] | None = None) ->
         if found.major < server_major:
             raise ConfigError(f"{PG_DUMP_ENV} is pg_dump {found.version}, older than the scratch server "
                               f"(PostgreSQL {server_major})", "Point it at a pg_dump of the target's major version")
+        if found.below_floor():
+            raise ConfigError(f"{PG_DUMP_ENV}: {found.below_floor()}", "Install the branch's latest minor release")
         return found
     seen = []
-    for path in (shutil.which("pg_dump", path=environ.get("PATH")), _pgserver_pg_dump()):
+    development = _pgserver_pg_dump()
+    for path in (shutil.which("pg_dump", path=environ.get("PATH")), development):
         found = pg_dump_version(path) if path else None
         if found is None:
             continue
-        if found.major >= server_major:
+        problem = found.below_floor()
+        if found.major >= server_major and (problem is None or path == development):
+            if problem:
+                event("pg_dump.below_security_floor", level=logging.WARNING, path=found.path, reason=problem)
             return found
-        seen.append(f"{found.path} ({found.version})")
+        seen.append(f"{found.path} ({found.version}{': ' + problem if problem else ''})")
     raise ConfigError(f"no pg_dump of PostgreSQL {server_major} or newer found"
                       + (f"; only {', '.join(seen)}" if seen else ""),
                       f"Install postgresql-client-{server_major} or set {PG_DUMP_ENV}")

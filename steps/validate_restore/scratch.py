@@ -35,7 +35,7 @@ from psycopg2 import sql
 
 from shared.connections import dsn_connection
 from shared.errors import ConfigError, TransientError
-from shared.log import event, register_secret
+from shared.log import event, one_line, register_secret
 
 STEP = "validate_restore"
 DATABASE_PREFIX = "r2a_validate_"
@@ -79,7 +79,7 @@ def _admin(conn: psycopg2.extensions.connection, statement: sql.Composable, what
                           "The user of R2A_SCRATCH_DSN must be able to create roles and databases "
                           "(the scratch server's superuser)") from None
     except psycopg2.Error as exc:
-        raise TransientError(f"scratch PostgreSQL could not {what}: {' '.join(str(exc).split())[:200]}") from None
+        raise TransientError(f"scratch PostgreSQL could not {what}: {one_line(exc, 200)}") from None
 
 
 def role_names(conn: psycopg2.extensions.connection) -> set[str]:
@@ -100,7 +100,7 @@ def drop_new_roles(admin: psycopg2.extensions.connection, candidates: Collection
             dropped.append(role)
         except psycopg2.Error as exc:
             event("scratch.role_kept", level=logging.WARNING, role=role,
-                  reason=" ".join(str(exc).split())[:200])
+                  reason=one_line(exc, 200))
     return dropped
 
 

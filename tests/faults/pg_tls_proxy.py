@@ -6,10 +6,17 @@ libpq with sslmode=verify-full accepting or refusing the certificate it is shown
 from __future__ import annotations
 
 import contextlib
+import datetime
 import socket
 import ssl
 import struct
 import threading
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
@@ -74,3 +81,39 @@ def _pump(source: socket.socket, target: socket.socket) -> None:
     for sock in (source, target):
         with contextlib.suppress(OSError):
             sock.close()
+
+
+def authority(name: str):
+    """A test certificate authority: (private key, certificate)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    cert = (_builder(subject, subject, key.public_key())
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return key, cert
+
+
+def server_certificate(folder: Path, signer, dns_name: str) -> tuple[str, str]:
+    """A server certificate for `dns_name` only (no IP address), signed by `signer` = authority(...):
+    the paths of server.crt and server.key in `folder`."""
+    ca_key, ca_cert = signer
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (_builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_name)]), ca_cert.subject,
+                     key.public_key())
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(dns_name)]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    (folder / "server.crt").write_bytes(pem(cert))
+    (folder / "server.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
+    return str(folder / "server.crt"), str(folder / "server.key")
+
+
+def pem(cert) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _builder(subject, issuer, public_key) -> x509.CertificateBuilder:
+    now = datetime.datetime.now(datetime.UTC)
+    return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1)))

@@ -5,58 +5,25 @@ problem, never trusted."""
 
 from __future__ import annotations
 
-import datetime
 import secrets
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from shared.config import load_settings
 from shared.connections import alloydb_connection
 from shared.errors import ConfigError
-from tests.faults.pg_tls_proxy import PgTlsProxy
-
-
-def _authority(name: str):
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    cert = (_builder(subject, subject, key.public_key())
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    return key, cert
-
-
-def _builder(subject, issuer, public_key) -> x509.CertificateBuilder:
-    now = datetime.datetime.now(datetime.UTC)
-    return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1)))
-
-
-def _pem(cert) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
+from tests.faults.pg_tls_proxy import PgTlsProxy, authority, pem, server_certificate
 
 
 @pytest.fixture(scope="module")
 def tls_postgres(devstack, tmp_path_factory):
     """(port, password, the authority's PEM, another authority's PEM, folder): devstack's PostgreSQL behind a TLS
     front whose certificate names only `localhost` (not 127.0.0.1)."""
-    ca_key, ca_cert = _authority("r2a test authority")
-    _, other_cert = _authority("some other authority")
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server_cert = (_builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]), ca_cert.subject,
-                            server_key.public_key())
-                   .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-                   .sign(ca_key, hashes.SHA256()))
+    signer = authority("r2a test authority")
+    _, other_cert = authority("some other authority")
     folder = tmp_path_factory.mktemp("tls")
-    (folder / "server.crt").write_bytes(_pem(server_cert))
-    (folder / "server.key").write_bytes(server_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
-    proxy = PgTlsProxy(devstack["postgres"]["port"], str(folder / "server.crt"), str(folder / "server.key"))
-    yield proxy, devstack["postgres"]["password"], _pem(ca_cert), _pem(other_cert), folder
+    proxy = PgTlsProxy(devstack["postgres"]["port"], *server_certificate(folder, signer, "localhost"))
+    yield proxy, devstack["postgres"]["password"], pem(signer[1]), pem(other_cert), folder
     proxy.close()
 
 

@@ -119,7 +119,7 @@ def _pyproject_runtime() -> dict[str, str]:
 
 
 # Distributions that arrive only as dependencies of a listed one (the import is of a transitive package).
-TRANSITIVE = {"botocore": "boto3", "paramiko": "sshtunnel", "google-auth": "google-cloud-storage",
+TRANSITIVE = {"botocore": "boto3", "google-auth": "google-cloud-storage",
               "google-api-core": "google-cloud-storage", "requests": "google-cloud-storage",
               "google-crc32c": "google-cloud-storage"}
 
@@ -148,11 +148,23 @@ def test_requirement_pins_match_pyproject(step):
 def test_dockerfile_installs_only_the_step_requirements_and_runs_unprivileged(step):
     text = (ROOT / "steps" / step / "Dockerfile").read_text()
     assert f"COPY steps/{step}/requirements.txt ./requirements.txt" in text
-    assert "pip install --no-cache-dir -r requirements.txt" in text
+    assert "COPY pyproject.toml README.md constraints.txt ./" in text
+    assert "pip install --no-cache-dir -c constraints.txt -r requirements.txt" in text
     assert "pip install --no-cache-dir --no-deps ." in text
     users = re.findall(r"^USER\s+(\S+)", text, flags=re.M)
     assert users and users[-1] not in {"0", "root"}
     assert f'ENTRYPOINT ["python", "-m", "steps.{step}"]' in text
+
+
+def test_every_requirement_is_bounded_and_pinned_by_the_constraints():
+    pins = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().splitlines()
+                if line and not line.startswith("#"))
+    pins = {_canonical(name): version for name, version in pins.items()}
+    for name, line in _pyproject_runtime().items():
+        assert "<" in line, f"pyproject.toml: {line!r} has no upper bound"
+        assert name in pins, f"constraints.txt does not pin {name}"
+    major, minor = (int(part) for part in pins["paramiko"].split(".")[:2])
+    assert (major, minor) >= (3, 4), "paramiko before 3.4 lacks the Terrapin fix (CVE-2023-48795)"
 
 
 def test_hera_is_not_in_any_step_image():

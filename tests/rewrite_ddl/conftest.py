@@ -7,6 +7,7 @@ import copy
 import psycopg2
 import pytest
 
+from shared.log import one_line
 from shared.sqlblocks import parse
 from steps.rewrite_ddl.catalog import catalog_from_dict
 from steps.rewrite_ddl.core import RewriteFiles, render_files
@@ -67,7 +68,7 @@ def apply_all(dsn: str, files: RewriteFiles, order=APPLY_ORDER) -> list[tuple[st
                         conn.commit()
                     except psycopg2.Error as exc:
                         conn.rollback()
-                        failures.append((filename, obj.name, " ".join(str(exc).split())[:300]))
+                        failures.append((filename, obj.name, one_line(exc, 300)))
     finally:
         conn.close()
     return failures

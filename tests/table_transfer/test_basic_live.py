@@ -94,3 +94,19 @@ def test_cleanup_removes_staged_files(transfer):
     assert transfer.store.list(transfer.layout.unload_prefix(source, 1)) == []
     assert transfer.store.list(transfer.layout.staging_prefix(source, 1)) == []
     assert "cleanup" in [p["name"] for p in transfer.result(source)["phases"]]
+
+
+def test_cleanup_keeps_a_failed_tables_parts_and_removes_every_attempt_after_success(transfer):
+    source, _ = transfer.table("retried", [("id", "integer"), ("code", "varchar(10)")],
+                               rows_sql=f"INSERT INTO {transfer.schema}.retried VALUES (1, 'abc')")
+    transfer.pg_execute(f"ALTER TABLE {transfer.schema}.retried ALTER COLUMN code TYPE integer USING 0")
+    code, output = transfer.run("--table", str(source), "--cleanup", "s3,gcs")
+    assert code == 5, output
+    assert transfer.store.list(transfer.layout.unload_prefix(source, 1)) != []
+    assert transfer.store.list(transfer.layout.staging_prefix(source, 1)) != []
+    transfer.pg_execute(f"ALTER TABLE {transfer.schema}.retried ALTER COLUMN code TYPE varchar(10)")
+    code, output = transfer.run("--table", str(source), "--cleanup", "s3,gcs")
+    assert code == 0, output
+    assert transfer.result(source)["attempts"][-1]["number"] == 2
+    assert transfer.store.list(transfer.layout.unload_table_prefix(source)) == []
+    assert transfer.store.list(transfer.layout.staging_table_prefix(source)) == []

@@ -78,6 +78,7 @@ def test_redshift_literal_doubles_quotes_and_backslashes():
 
 def test_options_are_checked():
     assert parse_cleanup("S3, gcs") == ("s3", "gcs")
+    assert parse_cleanup("") == ()  # the workflow parameter left empty: keep the parts
     assert max_file_size_clause("6.2GB") == ("6.2", "GB") and max_file_size_clause("256 mb") == ("256", "MB")
     for bad in ({"format": "parquet"}, {"verify": "all"}, {"parallel_parts": 0}, {"cleanup": ("disk",)},
                 {"max_file_size": "7GB"}):
