@@ -27,7 +27,7 @@ def _comment_on(*types: ObjectType) -> Callable[[ast.Node], bool]:
 class Rule:
     main: Callable[[ast.Node], bool] | None  # exactly one statement must match (None: no main statement)
     main_name: str
-    extra: Callable[[ast.Node], bool] = lambda node: False  # any number may follow the main one
+    allows_after: Callable[[ast.Node], bool] = lambda node: False  # any number may follow the main one
 
 
 def _is(node_type: type, **fields) -> Callable[[ast.Node], bool]:
@@ -76,7 +76,7 @@ def refusal(obj: SqlObject) -> str | None:
             return f"a {obj.kind} block must start with {rule.main_name}, not {_name(statements[0])}"
         first = 1
     for number, node in enumerate(statements[first:], start=first + 1):
-        if not rule.extra(node):
+        if not rule.allows_after(node):
             what = f"one {rule.main_name} statement" if rule.main is not None else f"{rule.main_name} statements"
             return f"a {obj.kind} block holds {what} only; statement {number} is {_name(node)}"
     return None

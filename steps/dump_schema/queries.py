@@ -7,8 +7,6 @@ Temporary tables are never part of a migration: each session's live in its own s
 (https://docs.aws.amazon.com/redshift/latest/dg/r_search_path.html), which every query here leaves out by name,
 so another session's scratch table is never read, even where a system view would list it."""
 
-# A schema that is not some session's temporary schema (pg_temp_nnn); `{}` is the schema name column.
-_NOT_TEMP = "substring({} FROM 1 FOR 8) <> 'pg_temp_'"
 
 VERSION = "SELECT version(), current_database()"
 
@@ -17,7 +15,7 @@ SELECT n.oid, n.nspname, u.usename, d.description, n.nspacl
 FROM pg_namespace n
 LEFT JOIN pg_user u ON u.usesysid = n.nspowner
 LEFT JOIN pg_description d ON d.objoid = n.oid AND d.objsubid = 0
-WHERE """ + _NOT_TEMP.format("n.nspname") + """
+WHERE substring(n.nspname FROM 1 FOR 8) <> 'pg_temp_'
 ORDER BY n.nspname"""
 
 # relkind r = table, v = view (Redshift materialized views are views whose SHOW VIEW says MATERIALIZED)
@@ -27,7 +25,7 @@ FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_user u ON u.usesysid = c.relowner
 LEFT JOIN pg_description d ON d.objoid = c.oid AND d.objsubid = 0
-WHERE c.relkind IN ('r', 'v') AND """ + _NOT_TEMP.format("n.nspname") + """
+WHERE c.relkind IN ('r', 'v') AND substring(n.nspname FROM 1 FOR 8) <> 'pg_temp_'
 ORDER BY n.nspname, c.relname"""
 
 COLUMNS = """
@@ -37,19 +35,21 @@ JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 LEFT JOIN pg_description d ON d.objoid = c.oid AND d.objsubid = a.attnum
-WHERE c.relkind IN ('r', 'v') AND a.attnum > 0 AND NOT a.attisdropped AND """ + _NOT_TEMP.format("n.nspname") + """
+WHERE c.relkind IN ('r', 'v') AND a.attnum > 0 AND NOT a.attisdropped AND substring(n.nspname FROM 1 FOR 8) <> 'pg_temp_'
 ORDER BY c.oid, a.attnum"""
 
 # pg_table_def lists only schemas on the search_path: the reader sets it to every dumped schema first.
 TABLE_DEF = """
 SELECT schemaname, tablename, "column", encoding, distkey, sortkey
 FROM pg_table_def
-WHERE """ + _NOT_TEMP.format("schemaname")
+WHERE substring(schemaname FROM 1 FOR 8) <> 'pg_temp_'
+"""
 
 TABLE_INFO = """
 SELECT "schema", "table", diststyle, size, tbl_rows, estimated_visible_rows
 FROM svv_table_info
-WHERE """ + _NOT_TEMP.format('"schema"')
+WHERE substring("schema" FROM 1 FOR 8) <> 'pg_temp_'
+"""
 
 CONSTRAINTS = """
 SELECT con.conrelid, con.conname, con.contype, fn.nspname, fc.relname, pg_get_constraintdef(con.oid)
@@ -58,7 +58,7 @@ LEFT JOIN pg_class fc ON fc.oid = con.confrelid
 LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
 JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE con.contype IN ('p', 'u', 'f') AND """ + _NOT_TEMP.format("n.nspname") + """
+WHERE con.contype IN ('p', 'u', 'f') AND substring(n.nspname FROM 1 FOR 8) <> 'pg_temp_'
 ORDER BY con.conrelid, con.conname"""
 
 FUNCTIONS = """
@@ -72,7 +72,7 @@ LEFT JOIN pg_description d ON d.objoid = p.oid AND d.objsubid = 0
 WHERE l.lanname NOT IN ('internal', 'c')
 ORDER BY n.nspname, p.proname, p.oid"""
 
-VIEWS = "SELECT schemaname, viewname, definition FROM pg_views WHERE " + _NOT_TEMP.format("schemaname")
+VIEWS = "SELECT schemaname, viewname, definition FROM pg_views WHERE substring(schemaname FROM 1 FOR 8) <> 'pg_temp_'"
 
 TYPES = "SELECT oid, typname FROM pg_type"
 

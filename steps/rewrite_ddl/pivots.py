@@ -78,7 +78,8 @@ def _unpivot_select(pivot: exp.Pivot, inputs: list[str], alias: str) -> str:
     projections = [f"{_quoted(alias)}.{_quoted(c)}" for c in implicit]
     projections += [f"r2a_u.{_quoted(name_column)}", f"r2a_u.{_quoted(value_column)}"]
     where = "" if pivot.args.get("include_nulls") else f" WHERE r2a_u.{_quoted(value_column)} IS NOT NULL"
-    return (f"SELECT {', '.join(projections)} FROM r2a_pivot_input CROSS JOIN LATERAL (VALUES {rows}) "
+    # View text, parsed back by sqlglot: every name goes through _quoted, every label through sqlglot's literal.
+    return (f"SELECT {', '.join(projections)} FROM r2a_pivot_input CROSS JOIN LATERAL (VALUES {rows}) "  # nosec B608
             f"AS r2a_u({_quoted(name_column)}, {_quoted(value_column)}){where}")
 
 
