@@ -22,6 +22,7 @@ from pathlib import Path
 
 from shared.config import BastionSettings
 from shared.errors import ConfigError, TransientError
+from shared.log import one_line
 
 # paramiko's host-key algorithm preference; of several pinned keys, the first of these is the one pinned.
 HOST_KEY_PREFERENCE = ("ssh-ed25519", "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp256",
@@ -152,7 +153,7 @@ def offered_key(bastion: BastionSettings, algorithms: tuple[str, ...] | None = N
         transport.start_client(timeout=PROBE_TIMEOUT_S)
         return transport.get_remote_server_key()
     except (paramiko.SSHException, OSError, EOFError) as exc:
-        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
+        detail = one_line(exc, 160) or type(exc).__name__
         raise TransientError(f"cannot open the SSH tunnel through {where}: SSH handshake failed: {detail}") from None
     finally:
         transport.close()

@@ -16,6 +16,7 @@ from pglast import ast, parse_sql
 from pglast.enums import ObjectType
 from pglast.parser import ParseError
 
+from shared.log import one_line
 from shared.sqlblocks import SqlObject
 
 
@@ -67,7 +68,7 @@ def refusal(obj: SqlObject) -> str | None:
     try:
         statements = [raw.stmt for raw in parse_sql(obj.sql)]
     except ParseError as exc:
-        return f"PostgreSQL's parser cannot read the block ({' '.join(str(exc).split())[:200]})"
+        return f"PostgreSQL's parser cannot read the block ({one_line(exc, 200)})"
     if not statements:
         return "the block holds no SQL statement"
     first = 0

@@ -450,7 +450,7 @@ def translate(text: str, resolver: Resolver, *, columns: ColumnLookup = _no_colu
         ctx.result.unsupported = str(exc)
         return ctx.result
     except sqlglot.errors.OptimizeError as exc:
-        ctx.result.unsupported = f"cannot resolve the query's columns: {' '.join(str(exc).split())[:160]}"
+        ctx.result.unsupported = f"cannot resolve the query's columns: {one_line(exc, 160)}"
         return ctx.result
     mapped = _map_tables(tree, ctx)
     _rename_identifiers(tree, ctx, mapped)

@@ -10,7 +10,7 @@ from psycopg2 import sql
 from shared.config import Settings
 from shared.connections import redshift_connection
 from shared.errors import R2AError
-from shared.log import event
+from shared.log import event, one_line
 from steps.table_transfer.plan import TableSpec
 
 STEP = "table_transfer"
@@ -25,7 +25,7 @@ _FAILURES = (psycopg2.Error, R2AError, OSError)
 
 
 def _brief(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200]
+    return one_line(exc, 200)
 
 
 def count_now(settings: Settings, spec: TableSpec) -> int | None:
