@@ -17,9 +17,9 @@ from psycopg2 import sql
 from sqlglot import exp
 
 from shared.identifiers import TableRef
+from shared.objects_report import ObjectReport
 from shared.sqlapply import SavepointApplier, StatementError
 from shared.sqlblocks import SqlObject
-from steps.load_schema.objects_report import ObjectReport
 
 
 @dataclass(frozen=True)
