@@ -22,7 +22,7 @@ runs is either seen as loaded by post-data or finds the report and finishes itse
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -30,6 +30,7 @@ import psycopg2.extensions
 
 from shared.config import Settings
 from shared.connections import alloydb_connection
+from shared.constraints import tables_named
 from shared.errors import BadStateError
 from shared.identifiers import TableRef
 from shared.objects_report import ObjectReport
@@ -47,11 +48,13 @@ VALIDATED_POST_DATA = "validated_post_data.sql"
 POST_DATA_RECORD = "load_schema_post_data"  # the step result load_schema's post-data writes
 
 
-def waits_for(obj: SqlObject, unloaded: Collection[str]) -> list[str]:
-    """The not yet loaded tables (Redshift names) a key or index is on or refers to; empty: apply it now."""
+def waits_for(obj: SqlObject, unloaded: Mapping[str, TableRef]) -> list[str]:
+    """The not yet loaded tables (Redshift names; `unloaded` maps them to their AlloyDB tables) a key or index is
+    on or refers to, from its depends_on and from the tables its statement names; empty: apply it now."""
     if obj.kind not in DEFERRABLE_KINDS:
         return []
-    return sorted({name for name in obj.depends_on if name in unloaded})
+    named = tables_named(obj.sql)
+    return sorted({source for source, target in unloaded.items() if source in obj.depends_on or target in named})
 
 
 def deferred_report(obj: SqlObject, tables: list[str]) -> ObjectReport:

@@ -183,6 +183,7 @@ def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: 
         _required(store, layout.tables_json, "load_schema --section pre-data")
         planned = tables.planned_tables(store.read_json(layout.tables_json), layout.tables_json)
         missing = _missing_after_pre_data(store, layout)
+        earlier = _earlier_outcomes(store, layout, run_id)
     conn = alloydb_connection(settings, STEP)
     try:
         with clock.phase("apply"):
@@ -190,6 +191,7 @@ def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: 
             take_finishing_lock(conn, run_id)  # until the report is written: see shared/finishing.py
             unloaded = _unloaded(store, layout, planned)
             result = apply_post_data(conn, objects, [target for _, target in planned], missing, unloaded)
+            result.objects = [_as_before(report, earlier) for report in result.objects]
             _log_problems(result.objects)
         with clock.phase("write"):
             report = object_report(run_id, "post-data", result.objects, analyzed=result.analyzed,
@@ -201,6 +203,29 @@ def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: 
     finally:
         conn.close()
     return SectionSummary(report["counts"], [layout.post_data_report_json], phases)
+
+
+def _earlier_outcomes(store: ObjectStore, layout: RunLayout, run_id: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """The entries of this run's earlier post-data report (a resubmit runs post-data again on the same run)."""
+    if not store.exists(layout.post_data_report_json):
+        return {}
+    report = store.read_json(layout.post_data_report_json)
+    if not isinstance(report, dict) or report.get("run_id") != run_id or not isinstance(report.get("objects"), list):
+        return {}
+    return {(e["kind"], e["name"]): e for e in report["objects"]
+            if isinstance(e, dict) and isinstance(e.get("kind"), str) and isinstance(e.get("name"), str)}
+
+
+def _as_before(report: ObjectReport, earlier: dict[tuple[str, str], dict[str, Any]]) -> ObjectReport:
+    """An object this run created earlier is found in place again: it is reported as it was when this run created
+    it, so a resubmitted run's report reads like a clean run's and does not list its own objects as skipped."""
+    entry = earlier.get((report.kind, report.name))
+    if entry is None or entry.get("status") != "applied" or not (report.reason or "").startswith("already"):
+        return report
+    details = {k: v for k, v in entry.items() if k not in ("kind", "name", "target_name", "status", "reason",
+                                                           "depends_on")}
+    return ObjectReport(report.kind, report.name, report.target_name, "applied", entry.get("reason"),
+                        report.depends_on, details)
 
 
 def _unloaded(store: ObjectStore, layout: RunLayout, planned: list[tuple[str, TableRef]]) -> dict[str, TableRef]:
