@@ -172,7 +172,9 @@ def _failed_first(devstack, tmp_path, label: str) -> tuple[Scenario, object]:
     return scenario, first
 
 
-def _compare(scenario: Scenario, clean: dict, outcome) -> None:
+def _compare(scenario: Scenario, clean: dict, outcome, post_data_again: bool = False) -> None:
+    """`post_data_again`: the route ran post-data after the late loads (a resubmit), so its report is a clean
+    run's with nothing finished after it."""
     assert set(scenario.statuses().values()) == {"succeeded"}
     for table in FAILING:  # the retry shows in the table's attempts and timeline
         result = scenario.store.read_json(scenario.layout.result(parse_table_ref(table)))
@@ -186,6 +188,9 @@ def _compare(scenario: Scenario, clean: dict, outcome) -> None:
         assert state[key] == clean[key], key
     summary = scenario.store.read_json(scenario.layout.report("summary.json"))
     finished = {r["table"]: r for r in summary["finished_after_post_data"]}
+    if post_data_again:
+        assert finished == {}
+        return
     assert set(FAILING) <= set(finished)
     assert {v["materialized_view"] for v in finished["edge.child"]["materialized_views_refreshed"]} \
         == {"edge.mv_child_counts"}
@@ -231,6 +236,6 @@ def test_resubmit_after_post_data_ends_like_a_clean_run(clean, devstack, tmp_pat
     try:
         again = run_workflow(WORKFLOW, scenario.parameters, scenario.local, tmp_path / "resubmit", **QUIET)
         assert again.phase == "Succeeded", [(n.name, n.log) for n in again.failed_nodes]
-        _compare(scenario, clean, outcome)
+        _compare(scenario, clean, outcome, post_data_again=True)
     finally:
         scenario.drop()
