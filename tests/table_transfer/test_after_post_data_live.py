@@ -63,3 +63,31 @@ def test_before_post_data_the_transfer_leaves_the_finishing_to_it(transfer):
     assert code == 0, output
     assert "finish" not in [p["name"] for p in transfer.result(source)["phases"]]
     assert not transfer.store.exists(transfer.layout.post_data_report_json)
+
+
+def test_a_table_referenced_by_foreign_keys_loads_again_and_keeps_them(transfer):
+    """A resubmitted run loads again a table whose referencing foreign keys post-data created: TRUNCATE would be
+    refused and a DELETE fail on the referenced rows, so the keys are taken off and put back in the load
+    transaction."""
+    source, target = transfer.table("par", [("id", "integer")],
+                                    rows_sql=f"INSERT INTO {transfer.schema}.par VALUES (1), (2), (3)")
+    schema = transfer.schema
+    transfer.pg_execute(f"INSERT INTO {schema}.par VALUES (1), (2), (3); ALTER TABLE {schema}.par ADD PRIMARY KEY (id);"
+                        f"CREATE TABLE {schema}.kid (p integer CONSTRAINT kid_p_fkey REFERENCES {schema}.par (id));"
+                        f"INSERT INTO {schema}.kid VALUES (1), (2), (NULL);"
+                        f"CREATE TABLE {schema}.stray (p integer); INSERT INTO {schema}.stray VALUES (9);"
+                        f"ALTER TABLE {schema}.stray ADD CONSTRAINT stray_p_fkey FOREIGN KEY (p) "
+                        f"REFERENCES {schema}.par (id) NOT VALID")
+    keys = (f"SELECT conname, convalidated FROM pg_constraint WHERE contype = 'f' AND confrelid = "
+            f"'{schema}.par'::regclass ORDER BY conname")
+
+    code, output = transfer.run("--table", str(source))
+    assert code == 0, output
+    assert transfer.pg_rows(keys) == [("kid_p_fkey", True), ("stray_p_fkey", False)]  # as they were
+    assert transfer.pg_rows(f"SELECT id FROM {schema}.par ORDER BY id") == [(1,), (2,), (3,)]
+
+    transfer.rs_execute(f"DELETE FROM {schema}.par WHERE id = 2")  # the source no longer holds a referenced key
+    code, output = transfer.run("--table", str(source), "--load-sessions", "2")
+    assert code == 0, output  # the load is not refused because of the referencing rows
+    assert transfer.pg_rows(keys) == [("kid_p_fkey", False), ("stray_p_fkey", False)]  # violated: NOT VALID
+    assert transfer.pg_rows(f"SELECT id FROM {schema}.par ORDER BY id") == [(1,), (3,)]
