@@ -40,7 +40,9 @@ FAILING = ("edge.identity_cols", "edge.parent", "edge.clean_parent", "edge.child
 WORKFLOW = RENDERED / "workflow-local.yaml"
 QUIET = {"retry_backoff_s": 0.01, "progress": lambda message: None}
 
-pytestmark = pytest.mark.slow  # each scenario is one or two runs of the whole sample database through run-local
+# each scenario is two runs of the whole sample database through run-local (2-3 min each on 2 idle cores); the first
+# test also waits for the module's clean run
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 def _emulator(devstack, statement: str, params=None) -> None:
