@@ -51,7 +51,7 @@ POST_DATA_RECORD = "load_schema_post_data"  # the step result load_schema's post
 def waits_for(obj: SqlObject, unloaded: Mapping[str, TableRef]) -> list[str]:
     """The not yet loaded tables (Redshift names; `unloaded` maps them to their AlloyDB tables) a key or index is
     on or refers to, from its depends_on and from the tables its statement names; empty: apply it now."""
-    if obj.kind not in DEFERRABLE_KINDS:
+    if obj.kind not in DEFERRABLE_KINDS or not unloaded:
         return []
     named = tables_named(obj.sql)
     return sorted({source for source, target in unloaded.items() if source in obj.depends_on or target in named})

@@ -20,7 +20,7 @@ from typing import Any
 from shared.config import Settings
 from shared.connections import alloydb_connection
 from shared.errors import BadStateError
-from shared.finishing import take_finishing_lock
+from shared.finishing import VALIDATED_POST_DATA, take_finishing_lock
 from shared.identifiers import TableRef, parse_table_ref
 from shared.log import event
 from shared.objects_report import STEP, ObjectReport, object_report
@@ -32,7 +32,7 @@ from steps.load_schema import fanout, tables
 from steps.load_schema.postdata import apply_post_data
 from steps.load_schema.predata import apply_pre_data, existing_relations
 
-VALIDATED = {"pre-data": "validated_pre_data.sql", "post-data": "validated_post_data.sql"}
+VALIDATED = {"pre-data": "validated_pre_data.sql", "post-data": VALIDATED_POST_DATA}
 PROGRESS_FILE = "load_schema_pre_data_progress.json"
 CREATING_KINDS = {"schema", "table", "sequence", "function", "procedure", "type"}
 OBJECT_WRITERS = 8  # the GCS client keeps 10 pooled connections
