@@ -303,3 +303,14 @@ def test_run_local_without_a_devstack_is_one_line_and_a_config_error(tmp_path):
     assert done.output.strip().splitlines() == [
         f"r2a run-local: error: devstack is not running: {tmp_path / 'none' / 'env.json'} does not exist "
         "(run `python -m devstack up`)"]
+
+
+def test_run_local_retry_of_a_folder_without_a_finished_run_is_one_line(tmp_path, devstack):
+    from typer.testing import CliRunner
+
+    from workflows.cli import app
+
+    done = CliRunner().invoke(app, ["run-local", "--retry", str(tmp_path), "--devstack", devstack["state_dir"]])
+    assert done.exit_code == 3
+    (line,) = done.output.strip().splitlines()
+    assert line.startswith(f"r2a run-local: error: {tmp_path / 'nodes.json'}: not a finished run-local run (")
