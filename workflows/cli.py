@@ -149,12 +149,12 @@ def status(
 
 
 def _run_local(workflow: Path, given: dict[str, str], devstack_dir: Path | None, concurrency: int | None,
-               workdir: Path | None, command: str) -> None:
+               workdir: Path | None, command: str, retry: Path | None = None) -> None:
     from devstack import env as devstack_env
     from shared.errors import ConfigError
     from shared.objectstore import new_run_id
     from workflows.local_env import devstack_environment
-    from workflows.run_local import RunLocalError, print_nodes, run_workflow
+    from workflows.run_local import RunLocalError, load_result, print_nodes, retry_workflow, run_workflow
 
     try:
         try:
@@ -163,10 +163,15 @@ def _run_local(workflow: Path, given: dict[str, str], devstack_dir: Path | None,
             raise ConfigError(str(missing)) from None
         parameters, local = devstack_environment(env)
         parameters.update(given)
-        parameters["run-id"] = parameters.get("run-id") or new_run_id(parameters["database"])
-        folder = workdir or Path("run-local") / parameters["run-id"]
-        result = run_workflow(workflow, parameters, local, folder.resolve(), concurrency=concurrency,
-                              progress=typer.echo)
+        if retry is not None:
+            workflow, previous = load_result(retry.resolve())
+            result = retry_workflow(workflow, previous, parameters, local, concurrency=concurrency,
+                                    progress=typer.echo)
+        else:
+            parameters["run-id"] = parameters.get("run-id") or new_run_id(parameters["database"])
+            folder = workdir or Path("run-local") / parameters["run-id"]
+            result = run_workflow(workflow, parameters, local, folder.resolve(), concurrency=concurrency,
+                                  progress=typer.echo)
     except (RunLocalError, ConfigError) as exc:
         _fail(command, exc)
         raise
@@ -185,9 +190,12 @@ def run_local(
                                       help="devstack state folder [default: $R2A_DEVSTACK_DIR or ./.devstack]"),
     concurrency: int = typer.Option(None, min=1, help="tasks at once [default: the DAG's parallelism]"),
     workdir: Path = typer.Option(None, help="folder for task logs [default: ./run-local/<run-id>]"),
+    retry: Path = typer.Option(None, "--retry", help="`argo retry` of the finished run in this work folder: only "
+                               "the nodes that did not succeed run again, in the same folder and run"),
 ) -> None:
     """Run the rendered DAG on this machine against devstack: each task's container command as a local process."""
-    _run_local(workflow, _parameters(parameter, "run-local"), devstack_dir, concurrency, workdir, "run-local")
+    _run_local(workflow, _parameters(parameter, "run-local"), devstack_dir, concurrency, workdir, "run-local",
+               retry)
 
 
 def main() -> None:

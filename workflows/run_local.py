@@ -4,6 +4,11 @@ Each DAG task runs its template's container command and arguments as a local pro
 `{{=...}}` expressions evaluated), withParam fans out with the DAG's parallelism, `depends` is honoured, and
 retryStrategy is applied (its backoff shortened to `retry_backoff_s`). What a pod would get from Kubernetes
 comes from a LocalEnvironment (workflows/local_env.py); nothing else is added.
+
+`retry_workflow` is `argo retry` of a finished run: its nodes are read back from the work folder's nodes.json and
+only those that did not succeed run again, in the same work folder and run; succeeded nodes keep their phase and
+outputs ("argo retry: Retry a workflow", https://argo-workflows.readthedocs.io/en/latest/cli/argo_retry/: failed
+nodes are reset and re-run, successful ones are kept unless --restart-successful).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from workflows.local_env import LocalEnvironment
 RENDERED = Path(__file__).resolve().parent / "rendered"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULT_LIMIT = 256 * 1024  # Argo keeps at most 256 kB of a container's stdout as outputs.result
+NODES_FILE = "nodes.json"
+KEPT_PHASES = ("Succeeded", "Skipped")  # what `argo retry` does not run again
 
 
 class RunLocalError(Exception):
@@ -118,7 +125,8 @@ def _serialized(progress: Callable[[str], None]) -> Callable[[str], None]:
 
 class _Run:
     def __init__(self, document: dict, parameters: dict[str, str], local: LocalEnvironment, workdir: Path,
-                 concurrency: int | None, retry_backoff_s: float, progress: Callable[[str], None]):
+                 concurrency: int | None, retry_backoff_s: float, progress: Callable[[str], None],
+                 kept: dict[str, NodeResult] | None = None):
         self.spec = document["spec"]
         self.templates = {t["name"]: t for t in self.spec["templates"]}
         declared = {p["name"]: p.get("value", "") for p in (self.spec.get("arguments") or {}).get("parameters", [])}
@@ -140,6 +148,7 @@ class _Run:
         self.globals["workflow.name"] = f"local-{self.parameters.get('run-id', 'run')}"
         self.outputs: dict[str, str] = {}
         self.lock = threading.Lock()
+        self.kept = {name: node for name, node in (kept or {}).items() if node.phase in KEPT_PHASES}
 
     # ------------------------------------------------------------ the DAG
 
@@ -162,12 +171,19 @@ class _Run:
                     if name in phases or name in running or not upstream[name] <= set(phases):
                         continue
                     started = True
-                    if not self._should_run(task, phases):
+                    kept = self.kept.get(name)
+                    if kept is not None and "withParam" not in task and "withItems" not in task:
+                        phases[name] = kept.phase
+                        nodes.append(kept)
+                        if kept.phase == "Succeeded":
+                            self.outputs[name] = kept.result
+                        self.progress(f"  =  {name}: {kept.phase.lower()} (kept by the retry)")
+                    elif not self._should_run(task, phases):
                         not_run(name, "Omitted", "depends not met")
                     elif not self._when(task):
                         not_run(name, "Skipped", f"when: {task['when']}")
                     else:
-                        futures = [pool.submit(self._run_node, task, name, item, index)
+                        futures = [pool.submit(self._kept_or_run, task, name, item, index)
                                    for index, item in self._items(task)]
                         if futures:
                             running[name] = futures
@@ -223,9 +239,13 @@ class _Run:
 
     # ------------------------------------------------------------ one node
 
+    def _kept_or_run(self, task: dict, task_name: str, item: Any, index: int | None) -> NodeResult:
+        kept = self.kept.get(_node_name(task_name, item, index)) if index is not None else None
+        return kept if kept is not None else self._run_node(task, task_name, item, index)
+
     def _run_node(self, task: dict, task_name: str, item: Any, index: int | None) -> NodeResult:
-        item_text = item if isinstance(item, str) or item is None else json.dumps(item)
-        node_name = task_name if index is None else f"{task_name}({index}:{item_text})"
+        item_text = _item_text(item)
+        node_name = _node_name(task_name, item, index)
         node = NodeResult(task=task_name, name=node_name, phase="Errored")
         started = time.monotonic()
         try:
@@ -326,6 +346,14 @@ class _Run:
         return value
 
 
+def _item_text(item: Any) -> str | None:
+    return item if isinstance(item, str) or item is None else json.dumps(item)
+
+
+def _node_name(task_name: str, item: Any, index: int | None) -> str:
+    return task_name if index is None else f"{task_name}({index}:{_item_text(item)})"
+
+
 def _remap(text: str, mounts: dict[str, str]) -> str:
     for mount_path, folder in mounts.items():
         if text == mount_path or text.startswith(mount_path.rstrip("/") + "/"):
@@ -343,18 +371,54 @@ def _aggregate(phases: list[str]) -> str:
 
 def run_workflow(path: Path, parameters: dict[str, str], local: LocalEnvironment, workdir: Path, *,
                  concurrency: int | None = None, retry_backoff_s: float = 1.0,
-                 progress: Callable[[str], None] = print) -> RunLocalResult:
-    """Run the rendered Workflow at `path`; the run's logs and secret files live under `workdir`."""
+                 progress: Callable[[str], None] = print, kept: list[NodeResult] | None = None) -> RunLocalResult:
+    """Run the rendered Workflow at `path`; the run's logs, secret files and nodes.json live under `workdir`.
+    `kept`: nodes of an earlier run of the same workflow that are not run again when they succeeded."""
     started = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
-    run = _Run(load_workflow(path), parameters, local, workdir, concurrency, retry_backoff_s, progress)
+    run = _Run(load_workflow(path), parameters, local, workdir, concurrency, retry_backoff_s, progress,
+               {node.name: node for node in kept or []})
     try:
         nodes = run.run()
     finally:
         shutil.rmtree(workdir / "secrets", ignore_errors=True)  # the logs stay; the secret files do not
     failed = any(n.phase in ("Failed", "Errored") for n in nodes)
-    return RunLocalResult(run_id=run.parameters.get("run-id", ""), phase="Failed" if failed else "Succeeded",
-                          workdir=workdir, nodes=nodes, seconds=time.monotonic() - started)
+    result = RunLocalResult(run_id=run.parameters.get("run-id", ""), phase="Failed" if failed else "Succeeded",
+                            workdir=workdir, nodes=nodes, seconds=time.monotonic() - started)
+    _save_nodes(result, path)
+    return result
+
+
+def retry_workflow(path: Path, previous: RunLocalResult, parameters: dict[str, str], local: LocalEnvironment, *,
+                   concurrency: int | None = None, retry_backoff_s: float = 1.0,
+                   progress: Callable[[str], None] = print) -> RunLocalResult:
+    """`argo retry` of `previous` (the same workflow, run id and work folder): only the nodes that did not succeed
+    run again; the others keep their phase and outputs."""
+    if parameters.get("run-id", previous.run_id) != previous.run_id:
+        raise RunLocalError(f"argo retry keeps the run id: {previous.run_id!r}, not {parameters['run-id']!r}")
+    return run_workflow(path, {**parameters, "run-id": previous.run_id}, local, previous.workdir,
+                        concurrency=concurrency, retry_backoff_s=retry_backoff_s, progress=progress,
+                        kept=previous.nodes)
+
+
+def _save_nodes(result: RunLocalResult, path: Path) -> None:
+    nodes = [{"task": n.task, "name": n.name, "phase": n.phase, "exit_code": n.exit_code, "seconds": n.seconds,
+              "attempts": n.attempts, "log": str(n.log) if n.log else None, "result": n.result}
+             for n in result.nodes]
+    (result.workdir / NODES_FILE).write_text(json.dumps(
+        {"workflow": str(path), "run_id": result.run_id, "phase": result.phase, "nodes": nodes}, indent=1) + "\n")
+
+
+def load_result(workdir: Path) -> tuple[Path, RunLocalResult]:
+    """(the rendered workflow, the finished run) recorded in a run-local work folder."""
+    try:
+        saved = json.loads((workdir / NODES_FILE).read_text())
+        nodes = [NodeResult(n["task"], n["name"], n["phase"], n["exit_code"], n["seconds"], n["attempts"],
+                            Path(n["log"]) if n["log"] else None, n["result"]) for n in saved["nodes"]]
+        return Path(saved["workflow"]), RunLocalResult(saved["run_id"], saved["phase"], workdir, nodes)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RunLocalError(f"{workdir / NODES_FILE}: not a finished run-local run "
+                            f"({' '.join(str(exc).split())[:160]})") from None
 
 
 def parse_parameters(pairs: list[str]) -> dict[str, str]:

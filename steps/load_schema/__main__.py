@@ -8,9 +8,9 @@ import typer
 
 from shared.cli import StepApp, step_boundary
 from shared.log import event
+from shared.objects_report import STEP
 from shared.steprecord import StepRecord
 from steps.load_schema.core import load_post_data, load_pre_data
-from steps.load_schema.objects_report import STEP
 
 app = StepApp("load_schema", help=__doc__)
 

@@ -4,12 +4,13 @@ pre-data reads validated_pre_data.sql (validate_restore) and name_map.json (rewr
 then writes load_report.json, tables.json (tables present in AlloyDB, largest first), batches/<id>.json and
 fanout.json. A table of name_map.json that is not in AlloyDB afterwards gets a skipped result file
 (results/<table>.json) saying why, so the report lists it although no transfer runs for it.
-post-data reads validated_post_data.sql and tables.json and writes post_data_report.json.
+post-data reads validated_post_data.sql, tables.json and the table results and writes post_data_report.json.
 Every input is read and checked before the first connection to AlloyDB: bad input changes nothing there.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,8 +21,10 @@ from shared.config import Settings
 from shared.connections import alloydb_connection
 from shared.ddlsession import R2A_SCHEMAS, pin_ddl_session, require_own_schema
 from shared.errors import BadInputError, BadStateError
+from shared.finishing import VALIDATED_POST_DATA, take_finishing_lock
 from shared.identifiers import TableRef, parse_table_ref
 from shared.log import event
+from shared.objects_report import STEP, ObjectReport, object_report
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import ErrorInfo, PhaseClock, PhaseTiming, TableResult, to_dict, utc_now
 from shared.runlock import hold_exclusive
@@ -29,11 +32,10 @@ from shared.sqlapply import has_statement
 from shared.sqlblocks import SqlObject, parse
 from shared.sqlcheck import refusal
 from steps.load_schema import fanout, tables
-from steps.load_schema.objects_report import STEP, ObjectReport, object_report
 from steps.load_schema.postdata import apply_post_data
 from steps.load_schema.predata import apply_pre_data, existing_relations
 
-VALIDATED = {"pre-data": "validated_pre_data.sql", "post-data": "validated_post_data.sql"}
+VALIDATED = {"pre-data": "validated_pre_data.sql", "post-data": VALIDATED_POST_DATA}
 PROGRESS_FILE = "load_schema_pre_data_progress.json"
 CREATING_KINDS = {"schema", "table", "sequence", "function", "procedure", "type"}
 OBJECT_WRITERS = 8  # the GCS client keeps 10 pooled connections
@@ -198,21 +200,63 @@ def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: 
     with clock.phase("read"):
         objects = read_validated(store, layout, "post-data")
         _required(store, layout.tables_json, "load_schema --section pre-data")
-        loaded = tables.loaded_targets(store.read_json(layout.tables_json), layout.tables_json)
+        planned = tables.planned_tables(store.read_json(layout.tables_json), layout.tables_json)
         missing = _missing_after_pre_data(store, layout)
-    with clock.phase("apply"):
-        conn = alloydb_connection(settings, STEP)
-        try:
+        earlier = _earlier_outcomes(store, layout, run_id)
+    conn = alloydb_connection(settings, STEP)
+    try:
+        with clock.phase("apply"):
             hold_exclusive(conn, run_id, "load_schema --section post-data")
             ddl_session(conn)
-            result = apply_post_data(conn, objects, loaded, missing)
+            take_finishing_lock(conn, run_id)  # until the report is written: see shared/finishing.py
+            unloaded = _unloaded(store, layout, planned)
+            result = apply_post_data(conn, objects, [target for _, target in planned], missing, unloaded)
+            result.objects = [_as_before(report, earlier) for report in result.objects]
             _log_problems(result.objects)
-        finally:
-            conn.close()
-    with clock.phase("write"):
-        report = object_report(run_id, "post-data", result.objects, analyzed=result.analyzed,
-                               analyze_failures=result.analyze_failures,
-                               staging_tables_dropped=result.staging_dropped,
-                               staging_cleanup_error=result.staging_cleanup_error)
-        store.write_json(layout.post_data_report_json, report)
+        with clock.phase("write"):
+            report = object_report(run_id, "post-data", result.objects, analyzed=result.analyzed,
+                                   analyze_failures=result.analyze_failures,
+                                   staging_tables_dropped=result.staging_dropped,
+                                   staging_cleanup_error=result.staging_cleanup_error,
+                                   deferred_tables=result.deferred_tables, finished_after_post_data=[])
+            store.write_json(layout.post_data_report_json, report)
+    finally:
+        conn.close()
     return SectionSummary(report["counts"], [layout.post_data_report_json], phases)
+
+
+def _earlier_outcomes(store: ObjectStore, layout: RunLayout, run_id: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """The entries of this run's earlier post-data report (a resubmit runs post-data again on the same run)."""
+    if not store.exists(layout.post_data_report_json):
+        return {}
+    report = store.read_json(layout.post_data_report_json)
+    if not isinstance(report, dict) or report.get("run_id") != run_id or not isinstance(report.get("objects"), list):
+        return {}
+    return {(e["kind"], e["name"]): e for e in report["objects"]
+            if isinstance(e, dict) and isinstance(e.get("kind"), str) and isinstance(e.get("name"), str)}
+
+
+def _as_before(report: ObjectReport, earlier: dict[tuple[str, str], dict[str, Any]]) -> ObjectReport:
+    """An object this run created earlier is found in place again: it is reported as it was when this run created
+    it, so a resubmitted run's report reads like a clean run's and does not list its own objects as skipped."""
+    entry = earlier.get((report.kind, report.name))
+    if entry is None or entry.get("status") != "applied" or not (report.reason or "").startswith("already"):
+        return report
+    details = {k: v for k, v in entry.items() if k not in ("kind", "name", "target_name", "status", "reason",
+                                                           "depends_on")}
+    return ObjectReport(report.kind, report.name, report.target_name, "applied", entry.get("reason"),
+                        report.depends_on, details)
+
+
+def _unloaded(store: ObjectStore, layout: RunLayout, planned: list[tuple[str, TableRef]]) -> dict[str, TableRef]:
+    """The planned tables whose latest result is not `succeeded` (none yet, failed, unreadable)."""
+    urls = {layout.result(parse_table_ref(source)): (source, target) for source, target in planned}
+    loaded = set()
+    for url, data in store.read_many(list(urls)):
+        try:
+            document = json.loads(data) if data is not None else None
+        except ValueError:
+            continue  # an unreadable result is not a success
+        if isinstance(document, dict) and document.get("status") == "succeeded":
+            loaded.add(url)
+    return {source: target for url, (source, target) in urls.items() if url not in loaded}

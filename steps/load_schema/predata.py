@@ -16,9 +16,9 @@ from psycopg2 import sql
 
 from shared.errors import BadInputError, BadStateError
 from shared.identifiers import TableRef, parse_table_ref
+from shared.objects_report import ObjectReport
 from shared.sqlapply import SavepointApplier, has_statement
 from shared.sqlblocks import SqlObject
-from steps.load_schema.objects_report import ObjectReport
 
 ON_EXISTING = ("fail", "skip", "replace")
 _LISTED = 10  # existing tables named in the one-line error

@@ -65,17 +65,18 @@ def target_of(entry: dict[str, Any]) -> TableRef:
     return TableRef(entry["target_ref"]["schema"], entry["target_ref"]["name"])
 
 
-def loaded_targets(document: Any, url: str) -> list[TableRef]:
-    """The AlloyDB tables listed in tables.json."""
+def planned_tables(document: Any, url: str) -> list[tuple[str, TableRef]]:
+    """(Redshift name, AlloyDB table) of every table in tables.json."""
     entries = document.get("tables") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise BadInputError(f"{url}: expected an object with a 'tables' list")
-    refs = []
+    planned = []
     for position, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise BadInputError(f"{url}: tables[{position}] must be an object")
-        refs.append(_ref(entry, "target_ref", f"{url}: tables[{position}]"))
-    return refs
+        where = f"{url}: tables[{position}]"
+        planned.append((_text(entry.get("table"), f"{where}.table"), _ref(entry, "target_ref", where)))
+    return planned
 
 
 def largest_first(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -28,7 +28,7 @@ OBJECT_REPORTS = (
 PLAN_FILE = "tables.json"
 RESULTS_DIR = "results/"
 STEPS_DIR = "steps/"
-NOT_MIGRATED = ("unsupported", "failed", "skipped")
+NOT_MIGRATED = ("unsupported", "failed", "skipped", "deferred")  # deferred: its table is not loaded (yet)
 REPORT_STEP = "report"
 
 
@@ -73,6 +73,8 @@ class RunInputs:
     objects: list[ObjectEntry]  # every object entry of the schema reports, pipeline order
     problems: list[InputProblem]
     invalid_results: dict[str, str] = field(default_factory=dict)  # results/<file> -> why it was refused
+    # Tables loaded after post-data ran, finished by their transfer (shared/finishing.py): what each did.
+    finished_after_post_data: list[dict[str, Any]] = field(default_factory=list)
 
 
 def canonical(name: str) -> str:
@@ -163,7 +165,15 @@ def parse_inputs(raw: RawRun) -> RunInputs:
         if path.startswith(RESULTS_DIR):
             invalid[path] = f"invalid result file {path}: {why}"
     steps.sort(key=lambda s: (s.started_at, s.step))
-    return RunInputs(raw.run_id, plan, results, steps, _objects(raw, problems), problems, invalid)
+    return RunInputs(raw.run_id, plan, results, steps, _objects(raw, problems), problems, invalid,
+                     _finished_after_post_data(raw))
+
+
+def _finished_after_post_data(raw: RawRun) -> list[dict[str, Any]]:
+    report = raw.documents.get("post_data_report.json")
+    records = report.get("finished_after_post_data") if isinstance(report, dict) else None
+    return [r for r in records if isinstance(r, dict) and isinstance(r.get("table"), str)] \
+        if isinstance(records, list) else []
 
 
 def _record(document: Any, definition: str, run_id: str) -> tuple[dict | None, str]:

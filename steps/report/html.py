@@ -149,6 +149,25 @@ def _violations(summary: dict[str, Any]) -> str:
                        "No constraint violations.")
 
 
+def _finished_late(summary: dict[str, Any]) -> str:
+    if not summary["finished_after_post_data"]:
+        return ""
+    body = []
+    for record in summary["finished_after_post_data"]:
+        objects = ", ".join(f"{o['name']} {o['status']}" for o in record["objects"]) or "none waiting"
+        views = ", ".join(f"{v.get('materialized_view')} {v.get('status')}"
+                          for v in record["materialized_views_refreshed"]) or "none"
+        body.append(f"<tr>{_cell(record['table'])}{_cell(record['finished_at'])}{_cell(objects)}"
+                    f"{_cell(record['sequences_reseeded'], 'num')}{_cell('yes' if record['analyzed'] else 'no')}"
+                    f"{_cell(views)}</tr>")
+    return ('<section id="finished-late"><h2>Tables finished after post-data</h2>'
+            '<div class="muted">Loaded by a retry after post-data ran; their transfer applied what post-data had '
+            'deferred.</div>'
+            + _table_html("finished-after-post-data", ["table", "finished at", "keys and indexes applied",
+                                                        "identity columns reseeded", "analyzed",
+                                                        "materialized views refreshed"], body, "") + "</section>")
+
+
 def _problems(summary: dict[str, Any]) -> str:
     if not summary["input_problems"]:
         return ""
@@ -191,6 +210,7 @@ applies here too.</div>
 <section id="failed"><h2>Failed and missing tables</h2>{_failed(rows)}</section>
 <section id="objects"><h2>Objects not migrated</h2>{_not_migrated(inputs, summary)}</section>
 <section id="constraints"><h2>Constraint violations</h2>{_violations(summary)}</section>
+{_finished_late(summary)}
 {_problems(summary)}
 <section id="tables"><h2>Tables</h2>
 <div class="controls"><input id="filter-text" type="search" placeholder="filter by name or error">

@@ -79,7 +79,21 @@ def summarize(inputs: RunInputs, rows: list[TableRow], report_time: datetime,
             for o in inputs.objects
             if o.kind == "constraint" and o.stage == "load_schema_post_data"
             and ((o.violations or 0) > 0 or o.status == "not_valid")],
+        "finished_after_post_data": [_finished(record) for record in inputs.finished_after_post_data],
         "schema_backups": dict(sorted((sql_copies or {}).items())),
         "input_problems": [{"path": p.path, "reason": p.reason} for p in inputs.problems],
     }
 
+
+
+def _finished(record: dict[str, Any]) -> dict[str, Any]:
+    """A table loaded after post-data ran and finished by its transfer: what it applied, reseeded, refreshed."""
+    objects = record.get("objects") if isinstance(record.get("objects"), list) else []
+    views = record.get("materialized_views_refreshed")
+    return {"table": record["table"], "target": record.get("target"), "finished_at": record.get("finished_at"),
+            "objects": [{"kind": o.get("kind"), "name": o.get("name"), "status": o.get("status")}
+                        for o in objects if isinstance(o, dict)],
+            "sequences_reseeded": len(record.get("sequences") or []),
+            "analyzed": bool(record.get("analyzed")),
+            "materialized_views_refreshed": [v for v in views if isinstance(v, dict)]
+            if isinstance(views, list) else []}

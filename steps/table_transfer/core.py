@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from shared.config import Settings
 from shared.connections import alloydb_connection, redshift_connection
 from shared.errors import BadInputError, BadStateError
+from shared.finishing import finish_table, finishing_session
 from shared.identifiers import TableRef
 from shared.log import event, redact, table_context
 from shared.objectstore import ObjectStore, RunLayout
@@ -24,6 +25,7 @@ from shared.results import (
     Attempt,
     ErrorInfo,
     PhaseClock,
+    PhaseTiming,
     TableResult,
     table_result_from_dict,
     to_dict,
@@ -130,8 +132,38 @@ def _transfer_table(ctx: TransferContext, spec: TableSpec) -> TableResult:
         if not isinstance(exc, Exception):
             _finish(ctx, spec, result, attempt, started)
             raise
-    _finish(ctx, spec, result, attempt, started)
+    if result.status == "succeeded":
+        _finish_loaded(ctx, spec, result, attempt, started)
+    else:
+        _finish(ctx, spec, result, attempt, started)
     return result
+
+
+def _finish_loaded(ctx: TransferContext, spec: TableSpec, result: TableResult, attempt: Attempt,
+                   started: float) -> None:
+    """A loaded table's finishing work when post-data has already run (shared/finishing.py), then its result,
+    both under the run's finishing lock. A failure here fails the table (the rows stay; a new attempt reloads
+    and finishes it)."""
+    try:
+        with finishing_session(ctx.settings, STEP, ctx.run_id) as conn:
+            began, clock = utc_now(), time.monotonic()
+            try:
+                record = finish_table(conn, ctx.store, ctx.layout, spec.source, spec.target)
+            except BaseException:
+                result.phases.append(PhaseTiming("finish", began, utc_now(), round(time.monotonic() - clock, 3),
+                                                 "failed"))
+                raise
+            if record is not None:
+                result.phases.append(PhaseTiming("finish", began, utc_now(), round(time.monotonic() - clock, 3)))
+                event("table.finished_after_post_data", objects=len(record["objects"]),
+                      analyzed=record["analyzed"], refreshed=len(record["materialized_views_refreshed"]))
+            _finish(ctx, spec, result, attempt, started)
+    except BaseException as exc:
+        result.status = attempt.status = "failed"
+        result.error = attempt.error = ErrorInfo.from_exception(exc)
+        _finish(ctx, spec, result, attempt, started)
+        if not isinstance(exc, Exception):
+            raise
 
 
 def _finish(ctx: TransferContext, spec: TableSpec, result: TableResult, attempt: Attempt, started: float) -> None:

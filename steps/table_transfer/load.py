@@ -35,6 +35,7 @@ from shared.objectstore import ObjectStore
 from shared.retry import DEFAULT_POLICY, RetryPolicy, is_transient, retry_call
 from shared.staging import STAGING_SCHEMA, comment_staging_table, drop_staging_tables
 from shared.stopping import raise_if_stopped
+from steps.table_transfer import foreign_keys
 from steps.table_transfer.copy import CopiedPart
 from steps.table_transfer.plan import TableSpec, TransferOptions
 from steps.table_transfer.unload import DELIMITER
@@ -185,21 +186,12 @@ def _copy_one(cur, store: ObjectStore, part: CopiedPart, statement: sql.Composed
     return max(cur.rowcount, 0), counter.count, time.monotonic() - started
 
 
-def _referenced_by_foreign_keys(cur, spec: TableSpec) -> bool:
-    cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint "
-                        "WHERE contype = 'f' AND confrelid = {}::regclass)").format(
-        sql.Literal(spec.target.sql().as_string(cur))))
-    return bool(cur.fetchone()[0])
-
-
-def _empty_target(cur, spec: TableSpec) -> bool:
-    """TRUNCATE (then COPY may FREEZE), or DELETE when foreign keys point at the table (a re-run after
-    post-data); returns whether it truncated."""
-    if _referenced_by_foreign_keys(cur, spec):
-        cur.execute(sql.SQL("DELETE FROM {}").format(spec.target.sql()))
-        return False
+def _empty_target(cur, spec: TableSpec) -> list[foreign_keys.ForeignKey]:
+    """TRUNCATE (then COPY may FREEZE), with the foreign keys that refer to the table taken off for the
+    transaction (a resubmitted run reloads it after post-data created them); returns them for `reattach`."""
+    detached = foreign_keys.detach(cur, spec)
     cur.execute(sql.SQL("TRUNCATE {}").format(spec.target.sql()))
-    return True
+    return detached
 
 
 def load_direct(connect: ConnectionFactory, store: ObjectStore, spec: TableSpec, options: TransferOptions,
@@ -218,14 +210,15 @@ def _load_direct_once(connect: ConnectionFactory, store: ObjectStore, spec: Tabl
         with conn.cursor() as cur:
             # the next part may be minutes away while Redshift writes it: a server-wide idle limit must not cut in
             cur.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
-            freeze = _empty_target(cur, spec)
-            statement = copy_statement(spec, options, freeze=freeze)
+            detached = _empty_target(cur, spec)
+            statement = copy_statement(spec, options, freeze=True)
             for part in itertools.chain([first] if first is not None else [], parts):
                 rows, raw, seconds = _copy_one(cur, store, part, statement, options.compression)
                 outcome.rows_loaded += rows
                 outcome.raw_bytes[part.url] = raw
                 outcome.busy_s += seconds
             verifier(cur, spec.target.sql(), outcome.rows_loaded)
+            foreign_keys.reattach(cur, detached)
         conn.commit()
         return outcome
     except BaseException as exc:
@@ -341,7 +334,7 @@ def _swap_in(connect: ConnectionFactory, spec: TableSpec, staging: sql.Identifie
     conn = connect()
     try:
         with conn.cursor() as cur:
-            _empty_target(cur, spec)
+            detached = _empty_target(cur, spec)
             cur.execute(sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}").format(
                 spec.target.sql(), columns, columns, staging))
             if cur.rowcount != rows:
@@ -349,6 +342,7 @@ def _swap_in(connect: ConnectionFactory, spec: TableSpec, staging: sql.Identifie
                                       f"COPYs {rows}: AlloyDB lost rows of the UNLOGGED table (crash recovery "
                                       f"empties it)")
             verifier(cur, spec.target.sql(), rows)
+            foreign_keys.reattach(cur, detached)
             cur.execute(sql.SQL("DROP TABLE {}").format(staging))
         conn.commit()
     except BaseException:

@@ -2,7 +2,7 @@
 
 import json
 
-from tests.load_schema.conftest import query
+from tests.load_schema.conftest import query, transfers_succeeded
 from tests.load_schema.sample import column
 from tests.validate_restore import sample as rewritten
 from tests.validate_restore.conftest import run_step
@@ -35,6 +35,7 @@ def test_validate_then_load_both_sections(folder, alloydb):
 
     query(dsn, "insert into sales.customers values (1, 'a'); insert into sales.orders (id, customer_id) "
                "values (5, 1), (15, 1), (25, 7)")
+    transfers_succeeded(folder)
     post = run_step("steps.load_schema", [*args, "--section", "post-data"], folder.environ)
     assert post.returncode == 0, post.stderr
     outcomes = {o["name"]: (o["status"], o.get("violations")) for o in folder.json("post_data_report.json")["objects"]}
@@ -70,6 +71,7 @@ def test_rewrite_ddl_output_through_validate_and_load(folder, alloydb):
 
     query(dsn, "insert into sales.customers (id, name) values (1, 'a');"
                "insert into sales.orders (id, customer_id, amount) values (5, 1, 1), (15, 3, 2)")
+    transfers_succeeded(folder)
     done = run_step("steps.load_schema", [*args, "--section", "post-data"], folder.environ)
     assert done.returncode == 0, done.stderr
     outcomes = {o["name"]: o for o in folder.json("post_data_report.json")["objects"]}

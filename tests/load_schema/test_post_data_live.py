@@ -72,12 +72,24 @@ def test_a_second_run_keeps_what_is_there(loaded):
     done = post_data(folder)
     assert done.returncode == 0, done.stderr
     outcomes = {o["name"]: (o["status"], o.get("reason")) for o in folder.json("post_data_report.json")["objects"]}
-    assert outcomes["shop.customers.customers_pkey"] == ("applied", "already present in AlloyDB")
+    # what this run created the first time is reported as then (a resubmit's report reads like a clean run's)
+    assert outcomes["shop.customers.customers_pkey"] == ("applied", None)
     assert outcomes["shop.orders.orders_customer_fkey"][0] == "not_valid"  # counted again, still violated
-    assert outcomes["shop.orders.orders_customer_idx"][0] == "skipped"
-    assert outcomes["shop.mv_totals"] == ("applied", "already existed; refreshed")
+    assert outcomes["shop.orders.orders_customer_idx"] == ("applied", None)
+    assert outcomes["shop.mv_totals"] == ("applied", "created WITH NO DATA; refreshed")  # refreshed again: rows below
     assert query(dsn, "select total from shop.mv_totals where customer_id = 2") == [(25,)]
     assert query(dsn, "select nextval(pg_get_serial_sequence('shop.orders', 'id'))") == [(110,)]
+
+
+def test_objects_of_another_run_are_reported_as_found(loaded):
+    folder, dsn = loaded
+    assert post_data(folder).returncode == 0
+    report = folder.json("post_data_report.json")
+    folder.store.write_json(folder.layout.post_data_report_json, {**report, "run_id": "another_run"})
+    assert post_data(folder).returncode == 0
+    outcomes = {o["name"]: (o["status"], o.get("reason")) for o in folder.json("post_data_report.json")["objects"]}
+    assert outcomes["shop.customers.customers_pkey"] == ("applied", "already present in AlloyDB")
+    assert outcomes["shop.orders.orders_customer_idx"][0] == "skipped"
 
 
 def test_constraint_sqlglot_cannot_read_is_applied_as_is(loaded):

@@ -2,10 +2,10 @@
 
 import pytest
 
+from shared.constraints import ConstraintSpec, parse_constraint
 from shared.errors import BadInputError
 from shared.identifiers import TableRef
-from steps.load_schema.constraints import ConstraintSpec, parse_constraint
-from steps.load_schema.tables import largest_first, loaded_targets, name_map_tables
+from steps.load_schema.tables import largest_first, name_map_tables, planned_tables
 
 
 def test_entries_carry_quoted_names_and_only_known_column_keys():
@@ -42,11 +42,13 @@ def test_malformed_name_map_names_the_place(name_map, message):
     assert caught.value.one_line() == f"gs://b/name_map.json: {message}"
 
 
-def test_tables_json_targets():
-    document = {"tables": [{"target_ref": {"schema": "s", "name": "T"}}]}
-    assert loaded_targets(document, "u") == [TableRef("s", "T")]
+def test_tables_json_sources_and_targets():
+    document = {"tables": [{"table": "s.t", "target_ref": {"schema": "s", "name": "T"}}]}
+    assert planned_tables(document, "u") == [("s.t", TableRef("s", "T"))]
     with pytest.raises(BadInputError, match="u: tables\\[0\\].target_ref must be an object"):
-        loaded_targets({"tables": [{}]}, "u")
+        planned_tables({"tables": [{"table": "s.t"}]}, "u")
+    with pytest.raises(BadInputError, match="u: tables\\[0\\].table must be a non-empty string"):
+        planned_tables({"tables": [{"target_ref": {"schema": "s", "name": "T"}}]}, "u")
 
 
 @pytest.mark.parametrize("statement, spec", [

@@ -136,3 +136,33 @@ def test_a_source_changed_during_the_run_is_noted_on_its_succeeded_table():
     summary = json.loads(report_of(documents).files["summary.json"])
     assert summary["source_changed_tables"] == [{"table": "public.sales", "rows_source": 1000,
                                                  "rows_source_after": 1007}]
+
+
+def test_tables_finished_after_post_data_and_deferred_keys_are_shown():
+    documents = sample.documents()
+    post_data = documents["post_data_report.json"]
+    post_data["objects"].append({"kind": "constraint", "name": "public.events_pkey", "target_name": "public.events_pkey",
+                                 "status": "deferred", "reason": "waits for the load of public.events",
+                                 "waits_for": ["public.events"]})
+    post_data["finished_after_post_data"] = [{
+        "table": "public.customers", "target": "public.customers", "finished_at": "2026-01-01T00:00:30.000Z",
+        "objects": [{"kind": "constraint", "name": "public.customers_pkey", "status": "applied"}],
+        "sequences": [], "analyzed": True,
+        "materialized_views_refreshed": [{"materialized_view": "public.<b>mv</b>", "status": "applied"}]}]
+    report = report_of(documents)
+    summary = json.loads(report.files["summary.json"])
+    assert summary["finished_after_post_data"] == [{
+        "table": "public.customers", "target": "public.customers", "finished_at": "2026-01-01T00:00:30.000Z",
+        "objects": [{"kind": "constraint", "name": "public.customers_pkey", "status": "applied"}],
+        "sequences_reseeded": 0, "analyzed": True,
+        "materialized_views_refreshed": [{"materialized_view": "public.<b>mv</b>", "status": "applied"}]}]
+    assert summary["objects_not_migrated"]["by_kind"] == {"constraint": 1, "table": 3, "view": 1}
+    html = report.files["report.html"].decode()
+    finished = html[html.index('id="finished-late"'):html.index('id="tables"')]
+    assert "public.customers_pkey applied" in finished and "public.&lt;b&gt;mv&lt;/b&gt; applied" in finished
+
+
+def test_a_clean_run_shows_no_table_finished_after_post_data():
+    report = report_of(sample.documents())
+    assert json.loads(report.files["summary.json"])["finished_after_post_data"] == []
+    assert 'id="finished-late"' not in report.files["report.html"].decode()

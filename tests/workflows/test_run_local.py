@@ -17,7 +17,7 @@ import yaml
 
 from workflows.expressions import UnsupportedExpression, depends_satisfied, evaluate, substitute
 from workflows.local_env import LocalEnvironment
-from workflows.run_local import RENDERED, RunLocalError, run_workflow
+from workflows.run_local import RENDERED, RunLocalError, load_result, retry_workflow, run_workflow
 
 ITEM_FLAG = "{{=sprig.hasPrefix('batch-', inputs.parameters.item) ? '--batch' : '--table'}}"
 
@@ -155,6 +155,49 @@ def test_retry_strategy_retries_only_what_its_expression_allows(tmp_path):
         "Failed", 1, 4)
 
 
+def test_argo_retry_runs_again_only_what_did_not_succeed_and_keeps_outputs(tmp_path):
+    """`argo retry` (https://argo-workflows.readthedocs.io/en/latest/cli/argo_retry/): failed nodes are reset and run
+    again in the same workflow; succeeded ones, a fan-out's succeeded items and post-data-like tasks, are kept."""
+    log = "open('{{workflow.parameters.out}}/runs.log', 'a').write(%s + '\\n')"
+    lister = _python("lister", f"import json; {log % repr('list')}; print(json.dumps(['a', 'bad', 'c']))")
+    worker = _python("worker", f"""
+        import os, sys
+        {log % 'sys.argv[1]'}
+        sys.exit(3 if sys.argv[1] == 'bad' and not os.path.exists('{{{{workflow.parameters.out}}}}/fixed') else 0)""",
+                     inputs=["item"])
+    worker["container"]["args"] = ["{{inputs.parameters.item}}"]
+    post = _python("post", log % repr("post"))
+    report = _python("report", f"""
+        import os, sys
+        {log % repr('report')}
+        sys.exit(0 if os.path.exists('{{{{workflow.parameters.out}}}}/fixed') else 7)""")
+    tasks = [{"name": "list", "template": "lister"},
+             {"name": "work", "template": "worker", "depends": "list", "withParam": "{{tasks.list.outputs.result}}",
+              "arguments": {"parameters": [{"name": "item", "value": "{{item}}"}]}},
+             {"name": "post", "template": "post", "depends": "work.Succeeded || work.Failed"},
+             {"name": "report", "template": "report", "depends": "post"}]
+    path = _workflow(tmp_path, tasks, [lister, worker, post, report])
+    environment = LocalEnvironment(secrets={"my-secret": {}})
+    first = run_workflow(path, {}, environment, tmp_path / "run", progress=lambda message: None)
+    assert first.phase == "Failed" and first.task_phase("report") == "Failed"
+    assert sorted((tmp_path / "runs.log").read_text().split()) == ["a", "bad", "c", "list", "post", "report"]
+    (tmp_path / "runs.log").unlink()
+    (tmp_path / "fixed").touch()
+    workflow, saved = load_result(tmp_path / "run")  # what `r2a run-local --retry run/` reads
+    assert workflow == path and saved.run_id == "r1"
+    retried = retry_workflow(workflow, saved, {}, environment, progress=lambda message: None)
+    assert retried.phase == "Succeeded"
+    assert (tmp_path / "runs.log").read_text().split() == ["bad", "report"]
+    assert {n.name: n.phase for n in retried.nodes if n.task == "work" and "(" in n.name} == {
+        "work(0:a)": "Succeeded", "work(1:bad)": "Succeeded", "work(2:c)": "Succeeded"}
+    assert retried.workdir == first.workdir and load_result(tmp_path / "run")[1].phase == "Succeeded"
+    with pytest.raises(RunLocalError, match="keeps the run id"):
+        retry_workflow(workflow, saved, {"run-id": "other"}, environment, progress=lambda message: None)
+    (tmp_path / "run" / "nodes.json").write_text("{")
+    with pytest.raises(RunLocalError, match="not a finished run-local run"):
+        load_result(tmp_path / "run")
+
+
 def test_secrets_arrive_as_env_and_as_files_at_the_mount_path_and_nothing_else_leaks_in(tmp_path, monkeypatch):
     monkeypatch.setenv("SOMETHING_FROM_THE_LAPTOP", "must-not-reach-the-task")
     reader = _python("reader", """
@@ -260,3 +303,14 @@ def test_run_local_without_a_devstack_is_one_line_and_a_config_error(tmp_path):
     assert done.output.strip().splitlines() == [
         f"r2a run-local: error: devstack is not running: {tmp_path / 'none' / 'env.json'} does not exist "
         "(run `python -m devstack up`)"]
+
+
+def test_run_local_retry_of_a_folder_without_a_finished_run_is_one_line(tmp_path, devstack):
+    from typer.testing import CliRunner
+
+    from workflows.cli import app
+
+    done = CliRunner().invoke(app, ["run-local", "--retry", str(tmp_path), "--devstack", devstack["state_dir"]])
+    assert done.exit_code == 3
+    (line,) = done.output.strip().splitlines()
+    assert line.startswith(f"r2a run-local: error: {tmp_path / 'nodes.json'}: not a finished run-local run (")

@@ -17,9 +17,9 @@ from psycopg2 import sql
 from sqlglot import exp
 
 from shared.identifiers import TableRef
+from shared.objects_report import ObjectReport
 from shared.sqlapply import SavepointApplier, StatementError
 from shared.sqlblocks import SqlObject
-from steps.load_schema.objects_report import ObjectReport
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,16 @@ def parse_constraint(statement: str) -> ConstraintSpec | None:
     if not columns or None in columns:
         return None
     return ConstraintSpec(kind, table, name, columns)  # type: ignore[arg-type]
+
+
+def tables_named(statement: str) -> set[TableRef]:
+    """The tables an ALTER TABLE … ADD CONSTRAINT or a CREATE INDEX names (a foreign key's referenced table
+    included); empty when sqlglot cannot read it."""
+    try:
+        parsed = [p for p in sqlglot.parse(statement, read="postgres") if p is not None]
+    except sqlglot.errors.ParseError:
+        return set()
+    return {ref for tree in parsed for node in tree.find_all(exp.Table) if (ref := _table(node)) is not None}
 
 
 def _columns(names: tuple[str, ...], alias: str | None = None) -> list[sql.Composable]:

@@ -1,4 +1,5 @@
-"""The report entries every section writes (the SAVEPOINT applier itself is shared/sqlapply.py)."""
+"""The entries of load_schema's object reports; table_transfer writes them too when it finishes a table after post-data
+(the SAVEPOINT applier itself is shared/sqlapply.py)."""
 
 from __future__ import annotations
 
