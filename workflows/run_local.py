@@ -418,7 +418,7 @@ def load_result(workdir: Path) -> tuple[Path, RunLocalResult]:
         return Path(saved["workflow"]), RunLocalResult(saved["run_id"], saved["phase"], workdir, nodes)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RunLocalError(f"{workdir / NODES_FILE}: not a finished run-local run "
-                            f"({' '.join(str(exc).split())[:160]})") from None
+                            f"({one_line(exc, 160)})") from None
 
 
 def parse_parameters(pairs: list[str]) -> dict[str, str]:
