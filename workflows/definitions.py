@@ -302,7 +302,8 @@ def _common_spec() -> dict:
         artifact_repository_ref=m.ArtifactRepositoryRef(config_map="artifact-repositories", key="r2a-gcs"),
         workflow_metadata=m.WorkflowMetadata(labels={"r2a/database": _param("database"),
                                                      "r2a/run-id": _param("run-id")}),
-        pod_metadata=m.Metadata(labels={"r2a/database": _param("database"), "r2a/run-id": _param("run-id")}),
+        pod_metadata=m.Metadata(labels={"app.kubernetes.io/part-of": "r2a",  # k8s/networkpolicy.yaml selects it
+                                        "r2a/database": _param("database"), "r2a/run-id": _param("run-id")}),
         labels={"app.kubernetes.io/part-of": "r2a"},
     )
 
@@ -325,8 +326,10 @@ def retry_failed_template(auth_proxy: str | None = None, images: Images = DEFAUL
 def submittable_workflow(arguments: dict[str, str] | None = None) -> Workflow:
     """A Workflow that runs the WorkflowTemplate (what `argo submit` / `r2a submit` sends)."""
     params = [Parameter(name=k, value=v) for k, v in (arguments or {}).items()]
+    # The template already sets both; repeated so that the Workflow alone also says who its pods run as.
     return Workflow(generate_name=f"{TEMPLATE_NAME}-", namespace=NAMESPACE,
                     workflow_template_ref=m.WorkflowTemplateRef(name=TEMPLATE_NAME),
+                    service_account_name=SERVICE_ACCOUNT, security_context=pod_security_context(),
                     arguments=params or None, labels={"app.kubernetes.io/part-of": "r2a"})
 
 
