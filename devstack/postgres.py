@@ -45,6 +45,45 @@ def _service_account() -> pwd.struct_passwd | None:
         return pwd.getpwnam(SERVICE_USER)
 
 
+def _link(source: str, target: str, *, follow_symlinks: bool = True) -> None:
+    try:
+        os.link(source, target, follow_symlinks=follow_symlinks)
+    except OSError:
+        shutil.copy2(source, target, follow_symlinks=follow_symlinks)
+
+
+def _service_bin_dir(account: pwd.struct_passwd | None) -> Path:
+    """The binaries as the service user can run them. A clone under a folder only root enters (`mktemp -d`, /root)
+    hides the venv's pgserver from that user: then its install tree is linked (no copy) into a root-owned folder
+    under the temp dir that others may read; nothing in the user's folders is opened up."""
+    source = bin_dir()
+    if account is None:
+        return source
+    check = subprocess.run([str(source / "postgres"), "--version"], capture_output=True, preexec_fn=_demote(account))
+    if check.returncode == 0:
+        return source
+    install = source.parent
+    digest = hashlib.sha256(f"{install}\0{install.stat().st_mtime_ns}".encode()).hexdigest()[:12]
+    target = Path(tempfile.gettempdir()) / f"r2a-devstack-pgbin-{digest}"
+    if target.exists():
+        info = target.lstat()
+        if info.st_uid != 0 or target.is_symlink() or info.st_mode & 0o022 or not (target / ".complete").is_file():
+            raise processes.StartError(f"devstack: {target} exists but was not built by root; remove it and retry")
+        return target / "bin"
+    building = Path(tempfile.mkdtemp(prefix=".r2a-devstack-pgbin-"))
+    os.chmod(building, 0o755)
+    shutil.copytree(install, building / "install", symlinks=True, copy_function=_link)
+    for folder, _, _ in os.walk(building):
+        os.chmod(folder, os.stat(folder).st_mode | 0o555)
+    (building / "install" / ".complete").write_text("ok\n")
+    try:
+        os.rename(building / "install", target)
+    except OSError:
+        pass  # built by another start meanwhile
+    shutil.rmtree(building, ignore_errors=True)
+    return target / "bin"
+
+
 def _demote(account: pwd.struct_passwd | None):
     if account is None:
         return None
@@ -77,7 +116,7 @@ def initialise(data_dir: Path, password: str, logs: Path) -> None:
     if account:
         os.chown(pwfile, account.pw_uid, account.pw_gid)
     try:
-        result = subprocess.run([str(bin_dir() / "initdb"), "-D", str(data_dir), "-U", "postgres",
+        result = subprocess.run([str(_service_bin_dir(account) / "initdb"), "-D", str(data_dir), "-U", "postgres",
                                  "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C",
                                  "--no-sync"], capture_output=True, text=True, preexec_fn=_demote(account))
     finally:
@@ -90,7 +129,7 @@ def initialise(data_dir: Path, password: str, logs: Path) -> None:
 
 def start(data_dir: Path, port: int, password: str, logs: Path) -> int:
     initialise(data_dir, password, logs)
-    argv = [str(bin_dir() / "postgres"), "-D", str(data_dir), "-p", str(port)]
+    argv = [str(_service_bin_dir(_service_account()) / "postgres"), "-D", str(data_dir), "-p", str(port)]
     for key, value in SERVER_SETTINGS.items():
         argv += ["-c", f"{key}={value}"]
     process = processes.spawn("postgres", argv, logs, preexec=_demote(_service_account()))
