@@ -68,7 +68,9 @@ class S3Settings:
     secret_access_key: str | None = setting("AWS_SECRET_ACCESS_KEY", secret=True, doc="AWS secret access key")
     session_token: str | None = setting("AWS_SESSION_TOKEN", secret=True, doc="AWS session token (temporary keys)")
     unload_iam_role: str | None = setting("R2A_UNLOAD_IAM_ROLE",
-                                          doc="IAM role Redshift assumes for UNLOAD; default: pass the resolved keys")
+                                          doc="IAM role Redshift assumes for UNLOAD (`default`: the cluster's "
+                                              "default role; the workflow's default). Unset: the resolved keys go "
+                                              "into the UNLOAD text, which Redshift keeps in its query history")
 
 
 @dataclass(frozen=True)

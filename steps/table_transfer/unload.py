@@ -19,7 +19,7 @@ from psycopg2 import sql
 
 from shared.config import Settings
 from shared.errors import BadInputError, SourceError, TransientError
-from shared.log import register_secret
+from shared.log import redact, register_secret
 from shared.objectstore import ObjectStore, aws_credentials
 from shared.retry import is_transient
 from steps.table_transfer.plan import TableSpec, TransferOptions, max_file_size_clause
@@ -98,7 +98,8 @@ def unload_statement(conn, spec: TableSpec, options: TransferOptions, prefix: st
 def _source_error(exc: psycopg2.Error, spec: TableSpec, what: str) -> Exception:
     if isinstance(exc, psycopg2.errors.UndefinedTable):
         return TableNotFound(f"table not found: {spec.source} does not exist in Redshift")
-    message = " ".join((exc.pgerror or str(exc)).split())[:300]
+    # Redacted before it is cut: a key cut in half would no longer match the registered secret.
+    message = redact(" ".join((exc.pgerror or str(exc)).split()))[:300]
     if is_transient(exc):
         return TransientError(f"{what} of {spec.source} failed: {message}")
     return SourceError(f"{what} of {spec.source} failed: {message}")
