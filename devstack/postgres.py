@@ -59,9 +59,12 @@ def _service_bin_dir(account: pwd.struct_passwd | None) -> Path:
     source = bin_dir()
     if account is None:
         return source
-    check = subprocess.run([str(source / "postgres"), "--version"], capture_output=True, preexec_fn=_demote(account))
-    if check.returncode == 0:
-        return source
+    try:
+        if subprocess.run([str(source / "postgres"), "--version"], capture_output=True,
+                          preexec_fn=_demote(account)).returncode == 0:
+            return source
+    except OSError:  # the service user may not even execute it: linked below
+        pass
     install = source.parent
     digest = hashlib.sha256(f"{install}\0{install.stat().st_mtime_ns}".encode()).hexdigest()[:12]
     target = Path(tempfile.gettempdir()) / f"r2a-devstack-pgbin-{digest}"
