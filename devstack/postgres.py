@@ -65,26 +65,30 @@ def _service_bin_dir(account: pwd.struct_passwd | None) -> Path:
             return source
     except OSError:  # the service user may not even execute it: linked below
         pass
-    install = source.parent
+    # pgserver's binaries find their libraries at $ORIGIN/../../../pgserver.libs (the wheel's RPATH): keep that layout.
+    install, libraries = source.parent, source.parent.parent.parent / "pgserver.libs"
     digest = hashlib.sha256(f"{install}\0{install.stat().st_mtime_ns}".encode()).hexdigest()[:12]
-    target = Path(tempfile.gettempdir()) / f"r2a-devstack-pgbin-{digest}"
+    target = Path(tempfile.gettempdir()) / f"r2a-devstack-pgserver-{digest}"
+    found = target / "pgserver" / "pginstall" / "bin"
     if target.exists():
         info = target.lstat()
         if info.st_uid != 0 or target.is_symlink() or info.st_mode & 0o022 or not (target / ".complete").is_file():
             raise processes.StartError(f"devstack: {target} exists but was not built by root; remove it and retry")
-        return target / "bin"
-    building = Path(tempfile.mkdtemp(prefix=".r2a-devstack-pgbin-"))
-    os.chmod(building, 0o755)
-    shutil.copytree(install, building / "install", symlinks=True, copy_function=_link)
-    for folder, _, _ in os.walk(building):
+        return found
+    building = Path(tempfile.mkdtemp(prefix=".r2a-devstack-pgserver-"))
+    tree = building / "tree"
+    shutil.copytree(install, tree / "pgserver" / "pginstall", symlinks=True, copy_function=_link)
+    if libraries.is_dir():
+        shutil.copytree(libraries, tree / "pgserver.libs", symlinks=True, copy_function=_link)
+    for folder, _, _ in os.walk(tree):
         os.chmod(folder, os.stat(folder).st_mode | 0o555)
-    (building / "install" / ".complete").write_text("ok\n")
+    (tree / ".complete").write_text("ok\n")
     try:
-        os.rename(building / "install", target)
+        os.rename(tree, target)
     except OSError:
         pass  # built by another start meanwhile
     shutil.rmtree(building, ignore_errors=True)
-    return target / "bin"
+    return found
 
 
 def _demote(account: pwd.struct_passwd | None):
