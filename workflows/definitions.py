@@ -20,17 +20,11 @@ from hera.workflows import (
     models as m,
 )
 
-from workflows import images
-from workflows.images import Images
+from workflows.images import STEPS, Images
 from workflows.podspec import (
     POSTGRES_UID,
     SCRATCH_DIRS,
     SCRATCH_PGDATA,
-    SECRET_ALLOYDB,
-    SECRET_AWS,
-    SECRET_GCP,
-    SECRET_REDSHIFT,
-    SECRET_VPN,
     STEP_TMP,
     ScratchDir,
     container_security_context,
@@ -61,8 +55,7 @@ TRANSFER_ITEM_FLAG = "{{=sprig.hasPrefix('batch-', inputs.parameters.item) ? '--
 RUN_ID = "{{=workflow.parameters['run-id'] != '' ? workflow.parameters['run-id'] : workflow.name}}"
 ITEM = "{{item}}"
 
-# The Secrets (SECRET_*) and which step mounts which: workflows/podspec.py.
-__all__ = ["SECRET_ALLOYDB", "SECRET_AWS", "SECRET_GCP", "SECRET_REDSHIFT", "SECRET_VPN"]
+# The Secrets and which step mounts which: workflows/podspec.py.
 
 WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
     # (name, default, description)
@@ -101,11 +94,7 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
                          "in the run folder); nothing is written to AlloyDB"),
 ]
 
-STEPS = images.STEPS
-
-
-def image(step: str) -> str:
-    return images.Images().step(step)
+__all__ = ["STEPS"]
 
 
 def _param(name: str) -> str:

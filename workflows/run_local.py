@@ -59,6 +59,7 @@ class RunLocalResult:
     run_id: str
     phase: str
     workdir: Path
+    pods: Path  # the tasks' pod folders (secret files, emptyDirs), removed when the run ends
     nodes: list[NodeResult] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -357,7 +358,7 @@ def run_workflow(path: Path, parameters: dict[str, str], local: LocalEnvironment
         run.pods.close()  # the logs stay; the pods' secret files and emptyDirs do not
     failed = any(n.phase in ("Failed", "Errored") for n in nodes)
     return RunLocalResult(run_id=run.parameters.get("run-id", ""), phase="Failed" if failed else "Succeeded",
-                          workdir=workdir, nodes=nodes, seconds=time.monotonic() - started)
+                          workdir=workdir, pods=run.pods.root, nodes=nodes, seconds=time.monotonic() - started)
 
 
 def parse_parameters(pairs: list[str]) -> dict[str, str]:
