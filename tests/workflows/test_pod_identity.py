@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from workflows.local_env import devstack_environment
+from workflows.pods import Identity, PodError, Pods
 from workflows.run_local import RENDERED, run_workflow
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="run-local takes on a template's user only as root")
@@ -64,3 +65,45 @@ def test_with_fs_group_and_a_group_readable_mode_the_step_user_reads_its_secrets
     result = _run(_dump_schema_only(tmp_path), devstack, tmp_path / "new")
     node = result.nodes[0]
     assert node.phase == "Succeeded", node.log.read_text()[-2000:]
+
+
+def _template(*mounts: str) -> dict:
+    return {"name": "t", "container": {"volumeMounts": [{"name": m, "mountPath": f"/secrets/{m}"} for m in mounts]}}
+
+
+@pytest.mark.parametrize(("fs_group", "default_mode", "expected"), [
+    (None, 0o400, (0, 0, 0o400)),  # no fsGroup: the mode as written, root's alone
+    (10001, 0o400, (0, 10001, 0o440)),  # fsGroup: its group, with group read added
+    (10001, 0o440, (0, 10001, 0o440)),
+    (None, None, (0, 0, 0o644)),  # no defaultMode: the API's default
+])
+def test_secret_files_are_written_as_the_kubelet_writes_them(fs_group, default_mode, expected):
+    secret = {"secretName": "s"} | ({} if default_mode is None else {"defaultMode": default_mode})
+    volumes = {"key": {"name": "key", "secret": secret}, "tmp": {"name": "tmp", "emptyDir": {}}}
+    template = _template("key")
+    template["container"]["volumeMounts"].append({"name": "tmp", "mountPath": "/tmp"})
+    pods = Pods()
+    try:
+        mounts = pods.prepare("node", template, volumes, {"s": {"id": "v"}}, Identity(10001, 10001, fs_group))
+        info = (Path(mounts["/secrets/key"]) / "id").stat()
+        assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == expected
+        assert Path(mounts["/tmp"]).stat().st_mode & 0o777 == 0o777
+    finally:
+        pods.close()
+    assert not pods.root.exists()
+
+
+def test_a_missing_secret_is_an_empty_volume_only_when_optional():
+    pods = Pods()
+    try:
+        volumes = {"gcp": {"secret": {"secretName": "absent", "optional": True}},
+                   "aws": {"secret": {"secretName": "absent"}},
+                   "vpn": {"secret": {"secretName": "s", "items": [{"key": "nope", "path": "nope"}]}}}
+        mounts = pods.prepare("a", _template("gcp"), volumes, {}, Identity())
+        assert list(Path(mounts["/secrets/gcp"]).iterdir()) == []
+        with pytest.raises(PodError, match="secret 'absent' \\(volume aws\\) has no local value"):
+            pods.prepare("b", _template("aws"), volumes, {}, Identity())
+        with pytest.raises(PodError, match="has no key 'nope'"):
+            pods.prepare("c", _template("vpn"), volumes, {"s": {"id": "v"}}, Identity())
+    finally:
+        pods.close()
