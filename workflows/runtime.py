@@ -16,6 +16,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -85,9 +86,14 @@ class StepRuntime:
     def __init__(self, pods_root: Path) -> None:
         self.pods_root = pods_root
         self.checked: dict[tuple, tuple[str, Path, dict[str, str]]] = {}
+        self.lock = threading.Lock()  # a fan-out's first tasks ask at once; the tree is built once
 
     def resolve(self, key: tuple, preexec: Callable[[], None] | None) -> tuple[str, Path, dict[str, str]]:
         """(python, working folder, extra environment) for the user `key` names."""
+        with self.lock:
+            return self._resolve(key, preexec)
+
+    def _resolve(self, key: tuple, preexec: Callable[[], None] | None) -> tuple[str, Path, dict[str, str]]:
         if key in self.checked:
             return self.checked[key]
         base = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG")}
