@@ -3,6 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# checkov pins older boto3/botocore than the product uses, so it lives in a venv of its own.
+SCAN_VENV := .venv-scan
+CHECKOV := checkov==3.3.30
+# Where `make images` tags and `make render` points the step images (the defaults of workflows/images.py).
+IMAGE_REGISTRY ?= ghcr.io/r2a
+IMAGE_TAG ?= 0.1.0
 
 .PHONY: test demo bench faults lint render images clean devstack-up devstack-down constraints
 
@@ -26,19 +32,27 @@ bench: $(STAMP)
 faults: $(STAMP)
 	$(PY) -m pytest -q tests/faults $(PYTEST_ARGS)
 
-# bandit: no medium or high finding outside tests/; each accepted one carries `# nosec Bxxx  # why` on its line.
-# Bandit warns "nosec encountered (Bxxx), but no failed test" for every other check it runs on such a line: noise,
-# filtered out here while its exit status is kept.
-lint: $(STAMP)
+$(SCAN_VENV)/.installed: Makefile
+	@test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/python -m pip install --quiet '$(CHECKOV)'
+	@touch $@
+
+# ruff; bandit: no medium or high finding outside tests/, each accepted one carries `# nosec Bxxx  # why` on its
+# line (bandit warns "nosec encountered (Bxxx), but no failed test" for every other check it runs on such a line:
+# noise, filtered out here while its exit status is kept); checkov over the rendered workflows, k8s/ and Dockerfiles.
+lint: $(STAMP) $(SCAN_VENV)/.installed
 	$(PY) -m ruff check .
 	@out="$$($(PY) -m bandit --quiet --recursive --severity-level medium shared steps workflows devstack benchmarks 2>&1)"; \
 	  status=$$?; printf '%s\n' "$$out" | grep -v 'but no failed test on file'; exit $$status
+	$(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework argo_workflows kubernetes dockerfile \
+		-d workflows/rendered -d k8s -d steps
 
 render: $(STAMP)
-	$(PY) -m workflows.render
+	$(PY) -m workflows.render $(RENDER_ARGS)
 
-images:
-	@bash steps/build_images.sh
+images: $(STAMP)
+	@PY=$(PY) IMAGE_REGISTRY=$(IMAGE_REGISTRY) IMAGE_TAG=$(IMAGE_TAG) bash steps/build_images.sh
 
 devstack-up: $(STAMP)
 	$(PY) -m devstack up
@@ -55,4 +69,4 @@ constraints:
 
 clean:
 	-test -x $(PY) && $(PY) -m devstack down
-	rm -rf $(VENV) .devstack .pytest_cache demo-output build *.egg-info
+	rm -rf $(VENV) $(SCAN_VENV) .devstack .pytest_cache demo-output build *.egg-info

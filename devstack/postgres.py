@@ -45,6 +45,52 @@ def _service_account() -> pwd.struct_passwd | None:
         return pwd.getpwnam(SERVICE_USER)
 
 
+def _link(source: str, target: str, *, follow_symlinks: bool = True) -> None:
+    try:
+        os.link(source, target, follow_symlinks=follow_symlinks)
+    except OSError:
+        shutil.copy2(source, target, follow_symlinks=follow_symlinks)
+
+
+def _service_bin_dir(account: pwd.struct_passwd | None) -> Path:
+    """The binaries as the service user can run them. A clone under a folder only root enters (`mktemp -d`, /root)
+    hides the venv's pgserver from that user: then its install tree is linked (no copy) into a root-owned folder
+    under the temp dir that others may read; nothing in the user's folders is opened up."""
+    source = bin_dir()
+    if account is None:
+        return source
+    try:
+        if subprocess.run([str(source / "postgres"), "--version"], capture_output=True,
+                          preexec_fn=_demote(account)).returncode == 0:
+            return source
+    except OSError:  # the service user may not even execute it: linked below
+        pass
+    # pgserver's binaries find their libraries at $ORIGIN/../../../pgserver.libs (the wheel's RPATH): keep that layout.
+    install, libraries = source.parent, source.parent.parent.parent / "pgserver.libs"
+    digest = hashlib.sha256(f"{install}\0{install.stat().st_mtime_ns}".encode()).hexdigest()[:12]
+    target = Path(tempfile.gettempdir()) / f"r2a-devstack-pgserver-{digest}"
+    found = target / "pgserver" / "pginstall" / "bin"
+    if target.exists():
+        info = target.lstat()
+        if info.st_uid != 0 or target.is_symlink() or info.st_mode & 0o022 or not (target / ".complete").is_file():
+            raise processes.StartError(f"devstack: {target} exists but was not built by root; remove it and retry")
+        return found
+    building = Path(tempfile.mkdtemp(prefix=".r2a-devstack-pgserver-"))
+    tree = building / "tree"
+    shutil.copytree(install, tree / "pgserver" / "pginstall", symlinks=True, copy_function=_link)
+    if libraries.is_dir():
+        shutil.copytree(libraries, tree / "pgserver.libs", symlinks=True, copy_function=_link)
+    for folder, _, _ in os.walk(tree):
+        os.chmod(folder, os.stat(folder).st_mode | 0o555)
+    (tree / ".complete").write_text("ok\n")
+    try:
+        os.rename(tree, target)
+    except OSError:
+        pass  # built by another start meanwhile
+    shutil.rmtree(building, ignore_errors=True)
+    return found
+
+
 def _demote(account: pwd.struct_passwd | None):
     if account is None:
         return None
@@ -77,7 +123,7 @@ def initialise(data_dir: Path, password: str, logs: Path) -> None:
     if account:
         os.chown(pwfile, account.pw_uid, account.pw_gid)
     try:
-        result = subprocess.run([str(bin_dir() / "initdb"), "-D", str(data_dir), "-U", "postgres",
+        result = subprocess.run([str(_service_bin_dir(account) / "initdb"), "-D", str(data_dir), "-U", "postgres",
                                  "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C",
                                  "--no-sync"], capture_output=True, text=True, preexec_fn=_demote(account))
     finally:
@@ -90,7 +136,7 @@ def initialise(data_dir: Path, password: str, logs: Path) -> None:
 
 def start(data_dir: Path, port: int, password: str, logs: Path) -> int:
     initialise(data_dir, password, logs)
-    argv = [str(bin_dir() / "postgres"), "-D", str(data_dir), "-p", str(port)]
+    argv = [str(_service_bin_dir(_service_account()) / "postgres"), "-D", str(data_dir), "-p", str(port)]
     for key, value in SERVER_SETTINGS.items():
         argv += ["-c", f"{key}={value}"]
     process = processes.spawn("postgres", argv, logs, preexec=_demote(_service_account()))

@@ -79,7 +79,9 @@ class S3Settings:
     secret_access_key: str | None = setting("AWS_SECRET_ACCESS_KEY", secret=True, doc="AWS secret access key")
     session_token: str | None = setting("AWS_SESSION_TOKEN", secret=True, doc="AWS session token (temporary keys)")
     unload_iam_role: str | None = setting("R2A_UNLOAD_IAM_ROLE",
-                                          doc="IAM role Redshift assumes for UNLOAD; default: pass the resolved keys")
+                                          doc="IAM role Redshift assumes for UNLOAD (`default`: the cluster's "
+                                              "default role; the workflow's default). Unset: the resolved keys go "
+                                              "into the UNLOAD text, which Redshift keeps in its query history")
 
 
 @dataclass(frozen=True)
@@ -158,9 +160,21 @@ def _convert(raw: str, meta: Mapping[str, Any]) -> Any:
         raise ConfigError(f"{env}={raw!r} is not a boolean (true/false)")
     if meta["choices"] and raw not in meta["choices"]:
         raise ConfigError(f"{env}={raw!r} is not one of {', '.join(meta['choices'])}")
-    if meta["path"] and not Path(raw).expanduser().is_file():
-        raise ConfigError(f"{env} names {raw!r}, which is not a readable file")
+    if meta["path"]:
+        _check_readable(raw, env)
     return raw
+
+
+def _check_readable(raw: str, env: str) -> None:
+    """A mounted secret file can exist yet be unreadable by the step's user (mode and group set by the kubelet)."""
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"{env} names {raw!r}, which is not a readable file")
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {raw} (named by {env}): {exc.strerror or exc}") from None
 
 
 def _read(meta: Mapping[str, Any], default: Any, environ: Mapping[str, str]) -> Any:
@@ -173,8 +187,8 @@ def _read(meta: Mapping[str, Any], default: Any, environ: Mapping[str, str]) -> 
         try:
             raw = secret_path.read_text().strip()
         except OSError as exc:
-            raise ConfigError(f"{meta['file_env']} names {str(secret_path)!r}, which cannot be read: "
-                              f"{exc.strerror or exc}") from None
+            raise ConfigError(f"cannot read {secret_path} (named by {meta['file_env']}): {exc.strerror or exc}"
+                              ) from None
     if raw is None or raw == "":
         return default
     return _convert(raw, meta)

@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# `make images`: build every step image from the repository root (each Dockerfile copies shared/ and its step).
+# `make images [IMAGE_REGISTRY=…] [IMAGE_TAG=…]`: build every step image under exactly the reference the rendered
+# manifests use (`python -m workflows.render --list-images` prints them), from the repository root (each Dockerfile
+# copies shared/ and its step). Render with the same --image-registry/--image-tag when they are not the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+py="${PY:-.venv/bin/python}"
+list=(--list-images)
+[ -n "${IMAGE_REGISTRY:-}" ] && list+=(--image-registry "$IMAGE_REGISTRY")
+[ -n "${IMAGE_TAG:-}" ] && list+=(--image-tag "$IMAGE_TAG")
+images="$("$py" -m workflows.render "${list[@]}")"
 if ! command -v docker >/dev/null 2>&1; then
-  echo "make images: docker is not installed on this machine; nothing built (the Dockerfiles are steps/*/Dockerfile)"
+  echo "make images: docker is not installed on this machine; nothing built. These are the images to build:"
+  echo "$images"
   exit 0
 fi
 if ! docker info >/dev/null 2>&1; then
   echo "make images: the docker CLI is here but no Docker daemon answers; nothing built"
   exit 0
 fi
-tag="${R2A_IMAGE_TAG:-dev}"
-for dockerfile in steps/*/Dockerfile; do
-  step="$(basename "$(dirname "$dockerfile")")"
-  echo "building r2a-${step//_/-}:$tag"
-  docker build -f "$dockerfile" -t "r2a-${step//_/-}:$tag" .
-done
+while read -r step reference; do
+  echo "building $reference"
+  docker build -f "steps/$step/Dockerfile" -t "$reference" .
+done <<< "$images"
+echo "push them, then pin them: docker inspect --format '{{index .RepoDigests 0}}' <image> >> digests.txt (each image),"
+echo "and r2a render --image-digests digests.txt"

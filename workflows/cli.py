@@ -23,9 +23,22 @@ def render(
         None, metavar="INSTANCE_URI",
         help="reach AlloyDB through the AlloyDB Auth Proxy as a sidecar (projects/P/locations/L/clusters/C/"
              "instances/I); then submit with -p alloydb-host=127.0.0.1 -p alloydb-sslmode=disable"),
+    image_registry: str = typer.Option(None, help="registry/path of the step images [ghcr.io/r2a]"),
+    image_tag: str = typer.Option(None, help="tag of the step images [0.1.0]"),
+    image_digests: Path = typer.Option(
+        None, metavar="FILE", help="pin every image (steps, postgres sidecar, auth proxy) by digest: one line "
+                                   "`image[:tag]@sha256:<digest>` per image"),
 ) -> None:
     """Write the Argo manifests (WorkflowTemplates, Workflow, CronWorkflow) from the Hera definitions."""
-    for path in rendering.render(out, alloydb_auth_proxy):
+    from shared.errors import R2AError
+
+    try:
+        images = rendering.images_option(image_registry, image_tag, image_digests)
+        paths = rendering.render(out, alloydb_auth_proxy, images)
+    except R2AError as exc:
+        _fail("render", exc)
+        raise
+    for path in paths:
         typer.echo(path)
 
 

@@ -1,7 +1,8 @@
 """The r2a Argo manifests, built with Hera: the single source of truth for workflows/rendered/*.yaml.
 
 Every step runs `python -m steps.<name> --run-id … [flags]` (the same command `r2a run-local` runs).
-Secrets arrive only as mounted files or secretKeyRef env vars, never as parameters.
+Secrets arrive only as mounted files (passwords through `*_FILE`), never as parameters or env values, and each
+template mounts only the Secrets its step uses (STEP_SECRETS).
 """
 
 from __future__ import annotations
@@ -19,12 +20,27 @@ from hera.workflows import (
     models as m,
 )
 
+from workflows.images import STEPS, Images
+from workflows.podspec import (
+    POSTGRES_UID,
+    SCRATCH_DIRS,
+    SCRATCH_PGDATA,
+    STEP_TMP,
+    ScratchDir,
+    container_security_context,
+    pod_security_context,
+    step_secrets,
+)
+
+DEFAULT_IMAGES = Images()
+
 TEMPLATE_NAME = "redshift-to-alloydb"
 RETRY_TEMPLATE_NAME = "retry-failed"
 NAMESPACE = "argo"
 SERVICE_ACCOUNT = "r2a-workflow"
-IMAGE_REPOSITORY = "ghcr.io/r2a"
-IMAGE_TAG = "0.1.0"
+# Argo gives this ServiceAccount's token to its own init/wait containers only; the step containers get none
+# (automountServiceAccountToken: false). https://argo-workflows.readthedocs.io/en/latest/workflow-rbac/
+EXECUTOR_SERVICE_ACCOUNT = "r2a-executor"
 SUPPORTED_ARGO = "v4.1"
 
 # Concurrency of the table fan-out: a literal parallelism caps one run; the ConfigMap semaphore caps all
@@ -39,17 +55,7 @@ TRANSFER_ITEM_FLAG = "{{=sprig.hasPrefix('batch-', inputs.parameters.item) ? '--
 RUN_ID = "{{=workflow.parameters['run-id'] != '' ? workflow.parameters['run-id'] : workflow.name}}"
 ITEM = "{{item}}"
 
-# The Kubernetes Secrets the pods read (k8s/secrets.yaml.example creates them).
-SECRET_AWS = "acceso-aws"
-SECRET_VPN = "acceso-vpn"
-SECRET_REDSHIFT = "r2a-redshift"
-SECRET_ALLOYDB = "r2a-alloydb"
-SECRET_GCP = "r2a-gcp-sa"
-# The bastion's public host key is not a secret: besides the bastion-host-key parameter, an optional ConfigMap.
-CONFIGMAP_BASTION = "r2a-bastion"
-BASTION_HOST_KEY_ITEM = "host-key"
-VPN_MOUNT = "/secrets/vpn"
-BASTION_CONFIG_MOUNT = "/config/bastion"
+# The Secrets and which step mounts which: workflows/podspec.py.
 
 WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
     # (name, default, description)
@@ -81,7 +87,9 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
     ("s3-bucket", "r2a-unload", "S3 bucket UNLOAD writes to"),
     ("s3-prefix", "r2a", "S3 prefix"),
     ("aws-region", "us-east-1", "AWS region of the S3 bucket"),
-    ("unload-iam-role", "", "IAM role ARN for UNLOAD; empty = credentials of acceso-aws"),
+    ("unload-iam-role", "default", "IAM role Redshift assumes for UNLOAD: `default` = the cluster's default role, or "
+                                   "an ARN; empty = the keys of acceso-aws, which Redshift then keeps in its query "
+                                   "history"),
     ("gcs-bucket", "r2a-artifacts", "GCS bucket of the run folder"),
     ("gcs-prefix", "r2a", "GCS prefix of the run folder"),
     ("gcp-credentials-file", "", "service account key file (/secrets/gcp/key.json from Secret r2a-gcp-sa); "
@@ -96,22 +104,15 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
                          "in the run folder); nothing is written to AlloyDB"),
 ]
 
-STEPS = ("dump_schema", "rewrite_ddl", "validate_restore", "load_schema", "table_transfer", "report")
-
-
-def image(step: str) -> str:
-    return f"{IMAGE_REPOSITORY}/{step.replace('_', '-')}:{IMAGE_TAG}"
+__all__ = ["STEPS"]
 
 
 def _param(name: str) -> str:
     return "{{workflow.parameters." + name + "}}"
 
 
-def _secret_env(name: str, secret: str, key: str) -> m.EnvVar:
-    return m.EnvVar(name=name, value_from=m.EnvVarSource(secret_key_ref=m.SecretKeySelector(name=secret, key=key)))
-
-
-def step_env() -> list[m.EnvVar]:
+def step_env(step: str) -> list[m.EnvVar]:
+    """The step's settings: parameters as values, and the files of the Secrets it mounts (passwords as *_FILE)."""
     plain = {
         "R2A_LOG_FORMAT": "json",
         "REDSHIFT_HOST": _param("redshift-host"),
@@ -119,21 +120,14 @@ def step_env() -> list[m.EnvVar]:
         "REDSHIFT_DATABASE": _param("database"),
         "REDSHIFT_USER": _param("redshift-user"),
         "REDSHIFT_SSLMODE": _param("redshift-sslmode"),
-        "REDSHIFT_SSLROOTCERT": "/secrets/redshift/ca-bundle.crt",
         "SSH_BASTION_HOST": _param("bastion-host"),
         "SSH_BASTION_PORT": _param("bastion-port"),
         "SSH_BASTION_USER": _param("bastion-user"),
-        "SSH_BASTION_KEY_FILE": f"{VPN_MOUNT}/{_param('bastion-key-item')}",
-        "SSH_BASTION_HOST_KEY": _param("bastion-host-key"),
-        "SSH_BASTION_HOST_KEY_FILE": f"{BASTION_CONFIG_MOUNT}/{BASTION_HOST_KEY_ITEM}",
-        "SSH_BASTION_KNOWN_HOSTS": f"{VPN_MOUNT}/known_hosts",
         "PGHOST": _param("alloydb-host"),
         "PGPORT": _param("alloydb-port"),
         "PGDATABASE": _param("alloydb-database"),
         "PGUSER": _param("alloydb-user"),
         "PGSSLMODE": _param("alloydb-sslmode"),
-        "PGSSLROOTCERT": "/secrets/alloydb/ca.pem",
-        "AWS_SHARED_CREDENTIALS_FILE": "/secrets/aws/credentials",
         "AWS_DEFAULT_REGION": _param("aws-region"),
         "R2A_S3_BUCKET": _param("s3-bucket"),
         "R2A_S3_PREFIX": _param("s3-prefix"),
@@ -142,39 +136,11 @@ def step_env() -> list[m.EnvVar]:
         "R2A_GCS_PREFIX": _param("gcs-prefix"),
         "GOOGLE_APPLICATION_CREDENTIALS": _param("gcp-credentials-file"),
     }
-    env = [m.EnvVar(name=k, value=v) for k, v in plain.items()]
-    env.append(_secret_env("REDSHIFT_PASSWORD", SECRET_REDSHIFT, "password"))
-    env.append(_secret_env("PGPASSWORD", SECRET_ALLOYDB, "password"))
-    return env
-
-
-# Secrets that may be absent: the GCP key (Workload Identity needs none) and AlloyDB's CA (the Auth Proxy needs none).
-OPTIONAL_SECRETS = {SECRET_GCP, SECRET_ALLOYDB}
-SECRET_MOUNTS = {  # volume name -> (secret, mount path)
-    "aws-credentials": (SECRET_AWS, "/secrets/aws"),
-    # No `items`: every item of acceso-vpn is projected (`key` as the old system made it, or `id_ed25519`, and
-    # `known_hosts` where present). A listed item the Secret lacks fails the pod's volume setup
-    # (https://kubernetes.io/docs/reference/kubernetes-api/config-and-storage-resources/volume/#SecretVolumeSource).
-    "vpn-key": (SECRET_VPN, VPN_MOUNT),
-    "redshift-ca": (SECRET_REDSHIFT, "/secrets/redshift"),
-    "alloydb-ca": (SECRET_ALLOYDB, "/secrets/alloydb"),
-    "gcp-sa": (SECRET_GCP, "/secrets/gcp"),
-}
-
-
-def secret_volumes() -> list[m.Volume]:
-    return [m.Volume(name=vol, secret=m.SecretVolumeSource(secret_name=secret, default_mode=0o400,
-                                                           optional=True if secret in OPTIONAL_SECRETS else None))
-            for vol, (secret, _) in SECRET_MOUNTS.items()] + [bastion_config_volume()]
-
-
-def bastion_config_volume() -> m.Volume:
-    return m.Volume(name="bastion-config", config_map=m.ConfigMapVolumeSource(name=CONFIGMAP_BASTION, optional=True))
-
-
-def secret_mounts() -> list[m.VolumeMount]:
-    return [m.VolumeMount(name=vol, mount_path=path, read_only=True) for vol, (_, path) in SECRET_MOUNTS.items()] + [
-        m.VolumeMount(name="bastion-config", mount_path=BASTION_CONFIG_MOUNT, read_only=True)]
+    for secret in step_secrets(step):
+        plain.update(secret.env())
+    if "SSH_BASTION_HOST_KEY_FILE" in plain:  # the steps that go through the bastion
+        plain["SSH_BASTION_HOST_KEY"] = _param("bastion-host-key")
+    return [m.EnvVar(name=k, value=v) for k, v in plain.items()]
 
 
 def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> m.ResourceRequirements:
@@ -194,82 +160,91 @@ TRANSIENT_RETRY = m.RetryStrategy(
 def step_container(name: str, step: str, args: list[str], *, cpu: str = "250m", memory: str = "512Mi",
                    cpu_limit: str = "1", memory_limit: str = "1Gi", deadline: int = 3600,
                    inputs: list[Parameter] | None = None, extra_env: dict[str, str] | None = None,
-                   **extra) -> Container:
-    env = step_env() + [m.EnvVar(name=k, value=v) for k, v in (extra_env or {}).items()]
+                   images: Images = DEFAULT_IMAGES, sidecars: list[m.UserContainer] | None = None,
+                   sidecar_dirs: tuple[ScratchDir, ...] = (), **extra) -> Container:
+    """A step's template: its own Secrets only, an emptyDir for /tmp, and the pod's identity on every container."""
+    env = step_env(step) + [m.EnvVar(name=k, value=v) for k, v in (extra_env or {}).items()]
+    secrets = step_secrets(step)
     return Container(
-        name=name, image=image(step), image_pull_policy="IfNotPresent",
+        name=name, image=images.step(step), image_pull_policy="IfNotPresent",
         command=["python", "-m", f"steps.{step}"], args=["--run-id", RUN_ID, *args],
-        env=env, volume_mounts=secret_mounts(),
+        env=env, volume_mounts=[s.mount() for s in secrets] + [STEP_TMP.mount()],
+        volumes=[s.volume() for s in secrets] + [d.volume() for d in (STEP_TMP, *sidecar_dirs)],
+        pod_security_context=pod_security_context(), security_context=container_security_context(),
         resources=_resources(cpu, memory, cpu_limit, memory_limit),
         retry_strategy=TRANSIENT_RETRY, active_deadline_seconds=deadline,
-        inputs=inputs or None, **extra)
+        inputs=inputs or None, sidecars=sidecars or None, **extra)
 
 
-SCRATCH_PASSWORD = "scratch"  # throw-away sidecar database inside the pod, never reachable from outside
+# The sidecar listens on the pod's loopback only, which no other pod can reach, and trusts whoever connects there:
+# the containers of this pod. No password exists to leak. https://hub.docker.com/_/postgres (POSTGRES_HOST_AUTH_METHOD)
+SCRATCH_DSN = "postgresql://postgres@127.0.0.1:5432/scratch?sslmode=disable"
 
 
-def scratch_postgres_sidecar() -> m.UserContainer:
+def scratch_postgres_sidecar(images: Images = DEFAULT_IMAGES) -> m.UserContainer:
     return m.UserContainer(
-        name="scratch-postgres", image="postgres:16",
-        env=[m.EnvVar(name="POSTGRES_PASSWORD", value=SCRATCH_PASSWORD),
-             m.EnvVar(name="POSTGRES_DB", value="scratch")],
+        name="scratch-postgres", image=images.postgres(),
+        args=["postgres", "-c", "listen_addresses=127.0.0.1"],
+        env=[m.EnvVar(name="POSTGRES_HOST_AUTH_METHOD", value="trust"),
+             m.EnvVar(name="POSTGRES_DB", value="scratch"),
+             m.EnvVar(name="PGDATA", value=SCRATCH_PGDATA)],
+        volume_mounts=[d.mount() for d in SCRATCH_DIRS],
+        security_context=container_security_context(POSTGRES_UID),
         resources=_resources("250m", "512Mi", "1", "2Gi"),
-        readiness_probe=m.Probe(exec=m.ExecAction(command=["pg_isready", "-U", "postgres"]),
+        readiness_probe=m.Probe(exec=m.ExecAction(command=["pg_isready", "-h", "127.0.0.1", "-U", "postgres"]),
                                 period_seconds=2))
 
 
-AUTH_PROXY_IMAGE = "gcr.io/alloydb-connectors/alloydb-auth-proxy:1.13.1"
-
-
-def auth_proxy_sidecars(instance_uri: str | None) -> list[m.UserContainer]:
+def auth_proxy_sidecars(instance_uri: str | None, images: Images = DEFAULT_IMAGES) -> list[m.UserContainer]:
     """The AlloyDB Auth Proxy beside a step that talks to AlloyDB (then alloydb-host is 127.0.0.1 and
-    alloydb-sslmode disable: the proxy encrypts and authorises with the pod's Workload Identity)."""
+    alloydb-sslmode disable: the proxy encrypts and authorises with the pod's Workload Identity). Its health server
+    listens on localhost, where an httpGet probe (sent to the pod IP) cannot reach it, so it has no probe: a step
+    retries a refused connection while the proxy starts."""
     if not instance_uri:
         return []
     return [m.UserContainer(
-        name="alloydb-auth-proxy", image=AUTH_PROXY_IMAGE,
-        args=["--address=127.0.0.1", "--port=5432", "--health-check", "--http-port=9090", instance_uri],
-        resources=_resources("100m", "64Mi", "500m", "256Mi"),
-        readiness_probe=m.Probe(http_get=m.HTTPGetAction(path="/readiness", port=9090), period_seconds=2))]
+        name="alloydb-auth-proxy", image=images.auth_proxy(),
+        args=["--address=127.0.0.1", "--port=5432", instance_uri],
+        security_context=container_security_context(),
+        resources=_resources("100m", "64Mi", "500m", "256Mi"))]
 
 
-def transfer_container(auth_proxy: str | None = None) -> Container:
+def transfer_container(auth_proxy: str | None = None, images: Images = DEFAULT_IMAGES) -> Container:
     return step_container(
         "table-transfer", "table_transfer",
         [TRANSFER_ITEM_FLAG, "{{inputs.parameters.item}}", f"--format={_param('format')}",
          f"--compression={_param('compression')}", f"--verify={_param('verify')}", f"--cleanup={_param('cleanup')}"],
         cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi", deadline=12 * 3600,
-        inputs=[Parameter(name="item")], sidecars=auth_proxy_sidecars(auth_proxy) or None,
+        inputs=[Parameter(name="item")], sidecars=auth_proxy_sidecars(auth_proxy, images), images=images,
         synchronization=m.Synchronization(semaphores=[m.SemaphoreRef(
             config_map_key_ref=m.ConfigMapKeySelector(name=SEMAPHORE_CONFIGMAP, key=SEMAPHORE_KEY))]))
 
 
-def report_container() -> Container:
-    return step_container("report", "report", [], deadline=3600)
+def report_container(images: Images = DEFAULT_IMAGES) -> Container:
+    return step_container("report", "report", [], deadline=3600, images=images)
 
 
-def pipeline_templates(auth_proxy: str | None = None) -> list:
+def pipeline_templates(auth_proxy: str | None = None, images: Images = DEFAULT_IMAGES) -> list:
     """The container templates of the full migration DAG."""
     dump = step_container("dump-schema", "dump_schema", [
         f"--schemas={_param('schemas')}", f"--exclude-schemas={_param('exclude-schemas')}",
-        f"--tables={_param('tables')}"])
-    rewrite = step_container("rewrite-ddl", "rewrite_ddl", [])
+        f"--tables={_param('tables')}"], images=images)
+    rewrite = step_container("rewrite-ddl", "rewrite_ddl", [], images=images)
     validate = step_container(
-        "validate-restore", "validate_restore", [],
-        extra_env={"R2A_SCRATCH_DSN": f"postgresql://postgres:{SCRATCH_PASSWORD}@127.0.0.1:5432/scratch"},
-        sidecars=[scratch_postgres_sidecar()])
+        "validate-restore", "validate_restore", [], extra_env={"R2A_SCRATCH_DSN": SCRATCH_DSN},
+        sidecars=[scratch_postgres_sidecar(images)], sidecar_dirs=SCRATCH_DIRS, images=images)
     pre = step_container("load-schema-pre", "load_schema",
                          ["--section", "pre-data", f"--on-existing={_param('on-existing')}"],
-                         sidecars=auth_proxy_sidecars(auth_proxy) or None)
+                         sidecars=auth_proxy_sidecars(auth_proxy, images), images=images)
     post = step_container("load-schema-post", "load_schema", ["--section", "post-data"], deadline=6 * 3600,
-                          sidecars=auth_proxy_sidecars(auth_proxy) or None)
-    return [dump, rewrite, validate, pre, transfer_container(auth_proxy), post, report_container()]
+                          sidecars=auth_proxy_sidecars(auth_proxy, images), images=images)
+    return [dump, rewrite, validate, pre, transfer_container(auth_proxy, images), post, report_container(images)]
 
 
-def retry_templates(auth_proxy: str | None = None) -> list:
+def retry_templates(auth_proxy: str | None = None, images: Images = DEFAULT_IMAGES) -> list:
     """retry-failed: list the run's unfinished tables (report --list-unfinished), transfer them, report again."""
-    unfinished = step_container("list-unfinished", "report", ["--list-unfinished"], deadline=1800)
-    return [unfinished, transfer_container(auth_proxy), report_container()]
+    unfinished = step_container("list-unfinished", "report", ["--list-unfinished"], deadline=1800, images=images)
+    return [unfinished, transfer_container(auth_proxy, images), report_container(images)]
 
 
 TRANSFER_DONE = ("table-transfer.Succeeded || table-transfer.Failed || table-transfer.Errored"
@@ -318,29 +293,33 @@ def _common_spec() -> dict:
         service_account_name=SERVICE_ACCOUNT,
         entrypoint="main",
         arguments=[Parameter(name=n, value=v, description=d) for n, v, d in WORKFLOW_PARAMETERS],
-        volumes=secret_volumes(),
+        # Pod defaults; each template repeats them (run-local reads the template's) and mounts its own volumes.
+        security_context=pod_security_context(),
+        automount_service_account_token=False,
+        executor=m.ExecutorConfig(service_account_name=EXECUTOR_SERVICE_ACCOUNT),
         active_deadline_seconds=48 * 3600,
         pod_gc=m.PodGC(strategy="OnPodSuccess", delete_delay_duration="10m"),
         ttl_strategy=m.TTLStrategy(seconds_after_success=7 * 86400, seconds_after_failure=30 * 86400),
         artifact_repository_ref=m.ArtifactRepositoryRef(config_map="artifact-repositories", key="r2a-gcs"),
         workflow_metadata=m.WorkflowMetadata(labels={"r2a/database": _param("database"),
                                                      "r2a/run-id": _param("run-id")}),
-        pod_metadata=m.Metadata(labels={"r2a/database": _param("database"), "r2a/run-id": _param("run-id")}),
+        pod_metadata=m.Metadata(labels={"app.kubernetes.io/part-of": "r2a",  # k8s/networkpolicy.yaml selects it
+                                        "r2a/database": _param("database"), "r2a/run-id": _param("run-id")}),
         labels={"app.kubernetes.io/part-of": "r2a"},
     )
 
 
-def workflow_template(auth_proxy: str | None = None) -> WorkflowTemplate:
+def workflow_template(auth_proxy: str | None = None, images: Images = DEFAULT_IMAGES) -> WorkflowTemplate:
     with WorkflowTemplate(name=TEMPLATE_NAME, **_common_spec()) as wt:
-        pipeline_templates(auth_proxy)
+        pipeline_templates(auth_proxy, images)
         main_dag()
     return wt
 
 
-def retry_failed_template(auth_proxy: str | None = None) -> WorkflowTemplate:
+def retry_failed_template(auth_proxy: str | None = None, images: Images = DEFAULT_IMAGES) -> WorkflowTemplate:
     """`retry-failed`: run-id names the earlier run; only its failed or missing tables are transferred again."""
     with WorkflowTemplate(name=RETRY_TEMPLATE_NAME, **_common_spec()) as wt:
-        retry_templates(auth_proxy)
+        retry_templates(auth_proxy, images)
         retry_dag()
     return wt
 
@@ -348,29 +327,32 @@ def retry_failed_template(auth_proxy: str | None = None) -> WorkflowTemplate:
 def submittable_workflow(arguments: dict[str, str] | None = None) -> Workflow:
     """A Workflow that runs the WorkflowTemplate (what `argo submit` / `r2a submit` sends)."""
     params = [Parameter(name=k, value=v) for k, v in (arguments or {}).items()]
+    # The template already sets both; repeated so that the Workflow alone also says who its pods run as.
     return Workflow(generate_name=f"{TEMPLATE_NAME}-", namespace=NAMESPACE,
                     workflow_template_ref=m.WorkflowTemplateRef(name=TEMPLATE_NAME),
+                    service_account_name=SERVICE_ACCOUNT, security_context=pod_security_context(),
                     arguments=params or None, labels={"app.kubernetes.io/part-of": "r2a"})
 
 
-def cron_workflow(auth_proxy: str | None = None) -> CronWorkflow:
+def cron_workflow(auth_proxy: str | None = None, images: Images = DEFAULT_IMAGES) -> CronWorkflow:
     spec = _common_spec()
     spec.pop("namespace")
     with CronWorkflow(name="redshift-to-alloydb-nightly", namespace=NAMESPACE, schedules=["0 2 * * *"],
                       timezone="Etc/UTC", concurrency_policy="Forbid", starting_deadline_seconds=3600,
                       successful_jobs_history_limit=3, failed_jobs_history_limit=3, **spec) as cw:
-        pipeline_templates(auth_proxy)
+        pipeline_templates(auth_proxy, images)
         main_dag()
     return cw
 
 
-def local_workflow(arguments: dict[str, str] | None = None, auth_proxy: str | None = None) -> Workflow:
+def local_workflow(arguments: dict[str, str] | None = None, auth_proxy: str | None = None,
+                   images: Images = DEFAULT_IMAGES) -> Workflow:
     """The full pipeline as one Workflow (templates inline): what `r2a run-local` executes."""
     spec = _common_spec()
     if arguments:
         given = dict((n, v) for n, v, _ in WORKFLOW_PARAMETERS) | arguments
         spec["arguments"] = [Parameter(name=n, value=v) for n, v in given.items()]
     with Workflow(generate_name=f"{TEMPLATE_NAME}-", **spec) as wf:
-        pipeline_templates(auth_proxy)
+        pipeline_templates(auth_proxy, images)
         main_dag()
     return wf

@@ -1,9 +1,9 @@
 """What a pod has that a laptop does not, and how run-local provides it.
 
 A pod gets Kubernetes Secrets (as env vars or mounted files), sidecars, and the cloud's endpoints. run-local gets
-the same from a LocalEnvironment: secret values written to private files under the run's work folder (mount paths
-in env values and arguments are rewritten to them), a local stand-in per sidecar, and the emulator endpoints as the
-only variables the YAML does not set itself. Everything else comes from the rendered YAML unchanged.
+the same from a LocalEnvironment: secret values (written into each task's pod folder as the kubelet would, see
+workflows/pods.py; mount paths in env values and arguments are rewritten to them), a local stand-in per sidecar, and
+the emulator endpoints as the only variables the YAML does not set itself. Everything else comes from the rendered YAML unchanged.
 """
 
 from __future__ import annotations
@@ -29,19 +29,6 @@ class LocalEnvironment:
 
     def base_environ(self) -> dict[str, str]:
         return process_environ()
-
-    def write_secrets(self, directory: Path) -> dict[str, Path]:
-        """One private folder per Secret, one file per key (like a secret volume); returns Secret → folder."""
-        folders: dict[str, Path] = {}
-        for secret, items in self.secrets.items():
-            folder = directory / secret
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            for key, value in items.items():
-                path = folder / key
-                path.touch(mode=0o600, exist_ok=True)
-                path.write_text(value)
-            folders[secret] = folder
-        return folders
 
 
 def devstack_environment(env: dict) -> tuple[dict[str, str], LocalEnvironment]:

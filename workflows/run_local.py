@@ -3,7 +3,8 @@
 Each DAG task runs its template's container command and arguments as a local process (parameters substituted,
 `{{=...}}` expressions evaluated), withParam fans out with the DAG's parallelism, `depends` is honoured, and
 retryStrategy is applied (its backoff shortened to `retry_backoff_s`). What a pod would get from Kubernetes
-comes from a LocalEnvironment (workflows/local_env.py); nothing else is added.
+comes from a LocalEnvironment (workflows/local_env.py); nothing else is added. Each task's volumes are written the
+way the kubelet writes them and, as root, the task runs as its template's user (workflows/pods.py).
 
 `retry_workflow` is `argo retry` of a finished run: its nodes are read back from the work folder's nodes.json and
 only those that did not succeed run again, in the same work folder and run; succeeded nodes keep their phase and
@@ -14,7 +15,6 @@ nodes are reset and re-run, successful ones are kept unless --restart-successful
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -36,6 +36,8 @@ from workflows.expressions import (
     substitute,
 )
 from workflows.local_env import LocalEnvironment
+from workflows.pods import Identity, PodError, Pods
+from workflows.runtime import StepRuntime, StepRuntimeError
 
 RENDERED = Path(__file__).resolve().parent / "rendered"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +67,7 @@ class RunLocalResult:
     run_id: str
     phase: str
     workdir: Path
+    pods: Path  # the tasks' pod folders (secret files, emptyDirs), removed when the run ends
     nodes: list[NodeResult] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -137,8 +140,6 @@ class _Run:
         self.local, self.workdir = local, workdir
         self.progress = _serialized(progress)
         self.retry_backoff_s = retry_backoff_s
-        self.secret_folders = local.write_secrets(workdir / "secrets")
-        self.volumes = {v["name"]: v for v in self.spec.get("volumes", [])}
         entry = self.templates.get(self.spec["entrypoint"])
         if entry is None or "dag" not in entry:
             raise RunLocalError(f"entrypoint {self.spec['entrypoint']!r} is not a DAG template")
@@ -149,6 +150,8 @@ class _Run:
         self.outputs: dict[str, str] = {}
         self.lock = threading.Lock()
         self.kept = {name: node for name, node in (kept or {}).items() if node.phase in KEPT_PHASES}
+        self.pods = Pods()
+        self.runtime = StepRuntime(self.pods.root)
 
     # ------------------------------------------------------------ the DAG
 
@@ -255,7 +258,7 @@ class _Run:
                       for p in (task.get("arguments") or {}).get("parameters", [])}
             scope.update({f"inputs.parameters.{k}": v for k, v in inputs.items()})
             self._attempts(template, node, scope)
-        except (UnsupportedExpression, RunLocalError) as exc:
+        except (UnsupportedExpression, RunLocalError, PodError, StepRuntimeError) as exc:
             node.phase = "Errored"
             self.progress(f"  !  {node_name}: cannot run locally: {exc}")
         node.seconds = time.monotonic() - started
@@ -267,8 +270,13 @@ class _Run:
     def _attempts(self, template: dict, node: NodeResult, scope: dict[str, Any]) -> None:
         strategy = template.get("retryStrategy") or {}
         limit = int(strategy.get("limit", 0))
-        command, environ = self._command(template, scope)
         safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in node.name)[:150]
+        identity = Identity.of(self.spec, template)
+        command, environ = self._command(template, scope, safe_name, identity)
+        python, cwd, extra = self.runtime.resolve((identity.uid, identity.gid, *identity.groups), identity.preexec())
+        if command[0] == sys.executable:
+            command[0] = python
+        environ.update(extra)
         node.log = self.workdir / "logs" / f"{safe_name}.log"
         node.log.parent.mkdir(parents=True, exist_ok=True)
         self.progress(f"  >  {node.name}")
@@ -279,8 +287,9 @@ class _Run:
                 log.write(f"--- attempt {node.attempts}: {' '.join(command)}\n")
                 log.flush()
                 try:
-                    done = subprocess.run(command, env=environ, cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                                          stderr=log, timeout=float(deadline) if deadline else None)
+                    done = subprocess.run(command, env=environ, cwd=cwd, stdout=subprocess.PIPE,
+                                          stderr=log, timeout=float(deadline) if deadline else None,
+                                          preexec_fn=identity.preexec())
                     node.exit_code = done.returncode
                     stdout = done.stdout.decode(errors="replace")
                 except subprocess.TimeoutExpired:
@@ -305,20 +314,14 @@ class _Run:
                      "lastRetry.status": node.phase, "lastRetry.duration": "0"}
         return bool(evaluate(expression, variables))
 
-    def _command(self, template: dict, scope: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    def _command(self, template: dict, scope: dict[str, Any], pod: str,
+                 identity: Identity) -> tuple[list[str], dict[str, str]]:
         container = template.get("container")
         if container is None:
             raise RunLocalError(f"template {template['name']!r} has no container (only container templates run)")
         variables = self._variables(scope)
-        mounts = {}
-        for mount in container.get("volumeMounts", []):
-            volume = self.volumes.get(mount["name"], {})
-            source = volume.get("secret") or volume.get("configMap") or {}
-            secret = source.get("secretName") or source.get("name")
-            folder = self.secret_folders.get(secret)
-            if folder is None and not source.get("optional"):
-                raise RunLocalError(f"secret {secret!r} (volume {mount['name']}) has no local value")
-            mounts[mount["mountPath"]] = str(folder) if folder else str(self.workdir / "absent" / mount["name"])
+        volumes = {v["name"]: v for v in [*self.spec.get("volumes", []), *template.get("volumes", [])]}
+        mounts = self.pods.prepare(pod, template, volumes, self.local.secrets, identity)
         environ = self.local.base_environ()
         for variable in container.get("env", []):
             environ[variable["name"]] = self._env_value(variable, variables, mounts)
@@ -327,6 +330,9 @@ class _Run:
                 raise RunLocalError(f"sidecar {sidecar['name']!r} of {template['name']} has no local stand-in")
             environ.update(self.local.sidecars[sidecar["name"]])
         environ.update(self.local.endpoints)
+        pod_tmp = "/tmp"  # nosec B108  # the mount path of the pod's emptyDir, mapped to the task's private folder
+        if pod_tmp in mounts:  # this task's temporary files go to its own emptyDir, not to ours
+            environ["TMPDIR"] = mounts[pod_tmp]
         command = [_remap(substitute(part, variables), mounts) for part in container["command"] + container.get(
             "args", [])]
         if command[0] in ("python", "python3"):
@@ -381,10 +387,11 @@ def run_workflow(path: Path, parameters: dict[str, str], local: LocalEnvironment
     try:
         nodes = run.run()
     finally:
-        shutil.rmtree(workdir / "secrets", ignore_errors=True)  # the logs stay; the secret files do not
+        run.pods.close()  # the logs stay; the pods' secret files and emptyDirs do not
     failed = any(n.phase in ("Failed", "Errored") for n in nodes)
     result = RunLocalResult(run_id=run.parameters.get("run-id", ""), phase="Failed" if failed else "Succeeded",
-                            workdir=workdir, nodes=nodes, seconds=time.monotonic() - started)
+                            workdir=workdir, pods=run.pods.root, nodes=nodes,
+                            seconds=time.monotonic() - started)
     _save_nodes(result, path)
     return result
 
@@ -406,7 +413,8 @@ def _save_nodes(result: RunLocalResult, path: Path) -> None:
               "attempts": n.attempts, "log": str(n.log) if n.log else None, "result": n.result}
              for n in result.nodes]
     (result.workdir / NODES_FILE).write_text(json.dumps(
-        {"workflow": str(path), "run_id": result.run_id, "phase": result.phase, "nodes": nodes}, indent=1) + "\n")
+        {"workflow": str(path), "run_id": result.run_id, "phase": result.phase, "pods": str(result.pods),
+         "nodes": nodes}, indent=1) + "\n")
 
 
 def load_result(workdir: Path) -> tuple[Path, RunLocalResult]:
@@ -415,7 +423,8 @@ def load_result(workdir: Path) -> tuple[Path, RunLocalResult]:
         saved = json.loads((workdir / NODES_FILE).read_text())
         nodes = [NodeResult(n["task"], n["name"], n["phase"], n["exit_code"], n["seconds"], n["attempts"],
                             Path(n["log"]) if n["log"] else None, n["result"]) for n in saved["nodes"]]
-        return Path(saved["workflow"]), RunLocalResult(saved["run_id"], saved["phase"], workdir, nodes)
+        return Path(saved["workflow"]), RunLocalResult(saved["run_id"], saved["phase"], workdir,
+                                                       Path(saved.get("pods") or workdir), nodes)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RunLocalError(f"{workdir / NODES_FILE}: not a finished run-local run "
                             f"({one_line(exc, 160)})") from None

@@ -170,3 +170,27 @@ def test_every_requirement_is_bounded_and_pinned_by_the_constraints():
 def test_hera_is_not_in_any_step_image():
     for step in STEPS:
         assert "hera" not in _requirements(step)
+
+
+def test_make_images_builds_exactly_the_images_the_manifests_pull(tmp_path):
+    """steps/build_images.sh tags what `python -m workflows.render --list-images` prints (docker cannot run here)."""
+    import subprocess
+
+    import yaml
+
+    script = (ROOT / "steps" / "build_images.sh").read_text()
+    assert '-m workflows.render "${list[@]}"' in script and '-t "$reference"' in script
+    listed = subprocess.run([sys.executable, "-m", "workflows.render", "--list-images", "--image-registry",
+                             "eu.gcr.io/p/r2a", "--image-tag", "1.0"], cwd=ROOT, capture_output=True, text=True,
+                            check=True).stdout.split("\n")
+    built = dict(line.split() for line in listed if line)
+    assert set(built) == set(STEPS)
+    subprocess.run([sys.executable, "-m", "workflows.render", "--out", str(tmp_path), "--image-registry",
+                    "eu.gcr.io/p/r2a", "--image-tag", "1.0"], cwd=ROOT, capture_output=True, check=True)
+    pulled = set()
+    for path in tmp_path.glob("*.yaml"):
+        spec = yaml.safe_load(path.read_text())["spec"]
+        for template in spec.get("workflowSpec", spec).get("templates", []):
+            if "container" in template:
+                pulled.add(template["container"]["image"])
+    assert pulled == set(built.values())

@@ -46,7 +46,7 @@ def test_secret_from_file(tmp_path):
 
 
 def test_unreadable_secret_file_is_one_line():
-    with pytest.raises(ConfigError, match="REDSHIFT_PASSWORD_FILE names"):
+    with pytest.raises(ConfigError, match=r"cannot read /nonexistent/password \(named by REDSHIFT_PASSWORD_FILE\)"):
         load_settings({"REDSHIFT_PASSWORD_FILE": "/nonexistent/password"})
 
 

@@ -28,12 +28,12 @@ def example_secrets() -> dict[str, set[str]]:
 def test_referenced_secrets_and_keys_exist_in_the_example():
     known = example_secrets()
     for name, spec in specs():
-        for vol in spec.get("volumes", []):
-            if "configMap" in vol:  # only the bastion's public host key, which the bastion-host-key parameter also gives
-                assert vol["configMap"].get("optional") is True, (name, vol)
-                continue
-            assert vol["secret"]["secretName"] in known, (name, vol)
         for tmpl in spec["templates"]:
+            for vol in spec.get("volumes", []) + tmpl.get("volumes", []):
+                if "secret" in vol:
+                    assert vol["secret"]["secretName"] in known, (name, vol)
+                    for item in vol["secret"].get("items", []):
+                        assert item["key"] in known[vol["secret"]["secretName"]], (name, vol)
             for env in tmpl.get("container", {}).get("env", []):
                 ref = env.get("valueFrom", {}).get("secretKeyRef")
                 if ref:
@@ -59,14 +59,18 @@ RBAC = Path(__file__).resolve().parents[2] / "k8s" / "rbac.yaml"
 
 def test_service_account_and_semaphore_configmap_exist_in_rbac_manifest():
     documents = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(RBAC.read_text())}
-    role = documents[("Role", "r2a-workflow-executor")]
+    role = documents[("Role", "r2a-executor")]
     assert {"workflowtaskresults"} <= {r for rule in role["rules"] for r in rule["resources"]}
-    binding = documents[("RoleBinding", "r2a-workflow-executor")]
-    assert binding["roleRef"]["name"] == "r2a-workflow-executor"
+    binding = documents[("RoleBinding", "r2a-executor")]
+    assert binding["roleRef"]["name"] == "r2a-executor"
     for name, spec in specs():
         account = spec.get("serviceAccountName")
         assert ("ServiceAccount", account) in documents, (name, account)
-        assert {"kind": "ServiceAccount", "name": account, "namespace": "argo"} in binding["subjects"]
+        # Only Argo's executor holds a token with rights; the step containers get none.
+        assert {"kind": "ServiceAccount", "name": account, "namespace": "argo"} not in binding["subjects"]
+        executor = spec["executor"]["serviceAccountName"]
+        assert {"kind": "ServiceAccount", "name": executor, "namespace": "argo"} in binding["subjects"]
+        assert spec["automountServiceAccountToken"] is False
         for template in spec["templates"]:
             for semaphore in (template.get("synchronization") or {}).get("semaphores", []):
                 ref = semaphore["configMapKeyRef"]
