@@ -111,6 +111,15 @@ class Engine:
     def case_sensitive(self) -> bool:
         return self.settings.get("enable_case_sensitive_identifier", "off").lower() in ("on", "true", "1")
 
+    def creation_schema(self) -> str:
+        """Where an unqualified CREATE puts its object: the first existing schema of the user's search_path (the
+        backend would pick r2a_catalog, which comes first on its path)."""
+        rows = self.query("select r2a_emulator.rs_name(s) from unnest(pg_catalog.current_schemas(false)) "
+                          "with ordinality as p(s, k) where s not in ('r2a_catalog', 'pg_catalog') order by k limit 1")
+        if not rows:
+            raise EmulatorError("3F000", "no schema has been selected to create in")
+        return rows[0][0]
+
     def transaction_status(self) -> str:
         if self.conn.closed:
             return "I"
