@@ -479,7 +479,7 @@ SELECT c.oid, r2a_emulator.rs_name(c.relname)::text AS relname, c.relnamespace, 
        c.relminmxid, r2a_emulator.acl_text(c.relacl) AS relacl, c.reloptions, c.relpartbound,
        CASE WHEN c.relkind <> 'r' THEN NULL::smallint
             ELSE (CASE coalesce(t.diststyle, 'AUTO') WHEN 'EVEN' THEN 0 WHEN 'KEY' THEN 1 WHEN 'ALL' THEN 8
-                                                       ELSE 10 END)::smallint END AS reldiststyle
+                                                       ELSE 9 END)::smallint END AS reldiststyle
 FROM pg_catalog.pg_class c
 LEFT JOIN r2a_emulator.tables t ON t.relid = c.oid
 WHERE NOT r2a_emulator.hidden_namespace(c.relnamespace) AND c.relkind <> 'S';
@@ -492,15 +492,28 @@ SELECT r2a_emulator.rs_name(n.nspname)::text AS schemaname, r2a_emulator.rs_name
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND NOT r2a_emulator.hidden_namespace(n.oid);
 
+-- attencodingtype is an integer code on Redshift, 0 for raw (AWS's "Diagnostic queries for query tuning" tests
+-- `decode(max(attencodingtype), 0, 'n', 'y')`; DDL generators call format_encoding(attencodingtype::integer)).
+-- AWS does not publish the other codes: these are the emulator's own, format_encoding reads them back.
+CREATE OR REPLACE FUNCTION r2a_emulator.encoding_names() RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY['raw', 'bytedict', 'delta', 'delta32k', 'lzo', 'mostly8', 'mostly16', 'mostly32', 'runlength',
+                 'text255', 'text32k', 'zstd', 'az64']
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_emulator.encoding_code(encoding text) RETURNS smallint
+LANGUAGE sql IMMUTABLE AS $$ SELECT (array_position(r2a_emulator.encoding_names(), encoding) - 1)::smallint $$;
+
+DROP VIEW IF EXISTS r2a_catalog.pg_attribute;  -- attencodingtype was text before
 CREATE OR REPLACE VIEW r2a_catalog.pg_attribute AS
 SELECT a.attrelid, r2a_emulator.rs_name(a.attname)::text AS attname, a.atttypid, a.attlen, a.attnum,
        a.attcacheoff, a.atttypmod, a.attndims, a.attbyval, a.attalign, a.attstorage, a.attnotnull,
        (a.atthasdef OR a.attidentity <> '') AS atthasdef, a.attidentity, a.attisdropped, a.attislocal,
        a.attinhcount, a.attcollation, a.attacl,
        coalesce(col.distkey, false) AS attisdistkey,
-       (CASE WHEN t.sortkey_kind = 'INTERLEAVED' AND coalesce(col.sortkey, 0) % 2 = 0
+       (CASE WHEN t.sortkey_kind = 'INTERLEAVED' AND coalesce(col.sortkey, 0) % 2 = 1
              THEN -coalesce(col.sortkey, 0) ELSE coalesce(col.sortkey, 0) END)::integer AS attsortkeyord,
-       r2a_emulator.column_encoding(a.attrelid, a.attnum, a.atttypid) AS attencodingtype
+       r2a_emulator.encoding_code(r2a_emulator.column_encoding(a.attrelid, a.attnum, a.atttypid)) AS attencodingtype
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 LEFT JOIN r2a_emulator.columns col ON col.relid = a.attrelid AND col.attnum = a.attnum
@@ -521,8 +534,11 @@ FROM r2a_emulator.columns col
 JOIN pg_catalog.pg_attribute a ON a.attrelid = col.relid AND a.attnum = col.attnum AND NOT a.attisdropped
 WHERE col.identity_seed IS NOT NULL;
 
+-- Redshift's format_encoding names a column's compression (raw shows as none, as in pg_table_def).
 CREATE OR REPLACE FUNCTION r2a_catalog.format_encoding(encoding integer) RETURNS name
-LANGUAGE sql IMMUTABLE AS $$ SELECT pg_catalog.pg_encoding_to_char(encoding) $$;
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN encoding = 0 THEN 'none' ELSE (r2a_emulator.encoding_names())[encoding + 1] END::name
+$$;
 
 CREATE OR REPLACE FUNCTION r2a_catalog.pg_get_constraintdef(constraint_oid oid) RETURNS text
 LANGUAGE sql STABLE AS $$
@@ -611,7 +627,7 @@ SELECT r2a_emulator.rs_name(n.nspname)::text AS schemaname, r2a_emulator.rs_name
        (CASE WHEN r2a_emulator.column_encoding(c.oid, a.attnum, a.atttypid) = 'raw' THEN 'none'
              ELSE r2a_emulator.column_encoding(c.oid, a.attnum, a.atttypid) END)::character(32) AS encoding,
        coalesce(col.distkey, false) AS distkey,
-       (CASE WHEN t.sortkey_kind = 'INTERLEAVED' AND coalesce(col.sortkey, 0) % 2 = 0
+       (CASE WHEN t.sortkey_kind = 'INTERLEAVED' AND coalesce(col.sortkey, 0) % 2 = 1
              THEN -coalesce(col.sortkey, 0) ELSE coalesce(col.sortkey, 0) END)::integer AS sortkey,
        a.attnotnull AS notnull
 FROM pg_catalog.pg_class c
@@ -637,10 +653,17 @@ BEGIN
     RETURN result;
 END $$;
 
+-- Columns in the order of AWS's SVV_TABLE_INFO page (https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_TABLE_INFO.html).
+-- encoded: 'Y, AUTO(ENCODE)' while no column names an encoding (the table is ENCODE AUTO); sortkey1: AUTO(SORTKEY)
+-- for a table created without SORTKEY (CREATE TABLE: "If you don't specify any sort keys options, the default is
+-- AUTO"). Statistics Redshift gathers and PostgreSQL has no equivalent for read as a healthy table's.
+DROP VIEW IF EXISTS r2a_catalog.svv_table_info;  -- its columns were fewer and in another order before
 CREATE OR REPLACE VIEW r2a_catalog.svv_table_info AS
-SELECT s.value AS database, r2a_emulator.rs_name(n.nspname)::text AS schema, c.oid::integer AS table_id,
+SELECT s.value AS database, r2a_emulator.rs_name(n.nspname)::text AS schema, c.oid AS table_id,
        r2a_emulator.rs_name(c.relname)::text AS "table",
-       CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
+       CASE WHEN NOT EXISTS (SELECT 1 FROM r2a_emulator.columns k WHERE k.relid = c.oid AND k.encoding IS NOT NULL)
+            THEN 'Y, AUTO(ENCODE)'
+            WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
                          AND NOT a.attisdropped
                          AND r2a_emulator.column_encoding(c.oid, a.attnum, a.atttypid) <> 'raw')
             THEN 'Y' ELSE 'N' END AS encoded,
@@ -651,14 +674,22 @@ SELECT s.value AS database, r2a_emulator.rs_name(n.nspname)::text AS schema, c.o
                                                 WHERE k.relid = c.oid AND k.distkey LIMIT 1), '') || ')'
             WHEN 'AUTO' THEN 'AUTO(ALL)' ELSE t.diststyle END AS diststyle,
        CASE WHEN t.sortkey_kind = 'INTERLEAVED' THEN 'INTERLEAVED'
+            WHEN coalesce(t.sortkey_kind, 'AUTO') = 'AUTO' THEN 'AUTO(SORTKEY)'
             ELSE (SELECT r2a_emulator.rs_name(a.attname) FROM r2a_emulator.columns k
                   JOIN pg_catalog.pg_attribute a ON a.attrelid = k.relid AND a.attnum = k.attnum
                   WHERE k.relid = c.oid AND k.sortkey = 1) END AS sortkey1,
+       (SELECT max(a.atttypmod - 4) FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
+        AND NOT a.attisdropped AND a.atttypid = 'pg_catalog.varchar'::regtype)::integer AS max_varchar,
+       (SELECT r2a_emulator.column_encoding(c.oid, a.attnum, a.atttypid) FROM r2a_emulator.columns k
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = k.relid AND a.attnum = k.attnum
+        WHERE k.relid = c.oid AND k.sortkey = 1)::character(32) AS sortkey1_enc,
        (SELECT count(*) FROM r2a_emulator.columns k WHERE k.relid = c.oid AND k.sortkey > 0)::integer AS sortkey_num,
        greatest(1, ceil(pg_catalog.pg_total_relation_size(c.oid) / (1024.0 * 1024.0)))::bigint AS size,
-       x.rows::numeric AS tbl_rows, x.rows AS estimated_visible_rows,
-       0::numeric AS unsorted, 0::numeric AS stats_off, 0::numeric AS skew_rows,
-       NULL::timestamp AS create_time
+       0.0001::numeric(10,4) AS pct_used, 0::bigint AS empty,
+       0::numeric(5,2) AS unsorted, 0::numeric(5,2) AS stats_off, x.rows::numeric(38,0) AS tbl_rows,
+       NULL::numeric(19,2) AS skew_sortkey1, 0::numeric(19,2) AS skew_rows,
+       x.rows::numeric(38,0) AS estimated_visible_rows, NULL::text AS risk_event,
+       0::numeric(12,2) AS vacuum_sort_benefit, NULL::timestamp AS create_time
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN r2a_emulator.tables t ON t.relid = c.oid

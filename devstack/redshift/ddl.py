@@ -121,6 +121,14 @@ def folded(token: Token, engine) -> str:
     return token.name
 
 
+def user_name(token: Token, engine) -> str:
+    """A user name keeps the case it was quoted with, whatever enable_case_sensitive_identifier says
+    (https://docs.aws.amazon.com/redshift/latest/dg/r_enable_case_sensitive_identifier.html)."""
+    if token.kind == QIDENT:
+        return token.text[1:-1].replace('""', '"')
+    return folded(token, engine)
+
+
 @dataclass
 class QualifiedName:
     schema: str | None
@@ -739,7 +747,7 @@ def create_schema(engine, tokens: list[Token], words: list[Token]):
                 cursor.accept("MB", "GB", "TB")
             continue
         if cursor.accept("AUTHORIZATION"):
-            kept.append("AUTHORIZATION " + users.role_sql(engine, folded(cursor.take(), engine)))
+            kept.append("AUTHORIZATION " + users.role_sql(engine, user_name(cursor.take(), engine)))
             continue
         kept.append(translate.statement([cursor.take()], engine))
     return engine.run(" ".join(kept))
@@ -825,7 +833,7 @@ def alter_table(engine, tokens: list[Token], words: list[Token]):
     if cursor.at("OWNER") and cursor.at("TO", offset=1):
         from devstack.redshift import users
         cursor.pos += 2
-        owner = users.role_sql(engine, folded(cursor.take(), engine))
+        owner = users.role_sql(engine, user_name(cursor.take(), engine))
         return engine.run(f"ALTER TABLE {name.sql(engine)} OWNER TO {owner}")
     return None
 

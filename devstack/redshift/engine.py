@@ -46,6 +46,11 @@ _REDSHIFT_SETTINGS = {"query_group": "unset", "enable_result_cache_for_session":
                       "use_fips_ssl": "off", "cast_super_null_on_error": "off", "downcase_delimited_identifier": "on",
                       "error_on_nondeterministic_update": "false", "default_geometry_encoding": "2"}
 
+# PostgreSQL settings Redshift does not know: clients that sniff the version with them get an error there
+# (graphile/crystal#913 and vscode-postgres#107 quote it for server_version_num, sqlalchemy#9494 for
+# standard_conforming_strings), so they get one here instead of the backend's PostgreSQL 16 answer.
+_NOT_SHOWN = {"server_version_num", "standard_conforming_strings"}
+
 
 class EmulatorError(Exception):
     def __init__(self, sqlstate: str, message: str, detail: str | None = None, hint: str | None = None):
@@ -351,7 +356,11 @@ class Engine:
         if kind in ("TABLE", "VIEW", "PROCEDURE") and len(words) > 2:
             return text_result("ddl", [show.show(self, kind, words[2:])])
         name = words[1].name if len(words) > 1 else ""
+        if name in _NOT_SHOWN:
+            raise EmulatorError("42704", f'unrecognized configuration parameter "{name}"')
         if name == "server_version":
+            if self.user != self.config.master_user:
+                raise EmulatorError("42501", 'must be superuser to examine "server_version"')
             return text_result("server_version", ["8.0.2"])
         if name in ("search_path",):
             return text_result("search_path", [self.search_path])
