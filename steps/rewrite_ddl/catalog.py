@@ -30,6 +30,7 @@ class Column:
     distkey: bool = False
     sortkey_position: int | None = None
     comment: str | None = None
+    collation: str | None = None
 
 
 @dataclass
@@ -180,7 +181,8 @@ def catalog_from_dict(data: Any, where: str = "catalog.json") -> Catalog:
     for t in data["tables"]:
         columns = [Column(c["name"], c["type"], c.get("nullable", True), c.get("default"),
                           Identity(c["identity"]["seed"], c["identity"]["step"]) if c.get("identity") else None,
-                          c.get("encoding"), c.get("distkey", False), c.get("sortkey_position"), c.get("comment"))
+                          c.get("encoding"), c.get("distkey", False), c.get("sortkey_position"), c.get("comment"),
+                          c.get("collation"))
                    for c in t["columns"]]
         constraints = [Constraint(k["name"], k["kind"], list(k["columns"]),
                                   Reference(k["references"]["schema"], k["references"]["table"],
