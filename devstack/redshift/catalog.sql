@@ -40,6 +40,17 @@ CREATE TABLE IF NOT EXISTS r2a_emulator.views (
     late_binding boolean NOT NULL DEFAULT false,
     materialized boolean NOT NULL DEFAULT false,
     ddl text NOT NULL);
+-- Objects with no storage here (features.py): external schemas and tables, libraries, models, RLS policies and
+-- their attachments, datashares and their objects; the system views below read them.
+CREATE TABLE IF NOT EXISTS r2a_emulator.features (
+    id bigserial PRIMARY KEY,
+    kind text NOT NULL,
+    schema_name text,
+    name text NOT NULL,
+    detail jsonb NOT NULL DEFAULT '{}',
+    ddl text NOT NULL,
+    owner text,
+    created timestamp NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'));
 CREATE TABLE IF NOT EXISTS r2a_emulator.users (
     usename text PRIMARY KEY,
     rolname name NOT NULL UNIQUE,
@@ -753,3 +764,123 @@ CREATE OR REPLACE VIEW r2a_catalog.stv_slices AS
 SELECT g.slice - 1 AS slice, (g.slice - 1) / 2 AS node, 'D'::text AS type
 FROM r2a_emulator.settings s, generate_series(1, s.value::integer) AS g(slice)
 WHERE s.name = 'slices';
+
+-- ------------------------------------------------------------------ objects without storage (features.py)
+-- Each view has the columns of its AWS page (https://docs.aws.amazon.com/redshift/latest/dg/r_<NAME>.html).
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_external_schemas AS
+SELECT (3000000000 + f.id)::oid AS esoid,
+       (CASE f.detail->>'source' WHEN 'data catalog' THEN 1 WHEN 'hive metastore' THEN 2 WHEN 'postgres' THEN 3
+            WHEN 'redshift' THEN 5 WHEN 'mysql' THEN 8 WHEN 'kinesis' THEN 9 ELSE 10 END)::smallint AS eskind,
+       f.name::name AS schemaname, 100 AS esowner, coalesce(f.detail->>'database', '') AS databasename,
+       json_build_object('IAM_ROLE', f.detail->>'iam_role')::text AS esoptions
+FROM r2a_emulator.features f WHERE f.kind = 'external_schema';
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_external_tables AS
+SELECT s.value AS redshift_database_name, f.schema_name AS schemaname, f.name AS tablename,
+       'EXTERNAL_TABLE'::text AS tabletype, f.detail->>'location' AS location, NULL::text AS input_format,
+       NULL::text AS output_format, NULL::text AS serialization_lib, NULL::text AS serde_parameters,
+       0 AS compressed, NULL::text AS parameters
+FROM r2a_emulator.features f CROSS JOIN r2a_emulator.settings s
+WHERE f.kind = 'external_table' AND s.name = 'database';
+
+CREATE OR REPLACE VIEW r2a_catalog.pg_library AS
+SELECT f.name::name AS name, (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname = 'plpythonu') AS language_oid,
+       f.id::integer AS file_store_id, 100 AS owner
+FROM r2a_emulator.features f WHERE f.kind = 'library';
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_ml_model_info AS
+SELECT s.value::char(128) AS database_name, f.schema_name::char(128) AS schema_name, f.owner::char(128) AS user_name,
+       f.name::char(128) AS model_name, 'ACTIVE'::char(20) AS life_cycle, 0 AS is_refreshable,
+       'Model is Ready'::char(128) AS model_state
+FROM r2a_emulator.features f CROSS JOIN r2a_emulator.settings s
+WHERE f.kind = 'model' AND s.name = 'database';
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_rls_policy AS
+SELECT s.value AS poldb, f.name AS polname, f.detail->>'alias' AS polalias,
+       (SELECT json_agg(json_build_object('colname', a->>'name', 'type', a->>'type'))
+        FROM jsonb_array_elements(f.detail->'attributes') a)::text AS polatts,
+       f.detail->>'using' AS polqual, true AS polenabled, f.owner AS polmodifiedby, f.created AS polmodifiedtime
+FROM r2a_emulator.features f CROSS JOIN r2a_emulator.settings s
+WHERE f.kind = 'rls_policy' AND s.name = 'database';
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_rls_attached_policy AS
+SELECT f.detail->>'schema' AS relschema, f.detail->>'table' AS relname, 'table'::text AS relkind,
+       f.detail->>'policy' AS polname, f.owner AS grantor, f.detail->>'grantee' AS grantee,
+       f.detail->>'grantee_kind' AS granteekind, true AS is_pol_on,
+       coalesce((r.detail->>'on')::boolean, false) AS is_rls_on,
+       coalesce(r.detail->>'conjunction', 'and')::character(3) AS rls_conjunction_type
+FROM r2a_emulator.features f
+LEFT JOIN r2a_emulator.features r ON r.kind = 'rls_relation' AND r.schema_name = f.detail->>'schema'
+     AND r.name = f.detail->>'table'
+WHERE f.kind = 'rls_attachment';
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_rls_relation AS
+SELECT s.value AS datname, f.schema_name AS relschema, f.name AS relname, 'table'::text AS relkind,
+       (f.detail->>'on')::boolean AS is_rls_on, (f.detail->>'for_datashares')::boolean AS is_rls_datashare_on,
+       (f.detail->>'conjunction')::character(3) AS rls_conjunction_type,
+       'and'::character(3) AS rls_datashare_conjunction_type
+FROM r2a_emulator.features f CROSS JOIN r2a_emulator.settings s
+WHERE f.kind = 'rls_relation' AND s.name = 'database';
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_datashares AS
+SELECT f.name::varchar(128) AS share_name, f.id::integer AS share_id, f.owner::varchar(128) AS share_owner,
+       s.value::varchar(128) AS source_database, NULL::varchar(128) AS consumer_database,
+       'OUTBOUND'::varchar(8) AS share_type, f.created AS createdate,
+       (f.detail->>'publicly_accessible')::boolean AS is_publicaccessible, NULL::varchar(256) AS share_acl,
+       NULL::varchar(16) AS producer_account, NULL::varchar(64) AS producer_namespace,
+       NULL::varchar(64) AS managed_by
+FROM r2a_emulator.features f CROSS JOIN r2a_emulator.settings s
+WHERE f.kind = 'datashare' AND s.name = 'database';
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_datashare_objects AS
+SELECT 'OUTBOUND'::varchar(8) AS share_type, f.schema_name::varchar(128) AS share_name,
+       (f.detail->>'object_type')::varchar(64) AS object_type, (f.detail->>'object_name')::varchar(512) AS object_name,
+       NULL::varchar(16) AS producer_account, NULL::varchar(64) AS producer_namespace, false AS include_new
+FROM r2a_emulator.features f WHERE f.kind = 'datashare_object';
+
+-- ------------------------------------------------------------------ system tables admin views read
+-- Empty (or, for stv_tbl_perm, one row per table on slice 0), with the columns of their AWS pages, so that
+-- admin views selecting from them can be created and queried.
+
+CREATE OR REPLACE VIEW r2a_catalog.stv_tbl_perm AS
+SELECT 0 AS slice, c.oid::integer AS id, r2a_emulator.rs_name(c.relname)::character(72) AS name,
+       greatest(c.reltuples, 0)::bigint AS rows, greatest(c.reltuples, 0)::bigint AS sorted_rows,
+       (c.relpersistence = 't')::integer AS temp, 1 AS db_id, 0 AS insert_pristine, 0 AS delete_pristine,
+       coalesce(t.backup, true)::integer AS backup,
+       (CASE coalesce(t.diststyle, 'AUTO') WHEN 'EVEN' THEN 0 WHEN 'KEY' THEN 1 WHEN 'ALL' THEN 8 ELSE 9 END)
+           AS dist_style,
+       greatest(1, ceil(pg_catalog.pg_relation_size(c.oid) / (1024.0 * 1024.0)))::integer AS block_count
+FROM pg_catalog.pg_class c
+LEFT JOIN r2a_emulator.tables t ON t.relid = c.oid
+WHERE c.relkind = 'r' AND NOT r2a_emulator.hidden_namespace(c.relnamespace)
+  AND c.relnamespace NOT IN (SELECT oid FROM pg_catalog.pg_namespace
+                             WHERE nspname IN ('pg_catalog', 'information_schema'));
+
+CREATE OR REPLACE VIEW r2a_catalog.stl_query AS
+SELECT NULL::integer AS userid, NULL::integer AS query, NULL::character(320) AS label, NULL::bigint AS xid,
+       NULL::integer AS pid, NULL::character(32) AS database, NULL::character(4000) AS querytxt,
+       NULL::timestamp AS starttime, NULL::timestamp AS endtime, NULL::integer AS aborted,
+       NULL::integer AS insert_pristine, NULL::integer AS concurrency_scaling_status
+WHERE false;
+
+CREATE OR REPLACE VIEW r2a_catalog.svl_qlog AS
+SELECT NULL::integer AS userid, NULL::integer AS query, NULL::bigint AS xid, NULL::integer AS pid,
+       NULL::timestamp AS starttime, NULL::timestamp AS endtime, NULL::bigint AS elapsed, NULL::integer AS aborted,
+       NULL::character(320) AS label, NULL::character(60) AS substring, NULL::integer AS source_query,
+       NULL::text AS concurrency_scaling_status_txt, NULL::integer AS from_sp_call
+WHERE false;
+
+CREATE OR REPLACE VIEW r2a_catalog.stl_load_errors AS
+SELECT NULL::integer AS userid, NULL::integer AS slice, NULL::integer AS tbl, NULL::timestamp AS starttime,
+       NULL::integer AS session, NULL::integer AS query, NULL::character(256) AS filename,
+       NULL::bigint AS line_number, NULL::character(127) AS colname, NULL::character(10) AS type,
+       NULL::character(10) AS col_length, NULL::integer AS position, NULL::character(1024) AS raw_line,
+       NULL::character(1024) AS raw_field_value, NULL::integer AS err_code, NULL::character(100) AS err_reason
+WHERE false;
+
+CREATE OR REPLACE VIEW r2a_catalog.stv_tbl_trans AS
+SELECT NULL::integer AS slice, NULL::integer AS id, NULL::bigint AS rows, NULL::bigint AS size,
+       NULL::bigint AS query_id, NULL::integer AS ref_cnt, NULL::integer AS from_suspended,
+       NULL::integer AS prep_swap
+WHERE false;

@@ -129,6 +129,12 @@ def _rewrite(tokens: list[Token], engine) -> str:
         prev = _prev_sig(tokens, i - 1)
         qualified = _is(prev, PUNCT, ".") or (after < len(tokens) and _is(tokens[after], PUNCT, "."))
         calls = after < len(tokens) and _is(tokens[after], PUNCT, "(")
+        if qualified and not _is(prev, PUNCT, ".") and token.text.lower() == engine.config.database \
+                and _three_part(tokens, i):
+            # database.schema.object (https://docs.aws.amazon.com/redshift/latest/dg/cross-database_usage.html):
+            # the emulator's one database is the backend's current one, so its name is dropped
+            i = _next_sig(tokens, after + 1)
+            continue
         if qualified:
             out.append(_identifier(token, engine))
             i += 1
@@ -164,6 +170,18 @@ def _rewrite(tokens: list[Token], engine) -> str:
         out.append(_identifier(token, engine))
         i += 1
     return "".join(out)
+
+
+def _three_part(tokens: list[Token], start: int) -> bool:
+    """name . name . name starting at start (and not a fourth part before it)."""
+    k, parts = start, 0
+    while k < len(tokens) and tokens[k].kind in (IDENT, QIDENT):
+        parts += 1
+        dot = _next_sig(tokens, k + 1)
+        if dot >= len(tokens) or not _is(tokens[dot], PUNCT, "."):
+            break
+        k = _next_sig(tokens, dot + 1)
+    return parts == 3
 
 
 # ---------------------------------------------------------------- function rewrites

@@ -52,6 +52,7 @@ class CatalogRows:
     views: list[tuple] = field(default_factory=list)
     users: list[tuple] = field(default_factory=list)
     groups: list[tuple] = field(default_factory=list)
+    redshift_only: list[tuple] = field(default_factory=list)     # (kind, schema or None, name, detail)
 
 
 def split_identifiers(text: str) -> list[str]:
@@ -242,8 +243,11 @@ def build_catalog(rows: CatalogRows, shows: Shows, filters: Filters, run_id: str
             functions.append({"schema": schema, "name": name, "owner": owner, "comment": comment,
                               "language": language, "arguments": arguments, "returns": returns,
                               "volatility": VOLATILITY.get(volatility, "volatile"), "body": source or ""})
+    external = {name for kind, _, name, _ in rows.redshift_only if kind == "external_schema"}
     schemas = []
     for _, name, owner, comment, acl in rows.schemas:
+        if name in external:       # Redshift lists external schemas in pg_namespace too: reported below instead
+            continue
         if filters.schema_wanted(name) and (name in schema_names or not filters.tables):
             schemas.append({"name": name, "owner": owner, "comment": comment})
             grants += _grants("schema", name, name, owner, acl)
@@ -254,7 +258,21 @@ def build_catalog(rows: CatalogRows, shows: Shows, filters: Filters, run_id: str
         "users": [{"name": r[1], "superuser": bool(r[2]), "create_database": bool(r[3])} for r in rows.users],
         "groups": [{"name": g[0], "members": _group_members(g[1], users)} for g in rows.groups],
         "grants": grants,
+        "redshift_only": redshift_only(rows.redshift_only, filters),
     }
+
+
+def redshift_only(rows: list[tuple], filters: Filters) -> list[dict]:
+    """External schemas and tables, libraries, models, RLS policies, datashares: listed so that the report names
+    them. An object in a schema the filters leave out is left out with it."""
+    out = []
+    for kind, schema, name, detail in rows:
+        home = name if kind == "external_schema" else schema
+        if home is not None and kind != "unreadable" and not filters.schema_wanted(str(home)):
+            continue
+        out.append({"kind": kind, "name": f"{schema}.{name}" if schema else str(name),
+                    "detail": str(detail) if detail is not None else None})
+    return sorted(out, key=lambda o: (o["kind"], o["name"]))
 
 
 def _grants(kind: str, schema: str, name: str, owner: str | None, acl: Any) -> list[dict]:

@@ -1,0 +1,145 @@
+"""Statements of AWS's SQL reference whose objects hold no data here: accepted as Redshift's grammar has them,
+recorded, and listed by the system view AWS documents for each (https://docs.aws.amazon.com/redshift/latest/dg/…
+pages named per test). Also three-part names, QUALIFY-free admin views over stv_tbl_perm, IDENTITY(0, 1), DEC,
+the "identity"(…) default form and unqualified CREATE after SET search_path."""
+
+from __future__ import annotations
+
+import psycopg2
+import pytest
+
+from tests.redshift_emulator.conftest import one, rows
+
+ROLE = "arn:aws:iam::123456789012:role/r2a-test"
+
+
+def run(conn, *statements: str) -> None:
+    with conn.cursor() as cur:
+        for statement in statements:
+            cur.execute(statement)
+
+
+def test_external_schema_and_table(rs):
+    """r_CREATE_EXTERNAL_SCHEMA.html, r_CREATE_EXTERNAL_TABLE.html; listed by r_SVV_EXTERNAL_SCHEMAS.html (eskind 1
+    = data catalog) and r_SVV_EXTERNAL_TABLES.html."""
+    run(rs, f"create external schema if not exists spectrum_t from data catalog database 'spectrumdb' "
+            f"iam_role '{ROLE}' create external database if not exists",
+        "create external table spectrum_t.sales(salesid integer, pricepaid decimal(8,2), saletime timestamp) "
+        "row format delimited fields terminated by '\\t' stored as textfile "
+        "location 's3://amzn-s3-demo-bucket/tickit/spectrum/sales/' table properties ('numRows'='172000')")
+    assert rows(rs, "select eskind, databasename from svv_external_schemas where schemaname = 'spectrum_t'") == [
+        (1, "spectrumdb")]
+    assert rows(rs, "select location from svv_external_tables where schemaname = 'spectrum_t'") == [
+        ("s3://amzn-s3-demo-bucket/tickit/spectrum/sales/",)]
+    with pytest.raises(psycopg2.Error, match="external schema"):
+        run(rs, "create external table nowhere.t (a int) stored as parquet location 's3://b/p/'")
+    with pytest.raises(psycopg2.Error, match="DATABASE"):
+        run(rs, f"create external schema other_t from data catalog iam_role '{ROLE}'")
+    run(rs, "drop schema spectrum_t")       # r_DROP_SCHEMA.html: external schemas are dropped like any other
+    assert one(rs, "select count(*) from svv_external_tables where schemaname = 'spectrum_t'") == 0
+
+
+def test_library_and_model(rs, schema):
+    """r_CREATE_LIBRARY.html (LANGUAGE plpythonu FROM 's3://…'), listed by r_PG_LIBRARY.html;
+    r_CREATE_MODEL.html, listed by r_SVV_ML_MODEL_INFO.html."""
+    run(rs, f"create or replace library f_urlparse_t language plpythonu from 's3://bucket/urlparse3-1.0.3.zip' "
+            f"iam_role '{ROLE}'",
+        f"create table {schema}.churn (state varchar(2), calls int, churn boolean)",
+        f"create model {schema}.customer_churn from (select state, calls, churn from {schema}.churn) "
+        f"target churn function ml_fn_customer_churn iam_role default settings (s3_bucket 'bucket')")
+    assert one(rs, "select count(*) from pg_library where name = 'f_urlparse_t'") == 1
+    run(rs, "drop library f_urlparse_t")
+    assert one(rs, "select count(*) from pg_library where name = 'f_urlparse_t'") == 0
+    assert rows(rs, "select trim(model_name) from svv_ml_model_info where trim(schema_name) = %s", (schema,)) == [
+        ("customer_churn",)]
+    with pytest.raises(psycopg2.Error, match="plpythonu"):
+        run(rs, "create library f_other_t language sql from 's3://bucket/x.zip'")
+
+
+def test_rls_policy_attach_and_table_switch(rs, schema):
+    """r_CREATE_RLS_POLICY.html, r_ATTACH_RLS_POLICY.html, r_ALTER_TABLE.html (ROW LEVEL SECURITY ON); listed by
+    r_SVV_RLS_POLICY.html and r_SVV_RLS_ATTACHED_POLICY.html."""
+    run(rs, f"create table {schema}.category (catid int, catgroup varchar(10))",
+        "create rls policy policy_concerts_t with (catgroup varchar(10)) using (catgroup = 'Concerts')",
+        f"attach rls policy policy_concerts_t on {schema}.category to role analyst, public",
+        f"alter table {schema}.category row level security on conjunction type and")
+    try:
+        assert rows(rs, "select polqual from svv_rls_policy where polname = 'policy_concerts_t'") == [
+            ("catgroup = 'Concerts'",)]
+        assert rows(rs, "select grantee, granteekind, is_rls_on from svv_rls_attached_policy "
+                        "where polname = 'policy_concerts_t' order by 1") == [
+            ("analyst", "role", True), ("public", "public", True)]
+        with pytest.raises(psycopg2.Error, match="attached"):
+            run(rs, "drop rls policy policy_concerts_t")
+    finally:
+        run(rs, "drop rls policy if exists policy_concerts_t cascade")
+    assert one(rs, "select count(*) from svv_rls_attached_policy where polname = 'policy_concerts_t'") == 0
+
+
+def test_datashare(rs, schema):
+    """r_CREATE_DATASHARE.html, r_ALTER_DATASHARE.html, r_GRANT.html (USAGE ON DATASHARE … TO NAMESPACE); listed
+    by r_SVV_DATASHARES.html and r_SVV_DATASHARE_OBJECTS.html."""
+    run(rs, f"create table {schema}.sales (id int)",
+        "create datashare salesshare_t set publicaccessible true",
+        f"alter datashare salesshare_t add schema {schema}",
+        f"alter datashare salesshare_t add table {schema}.sales",
+        "grant usage on datashare salesshare_t to namespace '13b8833d-17c6-4f16-8fe4-1a018f5ed00d'")
+    try:
+        assert rows(rs, "select is_publicaccessible from svv_datashares where share_name = 'salesshare_t'") == [(True,)]
+        assert rows(rs, "select object_type, object_name from svv_datashare_objects "
+                        "where share_name = 'salesshare_t' order by 1") == [
+            ("schema", schema), ("table", f"{schema}.sales")]
+    finally:
+        run(rs, "drop datashare salesshare_t")
+    assert one(rs, "select count(*) from svv_datashare_objects where share_name = 'salesshare_t'") == 0
+
+
+def test_three_part_names_name_this_database(rs, schema, redshift):
+    """https://docs.aws.amazon.com/redshift/latest/dg/cross-database_usage.html: database.schema.object."""
+    run(rs, f"create table {redshift['database']}.{schema}.t (a int)",
+        f"insert into {redshift['database']}.{schema}.t values (1)")
+    assert one(rs, f"select count(*) from {redshift['database']}.{schema}.t") == 1
+    with pytest.raises(psycopg2.Error, match="cross-database"):
+        run(rs, f"create table otherdb.{schema}.t2 (a int)")
+
+
+def test_admin_view_over_system_tables(rs, schema):
+    """r_STV_TBL_PERM.html, r_STL_QUERY.html, r_SVL_QLOG.html, r_STL_LOAD_ERRORS.html: admin views join them."""
+    run(rs, f"create table {schema}.counted (a int) backup no",
+        f"create view {schema}.v_admin as select trim(p.name) as name, p.backup, q.querytxt "
+        "from stv_tbl_perm p left join stl_query q on q.query = p.id "
+        "left join stl_load_errors e on e.tbl = p.id left join svl_qlog l on l.query = q.query")
+    assert rows(rs, f"select name, backup from {schema}.v_admin where name = 'counted'") == [("counted", 0)]
+
+
+def test_types_and_identity_forms_of_real_ddl(rs, schema):
+    """DEC is DECIMAL (PostgreSQL 8.0 grammar, used by Snowplow's atomic.events); IDENTITY(0, 1)
+    (r_CREATE_TABLE_NEW.html: seed and step are any integers, step not 0); the `"identity"(oid, index,
+    'seed,step')` form Redshift's own catalog (pg_attrdef.adsrc) prints; VARCHAR(MAX) (r_Character_types.html)."""
+    run(rs, f"create table {schema}.forms (id bigint identity(0, 1), d dec(18,2), v varchar(max), "
+            "k int default \"identity\"(123, 3, '5,10'::text))",
+        f"insert into {schema}.forms (d, v) values (1.5, 'x'), (2.5, 'y')")
+    assert rows(rs, f"select id, d, k from {schema}.forms order by id") == [(0, 1.5, 5), (1, 2.5, 15)]
+    text = one(rs, f"show table {schema}.forms")
+    assert "id bigint NOT NULL identity(0, 1)" in text and "d numeric(18,2)" in text
+    assert "v character varying(65535)" in text and "k integer NOT NULL identity(5, 10)" in text
+
+
+def test_unqualified_create_goes_to_the_first_schema_of_the_search_path(rs, schema):
+    """https://docs.aws.amazon.com/redshift/latest/dg/r_search_path.html: "the first schema in the search path
+    that exists is the default location for new objects"."""
+    run(rs, f"set search_path to {schema}, public",
+        "create table placed (a int)", "create view placed_v as select a from placed",
+        "create function placed_f(int) returns int stable as $$ select $1 $$ language sql",
+        "create procedure placed_p() as $$ begin null; end; $$ language plpgsql",
+        "create table placed_ctas as select 1 as a")
+    run(rs, "reset search_path")
+    found = rows(rs, "select tablename from pg_tables where schemaname = %s order by 1", (schema,))
+    assert found == [("placed",), ("placed_ctas",)]
+    assert one(rs, "select count(*) from pg_views where schemaname = %s", (schema,)) == 1
+    assert one(rs, "select count(*) from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+                   "where n.nspname = %s", (schema,)) == 2
+    run(rs, "set search_path to nonexistent_schema_t")
+    with pytest.raises(psycopg2.Error, match="no schema has been selected"):
+        run(rs, "create table lost (a int)")
+    run(rs, "reset search_path")
