@@ -51,7 +51,35 @@ def _identifier(token: Token, engine) -> str:
 
 
 def statement(tokens: list[Token], engine) -> str:
-    return _rewrite(_top_to_limit(tokens), engine)
+    return _rewrite(_qualify(_top_to_limit(tokens), engine), engine)
+
+
+def _qualify(tokens: list[Token], engine) -> list[Token]:
+    if not any(t.is_word("QUALIFY") for t in tokens):
+        return tokens
+    from devstack.redshift import qualify
+
+    def describe(prefix: list[Token], body: list[Token]) -> list[str]:
+        words = [t for t in prefix if t.significant]
+        balanced = sum(_is(t, PUNCT, "(") for t in prefix) == sum(_is(t, PUNCT, ")") for t in prefix)
+        if words and words[0].is_word("WITH") and balanced:        # the SELECT of WITH …: its CTEs come along
+            sql = f"{_rewrite(prefix + body, engine)} LIMIT 0"
+        else:
+            sql = f"SELECT * FROM ({_rewrite(body, engine)}) AS r2a_describe LIMIT 0"
+        in_transaction = engine.transaction_status() != "I"
+        if in_transaction:                 # a refused probe must not abort the client's transaction
+            engine.run("SAVEPOINT r2a_qualify")
+        try:
+            columns = engine.run(sql).columns
+        except Exception:
+            if in_transaction:
+                engine.run("ROLLBACK TO SAVEPOINT r2a_qualify")
+            raise
+        if in_transaction:
+            engine.run("RELEASE SAVEPOINT r2a_qualify")
+        return [column.name for column in columns]
+
+    return qualify.rewrite(tokens, describe, lambda name: identifier_sql(name, engine))
 
 
 def _top_to_limit(tokens: list[Token]) -> list[Token]:
@@ -88,7 +116,7 @@ def _scope_end(tokens: list[Token], start: int) -> int:
 
 
 def expression(tokens: list[Token], engine) -> str:
-    return _rewrite(tokens, engine).strip()
+    return _rewrite(_qualify(tokens, engine), engine).strip()
 
 
 def _next_sig(tokens: list[Token], start: int) -> int:

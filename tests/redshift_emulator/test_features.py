@@ -143,3 +143,32 @@ def test_unqualified_create_goes_to_the_first_schema_of_the_search_path(rs, sche
     with pytest.raises(psycopg2.Error, match="no schema has been selected"):
         run(rs, "create table lost (a int)")
     run(rs, "reset search_path")
+
+
+def test_qualify_filters_on_window_functions(rs, schema):
+    """https://docs.aws.amazon.com/redshift/latest/dg/r_QUALIFY_clause.html: QUALIFY filters after window
+    functions are computed, on a window expression or on an alias of the SELECT list; a view keeps exactly the
+    SELECT list's columns."""
+    run(rs, f"create table {schema}.store_sales (ss_sold_date date, ss_sold_time time, ss_item varchar(10), "
+            "ss_sales_price float)",
+        f"insert into {schema}.store_sales values ('2022-01-01', '09:00:00', 'Product 1', 100.0), "
+        "('2022-01-01', '11:00:00', 'Product 2', 500.0), ('2022-01-01', '15:00:00', 'Product 2', 20.0), "
+        "('2022-01-02', '10:00:00', 'Product 3', 99.0), ('2022-01-02', '12:00:00', 'Product 1', 34.0)")
+    assert rows(rs, f"select ss_sold_date, ss_item from {schema}.store_sales ss where ss_sold_time > '10:00:00' "
+                    "qualify row_number() over (partition by ss_sold_date order by ss_sales_price desc) <= 1 "
+                    "order by ss_sold_date") == [(_date("2022-01-01"), "Product 2"), (_date("2022-01-02"), "Product 1")]
+    assert rows(rs, f"select ss_item, row_number() over (order by ss_sales_price desc) as row_num "
+                    f"from {schema}.store_sales qualify row_num <= 2 order by row_num") == [
+        ("Product 2", 1), ("Product 1", 2)]
+    run(rs, f"create view {schema}.top_item as select ss_item, ss_sales_price from {schema}.store_sales "
+            "qualify rank() over (order by ss_sales_price desc) = 1")
+    assert rows(rs, f"select * from {schema}.top_item") == [("Product 2", 500.0)]
+    assert [c for (c,) in rows(rs, "select column_name from svv_columns where table_schema = %s "
+                                   "and table_name = 'top_item' order by ordinal_position", (schema,))] == [
+        "ss_item", "ss_sales_price"]
+    assert one(rs, "select qualify from (select 7 as qualify) x") == 7     # QUALIFY is not a reserved word
+
+
+def _date(text: str):
+    import datetime
+    return datetime.date.fromisoformat(text)
