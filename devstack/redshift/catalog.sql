@@ -148,6 +148,13 @@ $$;
 CREATE OR REPLACE FUNCTION r2a_catalog.current_database() RETURNS name
 LANGUAGE sql STABLE AS $$ SELECT value::name FROM r2a_emulator.settings WHERE name = 'database' $$;
 
+-- The first existing schema of the user's path (the backend's path starts with r2a_catalog).
+CREATE OR REPLACE FUNCTION r2a_catalog.current_schema() RETURNS name
+LANGUAGE sql STABLE AS $$
+    SELECT r2a_emulator.rs_name(s)::name FROM unnest(pg_catalog.current_schemas(false)) WITH ORDINALITY AS p(s, k)
+    WHERE s NOT IN ('r2a_catalog', 'pg_catalog') ORDER BY k LIMIT 1
+$$;
+
 CREATE OR REPLACE FUNCTION r2a_catalog.version() RETURNS text
 LANGUAGE sql STABLE AS $$ SELECT value FROM r2a_emulator.settings WHERE name = 'version' $$;
 

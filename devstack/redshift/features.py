@@ -14,7 +14,15 @@ from __future__ import annotations
 
 import json
 
-from devstack.redshift.ddl import Cursor, DdlError, QualifiedName, creation_name, folded, is_name, qualified_name
+from devstack.redshift.ddl import (
+    Cursor,
+    DdlError,
+    QualifiedName,
+    creation_name,
+    folded,
+    is_name,
+    qualified_name,
+)
 from devstack.redshift.lexer import PUNCT, STRING, Token, join, string_value
 
 _EXTERNAL_SOURCES = {"DATA": "data catalog", "HIVE": "hive metastore", "POSTGRES": "postgres", "MYSQL": "mysql",
@@ -439,6 +447,25 @@ def drop_object(engine, tokens, words):
     return _result("DROP MODEL")
 
 
+def alter_schema_quota(engine, tokens, words):
+    """ALTER SCHEMA name QUOTA {n [MB|GB|TB] | UNLIMITED} (r_ALTER_SCHEMA.html): storage quotas have no meaning
+    here; the schema must exist."""
+    cursor = Cursor(words)
+    cursor.pos = 2
+    name = _name(cursor, engine)
+    cursor.expect("QUOTA")
+    if not cursor.accept("UNLIMITED"):
+        amount = cursor.take()
+        if not amount.text.replace(".", "", 1).isdigit():
+            raise _error("42601", f'syntax error at or near "{amount.text}"')
+        cursor.accept("MB", "GB", "TB")
+    if not cursor.done:
+        raise _syntax(cursor)
+    if not engine.query("select 1 from pg_catalog.pg_namespace where r2a_emulator.rs_name(nspname) = %s", (name,)):
+        raise _error("3F000", f'schema "{name}" does not exist')
+    return _result("ALTER SCHEMA")
+
+
 # ---------------------------------------------------------------- dispatch
 
 def handler_for(words: list[Token]):
@@ -462,6 +489,8 @@ def handler_for(words: list[Token]):
     if upper[:2] == ["ALTER", "TABLE"] and any(a.is_word("ROW") and b.is_word("LEVEL")
                                                for a, b in zip(words, words[1:], strict=False)):
         return alter_table_rls
+    if upper[:2] == ["ALTER", "SCHEMA"] and len(words) > 3 and words[3].is_word("QUOTA"):
+        return alter_schema_quota
     if upper[:2] == ["CREATE", "DATASHARE"]:
         return create_datashare
     if upper[:2] == ["ALTER", "DATASHARE"]:

@@ -72,7 +72,7 @@ def rewrite(tokens: list[Token], describe, quote) -> list[Token]:
         where = [Token("raw", " AS r2a_qualified WHERE r2a_qualify ")]
         try:
             describe(tokens[:start], inner)
-        except Exception:                  # noqa: BLE001 - the condition names output aliases: filter outside
+        except Exception:                  # the condition names output aliases: filter outside instead
             inner = body + order
             where = [Token("raw", " AS r2a_qualified WHERE "), Token(PUNCT, "(")] + condition + [Token(PUNCT, ")"),
                                                                                                   Token("ws", " ")]

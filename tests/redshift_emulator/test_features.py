@@ -172,3 +172,15 @@ def test_qualify_filters_on_window_functions(rs, schema):
 def _date(text: str):
     import datetime
     return datetime.date.fromisoformat(text)
+
+
+def test_schema_quota_and_current_schema(rs, schema):
+    """r_ALTER_SCHEMA.html: QUOTA n MB|GB|TB | UNLIMITED; r_CURRENT_SCHEMA.html: the first schema of the path."""
+    run(rs, f"alter schema {schema} quota 50 gb", f"alter schema {schema} quota unlimited",
+        f"set search_path to {schema}, public")
+    try:
+        assert one(rs, "select current_schema()") == schema
+    finally:
+        run(rs, "reset search_path")
+    with pytest.raises(psycopg2.Error, match="does not exist"):
+        run(rs, "alter schema no_such_schema_t quota 10 gb")
