@@ -110,6 +110,10 @@ def tokenize(sql: str) -> list[Token]:
         elif _IDENT.match(sql, i):
             j = _IDENT.match(sql, i).end()
             tokens.append(Token(IDENT, sql[i:j]))
+        elif c == "#" and _IDENT.match(sql, i + 1) and _names_a_table(tokens):
+            # #name is a temporary table (r_CREATE_TABLE_NEW.html); elsewhere # is bitwise XOR
+            j = _IDENT.match(sql, i + 1).end()
+            tokens.append(Token(IDENT, sql[i:j]))
         elif c in "(),;.[]{}":
             j = i + 1
             tokens.append(Token(PUNCT, c))
@@ -123,6 +127,14 @@ def tokenize(sql: str) -> list[Token]:
             tokens.append(Token(OP, c))
         i = j
     return tokens
+
+
+_BEFORE_TABLE = frozenset({"TABLE", "FROM", "JOIN", "INTO", "UPDATE", "EXISTS", "TRUNCATE", "ANALYZE", "VACUUM"})
+
+
+def _names_a_table(tokens: list[Token]) -> bool:
+    before = next((t for t in reversed(tokens) if t.significant), None)
+    return before is not None and (before.upper in _BEFORE_TABLE or (before.kind == PUNCT and before.text == ","))
 
 
 def _string_end(sql: str, quote: int) -> int:

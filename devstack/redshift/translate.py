@@ -45,6 +45,8 @@ def _identifier(token: Token, engine) -> str:
     if token.kind == QIDENT:
         name = token.name if not engine.case_sensitive else token.text[1:-1].replace('""', '"')
         return identifier_sql(name, engine) if (name != token.text[1:-1] or len(name.encode()) > 63) else token.text
+    if token.text.startswith("#"):          # a #temporary table: the backend's temp table has the bare name
+        return identifier_sql(token.text[1:].lower(), engine)
     if len(token.text.encode()) > MAX_BACKEND_NAME:
         return identifier_sql(token.text.lower(), engine)
     return token.text

@@ -184,3 +184,14 @@ def test_schema_quota_and_current_schema(rs, schema):
         run(rs, "reset search_path")
     with pytest.raises(psycopg2.Error, match="does not exist"):
         run(rs, "alter schema no_such_schema_t quota 10 gb")
+
+
+def test_hash_prefixed_names_are_temporary_tables(rs):
+    """r_CREATE_TABLE_NEW.html: "a table name beginning with '#' … is created as a temporary table"; `#` between
+    operands stays bitwise XOR (r_OPERATOR_SYMBOLS.html)."""
+    run(rs, "create table #stage_t (a int)", "insert into #stage_t values (5), (6)")
+    try:
+        assert rows(rs, "select a # 3 from #stage_t order by 1") == [(5,), (6,)]
+        assert one(rs, "select relpersistence from pg_catalog.pg_class where relname = 'stage_t'") == "t"
+    finally:
+        run(rs, "drop table #stage_t")
