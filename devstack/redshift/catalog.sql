@@ -471,11 +471,15 @@ CREATE OR REPLACE AGGREGATE r2a_catalog.median(integer) (SFUNC = r2a_emulator.me
 CREATE OR REPLACE AGGREGATE r2a_catalog.median(smallint) (SFUNC = r2a_emulator.median_push, STYPE = bigint[],
     FINALFUNC = r2a_emulator.median_final_int);
 
--- Python UDFs are stored, never run: their language is a PL/pgSQL handler without a validator.
+-- Python UDFs and external (Lambda / SageMaker) functions are stored, never run: their languages are a PL/pgSQL
+-- handler without a validator.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_language WHERE lanname = 'plpythonu') THEN
         CREATE LANGUAGE plpythonu HANDLER plpgsql_call_handler;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_language WHERE lanname = 'exfunc') THEN
+        CREATE LANGUAGE exfunc HANDLER plpgsql_call_handler;
     END IF;
 END $$;
 

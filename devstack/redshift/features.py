@@ -447,6 +447,36 @@ def drop_object(engine, tokens, words):
     return _result("DROP MODEL")
 
 
+def create_external_function(engine, tokens, words):
+    """CREATE [OR REPLACE] EXTERNAL FUNCTION name ([type, …]) RETURNS type {VOLATILE | STABLE | IMMUTABLE}
+    {LAMBDA 'fn' | SAGEMAKER 'endpoint'} IAM_ROLE {default | 'arn'} [RETRY_TIMEOUT n] [MAX_BATCH_ROWS n]
+    [MAX_BATCH_SIZE n [KB|MB]] (r_CREATE_EXTERNAL_FUNCTION.html). Stored as a function in the language `exfunc`,
+    which cannot run here; pg_proc lists it like any other function."""
+    from devstack.redshift import translate
+    from devstack.redshift.ddl import spaced
+    cursor = Cursor(words)
+    cursor.expect("CREATE")
+    replace = cursor.accept("OR") and bool(cursor.expect("REPLACE"))
+    cursor.expect("EXTERNAL")
+    cursor.expect("FUNCTION")
+    name = creation_name(_qualified(cursor, engine), engine)
+    arguments = [translate.expression(spaced(part), engine) for part in _split(cursor.group()) if part]
+    cursor.expect("RETURNS")
+    start = cursor.pos
+    while not cursor.done and not cursor.at("VOLATILE", "STABLE", "IMMUTABLE"):
+        cursor.take()
+    returns = translate.expression(spaced(words[start:cursor.pos]), engine)
+    volatility = cursor.expect("VOLATILE", "STABLE", "IMMUTABLE").upper
+    target = _string_after(words, "LAMBDA", "SAGEMAKER")
+    if target is None:
+        raise _error("42601", "CREATE EXTERNAL FUNCTION needs LAMBDA 'function' or SAGEMAKER 'endpoint'")
+    if not any(t.is_word("IAM_ROLE") for t in words):
+        raise _error("42601", "CREATE EXTERNAL FUNCTION needs IAM_ROLE")
+    from devstack.redshift.lexer import quote_literal
+    return engine.run(f"CREATE {'OR REPLACE ' if replace else ''}FUNCTION {name.sql(engine)}({', '.join(arguments)}) "
+                      f"RETURNS {returns} {volatility} LANGUAGE exfunc AS {quote_literal(target)}")
+
+
 def alter_schema_quota(engine, tokens, words):
     """ALTER SCHEMA name QUOTA {n [MB|GB|TB] | UNLIMITED} (r_ALTER_SCHEMA.html): storage quotas have no meaning
     here; the schema must exist."""
@@ -474,6 +504,9 @@ def handler_for(words: list[Token]):
         return create_external_schema
     if upper[:3] == ["CREATE", "EXTERNAL", "TABLE"]:
         return create_external_table
+    if upper[:3] == ["CREATE", "EXTERNAL", "FUNCTION"] or upper[:5] == ["CREATE", "OR", "REPLACE", "EXTERNAL",
+                                                                         "FUNCTION"]:
+        return create_external_function
     if upper[:2] == ["CREATE", "LIBRARY"] or upper[:4] == ["CREATE", "OR", "REPLACE", "LIBRARY"]:
         return create_library
     if upper[:2] == ["CREATE", "MODEL"]:

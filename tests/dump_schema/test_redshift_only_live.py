@@ -1,6 +1,7 @@
-"""Objects that hold no data (external schema and table, library, model, RLS policy, datashare), created over the
-wire in the Redshift emulator, reach catalog.json through the system views AWS documents for them and come out
-of rewrite_ddl's report as not migrated, each with its reason: none is dropped silently."""
+"""Objects that hold no data (external schema and table, library, model, RLS policy, datashare, Lambda UDF),
+created over the wire in the Redshift emulator, reach catalog.json through the system views AWS documents for
+them (the UDF through pg_proc) and come out of rewrite_ddl's report as not migrated, each with its reason: none is
+dropped silently."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def test_objects_without_data_are_reported_not_migrated(redshift):
         f"create rls policy pol_{tag} with (b varchar(10)) using (b = 'x')",
         f"attach rls policy pol_{tag} on {schema}.t to public",
         f"create datashare share_{tag}",
+        f"create external function {schema}.exf_{tag}(int) returns int volatile lambda 'fn' iam_role '{ROLE}'",
     ]
     try:
         with conn.cursor() as cur:
@@ -61,3 +63,5 @@ def test_objects_without_data_are_reported_not_migrated(redshift):
         assert entries[key]["status"] == "unsupported" and entries[key]["reason"], key
     assert "s3://lake/clicks/" in entries[("external_table", f"{external}.clicks")]["reason"]
     assert "USING (b = 'x')" in entries[("rls_policy", f"pol_{tag}")]["reason"]
+    [lambda_udf] = [o for o in report["objects"] if o["kind"] == "function" and f"exf_{tag}" in o["name"]]
+    assert lambda_udf["status"] == "unsupported" and "exfunc" in lambda_udf["reason"]

@@ -195,3 +195,15 @@ def test_hash_prefixed_names_are_temporary_tables(rs):
         assert one(rs, "select relpersistence from pg_catalog.pg_class where relname = 'stage_t'") == "t"
     finally:
         run(rs, "drop table #stage_t")
+
+
+def test_external_function_is_listed_in_pg_proc(rs, schema):
+    """r_CREATE_EXTERNAL_FUNCTION.html: a Lambda (or SageMaker) scalar UDF; it cannot run here, its catalog entry
+    is a function like any other."""
+    run(rs, f"create external function {schema}.exfunc_sum(int, int) returns int volatile lambda 'lambda_sum' "
+            f"iam_role '{ROLE}' retry_timeout 0")
+    assert rows(rs, "select p.proname, l.lanname, p.prosrc from pg_proc p join pg_language l on l.oid = p.prolang "
+                    "join pg_namespace n on n.oid = p.pronamespace where n.nspname = %s", (schema,)) == [
+        ("exfunc_sum", "exfunc", "lambda_sum")]
+    with pytest.raises(psycopg2.Error, match="LAMBDA"):
+        run(rs, f"create external function {schema}.f(int) returns int volatile iam_role default")
