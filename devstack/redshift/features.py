@@ -78,6 +78,18 @@ def _string_after(words: list[Token], *keys: str) -> str | None:
     return None
 
 
+def _text(words: list[Token]) -> str:
+    """Significant tokens back to SQL text: blanks between words, none around `.`, inside parentheses, before a
+    comma or between a name and its `(`."""
+    out, previous = "", None
+    for token in words:
+        tight = token.kind == PUNCT and token.text in ".),[]" or out.endswith((".", "(", "[")) or (
+            token.kind == PUNCT and token.text == "(" and previous is not None and is_name(previous))
+        out += token.text if tight or not out else " " + token.text
+        previous = token
+    return out
+
+
 def _find(engine, kind: str, schema: str | None, name: str) -> bool:
     return bool(engine.query("select 1 from r2a_emulator.features where kind = %s and schema_name is not distinct "
                              "from %s and name = %s", (kind, schema, name)))
@@ -147,7 +159,7 @@ def create_external_table(engine, tokens, words):
     if cursor.at_punct("("):
         for part in _split(cursor.group()):
             if part and is_name(part[0]):
-                columns.append({"name": folded(part[0], engine), "type": " ".join(t.text for t in part[1:])})
+                columns.append({"name": folded(part[0], engine), "type": _text(part[1:])})
     if _string_after(words, "LOCATION") is None and not any(t.is_word("AS") for t in words):
         raise _error("42601", "CREATE EXTERNAL TABLE needs LOCATION 's3://…' (or AS query)")
     stored = next((words[k + 2].text.upper() for k in range(len(words) - 2)
@@ -223,14 +235,14 @@ def create_rls_policy(engine, tokens, words):
     if cursor.accept("WITH"):
         for part in _split(cursor.group()):
             if part and is_name(part[0]):
-                attributes.append({"name": folded(part[0], engine), "type": " ".join(t.text for t in part[1:])})
+                attributes.append({"name": folded(part[0], engine), "type": _text(part[1:])})
         if cursor.accept("AS"):
             alias = _name(cursor, engine)
         elif is_name(cursor.peek()) and not cursor.at("USING"):
             alias = _name(cursor, engine)
     if not cursor.accept("USING") or not cursor.at_punct("("):
         raise _syntax(cursor)
-    predicate = " ".join(t.text for t in cursor.group())
+    predicate = _text(cursor.group())
     if not cursor.done:
         raise _syntax(cursor)
     if _find(engine, "rls_policy", None, name):

@@ -118,3 +118,22 @@ def test_quoted_user_names_keep_their_case(redshift, rs):
     finally:
         with rs.cursor() as cur:
             cur.execute(f'drop user "{name}"')
+
+
+def test_server_version_is_shown_to_superusers_only(redshift, rs):
+    """Redshift answers `must be superuser to examine "server_version"` to other users (node-db-migrate#577 quotes
+    it); the master user gets 8.0.2, as in https://docs.aws.amazon.com/redshift/latest/dg/r_VERSION.html."""
+    name = f"plain_{uuid.uuid4().hex[:6]}"
+    with rs.cursor() as cur:
+        cur.execute(f"create user {name} password 'Secret123'")
+    try:
+        assert one(rs, "show server_version") == "8.0.2"
+        conn = connect(redshift, user=name, password="Secret123")
+        try:
+            with pytest.raises(psycopg2.Error, match='must be superuser to examine "server_version"'):
+                one(conn, "show server_version")
+        finally:
+            conn.close()
+    finally:
+        with rs.cursor() as cur:
+            cur.execute(f"drop user {name}")

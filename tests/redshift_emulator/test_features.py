@@ -60,12 +60,12 @@ def test_rls_policy_attach_and_table_switch(rs, schema):
     """r_CREATE_RLS_POLICY.html, r_ATTACH_RLS_POLICY.html, r_ALTER_TABLE.html (ROW LEVEL SECURITY ON); listed by
     r_SVV_RLS_POLICY.html and r_SVV_RLS_ATTACHED_POLICY.html."""
     run(rs, f"create table {schema}.category (catid int, catgroup varchar(10))",
-        "create rls policy policy_concerts_t with (catgroup varchar(10)) using (catgroup = 'Concerts')",
+        "create rls policy policy_concerts_t with (catgroup varchar(10)) as c using (c.catgroup = 'Concerts')",
         f"attach rls policy policy_concerts_t on {schema}.category to role analyst, public",
         f"alter table {schema}.category row level security on conjunction type and")
     try:
-        assert rows(rs, "select polqual from svv_rls_policy where polname = 'policy_concerts_t'") == [
-            ("catgroup = 'Concerts'",)]
+        assert rows(rs, "select polalias, polatts, polqual from svv_rls_policy where polname = 'policy_concerts_t'") \
+            == [("c", '[{"colname" : "catgroup", "type" : "varchar(10)"}]', "c.catgroup = 'Concerts'")]
         assert rows(rs, "select grantee, granteekind, is_rls_on from svv_rls_attached_policy "
                         "where polname = 'policy_concerts_t' order by 1") == [
             ("analyst", "role", True), ("public", "public", True)]
