@@ -59,6 +59,11 @@ CREATE TABLE IF NOT EXISTS r2a_emulator.users (
     password_md5 text,
     valuntil timestamp,
     connection_limit integer);
+CREATE TABLE IF NOT EXISTS r2a_emulator.roles (
+    rolename text PRIMARY KEY,
+    rolname name NOT NULL UNIQUE,
+    owner text,
+    external_id text);
 CREATE TABLE IF NOT EXISTS r2a_emulator.groups (
     groname text PRIMARY KEY,
     rolname name NOT NULL UNIQUE);
@@ -87,6 +92,7 @@ LANGUAGE sql STABLE AS $$
         WHEN role = session_user THEN (SELECT value FROM r2a_emulator.settings WHERE name = 'master_user')
         ELSE coalesce((SELECT u.usename FROM r2a_emulator.users u WHERE u.rolname = role),
                       (SELECT 'group ' || g.groname FROM r2a_emulator.groups g WHERE g.rolname = role),
+                      (SELECT x.rolename FROM r2a_emulator.roles x WHERE x.rolname = role),
                       role) END
 $$;
 
@@ -895,3 +901,25 @@ SELECT NULL::integer AS slice, NULL::integer AS id, NULL::bigint AS rows, NULL::
        NULL::bigint AS query_id, NULL::integer AS ref_cnt, NULL::integer AS from_suspended,
        NULL::integer AS prep_swap
 WHERE false;
+
+-- ------------------------------------------------------------------ roles (roles.py)
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_ROLES.html, r_SVV_USER_GRANTS.html, r_SVV_ROLE_GRANTS.html
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_roles AS
+SELECT r.oid::integer AS role_id, x.rolename::varchar(128) AS role_name, x.owner::varchar(128) AS role_owner,
+       x.external_id::varchar(128) AS external_id
+FROM r2a_emulator.roles x JOIN pg_catalog.pg_roles r ON r.rolname = x.rolname;
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_user_grants AS
+SELECT m.member::integer AS user_id, u.usename::varchar(128) AS user_name, m.roleid::integer AS role_id,
+       x.rolename::varchar(128) AS role_name, m.admin_option
+FROM pg_catalog.pg_auth_members m
+JOIN pg_catalog.pg_roles r ON r.oid = m.roleid JOIN r2a_emulator.roles x ON x.rolname = r.rolname
+JOIN pg_catalog.pg_roles ur ON ur.oid = m.member JOIN r2a_emulator.users u ON u.rolname = ur.rolname;
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_role_grants AS
+SELECT m.member::integer AS role_id, xm.rolename::varchar(128) AS role_name, m.roleid::integer AS granted_role_id,
+       x.rolename::varchar(128) AS granted_role_name
+FROM pg_catalog.pg_auth_members m
+JOIN pg_catalog.pg_roles r ON r.oid = m.roleid JOIN r2a_emulator.roles x ON x.rolname = r.rolname
+JOIN pg_catalog.pg_roles rm ON rm.oid = m.member JOIN r2a_emulator.roles xm ON xm.rolname = rm.rolname;

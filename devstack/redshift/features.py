@@ -257,7 +257,10 @@ def _grantees(cursor: Cursor, engine) -> list[tuple[str, str]]:
     out = []
     while not cursor.done:
         if cursor.accept("ROLE"):
-            out.append(("role", user_name(cursor.take(), engine)))
+            from devstack.redshift.roles import role_sql
+            name = folded(cursor.take(), engine)
+            role_sql(engine, name)
+            out.append(("role", name))
         elif cursor.accept("PUBLIC"):
             out.append(("public", "public"))
         elif is_name(cursor.peek()):

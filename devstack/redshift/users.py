@@ -257,6 +257,11 @@ def grant(engine, tokens, words):
                 cursor.take()
                 out.append(group_sql(engine, folded(cursor.take(), engine)))
                 continue
+            if token.is_word("ROLE"):
+                from devstack.redshift import roles
+                cursor.take()
+                out.append(roles.role_sql(engine, folded(cursor.take(), engine)))
+                continue
             if token.is_word("WITH", "CASCADE", "RESTRICT", "GRANTED"):
                 in_grantees = False
                 out.append(cursor.take().text)

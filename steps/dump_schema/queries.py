@@ -79,6 +79,7 @@ REDSHIFT_ONLY = {
     "model": ("svv_ml_model_info", "SELECT trim(schema_name), trim(model_name), NULL FROM svv_ml_model_info"),
     "rls_policy": ("svv_rls_policy", "SELECT NULL, polname, 'USING (' || polqual || ')' FROM svv_rls_policy"),
     "datashare": ("svv_datashares", "SELECT NULL, share_name, lower(share_type) FROM svv_datashares"),
+    "role": ("svv_roles", "SELECT NULL, role_name, NULL FROM svv_roles"),
 }
 
 # Schemas that belong to Redshift itself, never dumped (plus every pg_* schema).

@@ -108,6 +108,8 @@ _REDSHIFT_ONLY_REASONS = {
     "model": "Redshift ML model (trained in SageMaker): not migrated",
     "rls_policy": "row-level security policy: not migrated (recreate it as a PostgreSQL row security policy)",
     "datashare": "datashare: AlloyDB has no datashares; not migrated",
+    "role": "role (role-based access control): not created in AlloyDB; grants that name it apply only once it "
+            "exists there",
     "unreadable": "dump_schema could not read this catalog view, so these objects were not checked",
 }
 

@@ -37,6 +37,7 @@ def test_objects_without_data_are_reported_not_migrated(redshift):
         f"create rls policy pol_{tag} with (b varchar(10)) using (b = 'x')",
         f"attach rls policy pol_{tag} on {schema}.t to public",
         f"create datashare share_{tag}",
+        f"create role role_{tag}",
         f"create external function {schema}.exf_{tag}(int) returns int volatile lambda 'fn' iam_role '{ROLE}'",
     ]
     try:
@@ -46,20 +47,23 @@ def test_objects_without_data_are_reported_not_migrated(redshift):
         result = dump(conn, Filters(schemas=(schema, external)), "dev_20260101_000000")
     finally:
         with conn.cursor() as cur:
-            for statement in (f"drop datashare share_{tag}", f"drop rls policy pol_{tag} cascade",
-                              f"drop library lib_{tag}", f"drop schema {external}", f"drop schema {schema} cascade"):
+            for statement in (f"drop role role_{tag}", f"drop datashare share_{tag}",
+                              f"drop rls policy pol_{tag} cascade", f"drop library lib_{tag}",
+                              f"drop schema {external}", f"drop schema {schema} cascade"):
                 cur.execute(statement)
         conn.close()
     listed = {(o["kind"], o["name"]) for o in result.catalog["redshift_only"]}
     assert {("external_schema", external), ("external_table", f"{external}.clicks"), ("library", f"lib_{tag}"),
-            ("model", f"{schema}.m_{tag}"), ("rls_policy", f"pol_{tag}"), ("datashare", f"share_{tag}")} <= listed
+            ("model", f"{schema}.m_{tag}"), ("rls_policy", f"pol_{tag}"), ("datashare", f"share_{tag}"),
+            ("role", f"role_{tag}")} <= listed
     assert external not in {s["name"] for s in result.catalog["schemas"]}
     assert f"-- not in this backup: external table {external}.clicks (data in s3://lake/clicks/)" in result.backup_sql
     files = render_files(catalog_from_dict(json.loads(json.dumps(result.catalog))), Overrides(), Options())
     report = json.loads(files.files["rewrite_report.json"])
     entries = {(o["kind"], o["name"]): o for o in report["objects"]}
     for key in [("external_schema", external), ("external_table", f"{external}.clicks"), ("library", f"lib_{tag}"),
-                ("model", f"{schema}.m_{tag}"), ("rls_policy", f"pol_{tag}"), ("datashare", f"share_{tag}")]:
+                ("model", f"{schema}.m_{tag}"), ("rls_policy", f"pol_{tag}"), ("datashare", f"share_{tag}"),
+                ("role", f"role_{tag}")]:
         assert entries[key]["status"] == "unsupported" and entries[key]["reason"], key
     assert "s3://lake/clicks/" in entries[("external_table", f"{external}.clicks")]["reason"]
     assert "USING (b = 'x')" in entries[("rls_policy", f"pol_{tag}")]["reason"]

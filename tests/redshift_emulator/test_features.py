@@ -59,7 +59,7 @@ def test_library_and_model(rs, schema):
 def test_rls_policy_attach_and_table_switch(rs, schema):
     """r_CREATE_RLS_POLICY.html, r_ATTACH_RLS_POLICY.html, r_ALTER_TABLE.html (ROW LEVEL SECURITY ON); listed by
     r_SVV_RLS_POLICY.html and r_SVV_RLS_ATTACHED_POLICY.html."""
-    run(rs, f"create table {schema}.category (catid int, catgroup varchar(10))",
+    run(rs, "create role analyst", f"create table {schema}.category (catid int, catgroup varchar(10))",
         "create rls policy policy_concerts_t with (catgroup varchar(10)) as c using (c.catgroup = 'Concerts')",
         f"attach rls policy policy_concerts_t on {schema}.category to role analyst, public",
         f"alter table {schema}.category row level security on conjunction type and")
@@ -72,7 +72,7 @@ def test_rls_policy_attach_and_table_switch(rs, schema):
         with pytest.raises(psycopg2.Error, match="attached"):
             run(rs, "drop rls policy policy_concerts_t")
     finally:
-        run(rs, "drop rls policy if exists policy_concerts_t cascade")
+        run(rs, "drop rls policy if exists policy_concerts_t cascade", "drop role analyst force")
     assert one(rs, "select count(*) from svv_rls_attached_policy where polname = 'policy_concerts_t'") == 0
 
 
@@ -207,3 +207,26 @@ def test_external_function_is_listed_in_pg_proc(rs, schema):
         ("exfunc_sum", "exfunc", "lambda_sum")]
     with pytest.raises(psycopg2.Error, match="LAMBDA"):
         run(rs, f"create external function {schema}.f(int) returns int volatile iam_role default")
+
+
+def test_roles_granted_to_users_roles_and_objects(rs, schema):
+    """r_CREATE_ROLE.html, r_GRANT.html (GRANT ROLE … TO user | ROLE; GRANT … TO ROLE), r_REVOKE.html,
+    r_DROP_ROLE.html (RESTRICT refuses a granted role, FORCE drops it); listed by r_SVV_ROLES.html,
+    r_SVV_USER_GRANTS.html and r_SVV_ROLE_GRANTS.html."""
+    run(rs, f"create table {schema}.t (a int)", "create user role_user_t password 'Abcdefg1'",
+        "create role sales_t", "create role analyst_t externalid 'ext-1'", "grant role sales_t to role_user_t",
+        "grant role sales_t to role analyst_t", f"grant select on {schema}.t to role analyst_t")
+    try:
+        assert rows(rs, "select role_name, external_id from svv_roles where role_name in ('sales_t', 'analyst_t') "
+                        "order by 1") == [("analyst_t", "ext-1"), ("sales_t", None)]
+        assert rows(rs, "select user_name, role_name from svv_user_grants where role_name = 'sales_t'") == [
+            ("role_user_t", "sales_t")]
+        assert rows(rs, "select role_name from svv_role_grants where granted_role_name = 'sales_t'") == [
+            ("analyst_t",)]
+        with pytest.raises(psycopg2.Error, match="FORCE"):
+            run(rs, "drop role sales_t")
+        with pytest.raises(psycopg2.Error, match='role "nobody_t" does not exist'):
+            run(rs, f"grant select on {schema}.t to role nobody_t")
+    finally:
+        run(rs, "drop role sales_t force", "drop role analyst_t force", "drop user role_user_t")
+    assert one(rs, "select count(*) from svv_roles where role_name in ('sales_t', 'analyst_t')") == 0
