@@ -19,6 +19,15 @@ _PARAM = re.compile(r"\$\d+")
 _OPCHARS = "+-*/<>=~!@#%^&|`?:"
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold(name: str) -> str:
+    """Redshift folds ASCII letters only (https://docs.aws.amazon.com/redshift/latest/dg/r_names.html): `Ärger`
+    keeps its Ä, as PostgreSQL's own folding of unquoted UTF-8 names does."""
+    return name.translate(_ASCII_LOWER)
+
+
 class SqlSyntaxError(ValueError):
     """Unterminated literal or comment."""
 
@@ -43,8 +52,8 @@ class Token:
     def name(self) -> str:
         """The identifier this token names, folded like Redshift folds it (quoted names too)."""
         if self.kind == QIDENT:
-            return self.text[1:-1].replace('""', '"').lower()
-        return self.text.lower()
+            return fold(self.text[1:-1].replace('""', '"'))
+        return fold(self.text)
 
 
 def tokenize(sql: str) -> list[Token]:

@@ -16,6 +16,7 @@ from devstack.redshift.lexer import (
     QIDENT,
     STRING,
     Token,
+    fold,
     matching_paren,
     quote_ident,
     quote_literal,
@@ -46,9 +47,9 @@ def _identifier(token: Token, engine) -> str:
         name = token.name if not engine.case_sensitive else token.text[1:-1].replace('""', '"')
         return identifier_sql(name, engine) if (name != token.text[1:-1] or len(name.encode()) > 63) else token.text
     if token.text.startswith("#"):          # a #temporary table: the backend's temp table has the bare name
-        return identifier_sql(token.text[1:].lower(), engine)
+        return identifier_sql(fold(token.text[1:]), engine)
     if len(token.text.encode()) > MAX_BACKEND_NAME:
-        return identifier_sql(token.text.lower(), engine)
+        return identifier_sql(fold(token.text), engine)
     return token.text
 
 

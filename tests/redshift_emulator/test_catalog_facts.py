@@ -137,3 +137,14 @@ def test_server_version_is_shown_to_superusers_only(redshift, rs):
     finally:
         with rs.cursor() as cur:
             cur.execute(f"drop user {name}")
+
+
+def test_only_ascii_letters_are_folded(rs, schema):
+    """https://docs.aws.amazon.com/redshift/latest/dg/r_names.html: "ASCII letters in standard and delimited
+    identifiers are case-insensitive and are folded to lowercase"; other letters keep their case."""
+    with rs.cursor() as cur:
+        cur.execute(f'create table {schema}."ÄRGER_Tab" ("ÉTÉ" int, Ölpreis int)')
+    assert one(rs, "select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                   "where n.nspname = %s", (schema,)) == "Ärger_tab"
+    assert [name for (name,) in rows(rs, "select column_name from svv_columns where table_schema = %s "
+                                         "order by ordinal_position", (schema,))] == ["ÉtÉ", "Ölpreis"]
