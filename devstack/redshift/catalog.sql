@@ -923,3 +923,38 @@ SELECT m.member::integer AS role_id, xm.rolename::varchar(128) AS role_name, m.r
 FROM pg_catalog.pg_auth_members m
 JOIN pg_catalog.pg_roles r ON r.oid = m.roleid JOIN r2a_emulator.roles x ON x.rolname = r.rolname
 JOIN pg_catalog.pg_roles rm ON rm.oid = m.member JOIN r2a_emulator.roles xm ON xm.rolname = rm.rolname;
+
+CREATE OR REPLACE VIEW r2a_catalog.stv_blocklist AS
+SELECT NULL::integer AS slice, NULL::integer AS col, NULL::integer AS tbl, NULL::integer AS blocknum,
+       NULL::integer AS num_values, NULL::integer AS extended_limits, NULL::bigint AS minvalue,
+       NULL::bigint AS maxvalue, NULL::integer AS sb_pos, NULL::integer AS pinned, NULL::integer AS on_disk,
+       NULL::integer AS modified, NULL::integer AS hdr_modified, NULL::integer AS unsorted,
+       NULL::integer AS tombstone, NULL::integer AS preferred_diskno, NULL::integer AS temporary,
+       NULL::integer AS newblock, NULL::integer AS num_readers, NULL::integer AS flags
+WHERE false;
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_diskusage AS
+SELECT NULL::integer AS db_id, NULL::character(72) AS name, NULL::integer AS slice, NULL::integer AS col,
+       NULL::integer AS tbl, NULL::integer AS blocknum, NULL::integer AS num_values, NULL::bigint AS minvalue,
+       NULL::bigint AS maxvalue, NULL::integer AS sb_pos, NULL::integer AS pinned, NULL::integer AS on_disk,
+       NULL::integer AS modified, NULL::integer AS hdr_modified, NULL::integer AS unsorted,
+       NULL::integer AS tombstone, NULL::integer AS preferred_diskno, NULL::integer AS temporary,
+       NULL::integer AS newblock
+WHERE false;
+
+CREATE OR REPLACE VIEW r2a_catalog.stl_ddltext AS
+SELECT NULL::integer AS userid, NULL::bigint AS xid, NULL::integer AS pid, NULL::character(320) AS label,
+       NULL::timestamp AS starttime, NULL::timestamp AS endtime, NULL::integer AS sequence,
+       NULL::character(200) AS text
+WHERE false;
+
+CREATE OR REPLACE VIEW r2a_catalog.stl_querytext AS
+SELECT NULL::integer AS userid, NULL::bigint AS xid, NULL::integer AS pid, NULL::integer AS query,
+       NULL::integer AS sequence, NULL::character(200) AS text
+WHERE false;
+
+CREATE OR REPLACE VIEW r2a_catalog.svl_statementtext AS
+SELECT NULL::integer AS userid, NULL::bigint AS xid, NULL::integer AS pid, NULL::character(320) AS label,
+       NULL::timestamp AS starttime, NULL::timestamp AS endtime, NULL::integer AS sequence,
+       NULL::varchar(10) AS type, NULL::character(200) AS text
+WHERE false;

@@ -104,12 +104,20 @@ def test_three_part_names_name_this_database(rs, schema, redshift):
 
 
 def test_admin_view_over_system_tables(rs, schema):
-    """r_STV_TBL_PERM.html, r_STL_QUERY.html, r_SVL_QLOG.html, r_STL_LOAD_ERRORS.html: admin views join them."""
+    """r_STV_TBL_PERM.html, r_STL_QUERY.html, r_SVL_QLOG.html, r_STL_LOAD_ERRORS.html, r_STV_BLOCKLIST.html,
+    r_SVV_DISKUSAGE.html, r_STL_DDLTEXT.html, r_STL_QUERYTEXT.html, r_SVL_STATEMENTTEXT.html: admin views join
+    them."""
     run(rs, f"create table {schema}.counted (a int) backup no",
         f"create view {schema}.v_admin as select trim(p.name) as name, p.backup, q.querytxt "
         "from stv_tbl_perm p left join stl_query q on q.query = p.id "
         "left join stl_load_errors e on e.tbl = p.id left join svl_qlog l on l.query = q.query")
     assert rows(rs, f"select name, backup from {schema}.v_admin where name = 'counted'") == [("counted", 0)]
+    for view, columns in {"stv_blocklist": 20, "svv_diskusage": 19, "stl_ddltext": 8, "stl_querytext": 6,
+                          "svl_statementtext": 9, "stv_tbl_perm": 12, "stl_query": 12, "svl_qlog": 13,
+                          "stl_load_errors": 16}.items():
+        with rs.cursor() as cur:
+            cur.execute(f"select * from {view} limit 0")
+            assert len(cur.description) == columns, view     # as many columns as the view's AWS page lists
 
 
 def test_types_and_identity_forms_of_real_ddl(rs, schema):
