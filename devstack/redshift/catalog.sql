@@ -40,6 +40,17 @@ CREATE TABLE IF NOT EXISTS r2a_emulator.views (
     late_binding boolean NOT NULL DEFAULT false,
     materialized boolean NOT NULL DEFAULT false,
     ddl text NOT NULL);
+-- Objects with no storage here (features.py): external schemas and tables, libraries, models, RLS policies and
+-- their attachments, datashares and their objects; the system views below read them.
+CREATE TABLE IF NOT EXISTS r2a_emulator.features (
+    id bigserial PRIMARY KEY,
+    kind text NOT NULL,
+    schema_name text,
+    name text NOT NULL,
+    detail jsonb NOT NULL DEFAULT '{}',
+    ddl text NOT NULL,
+    owner text,
+    created timestamp NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'));
 CREATE TABLE IF NOT EXISTS r2a_emulator.users (
     usename text PRIMARY KEY,
     rolname name NOT NULL UNIQUE,
@@ -48,6 +59,11 @@ CREATE TABLE IF NOT EXISTS r2a_emulator.users (
     password_md5 text,
     valuntil timestamp,
     connection_limit integer);
+CREATE TABLE IF NOT EXISTS r2a_emulator.roles (
+    rolename text PRIMARY KEY,
+    rolname name NOT NULL UNIQUE,
+    owner text,
+    external_id text);
 CREATE TABLE IF NOT EXISTS r2a_emulator.groups (
     groname text PRIMARY KEY,
     rolname name NOT NULL UNIQUE);
@@ -76,6 +92,7 @@ LANGUAGE sql STABLE AS $$
         WHEN role = session_user THEN (SELECT value FROM r2a_emulator.settings WHERE name = 'master_user')
         ELSE coalesce((SELECT u.usename FROM r2a_emulator.users u WHERE u.rolname = role),
                       (SELECT 'group ' || g.groname FROM r2a_emulator.groups g WHERE g.rolname = role),
+                      (SELECT x.rolename FROM r2a_emulator.roles x WHERE x.rolname = role),
                       role) END
 $$;
 
@@ -136,6 +153,13 @@ $$;
 
 CREATE OR REPLACE FUNCTION r2a_catalog.current_database() RETURNS name
 LANGUAGE sql STABLE AS $$ SELECT value::name FROM r2a_emulator.settings WHERE name = 'database' $$;
+
+-- The first existing schema of the user's path (the backend's path starts with r2a_catalog).
+CREATE OR REPLACE FUNCTION r2a_catalog.current_schema() RETURNS name
+LANGUAGE sql STABLE AS $$
+    SELECT r2a_emulator.rs_name(s)::name FROM unnest(pg_catalog.current_schemas(false)) WITH ORDINALITY AS p(s, k)
+    WHERE s NOT IN ('r2a_catalog', 'pg_catalog') ORDER BY k LIMIT 1
+$$;
 
 CREATE OR REPLACE FUNCTION r2a_catalog.version() RETURNS text
 LANGUAGE sql STABLE AS $$ SELECT value FROM r2a_emulator.settings WHERE name = 'version' $$;
@@ -453,11 +477,15 @@ CREATE OR REPLACE AGGREGATE r2a_catalog.median(integer) (SFUNC = r2a_emulator.me
 CREATE OR REPLACE AGGREGATE r2a_catalog.median(smallint) (SFUNC = r2a_emulator.median_push, STYPE = bigint[],
     FINALFUNC = r2a_emulator.median_final_int);
 
--- Python UDFs are stored, never run: their language is a PL/pgSQL handler without a validator.
+-- Python UDFs and external (Lambda / SageMaker) functions are stored, never run: their languages are a PL/pgSQL
+-- handler without a validator.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_language WHERE lanname = 'plpythonu') THEN
         CREATE LANGUAGE plpythonu HANDLER plpgsql_call_handler;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_language WHERE lanname = 'exfunc') THEN
+        CREATE LANGUAGE exfunc HANDLER plpgsql_call_handler;
     END IF;
 END $$;
 
@@ -479,7 +507,7 @@ SELECT c.oid, r2a_emulator.rs_name(c.relname)::text AS relname, c.relnamespace, 
        c.relminmxid, r2a_emulator.acl_text(c.relacl) AS relacl, c.reloptions, c.relpartbound,
        CASE WHEN c.relkind <> 'r' THEN NULL::smallint
             ELSE (CASE coalesce(t.diststyle, 'AUTO') WHEN 'EVEN' THEN 0 WHEN 'KEY' THEN 1 WHEN 'ALL' THEN 8
-                                                       ELSE 10 END)::smallint END AS reldiststyle
+                                                       ELSE 9 END)::smallint END AS reldiststyle
 FROM pg_catalog.pg_class c
 LEFT JOIN r2a_emulator.tables t ON t.relid = c.oid
 WHERE NOT r2a_emulator.hidden_namespace(c.relnamespace) AND c.relkind <> 'S';
@@ -492,15 +520,28 @@ SELECT r2a_emulator.rs_name(n.nspname)::text AS schemaname, r2a_emulator.rs_name
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND NOT r2a_emulator.hidden_namespace(n.oid);
 
+-- attencodingtype is an integer code on Redshift, 0 for raw (AWS's "Diagnostic queries for query tuning" tests
+-- `decode(max(attencodingtype), 0, 'n', 'y')`; DDL generators call format_encoding(attencodingtype::integer)).
+-- AWS does not publish the other codes: these are the emulator's own, format_encoding reads them back.
+CREATE OR REPLACE FUNCTION r2a_emulator.encoding_names() RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY['raw', 'bytedict', 'delta', 'delta32k', 'lzo', 'mostly8', 'mostly16', 'mostly32', 'runlength',
+                 'text255', 'text32k', 'zstd', 'az64']
+$$;
+
+CREATE OR REPLACE FUNCTION r2a_emulator.encoding_code(encoding text) RETURNS smallint
+LANGUAGE sql IMMUTABLE AS $$ SELECT (array_position(r2a_emulator.encoding_names(), encoding) - 1)::smallint $$;
+
+DROP VIEW IF EXISTS r2a_catalog.pg_attribute;  -- attencodingtype was text before
 CREATE OR REPLACE VIEW r2a_catalog.pg_attribute AS
 SELECT a.attrelid, r2a_emulator.rs_name(a.attname)::text AS attname, a.atttypid, a.attlen, a.attnum,
        a.attcacheoff, a.atttypmod, a.attndims, a.attbyval, a.attalign, a.attstorage, a.attnotnull,
        (a.atthasdef OR a.attidentity <> '') AS atthasdef, a.attidentity, a.attisdropped, a.attislocal,
        a.attinhcount, a.attcollation, a.attacl,
        coalesce(col.distkey, false) AS attisdistkey,
-       (CASE WHEN t.sortkey_kind = 'INTERLEAVED' AND coalesce(col.sortkey, 0) % 2 = 0
+       (CASE WHEN t.sortkey_kind = 'INTERLEAVED' AND coalesce(col.sortkey, 0) % 2 = 1
              THEN -coalesce(col.sortkey, 0) ELSE coalesce(col.sortkey, 0) END)::integer AS attsortkeyord,
-       r2a_emulator.column_encoding(a.attrelid, a.attnum, a.atttypid) AS attencodingtype
+       r2a_emulator.encoding_code(r2a_emulator.column_encoding(a.attrelid, a.attnum, a.atttypid)) AS attencodingtype
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 LEFT JOIN r2a_emulator.columns col ON col.relid = a.attrelid AND col.attnum = a.attnum
@@ -521,8 +562,11 @@ FROM r2a_emulator.columns col
 JOIN pg_catalog.pg_attribute a ON a.attrelid = col.relid AND a.attnum = col.attnum AND NOT a.attisdropped
 WHERE col.identity_seed IS NOT NULL;
 
+-- Redshift's format_encoding names a column's compression (raw shows as none, as in pg_table_def).
 CREATE OR REPLACE FUNCTION r2a_catalog.format_encoding(encoding integer) RETURNS name
-LANGUAGE sql IMMUTABLE AS $$ SELECT pg_catalog.pg_encoding_to_char(encoding) $$;
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN encoding = 0 THEN 'none' ELSE (r2a_emulator.encoding_names())[encoding + 1] END::name
+$$;
 
 CREATE OR REPLACE FUNCTION r2a_catalog.pg_get_constraintdef(constraint_oid oid) RETURNS text
 LANGUAGE sql STABLE AS $$
@@ -622,7 +666,7 @@ SELECT r2a_emulator.rs_name(n.nspname)::text AS schemaname, r2a_emulator.rs_name
        (CASE WHEN r2a_emulator.column_encoding(c.oid, a.attnum, a.atttypid) = 'raw' THEN 'none'
              ELSE r2a_emulator.column_encoding(c.oid, a.attnum, a.atttypid) END)::character(32) AS encoding,
        coalesce(col.distkey, false) AS distkey,
-       (CASE WHEN t.sortkey_kind = 'INTERLEAVED' AND coalesce(col.sortkey, 0) % 2 = 0
+       (CASE WHEN t.sortkey_kind = 'INTERLEAVED' AND coalesce(col.sortkey, 0) % 2 = 1
              THEN -coalesce(col.sortkey, 0) ELSE coalesce(col.sortkey, 0) END)::integer AS sortkey,
        a.attnotnull AS notnull
 FROM pg_catalog.pg_class c
@@ -664,10 +708,17 @@ BEGIN
     RETURN result;
 END $$;
 
+-- Columns in the order of AWS's SVV_TABLE_INFO page (https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_TABLE_INFO.html).
+-- encoded: 'Y, AUTO(ENCODE)' while no column names an encoding (the table is ENCODE AUTO); sortkey1: AUTO(SORTKEY)
+-- for a table created without SORTKEY (CREATE TABLE: "If you don't specify any sort keys options, the default is
+-- AUTO"). Statistics Redshift gathers and PostgreSQL has no equivalent for read as a healthy table's.
+DROP VIEW IF EXISTS r2a_catalog.svv_table_info;  -- its columns were fewer and in another order before
 CREATE OR REPLACE VIEW r2a_catalog.svv_table_info AS
-SELECT s.value AS database, r2a_emulator.rs_name(n.nspname)::text AS schema, c.oid::integer AS table_id,
+SELECT s.value AS database, r2a_emulator.rs_name(n.nspname)::text AS schema, c.oid AS table_id,
        r2a_emulator.rs_name(c.relname)::text AS "table",
-       CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
+       CASE WHEN NOT EXISTS (SELECT 1 FROM r2a_emulator.columns k WHERE k.relid = c.oid AND k.encoding IS NOT NULL)
+            THEN 'Y, AUTO(ENCODE)'
+            WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
                          AND NOT a.attisdropped
                          AND r2a_emulator.column_encoding(c.oid, a.attnum, a.atttypid) <> 'raw')
             THEN 'Y' ELSE 'N' END AS encoded,
@@ -678,14 +729,22 @@ SELECT s.value AS database, r2a_emulator.rs_name(n.nspname)::text AS schema, c.o
                                                 WHERE k.relid = c.oid AND k.distkey LIMIT 1), '') || ')'
             WHEN 'AUTO' THEN 'AUTO(ALL)' ELSE t.diststyle END AS diststyle,
        CASE WHEN t.sortkey_kind = 'INTERLEAVED' THEN 'INTERLEAVED'
+            WHEN coalesce(t.sortkey_kind, 'AUTO') = 'AUTO' THEN 'AUTO(SORTKEY)'
             ELSE (SELECT r2a_emulator.rs_name(a.attname) FROM r2a_emulator.columns k
                   JOIN pg_catalog.pg_attribute a ON a.attrelid = k.relid AND a.attnum = k.attnum
                   WHERE k.relid = c.oid AND k.sortkey = 1) END AS sortkey1,
+       (SELECT max(a.atttypmod - 4) FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
+        AND NOT a.attisdropped AND a.atttypid = 'pg_catalog.varchar'::regtype)::integer AS max_varchar,
+       (SELECT r2a_emulator.column_encoding(c.oid, a.attnum, a.atttypid) FROM r2a_emulator.columns k
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = k.relid AND a.attnum = k.attnum
+        WHERE k.relid = c.oid AND k.sortkey = 1)::character(32) AS sortkey1_enc,
        (SELECT count(*) FROM r2a_emulator.columns k WHERE k.relid = c.oid AND k.sortkey > 0)::integer AS sortkey_num,
        greatest(1, ceil(pg_catalog.pg_total_relation_size(c.oid) / (1024.0 * 1024.0)))::bigint AS size,
-       x.rows::numeric AS tbl_rows, x.rows AS estimated_visible_rows,
-       0::numeric AS unsorted, 0::numeric AS stats_off, 0::numeric AS skew_rows,
-       NULL::timestamp AS create_time
+       0.0001::numeric(10,4) AS pct_used, 0::bigint AS empty,
+       0::numeric(5,2) AS unsorted, 0::numeric(5,2) AS stats_off, x.rows::numeric(38,0) AS tbl_rows,
+       NULL::numeric(19,2) AS skew_sortkey1, 0::numeric(19,2) AS skew_rows,
+       x.rows::numeric(38,0) AS estimated_visible_rows, NULL::text AS risk_event,
+       0::numeric(12,2) AS vacuum_sort_benefit, NULL::timestamp AS create_time
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN r2a_emulator.tables t ON t.relid = c.oid
@@ -770,3 +829,180 @@ CREATE OR REPLACE VIEW r2a_catalog.stv_slices AS
 SELECT g.slice - 1 AS slice, (g.slice - 1) / 2 AS node, 'D'::text AS type
 FROM r2a_emulator.settings s, generate_series(1, s.value::integer) AS g(slice)
 WHERE s.name = 'slices';
+
+-- ------------------------------------------------------------------ objects without storage (features.py)
+-- Each view has the columns of its AWS page (https://docs.aws.amazon.com/redshift/latest/dg/r_<NAME>.html).
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_external_schemas AS
+SELECT (3000000000 + f.id)::oid AS esoid,
+       (CASE f.detail->>'source' WHEN 'data catalog' THEN 1 WHEN 'hive metastore' THEN 2 WHEN 'postgres' THEN 3
+            WHEN 'redshift' THEN 5 WHEN 'mysql' THEN 8 WHEN 'kinesis' THEN 9 ELSE 10 END)::smallint AS eskind,
+       f.name::name AS schemaname, 100 AS esowner, coalesce(f.detail->>'database', '') AS databasename,
+       json_build_object('IAM_ROLE', f.detail->>'iam_role')::text AS esoptions
+FROM r2a_emulator.features f WHERE f.kind = 'external_schema';
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_external_tables AS
+SELECT s.value AS redshift_database_name, f.schema_name AS schemaname, f.name AS tablename,
+       'EXTERNAL_TABLE'::text AS tabletype, f.detail->>'location' AS location, NULL::text AS input_format,
+       NULL::text AS output_format, NULL::text AS serialization_lib, NULL::text AS serde_parameters,
+       0 AS compressed, NULL::text AS parameters
+FROM r2a_emulator.features f CROSS JOIN r2a_emulator.settings s
+WHERE f.kind = 'external_table' AND s.name = 'database';
+
+CREATE OR REPLACE VIEW r2a_catalog.pg_library AS
+SELECT f.name::name AS name, (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname = 'plpythonu') AS language_oid,
+       f.id::integer AS file_store_id, 100 AS owner
+FROM r2a_emulator.features f WHERE f.kind = 'library';
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_ml_model_info AS
+SELECT s.value::char(128) AS database_name, f.schema_name::char(128) AS schema_name, f.owner::char(128) AS user_name,
+       f.name::char(128) AS model_name, 'ACTIVE'::char(20) AS life_cycle, 0 AS is_refreshable,
+       'Model is Ready'::char(128) AS model_state
+FROM r2a_emulator.features f CROSS JOIN r2a_emulator.settings s
+WHERE f.kind = 'model' AND s.name = 'database';
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_rls_policy AS
+SELECT s.value AS poldb, f.name AS polname, f.detail->>'alias' AS polalias,
+       (SELECT json_agg(json_build_object('colname', a->>'name', 'type', a->>'type'))
+        FROM jsonb_array_elements(f.detail->'attributes') a)::text AS polatts,
+       f.detail->>'using' AS polqual, true AS polenabled, f.owner AS polmodifiedby, f.created AS polmodifiedtime
+FROM r2a_emulator.features f CROSS JOIN r2a_emulator.settings s
+WHERE f.kind = 'rls_policy' AND s.name = 'database';
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_rls_attached_policy AS
+SELECT f.detail->>'schema' AS relschema, f.detail->>'table' AS relname, 'table'::text AS relkind,
+       f.detail->>'policy' AS polname, f.owner AS grantor, f.detail->>'grantee' AS grantee,
+       f.detail->>'grantee_kind' AS granteekind, true AS is_pol_on,
+       coalesce((r.detail->>'on')::boolean, false) AS is_rls_on,
+       coalesce(r.detail->>'conjunction', 'and')::character(3) AS rls_conjunction_type
+FROM r2a_emulator.features f
+LEFT JOIN r2a_emulator.features r ON r.kind = 'rls_relation' AND r.schema_name = f.detail->>'schema'
+     AND r.name = f.detail->>'table'
+WHERE f.kind = 'rls_attachment';
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_rls_relation AS
+SELECT s.value AS datname, f.schema_name AS relschema, f.name AS relname, 'table'::text AS relkind,
+       (f.detail->>'on')::boolean AS is_rls_on, (f.detail->>'for_datashares')::boolean AS is_rls_datashare_on,
+       (f.detail->>'conjunction')::character(3) AS rls_conjunction_type,
+       'and'::character(3) AS rls_datashare_conjunction_type
+FROM r2a_emulator.features f CROSS JOIN r2a_emulator.settings s
+WHERE f.kind = 'rls_relation' AND s.name = 'database';
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_datashares AS
+SELECT f.name::varchar(128) AS share_name, f.id::integer AS share_id, f.owner::varchar(128) AS share_owner,
+       s.value::varchar(128) AS source_database, NULL::varchar(128) AS consumer_database,
+       'OUTBOUND'::varchar(8) AS share_type, f.created AS createdate,
+       (f.detail->>'publicly_accessible')::boolean AS is_publicaccessible, NULL::varchar(256) AS share_acl,
+       NULL::varchar(16) AS producer_account, NULL::varchar(64) AS producer_namespace,
+       NULL::varchar(64) AS managed_by
+FROM r2a_emulator.features f CROSS JOIN r2a_emulator.settings s
+WHERE f.kind = 'datashare' AND s.name = 'database';
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_datashare_objects AS
+SELECT 'OUTBOUND'::varchar(8) AS share_type, f.schema_name::varchar(128) AS share_name,
+       (f.detail->>'object_type')::varchar(64) AS object_type, (f.detail->>'object_name')::varchar(512) AS object_name,
+       NULL::varchar(16) AS producer_account, NULL::varchar(64) AS producer_namespace, false AS include_new
+FROM r2a_emulator.features f WHERE f.kind = 'datashare_object';
+
+-- ------------------------------------------------------------------ system tables admin views read
+-- Empty (or, for stv_tbl_perm, one row per table on slice 0), with the columns of their AWS pages, so that
+-- admin views selecting from them can be created and queried.
+
+CREATE OR REPLACE VIEW r2a_catalog.stv_tbl_perm AS
+SELECT 0 AS slice, c.oid::integer AS id, r2a_emulator.rs_name(c.relname)::character(72) AS name,
+       greatest(c.reltuples, 0)::bigint AS rows, greatest(c.reltuples, 0)::bigint AS sorted_rows,
+       (c.relpersistence = 't')::integer AS temp, 1 AS db_id, 0 AS insert_pristine, 0 AS delete_pristine,
+       coalesce(t.backup, true)::integer AS backup,
+       (CASE coalesce(t.diststyle, 'AUTO') WHEN 'EVEN' THEN 0 WHEN 'KEY' THEN 1 WHEN 'ALL' THEN 8 ELSE 9 END)
+           AS dist_style,
+       greatest(1, ceil(pg_catalog.pg_relation_size(c.oid) / (1024.0 * 1024.0)))::integer AS block_count
+FROM pg_catalog.pg_class c
+LEFT JOIN r2a_emulator.tables t ON t.relid = c.oid
+WHERE c.relkind = 'r' AND NOT r2a_emulator.hidden_namespace(c.relnamespace)
+  AND c.relnamespace NOT IN (SELECT oid FROM pg_catalog.pg_namespace
+                             WHERE nspname IN ('pg_catalog', 'information_schema'));
+
+CREATE OR REPLACE VIEW r2a_catalog.stl_query AS
+SELECT NULL::integer AS userid, NULL::integer AS query, NULL::character(320) AS label, NULL::bigint AS xid,
+       NULL::integer AS pid, NULL::character(32) AS database, NULL::character(4000) AS querytxt,
+       NULL::timestamp AS starttime, NULL::timestamp AS endtime, NULL::integer AS aborted,
+       NULL::integer AS insert_pristine, NULL::integer AS concurrency_scaling_status
+WHERE false;
+
+CREATE OR REPLACE VIEW r2a_catalog.svl_qlog AS
+SELECT NULL::integer AS userid, NULL::integer AS query, NULL::bigint AS xid, NULL::integer AS pid,
+       NULL::timestamp AS starttime, NULL::timestamp AS endtime, NULL::bigint AS elapsed, NULL::integer AS aborted,
+       NULL::character(320) AS label, NULL::character(60) AS substring, NULL::integer AS source_query,
+       NULL::text AS concurrency_scaling_status_txt, NULL::integer AS from_sp_call
+WHERE false;
+
+CREATE OR REPLACE VIEW r2a_catalog.stl_load_errors AS
+SELECT NULL::integer AS userid, NULL::integer AS slice, NULL::integer AS tbl, NULL::timestamp AS starttime,
+       NULL::integer AS session, NULL::integer AS query, NULL::character(256) AS filename,
+       NULL::bigint AS line_number, NULL::character(127) AS colname, NULL::character(10) AS type,
+       NULL::character(10) AS col_length, NULL::integer AS position, NULL::character(1024) AS raw_line,
+       NULL::character(1024) AS raw_field_value, NULL::integer AS err_code, NULL::character(100) AS err_reason
+WHERE false;
+
+CREATE OR REPLACE VIEW r2a_catalog.stv_tbl_trans AS
+SELECT NULL::integer AS slice, NULL::integer AS id, NULL::bigint AS rows, NULL::bigint AS size,
+       NULL::bigint AS query_id, NULL::integer AS ref_cnt, NULL::integer AS from_suspended,
+       NULL::integer AS prep_swap
+WHERE false;
+
+-- ------------------------------------------------------------------ roles (roles.py)
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_ROLES.html, r_SVV_USER_GRANTS.html, r_SVV_ROLE_GRANTS.html
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_roles AS
+SELECT r.oid::integer AS role_id, x.rolename::varchar(128) AS role_name, x.owner::varchar(128) AS role_owner,
+       x.external_id::varchar(128) AS external_id
+FROM r2a_emulator.roles x JOIN pg_catalog.pg_roles r ON r.rolname = x.rolname;
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_user_grants AS
+SELECT m.member::integer AS user_id, u.usename::varchar(128) AS user_name, m.roleid::integer AS role_id,
+       x.rolename::varchar(128) AS role_name, m.admin_option
+FROM pg_catalog.pg_auth_members m
+JOIN pg_catalog.pg_roles r ON r.oid = m.roleid JOIN r2a_emulator.roles x ON x.rolname = r.rolname
+JOIN pg_catalog.pg_roles ur ON ur.oid = m.member JOIN r2a_emulator.users u ON u.rolname = ur.rolname;
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_role_grants AS
+SELECT m.member::integer AS role_id, xm.rolename::varchar(128) AS role_name, m.roleid::integer AS granted_role_id,
+       x.rolename::varchar(128) AS granted_role_name
+FROM pg_catalog.pg_auth_members m
+JOIN pg_catalog.pg_roles r ON r.oid = m.roleid JOIN r2a_emulator.roles x ON x.rolname = r.rolname
+JOIN pg_catalog.pg_roles rm ON rm.oid = m.member JOIN r2a_emulator.roles xm ON xm.rolname = rm.rolname;
+
+CREATE OR REPLACE VIEW r2a_catalog.stv_blocklist AS
+SELECT NULL::integer AS slice, NULL::integer AS col, NULL::integer AS tbl, NULL::integer AS blocknum,
+       NULL::integer AS num_values, NULL::integer AS extended_limits, NULL::bigint AS minvalue,
+       NULL::bigint AS maxvalue, NULL::integer AS sb_pos, NULL::integer AS pinned, NULL::integer AS on_disk,
+       NULL::integer AS modified, NULL::integer AS hdr_modified, NULL::integer AS unsorted,
+       NULL::integer AS tombstone, NULL::integer AS preferred_diskno, NULL::integer AS temporary,
+       NULL::integer AS newblock, NULL::integer AS num_readers, NULL::integer AS flags
+WHERE false;
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_diskusage AS
+SELECT NULL::integer AS db_id, NULL::character(72) AS name, NULL::integer AS slice, NULL::integer AS col,
+       NULL::integer AS tbl, NULL::integer AS blocknum, NULL::integer AS num_values, NULL::bigint AS minvalue,
+       NULL::bigint AS maxvalue, NULL::integer AS sb_pos, NULL::integer AS pinned, NULL::integer AS on_disk,
+       NULL::integer AS modified, NULL::integer AS hdr_modified, NULL::integer AS unsorted,
+       NULL::integer AS tombstone, NULL::integer AS preferred_diskno, NULL::integer AS temporary,
+       NULL::integer AS newblock
+WHERE false;
+
+CREATE OR REPLACE VIEW r2a_catalog.stl_ddltext AS
+SELECT NULL::integer AS userid, NULL::bigint AS xid, NULL::integer AS pid, NULL::character(320) AS label,
+       NULL::timestamp AS starttime, NULL::timestamp AS endtime, NULL::integer AS sequence,
+       NULL::character(200) AS text
+WHERE false;
+
+CREATE OR REPLACE VIEW r2a_catalog.stl_querytext AS
+SELECT NULL::integer AS userid, NULL::bigint AS xid, NULL::integer AS pid, NULL::integer AS query,
+       NULL::integer AS sequence, NULL::character(200) AS text
+WHERE false;
+
+CREATE OR REPLACE VIEW r2a_catalog.svl_statementtext AS
+SELECT NULL::integer AS userid, NULL::bigint AS xid, NULL::integer AS pid, NULL::character(320) AS label,
+       NULL::timestamp AS starttime, NULL::timestamp AS endtime, NULL::integer AS sequence,
+       NULL::varchar(10) AS type, NULL::character(200) AS text
+WHERE false;

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import psycopg2
 import psycopg2.extensions
 
-from devstack.redshift import ddl, show, translate, users
+from devstack.redshift import ddl, features, roles, show, translate, users
 from devstack.redshift.config import Config
 from devstack.redshift.faults import CutConnection
 from devstack.redshift.lexer import (
@@ -54,6 +54,11 @@ _REDSHIFT_SETTINGS = {"query_group": "unset", "enable_result_cache_for_session":
                       "auto_analyze": "on", "mv_enable_aqmv_for_session": "on", "spectrum_query_maxerror": "0",
                       "use_fips_ssl": "off", "cast_super_null_on_error": "off", "downcase_delimited_identifier": "on",
                       "error_on_nondeterministic_update": "false", "default_geometry_encoding": "2"}
+
+# PostgreSQL settings Redshift does not know: clients that sniff the version with them get an error there
+# (graphile/crystal#913 and vscode-postgres#107 quote it for server_version_num, sqlalchemy#9494 for
+# standard_conforming_strings), so they get one here instead of the backend's PostgreSQL 16 answer.
+_NOT_SHOWN = {"server_version_num", "standard_conforming_strings"}
 
 
 class EmulatorError(Exception):
@@ -124,6 +129,15 @@ class Engine:
     @property
     def case_sensitive(self) -> bool:
         return self.settings.get("enable_case_sensitive_identifier", "off").lower() in ("on", "true", "1")
+
+    def creation_schema(self) -> str:
+        """Where an unqualified CREATE puts its object: the first existing schema of the user's search_path (the
+        backend would pick r2a_catalog, which comes first on its path)."""
+        rows = self.query("select r2a_emulator.rs_name(s) from unnest(pg_catalog.current_schemas(false)) "
+                          "with ordinality as p(s, k) where s not in ('r2a_catalog', 'pg_catalog') order by k limit 1")
+        if not rows:
+            raise EmulatorError("3F000", "no schema has been selected to create in")
+        return rows[0][0]
 
     def transaction_status(self) -> str:
         if self.conn.closed:
@@ -251,7 +265,7 @@ class Engine:
             return self._set(tokens, words)
         if first in ("VACUUM",) or (first == "ANALYZE" and second == "COMPRESSION"):
             return Result(None, [], first)
-        for module in (ddl, users):
+        for module in (features, ddl, roles, users):
             handler = module.handler_for(words)
             if handler is not None:
                 return handler(self, tokens, words)
@@ -371,7 +385,11 @@ class Engine:
         if kind in ("TABLE", "VIEW", "PROCEDURE") and len(words) > 2:
             return text_result("ddl", [show.show(self, kind, words[2:])])
         name = words[1].name if len(words) > 1 else ""
+        if name in _NOT_SHOWN:
+            raise EmulatorError("42704", f'unrecognized configuration parameter "{name}"')
         if name == "server_version":
+            if self.user != self.config.master_user:
+                raise EmulatorError("42501", 'must be superuser to examine "server_version"')
             return text_result("server_version", ["8.0.2"])
         if name in ("search_path",):
             return text_result("search_path", [self.search_path])

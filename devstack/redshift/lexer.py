@@ -19,6 +19,15 @@ _PARAM = re.compile(r"\$\d+")
 _OPCHARS = "+-*/<>=~!@#%^&|`?:"
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold(name: str) -> str:
+    """Redshift folds ASCII letters only (https://docs.aws.amazon.com/redshift/latest/dg/r_names.html): `Ärger`
+    keeps its Ä, as PostgreSQL's own folding of unquoted UTF-8 names does."""
+    return name.translate(_ASCII_LOWER)
+
+
 class SqlSyntaxError(ValueError):
     """Unterminated literal or comment."""
 
@@ -43,8 +52,8 @@ class Token:
     def name(self) -> str:
         """The identifier this token names, folded like Redshift folds it (quoted names too)."""
         if self.kind == QIDENT:
-            return self.text[1:-1].replace('""', '"').lower()
-        return self.text.lower()
+            return fold(self.text[1:-1].replace('""', '"'))
+        return fold(self.text)
 
 
 def tokenize(sql: str) -> list[Token]:
@@ -110,6 +119,10 @@ def tokenize(sql: str) -> list[Token]:
         elif _IDENT.match(sql, i):
             j = _IDENT.match(sql, i).end()
             tokens.append(Token(IDENT, sql[i:j]))
+        elif c == "#" and _IDENT.match(sql, i + 1) and _names_a_table(tokens):
+            # #name is a temporary table (r_CREATE_TABLE_NEW.html); elsewhere # is bitwise XOR
+            j = _IDENT.match(sql, i + 1).end()
+            tokens.append(Token(IDENT, sql[i:j]))
         elif c in "(),;.[]{}":
             j = i + 1
             tokens.append(Token(PUNCT, c))
@@ -123,6 +136,14 @@ def tokenize(sql: str) -> list[Token]:
             tokens.append(Token(OP, c))
         i = j
     return tokens
+
+
+_BEFORE_TABLE = frozenset({"TABLE", "FROM", "JOIN", "INTO", "UPDATE", "EXISTS", "TRUNCATE", "ANALYZE", "VACUUM"})
+
+
+def _names_a_table(tokens: list[Token]) -> bool:
+    before = next((t for t in reversed(tokens) if t.significant), None)
+    return before is not None and (before.upper in _BEFORE_TABLE or (before.kind == PUNCT and before.text == ","))
 
 
 def _string_end(sql: str, quote: int) -> int:

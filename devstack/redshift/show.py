@@ -3,13 +3,16 @@
     CREATE TABLE public.sales (
         salesid integer NOT NULL ENCODE az64,
         listid integer NOT NULL ENCODE az64 distkey,
-        dateid smallint NOT NULL,
+        dateid smallint NOT NULL ENCODE raw,
         ...
     )
     DISTSTYLE KEY
     SORTKEY ( dateid );
 
-Raw-encoded columns (sort key columns, booleans, floats by default) print no ENCODE, as in AWS's examples."""
+Every column prints its ENCODE, `ENCODE raw` too (as current clusters print it; AWS's older examples leave it out),
+and every CHAR/VARCHAR column its COLLATE (case_sensitive unless declared), as AWS's `public.category` example
+shows (https://docs.aws.amazon.com/redshift/latest/dg/r_SHOW_TABLE.html). SHOW PROCEDURE quotes the body with
+`$_$`, as https://docs.aws.amazon.com/redshift/latest/dg/r_SHOW_PROCEDURE.html shows."""
 
 from __future__ import annotations
 
@@ -85,10 +88,10 @@ def show_table(engine, relid) -> str:
             parts.append(f"identity({seed}, {step})")
         elif default is not None:
             parts.append(f"DEFAULT {default}")
-        if encoding and encoding != "raw":
+        if encoding:
             parts.append(f"ENCODE {encoding}")
-        if collate:
-            parts.append(f"COLLATE {collate}")
+        if collate or type_.startswith(("character", "char")):
+            parts.append(f"COLLATE {_COLLATIONS.get(collate or 'case_sensitive', collate or 'case_sensitive')}")
         if _true(distkey):
             parts.append("distkey")
         if int(sort_position):
@@ -106,6 +109,9 @@ def show_table(engine, relid) -> str:
         prefix = "INTERLEAVED " if sortkey_kind == "INTERLEAVED" else ""
         text += f"\n{prefix}SORTKEY ( {', '.join(_ident(n) for _, n in sorted(sortkey))} )"
     return text + ";"
+
+
+_COLLATIONS = {"cs": "case_sensitive", "ci": "case_insensitive"}
 
 
 def _true(value) -> bool:
@@ -152,4 +158,4 @@ def _procedure(engine, name: QualifiedName, cursor: Cursor) -> str:
         "pg_catalog.pg_get_function_arguments(p.oid), p.prosrc from pg_catalog.pg_proc p "
         "join pg_catalog.pg_namespace n on n.oid = p.pronamespace where p.oid = %s", (rows[0][0],))[0]
     return (f"CREATE OR REPLACE PROCEDURE {_ident(schema)}.{_ident(proc)}({arguments})\n"
-            f"LANGUAGE plpgsql\nAS $$\n{body.strip(chr(10))}\n$$")
+            f"LANGUAGE plpgsql\nAS $_$\n{body.strip(chr(10))}\n$_$")

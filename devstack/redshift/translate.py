@@ -16,6 +16,7 @@ from devstack.redshift.lexer import (
     QIDENT,
     STRING,
     Token,
+    fold,
     matching_paren,
     quote_ident,
     quote_literal,
@@ -45,13 +46,43 @@ def _identifier(token: Token, engine) -> str:
     if token.kind == QIDENT:
         name = token.name if not engine.case_sensitive else token.text[1:-1].replace('""', '"')
         return identifier_sql(name, engine) if (name != token.text[1:-1] or len(name.encode()) > 63) else token.text
+    if token.text.startswith("#"):          # a #temporary table: the backend's temp table has the bare name
+        return identifier_sql(fold(token.text[1:]), engine)
     if len(token.text.encode()) > MAX_BACKEND_NAME:
-        return identifier_sql(token.text.lower(), engine)
+        return identifier_sql(fold(token.text), engine)
     return token.text
 
 
 def statement(tokens: list[Token], engine) -> str:
-    return _rewrite(_top_to_limit(tokens), engine)
+    return _rewrite(_qualify(_top_to_limit(tokens), engine), engine)
+
+
+def _qualify(tokens: list[Token], engine) -> list[Token]:
+    if not any(t.is_word("QUALIFY") for t in tokens):
+        return tokens
+    from devstack.redshift import qualify
+
+    def describe(prefix: list[Token], body: list[Token]) -> list[str]:
+        words = [t for t in prefix if t.significant]
+        balanced = sum(_is(t, PUNCT, "(") for t in prefix) == sum(_is(t, PUNCT, ")") for t in prefix)
+        if words and words[0].is_word("WITH") and balanced:        # the SELECT of WITH …: its CTEs come along
+            sql = f"{_rewrite(prefix + body, engine)} LIMIT 0"
+        else:
+            sql = f"SELECT * FROM ({_rewrite(body, engine)}) AS r2a_describe LIMIT 0"
+        in_transaction = engine.transaction_status() != "I"
+        if in_transaction:                 # a refused probe must not abort the client's transaction
+            engine.run("SAVEPOINT r2a_qualify")
+        try:
+            columns = engine.run(sql).columns
+        except Exception:
+            if in_transaction:
+                engine.run("ROLLBACK TO SAVEPOINT r2a_qualify")
+            raise
+        if in_transaction:
+            engine.run("RELEASE SAVEPOINT r2a_qualify")
+        return [column.name for column in columns]
+
+    return qualify.rewrite(tokens, describe, lambda name: identifier_sql(name, engine))
 
 
 def _top_to_limit(tokens: list[Token]) -> list[Token]:
@@ -88,7 +119,7 @@ def _scope_end(tokens: list[Token], start: int) -> int:
 
 
 def expression(tokens: list[Token], engine) -> str:
-    return _rewrite(tokens, engine).strip()
+    return _rewrite(_qualify(tokens, engine), engine).strip()
 
 
 def _next_sig(tokens: list[Token], start: int) -> int:
@@ -129,6 +160,12 @@ def _rewrite(tokens: list[Token], engine) -> str:
         prev = _prev_sig(tokens, i - 1)
         qualified = _is(prev, PUNCT, ".") or (after < len(tokens) and _is(tokens[after], PUNCT, "."))
         calls = after < len(tokens) and _is(tokens[after], PUNCT, "(")
+        if qualified and not _is(prev, PUNCT, ".") and token.text.lower() == engine.config.database \
+                and _three_part(tokens, i):
+            # database.schema.object (https://docs.aws.amazon.com/redshift/latest/dg/cross-database_usage.html):
+            # the emulator's one database is the backend's current one, so its name is dropped
+            i = _next_sig(tokens, after + 1)
+            continue
         if qualified:
             out.append(_identifier(token, engine))
             i += 1
@@ -164,6 +201,18 @@ def _rewrite(tokens: list[Token], engine) -> str:
         out.append(_identifier(token, engine))
         i += 1
     return "".join(out)
+
+
+def _three_part(tokens: list[Token], start: int) -> bool:
+    """name . name . name starting at start (and not a fourth part before it)."""
+    k, parts = start, 0
+    while k < len(tokens) and tokens[k].kind in (IDENT, QIDENT):
+        parts += 1
+        dot = _next_sig(tokens, k + 1)
+        if dot >= len(tokens) or not _is(tokens[dot], PUNCT, "."):
+            break
+        k = _next_sig(tokens, dot + 1)
+    return parts == 3
 
 
 # ---------------------------------------------------------------- function rewrites

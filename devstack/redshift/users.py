@@ -8,7 +8,7 @@ Sessions always run as the backend role; a created user can log in with its pass
 from __future__ import annotations
 
 from devstack.redshift import translate
-from devstack.redshift.ddl import Cursor, folded, is_name
+from devstack.redshift.ddl import Cursor, folded, is_name, user_name
 from devstack.redshift.lexer import NUMBER, PUNCT, STRING, Token, quote_ident, string_value
 from devstack.redshift.state import backend_name, user_password_hash
 
@@ -49,10 +49,10 @@ def group_sql(engine, group: str) -> str:
     return quote_ident(rows[0][0])
 
 
-def _names(cursor: Cursor, engine) -> list[str]:
+def _names(cursor: Cursor, engine, users: bool = False) -> list[str]:
     names = []
     while not cursor.done and is_name(cursor.peek()):
-        names.append(folded(cursor.take(), engine))
+        names.append((user_name if users else folded)(cursor.take(), engine))
         if cursor.at_punct(","):
             cursor.take()
         else:
@@ -66,7 +66,7 @@ def create_user(engine, tokens, words):
     cursor = Cursor(words)
     cursor.expect("CREATE")
     cursor.expect("USER")
-    name = folded(cursor.take(), engine)
+    name = user_name(cursor.take(), engine)
     if name == engine.config.master_user or engine.query("select 1 from r2a_emulator.users where usename = %s",
                                                          (name,)):
         raise _error("42710", f'user "{name}" already exists')
@@ -132,13 +132,13 @@ def alter_user(engine, tokens, words):
     cursor = Cursor(words)
     cursor.expect("ALTER")
     cursor.expect("USER")
-    name = folded(cursor.take(), engine)
+    name = user_name(cursor.take(), engine)
     if name == engine.config.master_user:
         return _result("ALTER USER")
     role_sql(engine, name)
     if cursor.accept("RENAME"):
         cursor.expect("TO")
-        new = folded(cursor.take(), engine)
+        new = user_name(cursor.take(), engine)
         engine.run("update r2a_emulator.users set usename = %s where usename = %s", (new, name))
         return _result("ALTER USER")
     if cursor.at("SET", "RESET"):
@@ -161,7 +161,7 @@ def drop_user(engine, tokens, words):
     if if_exists:
         cursor.pos += 2
     with engine.transaction():
-        for name in _names(cursor, engine):
+        for name in _names(cursor, engine, users=True):
             rows = engine.query("select rolname from r2a_emulator.users where usename = %s", (name,))
             if not rows:
                 if if_exists:
@@ -184,7 +184,7 @@ def create_group(engine, tokens, words):
     members = []
     cursor.accept("WITH")
     if cursor.accept("USER"):
-        members = _names(cursor, engine)
+        members = _names(cursor, engine, users=True)
     role = _role(GROUP_PREFIX, name)
     with engine.transaction():
         engine.run(f"CREATE ROLE {quote_ident(role)} NOLOGIN")
@@ -208,7 +208,7 @@ def alter_group(engine, tokens, words):
     action = cursor.expect("ADD", "DROP").text.upper()
     cursor.expect("USER")
     with engine.transaction():
-        for member in _names(cursor, engine):
+        for member in _names(cursor, engine, users=True):
             verb = "GRANT {} TO {}" if action == "ADD" else "REVOKE {} FROM {}"
             engine.run(verb.format(group, role_sql(engine, member)))
     return _result("ALTER GROUP")
@@ -250,12 +250,17 @@ def grant(engine, tokens, words):
             continue
         if token.is_word("FOR") and cursor.at("USER", offset=1):
             cursor.pos += 2
-            out.append("FOR ROLE " + ", ".join(role_sql(engine, n) for n in _names(cursor, engine)))
+            out.append("FOR ROLE " + ", ".join(role_sql(engine, n) for n in _names(cursor, engine, users=True)))
             continue
         if in_grantees:
             if token.is_word("GROUP"):
                 cursor.take()
                 out.append(group_sql(engine, folded(cursor.take(), engine)))
+                continue
+            if token.is_word("ROLE"):
+                from devstack.redshift import roles
+                cursor.take()
+                out.append(roles.role_sql(engine, folded(cursor.take(), engine)))
                 continue
             if token.is_word("WITH", "CASCADE", "RESTRICT", "GRANTED"):
                 in_grantees = False
@@ -263,7 +268,7 @@ def grant(engine, tokens, words):
                 continue
             if is_name(token):
                 cursor.take()
-                out.append(role_sql(engine, folded(token, engine)))
+                out.append(role_sql(engine, user_name(token, engine)))
                 continue
             if token.kind == PUNCT and token.text == ",":
                 out.append(cursor.take().text)
@@ -275,7 +280,7 @@ def grant(engine, tokens, words):
 def owner_to(engine, tokens: list[Token], words: list[Token]):
     """ALTER SCHEMA/VIEW/FUNCTION/PROCEDURE … OWNER TO user."""
     head = words[:-3]
-    owner = role_sql(engine, folded(words[-1], engine))
+    owner = role_sql(engine, user_name(words[-1], engine))
     body = translate.statement([t for w in head for t in (w, Token("ws", " "))], engine)
     return engine.run(f"{body} OWNER TO {owner}")
 

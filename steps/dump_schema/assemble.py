@@ -8,6 +8,7 @@ from typing import Any
 
 from shared.identifiers import read_quoted
 from steps.dump_schema.queries import is_system_schema
+from steps.dump_schema.showtext import read_show_table
 
 DISTSTYLES = {0: "EVEN", 1: "KEY", 8: "ALL", 9: "AUTO", 10: "AUTO(ALL)", 11: "AUTO(EVEN)", 12: "AUTO(KEY)"}
 VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
@@ -15,7 +16,6 @@ VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
 ACL_PRIVILEGES = {"r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE", "D": "TRUNCATE", "x": "REFERENCES",
                   "t": "TRIGGER", "X": "EXECUTE", "U": "USAGE", "C": "CREATE", "T": "TEMPORARY", "R": "RULE"}
 _IDENTITY = re.compile(r"""^\s*"?identity"?\s*\(\s*\d+\s*,\s*\d+\s*,\s*'(-?\d+)\s*,\s*(-?\d+)'""", re.I)
-_BACKUP_NO = re.compile(r"\bBACKUP\s+NO\b", re.I)
 _MATERIALIZED = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?MATERIALIZED\s+VIEW\b", re.I)
 _LATE_BINDING = re.compile(r"\bWITH\s+NO\s+SCHEMA\s+BINDING\b", re.I)
 
@@ -52,6 +52,7 @@ class CatalogRows:
     views: list[tuple] = field(default_factory=list)
     users: list[tuple] = field(default_factory=list)
     groups: list[tuple] = field(default_factory=list)
+    redshift_only: list[tuple] = field(default_factory=list)     # (kind, schema or None, name, detail)
 
 
 def split_identifiers(text: str) -> list[str]:
@@ -242,8 +243,11 @@ def build_catalog(rows: CatalogRows, shows: Shows, filters: Filters, run_id: str
             functions.append({"schema": schema, "name": name, "owner": owner, "comment": comment,
                               "language": language, "arguments": arguments, "returns": returns,
                               "volatility": VOLATILITY.get(volatility, "volatile"), "body": source or ""})
+    external = {name for kind, _, name, _ in rows.redshift_only if kind == "external_schema"}
     schemas = []
     for _, name, owner, comment, acl in rows.schemas:
+        if name in external:       # Redshift lists external schemas in pg_namespace too: reported below instead
+            continue
         if filters.schema_wanted(name) and (name in schema_names or not filters.tables):
             schemas.append({"name": name, "owner": owner, "comment": comment})
             grants += _grants("schema", name, name, owner, acl)
@@ -254,7 +258,21 @@ def build_catalog(rows: CatalogRows, shows: Shows, filters: Filters, run_id: str
         "users": [{"name": r[1], "superuser": bool(r[2]), "create_database": bool(r[3])} for r in rows.users],
         "groups": [{"name": g[0], "members": _group_members(g[1], users)} for g in rows.groups],
         "grants": grants,
+        "redshift_only": redshift_only(rows.redshift_only, filters),
     }
+
+
+def redshift_only(rows: list[tuple], filters: Filters) -> list[dict]:
+    """External schemas and tables, libraries, models, RLS policies, datashares: listed so that the report names
+    them. An object in a schema the filters leave out is left out with it."""
+    out = []
+    for kind, schema, name, detail in rows:
+        home = name if kind == "external_schema" else schema
+        if home is not None and kind != "unreadable" and not filters.schema_wanted(str(home)):
+            continue
+        out.append({"kind": kind, "name": f"{schema}.{name}" if schema else str(name),
+                    "detail": str(detail) if detail is not None else None})
+    return sorted(out, key=lambda o: (o["kind"], o["name"]))
 
 
 def _grants(kind: str, schema: str, name: str, owner: str | None, acl: Any) -> list[dict]:
@@ -268,6 +286,7 @@ def _table(oid: int, schema: str, name: str, owner: str | None, diststyle: Any, 
            columns_by_oid: dict, table_def: dict, info: dict, constraints_by_oid: dict, show: str) -> dict:
     columns = []
     interleaved = False
+    shown = read_show_table(show)
     for _, attnum, attname, type_text, notnull, default, column_comment in columns_by_oid.get(oid, []):
         definition = table_def.get((schema, name, attname))
         # pg_table_def.encoding is char(32) on Redshift: blank-padded
@@ -281,7 +300,8 @@ def _table(oid: int, schema: str, name: str, owner: str | None, diststyle: Any, 
         columns.append({"name": attname, "position": int(attnum), "type": type_text, "nullable": not notnull,
                         "default": default, "identity": identity,
                         "encoding": encoding if encoding not in (None, "") else None, "distkey": distkey,
-                        "sortkey_position": abs(sortkey) or None, "comment": column_comment})
+                        "sortkey_position": abs(sortkey) or None, "comment": column_comment,
+                        "collation": shown.collations.get(attname)})
     stats = info.get((schema, name))
     style = DISTSTYLES.get(int(diststyle)) if diststyle is not None and str(diststyle).lstrip("-").isdigit() \
         else None
@@ -291,7 +311,7 @@ def _table(oid: int, schema: str, name: str, owner: str | None, diststyle: Any, 
     return {
         "schema": schema, "name": name, "owner": owner, "comment": comment, "diststyle": style,
         "sortkey_style": ("interleaved" if interleaved else "compound") if has_sortkey else None,
-        "backup": not bool(_BACKUP_NO.search(show)),
+        "backup": shown.backup,
         "estimated_rows": max(0, int(stats[5] if stats[5] is not None else stats[4] or 0)) if stats else 0,
         "size_mb": float(stats[3] or 0) if stats else 0.0,
         "columns": columns,

@@ -21,6 +21,9 @@ def render_backup(catalog: dict, shows: Shows, failures: list[tuple[str, str, st
              f"-- run {catalog['run_id']} at {source.get('dumped_at')}; {source.get('version')}", ""]
     for kind, name, error in failures:
         lines.append(comment_line(f"-- SHOW {kind.upper()} {name} failed: {error}"))
+    for obj in catalog.get("redshift_only", []):
+        detail = f" ({obj['detail']})" if obj.get("detail") else ""
+        lines.append(comment_line(f"-- not in this backup: {obj['kind'].replace('_', ' ')} {obj['name']}{detail}"))
     for schema in catalog["schemas"]:
         if schema["name"] != "public":
             lines.append(f"CREATE SCHEMA IF NOT EXISTS {ident(schema['name'])};")

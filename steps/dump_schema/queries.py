@@ -80,6 +80,21 @@ USERS = "SELECT usesysid, usename, usesuper, usecreatedb FROM pg_user ORDER BY u
 
 GROUPS = "SELECT groname, grolist FROM pg_group ORDER BY groname"
 
+# Objects that hold no data to migrate, from the system views AWS documents for them
+# (https://docs.aws.amazon.com/redshift/latest/dg/r_<VIEW>.html): kind → (view, query). Each row is
+# (schema or None, name, detail).
+REDSHIFT_ONLY = {
+    "external_schema": ("svv_external_schemas",
+                        "SELECT NULL, schemaname, 'external database ' || databasename FROM svv_external_schemas"),
+    "external_table": ("svv_external_tables",
+                       "SELECT schemaname, tablename, 'data in ' || location FROM svv_external_tables"),
+    "library": ("pg_library", "SELECT NULL, name, NULL FROM pg_library"),
+    "model": ("svv_ml_model_info", "SELECT trim(schema_name), trim(model_name), NULL FROM svv_ml_model_info"),
+    "rls_policy": ("svv_rls_policy", "SELECT NULL, polname, 'USING (' || polqual || ')' FROM svv_rls_policy"),
+    "datashare": ("svv_datashares", "SELECT NULL, share_name, lower(share_type) FROM svv_datashares"),
+    "role": ("svv_roles", "SELECT NULL, role_name, NULL FROM svv_roles"),
+}
+
 # Schemas that belong to Redshift itself, never dumped (plus every pg_* schema).
 SYSTEM_SCHEMAS = frozenset({"information_schema", "catalog_history", "pg_catalog", "pg_internal", "pg_automv",
                             "pg_auto_copy", "pg_mv", "pg_s3", "sys"})

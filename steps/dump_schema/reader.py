@@ -63,6 +63,7 @@ def read_catalog_rows(conn, filters: Filters) -> CatalogRows:
         rows.types = _fetch(cur, "types", queries.TYPES)
         rows.users = _fetch(cur, "users", queries.USERS)
         rows.groups = _fetch(cur, "groups", queries.GROUPS)
+        rows.redshift_only = _redshift_only(cur)
         schemas = sorted({r[1] for r in rows.schemas if filters.schema_wanted(r[1])})
         if schemas:
             # pg_table_def shows only the schemas on the search_path
@@ -71,6 +72,24 @@ def read_catalog_rows(conn, filters: Filters) -> CatalogRows:
             rows.table_def = _fetch(cur, "column encodings and keys (pg_table_def)", queries.TABLE_DEF)
             _fetch_none(cur, "the search path", sql.SQL("RESET search_path"))
     return rows
+
+
+def _redshift_only(cur) -> list[tuple]:
+    """Rows of every REDSHIFT_ONLY view; a view this user may not read becomes one `unreadable` entry, so the
+    report says what could not be checked instead of staying silent."""
+    found = []
+    for kind, (view, query) in queries.REDSHIFT_ONLY.items():
+        try:
+            cur.execute(query)
+            found += [(kind, *row) for row in cur.fetchall()]
+        except psycopg2.Error as exc:
+            error = _error(f"the catalog query for {view}", exc)
+            if isinstance(error, TransientError):
+                raise error from None
+            text = " ".join(str(exc).split())[:200]
+            event("catalog.unreadable", view=view, error=text)
+            found.append(("unreadable", None, view, f"{kind.replace('_', ' ')}s not listed: {text}"))
+    return found
 
 
 def _fetch_none(cur, what: str, query) -> None:

@@ -31,6 +31,7 @@ class Column:
     distkey: bool = False
     sortkey_position: int | None = None
     comment: str | None = None
+    collation: str | None = None
 
 
 @dataclass
@@ -137,6 +138,16 @@ class Grant:
 
 
 @dataclass
+class RedshiftOnly:
+    """An object Redshift keeps that holds no data to migrate (external schema or table, library, model, RLS
+    policy, datashare), or a catalog view dump_schema could not read."""
+
+    kind: str
+    name: str
+    detail: str | None = None
+
+
+@dataclass
 class Catalog:
     run_id: str
     schemas: list[Schema]
@@ -148,6 +159,7 @@ class Catalog:
     groups: list[Group] = field(default_factory=list)
     grants: list[Grant] = field(default_factory=list)
     source: dict[str, Any] = field(default_factory=dict)
+    redshift_only: list[RedshiftOnly] = field(default_factory=list)
 
 
 @lru_cache(maxsize=1)
@@ -181,7 +193,8 @@ def catalog_from_dict(data: Any, where: str = "catalog.json") -> Catalog:
     for t in data["tables"]:
         columns = [Column(c["name"], c["type"], c.get("nullable", True), c.get("default"),
                           Identity(c["identity"]["seed"], c["identity"]["step"]) if c.get("identity") else None,
-                          c.get("encoding"), c.get("distkey", False), c.get("sortkey_position"), c.get("comment"))
+                          c.get("encoding"), c.get("distkey", False), c.get("sortkey_position"), c.get("comment"),
+                          c.get("collation"))
                    for c in t["columns"]]
         constraints = [Constraint(k["name"], k["kind"], list(k["columns"]),
                                   Reference(k["references"]["schema"], k["references"]["table"],
@@ -208,4 +221,5 @@ def catalog_from_dict(data: Any, where: str = "catalog.json") -> Catalog:
         grants=[Grant(g["object_kind"], g["schema"], g["name"], g["grantee"], g["grantee_kind"],
                       list(g["privileges"])) for g in data["grants"]],
         source=dict(data.get("source") or {}),
+        redshift_only=[RedshiftOnly(o["kind"], o["name"], o.get("detail")) for o in data.get("redshift_only", [])],
     )

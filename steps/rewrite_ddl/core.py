@@ -94,7 +94,29 @@ def rewrite(catalog: Catalog, overrides: Overrides, options: Options) -> Rewrite
     out.compat = compat_objects(out.compat_used)
     out.entries.extend(ObjectEntry(o.kind, o.name, o.target_name, "converted", None, [], list(o.depends_on))
                        for o in out.compat)
+    out.entries.extend(ObjectEntry(o.kind, o.name, None, "unsupported", redshift_only_reason(o.kind, o.detail))
+                       for o in sorted(catalog.redshift_only, key=lambda o: (o.kind, o.name)))
     return out
+
+
+# Why an object Redshift keeps is not created in AlloyDB: none of them holds data of the database.
+_REDSHIFT_ONLY_REASONS = {
+    "external_schema": "external schema (Redshift Spectrum / federated query): its tables live outside Redshift; "
+                       "not created (use a foreign data wrapper in AlloyDB if they are still needed)",
+    "external_table": "external table: its data stays in its S3 location; not migrated",
+    "library": "Python library for Python UDFs: AlloyDB has no plpythonu library store; not migrated",
+    "model": "Redshift ML model (trained in SageMaker): not migrated",
+    "rls_policy": "row-level security policy: not migrated (recreate it as a PostgreSQL row security policy)",
+    "datashare": "datashare: AlloyDB has no datashares; not migrated",
+    "role": "role (role-based access control): not created in AlloyDB; grants that name it apply only once it "
+            "exists there",
+    "unreadable": "dump_schema could not read this catalog view, so these objects were not checked",
+}
+
+
+def redshift_only_reason(kind: str, detail: str | None) -> str:
+    reason = _REDSHIFT_ONLY_REASONS.get(kind, f"{kind.replace('_', ' ')}: not migrated")
+    return f"{reason} ({detail})" if detail else reason
 
 
 def json_document(value: dict) -> str:

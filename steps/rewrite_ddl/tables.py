@@ -153,6 +153,10 @@ def _redshift_only_changes(table: Table, sortkey_index: str | None) -> list[str]
         changes.append(f"{what} -> index {sortkey_index}" if sortkey_index else f"dropped {what}")
     if not table.backup:
         changes.append("dropped BACKUP NO")
+    insensitive = [c.name for c in table.columns if c.collation == "case_insensitive"]
+    if insensitive:
+        changes.append(f"dropped COLLATE case_insensitive ({', '.join(insensitive)}): PostgreSQL compares these "
+                       "columns case-sensitively")
     return changes
 
 

@@ -184,3 +184,26 @@ def test_output_does_not_depend_on_the_hash_seed(tmp_path):
         assert done.returncode == 0, done.stderr
         digests.add(done.stdout.strip())
     assert len(digests) == 1
+
+
+def test_a_case_insensitive_collation_is_reported_as_dropped():
+    """COLLATE case_insensitive changes comparisons (https://docs.aws.amazon.com/redshift/latest/dg/r_COLLATE.html);
+    PostgreSQL's default collation compares case-sensitively, so the report says which columns lose it."""
+    data = catalog(tables=[table("s", "t", column("a", "character varying(5)", collation="case_insensitive"),
+                                 column("b", "character varying(5)", collation="case_sensitive"))])
+    entry = report_entry(rewrite(data), "table", "s.t")
+    assert "dropped COLLATE case_insensitive (a): PostgreSQL compares these columns case-sensitively" \
+        in entry["changes"]
+    assert not any("(b)" in change for change in entry["changes"])
+
+
+def test_a_procedure_body_quoted_with_dollar_underscore_is_carried_whole():
+    """SHOW PROCEDURE quotes the body with $_$ (https://docs.aws.amazon.com/redshift/latest/dg/r_SHOW_PROCEDURE.html);
+    a $$ inside it is part of the body."""
+    definition = ("CREATE OR REPLACE PROCEDURE s.p(f1 integer)\nLANGUAGE plpgsql\nAS $_$\nBEGIN\n"
+                  "  RAISE INFO '$$ %', f1;\nEND;\n$_$")
+    data = catalog(procedures=[{"schema": "s", "name": "p", "language": "plpgsql",
+                                "arguments": [{"name": "f1", "type": "int4"}], "definition": definition}])
+    files = rewrite(data)
+    [block] = [o for o in parse(files.files["views.sql"], "views.sql") if o.kind == "procedure"]
+    assert "RAISE INFO '$$ %', f1;" in block.sql and "$_$" not in block.sql
