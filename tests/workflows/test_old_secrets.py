@@ -22,9 +22,9 @@ from shared.config import load_settings
 from shared.errors import ConfigError
 from shared.objectstore import new_run_id
 from tests.workflows.test_lint import specs
-from workflows.podspec import SECRET_VPN
 from workflows.expressions import substitute
 from workflows.local_env import devstack_environment
+from workflows.podspec import SECRET_VPN
 from workflows.run_local import RENDERED, run_workflow
 
 OLD_VPN_ITEMS = {"key"}
