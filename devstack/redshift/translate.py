@@ -68,7 +68,7 @@ def _qualify(tokens: list[Token], engine) -> list[Token]:
         if words and words[0].is_word("WITH") and balanced:        # the SELECT of WITH …: its CTEs come along
             sql = f"{_rewrite(prefix + body, engine)} LIMIT 0"
         else:
-            sql = f"SELECT * FROM ({_rewrite(body, engine)}) AS r2a_describe LIMIT 0"
+            sql = f"SELECT * FROM ({_rewrite(body, engine)}) AS r2a_describe LIMIT 0"  # nosec B608  # the client's own query
         in_transaction = engine.transaction_status() != "I"
         if in_transaction:                 # a refused probe must not abort the client's transaction
             engine.run("SAVEPOINT r2a_qualify")
