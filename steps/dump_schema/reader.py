@@ -86,7 +86,7 @@ def _redshift_only(cur) -> list[tuple]:
             error = _error(f"the catalog query for {view}", exc)
             if isinstance(error, TransientError):
                 raise error from None
-            text = " ".join(str(exc).split())[:200]
+            text = one_line(exc, 200)
             event("catalog.unreadable", view=view, error=text)
             found.append(("unreadable", None, view, f"{kind.replace('_', ' ')}s not listed: {text}"))
     return found

@@ -34,13 +34,17 @@ FORGED_FINGERPRINT = "SHA256:T7SvZ2cslqpPj6nKzitCBHHlpVF3r3MvLwmFL0fk0IE"
 
 
 def _vpn_volume(spec: dict) -> dict:
-    volumes = [v for v in spec["volumes"] if (v.get("secret") or {}).get("secretName") == SECRET_VPN]
-    assert len(volumes) == 1, volumes
-    return volumes[0]
+    every = [*spec.get("volumes", []), *(v for t in spec["templates"] for v in t.get("volumes", []))]
+    volumes = {v["name"]: v for v in every if (v.get("secret") or {}).get("secretName") == SECRET_VPN}
+    assert len(volumes) == 1, volumes  # one definition, repeated by each template that mounts it
+    return next(iter(volumes.values()))
 
 
 def _containers(spec: dict):
-    return [t for t in spec["templates"] if "container" in t]
+    """The templates that mount acceso-vpn (each step mounts only the Secrets it uses)."""
+    vpn = _vpn_volume(spec)["name"]
+    return [t for t in spec["templates"]
+            if "container" in t and any(m["name"] == vpn for m in t["container"].get("volumeMounts", []))]
 
 
 def _bastion_environ(spec: dict, template: dict, vpn_folder: Path, **given: str) -> dict[str, str]:

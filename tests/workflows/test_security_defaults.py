@@ -44,8 +44,10 @@ def test_tls_is_verified_by_default_with_the_ca_of_each_server_from_a_secret():
         defaults = _defaults(document)
         assert (defaults["redshift-sslmode"], defaults["alloydb-sslmode"]) == ("verify-full", "verify-full"), name
         spec = _spec(document)
-        volumes = {v["name"]: v["secret"]["secretName"] for v in spec.get("volumes", []) if "secret" in v}
-        container = _templates(document)["table-transfer"]["container"]
+        transfer = _templates(document)["table-transfer"]
+        volumes = {v["name"]: v["secret"]["secretName"] for v in spec.get("volumes", []) + transfer.get("volumes", [])
+                   if "secret" in v}
+        container = transfer["container"]
         env = {e["name"]: e.get("value") for e in container["env"]}
         mounts = {m["mountPath"]: volumes.get(m["name"]) for m in container["volumeMounts"]}
         for variable, secret in (("REDSHIFT_SSLROOTCERT", "r2a-redshift"), ("PGSSLROOTCERT", "r2a-alloydb")):
