@@ -44,9 +44,23 @@ def container_security_context(uid: int | None = None) -> m.SecurityContext:
                              run_as_user=uid, run_as_group=uid)
 
 
+class _FilesMount:
+    """A read-only volume of files; `files` maps the variable that names a file to the key it holds."""
+
+    name: str
+    mount_path: str
+    files: dict[str, str]
+
+    def mount(self) -> m.VolumeMount:
+        return m.VolumeMount(name=self.name, mount_path=self.mount_path, read_only=True)
+
+    def env(self) -> dict[str, str]:
+        return {variable: f"{self.mount_path}/{key}" for variable, key in self.files.items()}
+
+
 @dataclass(frozen=True)
-class SecretVolume:
-    """One Secret mounted as files; `files` maps the variable that names a file to the Secret key it reads."""
+class SecretVolume(_FilesMount):
+    """One Secret mounted as files."""
 
     name: str
     secret: str
@@ -60,16 +74,10 @@ class SecretVolume:
         return m.Volume(name=self.name, secret=m.SecretVolumeSource(
             secret_name=self.secret, default_mode=SECRET_FILE_MODE, items=items, optional=self.optional or None))
 
-    def mount(self) -> m.VolumeMount:
-        return m.VolumeMount(name=self.name, mount_path=self.mount_path, read_only=True)
-
-    def env(self) -> dict[str, str]:
-        return {variable: f"{self.mount_path}/{key}" for variable, key in self.files.items()}
-
 
 @dataclass(frozen=True)
-class ConfigMapVolume:
-    """An optional ConfigMap mounted as files (public settings); `files` as for SecretVolume."""
+class ConfigMapVolume(_FilesMount):
+    """An optional ConfigMap mounted as files (public settings)."""
 
     name: str
     config_map: str
@@ -79,12 +87,6 @@ class ConfigMapVolume:
     def volume(self) -> m.Volume:
         return m.Volume(name=self.name, config_map=m.ConfigMapVolumeSource(
             name=self.config_map, default_mode=CONFIGMAP_FILE_MODE, optional=True))
-
-    def mount(self) -> m.VolumeMount:
-        return m.VolumeMount(name=self.name, mount_path=self.mount_path, read_only=True)
-
-    def env(self) -> dict[str, str]:
-        return {variable: f"{self.mount_path}/{key}" for variable, key in self.files.items()}
 
 
 SECRET_VOLUMES: dict[str, SecretVolume | ConfigMapVolume] = {
