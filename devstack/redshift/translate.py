@@ -37,7 +37,14 @@ def identifier_sql(name: str, engine) -> str:
         name = name.encode()[:MAX_REDSHIFT_NAME].decode(errors="ignore")
     if len(name.encode()) > MAX_BACKEND_NAME:
         short = backend_name(name)
-        engine.state.remember_long_name(short, name)
+        if engine.transaction_status() == "T":
+            # Inside the client's transaction: its snapshot (repeatable read, as Redshift's) would not see a row
+            # another connection commits now, so rs_name() would show the backend name; the row goes in with the
+            # client's own writes (and away with them on rollback, as the object it names).
+            engine.run("insert into r2a_emulator.long_names values (%s, %s) on conflict do nothing", (short, name))
+            engine.state.long_names.remember(short, name)
+        else:
+            engine.state.remember_long_name(short, name)
         return quote_ident(short)
     return quote_ident(name)
 
