@@ -702,13 +702,17 @@ BEGIN
     END IF;
     BEGIN
         EXECUTE format('SELECT count(*) FROM %s', target) INTO result;
-    EXCEPTION WHEN undefined_table THEN
+    EXCEPTION WHEN undefined_table OR object_not_in_prerequisite_state THEN  -- or a materialized view never filled
         RETURN NULL;
     END;
     RETURN result;
 END $$;
 
 -- Columns in the order of AWS's SVV_TABLE_INFO page (https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_TABLE_INFO.html).
+-- Materialized views are listed under their own name: the page says only "user-defined tables", but dbt-redshift
+-- reads a materialized view's diststyle and sortkey1 from SVV_TABLE_INFO by the view's name, in its macro
+-- redshift__describe_materialized_view and in its functional tests run against real clusters
+-- (https://github.com/dbt-labs/dbt-redshift/blob/main/tests/functional/adapter/materialized_view_tests/utils.py).
 -- encoded: 'Y, AUTO(ENCODE)' while no column names an encoding (the table is ENCODE AUTO); sortkey1: AUTO(SORTKEY)
 -- for a table created without SORTKEY (CREATE TABLE: "If you don't specify any sort keys options, the default is
 -- AUTO"). Statistics Redshift gathers and PostgreSQL has no equivalent for read as a healthy table's.
@@ -750,7 +754,7 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN r2a_emulator.tables t ON t.relid = c.oid
 CROSS JOIN r2a_emulator.settings s
 CROSS JOIN LATERAL (SELECT r2a_emulator.row_count(c.oid) AS rows) x
-WHERE c.relkind = 'r' AND s.name = 'database' AND x.rows > 0
+WHERE c.relkind IN ('r', 'm') AND s.name = 'database' AND x.rows > 0
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND NOT r2a_emulator.hidden_namespace(n.oid);
 
 CREATE OR REPLACE VIEW r2a_catalog.svv_columns AS
