@@ -437,6 +437,35 @@ LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT decode(hex, 'hex')::r2a_catalog.varby
 CREATE OR REPLACE FUNCTION r2a_catalog.to_hex(value bytea) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT encode(value, 'hex') $$;
 
+-- TO_HEX takes "a number or binary value (VARBYTE)" (https://docs.aws.amazon.com/redshift/latest/dg/r_TO_HEX.html);
+-- GEOMETRY and GEOGRAPHY, bytea domains here, would otherwise reach the bytea form above.
+CREATE OR REPLACE FUNCTION r2a_catalog.to_hex(value r2a_catalog.geometry) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RAISE EXCEPTION 'function to_hex(geometry) does not exist' USING ERRCODE = '42883'; END $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.to_hex(value r2a_catalog.geography) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RAISE EXCEPTION 'function to_hex(geography) does not exist' USING ERRCODE = '42883'; END $$;
+
+-- EWKB "using ASCII hexadecimal characters (0-9, A-F)", VARCHAR, an error past a 64-KB VARCHAR
+-- (https://docs.aws.amazon.com/redshift/latest/dg/ST_AsHexEWKB-function.html). The emulator stores the EWKB itself.
+CREATE OR REPLACE FUNCTION r2a_emulator.hex_ewkb(value bytea) RETURNS varchar
+LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE
+    hex text := upper(encode(value, 'hex'));
+BEGIN
+    IF octet_length(hex) > 65535 THEN
+        RAISE EXCEPTION 'ST_AsHexEWKB: the result is larger than a 64-KB VARCHAR';
+    END IF;
+    RETURN hex;
+END $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.st_ashexewkb(geo r2a_catalog.geometry) RETURNS varchar
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT r2a_emulator.hex_ewkb(geo) $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.st_ashexewkb(geo r2a_catalog.geography) RETURNS varchar
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT r2a_emulator.hex_ewkb(geo) $$;
+
 -- MEDIAN is an aggregate in Redshift (PostgreSQL only has the ordered-set percentile_cont).
 CREATE OR REPLACE FUNCTION r2a_emulator.median_final(values_ numeric[]) RETURNS numeric
 LANGUAGE sql IMMUTABLE AS $$
