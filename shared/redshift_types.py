@@ -6,7 +6,8 @@ the UNLOAD select expression and what changed. Extend by adding entries, not `if
 
 UNLOAD already writes every supported type in a text form PostgreSQL's COPY reads (booleans t/f, TIMESTAMPTZ
 with +00, SUPER as JSON), so most expressions select the column as it is. One exception the loader must know:
-UNLOAD writes VARBYTE (and GEOMETRY kept as bytea) as lowercase hex *without* PostgreSQL's `\\x` prefix.
+UNLOAD writes VARBYTE as hex (lower case) and GEOMETRY/GEOGRAPHY as hex EWKB (upper case), both *without*
+PostgreSQL's `\\x` prefix.
 """
 
 from __future__ import annotations

@@ -437,6 +437,35 @@ LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT decode(hex, 'hex')::r2a_catalog.varby
 CREATE OR REPLACE FUNCTION r2a_catalog.to_hex(value bytea) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT encode(value, 'hex') $$;
 
+-- TO_HEX takes "a number or binary value (VARBYTE)" (https://docs.aws.amazon.com/redshift/latest/dg/r_TO_HEX.html);
+-- GEOMETRY and GEOGRAPHY, bytea domains here, would otherwise reach the bytea form above.
+CREATE OR REPLACE FUNCTION r2a_catalog.to_hex(value r2a_catalog.geometry) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RAISE EXCEPTION 'function to_hex(geometry) does not exist' USING ERRCODE = '42883'; END $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.to_hex(value r2a_catalog.geography) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RAISE EXCEPTION 'function to_hex(geography) does not exist' USING ERRCODE = '42883'; END $$;
+
+-- EWKB "using ASCII hexadecimal characters (0-9, A-F)", VARCHAR, an error past a 64-KB VARCHAR
+-- (https://docs.aws.amazon.com/redshift/latest/dg/ST_AsHexEWKB-function.html). The emulator stores the EWKB itself.
+CREATE OR REPLACE FUNCTION r2a_emulator.hex_ewkb(value bytea) RETURNS varchar
+LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE
+    hex text := upper(encode(value, 'hex'));
+BEGIN
+    IF octet_length(hex) > 65535 THEN
+        RAISE EXCEPTION 'ST_AsHexEWKB: the result is larger than a 64-KB VARCHAR';
+    END IF;
+    RETURN hex;
+END $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.st_ashexewkb(geo r2a_catalog.geometry) RETURNS varchar
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT r2a_emulator.hex_ewkb(geo) $$;
+
+CREATE OR REPLACE FUNCTION r2a_catalog.st_ashexewkb(geo r2a_catalog.geography) RETURNS varchar
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT r2a_emulator.hex_ewkb(geo) $$;
+
 -- MEDIAN is an aggregate in Redshift (PostgreSQL only has the ordered-set percentile_cont).
 CREATE OR REPLACE FUNCTION r2a_emulator.median_final(values_ numeric[]) RETURNS numeric
 LANGUAGE sql IMMUTABLE AS $$
@@ -702,13 +731,17 @@ BEGIN
     END IF;
     BEGIN
         EXECUTE format('SELECT count(*) FROM %s', target) INTO result;
-    EXCEPTION WHEN undefined_table THEN
+    EXCEPTION WHEN undefined_table OR object_not_in_prerequisite_state THEN  -- or a materialized view never filled
         RETURN NULL;
     END;
     RETURN result;
 END $$;
 
 -- Columns in the order of AWS's SVV_TABLE_INFO page (https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_TABLE_INFO.html).
+-- Materialized views are listed under their own name: the page says only "user-defined tables", but dbt-redshift
+-- reads a materialized view's diststyle and sortkey1 from SVV_TABLE_INFO by the view's name, in its macro
+-- redshift__describe_materialized_view and in its functional tests run against real clusters
+-- (https://github.com/dbt-labs/dbt-redshift/blob/main/tests/functional/adapter/materialized_view_tests/utils.py).
 -- encoded: 'Y, AUTO(ENCODE)' while no column names an encoding (the table is ENCODE AUTO); sortkey1: AUTO(SORTKEY)
 -- for a table created without SORTKEY (CREATE TABLE: "If you don't specify any sort keys options, the default is
 -- AUTO"). Statistics Redshift gathers and PostgreSQL has no equivalent for read as a healthy table's.
@@ -750,7 +783,7 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN r2a_emulator.tables t ON t.relid = c.oid
 CROSS JOIN r2a_emulator.settings s
 CROSS JOIN LATERAL (SELECT r2a_emulator.row_count(c.oid) AS rows) x
-WHERE c.relkind = 'r' AND s.name = 'database' AND x.rows > 0
+WHERE c.relkind IN ('r', 'm') AND s.name = 'database' AND x.rows > 0
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND NOT r2a_emulator.hidden_namespace(n.oid);
 
 CREATE OR REPLACE VIEW r2a_catalog.svv_columns AS

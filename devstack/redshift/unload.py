@@ -33,7 +33,7 @@ import psycopg2
 
 from devstack.redshift.faults import CutConnection, FaultPlan
 from devstack.redshift.unload_errors import CANCELED, INTERNAL, UnloadError
-from devstack.redshift.unload_format import LineFormatter
+from devstack.redshift.unload_format import BYTEA, EWKB, LineFormatter
 from devstack.redshift.unload_grammar import UnloadCommand, parse_unload, role_account
 from devstack.redshift.unload_s3 import (
     CHUNK_BYTES,
@@ -390,7 +390,9 @@ def _stream(command: UnloadCommand, cursor, client, slices: int, faults: FaultPl
             cancel: threading.Event | None) -> tuple[int, list[DataFile], list]:
     batch = _fetch(cursor)
     columns = list(cursor.description or [])
-    formatter = LineFormatter(command, [column.name for column in columns], [column.type_code for column in columns],
+    spatial = _spatial_columns(cursor, columns)
+    formatter = LineFormatter(command, [column.name for column in columns],
+                              [EWKB if index in spatial else column.type_code for index, column in enumerate(columns)],
                               escape_null_as=faults.escape_null_as)
     header = formatter.header().encode() if command.header else None
     files = _FileSet(command, client, slices, header)
@@ -422,6 +424,32 @@ def _stream(command: UnloadCommand, cursor, client, slices: int, faults: FaultPl
     finally:
         if prefetch is not None:
             prefetch.close()
+
+
+_SPATIAL_COLUMNS = """
+SELECT k.i::text FROM unnest(%s::oid[], %s::int[], %s::int[]) AS k(rel, col, i)
+JOIN pg_catalog.pg_attribute a ON a.attrelid = k.rel AND a.attnum = k.col
+JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+WHERE n.nspname = 'r2a_catalog' AND t.typname IN ('geometry', 'geography')"""
+
+
+def _spatial_columns(cursor, columns: list) -> set[int]:
+    """Indexes of the bytea result columns that are GEOMETRY or GEOGRAPHY table columns (their EWKB hex is written in
+    upper case, VARBYTE's in lower case). The backend describes a domain by its base type, so the result column's
+    table and column number (from RowDescription) lead to the declared type; an expression is no table column and
+    stays VARBYTE. Runs before the prefetch thread uses the connection."""
+    found = [(index, column.table_oid, column.table_column) for index, column in enumerate(columns)
+             if column.type_code == BYTEA and getattr(column, "table_oid", None) and getattr(column, "table_column", None)]
+    if not found:
+        return set()
+    indexes, relations, numbers = (list(part) for part in zip(*found, strict=True))
+    try:
+        with cursor.connection.cursor() as lookup:
+            lookup.execute(_SPATIAL_COLUMNS, (relations, numbers, indexes))
+            return {int(row[0]) for row in lookup.fetchall()}
+    except psycopg2.Error as exc:
+        raise _query_error(exc) from None
 
 
 # ---------------------------------------------------------------- manifest

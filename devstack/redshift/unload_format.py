@@ -2,7 +2,15 @@
 
 Values arrive as PostgreSQL's text output (session TimeZone UTC, DateStyle ISO), so most types already read
 like Redshift's; the differences are TIMETZ (shown in UTC), VARBYTE (bytea, written as lowercase hex without
-PostgreSQL's \\x) and SUPER (jsonb, written as compact JSON, a NULL as `null` whatever NULL AS says).
+PostgreSQL's \\x), GEOMETRY and GEOGRAPHY (bytea too, their EWKB written as uppercase hex) and SUPER (jsonb, written
+as compact JSON, a NULL as `null` whatever NULL AS says).
+
+Hex case: AWS's UNLOAD page says only "the hexadecimal form of the extended well-known binary (EWKB) format"
+(https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html#unload-usage-geometry). Its spatial pages print EWKB
+in upper case: ST_AsHexEWKB uses "ASCII hexadecimal characters (0-9, A-F)"
+(https://docs.aws.amazon.com/redshift/latest/dg/ST_AsHexEWKB-function.html) and ST_AsEWKB's example reads
+`0103000020E6100000...` (https://docs.aws.amazon.com/redshift/latest/dg/ST_AsEWKB-function.html). VARBYTE prints in
+lower case: TO_VARBYTE('01001101', 'binary') is `4d` (https://docs.aws.amazon.com/redshift/latest/dg/r_TO_VARBYTE.html).
 """
 
 from __future__ import annotations
@@ -16,6 +24,10 @@ from devstack.redshift.unload_grammar import UnloadCommand
 
 BOOL, BYTEA, CHAR, NAME, TEXT, BPCHAR, VARCHAR = 16, 17, 18, 19, 25, 1042, 1043
 JSON, JSONB, UNKNOWN, TIMETZ = 114, 3802, 705, 1266
+# Not a PostgreSQL OID (those are positive): a bytea result column the UNLOAD found to be a GEOMETRY or GEOGRAPHY
+# table column. The backend describes those domains by their base type, bytea, like VARBYTE.
+EWKB = -17
+BINARY_TYPES = frozenset({BYTEA, EWKB})
 # ESCAPE applies to CHAR and VARCHAR values only (and to the header line).
 CHARACTER_TYPES = frozenset({CHAR, NAME, TEXT, BPCHAR, VARCHAR, UNKNOWN})
 SUPER_TYPES = frozenset({JSON, JSONB})
@@ -36,6 +48,10 @@ def _as_text(value: Any) -> str:
 def _bytea_hex(value: Any) -> str:
     text = _as_text(value)
     return text[2:] if text.startswith("\\x") else text
+
+
+def _ewkb_hex(value: Any) -> str:
+    return _bytea_hex(value).upper()
 
 
 def compact_json(text: str) -> str:
@@ -80,6 +96,8 @@ def timetz_utc(value: Any) -> str:
 def _value_converter(type_oid: int) -> Callable[[Any], str]:
     if type_oid == BYTEA:
         return _bytea_hex
+    if type_oid == EWKB:
+        return _ewkb_hex
     if type_oid == TIMETZ:
         return timetz_utc
     if type_oid in SUPER_TYPES:
@@ -132,7 +150,7 @@ class LineFormatter:
         # Most columns need no conversion: then a row of str/None joins directly (the core delivers text).
         self._plain = (command.format != "CSV" and not command.escape and not command.addquotes
                        and command.fixedwidth is None
-                       and all(oid not in SUPER_TYPES and oid not in (BYTEA, TIMETZ) for oid in type_oids))
+                       and all(oid not in SUPER_TYPES and oid not in BINARY_TYPES and oid != TIMETZ for oid in type_oids))
         self._column_batches = (None if command.fixedwidth is not None
                                 else [self._column_batch(oid) for oid in type_oids])
 
@@ -186,7 +204,7 @@ class LineFormatter:
                 for name, width, oid in zip(self.column_names, widths, type_oids, strict=True)]
 
     def _fixed_width_formatter(self, name: str, width: int, type_oid: int) -> Formatter:
-        if type_oid == BYTEA:
+        if type_oid in BINARY_TYPES:
             raise UnloadError(INTERNAL, f"column \"{name}\": VARBYTE and GEOMETRY values cannot be unloaded "
                                         "with FIXEDWIDTH")
         convert = _value_converter(type_oid)

@@ -15,7 +15,7 @@ from typing import Any
 from shared.errors import BadInputError
 from shared.identifiers import TableRef, parse_table_ref
 from shared.objectstore import ObjectStore, RunLayout
-from shared.redshift_types import TYPES
+from shared.redshift_types import TYPES, UnknownTypeError, parse_type
 
 FORMATS = ("text", "csv")
 COMPRESSIONS = ("gzip", "zstd")
@@ -37,10 +37,18 @@ UNLOAD_WRAPPERS: dict[str, str] = {
     "json": "JSON_SERIALIZE({column})",
     "bytea": "'\\\\x' || TO_HEX({column})",
 }
+# GEOMETRY/GEOGRAPHY kept as bytea: TO_HEX takes only a number or VARBYTE
+# (https://docs.aws.amazon.com/redshift/latest/dg/r_TO_HEX.html), so their EWKB comes from ST_AsHexEWKB, which takes
+# both types and writes upper-case hex (https://docs.aws.amazon.com/redshift/latest/dg/ST_AsHexEWKB-function.html).
+# bytea's hex input reads either case (https://www.postgresql.org/docs/16/datatype-binary.html), so the case
+# Redshift writes does not matter.
+SPATIAL_BYTEA_WRAPPER = "'\\\\x' || ST_AsHexEWKB({column})"
+SPATIAL_TYPES = frozenset({"geometry", "geography"})
 
 
 # Every select-list form rewrite_ddl can write for a column (the type rules' templates) and the wrappers above.
-UNLOAD_TEMPLATES = frozenset({rule.unload for rule in TYPES.values()} | set(UNLOAD_WRAPPERS.values()))
+UNLOAD_TEMPLATES = frozenset({rule.unload for rule in TYPES.values()} | set(UNLOAD_WRAPPERS.values())
+                             | {SPATIAL_BYTEA_WRAPPER})
 
 
 @dataclass(frozen=True)
@@ -49,9 +57,13 @@ class ColumnSpec:
     target: str
     unload_expression: str
     target_type: str | None = None
+    source_type: str | None = None
 
     def select_expression(self) -> str:
-        wrapper = UNLOAD_WRAPPERS.get((self.target_type or "").lower())
+        target_type = (self.target_type or "").lower()
+        wrapper = UNLOAD_WRAPPERS.get(target_type)
+        if target_type == "bytea" and _canonical(self.source_type) in SPATIAL_TYPES:
+            wrapper = SPATIAL_BYTEA_WRAPPER
         if wrapper and self.unload_expression == _quoted(self.source):
             return wrapper.replace("{column}", self.unload_expression)
         return self.unload_expression
@@ -160,6 +172,13 @@ def _unload_expression(value: Any, column: str, where: str) -> str:
     return text
 
 
+def _canonical(source_type: str | None) -> str | None:
+    try:
+        return parse_type(source_type).canonical if source_type else None
+    except UnknownTypeError:
+        return None
+
+
 def _text(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise BadInputError(f"{where} must be a non-empty string")
@@ -190,7 +209,9 @@ def table_spec(entry: Any, where: str) -> TableSpec:
         columns.append(ColumnSpec(source=source_column, target=_text(column.get("target"), f"{at}.target"),
                                   unload_expression=_unload_expression(column.get("unload_expression"),
                                                                        source_column, f"{at}.unload_expression"),
-                                  target_type=column.get("target_type")))
+                                  target_type=column.get("target_type"),
+                                  source_type=column.get("source_type") if isinstance(column.get("source_type"), str)
+                                  else None))
     return TableSpec(source, target, tuple(columns), int(entry.get("estimated_rows") or 0),
                      float(entry.get("size_mb") or 0))
 

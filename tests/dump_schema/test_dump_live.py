@@ -127,3 +127,28 @@ def test_dump_schema_as_a_process(devstack_environ, source):
     backup = store.read_text(layout.schema_redshift_sql)
     assert f"CREATE SCHEMA IF NOT EXISTS \"{schema}\";" in backup
     assert store.read_json(layout.step_result("dump_schema"))["status"] == "succeeded"
+
+
+def test_a_materialized_view_in_svv_table_info_is_dumped_as_a_view_not_a_table(redshift):
+    """The emulator lists a non-empty materialized view in svv_table_info under its own name, as dbt-redshift's tests
+    read it from real clusters; dump_schema still takes tables from pg_class (relkind `r`) only, so the view is
+    recreated from its definition, never transferred as a table."""
+    schema = f"dump_mv_{uuid.uuid4().hex[:8]}"
+    conn = psycopg2.connect(host=redshift["host"], port=redshift["port"], dbname=redshift["database"],
+                            user=redshift["user"], password=redshift["password"], sslmode="disable")
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE SCHEMA {schema}")
+            cur.execute(f"CREATE TABLE {schema}.base (x integer)")
+            cur.execute(f"INSERT INTO {schema}.base VALUES (1), (2)")
+            cur.execute(f"CREATE MATERIALIZED VIEW {schema}.mv_base AS SELECT x FROM {schema}.base")
+            cur.execute('SELECT "table" FROM svv_table_info WHERE schema = %s ORDER BY 1', (schema,))
+            assert [r[0] for r in cur.fetchall()] == ["base", "mv_base"]
+        catalog = dump(conn, Filters(schemas=(schema,)), "dev_20260101_000000").catalog
+        with conn.cursor() as cur:
+            cur.execute(f"DROP SCHEMA {schema} CASCADE")
+    finally:
+        conn.close()
+    assert [t["name"] for t in catalog["tables"]] == ["base"]
+    assert [(v["name"], v["kind"]) for v in catalog["views"]] == [("mv_base", "materialized_view")]

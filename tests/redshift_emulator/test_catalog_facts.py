@@ -79,6 +79,24 @@ def test_svv_table_info_has_the_documented_columns_and_auto_values(rs, schema):
         "Y", "v", "raw")
 
 
+def test_svv_table_info_lists_a_materialized_view_under_its_name(rs, schema):
+    """https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_TABLE_INFO.html says "user-defined tables" and nothing of
+    materialized views; dbt-redshift reads a materialized view's diststyle and sortkey1 from SVV_TABLE_INFO by the
+    view's name, in tests run against real clusters
+    (https://github.com/dbt-labs/dbt-redshift/blob/main/tests/functional/adapter/materialized_view_tests/utils.py).
+    A plain view has no storage and no row there; pg_class still says `v` for both."""
+    with rs.cursor() as cur:
+        cur.execute(f"create table {schema}.base (x int)")
+        cur.execute(f"insert into {schema}.base values (1), (2), (2)")
+        cur.execute(f"create materialized view {schema}.mv_sum as select x, count(*) as n from {schema}.base group by x")
+        cur.execute(f"create view {schema}.v_plain as select x from {schema}.base")
+    listed = rows(rs, 'select "table", tbl_rows from svv_table_info where schema = %s order by 1', (schema,))
+    assert listed == [("base", 3), ("mv_sum", 2)]
+    kinds = dict(rows(rs, "select c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                          "where n.nspname = %s", (schema,)))
+    assert kinds == {"base": "r", "mv_sum": "v", "v_plain": "v"}
+
+
 def test_show_table_prints_a_declared_collation(rs, schema):
     """https://docs.aws.amazon.com/redshift/latest/dg/r_SHOW_TABLE.html shows COLLATE on every character column;
     https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_TABLE_NEW.html: COLLATE CASE_SENSITIVE | CS |

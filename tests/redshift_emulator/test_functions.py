@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import psycopg2
+import psycopg2.errors
 import pytest
 
 from tests.redshift_emulator.conftest import one, rows
@@ -116,3 +117,24 @@ def test_unknown_date_part_is_an_error(rs):
     with pytest.raises(psycopg2.Error) as failed:
         one(rs, "select datediff(fortnight, '2024-01-01', '2024-02-01')")
     assert "Invalid datepart" in str(failed.value)
+
+
+POLYGON_EWKB = ("0103000020E61000000100000005000000000000000000000000000000000000000000000000000000000000000000F03F"
+                "000000000000F03F000000000000F03F000000000000F03F000000000000000000000000000000000000000000000000")
+
+
+def test_st_ashexewkb_is_upper_case_and_to_hex_takes_no_spatial_value(rs, schema):
+    """ST_AsHexEWKB returns the EWKB of a GEOMETRY or GEOGRAPHY "using ASCII hexadecimal characters (0-9, A-F)"; the
+    example is this polygon with SRID 4326 (https://docs.aws.amazon.com/redshift/latest/dg/ST_AsHexEWKB-function.html).
+    TO_HEX takes "a number or binary value (VARBYTE)" (https://docs.aws.amazon.com/redshift/latest/dg/r_TO_HEX.html)
+    and prints lower case (`8002f2af`); a GEOMETRY is neither."""
+    with rs.cursor() as cur:
+        cur.execute(f"create table {schema}.shapes (g geometry, gg geography, v varbyte(8))")
+        cur.execute(f"insert into {schema}.shapes values (from_hex(%s), from_hex(%s), from_hex('ABCD'))",
+                    (POLYGON_EWKB.lower(), POLYGON_EWKB.lower()))
+    assert rows(rs, f"select st_ashexewkb(g), ST_AsHexEWKB(gg), to_hex(v) from {schema}.shapes") == [
+        (POLYGON_EWKB, POLYGON_EWKB, "abcd")]
+    assert one(rs, "select to_hex(2147676847)") == "8002f2af"
+    for column in ("g", "gg"):
+        with pytest.raises(psycopg2.errors.UndefinedFunction):
+            one(rs, f"select to_hex({column}) from {schema}.shapes")

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from devstack.redshift.unload_format import BOOL, BYTEA, JSONB, TEXT, VARCHAR, LineFormatter, compact_json
+import pytest
+
+from devstack.redshift.unload_errors import UnloadError
+from devstack.redshift.unload_format import (
+    BOOL,
+    BYTEA,
+    EWKB,
+    JSONB,
+    TEXT,
+    VARCHAR,
+    LineFormatter,
+    compact_json,
+)
 from devstack.redshift.unload_grammar import parse_unload
 
 KEYS = "ACCESS_KEY_ID 'a' SECRET_ACCESS_KEY 'b'"
@@ -27,6 +39,23 @@ def test_bytea_text_output_loses_its_prefix_and_super_is_compact_and_not_null_as
     fmt = formatter("NULL AS 'N'", [BYTEA, JSONB, JSONB])
     assert fmt.format_row(("\\xdeadbeef", '{"a": "b: c, d", "e": [1, {"f": "\\" x"}]}', None)) == \
         'deadbeef|{"a":"b: c, d","e":[1,{"f":"\\" x"}]}|null\n'
+
+
+def test_geometry_hex_is_upper_case_varbyte_lower_case_on_both_paths():
+    """EWKB hex in upper case (AWS's ST_AsHexEWKB: "0-9, A-F",
+    https://docs.aws.amazon.com/redshift/latest/dg/ST_AsHexEWKB-function.html), VARBYTE in lower case
+    (https://docs.aws.amazon.com/redshift/latest/dg/r_TO_VARBYTE.html: `4d`); row by row and column-wise alike."""
+    fmt = formatter("ESCAPE", [BYTEA, EWKB])
+    rows = [("\\xab01", "\\x0101000020e6"), (None, None)]
+    assert [fmt.format_row(row) for row in rows] == ["ab01|0101000020E6\n", "|\n"]
+    assert fmt.format_batch(rows) == (["ab01|0101000020E6", "|"], None)
+
+
+def test_geometry_cannot_be_unloaded_fixed_width():
+    """https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html#unload-usage-geometry: "You can't unload
+    GEOMETRY data with the FIXEDWIDTH option"."""
+    with pytest.raises(UnloadError, match="FIXEDWIDTH"):
+        formatter("FIXEDWIDTH '0:10'", [EWKB])
 
 
 def test_compact_json_keeps_blanks_inside_strings():

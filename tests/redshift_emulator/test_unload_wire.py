@@ -108,6 +108,36 @@ def test_the_null_as_escaping_switch_is_per_table_and_makes_a_backslash_marker_a
         b'1|pipe\\|and"quote|\\\\N\n2||\\\\N\n3|\\\\N|\\\\N\n'
 
 
+# POINT(1 2) with SRID 4326 as EWKB, little endian
+POINT_EWKB = "0101000020E6100000000000000000F03F0000000000000040"
+
+
+def test_geometry_hex_is_upper_case_and_varbyte_hex_lower_case(rs, prefix, s3):
+    """GEOMETRY is unloaded as "the hexadecimal form of the extended well-known binary (EWKB) format"
+    (https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html#unload-usage-geometry); AWS prints that hex in
+    upper case (ST_AsHexEWKB: "ASCII hexadecimal characters (0-9, A-F)",
+    https://docs.aws.amazon.com/redshift/latest/dg/ST_AsHexEWKB-function.html, also for GEOGRAPHY; ST_AsEWKB's example
+    `0103000020E61000...`, https://docs.aws.amazon.com/redshift/latest/dg/ST_AsEWKB-function.html). VARBYTE "is
+    unloaded in the hexadecimal form" (same UNLOAD page) and prints in lower case (TO_VARBYTE('01001101', 'binary')
+    is `4d`, https://docs.aws.amazon.com/redshift/latest/dg/r_TO_VARBYTE.html), as does TO_HEX's VARCHAR
+    (https://docs.aws.amazon.com/redshift/latest/dg/r_TO_HEX.html: `8002f2af`). All three are bytea in the backend."""
+    table = f"public.unload_hex_{uuid.uuid4().hex[:8]}"
+    with rs.cursor() as cur:
+        cur.execute(f"create table {table} (id integer, g geometry, gg geography, v varbyte(16))")
+        cur.execute(f"insert into {table} values (1, from_hex('{POINT_EWKB}'), from_hex('{POINT_EWKB}'), "
+                    "from_hex('ABCDEF01')), (2, null, null, null)")
+        try:
+            cur.execute(unload_sql(f"select id, g, gg as renamed, v, to_hex(v) from {table} order by id", prefix,
+                                   "PARALLEL OFF NULL AS 'N'"))
+            cur.execute(unload_sql(f"select v, g from {table} order by id", prefix + "csv/", "PARALLEL OFF CSV"))
+        finally:
+            cur.execute(f"drop table {table}")
+    lower = POINT_EWKB.lower()
+    assert lower != POINT_EWKB
+    assert keys_and_bodies(s3, prefix)["000"] == f"1|{POINT_EWKB}|{POINT_EWKB}|abcdef01|abcdef01\n2|N|N|N|N\n".encode()
+    assert keys_and_bodies(s3, prefix + "csv/")["000"] == f"abcdef01,{POINT_EWKB}\n,\n".encode()
+
+
 def test_parallel_slices_over_the_wire(rs, table, prefix, s3):
     with rs.cursor() as cur:
         cur.execute(unload_sql(f"select id from {table} order by id", prefix, "CSV"))

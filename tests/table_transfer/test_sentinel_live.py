@@ -1,5 +1,5 @@
 """NULL against the values that look like a NULL marker, in both ways Redshift may write `NULL AS` under ESCAPE,
-for text and CSV unloads, through table_transfer into AlloyDB; and VARBYTE's bare hex.
+for text and CSV unloads, through table_transfer into AlloyDB; and the hex of VARBYTE, GEOMETRY and GEOGRAPHY.
 
 AWS (https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html, ESCAPE): a backslash is put before linefeed,
 carriage return, the delimiter and the backslash in CHAR/VARCHAR values; the page does not say whether the NULL AS
@@ -81,3 +81,32 @@ def test_varbyte_arrives_as_the_same_bytes(transfer):
     got = [(i, None if b is None else bytes(b))
            for i, b in transfer.pg_rows(f"SELECT id, b FROM {transfer.schema}.bytes ORDER BY id")]
     assert got == [(i, None if v is None else bytes.fromhex(v)) for i, v in enumerate(values)]
+
+
+# POINT(1 2) and the polygon of AWS's ST_AsHexEWKB example, SRID 4326, as EWKB
+POINT_EWKB = "0101000020E6100000000000000000F03F0000000000000040"
+POLYGON_EWKB = ("0103000020E61000000100000005000000000000000000000000000000000000000000000000000000000000000000F03F"
+                "000000000000F03F000000000000F03F000000000000F03F000000000000000000000000000000000000000000000000")
+
+
+@pytest.mark.parametrize("data_format", ["text", "csv"])
+def test_geometry_geography_and_varbyte_arrive_as_the_same_bytes(transfer, data_format):
+    """Without PostGIS, GEOMETRY and GEOGRAPHY become bytea holding their EWKB. Redshift writes EWKB hex in upper
+    case (https://docs.aws.amazon.com/redshift/latest/dg/ST_AsHexEWKB-function.html: "0-9, A-F") and VARBYTE's
+    TO_HEX in lower case (https://docs.aws.amazon.com/redshift/latest/dg/r_TO_HEX.html); both land byte for byte."""
+    source, _ = transfer.table("spatial", [("id", "integer"), ("g", "geometry"), ("gg", "geography"),
+                                           ("b", "varbyte(64)")])
+    values = [(None, None), (POINT_EWKB, "ABCDEF00"), (POLYGON_EWKB, "5c4e7c0a"), (POINT_EWKB.lower(), "")]
+    conn = transfer.rs()
+    with conn.cursor() as cur:
+        cur.executemany(f"INSERT INTO {transfer.schema}.spatial VALUES (%s, FROM_HEX(%s), FROM_HEX(%s), "
+                        "FROM_HEX(%s))", [(i, shape, shape, raw) for i, (shape, raw) in enumerate(values)])
+    conn.close()
+    code, output = transfer.run("--table", str(source), "--format", data_format, "--verify", "checksum")
+    assert code == 0, output
+    unloaded = _unloaded(transfer, source)
+    assert POLYGON_EWKB.encode() in unloaded and b"abcdef00" in unloaded   # each type's own case, decoded alike
+    got = [(i, *(None if v is None else bytes(v) for v in rest))
+           for i, *rest in transfer.pg_rows(f"SELECT id, g, gg, b FROM {transfer.schema}.spatial ORDER BY id")]
+    assert got == [(i, *(None if v is None else bytes.fromhex(v) for v in (shape, shape, raw)))
+                   for i, (shape, raw) in enumerate(values)]

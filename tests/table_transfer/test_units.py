@@ -44,6 +44,21 @@ def test_table_spec_reads_the_entry_and_wraps_super_and_varbyte():
         ['"id"', 'JSON_SERIALIZE("j")', "'\\\\x' || TO_HEX(\"b\")", 'JSON_SERIALIZE("v")']
 
 
+def test_spatial_columns_kept_as_bytea_are_selected_through_st_ashexewkb():
+    """TO_HEX takes only numbers and VARBYTE (https://docs.aws.amazon.com/redshift/latest/dg/r_TO_HEX.html);
+    ST_AsHexEWKB takes GEOMETRY and GEOGRAPHY
+    (https://docs.aws.amazon.com/redshift/latest/dg/ST_AsHexEWKB-function.html). Into PostGIS they go bare."""
+    columns = [{"source": name, "target": name, "unload_expression": f'"{name}"', "target_type": target,
+                "source_type": source}
+               for name, target, source in [("g", "bytea", "GEOMETRY"), ("gg", "BYTEA", "geography"),
+                                            ("p", "geometry", "geometry"), ("b", "bytea", "varbyte(8)"),
+                                            ("u", "bytea", "not a type"), ("n", "bytea", None)]]
+    spec = table_spec({**ENTRY, "columns": columns}, "tables.json: tables[0]")
+    assert [c.select_expression() for c in spec.columns] == [
+        "'\\\\x' || ST_AsHexEWKB(\"g\")", "'\\\\x' || ST_AsHexEWKB(\"gg\")", '"p"',
+        "'\\\\x' || TO_HEX(\"b\")", "'\\\\x' || TO_HEX(\"u\")", "'\\\\x' || TO_HEX(\"n\")"]
+
+
 @pytest.mark.parametrize("broken, message", [
     ({**ENTRY, "columns": []}, "columns must be a non-empty list"),
     ({**ENTRY, "source": "s.t"}, "source must be an object"),
