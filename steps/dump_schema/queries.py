@@ -18,7 +18,10 @@ LEFT JOIN pg_description d ON d.objoid = n.oid AND d.objsubid = 0
 WHERE substring(n.nspname FROM 1 FOR 8) <> 'pg_temp_'
 ORDER BY n.nspname"""
 
-# relkind r = table, v = view (Redshift materialized views are views whose SHOW VIEW says MATERIALIZED)
+# relkind r = table, v = view (Redshift materialized views are views whose SHOW VIEW says MATERIALIZED).
+# A materialized view keeps its rows in an internal table of the same schema named mv_tbl__<view>__<n>, which
+# pg_class lists as a table (dbt-redshift reads it so: dbt-labs/dbt-core#15452; DBeaver had to hide it:
+# dbeaver/dbeaver#39649). It is Redshift's storage, not the user's: the view is recreated and refreshed instead.
 RELATIONS = """
 SELECT c.oid, n.nspname, c.relname, c.relkind, u.usename, c.reldiststyle, d.description, c.relacl
 FROM pg_class c
@@ -26,6 +29,9 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_user u ON u.usesysid = c.relowner
 LEFT JOIN pg_description d ON d.objoid = c.oid AND d.objsubid = 0
 WHERE c.relkind IN ('r', 'v') AND substring(n.nspname FROM 1 FOR 8) <> 'pg_temp_'
+AND NOT (c.relkind = 'r' AND substring(c.relname FROM 1 FOR 8) = 'mv_tbl__' AND EXISTS (
+    SELECT 1 FROM pg_class v WHERE v.relnamespace = c.relnamespace AND v.relkind = 'v'
+    AND substring(c.relname FROM 1 FOR char_length(v.relname) + 10) = 'mv_tbl__' || v.relname || '__'))
 ORDER BY n.nspname, c.relname"""
 
 COLUMNS = """
