@@ -99,7 +99,8 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
     ("verify", "count", "table verification: count|checksum"),
     ("cleanup", "s3,gcs", "after a table is verified, delete its UNLOAD parts (s3) and staged copies (gcs) of "
                           "this run; empty = keep them (a failed table always keeps them for the retry)"),
-    ("on-existing", "fail", "load-schema when a table exists: fail|skip|replace"),
+    ("on-existing", "refresh", "load-schema when a table exists: refresh (keep and reload what an earlier r2a run "
+                               "created; stop at any other table)|fail|skip|replace"),
     ("dry-run", "false", "true: dump, rewrite and validate the schema only (both SQL backups and the reports land "
                          "in the run folder); nothing is written to AlloyDB"),
 ]

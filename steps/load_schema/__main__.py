@@ -1,4 +1,4 @@
-"""`python -m steps.load_schema --run-id R --section pre-data|post-data [--on-existing fail|skip|replace]`"""
+"""`python -m steps.load_schema --run-id R --section pre-data|post-data [--on-existing refresh|fail|skip|replace]`"""
 
 from __future__ import annotations
 
@@ -24,14 +24,17 @@ class OnExisting(StrEnum):
     fail = "fail"
     skip = "skip"
     replace = "replace"
+    refresh = "refresh"
 
 
 @app.command()
 def main(
     run_id: str = typer.Option(..., "--run-id", help="the run whose validated schema to apply"),
     section: Section = typer.Option(..., "--section", help="pre-data (before the transfers) or post-data (after)"),
-    on_existing: OnExisting = typer.Option(OnExisting.fail, "--on-existing",
-                                           help="pre-data: what to do with tables that already exist in AlloyDB"),
+    on_existing: OnExisting = typer.Option(
+        OnExisting.refresh, "--on-existing",
+        help="pre-data: tables that already exist in AlloyDB (refresh: keep and reload what an earlier r2a run "
+             "created, stop at any other table)"),
 ) -> None:
     """Apply one section of the validated schema to AlloyDB and report every object.
 
