@@ -1,0 +1,95 @@
+"""`--on-existing refresh` (the default) on a fresh devstack database: a second run keeps and refreshes what the
+first r2a run created, follows an added column, fails a table whose columns changed otherwise, reports tables the
+source dropped, and still stops at tables no r2a run created."""
+
+import json
+
+from shared.objectstore import RunLayout
+from tests.load_schema.conftest import one_error_line, query
+from tests.validate_restore.conftest import RunFolder, block, run_step
+
+STEP = "steps.load_schema"
+SCHEMA = block("schema", "shop", 'CREATE SCHEMA "shop";')
+
+
+def table(name: str, columns: str) -> str:
+    return block("table", f"shop.{name}", f'CREATE TABLE "shop"."{name}" ({columns});', depends_on=["shop"])
+
+
+def name_map(*names: str) -> str:
+    return json.dumps({"tables": [{"source": {"schema": "shop", "name": n}, "target": {"schema": "shop", "name": n},
+                                   "columns": [{"source": "x", "target": "x"}]} for n in names]})
+
+
+def pre_data(folder: RunFolder, *extra: str):
+    return run_step(STEP, ["--run-id", folder.run_id, "--section", "pre-data", *extra], folder.environ)
+
+
+def next_run(folder: RunFolder, suffix: str) -> RunFolder:
+    layout = RunLayout(f"{folder.run_id}_{suffix}", folder.layout.gcs_bucket, folder.layout.gcs_prefix)
+    return RunFolder(layout.run_id, folder.store, layout, folder.environ)
+
+
+def columns(dsn: str, name: str) -> list[tuple]:
+    return query(dsn, "select attname, format_type(atttypid, atttypmod), attnotnull from pg_attribute "
+                      "where attrelid = %s::regclass and attnum > 0 and not attisdropped order by attnum",
+                 (f"shop.{name}",))
+
+
+def test_a_second_run_refreshes_what_r2a_created_and_follows_the_source(folder, alloydb):
+    dsn, _ = alloydb
+    folder.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int') + table("more", '"x" int')
+               + table("retyped", '"x" int') + table("gone", '"x" int'))
+    folder.put("name_map.json", name_map("same", "more", "retyped", "gone"))
+    assert pre_data(folder).returncode == 0
+    query(dsn, "insert into shop.same values (1); create index same_x on shop.same (x); "
+               "insert into shop.more values (2)")
+
+    night2 = next_run(folder, "night2")
+    night2.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int')
+               + table("more", """"x" int, "y" varchar(5) DEFAULT 'd' NOT NULL""")
+               + table("retyped", '"x" bigint') + table("new", '"x" int'))
+    night2.put("name_map.json", name_map("same", "more", "retyped", "new"))
+    done = pre_data(night2)
+    assert done.returncode == 0, done.stderr
+
+    report = night2.json("load_report.json")
+    outcomes = {o["name"]: (o["status"], o.get("change"), o.get("reason")) for o in report["objects"]}
+    assert outcomes["shop"][:2] == ("unchanged", "unchanged")
+    assert outcomes["shop.same"][:2] == ("unchanged", "refreshed")
+    assert outcomes["shop.more"] == ("applied", "changed",
+                                     "column(s) added in the source, added here: y; data refreshed")
+    assert outcomes["shop.retyped"] == ("failed", "changed", "schema changed in the source; not loaded: column 1 is "
+                                        "x integer in AlloyDB but x bigint in the source")
+    assert outcomes["shop.new"][:2] == ("applied", "created")
+    assert outcomes["shop.gone"][:2] == ("dropped_in_source", "dropped_in_source")
+
+    assert query(dsn, "select x from shop.same") == [(1,)]  # the transfer, not pre-data, reloads it
+    assert query(dsn, "select indexname from pg_indexes where tablename = 'same'") == [("same_x",)]
+    assert columns(dsn, "more") == [("x", "integer", False), ("y", "character varying(5)", True)]
+    assert query(dsn, "select y from shop.more") == [("d",)]
+    assert columns(dsn, "retyped") == [("x", "integer", False)]  # left as it was
+    assert query(dsn, "select count(*) from shop.gone") == [(0,)]  # kept: never dropped for the source
+    assert sorted(json.loads(done.stdout)) == ["shop.more", "shop.new", "shop.same"]  # never loads shifted columns
+    failed = night2.json("results/shop.retyped.json")
+    assert failed["status"] == "failed"
+    assert failed["error"]["message"].startswith("not transferred: schema changed in the source; not loaded: ")
+
+
+def test_refresh_still_stops_at_a_table_no_r2a_run_created(folder, alloydb):
+    dsn, _ = alloydb
+    folder.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int'))
+    folder.put("name_map.json", name_map("same"))
+    assert pre_data(folder).returncode == 0
+    query(dsn, "create table shop.stranger (x int); insert into shop.stranger values (1)")
+
+    night2 = next_run(folder, "night2")
+    night2.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int') + table("stranger", '"x" int'))
+    night2.put("name_map.json", name_map("same", "stranger"))
+    done = pre_data(night2, "--on-existing", "refresh")
+    assert done.returncode == 6
+    assert one_error_line(done).endswith(
+        "1 table(s) already exist in AlloyDB: shop.stranger. Nothing was changed. Re-run with --on-existing skip "
+        "to keep them or --on-existing replace to drop and recreate them")
+    assert query(dsn, "select x from shop.stranger") == [(1,)]
+    assert not night2.has("load_report.json")
