@@ -159,5 +159,8 @@ def _apply_one(applier: SavepointApplier, obj: SqlObject, table: TableRef | None
         return ObjectReport.of(obj, "applied", "replaced the existing table (--on-existing replace)"
                                if replaced else None, change="created")
     if error.already_exists and obj.kind != "table":
+        if on_existing == "refresh":
+            return ObjectReport.of(obj, "unchanged", f"already exists in AlloyDB; kept ({error.message})", kept=True,
+                                   change="unchanged")
         return ObjectReport.of(obj, "skipped", f"already exists in AlloyDB; kept ({error.message})", kept=True)
     return ObjectReport.of(obj, "failed", error.message)

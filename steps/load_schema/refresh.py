@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import psycopg2
 from psycopg2 import sql
 
+from shared.errors import BadInputError
 from shared.identifiers import TableRef, parse_table_ref
 from shared.objects_report import ObjectReport
 from shared.sqlapply import SavepointApplier, StatementError, pg_error_line
@@ -102,6 +103,58 @@ def refresh_view(applier: SavepointApplier, obj: SqlObject) -> ObjectReport:
 
 
 _CREATE_VIEW = "CREATE VIEW "
+_CREATE_ROUTINE = {"function": "CREATE FUNCTION ", "procedure": "CREATE PROCEDURE "}
+_ROUTINE_DEFS = """SELECT pg_catalog.pg_get_functiondef(p.oid) FROM pg_catalog.pg_proc p
+                   JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+                   WHERE n.nspname = %s AND p.proname = %s ORDER BY 1"""
+
+
+def _routine_definitions(conn, routine: TableRef, replace_sql: str | None) -> list[str] | StatementError:
+    """Every overload's definition; with `replace_sql`, as they would be after it (probed and rolled back)."""
+    with conn.cursor() as cur:
+        cur.execute("SAVEPOINT r2a_routine_probe")
+        try:
+            if replace_sql is not None:
+                cur.execute(replace_sql)
+            cur.execute(_ROUTINE_DEFS, (routine.schema, routine.table))
+            definitions = [row[0] for row in cur.fetchall()]
+        except psycopg2.Error as exc:
+            if exc.pgcode is None or conn.closed:
+                raise
+            cur.execute("ROLLBACK TO SAVEPOINT r2a_routine_probe")
+            return StatementError(pg_error_line(exc), exc.pgcode)
+        cur.execute("ROLLBACK TO SAVEPOINT r2a_routine_probe")
+    return definitions
+
+
+def refresh_routine(applier: SavepointApplier, obj: SqlObject) -> ObjectReport:
+    """An existing function or procedure: unchanged when CREATE OR REPLACE with the source's definition would
+    leave every definition of that name as it is, else replaced with it. A changed argument list makes a new
+    overload beside the old one (PostgreSQL tells them apart by arguments); a changed return type cannot be
+    replaced in place, and the routine fails with PostgreSQL's reason."""
+    prefix = _CREATE_ROUTINE[obj.kind]
+    text = obj.sql.lstrip()
+    try:
+        routine = parse_table_ref(obj.target_name or obj.name)
+    except BadInputError:
+        routine = None
+    if routine is None or not text.startswith(prefix):
+        return ObjectReport.of(obj, "unchanged", "already in AlloyDB; kept (not compared)", kept=True,
+                               change="unchanged")
+    replace_sql = prefix.replace("CREATE ", "CREATE OR REPLACE ", 1) + text[len(prefix):]
+    before = _routine_definitions(applier.conn, routine, None)
+    after = _routine_definitions(applier.conn, routine, replace_sql)
+    if isinstance(after, StatementError):
+        return ObjectReport.of(obj, "failed", f"changed in the source; not replaced: {after.message}",
+                               change="changed")
+    if before == after:
+        return ObjectReport.of(obj, "unchanged", "already in AlloyDB with the source's definition; kept", kept=True,
+                               change="unchanged")
+    error = applier.run(replace_sql)
+    if error is not None:
+        return ObjectReport.of(obj, "failed", f"changed in the source; not replaced: {error.message}",
+                               change="changed")
+    return ObjectReport.of(obj, "applied", "changed in the source; replaced", change="changed")
 
 
 def settle_post_data(applier: SavepointApplier, objects: Sequence[SqlObject],
@@ -116,6 +169,9 @@ def settle_post_data(applier: SavepointApplier, objects: Sequence[SqlObject],
         if report.kind == "view" and obj is not None and report.status == "skipped" \
                 and reason.startswith("already exists"):
             report = refresh_view(applier, obj)
+        elif report.kind in _CREATE_ROUTINE and obj is not None and report.status == "skipped" \
+                and reason.startswith("already exists"):
+            report = refresh_routine(applier, obj)
         elif report.status == "skipped" and reason.startswith("already exists"):
             report.status, report.reason = "unchanged", "already in AlloyDB; kept"
             report.details.update(kept=True, change="unchanged")

@@ -93,3 +93,44 @@ def test_refresh_still_stops_at_a_table_no_r2a_run_created(folder, alloydb):
         "to keep them or --on-existing replace to drop and recreate them")
     assert query(dsn, "select x from shop.stranger") == [(1,)]
     assert not night2.has("load_report.json")
+
+
+def post_data(folder: RunFolder):
+    return run_step(STEP, ["--run-id", folder.run_id, "--section", "post-data"], folder.environ)
+
+
+def view(body: str) -> str:
+    return block("view", "shop.v_same", f'CREATE VIEW "shop"."v_same" AS {body};', depends_on=["shop.same"])
+
+
+def function(body: str) -> str:
+    return block("function", "shop.f_one", 'CREATE FUNCTION "shop"."f_one"(integer) RETURNS integer\n'
+                                           f"    LANGUAGE sql IMMUTABLE AS $$ {body} $$;", depends_on=["shop"])
+
+
+def test_post_data_of_a_refresh_keeps_what_is_there_and_replaces_what_changed(folder, alloydb):
+    """Keys and indexes already there are covered by test_post_data_live (reported unchanged)."""
+    dsn, _ = alloydb
+    nights = [folder, next_run(folder, "night2"), next_run(folder, "night3")]
+    definitions = [('SELECT "x" FROM "shop"."same"', "SELECT $1 + 1"),
+                   ('SELECT "x" FROM "shop"."same"', "SELECT $1 + 1"),
+                   ('SELECT "x" * 2 AS "x" FROM "shop"."same"', "SELECT $1 + 2")]
+    outcomes = []
+    for night, (view_body, function_body) in zip(nights, definitions, strict=True):
+        night.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int'))
+        night.put("name_map.json", name_map("same"))
+        assert pre_data(night).returncode == 0
+        night.put("validated_post_data.sql", view(view_body) + function(function_body))
+        done = post_data(night)
+        assert done.returncode == 0, done.stderr
+        report = night.json("post_data_report.json")
+        outcomes.append({o["name"]: (o["status"], o.get("change")) for o in report["objects"] if o["kind"] != "sequence"})
+        if night is nights[0]:
+            query(dsn, "insert into shop.same values (5); create view shop.on_top as select x from shop.v_same")
+
+    assert outcomes[0] == {"shop.v_same": ("applied", "created"), "shop.f_one": ("applied", "created")}
+    assert outcomes[1] == {"shop.v_same": ("unchanged", "unchanged"), "shop.f_one": ("unchanged", "unchanged")}
+    assert outcomes[2] == {"shop.v_same": ("applied", "changed"), "shop.f_one": ("applied", "changed")}
+    assert query(dsn, "select x from shop.on_top") == [(10,)]  # replaced in place: the view built on it stays
+    assert query(dsn, "select shop.f_one(1)") == [(3,)]
+    assert night.json("steps/load_schema_post_data.json")["status"] == "succeeded"
