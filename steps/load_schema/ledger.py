@@ -11,7 +11,6 @@ comparison is PostgreSQL's own and never a re-parse of rewrite_ddl's SQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import psycopg2
@@ -47,37 +46,30 @@ def ensure_ledger(conn: psycopg2.extensions.connection) -> None:
     with conn.cursor() as cur:
         cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(LEDGER_SCHEMA)))
         cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (schema_name text NOT NULL, table_name text NOT NULL, "
-                            "source_name text NOT NULL, run_id text NOT NULL, "
+                            "table_oid oid NOT NULL, source_name text NOT NULL, run_id text NOT NULL, "
                             "created_at timestamptz NOT NULL DEFAULT now(), "
                             "PRIMARY KEY (schema_name, table_name))").format(LEDGER.sql()))
     conn.commit()
 
 
 def managed_tables(conn: psycopg2.extensions.connection) -> dict[TableRef, tuple[str, str]]:
-    """Tables an r2a run created that still exist: AlloyDB table -> (Redshift name, run id that created it)."""
+    """Tables an r2a run created that still exist: AlloyDB table -> (Redshift name, run id that created it).
+    The same table, not only the same name: one someone dropped and created again by hand is not r2a's."""
     with conn.cursor() as cur:
         cur.execute(sql.SQL("SELECT l.schema_name, l.table_name, l.source_name, l.run_id FROM {} l "
                             "JOIN pg_catalog.pg_namespace n ON n.nspname = l.schema_name "
                             "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = l.table_name "
-                            "AND c.relkind IN ('r', 'p')").format(LEDGER.sql()))
+                            "AND c.oid = l.table_oid AND c.relkind IN ('r', 'p')").format(LEDGER.sql()))
         return {TableRef(s, t): (source, run) for s, t, source, run in cur.fetchall()}
 
 
-def record_statement(table: TableRef, source_name: str, run_id: str) -> tuple[sql.Composable, tuple]:
+def record_statement(conn: psycopg2.extensions.connection, table: TableRef, source_name: str, run_id: str) -> tuple[sql.Composable, tuple]:
     """Run with the CREATE TABLE: a replaced table keeps its row, with the run that created it this time."""
-    return (sql.SQL("INSERT INTO {} (schema_name, table_name, source_name, run_id) VALUES (%s, %s, %s, %s) "
-                    "ON CONFLICT (schema_name, table_name) DO UPDATE SET source_name = EXCLUDED.source_name, "
-                    "run_id = EXCLUDED.run_id, created_at = now()").format(LEDGER.sql()),
-            (table.schema, table.table, source_name, run_id))
-
-
-def forget_statement(tables: Iterable[TableRef]) -> tuple[sql.Composable, tuple] | None:
-    refs = list(tables)
-    if not refs:
-        return None
-    return (sql.SQL("DELETE FROM {} WHERE (schema_name, table_name) IN "
-                    "(SELECT * FROM unnest(%s::text[], %s::text[]))").format(LEDGER.sql()),
-            ([r.schema for r in refs], [r.table for r in refs]))
+    return (sql.SQL("INSERT INTO {} (schema_name, table_name, table_oid, source_name, run_id) "
+                    "VALUES (%s, %s, %s::regclass, %s, %s) ON CONFLICT (schema_name, table_name) DO UPDATE SET "
+                    "table_oid = EXCLUDED.table_oid, source_name = EXCLUDED.source_name, run_id = EXCLUDED.run_id, "
+                    "created_at = now()").format(LEDGER.sql()),
+            (table.schema, table.table, table.sql().as_string(conn), source_name, run_id))
 
 
 _COLUMNS = """SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,

@@ -151,7 +151,7 @@ def _apply_one(applier: SavepointApplier, obj: SqlObject, table: TableRef | None
     if replaced:
         statements.insert(0, sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(table.sql()))
     if table is not None and run_id is not None:
-        statements.append(ledger.record_statement(table, obj.name, run_id))
+        statements.append(ledger.record_statement(applier.conn, table, obj.name, run_id))
     error = applier.run(*statements)
     if error is None:
         if table is None:

@@ -102,6 +102,8 @@ def refresh_view(applier: SavepointApplier, obj: SqlObject) -> ObjectReport:
     return ObjectReport.of(obj, "applied", "changed in the source; replaced", change="changed")
 
 
+# Grants and comments run again every night and cannot tell "new" from "the same again": they get no change.
+CREATING_KINDS = ("constraint", "index", "view", "materialized_view", "function", "procedure")
 _CREATE_VIEW = "CREATE VIEW "
 _CREATE_ROUTINE = {"function": "CREATE FUNCTION ", "procedure": "CREATE PROCEDURE "}
 _ROUTINE_DEFS = """SELECT pg_catalog.pg_get_functiondef(p.oid) FROM pg_catalog.pg_proc p
@@ -178,7 +180,9 @@ def settle_post_data(applier: SavepointApplier, objects: Sequence[SqlObject],
         elif report.status == "applied" and reason == "already present in AlloyDB":
             report.status = "unchanged"
             report.details["change"] = "unchanged"
-        elif report.status == "applied" and "change" not in report.details and report.kind != "sequence":
+        elif report.status == "applied" and reason.startswith("already existed"):
+            report.details["change"] = "refreshed"  # a materialized view: kept, its rows recomputed
+        elif report.status == "applied" and "change" not in report.details and report.kind in CREATING_KINDS:
             report.details["change"] = "created"
         settled.append(report)
     applier.commit()

@@ -81,7 +81,8 @@ def test_refresh_still_stops_at_a_table_no_r2a_run_created(folder, alloydb):
     folder.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int'))
     folder.put("name_map.json", name_map("same"))
     assert pre_data(folder).returncode == 0
-    query(dsn, "create table shop.stranger (x int); insert into shop.stranger values (1)")
+    query(dsn, "create table shop.stranger (x int); insert into shop.stranger values (1); "
+               "drop table shop.same; create table shop.same (x int)")  # the same name, not r2a's table any more
 
     night2 = next_run(folder, "night2")
     night2.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int') + table("stranger", '"x" int'))
@@ -89,7 +90,7 @@ def test_refresh_still_stops_at_a_table_no_r2a_run_created(folder, alloydb):
     done = pre_data(night2, "--on-existing", "refresh")
     assert done.returncode == 6
     assert one_error_line(done).endswith(
-        "1 table(s) already exist in AlloyDB: shop.stranger. Nothing was changed. Re-run with --on-existing skip "
+        "2 table(s) already exist in AlloyDB: shop.same, shop.stranger. Nothing was changed. Re-run with --on-existing skip "
         "to keep them or --on-existing replace to drop and recreate them")
     assert query(dsn, "select x from shop.stranger") == [(1,)]
     assert not night2.has("load_report.json")
@@ -108,6 +109,9 @@ def function(body: str) -> str:
                                            f"    LANGUAGE sql IMMUTABLE AS $$ {body} $$;", depends_on=["shop"])
 
 
+COMMENT = block("comment", "shop.same", """COMMENT ON TABLE "shop"."same" IS 'nightly';""", depends_on=["shop.same"])
+
+
 def test_post_data_of_a_refresh_keeps_what_is_there_and_replaces_what_changed(folder, alloydb):
     """Keys and indexes already there are covered by test_post_data_live (reported unchanged)."""
     dsn, _ = alloydb
@@ -120,11 +124,14 @@ def test_post_data_of_a_refresh_keeps_what_is_there_and_replaces_what_changed(fo
         night.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int'))
         night.put("name_map.json", name_map("same"))
         assert pre_data(night).returncode == 0
-        night.put("validated_post_data.sql", view(view_body) + function(function_body))
+        night.put("validated_post_data.sql", view(view_body) + function(function_body) + COMMENT)
         done = post_data(night)
         assert done.returncode == 0, done.stderr
         report = night.json("post_data_report.json")
-        outcomes.append({o["name"]: (o["status"], o.get("change")) for o in report["objects"] if o["kind"] != "sequence"})
+        outcomes.append({o["name"]: (o["status"], o.get("change")) for o in report["objects"]
+                         if o["kind"] not in ("sequence", "comment")})
+        comments = [(o["status"], o.get("change")) for o in report["objects"] if o["kind"] == "comment"]
+        assert comments == [("applied", None)]  # runs again every night: neither "created" nor "changed"
         if night is nights[0]:
             query(dsn, "insert into shop.same values (5); create view shop.on_top as select x from shop.v_same")
 
