@@ -91,7 +91,7 @@ def _missing_table_result(run_id: str, entry: dict[str, Any], reason: str, statu
 
 
 def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: RunLayout,
-                  on_existing: str) -> SectionSummary:
+                  on_existing: str, drop_dropped: bool = False) -> SectionSummary:
     phases: list[PhaseTiming] = []
     clock = PhaseClock(phases)
     with clock.phase("read"):
@@ -108,7 +108,7 @@ def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: R
             require_own_schema(conn, ledger.LEDGER_SCHEMA)
             ledger.ensure_ledger(conn)
             reports = apply_pre_data(conn, objects, on_existing, progress.tables, progress.add, run_id=run_id,
-                                     managed=ledger.managed_tables(conn))
+                                     managed=ledger.managed_tables(conn), drop_dropped=drop_dropped)
             _log_problems(reports)
             present = existing_relations(conn, [tables.target_of(e) for e in mapped]) - _not_loadable(reports)
         finally:

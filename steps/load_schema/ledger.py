@@ -72,6 +72,11 @@ def record_statement(conn: psycopg2.extensions.connection, table: TableRef, sour
             (table.schema, table.table, table.sql().as_string(conn), source_name, run_id))
 
 
+def forget_statement(table: TableRef) -> tuple[sql.Composable, tuple]:
+    return (sql.SQL("DELETE FROM {} WHERE schema_name = %s AND table_name = %s").format(LEDGER.sql()),
+            (table.schema, table.table))
+
+
 _COLUMNS = """SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
                      pg_catalog.pg_get_expr(d.adbin, d.adrelid)
               FROM pg_catalog.pg_attribute a

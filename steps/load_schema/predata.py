@@ -73,13 +73,14 @@ def _schema_name(obj: SqlObject) -> str:
 def apply_pre_data(conn: psycopg2.extensions.connection, objects: Sequence[SqlObject], on_existing: str,
                    ours: Iterable[TableRef] = (), record_created: Callable[[list[TableRef]], None] | None = None,
                    source: str = "validated_pre_data.sql", run_id: str | None = None,
-                   managed: Mapping[TableRef, tuple[str, str]] | None = None) -> list[ObjectReport]:
+                   managed: Mapping[TableRef, tuple[str, str]] | None = None,
+                   drop_dropped: bool = False) -> list[ObjectReport]:
     """Apply every object in order (validate_restore's proven order); one report entry per object.
 
     `ours` are tables an earlier attempt of this run created (an attempt cut off by a lost connection, retried
     by Argo): they are kept, never "existing". `record_created` hears of each committed group of new tables.
     `managed`: tables earlier r2a runs created (steps/load_schema/ledger.py), which `refresh` keeps; with `run_id`
-    every table created is recorded there.
+    every table created is recorded there. `drop_dropped`: refresh drops r2a's tables the source no longer has.
     """
     tables = {i: target_ref(obj, source) for i, obj in enumerate(objects) if obj.kind == "table"}
     existing_tables = existing_relations(conn, tables.values())
@@ -125,7 +126,7 @@ def apply_pre_data(conn: psycopg2.extensions.connection, objects: Sequence[SqlOb
         reports.append(report)
     applier.commit()
     if on_existing == "refresh":
-        reports.extend(dropped_in_source(managed, tables.values()))
+        reports.extend(dropped_in_source(applier, managed, tables.values(), drop_dropped))
     return reports
 
 

@@ -46,12 +46,29 @@ def refresh_table(applier: SavepointApplier, obj: SqlObject, table: TableRef, cr
                            kept=True, change="changed", added_columns=[c.name for c in found.added])
 
 
-def dropped_in_source(managed: Mapping[TableRef, tuple[str, str]], wanted: Iterable[TableRef]) -> list[ObjectReport]:
-    """r2a's tables the source no longer has: reported, kept (nothing in AlloyDB is dropped for it)."""
-    gone = sorted(set(managed) - set(wanted))
-    return [ObjectReport("table", managed[ref][0], str(ref), "dropped_in_source",
-                         f"no longer in the source; kept in AlloyDB as r2a run {managed[ref][1]} left it",
-                         details={"kept": True, "change": "dropped_in_source"}) for ref in gone]
+def dropped_in_source(applier: SavepointApplier, managed: Mapping[TableRef, tuple[str, str]],
+                      wanted: Iterable[TableRef], drop: bool = False) -> list[ObjectReport]:
+    """r2a's tables the source no longer has: reported and kept, or with `drop` (--dropped-in-source drop) dropped.
+    DROP without CASCADE: a view still built on the table keeps it, and the table is reported failed with why."""
+    reports = []
+    for ref in sorted(set(managed) - set(wanted)):
+        source, run = managed[ref]
+        if not drop:
+            reports.append(ObjectReport("table", source, str(ref), "dropped_in_source",
+                                        f"no longer in the source; kept in AlloyDB as r2a run {run} left it",
+                                        details={"kept": True, "change": "dropped_in_source"}))
+            continue
+        error = applier.run(sql.SQL("DROP TABLE {}").format(ref.sql()), ledger.forget_statement(ref))
+        if error is None:
+            reports.append(ObjectReport("table", source, str(ref), "applied",
+                                        "no longer in the source; dropped (--dropped-in-source drop)",
+                                        details={"change": "dropped_in_source"}))
+        else:
+            reports.append(ObjectReport("table", source, str(ref), "failed",
+                                        f"no longer in the source; not dropped: {error.message}",
+                                        details={"kept": True, "change": "dropped_in_source"}))
+    applier.commit()
+    return reports
 
 
 _VIEWDEF = "SELECT pg_catalog.pg_get_viewdef(%s::regclass)"

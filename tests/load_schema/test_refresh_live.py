@@ -141,3 +141,34 @@ def test_post_data_of_a_refresh_keeps_what_is_there_and_replaces_what_changed(fo
     assert query(dsn, "select x from shop.on_top") == [(10,)]  # replaced in place: the view built on it stays
     assert query(dsn, "select shop.f_one(1)") == [(3,)]
     assert night.json("steps/load_schema_post_data.json")["status"] == "succeeded"
+
+
+def test_dropped_in_source_drop_drops_r2a_tables_the_source_no_longer_has(folder, alloydb):
+    dsn, _ = alloydb
+    folder.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int') + table("gone", '"x" int')
+               + table("viewed", '"x" int'))
+    folder.put("name_map.json", name_map("same", "gone", "viewed"))
+    assert pre_data(folder).returncode == 0
+    query(dsn, "create view shop.on_viewed as select x from shop.viewed")
+
+    night2 = next_run(folder, "night2")
+    night2.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int'))
+    night2.put("name_map.json", name_map("same"))
+    done = pre_data(night2, "--dropped-in-source", "drop")
+    assert done.returncode == 0, done.stderr
+    outcomes = {o["name"]: (o["status"], o.get("change"), o.get("reason"))
+                for o in night2.json("load_report.json")["objects"] if o["kind"] == "table"}
+    assert outcomes["shop.gone"] == ("applied", "dropped_in_source",
+                                     "no longer in the source; dropped (--dropped-in-source drop)")
+    status, change, reason = outcomes["shop.viewed"]
+    assert (status, change) == ("failed", "dropped_in_source")
+    assert reason.startswith("no longer in the source; not dropped: cannot drop table shop.viewed because other "
+                             "objects depend on it")
+    assert query(dsn, "select to_regclass('shop.gone'), to_regclass('shop.viewed')::text") == [(None, "shop.viewed")]
+
+    night3 = next_run(folder, "night3")
+    night3.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int'))
+    night3.put("name_map.json", name_map("same"))
+    assert pre_data(night3).returncode == 0
+    reported = {o["name"]: o["status"] for o in night3.json("load_report.json")["objects"] if o["kind"] == "table"}
+    assert reported == {"shop.same": "unchanged", "shop.viewed": "dropped_in_source"}  # gone left the record
