@@ -99,7 +99,10 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
     ("verify", "count", "table verification: count|checksum"),
     ("cleanup", "s3,gcs", "after a table is verified, delete its UNLOAD parts (s3) and staged copies (gcs) of "
                           "this run; empty = keep them (a failed table always keeps them for the retry)"),
-    ("on-existing", "fail", "load-schema when a table exists: fail|skip|replace"),
+    ("on-existing", "refresh", "load-schema when a table exists: refresh (keep and reload what an earlier r2a run "
+                               "created; stop at any other table)|fail|skip|replace"),
+    ("dropped-in-source", "keep", "refresh: tables an earlier r2a run created that the source no longer has: "
+                                  "keep (reported) | drop (DROP TABLE, refused while a view uses it)"),
     ("dry-run", "false", "true: dump, rewrite and validate the schema only (both SQL backups and the reports land "
                          "in the run folder); nothing is written to AlloyDB"),
 ]
@@ -234,7 +237,8 @@ def pipeline_templates(auth_proxy: str | None = None, images: Images = DEFAULT_I
         "validate-restore", "validate_restore", [], extra_env={"R2A_SCRATCH_DSN": SCRATCH_DSN},
         sidecars=[scratch_postgres_sidecar(images)], sidecar_dirs=SCRATCH_DIRS, images=images)
     pre = step_container("load-schema-pre", "load_schema",
-                         ["--section", "pre-data", f"--on-existing={_param('on-existing')}"],
+                         ["--section", "pre-data", f"--on-existing={_param('on-existing')}",
+                          f"--dropped-in-source={_param('dropped-in-source')}"],
                          sidecars=auth_proxy_sidecars(auth_proxy, images), images=images)
     post = step_container("load-schema-post", "load_schema", ["--section", "post-data"], deadline=6 * 3600,
                           sidecars=auth_proxy_sidecars(auth_proxy, images), images=images)

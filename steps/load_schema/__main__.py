@@ -1,4 +1,5 @@
-"""`python -m steps.load_schema --run-id R --section pre-data|post-data [--on-existing fail|skip|replace]`"""
+"""`python -m steps.load_schema --run-id R --section pre-data|post-data [--on-existing refresh|fail|skip|replace]
+[--dropped-in-source keep|drop]`"""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from steps.load_schema.core import load_post_data, load_pre_data
 app = StepApp("load_schema", help=__doc__)
 
 
+class DroppedInSource(StrEnum):
+    keep = "keep"
+    drop = "drop"
+
+
 class Section(StrEnum):
     pre_data = "pre-data"
     post_data = "post-data"
@@ -24,14 +30,20 @@ class OnExisting(StrEnum):
     fail = "fail"
     skip = "skip"
     replace = "replace"
+    refresh = "refresh"
 
 
 @app.command()
 def main(
     run_id: str = typer.Option(..., "--run-id", help="the run whose validated schema to apply"),
     section: Section = typer.Option(..., "--section", help="pre-data (before the transfers) or post-data (after)"),
-    on_existing: OnExisting = typer.Option(OnExisting.fail, "--on-existing",
-                                           help="pre-data: what to do with tables that already exist in AlloyDB"),
+    on_existing: OnExisting = typer.Option(
+        OnExisting.refresh, "--on-existing",
+        help="pre-data: tables that already exist in AlloyDB (refresh: keep and reload what an earlier r2a run "
+             "created, stop at any other table)"),
+    dropped_in_source: DroppedInSource = typer.Option(
+        DroppedInSource.keep, "--dropped-in-source",
+        help="pre-data with refresh: tables an earlier r2a run created that the source no longer has"),
 ) -> None:
     """Apply one section of the validated schema to AlloyDB and report every object.
 
@@ -41,7 +53,8 @@ def main(
     with step_boundary(STEP, run_id) as step:
         record = StepRecord(step, result_name)
         if section is Section.pre_data:
-            summary = load_pre_data(run_id, step.settings, record.store, record.layout, on_existing.value)
+            summary = load_pre_data(run_id, step.settings, record.store, record.layout, on_existing.value,
+                                    dropped_in_source is DroppedInSource.drop)
         else:
             summary = load_post_data(run_id, step.settings, record.store, record.layout)
         status = "succeeded" if summary.clean else "partial"

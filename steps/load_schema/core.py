@@ -28,16 +28,18 @@ from shared.objects_report import STEP, ObjectReport, object_report
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import ErrorInfo, PhaseClock, PhaseTiming, TableResult, to_dict, utc_now
 from shared.runlock import hold_exclusive
-from shared.sqlapply import has_statement
+from shared.sqlapply import SavepointApplier, has_statement
 from shared.sqlblocks import SqlObject, parse
 from shared.sqlcheck import refusal
-from steps.load_schema import fanout, tables
+from steps.load_schema import fanout, ledger, tables
 from steps.load_schema.postdata import apply_post_data
 from steps.load_schema.predata import apply_pre_data, existing_relations
+from steps.load_schema.refresh import CHANGED_TABLE_PREFIX, settle_post_data
 
 VALIDATED = {"pre-data": "validated_pre_data.sql", "post-data": VALIDATED_POST_DATA}
 PROGRESS_FILE = "load_schema_pre_data_progress.json"
 CREATING_KINDS = {"schema", "table", "sequence", "function", "procedure", "type"}
+CLEAN_STATUSES = {"applied", "unchanged", "dropped_in_source"}  # dropped_in_source: reported, nothing went wrong
 OBJECT_WRITERS = 8  # the GCS client keeps 10 pooled connections
 
 
@@ -51,7 +53,7 @@ class SectionSummary:
 
     @property
     def clean(self) -> bool:
-        return set(self.counts) <= {"applied"}
+        return set(self.counts) <= CLEAN_STATUSES
 
 
 def _required(store: ObjectStore, url: str, produced_by: str) -> None:
@@ -80,15 +82,16 @@ def ddl_session(conn) -> None:
         require_own_schema(conn, schema)
 
 
-def _missing_table_result(run_id: str, entry: dict[str, Any], reason: str) -> dict[str, Any]:
-    """A skipped table result: no transfer runs for a table AlloyDB does not have, and the report must say so."""
+def _missing_table_result(run_id: str, entry: dict[str, Any], reason: str, status: str = "skipped") -> dict[str, Any]:
+    """A table result without a transfer: none runs for a table AlloyDB does not have (skipped) or whose columns
+    changed in a way a refresh does not follow (failed), and the report must say so."""
     now = utc_now()
     error = ErrorInfo("TargetError", reason, 5, False)
-    return to_dict(TableResult(run_id, entry["table"], entry["target"], "skipped", now, now, 0.0, error=error))
+    return to_dict(TableResult(run_id, entry["table"], entry["target"], status, now, now, 0.0, error=error))
 
 
 def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: RunLayout,
-                  on_existing: str) -> SectionSummary:
+                  on_existing: str, drop_dropped: bool = False) -> SectionSummary:
     phases: list[PhaseTiming] = []
     clock = PhaseClock(phases)
     with clock.phase("read"):
@@ -102,9 +105,12 @@ def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: R
         try:
             hold_exclusive(conn, run_id, "load_schema --section pre-data")
             ddl_session(conn)
-            reports = apply_pre_data(conn, objects, on_existing, progress.tables, progress.add)
+            require_own_schema(conn, ledger.LEDGER_SCHEMA)
+            ledger.ensure_ledger(conn)
+            reports = apply_pre_data(conn, objects, on_existing, progress.tables, progress.add, run_id=run_id,
+                                     managed=ledger.managed_tables(conn), drop_dropped=drop_dropped)
             _log_problems(reports)
-            present = existing_relations(conn, [tables.target_of(e) for e in mapped])
+            present = existing_relations(conn, [tables.target_of(e) for e in mapped]) - _not_loadable(reports)
         finally:
             conn.close()
     with clock.phase("write"):
@@ -122,10 +128,20 @@ def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: R
             if tables.target_of(entry) not in present:
                 ref = TableRef(entry["source"]["schema"], entry["source"]["name"])
                 why = reasons.get(entry["target"]) or "not created: absent from the validated pre-data"
-                store.write_json(layout.result(ref), _missing_table_result(
-                    run_id, entry, f"not transferred: load_schema could not create the table in AlloyDB: {why}"))
+                if why.startswith(CHANGED_TABLE_PREFIX):
+                    result = _missing_table_result(run_id, entry, f"not transferred: {why}", "failed")
+                else:
+                    result = _missing_table_result(
+                        run_id, entry, f"not transferred: load_schema could not create the table in AlloyDB: {why}")
+                store.write_json(layout.result(ref), result)
     outputs = [layout.load_report_json, layout.tables_json, layout.fanout_json]
     return SectionSummary(document["counts"], outputs, phases, plan.items, plan.to_json())
+
+
+def _not_loadable(reports: Sequence[ObjectReport]) -> set[TableRef]:
+    """Existing tables whose columns no longer match the source's: loading them would shift values."""
+    return {parse_table_ref(r.target_name or r.name) for r in reports if r.kind == "table" and r.status == "failed"
+            and r.details.get("change") == "changed"}
 
 
 class _Progress:
@@ -183,6 +199,14 @@ def _missing_after_pre_data(store: ObjectStore, layout: RunLayout) -> dict[str, 
     return missing
 
 
+def _pre_data_mode(store: ObjectStore, layout: RunLayout) -> str | None:
+    """The --on-existing pre-data ran with (post-data of a refresh reports what was already there "unchanged")."""
+    if not store.exists(layout.load_report_json):
+        return None
+    report = store.read_json(layout.load_report_json)
+    return report.get("on_existing") if isinstance(report, dict) else None
+
+
 def _reasons(store: ObjectStore, layout: RunLayout) -> dict[str, str]:
     """Why validate_restore refused a table, by AlloyDB name (when its report is there)."""
     if not store.exists(layout.validation_report_json):
@@ -202,6 +226,7 @@ def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: 
         _required(store, layout.tables_json, "load_schema --section pre-data")
         planned = tables.planned_tables(store.read_json(layout.tables_json), layout.tables_json)
         missing = _missing_after_pre_data(store, layout)
+        refreshing = _pre_data_mode(store, layout) == "refresh"
         earlier = _earlier_outcomes(store, layout, run_id)
     conn = alloydb_connection(settings, STEP)
     try:
@@ -212,6 +237,9 @@ def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: 
             unloaded = _unloaded(store, layout, planned)
             result = apply_post_data(conn, objects, [target for _, target in planned], missing, unloaded)
             result.objects = [_as_before(report, earlier) for report in result.objects]
+            if refreshing:
+                result.objects = settle_post_data(SavepointApplier(conn, commit_every=1, system="AlloyDB"),
+                                                  objects, result.objects)
             _log_problems(result.objects)
         with clock.phase("write"):
             report = object_report(run_id, "post-data", result.objects, analyzed=result.analyzed,

@@ -2,14 +2,16 @@
 
 Existing tables are decided before anything is written: `fail` lists them and stops, `skip` keeps them (their
 CREATE is not run; the data transfer truncates them), `replace` drops them (CASCADE) and creates them again in
-the same savepoint, so a failed re-creation leaves the old table in place. Other objects that already exist
+the same savepoint, so a failed re-creation leaves the old table in place. `refresh` (the nightly default) stops
+like `fail` at a table no r2a run created, and keeps and refreshes the tables an earlier r2a run created
+(steps/load_schema/refresh.py). Other objects that already exist
 (a schema such as public, a compat function from an earlier attempt) are kept and reported as skipped.
 An object whose declared dependency did not make it is skipped with the root cause.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import psycopg2.extensions
 from psycopg2 import sql
@@ -19,8 +21,10 @@ from shared.identifiers import TableRef, parse_table_ref
 from shared.objects_report import ObjectReport
 from shared.sqlapply import SavepointApplier, has_statement
 from shared.sqlblocks import SqlObject
+from steps.load_schema import ledger
+from steps.load_schema.refresh import dropped_in_source, refresh_table
 
-ON_EXISTING = ("fail", "skip", "replace")
+ON_EXISTING = ("fail", "skip", "replace", "refresh")
 _LISTED = 10  # existing tables named in the one-line error
 
 
@@ -68,16 +72,22 @@ def _schema_name(obj: SqlObject) -> str:
 
 def apply_pre_data(conn: psycopg2.extensions.connection, objects: Sequence[SqlObject], on_existing: str,
                    ours: Iterable[TableRef] = (), record_created: Callable[[list[TableRef]], None] | None = None,
-                   source: str = "validated_pre_data.sql") -> list[ObjectReport]:
+                   source: str = "validated_pre_data.sql", run_id: str | None = None,
+                   managed: Mapping[TableRef, tuple[str, str]] | None = None,
+                   drop_dropped: bool = False) -> list[ObjectReport]:
     """Apply every object in order (validate_restore's proven order); one report entry per object.
 
     `ours` are tables an earlier attempt of this run created (an attempt cut off by a lost connection, retried
     by Argo): they are kept, never "existing". `record_created` hears of each committed group of new tables.
+    `managed`: tables earlier r2a runs created (steps/load_schema/ledger.py), which `refresh` keeps; with `run_id`
+    every table created is recorded there. `drop_dropped`: refresh drops r2a's tables the source no longer has.
     """
     tables = {i: target_ref(obj, source) for i, obj in enumerate(objects) if obj.kind == "table"}
     existing_tables = existing_relations(conn, tables.values())
     earlier = existing_tables & set(ours)
-    check_existing(sorted(existing_tables - earlier), on_existing)
+    managed = managed or {}
+    refreshing = (existing_tables & set(managed)) - earlier if on_existing == "refresh" else set()
+    check_existing(sorted(existing_tables - earlier - refreshing), "fail" if on_existing == "refresh" else on_existing)
     schemas = existing_schemas(conn, [_schema_name(o) for o in objects if o.kind == "schema"])
     created: list[TableRef] = []
 
@@ -103,16 +113,20 @@ def apply_pre_data(conn: psycopg2.extensions.connection, objects: Sequence[SqlOb
         table = tables.get(index)
         if table is not None and table in earlier:
             report = ObjectReport.of(obj, "skipped", "created by an earlier attempt of this run; kept", kept=True)
+        elif table is not None and table in refreshing:
+            report = refresh_table(applier, obj, table, managed[table][1])
         else:
             if table is not None:
                 created.append(table)  # before running: the commit that makes it durable may come inside run()
-            report = _apply_one(applier, obj, table, existing_tables, schemas, on_existing)
+            report = _apply_one(applier, obj, table, existing_tables, schemas, on_existing, run_id)
             if table is not None and report.status != "applied":
                 created.remove(table)
-        if report.status == "applied" or (report.status == "skipped" and report.details.get("kept")):
+        if report.status == "applied" or report.details.get("kept"):
             present.add(index)
         reports.append(report)
     applier.commit()
+    if on_existing == "refresh":
+        reports.extend(dropped_in_source(applier, managed, tables.values(), drop_dropped))
     return reports
 
 
@@ -124,10 +138,12 @@ def _cause(blocker: SqlObject, report: ObjectReport) -> str:
 
 
 def _apply_one(applier: SavepointApplier, obj: SqlObject, table: TableRef | None, existing_tables: set[TableRef],
-               schemas: set[str], on_existing: str) -> ObjectReport:
+               schemas: set[str], on_existing: str, run_id: str | None = None) -> ObjectReport:
     if not has_statement(obj):
         return ObjectReport.of(obj, "skipped", "the block holds no SQL statement")
     if obj.kind == "schema" and _schema_name(obj) in schemas:
+        if on_existing == "refresh":
+            return ObjectReport.of(obj, "unchanged", "already exists in AlloyDB; kept", kept=True, change="unchanged")
         return ObjectReport.of(obj, "skipped", "already exists in AlloyDB; kept", kept=True)
     statements: list = [obj.sql]
     replaced = table is not None and table in existing_tables
@@ -135,10 +151,17 @@ def _apply_one(applier: SavepointApplier, obj: SqlObject, table: TableRef | None
         return ObjectReport.of(obj, "skipped", "already exists in AlloyDB; kept (--on-existing skip)", kept=True)
     if replaced:
         statements.insert(0, sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(table.sql()))
+    if table is not None and run_id is not None:
+        statements.append(ledger.record_statement(applier.conn, table, obj.name, run_id))
     error = applier.run(*statements)
     if error is None:
+        if table is None:
+            return ObjectReport.of(obj, "applied")
         return ObjectReport.of(obj, "applied", "replaced the existing table (--on-existing replace)"
-                               if replaced else None)
+                               if replaced else None, change="created")
     if error.already_exists and obj.kind != "table":
+        if on_existing == "refresh":
+            return ObjectReport.of(obj, "unchanged", f"already exists in AlloyDB; kept ({error.message})", kept=True,
+                                   change="unchanged")
         return ObjectReport.of(obj, "skipped", f"already exists in AlloyDB; kept ({error.message})", kept=True)
     return ObjectReport.of(obj, "failed", error.message)

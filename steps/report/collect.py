@@ -28,6 +28,7 @@ OBJECT_REPORTS = (
 PLAN_FILE = "tables.json"
 RESULTS_DIR = "results/"
 STEPS_DIR = "steps/"
+CHANGES = ("created", "refreshed", "unchanged", "changed", "dropped_in_source")
 NOT_MIGRATED = ("unsupported", "failed", "skipped", "deferred")  # deferred: its table is not loaded (yet)
 REPORT_STEP = "report"
 
@@ -56,6 +57,7 @@ class ObjectEntry:
     status: str
     reason: str
     violations: int | None = None
+    change: str = ""  # refresh runs: created | refreshed | unchanged | changed | dropped_in_source
 
 
 @dataclass
@@ -216,9 +218,11 @@ def _objects(raw: RawRun, problems: list[InputProblem]) -> list[ObjectEntry]:
                 problems.append(InputProblem(name, f"objects[{position}] lacks kind, name or status"))
                 continue
             violations = entry.get("violations")
+            change = entry.get("change")
             objects.append(ObjectEntry(stage, entry["kind"], entry["name"], entry.get("target_name"),
                                        entry["status"], one_line(entry.get("reason") or ""),
-                                       violations if isinstance(violations, int) else None))
+                                       violations if isinstance(violations, int) else None,
+                                       change if change in CHANGES else ""))
             if entry.get("kept"):  # existed already (earlier attempt or on-existing=skip): it is migrated
                 objects[-1].status = "kept"
     return objects

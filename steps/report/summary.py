@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
-from steps.report.collect import RunInputs, not_migrated
+from steps.report.collect import ObjectEntry, RunInputs, not_migrated
 from steps.report.tables import TableRow, status_counts
 from steps.report.timefmt import format_ts, parse_ts
 
@@ -79,11 +79,21 @@ def summarize(inputs: RunInputs, rows: list[TableRow], report_time: datetime,
             for o in inputs.objects
             if o.kind == "constraint" and o.stage == "load_schema_post_data"
             and ((o.violations or 0) > 0 or o.status == "not_valid")],
+        "changes": _changes(inputs.objects),
         "finished_after_post_data": [_finished(record) for record in inputs.finished_after_post_data],
         "schema_backups": dict(sorted((sql_copies or {}).items())),
         "input_problems": [{"path": p.path, "reason": p.reason} for p in inputs.problems],
     }
 
+
+
+def _changes(objects: list[ObjectEntry]) -> dict[str, Any]:
+    """What this run did to what was already there (refresh runs): every object created, changed or dropped in the
+    source by name, and how many were refreshed or unchanged (per table, .tables says it too)."""
+    named = [o for o in objects if o.change in ("created", "changed", "dropped_in_source")]
+    return {"counts": dict(sorted(Counter(o.change for o in objects if o.change).items())),
+            "objects": [{"kind": o.kind, "name": o.name, "change": o.change, "status": o.status,
+                         "reason": o.reason} for o in sorted(named, key=lambda o: (o.change, o.kind, o.name))]}
 
 
 def _finished(record: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,11 @@
 """`<run_id>.tables`: one line per table with its final status, as the old system's DATABASE_DATE.tables.
 
 Rows: the plan (tables.json) in plan order (largest first); then tables with a result file but outside the plan
-(e.g. load_schema could not create them), by name; then tables the schema steps dropped before the plan, by name.
+(e.g. load_schema could not create them), by name; then tables the schema steps dropped before the plan, by name;
+then tables an earlier r2a run created that the source no longer has ("dropped_in_source", kept in AlloyDB).
+The last column, `change`, says what load_schema did to the table's definition: created, refreshed (kept and
+reloaded), changed (a column added, or a difference that failed it) or dropped_in_source; empty when it did neither
+(e.g. --on-existing skip). New columns only ever go at the end, so readers of the old columns keep working.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from steps.report.collect import NOT_MIGRATED, RunInputs, canonical, result_path
 from steps.report.timefmt import format_seconds, format_ts, parse_ts
 
 COLUMNS = ("table", "target", "status", "started_at", "finished_at", "duration_s", "rows_source", "rows_loaded",
-           "bytes", "attempts", "error")
+           "bytes", "attempts", "error", "change")
 STATUSES = ("succeeded", "failed", "skipped", "not_run")
 NO_RESULT = "no result file: the transfer did not run or did not finish"
 
@@ -34,11 +38,12 @@ class TableRow:
     attempts: int | None = None
     error: str = ""
     phases: list[PhaseTiming] = field(default_factory=list)
+    change: str = ""
 
     def cells(self) -> list[str]:
         return [self.table, self.target, self.status, self.started_at, self.finished_at,
                 format_seconds(self.duration_s), _count(self.rows_source), _count(self.rows_loaded),
-                _count(self.bytes), _count(self.attempts), self.error]
+                _count(self.bytes), _count(self.attempts), self.error, self.change]
 
 
 def _count(value: int | None) -> str:
@@ -96,7 +101,21 @@ def build_rows(inputs: RunInputs) -> list[TableRow]:
         dropped[name] = TableRow(name, canonical(entry.target_name) if entry.target_name else "", "skipped",
                                  False, error=reason)
     rows.extend(dropped[name] for name in sorted(dropped))
+    changes = table_changes(inputs)
+    for row in rows:
+        row.change = changes.get(row.table, "")
+    placed.update(dropped)
+    gone = {canonical(e.name): e for e in inputs.objects if e.kind == "table" and e.change == "dropped_in_source"}
+    rows.extend(TableRow(name, canonical(gone[name].target_name or ""), "skipped", False,
+                         error=one_line(gone[name].reason), change="dropped_in_source")
+                for name in sorted(set(gone) - placed))
     return rows
+
+
+def table_changes(inputs: RunInputs) -> dict[str, str]:
+    """Redshift table name -> what pre-data did to its definition (load_report.json's `change`)."""
+    return {canonical(e.name): e.change for e in inputs.objects
+            if e.kind == "table" and e.stage == "load_schema_pre_data" and e.change}
 
 
 def render_tables(rows: list[TableRow]) -> str:

@@ -191,9 +191,13 @@ def test_a_retried_attempt_keeps_the_tables_its_cut_off_predecessor_made(folder,
     other = RunFolder(other_layout.run_id, folder.store, other_layout, folder.environ)
     other.put("validated_pre_data.sql", schema + "".join(tables))
     other.put("name_map.json", json.dumps({"tables": []}))
-    third = pre_data(other)
-    assert third.returncode == 6  # another run does not get to keep them
+    third = pre_data(other, "--on-existing", "fail")
+    assert third.returncode == 6  # fail: another run does not get to keep them
     assert "205 table(s) already exist in AlloyDB: shop.t000" in one_error_line(third)
+    fourth = pre_data(other)  # the default, refresh: r2a made them (r2a_meta.created_tables), so it keeps them
+    assert fourth.returncode == 0, fourth.stderr
+    report = other.json("load_report.json")
+    assert report["on_existing"] == "refresh" and report["counts"] == {"unchanged": 206}
 
 
 def test_batches_are_written_and_stale_ones_removed(folder, alloydb):

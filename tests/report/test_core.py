@@ -130,9 +130,9 @@ def test_a_source_changed_during_the_run_is_noted_on_its_succeeded_table():
     documents["results/public.customers.json"]["rows_source_after"] = 50
     rows = {line.split("\t")[0]: line.split("\t") for line in lines(report_of(documents), f"{sample.RUN_ID}.tables")}
     assert rows["public.sales"][2] == "succeeded"
-    assert rows["public.sales"][-1] == ("note: source changed during the run: 1000 rows at the UNLOAD (loaded and "
+    assert rows["public.sales"][10] == ("note: source changed during the run: 1000 rows at the UNLOAD (loaded and "
                                         "verified), 1007 in the source afterwards")
-    assert rows["public.customers"][-1] == ""
+    assert rows["public.customers"][10] == ""
     summary = json.loads(report_of(documents).files["summary.json"])
     assert summary["source_changed_tables"] == [{"table": "public.sales", "rows_source": 1000,
                                                  "rows_source_after": 1007}]
@@ -166,3 +166,35 @@ def test_a_clean_run_shows_no_table_finished_after_post_data():
     report = report_of(sample.documents())
     assert json.loads(report.files["summary.json"])["finished_after_post_data"] == []
     assert 'id="finished-late"' not in report.files["report.html"].decode()
+
+
+def test_a_refresh_run_says_per_table_and_object_what_changed():
+    documents = sample.documents()
+    documents["load_report.json"]["on_existing"] = "refresh"
+    documents["load_report.json"]["objects"] += [
+        {"kind": "table", "name": "public.sales", "target_name": "public.sales", "status": "unchanged",
+         "kept": True, "change": "refreshed", "reason": "created by r2a run r1; kept, data refreshed"},
+        {"kind": "table", "name": "public.customers", "target_name": "public.customers", "status": "applied",
+         "kept": True, "change": "changed", "added_columns": ["email"],
+         "reason": "column(s) added in the source, added here: email; data refreshed"},
+        {"kind": "table", "name": "public.events", "target_name": "public.events", "status": "applied",
+         "change": "created"},
+        {"kind": "table", "name": "public.legacy", "target_name": "public.legacy", "status": "dropped_in_source",
+         "kept": True, "change": "dropped_in_source", "reason": "no longer in the source; kept in AlloyDB"}]
+    documents["post_data_report.json"]["objects"].append(
+        {"kind": "view", "name": "public.v_sales", "target_name": "public.v_sales", "status": "applied",
+         "change": "changed", "reason": "changed in the source; replaced"})
+    report = report_of(documents)
+    rows = {line.split("\t")[0]: line.split("\t") for line in lines(report, f"{sample.RUN_ID}.tables")}
+    assert rows["table"][-1] == "change" and len(rows["table"]) == 12  # the new column is the last one
+    assert {name: row[-1] for name, row in rows.items() if name != "table"} == {
+        "public.sales": "refreshed", "public.customers": "changed", "public.events": "created", "public.ghost": "",
+        'public."Odd Name"': "", "public.bad_defaults": "", "public.geo_shapes": "",
+        "public.legacy": "dropped_in_source"}
+    assert rows["public.legacy"][2] == "skipped" and rows["public.legacy"][10] == "no longer in the source; kept in AlloyDB"
+    summary = json.loads(report.files["summary.json"])
+    assert summary["changes"]["counts"] == {"changed": 2, "created": 1, "dropped_in_source": 1, "refreshed": 1}
+    assert [(o["kind"], o["name"], o["change"]) for o in summary["changes"]["objects"]] == [
+        ("table", "public.customers", "changed"), ("view", "public.v_sales", "changed"),
+        ("table", "public.events", "created"), ("table", "public.legacy", "dropped_in_source")]
+    assert summary["planned_counts"] == {"succeeded": 2, "failed": 1, "skipped": 0, "not_run": 1}
