@@ -34,7 +34,7 @@ from shared.constraints import tables_named
 from shared.ddlsession import R2A_SCHEMAS, pin_ddl_session, require_own_schema
 from shared.errors import BadStateError
 from shared.identifiers import TableRef
-from shared.objects_report import ObjectReport
+from shared.objects_report import ObjectReport, note_created
 from shared.objectstore import ObjectStore, RunLayout
 from shared.postdata import analyze, apply_objects, refresh_dependent_matviews, reseed_identities
 from shared.results import utc_now
@@ -142,8 +142,9 @@ def _apply_ready(applier: SavepointApplier, store: ObjectStore, layout: RunLayou
             entries[index] = {**entry, "status": "failed", "reason": why}
         else:
             todo.append((index, obj))
+    noting_changes = any(isinstance(e, dict) and "change" in e for e in entries)  # post-data ran as a refresh
     for (index, _), outcome in zip(todo, apply_objects(applier, [obj for _, obj in todo]), strict=True):
-        entries[index] = outcome.to_json()
+        entries[index] = (note_created(outcome) if noting_changes else outcome).to_json()
     return [entries[index] for index in ready]
 
 

@@ -41,3 +41,14 @@ def object_report(run_id: str, section: str, objects: Sequence[ObjectReport], **
     counts = Counter(o.status for o in objects)
     return {"format_version": FORMAT_VERSION, "run_id": run_id, "step": STEP, "section": section,
             "objects": [o.to_json() for o in objects], "counts": dict(sorted(counts.items())), **extra}
+
+
+# What post-data makes (keys, indexes, views, routines): applied for the first time, the report says "created".
+POST_DATA_CREATING_KINDS = ("constraint", "index", "view", "materialized_view", "function", "procedure")
+
+
+def note_created(report: ObjectReport) -> ObjectReport:
+    """A post-data object applied now, with no other change noted, was created by this run."""
+    if report.status == "applied" and "change" not in report.details and report.kind in POST_DATA_CREATING_KINDS:
+        report.details["change"] = "created"
+    return report

@@ -18,7 +18,7 @@ from psycopg2 import sql
 
 from shared.errors import BadInputError
 from shared.identifiers import TableRef, parse_table_ref
-from shared.objects_report import ObjectReport
+from shared.objects_report import ObjectReport, note_created
 from shared.sqlapply import SavepointApplier, StatementError, pg_error_line
 from shared.sqlblocks import SqlObject
 from steps.load_schema import ledger
@@ -120,7 +120,6 @@ def refresh_view(applier: SavepointApplier, obj: SqlObject) -> ObjectReport:
 
 
 # Grants and comments run again every night and cannot tell "new" from "the same again": they get no change.
-CREATING_KINDS = ("constraint", "index", "view", "materialized_view", "function", "procedure")
 _CREATE_VIEW = "CREATE VIEW "
 _CREATE_ROUTINE = {"function": "CREATE FUNCTION ", "procedure": "CREATE PROCEDURE "}
 _ROUTINE_DEFS = """SELECT pg_catalog.pg_get_functiondef(p.oid) FROM pg_catalog.pg_proc p
@@ -199,8 +198,8 @@ def settle_post_data(applier: SavepointApplier, objects: Sequence[SqlObject],
             report.details["change"] = "unchanged"
         elif report.status == "applied" and reason.startswith("already existed"):
             report.details["change"] = "refreshed"  # a materialized view: kept, its rows recomputed
-        elif report.status == "applied" and "change" not in report.details and report.kind in CREATING_KINDS:
-            report.details["change"] = "created"
+        else:
+            report = note_created(report)
         settled.append(report)
     applier.commit()
     return settled
