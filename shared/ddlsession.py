@@ -18,7 +18,8 @@ from shared.identifiers import quote_ident
 from shared.staging import STAGING_SCHEMA
 
 COMPAT_SCHEMA = "r2a_compat"  # rewrite_ddl's functions for Redshift built-ins
-R2A_SCHEMAS = (COMPAT_SCHEMA, STAGING_SCHEMA)
+META_SCHEMA = "r2a_meta"  # what r2a created in this database (load_schema's ledger)
+R2A_SCHEMAS = (COMPAT_SCHEMA, STAGING_SCHEMA, META_SCHEMA)
 
 
 def pin_ddl_session(conn: psycopg2.extensions.connection) -> str:

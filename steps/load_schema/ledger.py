@@ -17,10 +17,11 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
+from shared.ddlsession import META_SCHEMA
 from shared.identifiers import TableRef
 from shared.sqlapply import StatementError, pg_error_line
 
-LEDGER_SCHEMA = "r2a_meta"
+LEDGER_SCHEMA = META_SCHEMA
 LEDGER = TableRef(LEDGER_SCHEMA, "created_tables")
 _PROBE_NAME = "r2a_drift_probe"
 

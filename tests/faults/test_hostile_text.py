@@ -233,12 +233,12 @@ def test_nothing_else_ran(matrix, devstack, migrated):
                                "no new role; only the source's tables, views, functions")
     relations = _rows(dsn, "SELECT n.nspname || '.' || c.relname FROM pg_class c "
                            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'v', 'm', 'p') "
-                           "AND n.nspname NOT IN ('pg_catalog', 'information_schema')")
+                           "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'r2a_meta')")
     functions = _rows(dsn, "SELECT n.nspname || '.' || p.proname FROM pg_proc p "
                            "JOIN pg_namespace n ON n.oid = p.pronamespace "
                            "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'r2a_compat')")
     schemas = _rows(dsn, "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%%' "
-                         "AND nspname NOT IN ('information_schema', 'public', 'r2a_compat')")
+                         "AND nspname NOT IN ('information_schema', 'public', 'r2a_compat', 'r2a_meta')")
     new_roles = sorted(after - before)
     outcome.observed = f"new roles {new_roles}; {len(relations)} relations, {len(functions)} functions"
     assert new_roles == []
