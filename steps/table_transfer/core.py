@@ -31,7 +31,7 @@ from shared.results import (
     to_dict,
     utc_now,
 )
-from shared.retry import DEFAULT_POLICY
+from shared.retry import DEFAULT_POLICY, RetryPolicy, retry_call
 from shared.runlock import exclusive
 from steps.table_transfer.background import BackgroundUnload
 from steps.table_transfer.load import PartFeed, UpstreamFailed, copy_statement, load_direct, load_staged
@@ -139,31 +139,43 @@ def _transfer_table(ctx: TransferContext, spec: TableSpec) -> TableResult:
     return result
 
 
+# The rows are committed when finishing starts: waiting out an AlloyDB restart (about 50 s in all) is cheaper than
+# reloading the table.
+FINISHING_RETRY = RetryPolicy(attempts=8, initial_s=0.5, max_s=20.0)
+
+
 def _finish_loaded(ctx: TransferContext, spec: TableSpec, result: TableResult, attempt: Attempt,
                    started: float) -> None:
     """A loaded table's finishing work when post-data has already run (shared/finishing.py), then its result,
-    both under the run's finishing lock. A failure here fails the table (the rows stay; a new attempt reloads
-    and finishes it)."""
+    both under the run's finishing lock, retried like any AlloyDB call: the rows are committed and verified by now,
+    so a connection lost here (AlloyDB restarting) must not turn a loaded table into a failed one. What still fails
+    fails the table (the rows stay; a new attempt reloads and finishes it)."""
     try:
-        with finishing_session(ctx.settings, STEP, ctx.run_id) as conn:
-            began, clock = utc_now(), time.monotonic()
-            try:
-                record = finish_table(conn, ctx.store, ctx.layout, spec.source, spec.target)
-            except BaseException:
-                result.phases.append(PhaseTiming("finish", began, utc_now(), round(time.monotonic() - clock, 3),
-                                                 "failed"))
-                raise
-            if record is not None:
-                result.phases.append(PhaseTiming("finish", began, utc_now(), round(time.monotonic() - clock, 3)))
-                event("table.finished_after_post_data", objects=len(record["objects"]),
-                      analyzed=record["analyzed"], refreshed=len(record["materialized_views_refreshed"]))
-            _finish(ctx, spec, result, attempt, started)
+        retry_call(_finish_under_lock, ctx, spec, result, attempt, started, policy=FINISHING_RETRY,
+                   what="finishing of a loaded table")
     except BaseException as exc:
         result.status = attempt.status = "failed"
         result.error = attempt.error = ErrorInfo.from_exception(exc)
         _finish(ctx, spec, result, attempt, started)
         if not isinstance(exc, Exception):
             raise
+
+
+def _finish_under_lock(ctx: TransferContext, spec: TableSpec, result: TableResult, attempt: Attempt,
+                       started: float) -> None:
+    with finishing_session(ctx.settings, STEP, ctx.run_id) as conn:
+        began, clock = utc_now(), time.monotonic()
+        try:
+            record = finish_table(conn, ctx.store, ctx.layout, spec.source, spec.target)
+        except BaseException:
+            result.phases.append(PhaseTiming("finish", began, utc_now(), round(time.monotonic() - clock, 3),
+                                             "failed"))
+            raise
+        if record is not None:
+            result.phases.append(PhaseTiming("finish", began, utc_now(), round(time.monotonic() - clock, 3)))
+            event("table.finished_after_post_data", objects=len(record["objects"]),
+                  analyzed=record["analyzed"], refreshed=len(record["materialized_views_refreshed"]))
+        _finish(ctx, spec, result, attempt, started)
 
 
 def _finish(ctx: TransferContext, spec: TableSpec, result: TableResult, attempt: Attempt, started: float) -> None:
