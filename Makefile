@@ -70,6 +70,9 @@ constraints:
 	  '# holds the same code. Regenerate after changing pyproject.toml: make constraints'; \
 	  $(PY) -m pip freeze --exclude-editable; } > constraints.txt
 
+# The root-owned copies of the venv and pgserver that run-local and devstack hard-link under $TMPDIR (so uid 10001
+# and devstack's service user can reach them from a 0700 clone) are caches keyed by content: removed here too.
 clean:
 	-test -x $(PY) && $(PY) -m devstack down
 	rm -rf $(VENV) $(SCAN_VENV) .devstack .pytest_cache demo-output build *.egg-info
+	rm -rf "$${TMPDIR:-/tmp}"/r2a-runtime-* "$${TMPDIR:-/tmp}"/r2a-devstack-pgserver-*
