@@ -46,6 +46,7 @@ class RawRun:
 class PlanEntry:
     table: str  # Redshift name, canonical
     target: str  # AlloyDB name, canonical
+    size_mb: float | None = None  # svv_table_info's size when planned: the report's size classes
 
 
 @dataclass
@@ -199,7 +200,9 @@ def _plan(raw: RawRun, problems: list[InputProblem]) -> list[PlanEntry] | None:
             problems.append(InputProblem(PLAN_FILE, f"tables[{position}] has no 'table' name"))
             continue
         target = entry.get("target") if isinstance(entry.get("target"), str) else ""
-        plan.append(PlanEntry(canonical(entry["table"]), canonical(target) if target else ""))
+        size = entry.get("size_mb")
+        plan.append(PlanEntry(canonical(entry["table"]), canonical(target) if target else "",
+                              size if isinstance(size, int | float) and not isinstance(size, bool) else None))
     return plan
 
 
