@@ -1,9 +1,10 @@
 """report.html: one self-contained page (no network) a user opens from the bucket or a laptop.
 
-Sections a reader needs without scripts (verdict, counts, failed tables, objects not migrated, violations) are
-rendered here; the timeline and the sortable, filterable tables list are drawn by a small inline script from
-a compact JSON block (offsets in ms from the run's start, phases as flat number lists), so 5,000 tables stay
-well under 5 MB and the canvas only paints the rows in view.
+Sections a reader needs without scripts (verdict, counts, failed tables, objects not migrated, violations, changed
+objects) are rendered here; the timeline and the tables list are drawn by a small inline script from a compact JSON
+block (offsets in ms from the run's start, phases as flat number lists), so 5,000 tables stay well under 5 MB: the
+canvas paints only the lanes in view and the list shows one page, in columns of fixed width (no name or error can
+push the page wider than the window).
 """
 
 from __future__ import annotations
@@ -17,16 +18,15 @@ from shared.errors import BadInputError
 from shared.identifiers import canonical_part, parse_table_ref
 from shared.log import redact_value
 from shared.results import PhaseTiming
-from steps.report.collect import RunInputs, not_migrated
+from steps.report.collect import CHANGES, RunInputs, not_migrated
 from steps.report.html_assets import CSS, JS
 from steps.report.tables import STATUSES, TableRow
 from steps.report.timefmt import parse_ts
 
 # (data key, header, width in % of the list): fixed widths, so no name or error can widen the page
-LIST_COLUMNS = (("table", "table", 23), ("status", "status", 7), ("change", "change", 8), ("start", "started", 10),
-                ("duration", "duration s", 7), ("rowsSource", "rows source", 7), ("rowsLoaded", "rows loaded", 7),
-                ("bytes", "moved", 6), ("attempts", "attempts", 7), ("error", "error", 18))
-TABLE_CHANGES = ("created", "refreshed", "unchanged", "changed", "dropped_in_source")
+LIST_COLUMNS = (("table", "table", 23), ("status", "status", 7), ("change", "change", 8),
+                ("start", "started", 10), ("duration", "duration s", 7), ("rowsSource", "rows source", 7),
+                ("rowsLoaded", "rows loaded", 7), ("bytes", "moved", 6), ("attempts", "attempts", 7), ("error", "error", 18))
 
 
 def _offset(moment: datetime | None, origin: datetime) -> int | None:
@@ -137,8 +137,8 @@ def _steps(summary: dict[str, Any]) -> str:
 
 
 def _failed(rows: list[TableRow]) -> str:
-    body = [f"<tr>{_cell(r.table, 'name')}{_cell(r.target, 'name')}{_cell(r.status, 's-' + r.status)}{_cell(r.attempts, 'num')}"
-            f"{_cell(r.finished_at)}{_cell(r.error, 'err')}</tr>"
+    body = [f"<tr>{_cell(r.table, 'name')}{_cell(r.target, 'name')}{_cell(r.status, 's-' + r.status)}"
+            f"{_cell(r.attempts, 'num')}{_cell(r.finished_at)}{_cell(r.error, 'err')}</tr>"
             for r in rows if r.planned and r.status != "succeeded"]
     return _table_html("failed-tables", ["table", "target", "status", "attempts", "finished", "error"], body,
                        "Every planned table succeeded.")
@@ -152,16 +152,17 @@ def _not_migrated(inputs: RunInputs, summary: dict[str, Any]) -> str:
     dropped = not_migrated(inputs.objects)
     if not dropped:
         return grouped
-    detail = [f"<tr>{_cell(o.kind)}{_cell(o.name, 'name')}{_cell(o.target_name, 'name')}{_cell(o.stage)}{_cell(o.status)}"
-              f"{_cell(o.reason, 'err')}</tr>" for o in dropped]
+    detail = [f"<tr>{_cell(o.kind)}{_cell(o.name, 'name')}{_cell(o.target_name, 'name')}{_cell(o.stage)}"
+              f"{_cell(o.status)}{_cell(o.reason, 'err')}</tr>" for o in dropped]
     return grouped + (f"<details><summary>all {len(dropped)} objects</summary>"
                       + _table_html("not-migrated-objects", ["kind", "name", "AlloyDB name", "stage", "status",
                                                              "reason"], detail, "") + "</details>")
 
 
 def _violations(summary: dict[str, Any]) -> str:
-    body = [f"<tr>{_cell(v['name'], 'name')}{_cell(v['target_name'], 'name')}{_cell(v['status'])}{_cell(v['violations'], 'num')}"
-            f"{_cell(v['reason'], 'err')}</tr>" for v in summary["constraint_violations"]]
+    body = [f"<tr>{_cell(v['name'], 'name')}{_cell(v['target_name'], 'name')}{_cell(v['status'])}"
+            f"{_cell(v['violations'], 'num')}{_cell(v['reason'], 'err')}</tr>"
+            for v in summary["constraint_violations"]]
     return _table_html("violations", ["constraint", "AlloyDB name", "status", "violating rows", "reason"], body,
                        "No constraint violations.")
 
@@ -194,9 +195,10 @@ def _changes(summary: dict[str, Any]) -> str:
         return ""
     cards = '<div class="cards">' + "".join(
         f'<div class="card"><b>{escape(_number(counts[c]))}</b><span>{escape(c.replace("_", " "))}</span></div>'
-        for c in sorted(counts, key=lambda c: (TABLE_CHANGES + (c,)).index(c))) + "</div>"
-    body = [f"<tr>{_cell(o.get('kind'))}{_cell(o.get('name'), 'name')}{_cell(o.get('change'), 'c-' + str(o.get('change')))}"
-            f"{_cell(o.get('status'))}{_cell(o.get('reason'), 'err')}</tr>"
+        for c in sorted(counts, key=lambda c: (CHANGES + (c,)).index(c))) + "</div>"
+    body = [f"<tr>{_cell(o.get('kind'))}{_cell(o.get('name'), 'name')}"
+            f"{_cell(o.get('change'), 'c-' + str(o.get('change')))}{_cell(o.get('status'))}"
+            f"{_cell(o.get('reason'), 'err')}</tr>"
             for o in changes.get("objects") or [] if o.get("kind") != "table"]
     objects = _table_html("changed-objects", ["kind", "name", "change", "status", "reason"], body,
                           "No view, function or other object was created, changed or dropped in the source.")
@@ -225,7 +227,7 @@ def render_html(inputs: RunInputs, rows: list[TableRow], summary: dict[str, Any]
                    f"tables did not succeed (failed {planned['failed']}, not run {planned['not_run']}, "
                    f"skipped {planned['skipped']}).")
     status_options = "".join(f'<option value="{s}">{s}</option>' for s in STATUSES)
-    change_options = "".join(f'<option value="{c}">{c.replace("_", " ")}</option>' for c in TABLE_CHANGES)
+    change_options = "".join(f'<option value="{c}">{c.replace("_", " ")}</option>' for c in CHANGES)
     colgroup = "".join(f'<col style="width:{width}%">' for _, _, width in LIST_COLUMNS)
     list_head = "".join(f'<th data-key="{key}" data-label="{escape(label)}">{escape(label)}</th>'
                         for key, label, _ in LIST_COLUMNS)
@@ -260,7 +262,8 @@ tables list apply here too.</div>
 <section id="tables"><h2>Tables</h2>
 <div class="controls"><input id="filter-text" type="search" placeholder="filter by name or error">
 <select id="filter-status"><option value="">any status</option>{status_options}</select>
-<select id="filter-change"><option value="">any change</option>{change_options}<option value="-">no change recorded</option></select>
+<select id="filter-change"><option value="">any change</option>{change_options}
+<option value="-">no change recorded</option></select>
 <select id="filter-schema"><option value="">any schema</option></select>
 <span id="tables-count" class="muted"></span></div>
 <div class="list-wrap"><table id="tables-list"><colgroup>{colgroup}</colgroup><thead><tr>{list_head}</tr></thead>

@@ -50,7 +50,9 @@ JS_TIMELINE = r"""
           if (!groups[key]) { groups[key] = {sort: g[0], label: g[1], members: []}; keys.push(key); }
           groups[key].members.push(r);
         });
-        keys.sort(function (a, b) { return groups[a].sort < groups[b].sort ? -1 : groups[a].sort > groups[b].sort ? 1 : 0; });
+        keys.sort(function (a, b) {
+          return groups[a].sort < groups[b].sort ? -1 : groups[a].sort > groups[b].sort ? 1 : 0;
+        });
         keys.forEach(function (key) {
           var g = groups[key], failed = 0, start = Infinity, end = -Infinity;
           g.members.forEach(function (r) {
