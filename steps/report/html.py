@@ -55,7 +55,8 @@ def timeline_data(inputs: RunInputs, rows: list[TableRow]) -> dict[str, Any]:
     origin = min(starts) if starts else None
     names: dict[str, int] = {}
     sizes = {entry.table: entry.size_mb for entry in inputs.plan or []}
-    extra = {row.table: [row.change, _schema(row.table), sizes.get(row.table)] for row in rows}
+    extra = {row.table: [row.change, _schema(row.table), sizes.get(row.table), inputs.batches.get(row.table, "")]
+             for row in rows}
     if origin is None:
         return {"run_id": inputs.run_id, "t0": 0, "span": 1, "phases": [], "steps": [],
                 "tables": [_table(row, None, names, extra) for row in rows]}
@@ -75,8 +76,8 @@ def _schema(table: str) -> str:
 
 
 def _table(row: TableRow, origin: datetime | None, names: dict[str, int], extra: dict[str, list[Any]]) -> list[Any]:
-    """One list row; the page's script names the positions (T in html_assets.JS): change, schema and planned size
-    come last."""
+    """One list row; the page's script names the positions (T in html_assets.JS): change, schema, planned size and
+    fan-out batch come last."""
     start, end = parse_ts(row.started_at), parse_ts(row.finished_at)
     return [row.table, row.target, row.status,
             _offset(start, origin) if origin and start else None, _offset(end, origin) if origin and end else None,
@@ -247,7 +248,8 @@ def render_html(inputs: RunInputs, rows: list[TableRow], summary: dict[str, Any]
 it: its row shows how many of its tables ran at each moment); hover a row for its phases. The filters of the
 tables list apply here too.</div>
 <div class="controls"><label>group by <select id="group-by"><option value="none">nothing (start time)</option>
-<option value="size">planned size</option><option value="schema">schema</option></select></label>
+<option value="size">planned size</option><option value="batch">fan-out batch</option>
+<option value="schema">schema</option></select></label>
 <button type="button" id="group-open">open all</button><button type="button" id="group-close">close all</button>
 </div>
 <div id="gantt-legend" class="legend"></div>

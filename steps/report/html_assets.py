@@ -38,7 +38,7 @@ JS_STATE = r"""
   var D = JSON.parse(document.getElementById('report-data').textContent);
   // positions in a table row (report/html.py _table)
   var T = {table: 0, target: 1, status: 2, start: 3, end: 4, duration: 5, rowsSource: 6, rowsLoaded: 7,
-           bytes: 8, attempts: 9, error: 10, phases: 11, change: 12, schema: 13, sizeMb: 14};
+           bytes: 8, attempts: 9, error: 10, phases: 11, change: 12, schema: 13, sizeMb: 14, batch: 15};
   var state = {text: '', status: '', change: '', schema: '', sortKey: null, sortDir: 1, page: 0, pageSize: 100};
 
   function esc(v) {

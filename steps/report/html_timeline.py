@@ -1,6 +1,7 @@
 """The timeline part of report.html's script: a canvas that paints only the lanes in view (virtual scrolling).
 
-Lanes: the steps, then the tables that started, by start time or in groups (planned size class, schema). A group's
+Lanes: the steps, then the tables that started, by start time or in groups (planned size class, fan-out batch,
+schema). A group's
 lane shows how many of its tables ran at each moment; a click opens or closes it. Many tables are grouped by
 default, so a 5,000-table run opens as a handful of lanes.
 """
@@ -28,7 +29,9 @@ JS_TIMELINE = r"""
       return [SIZES.length - 1, SIZES[SIZES.length - 1][1]];
     }
     function groupOf(r) {  // [sort key, label]
-      return groupBy.value === 'size' ? sizeClass(r) : [r[T.schema], 'schema ' + r[T.schema]];
+      if (groupBy.value === 'size') return sizeClass(r);
+      if (groupBy.value === 'batch') return r[T.batch] ? [r[T.batch], r[T.batch]] : ['', 'moved alone'];
+      return [r[T.schema], 'schema ' + r[T.schema]];
     }
     function byStart(a, b) { return a[T.start] - b[T.start] || (a[T.table] < b[T.table] ? -1 : 1); }
 
@@ -173,6 +176,7 @@ JS_TIMELINE = r"""
                    (opened[lane.group] ? 'close' : 'open'));
         return lines;
       }
+      if (lane.row && lane.row[T.batch]) lines.push('moved in ' + lane.row[T.batch]);
       var bars = lane.bars || [];
       for (var b = 0; b + 3 < bars.length; b += 4) {
         lines.push('  ' + D.phases[bars[b]] + ': ' + secs(bars[b + 2]) + (bars[b + 3] ? '  FAILED' : ''));

@@ -108,6 +108,9 @@ PROBE = r"""<script>
   document.getElementById('group-by').value = 'none';
   document.getElementById('group-by').dispatchEvent(new Event('change'));
   out.ungroupedLanes = +canvas.getAttribute('data-lanes');
+  document.getElementById('group-by').value = 'batch';
+  document.getElementById('group-by').dispatchEvent(new Event('change'));
+  out.batchGroups = +canvas.getAttribute('data-groups');
   document.getElementById('group-by').value = 'size';
   document.getElementById('group-by').dispatchEvent(new Event('change'));
   out.images = document.images.length;
@@ -169,6 +172,7 @@ def test_filters_page_and_group_5000_tables(probed):
     assert numbers["grouped"]["painted"] > 1000
     assert numbers["opened"] > 3000  # a click on the '>= 1 GB' lane lists its tables
     assert numbers["ungroupedLanes"] == 4 + TABLES - 25
+    assert numbers["batchGroups"] == 1 + 500  # the tables moved alone, and report_bench's 500 batches
 
 
 def test_hostile_names_stay_text_and_secrets_stay_out(probed, report):
