@@ -29,7 +29,8 @@ td.name{min-width:16em;overflow-wrap:anywhere}
 .legend{display:flex;flex-wrap:wrap;gap:10px;font-size:12px;margin:6px 0}.legend i{display:inline-block;width:12px;height:10px;margin-right:4px;vertical-align:middle}
 .controls{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin:6px 0}.controls input{width:300px;max-width:100%;padding:4px}
 .controls select{max-width:240px}
-.scroll,.list-wrap{max-height:560px;overflow:auto;border:1px solid #dde;border-radius:6px}.list-wrap{max-height:none}
+.scroll,.list-wrap{max-height:560px;overflow:auto;border:1px solid #dde;border-radius:6px}
+.list-wrap{max-height:none;overflow:visible}
 .muted{color:#667}code{font-size:12px}
 """
 
