@@ -2,7 +2,8 @@
 
 A run folder is written to a private, in-memory gcp-storage-emulator (the one devstack runs), started for this
 benchmark: a plan of 5,000 tables with result files for all but 25 (4,975 written: 25 of them succeeded on a
-second attempt, 76 failed), four phases each, and a rewrite report with 40 dropped tables. The measured time is
+second attempt, 76 failed), four phases each, the fan-out's 500 batch files, and a rewrite report with 40 dropped
+tables. The measured time is
 `python -m steps.report` as Argo runs it: listing and reading every file over HTTP, writing the report to report/
 and to --out. Writing the inputs is not measured.
 
@@ -36,6 +37,7 @@ NAME = "report_bench"
 GOAL_SECONDS = 30.0
 GOAL_HTML_MB = 5.0
 WRITERS = 8
+ALONE, BATCHES = 500, 500  # fan-out of 5,000 tables: 500 moved alone, 500 batches of 9
 PHASES = (("unload", 20.0), ("copy", 8.0), ("load", 30.0), ("verify", 2.0))
 START = datetime(2026, 1, 1, 2, 0, tzinfo=UTC)
 
@@ -89,6 +91,11 @@ def run_documents(run_id: str, tables: int) -> dict[str, Any]:
         begin = START + timedelta(seconds=offset * 15)
         documents[f"steps/{step}.json"] = to_dict(StepResult(run_id, step, "succeeded", _ts(begin),
                                                              _ts(begin + timedelta(seconds=12)), 12.0))
+    for number in range(1, BATCHES + 1):  # as load_schema's fan-out: the largest alone, the rest in even batches
+        members = [table_name(i) for i in range(ALONE + number - 1, tables, BATCHES)]
+        if members:
+            documents[f"batches/batch-{number:04d}.json"] = {"format_version": 1, "run_id": run_id,
+                                                             "batch_id": f"batch-{number:04d}", "tables": members}
     dropped = [{"kind": "table", "name": f"legacy.unsupported_{i:03d}", "target_name": None,
                 "status": "unsupported", "reason": "column g: GEOGRAPHY is not supported"} for i in range(40)]
     documents["rewrite_report.json"] = {"format_version": 1, "run_id": run_id, "step": "rewrite_ddl",

@@ -105,8 +105,12 @@ class RunLayout:
     def result(self, table: TableRef) -> str:
         return f"{self.results_prefix}{table.file_stem()}.json"
 
+    @property
+    def batches_prefix(self) -> str:
+        return self.artifact("batches/")
+
     def batch(self, batch_id: str) -> str:
-        return self.artifact(f"batches/{batch_id}.json")
+        return f"{self.batches_prefix}{batch_id}.json"
 
     def step_result(self, step: str) -> str:
         return self.artifact(f"steps/{step}.json")

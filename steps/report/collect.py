@@ -28,6 +28,7 @@ OBJECT_REPORTS = (
 PLAN_FILE = "tables.json"
 RESULTS_DIR = "results/"
 STEPS_DIR = "steps/"
+BATCHES_DIR = "batches/"  # RunLayout.batches_prefix, relative to the run root
 CHANGES = ("created", "refreshed", "unchanged", "changed", "dropped_in_source")
 NOT_MIGRATED = ("unsupported", "failed", "skipped", "deferred")  # deferred: its table is not loaded (yet)
 REPORT_STEP = "report"
@@ -46,6 +47,7 @@ class RawRun:
 class PlanEntry:
     table: str  # Redshift name, canonical
     target: str  # AlloyDB name, canonical
+    size_mb: float | None = None  # svv_table_info's size when planned: the report's size classes
 
 
 @dataclass
@@ -77,6 +79,7 @@ class RunInputs:
     invalid_results: dict[str, str] = field(default_factory=dict)  # results/<file> -> why it was refused
     # Tables loaded after post-data ran, finished by their transfer (shared/finishing.py): what each did.
     finished_after_post_data: list[dict[str, Any]] = field(default_factory=list)
+    batches: dict[str, str] = field(default_factory=dict)  # table -> the fan-out batch it was moved in
 
 
 def canonical(name: str) -> str:
@@ -102,7 +105,8 @@ def relative(layout: RunLayout, url: str) -> str:
 def collect(store: ObjectStore, layout: RunLayout) -> RawRun:
     """Every JSON document the report reads, fetched in parallel. A run folder with none of them is bad input."""
     named = [PLAN_FILE] + [name for _, name in OBJECT_REPORTS]
-    listed = [relative(layout, info.url) for prefix in (layout.results_prefix, layout.artifact(STEPS_DIR))
+    prefixes = (layout.results_prefix, layout.artifact(STEPS_DIR), layout.batches_prefix)
+    listed = [relative(layout, info.url) for prefix in prefixes
               for info in store.list(prefix) if info.url.endswith(".json")]
     raw = RawRun(layout.run_id)
     for url, data in store.read_many([layout.artifact(path) for path in named + listed]):
@@ -168,7 +172,21 @@ def parse_inputs(raw: RawRun) -> RunInputs:
             invalid[path] = f"invalid result file {path}: {why}"
     steps.sort(key=lambda s: (s.started_at, s.step))
     return RunInputs(raw.run_id, plan, results, steps, _objects(raw, problems), problems, invalid,
-                     _finished_after_post_data(raw))
+                     _finished_after_post_data(raw), _batches(raw, problems))
+
+
+def _batches(raw: RawRun, problems: list[InputProblem]) -> dict[str, str]:
+    """Table -> batch id, from load_schema's batches/<id>.json (tables moved alone are in none)."""
+    members: dict[str, str] = {}
+    for path in sorted(p for p in raw.documents if p.startswith(BATCHES_DIR)):
+        document = raw.documents[path]
+        batch = document.get("batch_id") if isinstance(document, dict) else None
+        tables = document.get("tables") if isinstance(document, dict) else None
+        if not isinstance(batch, str) or not isinstance(tables, list):
+            problems.append(InputProblem(path, "expected an object with 'batch_id' and a 'tables' list"))
+            continue
+        members.update((canonical(t), batch) for t in tables if isinstance(t, str))
+    return members
 
 
 def _finished_after_post_data(raw: RawRun) -> list[dict[str, Any]]:
@@ -199,7 +217,9 @@ def _plan(raw: RawRun, problems: list[InputProblem]) -> list[PlanEntry] | None:
             problems.append(InputProblem(PLAN_FILE, f"tables[{position}] has no 'table' name"))
             continue
         target = entry.get("target") if isinstance(entry.get("target"), str) else ""
-        plan.append(PlanEntry(canonical(entry["table"]), canonical(target) if target else ""))
+        size = entry.get("size_mb")
+        plan.append(PlanEntry(canonical(entry["table"]), canonical(target) if target else "",
+                              size if isinstance(size, int | float) and not isinstance(size, bool) else None))
     return plan
 
 

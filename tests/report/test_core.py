@@ -198,3 +198,29 @@ def test_a_refresh_run_says_per_table_and_object_what_changed():
         ("table", "public.customers", "changed"), ("view", "public.v_sales", "changed"),
         ("table", "public.events", "created"), ("table", "public.legacy", "dropped_in_source")]
     assert summary["planned_counts"] == {"succeeded": 2, "failed": 1, "skipped": 0, "not_run": 1}
+
+
+def test_the_page_carries_each_tables_change_and_lists_changed_views():
+    documents = sample.documents()
+    documents["load_report.json"]["objects"] += [
+        {"kind": "table", "name": "public.sales", "target_name": "public.sales", "status": "unchanged",
+         "kept": True, "change": "refreshed"}]
+    documents["post_data_report.json"]["objects"].append(
+        {"kind": "view", "name": "public.v_sales", "target_name": "public.v_sales", "status": "applied",
+         "change": "changed", "reason": "changed in the source; replaced"})
+    documents["batches/batch-0001.json"] = {"format_version": 1, "run_id": sample.RUN_ID, "batch_id": "batch-0001",
+                                            "tables": ["public.customers", "public.events"]}
+    documents["batches/batch-0002.json"] = {"batch_id": "batch-0002", "tables": "public.ghost"}
+    report = report_of(documents)
+    html = report.files["report.html"].decode()
+    data = json.loads(html.split('id="report-data">')[1].split("</script>")[0])
+    by_name = {row[0]: row for row in data["tables"]}
+    assert by_name["public.sales"][12:] == ["refreshed", "public", 1, ""]  # change, schema, size (MB), batch
+    assert by_name["public.events"][12:] == ["", "public", 1, "batch-0001"]
+    assert by_name["public.geo_shapes"][12:] == ["", "public", None, ""]  # never planned
+    assert {"path": "batches/batch-0002.json", "reason": "expected an object with 'batch_id' and a 'tables' list"} \
+        in json.loads(report.files["summary.json"])["input_problems"]
+    changes = html[html.index('id="changes"'):html.index('id="tables"')]
+    assert "public.v_sales" in changes and "changed in the source; replaced" in changes
+    assert "public.sales" not in changes.replace("public.v_sales", "")  # tables: the list's change column
+    assert 'id="changes"' not in report_of(sample.documents()).files["report.html"].decode()
