@@ -1,6 +1,6 @@
 """Many tables through the rendered DAG (`r2a run-local`) against the old system's loop, and r2a's cost per table.
 
-R2A_BENCH_FANOUT_TABLES tables (default 1,000; smoke: 10) are made in the Redshift emulator: most hold 0 to 200
+R2A_BENCH_FANOUT_TABLES tables (default 1,000; smoke: 6) are made in the Redshift emulator: most hold 0 to 200
 rows, about 2 % tens of MB (smoke: 1 MB), sizes drawn from a fixed seed. Then, on devstack (every Redshift
 connection through the SSH bastion, as the rendered workflow has it):
 1. in the pod: `python -m steps.table_transfer` run directly, once per table for a few tiny tables and once for a
@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psycopg2
@@ -54,11 +55,20 @@ NAME = "fanout_bench"
 SEED = 21
 TINY_MAX_ROWS = 200
 BIG_SHARE = 0.02
-BIG_MB = (10.0, 40.0)
-SMOKE_BIG_MB = (1.0, 1.0)
-IN_POD_SINGLES = 3  # tiny tables each moved by a process of its own
-IN_POD_BATCH = 10  # tiny tables moved by one process
-STUB_NODES = 8  # run-local nodes of the stub template
+
+
+
+@dataclass(frozen=True)
+class Sizes:
+    tables: int
+    singles: int  # tiny tables each moved by a process of its own (in the pod)
+    batch: int  # tiny tables moved by one process (in the pod)
+    stub_nodes: int  # run-local nodes of the stub template
+    big_mb: tuple[float, float]
+
+
+FULL = Sizes(tables=1000, singles=3, batch=10, stub_nodes=8, big_mb=(10.0, 40.0))
+SMOKE = Sizes(tables=6, singles=1, batch=3, stub_nodes=2, big_mb=(1.0, 1.0))
 OLD_SCHEMA = "r2a_bench_old"
 COLUMNS = "(id bigint, payload varchar(200), amount decimal(14,2), at timestamp)"
 TRANSFER_NODE = re.compile(r"^  (?P<mark>[>✓✗])  table-transfer\(")
@@ -78,14 +88,15 @@ def table_rows(count: int, big_mb: tuple[float, float], seed: int = SEED) -> lis
 
 
 def run(smoke: bool) -> list[dict]:
-    count = int(os.environ.get("R2A_BENCH_FANOUT_TABLES", "10" if smoke else "1000"))
+    sizes = SMOKE if smoke else FULL
+    sizes = replace(sizes, tables=int(os.environ.get("R2A_BENCH_FANOUT_TABLES", sizes.tables)))
     shared = os.environ.get("R2A_DEVSTACK_DIR")
     directory = Path(shared) if shared else Path(tempfile.mkdtemp(prefix="r2a-bench-fanout-"))
     env = stack.up(directory)
     work = Path(tempfile.mkdtemp(prefix="r2a-bench-fanout-work-"))
     schema = f"fan_{uuid.uuid4().hex[:8]}"
     databases = [f"fan_{uuid.uuid4().hex[:8]}" for _ in range(2)]
-    rows = table_rows(count, SMOKE_BIG_MB if smoke else BIG_MB)
+    rows = table_rows(sizes.tables, sizes.big_mb)
     admin = psycopg2.connect(envfile.postgres_dsn(env, "postgres"))
     admin.autocommit = True
     try:
@@ -93,7 +104,7 @@ def run(smoke: bool) -> list[dict]:
             for database in databases:
                 cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
         _make_tables(env, schema, rows)
-        return _bench(env, schema, rows, databases, work)
+        return _bench(env, schema, rows, databases, work, sizes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         with emulator_connection(env) as conn, conn.cursor() as cursor:
@@ -120,13 +131,13 @@ def _make_tables(env: dict, schema: str, rows: list[int]) -> None:
                 cursor.execute(ROWS_SQL.format(table=table, first=first, last=min(count, first + 999_999)))
 
 
-def _bench(env: dict, schema: str, rows: list[int], databases: list[str], work: Path) -> list[dict]:
+def _bench(env: dict, schema: str, rows: list[int], databases: list[str], work: Path, sizes: Sizes) -> list[dict]:
     tiny = [n for n, count in enumerate(rows) if count <= TINY_MAX_ROWS]
-    in_pod = _in_pod(env, schema, tiny, databases[0])
+    in_pod = _in_pod(env, schema, tiny, databases[0], sizes)
     startup = _startup_cpu()
     r2a = _through_run_local(env, schema, rows, databases[1], work)
     old = _old_way(env, schema, rows, databases[1], r2a["run_id"], work)
-    stub = _run_local_per_node(env, work)
+    stub = _run_local_per_node(env, work, sizes.stub_nodes)
     raw_mb = r2a["bytes_raw"] / 2**20
     r2a_rate = len(rows) / r2a["fanout_s"] * 60
     old_rate = len(rows) / old["seconds"] * 60
@@ -138,10 +149,17 @@ def _bench(env: dict, schema: str, rows: list[int], databases: list[str], work: 
         ("data (unloaded text)", raw_mb, "MB", None, None),
         ("run-local pods: single tables", r2a["single_pods"], "pods", None, None),
         ("run-local pods: batches", r2a["batch_pods"], "pods", None, None),
+        ("tables verified (succeeded, every row)", r2a["verified"], "tables", None, None),
         ("r2a whole DAG (schema steps, fan-out, post-data, report)", r2a["dag_s"], "s", None, None),
         ("r2a table-transfer fan-out", r2a["fanout_s"], "s", None, None),
         ("r2a tables per minute (fan-out)", r2a_rate, "tables/min", None, None),
-        ("r2a CPU of all step processes per table (fan-out pods)", r2a["pods_cpu_s"] / len(rows), "s", None, None),
+        ("r2a CPU of every step process of the DAG per table", r2a["dag_cpu_s"] / len(rows), "s", None, None),
+        ("r2a CPU of the table-transfer pods per table", r2a["pods_cpu_s"] / len(rows), "s", None, None),
+        ("run-local pods, single table: CPU per pod (start-up included)", r2a["single_pod_table_cpu_s"], "s", None,
+         None),
+        ("run-local pods, batch: CPU per table (start-up shared)", r2a["batch_pod_table_cpu_s"], "s", None, None),
+        ("run-local pods, single table: median node wall", r2a["single_node_table_s"], "s", None, None),
+        ("run-local pods, batch: median node wall per table", r2a["batch_node_table_s"], "s", None, None),
         *((f"CPU per table during the fan-out: {group}", seconds / len(rows), "s", None, None)
           for group, seconds in r2a["services_cpu"].items()),
         ("old way loop", old["seconds"], "s", None, None),
@@ -158,12 +176,11 @@ def _bench(env: dict, schema: str, rows: list[int], databases: list[str], work: 
          None, None),
         ("in pod, in a batch: overhead CPU per table", batch_cpu, "s", f"<= {GOAL_BATCH_CPU_S:g}",
          batch_cpu <= GOAL_BATCH_CPU_S),
-        (f"in pod, batch of {IN_POD_BATCH}: process CPU per table (start-up shared)",
+        (f"in pod, batch of {in_pod['batch_tables']}: process CPU per table (start-up shared)",
          in_pod["batch_process_cpu_s"] / in_pod["batch_tables"], "s", None, None),
         ("start-up of a step process: CPU (interpreter and imports)", startup, "s", None, None),
         ("run-local per node: wall outside the step's process", stub["per_node_s"], "s", None, None),
-        ("run-local pods: median node wall (single table)", r2a["single_node_s"], "s", None, None),
-        ("run-local pods: median node wall per table (batch)", r2a["batch_node_table_s"], "s", None, None),
+        ("load average during the bench (1 min, at the end)", os.getloadavg()[0], "", None, None),
     ]
     return [{"benchmark": NAME, "measure": measure, "value": round(value, 3) if isinstance(value, float) else value,
              "unit": unit, **({"goal": goal, "ok": ok} if goal else {})} for measure, value, unit, goal, ok in out]
@@ -171,11 +188,11 @@ def _bench(env: dict, schema: str, rows: list[int], databases: list[str], work: 
 
 # ------------------------------------------------------------------------------------------- in the pod
 
-def _in_pod(env: dict, schema: str, tiny: list[int], database: str) -> dict:
+def _in_pod(env: dict, schema: str, tiny: list[int], database: str, sizes: Sizes) -> dict:
     """A few tiny tables, each by a process of its own, then a batch of others by one process, all planned by
     the real schema steps for a run of their own."""
-    singles = tiny[:IN_POD_SINGLES]
-    batch = tiny[IN_POD_SINGLES:IN_POD_SINGLES + IN_POD_BATCH] or singles
+    singles = tiny[:sizes.singles]
+    batch = tiny[sizes.singles:sizes.singles + sizes.batch] or singles
     chosen = sorted(set(singles) | set(batch))
     environ = step_environ(env, database)
     run_id = f"fanpod_{uuid.uuid4().hex[:10]}"
@@ -280,27 +297,42 @@ def _through_run_local(env: dict, schema: str, rows: list[int], database: str, w
     services = {group: used - before_services[group] for group, used in cpu_seconds(env).items()}
     services.pop("the step process (r2a)")
     store, layout = _store(env, run_id)
+    nodes = [n for n in result.nodes if n.task == "table-transfer" and "(" in n.name]
+    pods = {"single": [], "batch": []}  # per pod: (node wall, process CPU, tables)
+    for node in nodes:
+        log = node.log.read_text(errors="replace") if node.log else ""
+        finished = _events(log, "step.finished")
+        tables = len(_events(log, "table.cost"))
+        if not finished or not tables:
+            raise RuntimeError(f"{node.name}: no step.finished or table.cost in {node.log}")
+        pods["batch" if ":batch-" in node.name else "single"].append(
+            (node.seconds, finished[-1]["cpu_s"], tables))
+    verified = _verified(store, layout, schema, rows)
+    return {"run_id": run_id, "dag_s": result.seconds, "fanout_s": fanout_s, "bytes_raw": verified["bytes_raw"],
+            "verified": verified["tables"], "dag_cpu_s": _children_cpu() - before_children,
+            "pods_cpu_s": sum(cpu for kind in pods.values() for _, cpu, _ in kind), "services_cpu": services,
+            "single_pods": len(pods["single"]), "batch_pods": len(pods["batch"]),
+            **{f"{kind}_node_table_s": _median([wall / tables for wall, _, tables in found])
+               for kind, found in pods.items()},
+            **{f"{kind}_pod_table_cpu_s": _median([cpu / tables for _, cpu, tables in found])
+               for kind, found in pods.items()}}
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def _verified(store, layout, schema: str, rows: list[int]) -> dict:
+    """Every table's result: succeeded, with exactly the rows it was made with (the step has compared them with
+    the source and the manifest before committing)."""
     bytes_raw = 0
     for number, expected in enumerate(rows):
-        result_file = store.read_json(layout.result(_ref(schema, number)))
-        if result_file["status"] != "succeeded" or result_file["rows_loaded"] != expected:
-            raise RuntimeError(f"{schema}.{table_name(number)}: {result_file['status']}, "
-                               f"{result_file['rows_loaded']} rows of {expected}")
-        bytes_raw += result_file["bytes_raw"]
-    nodes = [n for n in result.nodes if n.task == "table-transfer" and "(" in n.name]
-    singles = [n for n in nodes if ":batch-" not in n.name]
-    batches = [n for n in nodes if ":batch-" in n.name]
-    per_table_in_batches = [n.seconds / len(store.read_json(layout.batch(_item(n.name)))["tables"])
-                            for n in batches]
-    return {"run_id": run_id, "dag_s": result.seconds, "fanout_s": fanout_s, "bytes_raw": bytes_raw,
-            "pods_cpu_s": _children_cpu() - before_children, "services_cpu": services,
-            "single_pods": len(singles), "batch_pods": len(batches),
-            "single_node_s": statistics.median(n.seconds for n in singles) if singles else 0.0,
-            "batch_node_table_s": statistics.median(per_table_in_batches) if per_table_in_batches else 0.0}
-
-
-def _item(node_name: str) -> str:
-    return node_name.split(":", 1)[1][:-1]
+        result = store.read_json(layout.result(_ref(schema, number)))
+        if result["status"] != "succeeded" or result["rows_loaded"] != expected:
+            raise RuntimeError(f"{schema}.{table_name(number)}: {result['status']}, {result['rows_loaded']} rows "
+                               f"of {expected}")
+        bytes_raw += result["bytes_raw"]
+    return {"tables": len(rows), "bytes_raw": bytes_raw}
 
 
 def _ref(schema: str, number: int):
@@ -309,7 +341,7 @@ def _ref(schema: str, number: int):
     return TableRef(schema, table_name(number))
 
 
-def _run_local_per_node(env: dict, work: Path) -> dict:
+def _run_local_per_node(env: dict, work: Path, count: int) -> dict:
     """run-local's wall per node outside the step's process: the rendered table-transfer template (its
     parameters, environment, secret volumes and identity) with `python -c pass` as its command, against that
     command run directly."""
@@ -319,7 +351,7 @@ def _run_local_per_node(env: dict, work: Path) -> dict:
     transfer = templates["table-transfer"]
     transfer.pop("synchronization", None)
     transfer["container"] = {**transfer["container"], "command": ["python", "-c", "pass"], "args": []}
-    items = json.dumps([f"stub-{n}" for n in range(STUB_NODES)])
+    items = json.dumps([f"stub-{n}" for n in range(count)])
     stub = {**document, "spec": {**spec, "entrypoint": "main", "templates": [
         {"name": "main", "parallelism": 1, "dag": {"tasks": [
             {"name": "table-transfer", "template": "table-transfer", "withParam": items,
@@ -333,7 +365,7 @@ def _run_local_per_node(env: dict, work: Path) -> dict:
         raise RuntimeError(f"the stub workflow ended {result.phase}")
     node = statistics.median(n.seconds for n in result.nodes if "(" in n.name)
     direct = []
-    for _ in range(STUB_NODES):
+    for _ in range(count):
         started = time.monotonic()
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         direct.append(time.monotonic() - started)
