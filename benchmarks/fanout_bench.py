@@ -293,6 +293,8 @@ def _through_run_local(env: dict, schema: str, rows: list[int], database: str, w
         failed = ", ".join(f"{n.name} (log {n.log})" for n in result.failed_nodes[:3])
         raise RuntimeError(f"run-local ended {result.phase}: {failed}")
     transfer = [(at, m.group("mark")) for at, message in marks if (m := TRANSFER_NODE.match(message))]
+    if not any(mark == ">" for _, mark in transfer) or all(mark == ">" for _, mark in transfer):
+        raise RuntimeError("run-local told no start and end of table-transfer nodes (its progress lines changed?)")
     fanout_s = max(at for at, mark in transfer if mark != ">") - min(at for at, mark in transfer if mark == ">")
     services = {group: used - before_services[group] for group, used in cpu_seconds(env).items()}
     services.pop("the step process (r2a)")
