@@ -27,6 +27,7 @@ from pathlib import Path
 
 import psutil
 import psycopg2
+from psycopg2 import sql
 
 from devstack import env as envfile
 from devstack import stack
@@ -38,6 +39,7 @@ ROWS_SQL = ("INSERT INTO {table} SELECT g, md5(g::varchar) || repeat(md5((g * 7)
             "'2020-01-01'::timestamp + g * interval '1 second' FROM generate_series({first}, {last}) g")
 BATCH_ROWS = 1_000_000
 OLD_WAY_ATTEMPT = 900  # the old way's own S3/GCS folders, apart from r2a's attempt-001
+OLD_WAY_TEXT = "all.txt"  # the old way's last uncompressed file, kept in its work folder (the limit loads it)
 
 
 def run(smoke: bool) -> list[dict]:
@@ -58,11 +60,11 @@ def _psql(env: dict) -> str:
     return str(Path(env["postgres"]["bin_dir"]) / "psql")
 
 
-def _environ(env: dict, database: str) -> dict[str, str]:
+def step_environ(env: dict, database: str) -> dict[str, str]:
     return {**process_environ(), **envfile.product_environ(env), "PGDATABASE": database, "R2A_LOG_FORMAT": "json"}
 
 
-def _emulator(env: dict):
+def emulator_connection(env: dict):
     redshift = env["redshift"]
     conn = psycopg2.connect(host=redshift["host"], port=redshift["port"], dbname=redshift["database"],
                             user=redshift["user"], password=redshift["password"], sslmode="disable")
@@ -70,7 +72,7 @@ def _emulator(env: dict):
     return conn
 
 
-def _step(args: list[str], environ: dict[str, str]) -> tuple[float, float, str, str]:
+def run_step(args: list[str], environ: dict[str, str]) -> tuple[float, float, str, str]:
     """Run a step; (seconds, peak RSS MB, stdout, stderr = its JSON log). A failing step stops the benchmark."""
     started = time.monotonic()
     process = subprocess.Popen([sys.executable, "-m", *args], env=environ, stdout=subprocess.PIPE,
@@ -95,7 +97,7 @@ def _bench(env: dict, megabytes: int, work: Path) -> list[dict]:
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE "{database}"')
-    with _emulator(env) as conn, conn.cursor() as cursor:
+    with emulator_connection(env) as conn, conn.cursor() as cursor:
         cursor.execute(f"CREATE SCHEMA {schema}")
         for table, count in (("big", rows), ("quarter", rows // 4)):
             cursor.execute(f"CREATE TABLE {schema}.{table} (id bigint, payload varchar(200), "
@@ -103,15 +105,15 @@ def _bench(env: dict, megabytes: int, work: Path) -> list[dict]:
             for first in range(1, count + 1, BATCH_ROWS):
                 cursor.execute(ROWS_SQL.format(table=f"{schema}.{table}", first=first,
                                                last=min(count, first + BATCH_ROWS - 1)))
-    environ = _environ(env, database)
+    environ = step_environ(env, database)
     run_id = f"bench_{uuid.uuid4().hex[:10]}"
     for step in (["steps.dump_schema", f"--schemas={schema}"], ["steps.rewrite_ddl"], ["steps.validate_restore"],
                  ["steps.load_schema", "--section", "pre-data"]):
-        _step([step[0], "--run-id", run_id, *step[1:]], environ)
+        run_step([step[0], "--run-id", run_id, *step[1:]], environ)
     try:
         return _measure(env, environ, run_id, schema, database, work)
     finally:
-        with _emulator(env) as conn, conn.cursor() as cursor:
+        with emulator_connection(env) as conn, conn.cursor() as cursor:
             cursor.execute(f"DROP SCHEMA {schema} CASCADE")
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
@@ -122,7 +124,7 @@ def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
     from shared.config import load_settings
     from shared.identifiers import TableRef
     from shared.objectstore import ObjectStore, RunLayout
-    from steps.table_transfer.copy import copy_part, staged_url
+    from steps.table_transfer.plan import select_tables
 
     settings = load_settings(environ)
     store = ObjectStore(settings.s3, settings.gcs)
@@ -131,56 +133,30 @@ def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
     # R2A_BENCH_TRANSFER_ARGS: options for every r2a run (e.g. "--max-file-size 32MB"), to compare settings.
     extra = os.environ.get("R2A_BENCH_TRANSFER_ARGS", "").split()
     transfer = ["steps.table_transfer", "--run-id", run_id, *extra, "--table"]
-    cpu_before = _cpu_seconds(env)
-    r2a_s, r2a_rss, _, log = _step([*transfer, str(big)], environ)
-    cpu = {name: used - cpu_before[name] for name, used in _cpu_seconds(env).items()}
-    load_busy_s = _logged(log, "phase.finished", "load")["copy_busy_s"]
+    cpu_before = cpu_seconds(env)
+    r2a_s, r2a_rss, _, log = run_step([*transfer, str(big)], environ)
+    cpu = {name: used - cpu_before[name] for name, used in cpu_seconds(env).items()}
+    load_busy_s = logged(log, "phase.finished", "load")["copy_busy_s"]
     result = store.read_json(layout.result(big))
-    _, quarter_rss, _, _ = _step([*transfer, str(quarter)], environ)
+    _, quarter_rss, _, _ = run_step([*transfer, str(quarter)], environ)
     phases = _phase_seconds(result)
     raw_mb, rows = result["bytes_raw"] / 2**20, result["rows_loaded"]
-    gzip_s, _, _, _ = _step([*transfer, str(big), "--compression", "gzip"], environ)
+    gzip_s, _, _, _ = run_step([*transfer, str(big), "--compression", "gzip"], environ)
     gzip_phases = _phase_seconds(store.read_json(layout.result(big)))
-    _, _, dry, _ = _step([*transfer, str(big), "--dry-run"], environ)
+    _, _, dry, _ = run_step([*transfer, str(big), "--dry-run"], environ)
     copy_sql = json.loads(dry[dry.index("["):dry.rindex("]") + 1])[0]["copy"]
     options = copy_sql[copy_sql.upper().index("FROM STDIN"):]
 
-    # 2. the old way, one stage after the other: its own UNLOAD (r2a's statement, GZIP), every part S3 → GCS (4 at
-    # a time, like gsutil -m), every part GCS → local disk, concatenate, gunzip, one psql COPY of the file.
-    old_unload_s, old_prefix, old_parts = _old_way_unload(settings, store, layout, big)
-    started = time.monotonic()
-    staged = layout.staging_prefix(big, OLD_WAY_ATTEMPT)
-    with ThreadPoolExecutor(4) as pool:
-        parts = [copied.url for copied in pool.map(
-            lambda part: copy_part(settings.s3, settings.gcs, part, staged_url(staged, part)), old_parts)]
-    old_copy_s = time.monotonic() - started
-    started = time.monotonic()
-    local_parts = []
-    for index, url in enumerate(sorted(parts)):
-        path = work / f"part_{index:04d}.gz"
-        with store.open_read(url) as source, path.open("wb") as target:
-            shutil.copyfileobj(source, target, 8 * 2**20)
-        local_parts.append(path)
-    download_s = time.monotonic() - started
-    started = time.monotonic()
-    joined = work / "all.gz"
-    with joined.open("wb") as target:
-        for path in local_parts:
-            with path.open("rb") as source:
-                shutil.copyfileobj(source, target, 8 * 2**20)
-    concat_s = time.monotonic() - started
-    started = time.monotonic()
-    text = work / "all.txt"
-    with gzip.open(joined, "rb") as source, text.open("wb") as target:
-        shutil.copyfileobj(source, target, 8 * 2**20)
-    gunzip_s = time.monotonic() - started
-    old_load_s = _psql_copy(env, database, schema, "old_way", text, options)
-    store.delete_prefix(old_prefix)
-    store.delete_prefix(staged)
+    # 2. the old way, one stage after the other.
+    spec = select_tables(store, layout, table=str(big), batch=None, plan_url=None).tables[0]
+    old = old_way_table(env, settings, store, layout, spec, database, TableRef(schema, "old_way"), work)
+    old_unload_s, old_copy_s, download_s = old["unload"], old["copy"], old["download"]
+    concat_s, gunzip_s, old_load_s = old["concatenate"], old["gunzip"], old["copy_in"]
 
     # 3. the limit: the uncompressed local file, one COPY stream, into an empty table; and r2a's load path alone
     # (GCS → gunzip → COPY of the staged parts, nothing else running), the same work the limit does.
-    limit_s = _psql_copy(env, database, schema, "limit", text, options)
+    limit_s = _psql_copy(env, database, spec.target, TableRef(schema, "limit"), work / OLD_WAY_TEXT,
+                         f'COPY "{schema}"."limit" {options}')
     load_alone_s = _load_alone(settings, store, layout, big)
 
     old_total = old_unload_s + old_copy_s + download_s + concat_s + gunzip_s + old_load_s
@@ -263,7 +239,7 @@ _CPU_GROUPS = {"the step process (r2a)": (), "Redshift emulator": ("redshift",),
                "S3 and GCS emulators": ("s3", "gcs"), "SSH bastion": ("ssh",)}
 
 
-def _cpu_seconds(env: dict) -> dict[str, float]:
+def cpu_seconds(env: dict) -> dict[str, float]:
     """CPU seconds used so far by each group: the benchmark's finished children (the steps), and every devstack
     service with its children (a service's exited children count in its own children_* times)."""
     totals = {}
@@ -290,7 +266,7 @@ def _phase_seconds(result: dict) -> dict[str, float]:
     return {phase["name"]: phase["duration_s"] for phase in result["phases"]}
 
 
-def _logged(log: str, name: str, phase: str) -> dict:
+def logged(log: str, name: str, phase: str) -> dict:
     for line in log.splitlines():
         try:
             entry = json.loads(line)
@@ -301,30 +277,72 @@ def _logged(log: str, name: str, phase: str) -> dict:
     raise RuntimeError(f"no {name} {phase} event in the step's log")
 
 
-def _old_way_unload(settings, store, layout, table) -> tuple[float, str, list]:
-    """r2a's UNLOAD statement (options, MAXFILESIZE, credentials) with the old system's GZIP, to a folder of its
-    own; seconds."""
+def old_way_table(env: dict, settings, store, layout, spec, database: str, into, work: Path) -> dict[str, float]:
+    """The old system's way for one table, each stage after the previous one: r2a's UNLOAD statement (options,
+    MAXFILESIZE, credentials) with GZIP to a folder of its own, every part S3 → GCS (4 at a time, like gsutil -m),
+    every part GCS → local disk, concatenate, gunzip, one `psql -c "COPY … FROM STDIN"` of the file into `into`
+    (a new empty table like the target). Seconds per stage. The parts (local, S3, GCS) are removed afterwards
+    (not timed); the uncompressed file stays as work/OLD_WAY_TEXT until the next table's."""
     from shared.connections import redshift_connection
-    from steps.table_transfer.plan import TransferOptions, select_tables
+    from steps.table_transfer.copy import copy_part, staged_url
+    from steps.table_transfer.load import copy_statement
+    from steps.table_transfer.plan import TransferOptions
     from steps.table_transfer.unload import authorization_clause, read_manifest, run_unload
 
-    spec = select_tables(store, layout, table=str(table), batch=None, plan_url=None).tables[0]
-    prefix = layout.unload_prefix(table, OLD_WAY_ATTEMPT)
-    started = time.monotonic()
-    with redshift_connection(settings, "benchmark") as conn:
-        run_unload(conn, spec, TransferOptions(compression="gzip"), prefix, authorization_clause(settings), [])
-    manifest = read_manifest(store, prefix)
-    return time.monotonic() - started, prefix, manifest.parts
+    options = TransferOptions(compression="gzip")
+    seconds: dict[str, float] = {}
+    prefix = layout.unload_prefix(spec.source, OLD_WAY_ATTEMPT)
+    staged = layout.staging_prefix(spec.source, OLD_WAY_ATTEMPT)
+    folder = Path(tempfile.mkdtemp(prefix="old-way-", dir=work))
+    try:
+        started = time.monotonic()
+        with redshift_connection(settings, "benchmark") as conn:
+            run_unload(conn, spec, options, prefix, authorization_clause(settings), [])
+        old_parts = read_manifest(store, prefix).parts
+        seconds["unload"] = time.monotonic() - started
+        started = time.monotonic()
+        with ThreadPoolExecutor(4) as pool:
+            parts = [copied.url for copied in pool.map(
+                lambda part: copy_part(settings.s3, settings.gcs, part, staged_url(staged, part)), old_parts)]
+        seconds["copy"] = time.monotonic() - started
+        started = time.monotonic()
+        local_parts = []
+        for index, url in enumerate(sorted(parts)):
+            path = folder / f"part_{index:04d}.gz"
+            with store.open_read(url) as source, path.open("wb") as target:
+                shutil.copyfileobj(source, target, 8 * 2**20)
+            local_parts.append(path)
+        seconds["download"] = time.monotonic() - started
+        started = time.monotonic()
+        joined = folder / "all.gz"
+        with joined.open("wb") as target:
+            for path in local_parts:
+                with path.open("rb") as source:
+                    shutil.copyfileobj(source, target, 8 * 2**20)
+        seconds["concatenate"] = time.monotonic() - started
+        started = time.monotonic()
+        text = work / OLD_WAY_TEXT
+        with gzip.open(joined, "rb") as source, text.open("wb") as target:
+            shutil.copyfileobj(source, target, 8 * 2**20)
+        seconds["gunzip"] = time.monotonic() - started
+        dsn = envfile.postgres_dsn(env, database)
+        with psycopg2.connect(dsn) as conn:
+            statement = copy_statement(spec, options, table=into.sql()).as_string(conn)
+        seconds["copy_in"] = _psql_copy(env, database, spec.target, into, text, statement)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        store.delete_prefix(prefix)
+        store.delete_prefix(staged)
+    return seconds
 
 
-def _psql_copy(env: dict, database: str, schema: str, table: str, text: Path, options: str) -> float:
-    """psql COPY FROM STDIN of a local file into a new empty copy of the target table; seconds."""
+def _psql_copy(env: dict, database: str, like, into, text: Path, statement: str) -> float:
+    """psql COPY FROM STDIN of a local file into `into`, a new empty table like `like`; seconds."""
     dsn = envfile.postgres_dsn(env, database)
     with psycopg2.connect(dsn) as conn, conn.cursor() as cursor:
-        cursor.execute(f'CREATE TABLE "{schema}"."{table}" (LIKE "{schema}"."big")')
+        cursor.execute(sql.SQL("CREATE TABLE {} (LIKE {})").format(into.sql(), like.sql()))
     started = time.monotonic()
     with text.open("rb") as stdin:
-        subprocess.run([_psql(env), dsn, "-v", "ON_ERROR_STOP=1", "-q", "-c",
-                        f'COPY "{schema}"."{table}" {options}'], stdin=stdin, check=True,
+        subprocess.run([_psql(env), dsn, "-v", "ON_ERROR_STOP=1", "-q", "-c", statement], stdin=stdin, check=True,
                        stdout=subprocess.DEVNULL)
     return time.monotonic() - started

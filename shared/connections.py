@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg2
 import psycopg2.extensions
@@ -49,6 +50,12 @@ class _CapturingHandler(logging.Handler):
 @contextmanager
 def ssh_tunnel(bastion: BastionSettings, remote: Endpoint) -> Iterator[Endpoint]:
     """Forward a local port to `remote` through the bastion; yields the local endpoint."""
+    with _open_tunnel(bastion, remote) as (local, _):
+        yield local
+
+
+@contextmanager
+def _open_tunnel(bastion: BastionSettings, remote: Endpoint) -> Iterator[tuple[Endpoint, Any]]:
     import paramiko
     import sshtunnel
 
@@ -92,10 +99,79 @@ def ssh_tunnel(bastion: BastionSettings, remote: Endpoint) -> Iterator[Endpoint]
     watch = _BastionWatch(forwarder._transport)
     watch.start()
     try:
-        yield Endpoint("127.0.0.1", forwarder.local_bind_port)
+        yield Endpoint("127.0.0.1", forwarder.local_bind_port), forwarder
     finally:
         watch.stop()
         forwarder.stop(force=True)
+
+
+class _KeptTunnel:
+    """A tunnel held open between connections (see reusing_tunnels)."""
+
+    def __init__(self, bastion: BastionSettings, remote: Endpoint) -> None:
+        self._stack = ExitStack()
+        self.local, self._forwarder = self._stack.enter_context(_open_tunnel(bastion, remote))
+
+    def alive(self) -> bool:
+        transport = getattr(self._forwarder, "_transport", None)
+        return transport is not None and transport.is_active()
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+_kept_lock = threading.Lock()
+_kept_tunnels: dict[tuple[BastionSettings, Endpoint], _KeptTunnel] | None = None  # None: not reusing
+
+
+@contextmanager
+def reusing_tunnels() -> Iterator[None]:
+    """Inside the block, Redshift connections through the bastion share one SSH tunnel per bastion and endpoint
+    instead of opening one each (an SSH handshake, about 120 ms, twice per table: the UNLOAD's session and the
+    recount); a tunnel whose SSH connection has ended (bastion restarted, keepalives unanswered) or through which a
+    connection failed is replaced by a new one at the next connection. The tunnels close when the block ends."""
+    global _kept_tunnels
+    with _kept_lock:
+        outermost = _kept_tunnels is None
+        if outermost:
+            _kept_tunnels = {}
+    try:
+        yield
+    finally:
+        if outermost:
+            with _kept_lock:
+                kept, _kept_tunnels = _kept_tunnels or {}, None
+            for tunnel in kept.values():
+                tunnel.close()
+
+
+def _tunnel(stack: ExitStack, bastion: BastionSettings, remote: Endpoint) -> tuple[Endpoint, _KeptTunnel | None]:
+    """The local end of a tunnel to `remote`: a kept one inside reusing_tunnels, else one for this connection
+    (closed with `stack`)."""
+    with _kept_lock:
+        if _kept_tunnels is None:
+            kept = None
+        else:
+            kept = _kept_tunnels.get((bastion, remote))
+            if kept is not None and not kept.alive():
+                del _kept_tunnels[(bastion, remote)]
+                kept.close()
+                kept = None
+            if kept is None:  # opened under the lock: concurrent sessions wait for this one, not open their own
+                kept = _kept_tunnels[(bastion, remote)] = _KeptTunnel(bastion, remote)
+    if kept is None:
+        return stack.enter_context(ssh_tunnel(bastion, remote)), None
+    return kept.local, kept
+
+
+def _forget(bastion: BastionSettings, remote: Endpoint, tunnel: _KeptTunnel) -> None:
+    """A connection through a kept tunnel failed: the next one opens a new tunnel (this one may be half dead)."""
+    with _kept_lock:
+        if _kept_tunnels is not None and _kept_tunnels.get((bastion, remote)) is tunnel:
+            del _kept_tunnels[(bastion, remote)]
+        else:
+            return
+    tunnel.close()
 
 
 class _BastionWatch(threading.Thread):
@@ -226,14 +302,20 @@ def redshift_connection(settings: Settings | RedshiftSettings, step: str,
         # and looks up passwords under the endpoint's real name (host): verify-full works as without a tunnel.
         address = {"host": redshift.host, "port": redshift.port}
         where = f"{redshift.host}:{redshift.port}"
+        kept, remote = None, Endpoint(redshift.host, redshift.port)
         if bastion is not None and bastion.host:
-            local = stack.enter_context(ssh_tunnel(bastion, Endpoint(redshift.host, redshift.port)))
+            local, kept = _tunnel(stack, bastion, remote)
             address.update(hostaddr=local.host, port=local.port)
             where = f"{where} via bastion {bastion.host}:{bastion.port}"
-        conn = _connect("Redshift", where, step, **address, dbname=redshift.database, user=redshift.user,
-                        password=redshift.password,
-                        **tls_params(redshift.sslmode, redshift.sslrootcert, redshift.require_auth),
-                        connect_timeout=redshift.connect_timeout, keepalives=1, keepalives_idle=30)
+        try:
+            conn = _connect("Redshift", where, step, **address, dbname=redshift.database, user=redshift.user,
+                            password=redshift.password,
+                            **tls_params(redshift.sslmode, redshift.sslrootcert, redshift.require_auth),
+                            connect_timeout=redshift.connect_timeout, keepalives=1, keepalives_idle=30)
+        except R2AError:
+            if kept is not None:
+                _forget(bastion, remote, kept)
+            raise
         stack.callback(conn.close)
         _names_exactly_as_stored(conn, where)
         try:

@@ -4,10 +4,13 @@
 
 from __future__ import annotations
 
+import time
+
 import typer
 
 from shared import stopping
 from shared.cli import StepApp, step_boundary
+from shared.connections import reusing_tunnels
 from shared.errors import BadInputError, ExitCode
 from shared.identifiers import parse_table_ref
 from shared.log import event
@@ -83,11 +86,13 @@ def main(
             result = failed_result(ctx, ref, BadInputError(f"table {ref} is not in the plan (tables.json)"))
             write_result(ctx, ref, result)
             written.append(result)
-        for spec in selection.tables:
-            stopping.raise_if_stopped()
-            written.append(transfer_table(ctx, spec))
+        with reusing_tunnels():  # one SSH tunnel for every Redshift session of the batch, not one per session
+            for spec in selection.tables:
+                stopping.raise_if_stopped()
+                written.append(transfer_table(ctx, spec))
         code = exit_code(written)
-        event("step.finished", tables=len(written), failed=sum(r.status != "succeeded" for r in written))
+        event("step.finished", tables=len(written), failed=sum(r.status != "succeeded" for r in written),
+              cpu_s=round(time.process_time(), 3))  # the whole process's, start-up and imports included
         if code:
             failed = [r for r in written if r.status != "succeeded"]
             first = failed[0]

@@ -101,7 +101,10 @@ def write_result(ctx: TransferContext, source: TableRef, result: TableResult) ->
 
 def transfer_table(ctx: TransferContext, spec: TableSpec) -> TableResult:
     """Move one table; the result file is written whatever happens (then the error, if any, is recorded) — except
-    when another process is moving the same table of the same run: that one owns the result file."""
+    when another process is moving the same table of the same run: that one owns the result file. Logs what the
+    table cost this process (`table.cost`: wall and CPU seconds, the lock and finishing included), the figure
+    fanout_bench sums up per table."""
+    wall, cpu = time.monotonic(), time.process_time()
     try:
         with exclusive(ctx.settings, STEP, ctx.run_id, f"table_transfer of {spec.source}"):
             return _transfer_table(ctx, spec)
@@ -110,6 +113,9 @@ def transfer_table(ctx: TransferContext, spec: TableSpec) -> TableResult:
         now = utc_now()
         return TableResult(ctx.run_id, str(spec.source), str(spec.target), "failed", now, now, 0.0,
                            error=ErrorInfo.from_exception(refused))
+    finally:
+        event("table.cost", table=str(spec.source), wall_s=round(time.monotonic() - wall, 3),
+              cpu_s=round(time.process_time() - cpu, 3))
 
 
 def _transfer_table(ctx: TransferContext, spec: TableSpec) -> TableResult:

@@ -77,6 +77,18 @@ def authorization_clause(settings: Settings) -> sql.Composed:
     return clause
 
 
+# Up to this many rows (svv_table_info's estimate in tables.json) a table is unloaded serially: PARALLEL ON writes
+# at least one file per slice (https://docs.aws.amazon.com/redshift/latest/dg/t_Unloading_tables.html), so a table of
+# 50 rows became a part per slice, each copied, listed, loaded by its own COPY and deleted; PARALLEL OFF writes one
+# file (more at MAXFILESIZE). 100,000 rows is about 20 MB of text: one or two parts. A staged load (several COPY
+# sessions) wants the parts, so it keeps PARALLEL ON.
+SERIAL_UNLOAD_MAX_ROWS = 100_000
+
+
+def serial_unload(spec: TableSpec, options: TransferOptions) -> bool:
+    return options.load_sessions == 1 and spec.estimated_rows <= SERIAL_UNLOAD_MAX_ROWS
+
+
 def unload_statement(conn, spec: TableSpec, options: TransferOptions, prefix: str,
                      authorization: sql.Composable) -> sql.Composed:
     select_text = select_statement(spec).as_string(conn)
@@ -88,7 +100,7 @@ def unload_statement(conn, spec: TableSpec, options: TransferOptions, prefix: st
         clauses.append(sql.SQL("DELIMITER AS {} ESCAPE").format(redshift_literal(DELIMITER)))
     clauses.append(sql.SQL("NULL AS {}").format(redshift_literal(options.null_marker)))
     clauses.append(sql.SQL(_COMPRESSION_KEYWORDS[options.compression]))
-    clauses.append(sql.SQL("PARALLEL ON"))
+    clauses.append(sql.SQL("PARALLEL OFF" if serial_unload(spec, options) else "PARALLEL ON"))
     if options.max_file_size:
         number, unit = max_file_size_clause(options.max_file_size)
         clauses.append(sql.SQL("MAXFILESIZE {} {}").format(sql.SQL(number), sql.SQL(unit)))

@@ -1,6 +1,7 @@
 """`make bench` in its smoke form, inside `make test`: every benchmark module runs end to end at tiny sizes on the
 session's devstack (the real steps, emulators and PostgreSQL) and reports every measure. The goals are not judged
-here: tiny sizes say nothing about speed (figures at full size are in steps/table_transfer/README.md)."""
+here: tiny sizes say nothing about speed (figures at full size are in steps/table_transfer/README.md and, for
+fanout_bench, benchmarks/README.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import json
 import math
 
 from benchmarks.__main__ import discover, main
+from benchmarks.fanout_bench import SMOKE, TINY_MAX_ROWS, table_rows
 from benchmarks.transfer_bench import ROW_BYTES
+
+OTHERS = ["transfer_bench", "unload_memory", "report_bench", "rewrite_bench"]
 
 
 def test_every_benchmark_runs_at_smoke_size_and_reports_every_measure(devstack, monkeypatch, tmp_path, capsys):
@@ -16,14 +20,14 @@ def test_every_benchmark_runs_at_smoke_size_and_reports_every_measure(devstack, 
     monkeypatch.delenv("R2A_BENCH_TRANSFER_MB", raising=False)
     monkeypatch.delenv("R2A_BENCH_TRANSFER_ARGS", raising=False)
     monkeypatch.chdir(tmp_path)  # bench-output/ goes here
-    assert main(["--smoke"]) == 0, capsys.readouterr().out[-2000:]
+    assert main(["--smoke", *(f"--only={name}" for name in OTHERS)]) == 0, capsys.readouterr().out[-2000:]
     saved = list((tmp_path / "bench-output").glob("bench-*.json"))
     assert len(saved) == 1
     document = json.loads(saved[0].read_text())
     assert document["smoke"] is True
     rows = document["rows"]
     assert {row["benchmark"] for row in rows} >= {"transfer_bench", "unload_memory", "report_bench", "rewrite_ddl"}
-    assert len(discover(None)) == 4
+    assert sorted(discover(None)) == sorted([*OTHERS, "fanout_bench"])
     for row in rows:
         assert row["measure"] != "error", row
         assert isinstance(row["value"], (int, float)) and math.isfinite(row["value"]), row
@@ -35,3 +39,37 @@ def test_every_benchmark_runs_at_smoke_size_and_reports_every_measure(devstack, 
     assert transfer["CPU used during r2a end to end: the step process (r2a)"] > 0
     assert transfer["CPU used during r2a end to end: Redshift emulator"] > 0
     assert transfer["cores of this machine"] >= 1
+
+
+def _rows(tmp_path, name: str) -> dict[str, dict]:
+    (saved,) = (tmp_path / "bench-output").glob("bench-*.json")
+    rows = json.loads(saved.read_text())["rows"]
+    assert rows and all(row["benchmark"] == name and row["measure"] != "error" for row in rows), rows
+    return {row["measure"]: row for row in rows}
+
+
+def test_fanout_bench_moves_every_table_through_run_local_and_compares_with_the_old_way(devstack, monkeypatch,
+                                                                                        tmp_path, capsys):
+    monkeypatch.setenv("R2A_DEVSTACK_DIR", str(devstack["state_dir"]))
+    monkeypatch.delenv("R2A_BENCH_FANOUT_TABLES", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["--smoke", "--only", "fanout_bench"]) == 0, capsys.readouterr().out[-2000:]
+    rows = _rows(tmp_path, "fanout_bench")
+    value = {measure: row["value"] for measure, row in rows.items()}
+    made = table_rows(SMOKE.tables, SMOKE.big_mb)
+    assert value["tables"] == len(made) == value["tables verified (succeeded, every row)"]
+    assert value["tiny tables (at most 200 rows)"] == sum(1 for count in made if count <= TINY_MAX_ROWS)
+    assert value["data (unloaded text)"] >= sum(made) * ROW_BYTES / 2**20 * 0.5  # the big tables arrived
+    assert value["run-local pods: single tables"] + value["run-local pods: batches"] >= 1
+    assert 0 < value["r2a table-transfer fan-out"] < value["r2a whole DAG (schema steps, fan-out, post-data, report)"]
+    assert value["old way loop"] > 0 and value["old way per table: unload"] > 0
+    ratio = rows["ratio tables per minute r2a/old"]
+    assert ratio["goal"] == ">= 5" and isinstance(ratio["ok"], bool)
+    expected = (len(made) / value["r2a table-transfer fan-out"]) / (len(made) / value["old way loop"])
+    assert math.isclose(ratio["value"], expected, rel_tol=0.01, abs_tol=0.002)
+    cpu = rows["in pod, in a batch: overhead CPU per table"]
+    assert cpu["goal"] == "<= 0.3" and 0 < cpu["value"] < value["in pod, single table: process CPU (start-up included)"]
+    assert value["in pod, single table: process wall"] > value["in pod, single table: overhead wall (outside UNLOAD/COPY)"] > 0
+    assert value["start-up of a step process: CPU (interpreter and imports)"] > 0
+    for measure, number in value.items():
+        assert isinstance(number, (int, float)) and math.isfinite(number), measure

@@ -9,8 +9,9 @@ import socket
 
 import pytest
 
+from shared import connections
 from shared.config import load_settings
-from shared.connections import alloydb_connection, dsn_connection, redshift_connection
+from shared.connections import alloydb_connection, dsn_connection, redshift_connection, reusing_tunnels
 from shared.errors import ConfigError, TransientError
 
 
@@ -138,3 +139,51 @@ def test_a_redshift_session_lost_in_use_is_transient_and_names_its_path(devstack
     assert f"(Redshift at {host}:{port}" in line
     bastion = f"via bastion {devstack_environ['SSH_BASTION_HOST']}:{devstack_environ['SSH_BASTION_PORT']})"
     assert line.endswith(bastion) == through_bastion, line
+
+
+def _through(settings) -> int:
+    """The local port a Redshift session went through (the tunnel's local end), checked to be usable."""
+    with redshift_connection(settings, "test_step") as conn, conn.cursor() as cur:
+        cur.execute("select 1")
+        assert cur.fetchone() == (1,)
+        return int(conn.info.port)
+
+
+def _refuses(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.fixture
+def emulator(devstack_environ, redshift):
+    """Settings for the Redshift emulator through the bastion."""
+    return load_settings(devstack_environ)
+
+
+def test_sessions_share_one_tunnel_inside_reusing_tunnels_and_it_closes_after(emulator):
+    settings = emulator
+    outside = {_through(settings), _through(settings)}
+    assert len(outside) == 2  # without reuse, each session has a tunnel of its own
+    with reusing_tunnels():
+        ports = {_through(settings) for _ in range(3)}
+        with reusing_tunnels():  # nested: still the same tunnels, not closed by the inner block
+            ports.add(_through(settings))
+        ports.add(_through(settings))
+    assert len(ports) == 1
+    assert _refuses(ports.pop())
+
+
+def test_a_kept_tunnel_whose_ssh_connection_ended_or_failed_a_login_is_replaced(emulator):
+    settings = emulator
+    wrong = dataclasses.replace(settings, redshift=dataclasses.replace(settings.redshift, password="not-it"))
+    with reusing_tunnels():
+        first = _through(settings)
+        for tunnel in connections._kept_tunnels.values():  # the bastion hung up on it
+            tunnel._forwarder._transport.close()
+        second = _through(settings)
+        assert second != first and _through(settings) == second
+        with pytest.raises(ConfigError), redshift_connection(wrong, "test_step"):
+            pass
+        third = _through(settings)  # the tunnel a failed login went through is not trusted again
+        assert third != second
+    assert _refuses(third)

@@ -19,7 +19,7 @@ from steps.table_transfer.plan import (
     parse_cleanup,
     table_spec,
 )
-from steps.table_transfer.unload import redshift_literal
+from steps.table_transfer.unload import SERIAL_UNLOAD_MAX_ROWS, redshift_literal, serial_unload
 from steps.table_transfer.verify import (
     VerificationError,
     check_checksums,
@@ -177,3 +177,11 @@ def test_column_spec_leaves_non_bare_expressions_alone():
     assert column.select_expression() == 'JSON_SERIALIZE("j")'
 
 
+
+
+@pytest.mark.parametrize(("estimated_rows", "load_sessions", "serial"), [
+    (0, 1, True), (50, 1, True), (SERIAL_UNLOAD_MAX_ROWS, 1, True), (SERIAL_UNLOAD_MAX_ROWS + 1, 1, False),
+    (50, 3, False)])
+def test_small_tables_are_unloaded_serially_unless_loaded_by_several_sessions(estimated_rows, load_sessions, serial):
+    spec = table_spec({**ENTRY, "estimated_rows": estimated_rows}, "x")
+    assert serial_unload(spec, TransferOptions(load_sessions=load_sessions)) is serial
