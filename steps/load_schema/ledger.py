@@ -97,7 +97,9 @@ _MANAGED_OBJECTS = """
 
 
 def managed_objects(conn: psycopg2.extensions.connection) -> dict[ManagedObject, tuple[str, str]]:
-    """Objects an r2a run made that are still there: object -> (Redshift name, run id that made it)."""
+    """Objects an r2a run made that are still there: object -> (Redshift name, run id that made it). A routine's
+    `arguments` match pg_get_function_identity_arguments of a routine that exists, so what drop_statement writes
+    back is PostgreSQL's own text, never the ledger's."""
     with conn.cursor() as cur:
         cur.execute(sql.SQL(_MANAGED_OBJECTS).format(OBJECT_LEDGER.sql()))
         return {ManagedObject(kind, TableRef(schema, name), arguments): (source, run)

@@ -87,8 +87,9 @@ def settle_post_data(applier: SavepointApplier, objects: Sequence[SqlObject],
         obj = by_key.get((report.kind, report.name))
         existed = obj is not None and ((report.status == "skipped" and reason.startswith("already exists"))
                                        or (report.status == "applied" and reason.startswith("already existed")))
-        if (report.kind, report.name) in rebuilt:
-            report = rebuilt[(report.kind, report.name)]
+        if (report.kind, report.name) in rebuilt:  # created tonight on the old one: still "created"
+            new = report.status == "applied" and not reason.startswith("already")
+            report = note_created(report) if new else rebuilt[(report.kind, report.name)]
         elif existed and obj is not None and report.kind in relations.RELATION_WORDS:
             report = relations.refresh_relation(applier, obj, report, objects, rebuilt)
         elif existed and obj is not None and report.kind in _ROUTINES:

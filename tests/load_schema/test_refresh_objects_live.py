@@ -30,7 +30,8 @@ KEPT = matview("m_keep", 'SELECT count(*) AS "n" FROM "shop"."same"')
 NIGHT1 = (matview("m_sum", 'SELECT sum("x") AS "s" FROM "shop"."same"') + ON_TOP + GRANT + KEPT
           + view("v_gone", 'SELECT "x" FROM "shop"."same"', "shop.same") + function("f_gone", "integer")
           + function("f_sig", "integer"))
-LATER = (matview("m_sum", 'SELECT sum("x") * 10 AS "s" FROM "shop"."same"') + ON_TOP + GRANT + KEPT
+NEW_ON_TOP = view("v_new", 'SELECT "s" + 1 AS "t" FROM "shop"."m_sum"', "shop.m_sum")
+LATER = (matview("m_sum", 'SELECT sum("x") * 10 AS "s" FROM "shop"."same"') + ON_TOP + GRANT + KEPT + NEW_ON_TOP
          + function("f_sig", "bigint"))
 
 
@@ -66,12 +67,13 @@ def test_refresh_replaces_changed_matviews_and_reports_what_the_source_dropped(f
                                          "materialized_view shop.m_sum, which was replaced")
     assert {name: outcome[:3] for name, outcome in second.items()} == {
         "shop.m_sum": ("applied", "changed", None), "shop.m_keep": ("applied", "refreshed", None),
-        "shop.f_sig(bigint)": ("applied", "created", "bigint"),
+        "shop.v_new": ("applied", "created", None), "shop.f_sig(bigint)": ("applied", "created", "bigint"),
         "shop.v_gone": ("dropped_in_source", "dropped_in_source", None),
         "shop.f_gone(integer)": ("dropped_in_source", "dropped_in_source", "integer"),
         "shop.f_sig(integer)": ("dropped_in_source", "dropped_in_source", "integer")}
     assert all(second[name][3].startswith(kept) for name in ("shop.v_gone", "shop.f_gone(integer)"))
     assert query(dsn, "select s from shop.v_on_m") == [(30,)]  # the new definition, over the rows loaded since
+    assert query(dsn, "select t from shop.v_new") == [(31,)]  # created on the old one, re-created with the new
     assert query(dsn, "select n from shop.m_keep") == [(2,)]  # kept and refreshed
     assert query(dsn, "select obj_description('shop.v_on_m'::regclass)") == [("on top",)]  # re-applied with it
     assert query(dsn, "select count(*) from information_schema.role_table_grants where table_schema = 'shop' "
@@ -101,3 +103,17 @@ def test_a_changed_matview_with_a_view_not_in_the_source_on_it_is_not_replaced(f
     assert second == {"shop.m_sum": ("failed", "changed", None, "changed in the source; not replaced: shop.by_hand "
                                                                 "is built on it and is not in the source")}
     assert query(dsn, "select pg_get_viewdef('shop.m_sum'::regclass) like '%* 10%'") == [(False,)]
+
+
+def test_a_view_whose_columns_changed_is_replaced_with_the_views_on_it(folder, alloydb):
+    dsn, _ = alloydb
+    top = view("v_top", 'SELECT "x" FROM "shop"."v_col"', "shop.v_col")
+    night(folder, view("v_col", 'SELECT "x" FROM "shop"."same"', "shop.same") + top)
+    second = night(next_run(folder, "night2"),
+                   view("v_col", 'SELECT "x"::text AS "x" FROM "shop"."same"', "shop.same") + top)
+    assert second == {  # CREATE OR REPLACE VIEW cannot change a column's type
+        "shop.v_col": ("applied", "changed", None, "changed in the source; replaced with the 1 view(s) built on it"),
+        "shop.v_top": ("unchanged", "unchanged", None, "re-created as it was: built on view shop.v_col, which was "
+                                                       "replaced")}
+    assert query(dsn, "select format_type(atttypid, atttypmod) from pg_attribute "
+                      "where attrelid = 'shop.v_top'::regclass and attname = 'x'") == [("text",)]
