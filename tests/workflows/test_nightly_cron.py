@@ -34,7 +34,7 @@ from shared.objectstore import ObjectStore, RunLayout
 from workflows.local_env import devstack_environment
 from workflows.run_local import RENDERED, run_workflow
 
-pytestmark = pytest.mark.slow  # three full runs: 260 s measured on the shared 2-core devstack
+pytestmark = pytest.mark.slow  # three full runs: 260-350 s measured on the shared 2-core devstack
 
 CRON = RENDERED / "cronworkflow-redshift-to-alloydb.yaml"
 
