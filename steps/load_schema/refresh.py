@@ -70,7 +70,6 @@ def dropped_in_source(applier: SavepointApplier, managed: Mapping[TableRef, tupl
     return reports
 
 
-# Grants and comments run again every night and cannot tell "new" from "the same again": they get no change.
 _ROUTINES = ("function", "procedure")
 
 
@@ -100,7 +99,7 @@ def settle_post_data(applier: SavepointApplier, objects: Sequence[SqlObject],
         elif report.status == "applied" and reason == "already present in AlloyDB":
             report.status = "unchanged"
             report.details["change"] = "unchanged"
-        else:
+        else:  # grants and comments run again every night and cannot tell new from the same again: no change
             report = note_created(report)
         settled.append(report)
     applier.commit()
