@@ -32,6 +32,7 @@ from shared.sqlapply import SavepointApplier, has_statement
 from shared.sqlblocks import SqlObject, parse
 from shared.sqlcheck import refusal
 from steps.load_schema import fanout, ledger, tables
+from steps.load_schema.dropped import track_objects
 from steps.load_schema.postdata import apply_post_data
 from steps.load_schema.predata import apply_pre_data, existing_relations
 from steps.load_schema.refresh import CHANGED_TABLE_PREFIX, settle_post_data
@@ -119,7 +120,8 @@ def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: R
                 reasons[report.target_name] = report.reason or report.status
         entries = tables.largest_first([e for e in mapped if tables.target_of(e) in present])
         plan = fanout.plan_fanout(entries)
-        document = object_report(run_id, "pre-data", reports, on_existing=on_existing)
+        document = object_report(run_id, "pre-data", reports, on_existing=on_existing,
+                                 dropped_in_source="drop" if drop_dropped else "keep")
         store.write_json(layout.load_report_json, document)
         store.write_json(layout.tables_json, tables.tables_document(run_id, entries))
         write_batches(store, layout, run_id, plan.batches)
@@ -199,12 +201,15 @@ def _missing_after_pre_data(store: ObjectStore, layout: RunLayout) -> dict[str, 
     return missing
 
 
-def _pre_data_mode(store: ObjectStore, layout: RunLayout) -> str | None:
-    """The --on-existing pre-data ran with (post-data of a refresh reports what was already there "unchanged")."""
+def _pre_data_mode(store: ObjectStore, layout: RunLayout) -> tuple[str | None, bool]:
+    """The --on-existing and --dropped-in-source pre-data ran with: post-data of a refresh reports what was already
+    there "unchanged", and keeps or drops the views and routines the source no longer has as pre-data did tables."""
     if not store.exists(layout.load_report_json):
-        return None
+        return None, False
     report = store.read_json(layout.load_report_json)
-    return report.get("on_existing") if isinstance(report, dict) else None
+    if not isinstance(report, dict):
+        return None, False
+    return report.get("on_existing"), report.get("dropped_in_source") == "drop"
 
 
 def _reasons(store: ObjectStore, layout: RunLayout) -> dict[str, str]:
@@ -226,7 +231,8 @@ def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: 
         _required(store, layout.tables_json, "load_schema --section pre-data")
         planned = tables.planned_tables(store.read_json(layout.tables_json), layout.tables_json)
         missing = _missing_after_pre_data(store, layout)
-        refreshing = _pre_data_mode(store, layout) == "refresh"
+        mode, drop_dropped = _pre_data_mode(store, layout)
+        refreshing = mode == "refresh"
         earlier = _earlier_outcomes(store, layout, run_id)
     conn = alloydb_connection(settings, STEP)
     try:
@@ -237,9 +243,11 @@ def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: 
             unloaded = _unloaded(store, layout, planned)
             result = apply_post_data(conn, objects, [target for _, target in planned], missing, unloaded)
             result.objects = [_as_before(report, earlier) for report in result.objects]
+            applier = SavepointApplier(conn, commit_every=1, system="AlloyDB")
             if refreshing:
-                result.objects = settle_post_data(SavepointApplier(conn, commit_every=1, system="AlloyDB"),
-                                                  objects, result.objects)
+                result.objects = settle_post_data(applier, objects, result.objects)
+            ledger.ensure_ledger(conn)
+            result.objects += track_objects(applier, objects, result.objects, run_id, refreshing, drop_dropped)
             _log_problems(result.objects)
         with clock.phase("write"):
             report = object_report(run_id, "post-data", result.objects, analyzed=result.analyzed,

@@ -3,6 +3,9 @@
 pre-data records every table it creates in `r2a_meta.created_tables` (in the same savepoint as the CREATE, so the
 record and the table exist together). A later run (the nightly CronWorkflow) refreshes those tables instead of
 stopping at them, while a table no r2a run created still stops `--on-existing refresh` as it stops `fail`.
+post-data records the views, materialized views, functions and procedures it creates or keeps for the source in
+`r2a_meta.created_objects` (a routine with its argument types: each overload is its own object), so a later
+refresh can tell which of them the source no longer has.
 
 The column comparison uses the validated CREATE TABLE itself: inside a savepoint the existing table is renamed
 away, the CREATE runs, the new table's columns are read, and everything is rolled back (locks included), so the
@@ -23,6 +26,9 @@ from shared.sqlapply import StatementError, pg_error_line
 
 LEDGER_SCHEMA = META_SCHEMA
 LEDGER = TableRef(LEDGER_SCHEMA, "created_tables")
+OBJECT_LEDGER = TableRef(LEDGER_SCHEMA, "created_objects")
+RELATION_KINDS = {"view": "v", "materialized_view": "m"}  # pg_class.relkind
+ROUTINE_KINDS = {"function": "f", "procedure": "p"}  # pg_proc.prokind
 _PROBE_NAME = "r2a_drift_probe"
 
 
@@ -50,7 +56,66 @@ def ensure_ledger(conn: psycopg2.extensions.connection) -> None:
                             "table_oid oid NOT NULL, source_name text NOT NULL, run_id text NOT NULL, "
                             "created_at timestamptz NOT NULL DEFAULT now(), "
                             "PRIMARY KEY (schema_name, table_name))").format(LEDGER.sql()))
+        cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (kind text NOT NULL, schema_name text NOT NULL, "
+                            "object_name text NOT NULL, arguments text NOT NULL, source_name text NOT NULL, "
+                            "run_id text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), "
+                            "PRIMARY KEY (kind, schema_name, object_name, arguments))").format(OBJECT_LEDGER.sql()))
     conn.commit()
+
+
+@dataclass(frozen=True, order=True)
+class ManagedObject:
+    """A view, materialized view, function or procedure r2a made; `arguments` (routines only) as
+    pg_get_function_identity_arguments prints them."""
+    kind: str
+    ref: TableRef
+    arguments: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.ref}({self.arguments})" if self.kind in ROUTINE_KINDS else str(self.ref)
+
+    def drop_statement(self) -> sql.Composable:
+        """Without CASCADE: what still depends on it (another view, a user's object) keeps it."""
+        if self.kind in ROUTINE_KINDS:
+            return sql.SQL("DROP {} {}({})").format(sql.SQL(self.kind.upper()), self.ref.sql(),
+                                                    sql.SQL(self.arguments))  # PostgreSQL's own spelling
+        what = "MATERIALIZED VIEW" if self.kind == "materialized_view" else "VIEW"
+        return sql.SQL("DROP {} {}").format(sql.SQL(what), self.ref.sql())
+
+
+_MANAGED_OBJECTS = """
+    SELECT l.kind, l.schema_name, l.object_name, l.arguments, l.source_name, l.run_id FROM {} l
+    WHERE CASE WHEN l.kind IN ('view', 'materialized_view') THEN EXISTS (
+              SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = l.schema_name AND c.relname = l.object_name
+              AND c.relkind = CASE l.kind WHEN 'view' THEN 'v' ELSE 'm' END)
+          ELSE EXISTS (
+              SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname = l.schema_name AND p.proname = l.object_name
+              AND p.prokind = CASE l.kind WHEN 'function' THEN 'f' ELSE 'p' END
+              AND pg_catalog.pg_get_function_identity_arguments(p.oid) = l.arguments) END"""
+
+
+def managed_objects(conn: psycopg2.extensions.connection) -> dict[ManagedObject, tuple[str, str]]:
+    """Objects an r2a run made that are still there: object -> (Redshift name, run id that made it). A routine's
+    `arguments` match pg_get_function_identity_arguments of a routine that exists, so what drop_statement writes
+    back is PostgreSQL's own text, never the ledger's."""
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL(_MANAGED_OBJECTS).format(OBJECT_LEDGER.sql()))
+        return {ManagedObject(kind, TableRef(schema, name), arguments): (source, run)
+                for kind, schema, name, arguments, source, run in cur.fetchall()}
+
+
+def record_object_statement(obj: ManagedObject, source_name: str, run_id: str) -> tuple[sql.Composable, tuple]:
+    return (sql.SQL("INSERT INTO {} (kind, schema_name, object_name, arguments, source_name, run_id) "
+                    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (kind, schema_name, object_name, arguments) "
+                    "DO UPDATE SET source_name = EXCLUDED.source_name").format(OBJECT_LEDGER.sql()),
+            (obj.kind, obj.ref.schema, obj.ref.table, obj.arguments, source_name, run_id))
+
+
+def forget_object_statement(obj: ManagedObject) -> tuple[sql.Composable, tuple]:
+    return (sql.SQL("DELETE FROM {} WHERE kind = %s AND schema_name = %s AND object_name = %s AND arguments = %s")
+            .format(OBJECT_LEDGER.sql()), (obj.kind, obj.ref.schema, obj.ref.table, obj.arguments))
 
 
 def managed_tables(conn: psycopg2.extensions.connection) -> dict[TableRef, tuple[str, str]]:

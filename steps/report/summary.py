@@ -89,11 +89,13 @@ def summarize(inputs: RunInputs, rows: list[TableRow], report_time: datetime,
 
 def _changes(objects: list[ObjectEntry]) -> dict[str, Any]:
     """What this run did to what was already there (refresh runs): every object created, changed or dropped in the
-    source by name, and how many were refreshed or unchanged (per table, .tables says it too)."""
+    source by name, and how many were refreshed or unchanged (per table, .tables says it too; per object, every
+    entry of the object reports carries its own `change`)."""
     named = [o for o in objects if o.change in ("created", "changed", "dropped_in_source")]
     return {"counts": dict(sorted(Counter(o.change for o in objects if o.change).items())),
-            "objects": [{"kind": o.kind, "name": o.name, "change": o.change, "status": o.status,
-                         "reason": o.reason} for o in sorted(named, key=lambda o: (o.change, o.kind, o.name))]}
+            "objects": [{"kind": o.kind, "name": o.name, "target_name": o.target_name, "change": o.change,
+                         "status": o.status, "reason": o.reason}
+                        for o in sorted(named, key=lambda o: (o.change, o.kind, o.name))]}
 
 
 def _finished(record: dict[str, Any]) -> dict[str, Any]:

@@ -181,9 +181,16 @@ def test_a_refresh_run_says_per_table_and_object_what_changed():
          "change": "created"},
         {"kind": "table", "name": "public.legacy", "target_name": "public.legacy", "status": "dropped_in_source",
          "kept": True, "change": "dropped_in_source", "reason": "no longer in the source; kept in AlloyDB"}]
-    documents["post_data_report.json"]["objects"].append(
+    documents["post_data_report.json"]["objects"] += [
         {"kind": "view", "name": "public.v_sales", "target_name": "public.v_sales", "status": "applied",
-         "change": "changed", "reason": "changed in the source; replaced"})
+         "change": "changed", "reason": "changed in the source; replaced"},
+        {"kind": "materialized_view", "name": "public.mv_totals", "target_name": "public.mv_totals",
+         "status": "applied", "change": "refreshed", "reason": "already existed; refreshed"},
+        {"kind": "function", "name": "public.f_tax(bigint)", "target_name": "public.f_tax", "status": "applied",
+         "change": "created", "arguments": "bigint"},
+        {"kind": "function", "name": "public.f_tax(integer)", "target_name": "public.f_tax",
+         "status": "dropped_in_source", "kept": True, "change": "dropped_in_source", "arguments": "integer",
+         "reason": "no longer in the source; kept in AlloyDB as r2a run r1 left it"}]
     report = report_of(documents)
     rows = {line.split("\t")[0]: line.split("\t") for line in lines(report, f"{sample.RUN_ID}.tables")}
     assert rows["table"][-1] == "change" and len(rows["table"]) == 12  # the new column is the last one
@@ -193,10 +200,15 @@ def test_a_refresh_run_says_per_table_and_object_what_changed():
         "public.legacy": "dropped_in_source"}
     assert rows["public.legacy"][2] == "skipped" and rows["public.legacy"][10] == "no longer in the source; kept in AlloyDB"
     summary = json.loads(report.files["summary.json"])
-    assert summary["changes"]["counts"] == {"changed": 2, "created": 1, "dropped_in_source": 1, "refreshed": 1}
-    assert [(o["kind"], o["name"], o["change"]) for o in summary["changes"]["objects"]] == [
-        ("table", "public.customers", "changed"), ("view", "public.v_sales", "changed"),
-        ("table", "public.events", "created"), ("table", "public.legacy", "dropped_in_source")]
+    assert summary["changes"]["counts"] == {"changed": 2, "created": 2, "dropped_in_source": 2, "refreshed": 2}
+    assert [(o["kind"], o["name"], o["target_name"], o["change"]) for o in summary["changes"]["objects"]] == [
+        ("table", "public.customers", "public.customers", "changed"),
+        ("view", "public.v_sales", "public.v_sales", "changed"),
+        ("function", "public.f_tax(bigint)", "public.f_tax", "created"),
+        ("table", "public.events", "public.events", "created"),
+        ("function", "public.f_tax(integer)", "public.f_tax", "dropped_in_source"),
+        ("table", "public.legacy", "public.legacy", "dropped_in_source")]
+    assert not [o for o in summary["objects_not_migrated"]["by_reason"] if o["kind"] == "function"]  # kept
     assert summary["planned_counts"] == {"succeeded": 2, "failed": 1, "skipped": 0, "not_run": 1}
 
 
