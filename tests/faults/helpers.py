@@ -94,14 +94,6 @@ def run_step(transfer: Transfer, *args: str, timeout: float = 120, environ: dict
     return StepRun(code, output, timed_out, round(time.monotonic() - started, 1))
 
 
-def one_line_error(output: str) -> str:
-    """The step's error line (`r2a table_transfer: error: ...`)."""
-    lines = [line for line in output.splitlines() if line.startswith("r2a table_transfer: error:")]
-    assert len(lines) == 1, output
-    assert "Traceback" not in output, output
-    return lines[0]
-
-
 class BackendWatch:
     """Polls the AlloyDB database for the step's session running COPY; can terminate it (from an admin session)."""
 

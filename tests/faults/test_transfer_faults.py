@@ -18,11 +18,11 @@ from tests.faults.helpers import (
     emulator_fault,
     expected_summary,
     numbered_table,
-    one_line_error,
     run_step,
     step_environ,
     target_summary,
 )
+from tests.support.steps import one_error_line
 from tests.table_transfer.conftest import transfer  # noqa: F401  (the fixture)
 
 STALE = (-1, 1, -1)  # the target's one row before the transfer: (rows, distinct ids, sum of ids)
@@ -53,7 +53,7 @@ def test_redshift_session_cut_mid_unload_is_transient_and_rerun_completes(transf
         run = run_step(transfer, "--table", str(source), timeout=90)
     finally:
         clear_emulator_faults(transfer)
-    line = one_line_error(run.output)
+    line = one_error_line(run.output, "table_transfer")
     result = transfer.result(source)
     outcome.observed = f"exit {run.code}, transient={result['error']['transient']}: {line[:80]}"
     assert run.code == 1 and result["status"] == "failed" and result["error"]["transient"] is True
@@ -70,7 +70,7 @@ def test_unload_failure_fails_in_one_line_and_rerun_completes(transfer, matrix):
         run = run_step(transfer, "--table", str(source), timeout=60)
     finally:
         clear_emulator_faults(transfer)
-    line = one_line_error(run.output)
+    line = one_error_line(run.output, "table_transfer")
     outcome.observed = f"exit {run.code}: {line[:90]}"
     assert run.code == 4 and "Access Denied" in line
     assert transfer.result(source)["error"]["error_class"] == "SourceError"
@@ -88,7 +88,7 @@ def test_unload_stall_past_its_timeout_is_cancelled_transient_and_rerun_complete
                        environ=step_environ(transfer, REDSHIFT_UNLOAD_TIMEOUT="3"))
     finally:
         clear_emulator_faults(transfer)
-    line = one_line_error(run.output)
+    line = one_error_line(run.output, "table_transfer")
     result = transfer.result(source)
     outcome.observed = f"exit {run.code} after {run.seconds} s: {line[27:100]}"
     assert run.code == 1 and result["status"] == "failed" and result["error"]["transient"] is True
@@ -142,7 +142,7 @@ def test_source_changed_after_planning_fails_and_loads_nothing(transfer, matrix,
     _stale_target(transfer, name)
     transfer.rs_execute(change.format(schema=transfer.schema, name=name))
     run = run_step(transfer, "--table", str(source), timeout=60)
-    line = one_line_error(run.output)
+    line = one_error_line(run.output, "table_transfer")
     outcome.observed = f"exit {run.code}: {line[:90]}"
     assert run.code == 4 and says in line
     assert target_summary(transfer, name) == (1, 1, -1)
@@ -186,7 +186,7 @@ def test_alloydb_backend_terminated_every_time_fails_transient_and_rerun_complet
     _stale_target(transfer, "killed_always")
     watch = BackendWatch(transfer.alloydb_dsn, terminate_times=100)
     run = run_step(transfer, "--table", str(source), timeout=150, while_running=watch)
-    line = one_line_error(run.output)
+    line = one_error_line(run.output, "table_transfer")
     outcome.observed = f"{len(watch.terminated)} backends terminated; exit {run.code}: {line[:60]}"
     assert run.code == 1 and transfer.result(source)["error"]["transient"] is True
     _failed_then_rerun(transfer, source, "killed_always", LONG_COPY, outcome)
@@ -307,7 +307,7 @@ def test_object_store_down_fails_transient_and_rerun_completes(transfer, matrix,
         run = run_step(transfer, "--table", str(source), timeout=420,
                        environ=step_environ(transfer, **{variable: f"http://{host}:{port}"}))
         injected = proxy.stats.injected
-    line = one_line_error(run.output)
+    line = one_error_line(run.output, "table_transfer")
     outcome.observed = f"{injected} x 503; exit {run.code} after {run.seconds} s: {line.split('error: ', 1)[1][:60]}"
     assert not run.timed_out, f"hung: {run.output}"
     assert run.code == 1, run.output
@@ -342,7 +342,7 @@ def test_target_table_dropped_before_transfer_fails_in_one_line(transfer, matrix
     source, _ = numbered_table(transfer, "no_target", 500)
     transfer.pg_execute(f'DROP TABLE {transfer.schema}."no_target"')
     run = run_step(transfer, "--table", str(source), timeout=60)
-    line = one_line_error(run.output)
+    line = one_error_line(run.output, "table_transfer")
     outcome.observed = f"exit {run.code}: {line.split('error: ', 1)[1][:70]}"
     assert run.code == 5 and "no_target" in line.split("error: ", 1)[1].split(":", 1)[1]
     transfer.pg_execute(f'CREATE TABLE {transfer.schema}."no_target" (id bigint, label varchar(60))')
