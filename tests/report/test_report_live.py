@@ -39,7 +39,7 @@ def test_failed_and_missing_tables_exit_7_after_writing_everything(reported):
     folder, process, out = reported
     assert process.returncode == ExitCode.TABLES_FAILED, process.stderr
     stderr = [line for line in process.stderr.splitlines() if not line.startswith("{")]
-    assert stderr == [f"r2a report: 2 of 4 planned tables did not succeed (failed 1, not_run 1, skipped 0); "
+    assert stderr == [f"r2a report: error: 2 of 4 planned tables did not succeed (failed 1, not_run 1, skipped 0); "
                       f"see {folder.layout.report(folder.run_id + '.tables')}"]
     names = {f"{folder.run_id}.log", f"{folder.run_id}.tables", "summary.json", "report.html",
              "schema_redshift.sql", "schema_alloydb.sql"}
