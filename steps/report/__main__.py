@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from shared import stepnames
 from shared.cli import StepApp, error_line, step_boundary
 from shared.errors import ExitCode
 from shared.log import event
@@ -17,7 +18,7 @@ from shared.results import ErrorInfo, StepResult, to_dict, utc_now
 from steps.report.collect import collect
 from steps.report.core import build_report, read_schema_backups, unfinished_tables, write_report
 
-STEP = "report"
+STEP = stepnames.REPORT
 app = StepApp(STEP, help=__doc__)
 
 

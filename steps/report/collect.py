@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from shared import stepnames
 from shared.errors import BadInputError
 from shared.identifiers import parse_table_ref
 from shared.log import one_line
@@ -30,7 +31,7 @@ RESULTS_DIR = "results/"
 STEPS_DIR = "steps/"
 CHANGES = ("created", "refreshed", "unchanged", "changed", "dropped_in_source")
 NOT_MIGRATED = ("unsupported", "failed", "skipped", "deferred")  # deferred: its table is not loaded (yet)
-REPORT_STEP = "report"
+REPORT_STEP = stepnames.REPORT
 
 
 @dataclass
