@@ -8,7 +8,6 @@ import signal
 import time
 from urllib.parse import urlparse
 
-import psutil
 import pytest
 
 from devstack.faultproxy import Fault, FaultProxy
@@ -19,9 +18,11 @@ from tests.faults.helpers import (
     expected_summary,
     numbered_table,
     run_step,
+    step_command,
     step_environ,
     target_summary,
 )
+from tests.support.measure import run_measured
 from tests.support.steps import one_error_line
 from tests.table_transfer.conftest import transfer  # noqa: F401  (the fixture)
 
@@ -238,34 +239,20 @@ def test_sigterm_during_the_load_records_the_table_and_rerun_completes(transfer,
 
 
 def test_no_table_data_touches_local_disk(transfer, matrix, tmp_path):  # noqa: F811
-    """TMPDIR points at an empty folder that must stay empty, and the step process (polled every 50 ms) never
-    holds a file open for writing: unload → S3 → GCS → COPY is streamed."""
-    outcome = matrix.fault("local disk (TMPDIR empty folder, open files polled)", "all",
+    """TMPDIR points at an empty folder that must stay empty, and the step process opens no file for writing
+    (every open is recorded by an audit hook inside the process: none can fall between two polls):
+    unload → S3 → GCS → COPY is streamed."""
+    outcome = matrix.fault("local disk (TMPDIR empty folder, opens for writing audited)", "all",
                            "no file written; exactly the source rows")
     source, _ = numbered_table(transfer, "diskless", BIG)
     scratch = tmp_path / "tmpdir"
     scratch.mkdir()
-    written: set[str] = set()
-    processes: list[psutil.Process] = []
-
-    def watch_open_files() -> None:
-        if not processes:
-            processes.extend(p for p in psutil.process_iter(["cmdline"])
-                             if "steps.table_transfer" in " ".join(p.info["cmdline"] or [])
-                             and transfer.run_id in " ".join(p.info["cmdline"] or []))
-        for process in processes:
-            try:
-                written.update(f.path for f in process.open_files() if f.mode not in ("r", "rb"))
-            except psutil.Error:
-                pass
-
-    run = run_step(transfer, "--table", str(source), timeout=120, while_running=watch_open_files,
-                   environ=step_environ(transfer, TMPDIR=str(scratch)))
+    run = run_measured(step_command(transfer, "--table", str(source)), step_environ(transfer, TMPDIR=str(scratch)),
+                       timeout=120, audit_log=tmp_path / "opened-for-writing.jsonl")
     leftovers = sorted(p.name for p in scratch.iterdir())
-    outcome.observed = f"exit {run.code}; TMPDIR files {leftovers}; files open for writing {sorted(written)}"
-    assert processes, "the step process was never seen"
+    outcome.observed = f"exit {run.code}; TMPDIR files {leftovers}; files opened for writing {run.written}"
     assert run.code == 0, run.output
-    assert leftovers == [] and written == set()
+    assert leftovers == [] and run.written == []
     assert target_summary(transfer, "diskless") == expected_summary(BIG)
 
 
