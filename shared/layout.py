@@ -74,6 +74,14 @@ class RunLayout:
     fanout_json = property(lambda self: self.artifact("fanout.json"))
     post_data_report_json = property(lambda self: self.artifact("post_data_report.json"))
     lock = property(lambda self: self.artifact("run.lock"))
+    pre_data_progress_json = property(lambda self: self.artifact("load_schema_pre_data_progress.json"))
+
+    # validate_restore's outputs per load_schema section ("pre-data", "post-data"; None: the whole schema dump).
+    def validated_sql(self, section: str) -> str:
+        return self.artifact(f"validated_{_section(section)}.sql")
+
+    def schema_alloydb_section_sql(self, section: str | None) -> str:
+        return self.schema_alloydb_sql if section is None else self.artifact(f"schema_alloydb_{_section(section)}.sql")
 
     @property
     def results_prefix(self) -> str:
@@ -82,11 +90,23 @@ class RunLayout:
     def result(self, table: TableRef) -> str:
         return f"{self.results_prefix}{table.file_stem()}.json"
 
+    @property
+    def batches_prefix(self) -> str:
+        return self.artifact("batches/")
+
     def batch(self, batch_id: str) -> str:
-        return self.artifact(f"batches/{batch_id}.json")
+        return f"{self.batches_prefix}{batch_id}.json"
+
+    @property
+    def steps_prefix(self) -> str:
+        return self.artifact("steps/")
 
     def step_result(self, step: str) -> str:
-        return self.artifact(f"steps/{step}.json")
+        return f"{self.steps_prefix}{step}.json"
+
+    def claims_prefix(self, table: TableRef) -> str:
+        """Where the attempts of `table`'s transfer claim the files they load."""
+        return self.artifact(f"claims/{table.file_stem()}/")
 
     @property
     def report_prefix(self) -> str:
@@ -112,3 +132,12 @@ class RunLayout:
     def staging_table_prefix(self, table: TableRef) -> str:
         """Every attempt's staged copies of `table` in this run's folder."""
         return self.artifact(f"staging/{table.file_stem()}/")
+
+
+SECTIONS = ("pre-data", "post-data")
+
+
+def _section(section: str) -> str:
+    if section not in SECTIONS:
+        raise ValueError(f"section {section!r} is not one of {', '.join(SECTIONS)}")
+    return section.replace("-", "_")
