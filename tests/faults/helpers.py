@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from tests.table_transfer.conftest import Transfer, quoted
@@ -41,6 +42,16 @@ def emulator_fault(transfer: Transfer, kind: str, table: str, argument: str) -> 
 
 def clear_emulator_faults(transfer: Transfer) -> None:
     transfer.rs_execute("SELECT r2a_emulator_fault_clear()")
+
+
+@contextmanager
+def emulator_faults(transfer: Transfer, kind: str, table: str, argument: str) -> Iterator[None]:
+    """One emulator fault for the body of the `with`, cleared afterwards whatever happens."""
+    emulator_fault(transfer, kind, table, argument)
+    try:
+        yield
+    finally:
+        clear_emulator_faults(transfer)
 
 
 @dataclass

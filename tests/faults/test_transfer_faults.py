@@ -15,6 +15,7 @@ from tests.faults.helpers import (
     BackendWatch,
     clear_emulator_faults,
     emulator_fault,
+    emulator_faults,
     expected_summary,
     numbered_table,
     run_step,
@@ -49,11 +50,8 @@ def test_redshift_session_cut_mid_unload_is_transient_and_rerun_completes(transf
                            "exit 1 (transient), target unchanged, re-run succeeds")
     source, _ = numbered_table(transfer, "cut", 20_000)
     _stale_target(transfer, "cut")
-    emulator_fault(transfer, "disconnect", str(source), "2000")
-    try:
+    with emulator_faults(transfer, "disconnect", str(source), "2000"):
         run = run_step(transfer, "--table", str(source), timeout=90)
-    finally:
-        clear_emulator_faults(transfer)
     line = one_error_line(run.output, "table_transfer")
     result = transfer.result(source)
     outcome.observed = f"exit {run.code}, transient={result['error']['transient']}: {line[:80]}"
@@ -66,11 +64,8 @@ def test_unload_failure_fails_in_one_line_and_rerun_completes(transfer, matrix):
                            "exit 4, one line, target unchanged, re-run succeeds")
     source, _ = numbered_table(transfer, "refused", 500)
     _stale_target(transfer, "refused")
-    emulator_fault(transfer, "unload_fail", str(source), "S3ServiceException: Access Denied, Status 403")
-    try:
+    with emulator_faults(transfer, "unload_fail", str(source), "S3ServiceException: Access Denied, Status 403"):
         run = run_step(transfer, "--table", str(source), timeout=60)
-    finally:
-        clear_emulator_faults(transfer)
     line = one_error_line(run.output, "table_transfer")
     outcome.observed = f"exit {run.code}: {line[:90]}"
     assert run.code == 4 and "Access Denied" in line
@@ -83,12 +78,9 @@ def test_unload_stall_past_its_timeout_is_cancelled_transient_and_rerun_complete
                            "cancelled after 3 s: exit 1 (transient), one line, target unchanged, re-run succeeds")
     source, _ = numbered_table(transfer, "stalled", 500)
     _stale_target(transfer, "stalled")
-    emulator_fault(transfer, "unload_stall", str(source), "120")
-    try:
+    with emulator_faults(transfer, "unload_stall", str(source), "120"):
         run = run_step(transfer, "--table", str(source), timeout=60,
                        environ=step_environ(transfer, REDSHIFT_UNLOAD_TIMEOUT="3"))
-    finally:
-        clear_emulator_faults(transfer)
     line = one_error_line(run.output, "table_transfer")
     result = transfer.result(source)
     outcome.observed = f"exit {run.code} after {run.seconds} s: {line[27:100]}"
