@@ -10,7 +10,7 @@ CHECKOV := checkov==3.3.30
 IMAGE_REGISTRY ?= ghcr.io/r2a
 IMAGE_TAG ?= 0.1.0
 
-.PHONY: test demo bench faults lint render images clean devstack-up devstack-down constraints
+.PHONY: test test-fast demo bench faults lint render images clean devstack-up devstack-down constraints
 
 # constraints.txt pins every distribution (direct and transitive) to what the tests last ran with; the step images
 # install with the same file.
@@ -22,6 +22,11 @@ $(STAMP): pyproject.toml constraints.txt
 
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+# The tests that need no devstack and take seconds (tier `fast`, set by tests/conftest.py): under a minute, for the
+# edit loop. Starting a devstack service is refused here, so a test that needs one fails instead of dropping out.
+test-fast: $(STAMP)
+	R2A_NO_DEVSTACK=1 $(PY) -m pytest -q -m fast -p no:cacheprovider $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(PY) -m workflows.demo $(DEMO_ARGS)

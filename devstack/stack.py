@@ -7,6 +7,7 @@ the S3 emulator keeps everything in memory, so after its restart the bucket is e
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ REDSHIFT_MODULE = Path(__file__).parent / "redshift" / "__main__.py"
 REDSHIFT_MASTER_USER = "awsuser"
 REDSHIFT_DATABASE = "dev"
 REDSHIFT_SLICES = 4
+NO_SERVICES_ENV = "R2A_NO_DEVSTACK"
 
 
 def _skeleton(state_dir: Path) -> dict:
@@ -47,6 +49,9 @@ def running(env: dict, name: str) -> bool:
 
 def start(env: dict, name: str) -> None:
     """Start one service, on its recorded port and with its recorded secrets when it ran before."""
+    if os.environ.get(NO_SERVICES_ENV):  # `make test-fast`: a test that needs a service fails, never skips
+        raise processes.StartError(f"{name} is not started: {NO_SERVICES_ENV} is set (the fast test tier); "
+                                   "a test that starts devstack must be marked live")
     state_dir = Path(env["state_dir"])
     logs = state_dir / "logs"
     service = env.get(name) or {}

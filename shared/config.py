@@ -121,6 +121,8 @@ class Settings:
     bastion: BastionSettings
     scratch_dsn: str | None = None
     log_format: str = "auto"
+    debug: bool = False
+    pg_dump: str | None = None
 
     def secret_values(self) -> list[str]:
         values = [self.scratch_dsn] if self.scratch_dsn else []
@@ -135,6 +137,9 @@ class Settings:
 _GENERAL = {
     "scratch_dsn": setting("R2A_SCRATCH_DSN", secret=True, doc="libpq DSN of the scratch PostgreSQL"),
     "log_format": setting("R2A_LOG_FORMAT", "auto", choices=LOG_FORMATS, doc="auto (json unless a TTY), json, text"),
+    "debug": setting("R2A_DEBUG", False, kind=bool,
+                     doc="print the traceback of an internal error (exit 70) before its one line"),
+    "pg_dump": setting("R2A_PG_DUMP", doc="validate_restore: the pg_dump to use (and only it); unset: pg_dump on PATH"),
 }
 SECTIONS = (RedshiftSettings, AlloyDBSettings, S3Settings, GCSSettings, BastionSettings)
 
@@ -217,6 +222,17 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
             del merged[cert_env]
     general = {name: _read(f.metadata, f.default, merged) for name, f in _GENERAL.items()}
     return Settings(*(_section(cls, merged) for cls in SECTIONS), **general)
+
+
+def general_setting(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """One general setting alone (e.g. where the others may be what failed to load)."""
+    meta = _GENERAL[name]
+    return _read(meta.metadata, meta.default, os.environ if environ is None else environ)
+
+
+def setting_env(name: str) -> str:
+    """The environment variable of a general setting, for messages."""
+    return _GENERAL[name].metadata["env"]
 
 
 def require(section: Any, *names: str) -> None:

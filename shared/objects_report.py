@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared import stepnames
 from shared.sqlblocks import SqlObject
 
-STEP = "load_schema"
+STEP = stepnames.LOAD_SCHEMA
 FORMAT_VERSION = 1
 
 

@@ -1,13 +1,24 @@
-"""The one table of Redshift column types: what each becomes in PostgreSQL and how UNLOAD selects it.
+"""Redshift column types, in one module: what each becomes in PostgreSQL (`TYPES`), how UNLOAD must select it so
+that PostgreSQL's COPY reads it back exactly (`UNLOAD_WRAPPERS`), and how a load of it is verified
+(`CHECKSUM_KINDS`).
 
 Redshift spells a type many ways (`int4`, `dec(18,2)`, `text`, `character varying(256)`); `parse_type` reduces
 every spelling to a canonical base plus parameters, and `TYPES` says, per canonical base, the PostgreSQL type,
-the UNLOAD select expression and what changed. Extend by adding entries, not `if`s (sqlglot's TYPE_MAPPING habit).
+the expression rewrite_ddl writes into the plan and what changed. Extend by adding entries, not `if`s (sqlglot's
+TYPE_MAPPING habit).
 
-UNLOAD already writes every supported type in a text form PostgreSQL's COPY reads (booleans t/f, TIMESTAMPTZ
-with +00, SUPER as JSON), so most expressions select the column as it is. One exception the loader must know:
-UNLOAD writes VARBYTE as hex (lower case) and GEOMETRY/GEOGRAPHY as hex EWKB (upper case), both *without*
-PostgreSQL's `\\x` prefix.
+In UNLOAD's text format most types come out in a form COPY reads as they are (booleans t/f, TIMESTAMPTZ with
++00), so rewrite_ddl selects the bare column. Three do not, and table_transfer wraps them when the plan selects
+the bare column (`UNLOAD_WRAPPERS`):
+- SUPER is written as JSON, untouched by ESCAPE, and its NULL as JSON `null` whatever NULL AS says
+  (https://docs.aws.amazon.com/redshift/latest/dg/unload-super-csv.html); JSON_SERIALIZE makes it VARCHAR, which
+  ESCAPE and NULL AS apply to (https://docs.aws.amazon.com/redshift/latest/dg/JSON_SERIALIZE.html).
+- VARBYTE is written as hex without PostgreSQL's `\\x` prefix, which bytea would read as escape-format text
+  (https://docs.aws.amazon.com/redshift/latest/dg/r_VARBYTE_type.html,
+  https://www.postgresql.org/docs/16/datatype-binary.html).
+- GEOMETRY/GEOGRAPHY kept as bytea go through ST_AsHexEWKB, since TO_HEX takes only numbers and VARBYTE
+  (https://docs.aws.amazon.com/redshift/latest/dg/r_TO_HEX.html,
+  https://docs.aws.amazon.com/redshift/latest/dg/ST_AsHexEWKB-function.html); into PostGIS they go bare.
 """
 
 from __future__ import annotations
@@ -155,3 +166,33 @@ def sql_type_name(text: str, *, postgis: bool = False) -> str | None:
         return map_type(text, postgis=postgis).target
     except UnknownTypeError:
         return None
+
+
+# PostgreSQL target type -> the select UNLOAD needs (see the module docstring); keyed by the plan's target type.
+UNLOAD_WRAPPERS: dict[str, str] = {
+    "jsonb": "JSON_SERIALIZE({column})",
+    "json": "JSON_SERIALIZE({column})",
+    "bytea": "'\\\\x' || TO_HEX({column})",
+}
+SPATIAL_BYTEA_WRAPPER = "'\\\\x' || ST_AsHexEWKB({column})"
+SPATIAL_TYPES = frozenset({"geometry", "geography"})
+# Every select-list form rewrite_ddl can write for a column (the type rules' templates) and the wrappers above.
+UNLOAD_TEMPLATES = frozenset({rule.unload for rule in TYPES.values()} | set(UNLOAD_WRAPPERS.values())
+                             | {SPATIAL_BYTEA_WRAPPER})
+
+# PostgreSQL target type prefix -> the aggregates beyond a non-null count that Redshift and PostgreSQL compute
+# identically for it (first match wins, so longer prefixes come first); floats, JSON, bytes and intervals have none.
+CHECKSUM_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("smallint", ("min", "max", "sum")), ("integer", ("min", "max", "sum")), ("bigint", ("min", "max")),
+    ("numeric", ("min", "max")), ("date", ("min", "max")), ("timestamp", ("min", "max")),
+    ("time without", ("min", "max")), ("boolean", ("true",)),
+    ("character varying", ("length", "md5")), ("varchar", ("length", "md5")),
+    ("character", ("length",)), ("char", ("length",)),
+)
+
+INTEGER_TARGETS = ("smallint", "integer", "bigint")  # PostgreSQL types an identity column can have
+
+
+def checksum_kinds(target_type: str | None) -> tuple[str, ...]:
+    lowered = (target_type or "").lower()
+    return next((kinds for prefix, kinds in CHECKSUM_KINDS if lowered.startswith(prefix)), ())

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from shared import stepnames
 from shared.errors import ExitCode, R2AError, Stopped, exit_code_for
 from shared.log import one_line, redact_value
 
@@ -83,7 +84,7 @@ class TableResult:
     parts: int | None = None
     checksum_match: bool | None = None
     error: ErrorInfo | None = None
-    step: str = "table_transfer"
+    step: str = stepnames.TABLE_TRANSFER
     # the source's count after the load, in a transaction of its own: differs from rows_source (the UNLOAD's
     # snapshot, which was verified) when other sessions changed the table during the run
     rows_source_after: int | None = None

@@ -15,6 +15,50 @@ import pytest
 from devstack import env as envfile
 from devstack import processes, stack
 
+# Every collected test is in exactly one tier: `live` (it needs devstack: it requests the devstack fixture, found
+# here, or starts a private devstack, marked by hand), `long` (minutes without devstack, marked by hand), or `fast`
+# (everything else, only ever set here). `make test-fast` runs `-m fast` with devstack forbidden
+# (R2A_NO_DEVSTACK: a fast test that starts a service fails), so nothing can drop out of both tiers unseen.
+TIERS = {
+    "live": "needs devstack (set for tests using the devstack fixture; by hand for a private devstack)",
+    "long": "minutes long without devstack; left out of make test-fast",
+    "fast": "needs no devstack and is quick: make test-fast (set by tests/conftest.py only)",
+}
+
+
+def pytest_configure(config):
+    for name, doc in TIERS.items():
+        config.addinivalue_line("markers", f"{name}: {doc}")
+
+
+def tier(item) -> str:
+    if "devstack" in getattr(item, "fixturenames", ()) or item.get_closest_marker("live"):
+        return "live"
+    return "long" if item.get_closest_marker("long") else "fast"
+
+
+_TIER_COUNTS = pytest.StashKey[dict]()
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by these markers
+def pytest_collection_modifyitems(config, items):
+    counts = dict.fromkeys(TIERS, 0)
+    for item in items:
+        if item.get_closest_marker("fast"):
+            raise pytest.UsageError(f"{item.nodeid}: the fast tier is what is neither live nor long; "
+                                    "do not mark it by hand")
+        name = tier(item)
+        item.add_marker(name)
+        counts[name] += 1
+    config.stash[_TIER_COUNTS] = counts
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    counts = config.stash.get(_TIER_COUNTS, None)
+    if counts:
+        tiers = ", ".join(f"{name} {count}" for name, count in counts.items())
+        terminalreporter.write_line(f"tiers of the {sum(counts.values())} collected tests: {tiers}")
+
 
 @pytest.fixture(scope="session")
 def devstack(tmp_path_factory):

@@ -108,7 +108,7 @@ class TableStatus:
 
 def run_status(store: ObjectStore, layout: RunLayout) -> list[TableStatus]:
     """Every planned table with its latest result (a planned table without a result is `not_run`)."""
-    plan_url = layout.artifact("tables.json")
+    plan_url = layout.tables_json
     results = {}
     urls = [info.url for info in store.list(layout.results_prefix) if info.url.endswith(".json")]
     for url, data in store.read_many(urls):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import typer
 
-from shared.log import one_line
 from workflows import render as rendering
 
 app = typer.Typer(help="r2a: Redshift → AlloyDB as an Argo Workflows DAG.", no_args_is_help=True,
@@ -43,11 +42,11 @@ def render(
 
 
 def _fail(command: str, exc: Exception) -> None:
+    from shared.cli import error_line
     from shared.errors import ExitCode, R2AError
 
     code = int(exc.exit_code) if isinstance(exc, R2AError) else int(ExitCode.BAD_INPUT)
-    message = exc.one_line() if isinstance(exc, R2AError) else one_line(exc)
-    typer.echo(f"r2a {command}: error: {message}", err=True)
+    error_line(command, exc.one_line() if isinstance(exc, R2AError) else str(exc))
     raise typer.Exit(code) from None
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
+from shared import stepnames
 from shared.errors import BadInputError, SourceError
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import utc_now
@@ -19,7 +20,7 @@ from steps.dump_schema.assemble import Filters, build_catalog
 from steps.dump_schema.backup import render_backup
 from steps.dump_schema.reader import read_consistent
 
-STEP = "dump_schema"
+STEP = stepnames.DUMP_SCHEMA
 _NO_SCHEMA_BINDING = re.compile(r"\s+with\s+no\s+schema\s+binding\s*$", re.I)
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "catalog.schema.json"
 

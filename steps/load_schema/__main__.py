@@ -13,7 +13,7 @@ from shared.objects_report import STEP
 from shared.steprecord import StepRecord
 from steps.load_schema.core import load_post_data, load_pre_data
 
-app = StepApp("load_schema", help=__doc__)
+app = StepApp(STEP, help=__doc__)
 
 
 class DroppedInSource(StrEnum):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
-from shared.cli import StepApp, step_boundary
+from shared import stepnames
+from shared.cli import StepApp, error_line, step_boundary
 from shared.errors import ExitCode
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
@@ -18,8 +18,8 @@ from shared.results import ErrorInfo, StepResult, to_dict, utc_now
 from steps.report.collect import collect
 from steps.report.core import build_report, read_schema_backups, unfinished_tables, write_report
 
-STEP = "report"
-app = StepApp("report", help=__doc__)
+STEP = stepnames.REPORT
+app = StepApp(STEP, help=__doc__)
 
 
 @app.command()
@@ -57,8 +57,7 @@ def main(
         record("succeeded", counts, [u for u in outputs if u.startswith("gs://")], None)
         event("step.finished", all_planned_succeeded=report.all_planned_succeeded, **counts)
         if not report.all_planned_succeeded:
-            print(f"r2a {STEP}: {report.verdict()}; see {layout.report(run_id + '.tables')}", file=sys.stderr,
-                  flush=True)
+            error_line(STEP, f"{report.verdict()}; see {layout.report(run_id + '.tables')}")
             raise typer.Exit(int(ExitCode.TABLES_FAILED))
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from shared import stepnames
 from shared.errors import BadInputError
 from shared.identifiers import parse_table_ref
 from shared.log import one_line
@@ -31,7 +32,7 @@ STEPS_DIR = "steps/"
 BATCHES_DIR = "batches/"  # RunLayout.batches_prefix, relative to the run root
 CHANGES = ("created", "refreshed", "unchanged", "changed", "dropped_in_source")
 NOT_MIGRATED = ("unsupported", "failed", "skipped", "deferred")  # deferred: its table is not loaded (yet)
-REPORT_STEP = "report"
+REPORT_STEP = stepnames.REPORT
 
 
 @dataclass

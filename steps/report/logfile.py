@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared import stepnames
 from shared.log import one_line
 from shared.results import PhaseTiming, StepResult, TableResult
 from steps.report.collect import RunInputs
@@ -16,8 +17,8 @@ from steps.report.tables import NO_RESULT, TableRow, error_text
 from steps.report.timefmt import format_seconds, format_ts, parse_ts
 
 COLUMNS = ("timestamp", "step", "table", "phase", "event", "duration_s", "detail")
-TRANSFER_STEP = "table_transfer"
-REPORT_STEP = "report"
+TRANSFER_STEP = stepnames.TABLE_TRANSFER
+REPORT_STEP = stepnames.REPORT
 PHASE_EVENTS = {"succeeded": "finished", "failed": "failed", "skipped": "skipped"}
 FINAL_EVENTS = {"succeeded": "finished", "failed": "failed", "skipped": "skipped", "partial": "finished"}
 

@@ -10,7 +10,7 @@ from shared.steprecord import StepRecord
 from steps.rewrite_ddl.core import OUTPUT_URLS, STEP, load_overrides, run
 from steps.rewrite_ddl.tables import Options
 
-app = StepApp("rewrite_ddl", help=__doc__)
+app = StepApp(STEP, help=__doc__)
 
 
 @app.command()

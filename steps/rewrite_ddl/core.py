@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from shared import stepnames
 from shared.errors import BadInputError
 from shared.identifiers import TableRef, canonical_name
 from shared.objectstore import ObjectStore, RunLayout
@@ -20,7 +21,7 @@ from steps.rewrite_ddl.sqltext import ident, literal
 from steps.rewrite_ddl.tables import Options, TableContext, rewrite_table
 from steps.rewrite_ddl.views import rewrite_functions, rewrite_procedures, rewrite_views
 
-STEP = "rewrite_ddl"
+STEP = stepnames.REWRITE_DDL
 FILE_HEADER = "-- Written by r2a rewrite_ddl from catalog.json of run {run_id}. One object per block.\n\n"
 
 

@@ -5,11 +5,12 @@
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 
 import typer
 
 from shared import stopping
-from shared.cli import StepApp, step_boundary
+from shared.cli import StepApp, checked, error_line, step_boundary
 from shared.connections import reusing_tunnels
 from shared.errors import BadInputError, ExitCode
 from shared.identifiers import parse_table_ref
@@ -25,9 +26,25 @@ from steps.table_transfer.core import (
     transfer_table,
     write_result,
 )
-from steps.table_transfer.plan import DEFAULT_MAX_FILE_SIZE, TransferOptions, parse_cleanup, select_tables
+from steps.table_transfer.plan import (
+    COMPRESSIONS,
+    DEFAULT_MAX_FILE_SIZE,
+    FORMATS,
+    VERIFY_MODES,
+    TransferOptions,
+    max_file_size_clause,
+    parse_cleanup,
+    select_tables,
+)
 
-app = StepApp("table_transfer", help=__doc__)
+app = StepApp(STEP, help=__doc__)
+DataFormat = StrEnum("DataFormat", {value: value for value in FORMATS})
+Compression = StrEnum("Compression", {value: value for value in COMPRESSIONS})
+Verify = StrEnum("Verify", {value: value for value in VERIFY_MODES})
+
+
+def _check_cleanup(text: str) -> None:
+    TransferOptions(cleanup=parse_cleanup(text))
 
 
 def exit_code(results: list[TableResult]) -> int:
@@ -47,17 +64,19 @@ def main(
     table: str | None = typer.Option(None, "--table", help="the Redshift table, schema.table"),
     batch: str | None = typer.Option(None, "--batch", help="a batch of small tables (batches/<ID>.json)"),
     plan: str | None = typer.Option(None, "--plan", help="tables.json to read instead of the run's"),
-    data_format: str = typer.Option("text", "--format", help="UNLOAD format: text (exact) or csv"),
-    compression: str = typer.Option("zstd", "--compression",
-                                    help="zstd (cheaper to UNLOAD and to decompress) or gzip (the old system's .gz)"),
-    parallel_parts: int = typer.Option(4, "--parallel-parts", help="parts copied S3 → GCS at the same time"),
-    load_sessions: int = typer.Option(1, "--load-sessions",
+    data_format: DataFormat = typer.Option("text", "--format", help="UNLOAD format: text (exact) or csv"),
+    compression: Compression = typer.Option(
+        "zstd", "--compression", help="zstd (cheaper to UNLOAD and to decompress) or gzip (the old system's .gz)"),
+    parallel_parts: int = typer.Option(4, "--parallel-parts", min=1, max=64,
+                                       help="parts copied S3 → GCS at the same time"),
+    load_sessions: int = typer.Option(1, "--load-sessions", min=1, max=64,
                                       help="COPY sessions; >1 loads through a staging table (big tables)"),
-    max_file_size: str = typer.Option(DEFAULT_MAX_FILE_SIZE, "--max-file-size",
+    max_file_size: str = typer.Option(DEFAULT_MAX_FILE_SIZE, "--max-file-size", callback=checked(max_file_size_clause),
                                       help="UNLOAD MAXFILESIZE (5MB..6.2GB): parts are copied and loaded as each "
                                            "one is written"),
-    cleanup: str | None = typer.Option(None, "--cleanup", help="after success delete staged files: s3,gcs"),
-    verify: str = typer.Option("count", "--verify", help="count, or checksum (per-column aggregates too)"),
+    cleanup: str | None = typer.Option(None, "--cleanup", callback=checked(_check_cleanup),
+                                       help="after success delete staged files: s3,gcs"),
+    verify: Verify = typer.Option("count", "--verify", help="count, or checksum (per-column aggregates too)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the statements and folders; change nothing"),
 ) -> None:
     """Move one table (or a batch) from Redshift to AlloyDB, verified, and write results/<table>.json."""
@@ -65,8 +84,8 @@ def main(
         stopping.stop_at_safe_points()  # the main thread feeds COPY from an HTTP stream: never cut it mid-read
         store = ObjectStore(step.settings.s3, step.settings.gcs)
         layout = RunLayout.from_settings(run_id, step.settings.gcs, step.settings.s3)
-        options = TransferOptions(data_format, compression, parallel_parts, max_file_size, parse_cleanup(cleanup),
-                                  verify, dry_run, load_sessions)
+        options = TransferOptions(data_format.value, compression.value, parallel_parts, max_file_size,
+                                  parse_cleanup(cleanup), verify.value, dry_run, load_sessions)
         ctx = TransferContext(run_id, step.settings, store, layout, options)
         single = parse_table_ref(table) if table is not None and batch is None else None
         written: list[TableResult] = []
@@ -97,7 +116,7 @@ def main(
             failed = [r for r in written if r.status != "succeeded"]
             first = failed[0]
             more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-            typer.echo(f"r2a {STEP}: error: {first.table}: {first.error.message}{more}", err=True)
+            error_line(STEP, f"{first.table}: {first.error.message}{more}")
             raise typer.Exit(code)
 
 

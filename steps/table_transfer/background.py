@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from psycopg2 import sql
 
+from shared import stepnames
 from shared.config import Settings
 from shared.connections import cancel_redshift_statement, redshift_connection
 from shared.errors import R2AError, TransientError
@@ -25,7 +26,7 @@ from steps.table_transfer.source_state import waiting_for
 from steps.table_transfer.unload import Manifest, read_manifest, run_unload
 from steps.table_transfer.verify import Aggregate
 
-STEP = "table_transfer"
+STEP = stepnames.TABLE_TRANSFER
 CANCEL_GRACE_S = 10.0  # how long a stop waits for the UNLOAD to end after asking Redshift to cancel it
 
 

@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
+from shared import stepnames
 from shared.config import Settings
 from shared.connections import alloydb_connection, redshift_connection
 from shared.errors import BadInputError, BadStateError
@@ -41,7 +42,7 @@ from steps.table_transfer.source_state import count_now
 from steps.table_transfer.unload import authorization_clause, select_statement, unload_statement
 from steps.table_transfer.verify import check_checksums, check_counts, checksum_aggregates, target_aggregates
 
-STEP = "table_transfer"
+STEP = stepnames.TABLE_TRANSFER
 _ATTEMPT_FOLDER = re.compile(r"/attempt-(\d+)/")
 
 

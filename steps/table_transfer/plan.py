@@ -15,7 +15,14 @@ from typing import Any
 from shared.errors import BadInputError
 from shared.identifiers import TableRef, parse_table_ref
 from shared.objectstore import ObjectStore, RunLayout
-from shared.redshift_types import TYPES, UnknownTypeError, parse_type
+from shared.redshift_types import (
+    SPATIAL_BYTEA_WRAPPER,
+    SPATIAL_TYPES,
+    UNLOAD_TEMPLATES,
+    UNLOAD_WRAPPERS,
+    UnknownTypeError,
+    parse_type,
+)
 
 FORMATS = ("text", "csv")
 COMPRESSIONS = ("gzip", "zstd")
@@ -26,30 +33,6 @@ MAX_FILE_MB = 6.2 * 1024
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(MB|GB)\s*$", re.IGNORECASE)
 _BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _MARKER = re.compile(r"^[A-Za-z0-9_]{16,64}$")
-
-# UNLOAD writes these types in a form PostgreSQL's COPY cannot read back exactly, so the select wraps them
-# (only when the plan selects the bare column): SUPER goes out as raw JSON that UNLOAD's ESCAPE does not
-# touch (a `|` or `\` inside a JSON string breaks the line) and a SQL NULL as JSON `null`; JSON_SERIALIZE
-# makes it VARCHAR, so ESCAPE and NULL AS apply. VARBYTE goes out as bare hex, which bytea input reads as
-# escape-format text; prefixing `\x` makes it bytea's hex format.
-UNLOAD_WRAPPERS: dict[str, str] = {
-    "jsonb": "JSON_SERIALIZE({column})",
-    "json": "JSON_SERIALIZE({column})",
-    "bytea": "'\\\\x' || TO_HEX({column})",
-}
-# GEOMETRY/GEOGRAPHY kept as bytea: TO_HEX takes only a number or VARBYTE
-# (https://docs.aws.amazon.com/redshift/latest/dg/r_TO_HEX.html), so their EWKB comes from ST_AsHexEWKB, which takes
-# both types and writes upper-case hex (https://docs.aws.amazon.com/redshift/latest/dg/ST_AsHexEWKB-function.html).
-# bytea's hex input reads either case (https://www.postgresql.org/docs/16/datatype-binary.html), so the case
-# Redshift writes does not matter.
-SPATIAL_BYTEA_WRAPPER = "'\\\\x' || ST_AsHexEWKB({column})"
-SPATIAL_TYPES = frozenset({"geometry", "geography"})
-
-
-# Every select-list form rewrite_ddl can write for a column (the type rules' templates) and the wrappers above.
-UNLOAD_TEMPLATES = frozenset({rule.unload for rule in TYPES.values()} | set(UNLOAD_WRAPPERS.values())
-                             | {SPATIAL_BYTEA_WRAPPER})
-
 
 @dataclass(frozen=True)
 class ColumnSpec:

@@ -7,13 +7,14 @@ from __future__ import annotations
 import psycopg2
 from psycopg2 import sql
 
+from shared import stepnames
 from shared.config import Settings
 from shared.connections import redshift_connection
 from shared.errors import R2AError
 from shared.log import event, one_line
 from steps.table_transfer.plan import TableSpec
 
-STEP = "table_transfer"
+STEP = stepnames.TABLE_TRANSFER
 # https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_TRANSACTIONS.html: locks held (granted) or awaited (not
 # granted) by each session (pid); relation is the table's id.
 _AWAITED_LOCK = "SELECT relation, lock_mode FROM svv_transactions WHERE pid = %s AND NOT granted AND relation IS NOT NULL"

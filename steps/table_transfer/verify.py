@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from psycopg2 import sql
 
 from shared.errors import TargetError
+from shared.redshift_types import checksum_kinds
 from steps.table_transfer.plan import ColumnSpec, TableSpec, _quoted
 
 
@@ -42,29 +43,13 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
     "md5": ("SUM(STRTOL(LEFT(MD5({c}), 8), 16))", "SUM(CAST(CAST('x' || LEFT(MD5({c}), 8) AS BIT(32)) AS BIGINT))"),
 }
 
-# target type prefix -> kinds beyond "nonnull" (first match wins; order matters: longer prefixes first)
-_KINDS_BY_TYPE: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("smallint", ("min", "max", "sum")), ("integer", ("min", "max", "sum")), ("bigint", ("min", "max")),
-    ("numeric", ("min", "max")), ("date", ("min", "max")), ("timestamp", ("min", "max")),
-    ("time without", ("min", "max")), ("boolean", ("true",)),
-    ("character varying", ("length", "md5")), ("varchar", ("length", "md5")),
-    ("character", ("length",)), ("char", ("length",)),
-)
-
-
-
-
 def checksum_aggregates(spec: TableSpec) -> list[Aggregate]:
     aggregates = []
     for column in spec.columns:
         aggregates.append(Aggregate(column, "nonnull"))
         if column.unload_expression != _quoted(column.source):
             continue
-        target_type = (column.target_type or "").lower()
-        for prefix, kinds in _KINDS_BY_TYPE:
-            if target_type.startswith(prefix):
-                aggregates.extend(Aggregate(column, kind) for kind in kinds)
-                break
+        aggregates.extend(Aggregate(column, kind) for kind in checksum_kinds(column.target_type))
     return aggregates
 
 

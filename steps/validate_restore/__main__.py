@@ -11,16 +11,16 @@ from shared.steprecord import StepRecord
 from steps.validate_restore.core import validate
 from steps.validate_restore.scratch import STEP
 
-app = StepApp("validate_restore", help=__doc__)
+app = StepApp(STEP, help=__doc__)
 
 
 @app.command()
 def main(
     run_id: str = typer.Option(..., "--run-id", help="the run whose rewrite_ddl output to validate"),
-    scratch_dsn: str | None = typer.Option(None, "--scratch-dsn", envvar="R2A_SCRATCH_DSN", show_envvar=True,
-                                           show_default=False,
+    scratch_dsn: str | None = typer.Option(None, "--scratch-dsn", show_default=False,
                                            help="libpq DSN of the scratch PostgreSQL (a database per run is "
-                                                "created inside it and dropped afterwards)"),
+                                                "created inside it and dropped afterwards) [default: "
+                                                "R2A_SCRATCH_DSN]"),
 ) -> None:
     """Apply the rewritten schema to a scratch PostgreSQL object by object, report what it refuses, pg_dump it."""
     with step_boundary(STEP, run_id, {"R2A_SCRATCH_DSN": scratch_dsn}) as step:

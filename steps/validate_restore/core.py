@@ -32,13 +32,8 @@ from steps.validate_restore.scratch import STEP, scratch_database
 
 FORMAT_VERSION = 1
 ROLE_KINDS = ("user", "group")
-# (file, group): applied in this order; the group says which load_schema section replays the object.
-INPUT_FILES = (("compat.sql", "pre-data"), ("pre_data.sql", "pre-data"), ("views.sql", "post-data"),
-               ("post_data.sql", "post-data"))
-OPTIONAL_FILES = {"compat.sql"}  # rewrite_ddl may have no compat function to write
-VALIDATED_FILES = {"pre-data": "validated_pre_data.sql", "post-data": "validated_post_data.sql"}
-DUMP_FILES = {None: "schema_alloydb.sql", "pre-data": "schema_alloydb_pre_data.sql",
-              "post-data": "schema_alloydb_post_data.sql"}
+SECTIONS = ("pre-data", "post-data")  # validated_<section>.sql: what each load_schema section applies
+DUMP_SECTIONS = (None, *SECTIONS)  # schema_alloydb[_<section>].sql: the whole dump and each section's
 
 
 @dataclass
@@ -62,13 +57,20 @@ class Input:
     group: str  # the load_schema section that replays it
 
 
+def input_files(layout: RunLayout) -> tuple[tuple[str, str], ...]:
+    """(URL, group) of rewrite_ddl's files, in the order they are applied; the group says which load_schema
+    section replays the object."""
+    return ((layout.compat_sql, "pre-data"), (layout.pre_data_sql, "pre-data"), (layout.views_sql, "post-data"),
+            (layout.post_data_sql, "post-data"))
+
+
 def read_inputs(store: ObjectStore, layout: RunLayout) -> list[Input]:
     """Every object of the four files in application order; BadInput/BadState before any work."""
     objects: list[Input] = []
-    for filename, group in INPUT_FILES:
-        url = layout.artifact(filename)
+    for url, group in input_files(layout):
+        filename = url.rsplit("/", 1)[-1]
         if not store.exists(url):
-            if filename in OPTIONAL_FILES:
+            if url == layout.compat_sql:  # rewrite_ddl may have no compat function to write
                 continue
             raise BadStateError(f"{url} does not exist", "Run rewrite_ddl for this run first")
         objects.extend(Input(obj, filename, group) for obj in parse(store.read_text(url), filename))
@@ -142,14 +144,14 @@ def validate(run_id: str, scratch_dsn: str, store: ObjectStore, layout: RunLayou
                 event("object.failed", level=logging.WARNING, kind=outcome.obj.kind, object=outcome.obj.name,
                       reason=outcome.reason)
         with clock.phase("pg_dump"):
-            dumps = {section: pgdump.dump_schema(dumper, scratch.dsn, section) for section in DUMP_FILES}
+            dumps = {section: pgdump.dump_schema(dumper, scratch.dsn, section) for section in DUMP_SECTIONS}
     with clock.phase("write"):
         outputs = []
-        for section, filename in DUMP_FILES.items():
-            outputs.append(layout.artifact(filename))
+        for section in DUMP_SECTIONS:
+            outputs.append(layout.schema_alloydb_section_sql(section))
             store.write_text(outputs[-1], dumps[section], "application/sql")
-        for group, filename in VALIDATED_FILES.items():
-            outputs.append(layout.artifact(filename))
+        for group in SECTIONS:
+            outputs.append(layout.validated_sql(group))
             store.write_text(outputs[-1], validated_sql(result, groups, group, run_id), "application/sql")
         report = build_report(run_id, inputs, result, scratch.server_version_num, dumper.version)
         outputs.append(layout.validation_report_json)

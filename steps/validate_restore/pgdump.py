@@ -25,10 +25,11 @@ from pathlib import Path
 
 import psycopg2.extensions
 
+from shared.config import general_setting, setting_env
 from shared.errors import ConfigError, R2AError
 from shared.log import event
 
-PG_DUMP_ENV = "R2A_PG_DUMP"
+PG_DUMP_ENV = setting_env("pg_dump")
 SECTIONS = ("pre-data", "post-data")
 _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
 
@@ -85,7 +86,7 @@ def _pgserver_pg_dump() -> str | None:
 def find_pg_dump(server_major: int, environ: Mapping[str, str] | None = None) -> PgDump:
     """A pg_dump able to dump a server of `server_major`; ConfigError naming what was found otherwise."""
     environ = os.environ if environ is None else environ
-    explicit = environ.get(PG_DUMP_ENV)
+    explicit = general_setting("pg_dump", environ)
     if explicit:
         found = pg_dump_version(explicit)
         if found is None:

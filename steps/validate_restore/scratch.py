@@ -33,11 +33,12 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
+from shared import stepnames
 from shared.connections import dsn_connection
 from shared.errors import ConfigError, TransientError
 from shared.log import event, one_line, register_secret
 
-STEP = "validate_restore"
+STEP = stepnames.VALIDATE_RESTORE
 DATABASE_PREFIX = "r2a_validate_"
 CREATEROLE_SAFE_FROM = 160000  # see the module docstring
 

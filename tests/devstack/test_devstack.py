@@ -14,6 +14,8 @@ from devstack import env as envfile
 from devstack import processes, stack
 from tests.conftest import admin_connection
 
+pytestmark = pytest.mark.live  # a private devstack
+
 
 @pytest.fixture(scope="module")
 def private_stack(tmp_path_factory):

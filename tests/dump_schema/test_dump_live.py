@@ -20,8 +20,8 @@ from steps.rewrite_ddl.catalog import catalog_from_dict
 from steps.rewrite_ddl.core import render_files
 from steps.rewrite_ddl.overrides import Overrides
 from steps.rewrite_ddl.tables import Options
-from tests.dump_schema.conftest import run_step
 from tests.rewrite_ddl.conftest import apply_all
+from tests.support.steps import run_step
 
 LONG = "a_table_name_that_is_longer_than_sixty_three_bytes_which_redshift_accepts_fine_1"
 
@@ -118,7 +118,7 @@ def test_dumped_catalog_rewrites_and_applies(redshift, source, fresh_db):
 def test_dump_schema_as_a_process(devstack_environ, source):
     schema, _ = source
     run_id = f"dump_{uuid.uuid4().hex[:12]}"
-    done = run_step(["--run-id", run_id, "--schemas", schema], devstack_environ)
+    done = run_step("steps.dump_schema", ["--run-id", run_id, "--schemas", schema], devstack_environ)
     assert done.returncode == 0, done.stderr
     settings = load_settings(devstack_environ)
     store, layout = ObjectStore(settings.s3, settings.gcs), RunLayout.from_settings(run_id, settings.gcs)

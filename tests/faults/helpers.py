@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from tests.table_transfer.conftest import Transfer, quoted
@@ -41,6 +42,16 @@ def emulator_fault(transfer: Transfer, kind: str, table: str, argument: str) -> 
 
 def clear_emulator_faults(transfer: Transfer) -> None:
     transfer.rs_execute("SELECT r2a_emulator_fault_clear()")
+
+
+@contextmanager
+def emulator_faults(transfer: Transfer, kind: str, table: str, argument: str) -> Iterator[None]:
+    """One emulator fault for the body of the `with`, cleared afterwards whatever happens."""
+    emulator_fault(transfer, kind, table, argument)
+    try:
+        yield
+    finally:
+        clear_emulator_faults(transfer)
 
 
 @dataclass
@@ -92,14 +103,6 @@ def run_step(transfer: Transfer, *args: str, timeout: float = 120, environ: dict
     output = b"".join(chunks).decode(errors="replace")
     code = None if (killed or timed_out) else process.returncode
     return StepRun(code, output, timed_out, round(time.monotonic() - started, 1))
-
-
-def one_line_error(output: str) -> str:
-    """The step's error line (`r2a table_transfer: error: ...`)."""
-    lines = [line for line in output.splitlines() if line.startswith("r2a table_transfer: error:")]
-    assert len(lines) == 1, output
-    assert "Traceback" not in output, output
-    return lines[0]
 
 
 class BackendWatch:

@@ -10,6 +10,8 @@ from shared.config import load_settings
 from shared.connections import redshift_connection
 from shared.errors import ConfigError
 
+pytestmark = pytest.mark.live  # a private devstack
+
 
 @pytest.fixture
 def own_stack(tmp_path_factory):

@@ -26,11 +26,11 @@ from tests.faults.helpers import (
     emulator_fault,
     expected_summary,
     numbered_table,
-    one_line_error,
     run_step,
     step_environ,
     target_summary,
 )
+from tests.support.steps import one_error_line
 from tests.table_transfer.conftest import transfer  # noqa: F401  (the fixture)
 from workflows.local_env import devstack_environment
 from workflows.run_local import RENDERED, run_workflow
@@ -200,7 +200,7 @@ def test_lock_held_past_the_unload_timeout(transfer, matrix):  # noqa: F811
     finally:
         etl.rollback()
         etl.close()
-    line = one_line_error(run.output)
+    line = one_error_line(run.output, "table_transfer")
     result = transfer.result(source)
     outcome.observed = f"exit {run.code} after {run.seconds} s: {line[27:140]}"
     assert run.code == 1 and result["status"] == "failed" and result["error"]["transient"] is True, run.output

@@ -31,11 +31,11 @@ from tests.faults.helpers import (
     emulator_fault,
     expected_summary,
     numbered_table,
-    one_line_error,
     run_step,
     step_environ,
     target_summary,
 )
+from tests.support.steps import one_error_line
 from tests.table_transfer.conftest import transfer  # noqa: F401  (the fixture)
 from workflows.demo import copy_report
 from workflows.expressions import evaluate
@@ -140,7 +140,7 @@ def test_bastion_stopped_mid_unload_fails_transient_and_rerun_completes(transfer
     assert stopped_at, f"the step ended before the bastion was stopped: {run.output}"
     after_stop = round(ended - stopped_at[0], 1)
     assert not run.timed_out, f"hung after the bastion stopped: {run.output}"
-    line = one_line_error(run.output)
+    line = one_error_line(run.output, "table_transfer")
     result = transfer.result(source)
     outcome.observed = f"exit {run.code} {after_stop} s after the stop: {line.split('error: ', 1)[1][:70]}"
     assert run.code == 1 and result["status"] == "failed" and result["error"]["transient"] is True, run.output
@@ -289,7 +289,7 @@ def test_alloydb_restarted_during_fan_out_loses_nothing(fan_out, own_alloydb, ma
             assert target_summary(transfer, name) == expected_summary(FAN_OUT_ROWS), name
             observed.append(f"{name} 0" + (" (retried)" if "retrying" in run.output else ""))
             continue
-        line = one_line_error(run.output)
+        line = one_error_line(run.output, "table_transfer")
         assert run.code == 1, f"{name}: {run.output}"
         error = transfer.result(TableRef(transfer.schema, name))["error"]
         assert error["transient"] is True and _argo_retries(run.code), line
@@ -391,7 +391,7 @@ def test_bastion_frozen_mid_unload_is_given_up_and_rerun_completes(transfer, own
     assert frozen_at, f"the step ended before the bastion was frozen: {run.output}"
     after = round(ended - frozen_at[0], 1)
     assert not run.timed_out, f"hung after the bastion froze: {run.output}"
-    line = one_line_error(run.output)
+    line = one_error_line(run.output, "table_transfer")
     outcome.observed = f"exit {run.code} {after} s after the freeze: {line.split('error: ', 1)[1][:70]}"
     assert run.code == 1 and transfer.result(source)["error"]["transient"] is True and _argo_retries(1), run.output
     if unload_timeout:  # given up when the CANCEL has not ended the UNLOAD within the grace period

@@ -8,7 +8,6 @@ import signal
 import time
 from urllib.parse import urlparse
 
-import psutil
 import pytest
 
 from devstack.faultproxy import Fault, FaultProxy
@@ -16,13 +15,16 @@ from tests.faults.helpers import (
     BackendWatch,
     clear_emulator_faults,
     emulator_fault,
+    emulator_faults,
     expected_summary,
     numbered_table,
-    one_line_error,
     run_step,
+    step_command,
     step_environ,
     target_summary,
 )
+from tests.support.measure import run_measured
+from tests.support.steps import one_error_line
 from tests.table_transfer.conftest import transfer  # noqa: F401  (the fixture)
 
 STALE = (-1, 1, -1)  # the target's one row before the transfer: (rows, distinct ids, sum of ids)
@@ -48,12 +50,9 @@ def test_redshift_session_cut_mid_unload_is_transient_and_rerun_completes(transf
                            "exit 1 (transient), target unchanged, re-run succeeds")
     source, _ = numbered_table(transfer, "cut", 20_000)
     _stale_target(transfer, "cut")
-    emulator_fault(transfer, "disconnect", str(source), "2000")
-    try:
+    with emulator_faults(transfer, "disconnect", str(source), "2000"):
         run = run_step(transfer, "--table", str(source), timeout=90)
-    finally:
-        clear_emulator_faults(transfer)
-    line = one_line_error(run.output)
+    line = one_error_line(run.output, "table_transfer")
     result = transfer.result(source)
     outcome.observed = f"exit {run.code}, transient={result['error']['transient']}: {line[:80]}"
     assert run.code == 1 and result["status"] == "failed" and result["error"]["transient"] is True
@@ -65,12 +64,9 @@ def test_unload_failure_fails_in_one_line_and_rerun_completes(transfer, matrix):
                            "exit 4, one line, target unchanged, re-run succeeds")
     source, _ = numbered_table(transfer, "refused", 500)
     _stale_target(transfer, "refused")
-    emulator_fault(transfer, "unload_fail", str(source), "S3ServiceException: Access Denied, Status 403")
-    try:
+    with emulator_faults(transfer, "unload_fail", str(source), "S3ServiceException: Access Denied, Status 403"):
         run = run_step(transfer, "--table", str(source), timeout=60)
-    finally:
-        clear_emulator_faults(transfer)
-    line = one_line_error(run.output)
+    line = one_error_line(run.output, "table_transfer")
     outcome.observed = f"exit {run.code}: {line[:90]}"
     assert run.code == 4 and "Access Denied" in line
     assert transfer.result(source)["error"]["error_class"] == "SourceError"
@@ -82,13 +78,10 @@ def test_unload_stall_past_its_timeout_is_cancelled_transient_and_rerun_complete
                            "cancelled after 3 s: exit 1 (transient), one line, target unchanged, re-run succeeds")
     source, _ = numbered_table(transfer, "stalled", 500)
     _stale_target(transfer, "stalled")
-    emulator_fault(transfer, "unload_stall", str(source), "120")
-    try:
+    with emulator_faults(transfer, "unload_stall", str(source), "120"):
         run = run_step(transfer, "--table", str(source), timeout=60,
                        environ=step_environ(transfer, REDSHIFT_UNLOAD_TIMEOUT="3"))
-    finally:
-        clear_emulator_faults(transfer)
-    line = one_line_error(run.output)
+    line = one_error_line(run.output, "table_transfer")
     result = transfer.result(source)
     outcome.observed = f"exit {run.code} after {run.seconds} s: {line[27:100]}"
     assert run.code == 1 and result["status"] == "failed" and result["error"]["transient"] is True
@@ -142,7 +135,7 @@ def test_source_changed_after_planning_fails_and_loads_nothing(transfer, matrix,
     _stale_target(transfer, name)
     transfer.rs_execute(change.format(schema=transfer.schema, name=name))
     run = run_step(transfer, "--table", str(source), timeout=60)
-    line = one_line_error(run.output)
+    line = one_error_line(run.output, "table_transfer")
     outcome.observed = f"exit {run.code}: {line[:90]}"
     assert run.code == 4 and says in line
     assert target_summary(transfer, name) == (1, 1, -1)
@@ -186,7 +179,7 @@ def test_alloydb_backend_terminated_every_time_fails_transient_and_rerun_complet
     _stale_target(transfer, "killed_always")
     watch = BackendWatch(transfer.alloydb_dsn, terminate_times=100)
     run = run_step(transfer, "--table", str(source), timeout=150, while_running=watch)
-    line = one_line_error(run.output)
+    line = one_error_line(run.output, "table_transfer")
     outcome.observed = f"{len(watch.terminated)} backends terminated; exit {run.code}: {line[:60]}"
     assert run.code == 1 and transfer.result(source)["error"]["transient"] is True
     _failed_then_rerun(transfer, source, "killed_always", LONG_COPY, outcome)
@@ -238,34 +231,20 @@ def test_sigterm_during_the_load_records_the_table_and_rerun_completes(transfer,
 
 
 def test_no_table_data_touches_local_disk(transfer, matrix, tmp_path):  # noqa: F811
-    """TMPDIR points at an empty folder that must stay empty, and the step process (polled every 50 ms) never
-    holds a file open for writing: unload → S3 → GCS → COPY is streamed."""
-    outcome = matrix.fault("local disk (TMPDIR empty folder, open files polled)", "all",
+    """TMPDIR points at an empty folder that must stay empty, and the step process opens no file for writing
+    (every open is recorded by an audit hook inside the process: none can fall between two polls):
+    unload → S3 → GCS → COPY is streamed."""
+    outcome = matrix.fault("local disk (TMPDIR empty folder, opens for writing audited)", "all",
                            "no file written; exactly the source rows")
     source, _ = numbered_table(transfer, "diskless", BIG)
     scratch = tmp_path / "tmpdir"
     scratch.mkdir()
-    written: set[str] = set()
-    processes: list[psutil.Process] = []
-
-    def watch_open_files() -> None:
-        if not processes:
-            processes.extend(p for p in psutil.process_iter(["cmdline"])
-                             if "steps.table_transfer" in " ".join(p.info["cmdline"] or [])
-                             and transfer.run_id in " ".join(p.info["cmdline"] or []))
-        for process in processes:
-            try:
-                written.update(f.path for f in process.open_files() if f.mode not in ("r", "rb"))
-            except psutil.Error:
-                pass
-
-    run = run_step(transfer, "--table", str(source), timeout=120, while_running=watch_open_files,
-                   environ=step_environ(transfer, TMPDIR=str(scratch)))
+    run = run_measured(step_command(transfer, "--table", str(source)), step_environ(transfer, TMPDIR=str(scratch)),
+                       timeout=120, audit_log=tmp_path / "opened-for-writing.jsonl")
     leftovers = sorted(p.name for p in scratch.iterdir())
-    outcome.observed = f"exit {run.code}; TMPDIR files {leftovers}; files open for writing {sorted(written)}"
-    assert processes, "the step process was never seen"
+    outcome.observed = f"exit {run.code}; TMPDIR files {leftovers}; files opened for writing {run.written}"
     assert run.code == 0, run.output
-    assert leftovers == [] and written == set()
+    assert leftovers == [] and run.written == []
     assert target_summary(transfer, "diskless") == expected_summary(BIG)
 
 
@@ -307,7 +286,7 @@ def test_object_store_down_fails_transient_and_rerun_completes(transfer, matrix,
         run = run_step(transfer, "--table", str(source), timeout=420,
                        environ=step_environ(transfer, **{variable: f"http://{host}:{port}"}))
         injected = proxy.stats.injected
-    line = one_line_error(run.output)
+    line = one_error_line(run.output, "table_transfer")
     outcome.observed = f"{injected} x 503; exit {run.code} after {run.seconds} s: {line.split('error: ', 1)[1][:60]}"
     assert not run.timed_out, f"hung: {run.output}"
     assert run.code == 1, run.output
@@ -342,7 +321,7 @@ def test_target_table_dropped_before_transfer_fails_in_one_line(transfer, matrix
     source, _ = numbered_table(transfer, "no_target", 500)
     transfer.pg_execute(f'DROP TABLE {transfer.schema}."no_target"')
     run = run_step(transfer, "--table", str(source), timeout=60)
-    line = one_line_error(run.output)
+    line = one_error_line(run.output, "table_transfer")
     outcome.observed = f"exit {run.code}: {line.split('error: ', 1)[1][:70]}"
     assert run.code == 5 and "no_target" in line.split("error: ", 1)[1].split(":", 1)[1]
     transfer.pg_execute(f'CREATE TABLE {transfer.schema}."no_target" (id bigint, label varchar(60))')

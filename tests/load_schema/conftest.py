@@ -14,7 +14,7 @@ from shared.config import load_settings
 from shared.identifiers import parse_table_ref
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import TableResult, to_dict, utc_now
-from tests.validate_restore.conftest import RunFolder
+from tests.support.runfolder import RunFolder
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def query(dsn: str, statement: str, params=None) -> list[tuple]:
 def loaded(folder, alloydb) -> tuple[RunFolder, str]:
     """pre-data applied by the step, then the rows the transfers would have copied; post-data ready to run."""
     from tests.load_schema import sample
-    from tests.validate_restore.conftest import run_step
+    from tests.support.steps import run_step
 
     dsn, _ = alloydb
     sample.put_pre_data(folder)
@@ -68,13 +68,6 @@ def transfers_succeeded(folder: RunFolder) -> None:
         now = utc_now()
         folder.store.write_json(folder.layout.result(parse_table_ref(entry["table"])), to_dict(
             TableResult(folder.run_id, entry["table"], entry["target"], "succeeded", now, now, 0.0)))
-
-
-def one_error_line(done) -> str:
-    """The one error line a failed step prints (and no traceback)."""
-    errors = [line for line in done.stderr.splitlines() if line.startswith("r2a load_schema: error: ")]
-    assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr
-    return errors[0]
 
 
 @contextmanager
@@ -103,7 +96,7 @@ def module_target(devstack, devstack_environ, run_prefix: str) -> Iterator[tuple
 def run_steps(folder: RunFolder, steps: list[tuple[str, list[str]]]) -> None:
     """Run steps one after the other on the folder's run, as processes; each must succeed. Before post-data,
     every planned table is recorded as transferred (the rows are whatever the test put there)."""
-    from tests.validate_restore.conftest import run_step
+    from tests.support.steps import run_step
 
     for module, extra in steps:
         if module == "steps.load_schema" and "post-data" in extra:

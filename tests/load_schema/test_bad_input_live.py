@@ -4,8 +4,8 @@ test_pre_data_live.py)."""
 
 import socket
 
-from tests.load_schema.conftest import one_error_line, query
-from tests.validate_restore.conftest import run_step
+from tests.load_schema.conftest import query
+from tests.support.steps import one_error_line, run_step
 
 STEP = "steps.load_schema"
 
@@ -30,7 +30,7 @@ def test_unreachable_alloydb_is_transient_and_writes_no_report(loaded):
     done = run_step(STEP, ["--run-id", folder.run_id, "--section", "post-data"],
                     dict(folder.environ, PGPORT=str(port), PGCONNECT_TIMEOUT="3"))
     assert done.returncode == 1
-    assert f"cannot connect to AlloyDB at 127.0.0.1:{port}" in one_error_line(done)
+    assert f"cannot connect to AlloyDB at 127.0.0.1:{port}" in one_error_line(done, "load_schema")
     assert not folder.has("post_data_report.json")
     assert post_data_effects(dsn) == [(0, 0)]
 
@@ -40,7 +40,7 @@ def test_wrong_password_is_config_error_and_changes_nothing(loaded):
     done = run_step(STEP, ["--run-id", folder.run_id, "--section", "post-data"],
                     dict(folder.environ, PGPASSWORD="wrong-post-data-pw"))
     assert done.returncode == 2
-    assert "refused the login for user 'postgres': wrong user or password" in one_error_line(done)
+    assert "refused the login for user 'postgres': wrong user or password" in one_error_line(done, "load_schema")
     assert "wrong-post-data-pw" not in done.stderr
     assert not folder.has("post_data_report.json")
     assert post_data_effects(dsn) == [(0, 0)]

@@ -4,8 +4,8 @@ import json
 
 from tests.load_schema.conftest import query, transfers_succeeded
 from tests.load_schema.sample import column
+from tests.support.steps import run_step
 from tests.validate_restore import sample as rewritten
-from tests.validate_restore.conftest import run_step
 
 NAME_MAP = {"format_version": 1, "run_id": "x", "schemas": {"sales": "sales"}, "tables": [
     {"source": {"schema": "sales", "name": name}, "target": {"schema": "sales", "name": name}, "kind": "table",

@@ -3,8 +3,9 @@ in a schema other roles can create in, and r2a's own schemas are used only when 
 
 import uuid
 
-from tests.load_schema.conftest import one_error_line, query
-from tests.validate_restore.conftest import block, run_step
+from tests.load_schema.conftest import query
+from tests.support.steps import one_error_line, run_step
+from tests.validate_restore.conftest import block
 
 
 def _pre_data(folder):
@@ -40,7 +41,7 @@ def test_r2a_compat_owned_by_another_role_stops_the_step(folder, alloydb, devsta
                    + block("table", "s.t", 'CREATE TABLE "public"."t" ("a" integer);'))
         done = _pre_data(folder)
         assert done.returncode == 5
-        assert f"schema r2a_compat already exists in AlloyDB and is owned by '{squatter}'" in one_error_line(done)
+        assert f"schema r2a_compat already exists in AlloyDB and is owned by '{squatter}'" in one_error_line(done, "load_schema")
         assert query(dsn, "SELECT to_regclass('public.t') IS NULL") == [(True,)]
     finally:
         query(dsn, "DROP SCHEMA IF EXISTS r2a_compat")

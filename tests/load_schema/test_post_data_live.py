@@ -2,7 +2,8 @@
 
 from tests.load_schema import sample
 from tests.load_schema.conftest import query
-from tests.validate_restore.conftest import assert_result_record, block, run_step
+from tests.support.steps import one_error_line, run_step
+from tests.validate_restore.conftest import assert_result_record, block
 
 STEP = "steps.load_schema"
 
@@ -123,9 +124,9 @@ def test_malformed_tables_json_changes_nothing(folder, alloydb):
     folder.put("tables.json", '{"tables": [{"table": "s.t"}]}')
     done = post_data(folder)
     assert done.returncode == 3
-    errors = [line for line in done.stderr.splitlines() if line.startswith("r2a load_schema: error: ")]
-    assert errors == [f"r2a load_schema: error: {folder.layout.tables_json}: tables[0].target_ref must be an object "
-                      "with schema and name"]
+    assert one_error_line(done, "load_schema") == (
+        f"r2a load_schema: error: {folder.layout.tables_json}: tables[0].target_ref must be an object with schema "
+        "and name")
     assert query(dsn, "select to_regclass('public.touched') is null") == [(True,)]
     assert not folder.has("post_data_report.json")
 

@@ -7,8 +7,10 @@ import pytest
 
 from shared.objectstore import RunLayout
 from tests.load_schema import sample
-from tests.load_schema.conftest import one_error_line, query
-from tests.validate_restore.conftest import RunFolder, assert_result_record, run_step
+from tests.load_schema.conftest import query
+from tests.support.runfolder import RunFolder
+from tests.support.steps import one_error_line, run_step
+from tests.validate_restore.conftest import assert_result_record
 
 STEP = "steps.load_schema"
 
@@ -71,7 +73,7 @@ def test_existing_tables_fail_by_default_and_change_nothing(folder, alloydb):
     done = pre_data(folder)
     assert done.returncode == 6
     assert ("1 table(s) already exist in AlloyDB: shop.orders. Nothing was changed. Re-run with --on-existing skip"
-            in one_error_line(done))
+            in one_error_line(done, "load_schema"))
     assert shop_tables(dsn) == ["orders"]
     assert not folder.has("tables.json") and not folder.has("load_report.json")
 
@@ -117,7 +119,7 @@ def test_malformed_name_map_is_one_line_and_writes_nothing_to_alloydb(folder, al
     folder.put("name_map.json", name_map)
     done = pre_data(folder)
     assert done.returncode == 3
-    assert message in one_error_line(done)
+    assert message in one_error_line(done, "load_schema")
     assert query(dsn, "select count(*) from pg_namespace where nspname = 'shop'") == [(0,)]
     assert done.stdout == ""
 
@@ -128,14 +130,14 @@ def test_malformed_marker_is_bad_input(folder, alloydb):
     folder.put("name_map.json", json.dumps(sample.NAME_MAP))
     done = pre_data(folder)
     assert done.returncode == 3
-    assert "validated_pre_data.sql line 1: the r2a:object marker is not valid JSON" in one_error_line(done)
+    assert "validated_pre_data.sql line 1: the r2a:object marker is not valid JSON" in one_error_line(done, "load_schema")
     assert query(dsn, "select count(*) from pg_namespace where nspname = 'shop'") == [(0,)]
 
 
 def test_missing_validation_is_bad_state(folder):
     done = pre_data(folder)
     assert done.returncode == 6
-    assert "validated_pre_data.sql does not exist. Run validate_restore for this run first" in one_error_line(done)
+    assert "validated_pre_data.sql does not exist. Run validate_restore for this run first" in one_error_line(done, "load_schema")
 
 
 def test_unreachable_alloydb_is_transient(folder):
@@ -145,7 +147,7 @@ def test_unreachable_alloydb_is_transient(folder):
         closed_port = probe.getsockname()[1]
     done = pre_data(folder, environ=dict(folder.environ, PGPORT=str(closed_port), PGCONNECT_TIMEOUT="3"))
     assert done.returncode == 1
-    assert f"cannot connect to AlloyDB at 127.0.0.1:{closed_port}" in one_error_line(done)
+    assert f"cannot connect to AlloyDB at 127.0.0.1:{closed_port}" in one_error_line(done, "load_schema")
     assert not folder.has("tables.json")
 
 
@@ -154,7 +156,7 @@ def test_wrong_password_is_config_error(folder, alloydb):
     sample.put_pre_data(folder)
     done = pre_data(folder, environ=dict(folder.environ, PGPASSWORD="not-the-password-42"))
     assert done.returncode == 2
-    line = one_error_line(done)
+    line = one_error_line(done, "load_schema")
     assert "refused the login for user 'postgres': wrong user or password" in line
     assert "not-the-password-42" not in done.stderr
     assert query(dsn, "select count(*) from pg_namespace where nspname = 'shop'") == [(0,)]
@@ -176,7 +178,7 @@ def test_a_retried_attempt_keeps_the_tables_its_cut_off_predecessor_made(folder,
     folder.put("validated_pre_data.sql", schema + "".join(tables[:200]) + cut + "".join(tables[200:]))
     first = pre_data(folder)
     assert first.returncode == 1, first.stderr
-    assert "lost the AlloyDB connection" in one_error_line(first)
+    assert "lost the AlloyDB connection" in one_error_line(first, "load_schema")
     assert len(shop_tables(dsn)) == 199  # schema + 199 tables = 200 objects committed; the rest rolled back
 
     folder.put("validated_pre_data.sql", schema + "".join(tables))
@@ -193,7 +195,7 @@ def test_a_retried_attempt_keeps_the_tables_its_cut_off_predecessor_made(folder,
     other.put("name_map.json", json.dumps({"tables": []}))
     third = pre_data(other, "--on-existing", "fail")
     assert third.returncode == 6  # fail: another run does not get to keep them
-    assert "205 table(s) already exist in AlloyDB: shop.t000" in one_error_line(third)
+    assert "205 table(s) already exist in AlloyDB: shop.t000" in one_error_line(third, "load_schema")
     fourth = pre_data(other)  # the default, refresh: r2a made them (r2a_meta.created_tables), so it keeps them
     assert fourth.returncode == 0, fourth.stderr
     report = other.json("load_report.json")

@@ -5,8 +5,10 @@ source dropped, and still stops at tables no r2a run created."""
 import json
 
 from shared.objectstore import RunLayout
-from tests.load_schema.conftest import one_error_line, query
-from tests.validate_restore.conftest import RunFolder, block, run_step
+from tests.load_schema.conftest import query
+from tests.support.runfolder import RunFolder
+from tests.support.steps import one_error_line, run_step
+from tests.validate_restore.conftest import block
 
 STEP = "steps.load_schema"
 SCHEMA = block("schema", "shop", 'CREATE SCHEMA "shop";')
@@ -89,7 +91,7 @@ def test_refresh_still_stops_at_a_table_no_r2a_run_created(folder, alloydb):
     night2.put("name_map.json", name_map("same", "stranger"))
     done = pre_data(night2, "--on-existing", "refresh")
     assert done.returncode == 6
-    assert one_error_line(done).endswith(
+    assert one_error_line(done, "load_schema").endswith(
         "2 table(s) already exist in AlloyDB: shop.same, shop.stranger. Nothing was changed. Re-run with --on-existing skip "
         "to keep them or --on-existing replace to drop and recreate them")
     assert query(dsn, "select x from shop.stranger") == [(1,)]

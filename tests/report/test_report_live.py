@@ -13,7 +13,8 @@ import pytest
 from shared.errors import ExitCode
 from steps.report.collect import check_record
 from tests.report import browser, sample
-from tests.report.conftest import run_folder_for, run_report
+from tests.report.conftest import run_report
+from tests.support.runfolder import RunFolder
 
 REDSHIFT_SQL = "-- Redshift schema\nCREATE TABLE public.sales (id bigint);\n"
 ALLOYDB_SQL = "-- AlloyDB schema\nCREATE TABLE public.sales (id bigint);\n"
@@ -23,11 +24,11 @@ ALLOYDB_SQL = "-- AlloyDB schema\nCREATE TABLE public.sales (id bigint);\n"
 def reported(devstack_environ, tmp_path_factory):
     """The sample run written to GCS and reported once: (folder, process, --out dir)."""
     run_id = f"sales_{os.urandom(5).hex()}"
-    folder = run_folder_for(devstack_environ, run_id)
+    folder = RunFolder.create(run_id, devstack_environ)
     for path, document in sample.documents(run_id).items():
         folder.put_json(path, document)
-    folder.put_text("schema_redshift.sql", REDSHIFT_SQL)
-    folder.put_text("schema_alloydb.sql", ALLOYDB_SQL)
+    folder.put("schema_redshift.sql", REDSHIFT_SQL)
+    folder.put("schema_alloydb.sql", ALLOYDB_SQL)
     out = tmp_path_factory.mktemp("report-out")
     process = run_report(run_id, devstack_environ, "--out", str(out))
     yield folder, process, out
@@ -38,7 +39,7 @@ def test_failed_and_missing_tables_exit_7_after_writing_everything(reported):
     folder, process, out = reported
     assert process.returncode == ExitCode.TABLES_FAILED, process.stderr
     stderr = [line for line in process.stderr.splitlines() if not line.startswith("{")]
-    assert stderr == [f"r2a report: 2 of 4 planned tables did not succeed (failed 1, not_run 1, skipped 0); "
+    assert stderr == [f"r2a report: error: 2 of 4 planned tables did not succeed (failed 1, not_run 1, skipped 0); "
                       f"see {folder.layout.report(folder.run_id + '.tables')}"]
     names = {f"{folder.run_id}.log", f"{folder.run_id}.tables", "summary.json", "report.html",
              "schema_redshift.sql", "schema_alloydb.sql"}
@@ -102,7 +103,7 @@ def test_report_html_renders_timeline_and_failed_tables_in_chromium(reported):
 
 
 def test_every_planned_table_succeeded_exits_0(devstack_environ, new_run_id, tmp_path):
-    folder = run_folder_for(devstack_environ, new_run_id)
+    folder = RunFolder.create(new_run_id, devstack_environ)
     documents = sample.documents(new_run_id)
     documents["tables.json"]["tables"] = documents["tables.json"]["tables"][:2]  # sales and customers
     try:
@@ -119,7 +120,7 @@ def test_every_planned_table_succeeded_exits_0(devstack_environ, new_run_id, tmp
 
 def test_missing_run_folder_is_one_line_and_non_zero(devstack_environ, new_run_id):
     process = run_report(new_run_id, devstack_environ)
-    folder = run_folder_for(devstack_environ, new_run_id)
+    folder = RunFolder.create(new_run_id, devstack_environ)
     assert process.returncode == ExitCode.BAD_INPUT
     stderr = [line for line in process.stderr.splitlines() if not line.startswith("{")]
     assert stderr == [f"r2a report: error: run folder {folder.layout.root} not found (no plan, results, step "

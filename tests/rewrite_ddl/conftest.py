@@ -79,18 +79,6 @@ def corpus() -> dict:
     return corpus_catalog()
 
 
-def run_step(module: str, args: list[str], environ: dict[str, str], timeout: int = 120):
-    """The step as Argo runs it: a process with only the product's settings in its environment."""
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-    env.update(environ, R2A_LOG_FORMAT="json")
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, env=env,
-                          timeout=timeout)
-
-
 @pytest.fixture
 def run_folder(devstack_environ):
     """A new run id whose folder lives in the devstack GCS emulator: (run_id, store, layout, environ)."""

@@ -10,8 +10,9 @@ import socket
 import pytest
 
 from shared.errors import BadInputError
-from tests.rewrite_ddl.conftest import rewrite, run_step
+from tests.rewrite_ddl.conftest import rewrite
 from tests.rewrite_ddl.sample import sample_catalog
+from tests.support.steps import run_step
 
 
 def broken(change) -> dict:

@@ -7,19 +7,11 @@ import json
 
 from shared.errors import ExitCode
 from shared.sqlblocks import parse
-from tests.rewrite_ddl.conftest import run_step
 from tests.rewrite_ddl.sample import sample_catalog
+from tests.support.steps import one_error_line, run_step
 
 STEP = "steps.rewrite_ddl"
 OUTPUTS = ("pre_data_sql", "post_data_sql", "views_sql", "compat_sql", "name_map_json", "rewrite_report_json")
-
-
-def one_error_line(done) -> str:
-    lines = done.stderr.strip().splitlines()
-    errors = [line for line in lines if line.startswith("r2a rewrite_ddl: error:")]
-    assert len(errors) == 1, done.stderr
-    assert "Traceback" not in done.stderr
-    return errors[0]
 
 
 def test_rewrite_writes_every_output_and_a_step_result(run_folder, tmp_path):
@@ -50,7 +42,7 @@ def test_invalid_catalog_is_one_line_and_exit_3(run_folder):
     store.write_json(layout.catalog_json, data)
     done = run_step(STEP, ["--run-id", run_id], environ)
     assert done.returncode == ExitCode.BAD_INPUT
-    line = one_error_line(done)
+    line = one_error_line(done, "rewrite_ddl")
     assert "catalog.json is not a valid catalog: at .tables[0]" in line
     assert not store.exists(layout.pre_data_sql)
     assert store.read_json(layout.step_result("rewrite_ddl"))["status"] == "failed"
@@ -61,14 +53,14 @@ def test_catalog_that_is_not_json(run_folder):
     store.write_text(layout.catalog_json, "{not json")
     done = run_step(STEP, ["--run-id", run_id], environ)
     assert done.returncode == ExitCode.BAD_INPUT
-    assert "is not valid JSON" in one_error_line(done)
+    assert "is not valid JSON" in one_error_line(done, "rewrite_ddl")
 
 
 def test_missing_catalog_says_to_run_dump_schema(run_folder):
     run_id, _, _, environ = run_folder
     done = run_step(STEP, ["--run-id", run_id], environ)
     assert done.returncode == ExitCode.BAD_INPUT
-    assert "Run dump_schema for this run id first" in one_error_line(done)
+    assert "Run dump_schema for this run id first" in one_error_line(done, "rewrite_ddl")
 
 
 def test_unknown_overrides_key(run_folder, tmp_path):
@@ -78,7 +70,7 @@ def test_unknown_overrides_key(run_folder, tmp_path):
     overrides.write_text("exclude: []\nrenames: {a: b}\n")
     done = run_step(STEP, ["--run-id", run_id, "--overrides", str(overrides)], environ)
     assert done.returncode == ExitCode.BAD_INPUT
-    line = one_error_line(done)
+    line = one_error_line(done, "rewrite_ddl")
     assert "unknown key 'renames'" in line and str(overrides) in line
     assert not store.exists(layout.pre_data_sql)
 

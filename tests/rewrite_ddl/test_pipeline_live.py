@@ -3,8 +3,8 @@ validate_restore (both as processes, run folder in the GCS emulator) with every 
 
 from __future__ import annotations
 
-from tests.rewrite_ddl.conftest import run_step
 from tests.rewrite_ddl.ddl_corpus import corpus_catalog
+from tests.support.steps import run_step
 
 
 def test_corpora_pass_validate_restore(run_folder):

@@ -37,6 +37,51 @@ def test_missing_required_option_and_bad_value_are_one_line() -> None:
     assert len(lines) == 1 and lines[0].startswith("r2a load_schema: error: Invalid value for '--section'")
 
 
+def _bad_values() -> list[tuple[str, str, str]]:
+    """(step, flag, bad value) for every flag of every step whose values are limited: a choice, a number (each
+    taken from the step's own command), and the flags each step checks with shared.cli.checked."""
+    import enum
+    import inspect
+    import typing
+
+    cases = [("dump_schema", "--tables", "(["), ("table_transfer", "--max-file-size", "1KB"),
+             ("table_transfer", "--cleanup", "s3,ftp"), ("table_transfer", "--parallel-parts", "0")]
+    for step in STEPS:
+        main = __import__(f"steps.{step}.__main__", fromlist=["main"]).main
+        hints = typing.get_type_hints(main)
+        for name, parameter in inspect.signature(main).parameters.items():
+            flag = next(d for d in parameter.default.param_decls if d.startswith("--"))
+            kind = hints[name]
+            if isinstance(kind, type) and issubclass(kind, enum.Enum):
+                cases.append((step, flag, "bogus"))
+            elif kind is int:
+                cases.append((step, flag, "many"))
+    return cases
+
+
+BAD_VALUES = _bad_values()
+
+
+def test_every_step_has_a_limited_flag_checked_here() -> None:
+    assert {step for step, _, _ in BAD_VALUES} >= {"dump_schema", "load_schema", "table_transfer"}
+
+
+@pytest.mark.parametrize(("step", "flag", "value"), BAD_VALUES, ids=[f"{s} {f} {v}" for s, f, v in BAD_VALUES])
+def test_a_bad_flag_value_is_a_usage_error_in_every_step(step: str, flag: str, value: str) -> None:
+    done = _run(step, "--run-id", "db_20250101_000000", flag, value)
+    assert done.returncode == ExitCode.BAD_CONFIG, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"r2a {step}: error: Invalid value for '{flag}'"), done.stderr
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_bad_run_id_gives_the_same_exit_code_in_every_step(step: str) -> None:
+    args = {"load_schema": ["--section", "pre-data"], "table_transfer": ["--table", "a.b"]}.get(step, [])
+    done = _run(step, "--run-id", "../other-run", *args)
+    assert done.returncode == ExitCode.BAD_INPUT, done.stderr
+    assert done.stderr.splitlines()[-1].startswith(f"r2a {step}: error: run id '../other-run' is not valid")
+
+
 @pytest.mark.parametrize("step", STEPS)
 def test_help_describes_the_step_and_every_option(step: str) -> None:
     from typer.main import get_command

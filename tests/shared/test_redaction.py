@@ -91,10 +91,9 @@ def test_error_lines_and_result_json_never_carry_a_secret():
 
 
 @pytest.mark.parametrize("debug", ["0", "1"])
-def test_step_boundary_error_line_and_debug_traceback(capsys, monkeypatch, debug):
-    monkeypatch.setenv("R2A_DEBUG", debug)
+def test_step_boundary_error_line_and_debug_traceback(capsys, debug):
     environ = {"REDSHIFT_PASSWORD": QUOTED, "PGPASSWORD": MULTILINE, "AWS_SECRET_ACCESS_KEY": LONG,
-               "R2A_LOG_FORMAT": "json"}
+               "R2A_LOG_FORMAT": "json", "R2A_DEBUG": debug}  # read like every setting: from the step's environ
     with pytest.raises(typer.Exit) as ended, step_boundary("unit", None, environ=environ):
         raise RuntimeError(f"boom {QUOTED} / {MULTILINE} / " + "z" * 240 + LONG)
     stderr = capsys.readouterr().err

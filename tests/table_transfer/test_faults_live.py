@@ -16,6 +16,7 @@ import pytest
 
 from devstack.faultproxy import Fault, FaultProxy
 from tests.faults.helpers import expected_summary, numbered_table, step_command, step_environ, target_summary
+from tests.support.steps import one_error_line
 from tests.table_transfer.conftest import Transfer
 
 STEP_SECONDS = 120
@@ -90,11 +91,11 @@ def test_copy_session_killed_mid_load_is_retried_from_a_clean_table(transfer):
 
 
 def _fails_fast(code: int, output: str, expected_code: int, words: str) -> str:
-    errors = [line for line in output.splitlines() if line.startswith("r2a table_transfer: error:")]
     assert code == expected_code, output
-    assert len(errors) == 1 and words in errors[0] and "Traceback" not in output, output
+    line = one_error_line(output, "table_transfer")
+    assert words in line, output
     assert _retries(output) == 0, output  # one attempt: no retry can cure it
-    return errors[0]
+    return line
 
 
 def test_type_mismatch_fails_fast_and_leaves_the_target(transfer):

@@ -1,16 +1,13 @@
-"""table_transfer's memory is bounded, not proportional to the table: peak RSS of the step process (psutil, sampled
-every 20 ms) for a table and for one four times larger. Each part in flight holds one read buffer (1 MB, shared/gcs.py)
-whatever its size, so the two peaks are nearly equal (114.1 and 114.3 MB in session 5; 42-50 MB apart before, with
-google's 4 MB ranged reads); `make bench` (transfer_bench) shows the same at 513 MB and 2 GB."""
+"""table_transfer's memory is bounded, not proportional to the table: the peak RSS of the step process (the kernel's
+high-water mark, returned by wait4) for a table and for one four times larger. Each part in flight holds one read
+buffer (1 MB, shared/gcs.py) whatever its size, so the two peaks are nearly equal; `make bench` (transfer_bench)
+measures the same at 513 MB and 2 GB."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 
-import psutil
-
+from tests.support.measure import run_measured
 from tests.table_transfer.conftest import quoted
 from workflows.local_env import process_environ
 
@@ -19,32 +16,18 @@ PAYLOAD_ROWS_SQL = ("INSERT INTO {table} SELECT g, md5(g::varchar) || repeat(md5
 COLUMNS = [("id", "bigint"), ("payload", "varchar(200)"), ("amount", "decimal(12,2)"), ("at", "timestamp")]
 
 
-def peak_rss_mb(command: list[str], environ: dict[str, str]) -> tuple[int, float, str]:
-    process = subprocess.Popen(command, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    watched = psutil.Process(process.pid)
-    peak = 0
-    while process.poll() is None:
-        try:
-            peak = max(peak, watched.memory_info().rss + sum(c.memory_info().rss for c in watched.children(True)))
-        except psutil.Error:
-            pass
-        time.sleep(0.02)
-    output = process.stdout.read().decode(errors="replace")
-    return process.returncode, peak / 2**20, output
-
-
 def test_peak_rss_does_not_grow_with_table_size(transfer):
     environ = {**process_environ(), **transfer.environ}
     peaks = {}
     for name, rows in (("small", 250_000), ("large", 1_000_000)):
         table = f"{quoted(transfer.schema)}.{quoted(name)}"
         source, _ = transfer.table(name, COLUMNS, rows_sql=PAYLOAD_ROWS_SQL.format(table=table, rows=rows))
-        code, peak, output = peak_rss_mb([sys.executable, "-m", "steps.table_transfer", "--run-id",
-                                          transfer.run_id, "--table", str(source)], environ)
-        assert code == 0, output
+        run = run_measured([sys.executable, "-m", "steps.table_transfer", "--run-id", transfer.run_id, "--table",
+                            str(source)], environ)
+        assert run.code == 0, run.output
         result = transfer.result(source)
         assert result["rows_loaded"] == rows
-        peaks[name] = (peak, result["bytes_raw"])
+        peaks[name] = (run.peak_rss_mb, result["bytes_raw"])
     print("peak RSS MB, raw bytes:", peaks)
     (small_peak, small_bytes), (large_peak, large_bytes) = peaks["small"], peaks["large"]
     assert large_bytes >= 4 * small_bytes * 0.95

@@ -6,7 +6,8 @@ import uuid
 from psycopg2 import sql
 
 from tests.conftest import admin_connection
-from tests.validate_restore.conftest import block, run_step
+from tests.support.steps import run_step
+from tests.validate_restore.conftest import block
 
 STEP = "steps.validate_restore"
 

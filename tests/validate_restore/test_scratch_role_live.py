@@ -80,8 +80,9 @@ def test_validation_against_a_scratch_server_that_trusts_loopback(trusting_scrat
     """The whole step (apply as the owner role, pg_dump as it) with an admin DSN without password."""
     from shared.config import load_settings
     from shared.objectstore import ObjectStore, RunLayout
+    from tests.support.runfolder import RunFolder
+    from tests.support.steps import run_step
     from tests.validate_restore import sample
-    from tests.validate_restore.conftest import RunFolder, run_step
 
     settings = load_settings(devstack_environ)
     run_id = f"trust_{uuid.uuid4().hex[:8]}"

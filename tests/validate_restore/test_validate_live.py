@@ -10,8 +10,9 @@ import pytest
 from shared.sqlblocks import parse
 from steps.validate_restore.scratch import run_prefix
 from tests.conftest import admin_connection
+from tests.support.steps import one_error_line, run_step
 from tests.validate_restore import sample
-from tests.validate_restore.conftest import assert_result_record, block, run_step
+from tests.validate_restore.conftest import assert_result_record, block
 
 STEP = "steps.validate_restore"
 
@@ -32,7 +33,7 @@ def validated(devstack, devstack_environ):
     """One validation of the sample, shared by the assertions below (pg_dump runs three times: keep it once)."""
     from shared.config import load_settings
     from shared.objectstore import ObjectStore, RunLayout
-    from tests.validate_restore.conftest import RunFolder
+    from tests.support.runfolder import RunFolder
 
     settings = load_settings(devstack_environ)
     run_id = f"validate_sample_{uuid.uuid4().hex[:8]}"
@@ -127,20 +128,13 @@ def test_a_clean_schema_succeeds(run_folder, devstack):
     assert scratch_databases(devstack, run_folder.run_id) == []
 
 
-def _one_error_line(done) -> str:
-    lines = done.stderr.strip().splitlines()
-    errors = [line for line in lines if line.startswith("r2a validate_restore: error: ")]
-    assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr
-    return errors[0]
-
-
 def test_malformed_marker_is_one_line_and_writes_nothing(run_folder, devstack):
     run_folder.put("pre_data.sql", '-- r2a:object {"kind": "table", "name": "a.t"\nCREATE TABLE t (x int);\n')
     run_folder.put("views.sql", "")
     run_folder.put("post_data.sql", "")
     done = run_step(STEP, ["--run-id", run_folder.run_id], run_folder.environ)
     assert done.returncode == 3
-    assert "pre_data.sql line 1: the r2a:object marker is not valid JSON" in _one_error_line(done)
+    assert "pre_data.sql line 1: the r2a:object marker is not valid JSON" in one_error_line(done, "validate_restore")
     assert not run_folder.has("validation_report.json") and not run_folder.has("schema_alloydb.sql")
     failed = run_folder.json("steps/validate_restore.json")
     assert_result_record(failed)
@@ -151,7 +145,7 @@ def test_malformed_marker_is_one_line_and_writes_nothing(run_folder, devstack):
 def test_missing_rewrite_output_is_bad_state(run_folder):
     done = run_step(STEP, ["--run-id", run_folder.run_id], run_folder.environ)
     assert done.returncode == 6
-    assert f"{run_folder.layout.pre_data_sql} does not exist. Run rewrite_ddl" in _one_error_line(done)
+    assert f"{run_folder.layout.pre_data_sql} does not exist. Run rewrite_ddl" in one_error_line(done, "validate_restore")
 
 
 def test_unreachable_scratch_server_is_transient_one_line(run_folder):
@@ -163,7 +157,7 @@ def test_unreachable_scratch_server_is_transient_one_line(run_folder):
     dsn = f"postgresql://postgres:secret-pw@127.0.0.1:{closed_port}/scratch?connect_timeout=3"
     done = run_step(STEP, ["--run-id", run_folder.run_id, "--scratch-dsn", dsn], run_folder.environ)
     assert done.returncode == 1
-    line = _one_error_line(done)
+    line = one_error_line(done, "validate_restore")
     assert "cannot connect to scratch PostgreSQL at 127.0.0.1" in line and "secret-pw" not in done.stderr
     assert not run_folder.has("validation_report.json") and not run_folder.has("validated_pre_data.sql")
     assert run_folder.json("steps/validate_restore.json")["status"] == "failed"
@@ -176,7 +170,7 @@ def test_wrong_scratch_password_is_config_error(run_folder, devstack):
     dsn = f"postgresql://{pg['user']}:wrong-password-1@{pg['host']}:{pg['port']}/scratch?sslmode=disable"
     done = run_step(STEP, ["--run-id", run_folder.run_id], dict(run_folder.environ, R2A_SCRATCH_DSN=dsn))
     assert done.returncode == 2
-    assert "refused the login" in _one_error_line(done) and "wrong-password-1" not in done.stderr
+    assert "refused the login" in one_error_line(done, "validate_restore") and "wrong-password-1" not in done.stderr
     assert not run_folder.has("validation_report.json") and not run_folder.has("schema_alloydb.sql")
 
 

@@ -118,6 +118,7 @@ def test_the_corpora_load_into_the_emulator_with_no_statement_refused(redshift):
     assert columns[("tpch", "lineitem")][:2] == ["l_orderkey", "l_partkey"]
 
 
+@pytest.mark.live  # a private devstack
 @pytest.mark.slow  # 160 s on 2 shared cores at a load of 3 (over 600 s at a load of 35): 260 empty tables
 @pytest.mark.timeout(1800)
 def test_the_corpora_migrate_through_run_local(tmp_path):

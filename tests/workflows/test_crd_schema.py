@@ -5,6 +5,7 @@ What the Kubernetes API server would check structurally; the CRDs' CEL rules are
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import jsonschema
@@ -38,6 +39,7 @@ def to_json_schema(node):
     return out
 
 
+@functools.cache  # the CRDs are large: build each validator once per session
 def validator(kind: str) -> jsonschema.Draft202012Validator:
     crd = yaml.safe_load((CRD_DIR / CRD_FILES[kind]).read_text())
     return jsonschema.Draft202012Validator(to_json_schema(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]))

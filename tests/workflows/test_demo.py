@@ -175,6 +175,7 @@ def test_demo_refuses_bad_flags_in_one_line_before_starting_devstack(tmp_path, b
     assert not state.exists()
 
 
+@pytest.mark.live  # a private devstack
 def test_demo_at_scale_3_moves_every_row_with_one_progress_line_per_event(tmp_path):
     """A private devstack: the session's emulator holds the scale-1 sample other tests rely on."""
     state, output = tmp_path / "devstack", tmp_path / "out"

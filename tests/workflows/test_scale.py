@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from steps.load_schema.fanout import MAX_ITEMS, plan_fanout
@@ -46,6 +47,7 @@ def test_manifests_do_not_depend_on_the_table_count_and_stay_small():
     assert "nodeStatusOffLoad" in readme and "5,000" in readme
 
 
+@pytest.mark.long
 def test_run_local_fans_out_a_5000_table_plan_through_the_rendered_templates(tmp_path):
     plan = plan_fanout(five_thousand_tables())
     spec = yaml.safe_load((RENDERED_DIR / "workflow-local.yaml").read_text())["spec"]
