@@ -162,7 +162,7 @@ def status(
 
 
 def _run_local(workflow: Path, given: dict[str, str], devstack_dir: Path | None, concurrency: int | None,
-               workdir: Path | None, command: str, retry: Path | None = None) -> None:
+               workdir: Path | None, command: str, retry: Path | None = None, limits: Path | None = None) -> None:
     from devstack import env as devstack_env
     from shared.errors import ConfigError
     from shared.objectstore import new_run_id
@@ -175,6 +175,8 @@ def _run_local(workflow: Path, given: dict[str, str], devstack_dir: Path | None,
         except SystemExit as missing:  # devstack says where it looked and how to start it
             raise ConfigError(str(missing)) from None
         parameters, local = devstack_environment(env)
+        if limits is not None:
+            local.config_map_files = (limits.resolve(),)
         parameters.update(given)
         if retry is not None:
             workflow, previous = load_result(retry.resolve())
@@ -205,10 +207,13 @@ def run_local(
     workdir: Path = typer.Option(None, help="folder for task logs [default: ./run-local/<run-id>]"),
     retry: Path = typer.Option(None, "--retry", help="`argo retry` of the finished run in this work folder: only "
                                "the nodes that did not succeed run again, in the same folder and run"),
+    limits: Path = typer.Option(None, "--limits", metavar="FILE",
+                                help="ConfigMap manifest with the semaphore limits, read again before each node "
+                                     "starts [k8s/limits.yaml]"),
 ) -> None:
     """Run the rendered DAG on this machine against devstack: each task's container command as a local process."""
     _run_local(workflow, _parameters(parameter, "run-local"), devstack_dir, concurrency, workdir, "run-local",
-               retry)
+               retry, limits)
 
 
 def main() -> None:

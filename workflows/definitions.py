@@ -43,11 +43,16 @@ SERVICE_ACCOUNT = "r2a-workflow"
 EXECUTOR_SERVICE_ACCOUNT = "r2a-executor"
 SUPPORTED_ARGO = "v4.1"
 
-# Concurrency of the table fan-out: a literal parallelism caps one run; the ConfigMap semaphore caps all
-# runs together (Argo does not accept an expression for parallelism).
+# Concurrency of the table fan-out: a literal parallelism caps one run (Argo does not accept an expression for it);
+# two ConfigMap semaphores cap all runs of the namespace together, at the two real bottlenecks, and an edit of the
+# ConfigMap applies to running workflows (https://argo-workflows.readthedocs.io/en/latest/synchronization/).
+# A table-transfer pod UNLOADs, copies and COPYs at once (pipeline.py), so it holds both for its whole life: Argo
+# locks per template, and a template with several semaphores starts only when it holds all of them.
 TRANSFER_PARALLELISM = 8
 SEMAPHORE_CONFIGMAP = "r2a-limits"
-SEMAPHORE_KEY = "table-transfers"
+UNLOADS_KEY = "redshift-unloads"  # concurrent UNLOADs per Redshift cluster (its WLM slots)
+COPIES_KEY = "alloydb-copy-sessions"  # concurrent COPY pods per AlloyDB instance
+SEMAPHORE_KEYS = (UNLOADS_KEY, COPIES_KEY)
 
 # An item of load-schema's fan-out list is "schema.table" or "batch-NNNN" (STEP_CONTRACTS): pick the flag.
 TRANSFER_ITEM_FLAG = "{{=sprig.hasPrefix('batch-', inputs.parameters.item) ? '--batch' : '--table'}}"
@@ -219,8 +224,9 @@ def transfer_container(auth_proxy: str | None = None, images: Images = DEFAULT_I
          f"--compression={_param('compression')}", f"--verify={_param('verify')}", f"--cleanup={_param('cleanup')}"],
         cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi", deadline=12 * 3600,
         inputs=[Parameter(name="item")], sidecars=auth_proxy_sidecars(auth_proxy, images), images=images,
-        synchronization=m.Synchronization(semaphores=[m.SemaphoreRef(
-            config_map_key_ref=m.ConfigMapKeySelector(name=SEMAPHORE_CONFIGMAP, key=SEMAPHORE_KEY))]))
+        synchronization=m.Synchronization(semaphores=[
+            m.SemaphoreRef(config_map_key_ref=m.ConfigMapKeySelector(name=SEMAPHORE_CONFIGMAP, key=key))
+            for key in SEMAPHORE_KEYS]))
 
 
 def report_container(images: Images = DEFAULT_IMAGES) -> Container:

@@ -2,7 +2,8 @@
 
 Each DAG task runs its template's container command and arguments as a local process (parameters substituted,
 `{{=...}}` expressions evaluated), withParam fans out with the DAG's parallelism, `depends` is honoured, and
-retryStrategy is applied (its backoff shortened to `retry_backoff_s`). What a pod would get from Kubernetes
+retryStrategy is applied (its backoff shortened to `retry_backoff_s`), and a template's semaphores are held while its
+node runs (workflows/semaphores.py). What a pod would get from Kubernetes
 comes from a LocalEnvironment (workflows/local_env.py); nothing else is added. Each task's volumes are written the
 way the kubelet writes them and, as root, the task runs as its template's user (workflows/pods.py).
 
@@ -38,6 +39,7 @@ from workflows.expressions import (
 from workflows.local_env import LocalEnvironment
 from workflows.pods import Identity, PodError, Pods
 from workflows.runtime import StepRuntime, StepRuntimeError
+from workflows.semaphores import ConfigMapLimits, SemaphoreError, Semaphores, template_semaphores
 
 RENDERED = Path(__file__).resolve().parent / "rendered"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -152,6 +154,8 @@ class _Run:
         self.kept = {name: node for name, node in (kept or {}).items() if node.phase in KEPT_PHASES}
         self.pods = Pods()
         self.runtime = StepRuntime(self.pods.root)
+        self.semaphores = Semaphores(local.semaphore_dir or self.pods.root / "semaphores",
+                                     ConfigMapLimits(local.config_map_files))
 
     # ------------------------------------------------------------ the DAG
 
@@ -258,7 +262,7 @@ class _Run:
                       for p in (task.get("arguments") or {}).get("parameters", [])}
             scope.update({f"inputs.parameters.{k}": v for k, v in inputs.items()})
             self._attempts(template, node, scope)
-        except (UnsupportedExpression, RunLocalError, PodError, StepRuntimeError) as exc:
+        except (UnsupportedExpression, RunLocalError, PodError, StepRuntimeError, SemaphoreError) as exc:
             node.phase = "Errored"
             self.progress(f"  !  {node_name}: cannot run locally: {exc}")
         node.seconds = time.monotonic() - started
@@ -281,9 +285,14 @@ class _Run:
         node.log.parent.mkdir(parents=True, exist_ok=True)
         self.progress(f"  >  {node.name}")
         deadline = template.get("activeDeadlineSeconds")
+        semaphores = template_semaphores(template)
+
+        def waiting(missing: list) -> None:
+            self.progress(f"  …  {node.name}: waiting for semaphore {', '.join(map(str, missing))}")
+
         while True:
             node.attempts += 1
-            with node.log.open("a") as log:
+            with self.semaphores.hold(semaphores, waiting), node.log.open("a") as log:
                 log.write(f"--- attempt {node.attempts}: {' '.join(command)}\n")
                 log.flush()
                 try:
