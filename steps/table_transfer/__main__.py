@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from shared import stopping
+from shared import progress, stopping
 from shared.cli import StepApp, step_boundary
 from shared.errors import BadInputError, ExitCode
 from shared.identifiers import parse_table_ref
@@ -79,13 +79,16 @@ def main(
             if selection.missing:
                 raise BadInputError(f"not in the plan: {', '.join(str(m) for m in selection.missing)}")
             return
+        total = len(selection.missing) + len(selection.tables)
         for ref in selection.missing:
             result = failed_result(ctx, ref, BadInputError(f"table {ref} is not in the plan (tables.json)"))
             write_result(ctx, ref, result)
             written.append(result)
+        progress.report(len(written), total)  # tables done / tables of this pod, for Argo's UI
         for spec in selection.tables:
             stopping.raise_if_stopped()
             written.append(transfer_table(ctx, spec))
+            progress.report(len(written), total)
         code = exit_code(written)
         event("step.finished", tables=len(written), failed=sum(r.status != "succeeded" for r in written))
         if code:
