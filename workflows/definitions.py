@@ -20,6 +20,7 @@ from hera.workflows import (
     models as m,
 )
 
+from shared import argo_outputs
 from workflows.images import STEPS, Images
 from workflows.podspec import (
     POSTGRES_UID,
@@ -217,6 +218,50 @@ def auth_proxy_sidecars(instance_uri: str | None, images: Images = DEFAULT_IMAGE
         resources=_resources("100m", "64Mi", "500m", "256Mi"))]
 
 
+# Argo's custom Prometheus metrics (https://argo-workflows.readthedocs.io/en/latest/metrics/, variables in
+# https://argo-workflows.readthedocs.io/en/latest/variables/#metrics): emitted by the controller when a node ends.
+# Labelled by run (the workflow's name: the run id of a CronWorkflow run, 1:1 with a submitted run id) and
+# database, never by table: thousands of tables would be thousands of series per metric. One help text per name,
+# as Prometheus requires. The pod writes its totals to OUTPUTS_DIR (shared/argo_outputs.py); a pod that dies
+# before writing them counts 0 through the default, and is counted by r2a_transfer_pods_failed_total.
+OUTPUTS_DIR = "/tmp/outputs"  # nosec B108  # on the pod's /tmp emptyDir
+RUN_LABELS = [m.MetricLabel(key="run", value="{{workflow.name}}"),
+              m.MetricLabel(key="database", value=_param("database"))]
+DURATION_BUCKETS = [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600]
+
+
+def _counter(name: str, help_text: str, value: str, when: str | None = None) -> m.Prometheus:
+    return m.Prometheus(name=name, help=help_text, labels=RUN_LABELS, counter=m.Counter(value=value), when=when)
+
+
+def transfer_metrics() -> m.Metrics:
+    return m.Metrics(prometheus=[
+        m.Prometheus(name="r2a_table_transfer_duration_seconds", labels=[*RUN_LABELS, m.MetricLabel(
+                         key="status", value="{{status}}")],
+                     help="Duration of a table-transfer pod (one table, or one batch of small tables)",
+                     histogram=m.Histogram(value="{{duration}}",
+                                           buckets=[m.Amount(str(b)) for b in DURATION_BUCKETS])),
+        _counter("r2a_rows_loaded_total", "Rows loaded into AlloyDB by table-transfer",
+                 "{{outputs.parameters.rows}}"),
+        _counter("r2a_bytes_unloaded_total", "Compressed bytes UNLOADed from Redshift by table-transfer",
+                 "{{outputs.parameters.bytes}}"),
+        _counter("r2a_tables_transferred_total", "Tables a table-transfer pod finished, succeeded or failed",
+                 "{{outputs.parameters.tables}}"),
+        _counter("r2a_tables_failed_total", "Tables that failed in table-transfer",
+                 "{{outputs.parameters.tables-failed}}"),
+        _counter("r2a_transfer_pods_failed_total", "table-transfer pods that did not succeed", "1",
+                 when="{{status}} != Succeeded"),
+    ])
+
+
+def run_metrics() -> m.Metrics:
+    """Workflow-level: the run's duration when it ends, labelled with its final status."""
+    return m.Metrics(prometheus=[m.Prometheus(
+        name="r2a_run_duration_seconds", help="Duration of an r2a run (workflow)",
+        labels=[*RUN_LABELS, m.MetricLabel(key="status", value="{{workflow.status}}")],
+        gauge=m.Gauge(value="{{workflow.duration}}", realtime=False))])
+
+
 def transfer_container(auth_proxy: str | None = None, images: Images = DEFAULT_IMAGES) -> Container:
     return step_container(
         "table-transfer", "table_transfer",
@@ -224,6 +269,10 @@ def transfer_container(auth_proxy: str | None = None, images: Images = DEFAULT_I
          f"--compression={_param('compression')}", f"--verify={_param('verify')}", f"--cleanup={_param('cleanup')}"],
         cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi", deadline=12 * 3600,
         inputs=[Parameter(name="item")], sidecars=auth_proxy_sidecars(auth_proxy, images), images=images,
+        extra_env={argo_outputs.ENV: OUTPUTS_DIR},
+        outputs=[Parameter(name=name, value_from=m.ValueFrom(path=f"{OUTPUTS_DIR}/{name}", default="0"))
+                 for name in argo_outputs.TRANSFER_TOTALS],
+        metrics=transfer_metrics(),
         synchronization=m.Synchronization(semaphores=[
             m.SemaphoreRef(config_map_key_ref=m.ConfigMapKeySelector(name=SEMAPHORE_CONFIGMAP, key=key))
             for key in SEMAPHORE_KEYS]))
@@ -316,6 +365,7 @@ def _common_spec() -> dict:
         pod_metadata=m.Metadata(labels={"app.kubernetes.io/part-of": "r2a",  # k8s/networkpolicy.yaml selects it
                                         "r2a/database": _param("database"), "r2a/run-id": _param("run-id")}),
         labels={"app.kubernetes.io/part-of": "r2a"},
+        metrics=run_metrics(),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from shared import progress, stopping
+from shared import argo_outputs, progress, stopping
 from shared.cli import StepApp, step_boundary
 from shared.errors import BadInputError, ExitCode
 from shared.identifiers import parse_table_ref
@@ -89,6 +89,7 @@ def main(
             stopping.raise_if_stopped()
             written.append(transfer_table(ctx, spec))
             progress.report(len(written), total)
+        argo_outputs.write(argo_outputs.transfer_totals(written))  # for the template's Prometheus metrics
         code = exit_code(written)
         event("step.finished", tables=len(written), failed=sum(r.status != "succeeded" for r in written))
         if code:

@@ -83,3 +83,21 @@ def test_node_progress_counts_a_node_without_a_file_as_argo_does():
              run_local.NodeResult("t", "t(1:b)", "Failed"), run_local.NodeResult("t", "t(2:c)", "Errored"),
              run_local.NodeResult("t", "t(3:d)", "Omitted")]
     assert str(run_local.node_progress(nodes)) == "5/7"
+
+
+def test_transfer_totals_go_to_the_output_parameter_files_the_metrics_read(tmp_path):
+    """table-transfer's totals for the template's Prometheus metrics: one file per output parameter."""
+    from shared import argo_outputs
+    from shared.results import TableResult
+
+    results = [TableResult(run_id="r", table="s.a", target="s.a", started_at="t", status="succeeded", rows_loaded=10,
+                           bytes_compressed=300),
+               TableResult(run_id="r", table="s.b", target="s.b", started_at="t", status="failed"),
+               TableResult(run_id="r", table="s.c", target="s.c", started_at="t", status="skipped", rows_loaded=0)]
+    totals = argo_outputs.transfer_totals(results)
+    assert totals == {"rows": 10, "bytes": 300, "tables": 3, "tables-failed": 1}
+    argo_outputs.write(totals, {argo_outputs.ENV: str(tmp_path / "outputs")})
+    assert {p.name: p.read_text() for p in (tmp_path / "outputs").iterdir()} == {
+        "rows": "10", "bytes": "300", "tables": "3", "tables-failed": "1"}
+    argo_outputs.write(totals, {})  # no folder given: nothing written, nothing raised
+    argo_outputs.write(totals, {argo_outputs.ENV: str(tmp_path / "outputs" / "rows")})  # a file: logged only
