@@ -132,36 +132,40 @@ def retry_failed(
 @app.command()
 def status(
     run_id: str = typer.Option(..., "--run-id", help="the run to show"),
+    watch: bool = typer.Option(False, "--watch", help="redraw a live table until every planned table has a result"),
+    interval: float = typer.Option(10.0, "--interval", min=1.0, help="seconds between redraws with --watch"),
 ) -> None:
     """Every planned table of a run with its latest status, rows, time and error, read from the run's GCS folder
     (R2A_GCS_BUCKET/R2A_GCS_PREFIX). Exit 0 when all succeeded, 7 when some did not."""
+    import shutil
+
     from shared.config import load_settings
     from shared.errors import ExitCode, R2AError
     from shared.objectstore import ObjectStore, RunLayout
-    from workflows import argo
+    from workflows import argo, status_view
 
     try:
         settings = load_settings()
         layout = RunLayout.from_settings(run_id, settings.gcs)
-        tables = argo.run_status(ObjectStore(None, settings.gcs), layout)
+        store = ObjectStore(None, settings.gcs)
+        if watch:
+            rows = shutil.get_terminal_size((120, 40)).lines
+            tables = status_view.watch(run_id, lambda: argo.run_status(store, layout), typer.echo, interval, rows)
+        else:
+            tables = argo.run_status(store, layout)
+            for line in status_view.table_lines(tables):
+                typer.echo(line)
+            typer.echo(status_view.summary(tables))
     except R2AError as exc:
         _fail("status", exc)
-    width = max([len(t.table) for t in tables] + [5])
-    typer.echo(f"{'table':<{width}}  {'status':<9} {'rows':>12} {'seconds':>8} {'tries':>5}  error")
-    for t in tables:
-        rows = "" if t.rows is None else f"{t.rows:,}"
-        seconds = "" if t.seconds is None else f"{t.seconds:.1f}"
-        typer.echo(f"{t.table:<{width}}  {t.status:<9} {rows:>12} {seconds:>8} {t.attempts or '':>5}  {t.error}")
-    counts: dict[str, int] = {}
-    for t in tables:
-        counts[t.status] = counts.get(t.status, 0) + 1
-    typer.echo(f"{len(tables)} tables: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
     if any(t.status != "succeeded" for t in tables):
         raise typer.Exit(int(ExitCode.TABLES_FAILED))
 
 
 def _run_local(workflow: Path, given: dict[str, str], devstack_dir: Path | None, concurrency: int | None,
-               workdir: Path | None, command: str, retry: Path | None = None) -> None:
+               workdir: Path | None, command: str, retry: Path | None = None, limits: Path | None = None) -> None:
     from devstack import env as devstack_env
     from shared.errors import ConfigError
     from shared.objectstore import new_run_id
@@ -174,6 +178,8 @@ def _run_local(workflow: Path, given: dict[str, str], devstack_dir: Path | None,
         except SystemExit as missing:  # devstack says where it looked and how to start it
             raise ConfigError(str(missing)) from None
         parameters, local = devstack_environment(env)
+        if limits is not None:
+            local.config_map_files = (limits.resolve(),)
         parameters.update(given)
         if retry is not None:
             workflow, previous = load_result(retry.resolve())
@@ -204,10 +210,13 @@ def run_local(
     workdir: Path = typer.Option(None, help="folder for task logs [default: ./run-local/<run-id>]"),
     retry: Path = typer.Option(None, "--retry", help="`argo retry` of the finished run in this work folder: only "
                                "the nodes that did not succeed run again, in the same folder and run"),
+    limits: Path = typer.Option(None, "--limits", metavar="FILE",
+                                help="ConfigMap manifest with the semaphore limits, read again before each node "
+                                     "starts [k8s/limits.yaml]"),
 ) -> None:
     """Run the rendered DAG on this machine against devstack: each task's container command as a local process."""
     _run_local(workflow, _parameters(parameter, "run-local"), devstack_dir, concurrency, workdir, "run-local",
-               retry)
+               retry, limits)
 
 
 def main() -> None:

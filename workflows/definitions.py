@@ -20,6 +20,7 @@ from hera.workflows import (
     models as m,
 )
 
+from shared import argo_outputs
 from workflows.images import STEPS, Images
 from workflows.podspec import (
     POSTGRES_UID,
@@ -43,11 +44,16 @@ SERVICE_ACCOUNT = "r2a-workflow"
 EXECUTOR_SERVICE_ACCOUNT = "r2a-executor"
 SUPPORTED_ARGO = "v4.1"
 
-# Concurrency of the table fan-out: a literal parallelism caps one run; the ConfigMap semaphore caps all
-# runs together (Argo does not accept an expression for parallelism).
+# Concurrency of the table fan-out: a literal parallelism caps one run (Argo does not accept an expression for it);
+# two ConfigMap semaphores cap all runs of the namespace together, at the two real bottlenecks, and an edit of the
+# ConfigMap applies to running workflows (https://argo-workflows.readthedocs.io/en/latest/synchronization/).
+# A table-transfer pod UNLOADs, copies and COPYs at once (pipeline.py), so it holds both for its whole life: Argo
+# locks per template, and a template with several semaphores starts only when it holds all of them.
 TRANSFER_PARALLELISM = 8
 SEMAPHORE_CONFIGMAP = "r2a-limits"
-SEMAPHORE_KEY = "table-transfers"
+UNLOADS_KEY = "redshift-unloads"  # concurrent UNLOADs per Redshift cluster (its WLM slots)
+COPIES_KEY = "alloydb-copy-sessions"  # concurrent COPY pods per AlloyDB instance
+SEMAPHORE_KEYS = (UNLOADS_KEY, COPIES_KEY)
 
 # An item of load-schema's fan-out list is "schema.table" or "batch-NNNN" (STEP_CONTRACTS): pick the flag.
 TRANSFER_ITEM_FLAG = "{{=sprig.hasPrefix('batch-', inputs.parameters.item) ? '--batch' : '--table'}}"
@@ -212,6 +218,51 @@ def auth_proxy_sidecars(instance_uri: str | None, images: Images = DEFAULT_IMAGE
         resources=_resources("100m", "64Mi", "500m", "256Mi"))]
 
 
+# Argo's custom Prometheus metrics (https://argo-workflows.readthedocs.io/en/latest/metrics/, variables in
+# https://argo-workflows.readthedocs.io/en/latest/variables/#metrics): emitted by the controller when a node ends.
+# Labelled by run (the workflow's name: the run id of a CronWorkflow run, 1:1 with a submitted run id) and
+# database, never by table: thousands of tables would be thousands of series per metric. One help text per name,
+# as Prometheus requires. The pod writes its totals to OUTPUTS_DIR (shared/argo_outputs.py); a pod that dies
+# before writing them counts 0 through the default, and is counted by r2a_transfer_pods_failed_total.
+OUTPUTS_DIR = "/tmp/outputs"  # nosec B108  # on the pod's /tmp emptyDir
+RUN_LABELS = [m.MetricLabel(key="run", value="{{workflow.name}}"),
+              m.MetricLabel(key="database", value=_param("database"))]
+DURATION_BUCKETS = [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600]
+
+
+def _counter(name: str, help_text: str, value: str, when: str | None = None) -> m.Prometheus:
+    return m.Prometheus(name=name, help=help_text, labels=RUN_LABELS, counter=m.Counter(value=value), when=when)
+
+
+def transfer_metrics() -> m.Metrics:
+    return m.Metrics(prometheus=[
+        m.Prometheus(name="r2a_table_transfer_duration_seconds", labels=[*RUN_LABELS, m.MetricLabel(
+                         key="status", value="{{status}}")],
+                     help="Duration of a table-transfer pod (one table, or one batch of small tables)",
+                     histogram=m.Histogram(value="{{duration}}",
+                                           buckets=[m.Amount(str(b)) for b in DURATION_BUCKETS])),
+        _counter("r2a_rows_loaded_total", "Rows loaded into AlloyDB by table-transfer",
+                 "{{outputs.parameters.rows}}"),
+        _counter("r2a_bytes_unloaded_total", "Compressed bytes UNLOADed from Redshift by table-transfer",
+                 "{{outputs.parameters.bytes}}"),
+        _counter("r2a_tables_transferred_total", "Tables a table-transfer pod finished, succeeded or failed",
+                 "{{outputs.parameters.tables}}"),
+        _counter("r2a_tables_failed_total", "Tables that failed in table-transfer",
+                 "{{outputs.parameters.tables-failed}}"),
+        _counter("r2a_transfer_pods_failed_total", "table-transfer pods that did not succeed", "1",
+                 when="{{status}} != Succeeded"),
+    ])
+
+
+def run_metrics() -> m.Metrics:
+    """Workflow-level: the run's duration when it ends, labelled with its final status ({{workflow.status}} in a
+    workflow-level metric label, as Argo's own controller metric tests use it)."""
+    return m.Metrics(prometheus=[m.Prometheus(
+        name="r2a_run_duration_seconds", help="Duration of an r2a run (workflow)",
+        labels=[*RUN_LABELS, m.MetricLabel(key="status", value="{{workflow.status}}")],
+        gauge=m.Gauge(value="{{workflow.duration}}", realtime=False))])
+
+
 def transfer_container(auth_proxy: str | None = None, images: Images = DEFAULT_IMAGES) -> Container:
     return step_container(
         "table-transfer", "table_transfer",
@@ -219,8 +270,13 @@ def transfer_container(auth_proxy: str | None = None, images: Images = DEFAULT_I
          f"--compression={_param('compression')}", f"--verify={_param('verify')}", f"--cleanup={_param('cleanup')}"],
         cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi", deadline=12 * 3600,
         inputs=[Parameter(name="item")], sidecars=auth_proxy_sidecars(auth_proxy, images), images=images,
-        synchronization=m.Synchronization(semaphores=[m.SemaphoreRef(
-            config_map_key_ref=m.ConfigMapKeySelector(name=SEMAPHORE_CONFIGMAP, key=SEMAPHORE_KEY))]))
+        extra_env={argo_outputs.ENV: OUTPUTS_DIR},
+        outputs=[Parameter(name=name, value_from=m.ValueFrom(path=f"{OUTPUTS_DIR}/{name}", default="0"))
+                 for name in argo_outputs.TRANSFER_TOTALS],
+        metrics=transfer_metrics(),
+        synchronization=m.Synchronization(semaphores=[
+            m.SemaphoreRef(config_map_key_ref=m.ConfigMapKeySelector(name=SEMAPHORE_CONFIGMAP, key=key))
+            for key in SEMAPHORE_KEYS]))
 
 
 def report_container(images: Images = DEFAULT_IMAGES) -> Container:
@@ -302,6 +358,9 @@ def _common_spec() -> dict:
         automount_service_account_token=False,
         executor=m.ExecutorConfig(service_account_name=EXECUTOR_SERVICE_ACCOUNT),
         active_deadline_seconds=48 * 3600,
+        # Thousands of pods: a succeeded one goes 10 minutes after it ends, a failed one stays for its logs until the
+        # TTL deletes the workflow (https://argo-workflows.readthedocs.io/en/latest/running-at-massive-scale/).
+        # The node statuses of a 5,000-table run fit etcd once Argo compresses them (workflows/README.md).
         pod_gc=m.PodGC(strategy="OnPodSuccess", delete_delay_duration="10m"),
         ttl_strategy=m.TTLStrategy(seconds_after_success=7 * 86400, seconds_after_failure=30 * 86400),
         artifact_repository_ref=m.ArtifactRepositoryRef(config_map="artifact-repositories", key="r2a-gcs"),
@@ -310,6 +369,7 @@ def _common_spec() -> dict:
         pod_metadata=m.Metadata(labels={"app.kubernetes.io/part-of": "r2a",  # k8s/networkpolicy.yaml selects it
                                         "r2a/database": _param("database"), "r2a/run-id": _param("run-id")}),
         labels={"app.kubernetes.io/part-of": "r2a"},
+        metrics=run_metrics(),
     )
 
 

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+LIMITS_FILE = Path(__file__).resolve().parent.parent / "k8s" / "limits.yaml"
+
 # Variables a pod inherits from its image, which a local process must also have to start Python at all.
 PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "SYSTEMROOT", "VIRTUAL_ENV")
 
@@ -26,6 +28,9 @@ class LocalEnvironment:
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)  # Secret (or ConfigMap) name → key → value
     endpoints: dict[str, str] = field(default_factory=dict)  # emulator endpoints (no cloud here)
     sidecars: dict[str, dict[str, str]] = field(default_factory=dict)  # sidecar name → env its stand-in needs
+    # ConfigMap manifests holding the semaphore limits (read again at every acquisition, like an edited ConfigMap)
+    config_map_files: tuple[Path, ...] = ()
+    semaphore_dir: Path | None = None  # slots shared by every run using it (one per devstack); None = this run's
 
     def base_environ(self) -> dict[str, str]:
         return process_environ()
@@ -61,5 +66,7 @@ def devstack_environment(env: dict) -> tuple[dict[str, str], LocalEnvironment]:
         secrets=secrets,
         endpoints={"AWS_ENDPOINT_URL_S3": s3["endpoint_url"], "STORAGE_EMULATOR_HOST": gcs["endpoint_url"],
                    "GOOGLE_CLOUD_PROJECT": gcs["project"]},
-        sidecars={"scratch-postgres": {"R2A_SCRATCH_DSN": scratch}})
+        sidecars={"scratch-postgres": {"R2A_SCRATCH_DSN": scratch}},
+        config_map_files=(LIMITS_FILE,),
+        semaphore_dir=Path(env["state_dir"]) / "semaphores" if env.get("state_dir") else None)
     return parameters, local

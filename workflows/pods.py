@@ -105,6 +105,16 @@ class Pods:
         return mounts
 
 
+    def argo_dir(self, node: str, identity: Identity) -> Path:
+        """The emptyDir Argo's executor mounts at /var/run/argo in every main container, where the pod writes its
+        progress file (ARGO_PROGRESS_FILE, https://argo-workflows.readthedocs.io/en/latest/progress/)."""
+        pod = self.root / node
+        folder = pod / "var" / "run" / "argo"
+        _make_parents(pod, folder)
+        _make_empty_dir(folder, identity)
+        return folder
+
+
 def _make_parents(pod: Path, folder: Path) -> None:
     pod.mkdir(mode=0o755, exist_ok=True)
     for parent in reversed(folder.relative_to(pod).parents):

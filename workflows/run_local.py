@@ -2,7 +2,8 @@
 
 Each DAG task runs its template's container command and arguments as a local process (parameters substituted,
 `{{=...}}` expressions evaluated), withParam fans out with the DAG's parallelism, `depends` is honoured, and
-retryStrategy is applied (its backoff shortened to `retry_backoff_s`). What a pod would get from Kubernetes
+retryStrategy is applied (its backoff shortened to `retry_backoff_s`), and a template's semaphores are held while its
+node runs (workflows/semaphores.py). What a pod would get from Kubernetes
 comes from a LocalEnvironment (workflows/local_env.py); nothing else is added. Each task's volumes are written the
 way the kubelet writes them and, as root, the task runs as its template's user (workflows/pods.py).
 
@@ -27,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from shared import progress as argo_progress
 from shared.log import one_line
 from workflows.expressions import (
     UnsupportedExpression,
@@ -38,12 +40,14 @@ from workflows.expressions import (
 from workflows.local_env import LocalEnvironment
 from workflows.pods import Identity, PodError, Pods
 from workflows.runtime import StepRuntime, StepRuntimeError
+from workflows.semaphores import ConfigMapLimits, SemaphoreError, Semaphores, template_semaphores
 
 RENDERED = Path(__file__).resolve().parent / "rendered"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULT_LIMIT = 256 * 1024  # Argo keeps at most 256 kB of a container's stdout as outputs.result
 NODES_FILE = "nodes.json"
 KEPT_PHASES = ("Succeeded", "Skipped")  # what `argo retry` does not run again
+PROGRESS_EVERY_S = 10.0  # how often running nodes' progress files are read and changes shown
 
 
 class RunLocalError(Exception):
@@ -60,6 +64,7 @@ class NodeResult:
     attempts: int = 0
     log: Path | None = None
     result: str = ""
+    progress: str = ""  # the N/M the node last wrote to its ARGO_PROGRESS_FILE ("" = none)
 
 
 @dataclass
@@ -152,6 +157,11 @@ class _Run:
         self.kept = {name: node for name, node in (kept or {}).items() if node.phase in KEPT_PHASES}
         self.pods = Pods()
         self.runtime = StepRuntime(self.pods.root)
+        self.live: dict[str, Path] = {}  # running node → its progress file
+        self.shown: dict[str, str] = {}
+        self.progress_every_s = PROGRESS_EVERY_S
+        self.semaphores = Semaphores(local.semaphore_dir or self.pods.root / "semaphores",
+                                     ConfigMapLimits(local.config_map_files))
 
     # ------------------------------------------------------------ the DAG
 
@@ -168,7 +178,11 @@ class _Run:
 
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             running: dict[str, list[Future]] = {}
+            told_at = time.monotonic()
             while len(phases) < len(tasks):
+                if time.monotonic() - told_at >= self.progress_every_s:
+                    self._show_progress()
+                    told_at = time.monotonic()
                 started = False
                 for name, task in tasks.items():
                     if name in phases or name in running or not upstream[name] <= set(phases):
@@ -205,6 +219,16 @@ class _Run:
                 if not started:
                     time.sleep(0.05)
         return nodes
+
+    def _show_progress(self) -> None:
+        """What running nodes wrote to their progress files since last shown (Argo's UI shows it per node)."""
+        with self.lock:
+            live = dict(self.live)
+        for name, path in live.items():
+            value = argo_progress.read(path)
+            if value is not None and str(value) != self.shown.get(name):
+                self.shown[name] = str(value)
+                self.progress(f"  ~  {name}: {value}")
 
     @staticmethod
     def _upstream(task: dict) -> set[str]:
@@ -258,7 +282,7 @@ class _Run:
                       for p in (task.get("arguments") or {}).get("parameters", [])}
             scope.update({f"inputs.parameters.{k}": v for k, v in inputs.items()})
             self._attempts(template, node, scope)
-        except (UnsupportedExpression, RunLocalError, PodError, StepRuntimeError) as exc:
+        except (UnsupportedExpression, RunLocalError, PodError, StepRuntimeError, SemaphoreError) as exc:
             node.phase = "Errored"
             self.progress(f"  !  {node_name}: cannot run locally: {exc}")
         node.seconds = time.monotonic() - started
@@ -268,11 +292,11 @@ class _Run:
         return node
 
     def _attempts(self, template: dict, node: NodeResult, scope: dict[str, Any]) -> None:
-        strategy = template.get("retryStrategy") or {}
-        limit = int(strategy.get("limit", 0))
         safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in node.name)[:150]
         identity = Identity.of(self.spec, template)
         command, environ = self._command(template, scope, safe_name, identity)
+        progress_file = self.pods.argo_dir(safe_name, identity) / "progress"
+        environ[argo_progress.ENV] = str(progress_file)  # what Argo's controller sets in every main container
         python, cwd, extra = self.runtime.resolve((identity.uid, identity.gid, *identity.groups), identity.preexec())
         if command[0] == sys.executable:
             command[0] = python
@@ -280,10 +304,35 @@ class _Run:
         node.log = self.workdir / "logs" / f"{safe_name}.log"
         node.log.parent.mkdir(parents=True, exist_ok=True)
         self.progress(f"  >  {node.name}")
+        semaphores = template_semaphores(template)
+
+        def waiting(missing: list) -> None:
+            self.progress(f"  …  {node.name}: waiting for semaphore {', '.join(map(str, missing))}")
+
+        with self.lock:
+            self.live[node.name] = progress_file
+        try:
+            self._run_attempts(template, node, command, environ, cwd, identity,
+                               lambda: self.semaphores.hold(semaphores, waiting))
+        finally:
+            with self.lock:
+                self.live.pop(node.name, None)
+            value = argo_progress.read(progress_file)
+            node.progress = str(value) if value is not None else ""
+        mark = "ok" if node.phase == "Succeeded" else f"FAILED (exit {node.exit_code})"
+        done = f", progress {node.progress}" if node.progress else ""
+        self.progress(f"  {'✓' if node.phase == 'Succeeded' else '✗'}  {node.name}: {mark}, "
+                      f"{node.attempts} attempt(s){done}, log {node.log}")
+
+    def _run_attempts(self, template: dict, node: NodeResult, command: list[str], environ: dict[str, str],
+                      cwd: Path, identity: Identity, locks: Callable) -> None:
+        """retryStrategy around the node's process; each attempt holds the template's semaphores while it runs."""
+        strategy = template.get("retryStrategy") or {}
+        limit = int(strategy.get("limit", 0))
         deadline = template.get("activeDeadlineSeconds")
         while True:
             node.attempts += 1
-            with node.log.open("a") as log:
+            with locks(), node.log.open("a") as log:
                 log.write(f"--- attempt {node.attempts}: {' '.join(command)}\n")
                 log.flush()
                 try:
@@ -301,9 +350,6 @@ class _Run:
             if node.phase == "Succeeded" or node.attempts > limit or not self._retry(strategy, node):
                 break
             time.sleep(self.retry_backoff_s * (2 ** (node.attempts - 1)))
-        mark = "ok" if node.phase == "Succeeded" else f"FAILED (exit {node.exit_code})"
-        self.progress(f"  {'✓' if node.phase == 'Succeeded' else '✗'}  {node.name}: {mark}, "
-                      f"{node.attempts} attempt(s), log {node.log}")
 
     @staticmethod
     def _retry(strategy: dict, node: NodeResult) -> bool:
@@ -410,7 +456,8 @@ def retry_workflow(path: Path, previous: RunLocalResult, parameters: dict[str, s
 
 def _save_nodes(result: RunLocalResult, path: Path) -> None:
     nodes = [{"task": n.task, "name": n.name, "phase": n.phase, "exit_code": n.exit_code, "seconds": n.seconds,
-              "attempts": n.attempts, "log": str(n.log) if n.log else None, "result": n.result}
+              "attempts": n.attempts, "log": str(n.log) if n.log else None, "result": n.result,
+              "progress": n.progress}
              for n in result.nodes]
     (result.workdir / NODES_FILE).write_text(json.dumps(
         {"workflow": str(path), "run_id": result.run_id, "phase": result.phase, "pods": str(result.pods),
@@ -422,7 +469,8 @@ def load_result(workdir: Path) -> tuple[Path, RunLocalResult]:
     try:
         saved = json.loads((workdir / NODES_FILE).read_text())
         nodes = [NodeResult(n["task"], n["name"], n["phase"], n["exit_code"], n["seconds"], n["attempts"],
-                            Path(n["log"]) if n["log"] else None, n["result"]) for n in saved["nodes"]]
+                            Path(n["log"]) if n["log"] else None, n["result"], n.get("progress", ""))
+                 for n in saved["nodes"]]
         return Path(saved["workflow"]), RunLocalResult(saved["run_id"], saved["phase"], workdir,
                                                        Path(saved.get("pods") or workdir), nodes)
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -440,8 +488,21 @@ def parse_parameters(pairs: list[str]) -> dict[str, str]:
     return parameters
 
 
+def node_progress(nodes: list[NodeResult]) -> argo_progress.Progress:
+    """Argo's progress of these leaf nodes summed: what a node wrote to its progress file, else 1/1 once it
+    completed and 0/1 before (https://argo-workflows.readthedocs.io/en/latest/progress/)."""
+    done = total = 0
+    for node in nodes:
+        value = argo_progress.parse(node.progress) if node.progress else None
+        if value is None:
+            value = argo_progress.Progress(int(node.phase in ("Succeeded", "Failed", "Errored")), 1)
+        done, total = done + value.done, total + value.total
+    return argo_progress.Progress(done, total)
+
+
 def print_nodes(result: RunLocalResult, echo: Callable[[str], None] = print) -> None:
-    """One line per task (fan-outs summarised), then the failed nodes with their logs."""
+    """One line per task (fan-outs summarised, with their progress summed as Argo does), then the failed nodes."""
+    ran = [n for n in result.nodes if n.phase not in ("Skipped", "Omitted") and n.log is not None]
     for node in result.nodes:
         if "(" in node.name:
             continue
@@ -449,8 +510,11 @@ def print_nodes(result: RunLocalResult, echo: Callable[[str], None] = print) -> 
         detail = ""
         if children:
             ok = sum(1 for n in children if n.phase == "Succeeded")
-            detail = f"  ({ok}/{len(children)} succeeded)"
+            detail = f"  ({ok}/{len(children)} succeeded, progress {node_progress(children)})"
+        elif node.progress:
+            detail = f"  (progress {node.progress})"
         echo(f"  {node.name:<22} {node.phase:<10} {node.seconds:7.1f} s{detail}")
     for node in result.failed_nodes:
         echo(f"  failed: {node.name} (exit {node.exit_code}); log: {node.log}")
-    echo(f"workflow {result.phase} in {result.seconds:.1f} s; run id {result.run_id}; work folder {result.workdir}")
+    echo(f"workflow {result.phase} in {result.seconds:.1f} s, progress {node_progress(ran)}; run id {result.run_id}; "
+         f"work folder {result.workdir}")

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 import typer
 
-from shared import stopping
+from shared import argo_outputs, progress, stopping
 from shared.cli import StepApp, checked, error_line, step_boundary
 from shared.connections import reusing_tunnels
 from shared.errors import BadInputError, ExitCode
@@ -101,14 +101,18 @@ def main(
             if selection.missing:
                 raise BadInputError(f"not in the plan: {', '.join(str(m) for m in selection.missing)}")
             return
+        total = len(selection.missing) + len(selection.tables)
         for ref in selection.missing:
             result = failed_result(ctx, ref, BadInputError(f"table {ref} is not in the plan (tables.json)"))
             write_result(ctx, ref, result)
             written.append(result)
+        progress.report(len(written), total)  # tables done / tables of this pod, for Argo's UI
         with reusing_tunnels():  # one SSH tunnel for every Redshift session of the batch, not one per session
             for spec in selection.tables:
                 stopping.raise_if_stopped()
                 written.append(transfer_table(ctx, spec))
+                progress.report(len(written), total)
+        argo_outputs.write(argo_outputs.transfer_totals(written))  # for the template's Prometheus metrics
         code = exit_code(written)
         event("step.finished", tables=len(written), failed=sum(r.status != "succeeded" for r in written),
               cpu_s=round(time.process_time(), 3))  # the whole process's, start-up and imports included

@@ -96,6 +96,24 @@ def test_batch_moves_every_table_and_reports_each(transfer):
     assert transfer.pg_rows(f"SELECT count(*) FROM {transfer.schema}.one") == [(3,)]
 
 
+def test_a_batch_reports_argo_progress_and_its_totals_for_the_metrics(transfer, tmp_path):
+    """The pod ends on tables done / tables of the pod in ARGO_PROGRESS_FILE (a failed table is done too), and
+    writes the totals its template's Prometheus metrics read (workflows/README.md, Progress and Metrics)."""
+    first, _ = _numbers_table(transfer, "pone", 3)
+    second, _ = _numbers_table(transfer, "ptwo", 2)
+    transfer.store.write_json(transfer.layout.batch("batch-0002"),
+                              {"format_version": 1, "run_id": transfer.run_id, "batch_id": "batch-0002",
+                               "tables": [str(first), str(second), f"{transfer.schema}.absent"]})
+    transfer.environ.update({"ARGO_PROGRESS_FILE": str(tmp_path / "progress"),
+                             "R2A_OUTPUTS_DIR": str(tmp_path / "outputs")})
+    code, output = transfer.run("--batch", "batch-0002")
+    assert code == 3, output
+    assert (tmp_path / "progress").read_text() == "3/3\n"
+    totals = {path.name: int(path.read_text()) for path in (tmp_path / "outputs").iterdir()}
+    assert {k: v for k, v in totals.items() if k != "bytes"} == {"rows": 5, "tables": 3, "tables-failed": 1}
+    assert totals["bytes"] > 0
+
+
 def test_dry_run_prints_statements_without_secrets_and_changes_nothing(transfer):
     source, _ = _numbers_table(transfer, "preview", 2)
     code, output = transfer.run("--table", str(source), "--dry-run", "--max-file-size", "100MB")

@@ -55,10 +55,12 @@ def test_tasks_templates_and_depends_references_exist():
 
 
 RBAC = Path(__file__).resolve().parents[2] / "k8s" / "rbac.yaml"
+LIMITS = Path(__file__).resolve().parents[2] / "k8s" / "limits.yaml"
 
 
-def test_service_account_and_semaphore_configmap_exist_in_rbac_manifest():
-    documents = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(RBAC.read_text())}
+def test_service_account_and_semaphore_configmap_exist_in_the_k8s_manifests():
+    documents = {(d["kind"], d["metadata"]["name"]): d
+                 for path in (RBAC, LIMITS) for d in yaml.safe_load_all(path.read_text())}
     role = documents[("Role", "r2a-executor")]
     assert {"workflowtaskresults"} <= {r for rule in role["rules"] for r in rule["resources"]}
     binding = documents[("RoleBinding", "r2a-executor")]

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from shared.objectstore import new_run_id
+from shared.progress import parse as parse_progress
 from tests.workflows.argo_server import AcceptingArgoServer, serving
 from workflows.cli import app
 from workflows.demo import copy_report, reset_target
@@ -65,6 +66,19 @@ def test_a_failed_table_fails_the_report_and_the_workflow(failed_run):
     statuses = _tables_file(work / "report-first", result.run_id)
     assert {t for t, s in statuses.items() if s == "failed"} == set(FAILING)
     assert sum(1 for s in statuses.values() if s == "succeeded") == len(statuses) - 2
+
+
+def test_every_transfer_pod_ends_its_argo_progress_on_tables_done_of_its_tables(failed_run):
+    """table_transfer writes tables done / tables of the pod to ARGO_PROGRESS_FILE (a failed table is done too),
+    so a pod ends on M/M as Argo's progress page asks (https://argo-workflows.readthedocs.io/en/latest/progress/)."""
+    result = failed_run[0]
+    transfers = [n for n in result.nodes if n.task == "table-transfer" and "(" in n.name]
+    assert transfers
+    for node in transfers:
+        value = parse_progress(node.progress)
+        assert value is not None and value.done == value.total >= 1, (node.name, node.progress)
+        if ":batch-" not in node.name:
+            assert value.total == 1, node.name
 
 
 def test_status_lists_the_failed_tables_and_exits_7(failed_run, devstack_environ):

@@ -62,3 +62,49 @@ def test_status_of_an_unknown_run_or_a_bad_run_id_is_one_line(devstack_environ):
     assert "run statustest_19990101_000000 not found" in unknown.output
     bad = CliRunner().invoke(app, ["status", "--run-id", "../etc"], env=devstack_environ)
     assert bad.exit_code != 0 and len(bad.output.strip().splitlines()) == 1 and "Traceback" not in bad.output
+
+
+def _tables(*statuses: str) -> list:
+    from workflows.argo import TableStatus
+
+    return [TableStatus(f"s.t{i}", status, None, None, None, "boom" if status == "failed" else "")
+            for i, status in enumerate(statuses)]
+
+
+def test_watch_redraws_until_every_table_has_a_result():
+    from workflows import status_view
+
+    views = [_tables("not_run", "not_run"), _tables("succeeded", "not_run"), _tables("succeeded", "failed")]
+    frames: list[str] = []
+    pauses: list[float] = []
+    last = status_view.watch("r_20260101_000000", lambda: views.pop(0), frames.append, 5.0, 40, pauses.append)
+    assert [t.status for t in last] == ["succeeded", "failed"]
+    assert pauses == [5.0, 5.0] and len(frames) == 3
+    assert all(frame.startswith(status_view.CLEAR) for frame in frames)
+    assert "0/2 tables have a result" in frames[0] and "2/2 tables have a result" in frames[2]
+    assert frames[2].splitlines()[2].split() == ["s.t1", "failed", "boom"] and "s.t0" not in frames[2]  # a succeeded table leaves the live view
+    assert frames[2].splitlines()[-1] == "2 tables: 1 failed, 1 succeeded"
+
+
+def test_a_live_frame_of_5000_tables_fits_the_terminal_failed_first():
+    from workflows import status_view
+
+    tables = _tables(*(["succeeded"] * 4000 + ["not_run"] * 990 + ["failed"] * 10))
+    frame = status_view.live_frame("r_20260101_000000", tables, rows=30)
+    assert len(frame) <= 30
+    assert "4010/5000 tables have a result" in frame[0]
+    assert all(" failed " in line for line in frame[2:12]) and " not_run " in frame[12]
+    assert frame[-2] == "… and 974 more not succeeded"
+    assert frame[-1] == "5000 tables: 10 failed, 990 not_run, 4000 succeeded"
+
+
+def test_status_watch_of_a_finished_run_draws_once_and_exits_like_status(run, devstack_environ):
+    layout, store = run
+    for table in PLANNED:
+        _write(layout, store, table, "succeeded", rows=1)
+    done = CliRunner().invoke(app, ["status", "--run-id", layout.run_id, "--watch", "--interval", "1"],
+                              env=devstack_environ)
+    assert done.exit_code == 0, done.output
+    # One frame; click drops the clear-screen sequence when the output is not a terminal.
+    assert done.output.count("tables have a result") == 1 and "\x1b[" not in done.output
+    assert "3/3 tables have a result" in done.output and "every table succeeded" in done.output

@@ -1,0 +1,62 @@
+"""What `r2a status` prints: the table of a run's tables, once or (`--watch`) redrawn until every planned table has
+a result. With thousands of tables a live view shows the tables that still need a look (not succeeded) first, as
+many as the terminal holds, and the counts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from workflows.argo import TableStatus
+
+CLEAR = "\x1b[H\x1b[2J"  # cursor home, erase the screen (ECMA-48)
+
+
+def table_lines(tables: list[TableStatus]) -> list[str]:
+    width = max([len(t.table) for t in tables] + [5])
+    lines = [f"{'table':<{width}}  {'status':<9} {'rows':>12} {'seconds':>8} {'tries':>5}  error"]
+    for t in tables:
+        rows = "" if t.rows is None else f"{t.rows:,}"
+        seconds = "" if t.seconds is None else f"{t.seconds:.1f}"
+        lines.append(f"{t.table:<{width}}  {t.status:<9} {rows:>12} {seconds:>8} {t.attempts or '':>5}  {t.error}")
+    return lines
+
+
+def summary(tables: list[TableStatus]) -> str:
+    counts: dict[str, int] = {}
+    for t in tables:
+        counts[t.status] = counts.get(t.status, 0) + 1
+    return f"{len(tables)} tables: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+
+
+def finished(tables: list[TableStatus]) -> bool:
+    """Every planned table has a result (a failed one may still be retried by Argo, but has one)."""
+    return all(t.status != "not_run" for t in tables)
+
+
+def live_frame(run_id: str, tables: list[TableStatus], rows: int, now: datetime | None = None) -> list[str]:
+    """One screen: when, how far, the tables not succeeded (failed first, then not run) within `rows` lines."""
+    done = sum(1 for t in tables if t.status != "not_run")
+    stamp = (now or datetime.now(UTC)).strftime("%H:%M:%S UTC")
+    order = {"failed": 0, "not_run": 1}
+    pending = sorted((t for t in tables if t.status != "succeeded"), key=lambda t: order.get(t.status, 2))
+    room = max(rows - 4, 1)
+    shown = pending[:room]
+    lines = [f"r2a status {run_id}  {stamp}  {done}/{len(tables)} tables have a result (Ctrl-C stops)"]
+    lines += table_lines(shown) if shown else ["every table succeeded"]
+    if len(pending) > len(shown):
+        lines.append(f"… and {len(pending) - len(shown)} more not succeeded")
+    lines.append(summary(tables))
+    return lines
+
+
+def watch(run_id: str, fetch: Callable[[], list[TableStatus]], echo: Callable[[str], None], interval_s: float,
+          rows: int, sleep: Callable[[float], None] = time.sleep) -> list[TableStatus]:
+    """Redraw the live frame every `interval_s` until every table has a result; returns the last tables."""
+    while True:
+        tables = fetch()
+        echo(CLEAR + "\n".join(live_frame(run_id, tables, rows)))
+        if finished(tables):
+            return tables
+        sleep(interval_s)
