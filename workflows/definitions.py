@@ -103,6 +103,8 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
                                "created; stop at any other table)|fail|skip|replace"),
     ("dropped-in-source", "keep", "refresh: tables an earlier r2a run created that the source no longer has: "
                                   "keep (reported) | drop (DROP TABLE, refused while a view uses it)"),
+    ("index-jobs", "4", "post-data: AlloyDB sessions building keys and indexes and running ANALYZE at once "
+                        "(like pgcopydb's --index-jobs); each one is a backend doing CPU and I/O on the instance"),
     ("dry-run", "false", "true: dump, rewrite and validate the schema only (both SQL backups and the reports land "
                          "in the run folder); nothing is written to AlloyDB"),
 ]
@@ -240,7 +242,7 @@ def pipeline_templates(auth_proxy: str | None = None, images: Images = DEFAULT_I
                          ["--section", "pre-data", f"--on-existing={_param('on-existing')}",
                           f"--dropped-in-source={_param('dropped-in-source')}"],
                          sidecars=auth_proxy_sidecars(auth_proxy, images), images=images)
-    post = step_container("load-schema-post", "load_schema", ["--section", "post-data"], deadline=6 * 3600,
+    post = step_container("load-schema-post", "load_schema", ["--section", "post-data", f"--index-jobs={_param('index-jobs')}"], deadline=6 * 3600,
                           sidecars=auth_proxy_sidecars(auth_proxy, images), images=images)
     return [dump, rewrite, validate, pre, transfer_container(auth_proxy, images), post, report_container(images)]
 
