@@ -25,6 +25,7 @@ import zstandard
 from psycopg2 import sql
 
 from shared.errors import BadInputError, BadStateError
+from shared.identifiers import canonical_name
 from shared.log import event, one_line
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import utc_now
@@ -67,8 +68,9 @@ def read_tables(name_map: Any, where: str) -> list[dict[str, Any]]:
         target = entry.get("target") if isinstance(entry.get("target"), dict) else {}
         columns = [c["source"] for c in entry.get("columns") or [] if isinstance(c, dict)
                    and isinstance(c.get("source"), str)]
-        tables.append({"table": f"{source['schema']}.{source['name']}", "schema": source["schema"],
-                       "name": source["name"], "target": f"{target.get('schema')}.{target.get('name')}",
+        tables.append({"table": canonical_name(source["schema"], source["name"]), "schema": source["schema"],
+                       "name": source["name"],
+                       "target": canonical_name(str(target.get("schema")), str(target.get("name"))),
                        "rows": int(_number(entry.get("estimated_rows"))), "size_mb": _number(entry.get("size_mb")),
                        "columns": columns})
     return sorted(tables, key=lambda t: (-t["size_mb"], -t["rows"], t["table"]))

@@ -31,6 +31,7 @@ STEPS_DIR = "steps/"
 CHANGES = ("created", "refreshed", "unchanged", "changed", "dropped_in_source")
 NOT_MIGRATED = ("unsupported", "failed", "skipped", "deferred")  # deferred: its table is not loaded (yet)
 REPORT_STEP = "report"
+RUN_PLAN_FILE = "plan.json"  # the dry run's sizes and estimate (steps/plan); tables.json is the fan-out plan
 
 
 @dataclass
@@ -101,7 +102,7 @@ def relative(layout: RunLayout, url: str) -> str:
 
 def collect(store: ObjectStore, layout: RunLayout) -> RawRun:
     """Every JSON document the report reads, fetched in parallel. A run folder with none of them is bad input."""
-    named = [PLAN_FILE] + [name for _, name in OBJECT_REPORTS]
+    named = [PLAN_FILE, RUN_PLAN_FILE] + [name for _, name in OBJECT_REPORTS]
     listed = [relative(layout, info.url) for prefix in (layout.results_prefix, layout.artifact(STEPS_DIR))
               for info in store.list(prefix) if info.url.endswith(".json")]
     raw = RawRun(layout.run_id)

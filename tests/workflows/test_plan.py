@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from devstack import env as devstack_env
 from shared.config import load_settings
+from shared.identifiers import canonical_name
 from shared.objectstore import ObjectStore, RunLayout, new_run_id
 from workflows.cli import app
 from workflows.local_env import devstack_environment
@@ -39,7 +40,7 @@ def _svv_table_info(redshift) -> dict[str, tuple[float, int]]:
     try:
         with conn.cursor() as cur:
             cur.execute('SELECT "schema", "table", size, estimated_visible_rows FROM svv_table_info')
-            return {f"{s}.{t}": (float(size or 0), int(rows or 0)) for s, t, size, rows in cur.fetchall()}
+            return {canonical_name(s, t): (float(size or 0), int(rows or 0)) for s, t, size, rows in cur.fetchall()}
     finally:
         conn.close()
 
