@@ -108,6 +108,11 @@ class _Board(Generic[S]):
                     return job
                 self.cond.wait()
 
+    def stop(self, error: BaseException) -> None:
+        with self.cond:
+            self.error = self.error or error
+            self.cond.notify_all()
+
     def finish(self, job: Job, error: BaseException | None = None) -> None:
         with self.cond:
             for table in job.tables:
@@ -146,8 +151,23 @@ def run_jobs(sessions: Sequence[S], jobs: Sequence[Job], work: Callable[[S, Job]
         session_loop(1, sessions[0])
     else:
         with ThreadPoolExecutor(max_workers=len(sessions), thread_name_prefix="post-data") as pool:
-            for running in [pool.submit(session_loop, n, s) for n, s in enumerate(sessions, 1)]:
-                running.result()
+            running = [pool.submit(session_loop, n, s) for n, s in enumerate(sessions, 1)]
+            try:
+                for each in running:
+                    each.result()
+            except BaseException as exc:  # SIGTERM (the pod's deadline): no new object, the current ones cancelled
+                board.stop(exc)
+                for session in sessions:
+                    _cancel(session)
+                raise
     if board.error is not None:
         raise board.error
     return outcomes
+
+
+def _cancel(session: Any) -> None:
+    """Ask the server to cancel what the session runs now (libpq's cancel request; harmless when idle)."""
+    try:
+        getattr(session, "conn", session).cancel()
+    except Exception:  # noqa: BLE001 - best effort on the way out; the step's own error is what gets reported
+        pass

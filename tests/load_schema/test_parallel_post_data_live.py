@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -192,6 +193,39 @@ def test_a_lost_session_fails_the_step_in_one_line_and_the_retry_finishes(two_da
     done = run_step(STEP, ["--run-id", folder.run_id, "--section", "post-data", "--index-jobs=3"], environ)
     assert done.returncode == 0, done.stderr
     assert query(dsn, "select count(*) from pg_constraint where conname in ('t1_pkey', 't2_ref_fkey')") == [(2,)]
+
+
+def test_sigterm_stops_every_session_at_once(two_databases):
+    """Argo stops a pod with SIGTERM: the step cancels what its sessions run (here: waits for a lock held
+    elsewhere) instead of finishing the queue, and exits with one line."""
+    _, (dsn, environ) = two_databases
+    folder = _run(dsn, environ, 1)
+    query(dsn, 'ALTER TABLE "par"."t1" DROP CONSTRAINT "t1_pkey" CASCADE')
+    holder, watcher = psycopg2.connect(dsn), psycopg2.connect(dsn)
+    watcher.autocommit = True
+    try:
+        with holder.cursor() as held, watcher.cursor() as cur:
+            held.execute('LOCK TABLE "par"."t1" IN ACCESS EXCLUSIVE MODE')
+            step = subprocess.Popen(
+                [sys.executable, "-m", STEP, "--run-id", folder.run_id, "--section", "post-data", "--index-jobs=3"],
+                env=dict(_step_env(), **environ, R2A_LOG_FORMAT="json"), stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True)
+            deadline, waiting = time.monotonic() + 60, False
+            while not waiting and time.monotonic() < deadline:
+                cur.execute("SELECT count(*) FROM pg_locks WHERE relation = 'par.t1'::regclass AND NOT granted")
+                waiting = cur.fetchone()[0] > 0
+                time.sleep(0.05)
+            step.send_signal(signal.SIGTERM)
+            _, stderr = step.communicate(timeout=30)  # with the lock still held elsewhere
+            cur.execute("SELECT count(*) FROM pg_locks WHERE relation = 'par.t1'::regclass AND NOT granted")
+            assert cur.fetchone()[0] == 0  # no session of the step is left waiting
+    finally:
+        holder.close()
+        watcher.close()
+    assert waiting
+    errors = [line for line in stderr.splitlines() if line.startswith("r2a load_schema: error: ")]
+    assert step.returncode == 1 and len(errors) == 1 and "stopped by SIGTERM" in errors[0], stderr
+    assert "Traceback" not in stderr
 
 
 def _step_env() -> dict[str, str]:
