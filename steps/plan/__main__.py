@@ -29,7 +29,8 @@ def main(
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="table transfers at once (the DAG's limit)"),
     index_jobs: int = typer.Option(4, "--index-jobs", min=1, help="post-data sessions (parameter index-jobs)"),
     table_overhead_s: float = typer.Option(
-        2.0, "--table-overhead-s", min=0.0, help="seconds a table's transfer costs besides its bytes"),
+        core.TABLE_OVERHEAD_S, "--table-overhead-s", min=0.0,
+        help="seconds a table's transfer costs besides its bytes (assumed by default, not measured)"),
 ) -> None:
     """Size the run before a byte moves: prints the plan and writes plan.json to the run folder."""
     with step_boundary("plan", run_id) as step:

@@ -131,3 +131,12 @@ def test_r2a_plan_with_parameters_runs_the_dry_run_and_prints_its_plan(devstack,
     assert lines[0].startswith("plan of run ") and ": 2 tables" in lines[0]
     assert [line.split()[0] for line in lines[2:4]] == ["tickit.sales", "tickit.venue"]  # sales is the larger
     assert _alloydb_relations(devstack) == before
+
+
+def test_the_plan_step_without_a_rewritten_schema_stops_in_one_line(devstack_environ):
+    from tests.validate_restore.conftest import run_step
+
+    done = run_step("steps.plan", ["--run-id", new_run_id("nothing")], devstack_environ)
+    errors = [line for line in done.stderr.splitlines() if line.startswith("r2a plan: error: ")]
+    assert done.returncode == 6 and len(errors) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "name_map.json does not exist" in errors[0] and "Run rewrite_ddl" in errors[0]
