@@ -73,6 +73,7 @@ class RunLayout:
     tables_json = property(lambda self: self.artifact("tables.json"))
     fanout_json = property(lambda self: self.artifact("fanout.json"))
     post_data_report_json = property(lambda self: self.artifact("post_data_report.json"))
+    plan_json = property(lambda self: self.artifact("plan.json"))  # steps/plan: sizes and estimates, before a byte
     lock = property(lambda self: self.artifact("run.lock"))
     pre_data_progress_json = property(lambda self: self.artifact("load_schema_pre_data_progress.json"))
 

@@ -2,15 +2,17 @@
 tables loaded by then, table_transfer for a table it loads after post-data ran (shared/finishing.py).
 
 Order: PRIMARY KEY/UNIQUE (a foreign key needs the referenced key), FOREIGN KEY, indexes, views.sql's objects
-(views may rely on a PK for GROUP BY), other objects (comments, grants: they may name a view). Objects that fail
-are tried again once a pass made progress, as validate_restore does, since the category order may put one before
-an object it needs. Every object is committed on its own: a slow index build that fails later does not undo the
-constraints before it. Nothing here fails a step because of the data; every object gets a report entry.
+(views may rely on a PK for GROUP BY), other objects (comments, grants: they may name a view). Keys, foreign keys
+and indexes may run in several sessions at once (shared/postdata_jobs.py says which may run together); views and
+the rest follow in the first session, in order. Objects that fail are tried again once a pass made progress, as
+validate_restore does, since the category order may put one before an object it needs. Every object is committed
+on its own: a slow index build that fails later does not undo the constraints before it. Nothing here fails a
+step because of the data; every object gets a report entry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import psycopg2
 import psycopg2.extensions
@@ -21,6 +23,7 @@ from shared.errors import TransientError
 from shared.identifiers import TableRef, parse_table_ref
 from shared.log import one_line
 from shared.objects_report import ObjectReport
+from shared.postdata_jobs import Job, Timing, object_jobs, run_jobs
 from shared.sqlapply import SavepointApplier, StatementError, has_statement
 from shared.sqlblocks import SqlObject
 
@@ -107,22 +110,33 @@ def _populated(applier: SavepointApplier, view: TableRef) -> bool:
     return not isinstance(rows, StatementError) and bool(rows) and bool(rows[0][0])
 
 
-def analyze(conn: psycopg2.extensions.connection, tables: Sequence[TableRef]) -> tuple[int, list[dict[str, str]]]:
-    """ANALYZE each table in its own transaction: (how many were analyzed, the failures)."""
-    conn.commit()
-    analyzed, failures = 0, []
-    for table in tables:
-        with conn.cursor() as cur:
-            try:
-                cur.execute(sql.SQL("ANALYZE {}").format(table.sql()))
-                conn.commit()
-                analyzed += 1
-            except psycopg2.Error as exc:
-                if conn.closed:
-                    raise TransientError(f"lost the AlloyDB connection during ANALYZE {table}") from None
-                conn.rollback()
-                failures.append({"table": str(table), "reason": one_line(exc, 300)})
-    return analyzed, failures
+def analyze_one(conn: psycopg2.extensions.connection, table: TableRef) -> str | None:
+    """ANALYZE one table in its own transaction: None, or why it failed."""
+    with conn.cursor() as cur:
+        try:
+            cur.execute(sql.SQL("ANALYZE {}").format(table.sql()))
+            conn.commit()
+            return None
+        except psycopg2.Error as exc:
+            if conn.closed:
+                raise TransientError(f"lost the AlloyDB connection during ANALYZE {table}") from None
+            conn.rollback()
+            return one_line(exc, 300)
+
+
+def analyze(conn: psycopg2.extensions.connection | Sequence[psycopg2.extensions.connection],
+            tables: Sequence[TableRef], timings: dict[Hashable, Timing] | None = None
+            ) -> tuple[int, list[dict[str, str]]]:
+    """ANALYZE each table in its own transaction, in one session or several: (how many were analyzed, the
+    failures, in the order of `tables`)."""
+    sessions = [conn] if isinstance(conn, psycopg2.extensions.connection) else list(conn)
+    for session in sessions:
+        session.commit()
+    jobs = [Job(("analyze", table), frozenset({table})) for table in dict.fromkeys(tables)]
+    reasons = run_jobs(sessions, jobs, lambda session, job: analyze_one(session, job.key[1]),
+                       lambda job: ("analyze", str(job.key[1])), timings if timings is not None else {})
+    failures = [{"table": str(t), "reason": why} for t in dict.fromkeys(tables) if (why := reasons[("analyze", t)])]
+    return len(reasons) - len(failures), failures
 
 
 def _apply_object(applier: SavepointApplier, obj: SqlObject) -> ObjectReport:
@@ -137,10 +151,47 @@ def _apply_object(applier: SavepointApplier, obj: SqlObject) -> ObjectReport:
     return report
 
 
-def apply_objects(applier: SavepointApplier, objects: Sequence[SqlObject],
-                  missing: Mapping[str, str] | None = None) -> list[ObjectReport]:
+PARALLEL_CATEGORIES = (0, 1, 2)  # keys, foreign keys, indexes: the slow ones, on tables
+
+
+def _timed_in_order(applier: SavepointApplier, objects: Sequence[SqlObject],
+                    timings: dict[Hashable, Timing]) -> dict[int, ObjectReport]:
+    jobs = [Job(id(obj)) for obj in objects]
+    by_id = {id(obj): obj for obj in objects}
+    return run_jobs([applier], jobs, lambda a, job: _committed(a, by_id[job.key]),
+                    lambda job: (by_id[job.key].kind, by_id[job.key].name), timings)
+
+
+def _committed(applier: SavepointApplier, obj: SqlObject) -> ObjectReport:
+    """Commit after each object, failed or not: its violation counts hold locks another session may wait for."""
+    report = _apply_object(applier, obj)
+    applier.commit()
+    return report
+
+
+def _apply_pass(appliers: Sequence[SavepointApplier], objects: Sequence[SqlObject],
+                timings: dict[Hashable, Timing]) -> dict[int, ObjectReport]:
+    """One pass over `objects` (in post-data's order): keys and indexes in all sessions, the rest in the first."""
+    keyed = [obj for obj in objects if _category(obj) in PARALLEL_CATEGORIES]
+    rest = [obj for obj in objects if _category(obj) not in PARALLEL_CATEGORIES]
+    jobs = [Job(id(keyed[job.key]), job.tables, job.shares_tables, frozenset(id(keyed[n]) for n in job.needs))
+            for job in object_jobs(keyed)]
+    by_id = {id(obj): obj for obj in keyed}
+    reports: dict[int, ObjectReport] = dict(run_jobs(
+        appliers, jobs, lambda a, job: _committed(a, by_id[job.key]),
+        lambda job: (by_id[job.key].kind, by_id[job.key].name), timings))
+    reports.update(_timed_in_order(appliers[0], rest, timings))
+    return reports
+
+
+def apply_objects(applier: SavepointApplier | Sequence[SavepointApplier], objects: Sequence[SqlObject],
+                  missing: Mapping[str, str] | None = None,
+                  timings: dict[Hashable, Timing] | None = None) -> list[ObjectReport]:
     """One report per object, in the order given. `missing`: pre-data objects that are not in AlloyDB
-    (name -> why); what depends on them is skipped."""
+    (name -> why); what depends on them is skipped. Several appliers: one session each (the first one also runs
+    the views and the rest). `timings` gets each object's times by id(object): those of its last try."""
+    appliers = [applier] if isinstance(applier, SavepointApplier) else list(applier)
+    timings = timings if timings is not None else {}
     reports: dict[int, ObjectReport] = {}
     pending = []
     for obj in ordered(objects):
@@ -151,12 +202,10 @@ def apply_objects(applier: SavepointApplier, objects: Sequence[SqlObject],
             reports[id(obj)] = ObjectReport.of(obj, "skipped", f"depends on {absent}, which is not in AlloyDB: "
                                                                 f"{missing[absent]}")
     while pending:
-        retry = []
-        for obj in pending:
-            report = _apply_object(applier, obj)
-            reports[id(obj)] = report
-            if report.status == "failed" and report.details.get("violations") is None:
-                retry.append(obj)
+        outcomes = _apply_pass(appliers, pending, timings)
+        reports.update(outcomes)
+        retry = [obj for obj in pending if outcomes[id(obj)].status == "failed"
+                 and outcomes[id(obj)].details.get("violations") is None]
         if len(retry) == len(pending):
             break
         pending = retry

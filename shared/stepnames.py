@@ -5,7 +5,8 @@ DUMP_SCHEMA = "dump_schema"
 REWRITE_DDL = "rewrite_ddl"
 VALIDATE_RESTORE = "validate_restore"
 LOAD_SCHEMA = "load_schema"
+PLAN = "plan"  # dry-run only: sizes and estimates before a byte moves
 TABLE_TRANSFER = "table_transfer"
 REPORT = "report"
 
-STEPS = (DUMP_SCHEMA, REWRITE_DDL, VALIDATE_RESTORE, LOAD_SCHEMA, TABLE_TRANSFER, REPORT)  # in pipeline order
+STEPS = (DUMP_SCHEMA, REWRITE_DDL, VALIDATE_RESTORE, PLAN, LOAD_SCHEMA, TABLE_TRANSFER, REPORT)  # in pipeline order

@@ -219,5 +219,73 @@ def run_local(
                retry, limits)
 
 
+@app.command()
+def plan(
+    run_id: str = typer.Option(None, "--run-id", help="show this run's plan.json (from an earlier dry run)"),
+    parameter: list[str] = typer.Option([], "--parameter", "-p",
+                                        help="without --run-id: a dry run on devstack with these workflow "
+                                             "parameters (name=value, repeatable), then its plan"),
+    devstack_dir: Path = typer.Option(None, "--devstack",
+                                      help="devstack state folder [default: $R2A_DEVSTACK_DIR or ./.devstack]"),
+) -> None:
+    """The plan of a run before a byte moves: tables by size, S3 bytes, egress, objects not migrated, estimate."""
+    from shared.config import load_settings
+    from shared.errors import BadStateError, R2AError
+    from shared.objectstore import ObjectStore, RunLayout
+    from shared.plan_text import plan_lines
+
+    environ = None
+    if run_id is None:
+        given = _parameters(parameter, "plan") | {"dry-run": "true"}
+        run_id, environ = _dry_run(given, devstack_dir)
+    try:
+        settings = load_settings(environ)
+        layout = RunLayout.from_settings(run_id, settings.gcs)
+        store = ObjectStore(None, settings.gcs)
+        if not store.exists(layout.plan_json):
+            raise BadStateError(f"{layout.plan_json} does not exist",
+                                "Run the workflow with -p dry-run=true (or r2a plan -p …) first")
+        document = store.read_json(layout.plan_json)
+        lines = plan_lines(document)
+    except R2AError as exc:
+        _fail("plan", exc)
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        _fail("plan", BadStateError(f"{layout.plan_json} is not a plan: {one_line(exc, 100)}",
+                                    "Run the dry run again"))
+        raise
+    for line in lines:
+        typer.echo(line)
+
+
+def _dry_run(given: dict[str, str], devstack_dir: Path | None) -> tuple[str, dict[str, str]]:
+    """Run the rendered DAG with dry-run=true on devstack: (run id, devstack's product settings); exit 1 when it
+    did not succeed."""
+    from devstack import env as devstack_env
+    from shared.errors import ConfigError
+    from shared.objectstore import new_run_id
+    from workflows.local_env import devstack_environment
+    from workflows.run_local import RunLocalError, print_nodes, run_workflow
+
+    try:
+        try:
+            env = devstack_env.load(devstack_env.state_dir(devstack_dir))
+        except SystemExit as missing:
+            raise ConfigError(str(missing)) from None
+        parameters, local = devstack_environment(env)
+        parameters.update(given)
+        parameters["run-id"] = parameters.get("run-id") or new_run_id(parameters["database"])
+        folder = (Path("run-local") / parameters["run-id"]).resolve()
+        result = run_workflow(rendering.RENDERED_DIR / "workflow-local.yaml", parameters, local, folder,
+                              progress=lambda message: None)
+    except (RunLocalError, ConfigError) as exc:
+        _fail("plan", exc)
+        raise
+    if result.phase != "Succeeded":
+        print_nodes(result, typer.echo)
+        raise typer.Exit(1)
+    return result.run_id, devstack_env.product_environ(env)
+
+
 def main() -> None:
     app()

@@ -109,8 +109,11 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
                                "created; stop at any other table)|fail|skip|replace"),
     ("dropped-in-source", "keep", "refresh: tables an earlier r2a run created that the source no longer has: "
                                   "keep (reported) | drop (DROP TABLE, refused while a view uses it)"),
-    ("dry-run", "false", "true: dump, rewrite and validate the schema only (both SQL backups and the reports land "
-                         "in the run folder); nothing is written to AlloyDB"),
+    ("index-jobs", "4", "post-data: AlloyDB sessions building keys and indexes and running ANALYZE at once "
+                        "(like pgcopydb's --index-jobs); each one is a backend doing CPU and I/O on the instance"),
+    ("dry-run", "false", "true: dump, rewrite and validate the schema, then plan the run (every table's rows and "
+                         "size, S3 bytes, egress, objects not migrated, a duration estimate: plan.json); nothing is "
+                         "written to AlloyDB"),
 ]
 
 __all__ = ["STEPS"]
@@ -292,13 +295,17 @@ def pipeline_templates(auth_proxy: str | None = None, images: Images = DEFAULT_I
     validate = step_container(
         "validate-restore", "validate_restore", [], extra_env={"R2A_SCRATCH_DSN": SCRATCH_DSN},
         sidecars=[scratch_postgres_sidecar(images)], sidecar_dirs=SCRATCH_DIRS, images=images)
+    plan = step_container("plan", "plan", [
+        f"--compression={_param('compression')}", f"--concurrency={TRANSFER_PARALLELISM}",
+        f"--index-jobs={_param('index-jobs')}"], images=images)
     pre = step_container("load-schema-pre", "load_schema",
                          ["--section", "pre-data", f"--on-existing={_param('on-existing')}",
                           f"--dropped-in-source={_param('dropped-in-source')}"],
                          sidecars=auth_proxy_sidecars(auth_proxy, images), images=images)
-    post = step_container("load-schema-post", "load_schema", ["--section", "post-data"], deadline=6 * 3600,
+    post = step_container("load-schema-post", "load_schema", ["--section", "post-data", f"--index-jobs={_param('index-jobs')}"], deadline=6 * 3600,
                           sidecars=auth_proxy_sidecars(auth_proxy, images), images=images)
-    return [dump, rewrite, validate, pre, transfer_container(auth_proxy, images), post, report_container(images)]
+    return [dump, rewrite, validate, plan, pre, transfer_container(auth_proxy, images), post,
+            report_container(images)]
 
 
 def retry_templates(auth_proxy: str | None = None, images: Images = DEFAULT_IMAGES) -> list:
@@ -318,8 +325,9 @@ POST_DONE = ("load-schema-post.Succeeded || load-schema-post.Failed || load-sche
 REPORT_DEPENDS = f"({TRANSFER_DONE}) && ({POST_DONE})"
 
 
-# dry-run: dump, rewrite and validate only (the run folder then shows what would be created); nothing touches AlloyDB.
+# dry-run: dump, rewrite and validate, then the plan (sizes and estimates, plan.json); nothing touches AlloyDB.
 WRITES_ALLOYDB = "{{workflow.parameters.dry-run}} != true"
+PLANS = "{{workflow.parameters.dry-run}} == true"
 
 
 def main_dag() -> DAG:
@@ -327,6 +335,7 @@ def main_dag() -> DAG:
         dump = Task(name="dump-schema", template="dump-schema")
         rewrite = Task(name="rewrite-ddl", template="rewrite-ddl")
         validate = Task(name="validate-restore", template="validate-restore")
+        plan = Task(name="plan", template="plan", when=PLANS)
         pre = Task(name="load-schema-pre", template="load-schema-pre", when=WRITES_ALLOYDB)
         transfer = Task(name="table-transfer", template="table-transfer",
                         with_param="{{tasks.load-schema-pre.outputs.result}}",
@@ -334,6 +343,7 @@ def main_dag() -> DAG:
         Task(name="load-schema-post", template="load-schema-post", depends=TRANSFER_DONE, when=WRITES_ALLOYDB)
         Task(name="report", template="report", depends=REPORT_DEPENDS, when=WRITES_ALLOYDB)
         dump >> rewrite >> validate >> pre >> transfer
+        validate >> plan
     return dag
 
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.errors import BadInputError
+from shared.stepnames import STEPS
 
 DEFAULT_REGISTRY = "ghcr.io/r2a"
 DEFAULT_TAG = "0.1.0"
 POSTGRES_IMAGE = "postgres:16"
 AUTH_PROXY_IMAGE = "gcr.io/alloydb-connectors/alloydb-auth-proxy:1.13.1"
-STEPS = ("dump_schema", "rewrite_ddl", "validate_restore", "load_schema", "table_transfer", "report")
 
 _DIGEST = re.compile(r"^(?P<reference>[^\s@]+)@(?P<digest>sha256:[0-9a-f]{64})$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")

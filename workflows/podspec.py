@@ -112,6 +112,7 @@ SECRET_VOLUMES: dict[str, SecretVolume | ConfigMapVolume] = {
 STEP_SECRETS: dict[str, tuple[str, ...]] = {
     "dump_schema": ("redshift", "bastion", "bastion-host-key", "gcp"),
     "rewrite_ddl": ("gcp",),
+    "plan": ("redshift", "bastion", "bastion-host-key", "gcp"),  # a sample of the largest tables' rows
     "validate_restore": ("gcp",),
     "load_schema": ("alloydb", "gcp"),
     "table_transfer": ("redshift", "bastion", "bastion-host-key", "aws", "alloydb", "gcp"),

@@ -1,5 +1,5 @@
 """`python -m steps.load_schema --run-id R --section pre-data|post-data [--on-existing refresh|fail|skip|replace]
-[--dropped-in-source keep|drop]`"""
+[--dropped-in-source keep|drop] [--index-jobs N]`"""
 
 from __future__ import annotations
 
@@ -44,6 +44,10 @@ def main(
     dropped_in_source: DroppedInSource = typer.Option(
         DroppedInSource.keep, "--dropped-in-source",
         help="pre-data with refresh: tables an earlier r2a run created that the source no longer has"),
+    index_jobs: int = typer.Option(
+        4, "--index-jobs", min=1, max=64,
+        help="post-data: AlloyDB sessions building keys and indexes and running ANALYZE at once (like pgcopydb's "
+             "--index-jobs)"),
 ) -> None:
     """Apply one section of the validated schema to AlloyDB and report every object.
 
@@ -56,7 +60,7 @@ def main(
             summary = load_pre_data(run_id, step.settings, record.store, record.layout, on_existing.value,
                                     dropped_in_source is DroppedInSource.drop)
         else:
-            summary = load_post_data(run_id, step.settings, record.store, record.layout)
+            summary = load_post_data(run_id, step.settings, record.store, record.layout, index_jobs)
         status = "succeeded" if summary.clean else "partial"
         record.finished(status, phases=summary.phases, counts=summary.counts, outputs=summary.outputs)
         event("step.finished", section=section.value, status=status, fanout_items=len(summary.fanout_items),

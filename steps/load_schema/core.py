@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from shared.config import Settings
@@ -26,6 +27,7 @@ from shared.identifiers import TableRef, parse_table_ref
 from shared.log import event
 from shared.objects_report import STEP, ObjectReport, object_report
 from shared.objectstore import ObjectStore, RunLayout
+from shared.postdata_jobs import Timing
 from shared.results import ErrorInfo, PhaseClock, PhaseTiming, TableResult, to_dict, utc_now
 from shared.runlock import hold_exclusive
 from shared.sqlapply import SavepointApplier, has_statement
@@ -223,7 +225,18 @@ def _reasons(store: ObjectStore, layout: RunLayout) -> dict[str, str]:
             and o.get("status") != "applied"}
 
 
-def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: RunLayout) -> SectionSummary:
+def _session(settings: Settings):
+    conn = alloydb_connection(settings, STEP)
+    try:
+        ddl_session(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: RunLayout,
+                   index_jobs: int = 1) -> SectionSummary:
     phases: list[PhaseTiming] = []
     clock = PhaseClock(phases)
     with clock.phase("read"):
@@ -241,7 +254,8 @@ def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: 
             ddl_session(conn)
             take_finishing_lock(conn, run_id)  # until the report is written: see shared/finishing.py
             unloaded = _unloaded(store, layout, planned)
-            result = apply_post_data(conn, objects, [target for _, target in planned], missing, unloaded)
+            result = apply_post_data(conn, objects, [target for _, target in planned], missing, unloaded,
+                                     index_jobs, lambda: _session(settings))
             result.objects = [_as_before(report, earlier) for report in result.objects]
             applier = SavepointApplier(conn, commit_every=1, system="AlloyDB")
             if refreshing:
@@ -254,11 +268,30 @@ def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: 
                                    analyze_failures=result.analyze_failures,
                                    staging_tables_dropped=result.staging_dropped,
                                    staging_cleanup_error=result.staging_cleanup_error,
-                                   deferred_tables=result.deferred_tables, finished_after_post_data=[])
+                                   deferred_tables=result.deferred_tables, finished_after_post_data=[],
+                                   index_jobs=index_jobs, timings=[t.to_json() for t in result.timings])
             store.write_json(layout.post_data_report_json, report)
     finally:
         conn.close()
+    phases += timing_phases(result.timings)
     return SectionSummary(report["counts"], [layout.post_data_report_json], phases)
+
+
+TIMING_GROUPS = {"constraint": "keys and indexes", "index": "keys and indexes", "analyze": "analyze"}
+
+
+def timing_phases(timings: Sequence[Timing]) -> list[PhaseTiming]:
+    """The spans of post-data's parts, from its objects' times, for the report's timeline (each object's own
+    times are in post_data_report.json's `timings`)."""
+    spans: dict[str, list[Timing]] = {}
+    for timing in timings:
+        spans.setdefault(TIMING_GROUPS.get(timing.kind, "views and other objects"), []).append(timing)
+    phases = []
+    for name, group in spans.items():
+        start, end = min(t.started_at for t in group), max(t.finished_at for t in group)
+        seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+        phases.append(PhaseTiming(name, start, end, round(seconds, 3)))
+    return sorted(phases, key=lambda p: p.started_at)
 
 
 def _earlier_outcomes(store: ObjectStore, layout: RunLayout, run_id: str) -> dict[tuple[str, str], dict[str, Any]]:

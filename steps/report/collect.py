@@ -33,6 +33,7 @@ BATCHES_DIR = "batches/"  # RunLayout.batches_prefix, relative to the run root
 CHANGES = ("created", "refreshed", "unchanged", "changed", "dropped_in_source")
 NOT_MIGRATED = ("unsupported", "failed", "skipped", "deferred")  # deferred: its table is not loaded (yet)
 REPORT_STEP = stepnames.REPORT
+RUN_PLAN_FILE = "plan.json"  # the dry run's sizes and estimate (steps/plan); tables.json is the fan-out plan
 
 
 @dataclass
@@ -105,7 +106,7 @@ def relative(layout: RunLayout, url: str) -> str:
 
 def collect(store: ObjectStore, layout: RunLayout) -> RawRun:
     """Every JSON document the report reads, fetched in parallel. A run folder with none of them is bad input."""
-    named = [PLAN_FILE] + [name for _, name in OBJECT_REPORTS]
+    named = [PLAN_FILE, RUN_PLAN_FILE] + [name for _, name in OBJECT_REPORTS]
     prefixes = (layout.results_prefix, layout.artifact(STEPS_DIR), layout.batches_prefix)
     listed = [relative(layout, info.url) for prefix in prefixes
               for info in store.list(prefix) if info.url.endswith(".json")]

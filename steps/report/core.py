@@ -9,9 +9,10 @@ from pathlib import Path
 from shared.errors import BadInputError, ObjectStoreError
 from shared.log import redact, redact_value
 from shared.objectstore import ObjectStore, RunLayout
-from steps.report.collect import RawRun, RunInputs, parse_inputs
+from steps.report.collect import RUN_PLAN_FILE, RawRun, RunInputs, parse_inputs
 from steps.report.html import render_html
 from steps.report.logfile import REPORT_STEP, LogLine, log_lines, render_log
+from steps.report.plan_section import plan_summary
 from steps.report.summary import planned_all_succeeded, summarize
 from steps.report.tables import TableRow, build_rows, render_tables, status_counts
 
@@ -61,6 +62,7 @@ def build_report(raw: RawRun, report_time: datetime, schema_backups: dict[str, b
     rows = build_rows(inputs)
     copies = {name: content is not None for name, content in schema_backups.items()}
     summary = summarize(inputs, rows, report_time, copies)
+    summary["plan"] = plan_summary(raw.documents.get(RUN_PLAN_FILE), summary["totals"]["wall_time_s"])
     log_text = render_log(log_lines(inputs, rows, report_time), summary_line(inputs, rows, report_time))
     files = {  # results hold redacted errors already; this catches a secret in any other text the report shows
         f"{raw.run_id}.log": redact(log_text).encode(),

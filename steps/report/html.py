@@ -20,6 +20,7 @@ from shared.log import redact_value
 from shared.results import PhaseTiming
 from steps.report.collect import CHANGES, RunInputs, not_migrated
 from steps.report.html_assets import CSS, JS
+from steps.report.plan_section import plan_html
 from steps.report.tables import STATUSES, TableRow
 from steps.report.timefmt import parse_ts
 
@@ -255,6 +256,7 @@ tables list apply here too.</div>
 <div id="gantt-legend" class="legend"></div>
 <div id="gantt-wrap"><canvas id="gantt" width="1" height="1"></canvas><div id="gantt-spacer"></div></div>
 <div id="gantt-tip"></div></section>
+{plan_html(summary.get("plan"))}
 <section id="failed"><h2>Failed and missing tables</h2>{_failed(rows)}</section>
 <section id="objects"><h2>Objects not migrated</h2>{_not_migrated(inputs, summary)}</section>
 <section id="constraints"><h2>Constraint violations</h2>{_violations(summary)}</section>

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+
 from benchmarks.__main__ import discover, main
 from benchmarks.fanout_bench import SMOKE, TINY_MAX_ROWS, table_rows
 from benchmarks.transfer_bench import ROW_BYTES
@@ -27,7 +29,7 @@ def test_every_benchmark_runs_at_smoke_size_and_reports_every_measure(devstack, 
     assert document["smoke"] is True
     rows = document["rows"]
     assert {row["benchmark"] for row in rows} >= {"transfer_bench", "unload_memory", "report_bench", "rewrite_ddl"}
-    assert sorted(discover(None)) == sorted([*OTHERS, "fanout_bench"])
+    assert sorted(discover(None)) == sorted([*OTHERS, "fanout_bench", "postdata_bench"])
     for row in rows:
         assert row["measure"] != "error", row
         assert isinstance(row["value"], (int, float)) and math.isfinite(row["value"]), row
@@ -73,3 +75,21 @@ def test_fanout_bench_moves_every_table_through_run_local_and_compares_with_the_
     assert value["start-up of a step process: CPU (interpreter and imports)"] > 0
     for measure, number in value.items():
         assert isinstance(number, (int, float)) and math.isfinite(number), measure
+
+
+def test_post_data_bench_at_smoke_size(devstack, monkeypatch, tmp_path, capsys):
+    """20 tables x (PK + 2 indexes) in 1 and 4 sessions: every object applied in both (the module raises
+    otherwise), and the figures are there and consistent."""
+    monkeypatch.setenv("R2A_DEVSTACK_DIR", str(devstack["state_dir"]))
+    monkeypatch.chdir(tmp_path)
+    assert main(["--smoke", "--only", "postdata_bench"]) == 0, capsys.readouterr().out[-2000:]
+    rows = json.loads(next((tmp_path / "bench-output").glob("bench-*.json")).read_text())["rows"]
+    figures = {row["measure"]: row["value"] for row in rows}
+    assert figures["tables (PRIMARY KEY + 2 indexes each)"] == 20
+    for jobs in (1, 4):
+        assert figures[f"wall, --index-jobs {jobs}"] > 0
+        assert figures[f"PostgreSQL CPU, --index-jobs {jobs}"] > 0
+    assert figures["speed-up, --index-jobs 4 vs 1"] == pytest.approx(
+        figures["wall, --index-jobs 1"] / figures["wall, --index-jobs 4"])
+    assert 0 < next(v for m, v in figures.items() if m.startswith("ceiling:")) <= 4
+    assert figures["large tables: tables (PRIMARY KEY + 2 indexes each)"] == 4

@@ -125,8 +125,8 @@ TRANSITIVE = {"botocore": "boto3", "google-auth": "google-cloud-storage",
 
 
 def test_every_step_is_checked():
-    assert set(STEPS) == {"dump_schema", "rewrite_ddl", "validate_restore", "load_schema", "table_transfer",
-                          "report"}
+    assert set(STEPS) == {"dump_schema", "rewrite_ddl", "validate_restore", "plan", "load_schema",
+                          "table_transfer", "report"}
 
 
 @pytest.mark.parametrize("step", STEPS)

@@ -236,3 +236,28 @@ def test_the_page_carries_each_tables_change_and_lists_changed_views():
     assert "public.v_sales" in changes and "changed in the source; replaced" in changes
     assert "public.sales" not in changes.replace("public.v_sales", "")  # tables: the list's change column
     assert 'id="changes"' not in report_of(sample.documents()).files["report.html"].decode()
+
+
+def test_the_plan_of_a_dry_run_is_shown_beside_the_measured_time_when_the_folder_has_one():
+    assert report_of(sample.documents()).summary["plan"] is None
+    assert 'id="run-plan"' not in report_of(sample.documents()).files["report.html"].decode()
+    documents = sample.documents()
+    documents["plan.json"] = {
+        "format_version": 1, "run_id": sample.RUN_ID, "tables": [
+            {"table": "public.sales", "rows": 1_000_000, "size_mb": 512.0, "s3_bytes": 90_000_000},
+            {"table": "public.<b>odd</b>", "rows": 10, "size_mb": 1.0, "s3_bytes": 200}],
+        "totals": {"tables": 2, "rows": 1_000_010, "size_mb": 513.0, "text_bytes": 300_000_000,
+                   "s3_bytes": 90_000_200, "s3_to_gcs_egress_bytes": 90_000_200},
+        "compression": {"codec": "zstd", "ratio": 0.3, "method": "up to 2000 rows of each of the 10 largest tables"},
+        "not_migrated": [{"kind": "table", "name": "public.geo_shapes"}],
+        "estimate": {"total_s": 754.0, "throttles": {"concurrent_transfers": 8, "index_jobs": 4}}}
+    report = report_of(documents)
+    plan = report.summary["plan"]
+    assert plan["estimated_s"] == 754.0 and plan["measured_wall_s"] == report.summary["totals"]["wall_time_s"]
+    assert [t["table"] for t in plan["largest_tables"]] == ["public.sales", "public.<b>odd</b>"]
+    html = report.files["report.html"].decode()
+    section = html[html.index('id="run-plan"'):html.index('id="failed"')]
+    assert "90.0 MB" in section and "12m34s" in section and "1,000,000" in section
+    assert "public.&lt;b&gt;odd&lt;/b&gt;" in section and "<b>odd" not in section
+    documents["plan.json"] = ["not", "a", "plan"]
+    assert report_of(documents).summary["plan"] is None

@@ -150,7 +150,7 @@ def test_dry_run_validates_the_schema_and_writes_nothing_to_alloydb(demo_run, de
     assert result.phase == "Succeeded"
     phases = {n.name: n.phase for n in result.nodes}
     assert phases == {"dump-schema": "Succeeded", "rewrite-ddl": "Succeeded", "validate-restore": "Succeeded",
-                      "load-schema-pre": "Skipped", "table-transfer": "Skipped", "load-schema-post": "Skipped",
+                      "plan": "Succeeded", "load-schema-pre": "Skipped", "table-transfer": "Skipped", "load-schema-post": "Skipped",
                       "report": "Skipped"}
     settings = load_settings(devstack_env.product_environ(devstack))
     layout = RunLayout.from_settings(result.run_id, settings.gcs, settings.s3)

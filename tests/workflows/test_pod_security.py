@@ -122,7 +122,7 @@ def test_image_registry_and_tag_are_render_options_and_digests_pin_every_image(t
     rendered = yaml.safe_load(manifests("projects/p/locations/l/clusters/c/instances/i", pinned)[
         "workflowtemplate-redshift-to-alloydb.yaml"])
     refs = {c["image"] for t in rendered["spec"]["templates"] if "container" in t for c in _containers(t)}
-    assert len(refs) == 8 and all("@sha256:" in ref for ref in refs), refs
+    assert len(refs) == 9 and all("@sha256:" in ref for ref in refs), refs  # 7 steps, postgres, auth proxy
     with pytest.raises(BadInputError, match="no digest for image postgres:16"):
         Images(digests={"ghcr.io/r2a/dump-schema": "sha256:" + "0" * 64}).postgres()
     digests.write_text("ghcr.io/r2a/dump-schema:latest\n")
