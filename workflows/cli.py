@@ -232,6 +232,7 @@ def plan(
     from shared.config import load_settings
     from shared.errors import BadStateError, R2AError
     from shared.objectstore import ObjectStore, RunLayout
+    from shared.log import one_line
     from shared.plan_text import plan_lines
 
     environ = None
