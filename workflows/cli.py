@@ -231,8 +231,8 @@ def plan(
     """The plan of a run before a byte moves: tables by size, S3 bytes, egress, objects not migrated, estimate."""
     from shared.config import load_settings
     from shared.errors import BadStateError, R2AError
-    from shared.objectstore import ObjectStore, RunLayout
     from shared.log import one_line
+    from shared.objectstore import ObjectStore, RunLayout
     from shared.plan_text import plan_lines
 
     environ = None
