@@ -75,7 +75,7 @@ def drop_staging_tables(cur, targets: Sequence[str], keep: Sequence[str] = ()) -
 def drop_leftovers(cur, targets: Sequence[str]) -> list[tuple[str, str]]:
     """post-data's cleanup, once every transfer of the run has ended: loads of `targets` that no attempt can
     resume are abandoned, and every shadow of them that no resumable load owns is dropped; returns
-    (staging table or target, target) cleaned."""
+    (the shadow dropped, or the target emptied, qualified; target) for each."""
     from shared.partledger import UNLOADED, ledger_exists, loads_of
 
     cleaned: list[tuple[str, str]] = []
@@ -87,6 +87,7 @@ def drop_leftovers(cur, targets: Sequence[str]) -> list[tuple[str, str]]:
                     keep.extend([record.shadow] if record.shadow else [])
                     continue
                 abandon_load(cur, record)
-                cleaned.append((record.shadow or record.target, record.target))
-    cleaned += drop_staging_tables(cur, targets, keep)
+                cleaned.append((f"{STAGING_SCHEMA}.{record.shadow}" if record.shadow else record.target,
+                                record.target))
+    cleaned += [(f"{STAGING_SCHEMA}.{name}", target) for name, target in drop_staging_tables(cur, targets, keep)]
     return cleaned
