@@ -32,7 +32,7 @@ UNLOADING, UNLOADED = "unloading", "unloaded"
 
 _DDL = (
     sql.SQL("CREATE TABLE IF NOT EXISTS {} (run_id text NOT NULL, source text NOT NULL, unload_attempt integer NOT NULL,"
-            " target text NOT NULL, shadow text, state text NOT NULL, format text NOT NULL, compression text NOT NULL,"
+            " target text NOT NULL, shadow text, switch text, state text NOT NULL, format text NOT NULL, compression text NOT NULL,"
             " null_marker text NOT NULL, source_rows bigint, source_checks jsonb, manifest_url text,"
             " created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run_id, source, unload_attempt))"
             ).format(LOADS),
@@ -59,6 +59,7 @@ class LoadRecord:
     key: LoadKey
     target: str
     shadow: str | None  # the r2a_staging table the parts go into; None: the target itself
+    switch: str | None  # how the shadow becomes the target: "rename" or "truncate-insert"
     state: str
     format: str
     compression: str
@@ -93,14 +94,14 @@ def ledger_exists(cur) -> bool:
     return bool(cur.fetchone()[0])
 
 
-_COLUMNS = sql.SQL("run_id, source, unload_attempt, target, shadow, state, format, compression, null_marker, "
+_COLUMNS = sql.SQL("run_id, source, unload_attempt, target, shadow, switch, state, format, compression, null_marker, "
                    "source_rows, source_checks, manifest_url")
 
 
 def _record(row) -> LoadRecord:
-    checks = row[10] if isinstance(row[10], dict) else json.loads(row[10] or "{}")
-    return LoadRecord(LoadKey(row[0], row[1], int(row[2])), row[3], row[4], row[5], row[6], row[7], row[8],
-                      None if row[9] is None else int(row[9]), checks, row[11])
+    checks = row[11] if isinstance(row[11], dict) else json.loads(row[11] or "{}")
+    return LoadRecord(LoadKey(row[0], row[1], int(row[2])), row[3], row[4], row[5], row[6], row[7], row[8], row[9],
+                      None if row[10] is None else int(row[10]), checks, row[12])
 
 
 def loads_of(cur, run_id: str | None, source: str | None = None, target: str | None = None) -> list[LoadRecord]:
@@ -117,10 +118,10 @@ def loads_of(cur, run_id: str | None, source: str | None = None, target: str | N
 
 
 def start_load(cur, key: LoadKey, target: TableRef, shadow: str | None, fmt: str, compression: str,
-               null_marker: str) -> None:
-    cur.execute(sql.SQL("INSERT INTO {} (run_id, source, unload_attempt, target, shadow, state, format, compression,"
-                        " null_marker) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)").format(LOADS),
-                (*key.values, str(target), shadow, UNLOADING, fmt, compression, null_marker))
+               null_marker: str, switch: str | None = None) -> None:
+    cur.execute(sql.SQL("INSERT INTO {} (run_id, source, unload_attempt, target, shadow, switch, state, format,"
+                        " compression, null_marker) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)").format(LOADS),
+                (*key.values, str(target), shadow, switch, UNLOADING, fmt, compression, null_marker))
 
 
 def mark_unloaded(cur, key: LoadKey, source_rows: int, source_checks: dict[str, object], manifest_url: str) -> None:

@@ -34,10 +34,12 @@ def comment_staging_table(cur, staging: sql.Identifier, target: str) -> None:
     cur.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(staging, sql.Literal(target)))
 
 
-def create_shadow(cur, target: TableRef, name: str) -> sql.Identifier:
-    """A table with the target's columns, NOT NULLs and CHECKs (a row the target refuses fails its part at once)."""
+def create_shadow(cur, target: TableRef, name: str, whole: bool = False) -> sql.Identifier:
+    """A table with the target's columns, NOT NULLs and CHECKs (a row the target refuses fails its part at once);
+    `whole`: everything LIKE copies (defaults, identity, indexes, comments, statistics), for the rename switch."""
     shadow = sql.Identifier(STAGING_SCHEMA, name)
-    cur.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING CONSTRAINTS)").format(shadow, target.sql()))
+    including = sql.SQL("INCLUDING ALL" if whole else "INCLUDING CONSTRAINTS")
+    cur.execute(sql.SQL("CREATE TABLE {} (LIKE {} {})").format(shadow, target.sql(), including))
     comment_staging_table(cur, shadow, str(target))
     return shadow
 

@@ -22,7 +22,13 @@ from steps.table_transfer.core import (
     transfer_table,
     write_result,
 )
-from steps.table_transfer.plan import DEFAULT_MAX_FILE_SIZE, TransferOptions, parse_cleanup, select_tables
+from steps.table_transfer.plan import (
+    DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_RENAME_SWITCH_MB,
+    TransferOptions,
+    parse_cleanup,
+    select_tables,
+)
 
 app = StepApp("table_transfer", help=__doc__)
 
@@ -48,8 +54,10 @@ def main(
     compression: str = typer.Option("zstd", "--compression",
                                     help="zstd (cheaper to UNLOAD and to decompress) or gzip (the old system's .gz)"),
     parallel_parts: int = typer.Option(4, "--parallel-parts", help="parts copied S3 → GCS at the same time"),
-    load_sessions: int = typer.Option(1, "--load-sessions",
-                                      help="COPY sessions; >1 loads through a staging table (big tables)"),
+    load_sessions: int = typer.Option(1, "--load-sessions", help="COPY sessions, each loading whole parts"),
+    rename_switch_mb: float = typer.Option(DEFAULT_RENAME_SWITCH_MB, "--rename-switch-mb",
+                                           help="a target holding at least this many MB is switched by renames, "
+                                                "a smaller one by TRUNCATE + INSERT (steps/table_transfer/README.md)"),
     max_file_size: str = typer.Option(DEFAULT_MAX_FILE_SIZE, "--max-file-size",
                                       help="UNLOAD MAXFILESIZE (5MB..6.2GB): parts are copied and loaded as each "
                                            "one is written"),
@@ -63,7 +71,7 @@ def main(
         store = ObjectStore(step.settings.s3, step.settings.gcs)
         layout = RunLayout.from_settings(run_id, step.settings.gcs, step.settings.s3)
         options = TransferOptions(data_format, compression, parallel_parts, max_file_size, parse_cleanup(cleanup),
-                                  verify, dry_run, load_sessions)
+                                  verify, dry_run, load_sessions, rename_switch_mb=rename_switch_mb)
         ctx = TransferContext(run_id, step.settings, store, layout, options)
         single = parse_table_ref(table) if table is not None and batch is None else None
         written: list[TableResult] = []

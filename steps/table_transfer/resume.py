@@ -32,6 +32,7 @@ from shared.partledger import (
 from shared.staging import STAGING_SCHEMA, abandon_load, create_shadow, drop_staging_tables, shadow_name
 from steps.table_transfer import foreign_keys
 from steps.table_transfer.plan import TableSpec, TransferOptions
+from steps.table_transfer.rename_switch import unsupported
 from steps.table_transfer.unload import Manifest, read_manifest
 
 
@@ -90,15 +91,17 @@ def plan_load(conn, store: ObjectStore, layout: RunLayout, run_id: str, spec: Ta
                       done=abandon_load(cur, record, empty_target))
             cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(spec.target.sql()))
             holds_rows = cur.fetchone()[0]
-            shadow = None
+            shadow = switch = None
             if holds_rows:
                 cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(STAGING_SCHEMA)))
                 require_own_schema(conn, STAGING_SCHEMA)  # a schema someone else owns is not r2a's to fill
                 drop_staging_tables(cur, [str(spec.target)])  # shadows no ledger row knows (a lost ledger)
+                switch = choose_switch(cur, spec.target, options.rename_switch_mb)
                 shadow = shadow_name(spec.target, run_id, attempt)
-                create_shadow(cur, spec.target, shadow)
+                create_shadow(cur, spec.target, shadow, whole=switch == RENAME)
             key = LoadKey(run_id, str(spec.source), attempt)
-            start_load(cur, key, spec.target, shadow, options.format, options.compression, options.null_marker)
+            start_load(cur, key, spec.target, shadow, options.format, options.compression, options.null_marker,
+                       switch)
             record = loads_of(cur, run_id, source=str(spec.source))[0]
         conn.commit()
         return LoadPlan(record, options, {}, None)
@@ -108,6 +111,21 @@ def plan_load(conn, store: ObjectStore, layout: RunLayout, run_id: str, spec: Ta
         except psycopg2.Error:
             pass
         raise
+
+
+RENAME, TRUNCATE_INSERT = "rename", "truncate-insert"
+
+
+def choose_switch(cur, target: TableRef, rename_mb: float) -> str:
+    """rename for a target of at least `rename_mb` whose shape the rename switch carries over, else truncate-insert."""
+    cur.execute("SELECT pg_relation_size(%s::regclass)", (target.sql().as_string(cur),))
+    if cur.fetchone()[0] < rename_mb * 1024 * 1024:
+        return TRUNCATE_INSERT
+    reasons = unsupported(cur, target)
+    if reasons:
+        event("switch.rename_refused", target=str(target), why=", ".join(reasons))
+        return TRUNCATE_INSERT
+    return RENAME
 
 
 def _resumable(record: LoadRecord, options: TransferOptions) -> bool:
