@@ -230,30 +230,41 @@ def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
 
 
 def _load_alone(settings, store, layout, table) -> float:
-    """steps.table_transfer's direct load of the parts r2a staged in GCS, into an empty copy of the table; seconds."""
+    """steps.table_transfer's load of the parts r2a staged in GCS (each in its own transaction with its ledger row),
+    into an empty copy of the table, one session; seconds."""
     from dataclasses import replace
 
     from shared.connections import alloydb_connection
     from shared.identifiers import TableRef
+    from shared.partledger import LoadKey, ensure_ledger, forget_load, start_load
     from steps.table_transfer.copy import CopiedPart
-    from steps.table_transfer.load import PartFeed, load_direct
+    from steps.table_transfer.load import LoadOutcome, LoadTarget, PartFeed, load_parts
     from steps.table_transfer.plan import TransferOptions, select_tables
     from steps.table_transfer.unload import Part
 
     spec = select_tables(store, layout, table=str(table), batch=None, plan_url=None).tables[0]
     spec = replace(spec, target=TableRef(spec.target.schema, "load_alone"))
+    options = TransferOptions()
     feed = PartFeed()
     for info in store.list(layout.staging_prefix(table, 1)):
         feed.add(CopiedPart(Part(info.url, info.size, None), info.url, info.size))
     feed.finish()
-    conn = alloydb_connection(settings, "benchmark", autocommit=True)
+    key = LoadKey("benchmark-load-alone", str(table), 1)
+    conn = alloydb_connection(settings, "benchmark")
+    ensure_ledger(conn)
     with conn.cursor() as cursor:
         cursor.execute(f'CREATE TABLE "{spec.target.schema}"."load_alone" (LIKE "{table.schema}"."{table.table}")')
-    conn.close()
+        start_load(cursor, key, spec.target, None, options.format, options.compression, options.null_marker)
+    conn.commit()
     started = time.monotonic()
-    load_direct(lambda: alloydb_connection(settings, "benchmark"), store, spec, TransferOptions(), feed,
-                lambda cursor, target, rows: None)
-    return time.monotonic() - started
+    load_parts(lambda: alloydb_connection(settings, "benchmark"), store, spec, options, feed,
+               LoadTarget(spec.target.sql(), key, 1, {}, "target"), LoadOutcome())
+    seconds = time.monotonic() - started
+    with conn.cursor() as cursor:
+        forget_load(cursor, key)
+    conn.commit()
+    conn.close()
+    return seconds
 
 
 # Which devstack processes do what during a transfer (PostgreSQL serves both AlloyDB's COPY and, as the emulator's

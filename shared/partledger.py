@@ -77,10 +77,16 @@ class LedgerPart:
     loaded_by_attempt: int
 
 
+def lock_schema_ddl(cur) -> None:
+    """Serialize `CREATE … IF NOT EXISTS` of r2a's schemas and tables across concurrent transfers until the
+    transaction ends (two at once can both find a name free, and one fails on the catalog's unique index)."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("", "part ledger ddl"),))
+
+
 def ensure_ledger(conn: psycopg2.extensions.connection) -> None:
-    """r2a_meta and the two tables, created once (concurrent transfers serialize on an advisory lock)."""
+    """r2a_meta and the two tables, created once."""
     with conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("", "part ledger ddl"),))
+        lock_schema_ddl(cur)
         cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(META_SCHEMA)))
     require_own_schema(conn, META_SCHEMA)  # a squatted schema could hold a trigger on the ledger
     with conn.cursor() as cur:

@@ -23,7 +23,7 @@ from shared.finishing import finish_table, finishing_session
 from shared.identifiers import TableRef
 from shared.log import event, redact, table_context
 from shared.objectstore import ObjectStore, RunLayout
-from shared.partledger import mark_unloaded
+from shared.partledger import committed_parts, mark_unloaded
 from shared.results import (
     Attempt,
     ErrorInfo,
@@ -38,6 +38,7 @@ from shared.retry import DEFAULT_POLICY, RetryPolicy, is_transient, retry_call
 from shared.runlock import exclusive
 from shared.staging import abandon_load
 from steps.table_transfer.background import BackgroundUnload, UnloadOutcome
+from steps.table_transfer.copy import CopiedPart, staged_url
 from steps.table_transfer.load import (
     LoadOutcome,
     LoadTarget,
@@ -221,7 +222,9 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
           parts_committed=len(plan.committed))
     aggregates = checksum_aggregates(spec) if options.verify == "checksum" else []
     try:
-        facts, outcome = _unload_copy_and_load(ctx, spec, plan, result, clock, aggregates, policy, connect)
+        facts, manifest, outcome = _unload_copy_and_load(ctx, spec, plan, result, clock, aggregates, policy,
+                                                         connect)
+        _reload_lost_parts(ctx, spec, plan, manifest, outcome, attempt, connect, policy)
     except BaseException as exc:
         _abandon_unless_resumable(connect, plan, exc)
         raise
@@ -303,7 +306,7 @@ def _record_source(result: TableResult, facts: SourceFacts | None, manifest: Man
 
 def _unload_copy_and_load(ctx: TransferContext, spec: TableSpec, plan: LoadPlan, result: TableResult,
                           clock: PhaseClock, aggregates, policy: RetryPolicy, connect
-                          ) -> tuple[SourceFacts, LoadOutcome]:
+                          ) -> tuple[SourceFacts, Manifest, LoadOutcome]:
     """UNLOAD ∥ copy ∥ load of a new load, or copy ∥ load of the parts a resumed load lacks."""
     settings, options = ctx.settings, plan.options
     unload_attempt = plan.key.unload_attempt
@@ -327,7 +330,7 @@ def _unload_copy_and_load(ctx: TransferContext, spec: TableSpec, plan: LoadPlan,
         record = plan.record
         facts = SourceFacts(record.source_rows or 0, record.source_checks, plan.manifest.record_count)
         _record_source(result, facts, plan.manifest)
-        missing = [part for part in plan.manifest.parts if part.url.rsplit("/", 1)[-1] not in plan.committed]
+        missing = [part for part in plan.manifest.parts if _file_name(part.url) not in plan.committed]
         for part in missing:
             copies.submit(part)
         copies.expect(len(missing))
@@ -337,7 +340,7 @@ def _unload_copy_and_load(ctx: TransferContext, spec: TableSpec, plan: LoadPlan,
         finally:
             copies.close(cancel=True)
             _note_outcome(current, outcome)
-        return facts, outcome
+        return facts, plan.manifest, outcome
     def unloaded(source: UnloadOutcome) -> None:
         retry_call(_mark_unloaded, connect, plan, source, policy=policy, what=f"record the UNLOAD of {spec.source}")
 
@@ -365,7 +368,46 @@ def _unload_copy_and_load(ctx: TransferContext, spec: TableSpec, plan: LoadPlan,
                 _record_source(result, SourceFacts(source.source_rows, source.source_checks,
                                                    source.manifest.record_count), source.manifest)
     source = unload.outcome()
-    return SourceFacts(source.source_rows, source.source_checks, source.manifest.record_count), outcome
+    facts = SourceFacts(source.source_rows, source.source_checks, source.manifest.record_count)
+    return facts, source.manifest, outcome
+
+
+# A crash of a server running with synchronous_commit off (devstack's) can lose commits it had acknowledged. The
+# ledger goes with its part's rows, so it says which parts are gone; they are loaded again, from GCS, up to twice.
+LOST_PART_PASSES = 2
+
+
+def _reload_lost_parts(ctx: TransferContext, spec: TableSpec, plan: LoadPlan, manifest: Manifest,
+                       outcome: LoadOutcome, attempt: int, connect, policy: RetryPolicy) -> None:
+    staging_prefix = ctx.layout.staging_prefix(spec.source, plan.key.unload_attempt)
+    for _ in range(LOST_PART_PASSES):
+        committed = retry_call(_committed, connect, plan, policy=policy, what=f"part ledger of {spec.target}")
+        lost = [part for part in manifest.parts if _file_name(part.url) not in committed]
+        if not lost:
+            return
+        event("load.parts_lost", parts=len(lost), why="AlloyDB lost commits it had acknowledged")
+        outcome.uncount({_file_name(part.url) for part in lost})
+        feed = PartFeed()
+        for part in lost:
+            feed.add(CopiedPart(part, staged_url(staging_prefix, part), part.size))
+        feed.finish()
+        target = LoadTarget(plan.table, plan.key, attempt, committed, plan.into)
+        load_parts(connect, ctx.store, spec, plan.options, feed, target, outcome, policy=policy)
+
+
+def _file_name(url: str) -> str:
+    return url.rsplit("/", 1)[-1]
+
+
+def _committed(connect, plan: LoadPlan) -> set[str]:
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            return set(committed_parts(cur, plan.key))
+    finally:
+        conn.rollback()
+        conn.close()
+
 
 
 def _mark_unloaded(connect, plan: LoadPlan, source: UnloadOutcome) -> None:

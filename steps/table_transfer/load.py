@@ -137,7 +137,7 @@ def copy_statement(spec: TableSpec, options: TransferOptions, table: sql.Composa
 
 @dataclass
 class LoadOutcome:
-    rows_loaded: int = 0
+    part_rows: dict[str, int] = field(default_factory=dict)  # part name -> rows
     raw_bytes: dict[str, int] = field(default_factory=dict)  # part name -> decompressed bytes
     strategy: str = "parts"
     busy_s: float = 0.0  # time spent in COPY, not waiting for the next part
@@ -149,10 +149,22 @@ class LoadOutcome:
     def bytes_raw(self) -> int:
         return sum(self.raw_bytes.values())
 
+    @property
+    def rows_loaded(self) -> int:
+        return sum(self.part_rows.values())
+
+    def uncount(self, names: set[str]) -> None:
+        """Parts counted loaded whose commit AlloyDB lost (acknowledged, then gone in a crash): loaded again."""
+        with self._lock:
+            for name in names & set(self.raw_bytes):
+                del self.raw_bytes[name], self.part_rows[name]
+            self.parts_loaded = [n for n in self.parts_loaded if n not in names]
+            self.parts_reused = [n for n in self.parts_reused if n not in names]
+
     def count_part(self, name: str, rows: int, raw: int, seconds: float = 0.0, reused: bool = False) -> None:
         """The one place a part is counted loaded (its rows are committed in the load table)."""
         with self._lock:
-            self.rows_loaded += rows
+            self.part_rows[name] = rows
             self.raw_bytes[name] = raw
             self.busy_s += seconds
             (self.parts_reused if reused else self.parts_loaded).append(name)

@@ -27,6 +27,7 @@ from shared.partledger import (
     committed_parts,
     ensure_ledger,
     loads_of,
+    lock_schema_ddl,
     start_load,
 )
 from shared.staging import STAGING_SCHEMA, abandon_load, create_shadow, drop_staging_tables, shadow_name
@@ -93,6 +94,7 @@ def plan_load(conn, store: ObjectStore, layout: RunLayout, run_id: str, spec: Ta
             holds_rows = cur.fetchone()[0]
             shadow = switch = None
             if holds_rows:
+                lock_schema_ddl(cur)
                 cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(STAGING_SCHEMA)))
                 require_own_schema(conn, STAGING_SCHEMA)  # a schema someone else owns is not r2a's to fill
                 drop_staging_tables(cur, [str(spec.target)])  # shadows no ledger row knows (a lost ledger)
