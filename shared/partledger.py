@@ -157,6 +157,12 @@ def committed_parts(cur, key: LoadKey) -> dict[str, LedgerPart]:
     return {name: LedgerPart(name, int(rows or 0), int(size or 0), int(by)) for name, rows, size, by in cur.fetchall()}
 
 
+def load_exists(cur, key: LoadKey) -> bool:
+    cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE run_id = %s AND source = %s AND unload_attempt = %s)"
+                        ).format(LOADS), key.values)
+    return bool(cur.fetchone()[0])
+
+
 def forget_load(cur, key: LoadKey) -> None:
     """The load's ledger rows (its parts go with it)."""
     cur.execute(sql.SQL("DELETE FROM {} WHERE run_id = %s AND source = %s AND unload_attempt = %s").format(LOADS),

@@ -17,7 +17,7 @@ import psycopg2
 from psycopg2 import sql
 
 from shared.log import event, one_line
-from shared.partledger import forget_load
+from shared.partledger import forget_load, load_exists
 from shared.retry import is_transient
 from steps.table_transfer import foreign_keys
 from steps.table_transfer.plan import TableSpec
@@ -50,6 +50,9 @@ def verify_and_switch(conn, spec: TableSpec, plan: LoadPlan, facts: SourceFacts,
     table = plan.table
     try:
         with conn.cursor() as cur:
+            if not load_exists(cur, plan.key):  # an earlier try committed, and its answer was lost
+                conn.rollback()
+                return plan.record.switch or "none"
             check_counts(str(spec.source), facts.rows, facts.manifest_rows, rows_loaded)
             query, names = target_aggregates(spec, aggregates, table)
             cur.execute(query)
