@@ -9,6 +9,7 @@ import threading
 import time
 
 import psycopg2
+from psycopg2 import sql
 
 READ_EVERY_S = 0.1  # the issue's reader: SELECT count(*) every 100 ms
 _R2A_TRANSACTIONS = ("SELECT coalesce(max(extract(epoch FROM now() - xact_start)), 0) FROM pg_stat_activity "
@@ -20,8 +21,8 @@ class RerunWatch:
     """A reader counting the table every 100 ms (its worst wait and every count it saw) and a sampler of the oldest
     open r2a transaction, while the block runs."""
 
-    def __init__(self, dsn: str, table: str):
-        self.dsn, self.table = dsn, table  # table: quoted schema.table, from the benchmark's own names
+    def __init__(self, dsn: str, table: sql.Composable):
+        self.dsn, self.table = dsn, table
         self.worst_wait_s = 0.0
         self.longest_transaction_s = 0.0
         self.counts: set[int] = set()
@@ -39,7 +40,7 @@ class RerunWatch:
         for thread in self._threads:
             thread.join(30)
 
-    def _loop(self, statement: str, seen) -> None:
+    def _loop(self, statement: sql.Composable | str, seen) -> None:
         conn = psycopg2.connect(self.dsn)
         conn.autocommit = True
         try:
@@ -57,7 +58,7 @@ class RerunWatch:
             self.counts.add(int(count))
             self.worst_wait_s = max(self.worst_wait_s, waited)
 
-        self._loop(f"SELECT count(*) FROM {self.table}", seen)  # noqa: S608 (the benchmark's own names)
+        self._loop(sql.SQL("SELECT count(*) FROM {}").format(self.table), seen)
 
     def _sample(self) -> None:
         def seen(seconds, _waited: float) -> None:

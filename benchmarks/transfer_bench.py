@@ -30,6 +30,7 @@ from pathlib import Path
 
 import psutil
 import psycopg2
+from psycopg2 import sql
 
 from benchmarks._rerun_measures import RerunWatch, killed_when_parts_in
 from devstack import env as envfile
@@ -145,7 +146,7 @@ def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
     raw_mb, rows = result["bytes_raw"] / 2**20, result["rows_loaded"]
     dsn = envfile.postgres_dsn(env, database)
     # a re-run of the loaded table (a new UNLOAD: the compression differs) under a reader and a transaction sampler
-    with RerunWatch(dsn, f'"{schema}"."big"') as watch:
+    with RerunWatch(dsn, sql.Identifier(schema, "big")) as watch:
         gzip_s, _, _, _ = _step([*transfer, str(big), "--compression", "gzip"], environ)
     gzip_phases = _phase_seconds(store.read_json(layout.result(big)))
     # resume: a run SIGKILLed once 80 % of its parts are in the part ledger, then run again
