@@ -391,7 +391,8 @@ def _reload_lost_parts(ctx: TransferContext, spec: TableSpec, plan: LoadPlan, ma
         for part in lost:
             feed.add(CopiedPart(part, staged_url(staging_prefix, part), part.size))
         feed.finish()
-        target = LoadTarget(plan.table, plan.key, attempt, committed, plan.into)
+        # only the lost parts are fed; the committed ones are counted already
+        target = LoadTarget(plan.table, plan.key, attempt, {}, plan.into)
         load_parts(connect, ctx.store, spec, plan.options, feed, target, outcome, policy=policy)
 
 
