@@ -4,7 +4,10 @@ A table of R2A_BENCH_TRANSFER_MB of unloaded text (default 2048; smoke: 8) is ma
 planned by the real schema steps (dump_schema → rewrite_ddl → validate_restore → load_schema). Then:
 1. r2a: `python -m steps.table_transfer` (UNLOAD → S3 → GCS streamed → COPY), wall time and phases from its result,
    peak RSS sampled every 50 ms; and the same for a table a quarter of the size (memory at two sizes 4x apart);
-   r2a runs with its defaults (ZSTD), and once more with `--compression gzip`, the old way's compression;
+   r2a runs with its defaults (ZSTD), and once more with `--compression gzip`, the old way's compression: a re-run
+   of the loaded table, during which a reader counts it every 100 ms (its worst wait, the counts it saw) and the
+   oldest open r2a transaction is sampled; then a run SIGKILLed once 80 % of its parts are in the part ledger and
+   its re-run, which resumes (its time against the first run's, the parts it reused);
 2. the old way, each stage after the previous one: r2a's UNLOAD statement with GZIP to a folder of its own, every
    part S3 → GCS, every part GCS → local disk, concatenate, gunzip, `psql -c "COPY … FROM STDIN"` of the file;
 3. the limit: `psql` COPY of the already uncompressed local file into an empty table (one stream).
@@ -29,6 +32,7 @@ import psutil
 import psycopg2
 from psycopg2 import sql
 
+from benchmarks._rerun_measures import RerunWatch, killed_when_parts_in
 from devstack import env as envfile
 from devstack import stack
 from workflows.local_env import process_environ
@@ -141,8 +145,19 @@ def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
     _, quarter_rss, _, _ = run_step([*transfer, str(quarter)], environ)
     phases = _phase_seconds(result)
     raw_mb, rows = result["bytes_raw"] / 2**20, result["rows_loaded"]
-    gzip_s, _, _, _ = run_step([*transfer, str(big), "--compression", "gzip"], environ)
+    dsn = envfile.postgres_dsn(env, database)
+    # a re-run of the loaded table (a new UNLOAD: the compression differs) under a reader and a transaction sampler
+    with RerunWatch(dsn, sql.Identifier(schema, "big")) as watch:
+        gzip_s, _, _, _ = run_step([*transfer, str(big), "--compression", "gzip"], environ)
     gzip_phases = _phase_seconds(store.read_json(layout.result(big)))
+    # resume: a run SIGKILLed once 80 % of its parts are in the part ledger, then run again
+    _, committed = killed_when_parts_in([*transfer, str(big)], environ, dsn, run_id, result["parts"], 0.8)
+    resume_s, _, _, _ = run_step([*transfer, str(big)], environ)
+    resumed = store.read_json(layout.result(big))
+    if resumed["status"] != "succeeded" or resumed["rows_loaded"] != rows:
+        raise RuntimeError(f"the resumed run ended {resumed['status']} with {resumed['rows_loaded']} rows")
+    reused = len(resumed["attempts"][-1]["parts_reused"])
+    part_s = load_busy_s / max(1, result["parts"])
     _, _, dry, _ = run_step([*transfer, str(big), "--dry-run"], environ)
     copy_sql = json.loads(dry[dry.index("["):dry.rindex("]") + 1])[0]["copy"]
     options = copy_sql[copy_sql.upper().index("FROM STDIN"):]
@@ -200,36 +215,59 @@ def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
         ("ratio end to end old/r2a --compression gzip", old_total / gzip_s, "x", None, None),
         ("r2a peak RSS (table)", r2a_rss, "MB", "<= 256", r2a_rss <= 256),
         ("r2a peak RSS (quarter table)", quarter_rss, "MB", None, None),
+        ("re-run: a reader's worst wait (count(*) every 100 ms)", watch.worst_wait_s, "s", "<= 2",
+         watch.worst_wait_s <= 2),
+        ("re-run: counts the reader saw other than the table's", len(watch.counts - {rows}), "counts", "== 0",
+         watch.counts <= {rows}),
+        ("re-run: longest r2a transaction", watch.longest_transaction_s, "s", None, None),
+        ("one part's load (time in COPY / parts)", part_s, "s", None, None),
+        ("ratio longest transaction / one part's load", watch.longest_transaction_s / part_s, "x", "<= 2",
+         watch.longest_transaction_s <= 2 * part_s),
+        ("resume: parts in the ledger when killed", committed, "parts", None, None),
+        ("resume: parts reused by the re-run", reused, "parts", None, None),
+        ("resume: the re-run, verified", resume_s, "s", None, None),
+        ("ratio resume re-run / full run", resume_s / r2a_s, "x", "<= 0.3", resume_s / r2a_s <= 0.3),
     ]
     return [{"benchmark": NAME, "measure": measure, "value": round(value, 3), "unit": unit,
              **({"goal": goal, "ok": ok} if goal else {})} for measure, value, unit, goal, ok in rows_out]
 
 
 def _load_alone(settings, store, layout, table) -> float:
-    """steps.table_transfer's direct load of the parts r2a staged in GCS, into an empty copy of the table; seconds."""
+    """steps.table_transfer's load of the parts r2a staged in GCS (each in its own transaction with its ledger row),
+    into an empty copy of the table, one session; seconds."""
     from dataclasses import replace
 
     from shared.connections import alloydb_connection
     from shared.identifiers import TableRef
+    from shared.partledger import LoadKey, ensure_ledger, forget_load, start_load
     from steps.table_transfer.copy import CopiedPart
-    from steps.table_transfer.load import PartFeed, load_direct
+    from steps.table_transfer.load import LoadOutcome, LoadTarget, PartFeed, load_parts
     from steps.table_transfer.plan import TransferOptions, select_tables
     from steps.table_transfer.unload import Part
 
     spec = select_tables(store, layout, table=str(table), batch=None, plan_url=None).tables[0]
     spec = replace(spec, target=TableRef(spec.target.schema, "load_alone"))
+    options = TransferOptions()
     feed = PartFeed()
     for info in store.list(layout.staging_prefix(table, 1)):
         feed.add(CopiedPart(Part(info.url, info.size, None), info.url, info.size))
     feed.finish()
-    conn = alloydb_connection(settings, "benchmark", autocommit=True)
+    key = LoadKey("benchmark-load-alone", str(table), 1)
+    conn = alloydb_connection(settings, "benchmark")
+    ensure_ledger(conn)
     with conn.cursor() as cursor:
         cursor.execute(f'CREATE TABLE "{spec.target.schema}"."load_alone" (LIKE "{table.schema}"."{table.table}")')
-    conn.close()
+        start_load(cursor, key, spec.target, None, options.format, options.compression, options.null_marker)
+    conn.commit()
     started = time.monotonic()
-    load_direct(lambda: alloydb_connection(settings, "benchmark"), store, spec, TransferOptions(), feed,
-                lambda cursor, target, rows: None)
-    return time.monotonic() - started
+    load_parts(lambda: alloydb_connection(settings, "benchmark"), store, spec, options, feed,
+               LoadTarget(spec.target.sql(), key, 1, {}, "target"), LoadOutcome())
+    seconds = time.monotonic() - started
+    with conn.cursor() as cursor:
+        forget_load(cursor, key)
+    conn.commit()
+    conn.close()
+    return seconds
 
 
 # Which devstack processes do what during a transfer (PostgreSQL serves both AlloyDB's COPY and, as the emulator's

@@ -63,6 +63,10 @@ class Attempt:
     status: Literal["succeeded", "failed"] | None = None
     error: ErrorInfo | None = None
     retries: int = 0  # transient failures retried with backoff inside this attempt
+    unload_attempt: int | None = None  # the attempt whose UNLOAD this one loaded (its own, or an earlier one resumed)
+    parts_loaded: list[str] = field(default_factory=list)  # part files this attempt committed
+    parts_reused: list[str] = field(default_factory=list)  # part files an earlier attempt had committed
+    switch: str | None = None  # how the loaded rows became the target's: "none" (loaded into it) or the switch
 
 
 @dataclass

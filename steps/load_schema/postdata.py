@@ -25,7 +25,7 @@ from shared.postdata import analyze, apply_objects, reseed_identities
 from shared.postdata_jobs import Timing
 from shared.sqlapply import SavepointApplier
 from shared.sqlblocks import SqlObject
-from shared.staging import STAGING_SCHEMA, drop_staging_tables
+from shared.staging import drop_leftovers
 
 
 @dataclass
@@ -82,11 +82,11 @@ def _apply(conn: psycopg2.extensions.connection, helpers: list[psycopg2.extensio
 
 def drop_leftover_staging(conn: psycopg2.extensions.connection, tables: Sequence[TableRef],
                           result: PostDataResult) -> None:
-    """post-data runs once every transfer of the run has ended, so a staging table of a planned target that is
-    still there was left by a killed transfer: up to a whole table of UNLOGGED rows nobody will read."""
+    """post-data runs once every transfer of the run has ended, so a shadow table or a ledger of a planned target
+    that no attempt can resume was left by a killed transfer: up to a whole table of rows nobody will read."""
     try:
         with conn.cursor() as cur:
-            dropped = drop_staging_tables(cur, [str(table) for table in tables])
+            dropped = drop_leftovers(cur, [str(table) for table in tables])
         conn.commit()
     except psycopg2.Error as exc:
         conn.rollback()
@@ -94,6 +94,6 @@ def drop_leftover_staging(conn: psycopg2.extensions.connection, tables: Sequence
         event("staging.cleanup_failed", error=result.staging_cleanup_error)
         return
     for name, target in dropped:
-        staging = f"{STAGING_SCHEMA}.{name}"
+        staging = name
         event("staging.dropped", table=target, staging=staging, why="left by a killed transfer")
         result.staging_dropped.append({"staging_table": staging, "target": target})

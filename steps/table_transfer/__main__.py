@@ -29,6 +29,7 @@ from steps.table_transfer.core import (
 from steps.table_transfer.plan import (
     COMPRESSIONS,
     DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_RENAME_SWITCH_MB,
     FORMATS,
     VERIFY_MODES,
     TransferOptions,
@@ -70,7 +71,10 @@ def main(
     parallel_parts: int = typer.Option(4, "--parallel-parts", min=1, max=64,
                                        help="parts copied S3 → GCS at the same time"),
     load_sessions: int = typer.Option(1, "--load-sessions", min=1, max=64,
-                                      help="COPY sessions; >1 loads through a staging table (big tables)"),
+                                      help="COPY sessions, each loading whole parts"),
+    rename_switch_mb: float = typer.Option(DEFAULT_RENAME_SWITCH_MB, "--rename-switch-mb", min=0,
+                                           help="a target holding at least this many MB is switched by renames, "
+                                                "a smaller one by TRUNCATE + INSERT (steps/table_transfer/README.md)"),
     max_file_size: str = typer.Option(DEFAULT_MAX_FILE_SIZE, "--max-file-size", callback=checked(max_file_size_clause),
                                       help="UNLOAD MAXFILESIZE (5MB..6.2GB): parts are copied and loaded as each "
                                            "one is written"),
@@ -85,7 +89,8 @@ def main(
         store = ObjectStore(step.settings.s3, step.settings.gcs)
         layout = RunLayout.from_settings(run_id, step.settings.gcs, step.settings.s3)
         options = TransferOptions(data_format.value, compression.value, parallel_parts, max_file_size,
-                                  parse_cleanup(cleanup), verify.value, dry_run, load_sessions)
+                                  parse_cleanup(cleanup), verify.value, dry_run, load_sessions,
+                                  rename_switch_mb=rename_switch_mb)
         ctx = TransferContext(run_id, step.settings, store, layout, options)
         single = parse_table_ref(table) if table is not None and batch is None else None
         written: list[TableResult] = []

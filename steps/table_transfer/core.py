@@ -14,6 +14,8 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
+import psycopg2
+
 from shared import stepnames
 from shared.config import Settings
 from shared.connections import alloydb_connection, redshift_connection
@@ -22,6 +24,7 @@ from shared.finishing import finish_table, finishing_session
 from shared.identifiers import TableRef
 from shared.log import event, redact, table_context
 from shared.objectstore import ObjectStore, RunLayout
+from shared.partledger import committed_parts, mark_unloaded
 from shared.results import (
     Attempt,
     ErrorInfo,
@@ -32,15 +35,27 @@ from shared.results import (
     to_dict,
     utc_now,
 )
-from shared.retry import DEFAULT_POLICY, RetryPolicy, retry_call
+from shared.retry import DEFAULT_POLICY, RetryPolicy, is_transient, retry_call
 from shared.runlock import exclusive
-from steps.table_transfer.background import BackgroundUnload
-from steps.table_transfer.load import PartFeed, UpstreamFailed, copy_statement, load_direct, load_staged
+from shared.staging import abandon_load
+from steps.table_transfer.background import BackgroundUnload, UnloadOutcome
+from steps.table_transfer.copy import CopiedPart, staged_url
+from steps.table_transfer.load import (
+    LoadOutcome,
+    LoadTarget,
+    PartFeed,
+    UpstreamFailed,
+    copy_statement,
+    load_parts,
+    target_error,
+)
 from steps.table_transfer.pipeline import PART_POLL_S, CopyStage, follow_unload
 from steps.table_transfer.plan import TableSpec, TransferOptions
+from steps.table_transfer.resume import LoadPlan, empty_target, plan_load
 from steps.table_transfer.source_state import count_now
-from steps.table_transfer.unload import authorization_clause, select_statement, unload_statement
-from steps.table_transfer.verify import check_checksums, check_counts, checksum_aggregates, target_aggregates
+from steps.table_transfer.switch import SourceFacts, verify_and_switch
+from steps.table_transfer.unload import Manifest, authorization_clause, select_statement, unload_statement
+from steps.table_transfer.verify import checksum_aggregates
 
 STEP = stepnames.TABLE_TRANSFER
 _ATTEMPT_FOLDER = re.compile(r"/attempt-(\d+)/")
@@ -196,31 +211,46 @@ def _finish(ctx: TransferContext, spec: TableSpec, result: TableResult, attempt:
 def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: TableResult) -> None:
     options, settings = ctx.options, ctx.settings
     clock = PhaseClock(result.phases)
-    prefix = ctx.layout.unload_prefix(spec.source, attempt)
+    current = result.attempts[-1]
+    lock = threading.Lock()
+
+    def count_retry(_number: int, _error: BaseException) -> None:
+        with lock:
+            current.retries += 1
+
+    policy = replace(DEFAULT_POLICY, on_retry=count_retry)
+
+    def connect():
+        return alloydb_connection(settings, STEP)
+
+    plan = retry_call(_plan_load, connect, ctx, spec, attempt, policy=policy, what=f"part ledger of {spec.target}")
+    current.unload_attempt = plan.key.unload_attempt
+    event("load.planned", unload_attempt=plan.key.unload_attempt, into=plan.into, resumed=plan.manifest is not None,
+          parts_committed=len(plan.committed))
     aggregates = checksum_aggregates(spec) if options.verify == "checksum" else []
-    unload = BackgroundUnload(settings, ctx.store, spec, options, prefix, authorization_clause(settings), aggregates)
-    result.phases.append(unload.timing)
-
-    def verifier(cur, table, rows_loaded: int) -> None:
-        source = unload.outcome()  # complete: the feed ended only after the manifest was read
-        with clock.phase("verify"):
-            check_counts(str(spec.source), source.source_rows, source.manifest.record_count, rows_loaded)
-            if aggregates:
-                query, names = target_aggregates(spec, aggregates, table)
-                cur.execute(query)
-                values = cur.fetchone()
-                check_counts(str(spec.source), source.source_rows, source.manifest.record_count, int(values[0]))
-                result.checksum_match = False
-                check_checksums(str(spec.source), source.source_checks, dict(zip(names, values[1:], strict=True)))
-                result.checksum_match = True
-
     try:
-        outcome = _unload_copy_and_load(ctx, spec, attempt, unload, result, clock, verifier)
-    finally:
-        _record_unload(result, unload)
+        facts, manifest, outcome = _unload_copy_and_load(ctx, spec, plan, result, clock, aggregates, policy,
+                                                         connect)
+        _reload_lost_parts(ctx, spec, plan, manifest, outcome, attempt, connect, policy)
+    except BaseException as exc:
+        _abandon_unless_resumable(connect, plan, exc)
+        raise
     result.rows_loaded, result.bytes_raw = outcome.rows_loaded, outcome.bytes_raw
     event("phase.finished", phase="load", rows=outcome.rows_loaded, bytes_raw=outcome.bytes_raw,
-          strategy=outcome.strategy, copy_busy_s=round(outcome.busy_s, 3))
+          strategy=outcome.strategy, copy_busy_s=round(outcome.busy_s, 3), parts_loaded=len(outcome.parts_loaded),
+          parts_reused=len(outcome.parts_reused))
+
+    def checksum_seen(match: bool) -> None:
+        result.checksum_match = match
+
+    try:
+        with clock.phase("verify"):
+            how = retry_call(_verify_and_switch, connect, spec, plan, facts, outcome.rows_loaded, aggregates,
+                             checksum_seen, policy=policy, what=f"verify and switch {spec.target}")
+    except BaseException as exc:
+        _abandon_unless_resumable(connect, plan, exc)
+        raise
+    current.switch = how
     result.rows_source_after = count_now(settings, spec)
     if result.rows_source_after is not None and result.rows_source_after != result.rows_source:
         event("source.changed", rows_unloaded=result.rows_source, rows_now=result.rows_source_after)
@@ -232,53 +262,174 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
                 ctx.store.delete_prefix(ctx.layout.staging_table_prefix(spec.source))
 
 
-def _record_unload(result: TableResult, unload: BackgroundUnload) -> None:
-    if not unload.done:
+def _plan_load(connect, ctx: TransferContext, spec: TableSpec, attempt: int) -> LoadPlan:
+    conn = connect()
+    try:
+        return plan_load(conn, ctx.store, ctx.layout, ctx.run_id, spec, attempt, ctx.options)
+    except psycopg2.Error as exc:
+        raise target_error(exc, spec) from None
+    finally:
+        conn.close()
+
+
+def _verify_and_switch(connect, spec: TableSpec, plan: LoadPlan, facts: SourceFacts, rows: int, aggregates,
+                       on_checksum) -> str:
+    conn = connect()
+    try:
+        return verify_and_switch(conn, spec, plan, facts, rows, aggregates, on_checksum)
+    except psycopg2.Error as exc:
+        raise target_error(exc, spec) from None
+    finally:
+        conn.close()
+
+
+def _abandon_unless_resumable(connect, plan: LoadPlan, exc: BaseException) -> None:
+    """A failure a new attempt can cure (transient, a SIGTERM) keeps the load's committed parts for it; any other
+    (verification, a refused row, a source error) takes them out, so the target is as it was."""
+    error = exc.error if isinstance(exc, UpstreamFailed) else exc
+    if not isinstance(error, Exception) or is_transient(error):
         return
     try:
-        source = unload.outcome()
-    except BaseException:
+        conn = connect()
+    except Exception:
+        return  # the next attempt abandons it (a new UNLOAD abandons every earlier load of the target)
+    try:
+        with conn.cursor() as cur:
+            done = abandon_load(cur, plan.record, empty_target)
+        conn.commit()
+        event("load.abandoned", unload_attempt=plan.key.unload_attempt, done=done, why=type(error).__name__)
+    except Exception as failure:
+        event("load.abandon_failed", unload_attempt=plan.key.unload_attempt, error=str(failure)[:200])
+    finally:
+        conn.close()
+
+
+def _record_source(result: TableResult, facts: SourceFacts | None, manifest: Manifest | None) -> None:
+    if facts is None or manifest is None:
         return
-    result.rows_source, result.rows_unloaded = source.source_rows, source.manifest.record_count
-    result.parts, result.bytes_compressed = len(source.manifest.parts), source.manifest.bytes_compressed
+    result.rows_source, result.rows_unloaded = facts.rows, manifest.record_count
+    result.parts, result.bytes_compressed = len(manifest.parts), manifest.bytes_compressed
 
 
-def _unload_copy_and_load(ctx: TransferContext, spec: TableSpec, attempt: int, unload: BackgroundUnload,
-                          result: TableResult, clock: PhaseClock, verifier):
-    options, settings = ctx.options, ctx.settings
-    lock = threading.Lock()
+def _unload_copy_and_load(ctx: TransferContext, spec: TableSpec, plan: LoadPlan, result: TableResult,
+                          clock: PhaseClock, aggregates, policy: RetryPolicy, connect
+                          ) -> tuple[SourceFacts, Manifest, LoadOutcome]:
+    """UNLOAD ∥ copy ∥ load of a new load, or copy ∥ load of the parts a resumed load lacks."""
+    settings, options = ctx.settings, plan.options
+    unload_attempt = plan.key.unload_attempt
     current = result.attempts[-1]
-
-    def count_retry(_number: int, _error: BaseException) -> None:
-        with lock:
-            current.retries += 1
-
-    policy = replace(DEFAULT_POLICY, on_retry=count_retry)
+    prefix = ctx.layout.unload_prefix(spec.source, unload_attempt)
+    unload = None
+    if plan.manifest is None:
+        unload = BackgroundUnload(settings, ctx.store, spec, options, prefix, authorization_clause(settings),
+                                  aggregates)
+        result.phases.append(unload.timing)
+    else:  # the UNLOAD of an earlier attempt is reused
+        now = utc_now()
+        result.phases.append(PhaseTiming("unload", now, now, 0.0, "skipped"))
     feed = PartFeed()
-    copies = CopyStage(settings.s3, settings.gcs, ctx.layout.staging_prefix(spec.source, attempt), feed,
+    copies = CopyStage(settings.s3, settings.gcs, ctx.layout.staging_prefix(spec.source, unload_attempt), feed,
                        options.parallel_parts, policy)
     result.phases.append(copies.timing)
-    follower = threading.Thread(target=follow_unload, args=(ctx.store, unload, copies), name="follow-unload",
-                                daemon=True)
+    target = LoadTarget(plan.table, plan.key, current.number, plan.committed, plan.into)
+    outcome = LoadOutcome(strategy=f"parts x{options.load_sessions} into {plan.into}")
+    if unload is None:
+        record = plan.record
+        facts = SourceFacts(record.source_rows or 0, record.source_checks, plan.manifest.record_count)
+        _record_source(result, facts, plan.manifest)
+        missing = [part for part in plan.manifest.parts if _file_name(part.url) not in plan.committed]
+        for part in missing:
+            copies.submit(part)
+        copies.expect(len(missing))
+        try:
+            with clock.phase("load"):
+                load_parts(connect, ctx.store, spec, options, feed, target, outcome, policy=policy)
+        finally:
+            copies.close(cancel=True)
+            _note_outcome(current, outcome)
+        return facts, plan.manifest, outcome
+    def unloaded(source: UnloadOutcome) -> None:
+        retry_call(_mark_unloaded, connect, plan, source, policy=policy, what=f"record the UNLOAD of {spec.source}")
+
+    follower = threading.Thread(target=follow_unload, args=(ctx.store, unload, copies),
+                                kwargs={"on_unloaded": unloaded}, name="follow-unload", daemon=True)
     unload.start()
     follower.start()
     failed = True
     try:
-        def connect():
-            return alloydb_connection(settings, STEP)
-
         with clock.phase("load"):
-            if options.load_sessions > 1:
-                outcome = load_staged(connect, ctx.store, spec, options, feed, verifier, attempt, policy=policy)
-            else:
-                outcome = load_direct(connect, ctx.store, spec, options, feed, verifier, policy=policy)
+            load_parts(connect, ctx.store, spec, options, feed, target, outcome, policy=policy)
         failed = False
-        return outcome
     finally:
+        _note_outcome(current, outcome)
         if failed:
             unload.stop("the load ended first")
         follower.join(PART_POLL_S * 5)
         copies.close(cancel=failed)
+        if unload.done:
+            try:
+                source = unload.outcome()
+            except BaseException:
+                source = None
+            if source is not None:
+                _record_source(result, SourceFacts(source.source_rows, source.source_checks,
+                                                   source.manifest.record_count), source.manifest)
+    source = unload.outcome()
+    facts = SourceFacts(source.source_rows, source.source_checks, source.manifest.record_count)
+    return facts, source.manifest, outcome
+
+
+# A crash of a server running with synchronous_commit off (devstack's) can lose commits it had acknowledged. The
+# ledger goes with its part's rows, so it says which parts are gone; they are loaded again, from GCS, up to twice.
+LOST_PART_PASSES = 2
+
+
+def _reload_lost_parts(ctx: TransferContext, spec: TableSpec, plan: LoadPlan, manifest: Manifest,
+                       outcome: LoadOutcome, attempt: int, connect, policy: RetryPolicy) -> None:
+    staging_prefix = ctx.layout.staging_prefix(spec.source, plan.key.unload_attempt)
+    for _ in range(LOST_PART_PASSES):
+        committed = retry_call(_committed, connect, plan, policy=policy, what=f"part ledger of {spec.target}")
+        lost = [part for part in manifest.parts if _file_name(part.url) not in committed]
+        if not lost:
+            return
+        event("load.parts_lost", parts=len(lost), why="AlloyDB lost commits it had acknowledged")
+        outcome.uncount({_file_name(part.url) for part in lost})
+        feed = PartFeed()
+        for part in lost:
+            feed.add(CopiedPart(part, staged_url(staging_prefix, part), part.size))
+        feed.finish()
+        # only the lost parts are fed; the committed ones are counted already
+        target = LoadTarget(plan.table, plan.key, attempt, {}, plan.into)
+        load_parts(connect, ctx.store, spec, plan.options, feed, target, outcome, policy=policy)
+
+
+def _file_name(url: str) -> str:
+    return url.rsplit("/", 1)[-1]
+
+
+def _committed(connect, plan: LoadPlan) -> set[str]:
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            return set(committed_parts(cur, plan.key))
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+
+def _mark_unloaded(connect, plan: LoadPlan, source: UnloadOutcome) -> None:
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            mark_unloaded(cur, plan.key, source.source_rows, source.source_checks, source.manifest.url)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def _note_outcome(current: Attempt, outcome: LoadOutcome) -> None:
+    current.parts_loaded, current.parts_reused = sorted(outcome.parts_loaded), sorted(outcome.parts_reused)
 
 
 def transfer_tables(ctx: TransferContext, specs: list[TableSpec]) -> list[TableResult]:
@@ -298,7 +449,7 @@ def dry_run_plan(ctx: TransferContext, spec: TableSpec) -> dict:
     plan = {"table": str(spec.source), "target": str(spec.target), "attempt": attempt, "unload_prefix": prefix,
             "staging_prefix": ctx.layout.staging_prefix(spec.source, attempt), "select": select_text,
             "unload": redact(unload_text), "result": ctx.layout.result(spec.source),
-            "load": "staged" if ctx.options.load_sessions > 1 else "direct"}
+            "load": f"parts x{ctx.options.load_sessions}"}
     target = alloydb_connection(ctx.settings, STEP)
     try:
         plan["copy"] = copy_statement(spec, ctx.options).as_string(target)

@@ -1,23 +1,16 @@
-"""GCS → decompress → COPY FROM STDIN, so that a failure leaves the AlloyDB table as it was.
+"""GCS → decompress → COPY FROM STDIN, one short transaction per part, each recorded in the part ledger.
 
-Two ways, both ending in ONE transaction that replaces the table's rows and verifies them before COMMIT
-(a mismatch rolls back; nobody ever sees half a table):
-
-- direct (default, one session): BEGIN; TRUNCATE; COPY every part as soon as the copy phase has put it in
-  GCS (COPY ... FREEZE, since the table was truncated in this transaction); verify; COMMIT. The data is
-  written once. A transient failure (connection lost) retries the whole load: the rollback undid it.
-- staged (`load_sessions` > 1): N sessions COPY parts in parallel into a per-attempt UNLOGGED table in schema
-  r2a_staging, each part in its own transaction (a transient failure retries that part only); then one
-  transaction TRUNCATEs the table, INSERTs from the staging table, verifies, drops it and commits. It buys
-  parallel COPY parsing for a second write of the data; worth it only for big tables on a target with cores
-  to spare. Staging tables of earlier attempts of the same table are dropped first, so none leak.
+Each part is COPYed by one of `load_sessions` sessions into the load table (the target itself when it was empty
+when the load began, else the load's shadow table: shared/staging.py) in a transaction that also writes the part's
+ledger row (shared/partledger.py), so a part is committed exactly once however the step dies, and a later attempt
+of the same UNLOAD loads only the parts the ledger lacks. No transaction lasts longer than one part's load, and the
+data is written once. Verification and the switch come after the last part (switch.py).
 """
 
 from __future__ import annotations
 
 import gzip
 import io
-import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,15 +20,12 @@ from dataclasses import dataclass, field
 import psycopg2
 from psycopg2 import sql
 
-from shared.ddlsession import require_own_schema
 from shared.errors import TargetError, TransientError
-from shared.identifiers import short_name
 from shared.log import one_line
 from shared.objectstore import ObjectStore
+from shared.partledger import LedgerPart, LoadKey, claim_part, committed_parts, record_part
 from shared.retry import DEFAULT_POLICY, RetryPolicy, is_transient, retry_call
-from shared.staging import STAGING_SCHEMA, comment_staging_table, drop_staging_tables
 from shared.stopping import raise_if_stopped
-from steps.table_transfer import foreign_keys
 from steps.table_transfer.copy import CopiedPart
 from steps.table_transfer.plan import TableSpec, TransferOptions
 from steps.table_transfer.unload import DELIMITER
@@ -43,8 +33,6 @@ from steps.table_transfer.unload import DELIMITER
 READ_CHUNK = 1024 * 1024  # what COPY reads from the decompressed stream at a time
 STOP_CHECK_S = 0.25  # how often a loader waiting for the next part looks for a SIGTERM
 
-# (cursor, the table to verify) -> raises VerificationError; runs inside the load transaction.
-Verifier = Callable[[object, sql.Composable, int], None]
 ConnectionFactory = Callable[[], "psycopg2.extensions.connection"]
 
 
@@ -149,17 +137,55 @@ def copy_statement(spec: TableSpec, options: TransferOptions, table: sql.Composa
 
 @dataclass
 class LoadOutcome:
-    rows_loaded: int = 0
-    raw_bytes: dict[str, int] = field(default_factory=dict)  # part url -> decompressed bytes
-    strategy: str = "direct"
+    part_rows: dict[str, int] = field(default_factory=dict)  # part name -> rows
+    raw_bytes: dict[str, int] = field(default_factory=dict)  # part name -> decompressed bytes
+    strategy: str = "parts"
     busy_s: float = 0.0  # time spent in COPY, not waiting for the next part
+    parts_loaded: list[str] = field(default_factory=list)  # committed by this attempt
+    parts_reused: list[str] = field(default_factory=list)  # committed by an earlier attempt of the same UNLOAD
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def bytes_raw(self) -> int:
         return sum(self.raw_bytes.values())
 
+    @property
+    def rows_loaded(self) -> int:
+        return sum(self.part_rows.values())
 
-def _target_error(exc: BaseException, spec: TableSpec) -> BaseException:
+    def uncount(self, names: set[str]) -> None:
+        """Parts counted loaded whose commit AlloyDB lost (acknowledged, then gone in a crash): loaded again."""
+        with self._lock:
+            for name in names & set(self.raw_bytes):
+                del self.raw_bytes[name], self.part_rows[name]
+            self.parts_loaded = [n for n in self.parts_loaded if n not in names]
+            self.parts_reused = [n for n in self.parts_reused if n not in names]
+
+    def count_part(self, name: str, rows: int, raw: int, seconds: float = 0.0, reused: bool = False) -> None:
+        """The one place a part is counted loaded (its rows are committed in the load table)."""
+        with self._lock:
+            self.part_rows[name] = rows
+            self.raw_bytes[name] = raw
+            self.busy_s += seconds
+            (self.parts_reused if reused else self.parts_loaded).append(name)
+
+
+@dataclass(frozen=True)
+class LoadTarget:
+    """Where one attempt's parts go: the table, the ledger's load and what it held when the attempt began."""
+
+    table: sql.Composable  # the target itself, or the load's shadow table
+    key: LoadKey
+    attempt: int  # this attempt's number, recorded with each part it commits
+    committed: dict[str, LedgerPart]
+    into: str  # "target" or "shadow", for the result
+
+
+def part_name(part: CopiedPart) -> str:
+    return part.url.rsplit("/", 1)[-1]
+
+
+def target_error(exc: BaseException, spec: TableSpec) -> BaseException:
     if not isinstance(exc, psycopg2.Error) or is_transient(exc):
         if isinstance(exc, psycopg2.Error):
             return TransientError(f"load of {spec.target} was interrupted: {one_line(exc, 200)}")
@@ -168,13 +194,16 @@ def _target_error(exc: BaseException, spec: TableSpec) -> BaseException:
     return TargetError(f"load of {spec.target} failed: {message}")
 
 
-def _copy_one(cur, store: ObjectStore, part: CopiedPart, statement: sql.Composed,
-              compression: str) -> tuple[int, int, float]:
-    """(rows, decompressed bytes, seconds) of one part's COPY."""
+def _copy_one(cur, store: ObjectStore, part: CopiedPart, statement: sql.Composed, compression: str,
+              before: Callable[[], bool] = lambda: True) -> tuple[int, int, float] | None:
+    """(rows, decompressed bytes, seconds) of one part's COPY; None when `before` (run in the transaction just
+    before the COPY, once the part's stream is open: no idle time inside the transaction) says not to load it."""
     started = time.monotonic()
     raw, stream = open_decompressed(store, part.url, compression)
     counter = _CountingReader(stream)
     try:
+        if not before():
+            return None
         cur.copy_expert(statement, counter, size=READ_CHUNK)
     except psycopg2.Error:
         if counter.failure is not None:
@@ -186,115 +215,36 @@ def _copy_one(cur, store: ObjectStore, part: CopiedPart, statement: sql.Composed
     return max(cur.rowcount, 0), counter.count, time.monotonic() - started
 
 
-def _empty_target(cur, spec: TableSpec) -> list[foreign_keys.ForeignKey]:
-    """TRUNCATE (then COPY may FREEZE), with the foreign keys that refer to the table taken off for the
-    transaction (a resubmitted run reloads it after post-data created them); returns them for `reattach`."""
-    detached = foreign_keys.detach(cur, spec)
-    cur.execute(sql.SQL("TRUNCATE {}").format(spec.target.sql()))
-    return detached
+def load_parts(connect: ConnectionFactory, store: ObjectStore, spec: TableSpec, options: TransferOptions,
+               feed: PartFeed, target: LoadTarget, outcome: LoadOutcome,
+               policy: RetryPolicy = DEFAULT_POLICY) -> LoadOutcome:
+    """Every part of the feed the ledger lacks, each COPYed and recorded in a transaction of its own by one of
+    `options.load_sessions` sessions (a transient failure retries that part only, on a new connection). `outcome`
+    counts the parts as they commit, so a failed load still says which it committed."""
+    for name, done in sorted(target.committed.items()):
+        outcome.count_part(name, done.rows, done.bytes, reused=True)
+    statement = copy_statement(spec, options, table=target.table)
 
+    def session() -> None:
+        loader = _LoaderSession(connect)
+        try:
+            while (part := feed.claim()) is not None:
+                name = part_name(part)
+                if name in target.committed:
+                    continue
+                rows, raw, seconds = retry_call(_load_part, loader, store, part, statement, options.compression,
+                                                target, policy=policy, what=f"load {part.url}")
+                outcome.count_part(name, rows, raw, seconds)
+        finally:
+            loader.close()
 
-def load_direct(connect: ConnectionFactory, store: ObjectStore, spec: TableSpec, options: TransferOptions,
-                feed: PartFeed, verifier: Verifier, policy: RetryPolicy = DEFAULT_POLICY) -> LoadOutcome:
-    return retry_call(_load_direct_once, connect, store, spec, options, feed, verifier, policy=policy,
-                      what=f"load {spec.target}")
-
-
-def _load_direct_once(connect: ConnectionFactory, store: ObjectStore, spec: TableSpec, options: TransferOptions,
-                      feed: PartFeed, verifier: Verifier) -> LoadOutcome:
-    outcome = LoadOutcome(strategy="direct")
-    parts = feed.iterate()
-    first = next(parts, None)  # the transaction starts with the first part, not while the UNLOAD has none yet
-    conn = connect()
     try:
-        with conn.cursor() as cur:
-            # the next part may be minutes away while Redshift writes it: a server-wide idle limit must not cut in
-            cur.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
-            detached = _empty_target(cur, spec)
-            statement = copy_statement(spec, options, freeze=True)
-            for part in itertools.chain([first] if first is not None else [], parts):
-                rows, raw, seconds = _copy_one(cur, store, part, statement, options.compression)
-                outcome.rows_loaded += rows
-                outcome.raw_bytes[part.url] = raw
-                outcome.busy_s += seconds
-            verifier(cur, spec.target.sql(), outcome.rows_loaded)
-            foreign_keys.reattach(cur, detached)
-        conn.commit()
-        return outcome
-    except BaseException as exc:
-        _rollback(conn)
-        raise _target_error(exc, spec) from None
-    finally:
-        conn.close()
-
-
-def _rollback(conn) -> None:
-    try:
-        conn.rollback()
-    except psycopg2.Error:
-        pass  # the connection is gone: the server rolls back by itself
-
-
-# ------------------------------------------------------------------------------------------- staged
-
-class StagingRowsLost(Exception):
-    """Not retried in the step (the rows are gone; only a new attempt brings them back), so not an R2AError."""
-
-
-def staging_name(spec: TableSpec, attempt: int) -> str:
-    return short_name(f"{spec.target.file_stem()}.attempt-{attempt:03d}")
-
-
-def load_staged(connect: ConnectionFactory, store: ObjectStore, spec: TableSpec, options: TransferOptions,
-                feed: PartFeed, verifier: Verifier, attempt: int,
-                policy: RetryPolicy = DEFAULT_POLICY) -> LoadOutcome:
-    staging = sql.Identifier(STAGING_SCHEMA, staging_name(spec, attempt))
-    outcome = LoadOutcome(strategy=f"staged x{options.load_sessions}")
-    lock = threading.Lock()
-    try:
-        retry_call(_create_staging, connect, spec, staging, policy=policy, what=f"create staging for {spec.target}")
-        statement = copy_statement(spec, options, table=staging)
-
-        def session() -> None:
-            loader = _LoaderSession(connect)
-            try:
-                while (part := feed.claim()) is not None:
-                    rows, raw, seconds = retry_call(_copy_part_committed, loader, store, part, statement,
-                                                    options.compression, policy=policy, what=f"load {part.url}")
-                    with lock:
-                        outcome.rows_loaded += rows
-                        outcome.raw_bytes[part.url] = raw
-                        outcome.busy_s += seconds
-            finally:
-                loader.close()
-
         with ThreadPoolExecutor(options.load_sessions, thread_name_prefix="load") as pool:
             for future in [pool.submit(session) for _ in range(options.load_sessions)]:
                 future.result()
-        retry_call(_swap_in, connect, spec, staging, verifier, outcome.rows_loaded, policy=policy,
-                   what=f"swap in {spec.target}")
-        return outcome
-    except StagingRowsLost as exc:
-        _drop_quietly(connect, staging)
-        raise TransientError(str(exc), "a new attempt loads the table again") from None
     except BaseException as exc:
-        _drop_quietly(connect, staging)
-        raise _target_error(exc, spec) from None
-
-
-def _create_staging(connect: ConnectionFactory, spec: TableSpec, staging: sql.Identifier) -> None:
-    conn = connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(STAGING_SCHEMA)))
-            require_own_schema(conn, STAGING_SCHEMA)  # a schema someone else owns is not r2a's to fill
-            drop_staging_tables(cur, [str(spec.target)])
-            cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} (LIKE {})").format(staging, spec.target.sql()))
-            comment_staging_table(cur, staging, str(spec.target))
-        conn.commit()
-    finally:
-        _rollback(conn)
-        conn.close()
+        raise target_error(exc, spec) from None
+    return outcome
 
 
 class _LoaderSession:
@@ -315,53 +265,31 @@ class _LoaderSession:
             self._conn.close()
 
 
-def _copy_part_committed(loader: _LoaderSession, store: ObjectStore, part: CopiedPart, statement: sql.Composed,
-                         compression: str) -> tuple[int, int, float]:
+def _load_part(loader: _LoaderSession, store: ObjectStore, part: CopiedPart, statement: sql.Composed,
+               compression: str, target: LoadTarget) -> tuple[int, int, float]:
+    """(rows, decompressed bytes, seconds) of the part, committed together with its ledger row. When the ledger
+    has it already (an earlier try committed but its answer was lost), nothing is loaded again."""
+    name = part_name(part)
     conn = loader.connection()
     try:
         with conn.cursor() as cur:
-            result = _copy_one(cur, store, part, statement, compression)
+            copied = _copy_one(cur, store, part, statement, compression,
+                               before=lambda: claim_part(cur, target.key, name, target.attempt))
+            if copied is None:
+                conn.rollback()
+                done = committed_parts(cur, target.key)[name]
+                return done.rows, done.bytes, 0.0
+            rows, raw, seconds = copied
+            record_part(cur, target.key, name, rows, raw)
         conn.commit()
-        return result
+        return rows, raw, seconds
     except BaseException:
         _rollback(conn)
         raise
 
 
-def _swap_in(connect: ConnectionFactory, spec: TableSpec, staging: sql.Identifier, verifier: Verifier,
-             rows: int) -> None:
-    columns = sql.SQL(", ").join(sql.Identifier(c.target) for c in spec.columns)
-    conn = connect()
+def _rollback(conn) -> None:
     try:
-        with conn.cursor() as cur:
-            detached = _empty_target(cur, spec)
-            cur.execute(sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}").format(
-                spec.target.sql(), columns, columns, staging))
-            if cur.rowcount != rows:
-                raise StagingRowsLost(f"the staging table of {spec.target} holds {cur.rowcount} rows, its committed "
-                                      f"COPYs {rows}: AlloyDB lost rows of the UNLOGGED table (crash recovery "
-                                      f"empties it)")
-            verifier(cur, spec.target.sql(), rows)
-            foreign_keys.reattach(cur, detached)
-            cur.execute(sql.SQL("DROP TABLE {}").format(staging))
-        conn.commit()
-    except BaseException:
-        _rollback(conn)
-        raise
-    finally:
-        conn.close()
-
-
-def _drop_quietly(connect: ConnectionFactory, staging: sql.Identifier) -> None:
-    try:
-        conn = connect()
-    except Exception:
-        return
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staging))
+        conn.rollback()
     except psycopg2.Error:
-        pass  # the next attempt drops it (it carries the target's name as comment)
-    finally:
-        conn.close()
+        pass  # the connection is gone: the server rolls back by itself

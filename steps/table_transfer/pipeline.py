@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from shared.config import GCSSettings, S3Settings
@@ -19,7 +20,7 @@ from shared.log import event
 from shared.objectstore import ObjectStore
 from shared.results import PhaseTiming, utc_now
 from shared.retry import RetryPolicy
-from steps.table_transfer.background import BackgroundUnload
+from steps.table_transfer.background import BackgroundUnload, UnloadOutcome
 from steps.table_transfer.copy import copy_part, staged_url
 from steps.table_transfer.load import PartFeed
 from steps.table_transfer.unload import Manifest, Part
@@ -92,9 +93,10 @@ class CopyStage:
 
 
 def follow_unload(store: ObjectStore, unload: BackgroundUnload, copies: CopyStage,
-                  poll_s: float = PART_POLL_S) -> None:
+                  poll_s: float = PART_POLL_S, on_unloaded: Callable[[UnloadOutcome], None] | None = None) -> None:
     """Hand every part to `copies` as soon as it is in S3, then the manifest's others; a failure of the UNLOAD
-    (or a part the manifest disowns) ends the copy stage, and with it the load, with that error."""
+    (or a part the manifest disowns, or of `on_unloaded`, which records the finished UNLOAD) ends the copy stage,
+    and with it the load, with that error."""
     try:
         picked: dict[str, Part] = {}
         while not unload.wait(poll_s):
@@ -104,7 +106,10 @@ def follow_unload(store: ObjectStore, unload: BackgroundUnload, copies: CopyStag
         outcome = unload.outcome()
         event("phase.finished", table=str(unload.spec.source), phase="unload", rows=outcome.source_rows,
               parts=len(outcome.manifest.parts), bytes=outcome.manifest.bytes_compressed, picked_early=len(picked))
-        for part in remaining_parts(outcome.manifest, picked, unload.prefix):
+        remaining = remaining_parts(outcome.manifest, picked, unload.prefix)
+        if on_unloaded is not None:
+            on_unloaded(outcome)
+        for part in remaining:
             copies.submit(part)
         copies.expect(len(outcome.manifest.parts))
     except BaseException as exc:  # the main thread sees it through the feed

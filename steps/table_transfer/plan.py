@@ -78,6 +78,10 @@ def new_null_marker() -> str:
 # transfer_bench, 2 GB: 32 MB parts ended 3.8 s after the UNLOAD, 64 MB ones (half as many) 8.6 s after it.
 DEFAULT_MAX_FILE_SIZE = "32MB"
 
+# Below it the truncate-insert switch keeps readers waiting about as long as the rename switch's catalog work
+# (steps/table_transfer/README.md, "The switch"), and it leaves the table's catalog entries untouched.
+DEFAULT_RENAME_SWITCH_MB = 1.0
+
 
 @dataclass(frozen=True)
 class TransferOptions:
@@ -88,8 +92,9 @@ class TransferOptions:
     cleanup: tuple[str, ...] = ()
     verify: str = "count"
     dry_run: bool = False
-    load_sessions: int = 1  # >1: parallel COPY sessions into a staging table, then one swap-in transaction
+    load_sessions: int = 1  # COPY sessions, each committing whole parts
     null_marker: str = field(default_factory=new_null_marker)  # written by UNLOAD for NULL, read by COPY as NULL
+    rename_switch_mb: float = DEFAULT_RENAME_SWITCH_MB  # a target at least this big is switched by renames
 
     def __post_init__(self) -> None:
         _choice("--format", self.format, FORMATS)
@@ -99,6 +104,8 @@ class TransferOptions:
             _choice("--cleanup", target, CLEANUP_TARGETS)
         if not 1 <= self.parallel_parts <= 64:
             raise BadInputError(f"--parallel-parts {self.parallel_parts} must be between 1 and 64")
+        if self.rename_switch_mb < 0:
+            raise BadInputError(f"--rename-switch-mb {self.rename_switch_mb} must not be negative")
         if not 1 <= self.load_sessions <= 64:
             raise BadInputError(f"--load-sessions {self.load_sessions} must be between 1 and 64")
         if self.max_file_size is not None:

@@ -193,9 +193,9 @@ def test_step_sigkilled_then_rerun_has_exactly_the_source_rows(transfer, matrix,
     source, _ = numbered_table(transfer, name, LONG_COPY)
     _stale_target(transfer, name)
     watch = BackendWatch(transfer.alloydb_dsn)
-    if phase == "copy":  # the UNLOAD has ended: its last parts are being copied and loaded
+    if phase == "copy":  # the UNLOAD has ended and is recorded in the part ledger: its last parts are on their way
         def kill_when(output: str) -> bool:
-            return "phase=unload" in output
+            return "phase=unload" in output and _load_state(transfer) == "unloaded"
     else:
         def kill_when(output: str) -> bool:
             return watch.copy_seen
@@ -205,13 +205,37 @@ def test_step_sigkilled_then_rerun_has_exactly_the_source_rows(transfer, matrix,
         assert watch.copy_seen
     outcome.observed = f"killed after {run.seconds} s; target then {target_summary(transfer, name)}"
     assert target_summary(transfer, name) == (1, 1, -1), "a killed step left partial rows"
+    time.sleep(1.0)  # the killed session's part in flight rolls back once its backend finds the client gone
+    state, committed = _load_state(transfer), _committed_parts(transfer)
     rerun = run_step(transfer, "--table", str(source), timeout=120)
     loaded = target_summary(transfer, name)
     outcome.rows_lost = max(0, LONG_COPY - loaded[1])
-    outcome.observed += f"; re-run exit {rerun.code}, target {loaded}"
+    last = transfer.result(source)["attempts"][-1]
+    outcome.observed += f"; re-run exit {rerun.code}, target {loaded}, {len(last['parts_reused'])} parts reused"
     assert rerun.code == 0, rerun.output
     assert loaded == expected_summary(LONG_COPY)
     assert transfer.result(source)["status"] == "succeeded"
+    if phase == "copy":
+        assert state == "unloaded"
+    if state == "unloaded":  # the UNLOAD had finished: the re-run loads only what the ledger lacked
+        assert last["unload_attempt"] == 1 and last["parts_reused"] == committed
+        assert not set(last["parts_loaded"]) & set(committed)
+    else:
+        assert last["unload_attempt"] == 2 and last["parts_reused"] == []
+
+
+def _load_state(transfer) -> str | None:  # noqa: F811
+    if not transfer.pg_rows("SELECT to_regclass('r2a_meta.transfer_loads') IS NOT NULL")[0][0]:
+        return None
+    return transfer.pg_rows("SELECT max(state) FROM r2a_meta.transfer_loads WHERE run_id = %s",
+                            (transfer.run_id,))[0][0]
+
+
+def _committed_parts(transfer) -> list[str]:  # noqa: F811
+    if _load_state(transfer) is None:
+        return []
+    return [part for (part,) in transfer.pg_rows("SELECT part FROM r2a_meta.transfer_parts WHERE run_id = %s "
+                                                 "AND rows IS NOT NULL ORDER BY part", (transfer.run_id,))]
 
 
 def test_sigterm_during_the_load_records_the_table_and_rerun_completes(transfer, matrix):  # noqa: F811

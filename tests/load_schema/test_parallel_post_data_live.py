@@ -21,7 +21,9 @@ from shared.objectstore import ObjectStore, RunLayout
 from steps.validate_restore.pgdump import dump_schema, find_pg_dump
 from tests.conftest import admin_connection
 from tests.load_schema.conftest import query, transfers_succeeded
-from tests.validate_restore.conftest import RunFolder, block, run_step
+from tests.support.runfolder import RunFolder
+from tests.support.steps import run_step
+from tests.validate_restore.conftest import block
 
 STEP = "steps.load_schema"
 TABLES = 10

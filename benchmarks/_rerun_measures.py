@@ -1,0 +1,95 @@
+"""What transfer_bench measures around a re-run of a loaded table: a reader's waits and counts, the longest r2a
+transaction, and a transfer SIGKILLed once most of its parts are in, then resumed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import psycopg2
+from psycopg2 import sql
+
+READ_EVERY_S = 0.1  # the issue's reader: SELECT count(*) every 100 ms
+_R2A_TRANSACTIONS = ("SELECT coalesce(max(extract(epoch FROM now() - xact_start)), 0) FROM pg_stat_activity "
+                     "WHERE datname = current_database() AND application_name = 'r2a/table_transfer' "
+                     "AND xact_start IS NOT NULL")
+
+
+class RerunWatch:
+    """A reader counting the table every 100 ms (its worst wait and every count it saw) and a sampler of the oldest
+    open r2a transaction, while the block runs."""
+
+    def __init__(self, dsn: str, table: sql.Composable):
+        self.dsn, self.table = dsn, table
+        self.worst_wait_s = 0.0
+        self.longest_transaction_s = 0.0
+        self.counts: set[int] = set()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._read, daemon=True),
+                         threading.Thread(target=self._sample, daemon=True)]
+
+    def __enter__(self) -> RerunWatch:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+    def _loop(self, statement: sql.Composable | str, seen) -> None:
+        conn = psycopg2.connect(self.dsn)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cursor:
+                while not self._stop.is_set():
+                    began = time.monotonic()
+                    cursor.execute(statement)
+                    seen(cursor.fetchone()[0], time.monotonic() - began)
+                    time.sleep(READ_EVERY_S)
+        finally:
+            conn.close()
+
+    def _read(self) -> None:
+        def seen(count, waited: float) -> None:
+            self.counts.add(int(count))
+            self.worst_wait_s = max(self.worst_wait_s, waited)
+
+        self._loop(sql.SQL("SELECT count(*) FROM {}").format(self.table), seen)
+
+    def _sample(self) -> None:
+        def seen(seconds, _waited: float) -> None:
+            self.longest_transaction_s = max(self.longest_transaction_s, float(seconds))
+
+        self._loop(_R2A_TRANSACTIONS, seen)
+
+
+def killed_when_parts_in(args: list[str], environ: dict[str, str], dsn: str, run_id: str, parts: int,
+                         fraction: float, timeout_s: float = 1800) -> tuple[float, int]:
+    """Run the step and SIGKILL it once `fraction` of `parts` are committed in the part ledger; (seconds, parts
+    committed). A step that ends first (a table of one part) is not killed."""
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-m", *args], env=environ, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    committed = 0
+    try:
+        while process.poll() is None and time.monotonic() - started < timeout_s:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT to_regclass('r2a_meta.transfer_parts') IS NOT NULL")
+                if cursor.fetchone()[0]:
+                    cursor.execute("SELECT count(*) FROM r2a_meta.transfer_parts WHERE run_id = %s "
+                                   "AND rows IS NOT NULL", (run_id,))
+                    committed = cursor.fetchone()[0]
+            if committed >= fraction * parts:
+                process.kill()
+                break
+            time.sleep(0.05)
+        process.wait(60)
+    finally:
+        conn.close()
+    return time.monotonic() - started, committed

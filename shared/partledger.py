@@ -1,0 +1,169 @@
+"""The part ledger: which parts of which UNLOAD are committed in AlloyDB, written in the same transaction as the rows.
+
+A table's load is one row of `r2a_meta.transfer_loads` (run, Redshift table, the attempt whose UNLOAD it loads) and
+one row of `r2a_meta.transfer_parts` per part committed. Each part is COPYed in a transaction of its own that first
+inserts its ledger row (a second loader of the same part waits on that row and then finds it taken) and commits both
+together, so a part is in the load table exactly once whatever crashes, and the ledger says which.
+
+A load goes into the target itself when the target was empty when the load began (`shadow` NULL), else into a
+shadow table in r2a_staging that is switched in once every part is there and verified. Its state is `unloading`
+until the UNLOAD's manifest is read and the source's count (and checksums) are recorded, then `unloaded`: only an
+`unloaded` load is resumed by a later attempt (it loads the parts the ledger lacks); any other is abandoned (its
+parts taken out again) before a new UNLOAD. Both tables live in r2a_meta, whose owner is checked before use
+(shared/ddlsession.py). The load's rows are deleted when the table is switched in; post-data deletes those that
+cannot be resumed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import psycopg2.extensions
+from psycopg2 import sql
+
+from shared.ddlsession import META_SCHEMA, require_own_schema
+from shared.identifiers import TableRef
+from shared.runlock import lock_key
+
+LOADS = sql.Identifier(META_SCHEMA, "transfer_loads")
+PARTS = sql.Identifier(META_SCHEMA, "transfer_parts")
+UNLOADING, UNLOADED = "unloading", "unloaded"
+
+_DDL = (
+    sql.SQL("CREATE TABLE IF NOT EXISTS {} (run_id text NOT NULL, source text NOT NULL, unload_attempt integer NOT NULL,"
+            " target text NOT NULL, shadow text, switch text, state text NOT NULL, format text NOT NULL, compression text NOT NULL,"
+            " null_marker text NOT NULL, source_rows bigint, source_checks jsonb, manifest_url text,"
+            " created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run_id, source, unload_attempt))"
+            ).format(LOADS),
+    sql.SQL("CREATE TABLE IF NOT EXISTS {} (run_id text NOT NULL, source text NOT NULL, unload_attempt integer NOT NULL,"
+            " part text NOT NULL, rows bigint, bytes bigint, loaded_by_attempt integer NOT NULL,"
+            " loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run_id, source, unload_attempt, part),"
+            " FOREIGN KEY (run_id, source, unload_attempt) REFERENCES {} ON DELETE CASCADE)").format(PARTS, LOADS),
+)
+
+
+@dataclass(frozen=True)
+class LoadKey:
+    run_id: str
+    source: str  # the Redshift table, "schema.table"
+    unload_attempt: int
+
+    @property
+    def values(self) -> tuple[str, str, int]:
+        return self.run_id, self.source, self.unload_attempt
+
+
+@dataclass(frozen=True)
+class LoadRecord:
+    key: LoadKey
+    target: str
+    shadow: str | None  # the r2a_staging table the parts go into; None: the target itself
+    switch: str | None  # how the shadow becomes the target: "rename" or "truncate-insert"
+    state: str
+    format: str
+    compression: str
+    null_marker: str
+    source_rows: int | None
+    source_checks: dict[str, object]
+    manifest_url: str | None
+
+
+@dataclass(frozen=True)
+class LedgerPart:
+    name: str
+    rows: int
+    bytes: int
+    loaded_by_attempt: int
+
+
+def lock_schema_ddl(cur) -> None:
+    """Serialize `CREATE … IF NOT EXISTS` of r2a's schemas and tables across concurrent transfers until the
+    transaction ends (two at once can both find a name free, and one fails on the catalog's unique index)."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("", "part ledger ddl"),))
+
+
+def ensure_ledger(conn: psycopg2.extensions.connection) -> None:
+    """r2a_meta and the two tables, created once."""
+    with conn.cursor() as cur:
+        lock_schema_ddl(cur)
+        cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(META_SCHEMA)))
+    require_own_schema(conn, META_SCHEMA)  # a squatted schema could hold a trigger on the ledger
+    with conn.cursor() as cur:
+        for statement in _DDL:
+            cur.execute(statement)
+    conn.commit()
+
+
+def ledger_exists(cur) -> bool:
+    cur.execute("SELECT to_regclass(%s) IS NOT NULL", (LOADS.as_string(cur),))
+    return bool(cur.fetchone()[0])
+
+
+_COLUMNS = sql.SQL("run_id, source, unload_attempt, target, shadow, switch, state, format, compression, null_marker, "
+                   "source_rows, source_checks, manifest_url")
+
+
+def _record(row) -> LoadRecord:
+    checks = row[11] if isinstance(row[11], dict) else json.loads(row[11] or "{}")
+    return LoadRecord(LoadKey(row[0], row[1], int(row[2])), row[3], row[4], row[5], row[6], row[7], row[8], row[9],
+                      None if row[10] is None else int(row[10]), checks, row[12])
+
+
+def loads_of(cur, run_id: str | None, source: str | None = None, target: str | None = None) -> list[LoadRecord]:
+    """Loads of a run's table (`source`), or of a target in any run (`target`), newest first."""
+    where = []
+    params: list[object] = []
+    for column, value in (("run_id", run_id), ("source", source), ("target", target)):
+        if value is not None:
+            where.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
+            params.append(value)
+    cur.execute(sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY created_at DESC, unload_attempt DESC").format(
+        _COLUMNS, LOADS, sql.SQL(" AND ").join(where) if where else sql.SQL("true")), params)
+    return [_record(row) for row in cur.fetchall()]
+
+
+def start_load(cur, key: LoadKey, target: TableRef, shadow: str | None, fmt: str, compression: str,
+               null_marker: str, switch: str | None = None) -> None:
+    cur.execute(sql.SQL("INSERT INTO {} (run_id, source, unload_attempt, target, shadow, switch, state, format,"
+                        " compression, null_marker) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)").format(LOADS),
+                (*key.values, str(target), shadow, switch, UNLOADING, fmt, compression, null_marker))
+
+
+def mark_unloaded(cur, key: LoadKey, source_rows: int, source_checks: dict[str, object], manifest_url: str) -> None:
+    """The UNLOAD finished: from now on a later attempt resumes this load instead of unloading again."""
+    cur.execute(sql.SQL("UPDATE {} SET state = %s, source_rows = %s, source_checks = %s, manifest_url = %s "
+                        "WHERE run_id = %s AND source = %s AND unload_attempt = %s").format(LOADS),
+                (UNLOADED, source_rows, json.dumps(source_checks, default=str), manifest_url, *key.values))
+
+
+def claim_part(cur, key: LoadKey, part: str, attempt: int) -> bool:
+    """Take the part for this transaction; False when it is committed already (by an earlier try whose COMMIT's
+    answer was lost, or by another loader). A loader claiming a part another one holds waits for its outcome."""
+    cur.execute(sql.SQL("INSERT INTO {} (run_id, source, unload_attempt, part, loaded_by_attempt) "
+                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING").format(PARTS),
+                (*key.values, part, attempt))
+    return cur.rowcount == 1
+
+
+def record_part(cur, key: LoadKey, part: str, rows: int, raw_bytes: int) -> None:
+    cur.execute(sql.SQL("UPDATE {} SET rows = %s, bytes = %s WHERE run_id = %s AND source = %s "
+                        "AND unload_attempt = %s AND part = %s").format(PARTS), (rows, raw_bytes, *key.values, part))
+
+
+def committed_parts(cur, key: LoadKey) -> dict[str, LedgerPart]:
+    cur.execute(sql.SQL("SELECT part, rows, bytes, loaded_by_attempt FROM {} WHERE run_id = %s AND source = %s "
+                        "AND unload_attempt = %s").format(PARTS), key.values)
+    return {name: LedgerPart(name, int(rows or 0), int(size or 0), int(by)) for name, rows, size, by in cur.fetchall()}
+
+
+def load_exists(cur, key: LoadKey) -> bool:
+    cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE run_id = %s AND source = %s AND unload_attempt = %s)"
+                        ).format(LOADS), key.values)
+    return bool(cur.fetchone()[0])
+
+
+def forget_load(cur, key: LoadKey) -> None:
+    """The load's ledger rows (its parts go with it)."""
+    cur.execute(sql.SQL("DELETE FROM {} WHERE run_id = %s AND source = %s AND unload_attempt = %s").format(LOADS),
+                key.values)

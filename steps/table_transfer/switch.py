@@ -1,0 +1,134 @@
+"""After the last part: verify the whole load table, then make it the target's rows, in one transaction.
+
+Verification counts the load table (and computes the checksums with `--verify checksum`) and compares with the
+source count taken in the UNLOAD's transaction, the manifest's record count and the rows the part ledger recorded.
+A load into the target itself (the target was empty) is done then: the ledger's rows are deleted in the same
+transaction. A load into a shadow table is switched in (switch_in), and its ledger rows deleted, in the same
+transaction, so a crash leaves either the old rows with a resumable shadow or the new rows and no ledger.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg2
+from psycopg2 import sql
+
+from shared.log import event, one_line
+from shared.partledger import forget_load, load_exists
+from shared.retry import is_transient
+from steps.table_transfer import foreign_keys
+from steps.table_transfer.plan import TableSpec
+from steps.table_transfer.rename_switch import rename_switch, validate
+from steps.table_transfer.resume import RENAME, TRUNCATE_INSERT, LoadPlan
+from steps.table_transfer.verify import (
+    Aggregate,
+    VerificationError,
+    check_checksums,
+    check_counts,
+    target_aggregates,
+)
+
+
+@dataclass(frozen=True)
+class SourceFacts:
+    rows: int  # counted in the UNLOAD's transaction
+    checks: dict[str, object]
+    manifest_rows: int
+
+
+class ShadowRowsLost(VerificationError):
+    pass
+
+
+def verify_and_switch(conn, spec: TableSpec, plan: LoadPlan, facts: SourceFacts, rows_loaded: int,
+                      aggregates: list[Aggregate], on_checksum: Callable[[bool], None]) -> str:
+    """Verify, switch, forget the ledger rows, COMMIT; returns the switch used ("none", "rename" or
+    "truncate-insert"). Foreign keys the rename switch added NOT VALID are VALIDATEd after the COMMIT."""
+    table = plan.table
+    try:
+        with conn.cursor() as cur:
+            if not load_exists(cur, plan.key):  # an earlier try committed, and its answer was lost
+                conn.rollback()
+                return plan.record.switch or "none"
+            check_counts(str(spec.source), facts.rows, facts.manifest_rows, rows_loaded)
+            query, names = target_aggregates(spec, aggregates, table)
+            cur.execute(query)
+            values = cur.fetchone()
+            check_counts(str(spec.source), facts.rows, facts.manifest_rows, int(values[0]))
+            if aggregates:
+                on_checksum(False)
+                check_checksums(str(spec.source), facts.checks, dict(zip(names, values[1:], strict=True)))
+                on_checksum(True)
+            how, switched = "none", None
+            if plan.record.shadow and plan.record.switch == RENAME:
+                switched, how = _rename_or_fall_back(conn, cur, spec, table, int(values[0]))
+            elif plan.record.shadow:
+                switch_in(cur, spec, table, int(values[0]))
+                how = TRUNCATE_INSERT
+            forget_load(cur, plan.key)
+        conn.commit()
+    except BaseException:
+        _rollback(conn)
+        raise
+    if switched is not None and switched.to_validate:
+        _validate_after(conn, spec, switched)
+    return how
+
+
+def _rollback(conn) -> None:
+    try:
+        conn.rollback()
+    except psycopg2.Error:
+        pass
+
+
+def _rename_or_fall_back(conn, cur, spec: TableSpec, shadow: sql.Composable, rows: int):
+    """The rename switch, in a savepoint: something bound to the target that the check before the load did not see
+    (created since) makes it fail, and then the truncate-insert switch runs instead."""
+    cur.execute("SAVEPOINT r2a_rename_switch")
+    started = time.monotonic()
+    try:
+        switched = rename_switch(cur, spec.target, shadow)
+    except psycopg2.Error as exc:
+        if is_transient(exc):
+            raise
+        cur.execute("ROLLBACK TO SAVEPOINT r2a_rename_switch")
+        event("switch.fell_back", target=str(spec.target), error=one_line(exc.pgerror or exc, 200))
+        switch_in(cur, spec, shadow, rows)
+        return None, TRUNCATE_INSERT
+    cur.execute("RELEASE SAVEPOINT r2a_rename_switch")
+    event("switch.renamed", target=str(spec.target), seconds=round(time.monotonic() - started, 3),
+          foreign_keys_to_validate=len(switched.to_validate))
+    return switched, RENAME
+
+
+def _validate_after(conn, spec: TableSpec, switched) -> None:
+    """After the COMMIT: the scan does not block readers of the target. A key the new rows violate stays NOT VALID;
+    one not validated because the connection broke stays NOT VALID too, and is said so."""
+    try:
+        with conn.cursor() as cur:
+            violated = validate(cur, switched.to_validate)
+        conn.commit()
+    except psycopg2.Error as exc:
+        _rollback(conn)
+        event("switch.validate_failed", target=str(spec.target), error=one_line(exc, 200))
+        return
+    if violated:
+        event("switch.foreign_keys_violated", target=str(spec.target), keys=violated)
+
+
+def switch_in(cur, spec: TableSpec, shadow: sql.Composable, rows: int) -> None:
+    """The target's rows replaced by the shadow's in this transaction (readers see old or new, never half)."""
+    columns = sql.SQL(", ").join(sql.Identifier(c.target) for c in spec.columns)
+    detached = foreign_keys.detach(cur, spec)
+    cur.execute(sql.SQL("TRUNCATE {}").format(spec.target.sql()))
+    cur.execute(sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}").format(
+        spec.target.sql(), columns, columns, shadow))
+    if cur.rowcount != rows:
+        raise ShadowRowsLost(f"the shadow table of {spec.target} gave {cur.rowcount} rows to the switch, its count "
+                             f"said {rows}")
+    foreign_keys.reattach(cur, detached)
+    cur.execute(sql.SQL("DROP TABLE {}").format(shadow))
