@@ -9,11 +9,9 @@ an expiry.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from shared.config import Settings
-from shared.connections import alloydb_connection
 from shared.errors import BadStateError, R2AError
 
 
@@ -35,11 +33,12 @@ def hold_exclusive(conn, run_id: str, scope: str) -> None:
 
 
 @contextmanager
-def exclusive(settings: Settings, step: str, run_id: str, scope: str) -> Iterator[None]:
-    """Hold the lock for the block on a session of its own. When AlloyDB cannot be reached the block runs
-    unlocked: its own work fails the same way, so nothing can interleave."""
+def exclusive(connect: Callable[[], object], run_id: str, scope: str) -> Iterator[None]:
+    """Hold the lock for the block on a session of its own, opened by `connect` (autocommit). When AlloyDB cannot
+    be reached the block runs unlocked: its own work fails the same way, so nothing can interleave. (The caller
+    connects, so that modules needing only `lock_key` do not import the SSH/connection stack.)"""
     try:
-        conn = alloydb_connection(settings, step, autocommit=True)
+        conn = connect()
     except R2AError:
         conn = None
     try:

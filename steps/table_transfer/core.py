@@ -122,7 +122,8 @@ def transfer_table(ctx: TransferContext, spec: TableSpec) -> TableResult:
     fanout_bench sums up per table."""
     wall, cpu = time.monotonic(), time.process_time()
     try:
-        with exclusive(ctx.settings, STEP, ctx.run_id, f"table_transfer of {spec.source}"):
+        with exclusive(lambda: alloydb_connection(ctx.settings, STEP, autocommit=True), ctx.run_id,
+                       f"table_transfer of {spec.source}"):
             return _transfer_table(ctx, spec)
     except BadStateError as refused:
         event("table.refused", table=str(spec.source), error=str(refused))

@@ -105,7 +105,8 @@ def test_the_node_status_of_a_5000_table_run_fits_etcd_once_argo_compresses_it(a
     spec = yaml.safe_load((RENDERED_DIR / "workflowtemplate-redshift-to-alloydb.yaml").read_text())["spec"]
     stored = 2 * len(json.dumps(spec, separators=(",", ":")))  # spec + status.storedWorkflowTemplateSpec
     assert len(nodes) > ETCD_OBJECT_LIMIT_ARGO  # uncompressed it would not fit: Argo's compression is needed
-    assert len(compressed) + stored < ETCD_OBJECT_LIMIT_ARGO * 0.6, (len(nodes), len(compressed), stored)
+    # a quarter of the limit left for what the model leaves out (conditions, messages, retried pods' extra fields)
+    assert len(compressed) + stored < ETCD_OBJECT_LIMIT_ARGO * 0.75, (len(nodes), len(compressed), stored)
 
 
 def test_pods_are_collected_and_finished_runs_expire():
