@@ -121,8 +121,8 @@ EXPECTED: dict[str, tuple[str, list[tuple]]] = {
                                   datetime.datetime(2013, 2, 1, 3, 0), datetime.datetime(2013, 6, 1, 4, 0),
                                   datetime.datetime(2014, 5, 17, 9, 0))]),
     "v_convert_timezone_tstz": ("1", [
-        (datetime.datetime(2013, 2, 1, 8, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2013, 2, 1, 3, 0)),
-        (datetime.datetime(2013, 6, 1, 8, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2013, 6, 1, 4, 0))]),
+        (datetime.datetime(2013, 2, 1, 8, 0, tzinfo=datetime.UTC), datetime.datetime(2013, 2, 1, 3, 0)),
+        (datetime.datetime(2013, 6, 1, 8, 0, tzinfo=datetime.UTC), datetime.datetime(2013, 6, 1, 4, 0))]),
     "v_avg_window": ("2, 1", [
         (30001, datetime.date(2003, 8, 2), 3, 10, 10), (10001, datetime.date(2003, 12, 24), 1, 10, 10),
         (10005, datetime.date(2003, 12, 24), 1, 30, 16), (40001, datetime.date(2004, 1, 9), 4, 40, 22),
