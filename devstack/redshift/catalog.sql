@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS r2a_emulator.views (
     late_binding boolean NOT NULL DEFAULT false,
     materialized boolean NOT NULL DEFAULT false,
     ddl text NOT NULL);
+-- ALTER MATERIALIZED VIEW … AUTO REFRESH (commands.py); NULL = as created
+ALTER TABLE r2a_emulator.views ADD COLUMN IF NOT EXISTS auto_refresh boolean;
 -- Objects with no storage here (features.py): external schemas and tables, libraries, models, RLS policies and
 -- their attachments, datashares and their objects; the system views below read them.
 CREATE TABLE IF NOT EXISTS r2a_emulator.features (

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import psycopg2
 import psycopg2.extensions
 
-from devstack.redshift import ddl, features, roles, show, translate, users
+from devstack.redshift import commands, ddl, features, roles, show, translate, users
 from devstack.redshift.config import Config
 from devstack.redshift.faults import CutConnection
 from devstack.redshift.lexer import (
@@ -265,7 +265,7 @@ class Engine:
             return self._set(tokens, words)
         if first in ("VACUUM",) or (first == "ANALYZE" and second == "COMPRESSION"):
             return Result(None, [], first)
-        for module in (features, ddl, roles, users):
+        for module in (features, commands, ddl, roles, users):
             handler = module.handler_for(words)
             if handler is not None:
                 return handler(self, tokens, words)
