@@ -926,6 +926,13 @@ SELECT s.value AS redshift_database_name, f.schema_name AS schemaname, f.name AS
 FROM r2a_emulator.features f CROSS JOIN r2a_emulator.settings s
 WHERE f.kind = 'external_table' AND s.name = 'database';
 
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_EXTERNAL_PARTITIONS.html
+CREATE OR REPLACE VIEW r2a_catalog.svv_external_partitions AS
+SELECT f.schema_name AS schemaname, f.detail->>'table' AS tablename, (f.detail->'values')::text AS "values",
+       f.detail->>'location' AS location, NULL::text AS input_format, NULL::text AS output_format,
+       NULL::text AS serialization_lib, NULL::text AS serde_parameters, 0 AS compressed, NULL::text AS parameters
+FROM r2a_emulator.features f WHERE f.kind = 'external_partition';
+
 CREATE OR REPLACE VIEW r2a_catalog.pg_library AS
 SELECT f.name::name AS name, (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname = 'plpythonu') AS language_oid,
        f.id::integer AS file_store_id, 100 AS owner

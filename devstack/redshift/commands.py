@@ -9,7 +9,11 @@ each following its AWS SQL reference page (https://docs.aws.amazon.com/redshift/
 - ANALYZE … PREDICATE COLUMNS | ALL COLUMNS (r_ANALYZE.html): statistics only, nothing to remember;
 - CREATE DATABASE … COLLATE CASE_SENSITIVE|CASE_INSENSITIVE (r_CREATE_DATABASE.html): one database here;
 - ALTER TABLE target APPEND FROM source [IGNOREEXTRA | FILLTARGET] (r_ALTER_TABLE_APPEND.html): moves the rows,
-  matching columns by name, and leaves the source empty."""
+  matching columns by name, and leaves the source empty;
+- ALTER TABLE external_table ADD/DROP PARTITION, SET … (r_ALTER_TABLE.html): partitions in r2a_emulator.features
+  (kind 'external_partition'), listed by SVV_EXTERNAL_PARTITIONS;
+- GRANT/REVOKE on an external schema, its tables or an EXTERNAL TABLE (r_GRANT.html): remembered (kind
+  'external_grant'); external schemas are no backend schemas here."""
 
 from __future__ import annotations
 
@@ -260,8 +264,115 @@ def append(engine, tokens, words):
     return _result("ALTER TABLE APPEND")
 
 
-def handler_for(words: list[Token]):
+def _external(engine, kind: str, schema: str | None, name: str) -> bool:
+    return bool(engine.query("select 1 from r2a_emulator.features where kind = %s and schema_name is not distinct "
+                             "from %s and name = %s", (kind, schema, name)))
+
+
+def alter_external_table(engine, tokens, words):
+    """ALTER TABLE external_table ADD [IF NOT EXISTS] PARTITION (col=value [, …]) LOCATION 's3://…' [PARTITION …] |
+    DROP PARTITION (…) | SET LOCATION / TABLE PROPERTIES / FILE FORMAT (r_ALTER_TABLE.html, "external table"
+    clauses); partitions are listed by SVV_EXTERNAL_PARTITIONS (r_SVV_EXTERNAL_PARTITIONS.html)."""
+    cursor = Cursor(words)
+    cursor.pos = 2
+    try:
+        name = qualified_name(cursor, engine)
+    except DdlError as exc:
+        raise _error(exc.sqlstate, exc.message) from None
+    label = f"{name.schema}.{name.name}"
+    if cursor.accept("SET"):
+        return _result("ALTER TABLE")
+    adding = cursor.expect("ADD", "DROP").upper == "ADD"
+    quiet = False
+    if adding and cursor.at("IF") and cursor.at("NOT", offset=1) and cursor.at("EXISTS", offset=2):
+        cursor.pos, quiet = cursor.pos + 3, True
+    while not cursor.done:
+        cursor.expect("PARTITION")
+        values = []
+        for token in cursor.group():
+            if token.kind == STRING:
+                values.append(string_value(token))
+            elif token.kind not in (PUNCT,) and not is_name(token) and not token.text == "=":
+                values.append(token.text)
+        location = None
+        if cursor.accept("LOCATION"):
+            token = cursor.take()
+            if token.kind != STRING:
+                raise _syntax(token)
+            location = string_value(token)
+        key = f"{label}{json.dumps(values)}"
+        exists = _external(engine, "external_partition", name.schema, key)
+        if adding:
+            if location is None:
+                raise _error("42601", "ADD PARTITION needs LOCATION 's3://…'")
+            if exists and not quiet:
+                raise _error("42P07", f"partition {values} of {label} already exists")
+            if not exists:
+                _record(engine, "external_partition", name.schema, key,
+                        {"table": name.name, "values": values, "location": location}, words)
+        else:
+            engine.run("delete from r2a_emulator.features where kind = 'external_partition' and schema_name = %s "
+                       "and name = %s", (name.schema, key))
+        if cursor.at_punct(","):
+            cursor.take()
+    return _result("ALTER TABLE")
+
+
+def external_schema_grant(engine, tokens, words):
+    """GRANT/REVOKE … ON SCHEMA external_schema | ON ALL TABLES IN SCHEMA external_schma | ON EXTERNAL TABLE t
+    (r_GRANT.html, "Usage notes for granting external table permissions"): remembered (kind 'external_grant')."""
+    on = next(k for k, w in enumerate(words) if w.is_word("ON"))
+    cursor = Cursor(words)
+    cursor.pos = on + 1
+    if cursor.accept("EXTERNAL"):
+        cursor.expect("TABLE")
+    elif cursor.accept("ALL"):
+        cursor.expect("TABLES")
+        cursor.expect("IN")
+        cursor.expect("SCHEMA")
+    else:
+        cursor.expect("SCHEMA")
+    target = join(words[cursor.pos:next(k for k, w in enumerate(words) if w.is_word("TO", "FROM"))])
+    cursor.pos = next(k for k, w in enumerate(words) if w.is_word("TO", "FROM")) + 1
+    grantees = _grantees(cursor, engine)
+    action = words[0].upper
+    privileges = join(words[1:on])
+    for grantee in grantees:
+        engine.run("delete from r2a_emulator.features where kind = 'external_grant' and name = %s "
+                   "and detail->>'grantee' = %s and detail->>'privileges' = %s", (target, grantee, privileges))
+        if action == "GRANT":
+            _record(engine, "external_grant", None, target, {"grantee": grantee, "privileges": privileges}, words)
+    return _result(action)
+
+
+def _external_grant_target(engine, words: list[Token]) -> bool:
+    on = next((k for k, w in enumerate(words) if w.is_word("ON")), None)
+    if on is None or on + 2 >= len(words):
+        return False
+    rest = words[on + 1:]
+    if rest[0].is_word("EXTERNAL"):
+        return True
+    schema_at = 1 if rest[0].is_word("SCHEMA") else 4 if [w.upper for w in rest[:4]] == ["ALL", "TABLES", "IN",
+                                                                                          "SCHEMA"] else None
+    if schema_at is None or schema_at >= len(rest) or not is_name(rest[schema_at]):
+        return False
+    return _external(engine, "external_schema", None, folded(rest[schema_at], engine))
+
+
+def handler_for(words: list[Token], engine=None):
     upper = [t.upper for t in words[:4]]
+    if engine is not None and upper[:1] in (["GRANT"], ["REVOKE"]) and _external_grant_target(engine, words):
+        return external_schema_grant
+    if engine is not None and upper[:2] == ["ALTER", "TABLE"] and any(
+            w.is_word("PARTITION", "LOCATION", "PROPERTIES") for w in words[3:]):
+        cursor = Cursor(words)
+        cursor.pos = 2
+        try:
+            name = qualified_name(cursor, engine)
+        except DdlError:
+            name = None
+        if name is not None and name.schema and _external(engine, "external_table", name.schema, name.name):
+            return alter_external_table
     if upper[:1] in (["GRANT"], ["REVOKE"]):
         if upper[1:2] == ["ASSUMEROLE"]:
             return assumerole

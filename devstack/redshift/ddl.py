@@ -667,7 +667,7 @@ def create_view(engine, tokens: list[Token], words: list[Token]):
         head += " (" + ", ".join(translate.identifier_sql(c, engine) for c in columns) + ")"
     original = "".join(t.text for t in tokens).strip()
     with engine.transaction():
-        result = engine.run(f"{head} AS {sql_of(query, engine)}")
+        result = engine.run(f"{head} AS {translate.statement(spaced(query), engine).strip()}")  # TOP n too
         relid = engine.query("select %s::regclass::oid", (name.sql(engine),))[0][0]
         engine.run("delete from r2a_emulator.views where relid = %s", (relid,))
         engine.run("insert into r2a_emulator.views (relid, late_binding, materialized, ddl) values (%s, %s, %s, %s)",

@@ -265,7 +265,10 @@ class Engine:
             return self._set(tokens, words)
         if first in ("VACUUM",) or (first == "ANALYZE" and second == "COMPRESSION"):
             return Result(None, [], first)
-        for module in (features, commands, ddl, roles, users):
+        handler = commands.handler_for(words, self)  # before features: it asks the catalog what a name is
+        if handler is not None:
+            return handler(self, tokens, words)
+        for module in (features, ddl, roles, users):
             handler = module.handler_for(words)
             if handler is not None:
                 return handler(self, tokens, words)

@@ -141,3 +141,44 @@ def test_create_database_with_collation_and_unlimited_connections(rs):
     name = f"gr_{uuid.uuid4().hex[:8]}"
     run(rs, f"create database {name} with connection limit unlimited collate case_insensitive")
     run(rs, f"drop database {name}")
+
+
+def test_view_with_top(rs, schema):
+    """r_SELECT_list.html: TOP n in a view's query, as in a SELECT."""
+    run(rs, f"create table {schema}.t (a int)", f"insert into {schema}.t values (3), (1), (2)",
+        f"create view {schema}.v as select top 2 a from {schema}.t order by a")
+    assert rows(rs, f"select a from {schema}.v order by a") == [(1,), (2,)]
+
+
+def test_external_table_partitions_and_grants(rs):
+    """r_ALTER_TABLE.html (ADD [IF NOT EXISTS] PARTITION … LOCATION, DROP PARTITION on an external table), listed
+    by https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_EXTERNAL_PARTITIONS.html (its columns in page order);
+    r_GRANT.html: USAGE ON an external schema and SELECT ON ALL TABLES IN it are granted like on any schema."""
+    ext, user = f"ext_{uuid.uuid4().hex[:8]}", f"gr_{uuid.uuid4().hex[:8]}"
+    run(rs, f"create external schema {ext} from data catalog database 'db' "
+            "iam_role 'arn:aws:iam::123456789012:role/r' create external database if not exists",
+        f"create external table {ext}.sales (id int) partitioned by (d date) stored as parquet "
+        "location 's3://bucket/sales/'",
+        f"alter table {ext}.sales add if not exists partition (d='2020-01-01') location 's3://bucket/sales/d=1/' "
+        "partition (d='2020-01-02') location 's3://bucket/sales/d=2/'",
+        f"alter table {ext}.sales add if not exists partition (d='2020-01-01') location 's3://bucket/sales/d=1/'",
+        f"create user {user} password 'Abcdefg1'", f"grant usage on schema {ext} to {user}",
+        f"grant select on all tables in schema {ext} to {user}")
+    try:
+        with rs.cursor() as cur:
+            cur.execute("select * from svv_external_partitions where schemaname = %s order by location", (ext,))
+            assert [d.name for d in cur.description] == [
+                "schemaname", "tablename", "values", "location", "input_format", "output_format", "serialization_lib",
+                "serde_parameters", "compressed", "parameters"]
+            assert [(r[1], r[2], r[3]) for r in cur.fetchall()] == [
+                ("sales", '["2020-01-01"]', "s3://bucket/sales/d=1/"), ("sales", '["2020-01-02"]', "s3://bucket/sales/d=2/")]
+        with pytest.raises(psycopg2.Error, match="already exists"):
+            run(rs, f"alter table {ext}.sales add partition (d='2020-01-01') location 's3://bucket/sales/d=1/'")
+        run(rs, f"alter table {ext}.sales drop partition (d='2020-01-01')")
+        assert one(rs, "select count(*) from svv_external_partitions where schemaname = %s", (ext,)) == 1
+        assert one(rs, "select count(*) from r2a_emulator.features where kind = 'external_grant' "
+                       "and detail->>'grantee' = %s", (user,)) == 2
+    finally:
+        run(rs, f"revoke usage on schema {ext} from {user}", f"revoke select on all tables in schema {ext} from {user}",
+            f"drop schema {ext}", f"drop user {user}")
+    assert one(rs, "select count(*) from svv_external_partitions where schemaname = %s", (ext,)) == 0
