@@ -189,6 +189,14 @@ def _window(node, ctx):
     if isinstance(node.this, exp.Median):
         values = exp.Window(this=_median_values(node.this), partition_by=node.args.get("partition_by"), over="OVER")
         return _compat_call(ctx, "median_of", [values], "MEDIAN … OVER -> r2a_compat.median_of(array_agg … OVER)")
+    if isinstance(node.this, exp.Anonymous) and node.this.name.lower() == "ratio_to_report" \
+            and len(node.this.expressions) == 1:
+        # x / the sum of x over the partition, FLOAT8 (https://docs.aws.amazon.com/redshift/latest/dg/
+        # r_WF_RATIO_TO_REPORT.html; its OVER holds PARTITION BY only); a zero sum gives NULL, not an error
+        value = exp.Cast(this=node.this.expressions[0].copy(), to=exp.DataType.build("double"))
+        total = exp.Window(this=exp.Sum(this=value.copy()), partition_by=node.args.get("partition_by"), over="OVER")
+        ctx.note("RATIO_TO_REPORT -> x / SUM(x) OVER (…)")
+        return exp.Paren(this=exp.Div(this=value, expression=exp.Nullif(this=total, expression=exp.Literal.number(0))))
     if isinstance(node.this, exp.Avg) and not isinstance(node.this.this, exp.Distinct):
         sample = node.copy()
         sample.set("this", exp.Min(this=node.this.this.copy()))

@@ -59,6 +59,9 @@ EXAMPLES = [
     ("select pg_typeof(avg(g::smallint))::text from generate_series(1, 2) g", "bigint"),
     ("select avg(g::bigint) from generate_series(-2, -1) g", -1),
     ("select avg(g) from generate_series(1, 0) g", None),
+    # RATIO_TO_REPORT: the row's value over the partition's sum, FLOAT8 (r_WF_RATIO_TO_REPORT)
+    ("select ratio_to_report(g) over () from generate_series(1, 4) g order by g limit 1", 0.1),
+    ("select ratio_to_report(g) over (partition by g % 2) from generate_series(1, 4) g order by g limit 1", 0.25),
     ("select top 2 g from generate_series(1, 9) g order by g desc", 9),
     ("select count(*) from (select distinct top 3 g % 5 from generate_series(1, 20) g)", 3),
 ]

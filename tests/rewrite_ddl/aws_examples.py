@@ -93,6 +93,8 @@ def views(s: str) -> dict[str, str]:
         # r_WF_AVG's example: the running average of an INTEGER column is a BIGINT, truncated (50/3 -> 16).
         "v_avg_window": "SELECT salesid, dateid, sellerid, qty, AVG(qty) OVER (ORDER BY dateid, salesid ROWS "
                         f"UNBOUNDED PRECEDING) AS avg FROM {s}.winsales",
+        # r_WF_RATIO_TO_REPORT's first example: each row's qty over the sum of all (215), FLOAT8.
+        "v_ratio_to_report": f"SELECT salesid, qty, RATIO_TO_REPORT(qty) OVER () AS ratio FROM {s}.winsales",
         # r_AVG: "BIGINT for any integer type argument" (the same truncation as above); NULLs ignored.
         "v_avg": f"SELECT sellerid, AVG(qty) AS avg_qty, AVG(qty_shipped) AS avg_shipped FROM {s}.winsales "
                  "GROUP BY sellerid",
@@ -130,6 +132,7 @@ EXPECTED: dict[str, tuple[str, list[tuple]]] = {
         (40005, datetime.date(2004, 2, 12), 4, 10, 18), (20002, datetime.date(2004, 2, 16), 2, 20, 18),
         (30003, datetime.date(2004, 4, 18), 3, 15, 18), (30004, datetime.date(2004, 4, 18), 3, 20, 18),
         (30007, datetime.date(2004, 9, 7), 3, 30, 19)]),
+    "v_ratio_to_report": ("1", [(salesid, qty, qty / 215) for salesid, _, _, _, qty, _ in sorted(WINSALES)]),
     # seller 1: (10 + 30 + 10) / 3, seller 3: (10 + 15 + 20 + 30) / 4 = 18.75 -> 18
     "v_avg": ("1", [(1, 16, 10), (2, 20, 20), (3, 18, 10), (4, 25, 10)]),
     "v_scalars": ("1", [("both null", "N/A", "ann", "none", "has", datetime.datetime(2009, 8, 28),
