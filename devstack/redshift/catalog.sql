@@ -356,6 +356,17 @@ LANGUAGE sql STABLE STRICT AS $$ SELECT ts AT TIME ZONE target $$;
 CREATE OR REPLACE FUNCTION r2a_catalog.convert_timezone(source text, target text, ts timestamp) RETURNS timestamp
 LANGUAGE sql STABLE STRICT AS $$ SELECT (ts AT TIME ZONE source) AT TIME ZONE target $$;
 
+-- SHA2(string, bits): hex digest, bits 0 meaning 256, "an empty string if the number of bits is invalid"
+-- (https://docs.aws.amazon.com/redshift/latest/dg/SHA2.html)
+CREATE OR REPLACE FUNCTION r2a_catalog.sha2(value text, bits integer) RETURNS varchar
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT coalesce(encode(CASE bits WHEN 224 THEN sha224(convert_to(value, 'UTF8'))
+                                     WHEN 384 THEN sha384(convert_to(value, 'UTF8'))
+                                     WHEN 512 THEN sha512(convert_to(value, 'UTF8'))
+                                     WHEN 0 THEN sha256(convert_to(value, 'UTF8'))
+                                     WHEN 256 THEN sha256(convert_to(value, 'UTF8')) END, 'hex'), '')
+$$;
+
 CREATE OR REPLACE FUNCTION r2a_catalog.charindex(needle text, haystack text) RETURNS integer
 LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT strpos(haystack, needle) $$;
 

@@ -167,6 +167,16 @@ CREATE FUNCTION r2a_compat.avg_of(average double precision, sample double precis
     LANGUAGE sql IMMUTABLE AS $$
     SELECT average
 $$;""", ()),
+    # SHA2(string, bits): hex digest of the UTF-8 text, 0 meaning 256, '' for another bit count
+    # (https://docs.aws.amazon.com/redshift/latest/dg/SHA2.html).
+    "sha2": ("""
+CREATE FUNCTION r2a_compat.sha2(value text, bits integer) RETURNS varchar LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT coalesce(encode(CASE bits WHEN 224 THEN sha224(convert_to(value, 'UTF8'))
+                                     WHEN 384 THEN sha384(convert_to(value, 'UTF8'))
+                                     WHEN 512 THEN sha512(convert_to(value, 'UTF8'))
+                                     WHEN 0 THEN sha256(convert_to(value, 'UTF8'))
+                                     WHEN 256 THEN sha256(convert_to(value, 'UTF8')) END, 'hex'), '')
+$$;""", ()),
     # Redshift reads JSON from VARCHAR; an invalid document is an error there too.
     "json_extract_path_text": ("""
 CREATE FUNCTION r2a_compat.json_extract_path_text(document text, VARIADIC path text[]) RETURNS text

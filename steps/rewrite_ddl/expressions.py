@@ -254,6 +254,12 @@ def _convert_timezone(node, ctx):
     return None
 
 
+def _sha2(node, ctx):
+    """SHA2(string, bits): PostgreSQL's sha256() and friends take bytea; r2a_compat.sha2 hashes the UTF-8 text."""
+    length = node.args.get("length") or exp.Literal.number(256)
+    return _compat_call(ctx, "sha2", [node.this, length], "SHA2 -> r2a_compat.sha2")
+
+
 def _regexp_substr(node, ctx):
     # PostgreSQL 15+ has regexp_substr with Redshift's argument order (source, pattern, position, occurrence)
     args = [node.this, node.expression]
@@ -361,6 +367,7 @@ REWRITES: dict[type, Callable] = {
     exp.ApproxDistinct: _approx_distinct,
     exp.ParseJSON: _json_parse,
     exp.ConvertTimezone: _convert_timezone,
+    exp.SHA2: _sha2,
     exp.Round: _round,
     exp.CurrentTimestamp: _current_timestamp,
     exp.Anonymous: _anonymous,

@@ -39,6 +39,7 @@ CASES = [
     ("convert_timezone('UTC', 'EST', ts)", "CAST(\"ts\" AS TIMESTAMP) AT TIME ZONE 'UTC' AT TIME ZONE 'EST'", set()),
     ("convert_timezone('GMT+2', ts)", "CAST(\"ts\" AS TIMESTAMP) AT TIME ZONE 'UTC' AT TIME ZONE 'GMT+2'", set()),
     ("avg(x)", '"r2a_compat".avg_of(AVG("x"), MIN("x"))', {"avg_of"}),
+    ("sha2(s, 256)", '"r2a_compat".sha2("s", 256)', {"sha2"}),
     ("avg(distinct x)", '"r2a_compat".avg_of(AVG(DISTINCT "x"), MIN("x"))', {"avg_of"}),
     ("avg(x) over (partition by y)",
      '"r2a_compat".avg_of(AVG("x") OVER (PARTITION BY "y"), MIN("x") OVER (PARTITION BY "y"))', {"avg_of"}),
