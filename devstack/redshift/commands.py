@@ -3,6 +3,7 @@ each following its AWS SQL reference page (https://docs.aws.amazon.com/redshift/
 - GRANT/REVOKE ASSUMEROLE (r_GRANT.html, r_REVOKE.html): remembered in r2a_emulator.features (kind 'assumerole');
 - GRANT/REVOKE of ALTER or DROP on tables (r_GRANT.html): PostgreSQL has neither privilege, so the grant is
   remembered in r2a_emulator.features (kind 'table_privilege'), the rest of the list runs;
+- GRANT/REVOKE of system permissions TO ROLE (r_GRANT.html, RBAC): remembered (kind 'system_privilege');
 - GRANT/REVOKE USAGE ON LANGUAGE (r_GRANT.html): remembered (kind 'language_privilege'); here the Python language
   is an untrusted stand-in that PostgreSQL would refuse to grant;
 - ALTER MATERIALIZED VIEW … AUTO REFRESH YES|NO (r_ALTER_MATERIALIZED_VIEW.html): remembered in the view's row;
@@ -175,6 +176,39 @@ def language_usage(engine, tokens, words):
             if action == "GRANT":
                 _record(engine, "language_privilege", None, language, {"grantee": grantee}, words)
     return _result(action)
+
+
+def system_privileges(engine, tokens, words):
+    """GRANT/REVOKE { CREATE USER | ALTER USER | DROP USER | CREATE SCHEMA | … } [, …] TO/FROM ROLE r (r_GRANT.html,
+    role-based access control: system permissions, granted to roles only): remembered (kind 'system_privilege')."""
+    cursor = Cursor(words)
+    action = cursor.take().upper
+    privileges, current = [], []
+    while not cursor.at("TO", "FROM"):
+        token = cursor.take()
+        if token.kind == PUNCT and token.text == ",":
+            privileges.append(" ".join(current))
+            current = []
+        else:
+            current.append(token.text.upper())
+    privileges.append(" ".join(current))
+    cursor.expect("FROM" if action == "REVOKE" else "TO")
+    grantees = _grantees(cursor, engine)
+    if not all(g.startswith("role ") for g in grantees):
+        raise _error("42601", "system permissions are granted to roles only: TO ROLE name")
+    from devstack.redshift import roles
+    for grantee in grantees:
+        roles.role_sql(engine, grantee[len("role "):])  # the role must exist
+        for privilege in privileges:
+            engine.run("delete from r2a_emulator.features where kind = 'system_privilege' and name = %s "
+                       "and detail->>'grantee' = %s", (privilege, grantee))
+            if action == "GRANT":
+                _record(engine, "system_privilege", None, privilege, {"grantee": grantee}, words)
+    return _result(action)
+
+
+_SYSTEM_PRIVILEGE_VERBS = ("CREATE", "ALTER", "DROP", "ACCESS", "TRUNCATE", "IGNORE", "EXPLAIN", "ANALYZE",
+                           "CANCEL", "VACUUM")
 
 
 def alter_materialized_view(engine, tokens, words):
@@ -376,6 +410,8 @@ def handler_for(words: list[Token], engine=None):
     if upper[:1] in (["GRANT"], ["REVOKE"]):
         if upper[1:2] == ["ASSUMEROLE"]:
             return assumerole
+        if upper[1:2] and upper[1] in _SYSTEM_PRIVILEGE_VERBS and not any(w.is_word("ON") for w in words):
+            return system_privileges
         if upper[1:4] == ["USAGE", "ON", "LANGUAGE"]:
             return language_usage
         on = next((k for k, w in enumerate(words) if w.is_word("ON")), None)

@@ -182,3 +182,20 @@ def test_external_table_partitions_and_grants(rs):
         run(rs, f"revoke usage on schema {ext} from {user}", f"revoke select on all tables in schema {ext} from {user}",
             f"drop schema {ext}", f"drop user {user}")
     assert one(rs, "select count(*) from svv_external_partitions where schemaname = %s", (ext,)) == 0
+
+
+def test_system_permissions_are_granted_to_roles(rs):
+    """r_GRANT.html (role-based access control): GRANT CREATE USER, DROP USER … TO ROLE r; only roles take them."""
+    role = f"gr_{uuid.uuid4().hex[:8]}"
+    run(rs, f"create role {role}", f"grant create user, drop user to role {role}")
+    try:
+        assert rows(rs, "select name from r2a_emulator.features where kind = 'system_privilege' "
+                        "and detail->>'grantee' = %s order by 1", (f"role {role}",)) == [("CREATE USER",),
+                                                                                      ("DROP USER",)]
+        run(rs, f"revoke drop user from role {role}")
+        assert one(rs, "select count(*) from r2a_emulator.features where kind = 'system_privilege' "
+                       "and detail->>'grantee' = %s", (f"role {role}",)) == 1
+        with pytest.raises(psycopg2.Error, match="roles only"):
+            run(rs, "grant create user to public")
+    finally:
+        run(rs, f"revoke create user from role {role}", f"drop role {role}")
