@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS r2a_emulator.views (
     late_binding boolean NOT NULL DEFAULT false,
     materialized boolean NOT NULL DEFAULT false,
     ddl text NOT NULL);
+-- ALTER MATERIALIZED VIEW … AUTO REFRESH (commands.py); NULL = as created
+ALTER TABLE r2a_emulator.views ADD COLUMN IF NOT EXISTS auto_refresh boolean;
 -- Objects with no storage here (features.py): external schemas and tables, libraries, models, RLS policies and
 -- their attachments, datashares and their objects; the system views below read them.
 CREATE TABLE IF NOT EXISTS r2a_emulator.features (
@@ -354,6 +356,17 @@ LANGUAGE sql STABLE STRICT AS $$ SELECT ts AT TIME ZONE target $$;
 CREATE OR REPLACE FUNCTION r2a_catalog.convert_timezone(source text, target text, ts timestamp) RETURNS timestamp
 LANGUAGE sql STABLE STRICT AS $$ SELECT (ts AT TIME ZONE source) AT TIME ZONE target $$;
 
+-- SHA2(string, bits): hex digest, bits 0 meaning 256, "an empty string if the number of bits is invalid"
+-- (https://docs.aws.amazon.com/redshift/latest/dg/SHA2.html)
+CREATE OR REPLACE FUNCTION r2a_catalog.sha2(value text, bits integer) RETURNS varchar
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT coalesce(encode(CASE bits WHEN 224 THEN sha224(convert_to(value, 'UTF8'))
+                                     WHEN 384 THEN sha384(convert_to(value, 'UTF8'))
+                                     WHEN 512 THEN sha512(convert_to(value, 'UTF8'))
+                                     WHEN 0 THEN sha256(convert_to(value, 'UTF8'))
+                                     WHEN 256 THEN sha256(convert_to(value, 'UTF8')) END, 'hex'), '')
+$$;
+
 CREATE OR REPLACE FUNCTION r2a_catalog.charindex(needle text, haystack text) RETURNS integer
 LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT strpos(haystack, needle) $$;
 
@@ -506,6 +519,28 @@ CREATE OR REPLACE AGGREGATE r2a_catalog.median(integer) (SFUNC = r2a_emulator.me
 CREATE OR REPLACE AGGREGATE r2a_catalog.median(smallint) (SFUNC = r2a_emulator.median_push, STYPE = bigint[],
     FINALFUNC = r2a_emulator.median_final_int);
 
+-- AVG of an integer is a BIGINT on Redshift ("BIGINT for any integer type argument",
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_AVG.html), truncated: the running AVG(qty) of
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_WF_AVG.html prints 16 for 50/3 and 22 for 90/4. State: {count, sum}.
+CREATE OR REPLACE FUNCTION r2a_emulator.avg_truncated(state bigint[]) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT CASE WHEN state[1] = 0 THEN NULL ELSE trunc(state[2]::numeric / state[1])::bigint END
+$$;
+CREATE OR REPLACE FUNCTION r2a_emulator.avg_truncated(state numeric[]) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT CASE WHEN state[1] = 0 THEN NULL ELSE trunc(state[2] / state[1])::bigint END
+$$;
+CREATE OR REPLACE FUNCTION r2a_emulator.avg_push(state numeric[], value bigint) RETURNS numeric[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN value IS NULL THEN state ELSE ARRAY[state[1] + 1, state[2] + value] END
+$$;
+CREATE OR REPLACE AGGREGATE r2a_catalog.avg(smallint) (SFUNC = pg_catalog.int2_avg_accum, STYPE = bigint[],
+    INITCOND = '{0,0}', FINALFUNC = r2a_emulator.avg_truncated);
+CREATE OR REPLACE AGGREGATE r2a_catalog.avg(integer) (SFUNC = pg_catalog.int4_avg_accum, STYPE = bigint[],
+    INITCOND = '{0,0}', FINALFUNC = r2a_emulator.avg_truncated);
+CREATE OR REPLACE AGGREGATE r2a_catalog.avg(bigint) (SFUNC = r2a_emulator.avg_push, STYPE = numeric[],
+    INITCOND = '{0,0}', FINALFUNC = r2a_emulator.avg_truncated);
+
 -- Python UDFs and external (Lambda / SageMaker) functions are stored, never run: their languages are a PL/pgSQL
 -- handler without a validator.
 DO $$
@@ -591,7 +626,9 @@ FROM r2a_emulator.columns col
 JOIN pg_catalog.pg_attribute a ON a.attrelid = col.relid AND a.attnum = col.attnum AND NOT a.attisdropped
 WHERE col.identity_seed IS NOT NULL;
 
--- Redshift's format_encoding names a column's compression (raw shows as none, as in pg_table_def).
+-- Redshift's format_encoding names a column's compression (raw shows as none, as in pg_table_def). Only code 0
+-- is documented; for the others the product reads encodings as text (pg_table_def.encoding, SHOW TABLE), never
+-- these numbers.
 CREATE OR REPLACE FUNCTION r2a_catalog.format_encoding(encoding integer) RETURNS name
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN encoding = 0 THEN 'none' ELSE (r2a_emulator.encoding_names())[encoding + 1] END::name
@@ -786,6 +823,14 @@ CROSS JOIN LATERAL (SELECT r2a_emulator.row_count(c.oid) AS rows) x
 WHERE c.relkind IN ('r', 'm') AND s.name = 'database' AND x.rows > 0
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND NOT r2a_emulator.hidden_namespace(n.oid);
 
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_COLUMNS.html: 23 columns in this order (interval_precision
+-- is text there).
+DO $$ BEGIN  -- interval_precision was an integer before; a view of today's shape (and views over it) stays
+    IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'r2a_catalog'
+               AND table_name = 'svv_columns' AND column_name = 'interval_precision' AND data_type = 'integer') THEN
+        DROP VIEW r2a_catalog.svv_columns;
+    END IF;
+END $$;
 CREATE OR REPLACE VIEW r2a_catalog.svv_columns AS
 SELECT s.value AS table_catalog, r2a_emulator.rs_name(n.nspname)::text AS table_schema,
        r2a_emulator.rs_name(c.relname)::text AS table_name, r2a_emulator.rs_name(a.attname)::text AS column_name,
@@ -800,7 +845,7 @@ SELECT s.value AS table_catalog, r2a_emulator.rs_name(n.nspname)::text AS table_
        information_schema._pg_numeric_precision_radix(a.atttypid, a.atttypmod) AS numeric_precision_radix,
        information_schema._pg_numeric_scale(a.atttypid, a.atttypmod) AS numeric_scale,
        information_schema._pg_datetime_precision(a.atttypid, a.atttypmod) AS datetime_precision,
-       NULL::text AS interval_type, NULL::integer AS interval_precision,
+       NULL::text AS interval_type, NULL::text AS interval_precision,
        NULL::text AS character_set_catalog, NULL::text AS character_set_schema, NULL::text AS character_set_name,
        NULL::text AS collation_catalog, NULL::text AS collation_schema, NULL::text AS collation_name,
        NULL::text AS domain_name, pg_catalog.col_description(c.oid, a.attnum) AS remarks
@@ -811,6 +856,8 @@ CROSS JOIN r2a_emulator.settings s
 WHERE c.relkind IN ('r', 'v', 'm') AND s.name = 'database'
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND NOT r2a_emulator.hidden_namespace(n.oid);
 
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_TABLES.html: table_catalog, table_schema, table_name,
+-- table_type, remarks (all text).
 CREATE OR REPLACE VIEW r2a_catalog.svv_tables AS
 SELECT s.value AS table_catalog, r2a_emulator.rs_name(n.nspname)::text AS table_schema,
        r2a_emulator.rs_name(c.relname)::text AS table_name,
@@ -858,8 +905,16 @@ LANGUAGE sql STABLE AS $$
     ORDER BY 1, 2, 5
 $$;
 
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_STV_SLICES.html: node, slice, localslice, type character(1)
+-- (localslice and type "for internal use only"; the emulator has two slices per node).
+DO $$ BEGIN  -- slice came first and localslice was missing before
+    IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'r2a_catalog'
+               AND table_name = 'stv_slices' AND column_name = 'slice' AND ordinal_position = 1) THEN
+        DROP VIEW r2a_catalog.stv_slices;
+    END IF;
+END $$;
 CREATE OR REPLACE VIEW r2a_catalog.stv_slices AS
-SELECT g.slice - 1 AS slice, (g.slice - 1) / 2 AS node, 'D'::text AS type
+SELECT (g.slice - 1) / 2 AS node, g.slice - 1 AS slice, (g.slice - 1) % 2 AS localslice, 'D'::character(1) AS type
 FROM r2a_emulator.settings s, generate_series(1, s.value::integer) AS g(slice)
 WHERE s.name = 'slices';
 
@@ -881,6 +936,13 @@ SELECT s.value AS redshift_database_name, f.schema_name AS schemaname, f.name AS
        0 AS compressed, NULL::text AS parameters
 FROM r2a_emulator.features f CROSS JOIN r2a_emulator.settings s
 WHERE f.kind = 'external_table' AND s.name = 'database';
+
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_EXTERNAL_PARTITIONS.html
+CREATE OR REPLACE VIEW r2a_catalog.svv_external_partitions AS
+SELECT f.schema_name AS schemaname, f.detail->>'table' AS tablename, (f.detail->'values')::text AS "values",
+       f.detail->>'location' AS location, NULL::text AS input_format, NULL::text AS output_format,
+       NULL::text AS serialization_lib, NULL::text AS serde_parameters, 0 AS compressed, NULL::text AS parameters
+FROM r2a_emulator.features f WHERE f.kind = 'external_partition';
 
 CREATE OR REPLACE VIEW r2a_catalog.pg_library AS
 SELECT f.name::name AS name, (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname = 'plpythonu') AS language_oid,
@@ -939,7 +1001,10 @@ FROM r2a_emulator.features f WHERE f.kind = 'datashare_object';
 
 -- ------------------------------------------------------------------ system tables admin views read
 -- Empty (or, for stv_tbl_perm, one row per table on slice 0), with the columns of their AWS pages, so that
--- admin views selecting from them can be created and queried.
+-- admin views selecting from them can be created and queried. Each follows the column table (names, order, types)
+-- of https://docs.aws.amazon.com/redshift/latest/dg/r_<NAME>.html: r_STV_TBL_PERM, r_STL_QUERY, r_SVL_QLOG,
+-- r_STL_LOAD_ERRORS, r_STV_TBL_TRANS, r_STV_BLOCKLIST, r_SVV_DISKUSAGE, r_STL_DDLTEXT, r_STL_QUERYTEXT,
+-- r_SVL_STATEMENTTEXT.
 
 CREATE OR REPLACE VIEW r2a_catalog.stv_tbl_perm AS
 SELECT 0 AS slice, c.oid::integer AS id, r2a_emulator.rs_name(c.relname)::character(72) AS name,

@@ -667,7 +667,7 @@ def create_view(engine, tokens: list[Token], words: list[Token]):
         head += " (" + ", ".join(translate.identifier_sql(c, engine) for c in columns) + ")"
     original = "".join(t.text for t in tokens).strip()
     with engine.transaction():
-        result = engine.run(f"{head} AS {sql_of(query, engine)}")
+        result = engine.run(f"{head} AS {translate.statement(spaced(query), engine).strip()}")  # TOP n too
         relid = engine.query("select %s::regclass::oid", (name.sql(engine),))[0][0]
         engine.run("delete from r2a_emulator.views where relid = %s", (relid,))
         engine.run("insert into r2a_emulator.views (relid, late_binding, materialized, ddl) values (%s, %s, %s, %s)",
@@ -747,7 +747,10 @@ def create_schema(engine, tokens: list[Token], words: list[Token]):
                 cursor.accept("MB", "GB", "TB")
             continue
         if cursor.accept("AUTHORIZATION"):
-            kept.append("AUTHORIZATION " + users.role_sql(engine, user_name(cursor.take(), engine)))
+            owner = user_name(cursor.take(), engine)
+            if cursor.pos == 4:  # CREATE SCHEMA AUTHORIZATION user: the schema is named after the user (r_CREATE_SCHEMA)
+                kept.append(translate.identifier_sql(owner, engine))
+            kept.append("AUTHORIZATION " + users.role_sql(engine, owner))
             continue
         kept.append(translate.statement([cursor.take()], engine))
     return engine.run(" ".join(kept))
@@ -771,11 +774,10 @@ def alter_table(engine, tokens: list[Token], words: list[Token]):
         if cursor.accept("ENCODE"):
             cursor.expect("AUTO")
             return Result(None, [], "ALTER TABLE")
-        if cursor.accept("DISTKEY"):
-            table.distkey = folded(cursor.take(), engine)
-            table.diststyle = "KEY"
-        else:
-            _table_attributes(cursor, table, engine)
+        try:
+            _alter_attributes(cursor, table, engine)
+        except DdlError as exc:
+            raise engine_error(exc) from None
         with engine.transaction():
             _ensure_table_row(engine, relid)
             if table.diststyle:
@@ -836,6 +838,30 @@ def alter_table(engine, tokens: list[Token], words: list[Token]):
         owner = users.role_sql(engine, user_name(cursor.take(), engine))
         return engine.run(f"ALTER TABLE {name.sql(engine)} OWNER TO {owner}")
     return None
+
+
+def _alter_attributes(cursor: Cursor, table: TableDef, engine) -> None:
+    """After ALTER TABLE t ALTER (https://docs.aws.amazon.com/redshift/latest/dg/r_ALTER_TABLE.html): DISTKEY col,
+    DISTSTYLE ALL | EVEN | AUTO | KEY DISTKEY col, [COMPOUND] SORTKEY (cols), SORTKEY AUTO, SORTKEY NONE."""
+    if cursor.accept("DISTKEY"):
+        table.distkey, table.diststyle = _one_column(cursor, engine), "KEY"
+    elif cursor.at("DISTSTYLE") and cursor.at("KEY", offset=1) and cursor.at("DISTKEY", offset=2):
+        cursor.pos += 3
+        table.distkey, table.diststyle = _one_column(cursor, engine), "KEY"
+    elif cursor.at("SORTKEY") and cursor.at("NONE", offset=1):
+        cursor.pos += 2
+        table.sortkey_kind, table.sortkey = "NONE", []
+    else:
+        _table_attributes(cursor, table, engine)
+    if not cursor.done:
+        raise _error(f'syntax error at or near "{cursor.peek().text}"')
+
+
+def _one_column(cursor: Cursor, engine) -> str:
+    names = name_list(cursor.group(), engine) if cursor.at_punct("(") else [folded(cursor.take(), engine)]
+    if len(names) != 1:
+        raise _error("DISTKEY takes exactly one column")
+    return names[0]
 
 
 def _add_column(engine, name: QualifiedName, cursor: Cursor, tokens: list[Token]):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import psycopg2
 import psycopg2.extensions
 
-from devstack.redshift import ddl, features, roles, show, translate, users
+from devstack.redshift import commands, ddl, features, roles, show, translate, users
 from devstack.redshift.config import Config
 from devstack.redshift.faults import CutConnection
 from devstack.redshift.lexer import (
@@ -265,6 +265,9 @@ class Engine:
             return self._set(tokens, words)
         if first in ("VACUUM",) or (first == "ANALYZE" and second == "COMPRESSION"):
             return Result(None, [], first)
+        handler = commands.handler_for(words, self)  # before features: it asks the catalog what a name is
+        if handler is not None:
+            return handler(self, tokens, words)
         for module in (features, ddl, roles, users):
             handler = module.handler_for(words)
             if handler is not None:

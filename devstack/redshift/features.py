@@ -449,7 +449,8 @@ def drop_object(engine, tokens, words):
             return None
         if not _forget(engine, "external_schema", None, name):
             return None
-        engine.run("delete from r2a_emulator.features where kind = 'external_table' and schema_name = %s", (name,))
+        engine.run("delete from r2a_emulator.features where kind in ('external_table', 'external_partition') "
+                   "and schema_name = %s", (name,))
         return _result("DROP SCHEMA")
     if kind == "LIBRARY":
         name = _name(cursor, engine)

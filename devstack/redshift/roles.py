@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from devstack.redshift.ddl import Cursor, folded, is_name, user_name
 from devstack.redshift.lexer import STRING, quote_ident, string_value
-from devstack.redshift.state import backend_name
 
 ROLE_PREFIX = "r2a_r_"
 
@@ -49,7 +48,8 @@ def create_role(engine, tokens, words):
         raise _error("42601", f'syntax error at or near "{cursor.peek().text}"')
     if engine.query("select 1 from r2a_emulator.roles where rolename = %s", (name,)):
         raise _error("42710", f'role "{name}" already exists')
-    backend = backend_name(ROLE_PREFIX + name)
+    from devstack.redshift.users import free_role_name
+    backend = free_role_name(engine, ROLE_PREFIX, name)
     with engine.transaction():
         engine.run(f"CREATE ROLE {quote_ident(backend)} NOLOGIN")
         engine.run("insert into r2a_emulator.roles (rolename, rolname, owner, external_id) values (%s, %s, %s, %s)",

@@ -328,6 +328,20 @@ def _listagg(tokens, name, open_, close, engine):
     return f"string_agg(NULLIF({expr}, ''), {delimiter}{order})", end
 
 
+def _ratio_to_report(tokens, name, open_, close, engine):
+    """RATIO_TO_REPORT(x) OVER ([PARTITION BY …]) = x / the sum of x over the partition, FLOAT8
+    (https://docs.aws.amazon.com/redshift/latest/dg/r_WF_RATIO_TO_REPORT.html); a zero sum gives NULL."""
+    over = _next_sig(tokens, close + 1)
+    over_open = _next_sig(tokens, over + 1)
+    if over >= len(tokens) or not tokens[over].is_word("OVER") or over_open >= len(tokens) \
+            or not _is(tokens[over_open], PUNCT, "("):
+        return None, name
+    over_close = matching_paren(tokens, over_open)
+    value = f"(({_rewrite(tokens[open_ + 1:close], engine).strip()})::float8)"
+    window = _rewrite(tokens[over_open + 1:over_close], engine).strip()
+    return f"({value} / NULLIF(sum({value}) OVER ({window}), 0))", over_close + 1
+
+
 def _convert_timezone(tokens, name, open_, close, engine):
     args = [_rewrite(a, engine).strip() for a in _args(tokens, open_, close)]
     return f"convert_timezone({', '.join(args)})", close + 1
@@ -335,6 +349,7 @@ def _convert_timezone(tokens, name, open_, close, engine):
 
 _FUNCTION_REWRITES = {
     "NVL": _nvl, "NVL2": _nvl2, "DECODE": _decode, "LISTAGG": _listagg, "EXTRACT": _extract,
+    "RATIO_TO_REPORT": _ratio_to_report,
     **{name: _datepart_first for name in _DATEPART_FUNCTIONS},
 }
 

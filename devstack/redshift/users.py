@@ -26,8 +26,14 @@ def _result(tag: str):
     return Result(None, [], tag)
 
 
-def _role(prefix: str, name: str) -> str:
-    return backend_name(prefix + name)
+def free_role_name(engine, prefix: str, name: str) -> str:
+    """A backend role name for a new Redshift user, group or role: a renamed one keeps its backend role, so the
+    plain name may be taken by an object that is now called otherwise."""
+    candidate, number = backend_name(prefix + name), 1
+    while engine.query("select 1 from pg_catalog.pg_roles where rolname = %s", (candidate,)):
+        number += 1
+        candidate = backend_name(f"{prefix}{name}_{number}")
+    return candidate
 
 
 def role_sql(engine, user: str) -> str:
@@ -71,7 +77,7 @@ def create_user(engine, tokens, words):
                                                          (name,)):
         raise _error("42710", f'user "{name}" already exists')
     options = _user_options(cursor, engine, name)
-    role = _role(USER_PREFIX, name)
+    role = free_role_name(engine, USER_PREFIX, name)
     with engine.transaction():
         engine.run(f"CREATE ROLE {quote_ident(role)} NOLOGIN")
         engine.run("insert into r2a_emulator.users (usename, rolname, usesuper, usecreatedb, password_md5, valuntil, "
@@ -185,7 +191,7 @@ def create_group(engine, tokens, words):
     cursor.accept("WITH")
     if cursor.accept("USER"):
         members = _names(cursor, engine, users=True)
-    role = _role(GROUP_PREFIX, name)
+    role = free_role_name(engine, GROUP_PREFIX, name)
     with engine.transaction():
         engine.run(f"CREATE ROLE {quote_ident(role)} NOLOGIN")
         engine.run("insert into r2a_emulator.groups (groname, rolname) values (%s, %s)", (name, role))
@@ -247,6 +253,12 @@ def grant(engine, tokens, words):
                 if name != engine.config.database:
                     raise _error("3D000", f'database "{name}" does not exist')
             out.append(quote_ident(engine.query("select pg_catalog.current_database()")[0][0]))
+            continue
+        if token.is_word("PROCEDURES") and words[0].is_word("ALTER"):
+            # ALTER DEFAULT PRIVILEGES … ON PROCEDURES (r_ALTER_DEFAULT_PRIVILEGES.html); PostgreSQL's ROUTINES
+            # also covers functions, which is the closest the backend has
+            cursor.take()
+            out.append("ROUTINES")
             continue
         if token.is_word("FOR") and cursor.at("USER", offset=1):
             cursor.pos += 2

@@ -3,6 +3,8 @@ equivalent. Only the functions the rewritten objects use are written (plus what 
 
 from __future__ import annotations
 
+import re
+
 from shared.sqlblocks import SqlObject
 from steps.rewrite_ddl.expressions import COMPAT_SCHEMA
 
@@ -141,6 +143,40 @@ CREATE FUNCTION r2a_compat.median_of(vals numeric[]) RETURNS numeric LANGUAGE sq
                 ELSE (sorted[n / 2] + sorted[n / 2 + 1]) / 2 END
     FROM (SELECT array_agg(v ORDER BY v) AS sorted, count(v)::int AS n FROM unnest(vals) AS v WHERE v IS NOT NULL) s
 $$;""", ()),
+    # AVG(x) -> avg_of(avg(x), min(x)): min(x) only carries x's type. An integer's average is a BIGINT truncated
+    # toward zero on Redshift (r_AVG: "BIGINT for any integer type argument"; r_WF_AVG's example prints 16 for
+    # 50/3); other types keep PostgreSQL's avg.
+    "avg_of": ("""
+CREATE FUNCTION r2a_compat.avg_of(average numeric, sample smallint) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+    SELECT pg_catalog.trunc(average)::bigint
+$$;
+CREATE FUNCTION r2a_compat.avg_of(average numeric, sample integer) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+    SELECT pg_catalog.trunc(average)::bigint
+$$;
+CREATE FUNCTION r2a_compat.avg_of(average numeric, sample bigint) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+    SELECT pg_catalog.trunc(average)::bigint
+$$;
+CREATE FUNCTION r2a_compat.avg_of(average numeric, sample numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS $$
+    SELECT average
+$$;
+CREATE FUNCTION r2a_compat.avg_of(average double precision, sample real) RETURNS double precision
+    LANGUAGE sql IMMUTABLE AS $$
+    SELECT average
+$$;
+CREATE FUNCTION r2a_compat.avg_of(average double precision, sample double precision) RETURNS double precision
+    LANGUAGE sql IMMUTABLE AS $$
+    SELECT average
+$$;""", ()),
+    # SHA2(string, bits): hex digest of the UTF-8 text, 0 meaning 256, '' for another bit count
+    # (https://docs.aws.amazon.com/redshift/latest/dg/SHA2.html).
+    "sha2": ("""
+CREATE FUNCTION r2a_compat.sha2(value text, bits integer) RETURNS varchar LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT coalesce(encode(CASE bits WHEN 224 THEN sha224(convert_to(value, 'UTF8'))
+                                     WHEN 384 THEN sha384(convert_to(value, 'UTF8'))
+                                     WHEN 512 THEN sha512(convert_to(value, 'UTF8'))
+                                     WHEN 0 THEN sha256(convert_to(value, 'UTF8'))
+                                     WHEN 256 THEN sha256(convert_to(value, 'UTF8')) END, 'hex'), '')
+$$;""", ()),
     # Redshift reads JSON from VARCHAR; an invalid document is an error there too.
     "json_extract_path_text": ("""
 CREATE FUNCTION r2a_compat.json_extract_path_text(document text, VARIADIC path text[]) RETURNS text
@@ -172,6 +208,22 @@ def compat_objects(used: set[str]) -> list[SqlObject]:
     for name in _closure(used):
         body, needs = FUNCTIONS[name]
         depends = (COMPAT_SCHEMA, *(f"{COMPAT_SCHEMA}.{n}" for n in needs))
-        objects.append(SqlObject("function", f"{COMPAT_SCHEMA}.{name}", body.strip(),
-                                 target_name=f"{COMPAT_SCHEMA}.{name}", depends_on=depends))
+        first, *others = _statements(body)
+        qualified = f"{COMPAT_SCHEMA}.{name}"
+        objects.append(SqlObject("function", qualified, first, target_name=qualified, depends_on=depends))
+        # A block holds one CREATE FUNCTION (shared.sqlcheck): each further overload is a block of its own,
+        # named by its signature, after the first.
+        for statement in others:
+            signature = f"{qualified}({', '.join(_OVERLOAD_ARGUMENT.findall(statement.split(')')[0]))})"
+            objects.append(SqlObject("function", signature, statement, target_name=signature,
+                                     depends_on=(*depends, qualified)))
     return objects
+
+
+_OVERLOAD_ARGUMENT = re.compile(r"(?:\(|,)\s*\w+\s+([a-z][a-z ]*[a-z])")
+
+
+def _statements(body: str) -> list[str]:
+    """The CREATE FUNCTION statements of a FUNCTIONS body (each starts a line with CREATE FUNCTION)."""
+    parts = re.split(r"\n(?=CREATE FUNCTION )", body.strip())
+    return [part.strip() for part in parts]

@@ -189,6 +189,18 @@ def _window(node, ctx):
     if isinstance(node.this, exp.Median):
         values = exp.Window(this=_median_values(node.this), partition_by=node.args.get("partition_by"), over="OVER")
         return _compat_call(ctx, "median_of", [values], "MEDIAN … OVER -> r2a_compat.median_of(array_agg … OVER)")
+    if isinstance(node.this, exp.Anonymous) and node.this.name.lower() == "ratio_to_report" \
+            and len(node.this.expressions) == 1:
+        # x / the sum of x over the partition, FLOAT8 (https://docs.aws.amazon.com/redshift/latest/dg/
+        # r_WF_RATIO_TO_REPORT.html; its OVER holds PARTITION BY only); a zero sum gives NULL, not an error
+        value = exp.Cast(this=node.this.expressions[0].copy(), to=exp.DataType.build("double"))
+        total = exp.Window(this=exp.Sum(this=value.copy()), partition_by=node.args.get("partition_by"), over="OVER")
+        ctx.note("RATIO_TO_REPORT -> x / SUM(x) OVER (…)")
+        return exp.Paren(this=exp.Div(this=value, expression=exp.Nullif(this=total, expression=exp.Literal.number(0))))
+    if isinstance(node.this, exp.Avg) and not isinstance(node.this.this, exp.Distinct):
+        sample = node.copy()
+        sample.set("this", exp.Min(this=node.this.this.copy()))
+        return _avg_of(ctx, node.copy(), sample)
     if node.this.find(exp.Distinct) is not None:
         ctx.result.unsupported = "an aggregate with DISTINCT as a window function has no PostgreSQL equivalent"
         return None
@@ -203,6 +215,49 @@ def _window(node, ctx):
                                             end_side="FOLLOWING"), over="OVER")
     ctx.note("LISTAGG … WITHIN GROUP … OVER -> array_to_string(array_agg … OVER (… ORDER BY …))")
     return exp.ArrayToString(this=values, expression=concat.args.get("separator") or exp.Literal.string(""))
+
+
+def _avg_of(ctx: _Context, average: exp.Expression, sample: exp.Expression) -> exp.Expression:
+    return _compat_call(ctx, "avg_of", [average, sample],
+                        "AVG -> r2a_compat.avg_of (an integer argument's average is a truncated BIGINT)")
+
+
+def _avg(node, ctx):
+    """AVG of an integer is a BIGINT on Redshift ("BIGINT for any integer type argument",
+    https://docs.aws.amazon.com/redshift/latest/dg/r_AVG.html), truncated: r_WF_AVG's running average of WINSALES
+    prints 16 for 50/3 and 22 for 90/4. PostgreSQL's is numeric. MIN of the same argument carries its type into
+    r2a_compat.avg_of, whose overloads truncate for integers and pass other types through. Under OVER, _window
+    rewrites it; inside FILTER (which Redshift does not have) it is left as it is."""
+    if isinstance(node.parent, (exp.Window, exp.Filter)):
+        return None
+    value = node.this.expressions[0] if isinstance(node.this, exp.Distinct) else node.this
+    return _avg_of(ctx, node.copy(), exp.Min(this=value.copy()))
+
+
+# A time zone that is only a signed or bare number of hours ('+03:00', '-8'): CONVERT_TIMEZONE's page documents
+# names, abbreviations and POSIX `STDoffset` (https://docs.aws.amazon.com/redshift/latest/dg/CONVERT_TIMEZONE.html,
+# "Using POSIX-style format": the offset counts hours WEST of UTC, so 'GMT+2' is two hours behind UTC, as its
+# example shows and PostgreSQL agrees), but not an offset without a name, which SET timezone reads the ISO-8601
+# way (east, https://docs.aws.amazon.com/redshift/latest/dg/r_timezone_config.html) and PostgreSQL the POSIX way.
+_BARE_OFFSET = re.compile(r"^\s*[+-]?\d")
+
+
+def _convert_timezone(node, ctx):
+    """sqlglot's form is right: the timestamp AT TIME ZONE source (UTC by default) AT TIME ZONE target. A TIMESTAMPTZ
+    argument becomes a TIMESTAMP in the session's time zone first on both systems (the page's "expression that
+    implicitly converts to a timestamp"); Redshift sessions run in UTC unless SET otherwise."""
+    for key in ("source_tz", "target_tz"):
+        zone = node.args.get(key)
+        if isinstance(zone, exp.Literal) and zone.is_string and _BARE_OFFSET.match(zone.this):
+            ctx.result.unsupported = (f"CONVERT_TIMEZONE to or from the offset {zone.this!r}: Redshift documents "
+                                      "named zones and POSIX 'NAME+offset' only, so its sign is ambiguous")
+    return None
+
+
+def _sha2(node, ctx):
+    """SHA2(string, bits): PostgreSQL's sha256() and friends take bytea; r2a_compat.sha2 hashes the UTF-8 text."""
+    length = node.args.get("length") or exp.Literal.number(256)
+    return _compat_call(ctx, "sha2", [node.this, length], "SHA2 -> r2a_compat.sha2")
 
 
 def _regexp_substr(node, ctx):
@@ -303,7 +358,7 @@ def _cast_type(node, ctx):
 REWRITES: dict[type, Callable] = {
     exp.TsOrDsDiff: _datediff, exp.DateDiff: _datediff, exp.TimestampDiff: _datediff, exp.DatetimeDiff: _datediff,
     exp.TsOrDsAdd: _dateadd, exp.DateAdd: _dateadd, exp.TimestampAdd: _dateadd, exp.DatetimeAdd: _dateadd,
-    exp.WithinGroup: _listagg, exp.GroupConcat: _listagg, exp.Window: _window, exp.Median: _median,
+    exp.WithinGroup: _listagg, exp.GroupConcat: _listagg, exp.Window: _window, exp.Median: _median, exp.Avg: _avg,
     exp.FromBase: _strtol,
     exp.MonthsBetween: _months_between,
     exp.RegexpExtract: _regexp_substr,
@@ -311,6 +366,8 @@ REWRITES: dict[type, Callable] = {
     exp.JSONExtractScalar: _json_extract,
     exp.ApproxDistinct: _approx_distinct,
     exp.ParseJSON: _json_parse,
+    exp.ConvertTimezone: _convert_timezone,
+    exp.SHA2: _sha2,
     exp.Round: _round,
     exp.CurrentTimestamp: _current_timestamp,
     exp.Anonymous: _anonymous,

@@ -61,6 +61,42 @@ def select_list_names(text: str) -> list[str] | None:
     return [n if (quoted.get(n) is not None and quoted[n].quoted) else n.lower() for n in names]
 
 
+def output_names(text: str, lookup: RelationColumns) -> list[str] | None:
+    """The output column names of a Redshift query, `*` and `t.*` expanded with the columns `lookup` knows (a
+    late-binding view keeps `SELECT *` as written; PostgreSQL expands it when the converted view is created, to
+    the same names); None when a name cannot be known."""
+    names = select_list_names(text)
+    if names is not None:
+        return names
+    try:
+        tree = sqlglot.parse_one(text, read="redshift")
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
+        return None
+    if not isinstance(tree, exp.Select):
+        return None
+    try:
+        root = traverse_scope(tree)[-1]
+    except sqlglot.errors.OptimizeError:
+        return None
+    sources = _scope_columns(root, Columns(lookup, cte_map(tree)))
+    out: list[str] = []
+    for expression in tree.expressions:
+        if isinstance(expression, exp.Star) or (isinstance(expression, exp.Column) and expression.is_star):
+            wanted = [expression.table] if isinstance(expression, exp.Column) and expression.table else list(sources)
+            for source in wanted:
+                known = sources.get(source)
+                if known is None:
+                    return None
+                out.extend(known)
+            continue
+        identifier = (expression.args.get("alias") or expression).find(exp.Identifier)
+        name = expression.alias_or_name
+        if not name:
+            return None
+        out.append(name if identifier is not None and identifier.quoted else name.lower())
+    return out
+
+
 class Columns:
     """The columns a FROM item provides, by the name the query uses for it."""
 

@@ -17,7 +17,7 @@ from steps.rewrite_ddl.expressions import COMPAT_SCHEMA, ColumnLookup, translate
 from steps.rewrite_ddl.names import NamePlan
 from steps.rewrite_ddl.output import ObjectEntry, RewriteOutput, status_for
 from steps.rewrite_ddl.overrides import Overrides
-from steps.rewrite_ddl.queries import RelationColumns, no_relation_columns, select_list_names
+from steps.rewrite_ddl.queries import RelationColumns, no_relation_columns, output_names, select_list_names
 from steps.rewrite_ddl.sqltext import dollar_quoted, ident, literal, qualified
 
 _CREATE_VIEW = re.compile(r"^\s*create\s+(?:or\s+replace\s+)?(?:materialized\s+)?view\s+", re.I)
@@ -97,16 +97,28 @@ def _view_order(views: list[View], deps: dict[TableRef, set[TableRef]]) -> list[
 
 
 def _view_columns(views: list[View], table_columns: RelationColumns) -> RelationColumns:
-    """Columns of tables (with types) and of views (names only: their column list, else their select list)."""
+    """Columns of tables (with types) and of views (names only: their column list, else their select list, with
+    `SELECT *` expanded through the tables and views it reads)."""
+    bodies = {TableRef(v.schema, v.name): split_view_definition(v.definition) for v in views}
     names: dict[TableRef, list[str] | None] = {}
-    for view in views:
-        body, columns = split_view_definition(view.definition)
-        names[TableRef(view.schema, view.name)] = ([_column_name(c) for c in columns] if columns
-                                                   else select_list_names(body))
+    resolving: set[TableRef] = set()
+
+    def view_names(ref: TableRef) -> list[str] | None:
+        if ref not in names:
+            body, columns = bodies[ref]
+            if columns:
+                names[ref] = [_column_name(c) for c in columns]
+            elif ref in resolving:  # a view reading itself through others: no names rather than a loop
+                return None
+            else:
+                resolving.add(ref)
+                names[ref] = select_list_names(body) or output_names(body, lookup)
+                resolving.discard(ref)
+        return names[ref]
 
     def lookup(ref: TableRef) -> dict[str, str] | None:
-        if ref in names:
-            listed = names[ref]
+        if ref in bodies:
+            listed = view_names(ref)
             return None if listed is None else dict.fromkeys(listed, "")
         return table_columns(ref)
     return lookup

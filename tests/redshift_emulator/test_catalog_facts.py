@@ -166,3 +166,36 @@ def test_only_ascii_letters_are_folded(rs, schema):
                    "where n.nspname = %s", (schema,)) == "Ärger_tab"
     assert [name for (name,) in rows(rs, "select column_name from svv_columns where table_schema = %s "
                                          "order by ordinal_position", (schema,))] == ["ÉtÉ", "Ölpreis"]
+
+
+# Column names in page order, from each view's "Table columns" at https://docs.aws.amazon.com/redshift/latest/dg/r_<VIEW>.html
+DOCUMENTED_COLUMNS = {
+    "stv_slices": ["node", "slice", "localslice", "type"],
+    "stv_tbl_perm": ["slice", "id", "name", "rows", "sorted_rows", "temp", "db_id", "insert_pristine",
+                     "delete_pristine", "backup", "dist_style", "block_count"],
+    "stv_tbl_trans": ["slice", "id", "rows", "size", "query_id", "ref_cnt", "from_suspended", "prep_swap"],
+    "stl_query": ["userid", "query", "label", "xid", "pid", "database", "querytxt", "starttime", "endtime", "aborted",
+                  "insert_pristine", "concurrency_scaling_status"],
+    "svl_qlog": ["userid", "query", "xid", "pid", "starttime", "endtime", "elapsed", "aborted", "label", "substring",
+                 "source_query", "concurrency_scaling_status_txt", "from_sp_call"],
+    "stl_load_errors": ["userid", "slice", "tbl", "starttime", "session", "query", "filename", "line_number", "colname",
+                        "type", "col_length", "position", "raw_line", "raw_field_value", "err_code", "err_reason"],
+    "stl_ddltext": ["userid", "xid", "pid", "label", "starttime", "endtime", "sequence", "text"],
+    "stl_querytext": ["userid", "xid", "pid", "query", "sequence", "text"],
+    "svl_statementtext": ["userid", "xid", "pid", "label", "starttime", "endtime", "sequence", "type", "text"],
+    "svv_tables": ["table_catalog", "table_schema", "table_name", "table_type", "remarks"],
+}
+
+
+@pytest.mark.parametrize("view", sorted(DOCUMENTED_COLUMNS))
+def test_system_views_have_the_documented_columns(rs, view):
+    with rs.cursor() as cur:
+        cur.execute(f"select * from {view} limit 0")
+        assert [d.name for d in cur.description] == DOCUMENTED_COLUMNS[view]
+
+
+def test_svv_columns_interval_precision_is_text(rs):
+    """https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_COLUMNS.html types interval_precision as text."""
+    with rs.cursor() as cur:
+        cur.execute("select interval_precision from svv_columns limit 0")
+        assert cur.description[0].type_code == 25

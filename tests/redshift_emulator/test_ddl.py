@@ -330,3 +330,19 @@ def test_bad_ddl_is_refused_with_a_clear_error(rs, schema):
         one(rs, "alter group no_such_group_here add user nobody")
     assert 'group "no_such_group_here" does not exist' in str(no_group.value)
     assert one(rs, "select 'session still fine'") == "session still fine"
+
+
+def test_create_table_if_not_exists_keeps_the_first_definition(rs, schema):
+    """r_CREATE_TABLE_NEW (https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_TABLE_NEW.html), IF NOT EXISTS:
+    "if the specified table already exists, the command should make no changes and return a message that the table
+    exists, rather than terminating with an error ... only the table name is used for comparison". Without the
+    clause a second CREATE fails (42P07). iglu-central's two mailchimp unsubscribe files rely on this."""
+    with rs.cursor() as cur:
+        cur.execute(f"CREATE TABLE {schema}.t (first_def integer ENCODE zstd) DISTSTYLE EVEN")
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {schema}.t (second_def varchar(10), other integer DISTKEY)")
+        with pytest.raises(psycopg2.errors.DuplicateTable):
+            cur.execute(f"CREATE TABLE {schema}.t (third_def integer)")
+    assert rows(rs, "SELECT column_name FROM svv_columns WHERE table_schema = %s AND table_name = 't'",
+                (schema,)) == [("first_def",)]
+    shown = one(rs, f"SHOW TABLE {schema}.t").split()
+    assert shown[4:] == ["first_def", "integer", "ENCODE", "zstd", ")", "DISTSTYLE", "EVEN;"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
 
 import psycopg2
@@ -52,6 +53,22 @@ EXAMPLES = [
     ("select add_months('2008-02-29', 1)", dt.datetime(2008, 3, 31)),
     ("select months_between('1969-03-18', '1969-01-18')", 2.0),
     ("select to_hex(from_hex('6162ff'))", "6162ff"),
+    # AVG of an integer: BIGINT (r_AVG), truncated (r_WF_AVG's running average prints 16 for 50/3)
+    ("select avg(g) from (select 10 g union all select 30 union all select 10)", 16),
+    ("select avg(g) over (order by g rows unbounded preceding) from generate_series(1, 2) g order by g desc limit 1",
+     1),
+    ("select pg_typeof(avg(g::smallint))::text from generate_series(1, 2) g", "bigint"),
+    ("select avg(g::bigint) from generate_series(-2, -1) g", -1),
+    ("select avg(g) from generate_series(1, 0) g", None),
+    # SHA2 (https://docs.aws.amazon.com/redshift/latest/dg/SHA2.html): the page's example input, SHA-256 in hex; 0 is
+    # 256, an invalid bit count gives ''
+    ("select sha2('Amazon Redshift', 256)", hashlib.sha256(b"Amazon Redshift").hexdigest()),
+    ("select sha2('Amazon Redshift', 0)", hashlib.sha256(b"Amazon Redshift").hexdigest()),
+    ("select sha2('Amazon Redshift', 512)", hashlib.sha512(b"Amazon Redshift").hexdigest()),
+    ("select sha2('Amazon Redshift', 100)", ""),
+    # RATIO_TO_REPORT: the row's value over the partition's sum, FLOAT8 (r_WF_RATIO_TO_REPORT)
+    ("select ratio_to_report(g) over () from generate_series(1, 4) g order by g limit 1", 0.1),
+    ("select ratio_to_report(g) over (partition by g % 2) from generate_series(1, 4) g order by g limit 1", 0.25),
     ("select top 2 g from generate_series(1, 9) g order by g desc", 9),
     ("select count(*) from (select distinct top 3 g % 5 from generate_series(1, 20) g)", 3),
 ]

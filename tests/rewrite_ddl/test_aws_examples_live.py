@@ -1,6 +1,6 @@
 """Views as Redshift shows them, rewritten and applied to PostgreSQL 16 with the data of AWS's examples: every
 view returns the values AWS's documentation prints (LISTAGG and MEDIAN also as window functions, DECODE, NVL,
-NVL2, DATEADD, DATEDIFF, CHARINDEX, CONVERT_TIMEZONE)."""
+NVL2, DATEADD, DATEDIFF, CHARINDEX, CONVERT_TIMEZONE, AVG) with the types AWS documents where PostgreSQL's differ."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ def docs_catalog() -> dict:
         table(SCHEMA, "sales", column("salesid", "integer", identity={"seed": 1, "step": 1}, nullable=False),
               column("sellerid", "integer"), column("eventid", "integer")),
         table(SCHEMA, "category", column("catid", "smallint"), column("catname", "character varying(10)")),
+        table(SCHEMA, "instants", column("ts", "timestamp with time zone")),
     ]
     views = [{"schema": SCHEMA, "name": name, "kind": "view", "definition": f"CREATE VIEW {SCHEMA}.{name} AS {text}"}
              for name, text in aws_examples.views(SCHEMA).items()]
@@ -48,5 +49,9 @@ def loaded(files, fresh_db):
 def test_view_returns_what_aws_documents(loaded, view):
     order, expected = aws_examples.EXPECTED[view]
     with loaded.cursor() as cur:
+        cur.execute("SET TIME ZONE 'UTC'")  # Redshift's default (r_timezone_config)
         cur.execute(f'SELECT * FROM "{SCHEMA}"."{view}" ORDER BY {order}')
         assert cur.fetchall() == expected
+        types = {d.name: d.type_code for d in cur.description}
+    for name, oid in aws_examples.EXPECTED_TYPES.get(view, {}).items():
+        assert types[name] == oid, name

@@ -1,9 +1,10 @@
 """The r2a_compat functions on PostgreSQL 16 give Redshift's answers (boundary-counting DATEDIFF, month-end
-DATEADD, STRTOL, GETDATE without fractional seconds)."""
+DATEADD, STRTOL, GETDATE without fractional seconds, AVG of integers)."""
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 from decimal import Decimal
 
 import psycopg2
@@ -43,6 +44,18 @@ CASES = [
     ("r2a_compat.json_extract_path_text('{\"a\": {\"b\": \"x\"}}', 'a', 'b')", "x"),
     ("extract(microseconds FROM r2a_compat.getdate()) % 1000000", 0),
     ("pg_typeof(r2a_compat.sysdate())::text", "timestamp without time zone"),
+    # SHA2 of text (https://docs.aws.amazon.com/redshift/latest/dg/SHA2.html): its example input, 0 = 256, bad bits ''
+    ("r2a_compat.sha2('Amazon Redshift', 256)", hashlib.sha256(b"Amazon Redshift").hexdigest()),
+    ("r2a_compat.sha2('Amazon Redshift'::varchar, 0)", hashlib.sha256(b"Amazon Redshift").hexdigest()),
+    ("r2a_compat.sha2('Amazon Redshift', 100)", ""),
+    # AVG of integers: BIGINT truncated toward zero (r_WF_AVG: 50/3 -> 16); other types keep PostgreSQL's avg
+    ("(SELECT r2a_compat.avg_of(avg(v), min(v)) FROM unnest(array[10, 30, 10]) v)", 16),
+    ("(SELECT pg_typeof(r2a_compat.avg_of(avg(v), min(v)))::text FROM unnest(array[1, 2]::smallint[]) v)",
+     "bigint"),
+    ("(SELECT r2a_compat.avg_of(avg(v), min(v)) FROM unnest(array[-1, -2]::bigint[]) v)", -1),
+    ("(SELECT r2a_compat.avg_of(avg(v), min(v)) FROM unnest(array[1, 2]::numeric[]) v)", Decimal("1.5")),
+    ("(SELECT r2a_compat.avg_of(avg(v), min(v)) FROM unnest(array[1, 2]::real[]) v)", 1.5),
+    ("(SELECT r2a_compat.avg_of(avg(v), min(v)) FROM unnest(array[]::integer[]) v)", None),
     ("r2a_compat.median_of(array[10, 15, 20, 30]::numeric[])", 17.5),   # AWS MEDIAN window example, seller 3
     ("r2a_compat.median_of(array[30, null, 10, 10]::numeric[])", 10),  # NULLs ignored, odd count
     ("r2a_compat.median_of(array[null]::numeric[])", None),

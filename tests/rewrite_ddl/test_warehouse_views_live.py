@@ -112,3 +112,42 @@ def test_views_over_missing_relations_are_reported_with_the_missing_names():
     assert report_entry(files, "view", f"{SCHEMA}.admin")["reason"] == \
         "reads Redshift system view(s) pg_table_def, svv_table_info, which AlloyDB does not have"
     assert report_entry(files, "view", f"{SCHEMA}.fine")["status"] != "unsupported"
+
+
+def test_select_star_of_a_late_binding_view_is_expanded_for_the_views_over_it(fresh_db):
+    """A late-binding view keeps its text as written, `SELECT *` included, and binds it when queried
+    (https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_VIEW.html, WITH NO SCHEMA BINDING); an ordinary view's
+    `*` is expanded when it is created, as PostgreSQL does. The views over it need its columns: QUALIFY over
+    `SELECT *` of it, and `t.*` of a join, convert (r_QUALIFY_clause's store_sales, the highest sale per day)."""
+    columns = [c for c, _ in warehouse_views.TABLES["store_sales"]]
+    late = {"schema": SCHEMA, "kind": "view", "late_binding": True}
+    data = catalog(
+        tables=[table(SCHEMA, "store_sales", *(column(c, t) for c, t in warehouse_views.TABLES["store_sales"]))],
+        views=[{**late, "name": "v_star",
+                "definition": f"CREATE VIEW {SCHEMA}.v_star AS SELECT * FROM {SCHEMA}.store_sales "
+                              "WITH NO SCHEMA BINDING"},
+               {**late, "name": "v_top_per_day",
+                "definition": f"CREATE VIEW {SCHEMA}.v_top_per_day AS SELECT * FROM {SCHEMA}.v_star QUALIFY "
+                              "ROW_NUMBER() OVER (PARTITION BY ss_sold_date ORDER BY ss_sales_price DESC) = 1 "
+                              "WITH NO SCHEMA BINDING"},
+               {**late, "name": "v_star_join",
+                "definition": f"CREATE VIEW {SCHEMA}.v_star_join AS SELECT s.*, t.ss_item AS same_day_item FROM "
+                              f"{SCHEMA}.v_star s JOIN {SCHEMA}.store_sales t ON t.ss_sold_date = s.ss_sold_date "
+                              "AND t.ss_sales_price > 1000 QUALIFY ROW_NUMBER() OVER (PARTITION BY s.ss_item "
+                              "ORDER BY t.ss_item) = 1 WITH NO SCHEMA BINDING"}])
+    files = rewrite(data)
+    for name in ("v_star", "v_top_per_day", "v_star_join"):
+        assert report_entry(files, "view", f"{SCHEMA}.{name}")["status"] != "unsupported", name
+    assert apply_all(fresh_db, files) == []
+    conn = psycopg2.connect(fresh_db)
+    try:
+        with conn.cursor() as cur:
+            cur.executemany(f'INSERT INTO "{SCHEMA}"."store_sales" VALUES (%s, %s, %s, %s)',
+                            warehouse_views.STORE_SALES)
+            cur.execute(f'SELECT * FROM "{SCHEMA}"."v_top_per_day" ORDER BY 1')
+            assert cur.fetchall() == [warehouse_views.STORE_SALES[3], warehouse_views.STORE_SALES[5]]
+            assert [d.name for d in cur.description] == columns
+            cur.execute(f'SELECT ss_item, same_day_item FROM "{SCHEMA}"."v_star_join" ORDER BY 1')
+            assert cur.fetchall() == [("Product 6", "Product 6"), ("Product 7", "Product 6")]
+    finally:
+        conn.close()

@@ -24,8 +24,16 @@ from workflows.run_local import RENDERED, run_workflow
 
 CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
 IGLU = CORPORA / "iglu-central"
-# iglu-central: 228 files, two of which define atomic.com_mailchimp_unsubscribe_1 (see corpora/README.md)
-EXPECTED_TABLES = {"atomic": 227, "tpch": 8, "tpcds": 25}
+# 228 + 8 + 25 = 261 CREATE TABLE statements make 260 tables, as they would on Redshift: two iglu-central files
+# create atomic.com_mailchimp_unsubscribe_1. com.mailchimp_unsubcribe_1.sql (the source repository's misspelt
+# name, loaded first in sorted order) runs a plain CREATE TABLE; com.mailchimp_unsubscribe_1.sql then runs
+# CREATE TABLE IF NOT EXISTS, which Redshift skips: "if the specified table already exists, the command should
+# make no changes ... only the table name is used for comparison"
+# (https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_TABLE_NEW.html, IF NOT EXISTS). So atomic holds
+# 228 - 1 = 227 tables, the first file's definition (its 10th column is "type", the second file's is
+# "data.action").
+EXPECTED_TABLES = {"atomic": 228 - 1, "tpch": 8, "tpcds": 25}
+SKIPPED_CREATE = ("atomic", "com_mailchimp_unsubscribe_1")
 COPY_STATEMENTS = 8 + 24  # every TPC table but dbgen_version
 
 
@@ -115,11 +123,12 @@ def test_the_corpora_load_into_the_emulator_with_no_statement_refused(redshift):
     assert _table_counts(columns) == EXPECTED_TABLES
     assert leaked == 0
     assert len(columns[("atomic", "events")]) == 100
+    assert columns[SKIPPED_CREATE][9] == "type"
     assert columns[("tpch", "lineitem")][:2] == ["l_orderkey", "l_partkey"]
 
 
 @pytest.mark.live  # a private devstack
-@pytest.mark.slow  # 160 s on 2 shared cores at a load of 3 (over 600 s at a load of 35): 260 empty tables
+@pytest.mark.slow  # 160 s on 2 shared cores at a load of 3 (over 600 s at a load of 35): 260 empty tables (see EXPECTED_TABLES)
 @pytest.mark.timeout(1800)
 def test_the_corpora_migrate_through_run_local(tmp_path):
     """A private devstack: the session's emulator holds the sample other tests rely on."""
