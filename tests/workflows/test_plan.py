@@ -134,7 +134,7 @@ def test_r2a_plan_with_parameters_runs_the_dry_run_and_prints_its_plan(devstack,
 
 
 def test_the_plan_step_without_a_rewritten_schema_stops_in_one_line(devstack_environ):
-    from tests.validate_restore.conftest import run_step
+    from tests.support.steps import run_step
 
     done = run_step("steps.plan", ["--run-id", new_run_id("nothing")], devstack_environ)
     errors = [line for line in done.stderr.splitlines() if line.startswith("r2a plan: error: ")]
