@@ -24,7 +24,7 @@ from shared.finishing import finish_table, finishing_session
 from shared.identifiers import TableRef
 from shared.log import event, redact, table_context
 from shared.objectstore import ObjectStore, RunLayout
-from shared.partledger import committed_parts, mark_unloaded
+from shared.partledger import committed_parts, load_exists, mark_unloaded
 from shared.results import (
     Attempt,
     ErrorInfo,
@@ -244,10 +244,14 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
     def checksum_seen(match: bool) -> None:
         result.checksum_match = match
 
+    def reload_then_verify() -> str:
+        # an AlloyDB crash during the verification can lose parts it had acknowledged: each try first reloads them
+        _reload_lost_parts(ctx, spec, plan, manifest, outcome, attempt, connect, policy)
+        return _verify_and_switch(connect, spec, plan, facts, outcome.rows_loaded, aggregates, checksum_seen)
+
     try:
         with clock.phase("verify"):
-            how = retry_call(_verify_and_switch, connect, spec, plan, facts, outcome.rows_loaded, aggregates,
-                             checksum_seen, policy=policy, what=f"verify and switch {spec.target}")
+            how = retry_call(reload_then_verify, policy=policy, what=f"verify and switch {spec.target}")
     except BaseException as exc:
         _abandon_unless_resumable(connect, plan, exc)
         raise
@@ -390,6 +394,8 @@ def _reload_lost_parts(ctx: TransferContext, spec: TableSpec, plan: LoadPlan, ma
     staging_prefix = ctx.layout.staging_prefix(spec.source, plan.key.unload_attempt)
     for _ in range(LOST_PART_PASSES):
         committed = retry_call(_committed, connect, plan, policy=policy, what=f"part ledger of {spec.target}")
+        if committed is None:  # switched in by a try whose COMMIT's answer was lost: nothing is missing
+            return
         lost = [part for part in manifest.parts if _file_name(part.url) not in committed]
         if not lost:
             return
@@ -408,10 +414,13 @@ def _file_name(url: str) -> str:
     return url.rsplit("/", 1)[-1]
 
 
-def _committed(connect, plan: LoadPlan) -> set[str]:
+def _committed(connect, plan: LoadPlan) -> set[str] | None:
+    """The parts the ledger holds for the load; None when the load is gone from the ledger (switched in)."""
     conn = connect()
     try:
         with conn.cursor() as cur:
+            if not load_exists(cur, plan.key):
+                return None
             return set(committed_parts(cur, plan.key))
     finally:
         conn.rollback()
