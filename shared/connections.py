@@ -81,19 +81,24 @@ def _open_tunnel(bastion: BastionSettings, remote: Endpoint) -> Iterator[tuple[E
     if not any(isinstance(h, logging.NullHandler) for h in tunnel_logger.handlers):
         tunnel_logger.addHandler(logging.NullHandler())
     logging.getLogger("paramiko").setLevel(logging.CRITICAL)
-    forwarder = sshtunnel.SSHTunnelForwarder(
-        (bastion.host, bastion.port), ssh_username=bastion.user, ssh_pkey=private_key, ssh_host_key=host_key,
-        remote_bind_address=(remote.host, remote.port), local_bind_address=("127.0.0.1", 0),
-        allow_agent=False, host_pkey_directories=[], ssh_config_file=None, logger=tunnel_logger,
-        set_keepalive=15.0)
     where = f"bastion {bastion.host}:{bastion.port}"
     try:
-        forwarder.start()
-    except Exception:
-        _abandon(forwarder)
-        if pin is not None and _refused_host_key(capture.messages):
-            raise mismatch_error(bastion, pin) from None
-        raise _tunnel_error(where, capture.messages) from None
+        for start in range(TUNNEL_STARTS):  # a busy bastion can miss paramiko's 15 s banner timeout once
+            forwarder = sshtunnel.SSHTunnelForwarder(
+                (bastion.host, bastion.port), ssh_username=bastion.user, ssh_pkey=private_key,
+                ssh_host_key=host_key, remote_bind_address=(remote.host, remote.port),
+                local_bind_address=("127.0.0.1", 0), allow_agent=False, host_pkey_directories=[],
+                ssh_config_file=None, logger=tunnel_logger, set_keepalive=15.0)
+            try:
+                forwarder.start()
+                break
+            except Exception:
+                _abandon(forwarder)
+                if pin is not None and _refused_host_key(capture.messages):
+                    raise mismatch_error(bastion, pin) from None
+                if start + 1 == TUNNEL_STARTS or not any("banner" in m.lower() for m in capture.messages):
+                    raise _tunnel_error(where, capture.messages) from None
+                capture.messages.clear()
     finally:
         tunnel_logger.removeHandler(capture)
     watch = _BastionWatch(forwarder._transport)
@@ -103,6 +108,9 @@ def _open_tunnel(bastion: BastionSettings, remote: Endpoint) -> Iterator[tuple[E
     finally:
         watch.stop()
         forwarder.stop(force=True)
+
+
+TUNNEL_STARTS = 2
 
 
 class _KeptTunnel:
