@@ -39,8 +39,8 @@ from psycopg2 import sql
 
 from benchmarks.transfer_bench import (
     ROW_BYTES,
-    ROWS_SQL,
     cpu_seconds,
+    create_bench_table,
     emulator_connection,
     old_way_table,
     run_step,
@@ -70,7 +70,6 @@ class Sizes:
 FULL = Sizes(tables=1000, singles=3, batch=10, stub_nodes=8, big_mb=(10.0, 40.0))
 SMOKE = Sizes(tables=6, singles=1, batch=3, stub_nodes=2, big_mb=(1.0, 1.0))
 OLD_SCHEMA = "r2a_bench_old"
-COLUMNS = "(id bigint, payload varchar(200), amount decimal(14,2), at timestamp)"
 TRANSFER_NODE = re.compile(r"^  (?P<mark>[>✓✗])  table-transfer\(")
 GOAL_RATIO, GOAL_BATCH_CPU_S = 5.0, 0.3
 
@@ -125,10 +124,7 @@ def _make_tables(env: dict, schema: str, rows: list[int]) -> None:
     with emulator_connection(env) as conn, conn.cursor() as cursor:
         cursor.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
         for number, count in enumerate(rows):
-            table = f"{schema}.{table_name(number)}"
-            cursor.execute(f"CREATE TABLE {table} {COLUMNS}")
-            for first in range(1, count + 1, 1_000_000):
-                cursor.execute(ROWS_SQL.format(table=table, first=first, last=min(count, first + 999_999)))
+            create_bench_table(cursor, schema, table_name(number), count)
 
 
 def _bench(env: dict, schema: str, rows: list[int], databases: list[str], work: Path, sizes: Sizes) -> list[dict]:

@@ -39,8 +39,8 @@ from workflows.local_env import process_environ
 
 NAME = "transfer_bench"
 ROW_BYTES = 200  # about what one row below unloads to
-ROWS_SQL = ("INSERT INTO {table} SELECT g, md5(g::varchar) || repeat(md5((g * 7)::varchar), 4), g * 1.5, "
-            "'2020-01-01'::timestamp + g * interval '1 second' FROM generate_series({first}, {last}) g")
+ROWS_SQL = sql.SQL("INSERT INTO {table} SELECT g, md5(g::varchar) || repeat(md5((g * 7)::varchar), 4), g * 1.5, "
+                   "'2020-01-01'::timestamp + g * interval '1 second' FROM generate_series({first}, {last}) g")
 BATCH_ROWS = 1_000_000
 OLD_WAY_ATTEMPT = 900  # the old way's own S3/GCS folders, apart from r2a's attempt-001
 OLD_WAY_TEXT = "all.txt"  # the old way's last uncompressed file, kept in its work folder (the limit loads it)
@@ -102,13 +102,9 @@ def _bench(env: dict, megabytes: int, work: Path) -> list[dict]:
     with admin.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE "{database}"')
     with emulator_connection(env) as conn, conn.cursor() as cursor:
-        cursor.execute(f"CREATE SCHEMA {schema}")
+        cursor.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
         for table, count in (("big", rows), ("quarter", rows // 4)):
-            cursor.execute(f"CREATE TABLE {schema}.{table} (id bigint, payload varchar(200), "
-                           "amount decimal(14,2), at timestamp)")
-            for first in range(1, count + 1, BATCH_ROWS):
-                cursor.execute(ROWS_SQL.format(table=f"{schema}.{table}", first=first,
-                                               last=min(count, first + BATCH_ROWS - 1)))
+            create_bench_table(cursor, schema, table, count)
     environ = step_environ(env, database)
     run_id = f"bench_{uuid.uuid4().hex[:10]}"
     for step in (["steps.dump_schema", f"--schemas={schema}"], ["steps.rewrite_ddl"], ["steps.validate_restore"],
@@ -122,6 +118,16 @@ def _bench(env: dict, megabytes: int, work: Path) -> list[dict]:
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         admin.close()
+
+
+def create_bench_table(cursor, schema: str, table: str, count: int) -> None:
+    """`schema.table` with `count` generated rows of about ROW_BYTES each, inserted BATCH_ROWS at a time."""
+    name = sql.Identifier(schema, table)
+    cursor.execute(sql.SQL("CREATE TABLE {} (id bigint, payload varchar(200), amount decimal(14,2), at timestamp)"
+                           ).format(name))
+    for first in range(1, count + 1, BATCH_ROWS):
+        cursor.execute(ROWS_SQL.format(table=name, first=sql.Literal(first),
+                                       last=sql.Literal(min(count, first + BATCH_ROWS - 1))))
 
 
 def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
