@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -81,9 +82,13 @@ def _open_tunnel(bastion: BastionSettings, remote: Endpoint) -> Iterator[tuple[E
     if not any(isinstance(h, logging.NullHandler) for h in tunnel_logger.handlers):
         tunnel_logger.addHandler(logging.NullHandler())
     logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+    # sshtunnel logs only "Authentication error" for a refused key and for a connection the bastion dropped
+    # during the login alike; paramiko's transport says "Authentication (publickey) failed." only for a refusal.
+    transport_logger = _quiet_transport_logger()
+    transport_logger.addHandler(capture)
     where = f"bastion {bastion.host}:{bastion.port}"
     try:
-        for start in range(TUNNEL_STARTS):  # a busy bastion can miss paramiko's 15 s banner timeout once
+        for start in range(TUNNEL_STARTS):
             forwarder = sshtunnel.SSHTunnelForwarder(
                 (bastion.host, bastion.port), ssh_username=bastion.user, ssh_pkey=private_key,
                 ssh_host_key=host_key, remote_bind_address=(remote.host, remote.port),
@@ -96,11 +101,15 @@ def _open_tunnel(bastion: BastionSettings, remote: Endpoint) -> Iterator[tuple[E
                 _abandon(forwarder)
                 if pin is not None and _refused_host_key(capture.messages):
                     raise mismatch_error(bastion, pin) from None
-                if start + 1 == TUNNEL_STARTS or not any("banner" in m.lower() for m in capture.messages):
+                if start + 1 == TUNNEL_STARTS or not _dropped_by_a_busy_bastion(capture.messages):
                     raise _tunnel_error(where, capture.messages) from None
+                event("bastion.start_retried", level=logging.WARNING, bastion=where, attempt=start + 2,
+                      because="the bastion closed the connection before the login ended")
                 capture.messages.clear()
+                time.sleep(TUNNEL_RETRY_PAUSE_S)
     finally:
         tunnel_logger.removeHandler(capture)
+        transport_logger.removeHandler(capture)
     watch = _BastionWatch(forwarder._transport)
     watch.start()
     try:
@@ -110,7 +119,35 @@ def _open_tunnel(bastion: BastionSettings, remote: Endpoint) -> Iterator[tuple[E
         forwarder.stop(force=True)
 
 
-TUNNEL_STARTS = 2
+# OpenSSH's sshd drops unauthenticated connections at random once MaxStartups (default 10:30:100) are pending
+# (sshd_config(5)): when many pods start at once, a start can lose the connection before the banner or during the
+# login. Such a start is tried again; a key the bastion refuses is not (it would be refused again).
+TUNNEL_STARTS = 3
+TUNNEL_RETRY_PAUSE_S = 1.0
+
+
+def _quiet_transport_logger() -> logging.Logger:
+    """paramiko's transport logger, whose messages name a refused login, kept for `capture` and printed nowhere."""
+    transport_logger = logging.getLogger("paramiko.transport")
+    transport_logger.setLevel(logging.DEBUG)
+    transport_logger.propagate = False
+    if not any(isinstance(h, logging.NullHandler) for h in transport_logger.handlers):
+        transport_logger.addHandler(logging.NullHandler())
+    return transport_logger
+
+
+def _dropped_by_a_busy_bastion(messages: list[str]) -> bool:
+    """The start failed because the connection ended early (no banner, or closed during the login), not because
+    the bastion refused the key."""
+    text = " | ".join(messages).lower()
+    if "banner" in text:
+        return True
+    return "authentication error" in text and not _login_refused(text)
+
+
+def _login_refused(text: str) -> bool:
+    # paramiko's words for a USERAUTH_FAILURE (auth_handler._parse_userauth_failure)
+    return "authentication (publickey) failed" in text or "authentication type (publickey) not permitted" in text
 
 
 class _KeptTunnel:
@@ -234,8 +271,10 @@ def _refused_host_key(messages: list[str]) -> bool:
 
 def _tunnel_error(where: str, messages: list[str]) -> R2AError:
     text = " | ".join(messages).lower()
-    if "authentication" in text:
+    if _login_refused(text):
         return ConfigError(f"{where} refused the SSH login (check SSH_BASTION_USER and SSH_BASTION_KEY_FILE)")
+    if "authentication error" in text:
+        return TransientError(f"{where} closed the connection during the SSH login ({TUNNEL_STARTS} tries)")
     if "could not resolve" in text:
         return ConfigError(f"cannot resolve the host name of {where}")
     detail = next((m for m in messages if "could not connect" in m.lower()), "")
