@@ -28,6 +28,7 @@ from shared.runlock import lock_key
 
 LOADS = sql.Identifier(META_SCHEMA, "transfer_loads")
 PARTS = sql.Identifier(META_SCHEMA, "transfer_parts")
+STAGED = sql.Identifier(META_SCHEMA, "transfer_staged")
 UNLOADING, UNLOADED = "unloading", "unloaded"
 
 _DDL = (
@@ -40,6 +41,11 @@ _DDL = (
             " part text NOT NULL, rows bigint, bytes bigint, loaded_by_attempt integer NOT NULL,"
             " loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run_id, source, unload_attempt, part),"
             " FOREIGN KEY (run_id, source, unload_attempt) REFERENCES {} ON DELETE CASCADE)").format(PARTS, LOADS),
+    sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS loader integer NOT NULL DEFAULT 1").format(PARTS),
+    sql.SQL("CREATE TABLE IF NOT EXISTS {} (run_id text NOT NULL, source text NOT NULL, unload_attempt integer NOT NULL,"
+            " part text NOT NULL, url text NOT NULL, bytes bigint NOT NULL,"
+            " PRIMARY KEY (run_id, source, unload_attempt, part),"
+            " FOREIGN KEY (run_id, source, unload_attempt) REFERENCES {} ON DELETE CASCADE)").format(STAGED, LOADS),
 )
 
 
@@ -75,6 +81,7 @@ class LedgerPart:
     rows: int
     bytes: int
     loaded_by_attempt: int
+    loader: int = 1
 
 
 def lock_schema_ddl(cur) -> None:
@@ -137,13 +144,43 @@ def mark_unloaded(cur, key: LoadKey, source_rows: int, source_checks: dict[str, 
                 (UNLOADED, source_rows, json.dumps(source_checks, default=str), manifest_url, *key.values))
 
 
-def claim_part(cur, key: LoadKey, part: str, attempt: int) -> bool:
-    """Take the part for this transaction; False when it is committed already (by an earlier try whose COMMIT's
-    answer was lost, or by another loader). A loader claiming a part another one holds waits for its outcome."""
-    cur.execute(sql.SQL("INSERT INTO {} (run_id, source, unload_attempt, part, loaded_by_attempt) "
-                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING").format(PARTS),
-                (*key.values, part, attempt))
-    return cur.rowcount == 1
+CLAIMED, TAKEN, BUSY = "claimed", "taken", "busy"
+
+
+def claim_part(cur, key: LoadKey, part: str, attempt: int, loader: int = 1) -> str:
+    """Take the part for this transaction: CLAIMED; TAKEN when it is committed already (by an earlier try whose
+    COMMIT's answer was lost, or by another loader); BUSY when another loader's transaction holds it now (it is
+    not waited for: the caller loads other parts and comes back). The part's advisory lock, held until this
+    transaction ends, makes a claim never wait on another loader's COPY; the ledger row, inserted in the same
+    transaction as the rows, makes the part committed once."""
+    cur.execute("SELECT pg_try_advisory_xact_lock(%s)",
+                (lock_key(key.run_id, f"part\0{key.source}\0{key.unload_attempt}\0{part}"),))
+    if not cur.fetchone()[0]:
+        return BUSY
+    cur.execute(sql.SQL("INSERT INTO {} (run_id, source, unload_attempt, part, loaded_by_attempt, loader) "
+                        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING").format(PARTS),
+                (*key.values, part, attempt, loader))
+    return CLAIMED if cur.rowcount == 1 else TAKEN
+
+
+def publish_staged(cur, key: LoadKey, part: str, url: str, size: int) -> None:
+    """The part is in GCS, checked: the table's other loaders (`--loader`) may load it from now on."""
+    cur.execute(sql.SQL("INSERT INTO {} (run_id, source, unload_attempt, part, url, bytes) VALUES (%s, %s, %s, %s, %s,"
+                        " %s) ON CONFLICT DO NOTHING").format(STAGED), (*key.values, part, url, size))
+
+
+def staged_parts(cur, key: LoadKey) -> dict[str, tuple[str, int]]:
+    """Part name -> (GCS URL, size) of the parts the load's copy phase has put in GCS."""
+    cur.execute(sql.SQL("SELECT part, url, bytes FROM {} WHERE run_id = %s AND source = %s AND unload_attempt = %s"
+                        ).format(STAGED), key.values)
+    return {name: (url, int(size)) for name, url, size in cur.fetchall()}
+
+
+def loaders_of(cur, key: LoadKey) -> dict[str, int]:
+    """Part name -> the loader (1: the table's own item, else its `--loader` number) that committed it."""
+    cur.execute(sql.SQL("SELECT part, loader FROM {} WHERE run_id = %s AND source = %s AND unload_attempt = %s"
+                        ).format(PARTS), key.values)
+    return dict(cur.fetchall())
 
 
 def record_part(cur, key: LoadKey, part: str, rows: int, raw_bytes: int) -> None:
@@ -152,9 +189,10 @@ def record_part(cur, key: LoadKey, part: str, rows: int, raw_bytes: int) -> None
 
 
 def committed_parts(cur, key: LoadKey) -> dict[str, LedgerPart]:
-    cur.execute(sql.SQL("SELECT part, rows, bytes, loaded_by_attempt FROM {} WHERE run_id = %s AND source = %s "
+    cur.execute(sql.SQL("SELECT part, rows, bytes, loaded_by_attempt, loader FROM {} WHERE run_id = %s AND source = %s "
                         "AND unload_attempt = %s").format(PARTS), key.values)
-    return {name: LedgerPart(name, int(rows or 0), int(size or 0), int(by)) for name, rows, size, by in cur.fetchall()}
+    return {name: LedgerPart(name, int(rows or 0), int(size or 0), int(by), int(loader))
+            for name, rows, size, by, loader in cur.fetchall()}
 
 
 def load_exists(cur, key: LoadKey) -> bool:

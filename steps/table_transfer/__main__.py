@@ -1,4 +1,5 @@
-"""`python -m steps.table_transfer --run-id R (--table schema.table | --batch ID) [--plan URL] [--format text|csv]
+"""`python -m steps.table_transfer --run-id R (--table schema.table | --batch ID | --loader loader-N-of-K:schema.table)
+[--plan URL] [--format text|csv]
 [--compression zstd|gzip] [--parallel-parts N] [--max-file-size 32MB] [--cleanup s3,gcs] [--verify count|checksum]
 [--dry-run]`"""
 
@@ -11,7 +12,7 @@ import typer
 
 from shared import argo_outputs, progress, stopping
 from shared.cli import StepApp, checked, error_line, step_boundary
-from shared.connections import reusing_tunnels
+from shared.connections import alloydb_connection, reusing_tunnels
 from shared.errors import BadInputError, ExitCode
 from shared.identifiers import parse_table_ref
 from shared.log import event
@@ -26,6 +27,7 @@ from steps.table_transfer.core import (
     transfer_table,
     write_result,
 )
+from steps.table_transfer.loaders import LoaderItem, parse_loader_item, run_loader
 from steps.table_transfer.plan import (
     COMPRESSIONS,
     DEFAULT_MAX_FILE_SIZE,
@@ -64,6 +66,10 @@ def main(
     run_id: str = typer.Option(..., "--run-id", help="the run whose tables.json names the table"),
     table: str | None = typer.Option(None, "--table", help="the Redshift table, schema.table"),
     batch: str | None = typer.Option(None, "--batch", help="a batch of small tables (batches/<ID>.json)"),
+    loader: str | None = typer.Option(None, "--loader", help="loader-N-of-K:schema.table: only load parts of a big "
+                                      "table that its own --table item unloads (loaders.py)"),
+    loader_wait_s: float = typer.Option(900.0, "--loader-wait-s", min=0,
+                                        help="--loader: how long to wait for the table's load to begin"),
     plan: str | None = typer.Option(None, "--plan", help="tables.json to read instead of the run's"),
     data_format: DataFormat = typer.Option("text", "--format", help="UNLOAD format: text (exact) or csv"),
     compression: Compression = typer.Option(
@@ -100,6 +106,11 @@ def main(
                 write_result(ctx, single, failed_result(ctx, single, exc))
 
         step.on_failure.append(record_failure)
+        if loader is not None:
+            if table is not None or batch is not None or dry_run:
+                raise BadInputError("--loader goes without --table, --batch and --dry-run")
+            _run_loader(ctx, parse_loader_item(loader), plan, loader_wait_s)
+            return
         selection = select_tables(store, layout, table=table, batch=batch, plan_url=plan)
         if dry_run:
             typer.echo(render_plan([dry_run_plan(ctx, spec) for spec in selection.tables]))
@@ -127,6 +138,19 @@ def main(
             more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
             error_line(STEP, f"{first.table}: {first.error.message}{more}")
             raise typer.Exit(code)
+
+
+def _run_loader(ctx: TransferContext, item: LoaderItem, plan: str | None, wait_s: float) -> None:
+    """A further loader of one big table: no result file (the table's own item writes it), a log line."""
+    selection = select_tables(ctx.store, ctx.layout, table=str(item.table), batch=None, plan_url=plan)
+    if selection.missing:
+        raise BadInputError(f"table {item.table} is not in the plan (tables.json)")
+    spec = selection.tables[0]
+    report = run_loader(lambda: alloydb_connection(ctx.settings, STEP), ctx.store, ctx.run_id, spec, ctx.options,
+                        item, wait_s)
+    event("loader.finished", table=str(spec.source), loader=item.number, loaders=item.count,
+          unload_attempts=sorted(report.unload_attempts), parts_loaded=len(report.parts_loaded),
+          rows_loaded=report.rows_loaded, ended=report.ended, cpu_s=round(time.process_time(), 3))
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ from steps.table_transfer.load import (
     load_parts,
     target_error,
 )
+from steps.table_transfer.loaders import PublishingFeed
 from steps.table_transfer.pipeline import PART_POLL_S, CopyStage, follow_unload
 from steps.table_transfer.plan import TableSpec, TransferOptions
 from steps.table_transfer.resume import LoadPlan, empty_target, plan_load
@@ -332,7 +333,7 @@ def _unload_copy_and_load(ctx: TransferContext, spec: TableSpec, plan: LoadPlan,
     else:  # the UNLOAD of an earlier attempt is reused
         now = utc_now()
         result.phases.append(PhaseTiming("unload", now, now, 0.0, "skipped"))
-    feed = PartFeed()
+    feed = PublishingFeed(connect, plan.key)  # the table's other loaders (loaders.py) load what it publishes
     copies = CopyStage(settings.s3, settings.gcs, ctx.layout.staging_prefix(spec.source, unload_attempt), feed,
                        options.parallel_parts, policy)
     result.phases.append(copies.timing)
@@ -351,6 +352,7 @@ def _unload_copy_and_load(ctx: TransferContext, spec: TableSpec, plan: LoadPlan,
                 load_parts(connect, ctx.store, spec, options, feed, target, outcome, policy=policy)
         finally:
             copies.close(cancel=True)
+            feed.close_publisher()
             _note_outcome(current, outcome)
         return facts, plan.manifest, outcome
     def unloaded(source: UnloadOutcome) -> None:
@@ -371,6 +373,7 @@ def _unload_copy_and_load(ctx: TransferContext, spec: TableSpec, plan: LoadPlan,
             unload.stop("the load ended first")
         follower.join(PART_POLL_S * 5)
         copies.close(cancel=failed)
+        feed.close_publisher()
         if unload.done:
             try:
                 source = unload.outcome()

@@ -23,7 +23,7 @@ from psycopg2 import sql
 from shared.errors import TargetError, TransientError
 from shared.log import one_line
 from shared.objectstore import ObjectStore
-from shared.partledger import LedgerPart, LoadKey, claim_part, committed_parts, record_part
+from shared.partledger import BUSY, TAKEN, LedgerPart, LoadKey, claim_part, committed_parts, record_part
 from shared.retry import DEFAULT_POLICY, RetryPolicy, is_transient, retry_call
 from shared.stopping import raise_if_stopped
 from steps.table_transfer.copy import CopiedPart
@@ -32,6 +32,7 @@ from steps.table_transfer.unload import DELIMITER
 
 READ_CHUNK = 1024 * 1024  # what COPY reads from the decompressed stream at a time
 STOP_CHECK_S = 0.25  # how often a loader waiting for the next part looks for a SIGTERM
+BUSY_PAUSE_S = 0.2  # a part another loader holds is tried again after the others, at most this often
 
 ConnectionFactory = Callable[[], "psycopg2.extensions.connection"]
 
@@ -142,7 +143,7 @@ class LoadOutcome:
     strategy: str = "parts"
     busy_s: float = 0.0  # time spent in COPY, not waiting for the next part
     parts_loaded: list[str] = field(default_factory=list)  # committed by this attempt
-    parts_reused: list[str] = field(default_factory=list)  # committed by an earlier attempt of the same UNLOAD
+    parts_reused: list[str] = field(default_factory=list)  # committed by an earlier attempt or another loader
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -179,6 +180,8 @@ class LoadTarget:
     attempt: int  # this attempt's number, recorded with each part it commits
     committed: dict[str, LedgerPart]
     into: str  # "target" or "shadow", for the result
+    loader: int = 1  # 1: the table's own item; N: its `--loader N-of-K` item, recorded with each part it commits
+    skip_busy: bool = False  # a part another loader holds: False, tried again until it is committed; True, left
 
 
 def part_name(part: CopiedPart) -> str:
@@ -232,9 +235,15 @@ def load_parts(connect: ConnectionFactory, store: ObjectStore, spec: TableSpec, 
                 name = part_name(part)
                 if name in target.committed:
                     continue
-                rows, raw, seconds = retry_call(_load_part, loader, store, part, statement, options.compression,
-                                                target, policy=policy, what=f"load {part.url}")
-                outcome.count_part(name, rows, raw, seconds)
+                loaded = retry_call(_load_part, loader, store, part, statement, options.compression,
+                                    target, policy=policy, what=f"load {part.url}")
+                if loaded is None:  # another loader of the table holds it now
+                    if not target.skip_busy:
+                        time.sleep(BUSY_PAUSE_S)
+                        feed.add(part)  # its outcome is read when it comes round again
+                    continue
+                rows, raw, seconds, mine = loaded
+                outcome.count_part(name, rows, raw, seconds, reused=not mine)
         finally:
             loader.close()
 
@@ -266,23 +275,33 @@ class _LoaderSession:
 
 
 def _load_part(loader: _LoaderSession, store: ObjectStore, part: CopiedPart, statement: sql.Composed,
-               compression: str, target: LoadTarget) -> tuple[int, int, float]:
-    """(rows, decompressed bytes, seconds) of the part, committed together with its ledger row. When the ledger
-    has it already (an earlier try committed but its answer was lost), nothing is loaded again."""
+               compression: str, target: LoadTarget) -> tuple[int, int, float, bool] | None:
+    """(rows, decompressed bytes, seconds, whether this call committed it) of the part, committed together with its ledger row. When the ledger
+    has it already (an earlier try committed but its answer was lost, another loader), nothing is loaded again;
+    None when another loader's transaction holds it now."""
     name = part_name(part)
     conn = loader.connection()
+    claim: list[str] = []
     try:
         with conn.cursor() as cur:
-            copied = _copy_one(cur, store, part, statement, compression,
-                               before=lambda: claim_part(cur, target.key, name, target.attempt))
+            def claimed() -> bool:
+                claim.append(claim_part(cur, target.key, name, target.attempt, target.loader))
+                return claim[-1] not in (BUSY, TAKEN)
+
+            copied = _copy_one(cur, store, part, statement, compression, before=claimed)
             if copied is None:
                 conn.rollback()
+                if claim[-1] == BUSY:
+                    return None
                 done = committed_parts(cur, target.key)[name]
-                return done.rows, done.bytes, 0.0
+                conn.rollback()
+                # this loader's own earlier try whose COMMIT's answer was lost, or another loader or attempt
+                mine = (done.loaded_by_attempt, done.loader) == (target.attempt, target.loader)
+                return done.rows, done.bytes, 0.0, mine
             rows, raw, seconds = copied
             record_part(cur, target.key, name, rows, raw)
         conn.commit()
-        return rows, raw, seconds
+        return rows, raw, seconds, True
     except BaseException:
         _rollback(conn)
         raise

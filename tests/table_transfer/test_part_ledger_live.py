@@ -14,7 +14,18 @@ import psycopg2.errors
 import pytest
 
 from shared.identifiers import TableRef
-from shared.partledger import LoadKey, claim_part, ensure_ledger, loads_of, mark_unloaded, start_load
+from shared.partledger import (
+    BUSY,
+    CLAIMED,
+    TAKEN,
+    LoadKey,
+    claim_part,
+    ensure_ledger,
+    loaders_of,
+    loads_of,
+    mark_unloaded,
+    start_load,
+)
 from shared.staging import STAGING_SCHEMA, create_shadow, drop_leftovers
 from tests.faults.helpers import expected_summary, numbered_table, run_step, target_summary
 from tests.table_transfer.conftest import quoted
@@ -96,9 +107,10 @@ def test_a_connection_lost_mid_part_retries_that_part_and_doubles_nothing(transf
     assert len(attempt["parts_loaded"]) == len(set(attempt["parts_loaded"])) == result["parts"]
 
 
-def test_a_part_is_claimed_once_and_a_second_claim_waits_for_the_first(transfer):
-    """The ledger row is the part's lock: a claim of a committed part is refused (an earlier try whose COMMIT's answer
-    was lost), and a claim of a part another session holds waits for its outcome."""
+def test_a_part_is_claimed_once_and_a_second_claim_skips_it_while_held(transfer):
+    """A claim of a committed part is refused (an earlier try whose COMMIT's answer was lost, another loader); a claim
+    of a part another session holds answers BUSY at once (that loader goes on with other parts) and succeeds once the
+    holder rolled back."""
     first, second = psycopg2.connect(transfer.alloydb_dsn), psycopg2.connect(transfer.alloydb_dsn)
     try:
         ensure_ledger(first)
@@ -107,19 +119,19 @@ def test_a_part_is_claimed_once_and_a_second_claim_waits_for_the_first(transfer)
             start_load(cur, key, TableRef("s", "t"), None, "text", "zstd", "r2a_null_" + "0" * 32)
         first.commit()
         with first.cursor() as cur:
-            assert claim_part(cur, key, "0000_part_00.zst", 1)
-        outcome: list[bool] = []
-        waiter = threading.Thread(target=lambda: outcome.append(claim_part(second.cursor(), key,
-                                                                           "0000_part_00.zst", 2)))
-        waiter.start()
-        waiter.join(1.0)
-        assert waiter.is_alive() and not outcome  # waits on the uncommitted claim
+            assert claim_part(cur, key, "0000_part_00.zst", 1) == CLAIMED
+        started = time.monotonic()
+        with second.cursor() as cur:
+            assert claim_part(cur, key, "0000_part_00.zst", 2, loader=2) == BUSY
+        assert time.monotonic() - started < 1.0  # not waited for
+        second.rollback()
         first.rollback()  # that try failed: the part is free again
-        waiter.join(5)
-        assert outcome == [True]
+        with second.cursor() as cur:
+            assert claim_part(cur, key, "0000_part_00.zst", 2, loader=2) == CLAIMED
         second.commit()
         with first.cursor() as cur:
-            assert not claim_part(cur, key, "0000_part_00.zst", 3)  # committed: never loaded twice
+            assert claim_part(cur, key, "0000_part_00.zst", 3) == TAKEN  # committed: never loaded twice
+            assert loaders_of(cur, key) == {"0000_part_00.zst": 2}
         first.rollback()
     finally:
         first.close()

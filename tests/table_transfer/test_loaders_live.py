@@ -1,0 +1,85 @@
+"""Several loaders of one table on devstack (steps/table_transfer/loaders.py): the table's own item and a
+`--loader 2-of-2` item load disjoint parts, each committed once (the ledger's PRIMARY KEY and `loader` column say
+by whom), the rows exact; a SIGKILLed loader 1 re-run loads only what nobody committed and verifies once. Each
+part's COPY is slowed by a statement trigger (COPY FROM fires statement-level INSERT triggers:
+https://www.postgresql.org/docs/16/sql-copy.html), so both loaders get parts and a kill lands between two."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from tests.faults.helpers import expected_summary, numbered_table, run_step, target_summary
+from tests.table_transfer.test_part_ledger_live import ROWS, SMALL_PARTS, _ledger, _slow_parts
+
+
+def _parts_by_loader(transfer) -> dict[str, int]:
+    if not transfer.pg_rows("SELECT to_regclass('r2a_meta.transfer_parts') IS NOT NULL")[0][0]:
+        return {}
+    return dict(transfer.pg_rows("SELECT part, loader FROM r2a_meta.transfer_parts WHERE run_id = %s",
+                                 (transfer.run_id,)))
+
+
+def _loader_line(output: str) -> dict[str, str]:
+    lines = [line for line in output.splitlines() if " loader.finished " in line]
+    assert len(lines) == 1, output
+    return dict(re.findall(r"(\w+)=(\S+)", lines[0]))
+
+
+def _second_loader(transfer, source, runs: list) -> threading.Thread:
+    thread = threading.Thread(target=lambda: runs.append(run_step(
+        transfer, "--loader", f"loader-2-of-2:{source}", "--loader-wait-s", "20", timeout=240)))
+    thread.start()
+    return thread
+
+
+def test_two_loaders_load_disjoint_parts_each_once_and_the_rows_exactly(transfer):
+    source, _ = numbered_table(transfer, "two_loaders", ROWS)
+    _slow_parts(transfer, "two_loaders", 1.0)
+    seen: dict[str, int] = {}
+    helper: list = []
+    thread = _second_loader(transfer, source, helper)
+    run = run_step(transfer, "--table", str(source), *SMALL_PARTS, timeout=240,
+                   while_running=lambda: seen.update(_parts_by_loader(transfer)))
+    thread.join(240)
+    assert run.code == 0, run.output
+    assert helper and helper[0].code == 0, helper[0].output if helper else "no second loader"
+    assert target_summary(transfer, "two_loaders") == expected_summary(ROWS)
+    result = transfer.result(source)
+    (attempt,) = result["attempts"]
+    second = _loader_line(helper[0].output)
+    by_second = {name for name, loader in seen.items() if loader == 2}
+    assert int(second["parts_loaded"]) >= 1 and len(by_second) == int(second["parts_loaded"])
+    assert set(attempt["parts_reused"]) == by_second  # loader 1 counted them, loaded none of them
+    assert not set(attempt["parts_loaded"]) & by_second
+    assert len(attempt["parts_loaded"]) + len(by_second) == result["parts"]
+    assert result["rows_source"] == result["rows_loaded"] == ROWS
+    assert _ledger(transfer) == (None, {})  # verified once, the ledger forgotten with it
+
+
+def test_a_killed_first_loader_rerun_loads_only_what_nobody_committed(transfer):
+    source, _ = numbered_table(transfer, "killed_first", ROWS)
+    _slow_parts(transfer, "killed_first", 1.0)
+
+    def both_loaded_after_the_unload(_output: str) -> bool:
+        state, parts = _ledger(transfer)
+        return state == "unloaded" and len(parts) >= 3 and 2 in _parts_by_loader(transfer).values()
+
+    helper: list = []
+    thread = _second_loader(transfer, source, helper)
+    run = run_step(transfer, "--table", str(source), *SMALL_PARTS, timeout=240, kill_when=both_loaded_after_the_unload)
+    assert run.code is None and not run.timed_out, run.output
+    rerun = run_step(transfer, "--table", str(source), *SMALL_PARTS, timeout=240)
+    thread.join(240)
+    assert rerun.code == 0, rerun.output
+    assert helper and helper[0].code == 0, helper[0].output if helper else "no second loader"
+    assert target_summary(transfer, "killed_first") == expected_summary(ROWS)
+    result = transfer.result(source)
+    last = result["attempts"][-1]
+    assert last["number"] == 2 and last["unload_attempt"] == 1 and last["status"] == "succeeded"
+    assert {p["name"]: p["status"] for p in result["phases"]}["unload"] == "skipped"
+    assert not set(last["parts_loaded"]) & set(last["parts_reused"])
+    assert len(last["parts_loaded"]) + len(last["parts_reused"]) == result["parts"]
+    assert int(_loader_line(helper[0].output)["parts_loaded"]) >= 1
+    assert result["rows_source"] == result["rows_loaded"] == ROWS
+    assert _ledger(transfer) == (None, {})
