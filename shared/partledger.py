@@ -1,15 +1,17 @@
 """The part ledger: which parts of which UNLOAD are committed in AlloyDB, written in the same transaction as the rows.
 
 A table's load is one row of `r2a_meta.transfer_loads` (run, Redshift table, the attempt whose UNLOAD it loads) and
-one row of `r2a_meta.transfer_parts` per part committed. Each part is COPYed in a transaction of its own that first
-inserts its ledger row (a second loader of the same part waits on that row and then finds it taken) and commits both
-together, so a part is in the load table exactly once whatever crashes, and the ledger says which.
+one row of `r2a_meta.transfer_parts` per part committed (by which loader, when its transaction began and when its
+rows were in); `r2a_meta.transfer_staged` lists the parts in GCS the table's further loaders may load. Each part is
+COPYed in a transaction of its own that first claims it (claim_part: its advisory lock, then its ledger row) and
+commits the rows and the row together, so a part is in the load table exactly once whatever crashes, and the ledger
+says which.
 
 A load goes into the target itself when the target was empty when the load began (`shadow` NULL), else into a
 shadow table in r2a_staging that is switched in once every part is there and verified. Its state is `unloading`
 until the UNLOAD's manifest is read and the source's count (and checksums) are recorded, then `unloaded`: only an
 `unloaded` load is resumed by a later attempt (it loads the parts the ledger lacks); any other is abandoned (its
-parts taken out again) before a new UNLOAD. Both tables live in r2a_meta, whose owner is checked before use
+parts taken out again) before a new UNLOAD. The tables live in r2a_meta, whose owner is checked before use
 (shared/ddlsession.py). The load's rows are deleted when the table is switched in; post-data deletes those that
 cannot be resumed.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg2.extensions
 from psycopg2 import sql
@@ -42,6 +45,7 @@ _DDL = (
             " loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run_id, source, unload_attempt, part),"
             " FOREIGN KEY (run_id, source, unload_attempt) REFERENCES {} ON DELETE CASCADE)").format(PARTS, LOADS),
     sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS loader integer NOT NULL DEFAULT 1").format(PARTS),
+    sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS committed_at timestamptz").format(PARTS),
     sql.SQL("CREATE TABLE IF NOT EXISTS {} (run_id text NOT NULL, source text NOT NULL, unload_attempt integer NOT NULL,"
             " part text NOT NULL, url text NOT NULL, bytes bigint NOT NULL,"
             " PRIMARY KEY (run_id, source, unload_attempt, part),"
@@ -73,6 +77,17 @@ class LoadRecord:
     source_rows: int | None
     source_checks: dict[str, object]
     manifest_url: str | None
+
+
+@dataclass(frozen=True)
+class LoaderSpan:
+    """What one loader of a load committed: its parts, their rows, from its first part's start to its last commit."""
+
+    loader: int
+    parts: int
+    rows: int
+    started_at: datetime
+    finished_at: datetime
 
 
 @dataclass(frozen=True)
@@ -183,8 +198,20 @@ def loaders_of(cur, key: LoadKey) -> dict[str, int]:
     return dict(cur.fetchall())
 
 
+def loader_spans(cur, key: LoadKey) -> list[LoaderSpan]:
+    """Per loader, by number, what it committed of the load (`loaded_at` is its part's transaction start, `now()`;
+    `committed_at` the moment its rows were in, just before COMMIT)."""
+    cur.execute(sql.SQL("SELECT loader, count(*), coalesce(sum(rows), 0), min(loaded_at), "
+                        "max(coalesce(committed_at, loaded_at)) FROM {} WHERE run_id = %s AND source = %s "
+                        "AND unload_attempt = %s GROUP BY loader ORDER BY loader").format(PARTS), key.values)
+    return [LoaderSpan(int(loader), int(parts), int(rows), began, ended)
+            for loader, parts, rows, began, ended in cur.fetchall()]
+
+
 def record_part(cur, key: LoadKey, part: str, rows: int, raw_bytes: int) -> None:
-    cur.execute(sql.SQL("UPDATE {} SET rows = %s, bytes = %s WHERE run_id = %s AND source = %s "
+    """The part's rows are in (the caller commits them with this row)."""
+    cur.execute(sql.SQL("UPDATE {} SET rows = %s, bytes = %s, committed_at = clock_timestamp() "
+                        "WHERE run_id = %s AND source = %s "
                         "AND unload_attempt = %s AND part = %s").format(PARTS), (rows, raw_bytes, *key.values, part))
 
 

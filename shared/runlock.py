@@ -32,6 +32,18 @@ def hold_exclusive(conn, run_id: str, scope: str) -> None:
                             "one", "Wait for it to finish (or stop it), then run again")
 
 
+def is_held(cursor, run_id: str, scope: str) -> bool:
+    """Whether some session of this database holds the lock now. pg_locks shows a bigint advisory key as its
+    high-order half in classid, its low-order half in objid, and objsubid 1
+    (https://www.postgresql.org/docs/16/view-pg-locks.html)."""
+    key = lock_key(run_id, scope) & 0xFFFFFFFFFFFFFFFF
+    cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+                   "AND classid::bigint = %s AND objid::bigint = %s "
+                   "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
+                   (key >> 32, key & 0xFFFFFFFF))
+    return bool(cursor.fetchone()[0])
+
+
 @contextmanager
 def exclusive(connect: Callable[[], object], run_id: str, scope: str) -> Iterator[None]:
     """Hold the lock for the block on a session of its own, opened by `connect` (autocommit). When AlloyDB cannot

@@ -21,6 +21,8 @@ from hera.workflows import (
 )
 
 from shared import argo_outputs
+from shared.loader_items import BIG_TABLE_MB, LOADERS_PER_BIG_TABLE
+from shared.loader_items import ITEM_PREFIX as LOADER_ITEM_PREFIX
 from workflows.images import STEPS, Images
 from workflows.podspec import (
     POSTGRES_UID,
@@ -55,8 +57,10 @@ UNLOADS_KEY = "redshift-unloads"  # concurrent UNLOADs per Redshift cluster (its
 COPIES_KEY = "alloydb-copy-sessions"  # concurrent COPY pods per AlloyDB instance
 SEMAPHORE_KEYS = (UNLOADS_KEY, COPIES_KEY)
 
-# An item of load-schema's fan-out list is "schema.table" or "batch-NNNN" (STEP_CONTRACTS): pick the flag.
-TRANSFER_ITEM_FLAG = "{{=sprig.hasPrefix('batch-', inputs.parameters.item) ? '--batch' : '--table'}}"
+# An item of load-schema's fan-out list is "schema.table", "batch-NNNN" or "loader-N-of-K:schema.table"
+# (steps/load_schema/fanout.py, shared/loader_items.py; workflows/README.md): pick the flag.
+TRANSFER_ITEM_FLAG = ("{{=sprig.hasPrefix('batch-', inputs.parameters.item) ? '--batch' : "
+                      f"sprig.hasPrefix('{LOADER_ITEM_PREFIX}', inputs.parameters.item) ? '--loader' : '--table'}}}}")
 # An empty run-id (the CronWorkflow's) becomes the workflow's name, which `argo retry` keeps (a timestamp would not).
 RUN_ID = "{{=workflow.parameters['run-id'] != '' ? workflow.parameters['run-id'] : workflow.name}}"
 ITEM = "{{item}}"
@@ -109,6 +113,11 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
                                "created; stop at any other table)|fail|skip|replace"),
     ("dropped-in-source", "keep", "refresh: tables an earlier r2a run created that the source no longer has: "
                                   "keep (reported) | drop (DROP TABLE, refused while a view uses it)"),
+    ("big-table-mb", str(BIG_TABLE_MB), "load-schema: a table of at least this many MB (svv_table_info) is loaded "
+                                        "by loaders-per-big-table pods"),
+    ("loaders-per-big-table", str(LOADERS_PER_BIG_TABLE),
+     "pods loading one big table's parts (1 = its own only); each holds an alloydb-copy-sessions semaphore slot, "
+     "so keep it at most that value"),
     ("index-jobs", "4", "post-data: AlloyDB sessions building keys and indexes and running ANALYZE at once "
                         "(like pgcopydb's --index-jobs); each one is a backend doing CPU and I/O on the instance"),
     ("dry-run", "false", "true: dump, rewrite and validate the schema, then plan the run (every table's rows and "
@@ -300,7 +309,9 @@ def pipeline_templates(auth_proxy: str | None = None, images: Images = DEFAULT_I
         f"--index-jobs={_param('index-jobs')}"], images=images)
     pre = step_container("load-schema-pre", "load_schema",
                          ["--section", "pre-data", f"--on-existing={_param('on-existing')}",
-                          f"--dropped-in-source={_param('dropped-in-source')}"],
+                          f"--dropped-in-source={_param('dropped-in-source')}",
+                          f"--big-table-mb={_param('big-table-mb')}",
+                          f"--loaders-per-big-table={_param('loaders-per-big-table')}"],
                          sidecars=auth_proxy_sidecars(auth_proxy, images), images=images)
     post = step_container("load-schema-post", "load_schema", ["--section", "post-data", f"--index-jobs={_param('index-jobs')}"], deadline=6 * 3600,
                           sidecars=auth_proxy_sidecars(auth_proxy, images), images=images)

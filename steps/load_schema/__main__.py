@@ -1,5 +1,5 @@
 """`python -m steps.load_schema --run-id R --section pre-data|post-data [--on-existing refresh|fail|skip|replace]
-[--dropped-in-source keep|drop] [--index-jobs N]`"""
+[--dropped-in-source keep|drop] [--big-table-mb MB] [--loaders-per-big-table K] [--index-jobs N]`"""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from enum import StrEnum
 import typer
 
 from shared.cli import StepApp, step_boundary
+from shared.loader_items import BIG_TABLE_MB, LOADERS_PER_BIG_TABLE, MAX_LOADERS
 from shared.log import event
 from shared.objects_report import STEP
 from shared.steprecord import StepRecord
@@ -44,6 +45,13 @@ def main(
     dropped_in_source: DroppedInSource = typer.Option(
         DroppedInSource.keep, "--dropped-in-source",
         help="pre-data with refresh: tables an earlier r2a run created that the source no longer has"),
+    big_table_mb: float = typer.Option(
+        BIG_TABLE_MB, "--big-table-mb", min=0,
+        help="pre-data: a table of at least this many MB (svv_table_info) gets --loaders-per-big-table items"),
+    loaders_per_big_table: int = typer.Option(
+        LOADERS_PER_BIG_TABLE, "--loaders-per-big-table", min=1, max=MAX_LOADERS,
+        help="pre-data: pods loading one big table's parts (its own and K-1 'loader-N-of-K:' items); keep it at "
+             "most the alloydb-copy-sessions semaphore, which each of them holds"),
     index_jobs: int = typer.Option(
         4, "--index-jobs", min=1, max=64,
         help="post-data: AlloyDB sessions building keys and indexes and running ANALYZE at once (like pgcopydb's "
@@ -58,7 +66,7 @@ def main(
         record = StepRecord(step, result_name)
         if section is Section.pre_data:
             summary = load_pre_data(run_id, step.settings, record.store, record.layout, on_existing.value,
-                                    dropped_in_source is DroppedInSource.drop)
+                                    dropped_in_source is DroppedInSource.drop, big_table_mb, loaders_per_big_table)
         else:
             summary = load_post_data(run_id, step.settings, record.store, record.layout, index_jobs)
         status = "succeeded" if summary.clean else "partial"

@@ -24,6 +24,7 @@ from shared.ddlsession import R2A_SCHEMAS, pin_ddl_session, require_own_schema
 from shared.errors import BadInputError, BadStateError
 from shared.finishing import VALIDATED_POST_DATA, take_finishing_lock
 from shared.identifiers import TableRef, parse_table_ref
+from shared.loader_items import BIG_TABLE_MB, LOADERS_PER_BIG_TABLE
 from shared.log import event
 from shared.objects_report import STEP, ObjectReport, object_report
 from shared.objectstore import ObjectStore, RunLayout
@@ -94,7 +95,8 @@ def _missing_table_result(run_id: str, entry: dict[str, Any], reason: str, statu
 
 
 def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: RunLayout,
-                  on_existing: str, drop_dropped: bool = False) -> SectionSummary:
+                  on_existing: str, drop_dropped: bool = False, big_table_mb: float = BIG_TABLE_MB,
+                  loaders_per_big_table: int = LOADERS_PER_BIG_TABLE) -> SectionSummary:
     phases: list[PhaseTiming] = []
     clock = PhaseClock(phases)
     with clock.phase("read"):
@@ -121,7 +123,7 @@ def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: R
             if report.kind == "table" and report.target_name:
                 reasons[report.target_name] = report.reason or report.status
         entries = tables.largest_first([e for e in mapped if tables.target_of(e) in present])
-        plan = fanout.plan_fanout(entries)
+        plan = fanout.with_loaders(fanout.plan_fanout(entries), entries, big_table_mb, loaders_per_big_table)
         document = object_report(run_id, "pre-data", reports, on_existing=on_existing,
                                  dropped_in_source="drop" if drop_dropped else "keep")
         store.write_json(layout.load_report_json, document)

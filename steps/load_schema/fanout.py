@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from shared.loader_items import loader_item
+
 ALONE_MIN_MB = 1024
 ALONE_LARGEST = 200
 MAX_ITEMS = 1000
@@ -61,3 +63,26 @@ def plan_fanout(tables: list[dict[str, Any]]) -> FanoutPlan:
         if len(plan.to_json().encode()) < MAX_LIST_BYTES or alone == 0:
             return plan
         alone //= 2
+
+
+def with_loaders(plan: FanoutPlan, tables: list[dict[str, Any]], big_table_mb: float, loaders: int) -> FanoutPlan:
+    """Each table standing alone with at least `big_table_mb` gets `loaders` - 1 more items right after its own
+    (shared/loader_items.py: they only load its parts), largest first while the list stays within MAX_ITEMS and
+    MAX_LIST_BYTES. `tables` largest first, as for plan_fanout."""
+    if loaders < 2:
+        return plan
+    alone = set(plan.items) - set(plan.batches)
+    extra = {t["table"]: [loader_item(t["table"], n, loaders) for n in range(2, loaders + 1)]
+             for t in tables if t["table"] in alone and t["size_mb"] >= big_table_mb}
+    items = list(plan.items)
+    for table, more in extra.items():  # tables.json order: largest first
+        candidate = _after(items, table, more)
+        if len(candidate) > MAX_ITEMS or len(FanoutPlan(candidate, plan.batches).to_json().encode()) >= MAX_LIST_BYTES:
+            break
+        items = candidate
+    return FanoutPlan(items, plan.batches)
+
+
+def _after(items: list[str], table: str, more: list[str]) -> list[str]:
+    at = items.index(table) + 1
+    return items[:at] + more + items[at:]

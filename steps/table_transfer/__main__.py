@@ -15,6 +15,7 @@ from shared.cli import StepApp, checked, error_line, step_boundary
 from shared.connections import alloydb_connection, reusing_tunnels
 from shared.errors import BadInputError, ExitCode
 from shared.identifiers import parse_table_ref
+from shared.loader_items import LoaderItem, parse_loader_item
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import TableResult
@@ -27,7 +28,7 @@ from steps.table_transfer.core import (
     transfer_table,
     write_result,
 )
-from steps.table_transfer.loaders import LoaderItem, parse_loader_item, run_loader
+from steps.table_transfer.loaders import run_loader
 from steps.table_transfer.plan import (
     COMPRESSIONS,
     DEFAULT_MAX_FILE_SIZE,
@@ -69,7 +70,8 @@ def main(
     loader: str | None = typer.Option(None, "--loader", help="loader-N-of-K:schema.table: only load parts of a big "
                                       "table that its own --table item unloads (loaders.py)"),
     loader_wait_s: float = typer.Option(900.0, "--loader-wait-s", min=0,
-                                        help="--loader: how long to wait for the table's load to begin"),
+                                        help="--loader: how long to wait while the table's own item is not running "
+                                             "(loaders.py)"),
     plan: str | None = typer.Option(None, "--plan", help="tables.json to read instead of the run's"),
     data_format: DataFormat = typer.Option("text", "--format", help="UNLOAD format: text (exact) or csv"),
     compression: Compression = typer.Option(
@@ -147,10 +149,15 @@ def _run_loader(ctx: TransferContext, item: LoaderItem, plan: str | None, wait_s
         raise BadInputError(f"table {item.table} is not in the plan (tables.json)")
     spec = selection.tables[0]
     report = run_loader(lambda: alloydb_connection(ctx.settings, STEP), ctx.store, ctx.run_id, spec, ctx.options,
-                        item, wait_s)
+                        item, wait_s, lambda: _succeeded(ctx, spec.source))
     event("loader.finished", table=str(spec.source), loader=item.number, loaders=item.count,
           unload_attempts=sorted(report.unload_attempts), parts_loaded=len(report.parts_loaded),
           rows_loaded=report.rows_loaded, ended=report.ended, cpu_s=round(time.process_time(), 3))
+
+
+def _succeeded(ctx: TransferContext, source) -> bool:
+    url = ctx.layout.result(source)
+    return ctx.store.exists(url) and ctx.store.read_json(url).get("status") == "succeeded"
 
 
 if __name__ == "__main__":

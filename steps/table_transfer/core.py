@@ -49,7 +49,7 @@ from steps.table_transfer.load import (
     load_parts,
     target_error,
 )
-from steps.table_transfer.loaders import PublishingFeed
+from steps.table_transfer.loaders import PublishingFeed, loader_phases, table_lock_scope
 from steps.table_transfer.pipeline import PART_POLL_S, CopyStage, follow_unload
 from steps.table_transfer.plan import TableSpec, TransferOptions
 from steps.table_transfer.resume import LoadPlan, empty_target, plan_load
@@ -124,7 +124,7 @@ def transfer_table(ctx: TransferContext, spec: TableSpec) -> TableResult:
     wall, cpu = time.monotonic(), time.process_time()
     try:
         with exclusive(lambda: alloydb_connection(ctx.settings, STEP, autocommit=True), ctx.run_id,
-                       f"table_transfer of {spec.source}"):
+                       table_lock_scope(spec.source)):
             return _transfer_table(ctx, spec)
     except BadStateError as refused:
         event("table.refused", table=str(spec.source), error=str(refused))
@@ -238,6 +238,7 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
         _abandon_unless_resumable(connect, plan, exc)
         raise
     result.rows_loaded, result.bytes_raw = outcome.rows_loaded, outcome.bytes_raw
+    result.phases += loader_phases(connect, plan.key)
     event("phase.finished", phase="load", rows=outcome.rows_loaded, bytes_raw=outcome.bytes_raw,
           strategy=outcome.strategy, copy_busy_s=round(outcome.busy_s, 3), parts_loaded=len(outcome.parts_loaded),
           parts_reused=len(outcome.parts_reused))

@@ -9,25 +9,31 @@ lock without waiting (shared/partledger.claim_part): a part another loader holds
 later, so no loader ever waits on another's COPY, and the ledger row committed with the rows keeps every part
 loaded once. Loader 1 goes through every part of the manifest and loads whatever nobody has committed (a further
 loader killed mid-part rolls back and releases its claim), then verifies and switches the table once: the switch
-has one owner whatever crashes, and a further loader's re-run only loads what is still missing. A further loader
-ends once the load is switched in (its ledger rows are gone), or the UNLOAD is recorded finished and every part of
-its manifest is committed, or after `wait_s` with nothing to load (loader 1 has not begun, or was stopped before
-publishing every part: its next attempt loads what is left).
+has one owner whatever crashes, and a further loader's re-run only loads what is still missing. Before the switch
+loader 1 reads from the ledger what each further loader committed and when, and records it as phases `load (loader
+N)` of the table's one result: the report shows one row per table, its pods in its timeline lane.
+
+A further loader waits as long as loader 1 runs (it holds the table's run lock, shared/runlock.py, for its whole
+transfer), however long its UNLOAD takes. It ends once the load is switched in (its ledger rows are gone), or the
+UNLOAD is recorded finished and every part of its manifest is committed, or when loader 1 has not been running for
+`wait_s` (it has not begun, or it stopped: its next attempt loads what is left), or after a short grace when loader
+1 is not running, no load is in the ledger and the table's result in the run says succeeded (the loader began after
+the switch).
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import psycopg2
 from psycopg2 import sql
 
-from shared.errors import BadInputError
 from shared.identifiers import TableRef, parse_table_ref
+from shared.loader_items import LoaderItem
 from shared.log import event
 from shared.objectstore import ObjectStore
 from shared.partledger import (
@@ -35,11 +41,14 @@ from shared.partledger import (
     LoadKey,
     LoadRecord,
     committed_parts,
+    loader_spans,
     loads_of,
     publish_staged,
     staged_parts,
 )
+from shared.results import PhaseTiming, timestamp
 from shared.retry import DEFAULT_POLICY, RetryPolicy, retry_call
+from shared.runlock import is_held
 from shared.staging import STAGING_SCHEMA
 from shared.stopping import raise_if_stopped
 from steps.table_transfer.copy import CopiedPart
@@ -54,32 +63,8 @@ from steps.table_transfer.load import (
 from steps.table_transfer.plan import TableSpec, TransferOptions
 from steps.table_transfer.unload import Part, read_manifest
 
-ITEM_PREFIX = "loader-"
-_ITEM = re.compile(r"loader-(\d{1,2})-of-(\d{1,2}):(.+)", re.DOTALL)
 POLL_S = 1.0  # how often a further loader looks for newly published parts
-MAX_LOADERS = 16
-
-
-@dataclass(frozen=True)
-class LoaderItem:
-    table: TableRef
-    number: int  # 2..count: loader 1 is the table's own item
-    count: int
-
-
-def loader_item(table: str, number: int, count: int) -> str:
-    """The fan-out item of the table's loader `number` of `count` (2..count)."""
-    return f"{ITEM_PREFIX}{number}-of-{count}:{table}"
-
-
-def parse_loader_item(text: str) -> LoaderItem:
-    match = _ITEM.fullmatch(text)
-    if match is None:
-        raise BadInputError(f"--loader {text[:80]!r} is not like loader-2-of-4:schema.table")
-    number, count = int(match.group(1)), int(match.group(2))
-    if not 2 <= number <= count <= MAX_LOADERS:
-        raise BadInputError(f"--loader {text[:80]!r}: the loader number must be 2..K and K at most {MAX_LOADERS}")
-    return LoaderItem(parse_table_ref(match.group(3)), number, count)
+OWNER_START_S = 30.0  # how long a further loader gives the table's own item to start before trusting an old result
 
 
 class PublishingFeed(PartFeed):
@@ -129,7 +114,7 @@ class LoaderReport:
     unload_attempts: set[int] = field(default_factory=set)
     parts_loaded: list[str] = field(default_factory=list)
     rows_loaded: int = 0
-    ended: str = ""
+    ended: str = ""  # why it ended, one word for the log line: run_loader's returns
 
 
 def share(name: str, count: int) -> int:
@@ -138,53 +123,89 @@ def share(name: str, count: int) -> int:
 
 
 def run_loader(connect: ConnectionFactory, store: ObjectStore, run_id: str, spec: TableSpec,
-               options: TransferOptions, item: LoaderItem, wait_s: float,
+               options: TransferOptions, item: LoaderItem, wait_s: float, succeeded: Callable[[], bool] = lambda: False,
                policy: RetryPolicy = DEFAULT_POLICY) -> LoaderReport:
-    """Load the published parts of the run's newest load of the table until it needs no more (module docstring)."""
+    """Load the published parts of the run's newest load of the table until it needs no more (module docstring).
+    `succeeded`: whether the table's result in the run says it was loaded."""
     report = LoaderReport()
-    progressed = time.monotonic()  # the last time there was a load to follow with parts to load
+    alone_since = time.monotonic()  # since when the table's own item has not been running
     while True:
         raise_if_stopped()
-        state = retry_call(_look, connect, run_id, spec, policy=policy, what=f"part ledger of {spec.target}")
-        if state is None and report.unload_attempts:
-            report.ended = "switched in"
-            return report
-        if state is not None:
+        state, owner_running = retry_call(_look, connect, run_id, spec, policy=policy,
+                                          what=f"part ledger of {spec.target}")
+        if owner_running:
+            alone_since = time.monotonic()
+        alone_s = time.monotonic() - alone_since
+        if state is None:
+            if report.unload_attempts:
+                report.ended = "switched-in"
+                return report
+            if alone_s > min(wait_s, OWNER_START_S) and succeeded():  # it ran before this loader began
+                report.ended = "switched-in-earlier"
+                return report
+        else:
             record, staged, committed = state
+            report.unload_attempts.add(record.key.unload_attempt)
             missing = {name: where for name, where in staged.items() if name not in committed}
             if not missing and record.state == UNLOADED and _all_published(store, record, staged):
-                report.unload_attempts.add(record.key.unload_attempt)
-                report.ended = "every part committed"
+                report.ended = "every-part-committed"
                 return report
             if missing:
-                report.unload_attempts.add(record.key.unload_attempt)
                 outcome = _load_missing(connect, store, spec, options, item, record, missing, policy)
                 report.parts_loaded += [n for n in outcome.parts_loaded if n not in report.parts_loaded]
                 report.rows_loaded += sum(outcome.part_rows[n] for n in outcome.parts_loaded)
-                progressed = time.monotonic()
                 if outcome.parts_loaded:
                     continue  # more may be published meanwhile; else every missing part is another loader's now
-        if time.monotonic() - progressed > wait_s:  # loader 1 has not begun, or stopped: it loads the rest itself
-            report.ended = "nothing to load" if state is None else "idle"
+        if alone_s > wait_s:  # it has not begun, or stopped: its next attempt loads what is left
+            report.ended = "nothing-to-load" if state is None else "idle"
             return report
         time.sleep(POLL_S)
 
 
+def loader_phases(connect: ConnectionFactory, key: LoadKey) -> list[PhaseTiming]:
+    """The further loaders that committed parts of the load, as phases `load (loader N)` of the table's one result:
+    the report draws them in the table's timeline lane. Read before the switch forgets the ledger; a ledger that
+    cannot be read costs these phases only, not the table."""
+    try:
+        conn = connect()
+    except (psycopg2.Error, OSError) as exc:
+        event("loader.spans_unread", error=str(exc)[:200])
+        return []
+    try:
+        with conn.cursor() as cur:
+            spans = loader_spans(cur, key)
+    except psycopg2.Error as exc:
+        event("loader.spans_unread", error=str(exc)[:200])
+        return []
+    finally:
+        conn.close()
+    return [PhaseTiming(f"load (loader {span.loader})", timestamp(span.started_at), timestamp(span.finished_at),
+                        round((span.finished_at - span.started_at).total_seconds(), 3))
+            for span in spans if span.loader > 1]
+
+
+def table_lock_scope(source: TableRef) -> str:
+    """The run lock (shared/runlock.py) the table's own item holds while it moves the table."""
+    return f"table_transfer of {source}"
+
+
 def _look(connect: ConnectionFactory, run_id: str, spec: TableSpec
-          ) -> tuple[LoadRecord, dict[str, tuple[str, int]], set[str]] | None:
+          ) -> tuple[tuple[LoadRecord, dict[str, tuple[str, int]], set[str]] | None, bool]:
+    """The run's newest load of the table (its record, published and committed parts), and whether the table's own
+    item is running now."""
     conn = connect()
     try:
         with conn.cursor() as cur:
+            running = is_held(cur, run_id, table_lock_scope(spec.source))
             cur.execute("SELECT to_regclass('r2a_meta.transfer_staged') IS NOT NULL")
             if not cur.fetchone()[0]:
-                return None
+                return None, running
             loads = loads_of(cur, run_id, source=str(spec.source))
             if not loads:
-                return None
+                return None, running
             record = loads[0]
-            return record, staged_parts(cur, record.key), set(committed_parts(cur, record.key))
+            return (record, staged_parts(cur, record.key), set(committed_parts(cur, record.key))), running
     finally:
-        conn.rollback()
         conn.close()
 
 

@@ -3,7 +3,9 @@
 import json
 import random
 
-from steps.load_schema.fanout import ALONE_LARGEST, MAX_ITEMS, plan_fanout
+from shared.identifiers import parse_table_ref
+from shared.loader_items import ITEM_PREFIX, loader_item, parse_loader_item
+from steps.load_schema.fanout import ALONE_LARGEST, MAX_ITEMS, plan_fanout, with_loaders
 from steps.load_schema.tables import largest_first
 
 
@@ -68,3 +70,27 @@ def test_small_rest_gets_batches_of_at_least_five():
     plan = plan_fanout(tables)
     assert len(plan.items) == 200 + 6  # 30 small tables in ceil(30 / 5) batches
     assert sorted(len(b) for b in plan.batches.values()) == [5] * 6
+
+
+def test_big_tables_get_more_loader_items_right_after_their_own():
+    tables = synthetic(3000)
+    plan = plan_fanout(tables)
+    big = [t["table"] for t in tables if t["size_mb"] >= 5000]
+    assert big  # the sample has 5 GB and 80 GB tables
+    split = with_loaders(plan, tables, 5000, 3)
+    assert [item for item in split.items if not item.startswith(ITEM_PREFIX)] == plan.items
+    for table in big:
+        at = split.items.index(table)
+        assert split.items[at + 1:at + 3] == [loader_item(table, 2, 3), loader_item(table, 3, 3)]
+        assert parse_loader_item(split.items[at + 2]).table == parse_table_ref(table)
+    assert len(split.items) == len(plan.items) + 2 * len(big)
+    assert with_loaders(plan, tables, 5000, 1) == plan
+
+
+def test_loader_items_stop_at_the_item_limit():
+    tables = synthetic(1200)
+    plan = plan_fanout(tables)
+    split = with_loaders(plan, tables, 0, 16)
+    assert len(plan.items) + 15 * (len(plan.items) - len(plan.batches)) > MAX_ITEMS  # they cannot all get 15 more
+    assert len(plan.items) < len(split.items) <= MAX_ITEMS
+    assert len(split.to_json().encode()) < 128 * 1024

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import threading
 
-from tests.faults.helpers import expected_summary, numbered_table, run_step, target_summary
+from tests.faults.helpers import emulator_fault, expected_summary, numbered_table, run_step, target_summary
 from tests.table_transfer.test_part_ledger_live import ROWS, SMALL_PARTS, _ledger, _slow_parts
 
 
@@ -26,9 +26,9 @@ def _loader_line(output: str) -> dict[str, str]:
     return dict(re.findall(r"(\w+)=(\S+)", lines[0]))
 
 
-def _second_loader(transfer, source, runs: list) -> threading.Thread:
+def _second_loader(transfer, source, runs: list, wait_s: str = "20") -> threading.Thread:
     thread = threading.Thread(target=lambda: runs.append(run_step(
-        transfer, "--loader", f"loader-2-of-2:{source}", "--loader-wait-s", "20", timeout=240)))
+        transfer, "--loader", f"loader-2-of-2:{source}", "--loader-wait-s", wait_s, timeout=240)))
     thread.start()
     return thread
 
@@ -55,6 +55,8 @@ def test_two_loaders_load_disjoint_parts_each_once_and_the_rows_exactly(transfer
     assert len(attempt["parts_loaded"]) + len(by_second) == result["parts"]
     assert result["rows_source"] == result["rows_loaded"] == ROWS
     assert _ledger(transfer) == (None, {})  # verified once, the ledger forgotten with it
+    (pod,) = [p for p in result["phases"] if p["name"] == "load (loader 2)"]  # the report's timeline draws it
+    assert pod["status"] == "succeeded" and pod["duration_s"] >= 1.0 * len(by_second) - 0.5  # 1 s trigger per part
 
 
 def test_a_killed_first_loader_rerun_loads_only_what_nobody_committed(transfer):
@@ -83,3 +85,37 @@ def test_a_killed_first_loader_rerun_loads_only_what_nobody_committed(transfer):
     assert int(_loader_line(helper[0].output)["parts_loaded"]) >= 1
     assert result["rows_source"] == result["rows_loaded"] == ROWS
     assert _ledger(transfer) == (None, {})
+
+
+def test_a_further_loader_waits_while_the_tables_own_item_runs_however_long_its_unload(transfer):
+    """--loader-wait-s bounds only the time without the table's own item running (its run lock, shared/runlock.py):
+    a 2 s wait outlasts an UNLOAD stalled 8 s, and the loader still gets parts."""
+    source, _ = numbered_table(transfer, "stalled_unload", ROWS)
+    _slow_parts(transfer, "stalled_unload", 1.0)
+    emulator_fault(transfer, "unload_stall", str(source), "8")
+    helper: list = []
+    threads: list[threading.Thread] = []
+
+    def start_once_the_load_is_planned() -> None:
+        if not threads and _ledger(transfer)[0] == "unloading":
+            threads.append(_second_loader(transfer, source, helper, wait_s="2"))
+
+    run = run_step(transfer, "--table", str(source), *SMALL_PARTS, timeout=240,
+                   while_running=start_once_the_load_is_planned)
+    threads[0].join(240)
+    assert run.code == 0, run.output
+    second = _loader_line(helper[0].output)
+    assert int(second["parts_loaded"]) >= 1 and second["ended"] == "switched-in", helper[0].output
+    assert target_summary(transfer, "stalled_unload") == expected_summary(ROWS)
+
+
+def test_a_further_loader_started_after_the_switch_ends_without_waiting(transfer):
+    source, _ = numbered_table(transfer, "late_loader", 20_000)
+    run = run_step(transfer, "--table", str(source), timeout=120)
+    assert run.code == 0, run.output
+    late = run_step(transfer, "--loader", f"loader-2-of-2:{source}", "--loader-wait-s", "600", timeout=120)
+    assert late.code == 0, late.output
+    line = _loader_line(late.output)
+    assert line["ended"] == "switched-in-earlier" and line["parts_loaded"] == "0", late.output
+    assert late.seconds < 60  # the table's own item is not running and its result says succeeded: no 600 s wait
+    assert target_summary(transfer, "late_loader") == expected_summary(20_000)

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from workflows.definitions import TRANSFER_ITEM_FLAG
 from workflows.expressions import UnsupportedExpression, depends_satisfied, evaluate, substitute
 from workflows.local_env import LocalEnvironment
 from workflows.run_local import RENDERED, RunLocalError, load_result, retry_workflow, run_workflow
 
-ITEM_FLAG = "{{=sprig.hasPrefix('batch-', inputs.parameters.item) ? '--batch' : '--table'}}"
+ITEM_FLAG = TRANSFER_ITEM_FLAG
 
 
 def test_simple_tags_and_the_transfer_flag_expression():
@@ -27,6 +28,8 @@ def test_simple_tags_and_the_transfer_flag_expression():
     assert substitute("--run-id={{workflow.parameters.run-id}}", variables) == "--run-id=dev_1"
     assert substitute(ITEM_FLAG, variables) == "--batch"
     assert substitute(ITEM_FLAG, {**variables, "inputs.parameters.item": "tickit.sales"}) == "--table"
+    assert substitute(ITEM_FLAG, {**variables, "inputs.parameters.item": "loader-2-of-4:tickit.sales"}) == "--loader"
+    assert substitute(ITEM_FLAG, {**variables, "inputs.parameters.item": '"loader-x".t'}) == "--table"
     assert evaluate("asInt(lastRetry.exitCode) == 1", {"lastRetry.exitCode": "1"}) is True
     assert evaluate("asInt(lastRetry.exitCode) == 1", {"lastRetry.exitCode": "7"}) is False
     assert evaluate("workflow.parameters['run-id'] + '-x'", variables) == "dev_1-x"
