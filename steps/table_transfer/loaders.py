@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 import psycopg2
 from psycopg2 import sql
 
+from shared.errors import ObjectStoreError
 from shared.identifiers import TableRef, parse_table_ref
 from shared.loader_items import LoaderItem
 from shared.log import event
@@ -210,10 +211,17 @@ def _look(connect: ConnectionFactory, run_id: str, spec: TableSpec
 
 
 def _all_published(store: ObjectStore, record: LoadRecord, staged: dict[str, tuple[str, int]]) -> bool:
-    """Every part of the finished UNLOAD's manifest is published (and so, with nothing missing, committed)."""
+    """Every part of the finished UNLOAD's manifest is published (and so, with nothing missing, committed). A
+    manifest gone from S3 was cleaned up with the load's parts once it was switched in (--cleanup s3): nothing more
+    of this load will be published."""
     if not record.manifest_url:
         return False
-    manifest = read_manifest(store, record.manifest_url.removesuffix("manifest"))
+    try:
+        manifest = read_manifest(store, record.manifest_url.removesuffix("manifest"))
+    except ObjectStoreError:
+        if store.exists(record.manifest_url):
+            raise
+        return True
     return {part.url.rsplit("/", 1)[-1] for part in manifest.parts} <= set(staged)
 
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import replace
 
+from shared.partledger import UNLOADED, LoadKey, LoadRecord
+from steps.table_transfer.loaders import _all_published
 from tests.faults.helpers import emulator_fault, expected_summary, numbered_table, run_step, target_summary
 from tests.table_transfer.test_part_ledger_live import ROWS, SMALL_PARTS, _ledger, _slow_parts
 
@@ -119,3 +122,15 @@ def test_a_further_loader_started_after_the_switch_ends_without_waiting(transfer
     assert line["ended"] == "switched-in-earlier" and line["parts_loaded"] == "0", late.output
     assert late.seconds < 60  # the table's own item is not running and its result says succeeded: no 600 s wait
     assert target_summary(transfer, "late_loader") == expected_summary(20_000)
+
+
+def test_a_manifest_cleaned_up_after_the_switch_means_nothing_more_to_load(transfer):
+    """Loader 1 deletes the UNLOAD's folder after the switch (--cleanup s3) while a further loader may be about to
+    read its manifest: that ends the loader, it is no error."""
+    source, target = numbered_table(transfer, "cleaned", 10)
+    gone = transfer.layout.unload_prefix(source, 1) + "manifest"
+    assert not transfer.store.exists(gone)
+    record = LoadRecord(LoadKey(transfer.run_id, str(source), 1), str(target), None, None, UNLOADED, "text", "zstd",
+                        "\\N", 10, {}, gone)
+    assert _all_published(transfer.store, record, {})
+    assert not _all_published(transfer.store, replace(record, manifest_url=None), {})
