@@ -6,6 +6,9 @@ items (with more than 1,000 tables at most 500 stand alone, so the batches share
 JSON stays under Argo's 128 KB parameter limit (long quoted names can push it: then fewer tables stand alone). Batches are balanced by size plus a per-table overhead, the largest table first into
 the lightest batch, so no batch is much slower than another; a batch holds at least a few tables, because a
 pod per tiny table costs more than the table.
+
+`with_loaders` then gives each table standing alone of at least `--big-table-mb` its K-1 further loader items
+("loader-2-of-K:s.t", shared/loader_items.py) right after its own.
 """
 
 from __future__ import annotations
