@@ -10,7 +10,9 @@ planned by the real schema steps (dump_schema → rewrite_ddl → validate_resto
    its re-run, which resumes (its time against the first run's, the parts it reused);
 2. the old way, each stage after the previous one: r2a's UNLOAD statement with GZIP to a folder of its own, every
    part S3 → GCS, every part GCS → local disk, concatenate, gunzip, `psql -c "COPY … FROM STDIN"` of the file;
-3. the limit: `psql` COPY of the already uncompressed local file into an empty table (one stream).
+3. the limit: `psql` COPY of the already uncompressed local file into an empty table (one stream);
+4. the load path of the staged parts by K = 1, 2, 4 loader processes at once, as a big table's loader pods share
+   its parts (benchmarks/_k_loaders.py): time, CPU seconds, rows COPYed once.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import psutil
 import psycopg2
 from psycopg2 import sql
 
+from benchmarks._k_loaders import k_loader_rows
 from benchmarks._rerun_measures import RerunWatch, killed_when_parts_in
 from devstack import env as envfile
 from devstack import stack
@@ -233,6 +236,8 @@ def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
         ("resume: parts reused by the re-run", reused, "parts", None, None),
         ("resume: the re-run, verified", resume_s, "s", None, None),
         ("ratio resume re-run / full run", resume_s / r2a_s, "x", "<= 0.3", resume_s / r2a_s <= 0.3),
+        # 4. the load path again, by K loader processes at once (a big table's loader pods)
+        *k_loader_rows(environ, dsn, run_id, big, rows, raw_mb, limit_rate, lambda: cpu_seconds(env)),
     ]
     return [{"benchmark": NAME, "measure": measure, "value": round(value, 3), "unit": unit,
              **({"goal": goal, "ok": ok} if goal else {})} for measure, value, unit, goal, ok in rows_out]

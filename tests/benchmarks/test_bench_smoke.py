@@ -41,6 +41,9 @@ def test_every_benchmark_runs_at_smoke_size_and_reports_every_measure(devstack, 
     assert transfer["CPU used during r2a end to end: the step process (r2a)"] > 0
     assert transfer["CPU used during r2a end to end: Redshift emulator"] > 0
     assert transfer["cores of this machine"] >= 1
+    for k in (1, 2, 4):  # a big table's loader processes: every row COPYed once, every part in the ledger once
+        assert transfer[f"K={k} loaders: rows COPYed / table rows"] == 1.0
+        assert transfer[f"K={k} loaders: ledger parts / parts loaded"] == 1.0
 
 
 def _rows(tmp_path, name: str) -> dict[str, dict]:
