@@ -1166,7 +1166,9 @@ UNION ALL
 SELECT coalesce(f.schema_name, 'public'), f.name, f.detail->>'privilege', i.identity_id, i.identity_name,
        i.identity_type, false
 FROM r2a_emulator.features f CROSS JOIN LATERAL r2a_emulator.grantee_identity(f.detail->>'grantee') i
-WHERE f.kind = 'table_privilege';
+WHERE f.kind = 'table_privilege' AND EXISTS (   -- a dropped table's grants went with it
+    SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE r2a_emulator.rs_name(c.relname) = f.name AND r2a_emulator.rs_name(n.nspname) = coalesce(f.schema_name, 'public'));
 
 CREATE OR REPLACE VIEW r2a_catalog.svv_language_privileges AS
 SELECT f.name AS language_name, 'USAGE'::text AS privilege_type, i.identity_id, i.identity_name, i.identity_type,
