@@ -5,8 +5,8 @@ MEDIAN, CONVERT_TIMEZONE). Where it is not, a rewrite rule in `REWRITES` replace
 boundaries in Redshift (not elapsed units), LISTAGG's default delimiter is '' and its ORDER BY goes inside
 string_agg, GETDATE/SYSDATE are timestamps without time zone, and a few functions need `r2a_compat` helpers.
 SHA1/SHA/FUNC_SHA1 and CRC32 (CRC-32C) become r2a_compat functions; FNV_HASH, which hashes Redshift's internal
-binary forms, is reported. Query shapes PostgreSQL lacks (QUALIFY, PIVOT/UNPIVOT, select-list alias reuse, SUPER navigation) are rewritten
-first, by queries.py. `'a' + 'b'` is left alone: AWS documents `+` as addition only and `||`/CONCAT for strings
+binary forms, is reported. Query shapes PostgreSQL lacks (QUALIFY, PIVOT/UNPIVOT, select-list alias reuse, SUPER
+navigation) are rewritten first, by queries.py. `'a' + 'b'` is left alone: AWS documents `+` as addition only and `||`/CONCAT for strings
 (https://docs.aws.amazon.com/redshift/latest/dg/r_compound_expressions.html).
 Table references are mapped to their AlloyDB names; identifiers are always quoted.
 """
