@@ -8,6 +8,7 @@ silently. A view an older cluster lacks is reported as not read, and the rest of
 
 from __future__ import annotations
 
+import html
 import json
 import uuid
 
@@ -19,6 +20,9 @@ from steps.dump_schema.core import dump
 from steps.rewrite_ddl.catalog import catalog_from_dict
 from steps.rewrite_ddl.core import render_files
 from steps.rewrite_ddl.overrides import Overrides
+from steps.report.collect import RawRun
+from steps.report.core import build_report
+from steps.report.timefmt import parse_ts
 from steps.rewrite_ddl.tables import Options
 
 ROLE = "arn:aws:iam::123456789012:role/r2a-test"
@@ -82,9 +86,20 @@ def _connect(redshift):
     return conn
 
 
-def _report(catalog: dict) -> dict:
+def _rewrite_report(catalog: dict) -> dict:
     files = render_files(catalog_from_dict(json.loads(json.dumps(catalog))), Overrides(), Options())
-    return {(o["kind"], o["name"]): o for o in json.loads(files.files["rewrite_report.json"])["objects"]}
+    return json.loads(files.files["rewrite_report.json"])
+
+
+def _report(catalog: dict) -> dict:
+    return {(o["kind"], o["name"]): o for o in _rewrite_report(catalog)["objects"]}
+
+
+def _report_html(catalog: dict) -> str:
+    """report.html of a run whose only document is this catalog's rewrite_report.json."""
+    document = _rewrite_report(catalog)
+    raw = RawRun(document["run_id"], {"rewrite_report.json": document}, {})
+    return build_report(raw, parse_ts("2026-01-01T00:05:00Z"), {}).files["report.html"].decode()
 
 
 def test_auto_refresh_and_grants_without_an_alloydb_privilege_are_reported(redshift):
@@ -126,6 +141,9 @@ def test_auto_refresh_and_grants_without_an_alloydb_privilege_are_reported(redsh
     entries = _report(result.catalog)
     for key, (_, reason) in expected.items():
         assert entries[key]["status"] == "unsupported" and reason in entries[key]["reason"], key
+    page = _report_html(result.catalog)       # report.html's "Objects not migrated" lists each with its reason
+    for kind, name in expected:
+        assert html.escape(name) in page and html.escape(entries[(kind, name)]["reason"]) in page, name
     # the materialized view itself still migrates; SELECT stays an ordinary grant
     assert {v["name"] for v in result.catalog["views"]} == {"mv_auto", "mv_plain"}
     assert [g["privileges"] for g in result.catalog["grants"] if g["grantee"] == user] == [["SELECT"]]
