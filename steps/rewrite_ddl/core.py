@@ -111,6 +111,16 @@ _REDSHIFT_ONLY_REASONS = {
     "datashare": "datashare: AlloyDB has no datashares; not migrated",
     "role": "role (role-based access control): not created in AlloyDB; grants that name it apply only once it "
             "exists there",
+    "auto_refresh": "AUTO REFRESH: AlloyDB has no auto-refreshed materialized views; the materialized view is "
+                    "migrated without it (refresh it on a schedule)",
+    "assumerole": "ASSUMEROLE grant: an AWS IAM privilege (the roles COPY, UNLOAD, CREATE MODEL and Lambda UDFs "
+                  "may use) with no AlloyDB equivalent; not migrated",
+    "system_privilege": "system permission granted to a role (role-based access control): AlloyDB grants no "
+                        "such permissions; not migrated (use role attributes such as CREATEROLE there)",
+    "table_privilege": "ALTER or DROP privilege on a table: PostgreSQL has neither privilege (only the owner may "
+                       "alter or drop); not migrated",
+    "language_privilege": "USAGE ON LANGUAGE grant: not migrated (AlloyDB has no Python, Lambda or ML UDF "
+                          "languages; SQL and PL/pgSQL are everyone's there)",
     "unreadable": "dump_schema could not read this catalog view, so these objects were not checked",
 }
 

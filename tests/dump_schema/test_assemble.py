@@ -15,6 +15,7 @@ from steps.dump_schema.assemble import (
     build_catalog,
     parse_acl,
     parse_constraint,
+    redshift_only,
     split_identifiers,
 )
 from steps.dump_schema.backup import render_backup
@@ -183,3 +184,25 @@ def test_backup_bodies_and_comment_lines_cannot_break_out():
     as_option = next(o for o in statements[0].options if o.defname == "as")
     assert as_option.arg[0].sval == body
     assert "-- SHOW TABLE s.t failed: boom\\nGRANT ALL ON SCHEMA s TO PUBLIC;\\u2028GRANT" in backup
+
+
+def test_redshift_only_rows_of_the_grant_and_refresh_views():
+    """SVV_MV_INFO.autorefresh is char(1) 't' by r_SVV_MV_INFO.html's column table and 1 in its example: both
+    read as set. One entry per grantee and object lists its privileges; names are hostile text, written in
+    canonical_name's spelling; PUBLIC's USAGE on SQL is PostgreSQL's default too, so it is no loss."""
+    rows = [("auto_refresh", "s", "mv_t", "t"), ("auto_refresh", "s", "mv_one", 1), ("auto_refresh", "s", "mv_f", "f"),
+            ("auto_refresh", "s", "mv_zero", "0"), ("auto_refresh", "other", "mv_x", "t"),
+            ("assumerole", "arn:aws:iam::1:role/r", "COPY", "user", 'Bob "x"'),
+            ("assumerole", "arn:aws:iam::1:role/r", "UNLOAD", "user", 'Bob "x"'),
+            ("system_privilege", "CREATE USER", "role", "admins"),
+            ("table_privilege", "S", "t.1", "DROP", "group", "etl"),
+            ("table_privilege", "S", "t.1", "ALTER", "group", "etl"),
+            ("language_privilege", "sql", "USAGE", "public", "public"),
+            ("language_privilege", "plpythonu", "USAGE", "public", "public")]
+    entries = redshift_only(rows, Filters(exclude_schemas=("other",)))
+    assert [(e["kind"], e["name"], e["detail"]) for e in entries] == [
+        ("assumerole", 'arn:aws:iam::1:role/r to user "Bob ""x"""', "COPY, UNLOAD"),
+        ("auto_refresh", "s.mv_one", None), ("auto_refresh", "s.mv_t", None),
+        ("language_privilege", "plpythonu to public", "USAGE"),
+        ("system_privilege", "CREATE USER to role admins", None),
+        ("table_privilege", '"S"."t.1" to group etl', "ALTER, DROP")]
