@@ -7,6 +7,7 @@ Put it in front of S3, GCS, the SSH bastion or PostgreSQL and switch faults whil
     proxy.set_fault(Fault.reset_after(1_000_000))         # cut each connection after ~1 MB to the client
     proxy.set_fault(Fault.reset_after(600, count=1))      # cut one connection only, then let traffic through
     proxy.set_fault(Fault.delay(0.5))                     # add latency to every chunk
+    proxy.set_fault(Fault.hold_after(256 * 1024, count=1)) # hold one response after 256 KiB until proxy.release()
     proxy.set_fault(Fault.refuse())                       # close new connections at once
     proxy.cut_all()                                       # drop every open connection now
 
@@ -25,11 +26,11 @@ _CHUNK = 64 * 1024
 
 @dataclass
 class Fault:
-    kind: str = "none"  # none | delay | reset_after | refuse | http_status | stall
+    kind: str = "none"  # none | delay | reset_after | refuse | http_status | stall | hold_after
     seconds: float = 0.0
     limit_bytes: int = 0
     status: int = 503
-    count: int = 0  # http_status, reset_after: how many requests to answer / connections to cut (0 = all)
+    count: int = 0  # http_status, reset_after, hold_after: how many requests / connections it takes (0 = all)
     upstream: bool = False  # reset_after: count the bytes sent to the server (an upload) instead of to the client
 
     @classmethod
@@ -43,6 +44,13 @@ class Fault:
     @classmethod
     def reset_after(cls, limit_bytes: int, *, upstream: bool = False, count: int = 0) -> Fault:
         return cls("reset_after", limit_bytes=limit_bytes, upstream=upstream, count=count)
+
+    @classmethod
+    def hold_after(cls, limit_bytes: int, *, count: int = 0) -> Fault:
+        """Forward `limit_bytes` to the client, then hold the rest (read from the server and kept, so a
+        single-threaded server is not blocked) until `FaultProxy.release()`: an event a test waits for, e.g. "a
+        part's download is under way", that lasts until the test has acted on it."""
+        return cls("hold_after", limit_bytes=limit_bytes, count=count)
 
     @classmethod
     def refuse(cls) -> Fault:
@@ -80,6 +88,8 @@ class FaultProxy:
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._lock = threading.Lock()
+        self._released = asyncio.Event()
+        self.held = threading.Event()  # set once a connection is held (Fault.hold_after)
 
     # ------------------------------------------------------------------ control (called from test threads)
     def start(self) -> FaultProxy:
@@ -100,6 +110,10 @@ class FaultProxy:
     def set_fault(self, fault: Fault) -> None:
         with self._lock:
             self.fault = fault
+
+    def release(self) -> None:
+        """Let every held connection go on (what it held is forwarded first); later holds pass at once."""
+        self._loop.call_soon_threadsafe(self._released.set)
 
     def cut_all(self) -> None:
         """Abort every open connection (both directions), like a crashed peer or a dropped network."""
@@ -174,6 +188,20 @@ class FaultProxy:
                     sink.write_eof()
                 return
             fault = self.fault
+            if not to_server and fault.kind == "hold_after" and sent + len(chunk) > fault.limit_bytes \
+                    and not self._released.is_set() and self._take_fault("hold_after") is not None:
+                self.stats.injected += 1
+                head = max(0, fault.limit_bytes - sent)
+                sink.write(chunk[:head])
+                await sink.drain()
+                sent += head
+                chunk, open_ = await self._hold(source, chunk[head:])
+                if not open_:
+                    sink.write(chunk)
+                    await sink.drain()
+                    with contextlib.suppress(Exception):
+                        sink.write_eof()
+                    return
             if to_server and fault.kind == "http_status":
                 pending_head += chunk
                 if b"\r\n\r\n" not in pending_head and len(pending_head) < 65536:
@@ -209,6 +237,25 @@ class FaultProxy:
                 self.stats.bytes_to_client += len(chunk)
             sink.write(chunk)
             await sink.drain()
+
+    async def _hold(self, source: asyncio.StreamReader, pending: bytes) -> tuple[bytes, bool]:
+        """Keep reading what the server sends until release(): (all of it, whether the server's side is open)."""
+        self.held.set()
+        kept, open_ = [pending], True
+        released = asyncio.ensure_future(self._released.wait())
+        while not released.done():
+            if not open_:
+                await released
+                break
+            read = asyncio.ensure_future(source.read(_CHUNK))
+            await asyncio.wait({read, released}, return_when=asyncio.FIRST_COMPLETED)
+            if read.done():
+                data = read.result()
+                kept.append(data)
+                open_ = bool(data)
+            else:
+                read.cancel()
+        return b"".join(kept), open_
 
     @staticmethod
     async def _answer_http(client: asyncio.StreamWriter, status: int) -> None:

@@ -11,7 +11,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
+from devstack.faultproxy import Fault, FaultProxy
 from tests.table_transfer.conftest import Transfer, quoted
 from workflows.local_env import process_environ
 
@@ -142,3 +144,23 @@ class BackendWatch:
             finally:
                 conn.close()
             self.terminated.append(pids[0])
+
+
+# More than any JSON document the step reads from GCS, less than one unload part of a `numbered_table` of 100,000
+# rows or more: a download held after it is a part's, with its COPY started and stopped mid-part.
+PART_HOLD_BYTES = 256 * 1024
+
+
+@contextmanager
+def held_part_downloads(transfer: Transfer, count: int = 1) -> Iterator[tuple[FaultProxy, dict[str, str]]]:
+    """A proxy in front of the GCS emulator that holds the next `count` part downloads (0: every one) mid-part
+    until `proxy.release()`, and the step environment that goes through it. While a download is held, its COPY
+    stays running on AlloyDB: a watch polling pg_stat_activity sees it whatever the machine's speed."""
+    endpoint = urlparse(transfer.environ["STORAGE_EMULATOR_HOST"])
+    with FaultProxy(endpoint.hostname, endpoint.port) as proxy:
+        proxy.set_fault(Fault.hold_after(PART_HOLD_BYTES, count=count))
+        host, port = proxy.address
+        try:
+            yield proxy, step_environ(transfer, STORAGE_EMULATOR_HOST=f"http://{host}:{port}")
+        finally:
+            proxy.release()

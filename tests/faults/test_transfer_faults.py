@@ -17,6 +17,7 @@ from tests.faults.helpers import (
     emulator_fault,
     emulator_faults,
     expected_summary,
+    held_part_downloads,
     numbered_table,
     run_step,
     step_command,
@@ -157,19 +158,27 @@ LONG_COPY = 4 * BIG  # rows whose COPY lasts ~0.5 s: long enough for BackendWatc
 
 
 def test_alloydb_backend_terminated_mid_copy_is_retried_by_the_step(transfer, matrix):  # noqa: F811
+    """The first part's download is held mid-part, so its COPY is running until the watch has terminated it."""
     outcome = matrix.fault("AlloyDB backend terminated mid-COPY (once)", "load",
                            "the step's own retry; succeeded with exactly the source rows")
-    source, _ = numbered_table(transfer, "terminated", LONG_COPY)
+    source, _ = numbered_table(transfer, "terminated", BIG)
     _stale_target(transfer, "terminated")
     watch = BackendWatch(transfer.alloydb_dsn, terminate_times=1)
-    run = run_step(transfer, "--table", str(source), timeout=120, while_running=watch)
+    with held_part_downloads(transfer) as (proxy, environ):
+        def terminate_the_held_copy() -> None:
+            watch()
+            if watch.terminated:
+                proxy.release()
+
+        run = run_step(transfer, "--table", str(source), timeout=120, environ=environ,
+                       while_running=terminate_the_held_copy)
     loaded = target_summary(transfer, "terminated")
-    outcome.rows_lost = max(0, LONG_COPY - loaded[1])
+    outcome.rows_lost = max(0, BIG - loaded[1])
     outcome.observed = f"{len(watch.terminated)} backend terminated; exit {run.code}, target {loaded}"
-    assert watch.terminated, "the COPY was never seen running"
+    assert proxy.held.is_set() and watch.terminated, "the COPY was never seen running"
     assert run.code == 0, run.output
     assert "retrying" in run.output
-    assert loaded == expected_summary(LONG_COPY)
+    assert loaded == expected_summary(BIG)
 
 
 def test_alloydb_backend_terminated_every_time_fails_transient_and_rerun_completes(transfer, matrix):  # noqa: F811
