@@ -88,7 +88,7 @@ class FaultProxy:
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._lock = threading.Lock()
-        self._released = asyncio.Event()
+        self._gate = asyncio.Event()  # set by release(): lets go the connections held until then
         self.held = threading.Event()  # set once a connection is held (Fault.hold_after)
 
     # ------------------------------------------------------------------ control (called from test threads)
@@ -112,8 +112,12 @@ class FaultProxy:
             self.fault = fault
 
     def release(self) -> None:
-        """Let every held connection go on (what it held is forwarded first); later holds pass at once."""
-        self._loop.call_soon_threadsafe(self._released.set)
+        """Let every connection held so far go on (what it held is forwarded first). A hold_after fault still set
+        (count 0, or uses left) holds the next connections again."""
+        def open_gate() -> None:
+            gate, self._gate = self._gate, asyncio.Event()
+            gate.set()
+        self._loop.call_soon_threadsafe(open_gate)
 
     def cut_all(self) -> None:
         """Abort every open connection (both directions), like a crashed peer or a dropped network."""
@@ -189,7 +193,7 @@ class FaultProxy:
                 return
             fault = self.fault
             if not to_server and fault.kind == "hold_after" and sent + len(chunk) > fault.limit_bytes \
-                    and not self._released.is_set() and self._take_fault("hold_after") is not None:
+                    and self._take_fault("hold_after") is not None:
                 self.stats.injected += 1
                 head = max(0, fault.limit_bytes - sent)
                 sink.write(chunk[:head])
@@ -242,7 +246,7 @@ class FaultProxy:
         """Keep reading what the server sends until release(): (all of it, whether the server's side is open)."""
         self.held.set()
         kept, open_ = [pending], True
-        released = asyncio.ensure_future(self._released.wait())
+        released = asyncio.ensure_future(self._gate.wait())
         while not released.done():
             if not open_:
                 await released

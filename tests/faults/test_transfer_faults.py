@@ -184,14 +184,25 @@ def test_alloydb_backend_terminated_mid_copy_is_retried_by_the_step(transfer, ma
 def test_alloydb_backend_terminated_every_time_fails_transient_and_rerun_completes(transfer, matrix):  # noqa: F811
     outcome = matrix.fault("AlloyDB backend terminated on every COPY attempt", "load",
                            "exit 1 (transient), no partial rows, re-run succeeds")
-    source, _ = numbered_table(transfer, "killed_always", LONG_COPY)
+    source, _ = numbered_table(transfer, "killed_always", BIG)
     _stale_target(transfer, "killed_always")
     watch = BackendWatch(transfer.alloydb_dsn, terminate_times=100)
-    run = run_step(transfer, "--table", str(source), timeout=150, while_running=watch)
+    with held_part_downloads(transfer, count=0) as (proxy, environ):  # every try's COPY held until terminated
+        released: list[int] = []
+
+        def terminate_each_held_copy() -> None:
+            watch()
+            if len(watch.terminated) > len(released):
+                released.append(len(watch.terminated))
+                proxy.release()
+
+        run = run_step(transfer, "--table", str(source), timeout=150, environ=environ,
+                       while_running=terminate_each_held_copy)
     line = one_error_line(run.output, "table_transfer")
     outcome.observed = f"{len(watch.terminated)} backends terminated; exit {run.code}: {line[:60]}"
+    assert proxy.held.is_set() and len(watch.terminated) > 1, run.output
     assert run.code == 1 and transfer.result(source)["error"]["transient"] is True
-    _failed_then_rerun(transfer, source, "killed_always", LONG_COPY, outcome)
+    _failed_then_rerun(transfer, source, "killed_always", BIG, outcome)
 
 
 @pytest.mark.parametrize("phase", ["copy", "load"])  # unload: test_step_sigkilled_during_unload_then_rerun_…
