@@ -130,6 +130,27 @@ class BackendWatch:
         finally:
             conn.close()
 
+    def wait_until_gone(self, timeout: float = 30) -> None:
+        """Until no session of the step is left: a killed step's part in flight rolls back once its backend finds
+        the client gone."""
+        import psycopg2
+
+        deadline = time.monotonic() + timeout
+        while True:
+            conn = psycopg2.connect(self._dsn)
+            conn.autocommit = True
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                "AND application_name = 'r2a/table_transfer'")
+                    (left,) = cur.fetchone()
+            finally:
+                conn.close()
+            if not left:
+                return
+            assert time.monotonic() < deadline, f"{left} sessions of the killed step still open after {timeout} s"
+            time.sleep(0.05)
+
     def __call__(self) -> None:
         pids = self.copy_backends()
         self.copy_seen = self.copy_seen or bool(pids)

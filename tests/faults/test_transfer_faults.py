@@ -210,7 +210,7 @@ def test_step_sigkilled_then_rerun_has_exactly_the_source_rows(transfer, matrix,
     outcome = matrix.fault(f"step process SIGKILLed during {phase}", phase,
                            "target unchanged; re-run: exactly the source rows, no duplicates")
     name = f"killed_in_{phase}"
-    source, _ = numbered_table(transfer, name, LONG_COPY)
+    source, _ = numbered_table(transfer, name, BIG)
     _stale_target(transfer, name)
     watch = BackendWatch(transfer.alloydb_dsn)
     if phase == "copy":  # the UNLOAD has ended and is recorded in the part ledger: its last parts are on their way
@@ -219,21 +219,25 @@ def test_step_sigkilled_then_rerun_has_exactly_the_source_rows(transfer, matrix,
     else:
         def kill_when(output: str) -> bool:
             return watch.copy_seen
-    run = run_step(transfer, "--table", str(source), timeout=120, kill_when=kill_when, while_running=watch)
+    # every part's download held mid-part: the load cannot end before the kill, and in the load phase the first
+    # part's COPY runs until it
+    with held_part_downloads(transfer, count=0) as (proxy, environ):
+        run = run_step(transfer, "--table", str(source), timeout=120, environ=environ, kill_when=kill_when,
+                       while_running=watch)
     assert run.code is None and not run.timed_out, f"the step ended before it was killed: {run.output}"
     if phase == "load":
-        assert watch.copy_seen
+        assert watch.copy_seen and proxy.held.is_set()
     outcome.observed = f"killed after {run.seconds} s; target then {target_summary(transfer, name)}"
     assert target_summary(transfer, name) == (1, 1, -1), "a killed step left partial rows"
-    time.sleep(1.0)  # the killed session's part in flight rolls back once its backend finds the client gone
+    watch.wait_until_gone()  # the killed session's part in flight rolls back once its backend finds the client gone
     state, committed = _load_state(transfer), _committed_parts(transfer)
     rerun = run_step(transfer, "--table", str(source), timeout=120)
     loaded = target_summary(transfer, name)
-    outcome.rows_lost = max(0, LONG_COPY - loaded[1])
+    outcome.rows_lost = max(0, BIG - loaded[1])
     last = transfer.result(source)["attempts"][-1]
     outcome.observed += f"; re-run exit {rerun.code}, target {loaded}, {len(last['parts_reused'])} parts reused"
     assert rerun.code == 0, rerun.output
-    assert loaded == expected_summary(LONG_COPY)
+    assert loaded == expected_summary(BIG)
     assert transfer.result(source)["status"] == "succeeded"
     if phase == "copy":
         assert state == "unloaded"
