@@ -265,17 +265,31 @@ def _committed_parts(transfer) -> list[str]:  # noqa: F811
 def test_sigterm_during_the_load_records_the_table_and_rerun_completes(transfer, matrix):  # noqa: F811
     outcome = matrix.fault("SIGTERM (once) while COPY runs", "load",
                            "exit 1 (Stopped, transient) within seconds, target unchanged, re-run succeeds")
-    source, _ = numbered_table(transfer, "terminated_in_load", LONG_COPY)
+    source, _ = numbered_table(transfer, "terminated_in_load", BIG)
     _stale_target(transfer, "terminated_in_load")
     watch = BackendWatch(transfer.alloydb_dsn)
-    run = run_step(transfer, "--table", str(source), timeout=120, kill_when=lambda _output: watch.copy_seen,
-                   kill_signal=signal.SIGTERM, while_running=watch)
+    signalled: list[bool] = []
+
+    def sigterm_once_the_copy_is_held(_output: str) -> bool:
+        signalled.append(watch.copy_seen)
+        return watch.copy_seen
+
+    with held_part_downloads(transfer) as (proxy, environ):
+        def release_once_signalled() -> None:  # the step stops at its next read of the part
+            watch()
+            if any(signalled):
+                proxy.release()
+
+        run = run_step(transfer, "--table", str(source), timeout=120, environ=environ,
+                       kill_when=sigterm_once_the_copy_is_held, kill_signal=signal.SIGTERM,
+                       while_running=release_once_signalled)
     result = transfer.result(source)
     outcome.observed = f"exit {run.code} after {run.seconds} s, {result['status']}: " \
                        f"{(result['error'] or {}).get('message', '')[:50]}"
     assert watch.copy_seen and not run.timed_out, run.output
     assert run.code == 1 and result["status"] == "failed" and result["error"]["error_class"] == "Stopped"
-    _failed_then_rerun(transfer, source, "terminated_in_load", LONG_COPY, outcome)
+    assert proxy.held.is_set()
+    _failed_then_rerun(transfer, source, "terminated_in_load", BIG, outcome)
 
 
 def test_no_table_data_touches_local_disk(transfer, matrix, tmp_path):  # noqa: F811
