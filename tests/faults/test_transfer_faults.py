@@ -154,7 +154,6 @@ def test_source_column_added_after_planning_moves_the_planned_columns(transfer, 
 
 
 BIG = 300_000  # rows: about a second from UNLOAD to commit on devstack (the rows that need longer add a stall)
-LONG_COPY = 4 * BIG  # rows whose COPY lasts ~0.5 s: long enough for BackendWatch (50 ms polls) to catch each try
 
 
 def test_alloydb_backend_terminated_mid_copy_is_retried_by_the_step(transfer, matrix):  # noqa: F811
@@ -359,22 +358,26 @@ def test_object_store_down_fails_transient_and_rerun_completes(transfer, matrix,
 def test_step_sigkilled_during_staged_load_leaves_no_staging_table_after_rerun(transfer, matrix):  # noqa: F811
     outcome = matrix.fault("step SIGKILLed during a staged load (--load-sessions 2)", "load",
                            "target unchanged; re-run: exact rows, no r2a_staging table left")
-    source, _ = numbered_table(transfer, "staged", LONG_COPY)
+    source, _ = numbered_table(transfer, "staged", BIG)
     _stale_target(transfer, "staged")
     watch = BackendWatch(transfer.alloydb_dsn)
     args = ("--table", str(source), "--load-sessions", "2")
-    run = run_step(transfer, *args, timeout=120, kill_when=lambda output: watch.copy_seen, while_running=watch)
-    assert run.code is None and watch.copy_seen, f"the step ended before it was killed: {run.output}"
+    with held_part_downloads(transfer) as (proxy, environ):  # the first part's COPY runs until the kill
+        run = run_step(transfer, *args, timeout=120, environ=environ, kill_when=lambda output: watch.copy_seen,
+                       while_running=watch)
+    assert run.code is None and watch.copy_seen and proxy.held.is_set(), \
+        f"the step ended before it was killed: {run.output}"
+    watch.wait_until_gone()
     assert target_summary(transfer, "staged") == (1, 1, -1), "a killed step left partial rows"
     staging_sql = "SELECT count(*) FROM pg_tables WHERE schemaname = 'r2a_staging'"
     left_by_kill = transfer.pg_rows(staging_sql)[0][0]
     rerun = run_step(transfer, *args, timeout=120)
     loaded = target_summary(transfer, "staged")
     leftovers = transfer.pg_rows(staging_sql)[0][0]
-    outcome.rows_lost = max(0, LONG_COPY - loaded[1])
+    outcome.rows_lost = max(0, BIG - loaded[1])
     outcome.observed = f"staging tables after kill {left_by_kill}, after re-run {leftovers}; exit {rerun.code}"
     assert rerun.code == 0, rerun.output
-    assert loaded == expected_summary(LONG_COPY) and leftovers == 0
+    assert loaded == expected_summary(BIG) and leftovers == 0
 
 
 def test_target_table_dropped_before_transfer_fails_in_one_line(transfer, matrix):  # noqa: F811
