@@ -30,6 +30,7 @@ from tests.faults.helpers import (
     clear_emulator_faults,
     emulator_fault,
     expected_summary,
+    held_part_downloads,
     numbered_table,
     run_step,
     step_environ,
@@ -327,17 +328,25 @@ def test_staged_loader_session_terminated_is_retried_on_a_new_connection(transfe
     connection ('connection already closed' five times) and fail the table."""
     outcome = matrix.fault("AlloyDB backend of a staged loader terminated mid-COPY (once)", "load",
                            "the part retried on a new connection; succeeded with exactly the source rows")
-    source, _ = numbered_table(transfer, "staged_cut", FAN_OUT_ROWS)
+    rows = 300_000
+    source, _ = numbered_table(transfer, "staged_cut", rows)
     _plant_sentinel(transfer, "staged_cut")
     watch = BackendWatch(transfer.alloydb_dsn, terminate_times=1)
-    run = run_step(transfer, "--table", str(source), "--load-sessions", "2", timeout=120, while_running=watch)
+    with held_part_downloads(transfer) as (proxy, environ):  # the first part's COPY runs until it is terminated
+        def terminate_the_held_copy() -> None:
+            watch()
+            if watch.terminated:
+                proxy.release()
+
+        run = run_step(transfer, "--table", str(source), "--load-sessions", "2", timeout=120, environ=environ,
+                       while_running=terminate_the_held_copy)
     loaded = target_summary(transfer, "staged_cut")
-    outcome.rows_lost = max(0, FAN_OUT_ROWS - loaded[1])
+    outcome.rows_lost = max(0, rows - loaded[1])
     outcome.observed = f"{len(watch.terminated)} backend terminated; exit {run.code}, target {loaded}"
-    assert watch.terminated, "the COPY was never seen running"
+    assert proxy.held.is_set() and watch.terminated, "the COPY was never seen running"
     assert run.code == 0, run.output
     assert "retrying" in run.output and "connection already closed" not in run.output, run.output
-    assert loaded == expected_summary(FAN_OUT_ROWS)
+    assert loaded == expected_summary(rows)
 
 
 def test_a_copy_cut_by_a_server_crash_is_transient():
