@@ -103,6 +103,11 @@ class FaultProxy:
                 self._server.close()
             for writer in list(self._writers):
                 writer.transport.abort()
+            # what a held connection still waits on (its release, its next read) ends with the proxy
+            pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
