@@ -32,6 +32,7 @@ class Fault:
     status: int = 503
     count: int = 0  # http_status, reset_after, hold_after: how many requests / connections it takes (0 = all)
     upstream: bool = False  # reset_after: count the bytes sent to the server (an upload) instead of to the client
+    skip: int = 0  # hold_after: how many connections reaching the limit pass before it holds
 
     @classmethod
     def none(cls) -> Fault:
@@ -46,11 +47,12 @@ class Fault:
         return cls("reset_after", limit_bytes=limit_bytes, upstream=upstream, count=count)
 
     @classmethod
-    def hold_after(cls, limit_bytes: int, *, count: int = 0) -> Fault:
+    def hold_after(cls, limit_bytes: int, *, count: int = 0, skip: int = 0) -> Fault:
         """Forward `limit_bytes` to the client, then hold the rest (read from the server and kept, so a
         single-threaded server is not blocked) until `FaultProxy.release()`: an event a test waits for, e.g. "a
-        part's download is under way", that lasts until the test has acted on it."""
-        return cls("hold_after", limit_bytes=limit_bytes, count=count)
+        part's download is under way", that lasts until the test has acted on it. The first `skip` connections
+        that reach the limit pass."""
+        return cls("hold_after", limit_bytes=limit_bytes, count=count, skip=skip)
 
     @classmethod
     def refuse(cls) -> Fault:
@@ -152,6 +154,9 @@ class FaultProxy:
             fault = self.fault
             if fault.kind != kind:
                 return None
+            if fault.skip:
+                fault.skip -= 1
+                return None
             if fault.count:
                 fault.count -= 1
                 if fault.count == 0:
@@ -190,6 +195,7 @@ class FaultProxy:
                     client: asyncio.StreamWriter) -> None:
         sent = 0
         pending_head = b""
+        hold_decided = False  # hold_after is taken (or skipped) once per connection
         while True:
             chunk = await source.read(_CHUNK)
             if not chunk:
@@ -197,20 +203,22 @@ class FaultProxy:
                     sink.write_eof()
                 return
             fault = self.fault
-            if not to_server and fault.kind == "hold_after" and sent + len(chunk) > fault.limit_bytes \
-                    and self._take_fault("hold_after") is not None:
-                self.stats.injected += 1
-                head = max(0, fault.limit_bytes - sent)
-                sink.write(chunk[:head])
-                await sink.drain()
-                sent += head
-                chunk, open_ = await self._hold(source, chunk[head:])
-                if not open_:
-                    sink.write(chunk)
+            if not to_server and not hold_decided and fault.kind == "hold_after" \
+                    and sent + len(chunk) > fault.limit_bytes:
+                hold_decided = True
+                if self._take_fault("hold_after") is not None:
+                    self.stats.injected += 1
+                    head = max(0, fault.limit_bytes - sent)
+                    sink.write(chunk[:head])
                     await sink.drain()
-                    with contextlib.suppress(Exception):
-                        sink.write_eof()
-                    return
+                    sent += head
+                    chunk, open_ = await self._hold(source, chunk[head:])
+                    if not open_:
+                        sink.write(chunk)
+                        await sink.drain()
+                        with contextlib.suppress(Exception):
+                            sink.write_eof()
+                        return
             if to_server and fault.kind == "http_status":
                 pending_head += chunk
                 if b"\r\n\r\n" not in pending_head and len(pending_head) < 65536:

@@ -173,15 +173,17 @@ PART_HOLD_BYTES = 256 * 1024
 
 
 @contextmanager
-def held_part_downloads(transfer: Transfer, count: int = 1) -> Iterator[tuple[FaultProxy, dict[str, str]]]:
-    """A proxy in front of the GCS emulator that holds the next `count` part downloads (0: every one) mid-part
+def held_part_downloads(transfer: Transfer, count: int = 1, skip: int = 0) \
+        -> Iterator[tuple[FaultProxy, dict[str, str]]]:
+    """A proxy in front of the GCS emulator that holds the next `count` part downloads (0: every one; the first
+    `skip` pass) mid-part
     until `proxy.release()`, and the step environment that goes through it. While a download is held, its COPY
     stays running on AlloyDB: a watch polling pg_stat_activity sees it whatever the machine's speed. A COPY
     terminated meanwhile fails in the step only once its download goes on (the step is blocked reading it), so
     release after acting."""
     endpoint = urlparse(transfer.environ["STORAGE_EMULATOR_HOST"])
     with FaultProxy(endpoint.hostname, endpoint.port) as proxy:
-        proxy.set_fault(Fault.hold_after(PART_HOLD_BYTES, count=count))
+        proxy.set_fault(Fault.hold_after(PART_HOLD_BYTES, count=count, skip=skip))
         host, port = proxy.address
         try:
             yield proxy, step_environ(transfer, STORAGE_EMULATOR_HOST=f"http://{host}:{port}")

@@ -118,3 +118,14 @@ def test_hold_after_keeps_the_rest_until_released_then_forwards_all_of_it(proxy)
             received += chunk
     assert received.endswith(PAYLOAD)
     assert fetch(proxy) == (200, PAYLOAD)  # one connection held; later ones pass
+
+
+def test_hold_after_lets_the_first_skip_connections_pass(proxy):
+    proxy.set_fault(Fault.hold_after(100_000, skip=1))
+    assert fetch(proxy) == (200, PAYLOAD) and not proxy.held.is_set()
+    with socket.create_connection(proxy.address, timeout=5) as client:
+        client.sendall(b"GET /obj HTTP/1.0\r\n\r\n")
+        assert proxy.held.wait(5)
+    proxy.set_fault(Fault())
+    proxy.release()
+    assert fetch(proxy) == (200, PAYLOAD)
