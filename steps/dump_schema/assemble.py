@@ -271,8 +271,7 @@ def redshift_only(rows: list[tuple], filters: Filters) -> list[dict]:
         shaped = _shape_redshift_only(row)
         if shaped is None:
             continue
-        kind, schema, name, detail = shaped
-        home = name if kind == "external_schema" else schema
+        kind, schema, name, detail, home = shaped
         if home is not None and kind != "unreadable" and not filters.schema_wanted(str(home)):
             continue
         key = (kind, canonical_name(str(schema), str(name)) if schema else str(name))
@@ -294,30 +293,39 @@ def _grantee(identity_type: Any, identity_name: Any) -> str:
     return "public" if kind == "public" else f"{kind} {canonical_part(name)}".strip()
 
 
-def _shape_redshift_only(row: tuple) -> tuple[str, str | None, str, str | None] | None:
-    """(kind, schema, name, detail) of one row of queries.REDSHIFT_ONLY; None for a row that is no object to
-    report (a materialized view without AUTO REFRESH, the default USAGE on SQL)."""
+def _shape_redshift_only(row: tuple) -> tuple[str, str | None, str, str | None, str | None] | None:
+    """(kind, schema, name, detail, home schema) of one row of queries.REDSHIFT_ONLY; None for a row that is no
+    object to report (a materialized view without AUTO REFRESH, the default USAGE on SQL). The home schema is the
+    one the schema filters judge (None: always listed)."""
     kind = row[0]
     if kind == "auto_refresh":
         _, schema, name, flag = row
-        return (kind, schema, name, None) if str(flag).strip().lower() in _TRUE or flag is True else None
+        return (kind, schema, name, None, schema) if str(flag).strip().lower() in _TRUE or flag is True else None
     if kind == "assumerole":
         _, arn, command, identity_type, identity_name = row
-        return kind, None, f"{arn} to {_grantee(identity_type, identity_name)}", command
+        return kind, None, f"{arn} to {_grantee(identity_type, identity_name)}", command, None
     if kind == "system_privilege":
         _, privilege, identity_type, identity_name = row
-        return kind, None, f"{privilege} to {_grantee(identity_type, identity_name)}", None
+        return kind, None, f"{privilege} to {_grantee(identity_type, identity_name)}", None, None
     if kind == "table_privilege":
         _, schema, table, privilege, identity_type, identity_name = row
         return kind, None, f"{canonical_name(str(schema), str(table))} to {_grantee(identity_type, identity_name)}", \
-            privilege
+            privilege, schema
     if kind == "language_privilege":
         _, language, privilege, identity_type, identity_name = row
         if str(language).lower() in _DEFAULT_LANGUAGES and str(identity_type).lower() == "public":
             return None
-        return kind, None, f"{canonical_part(str(language))} to {_grantee(identity_type, identity_name)}", privilege
+        return kind, None, f"{canonical_part(str(language))} to {_grantee(identity_type, identity_name)}", privilege, \
+            None
+    if kind == "rls_table":
+        _, schema, table, conjunction = row
+        return kind, schema, table, f"policies combined with {str(conjunction or 'and').strip().upper()}", schema
+    if kind == "rls_attachment":
+        _, schema, table, policy, grantee_kind, grantee = row
+        return kind, None, (f"{canonical_part(str(policy))} on {canonical_name(str(schema), str(table))} "
+                            f"to {_grantee(grantee_kind, grantee)}"), None, schema
     _, schema, name, detail = row
-    return kind, schema, name, detail
+    return kind, schema, name, detail, name if kind == "external_schema" else schema
 
 
 def _grants(kind: str, schema: str, name: str, owner: str | None, acl: Any) -> list[dict]:

@@ -97,6 +97,12 @@ REDSHIFT_ONLY = {
     "library": ("pg_library", "SELECT NULL, name, NULL FROM pg_library"),
     "model": ("svv_ml_model_info", "SELECT trim(schema_name), trim(model_name), NULL FROM svv_ml_model_info"),
     "rls_policy": ("svv_rls_policy", "SELECT NULL, polname, 'USING (' || polqual || ')' FROM svv_rls_policy"),
+    # visible to every user (a regular one sees its own tables); the attachments only to sys:secadmin, so a
+    # dump user without that role finds that view unreadable, which the report says
+    "rls_table": ("svv_rls_relation",
+                  "SELECT relschema, relname, rls_conjunction_type FROM svv_rls_relation WHERE is_rls_on"),
+    "rls_attachment": ("svv_rls_attached_policy",
+                       "SELECT relschema, relname, polname, granteekind, grantee FROM svv_rls_attached_policy"),
     "datashare": ("svv_datashares", "SELECT NULL, share_name, lower(share_type) FROM svv_datashares"),
     "role": ("svv_roles", "SELECT NULL, role_name, NULL FROM svv_roles"),
     # autorefresh is char(1) 't' by the page's column table, 1 in its example: compared in Python

@@ -108,6 +108,10 @@ _REDSHIFT_ONLY_REASONS = {
     "library": "Python library for Python UDFs: AlloyDB has no plpythonu library store; not migrated",
     "model": "Redshift ML model (trained in SageMaker): not migrated",
     "rls_policy": "row-level security policy: not migrated (recreate it as a PostgreSQL row security policy)",
+    "rls_table": "row-level security is ON for this table in Redshift: AlloyDB gets the table without it, so "
+                 "every user granted SELECT there reads every row; enable row security and create its policies "
+                 "in AlloyDB before granting access",
+    "rls_attachment": "row-level security policy attachment: not migrated (the policy is not created in AlloyDB)",
     "datashare": "datashare: AlloyDB has no datashares; not migrated",
     "role": "role (role-based access control): not created in AlloyDB; grants that name it apply only once it "
             "exists there",

@@ -1,10 +1,11 @@
-"""Objects that hold no data (external schema and table, library, model, RLS policy, datashare, Lambda UDF), a
-materialized view's AUTO REFRESH and the grants AlloyDB has no privilege for (ASSUMEROLE, system permissions,
-ALTER / DROP on a table, USAGE ON LANGUAGE), created over the wire in the Redshift emulator, reach catalog.json
-through the system views AWS documents for them (https://docs.aws.amazon.com/redshift/latest/dg/r_<VIEW>.html:
-SVV_MV_INFO, SVV_IAM_PRIVILEGES, SVV_SYSTEM_PRIVILEGES, SVV_RELATION_PRIVILEGES, SVV_LANUGAGE_PRIVILEGES, …; the
-UDF through pg_proc) and come out of rewrite_ddl's report as not migrated, each with its reason: none is dropped
-silently. A view an older cluster lacks is reported as not read, and the rest of the dump goes on."""
+"""Objects that hold no data (external schema and table, library, model, RLS policy with its attachment and the
+table it protects, datashare, Lambda UDF), a materialized view's AUTO REFRESH and the grants AlloyDB has no
+privilege for (ASSUMEROLE, system permissions, ALTER / DROP on a table, USAGE ON LANGUAGE), created over the wire
+in the Redshift emulator, reach catalog.json through the system views AWS documents for them
+(https://docs.aws.amazon.com/redshift/latest/dg/r_<VIEW>.html: SVV_MV_INFO, SVV_IAM_PRIVILEGES,
+SVV_SYSTEM_PRIVILEGES, SVV_RELATION_PRIVILEGES, SVV_LANGUAGE_PRIVILEGES, SVV_RLS_RELATION, …; the UDF through
+pg_proc) and come out of rewrite_ddl's report as not migrated, each with its reason: none is dropped silently. A
+view an older cluster lacks is reported as not read, and the rest of the dump goes on."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def test_objects_without_data_are_reported_not_migrated(redshift):
         "settings (s3_bucket 'bucket')",
         f"create rls policy pol_{tag} with (b varchar(10)) using (b = 'x')",
         f"attach rls policy pol_{tag} on {schema}.t to public",
+        f"alter table {schema}.t row level security on conjunction type or",
         f"create datashare share_{tag}",
         f"create role role_{tag}",
         f"create external function {schema}.exf_{tag}(int) returns int volatile lambda 'fn' iam_role '{ROLE}'",
@@ -75,6 +77,11 @@ def test_objects_without_data_are_reported_not_migrated(redshift):
         assert entries[key]["status"] == "unsupported" and entries[key]["reason"], key
     assert "s3://lake/clicks/" in entries[("external_table", f"{external}.clicks")]["reason"]
     assert "USING (b = 'x')" in entries[("rls_policy", f"pol_{tag}")]["reason"]
+    # r_SVV_RLS_RELATION.html, r_SVV_RLS_ATTACHED_POLICY.html: the table AlloyDB gets without its row security
+    rls_table = entries[("rls_table", f"{schema}.t")]
+    assert rls_table["status"] == "unsupported" and "every user granted SELECT there reads every row" in \
+        rls_table["reason"] and "combined with OR" in rls_table["reason"]
+    assert entries[("rls_attachment", f"pol_{tag} on {schema}.t to public")]["status"] == "unsupported"
     [lambda_udf] = [o for o in report["objects"] if o["kind"] == "function" and f"exf_{tag}" in o["name"]]
     assert lambda_udf["status"] == "unsupported" and "exfunc" in lambda_udf["reason"]
 
