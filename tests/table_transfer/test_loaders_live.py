@@ -11,8 +11,10 @@ import threading
 from dataclasses import replace
 
 from shared.partledger import UNLOADED, LoadKey, LoadRecord
+from shared.staging import STAGING_SCHEMA
 from steps.table_transfer.loaders import _all_published
 from tests.faults.helpers import emulator_fault, expected_summary, numbered_table, run_step, target_summary
+from tests.support.slow_copy import slow_new_tables
 from tests.table_transfer.test_part_ledger_live import ROWS, SMALL_PARTS, _ledger, _slow_parts
 
 
@@ -135,3 +137,27 @@ def test_a_manifest_cleaned_up_after_the_switch_means_nothing_more_to_load(trans
                         "\\N", 10, {}, gone)
     assert _all_published(transfer.store, record, {})
     assert not _all_published(transfer.store, replace(record, manifest_url=None), {})
+
+
+def test_two_loaders_of_a_rerun_load_the_shadow_and_it_is_switched_in_once(transfer):
+    """A re-run of a loaded table (the nightly run) loads into a shadow in r2a_staging: the further loader follows
+    the load's record there."""
+    source, _ = numbered_table(transfer, "rerun_two", ROWS)
+    first = run_step(transfer, "--table", str(source), *SMALL_PARTS, timeout=240)
+    assert first.code == 0, first.output
+    slow_new_tables(transfer.alloydb_dsn, STAGING_SCHEMA, 1.0)
+    helper: list = []
+    thread = _second_loader(transfer, source, helper)
+    run = run_step(transfer, "--table", str(source), *SMALL_PARTS, timeout=240)
+    thread.join(240)
+    assert run.code == 0, run.output
+    second = _loader_line(helper[0].output)
+    assert int(second["parts_loaded"]) >= 1, helper[0].output
+    assert target_summary(transfer, "rerun_two") == expected_summary(ROWS)
+    result = transfer.result(source)
+    last = result["attempts"][-1]
+    assert last["switch"] in ("rename", "truncate-insert")  # through a shadow, not into the target
+    assert len(last["parts_reused"]) == int(second["parts_loaded"])  # the further loader's, counted once
+    assert result["rows_source"] == result["rows_loaded"] == ROWS
+    assert [p["name"] for p in result["phases"]].count("load (loader 2)") == 1
+    assert _ledger(transfer) == (None, {})

@@ -3,11 +3,8 @@ loaders-per-big-table 3, pre-data's fan-out gives the schema's one table three i
 loader-3-of-3), three table-transfer pods run, the rows arrive exactly once, and the report shows one table whose
 timeline lane holds the further loaders' phases.
 
-So that the further loaders get parts however fast the machine, each part's COPY is slowed: an event trigger puts a
-statement-level AFTER INSERT trigger that sleeps on the table when pre-data creates it (an event trigger on
-ddl_command_end sees the command through pg_event_trigger_ddl_commands(),
-https://www.postgresql.org/docs/16/event-trigger-definition.html; COPY FROM fires statement-level INSERT triggers,
-https://www.postgresql.org/docs/16/sql-copy.html).
+So that the further loaders get parts however fast the machine, each part's COPY is slowed
+(tests/support/slow_copy.py).
 """
 
 from __future__ import annotations
@@ -26,6 +23,7 @@ from shared.config import load_settings
 from shared.identifiers import parse_table_ref
 from shared.objectstore import ObjectStore, RunLayout, new_run_id
 from tests.conftest import admin_connection
+from tests.support.slow_copy import slow_new_tables
 from workflows.demo import copy_report
 from workflows.local_env import devstack_environment
 from workflows.run_local import RENDERED, run_workflow
@@ -35,27 +33,6 @@ K = 3
 PART_S = 2.0
 
 pytestmark = pytest.mark.timeout(600)
-
-
-def _slow_new_tables(dsn: str, schema: str) -> None:
-    conn = psycopg2.connect(dsn)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE FUNCTION public.slow_part() RETURNS trigger LANGUAGE plpgsql "
-                                "AS $$BEGIN PERFORM pg_sleep({}); RETURN NULL; END$$").format(sql.Literal(PART_S)))
-            cur.execute(sql.SQL(
-                "CREATE FUNCTION public.slow_new_tables() RETURNS event_trigger LANGUAGE plpgsql AS $$ "
-                "DECLARE r record; BEGIN "
-                "FOR r IN SELECT object_identity FROM pg_event_trigger_ddl_commands() "
-                "WHERE command_tag = 'CREATE TABLE' AND schema_name = {} LOOP "
-                "EXECUTE format('CREATE TRIGGER slow_part AFTER INSERT ON %s FOR EACH STATEMENT "
-                "EXECUTE FUNCTION public.slow_part()', r.object_identity); END LOOP; END $$").format(
-                    sql.Literal(schema)))
-            cur.execute("CREATE EVENT TRIGGER slow_new_tables ON ddl_command_end WHEN TAG IN ('CREATE TABLE') "
-                        "EXECUTE FUNCTION public.slow_new_tables()")
-    finally:
-        conn.close()
 
 
 @pytest.fixture
@@ -74,7 +51,7 @@ def big_table(devstack, redshift):
         with admin.cursor() as cur:
             cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
         dsn = envfile.postgres_dsn(devstack, database)
-        _slow_new_tables(dsn, schema)
+        slow_new_tables(dsn, schema, PART_S)
         yield schema, database, dsn
     finally:
         with source.cursor() as cur:
