@@ -143,7 +143,9 @@ def main(
 
 
 def _run_loader(ctx: TransferContext, item: LoaderItem, plan: str | None, wait_s: float) -> None:
-    """A further loader of one big table: no result file (the table's own item writes it), a log line."""
+    """A further loader of one big table: no result file (the table's own item writes it), a log line, and progress
+    0/0: Argo sums its pods' progress into the run's, and the table is counted by its own item."""
+    progress.report(0, 0)
     selection = select_tables(ctx.store, ctx.layout, table=str(item.table), batch=None, plan_url=plan)
     if selection.missing:
         raise BadInputError(f"table {item.table} is not in the plan (tables.json)")

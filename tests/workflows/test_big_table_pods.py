@@ -22,11 +22,12 @@ from devstack import env as envfile
 from shared.config import load_settings
 from shared.identifiers import parse_table_ref
 from shared.objectstore import ObjectStore, RunLayout, new_run_id
+from shared.progress import Progress
 from tests.conftest import admin_connection
 from tests.support.slow_copy import slow_new_tables
 from workflows.demo import copy_report
 from workflows.local_env import devstack_environment
-from workflows.run_local import RENDERED, run_workflow
+from workflows.run_local import RENDERED, node_progress, run_workflow
 
 ROWS = 400_000  # 4 slices: at least four parts
 K = 3
@@ -83,6 +84,8 @@ def test_a_big_table_is_loaded_by_k_pods_and_reported_as_one_table(devstack, big
                     f"table-transfer(2:loader-3-of-{K}:{table})"]
     # one try each: a further loader that lost a race with loader 1's switch and clean-up would have failed once
     assert {(n.phase, n.attempts) for n in result.nodes if n.name in pods} == {("Succeeded", 1)}
+    # the run's progress (Argo's sum over the pods) counts the table once: the further loaders report 0/0
+    assert node_progress([n for n in result.nodes if n.name in pods]) == Progress(1, 1)
 
     conn = psycopg2.connect(dsn)
     try:
