@@ -13,8 +13,8 @@ import typer
 from shared import argo_outputs, progress, stopping
 from shared.cli import StepApp, checked, error_line, step_boundary
 from shared.connections import alloydb_connection, reusing_tunnels
-from shared.errors import BadInputError, ExitCode
-from shared.identifiers import parse_table_ref
+from shared.errors import BadInputError, ExitCode, ObjectStoreError
+from shared.identifiers import TableRef, parse_table_ref
 from shared.loader_items import LoaderItem, parse_loader_item
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
@@ -157,9 +157,14 @@ def _run_loader(ctx: TransferContext, item: LoaderItem, plan: str | None, wait_s
           rows_loaded=report.rows_loaded, ended=report.ended, cpu_s=round(time.process_time(), 3))
 
 
-def _succeeded(ctx: TransferContext, source) -> bool:
+def _succeeded(ctx: TransferContext, source: TableRef) -> bool:
+    """The table's result in the run says succeeded (a result being replaced, or unreadable, says no)."""
     url = ctx.layout.result(source)
-    return ctx.store.exists(url) and ctx.store.read_json(url).get("status") == "succeeded"
+    try:
+        document = ctx.store.read_json(url) if ctx.store.exists(url) else None
+    except (ObjectStoreError, BadInputError):
+        return False
+    return isinstance(document, dict) and document.get("status") == "succeeded"
 
 
 if __name__ == "__main__":
