@@ -14,11 +14,11 @@ loader 1 reads from the ledger what each further loader committed and when, and 
 N)` of the table's one result: the report shows one row per table, its pods in its timeline lane.
 
 A further loader waits as long as loader 1 runs (it holds the table's run lock, shared/runlock.py, for its whole
-transfer), however long its UNLOAD takes. It ends once the load is switched in (its ledger rows are gone), or the
-UNLOAD is recorded finished and every part of its manifest is committed, or when loader 1 has not been running for
-`wait_s` (it has not begun, or it stopped: its next attempt loads what is left), or after a short grace when loader
-1 is not running, no load is in the ledger and the table's result in the run says succeeded (the loader began after
-the switch).
+transfer), however long its UNLOAD takes. It ends once the load is gone from the ledger (switched in, or abandoned
+by loader 1), or the UNLOAD is recorded finished and every part of its manifest is committed, or when loader 1 has
+not been running for `wait_s` (it has not begun, or it stopped: its next attempt loads what is left), or after a
+short grace when loader 1 is not running, no load is in the ledger and the table's result in the run says succeeded
+(the loader began after the switch).
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def run_loader(connect: ConnectionFactory, store: ObjectStore, run_id: str, spec
         alone_s = time.monotonic() - alone_since
         if state is None:
             if report.unload_attempts:
-                report.ended = "switched-in"
+                report.ended = "load-gone"  # switched in, or abandoned by a failure of loader 1
                 return report
             if alone_s > min(wait_s, OWNER_START_S) and succeeded():  # it ran before this loader began
                 report.ended = "switched-in-earlier"
