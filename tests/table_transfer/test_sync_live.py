@@ -1,0 +1,212 @@
+"""Incremental sync (append, upsert) on devstack: the Redshift emulator's UNLOAD with a cursor WHERE, S3, GCS and a
+fresh PostgreSQL as AlloyDB. Every run is compared row for row with the source."""
+
+from __future__ import annotations
+
+import json
+
+import fastjsonschema
+import pytest
+
+from shared.results import load_schema
+from steps.table_transfer import sync_load
+from tests.table_transfer.conftest import plan_entry
+
+validate_result = fastjsonschema.compile(load_schema())
+
+
+def configure(transfer, tmp_path, tables: dict) -> str:
+    path = tmp_path / "sync.json"
+    path.write_text(json.dumps({"tables": tables}))
+    return str(path)
+
+
+def same_rows(transfer, name: str, order: str = "1") -> list[tuple]:
+    source = transfer.rs_rows(f"SELECT * FROM {transfer.schema}.{name} ORDER BY {order}")
+    target = transfer.pg_rows(f"SELECT * FROM {transfer.schema}.{name} ORDER BY {order}")
+    assert target == source
+    return target
+
+
+def watermark(transfer, name: str):
+    rows = transfer.pg_rows("SELECT watermark FROM r2a_meta.sync_state WHERE target = %s",
+                            (f"{transfer.schema}.{name}",))
+    return rows[0][0] if rows else None
+
+
+EVENTS = [("id", "integer"), ("ts", "timestamp"), ("v", "varchar(20)")]
+
+
+def test_append_rereads_boundary_ties_and_late_rows_in_the_lag_window(transfer, tmp_path):
+    source, _ = transfer.table("events", EVENTS, rows_sql=f"INSERT INTO {transfer.schema}.events VALUES "
+                               "(1, '2024-01-01 10:00:00', 'a'), (2, '2024-01-01 10:00:05', 'b')")
+    config = configure(transfer, tmp_path, {str(source): {"mode": "append", "cursor": "ts", "lag": 60}})
+    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    assert code == 0, output
+    first = transfer.result(source)
+    validate_result(first)
+    assert (first["sync_mode"], first["watermark_from"], first["watermark_to"]) == \
+        ("append", None, "2024-01-01 10:00:05")
+    assert first["rows_inserted"] == 2
+    same_rows(transfer, "events")
+
+    # a row sharing the watermark, a late row 4 s before it (inside the 60 s lag) and a new row
+    transfer.rs_execute(f"INSERT INTO {transfer.schema}.events VALUES (3, '2024-01-01 10:00:05', 'tie'), "
+                        "(4, '2024-01-01 10:00:01', 'late'), (5, '2024-01-01 10:01:00', 'new')")
+    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    assert code == 0, output
+    second = transfer.result(source)
+    validate_result(second)
+    assert (second["watermark_from"], second["watermark_to"]) == ("2024-01-01 10:00:05", "2024-01-01 10:01:00")
+    # the window 10:00:00 (watermark - 60 s) .. 10:01:00 holds all five rows: the two already there are replaced
+    assert (second["rows_source"], second["rows_unloaded"]) == (5, 5)
+    assert (second["rows_inserted"], second["rows_updated"], second["rows_deleted"]) == (3, 2, 0)
+    assert [r[0] for r in same_rows(transfer, "events")] == [1, 2, 3, 4, 5]
+
+    # a row later than the lag window cannot be seen by an append: the count tells, the table fails, nothing moves
+    transfer.rs_execute(f"INSERT INTO {transfer.schema}.events VALUES (6, '2023-12-31 00:00:00', 'too late'), "
+                        "(7, '2024-01-01 10:02:00', 'newer')")
+    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    assert code != 0
+    third = transfer.result(source)
+    validate_result(third)
+    assert third["status"] == "failed" and "row counts differ" in third["error"]["message"]
+    assert "source 7, target 6" in third["error"]["message"]
+    assert [r[0] for r in transfer.pg_rows(f"SELECT id FROM {transfer.schema}.events ORDER BY id")] == [1, 2, 3, 4, 5]
+    assert watermark(transfer, "events") == "2024-01-01 10:01:00"
+
+
+ORDERS = [("id", "integer"), ("updated_at", "timestamp"), ("amount", "integer")]
+
+
+def test_upsert_merges_changed_rows_by_the_configured_key(transfer, tmp_path):
+    source, _ = transfer.table("orders", ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.orders VALUES "
+                               "(1, '2024-01-01', 10), (2, '2024-01-01', 20), (3, '2024-01-02', 30)")
+    config = configure(transfer, tmp_path, {str(source): {"mode": "upsert", "cursor": "updated_at", "key": ["id"]}})
+    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    assert code == 0, output
+    same_rows(transfer, "orders")
+
+    transfer.rs_execute(f"UPDATE {transfer.schema}.orders SET amount = 21, updated_at = '2024-01-03' WHERE id = 2")
+    transfer.rs_execute(f"INSERT INTO {transfer.schema}.orders VALUES (4, '2024-01-03', 40)")
+    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    assert code == 0, output
+    result = transfer.result(source)
+    validate_result(result)
+    # window: updated_at >= 2024-01-02 (the old watermark, re-read for ties): rows 2, 3, 4
+    assert result["rows_unloaded"] == 3
+    assert (result["rows_inserted"], result["rows_updated"], result["rows_deleted"]) == (1, 2, 0)
+    assert same_rows(transfer, "orders") == [(1, _ts("2024-01-01"), 10), (2, _ts("2024-01-03"), 21),
+                                             (3, _ts("2024-01-02"), 30), (4, _ts("2024-01-03"), 40)]
+
+    # Redshift does not enforce keys: a key twice in the window fails the table instead of doubling a row
+    transfer.rs_execute(f"INSERT INTO {transfer.schema}.orders VALUES (4, '2024-01-04', 41)")
+    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    assert code != 0
+    assert "is not a key of the sync window" in transfer.result(source)["error"]["message"]
+    assert transfer.pg_rows(f"SELECT count(*) FROM {transfer.schema}.orders") == [(4,)]
+
+
+def _ts(text: str):
+    from datetime import datetime
+
+    return datetime.fromisoformat(text)
+
+
+def test_a_crash_between_copy_and_commit_loses_and_doubles_nothing(transfer, tmp_path, monkeypatch):
+    source, _ = transfer.table("ledger", EVENTS, rows_sql=f"INSERT INTO {transfer.schema}.ledger VALUES "
+                               "(1, '2024-01-01 10:00:00', 'a'), (2, '2024-01-01 10:00:05', 'b')")
+    config = configure(transfer, tmp_path, {str(source): {"mode": "append", "cursor": "ts"}})
+    assert transfer.run("--table", str(source), "--sync-config", config)[0] == 0
+    transfer.rs_execute(f"INSERT INTO {transfer.schema}.ledger VALUES (3, '2024-01-01 10:00:05', 'tie'), "
+                        "(4, '2024-01-01 10:00:09', 'c')")
+
+    real_write_state = sync_load.write_state
+
+    def crash_before_commit(cur, state):
+        real_write_state(cur, state)  # the window is COPYed and merged, the watermark written: COMMIT is next
+        raise RuntimeError("process died before COMMIT")
+
+    monkeypatch.setattr(sync_load, "write_state", crash_before_commit)
+    code, _ = transfer.run("--table", str(source), "--sync-config", config)
+    assert code != 0
+    assert [r[0] for r in transfer.pg_rows(f"SELECT id FROM {transfer.schema}.ledger ORDER BY id")] == [1, 2]
+    assert watermark(transfer, "ledger") == "2024-01-01 10:00:05"
+
+    monkeypatch.setattr(sync_load, "write_state", real_write_state)
+    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    assert code == 0, output
+    assert [r[0] for r in same_rows(transfer, "ledger")] == [1, 2, 3, 4]
+    assert watermark(transfer, "ledger") == "2024-01-01 10:00:09"
+
+
+def test_an_added_column_is_added_and_the_table_read_whole(transfer, tmp_path):
+    source, _ = transfer.table("grow", ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.grow VALUES "
+                               "(1, '2024-01-01', 10), (2, '2024-01-02', 20)")
+    config = configure(transfer, tmp_path, {str(source): {"mode": "upsert", "cursor": "updated_at", "key": ["id"]}})
+    assert transfer.run("--table", str(source), "--sync-config", config)[0] == 0
+    transfer.rs_execute(f"ALTER TABLE {transfer.schema}.grow ADD COLUMN note varchar(30) DEFAULT 'old'")
+    transfer.entries[-1] = plan_entry(source, source, [*ORDERS, ("note", "varchar(30)")])
+    transfer.write_plan()
+    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    assert code == 0, output
+    result = transfer.result(source)
+    assert result["watermark_from"] is None  # read whole: the rows before the window hold 'old' too
+    assert transfer.pg_rows("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = %s::regclass "
+                            "AND attname = 'note'", (f"{transfer.schema}.grow",)) == [("character varying(30)",)]
+    assert [r[3] for r in same_rows(transfer, "grow")] == ["old", "old"]
+
+
+@pytest.mark.parametrize("change, difference", [
+    ("drop", "dropped in Redshift: amount"),
+    ("retype", "retyped: amount is integer in AlloyDB, bigint from Redshift's bigint"),
+])
+def test_a_dropped_or_retyped_column_fails_the_table_with_the_difference(transfer, tmp_path, change, difference):
+    source, _ = transfer.table("shift", ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.shift VALUES "
+                               "(1, '2024-01-01', 10)")
+    config = configure(transfer, tmp_path, {str(source): {"mode": "upsert", "cursor": "updated_at", "key": ["id"]}})
+    assert transfer.run("--table", str(source), "--sync-config", config)[0] == 0
+    columns = ORDERS[:2] if change == "drop" else [*ORDERS[:2], ("amount", "bigint")]
+    transfer.rs_execute(f"DROP TABLE {transfer.schema}.shift")
+    body = ", ".join(f"{n} {t}" for n, t in columns)
+    transfer.rs_execute(f"CREATE TABLE {transfer.schema}.shift ({body})")
+    transfer.rs_execute(f"INSERT INTO {transfer.schema}.shift VALUES (1, '2024-01-02'{', 11' if change == 'retype' else ''})")
+    transfer.entries[-1] = plan_entry(source, source, columns)
+    transfer.write_plan()
+    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    assert code != 0
+    result = transfer.result(source)
+    validate_result(result)
+    assert result["status"] == "failed" and difference in result["error"]["message"], result["error"]
+    assert transfer.pg_rows(f"SELECT * FROM {transfer.schema}.shift") == [(1, _ts("2024-01-01"), 10)]
+
+
+def test_three_scheduled_runs_with_changes_between_them(transfer, tmp_path):
+    source, _ = transfer.table("stock", ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.stock "
+                               "VALUES (1, '2024-01-01', 1), (2, '2024-01-01', 2)")
+    events, _ = transfer.table("moves", [("id", "bigint"), ("ts", "timestamp")],
+                               rows_sql=f"INSERT INTO {transfer.schema}.moves VALUES (1, '2024-01-01 00:00:01')")
+    config = configure(transfer, tmp_path, {
+        str(source): {"mode": "upsert", "cursor": "updated_at", "key": ["id"], "lag": 86400},
+        str(events): {"mode": "append", "cursor": "id"}})
+    changes = [
+        [f"UPDATE {transfer.schema}.stock SET amount = 10, updated_at = '2024-01-02' WHERE id = 1",
+         f"INSERT INTO {transfer.schema}.moves VALUES (2, '2024-01-02 00:00:00'), (3, '2024-01-02 00:00:00')"],
+        [f"INSERT INTO {transfer.schema}.stock VALUES (3, '2024-01-01', 3)",  # late: inside the one-day lag
+         f"UPDATE {transfer.schema}.stock SET amount = 20, updated_at = '2024-01-03' WHERE id = 2",
+         f"INSERT INTO {transfer.schema}.moves VALUES (4, '2024-01-03 00:00:00')"],
+        [],
+    ]
+    watermarks = []
+    for run, statements in enumerate(changes):
+        code, output = transfer.run("--table", str(source), "--sync-config", config)
+        assert code == 0, (run, output)
+        code, output = transfer.run("--table", str(events), "--sync-config", config)
+        assert code == 0, (run, output)
+        same_rows(transfer, "stock")
+        same_rows(transfer, "moves")
+        watermarks.append((watermark(transfer, "stock"), watermark(transfer, "moves")))
+        for statement in statements:
+            transfer.rs_execute(statement)
+    assert watermarks == [("2024-01-01 00:00:00", "1"), ("2024-01-02 00:00:00", "3"), ("2024-01-03 00:00:00", "4")]
+    assert transfer.result(events)["rows_unloaded"] == 2  # id >= 3: the boundary row again, and the new one
