@@ -104,6 +104,9 @@ class TableStatus:
     seconds: float | None
     attempts: int | None
     error: str
+    sync_mode: str = ""  # an incremental sync's (append, upsert); empty for a full load
+    watermark: str = ""  # the watermark the table is at after this run's sync (its old one if the sync failed)
+    synced_at: str = ""  # when this run's sync committed; empty when it did not
 
 
 def run_status(store: ObjectStore, layout: RunLayout) -> list[TableStatus]:
@@ -130,7 +133,11 @@ def run_status(store: ObjectStore, layout: RunLayout) -> list[TableStatus]:
             rows.append(TableStatus(table, "not_run", None, None, None, ""))
             continue
         error = result.get("error") or {}
+        synced = result.get("status") == "succeeded"
         rows.append(TableStatus(table, result.get("status", "?"), result.get("rows_loaded"),
                                 result.get("duration_s"), len(result.get("attempts") or []) or None,
-                                error.get("message", "") if isinstance(error, dict) else str(error)))
+                                error.get("message", "") if isinstance(error, dict) else str(error),
+                                str(result.get("sync_mode") or ""),
+                                str(result.get("watermark_to" if synced else "watermark_from") or ""),
+                                str(result.get("finished_at") or "") if synced and result.get("sync_mode") else ""))
     return rows
