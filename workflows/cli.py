@@ -290,3 +290,53 @@ def _dry_run(given: dict[str, str], devstack_dir: Path | None) -> tuple[str, dic
 
 def main() -> None:
     app()
+
+
+sync_config_app = typer.Typer(help="The sync config: which tables a scheduled run syncs incrementally.",
+                              no_args_is_help=True)
+app.add_typer(sync_config_app, name="sync-config")
+
+
+@sync_config_app.command("init")
+def sync_config_init(
+    run_id: str = typer.Option(None, "--run-id", help="read catalog.json from this run's GCS folder"),
+    catalog: Path = typer.Option(None, "--catalog", help="read this catalog.json instead"),
+    out: str = typer.Option("-", "--out", help="where to write it: a file, gs://…, s3://… or - (stdout)"),
+) -> None:
+    """A starting sync config from a catalog: upsert where a cursor (identity, or a timestamp named like updated_at
+    or load_tstamp) and a declared primary key exist, append where only an identity exists, else full with the
+    reason. Review it, then pass it to a run with -p sync-config=<where>."""
+    import json
+
+    from shared.config import load_settings
+    from shared.errors import BadInputError, R2AError
+    from shared.objectstore import ObjectStore, RunLayout
+    from shared.syncconfig import initial_config
+
+    try:
+        if (run_id is None) == (catalog is None):
+            raise BadInputError("give exactly one of --run-id or --catalog")
+        store = None
+        if run_id is not None or "://" in out:
+            settings = load_settings()
+            store = ObjectStore(settings.s3, settings.gcs)
+        if catalog is not None:
+            if not catalog.is_file():
+                raise BadInputError(f"--catalog {catalog}: no such file")
+            try:
+                document = json.loads(catalog.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise BadInputError(f"--catalog {catalog}: not JSON ({exc})") from None
+        else:
+            document = store.read_json(RunLayout.from_settings(run_id, settings.gcs).catalog_json)
+        if not isinstance(document, dict):
+            raise BadInputError("the catalog is not a JSON object")
+        text = initial_config(document).to_json()
+        if out == "-":
+            typer.echo(text, nl=False)
+        elif "://" in out:
+            store.write_text(out, text, "application/json")
+        else:
+            Path(out).write_text(text, encoding="utf-8")
+    except R2AError as exc:
+        _fail("sync-config init", exc)
