@@ -3,7 +3,7 @@
 1. AlloyDB: the table's watermark (shared/syncstate.py) and the target's columns. Schema drift is decided here: a
    column the plan has and the target lacks is added (its type from the rewrite rules, shared/redshift_types.py)
    and the whole table is read again this run (the target's older rows would hold NULL where the source has
-   values); a column the target has and the plan lacks, or one whose type differs, fails the table with the
+   values), as it is when load_schema's refresh added the column already (the last sync's columns lack it); a column the target has and the plan lacks, or one whose type differs, fails the table with the
    difference spelled out. Shifted columns are never loaded.
 2. Redshift, one transaction (one snapshot): the whole table's count and the cursor's largest value (the new
    watermark), the window's count, then the UNLOAD of the window through r2a's UNLOAD (unload.py) with
@@ -196,7 +196,9 @@ def _target_oid(cur, spec: TableSpec) -> int:
     return int(cur.fetchone()[0])
 
 
-def window_for(state: SyncState | None, oid: int, sync: TableSync, cursor: Cursor, added: list[ColumnSpec]) -> Window:
+def window_for(state: SyncState | None, oid: int, sync: TableSync, cursor: Cursor, added: list[ColumnSpec],
+               columns: tuple[str, ...]) -> Window:
+    """Where the window starts: the whole table unless the last sync's watermark describes the target's rows."""
     if state is None:
         return Window(None, "first sync")
     if state.target_oid != oid:
@@ -205,6 +207,9 @@ def window_for(state: SyncState | None, oid: int, sync: TableSync, cursor: Curso
         return Window(None, "cursor changed since the last sync")
     if added:
         return Window(None, f"columns added: {', '.join(c.target for c in added)}")
+    new = [name for name in columns if name not in state.columns]
+    if new:  # added by load_schema's pre-data (a refresh follows an added column): older rows hold NULL in it
+        return Window(None, f"columns added since the last sync: {', '.join(new)}")
     if state.watermark is None:
         return Window(None, "the source was empty at the last sync")
     return Window(cursor.minus(cursor.parse(state.watermark), sync.lag))
@@ -340,7 +345,7 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
         raise target_error(exc, spec) from None
     finally:
         conn.close()
-    window = window_for(state, oid, sync, cursor, added)
+    window = window_for(state, oid, sync, cursor, added, tuple(c.target for c in spec.columns))
     result.watermark_from = state.watermark if state and window.low is not None else None
     event("sync.window", mode=sync.mode, low=None if window.low is None else str(window.low),
           whole=window.why_whole, added=[c.target for c in added])
