@@ -32,6 +32,7 @@ from decimal import Decimal
 import psycopg2
 from psycopg2 import sql
 
+from shared import stepnames
 from shared.connections import alloydb_connection, redshift_connection
 from shared.errors import BadInputError, TargetError, TransientError
 from shared.log import event
@@ -52,7 +53,7 @@ from steps.table_transfer.unload import (
 )
 from steps.table_transfer.verify import VerificationError
 
-STEP = "table_transfer"
+STEP = stepnames.TABLE_TRANSFER
 _DELTA = sql.Identifier("r2a_sync_delta")  # a temporary table, dropped at COMMIT
 
 # The Redshift spelling a cursor literal is cast to, per canonical type (shared/redshift_types.py).
