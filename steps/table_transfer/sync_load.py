@@ -373,6 +373,13 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
     result.rows_inserted, result.rows_updated, result.rows_deleted = done.inserted, done.updated, done.deleted
     result.watermark_to = None if source.high is None else str(source.high)
     result.attempts[-1].switch = "none"
+    if ctx.options.cleanup:  # only after the COMMIT: a failed sync keeps its files for a look
+        began, clock = utc_now(), time.monotonic()
+        if "s3" in ctx.options.cleanup:
+            ctx.store.delete_prefix(ctx.layout.unload_table_prefix(spec.source))
+        if "gcs" in ctx.options.cleanup:
+            ctx.store.delete_prefix(ctx.layout.staging_table_prefix(spec.source))
+        result.phases.append(PhaseTiming("cleanup", began, utc_now(), round(time.monotonic() - clock, 3)))
     event("sync.committed", mode=sync.mode, watermark_to=result.watermark_to, inserted=done.inserted,
           updated=done.updated, deleted=done.deleted)
 

@@ -213,3 +213,30 @@ def test_three_scheduled_runs_with_changes_between_them(transfer, tmp_path):
             transfer.rs_execute(statement)
     assert watermarks == [("2024-01-01 00:00:00", "1"), ("2024-01-02 00:00:00", "3"), ("2024-01-03 00:00:00", "4")]
     assert transfer.result(events)["rows_unloaded"] == 2  # id >= 3: the boundary row again, and the new one
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"mode": "append", "cursor": "nope"}, "cursor 'nope' is not a column of"),
+    ({"mode": "append", "cursor": "v"}, "a cursor must be one of"),
+    ({"mode": "upsert", "cursor": "ts"}, "names no key and"),
+])
+def test_a_sync_config_the_table_cannot_follow_fails_it_in_one_line(transfer, tmp_path, entry, message):
+    source, _ = transfer.table("odd", EVENTS, rows_sql=f"INSERT INTO {transfer.schema}.odd VALUES (1, '2024-01-01', 'a')")
+    code, output = transfer.run("--table", str(source), "--sync-config", configure(transfer, tmp_path,
+                                                                                  {str(source): entry}))
+    assert code == 3 and "Traceback" not in output
+    result = transfer.result(source)
+    validate_result(result)
+    assert result["status"] == "failed" and message in result["error"]["message"]
+    assert transfer.pg_rows(f"SELECT count(*) FROM {transfer.schema}.odd") == [(0,)]
+
+
+def test_a_synced_table_cleans_up_its_files_after_the_commit(transfer, tmp_path):
+    source, _ = transfer.table("tidy", EVENTS, rows_sql=f"INSERT INTO {transfer.schema}.tidy VALUES "
+                               "(1, '2024-01-01 10:00:00', 'a')")
+    config = configure(transfer, tmp_path, {str(source): {"mode": "append", "cursor": "ts"}})
+    code, output = transfer.run("--table", str(source), "--sync-config", config, "--cleanup", "s3,gcs")
+    assert code == 0, output
+    assert not transfer.store.list(transfer.layout.unload_table_prefix(source))
+    assert not transfer.store.list(transfer.layout.staging_table_prefix(source))
+    assert "cleanup" in [p["name"] for p in transfer.result(source)["phases"]]
