@@ -4,6 +4,7 @@ fresh PostgreSQL as AlloyDB. Every run is compared row for row with the source."
 from __future__ import annotations
 
 import json
+import time
 
 import fastjsonschema
 import pytest
@@ -240,3 +241,56 @@ def test_a_synced_table_cleans_up_its_files_after_the_commit(transfer, tmp_path)
     assert not transfer.store.list(transfer.layout.unload_table_prefix(source))
     assert not transfer.store.list(transfer.layout.staging_table_prefix(source))
     assert "cleanup" in [p["name"] for p in transfer.result(source)["phases"]]
+
+
+def test_a_process_killed_after_the_merge_before_its_commit_commits_nothing(transfer, tmp_path):
+    """SIGKILL of the step while its transaction waits to write the watermark (the window is COPYed, the target's
+    rows deleted and inserted): PostgreSQL aborts a transaction whose client is gone, and the re-run reads the same
+    window again."""
+    import psycopg2
+
+    from tests.faults.helpers import run_step
+
+    source, _ = transfer.table("killed", EVENTS, rows_sql=f"INSERT INTO {transfer.schema}.killed VALUES "
+                               "(1, '2024-01-01 10:00:00', 'a'), (2, '2024-01-01 10:00:05', 'b')")
+    config = configure(transfer, tmp_path, {str(source): {"mode": "append", "cursor": "ts"}})
+    assert transfer.run("--table", str(source), "--sync-config", config)[0] == 0
+    transfer.rs_execute(f"INSERT INTO {transfer.schema}.killed VALUES (3, '2024-01-01 10:00:05', 'tie'), "
+                        "(4, '2024-01-01 10:00:09', 'c')")
+    blocker = psycopg2.connect(transfer.alloydb_dsn)
+    watcher = psycopg2.connect(transfer.alloydb_dsn)
+    watcher.autocommit = True
+    try:
+        with blocker.cursor() as cur:  # lets the step's FOR UPDATE through, holds back its write of the row
+            cur.execute("LOCK TABLE r2a_meta.sync_state IN SHARE MODE")
+
+        def merged_and_waiting(_output: str) -> bool:
+            with watcher.cursor() as cur:
+                cur.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = "
+                            "'r2a_meta.sync_state'::regclass AND mode = 'RowExclusiveLock'")
+                return cur.fetchone()[0] > 0
+
+        killed = run_step(transfer, "--table", str(source), "--sync-config", config, timeout=60,
+                          kill_when=merged_and_waiting)
+        assert killed.code is None and not killed.timed_out, killed.output
+        blocker.rollback()  # the orphaned transaction goes on, finds its client gone and is rolled back
+        deadline = time.monotonic() + 20
+        while merged_and_waiting("") or _sessions_in_transaction(watcher) > 0:
+            assert time.monotonic() < deadline, "the killed step's transaction did not end"
+            time.sleep(0.1)
+    finally:
+        blocker.close()
+        watcher.close()
+    assert [r[0] for r in transfer.pg_rows(f"SELECT id FROM {transfer.schema}.killed ORDER BY id")] == [1, 2]
+    assert watermark(transfer, "killed") == "2024-01-01 10:00:05"
+    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    assert code == 0, output
+    assert [r[0] for r in same_rows(transfer, "killed")] == [1, 2, 3, 4]
+    assert watermark(transfer, "killed") == "2024-01-01 10:00:09"
+
+
+def _sessions_in_transaction(conn) -> int:
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'")
+        return cur.fetchone()[0]
