@@ -11,7 +11,8 @@
    Redshift type. A first sync, a changed cursor or a target created anew reads the whole table.
 3. The window's parts S3 → GCS (copy.py).
 4. AlloyDB, one transaction: the window's parts COPYed into a temporary table (rows = manifest = the window's
-   source count, else the table fails), then `append`: the target's rows of the window deleted (`>=` re-reads the
+   source count, and with `--verify checksum` the window's aggregates = the source's taken with the UNLOAD, else the
+   table fails), then `append`: the target's rows of the window deleted (`>=` re-reads the
    rows that share the old watermark and the late rows within the lag, so neither is lost nor doubled); `upsert`:
    the target's rows whose key is in the window deleted (a key NULL or twice in the window fails the table: Redshift
    does not enforce keys); the window inserted; the target counted (it must equal the source's count taken with the
@@ -51,7 +52,13 @@ from steps.table_transfer.unload import (
     redshift_literal,
     unload_statement,
 )
-from steps.table_transfer.verify import VerificationError
+from steps.table_transfer.verify import (
+    VerificationError,
+    check_checksums,
+    checksum_aggregates,
+    source_aggregates,
+    target_aggregates,
+)
 
 STEP = stepnames.TABLE_TRANSFER
 _DELTA = sql.Identifier("r2a_sync_delta")  # a temporary table, dropped at COMMIT
@@ -132,6 +139,7 @@ class SourceSide:
     high: object | None  # the cursor's largest value (None: empty table)
     window_rows: int
     manifest: object | None  # None when the window is empty (nothing unloaded)
+    checks: dict[str, object]  # --verify checksum: the window's aggregates, taken with the UNLOAD
 
 
 # ------------------------------------------------------------------------------------------ AlloyDB: before
@@ -233,9 +241,11 @@ def unload_window(ctx, spec: TableSpec, cursor: Cursor, window: Window, prefix: 
                 else:
                     where = sql.SQL("{c} >= {low} AND {c} <= {high}").format(
                         c=column, low=cursor.literal(window.low), high=cursor.literal(high))
-                count = sql.SQL("SELECT COUNT(*) FROM {}").format(spec.source.sql())
+                aggregates = checksum_aggregates(spec) if ctx.options.verify == "checksum" else []
+                count, names = source_aggregates(spec, aggregates)
                 cur.execute(count if where is None else sql.SQL("{} WHERE {}").format(count, where))
-                window_rows = int(cur.fetchone()[0])
+                values = cur.fetchone()
+                window_rows, checks = int(values[0]), dict(zip(names, values[1:], strict=True))
                 if window_rows:
                     cur.execute(unload_statement(conn, spec, ctx.options, prefix, authorization_clause(ctx.settings),
                                                  where))
@@ -245,7 +255,7 @@ def unload_window(ctx, spec: TableSpec, cursor: Cursor, window: Window, prefix: 
                 conn.rollback()
             raise _source_error(exc, spec, "UNLOAD of the sync window") from None
     manifest = read_manifest(ctx.store, prefix) if window_rows else None
-    return SourceSide(int(total), high, window_rows, manifest)
+    return SourceSide(int(total), high, window_rows, manifest, checks)
 
 
 # ------------------------------------------------------------------------------------------ AlloyDB: the merge
@@ -372,6 +382,7 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
     result.rows_loaded = done.loaded
     result.rows_inserted, result.rows_updated, result.rows_deleted = done.inserted, done.updated, done.deleted
     result.watermark_to = None if source.high is None else str(source.high)
+    result.checksum_match = True if source.checks else None  # a mismatch has failed the table by now
     result.attempts[-1].switch = "none"
     if ctx.options.cleanup:  # only after the COMMIT: a failed sync keeps its files for a look
         began, clock = utc_now(), time.monotonic()
@@ -407,6 +418,11 @@ def _merge_transaction(ctx, spec: TableSpec, sync: TableSync, cursor: Cursor, wi
             if not source.window_rows == unloaded == loaded:
                 raise VerificationError(f"row counts of the sync window differ for {spec.source}: source "
                                         f"{source.window_rows}, unloaded {unloaded}, loaded {loaded}")
+            if source.checks:
+                query, names = target_aggregates(spec, checksum_aggregates(spec), _DELTA)
+                cur.execute(query)
+                check_checksums(f"the sync window of {spec.target}", source.checks,
+                                dict(zip(names, cur.fetchone()[1:], strict=True)))
             if keys:
                 _check_keys(cur, spec, keys)
             done = merge(cur, spec, sync, cursor, window, keys, loaded)

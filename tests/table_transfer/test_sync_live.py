@@ -294,3 +294,30 @@ def _sessions_in_transaction(conn) -> int:
         cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                     "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'")
         return cur.fetchone()[0]
+
+
+@pytest.mark.parametrize("cursor_type, older, first, second, lag, expected_from, expected_to", [
+    ("date", "2023-12-30", "2024-01-01", "2024-01-03", 86400, "2024-01-01", "2024-01-03"),
+    ("timestamptz", "2024-01-01 09:59:59+00", "2024-01-01 10:00:00+00", "2024-01-01 12:00:00+00", 0,
+     "2024-01-01 10:00:00+00:00", "2024-01-01 12:00:00+00:00"),
+    ("numeric(12,2)", "9.99", "10.50", "11.25", "0.5", "10.50", "11.25"),
+])
+def test_a_cursor_of_each_type_with_a_hostile_name_bounds_the_window_and_checksums_match(
+        transfer, tmp_path, cursor_type, older, first, second, lag, expected_from, expected_to):
+    cursor = 'Up"d at'  # names are hostile input: quoted as identifiers, never formatted in
+    source, _ = transfer.table("typed", [("id", "integer"), (cursor, cursor_type), ("v", "varchar(20)")])
+    table = f'{transfer.schema}.typed'
+    transfer.rs_execute(f"INSERT INTO {table} VALUES (1, %s, 'a''; --'), (2, %s, NULL)", (older, first))
+    config = configure(transfer, tmp_path, {str(source): {"mode": "upsert", "cursor": cursor, "key": ["id"],
+                                                          "lag": lag}})
+    code, output = transfer.run("--table", str(source), "--sync-config", config, "--verify", "checksum")
+    assert code == 0, output
+    transfer.rs_execute(f"UPDATE {table} SET v = 'changed', \"Up\"\"d at\" = %s WHERE id = 2", (second,))
+    code, output = transfer.run("--table", str(source), "--sync-config", config, "--verify", "checksum")
+    assert code == 0, output
+    result = transfer.result(source)
+    validate_result(result)
+    assert (result["watermark_from"], result["watermark_to"], result["checksum_match"]) == \
+        (expected_from, expected_to, True)
+    assert result["rows_unloaded"] == 1  # row 1 is just older than the watermark minus the lag
+    same_rows(transfer, "typed")
