@@ -44,7 +44,7 @@ from shared.syncconfig import APPEND, CURSOR_TYPES, UPSERT, TableSync
 from shared.syncstate import SyncState, ensure_sync_state, read_state, write_state
 from steps.table_transfer.copy import copy_part, staged_url
 from steps.table_transfer.load import READ_CHUNK, copy_statement, open_decompressed, target_error
-from steps.table_transfer.plan import ColumnSpec, TableSpec
+from steps.table_transfer.plan import ColumnSpec, TableSpec, _quoted
 from steps.table_transfer.unload import (
     _source_error,
     authorization_clause,
@@ -121,10 +121,6 @@ def cursor_of(spec: TableSpec, name: str) -> Cursor:
     else:
         cast = _CAST[canonical]
     return Cursor(column, canonical, cast)
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass
