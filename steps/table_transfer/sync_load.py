@@ -312,24 +312,44 @@ def merge(cur, spec: TableSpec, sync: TableSync, cursor: Cursor, window: Window,
     return Merge(inserted=loaded - updated, updated=updated, deleted=removed - updated, loaded=loaded)
 
 
-def upsert_keys(cur, spec: TableSpec, sync: TableSync) -> list[str]:
-    """The merge key as target column names: the config's, else the target's primary key."""
-    if sync.key:
-        by_source = {c.source: c.target for c in spec.columns}
-        missing = [k for k in sync.key if k not in by_source]
+def declared_key(ctx, spec: TableSpec) -> tuple[str, ...]:
+    """The primary key the source declares (the run's catalog.json); () when there is none or no catalog."""
+    if not ctx.store.exists(ctx.layout.catalog_json):
+        return ()
+    catalog = ctx.store.read_json(ctx.layout.catalog_json)
+    for table in (catalog.get("tables") or []) if isinstance(catalog, dict) else []:
+        if isinstance(table, dict) and (table.get("schema"), table.get("name")) == (spec.source.schema,
+                                                                                   spec.source.table):
+            for constraint in table.get("constraints") or []:
+                if constraint.get("kind") == "primary_key" and constraint.get("columns"):
+                    return tuple(str(c) for c in constraint["columns"])
+    return ()
+
+
+def upsert_keys(cur, spec: TableSpec, sync: TableSync, declared: tuple[str, ...]) -> list[str]:
+    """The merge key as target column names: the config's, else the target's primary key, else the one the source
+    declares (post-data creates the target's keys only after the first night's transfers)."""
+    by_source = {c.source: c.target for c in spec.columns}
+    if sync.key or (declared and not _target_primary_key(cur, spec)):
+        named = sync.key or declared
+        missing = [k for k in named if k not in by_source]
         if missing:
             raise BadInputError(f"sync config: key column(s) {', '.join(m[:100] for m in missing)} are not columns "
                                 f"of {spec.source}")
-        return [by_source[k] for k in sync.key]
+        return [by_source[k] for k in named]
+    keys = _target_primary_key(cur, spec)
+    if not keys:
+        raise BadInputError(f"sync config: {spec.source} is upsert but names no key, and neither {spec.target} nor "
+                            "the source declares a primary key", "Add \"key\": [columns] to its entry")
+    return keys
+
+
+def _target_primary_key(cur, spec: TableSpec) -> list[str]:
     cur.execute("SELECT a.attname FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a "
                 "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = %s::regclass "
                 "AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)",
                 (spec.target.sql().as_string(cur),))
-    keys = [row[0] for row in cur.fetchall()]
-    if not keys:
-        raise BadInputError(f"sync config: {spec.source} is upsert but names no key and {spec.target} has no "
-                            "primary key", "Add \"key\": [columns] to its entry")
-    return keys
+    return [row[0] for row in cur.fetchall()]
 
 
 # ------------------------------------------------------------------------------------------ the table
@@ -346,7 +366,7 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
             state = read_state(cur, str(spec.target))
             oid = _target_oid(cur, spec)
             added = drift(cur, spec)
-            keys = upsert_keys(cur, spec, sync) if sync.mode == UPSERT else []
+            keys = upsert_keys(cur, spec, sync, declared_key(ctx, spec)) if sync.mode == UPSERT else []
         conn.rollback()
     except psycopg2.Error as exc:
         raise target_error(exc, spec) from None

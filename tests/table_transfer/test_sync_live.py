@@ -219,7 +219,7 @@ def test_three_scheduled_runs_with_changes_between_them(transfer, tmp_path):
 @pytest.mark.parametrize("entry, message", [
     ({"mode": "append", "cursor": "nope"}, "cursor 'nope' is not a column of"),
     ({"mode": "append", "cursor": "v"}, "a cursor must be one of"),
-    ({"mode": "upsert", "cursor": "ts"}, "names no key and"),
+    ({"mode": "upsert", "cursor": "ts"}, "names no key, and neither"),
 ])
 def test_a_sync_config_the_table_cannot_follow_fails_it_in_one_line(transfer, tmp_path, entry, message):
     source, _ = transfer.table("odd", EVENTS, rows_sql=f"INSERT INTO {transfer.schema}.odd VALUES (1, '2024-01-01', 'a')")
@@ -321,3 +321,22 @@ def test_a_cursor_of_each_type_with_a_hostile_name_bounds_the_window_and_checksu
         (expected_from, expected_to, True)
     assert result["rows_unloaded"] == 1  # row 1 is just older than the watermark minus the lag
     same_rows(transfer, "typed")
+
+
+@pytest.mark.parametrize("declared_by", ["target", "catalog"])
+def test_upsert_without_a_configured_key_merges_by_the_declared_primary_key(transfer, tmp_path, declared_by):
+    source, _ = transfer.table("keyed", ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.keyed VALUES "
+                               "(1, '2024-01-01', 10), (2, '2024-01-01', 20)")
+    if declared_by == "target":  # post-data created it on an earlier night
+        transfer.pg_execute(f"ALTER TABLE {transfer.schema}.keyed ADD PRIMARY KEY (id)")
+    else:  # the first night: only the source's catalog declares it
+        transfer.store.write_json(transfer.layout.catalog_json, {"tables": [
+            {"schema": transfer.schema, "name": "keyed", "columns": [{"name": n, "type": t} for n, t in ORDERS],
+             "constraints": [{"name": "keyed_pkey", "kind": "primary_key", "columns": ["id"]}]}]})
+    config = configure(transfer, tmp_path, {str(source): {"mode": "upsert", "cursor": "updated_at"}})
+    assert transfer.run("--table", str(source), "--sync-config", config)[0] == 0
+    transfer.rs_execute(f"UPDATE {transfer.schema}.keyed SET amount = 11, updated_at = '2024-01-02' WHERE id = 1")
+    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    assert code == 0, output
+    assert (transfer.result(source)["rows_updated"], transfer.result(source)["rows_inserted"]) == (2, 0)
+    same_rows(transfer, "keyed")
