@@ -12,6 +12,8 @@
   watermark minus `lag` are read again and replace the target's rows of that window.
 - `upsert`: rows whose cursor (e.g. `updated_at`) is at or past the last watermark minus `lag` replace the target's
   rows with the same `key` (Redshift does not enforce keys, so the key is the config's, else the declared one).
+  `"mirror_deletes": true` also UNLOADs the source's key set each run (keys only) and deletes the target's rows
+  whose key left the source.
 
 `lag` is in the cursor's unit: a number for a numeric cursor, seconds for a date or timestamp one. The file is JSON
 (YAML is read too) in the run bucket (gs://, s3://) or on disk, named by `--sync-config`; `r2a sync-config init`
@@ -58,6 +60,7 @@ JSON_SCHEMA: dict[str, Any] = {
                     "cursor": {"type": "string", "minLength": 1},
                     "key": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
                     "lag": {"type": ["string", "number"]},
+                    "mirror_deletes": {"type": "boolean"},
                 },
             },
         },
@@ -72,6 +75,7 @@ class TableSync:
     cursor: str | None = None
     key: tuple[str, ...] = ()
     lag: Decimal = Decimal(0)
+    mirror_deletes: bool = False  # upsert: delete target rows whose key left the source (a key-set comparison)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"mode": self.mode}
@@ -81,6 +85,8 @@ class TableSync:
             data["key"] = list(self.key)
         if self.lag:
             data["lag"] = str(self.lag)
+        if self.mirror_deletes:
+            data["mirror_deletes"] = True
         return data
 
 
@@ -124,7 +130,7 @@ def _lag(value: Any, where: str) -> Decimal:
 def table_sync(entry: Any, where: str) -> TableSync:
     if not isinstance(entry, dict):
         raise BadInputError(f"{where} must be an object with a mode")
-    unknown = sorted(set(entry) - {"mode", "cursor", "key", "lag"})
+    unknown = sorted(set(entry) - {"mode", "cursor", "key", "lag", "mirror_deletes"})
     if unknown:
         raise BadInputError(f"{where} has unknown keys: {', '.join(k[:50] for k in unknown)}")
     mode = entry.get("mode")
@@ -134,7 +140,11 @@ def table_sync(entry: Any, where: str) -> TableSync:
     if mode != FULL and (not isinstance(cursor, str) or not cursor):
         raise BadInputError(f"{where}: mode {mode} needs a cursor column")
     key = _strings(entry["key"], f"{where}.key") if entry.get("key") is not None else ()
-    return TableSync(mode, cursor if isinstance(cursor, str) else None, key, _lag(entry.get("lag"), f"{where}.lag"))
+    mirror = entry.get("mirror_deletes", False)
+    if not isinstance(mirror, bool) or (mirror and mode != UPSERT):
+        raise BadInputError(f"{where}.mirror_deletes must be true or false, and true only with mode upsert")
+    return TableSync(mode, cursor if isinstance(cursor, str) else None, key, _lag(entry.get("lag"), f"{where}.lag"),
+                     mirror)
 
 
 def parse(document: Any, where: str) -> SyncConfig:

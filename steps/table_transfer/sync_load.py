@@ -15,7 +15,9 @@
    table fails), then `append`: the target's rows of the window deleted (`>=` re-reads the
    rows that share the old watermark and the late rows within the lag, so neither is lost nor doubled); `upsert`:
    the target's rows whose key is in the window deleted (a key NULL or twice in the window fails the table: Redshift
-   does not enforce keys); the window inserted; the target counted (it must equal the source's count taken with the
+   does not enforce keys); the window inserted; with `mirror_deletes`, the source's key set (UNLOADed keys only,
+   in the window's snapshot, into a second temporary table) removes the target's rows whose key left the source;
+   the target counted (it must equal the source's count taken with the
    UNLOAD, else the table fails); the watermark written; COMMIT. A crash anywhere before the COMMIT leaves rows and
    watermark as they were, and the next run reads the same window again.
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -61,7 +63,8 @@ from steps.table_transfer.verify import (
 )
 
 STEP = stepnames.TABLE_TRANSFER
-_DELTA = sql.Identifier("r2a_sync_delta")  # a temporary table, dropped at COMMIT
+_DELTA = sql.Identifier("r2a_sync_delta")  # temporary tables, dropped at COMMIT
+_KEYS = sql.Identifier("r2a_sync_keys")
 
 # The Redshift spelling a cursor literal is cast to, per canonical type (shared/redshift_types.py).
 _CAST = {"smallint": "SMALLINT", "integer": "INTEGER", "bigint": "BIGINT", "date": "DATE",
@@ -136,6 +139,7 @@ class SourceSide:
     window_rows: int
     manifest: object | None  # None when the window is empty (nothing unloaded)
     checks: dict[str, object]  # --verify checksum: the window's aggregates, taken with the UNLOAD
+    key_manifest: object | None = None  # mirror_deletes: the whole table's key set (None: not asked, or empty)
 
 
 # ------------------------------------------------------------------------------------------ AlloyDB: before
@@ -223,7 +227,16 @@ def window_for(state: SyncState | None, oid: int, sync: TableSync, cursor: Curso
 # ------------------------------------------------------------------------------------------ Redshift
 
 
-def unload_window(ctx, spec: TableSpec, cursor: Cursor, window: Window, prefix: str) -> SourceSide:
+def key_set_spec(spec: TableSpec, keys: list[str]) -> TableSpec:
+    """The table with only its key columns: what mirror_deletes UNLOADs and compares."""
+    by_target = {c.target: c for c in spec.columns}
+    return replace(spec, columns=tuple(by_target[k] for k in keys))
+
+
+def unload_window(ctx, spec: TableSpec, cursor: Cursor, window: Window, prefix: str,
+                  key_set: TableSpec | None = None, key_prefix: str = "") -> SourceSide:
+    """Count, max, the window's count (and checksums), the window's UNLOAD and, for mirror_deletes, the key set's:
+    one transaction, one snapshot."""
     column = sql.Identifier(cursor.column.source)
     with redshift_connection(ctx.settings, STEP) as conn:
         try:
@@ -245,13 +258,17 @@ def unload_window(ctx, spec: TableSpec, cursor: Cursor, window: Window, prefix: 
                 if window_rows:
                     cur.execute(unload_statement(conn, spec, ctx.options, prefix, authorization_clause(ctx.settings),
                                                  where))
+                if key_set is not None and total:
+                    cur.execute(unload_statement(conn, key_set, ctx.options, key_prefix,
+                                                 authorization_clause(ctx.settings)))
             conn.commit()
         except psycopg2.Error as exc:
             with contextlib.suppress(psycopg2.Error):
                 conn.rollback()
             raise _source_error(exc, spec, "UNLOAD of the sync window") from None
     manifest = read_manifest(ctx.store, prefix) if window_rows else None
-    return SourceSide(int(total), high, window_rows, manifest, checks)
+    keys = read_manifest(ctx.store, key_prefix) if key_set is not None and total else None
+    return SourceSide(int(total), high, window_rows, manifest, checks, keys)
 
 
 # ------------------------------------------------------------------------------------------ AlloyDB: the merge
@@ -265,8 +282,8 @@ class Merge:
     loaded: int = 0
 
 
-def _copy_window(cur, ctx, spec: TableSpec, staged: list[str]) -> int:
-    statement = copy_statement(spec, ctx.options, table=_DELTA)
+def _copy_parts(cur, ctx, spec: TableSpec, table: sql.Identifier, staged: list[str]) -> int:
+    statement = copy_statement(spec, ctx.options, table=table)
     rows = 0
     for url in staged:
         raw, stream = open_decompressed(ctx.store, url, ctx.options.compression)
@@ -379,7 +396,8 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
 
     began, clock = utc_now(), time.monotonic()
     prefix = ctx.layout.unload_prefix(spec.source, attempt)
-    source = unload_window(ctx, spec, cursor, window, prefix)
+    key_set = key_set_spec(spec, keys) if sync.mirror_deletes else None
+    source = unload_window(ctx, spec, cursor, window, prefix, key_set, ctx.layout.key_set_prefix(spec.source, attempt))
     result.phases.append(PhaseTiming("unload", began, utc_now(), round(time.monotonic() - clock, 3)))
     result.rows_source = source.total
     result.rows_unloaded = source.manifest.record_count if source.manifest else 0
@@ -390,10 +408,13 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
     staging_prefix = ctx.layout.staging_prefix(spec.source, attempt)
     staged = [copy_part(ctx.settings.s3, ctx.settings.gcs, part, staged_url(staging_prefix, part)).url
               for part in (source.manifest.parts if source.manifest else [])]
+    key_staging = ctx.layout.key_set_staging_prefix(spec.source, attempt)
+    staged_keys = [copy_part(ctx.settings.s3, ctx.settings.gcs, part, staged_url(key_staging, part)).url
+                   for part in (source.key_manifest.parts if source.key_manifest else [])]
     result.phases.append(PhaseTiming("copy", began, utc_now(), round(time.monotonic() - clock, 3)))
 
     began, clock = utc_now(), time.monotonic()
-    done = _merge_transaction(ctx, spec, sync, cursor, window, keys, added, source, staged, state, oid)
+    done = _merge_transaction(ctx, spec, sync, cursor, window, keys, added, source, staged, state, oid, staged_keys)
     result.phases.append(PhaseTiming("load", began, utc_now(), round(time.monotonic() - clock, 3)))
     result.rows_loaded = done.loaded
     result.rows_inserted, result.rows_updated, result.rows_deleted = done.inserted, done.updated, done.deleted
@@ -411,9 +432,25 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
           updated=done.updated, deleted=done.deleted)
 
 
+def _mirror_deletes(cur, ctx, spec: TableSpec, keys: list[str], source: SourceSide, staged_keys: list[str]) -> int:
+    """Delete the target's rows whose key is not in the source's key set (UNLOADed in the window's snapshot)."""
+    names = sql.SQL(", ").join(sql.Identifier(k) for k in keys)
+    cur.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+        _KEYS, names, spec.target.sql()))
+    loaded = _copy_parts(cur, ctx, key_set_spec(spec, keys), _KEYS, staged_keys)
+    unloaded = source.key_manifest.record_count if source.key_manifest else 0
+    if not source.total == unloaded == loaded:
+        raise VerificationError(f"row counts of the key set differ for {spec.source}: source {source.total}, "
+                                f"unloaded {unloaded}, loaded {loaded}")
+    match = sql.SQL(" AND ").join(sql.SQL("k.{c} = t.{c}").format(c=sql.Identifier(k)) for k in keys)
+    cur.execute(sql.SQL("DELETE FROM {} t WHERE NOT EXISTS (SELECT 1 FROM {} k WHERE {})").format(
+        spec.target.sql(), _KEYS, match))
+    return cur.rowcount
+
+
 def _merge_transaction(ctx, spec: TableSpec, sync: TableSync, cursor: Cursor, window: Window, keys: list[str],
                        added: list[ColumnSpec], source: SourceSide, staged: list[str], state: SyncState | None,
-                       oid: int) -> Merge:
+                       oid: int, staged_keys: list[str]) -> Merge:
     conn = alloydb_connection(ctx.settings, STEP)
     try:
         with conn.cursor() as cur:
@@ -429,7 +466,7 @@ def _merge_transaction(ctx, spec: TableSpec, sync: TableSync, cursor: Cursor, wi
             names = sql.SQL(", ").join(sql.Identifier(c.target) for c in spec.columns)
             cur.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
                 _DELTA, names, spec.target.sql()))
-            loaded = _copy_window(cur, ctx, spec, staged)
+            loaded = _copy_parts(cur, ctx, spec, _DELTA, staged)
             unloaded = source.manifest.record_count if source.manifest else 0
             if not source.window_rows == unloaded == loaded:
                 raise VerificationError(f"row counts of the sync window differ for {spec.source}: source "
@@ -442,6 +479,8 @@ def _merge_transaction(ctx, spec: TableSpec, sync: TableSync, cursor: Cursor, wi
             if keys:
                 _check_keys(cur, spec, keys)
             done = merge(cur, spec, sync, cursor, window, keys, loaded)
+            if sync.mirror_deletes:
+                done.deleted += _mirror_deletes(cur, ctx, spec, keys, source, staged_keys)
             cur.execute(sql.SQL("SELECT COUNT(*) FROM {}").format(spec.target.sql()))
             rows = int(cur.fetchone()[0])
             if rows != source.total:

@@ -62,6 +62,10 @@ def test_yaml_is_read_and_lag_is_a_number():
     ({"tables": {"s.t": {"mode": "append", "cursor": "c", "lag": "soon"}}}, "lag 'soon' is not a number", False),
     ({"tables": {"s.t": {"mode": "append", "cursor": "c", "extra": 1}}}, "unknown keys: extra", True),
     ({"tables": {}, "default_mode": "append"}, "default_mode must be full", True),
+    ({"tables": {"s.t": {"mode": "append", "cursor": "c", "mirror_deletes": True}}}, "true only with mode upsert",
+     False),
+    ({"tables": {"s.t": {"mode": "upsert", "cursor": "c", "mirror_deletes": "yes"}}}, "must be true or false",
+     True),
     ({"tables": []}, "expected an object with a 'tables' object", True),
 ])
 def test_a_bad_entry_is_one_line_naming_the_file_and_the_entry(document, message, schema_refuses):

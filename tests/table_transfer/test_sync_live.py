@@ -340,3 +340,23 @@ def test_upsert_without_a_configured_key_merges_by_the_declared_primary_key(tran
     assert code == 0, output
     assert (transfer.result(source)["rows_updated"], transfer.result(source)["rows_inserted"]) == (2, 0)
     same_rows(transfer, "keyed")
+
+
+def test_mirror_deletes_removes_the_rows_whose_key_left_the_source(transfer, tmp_path):
+    source, _ = transfer.table("gone", ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.gone VALUES "
+                               "(1, '2024-01-01', 10), (2, '2024-01-01', 20), (3, '2024-01-01', 30)")
+    entry = {"mode": "upsert", "cursor": "updated_at", "key": ["id"]}
+    plain = configure(transfer, tmp_path, {str(source): entry})
+    assert transfer.run("--table", str(source), "--sync-config", plain)[0] == 0
+    transfer.rs_execute(f"DELETE FROM {transfer.schema}.gone WHERE id IN (1, 3)")
+    transfer.rs_execute(f"INSERT INTO {transfer.schema}.gone VALUES (4, '2024-01-02', 40)")
+    # without mirror_deletes the rows that left the source stay, and the count says so
+    code, _ = transfer.run("--table", str(source), "--sync-config", plain)
+    assert code != 0 and "source 2, target 4" in transfer.result(source)["error"]["message"]
+    mirror = configure(transfer, tmp_path, {str(source): {**entry, "mirror_deletes": True}})
+    code, output = transfer.run("--table", str(source), "--sync-config", mirror)
+    assert code == 0, output
+    result = transfer.result(source)
+    validate_result(result)
+    assert (result["rows_inserted"], result["rows_updated"], result["rows_deleted"]) == (1, 1, 2)
+    assert [r[0] for r in same_rows(transfer, "gone")] == [2, 4]
