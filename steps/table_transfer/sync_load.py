@@ -27,7 +27,6 @@ This is the small-table path: the window is loaded in one transaction, not by th
 from __future__ import annotations
 
 import contextlib
-import time
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -40,7 +39,7 @@ from shared.connections import alloydb_connection, redshift_connection
 from shared.errors import BadInputError, TargetError, TransientError
 from shared.log import event
 from shared.redshift_types import UnknownTypeError, map_type, parse_type
-from shared.results import PhaseTiming, TableResult, utc_now
+from shared.results import PhaseClock, TableResult
 from shared.runlock import lock_key
 from shared.syncconfig import APPEND, CURSOR_TYPES, UPSERT, TableSync
 from shared.syncstate import SyncState, ensure_sync_state, read_state, write_state
@@ -394,40 +393,40 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
     event("sync.window", mode=sync.mode, low=None if window.low is None else str(window.low),
           whole=window.why_whole, added=[c.target for c in added])
 
-    began, clock = utc_now(), time.monotonic()
-    prefix = ctx.layout.unload_prefix(spec.source, attempt)
-    key_set = key_set_spec(spec, keys) if sync.mirror_deletes else None
-    source = unload_window(ctx, spec, cursor, window, prefix, key_set, ctx.layout.key_set_prefix(spec.source, attempt))
-    result.phases.append(PhaseTiming("unload", began, utc_now(), round(time.monotonic() - clock, 3)))
+    clock = PhaseClock(result.phases)
+    result.attempts[-1].unload_attempt = attempt
+    with clock.phase("unload"):
+        prefix = ctx.layout.unload_prefix(spec.source, attempt)
+        key_set = key_set_spec(spec, keys) if sync.mirror_deletes else None
+        source = unload_window(ctx, spec, cursor, window, prefix, key_set,
+                               ctx.layout.key_set_prefix(spec.source, attempt))
     result.rows_source = source.total
     result.rows_unloaded = source.manifest.record_count if source.manifest else 0
     result.parts = len(source.manifest.parts) if source.manifest else 0
     result.bytes_compressed = source.manifest.bytes_compressed if source.manifest else 0
 
-    began, clock = utc_now(), time.monotonic()
-    staging_prefix = ctx.layout.staging_prefix(spec.source, attempt)
-    staged = [copy_part(ctx.settings.s3, ctx.settings.gcs, part, staged_url(staging_prefix, part)).url
-              for part in (source.manifest.parts if source.manifest else [])]
-    key_staging = ctx.layout.key_set_staging_prefix(spec.source, attempt)
-    staged_keys = [copy_part(ctx.settings.s3, ctx.settings.gcs, part, staged_url(key_staging, part)).url
-                   for part in (source.key_manifest.parts if source.key_manifest else [])]
-    result.phases.append(PhaseTiming("copy", began, utc_now(), round(time.monotonic() - clock, 3)))
+    with clock.phase("copy"):
+        staging_prefix = ctx.layout.staging_prefix(spec.source, attempt)
+        staged = [copy_part(ctx.settings.s3, ctx.settings.gcs, part, staged_url(staging_prefix, part)).url
+                  for part in (source.manifest.parts if source.manifest else [])]
+        key_staging = ctx.layout.key_set_staging_prefix(spec.source, attempt)
+        staged_keys = [copy_part(ctx.settings.s3, ctx.settings.gcs, part, staged_url(key_staging, part)).url
+                       for part in (source.key_manifest.parts if source.key_manifest else [])]
 
-    began, clock = utc_now(), time.monotonic()
-    done = _merge_transaction(ctx, spec, sync, cursor, window, keys, added, source, staged, state, oid, staged_keys)
-    result.phases.append(PhaseTiming("load", began, utc_now(), round(time.monotonic() - clock, 3)))
+    with clock.phase("load"):  # the merge, its verification and the watermark: one transaction
+        done = _merge_transaction(ctx, spec, sync, cursor, window, keys, added, source, staged, state, oid,
+                                  staged_keys)
     result.rows_loaded = done.loaded
     result.rows_inserted, result.rows_updated, result.rows_deleted = done.inserted, done.updated, done.deleted
     result.watermark_to = None if source.high is None else str(source.high)
     result.checksum_match = True if source.checks else None  # a mismatch has failed the table by now
     result.attempts[-1].switch = "none"
     if ctx.options.cleanup:  # only after the COMMIT: a failed sync keeps its files for a look
-        began, clock = utc_now(), time.monotonic()
-        if "s3" in ctx.options.cleanup:
-            ctx.store.delete_prefix(ctx.layout.unload_table_prefix(spec.source))
-        if "gcs" in ctx.options.cleanup:
-            ctx.store.delete_prefix(ctx.layout.staging_table_prefix(spec.source))
-        result.phases.append(PhaseTiming("cleanup", began, utc_now(), round(time.monotonic() - clock, 3)))
+        with clock.phase("cleanup"):
+            if "s3" in ctx.options.cleanup:
+                ctx.store.delete_prefix(ctx.layout.unload_table_prefix(spec.source))
+            if "gcs" in ctx.options.cleanup:
+                ctx.store.delete_prefix(ctx.layout.staging_table_prefix(spec.source))
     event("sync.committed", mode=sync.mode, watermark_to=result.watermark_to, inserted=done.inserted,
           updated=done.updated, deleted=done.deleted)
 

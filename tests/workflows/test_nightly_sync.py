@@ -1,0 +1,78 @@
+"""The rendered CronWorkflow run two nights by run-local against devstack with a sync config in the run bucket
+(`-p sync-config=gs://…`): the second night merges only the rows whose cursor moved, and AlloyDB holds exactly the
+source's rows after each night. Each night gets its own run id, as each scheduled Workflow does on a cluster."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg2
+import pytest
+
+from devstack import env as devstack_env
+from shared.config import load_settings
+from shared.identifiers import TableRef
+from shared.objectstore import ObjectStore, RunLayout
+from tests.workflows.test_nightly_cron import cron_workflow, rows, run
+from workflows.local_env import devstack_environment
+from workflows.run_local import run_workflow
+
+pytestmark = pytest.mark.slow  # two full runs of the DAG: 20 s measured on the shared 2-core devstack
+
+
+@pytest.fixture
+def source(redshift):
+    schema = f"sync_{uuid.uuid4().hex[:8]}"
+    conn = psycopg2.connect(host=redshift["host"], port=redshift["port"], dbname=redshift["database"],
+                            user=redshift["user"], password=redshift["password"], sslmode="disable")
+    conn.autocommit = True
+    run(conn, f"CREATE SCHEMA {schema}",
+        f"CREATE TABLE {schema}.orders (id integer NOT NULL, updated_at timestamp, amount integer, PRIMARY KEY (id))",
+        f"INSERT INTO {schema}.orders VALUES (1, '2024-01-01', 10), (2, '2024-01-01', 20)",
+        f"CREATE TABLE {schema}.events (id bigint NOT NULL, what varchar(20))",
+        f"INSERT INTO {schema}.events VALUES (1, 'a'), (2, 'b')",
+        f"CREATE TABLE {schema}.plain (id integer)",
+        f"INSERT INTO {schema}.plain VALUES (1)")
+    yield schema, conn
+    run(conn, f"DROP SCHEMA {schema} CASCADE")
+    conn.close()
+
+
+def test_two_nights_sync_incrementally_from_a_config_in_the_run_bucket(devstack, source, fresh_db, tmp_path):
+    schema, redshift = source
+    parameters, local = devstack_environment(devstack)
+    alloydb = psycopg2.connect(fresh_db)
+    alloydb.autocommit = True
+    settings = load_settings(devstack_env.product_environ(devstack))
+    store = ObjectStore(settings.s3, settings.gcs)
+    config_url = f"gs://{settings.gcs.bucket}/sync-test-{uuid.uuid4().hex[:8]}/sync.json"
+    store.write_json(config_url, {"tables": {
+        f"{schema}.orders": {"mode": "upsert", "cursor": "updated_at"},  # the key: the declared primary key
+        f"{schema}.events": {"mode": "append", "cursor": "id"}}})
+    parameters.update({"schemas": schema, "alloydb-database": alloydb.info.dbname, "sync-config": config_url})
+    workflow = cron_workflow(tmp_path)
+
+    def night(number: int) -> dict[str, dict]:
+        run_id = f"sync_{uuid.uuid4().hex[:6]}_{number}"
+        result = run_workflow(workflow, {**parameters, "run-id": run_id}, local, tmp_path / f"night{number}",
+                              progress=lambda message: None)
+        assert result.phase == "Succeeded", [(n.name, n.phase) for n in result.nodes if n.phase != "Succeeded"]
+        for table in ("orders", "events", "plain"):
+            assert rows(alloydb, schema, table) == rows(redshift, schema, table), table
+        layout = RunLayout.from_settings(run_id, settings.gcs, settings.s3)
+        return {table: store.read_json(layout.result(TableRef(schema, table))) for table in ("orders", "events", "plain")}
+
+    try:
+        first = night(1)
+        assert (first["orders"]["sync_mode"], first["orders"]["watermark_from"]) == ("upsert", None)
+        assert first["plain"]["sync_mode"] is None
+        run(redshift, f"UPDATE {schema}.orders SET amount = 21, updated_at = '2024-01-02' WHERE id = 2",
+            f"INSERT INTO {schema}.orders VALUES (3, '2024-01-02', 30)",
+            f"INSERT INTO {schema}.events VALUES (3, 'c')", f"INSERT INTO {schema}.plain VALUES (2)")
+        second = night(2)
+        orders, events = second["orders"], second["events"]
+        assert (orders["watermark_from"], orders["watermark_to"]) == ("2024-01-01 00:00:00", "2024-01-02 00:00:00")
+        assert (orders["rows_inserted"], orders["rows_updated"], orders["rows_deleted"]) == (1, 2, 0)
+        assert (events["watermark_from"], events["watermark_to"], events["rows_unloaded"]) == ("2", "3", 2)
+    finally:
+        store.delete_prefix(config_url.rsplit("/", 1)[0] + "/")
