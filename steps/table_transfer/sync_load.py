@@ -17,9 +17,10 @@
    the target's rows whose key is in the window deleted (a key NULL or twice in the window fails the table: Redshift
    does not enforce keys); the window inserted; with `mirror_deletes`, the source's key set (UNLOADed keys only,
    in the window's snapshot, into a second temporary table) removes the target's rows whose key left the source;
-   the target counted (it must equal the source's count taken with the
-   UNLOAD, else the table fails); the watermark written; COMMIT. A crash anywhere before the COMMIT leaves rows and
-   watermark as they were, and the next run reads the same window again.
+   the target counted (it must equal the source's count taken with the UNLOAD, else the table fails; with
+   `--verify checksum` its per-column aggregates must equal the whole source table's too, which catches a row
+   changed without moving its cursor); the watermark written; COMMIT. A crash anywhere before the COMMIT leaves
+   rows and watermark as they were, and the next run reads the same window again.
 
 This is the small-table path: the window is loaded in one transaction, not by the part ledger's per-part commits.
 """
@@ -138,6 +139,7 @@ class SourceSide:
     window_rows: int
     manifest: object | None  # None when the window is empty (nothing unloaded)
     checks: dict[str, object]  # --verify checksum: the window's aggregates, taken with the UNLOAD
+    table_checks: dict[str, object]  # --verify checksum: the whole table's, in the same snapshot
     key_manifest: object | None = None  # mirror_deletes: the whole table's key set (None: not asked, or empty)
 
 
@@ -254,6 +256,10 @@ def unload_window(ctx, spec: TableSpec, cursor: Cursor, window: Window, prefix: 
                 cur.execute(count if where is None else sql.SQL("{} WHERE {}").format(count, where))
                 values = cur.fetchone()
                 window_rows, checks = int(values[0]), dict(zip(names, values[1:], strict=True))
+                table_checks = checks
+                if aggregates and where is not None:
+                    cur.execute(count)
+                    table_checks = dict(zip(names, cur.fetchone()[1:], strict=True))
                 if window_rows:
                     cur.execute(unload_statement(conn, spec, ctx.options, prefix, authorization_clause(ctx.settings),
                                                  where))
@@ -267,7 +273,7 @@ def unload_window(ctx, spec: TableSpec, cursor: Cursor, window: Window, prefix: 
             raise _source_error(exc, spec, "UNLOAD of the sync window") from None
     manifest = read_manifest(ctx.store, prefix) if window_rows else None
     keys = read_manifest(ctx.store, key_prefix) if key_set is not None and total else None
-    return SourceSide(int(total), high, window_rows, manifest, checks, keys)
+    return SourceSide(int(total), high, window_rows, manifest, checks, table_checks, keys)
 
 
 # ------------------------------------------------------------------------------------------ AlloyDB: the merge
@@ -480,12 +486,16 @@ def _merge_transaction(ctx, spec: TableSpec, sync: TableSync, cursor: Cursor, wi
             done = merge(cur, spec, sync, cursor, window, keys, loaded)
             if sync.mirror_deletes:
                 done.deleted += _mirror_deletes(cur, ctx, spec, keys, source, staged_keys)
-            cur.execute(sql.SQL("SELECT COUNT(*) FROM {}").format(spec.target.sql()))
-            rows = int(cur.fetchone()[0])
-            if rows != source.total:
+            query, names = target_aggregates(spec, checksum_aggregates(spec) if source.table_checks else [])
+            cur.execute(query)
+            values = cur.fetchone()
+            if int(values[0]) != source.total:
                 raise VerificationError(f"row counts differ for {spec.target} after the sync: source {source.total}, "
-                                        f"target {rows}",
+                                        f"target {values[0]}",
                                         "Rows left the source or arrived later than the lag window; sync it in full")
+            if source.table_checks:  # catches a row changed without moving its cursor
+                check_checksums(f"{spec.target} after the sync", source.table_checks,
+                                dict(zip(names, values[1:], strict=True)))
             write_state(cur, SyncState(str(spec.target), str(spec.source), sync.mode, cursor.column.source,
                                        cursor.canonical, None if source.high is None else str(source.high), oid,
                                        tuple(c.target for c in spec.columns), ctx.run_id, ""))

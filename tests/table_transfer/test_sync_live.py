@@ -360,3 +360,19 @@ def test_mirror_deletes_removes_the_rows_whose_key_left_the_source(transfer, tmp
     validate_result(result)
     assert (result["rows_inserted"], result["rows_updated"], result["rows_deleted"]) == (1, 1, 2)
     assert [r[0] for r in same_rows(transfer, "gone")] == [2, 4]
+
+
+def test_verify_checksum_fails_a_row_changed_without_moving_its_cursor(transfer, tmp_path):
+    source, _ = transfer.table("sneaky", ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.sneaky VALUES "
+                               "(1, '2024-01-01', 10), (2, '2024-01-02', 20)")
+    config = configure(transfer, tmp_path, {str(source): {"mode": "upsert", "cursor": "updated_at", "key": ["id"]}})
+    assert transfer.run("--table", str(source), "--sync-config", config, "--verify", "checksum")[0] == 0
+    transfer.rs_execute(f"UPDATE {transfer.schema}.sneaky SET amount = 11 WHERE id = 1")  # updated_at not moved
+    code, _ = transfer.run("--table", str(source), "--sync-config", config)
+    assert code == 0  # counts alone cannot see it
+    code, _ = transfer.run("--table", str(source), "--sync-config", config, "--verify", "checksum")
+    assert code != 0
+    result = transfer.result(source)
+    validate_result(result)
+    assert "checksums differ for" in result["error"]["message"] and "amount:sum" in result["error"]["message"]
+    assert transfer.pg_rows(f"SELECT amount FROM {transfer.schema}.sneaky ORDER BY id") == [(10,), (20,)]
