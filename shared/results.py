@@ -101,6 +101,7 @@ class TableResult:
     rows_inserted: int | None = None
     rows_updated: int | None = None
     rows_deleted: int | None = None
+    synced_before: str | None = None  # when the table's previous sync committed (its lag at the run's start)
 
 
 @dataclass

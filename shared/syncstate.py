@@ -53,7 +53,7 @@ def ensure_sync_state(conn: psycopg2.extensions.connection) -> None:
 
 
 _COLUMNS = sql.SQL("target, source, mode, cursor_column, cursor_type, watermark, target_oid, columns, run_id, "
-                   "synced_at::text")
+                   "to_char(synced_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')")  # as utc_now() writes it
 
 
 def _state(row) -> SyncState:

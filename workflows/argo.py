@@ -109,8 +109,8 @@ class TableStatus:
     synced_at: str = ""  # when this run's sync committed; empty when it did not
 
 
-def run_status(store: ObjectStore, layout: RunLayout) -> list[TableStatus]:
-    """Every planned table with its latest result (a planned table without a result is `not_run`)."""
+def run_results(store: ObjectStore, layout: RunLayout) -> tuple[list[str], dict[str, dict]]:
+    """The run's tables (the plan's, in its order, then those with a result outside it) and their result documents."""
     plan_url = layout.tables_json
     results = {}
     urls = [info.url for info in store.list(layout.results_prefix) if info.url.endswith(".json")]
@@ -126,8 +126,14 @@ def run_status(store: ObjectStore, layout: RunLayout) -> list[TableStatus]:
     if has_plan:
         plan = store.read_json(plan_url)
         planned = [entry["table"] for entry in (plan.get("tables", []) if isinstance(plan, dict) else plan)]
+    return planned + sorted(set(results) - set(planned)), results
+
+
+def run_status(store: ObjectStore, layout: RunLayout) -> list[TableStatus]:
+    """Every planned table with its latest result (a planned table without a result is `not_run`)."""
+    planned, results = run_results(store, layout)
     rows = []
-    for table in planned + sorted(set(results) - set(planned)):
+    for table in planned:
         result = results.get(table)
         if result is None:
             rows.append(TableStatus(table, "not_run", None, None, None, ""))

@@ -340,3 +340,30 @@ def sync_config_init(
             Path(out).write_text(text, encoding="utf-8")
     except R2AError as exc:
         _fail("sync-config init", exc)
+
+
+@app.command()
+def readiness(
+    run_id: str = typer.Option(..., "--run-id", help="the run (a final sync with -p verify=checksum) to judge"),
+) -> None:
+    """Cut-over readiness of a finished run: every table ✓ (succeeded, verified by checksum) or ✗ with the reason,
+    its mode, watermark and lag at the start of the run, and the objects not migrated; written to
+    report/readiness.json. Exit 0 when ready, 7 when not."""
+    from shared.config import load_settings
+    from shared.errors import ExitCode, R2AError
+    from shared.objectstore import ObjectStore, RunLayout
+    from workflows.readiness import readiness as judge
+    from workflows.readiness import readiness_lines
+
+    try:
+        settings = load_settings()
+        layout = RunLayout.from_settings(run_id, settings.gcs)
+        store = ObjectStore(None, settings.gcs)
+        document = judge(store, layout)
+        store.write_json(layout.report("readiness.json"), document)
+    except R2AError as exc:
+        _fail("readiness", exc)
+    for line in readiness_lines(document):
+        typer.echo(line)
+    if not document["ready"]:
+        raise typer.Exit(int(ExitCode.TABLES_FAILED))

@@ -396,6 +396,7 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
         conn.close()
     window = window_for(state, oid, sync, cursor, added, tuple(c.target for c in spec.columns))
     result.watermark_from = state.watermark if state and window.low is not None else None
+    result.synced_before = state.synced_at if state else None
     event("sync.window", mode=sync.mode, low=None if window.low is None else str(window.low),
           whole=window.why_whole, added=[c.target for c in added])
 

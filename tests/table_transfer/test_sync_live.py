@@ -59,6 +59,8 @@ def test_append_rereads_boundary_ties_and_late_rows_in_the_lag_window(transfer, 
     second = transfer.result(source)
     validate_result(second)
     assert (second["watermark_from"], second["watermark_to"]) == ("2024-01-01 10:00:05", "2024-01-01 10:01:00")
+    assert first["synced_before"] is None and first["finished_at"][:10] == second["synced_before"][:10]
+    assert first["started_at"] < second["synced_before"] < second["started_at"]  # both utc_now()'s form
     # the window 10:00:00 (watermark - 60 s) .. 10:01:00 holds all five rows: the two already there are replaced
     assert (second["rows_source"], second["rows_unloaded"]) == (5, 5)
     assert (second["rows_inserted"], second["rows_updated"], second["rows_deleted"]) == (3, 2, 0)
