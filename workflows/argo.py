@@ -16,7 +16,8 @@ from hera.workflows import models as m
 
 from shared.errors import BadInputError, ConfigError, R2AError, TransientError
 from shared.log import one_line, register_secret
-from shared.objectstore import ObjectStore, RunLayout, json_document
+from shared.objectstore import ObjectStore, RunLayout
+from shared.readiness import run_results
 from workflows import definitions as d
 from workflows.render import RENDERED_DIR
 
@@ -107,26 +108,6 @@ class TableStatus:
     sync_mode: str = ""  # an incremental sync's (append, upsert); empty for a full load
     watermark: str = ""  # the watermark the table is at after this run's sync (its old one if the sync failed)
     synced_at: str = ""  # when this run's sync committed; empty when it did not
-
-
-def run_results(store: ObjectStore, layout: RunLayout) -> tuple[list[str], dict[str, dict]]:
-    """The run's tables (the plan's, in its order, then those with a result outside it) and their result documents."""
-    plan_url = layout.tables_json
-    results = {}
-    urls = [info.url for info in store.list(layout.results_prefix) if info.url.endswith(".json")]
-    for url, data in store.read_many(urls):
-        document = json_document(url, data) if data is not None else None
-        if isinstance(document, dict) and document.get("table"):
-            results[document["table"]] = document
-    has_plan = store.exists(plan_url)
-    if not results and not has_plan:
-        raise BadInputError(f"run {layout.run_id} not found: no tables.json and no results under {layout.root}",
-                            "Check --run-id, R2A_GCS_BUCKET and R2A_GCS_PREFIX")
-    planned = []
-    if has_plan:
-        plan = store.read_json(plan_url)
-        planned = [entry["table"] for entry in (plan.get("tables", []) if isinstance(plan, dict) else plan)]
-    return planned + sorted(set(results) - set(planned)), results
 
 
 def run_status(store: ObjectStore, layout: RunLayout) -> list[TableStatus]:

@@ -76,3 +76,37 @@ def test_two_nights_sync_incrementally_from_a_config_in_the_run_bucket(devstack,
         assert (events["watermark_from"], events["watermark_to"], events["rows_unloaded"]) == ("2", "3", 2)
     finally:
         store.delete_prefix(config_url.rsplit("/", 1)[0] + "/")
+
+
+def test_cutover_runs_a_final_sync_verified_by_checksum_and_judges_it(devstack, source, fresh_db, tmp_path,
+                                                                       monkeypatch):
+    from typer.testing import CliRunner
+
+    from workflows.cli import app
+
+    schema, redshift = source
+    alloydb = psycopg2.connect(fresh_db)
+    alloydb.autocommit = True
+    settings = load_settings(devstack_env.product_environ(devstack))
+    store = ObjectStore(settings.s3, settings.gcs)
+    config_url = f"gs://{settings.gcs.bucket}/sync-test-{uuid.uuid4().hex[:8]}/sync.json"
+    store.write_json(config_url, {"tables": {f"{schema}.orders": {"mode": "upsert", "cursor": "updated_at"}}})
+    monkeypatch.chdir(tmp_path)  # run-local's task logs
+    run(redshift, f"UPDATE {schema}.orders SET updated_at = '2024-01-05' WHERE id = 2")  # row 1 below the watermark
+    common = ["--local", "--devstack", devstack["state_dir"], "-p", f"schemas={schema}",
+              "-p", f"alloydb-database={alloydb.info.dbname}", "-p", f"sync-config={config_url}"]
+    try:
+        first = CliRunner().invoke(app, ["cutover", *common, "-p", f"run-id=cut_{uuid.uuid4().hex[:6]}_1"])
+        assert first.exit_code == 0, first.output
+        assert first.output.splitlines()[-1] == "ready: 3 of 3 tables in sync"
+        run(redshift, f"UPDATE {schema}.orders SET amount = 99 WHERE id = 1")  # updated_at not moved: no window
+        run_id = f"cut_{uuid.uuid4().hex[:6]}_2"
+        second = CliRunner().invoke(app, ["cutover", *common, "-p", f"run-id={run_id}"])
+        assert second.exit_code == 7, second.output
+        orders = [line for line in second.output.splitlines() if f"{schema}.orders" in line and "✗" in line]
+        assert orders and "checksums differ" in orders[0], second.output
+        assert second.output.splitlines()[-1] == "not ready: 2 of 3 tables in sync"
+        layout = RunLayout.from_settings(run_id, settings.gcs)
+        assert store.read_json(layout.report("readiness.json"))["ready"] is False
+    finally:
+        store.delete_prefix(config_url.rsplit("/", 1)[0] + "/")
