@@ -100,26 +100,40 @@ def test_cutover_runs_a_final_sync_verified_by_checksum_and_judges_it(devstack, 
     settings = load_settings(devstack_env.product_environ(devstack))
     store = ObjectStore(settings.s3, settings.gcs)
     config_url = f"gs://{settings.gcs.bucket}/sync-test-{uuid.uuid4().hex[:8]}/sync.json"
-    store.write_json(config_url, {"tables": {f"{schema}.orders": {"mode": "upsert", "cursor": "updated_at"}}})
+    store.write_json(config_url, {"tables": {f"{schema}.orders": {"mode": "upsert", "cursor": "updated_at"},
+                                             f"{schema}.ids": {"mode": "append", "cursor": "id"}}})
     monkeypatch.chdir(tmp_path)  # run-local's task logs
-    run(redshift, f"UPDATE {schema}.orders SET updated_at = '2024-01-05' WHERE id = 2")  # row 1 below the watermark
+    run(redshift, f"UPDATE {schema}.orders SET updated_at = '2024-01-05' WHERE id = 2",  # row 1 below the watermark
+        f"CREATE TABLE {schema}.ids (id bigint IDENTITY(1, 1), what varchar(10))",
+        f"INSERT INTO {schema}.ids (what) VALUES ('a'), ('b'), ('c')")
+
+    def identity_last_value() -> int:  # post-data's reseed: the target's identity continues after the loaded ids
+        with alloydb.cursor() as cursor:
+            cursor.execute("SELECT last_value FROM pg_sequences WHERE schemaname = %s AND sequencename = "
+                           "split_part(pg_get_serial_sequence(%s, 'id'), '.', 2)", (schema, f'"{schema}".ids'))
+            return cursor.fetchone()[0]
+
     common = ["--local", "--devstack", devstack["state_dir"], "-p", f"schemas={schema}",
               "-p", f"alloydb-database={alloydb.info.dbname}", "-p", f"sync-config={config_url}"]
     try:
         first = CliRunner().invoke(app, ["cutover", *common, "-p", f"run-id=cut_{uuid.uuid4().hex[:6]}_1"])
         assert first.exit_code == 0, first.output
-        assert first.output.splitlines()[-1] == "ready: 3 of 3 tables in sync"
-        for table in ("orders", "events", "plain"):
+        assert first.output.splitlines()[-1] == "ready: 4 of 4 tables in sync"
+        for table in ("orders", "events", "plain", "ids"):
             assert rows(alloydb, schema, table) == rows(redshift, schema, table), table
-        run(redshift, f"UPDATE {schema}.orders SET amount = 99 WHERE id = 1")  # updated_at not moved: no window
+        assert identity_last_value() == max(row[0] for row in rows(redshift, schema, "ids"))
+        run(redshift, f"UPDATE {schema}.orders SET amount = 99 WHERE id = 1",  # updated_at not moved: no window
+            f"INSERT INTO {schema}.ids (what) VALUES ('d'), ('e')")
         run_id = f"cut_{uuid.uuid4().hex[:6]}_2"
         second = CliRunner().invoke(app, ["cutover", *common, "-p", f"run-id={run_id}"])
         assert second.exit_code == 7, second.output
         orders = [line for line in second.output.splitlines() if line.startswith(f"✗  {schema}.orders ")]
         assert orders and "checksums differ" in orders[0], second.output
-        assert second.output.splitlines()[-1] == "not ready: 2 of 3 tables in sync"
+        assert second.output.splitlines()[-1] == "not ready: 3 of 4 tables in sync"
         layout = RunLayout.from_settings(run_id, settings.gcs)
         assert store.read_json(layout.report("readiness.json"))["ready"] is False
+        assert rows(alloydb, schema, "ids") == rows(redshift, schema, "ids")  # appended by the final sync
+        assert identity_last_value() == max(row[0] for row in rows(redshift, schema, "ids"))
     finally:
         store.delete_prefix(config_url.rsplit("/", 1)[0] + "/")
 
