@@ -107,7 +107,15 @@ class TableStatus:
     error: str
     sync_mode: str = ""  # an incremental sync's (append, upsert); empty for a full load
     watermark: str = ""  # the watermark the table is at after this run's sync (its old one if the sync failed)
-    synced_at: str = ""  # when this run's sync committed; empty when it did not
+    synced_at: str = ""  # when the table's last successful sync committed: this run's, else the one before it
+
+
+def _last_sync(result: dict, succeeded: bool) -> str:
+    """A synced table's last successful sync: this run's when it succeeded, else the previous one's commit time
+    (synced_before, from r2a_meta.sync_state), which the failed sync left in place."""
+    if not result.get("sync_mode"):
+        return ""
+    return str((result.get("finished_at") if succeeded else result.get("synced_before")) or "")
 
 
 def run_status(store: ObjectStore, layout: RunLayout) -> list[TableStatus]:
@@ -126,5 +134,5 @@ def run_status(store: ObjectStore, layout: RunLayout) -> list[TableStatus]:
                                 error.get("message", "") if isinstance(error, dict) else str(error),
                                 str(result.get("sync_mode") or ""),
                                 str(result.get("watermark_to" if synced else "watermark_from") or ""),
-                                str(result.get("finished_at") or "") if synced and result.get("sync_mode") else ""))
+                                _last_sync(result, synced)))
     return rows

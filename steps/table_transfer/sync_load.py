@@ -386,6 +386,7 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
         ensure_sync_state(conn)
         with conn.cursor() as cur:
             state = read_state(cur, str(spec.target))
+            result.synced_before = state.synced_at if state else None  # also when drift fails the table below
             oid = _target_oid(cur, spec)
             added = drift(cur, spec)
             keys = upsert_keys(cur, spec, sync, declared_key(ctx, spec)) if sync.mode == UPSERT else []
@@ -396,7 +397,6 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
         conn.close()
     window = window_for(state, oid, sync, cursor, added, tuple(c.target for c in spec.columns))
     result.watermark_from = state.watermark if state and window.low is not None else None
-    result.synced_before = state.synced_at if state else None
     event("sync.window", mode=sync.mode, low=None if window.low is None else str(window.low),
           whole=window.why_whole, added=[c.target for c in added])
 

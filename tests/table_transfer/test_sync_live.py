@@ -185,6 +185,7 @@ def test_a_dropped_or_retyped_column_fails_the_table_with_the_difference(transfe
     validate_result(result)
     assert result["status"] == "failed" and difference in result["error"]["message"], result["error"]
     assert transfer.pg_rows(f"SELECT * FROM {transfer.schema}.shift") == [(1, _ts("2024-01-01"), 10)]
+    assert result["synced_before"] is not None  # the last successful sync, for `r2a status` and the readiness lag
 
 
 def test_three_scheduled_runs_with_changes_between_them(transfer, tmp_path):

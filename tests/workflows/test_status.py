@@ -62,14 +62,14 @@ def test_status_shows_mode_watermark_and_last_sync_of_incrementally_synced_table
     _write(layout, store, orders, "succeeded", rows=5, sync_mode="upsert", watermark_from="2024-01-01 00:00:00",
            watermark_to="2024-01-02 00:00:00")
     _write(layout, store, lines, "failed", error="row counts differ", sync_mode="append", watermark_from="41",
-           watermark_to=None)
+           watermark_to=None, synced_before="2026-01-01T03:00:00Z")
     done = CliRunner().invoke(app, ["status", "--run-id", layout.run_id], env=devstack_environ)
     output = done.output.splitlines()
     assert output[0].split()[5:] == ["mode", "watermark", "last", "sync", "error"]
     assert output[1].split()[5:] == ["upsert", "2024-01-02", "00:00:00", "2026-01-02T03:04:05Z"]
-    # a failed sync left the watermark where it was, and committed nothing this run
-    assert [line for line in output if line.startswith('sales."order lines"')][0].split()[5:8] == \
-        ["append", "41", "row"]
+    # a failed sync left the watermark where it was: the last successful sync is the one before this run
+    assert [line for line in output if line.startswith('sales."order lines"')][0].split()[5:9] == \
+        ["append", "41", "2026-01-01T03:00:00Z", "row"]
 
 
 def test_status_of_an_unknown_run_or_a_bad_run_id_is_one_line(devstack_environ):
