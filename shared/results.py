@@ -102,6 +102,9 @@ class TableResult:
     rows_updated: int | None = None
     rows_deleted: int | None = None
     synced_before: str | None = None  # when the table's previous sync committed (its lag at the run's start)
+    # a run with a sync config: why this table is loaded in full (the config's note, e.g. `r2a sync-config init`'s
+    # "stays full: no identity or timestamp column to use as a cursor"; else that the config does not name it)
+    sync_note: str | None = None
 
 
 @dataclass

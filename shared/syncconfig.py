@@ -98,6 +98,12 @@ class SyncConfig:
     def for_table(self, table: str) -> TableSync:
         return self.tables.get(table, TableSync())
 
+    def full_reason(self, table: str) -> str:
+        """Why `table` is loaded in full: its note, else what the config says of it."""
+        if table in self.notes:
+            return self.notes[table][:500]
+        return "full in the sync config" if table in self.tables else "not named in the sync config"
+
     def to_dict(self) -> dict[str, Any]:
         return {"format_version": FORMAT_VERSION, "default_mode": FULL,
                 "tables": {name: sync.to_dict() for name, sync in sorted(self.tables.items())},

@@ -153,6 +153,8 @@ def _transfer_table(ctx: TransferContext, spec: TableSpec) -> TableResult:
             if sync is not None and sync.mode != FULL:
                 sync_table(ctx, spec, sync, attempt.number, result)
             else:
+                if ctx.sync is not None:
+                    result.sync_note = ctx.sync.full_reason(str(spec.source))
                 _transfer(ctx, spec, attempt.number, result)
         result.status = attempt.status = "succeeded"
     except BaseException as exc:  # recorded, then re-raised if it is not an ordinary failure (SIGTERM, ^C)

@@ -130,12 +130,22 @@ def test_an_incremental_sync_shows_its_mode_watermarks_and_row_changes_in_the_la
                                                   watermark_to="2024-01-02 00:00:00", rows_inserted=5,
                                                   rows_updated=2, rows_deleted=0)
     rows = {line.split("\t")[0]: line.split("\t") for line in lines(report_of(documents), f"{sample.RUN_ID}.tables")}
-    assert rows["public.sales"][12:] == ["upsert", "2024-01-01 00:00:00", "2024-01-02 00:00:00", "5", "2", "0"]
+    assert rows["public.sales"][12:] == ["upsert", "2024-01-01 00:00:00", "2024-01-02 00:00:00", "5", "2", "0", ""]
     assert rows["public.sales"][:12] == sample.EXPECTED_TABLES[1].split("\t")[:12]
-    assert rows["public.customers"][12:] == [""] * 6
+    assert rows["public.customers"][12:] == [""] * 7
     assert json.loads(report_of(documents).files["summary.json"])["synced_tables"] == [
         {"table": "public.sales", "status": "succeeded", "mode": "upsert", "watermark_from": "2024-01-01 00:00:00",
          "watermark_to": "2024-01-02 00:00:00", "rows_inserted": 5, "rows_updated": 2, "rows_deleted": 0}]
+
+
+def test_a_table_loaded_in_full_by_a_run_with_a_sync_config_says_why():
+    documents = sample.documents()
+    documents["results/public.customers.json"]["sync_note"] = "stays full: no identity or timestamp\tcolumn"
+    report = report_of(documents)
+    rows = {line.split("\t")[0]: line.split("\t") for line in lines(report, f"{sample.RUN_ID}.tables")}
+    assert rows["public.customers"][12:] == ["", "", "", "", "", "", "stays full: no identity or timestamp column"]
+    assert json.loads(report.files["summary.json"])["full_despite_sync_config"] == [
+        {"table": "public.customers", "reason": "stays full: no identity or timestamp\tcolumn"}]
 
 
 def test_a_source_changed_during_the_run_is_noted_on_its_succeeded_table():

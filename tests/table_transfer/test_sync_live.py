@@ -235,6 +235,22 @@ def test_a_sync_config_the_table_cannot_follow_fails_it_in_one_line(transfer, tm
     assert transfer.pg_rows(f"SELECT count(*) FROM {transfer.schema}.odd") == [(0,)]
 
 
+def test_a_table_the_sync_config_leaves_full_is_loaded_whole_and_its_result_says_why(transfer, tmp_path):
+    noted, _ = transfer.table("noted", EVENTS, rows_sql=f"INSERT INTO {transfer.schema}.noted VALUES (1, NULL, 'a')")
+    unnamed, _ = transfer.table("unnamed", EVENTS, rows_sql=f"INSERT INTO {transfer.schema}.unnamed VALUES (2, NULL, 'b')")
+    path = tmp_path / "sync.json"
+    path.write_text(json.dumps({"tables": {}, "notes": {str(noted): "stays full: no cursor"}}))
+    for table, note in ((noted, "stays full: no cursor"), (unnamed, "not named in the sync config")):
+        code, output = transfer.run("--table", str(table), "--sync-config", str(path))
+        assert code == 0, output
+        result = transfer.result(table)
+        validate_result(result)
+        assert (result["sync_mode"], result["sync_note"]) == (None, note)
+        same_rows(transfer, table.table)
+    if transfer.pg_rows("SELECT to_regclass('r2a_meta.sync_state')") != [(None,)]:  # no watermark for either
+        assert watermark(transfer, "noted") is None and watermark(transfer, "unnamed") is None
+
+
 def test_a_synced_table_cleans_up_its_files_after_the_commit(transfer, tmp_path):
     source, _ = transfer.table("tidy", EVENTS, rows_sql=f"INSERT INTO {transfer.schema}.tidy VALUES "
                                "(1, '2024-01-01 10:00:00', 'a')")

@@ -68,7 +68,7 @@ def test_three_nights_sync_incrementally_from_a_config_in_the_run_bucket(devstac
     try:
         first = night(1)
         assert (first["orders"]["sync_mode"], first["orders"]["watermark_from"]) == ("upsert", None)
-        assert first["plain"]["sync_mode"] is None
+        assert (first["plain"]["sync_mode"], first["plain"]["sync_note"]) == (None, "not named in the sync config")
         run(redshift, f"UPDATE {schema}.orders SET amount = 21, updated_at = '2024-01-02' WHERE id = 2",
             f"INSERT INTO {schema}.orders VALUES (3, '2024-01-02', 30)",
             f"INSERT INTO {schema}.events VALUES (3, 'c')", f"INSERT INTO {schema}.plain VALUES (2)")
