@@ -138,6 +138,21 @@ def test_an_incremental_sync_shows_its_mode_watermarks_and_row_changes_in_the_la
          "watermark_to": "2024-01-02 00:00:00", "rows_inserted": 5, "rows_updated": 2, "rows_deleted": 0}]
 
 
+def test_report_html_has_an_incremental_sync_section_only_when_the_run_synced():
+    assert 'id="sync"' not in report_of(sample.documents()).files["report.html"].decode()
+    documents = sample.documents()
+    documents["results/public.sales.json"].update(sync_mode="append", watermark_from="41", watermark_to="<b>57",
+                                                  rows_inserted=16, rows_updated=0, rows_deleted=0)
+    documents["results/public.customers.json"]["sync_note"] = "not named in the sync config"
+    html = report_of(documents).files["report.html"].decode()
+    section = html[html.index('<section id="sync">'):]
+    section = section[:section.index("</section>")]
+    synced = section[section.index('id="synced-tables"'):section.index('id="full-despite-sync-config"')]
+    assert [cell.split(">", 1)[1].split("</td>")[0] for cell in synced.split("<td")[1:]] == [
+        "public.sales", "succeeded", "append", "41", "&lt;b&gt;57", "16", "0", "0"]
+    assert "public.customers" in section and "not named in the sync config" in section
+
+
 def test_a_table_loaded_in_full_by_a_run_with_a_sync_config_says_why():
     documents = sample.documents()
     documents["results/public.customers.json"]["sync_note"] = "stays full: no identity or timestamp\tcolumn"
