@@ -106,9 +106,10 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
     ("verify", "count", "table verification: count|checksum"),
     ("cleanup", "s3,gcs", "after a table is verified, delete its UNLOAD parts (s3) and staged copies (gcs) of "
                           "this run; empty = keep them (a failed table always keeps them for the retry)"),
-    ("sync-config", "", "sync config (gs://… or s3://…, JSON or YAML) naming tables synced incrementally "
-                        "(append|upsert by a cursor column; `r2a sync-config init` writes a starting one); "
-                        "empty = every table is loaded in full"),
+    ("sync-config", "", "sync config (gs://… or s3://…, or /config/sync/<key> from the optional ConfigMap "
+                        "r2a-sync-config; JSON or YAML) naming tables synced incrementally (append|upsert by a "
+                        "cursor column; `r2a sync-config init` writes a starting one); empty = every table is "
+                        "loaded in full"),
     ("on-existing", "refresh", "load-schema when a table exists: refresh (keep and reload what an earlier r2a run "
                                "created; stop at any other table)|fail|skip|replace"),
     ("dropped-in-source", "keep", "refresh: tables an earlier r2a run created that the source no longer has: "
@@ -280,7 +281,7 @@ def transfer_container(auth_proxy: str | None = None, images: Images = DEFAULT_I
         "table-transfer", "table_transfer",
         [TRANSFER_ITEM_FLAG, "{{inputs.parameters.item}}", f"--format={_param('format')}",
          f"--compression={_param('compression')}", f"--verify={verify}", f"--cleanup={_param('cleanup')}",
-         f"--sync-config={_param('sync-config')}"],
+         "--sync-config", _param("sync-config")],  # two arguments: run-local maps a mounted path given alone
         cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi", deadline=12 * 3600,
         inputs=[Parameter(name="item")], sidecars=auth_proxy_sidecars(auth_proxy, images), images=images,
         extra_env={argo_outputs.ENV: OUTPUTS_DIR},

@@ -7,6 +7,7 @@ the sample database after a night, ready with every table verified by checksum o
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import psycopg2
@@ -18,6 +19,7 @@ from shared.identifiers import TableRef
 from shared.objectstore import ObjectStore, RunLayout
 from tests.workflows.test_nightly_cron import cron_workflow, rows, run
 from workflows.local_env import devstack_environment
+from workflows.podspec import CONFIGMAP_SYNC, SYNC_CONFIG_DIR
 from workflows.run_local import run_workflow
 
 pytestmark = pytest.mark.slow  # seven runs of the DAG in all: the three tests took 118 s together, measured here
@@ -49,9 +51,10 @@ def test_three_nights_sync_incrementally_from_a_config_in_the_run_bucket(devstac
     settings = load_settings(devstack_env.product_environ(devstack))
     store = ObjectStore(settings.s3, settings.gcs)
     config_url = f"gs://{settings.gcs.bucket}/sync-test-{uuid.uuid4().hex[:8]}/sync.json"
-    store.write_json(config_url, {"tables": {
+    config = {"tables": {
         f"{schema}.orders": {"mode": "upsert", "cursor": "updated_at"},  # the key: the declared primary key
-        f"{schema}.events": {"mode": "append", "cursor": "id"}}})
+        f"{schema}.events": {"mode": "append", "cursor": "id"}}}
+    store.write_json(config_url, config)
     parameters.update({"schemas": schema, "alloydb-database": alloydb.info.dbname, "sync-config": config_url})
     workflow = cron_workflow(tmp_path)
 
@@ -79,6 +82,9 @@ def test_three_nights_sync_incrementally_from_a_config_in_the_run_bucket(devstac
         assert (events["watermark_from"], events["watermark_to"], events["rows_unloaded"]) == ("2", "3", 2)
         run(redshift, f"UPDATE {schema}.orders SET amount = 11, updated_at = '2024-01-02' WHERE id = 1",  # the tie
             f"DELETE FROM {schema}.plain WHERE id = 1", f"INSERT INTO {schema}.events VALUES (4, 'd'), (5, 'e')")
+        # the third night reads the same config from the optional ConfigMap r2a-sync-config, mounted at /config/sync
+        local.secrets[CONFIGMAP_SYNC] = {"nightly.json": json.dumps(config)}
+        parameters["sync-config"] = f"{SYNC_CONFIG_DIR}/nightly.json"
         third = night(3)
         orders, events = third["orders"], third["events"]
         assert (orders["watermark_from"], orders["watermark_to"]) == ("2024-01-02 00:00:00", "2024-01-02 00:00:00")
