@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
-import uuid
 from pathlib import Path
 
 import psycopg2
@@ -29,14 +26,14 @@ from psycopg2 import sql
 
 from benchmarks.transfer_bench import (
     ROW_BYTES,
+    PlannedSchema,
     _phase_seconds,
-    create_bench_table,
+    bench_devstack,
     emulator_connection,
+    planned_schema,
     run_step,
-    step_environ,
 )
 from devstack import env as envfile
-from devstack import stack
 
 NAME = "sync_bench"
 CHANGED_EVERY = 100  # 1 % of the rows: those whose id is a multiple of this (plus the round's offset)
@@ -51,41 +48,9 @@ STATE_SQL = ("SELECT count(*), sum(amount), sum(CASE WHEN at >= '2030-01-01' THE
 
 def run(smoke: bool) -> list[dict]:
     megabytes = int(os.environ.get("R2A_BENCH_SYNC_MB", "8" if smoke else "2048"))
-    shared = os.environ.get("R2A_DEVSTACK_DIR")
-    directory = Path(shared) if shared else Path(tempfile.mkdtemp(prefix="r2a-bench-sync-"))
-    env = stack.up(directory)
-    work = Path(tempfile.mkdtemp(prefix="r2a-bench-sync-work-"))
-    try:
-        return _bench(env, megabytes, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        if not shared:
-            stack.down(directory, purge=True)
-
-
-def _bench(env: dict, megabytes: int, work: Path) -> list[dict]:
-    schema, database = f"bench_{uuid.uuid4().hex[:8]}", f"bench_{uuid.uuid4().hex[:8]}"
     rows = max(1000, megabytes * 2**20 // ROW_BYTES)
-    admin = psycopg2.connect(envfile.postgres_dsn(env, "postgres"))
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-    with emulator_connection(env) as conn, conn.cursor() as cursor:
-        cursor.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        create_bench_table(cursor, schema, "orders", rows)
-    environ = step_environ(env, database)
-    run_id = f"bench_{uuid.uuid4().hex[:10]}"
-    for step in (["steps.dump_schema", f"--schemas={schema}"], ["steps.rewrite_ddl"], ["steps.validate_restore"],
-                 ["steps.load_schema", "--section", "pre-data"]):
-        run_step([step[0], "--run-id", run_id, *step[1:]], environ)
-    try:
-        return _measure(env, environ, run_id, schema, database, rows, work)
-    finally:
-        with emulator_connection(env) as conn, conn.cursor() as cursor:
-            cursor.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-        with admin.cursor() as cursor:
-            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
-        admin.close()
+    with bench_devstack("sync") as (env, work), planned_schema(env, {"orders": rows}) as planned:
+        return _measure(env, planned, work)
 
 
 def _change(env: dict, schema: str, round_number: int) -> int:
@@ -103,18 +68,19 @@ def _state(connection, schema: str) -> tuple:
         return tuple(str(value) for value in cursor.fetchone())
 
 
-def _measure(env, environ, run_id, schema, database, rows, work) -> list[dict]:
+def _measure(env: dict, planned: PlannedSchema, work: Path) -> list[dict]:
     from shared.config import load_settings
     from shared.identifiers import TableRef
     from shared.objectstore import ObjectStore, RunLayout
 
+    environ, schema, database = planned.environ, planned.schema, planned.database
     settings = load_settings(environ)
     store = ObjectStore(settings.s3, settings.gcs)
-    layout = RunLayout.from_settings(run_id, settings.gcs, settings.s3)
+    layout = RunLayout.from_settings(planned.run_id, settings.gcs, settings.s3)
     table = TableRef(schema, "orders")
     config = work / "sync.json"
     config.write_text(json.dumps({"tables": {str(table): {"mode": "upsert", "cursor": "at", "key": ["id"]}}}))
-    transfer = ["steps.table_transfer", "--run-id", run_id, "--cleanup", "s3,gcs", "--table", str(table)]
+    transfer = ["steps.table_transfer", "--run-id", planned.run_id, "--cleanup", "s3,gcs", "--table", str(table)]
     synced = [*transfer, "--sync-config", str(config)]
 
     def result(expected_mode: str | None) -> dict:
@@ -143,7 +109,7 @@ def _measure(env, environ, run_id, schema, database, rows, work) -> list[dict]:
     ratio = incremental_s / full_s
     rows_out = [
         ("table (unloaded text)", full["bytes_raw"] / 2**20, "MB", None, None),
-        ("rows", rows, "rows", None, None),
+        ("rows", full["rows_source"], "rows", None, None),
         ("full load (mode full, --verify count)", full_s, "s", None, None),
         ("first sync (no watermark: the whole table, upsert)", first_s, "s", None, None),
         ("rows changed in the source before the incremental sync", changed, "rows", None, None),
