@@ -360,7 +360,8 @@ def cutover(
     (synced tables merge their last window, the others reload), every table verified by checksum over the whole
     table, post-data with the identity reseed, then the readiness verdict, written to report/readiness.json. On a
     cluster it is submitted (its report step prints the verdict; `r2a readiness --run-id` prints it again); --local
-    runs it and prints the verdict. Exit 0 when ready, 7 when not."""
+    runs it, prints the verdict and exits 0 when ready, 7 when not (1 when ready but another task of the run
+    failed)."""
     from shared.objectstore import new_run_id
     from workflows import definitions as d
 
