@@ -55,7 +55,7 @@ from steps.table_transfer.plan import TableSpec, TransferOptions
 from steps.table_transfer.resume import LoadPlan, empty_target, plan_load
 from steps.table_transfer.source_state import count_now
 from steps.table_transfer.switch import SourceFacts, verify_and_switch
-from steps.table_transfer.sync_load import sync_table
+from steps.table_transfer.sync_load import SyncNotUsable, sync_table
 from steps.table_transfer.unload import Manifest, authorization_clause, select_statement, unload_statement
 from steps.table_transfer.verify import checksum_aggregates
 
@@ -151,7 +151,12 @@ def _transfer_table(ctx: TransferContext, spec: TableSpec) -> TableResult:
             event("table.started", attempt=attempt.number)
             sync = ctx.sync.for_table(str(spec.source)) if ctx.sync else None
             if sync is not None and sync.mode != FULL:
-                sync_table(ctx, spec, sync, attempt.number, result)
+                try:
+                    sync_table(ctx, spec, sync, attempt.number, result)
+                except SyncNotUsable as unusable:
+                    result.sync_mode, result.sync_note = None, f"loaded in full: {unusable.reason[:400]}"
+                    event("sync.not_usable", mode=sync.mode, reason=unusable.reason)
+                    _transfer(ctx, spec, attempt.number, result)
             else:
                 if ctx.sync is not None:
                     result.sync_note = ctx.sync.full_reason(str(spec.source))

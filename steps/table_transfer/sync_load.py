@@ -107,16 +107,21 @@ class Cursor:
         return sql.SQL("CAST({} AS {})").format(redshift_literal(str(value)), sql.SQL(self.cast))
 
 
+class SyncNotUsable(BadInputError):
+    """The table's sync config names a cursor or key the table cannot follow: found before anything is read or
+    written, so the table is loaded in full instead and its result says why."""
+
+
 def cursor_of(spec: TableSpec, name: str) -> Cursor:
     column = next((c for c in spec.columns if c.source == name), None)
     if column is None:
-        raise BadInputError(f"sync config: cursor {name[:100]!r} is not a column of {spec.source}")
+        raise SyncNotUsable(f"sync config: cursor {name[:100]!r} is not a column of {spec.source}")
     try:
         canonical = parse_type(column.source_type or "").canonical
     except UnknownTypeError:
         canonical = ""
     if canonical not in CURSOR_TYPES or column.unload_expression != _quoted(column.source):
-        raise BadInputError(f"sync config: cursor {name[:100]!r} of {spec.source} has type "
+        raise SyncNotUsable(f"sync config: cursor {name[:100]!r} of {spec.source} has type "
                             f"{(column.source_type or 'unknown')[:60]}; a cursor must be one of {', '.join(CURSOR_TYPES)}")
     if canonical == "numeric":
         params = parse_type(column.source_type or "").params
@@ -356,12 +361,12 @@ def upsert_keys(cur, spec: TableSpec, sync: TableSync, declared: tuple[str, ...]
         named = sync.key or declared
         missing = [k for k in named if k not in by_source]
         if missing:
-            raise BadInputError(f"sync config: key column(s) {', '.join(m[:100] for m in missing)} are not columns "
+            raise SyncNotUsable(f"sync config: key column(s) {', '.join(m[:100] for m in missing)} are not columns "
                                 f"of {spec.source}")
         return [by_source[k] for k in named]
     keys = _target_primary_key(cur, spec)
     if not keys:
-        raise BadInputError(f"sync config: {spec.source} is upsert but names no key, and neither {spec.target} nor "
+        raise SyncNotUsable(f"sync config: {spec.source} is upsert but names no key, and neither {spec.target} nor "
                             "the source declares a primary key", "Add \"key\": [columns] to its entry")
     return keys
 
