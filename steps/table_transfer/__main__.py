@@ -19,7 +19,7 @@ from shared.loader_items import LoaderItem, parse_loader_item
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import TableResult
-from shared.syncconfig import read_config
+from shared.syncconfig import FULL, read_config
 from steps.table_transfer.core import (
     STEP,
     TransferContext,
@@ -29,7 +29,7 @@ from steps.table_transfer.core import (
     transfer_table,
     write_result,
 )
-from steps.table_transfer.loaders import run_loader
+from steps.table_transfer.loaders import LoaderReport, run_loader
 from steps.table_transfer.plan import (
     COMPRESSIONS,
     DEFAULT_MAX_FILE_SIZE,
@@ -155,8 +155,12 @@ def _run_loader(ctx: TransferContext, item: LoaderItem, plan: str | None, wait_s
     if selection.missing:
         raise BadInputError(f"table {item.table} is not in the plan (tables.json)")
     spec = selection.tables[0]
-    report = run_loader(lambda: alloydb_connection(ctx.settings, STEP), ctx.store, ctx.run_id, spec, ctx.options,
-                        item, wait_s, lambda: _succeeded(ctx, spec.source))
+    sync = ctx.sync.for_table(str(spec.source)) if ctx.sync else None
+    if sync is not None and sync.mode != FULL:  # its own item loads the window in one transaction (sync_load.py)
+        report = LoaderReport(ended="synced-incrementally")
+    else:
+        report = run_loader(lambda: alloydb_connection(ctx.settings, STEP), ctx.store, ctx.run_id, spec,
+                            ctx.options, item, wait_s, lambda: _succeeded(ctx, spec.source))
     event("loader.finished", table=str(spec.source), loader=item.number, loaders=item.count,
           unload_attempts=sorted(report.unload_attempts), parts_loaded=len(report.parts_loaded),
           rows_loaded=report.rows_loaded, ended=report.ended, cpu_s=round(time.process_time(), 3))

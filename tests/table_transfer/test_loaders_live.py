@@ -6,6 +6,7 @@ https://www.postgresql.org/docs/16/sql-copy.html), so both loaders get parts and
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from dataclasses import replace
@@ -161,3 +162,15 @@ def test_two_loaders_of_a_rerun_load_the_shadow_and_it_is_switched_in_once(trans
     assert result["rows_source"] == result["rows_loaded"] == ROWS
     assert [p["name"] for p in result["phases"]].count("load (loader 2)") == 1
     assert _ledger(transfer) == (None, {})
+
+
+def test_a_further_loader_of_a_table_synced_incrementally_ends_at_once(transfer, tmp_path):
+    """A table the sync config syncs (append/upsert) is loaded by its own item in one transaction, through no part
+    ledger (sync_load.py): its further loaders have nothing to share and must not hold their slots waiting."""
+    source, _ = numbered_table(transfer, "synced", 100)
+    config = tmp_path / "sync.json"
+    config.write_text(json.dumps({"tables": {str(source): {"mode": "append", "cursor": "id"}}}))
+    run = run_step(transfer, "--loader", f"loader-2-of-2:{source}", "--sync-config", str(config),
+                   "--loader-wait-s", "600", timeout=60)
+    assert run.code == 0, run.output
+    assert _loader_line(run.output)["ended"] == "synced-incrementally", run.output
