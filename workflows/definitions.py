@@ -55,7 +55,7 @@ UNLOADS_KEY = "redshift-unloads"  # concurrent UNLOADs per Redshift cluster (its
 COPIES_KEY = "alloydb-copy-sessions"  # concurrent COPY pods per AlloyDB instance
 SEMAPHORE_KEYS = (UNLOADS_KEY, COPIES_KEY)
 
-# An item of load-schema's fan-out list is "schema.table" or "batch-NNNN" (STEP_CONTRACTS): pick the flag.
+# An item of load-schema's fan-out list is "schema.table" or "batch-NNNN" (steps/load_schema/fanout.py): pick the flag.
 TRANSFER_ITEM_FLAG = "{{=sprig.hasPrefix('batch-', inputs.parameters.item) ? '--batch' : '--table'}}"
 # An empty run-id (the CronWorkflow's) becomes the workflow's name, which `argo retry` keeps (a timestamp would not).
 RUN_ID = "{{=workflow.parameters['run-id'] != '' ? workflow.parameters['run-id'] : workflow.name}}"
@@ -109,6 +109,9 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
                                "created; stop at any other table)|fail|skip|replace"),
     ("dropped-in-source", "keep", "refresh: tables an earlier r2a run created that the source no longer has: "
                                   "keep (reported) | drop (DROP TABLE, refused while a view uses it)"),
+    ("own-pod-min-mb", "256", "load-schema: a table of at least this many MB (svv_table_info size) gets a "
+                              "table-transfer pod of its own; smaller ones go into batches of about this much work "
+                              "(workflows/README.md, Sizing the fan-out)"),
     ("index-jobs", "4", "post-data: AlloyDB sessions building keys and indexes and running ANALYZE at once "
                         "(like pgcopydb's --index-jobs); each one is a backend doing CPU and I/O on the instance"),
     ("dry-run", "false", "true: dump, rewrite and validate the schema, then plan the run (every table's rows and "
@@ -300,7 +303,8 @@ def pipeline_templates(auth_proxy: str | None = None, images: Images = DEFAULT_I
         f"--index-jobs={_param('index-jobs')}"], images=images)
     pre = step_container("load-schema-pre", "load_schema",
                          ["--section", "pre-data", f"--on-existing={_param('on-existing')}",
-                          f"--dropped-in-source={_param('dropped-in-source')}"],
+                          f"--dropped-in-source={_param('dropped-in-source')}",
+                          f"--own-pod-min-mb={_param('own-pod-min-mb')}", f"--concurrency={TRANSFER_PARALLELISM}"],
                          sidecars=auth_proxy_sidecars(auth_proxy, images), images=images)
     post = step_container("load-schema-post", "load_schema", ["--section", "post-data", f"--index-jobs={_param('index-jobs')}"], deadline=6 * 3600,
                           sidecars=auth_proxy_sidecars(auth_proxy, images), images=images)
