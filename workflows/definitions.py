@@ -110,8 +110,8 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
     ("dropped-in-source", "keep", "refresh: tables an earlier r2a run created that the source no longer has: "
                                   "keep (reported) | drop (DROP TABLE, refused while a view uses it)"),
     ("own-pod-min-mb", "256", "load-schema: a table of at least this many MB (svv_table_info size) gets a "
-                              "table-transfer pod of its own; smaller ones go into batches of about this much work "
-                              "(workflows/README.md, Sizing the fan-out)"),
+                              "table-transfer pod of its own; smaller ones go into batches of about this much work; "
+                              "0 = a pod for every table (workflows/README.md, Sizing the fan-out)"),
     ("index-jobs", "4", "post-data: AlloyDB sessions building keys and indexes and running ANALYZE at once "
                         "(like pgcopydb's --index-jobs); each one is a backend doing CPU and I/O on the instance"),
     ("dry-run", "false", "true: dump, rewrite and validate the schema, then plan the run (every table's rows and "

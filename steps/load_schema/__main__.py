@@ -46,9 +46,10 @@ def main(
         DroppedInSource.keep, "--dropped-in-source",
         help="pre-data with refresh: tables an earlier r2a run created that the source no longer has"),
     own_pod_min_mb: float = typer.Option(
-        fanout.OWN_POD_MIN_MB, "--own-pod-min-mb", min=1,
+        fanout.OWN_POD_MIN_MB, "--own-pod-min-mb", min=0,
         help="pre-data: a table of at least this many MB (svv_table_info size) gets a table-transfer pod of its own; "
-             "smaller ones go into batches of about this much work (steps/load_schema/fanout.py)"),
+             "smaller ones go into batches of about this much work; 0 = a pod for every table (steps/load_schema/"
+             "fanout.py)"),
     concurrency: int = typer.Option(
         fanout.CONCURRENCY, "--concurrency", min=1, max=1000,
         help="pre-data: concurrent table-transfer pods of the run; small databases get at least this many batches"),

@@ -82,6 +82,8 @@ def test_the_threshold_is_a_parameter():
     assert plan_fanout(tables).items == ["s.t0", "batch-0001"]  # 213 MB of work: one batch
     assert plan_fanout(tables, own_pod_min_mb=100).items[:2] == ["s.t0", "s.t1"]
     assert plan_fanout(tables, own_pod_min_mb=1024).items[0] == "batch-0001"
+    every = plan_fanout(tables, own_pod_min_mb=0)  # 0: a pod for every table, even an empty one
+    assert every.items == [t["table"] for t in tables] and every.batches == {}
 
 
 def test_thousands_of_big_tables_still_fit_the_item_limit():
