@@ -2,7 +2,7 @@
 
 import json
 
-from tests.load_schema.conftest import query, transfers_succeeded
+from tests.load_schema.conftest import fanout_tables, query, transfers_succeeded
 from tests.load_schema.sample import column
 from tests.support.steps import run_step
 from tests.validate_restore import sample as rewritten
@@ -14,12 +14,6 @@ NAME_MAP = {"format_version": 1, "run_id": "x", "schemas": {"sales": "sales"}, "
         ("customers", 1, 2, [("id", "integer"), ("name", "varchar(256)")]),
         ("orders", 3, 3, [("id", "bigint"), ("customer_id", "integer"), ("note", "varchar(256)")]),
         ("sketches", 9, 1, [("id", "integer"), ("sketch", "bytea")])]]}
-
-
-def fanout_tables(folder, items: list[str]) -> list[str]:
-    """The tables of a fan-out list in its order, each batch's tables (batches/<id>.json) in place of its id."""
-    return [table for item in items for table in
-            (folder.json(f"batches/{item}.json")["tables"] if item.startswith("batch-") else [item])]
 
 
 def test_validate_then_load_both_sections(folder, alloydb):
