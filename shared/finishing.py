@@ -56,9 +56,9 @@ def waits_for(obj: SqlObject, unloaded: Mapping[str, TableRef]) -> list[str]:
     on or refers to, from its depends_on and from the tables its statement names; empty: apply it now."""
     if obj.kind not in DEFERRABLE_KINDS or not unloaded:
         return []
-    from shared.constraints import tables_named
+    from shared.constraints import statement_tables
 
-    named = tables_named(obj.sql)
+    named = statement_tables(obj)
     return sorted({source for source, target in unloaded.items() if source in obj.depends_on or target in named})
 
 
