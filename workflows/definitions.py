@@ -118,6 +118,9 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
                                "created; stop at any other table)|fail|skip|replace"),
     ("dropped-in-source", "keep", "refresh: tables an earlier r2a run created that the source no longer has: "
                                   "keep (reported) | drop (DROP TABLE, refused while a view uses it)"),
+    ("own-pod-min-mb", "256", "load-schema: a table of at least this many MB (svv_table_info size) gets a "
+                              "table-transfer pod of its own; smaller ones go into batches of about this much work; "
+                              "0 = a pod for every table (workflows/README.md, Sizing the fan-out)"),
     ("big-table-mb", str(BIG_TABLE_MB), "load-schema: a table of at least this many MB (svv_table_info) is loaded "
                                         "by loaders-per-big-table pods"),
     ("loaders-per-big-table", str(LOADERS_PER_BIG_TABLE),
@@ -322,6 +325,7 @@ def pipeline_templates(auth_proxy: str | None = None, images: Images = DEFAULT_I
     pre = step_container("load-schema-pre", "load_schema",
                          ["--section", "pre-data", f"--on-existing={_param('on-existing')}",
                           f"--dropped-in-source={_param('dropped-in-source')}",
+                          f"--own-pod-min-mb={_param('own-pod-min-mb')}", f"--concurrency={TRANSFER_PARALLELISM}",
                           f"--big-table-mb={_param('big-table-mb')}",
                           f"--loaders-per-big-table={_param('loaders-per-big-table')}"],
                          sidecars=auth_proxy_sidecars(auth_proxy, images), images=images)

@@ -95,7 +95,8 @@ def _missing_table_result(run_id: str, entry: dict[str, Any], reason: str, statu
 
 
 def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: RunLayout,
-                  on_existing: str, drop_dropped: bool = False, big_table_mb: float = BIG_TABLE_MB,
+                  on_existing: str, drop_dropped: bool = False, own_pod_min_mb: float = fanout.OWN_POD_MIN_MB,
+                  concurrency: int = fanout.CONCURRENCY, big_table_mb: float = BIG_TABLE_MB,
                   loaders_per_big_table: int = LOADERS_PER_BIG_TABLE) -> SectionSummary:
     phases: list[PhaseTiming] = []
     clock = PhaseClock(phases)
@@ -123,7 +124,8 @@ def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: R
             if report.kind == "table" and report.target_name:
                 reasons[report.target_name] = report.reason or report.status
         entries = tables.largest_first([e for e in mapped if tables.target_of(e) in present])
-        plan = fanout.with_loaders(fanout.plan_fanout(entries), entries, big_table_mb, loaders_per_big_table)
+        plan = fanout.with_loaders(fanout.plan_fanout(entries, own_pod_min_mb, concurrency), entries, big_table_mb,
+                                   loaders_per_big_table)
         document = object_report(run_id, "pre-data", reports, on_existing=on_existing,
                                  dropped_in_source="drop" if drop_dropped else "keep")
         store.write_json(layout.load_report_json, document)
