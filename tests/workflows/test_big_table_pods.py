@@ -1,7 +1,7 @@
-"""Several pods per big table through the rendered DAG (run-local on devstack): with big-table-mb 0 and
-loaders-per-big-table 3, pre-data's fan-out gives the schema's one table three items (its own, loader-2-of-3 and
-loader-3-of-3), three table-transfer pods run, the rows arrive exactly once, and the report shows one table whose
-timeline lane holds the further loaders' phases.
+"""Several pods per big table through the rendered DAG (run-local on devstack): with own-pod-min-mb 0 (the table moves
+alone), big-table-mb 0 and loaders-per-big-table 3, pre-data's fan-out gives the schema's one table three items (its
+own, loader-2-of-3 and loader-3-of-3), three table-transfer pods run, the rows arrive exactly once, and the report
+shows one table whose timeline lane holds the further loaders' phases.
 
 So that the further loaders get parts however fast the machine, each part's COPY is slowed
 (tests/support/slow_copy.py).
@@ -75,7 +75,7 @@ def test_a_big_table_is_loaded_by_k_pods_and_reported_as_one_table(devstack, big
     parameters, local = devstack_environment(devstack)
     run_id = f"{new_run_id(parameters['database'])}_kpods"
     parameters.update({"run-id": run_id, "alloydb-database": database, "schemas": schema,
-                       "big-table-mb": "0", "loaders-per-big-table": str(K)})
+                       "own-pod-min-mb": "0", "big-table-mb": "0", "loaders-per-big-table": str(K)})
     result = run_workflow(RENDERED / "workflow-local.yaml", parameters, local, tmp_path / "run",
                           progress=lambda message: None)
     assert result.phase == "Succeeded", [(n.name, n.phase, n.log) for n in result.failed_nodes]
