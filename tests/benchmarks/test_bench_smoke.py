@@ -29,7 +29,7 @@ def test_every_benchmark_runs_at_smoke_size_and_reports_every_measure(devstack, 
     assert document["smoke"] is True
     rows = document["rows"]
     assert {row["benchmark"] for row in rows} >= {"transfer_bench", "unload_memory", "report_bench", "rewrite_ddl"}
-    assert sorted(discover(None)) == sorted([*OTHERS, "fanout_bench", "postdata_bench"])
+    assert sorted(discover(None)) == sorted([*OTHERS, "fanout_bench", "postdata_bench", "sync_bench"])
     for row in rows:
         assert row["measure"] != "error", row
         assert isinstance(row["value"], (int, float)) and math.isfinite(row["value"]), row
@@ -106,3 +106,18 @@ def test_post_data_bench_at_smoke_size(devstack, monkeypatch, tmp_path, capsys):
         figures["wall, --index-jobs 1"] / figures["wall, --index-jobs 4"])
     assert 0 < next(v for m, v in figures.items() if m.startswith("ceiling:")) <= 4
     assert figures["large tables: tables (PRIMARY KEY + 2 indexes each)"] == 4
+
+
+def test_sync_bench_at_smoke_size(devstack, monkeypatch, tmp_path, capsys):
+    """Full load, first sync, an incremental upsert after 1 % of the rows changed and one with --verify checksum:
+    the module raises unless each ends in its mode and the end state equals the source."""
+    monkeypatch.setenv("R2A_DEVSTACK_DIR", str(devstack["state_dir"]))
+    monkeypatch.chdir(tmp_path)
+    assert main(["--smoke", "--only", "sync_bench"]) == 0, capsys.readouterr().out[-2000:]
+    rows = json.loads(next((tmp_path / "bench-output").glob("bench-*.json")).read_text())["rows"]
+    figures = {row["measure"]: row["value"] for row in rows}
+    assert figures["end state equal to the source (aggregates and the sync's checksum)"] == 1
+    assert 0 < figures["incremental sync: rows updated"] <= figures["incremental sync: rows in the window"]
+    assert figures["ratio incremental / full"] == pytest.approx(
+        figures["incremental sync (upsert, --verify count)"] / figures["full load (mode full, --verify count)"],
+        rel=0.01)
