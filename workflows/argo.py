@@ -14,6 +14,7 @@ import yaml
 from hera.workflows import Workflow, WorkflowsService
 from hera.workflows import models as m
 
+from shared.documents.tables import TablePlan
 from shared.errors import BadInputError, ConfigError, R2AError, TransientError
 from shared.log import one_line, register_secret
 from shared.objectstore import ObjectStore, RunLayout, json_document
@@ -121,8 +122,7 @@ def run_status(store: ObjectStore, layout: RunLayout) -> list[TableStatus]:
                             "Check --run-id, R2A_GCS_BUCKET and R2A_GCS_PREFIX")
     planned = []
     if has_plan:
-        plan = store.read_json(plan_url)
-        planned = [entry["table"] for entry in (plan.get("tables", []) if isinstance(plan, dict) else plan)]
+        planned = [table.table for table in TablePlan.read(store, plan_url).tables]
     rows = []
     for table in planned + sorted(set(results) - set(planned)):
         result = results.get(table)

@@ -21,6 +21,8 @@ from typing import Any
 from shared.config import Settings
 from shared.connections import alloydb_connection
 from shared.ddlsession import R2A_SCHEMAS, pin_ddl_session, require_own_schema
+from shared.documents.batch import Batch
+from shared.documents.tables import PlannedTable, TablePlan
 from shared.errors import BadInputError, BadStateError
 from shared.finishing import VALIDATED_POST_DATA, take_finishing_lock
 from shared.identifiers import TableRef, parse_table_ref
@@ -85,12 +87,12 @@ def ddl_session(conn) -> None:
         require_own_schema(conn, schema)
 
 
-def _missing_table_result(run_id: str, entry: dict[str, Any], reason: str, status: str = "skipped") -> dict[str, Any]:
+def _missing_table_result(run_id: str, table: PlannedTable, reason: str, status: str = "skipped") -> dict[str, Any]:
     """A table result without a transfer: none runs for a table AlloyDB does not have (skipped) or whose columns
     changed in a way a refresh does not follow (failed), and the report must say so."""
     now = utc_now()
     error = ErrorInfo("TargetError", reason, 5, False)
-    return to_dict(TableResult(run_id, entry["table"], entry["target"], status, now, now, 0.0, error=error))
+    return to_dict(TableResult(run_id, table.table, str(table.target), status, now, now, 0.0, error=error))
 
 
 def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: RunLayout,
@@ -113,31 +115,30 @@ def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: R
             reports = apply_pre_data(conn, objects, on_existing, progress.tables, progress.add, run_id=run_id,
                                      managed=ledger.managed_tables(conn), drop_dropped=drop_dropped)
             _log_problems(reports)
-            present = existing_relations(conn, [tables.target_of(e) for e in mapped]) - _not_loadable(reports)
+            present = existing_relations(conn, [t.target for t in mapped]) - _not_loadable(reports)
         finally:
             conn.close()
     with clock.phase("write"):
         for report in reports:
             if report.kind == "table" and report.target_name:
                 reasons[report.target_name] = report.reason or report.status
-        entries = tables.largest_first([e for e in mapped if tables.target_of(e) in present])
-        plan = fanout.plan_fanout(entries)
+        table_plan = TablePlan.largest_first(run_id, [t for t in mapped if t.target in present])
+        plan = fanout.plan_fanout([t.to_json() for t in table_plan.tables])
         document = object_report(run_id, "pre-data", reports, on_existing=on_existing,
                                  dropped_in_source="drop" if drop_dropped else "keep")
         store.write_json(layout.load_report_json, document)
-        store.write_json(layout.tables_json, tables.tables_document(run_id, entries))
+        store.write_json(layout.tables_json, table_plan.to_json())
         write_batches(store, layout, run_id, plan.batches)
         store.write_text(layout.fanout_json, plan.to_json() + "\n", "application/json")
-        for entry in mapped:
-            if tables.target_of(entry) not in present:
-                ref = TableRef(entry["source"]["schema"], entry["source"]["name"])
-                why = reasons.get(entry["target"]) or "not created: absent from the validated pre-data"
+        for table in mapped:
+            if table.target not in present:
+                why = reasons.get(str(table.target)) or "not created: absent from the validated pre-data"
                 if why.startswith(CHANGED_TABLE_PREFIX):
-                    result = _missing_table_result(run_id, entry, f"not transferred: {why}", "failed")
+                    result = _missing_table_result(run_id, table, f"not transferred: {why}", "failed")
                 else:
                     result = _missing_table_result(
-                        run_id, entry, f"not transferred: load_schema could not create the table in AlloyDB: {why}")
-                store.write_json(layout.result(ref), result)
+                        run_id, table, f"not transferred: load_schema could not create the table in AlloyDB: {why}")
+                store.write_json(layout.result(table.source), result)
     outputs = [layout.load_report_json, layout.tables_json, layout.fanout_json]
     return SectionSummary(document["counts"], outputs, phases, plan.items, plan.to_json())
 
@@ -171,8 +172,7 @@ class _Progress:
 
 def write_batches(store: ObjectStore, layout: RunLayout, run_id: str, batches: dict[str, list[str]]) -> None:
     """One file per batch, written in parallel (hundreds of small objects); stale ones of an earlier attempt go."""
-    wanted = {layout.batch(batch): {"format_version": 1, "run_id": run_id, "batch_id": batch, "tables": members}
-              for batch, members in batches.items()}
+    wanted = {layout.batch(batch): Batch(run_id, batch, tuple(members)).to_json() for batch, members in batches.items()}
     stale = [info.url for info in store.list(layout.artifact("batches/")) if info.url not in wanted]
     with ThreadPoolExecutor(max_workers=OBJECT_WRITERS) as pool:
         jobs = [pool.submit(store.write_json, url, body) for url, body in wanted.items()]

@@ -24,8 +24,8 @@ import psycopg2
 import zstandard
 from psycopg2 import sql
 
+from shared.documents.name_map import NameMap
 from shared.errors import BadInputError, BadStateError
-from shared.identifiers import canonical_name
 from shared.log import event, one_line
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import utc_now
@@ -60,24 +60,14 @@ def _number(value: Any) -> float:
 
 
 def read_tables(name_map: Any, where: str) -> list[dict[str, Any]]:
-    """name_map.json's tables, largest first (size in MB, then rows, then name)."""
-    entries = name_map.get("tables") if isinstance(name_map, dict) else None
-    if not isinstance(entries, list):
-        raise BadInputError(f"{where}: expected an object with a 'tables' list", "Run rewrite_ddl for this run again")
-    tables = []
-    for position, entry in enumerate(entries):
-        source = entry.get("source") if isinstance(entry, dict) else None
-        if not isinstance(source, dict) or not all(isinstance(source.get(k), str) for k in ("schema", "name")):
-            raise BadInputError(f"{where}: tables[{position}] has no source schema and name",
-                                "Run rewrite_ddl for this run again")
-        target = entry.get("target") if isinstance(entry.get("target"), dict) else {}
-        columns = [c["source"] for c in entry.get("columns") or [] if isinstance(c, dict)
-                   and isinstance(c.get("source"), str)]
-        tables.append({"table": canonical_name(source["schema"], source["name"]), "schema": source["schema"],
-                       "name": source["name"],
-                       "target": canonical_name(str(target.get("schema")), str(target.get("name"))),
-                       "rows": int(_number(entry.get("estimated_rows"))), "size_mb": _number(entry.get("size_mb")),
-                       "columns": columns})
+    """name_map.json's tables (shared/documents/name_map.py), largest first (size in MB, then rows, then name)."""
+    try:
+        mapped = NameMap.from_json(name_map, where).carried_tables()
+    except BadInputError as exc:
+        raise BadInputError(exc.reason, "Run rewrite_ddl for this run again") from None
+    tables = [{"table": str(t.source), "schema": t.source.schema, "name": t.source.table, "target": str(t.target),
+               "rows": int(_number(t.estimated_rows)), "size_mb": _number(t.size_mb),
+               "columns": [c.source for c in t.columns]} for t in mapped]
     return sorted(tables, key=lambda t: (-t["size_mb"], -t["rows"], t["table"]))
 
 

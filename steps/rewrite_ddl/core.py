@@ -152,7 +152,7 @@ def render_files(catalog: Catalog, overrides: Overrides, options: Options) -> Re
         "post_data.sql": _sql_file(run_id, out.post_data_in_order()),
         "views.sql": _sql_file(run_id, out.views),
         "compat.sql": _sql_file(run_id, out.compat),
-        "name_map.json": json_document(out.name_map(run_id)),
+        "name_map.json": json_document(out.name_map(run_id).to_json()),
         "rewrite_report.json": json_document(report),
     }
     return RewriteFiles(files, report["counts"])

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.documents.name_map import MappedTable, NameMap
 from shared.sqlblocks import SqlObject
 
 STATUSES = ("converted", "converted_with_changes", "unsupported", "skipped")
@@ -45,7 +46,7 @@ class RewriteOutput:
     views: list[SqlObject] = field(default_factory=list)
     compat: list[SqlObject] = field(default_factory=list)
     entries: list[ObjectEntry] = field(default_factory=list)
-    name_map_tables: list[dict[str, Any]] = field(default_factory=list)
+    name_map_tables: list[MappedTable] = field(default_factory=list)
     schema_map: dict[str, str] = field(default_factory=dict)
     compat_used: set[str] = field(default_factory=set)
 
@@ -69,6 +70,5 @@ class RewriteOutput:
                 "objects": [e.as_dict() for e in self.entries],
                 "counts": {status: counts.get(status, 0) for status in STATUSES}}
 
-    def name_map(self, run_id: str) -> dict[str, Any]:
-        return {"format_version": 1, "run_id": run_id, "schemas": dict(sorted(self.schema_map.items())),
-                "tables": self.name_map_tables}
+    def name_map(self, run_id: str) -> NameMap:
+        return NameMap(run_id, tuple(self.name_map_tables), dict(self.schema_map))

@@ -230,7 +230,7 @@ def test_the_page_carries_each_tables_change_and_lists_changed_views():
     assert by_name["public.sales"][12:] == ["refreshed", "public", 1, ""]  # change, schema, size (MB), batch
     assert by_name["public.events"][12:] == ["", "public", 1, "batch-0001"]
     assert by_name["public.geo_shapes"][12:] == ["", "public", None, ""]  # never planned
-    assert {"path": "batches/batch-0002.json", "reason": "expected an object with 'batch_id' and a 'tables' list"} \
+    assert {"path": "batches/batch-0002.json", "reason": "expected an object with 'batch_id' and a 'tables' list of names"} \
         in json.loads(report.files["summary.json"])["input_problems"]
     changes = html[html.index('id="changes"'):html.index('id="tables"')]
     assert "public.v_sales" in changes and "changed in the source; replaced" in changes
