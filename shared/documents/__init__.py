@@ -6,7 +6,9 @@
 | catalog.json | shared/schemas/catalog.schema.json (dataclasses: steps/rewrite_ddl/catalog.py) | dump_schema → rewrite_ddl |
 | name_map.json | shared/documents/name_map.py | rewrite_ddl → load_schema pre-data, plan |
 | tables.json | shared/documents/tables.py | load_schema pre-data → table_transfer, load_schema post-data, report, r2a status |
+| fanout.json | shared/documents/fanout.py | load_schema pre-data (the items it prints for Argo's loop) → tests |
 | batches/<batch_id>.json | shared/documents/batch.py | load_schema pre-data → table_transfer --batch, report |
+| rewrite_report.json, validation_report.json, load_report.json, post_data_report.json | shared/documents/objects.py (one ObjectOutcome per object, one status vocabulary) | rewrite_ddl, validate_restore, load_schema (table_transfer's finishing rewrites post-data's) → report, plan, load_schema |
 | results/*.json, steps/*.json | shared/results.py (shared/schemas/result.schema.json) | every step → report, r2a status |
 
 Writers build the dataclass and write `to_json()`; readers call `read` (or `from_json` on a document they hold),

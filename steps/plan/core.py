@@ -25,6 +25,7 @@ import zstandard
 from psycopg2 import sql
 
 from shared.documents.name_map import NameMap
+from shared.documents.objects import ObjectsReport
 from shared.errors import BadInputError, BadStateError
 from shared.log import event, one_line
 from shared.objectstore import ObjectStore, RunLayout
@@ -33,7 +34,6 @@ from shared.sqlblocks import parse
 
 SAMPLED_TABLES = 10
 SAMPLE_ROWS = 2000
-NOT_MIGRATED = ("unsupported", "failed", "skipped")  # as the report counts them
 # Measured rates (each with where it was measured); the throttles are the run's parameters.
 RATES: dict[str, tuple[float, str]] = {
     "transfer_text_mb_per_s": (64.4, "steps/table_transfer/README.md, transfer_bench: one 2 GB table end to end "
@@ -113,15 +113,11 @@ def not_migrated(store: ObjectStore, layout: RunLayout) -> list[dict[str, Any]]:
                                                                      layout.validation_report_json)):
         if not store.exists(url):
             continue
-        document = store.read_json(url)
-        for entry in document.get("objects", []) if isinstance(document, dict) else []:
-            if not isinstance(entry, dict) or entry.get("status") not in NOT_MIGRATED:
-                continue
-            key = (entry.get("kind"), entry.get("name"))
-            if key not in seen:
-                seen.add(key)
-                found.append({"kind": str(entry.get("kind")), "name": str(entry.get("name")), "stage": stage,
-                              "status": entry["status"], "reason": one_line(str(entry.get("reason") or ""), 300)})
+        for entry in ObjectsReport.read(store, url).objects:
+            if entry.not_migrated and (entry.kind, entry.name) not in seen:
+                seen.add((entry.kind, entry.name))
+                found.append({"kind": entry.kind, "name": entry.name, "stage": stage, "status": entry.status,
+                              "reason": one_line(entry.reason or "", 300)})
     return found
 
 

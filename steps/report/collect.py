@@ -15,6 +15,8 @@ from typing import Any
 from shared import stepnames
 from shared.documents._checks import format_version, object_list
 from shared.documents.batch import Batch
+from shared.documents.objects import CHANGES, NOT_MIGRATED, ObjectOutcome
+from shared.documents.objects import FORMAT_VERSION as OBJECTS_FORMAT_VERSION
 from shared.documents.tables import FORMAT_VERSION as TABLES_FORMAT_VERSION
 from shared.documents.tables import PlannedTable
 from shared.errors import BadInputError
@@ -34,8 +36,6 @@ PLAN_FILE = "tables.json"
 RESULTS_DIR = "results/"
 STEPS_DIR = "steps/"
 BATCHES_DIR = "batches/"  # RunLayout.batches_prefix, relative to the run root
-CHANGES = ("created", "refreshed", "unchanged", "changed", "dropped_in_source")
-NOT_MIGRATED = ("unsupported", "failed", "skipped", "deferred")  # deferred: its table is not loaded (yet)
 REPORT_STEP = stepnames.REPORT
 RUN_PLAN_FILE = "plan.json"  # the dry run's sizes and estimate (steps/plan); tables.json is the fan-out plan
 
@@ -232,26 +232,31 @@ def _plan(raw: RawRun, problems: list[InputProblem]) -> list[PlanEntry] | None:
 
 
 def _objects(raw: RawRun, problems: list[InputProblem]) -> list[ObjectEntry]:
+    """Every entry of the object reports (shared/documents/objects.py); an entry that is not a valid ObjectOutcome
+    is a problem, the others still count."""
     objects = []
     for stage, name in OBJECT_REPORTS:
         document = raw.documents.get(name)
         if document is None:
             continue
-        entries = document.get("objects") if isinstance(document, dict) else None
-        if not isinstance(entries, list):
-            problems.append(InputProblem(name, "expected an object with an 'objects' list"))
+        try:
+            format_version(document, name, OBJECTS_FORMAT_VERSION)
+            entries = object_list(document, "objects", name)
+        except BadInputError as exc:
+            problems.append(InputProblem(name, exc.reason.removeprefix(f"{name}: ")))
             continue
         for position, entry in enumerate(entries):
-            if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("kind", "name", "status")):
-                problems.append(InputProblem(name, f"objects[{position}] lacks kind, name or status"))
+            try:
+                outcome = ObjectOutcome.from_json(entry, f"objects[{position}]")
+            except BadInputError as exc:
+                problems.append(InputProblem(name, exc.reason))
                 continue
-            violations = entry.get("violations")
-            change = entry.get("change")
-            objects.append(ObjectEntry(stage, entry["kind"], entry["name"], entry.get("target_name"),
-                                       entry["status"], one_line(entry.get("reason") or ""),
+            violations, change = outcome.details.get("violations"), outcome.details.get("change")
+            objects.append(ObjectEntry(stage, outcome.kind, outcome.name, outcome.target_name,
+                                       outcome.status, one_line(outcome.reason or ""),
                                        violations if isinstance(violations, int) else None,
                                        change if change in CHANGES else ""))
-            if entry.get("kept"):  # existed already (earlier attempt or on-existing=skip): it is migrated
+            if outcome.details.get("kept"):  # existed already (earlier attempt or on-existing=skip): it is migrated
                 objects[-1].status = "kept"
     return objects
 

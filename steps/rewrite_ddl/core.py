@@ -153,9 +153,9 @@ def render_files(catalog: Catalog, overrides: Overrides, options: Options) -> Re
         "views.sql": _sql_file(run_id, out.views),
         "compat.sql": _sql_file(run_id, out.compat),
         "name_map.json": json_document(out.name_map(run_id).to_json()),
-        "rewrite_report.json": json_document(report),
+        "rewrite_report.json": json_document(report.to_json()),
     }
-    return RewriteFiles(files, report["counts"])
+    return RewriteFiles(files, report.counts)
 
 
 OUTPUT_URLS = {"pre_data.sql": "pre_data_sql", "post_data.sql": "post_data_sql", "views.sql": "views_sql",

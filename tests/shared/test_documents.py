@@ -3,19 +3,25 @@ satisfies its JSON Schema; a malformed document is one line naming the file and 
 folder goes through the same check in tests/workflows/test_demo.py."""
 
 import json
+import re
 
 import pytest
 
 from shared.documents.batch import Batch
+from shared.documents.fanout import Fanout
 from shared.documents.name_map import NameMap
+from shared.documents.objects import CHANGES, STATUSES, ObjectOutcome, ObjectsReport
 from shared.documents.tables import PlannedTable, TablePlan
 from shared.errors import BadInputError
 from shared.layout import RunLayout
+from shared.objects_report import ObjectReport, object_report
+from shared.sqlblocks import SqlObject
+from steps.load_schema.fanout import plan_fanout
 from steps.load_schema.tables import name_map_tables
 from steps.table_transfer.plan import table_spec
 from tests.rewrite_ddl.conftest import rewrite
 from tests.rewrite_ddl.sample import sample_catalog
-from tests.support.documents import check_document, definition_of
+from tests.support.documents import check_document, definition_of, validator
 
 LAYOUT = RunLayout("dev_20250304_050607", gcs_bucket="art")
 COLUMN = {"source": "Id", "target": "id", "unload_expression": '"Id"', "target_type": "integer",
@@ -67,8 +73,62 @@ def test_rewrite_ddls_name_map_is_read_by_load_schema_and_its_tables_json_by_tab
         [(t.source, t.target, len(t.columns)) for t in plan.tables]
 
 
+def test_pre_datas_fanout_round_trips_with_its_tables_alone_and_its_batches():
+    tables = [{"table": f"s.t{n:04d}", "size_mb": 400 - n, "estimated_rows": 1} for n in range(400)]
+    plan = plan_fanout(tables)
+    fanout = Fanout(LAYOUT.run_id, tuple(plan.items))
+    assert check_document(definition_of(LAYOUT, LAYOUT.fanout_json), fanout.to_json(), "f") == []
+    assert Fanout.from_json(fanout.to_json(), "f") == fanout and "batch-0001" in fanout.items
+    with pytest.raises(BadInputError, match="f: expected an object with an 'items' list"):
+        Fanout.from_json({"items": plan.items + [""]}, "f")
+
+
+def test_rewrite_report_round_trips_with_every_status_rewrite_ddl_writes():
+    report = json.loads(rewrite(sample_catalog()).files["rewrite_report.json"])
+    assert {o["status"] for o in report["objects"]} >= {"converted", "converted_with_changes", "unsupported"}
+    assert check_document(definition_of(LAYOUT, LAYOUT.rewrite_report_json), report, "r") == []
+    assert ObjectsReport.from_json(report, "r").counts == report["counts"]
+
+
+def test_load_schemas_reports_keep_their_details_and_their_steps_fields():
+    key = SqlObject("constraint", "s.t.fk", "ALTER TABLE ...", "s.t.fk", ("s.t", "s.u"))
+    reports = [ObjectReport.of(key, "not_valid", "2 row(s) reference keys missing", violations=2),
+               ObjectReport.of(key, "deferred", "waits for the load of s.u", waits_for=["s.u"]),
+               ObjectReport("table", "s.t", "s.t", "unchanged", "already there", [], {"kept": True, "change": "unchanged"})]
+    document = object_report(LAYOUT.run_id, "post-data", reports, analyzed=1, deferred_tables=["s.u"]).to_json()
+    assert document["counts"] == {"deferred": 1, "not_valid": 1, "unchanged": 1}
+    assert document["analyzed"] == 1 and document["objects"][0]["violations"] == 2
+    assert check_document(definition_of(LAYOUT, LAYOUT.post_data_report_json), document, "p") == []
+    assert [o.not_migrated for o in ObjectsReport.from_json(document, "p").objects] == [False, True, False]
+
+
+def test_the_schema_and_the_module_hold_one_status_vocabulary():
+    """rewrite_ddl, validate_restore and load_schema write statuses of one list; the JSON Schema lists the same."""
+    schema = validator("objects_report").schema["$defs"]
+    assert schema["status"]["enum"] == list(STATUSES)
+    assert schema["outcome"]["properties"]["change"]["enum"] == list(CHANGES)
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"kind": "view", "name": "s.v", "status": "done"}, "r: objects[0].status 'done' is not one of converted, "),
+    ({"kind": "view", "status": "applied"}, "r: objects[0].name must be a non-empty string"),
+    ({"kind": "view", "name": "s.v", "status": "applied", "depends_on": "s.t"}, "r: objects[0].depends_on must be"),
+])
+def test_a_malformed_object_entry_names_the_file_and_the_place(entry, message):
+    with pytest.raises(BadInputError, match=re.escape(message)):
+        ObjectsReport.from_json({"run_id": "r", "step": "load_schema", "objects": [entry], "counts": {}}, "r")
+
+
+def test_an_object_outcome_round_trips():
+    outcome = ObjectOutcome("view", "s.v", "s.v", "converted_with_changes", None, ("s.t",), ("renamed",))
+    assert ObjectOutcome.from_json(outcome.to_json(), "x") == outcome
+
+
 VERSIONED = [(NameMap, NAME_MAP), (TablePlan, {"format_version": 1, "run_id": "r", "tables": []}),
-             (Batch, {"format_version": 1, "run_id": "r", "batch_id": "batch-0001", "tables": []})]
+             (Batch, {"format_version": 1, "run_id": "r", "batch_id": "batch-0001", "tables": []}),
+             (ObjectsReport, {"format_version": 1, "run_id": "r", "step": "rewrite_ddl", "objects": [],
+                              "counts": {}}),
+             (Fanout, {"format_version": 1, "run_id": "r", "items": []})]
 
 
 @pytest.mark.parametrize(("definition", "document"), VERSIONED)
@@ -77,7 +137,8 @@ def test_a_document_of_another_format_version_is_one_clear_line(definition, docu
     """A file written by another r2a version is refused by its version, before its fields are read (version 2's
     fields may mean something else)."""
     with pytest.raises(BadInputError) as caught:
-        definition.from_json({**document, "format_version": version, "tables": "changed in version 2"}, "f.json")
+        definition.from_json({**document, "format_version": version, "tables": "changed in version 2",
+                              "objects": "changed in version 2", "items": "changed in version 2"}, "f.json")
     assert caught.value.one_line() == (f"f.json: format_version {str(version)!r} is not 1, the only one this r2a "
                                        "reads. Run the step that writes it again with this r2a version")
     assert definition.from_json(document, "f.json").to_json() == document
