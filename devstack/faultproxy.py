@@ -7,6 +7,7 @@ Put it in front of S3, GCS, the SSH bastion or PostgreSQL and switch faults whil
     proxy.set_fault(Fault.reset_after(1_000_000))         # cut each connection after ~1 MB to the client
     proxy.set_fault(Fault.reset_after(600, count=1))      # cut one connection only, then let traffic through
     proxy.set_fault(Fault.delay(0.5))                     # add latency to every chunk
+    proxy.set_fault(Fault.hold_after(256 * 1024, count=1)) # hold one response after 256 KiB until proxy.release()
     proxy.set_fault(Fault.refuse())                       # close new connections at once
     proxy.cut_all()                                       # drop every open connection now
 
@@ -25,12 +26,13 @@ _CHUNK = 64 * 1024
 
 @dataclass
 class Fault:
-    kind: str = "none"  # none | delay | reset_after | refuse | http_status | stall
+    kind: str = "none"  # none | delay | reset_after | refuse | http_status | stall | hold_after
     seconds: float = 0.0
     limit_bytes: int = 0
     status: int = 503
-    count: int = 0  # http_status, reset_after: how many requests to answer / connections to cut (0 = all)
+    count: int = 0  # http_status, reset_after, hold_after: how many requests / connections it takes (0 = all)
     upstream: bool = False  # reset_after: count the bytes sent to the server (an upload) instead of to the client
+    skip: int = 0  # hold_after: how many connections reaching the limit pass before it holds
 
     @classmethod
     def none(cls) -> Fault:
@@ -43,6 +45,14 @@ class Fault:
     @classmethod
     def reset_after(cls, limit_bytes: int, *, upstream: bool = False, count: int = 0) -> Fault:
         return cls("reset_after", limit_bytes=limit_bytes, upstream=upstream, count=count)
+
+    @classmethod
+    def hold_after(cls, limit_bytes: int, *, count: int = 0, skip: int = 0) -> Fault:
+        """Forward `limit_bytes` to the client, then hold the rest (read from the server and kept, so a
+        single-threaded server is not blocked) until `FaultProxy.release()`: an event a test waits for, e.g. "a
+        part's download is under way", that lasts until the test has acted on it. The first `skip` connections
+        that reach the limit pass."""
+        return cls("hold_after", limit_bytes=limit_bytes, count=count, skip=skip)
 
     @classmethod
     def refuse(cls) -> Fault:
@@ -80,6 +90,8 @@ class FaultProxy:
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._lock = threading.Lock()
+        self._gate = asyncio.Event()  # set by release(): lets go the connections held until then
+        self.held = threading.Event()  # set once a connection is held (Fault.hold_after)
 
     # ------------------------------------------------------------------ control (called from test threads)
     def start(self) -> FaultProxy:
@@ -93,6 +105,11 @@ class FaultProxy:
                 self._server.close()
             for writer in list(self._writers):
                 writer.transport.abort()
+            # what a held connection still waits on (its release, its next read) ends with the proxy
+            pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
@@ -100,6 +117,14 @@ class FaultProxy:
     def set_fault(self, fault: Fault) -> None:
         with self._lock:
             self.fault = fault
+
+    def release(self) -> None:
+        """Let every connection held so far go on (what it held is forwarded first). A hold_after fault still set
+        (count 0, or uses left) holds the next connections again."""
+        def open_gate() -> None:
+            gate, self._gate = self._gate, asyncio.Event()
+            gate.set()
+        self._loop.call_soon_threadsafe(open_gate)
 
     def cut_all(self) -> None:
         """Abort every open connection (both directions), like a crashed peer or a dropped network."""
@@ -128,6 +153,9 @@ class FaultProxy:
         with self._lock:
             fault = self.fault
             if fault.kind != kind:
+                return None
+            if fault.skip:
+                fault.skip -= 1
                 return None
             if fault.count:
                 fault.count -= 1
@@ -167,6 +195,7 @@ class FaultProxy:
                     client: asyncio.StreamWriter) -> None:
         sent = 0
         pending_head = b""
+        hold_decided = False  # hold_after is taken (or skipped) once per connection
         while True:
             chunk = await source.read(_CHUNK)
             if not chunk:
@@ -174,6 +203,22 @@ class FaultProxy:
                     sink.write_eof()
                 return
             fault = self.fault
+            if not to_server and not hold_decided and fault.kind == "hold_after" \
+                    and sent + len(chunk) > fault.limit_bytes:
+                hold_decided = True
+                if self._take_fault("hold_after") is not None:
+                    self.stats.injected += 1
+                    head = max(0, fault.limit_bytes - sent)
+                    sink.write(chunk[:head])
+                    await sink.drain()
+                    sent += head
+                    chunk, open_ = await self._hold(source, chunk[head:])
+                    if not open_:
+                        sink.write(chunk)
+                        await sink.drain()
+                        with contextlib.suppress(Exception):
+                            sink.write_eof()
+                        return
             if to_server and fault.kind == "http_status":
                 pending_head += chunk
                 if b"\r\n\r\n" not in pending_head and len(pending_head) < 65536:
@@ -209,6 +254,25 @@ class FaultProxy:
                 self.stats.bytes_to_client += len(chunk)
             sink.write(chunk)
             await sink.drain()
+
+    async def _hold(self, source: asyncio.StreamReader, pending: bytes) -> tuple[bytes, bool]:
+        """Keep reading what the server sends until release(): (all of it, whether the server's side is open)."""
+        self.held.set()
+        kept, open_ = [pending], True
+        released = asyncio.ensure_future(self._gate.wait())
+        while not released.done():
+            if not open_:
+                await released
+                break
+            read = asyncio.ensure_future(source.read(_CHUNK))
+            await asyncio.wait({read, released}, return_when=asyncio.FIRST_COMPLETED)
+            if read.done():
+                data = read.result()
+                kept.append(data)
+                open_ = bool(data)
+            else:
+                read.cancel()
+        return b"".join(kept), open_
 
     @staticmethod
     async def _answer_http(client: asyncio.StreamWriter, status: int) -> None:

@@ -120,8 +120,9 @@ def _escape_segment(part: str) -> str:
     return "".join(out)
 
 
-def parse_table_ref(text: str) -> TableRef:
-    """Parse `schema.table`, where either part may be double-quoted with "" for a quote inside."""
+def name_parts(text: str) -> list[str]:
+    """The parts of a dotted name such as `schema.table`, where any part may be double-quoted with "" for a quote
+    inside (a dot inside quotes belongs to the part)."""
     parts: list[str] = []
     i, n = 0, len(text)
     while i <= n:
@@ -129,7 +130,7 @@ def parse_table_ref(text: str) -> TableRef:
             try:
                 name, i = read_quoted(text, i)
             except BadInputError:
-                raise BadInputError(f"table reference {text!r} has an unterminated quote") from None
+                raise BadInputError(f"name {text!r} has an unterminated quote") from None
             parts.append(name)
         else:
             j = text.find(".", i)
@@ -139,8 +140,19 @@ def parse_table_ref(text: str) -> TableRef:
         if i == n:
             break
         if text[i] != ".":
-            raise BadInputError(f"table reference {text!r} is not of the form schema.table")
+            raise BadInputError(f"name {text!r} has text after a quoted part")
         i += 1
+    return parts
+
+
+def parse_table_ref(text: str) -> TableRef:
+    """Parse `schema.table`, where either part may be double-quoted with "" for a quote inside."""
+    try:
+        parts = name_parts(text)
+    except BadInputError as exc:
+        if "unterminated" in str(exc):
+            raise BadInputError(f"table reference {text!r} has an unterminated quote") from None
+        parts = []
     if len(parts) != 2 or not all(parts):
         raise BadInputError(f"table reference {text!r} is not of the form schema.table")
     return TableRef(parts[0], parts[1])

@@ -19,6 +19,7 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from shared.constraints import apply_constraint, parse_constraint
+from shared.dependencies import skipped_reason
 from shared.errors import TransientError
 from shared.identifiers import TableRef, parse_table_ref
 from shared.log import one_line
@@ -199,8 +200,7 @@ def apply_objects(applier: SavepointApplier | Sequence[SavepointApplier], object
         if absent is None:
             pending.append(obj)
         else:
-            reports[id(obj)] = ObjectReport.of(obj, "skipped", f"depends on {absent}, which is not in AlloyDB: "
-                                                                f"{missing[absent]}")
+            reports[id(obj)] = ObjectReport.of(obj, "skipped", skipped_reason(absent, "absent", missing[absent]))
     while pending:
         outcomes = _apply_pass(appliers, pending, timings)
         reports.update(outcomes)

@@ -1104,3 +1104,90 @@ SELECT NULL::integer AS userid, NULL::bigint AS xid, NULL::integer AS pid, NULL:
        NULL::timestamp AS starttime, NULL::timestamp AS endtime, NULL::integer AS sequence,
        NULL::varchar(10) AS type, NULL::character(200) AS text
 WHERE false;
+
+-- ------------------------------------------------------------------ privileges PostgreSQL has no place for
+-- commands.py remembers them in r2a_emulator.features; each view has the columns of its AWS page:
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_IAM_PRIVILEGES.html (GRANT ASSUMEROLE),
+-- r_SVV_SYSTEM_PRIVILEGES.html (system permissions granted to roles), r_SVV_RELATION_PRIVILEGES.html (table
+-- privileges: the ACL's and the remembered ALTER / DROP), r_SVV_LANUGAGE_PRIVILEGES.html (sic: AWS's page name;
+-- USAGE ON LANGUAGE). A grantee is remembered as `name` (user), `group g`, `role r` or `public`.
+
+CREATE OR REPLACE FUNCTION r2a_emulator.grantee_identity(grantee text, OUT identity_id integer,
+                                                         OUT identity_name text, OUT identity_type text)
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN grantee = 'public' THEN 0
+                WHEN grantee LIKE 'group %' THEN (SELECT r.oid::integer FROM r2a_emulator.groups g
+                     JOIN pg_catalog.pg_roles r ON r.rolname = g.rolname WHERE g.groname = substr(grantee, 7))
+                WHEN grantee LIKE 'role %' THEN (SELECT r.oid::integer FROM r2a_emulator.roles x
+                     JOIN pg_catalog.pg_roles r ON r.rolname = x.rolname WHERE x.rolename = substr(grantee, 6))
+                ELSE coalesce((SELECT r.oid::integer FROM r2a_emulator.users u
+                               JOIN pg_catalog.pg_roles r ON r.rolname = u.rolname WHERE u.usename = grantee),
+                              (SELECT r.oid::integer FROM pg_catalog.pg_roles r, r2a_emulator.settings s
+                               WHERE r.rolname = session_user AND s.name = 'master_user' AND s.value = grantee))
+           END,
+           CASE WHEN grantee LIKE 'group %' THEN substr(grantee, 7) WHEN grantee LIKE 'role %' THEN substr(grantee, 6)
+                ELSE grantee END,
+           CASE WHEN grantee = 'public' THEN 'public' WHEN grantee LIKE 'group %' THEN 'group'
+                WHEN grantee LIKE 'role %' THEN 'role' ELSE 'user' END
+$$;
+
+-- One row per ARN and command (AWS's example lists COPY, UNLOAD, CREATE MODEL and EXFUNC apart; FOR ALL is all four).
+CREATE OR REPLACE VIEW r2a_catalog.svv_iam_privileges AS
+SELECT f.name AS iam_arn, c.command AS command_type, i.identity_id, i.identity_name, i.identity_type
+FROM r2a_emulator.features f
+CROSS JOIN LATERAL r2a_emulator.grantee_identity(f.detail->>'grantee') i
+CROSS JOIN LATERAL (SELECT DISTINCT CASE trim(s) WHEN 'EXTERNAL FUNCTION' THEN 'EXFUNC' ELSE trim(s) END AS command
+                    FROM unnest(CASE WHEN f.detail->>'for' ~ '(^|, )ALL(,|$)'
+                                     THEN ARRAY['COPY', 'UNLOAD', 'CREATE MODEL', 'EXFUNC']
+                                     ELSE string_to_array(f.detail->>'for', ',') END) s) c
+WHERE f.kind = 'assumerole';
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_system_privileges AS
+SELECT f.name AS system_privilege, i.identity_id, i.identity_name, i.identity_type
+FROM r2a_emulator.features f CROSS JOIN LATERAL r2a_emulator.grantee_identity(f.detail->>'grantee') i
+WHERE f.kind = 'system_privilege';
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_relation_privileges AS
+SELECT r2a_emulator.rs_name(n.nspname) AS namespace_name, r2a_emulator.rs_name(c.relname) AS relation_name,
+       a.privilege_type, i.identity_id, i.identity_name, i.identity_type,
+       (a.is_grantable AND i.identity_type = 'user') AS admin_option
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL aclexplode(c.relacl) a
+LEFT JOIN LATERAL (SELECT r.rolname FROM pg_catalog.pg_roles r WHERE r.oid = a.grantee) g ON true
+CROSS JOIN LATERAL r2a_emulator.grantee_identity(CASE
+    WHEN a.grantee = 0 THEN 'public'
+    WHEN EXISTS (SELECT 1 FROM r2a_emulator.roles x WHERE x.rolname = g.rolname)
+        THEN 'role ' || (SELECT x.rolename FROM r2a_emulator.roles x WHERE x.rolname = g.rolname)
+    ELSE r2a_emulator.role_display(g.rolname) END) i
+WHERE c.relkind IN ('r', 'v', 'm', 'p') AND a.grantee <> c.relowner AND NOT r2a_emulator.hidden_namespace(c.relnamespace)
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_temp_%'
+UNION ALL
+SELECT coalesce(f.schema_name, 'public'), f.name, f.detail->>'privilege', i.identity_id, i.identity_name,
+       i.identity_type, false
+FROM r2a_emulator.features f CROSS JOIN LATERAL r2a_emulator.grantee_identity(f.detail->>'grantee') i
+WHERE f.kind = 'table_privilege' AND EXISTS (   -- a dropped table's grants went with it
+    SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE r2a_emulator.rs_name(c.relname) = f.name AND r2a_emulator.rs_name(n.nspname) = coalesce(f.schema_name, 'public'));
+
+CREATE OR REPLACE VIEW r2a_catalog.svv_language_privileges AS
+SELECT f.name AS language_name, 'USAGE'::text AS privilege_type, i.identity_id, i.identity_name, i.identity_type,
+       false AS admin_option
+FROM r2a_emulator.features f CROSS JOIN LATERAL r2a_emulator.grantee_identity(f.detail->>'grantee') i
+WHERE f.kind = 'language_privilege';
+
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_MV_INFO.html: autorefresh and autorewrite are char(1),
+-- 't' or 'f' as the column table says (the page's example prints 1 and 0). AUTO REFRESH is NO unless the CREATE or
+-- an ALTER MATERIALIZED VIEW said YES (r_CREATE_MATERIALIZED_VIEW.html).
+CREATE OR REPLACE VIEW r2a_catalog.svv_mv_info AS
+SELECT s.value::char(128) AS database_name, r2a_emulator.rs_name(n.nspname)::char(128) AS schema_name,
+       r2a_emulator.role_display(pg_catalog.pg_get_userbyid(c.relowner))::char(128) AS user_name,
+       r2a_emulator.rs_name(c.relname)::char(128) AS name,
+       (CASE WHEN c.relispopulated THEN 'f' ELSE 't' END)::char(1) AS is_stale, 1 AS state,
+       'f'::char(1) AS autorewrite,
+       (CASE WHEN coalesce(v.auto_refresh, false) THEN 't' ELSE 'f' END)::char(1) AS autorefresh
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN r2a_emulator.views v ON v.relid = c.oid
+CROSS JOIN r2a_emulator.settings s
+WHERE c.relkind = 'm' AND s.name = 'database' AND NOT r2a_emulator.hidden_namespace(c.relnamespace);

@@ -1,12 +1,17 @@
 """Redshift commands a warehouse's DDL or maintenance scripts hold that PostgreSQL lacks or spells differently,
 each following its AWS SQL reference page (https://docs.aws.amazon.com/redshift/latest/dg/…):
-- GRANT/REVOKE ASSUMEROLE (r_GRANT.html, r_REVOKE.html): remembered in r2a_emulator.features (kind 'assumerole');
+- GRANT/REVOKE ASSUMEROLE (r_GRANT.html, r_REVOKE.html): remembered in r2a_emulator.features (kind 'assumerole'),
+  listed by SVV_IAM_PRIVILEGES;
 - GRANT/REVOKE of ALTER or DROP on tables (r_GRANT.html): PostgreSQL has neither privilege, so the grant is
-  remembered in r2a_emulator.features (kind 'table_privilege'), the rest of the list runs;
-- GRANT/REVOKE of system permissions TO ROLE (r_GRANT.html, RBAC): remembered (kind 'system_privilege');
-- GRANT/REVOKE USAGE ON LANGUAGE (r_GRANT.html): remembered (kind 'language_privilege'); here the Python language
+  remembered in r2a_emulator.features (kind 'table_privilege'; SVV_RELATION_PRIVILEGES lists them with the ACL's),
+  the rest of the list runs;
+- GRANT/REVOKE of system permissions TO ROLE (r_GRANT.html, RBAC): remembered (kind 'system_privilege'),
+  listed by SVV_SYSTEM_PRIVILEGES;
+- GRANT/REVOKE USAGE ON LANGUAGE (r_GRANT.html): remembered (kind 'language_privilege'),
+  listed by SVV_LANGUAGE_PRIVILEGES; here the Python language
   is an untrusted stand-in that PostgreSQL would refuse to grant;
-- ALTER MATERIALIZED VIEW … AUTO REFRESH YES|NO (r_ALTER_MATERIALIZED_VIEW.html): remembered in the view's row;
+- ALTER MATERIALIZED VIEW … AUTO REFRESH YES|NO (r_ALTER_MATERIALIZED_VIEW.html): remembered in the view's row,
+  listed by SVV_MV_INFO.autorefresh;
 - ANALYZE … PREDICATE COLUMNS | ALL COLUMNS (r_ANALYZE.html): statistics only, nothing to remember;
 - CREATE DATABASE … COLLATE CASE_SENSITIVE|CASE_INSENSITIVE (r_CREATE_DATABASE.html): one database here;
 - ALTER TABLE target APPEND FROM source [IGNOREEXTRA | FILLTARGET] (r_ALTER_TABLE_APPEND.html): moves the rows,

@@ -651,10 +651,15 @@ def create_view(engine, tokens: list[Token], words: list[Token]):
     except DdlError as exc:
         raise engine_error(exc) from None
     columns = name_list(cursor.group(), engine) if cursor.at_punct("(") else []
+    auto_refresh = None
     if materialized:
+        auto_refresh = False                                  # r_CREATE_MATERIALIZED_VIEW.html: AUTO REFRESH NO
         while not cursor.done and not cursor.at("AS"):        # BACKUP, DIST/SORT keys, AUTO REFRESH
             if cursor.at_punct("("):
                 cursor.group()
+            elif cursor.at("AUTO") and cursor.at("REFRESH", offset=1):
+                cursor.pos += 2
+                auto_refresh = cursor.expect("YES", "NO").upper == "YES"
             else:
                 cursor.take()
     cursor.expect("AS")
@@ -670,8 +675,8 @@ def create_view(engine, tokens: list[Token], words: list[Token]):
         result = engine.run(f"{head} AS {translate.statement(spaced(query), engine).strip()}")  # TOP n too
         relid = engine.query("select %s::regclass::oid", (name.sql(engine),))[0][0]
         engine.run("delete from r2a_emulator.views where relid = %s", (relid,))
-        engine.run("insert into r2a_emulator.views (relid, late_binding, materialized, ddl) values (%s, %s, %s, %s)",
-                   (relid, late, materialized, original))
+        engine.run("insert into r2a_emulator.views (relid, late_binding, materialized, ddl, auto_refresh) "
+                   "values (%s, %s, %s, %s, %s)", (relid, late, materialized, original, auto_refresh))
     return result
 
 

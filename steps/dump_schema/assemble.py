@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.identifiers import read_quoted
+from shared.identifiers import canonical_name, canonical_part, read_quoted
 from steps.dump_schema.queries import is_system_schema
 from steps.dump_schema.showtext import read_show_table
 
@@ -243,7 +243,7 @@ def build_catalog(rows: CatalogRows, shows: Shows, filters: Filters, run_id: str
             functions.append({"schema": schema, "name": name, "owner": owner, "comment": comment,
                               "language": language, "arguments": arguments, "returns": returns,
                               "volatility": VOLATILITY.get(volatility, "volatile"), "body": source or ""})
-    external = {name for kind, _, name, _ in rows.redshift_only if kind == "external_schema"}
+    external = {row[2] for row in rows.redshift_only if row[0] == "external_schema"}
     schemas = []
     for _, name, owner, comment, acl in rows.schemas:
         if name in external:       # Redshift lists external schemas in pg_namespace too: reported below instead
@@ -263,16 +263,69 @@ def build_catalog(rows: CatalogRows, shows: Shows, filters: Filters, run_id: str
 
 
 def redshift_only(rows: list[tuple], filters: Filters) -> list[dict]:
-    """External schemas and tables, libraries, models, RLS policies, datashares: listed so that the report names
-    them. An object in a schema the filters leave out is left out with it."""
-    out = []
-    for kind, schema, name, detail in rows:
-        home = name if kind == "external_schema" else schema
+    """External schemas and tables, libraries, models, RLS policies, datashares, materialized views' AUTO REFRESH
+    and the grants AlloyDB has no privilege for: listed so that the report names them. An object in a schema the
+    filters leave out is left out with it. Names are Redshift's text: written in canonical_name's one spelling."""
+    out: dict[tuple[str, str], dict] = {}
+    for row in rows:
+        shaped = _shape_redshift_only(row)
+        if shaped is None:
+            continue
+        kind, schema, name, detail, home = shaped
         if home is not None and kind != "unreadable" and not filters.schema_wanted(str(home)):
             continue
-        out.append({"kind": kind, "name": f"{schema}.{name}" if schema else str(name),
-                    "detail": str(detail) if detail is not None else None})
-    return sorted(out, key=lambda o: (o["kind"], o["name"]))
+        key = (kind, canonical_name(str(schema), str(name)) if schema else str(name))
+        entry = out.setdefault(key, {"kind": kind, "name": key[1], "detail": None})
+        if detail is not None:   # a grant's privileges come one row each: one entry lists them all
+            listed = [] if entry["detail"] is None else entry["detail"].split(", ")
+            entry["detail"] = ", ".join(sorted({*listed, str(detail)}))
+    return sorted(out.values(), key=lambda o: (o["kind"], o["name"]))
+
+
+_TRUE = ("t", "1", "true", "y", "yes")
+# USAGE on these is PUBLIC's by default in PostgreSQL and AlloyDB as well: nothing lost
+_DEFAULT_LANGUAGES = ("sql", "plpgsql")
+
+
+def _grantee(identity_type: Any, identity_name: Any) -> str:
+    kind = str(identity_type or "").strip().lower()
+    name = str(identity_name or "").strip()
+    return "public" if kind == "public" else f"{kind} {canonical_part(name)}".strip()
+
+
+def _shape_redshift_only(row: tuple) -> tuple[str, str | None, str, str | None, str | None] | None:
+    """(kind, schema, name, detail, home schema) of one row of queries.REDSHIFT_ONLY; None for a row that is no
+    object to report (a materialized view without AUTO REFRESH, the default USAGE on SQL). The home schema is the
+    one the schema filters judge (None: always listed)."""
+    kind = row[0]
+    if kind == "auto_refresh":
+        _, schema, name, flag = row
+        return (kind, schema, name, None, schema) if str(flag).strip().lower() in _TRUE or flag is True else None
+    if kind == "assumerole":
+        _, arn, command, identity_type, identity_name = row
+        return kind, None, f"{arn} to {_grantee(identity_type, identity_name)}", command, None
+    if kind == "system_privilege":
+        _, privilege, identity_type, identity_name = row
+        return kind, None, f"{privilege} to {_grantee(identity_type, identity_name)}", None, None
+    if kind == "table_privilege":
+        _, schema, table, privilege, identity_type, identity_name = row
+        return kind, None, f"{canonical_name(str(schema), str(table))} to {_grantee(identity_type, identity_name)}", \
+            privilege, schema
+    if kind == "language_privilege":
+        _, language, privilege, identity_type, identity_name = row
+        if str(language).lower() in _DEFAULT_LANGUAGES and str(identity_type).lower() == "public":
+            return None
+        return kind, None, f"{canonical_part(str(language))} to {_grantee(identity_type, identity_name)}", privilege, \
+            None
+    if kind == "rls_table":
+        _, schema, table, conjunction = row
+        return kind, schema, table, f"policies combined with {str(conjunction or 'and').strip().upper()}", schema
+    if kind == "rls_attachment":
+        _, schema, table, policy, grantee_kind, grantee = row
+        return kind, None, (f"{canonical_part(str(policy))} on {canonical_name(str(schema), str(table))} "
+                            f"to {_grantee(grantee_kind, grantee)}"), None, schema
+    _, schema, name, detail = row
+    return kind, schema, name, detail, name if kind == "external_schema" else schema
 
 
 def _grants(kind: str, schema: str, name: str, owner: str | None, acl: Any) -> list[dict]:

@@ -88,7 +88,7 @@ GROUPS = "SELECT groname, grolist FROM pg_group ORDER BY groname"
 
 # Objects that hold no data to migrate, from the system views AWS documents for them
 # (https://docs.aws.amazon.com/redshift/latest/dg/r_<VIEW>.html): kind → (view, query). Each row is
-# (schema or None, name, detail).
+# (schema or None, name, detail), except the kinds of `assemble.GRANT_SHAPES`, whose rows it names.
 REDSHIFT_ONLY = {
     "external_schema": ("svv_external_schemas",
                         "SELECT NULL, schemaname, 'external database ' || databasename FROM svv_external_schemas"),
@@ -97,8 +97,27 @@ REDSHIFT_ONLY = {
     "library": ("pg_library", "SELECT NULL, name, NULL FROM pg_library"),
     "model": ("svv_ml_model_info", "SELECT trim(schema_name), trim(model_name), NULL FROM svv_ml_model_info"),
     "rls_policy": ("svv_rls_policy", "SELECT NULL, polname, 'USING (' || polqual || ')' FROM svv_rls_policy"),
+    # visible to every user (a regular one sees its own tables); the attachments only to sys:secadmin, so a
+    # dump user without that role finds that view unreadable, which the report says
+    "rls_table": ("svv_rls_relation",
+                  "SELECT relschema, relname, rls_conjunction_type FROM svv_rls_relation WHERE is_rls_on"),
+    "rls_attachment": ("svv_rls_attached_policy",
+                       "SELECT relschema, relname, polname, granteekind, grantee FROM svv_rls_attached_policy"),
     "datashare": ("svv_datashares", "SELECT NULL, share_name, lower(share_type) FROM svv_datashares"),
     "role": ("svv_roles", "SELECT NULL, role_name, NULL FROM svv_roles"),
+    # autorefresh is char(1) 't' by the page's column table, 1 in its example: compared in Python
+    "auto_refresh": ("svv_mv_info", "SELECT trim(schema_name), trim(name), autorefresh FROM svv_mv_info"),
+    "assumerole": ("svv_iam_privileges",
+                   "SELECT iam_arn, command_type, identity_type, identity_name FROM svv_iam_privileges"),
+    "system_privilege": ("svv_system_privileges",
+                         "SELECT system_privilege, identity_type, identity_name FROM svv_system_privileges"),
+    # the privileges AlloyDB has reach the catalog through relacl; these two it lacks
+    "table_privilege": ("svv_relation_privileges",
+                        "SELECT namespace_name, relation_name, privilege_type, identity_type, identity_name "
+                        "FROM svv_relation_privileges WHERE privilege_type IN ('ALTER', 'DROP')"),
+    "language_privilege": ("svv_language_privileges",
+                           "SELECT language_name, privilege_type, identity_type, identity_name "
+                           "FROM svv_language_privileges"),
 }
 
 # Schemas that belong to Redshift itself, never dumped (plus every pg_* schema).

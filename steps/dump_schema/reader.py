@@ -63,7 +63,6 @@ def read_catalog_rows(conn, filters: Filters) -> CatalogRows:
         rows.types = _fetch(cur, "types", queries.TYPES)
         rows.users = _fetch(cur, "users", queries.USERS)
         rows.groups = _fetch(cur, "groups", queries.GROUPS)
-        rows.redshift_only = _redshift_only(cur)
         schemas = sorted({r[1] for r in rows.schemas if filters.schema_wanted(r[1])})
         if schemas:
             # pg_table_def shows only the schemas on the search_path
@@ -71,12 +70,15 @@ def read_catalog_rows(conn, filters: Filters) -> CatalogRows:
                 sql.SQL(", ").join(sql.Identifier(s) for s in schemas)))
             rows.table_def = _fetch(cur, "column encodings and keys (pg_table_def)", queries.TABLE_DEF)
             _fetch_none(cur, "the search path", sql.SQL("RESET search_path"))
+        rows.redshift_only = _redshift_only(cur)   # last: a view it cannot read ends the transaction
     return rows
 
 
 def _redshift_only(cur) -> list[tuple]:
-    """Rows of every REDSHIFT_ONLY view; a view this user may not read becomes one `unreadable` entry, so the
-    report says what could not be checked instead of staying silent."""
+    """Rows of every REDSHIFT_ONLY view, each as (kind, *row); a view this user may not read, or that an older
+    cluster lacks, becomes one `unreadable` entry, so the report says what could not be checked instead of staying
+    silent. The failed statement aborted the transaction (Redshift has no savepoints): it is rolled back and the
+    next view is read in a new one; catalog_changes still compares the relations read first with the final state."""
     found = []
     for kind, (view, query) in queries.REDSHIFT_ONLY.items():
         try:
@@ -86,6 +88,8 @@ def _redshift_only(cur) -> list[tuple]:
             error = _error(f"the catalog query for {view}", exc)
             if isinstance(error, TransientError):
                 raise error from None
+            if not cur.connection.autocommit:
+                cur.connection.rollback()
             text = one_line(exc, 200)
             event("catalog.unreadable", view=view, error=text)
             found.append(("unreadable", None, view, f"{kind.replace('_', ' ')}s not listed: {text}"))

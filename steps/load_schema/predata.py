@@ -6,7 +6,7 @@ the same savepoint, so a failed re-creation leaves the old table in place. `refr
 like `fail` at a table no r2a run created, and keeps and refreshes the tables an earlier r2a run created
 (steps/load_schema/refresh.py). Other objects that already exist
 (a schema such as public, a compat function from an earlier attempt) are kept and reported as skipped.
-An object whose declared dependency did not make it is skipped with the root cause.
+An object whose declared dependency or schema did not make it is skipped with the root cause (shared/dependencies).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import psycopg2.extensions
 from psycopg2 import sql
 
+from shared.dependencies import dependency_graph, skipped_reason
 from shared.errors import BadInputError, BadStateError
 from shared.identifiers import TableRef, parse_table_ref
 from shared.objects_report import ObjectReport
@@ -97,18 +98,14 @@ def apply_pre_data(conn: psycopg2.extensions.connection, objects: Sequence[SqlOb
         created.clear()
 
     applier = SavepointApplier(conn, commit_every=200, system="AlloyDB", on_commit=committed)
-    by_name: dict[str, int] = {}
-    for index, obj in enumerate(objects):
-        by_name.setdefault(obj.name, index)
-        if obj.target_name:
-            by_name.setdefault(obj.target_name, index)
+    graph = dependency_graph(objects)
     reports: list[ObjectReport] = []
     present: set[int] = set()  # objects that exist now, created or kept
     for index, obj in enumerate(objects):
-        blocker = next((by_name[d] for d in obj.depends_on if d in by_name and by_name[d] != index
-                        and by_name[d] not in present), None)
+        blocker = next((d for d in graph[index] if d not in present), None)
         if blocker is not None:
-            reports.append(ObjectReport.of(obj, "skipped", _cause(objects[blocker], reports[blocker])))
+            reports.append(ObjectReport.of(obj, "skipped", _cause(objects[blocker], reports[blocker]
+                                                                   if blocker < index else None)))
             continue
         table = tables.get(index)
         if table is not None and table in earlier:
@@ -130,11 +127,11 @@ def apply_pre_data(conn: psycopg2.extensions.connection, objects: Sequence[SqlOb
     return reports
 
 
-def _cause(blocker: SqlObject, report: ObjectReport) -> str:
-    if report.status == "skipped" and (report.reason or "").startswith("depends on "):
-        return report.reason or ""
-    what = "failed" if report.status == "failed" else "was skipped"
-    return f"depends on {blocker.kind} {blocker.name}, which {what}: {report.reason}"
+def _cause(blocker: SqlObject, report: ObjectReport | None) -> str:
+    if report is None:
+        return skipped_reason(f"{blocker.kind} {blocker.name}", "skipped", "it comes later in the pre-data order")
+    return skipped_reason(f"{blocker.kind} {blocker.name}", "failed" if report.status == "failed" else "skipped",
+                          report.reason)
 
 
 def _apply_one(applier: SavepointApplier, obj: SqlObject, table: TableRef | None, existing_tables: set[TableRef],

@@ -177,6 +177,78 @@ CREATE FUNCTION r2a_compat.sha2(value text, bits integer) RETURNS varchar LANGUA
                                      WHEN 0 THEN sha256(convert_to(value, 'UTF8'))
                                      WHEN 256 THEN sha256(convert_to(value, 'UTF8')) END, 'hex'), '')
 $$;""", ()),
+    # SHA1(string) / FUNC_SHA1 / SHA: the 40 hex digits of the UTF-8 text's SHA-1
+    # (https://docs.aws.amazon.com/redshift/latest/dg/SHA1.html). PostgreSQL has sha224…sha512 built in but no
+    # SHA-1; pgcrypto's digest() has it, and AlloyDB supports pgcrypto
+    # (https://cloud.google.com/alloydb/docs/reference/extensions). r2a creates no extension in the target database
+    # (that is its DBA's choice): pgcrypto is used when installed, in whichever schema; otherwise this computes
+    # SHA-1 itself (FIPS 180-4, 32-bit words in bigint), slower but the same digits.
+    "sha1": ("""
+CREATE FUNCTION r2a_compat.sha1(value text) RETURNS varchar LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE
+    home name := (SELECT n.nspname FROM pg_catalog.pg_extension e
+                  JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pgcrypto');
+    message bytea := convert_to(value, 'UTF8');
+    digest bytea;
+    bits bigint := length(convert_to(value, 'UTF8'))::bigint * 8;
+    mask bigint := 4294967295;
+    h bigint[] := ARRAY[1732584193, 4023233417, 2562383102, 271733878, 3285377520];
+    w bigint[];
+    a bigint; b bigint; c bigint; d bigint; e bigint; f bigint; k bigint; x bigint; t integer; i integer;
+BEGIN
+    IF home IS NOT NULL THEN
+        EXECUTE format('SELECT %I.digest($1, %L)', home, 'sha1') INTO digest USING message;
+        RETURN encode(digest, 'hex');
+    END IF;
+    message := message || '\\x80'::bytea;
+    WHILE length(message) % 64 <> 56 LOOP
+        message := message || '\\x00'::bytea;
+    END LOOP;
+    message := message || int8send(bits);
+    FOR block IN 0 .. length(message) / 64 - 1 LOOP
+        w := array_fill(0::bigint, ARRAY[80], ARRAY[0]);
+        FOR t IN 0 .. 15 LOOP
+            i := block * 64 + t * 4;
+            w[t] := (get_byte(message, i)::bigint << 24) | (get_byte(message, i + 1) << 16)
+                    | (get_byte(message, i + 2) << 8) | get_byte(message, i + 3);
+        END LOOP;
+        FOR t IN 16 .. 79 LOOP
+            x := w[t - 3] # w[t - 8] # w[t - 14] # w[t - 16];
+            w[t] := ((x << 1) | (x >> 31)) & mask;
+        END LOOP;
+        a := h[1]; b := h[2]; c := h[3]; d := h[4]; e := h[5];
+        FOR t IN 0 .. 79 LOOP
+            IF t < 20 THEN f := (b & c) | (~b & d); k := 1518500249;
+            ELSIF t < 40 THEN f := b # c # d; k := 1859775393;
+            ELSIF t < 60 THEN f := (b & c) | (b & d) | (c & d); k := 2400959708;
+            ELSE f := b # c # d; k := 3395469782;
+            END IF;
+            x := ((((a << 5) | (a >> 27)) & mask) + (f & mask) + e + k + w[t]) & mask;
+            e := d; d := c; c := ((b << 30) | (b >> 2)) & mask; b := a; a := x;
+        END LOOP;
+        h[1] := (h[1] + a) & mask; h[2] := (h[2] + b) & mask; h[3] := (h[3] + c) & mask;
+        h[4] := (h[4] + d) & mask; h[5] := (h[5] + e) & mask;
+    END LOOP;
+    RETURN lpad(to_hex(h[1]), 8, '0') || lpad(to_hex(h[2]), 8, '0') || lpad(to_hex(h[3]), 8, '0')
+        || lpad(to_hex(h[4]), 8, '0') || lpad(to_hex(h[5]), 8, '0');
+END $$;""", ()),
+    # CRC32(string) (https://docs.aws.amazon.com/redshift/latest/dg/crc32-function.html): "based on the CRC-32C
+    # polynomial", 8 hex digits; CRC-32C (reflected 0x82F63B78) of the UTF-8 text gives the page's example,
+    # CRC32('Amazon Redshift') = f2726906. PostgreSQL before 18 has no CRC function.
+    "crc32": ("""
+CREATE FUNCTION r2a_compat.crc32(value text) RETURNS varchar LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE
+    message bytea := convert_to(value, 'UTF8');
+    crc bigint := 4294967295;
+BEGIN
+    FOR i IN 0 .. length(message) - 1 LOOP
+        crc := crc # get_byte(message, i);
+        FOR b IN 1 .. 8 LOOP
+            crc := CASE WHEN crc & 1 = 1 THEN (crc >> 1) # 2197175160 ELSE crc >> 1 END;
+        END LOOP;
+    END LOOP;
+    RETURN lpad(to_hex(crc # 4294967295), 8, '0');
+END $$;""", ()),
     # Redshift reads JSON from VARCHAR; an invalid document is an error there too.
     "json_extract_path_text": ("""
 CREATE FUNCTION r2a_compat.json_extract_path_text(document text, VARIADIC path text[]) RETURNS text

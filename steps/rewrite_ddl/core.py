@@ -108,9 +108,23 @@ _REDSHIFT_ONLY_REASONS = {
     "library": "Python library for Python UDFs: AlloyDB has no plpythonu library store; not migrated",
     "model": "Redshift ML model (trained in SageMaker): not migrated",
     "rls_policy": "row-level security policy: not migrated (recreate it as a PostgreSQL row security policy)",
+    "rls_table": "row-level security is ON for this table in Redshift: AlloyDB gets the table without it, so "
+                 "every user granted SELECT there reads every row; enable row security and create its policies "
+                 "in AlloyDB before granting access",
+    "rls_attachment": "row-level security policy attachment: not migrated (the policy is not created in AlloyDB)",
     "datashare": "datashare: AlloyDB has no datashares; not migrated",
     "role": "role (role-based access control): not created in AlloyDB; grants that name it apply only once it "
             "exists there",
+    "auto_refresh": "AUTO REFRESH: AlloyDB has no auto-refreshed materialized views; the materialized view is "
+                    "migrated without it (refresh it on a schedule)",
+    "assumerole": "ASSUMEROLE grant: an AWS IAM privilege (the roles COPY, UNLOAD, CREATE MODEL and Lambda UDFs "
+                  "may use) with no AlloyDB equivalent; not migrated",
+    "system_privilege": "system permission granted to a role (role-based access control): AlloyDB grants no "
+                        "such permissions; not migrated (use role attributes such as CREATEROLE there)",
+    "table_privilege": "ALTER or DROP privilege on a table: PostgreSQL has neither privilege (only the owner may "
+                       "alter or drop); not migrated",
+    "language_privilege": "USAGE ON LANGUAGE grant: not migrated (AlloyDB has no Python, Lambda or ML UDF "
+                          "languages; SQL and PL/pgSQL are everyone's there)",
     "unreadable": "dump_schema could not read this catalog view, so these objects were not checked",
 }
 

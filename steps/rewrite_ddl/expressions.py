@@ -4,8 +4,9 @@ sqlglot's own redshift→postgres transpilation is right for most functions (NVL
 MEDIAN, CONVERT_TIMEZONE). Where it is not, a rewrite rule in `REWRITES` replaces the node: DATEDIFF counts
 boundaries in Redshift (not elapsed units), LISTAGG's default delimiter is '' and its ORDER BY goes inside
 string_agg, GETDATE/SYSDATE are timestamps without time zone, and a few functions need `r2a_compat` helpers.
-Query shapes PostgreSQL lacks (QUALIFY, PIVOT/UNPIVOT, select-list alias reuse, SUPER navigation) are rewritten
-first, by queries.py. `'a' + 'b'` is left alone: AWS documents `+` as addition only and `||`/CONCAT for strings
+SHA1/SHA/FUNC_SHA1 and CRC32 (CRC-32C) become r2a_compat functions; FNV_HASH, which hashes Redshift's internal
+binary forms, is reported. Query shapes PostgreSQL lacks (QUALIFY, PIVOT/UNPIVOT, select-list alias reuse, SUPER
+navigation) are rewritten first, by queries.py. `'a' + 'b'` is left alone: AWS documents `+` as addition only and `||`/CONCAT for strings
 (https://docs.aws.amazon.com/redshift/latest/dg/r_compound_expressions.html).
 Table references are mapped to their AlloyDB names; identifiers are always quoted.
 """
@@ -260,6 +261,19 @@ def _sha2(node, ctx):
     return _compat_call(ctx, "sha2", [node.this, length], "SHA2 -> r2a_compat.sha2")
 
 
+def _sha1(node, ctx):
+    """SHA1 / SHA / FUNC_SHA1 (https://docs.aws.amazon.com/redshift/latest/dg/SHA1.html): PostgreSQL has no
+    built-in SHA-1; r2a_compat.sha1 uses pgcrypto when the target has it."""
+    return _compat_call(ctx, "sha1", [node.this], "SHA1 -> r2a_compat.sha1 (pgcrypto's digest when installed)")
+
+
+# Redshift hashes with no PostgreSQL function giving the same numbers, and why.
+_NO_EQUIVALENT = {
+    "fnv_hash": "FNV_HASH (https://docs.aws.amazon.com/redshift/latest/dg/r_FNV_HASH.html) hashes each type's "
+                "internal binary form with 64-bit FNV-1a; PostgreSQL and AlloyDB have no such function",
+}
+
+
 def _regexp_substr(node, ctx):
     # PostgreSQL 15+ has regexp_substr with Redshift's argument order (source, pattern, position, occurrence)
     args = [node.this, node.expression]
@@ -334,6 +348,13 @@ def _anonymous(node, ctx):
     name = node.name.lower()
     if name == "getdate":
         return _compat_call(ctx, "getdate", [], "GETDATE() -> r2a_compat.getdate()")
+    if name == "crc32" and len(node.expressions) == 1:
+        return _compat_call(ctx, "crc32", list(node.expressions), "CRC32 -> r2a_compat.crc32 (CRC-32C)")
+    if name == "func_sha1" and len(node.expressions) == 1:
+        return _compat_call(ctx, "sha1", list(node.expressions),
+                            "FUNC_SHA1 -> r2a_compat.sha1 (pgcrypto's digest when installed)")
+    if name in _NO_EQUIVALENT:
+        ctx.result.unsupported = _NO_EQUIVALENT[name]
     return None
 
 
@@ -368,6 +389,7 @@ REWRITES: dict[type, Callable] = {
     exp.ParseJSON: _json_parse,
     exp.ConvertTimezone: _convert_timezone,
     exp.SHA2: _sha2,
+    exp.SHA: _sha1,
     exp.Round: _round,
     exp.CurrentTimestamp: _current_timestamp,
     exp.Anonymous: _anonymous,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from shared.identifiers import TableRef, canonical_name
+from shared.errors import BadInputError
+from shared.identifiers import TableRef, canonical_name, read_quoted
 from shared.ordering import dependency_order
 from shared.redshift_types import UnknownTypeError, map_type
 from steps.rewrite_ddl.catalog import Argument, Function, Procedure, View
@@ -31,10 +32,10 @@ def _skip_name(text: str, i: int) -> int:
     n = len(text)
     while i < n:
         if text[i] == '"':
-            i += 1
-            while i < n and not (text[i] == '"' and text[i + 1:i + 2] != '"'):
-                i += 2 if text[i] == '"' else 1
-            i += 1
+            try:
+                _, i = read_quoted(text, i)
+            except BadInputError:           # an unterminated quote runs to the end of the text
+                return n
         else:
             while i < n and (text[i].isalnum() or text[i] in "_$#"):
                 i += 1

@@ -19,14 +19,7 @@ from shared.documents.tables import PlannedTable
 from shared.errors import BadInputError
 from shared.identifiers import TableRef, parse_table_ref
 from shared.objectstore import ObjectStore, RunLayout
-from shared.redshift_types import (
-    SPATIAL_BYTEA_WRAPPER,
-    SPATIAL_TYPES,
-    UNLOAD_TEMPLATES,
-    UNLOAD_WRAPPERS,
-    UnknownTypeError,
-    parse_type,
-)
+from shared.redshift_types import BARE, UNLOAD_TEMPLATES, unload_select
 
 FORMATS = ("text", "csv")
 COMPRESSIONS = ("gzip", "zstd")
@@ -47,13 +40,10 @@ class ColumnSpec:
     source_type: str | None = None
 
     def select_expression(self) -> str:
-        target_type = (self.target_type or "").lower()
-        wrapper = UNLOAD_WRAPPERS.get(target_type)
-        if target_type == "bytea" and _canonical(self.source_type) in SPATIAL_TYPES:
-            wrapper = SPATIAL_BYTEA_WRAPPER
-        if wrapper and self.unload_expression == _quoted(self.source):
-            return wrapper.replace("{column}", self.unload_expression)
-        return self.unload_expression
+        """What UNLOAD selects: the plan's bare column goes through its type's row of shared/redshift_types."""
+        if self.unload_expression != _quoted(self.source):
+            return self.unload_expression
+        return unload_select(self.source_type, self.target_type).replace(BARE, self.unload_expression)
 
 
 @dataclass(frozen=True)
@@ -164,13 +154,6 @@ def _unload_expression(value: Any, column: str, where: str) -> str:
         raise BadInputError(f"{where} {expression[:200]!r} is not an expression r2a writes for column "
                             f"{column[:200]!r}", "Run rewrite_ddl and load_schema again for this run")
     return expression
-
-
-def _canonical(source_type: str | None) -> str | None:
-    try:
-        return parse_type(source_type).canonical if source_type else None
-    except UnknownTypeError:
-        return None
 
 
 def table_spec(entry: Any, where: str) -> TableSpec:

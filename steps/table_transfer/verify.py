@@ -1,10 +1,9 @@
 """Verification: rows loaded = manifest record_count = source count, and optional per-column checksums.
 
-Checksums are aggregates that Redshift and PostgreSQL compute identically: non-null counts everywhere;
-min/max for numbers, dates and times; the number of true booleans; for character columns the total length
-and a sum of the first 32 bits of each value's MD5 (order-independent, so no sort is needed on either side).
-Floats, JSON, bytes and intervals get the non-null count only (their text forms or orderings differ).
-A column whose plan expression transforms the value gets the non-null count only too.
+Checksums are aggregates that Redshift and PostgreSQL compute identically: a non-null count for every column,
+and beyond it what the column's row of shared/redshift_types lists (`CHECKSUMS`: min/max, sums, true counts, total
+length, an order-independent MD5 sum). A column whose plan expression transforms the value gets the non-null count
+only.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 from psycopg2 import sql
 
 from shared.errors import TargetError
-from shared.redshift_types import checksum_kinds
+from shared.redshift_types import CHECKSUMS, checksum_kinds
 from steps.table_transfer.plan import ColumnSpec, TableSpec, _quoted
 
 
@@ -25,23 +24,12 @@ class VerificationError(TargetError):
 @dataclass(frozen=True)
 class Aggregate:
     column: ColumnSpec
-    kind: str  # a key of _TEMPLATES
+    kind: str  # a key of shared.redshift_types.CHECKSUMS
 
     @property
     def name(self) -> str:
         return f"{self.column.target}:{self.kind}"
 
-
-# kind -> (Redshift template, PostgreSQL template); {c} is the quoted column.
-_TEMPLATES: dict[str, tuple[str, str]] = {
-    "nonnull": ("COUNT({c})", "COUNT({c})"),
-    "min": ("MIN({c})", "MIN({c})"),
-    "max": ("MAX({c})", "MAX({c})"),
-    "sum": ("SUM(CAST({c} AS BIGINT))", "SUM(CAST({c} AS BIGINT))"),
-    "true": ("SUM(CASE WHEN {c} THEN 1 ELSE 0 END)", "SUM(CASE WHEN {c} THEN 1 ELSE 0 END)"),
-    "length": ("SUM(LENGTH({c}))", "SUM(LENGTH({c}))"),
-    "md5": ("SUM(STRTOL(LEFT(MD5({c}), 8), 16))", "SUM(CAST(CAST('x' || LEFT(MD5({c}), 8) AS BIT(32)) AS BIGINT))"),
-}
 
 def checksum_aggregates(spec: TableSpec) -> list[Aggregate]:
     aggregates = []
@@ -49,7 +37,7 @@ def checksum_aggregates(spec: TableSpec) -> list[Aggregate]:
         aggregates.append(Aggregate(column, "nonnull"))
         if column.unload_expression != _quoted(column.source):
             continue
-        aggregates.extend(Aggregate(column, kind) for kind in checksum_kinds(column.target_type))
+        aggregates.extend(Aggregate(column, kind) for kind in checksum_kinds(column.source_type, column.target_type))
     return aggregates
 
 
@@ -58,13 +46,13 @@ def _select(table: sql.Composable, parts: list[sql.Composable]) -> sql.Composed:
 
 
 def source_aggregates(spec: TableSpec, aggregates: list[Aggregate]) -> tuple[sql.Composed, list[str]]:
-    parts = [sql.SQL(_TEMPLATES[a.kind][0]).format(c=sql.Identifier(a.column.source)) for a in aggregates]
+    parts = [sql.SQL(CHECKSUMS[a.kind].redshift).format(c=sql.Identifier(a.column.source)) for a in aggregates]
     return _select(spec.source.sql(), parts), [a.name for a in aggregates]
 
 
 def target_aggregates(spec: TableSpec, aggregates: list[Aggregate],
                       table: sql.Composable | None = None) -> tuple[sql.Composed, list[str]]:
-    parts = [sql.SQL(_TEMPLATES[a.kind][1]).format(c=sql.Identifier(a.column.target)) for a in aggregates]
+    parts = [sql.SQL(CHECKSUMS[a.kind].postgres).format(c=sql.Identifier(a.column.target)) for a in aggregates]
     return _select(table or spec.target.sql(), parts), [a.name for a in aggregates]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from shared.dependencies import dependency_graph, skipped_reason
 from shared.sqlapply import StatementError, has_statement
 from shared.sqlblocks import SqlObject
 
@@ -32,45 +33,6 @@ class ApplyResult:
     outcomes: list[Outcome]  # in input order
     applied_order: list[SqlObject]  # the order in which objects succeeded: a replayable order
     passes: int
-
-
-def schema_of(name: str) -> str | None:
-    """The schema part of a canonical `schema.object` name (either part may be double-quoted)."""
-    if name.startswith('"'):
-        i = 1
-        while i < len(name):
-            if name[i] == '"':
-                if name[i + 1:i + 2] == '"':
-                    i += 2
-                    continue
-                return name[:i + 1] if name[i + 1:i + 2] == "." else None
-            i += 1
-        return None
-    head, dot, _ = name.partition(".")
-    return head if dot else None
-
-
-def dependency_graph(objects: Sequence[SqlObject]) -> list[list[int]]:
-    """For each object, the indexes of the objects it depends on: declared ones, plus its schema's object.
-
-    A name refers to the first object defining it (by name or target name): a table comes before its comment.
-    Names not defined in these files (pg_catalog, objects outside the run) are not dependencies.
-    """
-    by_name: dict[str, int] = {}
-    for index, obj in enumerate(objects):
-        by_name.setdefault(obj.name, index)
-    for index, obj in enumerate(objects):
-        if obj.target_name:
-            by_name.setdefault(obj.target_name, index)
-    schemas = {obj.name: i for i, obj in enumerate(objects) if obj.kind == "schema"}
-    graph: list[list[int]] = []
-    for index, obj in enumerate(objects):
-        deps = [by_name[d] for d in obj.depends_on if d in by_name and by_name[d] != index]
-        schema = schemas.get(schema_of(obj.name) or "") if obj.kind != "schema" else None
-        if schema is not None and schema != index and schema not in deps:
-            deps.append(schema)
-        graph.append(deps)
-    return graph
 
 
 def apply_objects(objects: Sequence[SqlObject], apply: Callable[[SqlObject], StatementError | None],
@@ -128,9 +90,9 @@ def _unapplied(index: int, objects: Sequence[SqlObject], deps: list[list[int]], 
     root = _root_cause(index, deps, applied)
     if root is not None and root != index:
         cause = objects[root]
-        what = "failed" if root in errors and root not in final else "was skipped"
+        ended = "failed" if root in errors and root not in final else "skipped"
         why = errors.get(root) or final[root].reason
-        return Outcome(obj, SKIPPED, f"depends on {cause.kind} {cause.name}, which {what}: {why}", attempts)
+        return Outcome(obj, SKIPPED, skipped_reason(f"{cause.kind} {cause.name}", ended, why), attempts)
     if index in errors:
         return Outcome(obj, FAILED, errors[index], attempts)
     blockers = [objects[d].name for d in deps[index] if d not in applied]

@@ -15,6 +15,7 @@ from steps.dump_schema.assemble import (
     build_catalog,
     parse_acl,
     parse_constraint,
+    redshift_only,
     split_identifiers,
 )
 from steps.dump_schema.backup import render_backup
@@ -183,3 +184,33 @@ def test_backup_bodies_and_comment_lines_cannot_break_out():
     as_option = next(o for o in statements[0].options if o.defname == "as")
     assert as_option.arg[0].sval == body
     assert "-- SHOW TABLE s.t failed: boom\\nGRANT ALL ON SCHEMA s TO PUBLIC;\\u2028GRANT" in backup
+
+
+def test_redshift_only_rows_of_the_grant_and_refresh_views():
+    """SVV_MV_INFO.autorefresh is char(1) 't' by r_SVV_MV_INFO.html's column table and 1 in its example: both
+    read as set. One entry per grantee and object lists its privileges; names are hostile text, written in
+    canonical_name's spelling; PUBLIC's USAGE on SQL is PostgreSQL's default too, so it is no loss. A table's
+    grant, RLS switch or policy attachment in a schema the filters leave out is left out with the table.
+    SVV_RLS_RELATION.rls_conjunction_type is character(3): 'or ' is blank-padded."""
+    rows = [("auto_refresh", "s", "mv_t", "t"), ("auto_refresh", "s", "mv_one", 1), ("auto_refresh", "s", "mv_f", "f"),
+            ("auto_refresh", "s", "mv_zero", "0"), ("auto_refresh", "other", "mv_x", "t"),
+            ("assumerole", "arn:aws:iam::1:role/r", "COPY", "user", 'Bob "x"'),
+            ("assumerole", "arn:aws:iam::1:role/r", "UNLOAD", "user", 'Bob "x"'),
+            ("system_privilege", "CREATE USER", "role", "admins"),
+            ("table_privilege", "S", "t.1", "DROP", "group", "etl"),
+            ("table_privilege", "S", "t.1", "ALTER", "group", "etl"),
+            ("table_privilege", "other", "t", "DROP", "group", "etl"),
+            ("rls_table", "S", "t.1", "or "), ("rls_table", "other", "t", "and"),
+            ("rls_attachment", "S", "t.1", "Pol", "role", "analyst"),
+            ("rls_attachment", "other", "t", "pol", "public", "public"),
+            ("language_privilege", "sql", "USAGE", "public", "public"),
+            ("language_privilege", "plpythonu", "USAGE", "public", "public")]
+    entries = redshift_only(rows, Filters(exclude_schemas=("other",)))
+    assert [(e["kind"], e["name"], e["detail"]) for e in entries] == [
+        ("assumerole", 'arn:aws:iam::1:role/r to user "Bob ""x"""', "COPY, UNLOAD"),
+        ("auto_refresh", "s.mv_one", None), ("auto_refresh", "s.mv_t", None),
+        ("language_privilege", "plpythonu to public", "USAGE"),
+        ("rls_attachment", '"Pol" on "S"."t.1" to role analyst', None),
+        ("rls_table", '"S"."t.1"', "policies combined with OR"),
+        ("system_privilege", "CREATE USER to role admins", None),
+        ("table_privilege", '"S"."t.1" to group etl', "ALTER, DROP")]

@@ -11,7 +11,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
+from devstack.faultproxy import Fault, FaultProxy
 from tests.table_transfer.conftest import Transfer, quoted
 from workflows.local_env import process_environ
 
@@ -128,6 +130,27 @@ class BackendWatch:
         finally:
             conn.close()
 
+    def wait_until_gone(self, timeout: float = 30) -> None:
+        """Until no session of the step is left: a killed step's part in flight rolls back once its backend finds
+        the client gone."""
+        import psycopg2
+
+        deadline = time.monotonic() + timeout
+        while True:
+            conn = psycopg2.connect(self._dsn)
+            conn.autocommit = True
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                "AND application_name = 'r2a/table_transfer'")
+                    (left,) = cur.fetchone()
+            finally:
+                conn.close()
+            if not left:
+                return
+            assert time.monotonic() < deadline, f"{left} sessions of the killed step still open after {timeout} s"
+            time.sleep(0.05)
+
     def __call__(self) -> None:
         pids = self.copy_backends()
         self.copy_seen = self.copy_seen or bool(pids)
@@ -142,3 +165,28 @@ class BackendWatch:
             finally:
                 conn.close()
             self.terminated.append(pids[0])
+
+
+# More than any JSON document the step reads from GCS, less than one unload part of a `numbered_table` of 100,000
+# rows or more: a download held after it is a part's, with its COPY started and stopped mid-part.
+PART_HOLD_BYTES = 256 * 1024
+
+
+@contextmanager
+def held_part_downloads(transfer: Transfer, count: int = 1, skip: int = 0) \
+        -> Iterator[tuple[FaultProxy, dict[str, str]]]:
+    """A proxy in front of the GCS emulator that holds the next `count` part downloads (0: every one; the first
+    `skip` pass) mid-part
+    until `proxy.release()`, and the step environment that goes through it. While a download is held, its COPY
+    stays running on AlloyDB: a watch polling pg_stat_activity sees it whatever the machine's speed. A COPY
+    terminated meanwhile fails in the step only once its download goes on (the step is blocked reading it), so
+    release after acting."""
+    endpoint = urlparse(transfer.environ["STORAGE_EMULATOR_HOST"])
+    with FaultProxy(endpoint.hostname, endpoint.port) as proxy:
+        proxy.set_fault(Fault.hold_after(PART_HOLD_BYTES, count=count, skip=skip))
+        host, port = proxy.address
+        try:
+            yield proxy, step_environ(transfer, STORAGE_EMULATOR_HOST=f"http://{host}:{port}")
+        finally:
+            proxy.set_fault(Fault())
+            proxy.release()

@@ -3,6 +3,7 @@
 
 import http.client
 import http.server
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -98,3 +99,33 @@ def test_injected_statuses_do_not_starve_a_single_threaded_upstream():
             assert fetch(running) == (200, PAYLOAD)
     finally:
         httpd.shutdown()
+
+
+def test_hold_after_keeps_the_rest_until_released_then_forwards_all_of_it(proxy):
+    proxy.set_fault(Fault.hold_after(100_000, count=1))
+    with socket.create_connection(proxy.address, timeout=5) as client:
+        client.sendall(b"GET /obj HTTP/1.0\r\n\r\n")
+        received = b""
+        while len(received) < 100_000:
+            received += client.recv(65536)
+        assert proxy.held.wait(5) and len(received) == 100_000
+        client.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            client.recv(65536)  # the rest is held
+        proxy.release()
+        client.settimeout(5)
+        while chunk := client.recv(65536):
+            received += chunk
+    assert received.endswith(PAYLOAD)
+    assert fetch(proxy) == (200, PAYLOAD)  # one connection held; later ones pass
+
+
+def test_hold_after_lets_the_first_skip_connections_pass(proxy):
+    proxy.set_fault(Fault.hold_after(100_000, skip=1))
+    assert fetch(proxy) == (200, PAYLOAD) and not proxy.held.is_set()
+    with socket.create_connection(proxy.address, timeout=5) as client:
+        client.sendall(b"GET /obj HTTP/1.0\r\n\r\n")
+        assert proxy.held.wait(5)
+    proxy.set_fault(Fault())
+    proxy.release()
+    assert fetch(proxy) == (200, PAYLOAD)

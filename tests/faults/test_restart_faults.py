@@ -19,6 +19,7 @@ from psycopg2 import sql as pgsql
 
 from devstack import env as envfile
 from devstack import postgres, processes, stack
+from devstack.faultproxy import Fault
 from shared.connections import ALIVE_COUNT_MAX, ALIVE_INTERVAL_S
 from shared.identifiers import TableRef, parse_table_ref
 from shared.objectstore import new_run_id
@@ -30,6 +31,7 @@ from tests.faults.helpers import (
     clear_emulator_faults,
     emulator_fault,
     expected_summary,
+    held_part_downloads,
     numbered_table,
     run_step,
     step_environ,
@@ -213,12 +215,12 @@ def _staged_rows(dsn: str) -> int:
 
 
 def _run_together(transfer, commands: dict[str, tuple[str, ...]], timeout: float,  # noqa: F811
-                  while_running=None) -> dict[str, StepRun]:
-    """One step process per table, all at once (the fan-out), each with its own time limit."""
+                  while_running=None, environs: dict[str, dict[str, str]] | None = None) -> dict[str, StepRun]:
+    """One step process per table, all at once (the fan-out), each with its own time limit (and environment)."""
     runs: dict[str, StepRun] = {}
 
     def one(name: str, args: tuple[str, ...]) -> None:
-        runs[name] = run_step(transfer, *args, timeout=timeout)
+        runs[name] = run_step(transfer, *args, timeout=timeout, environ=(environs or {}).get(name))
 
     threads = [threading.Thread(target=one, args=item, daemon=True) for item in commands.items()]
     for thread in threads:
@@ -230,7 +232,7 @@ def _run_together(transfer, commands: dict[str, tuple[str, ...]], timeout: float
     return runs
 
 
-FAN_OUT_ROWS = 600_000  # each COPY long enough for the 50 ms watch to catch the staged one mid-way
+FAN_OUT_ROWS = 300_000  # four parts each
 RETRY_WINDOW_S = 7.5  # DEFAULT_POLICY: 5 attempts, 0.5 + 1 + 2 + 4 s between them
 
 
@@ -263,23 +265,27 @@ def test_alloydb_restarted_during_fan_out_loses_nothing(fan_out, own_alloydb, ma
         commands[name] = ("--table", str(source)) + (("--load-sessions", "2") if name == "fan_staged" else ())
     hit: set[str] = set()
     restart: dict[str, float] = {}
+    # fan_staged's part downloads are held mid-part, so its COPY runs until the stop; before a crash its first part
+    # passes, so some rows are committed to its UNLOGGED staging table, which crash recovery empties
+    with held_part_downloads(transfer, count=0, skip=1 if crash else 0) as (proxy, staged_environ):
+        def restart_once_copies_run() -> None:
+            if restart:
+                return
+            copying = _copying_tables(transfer.alloydb_dsn, names)
+            # fan_staged's loaders hold one connection each (they must open new ones)
+            if "fan_staged" in copying and (not crash or _staged_rows(transfer.alloydb_dsn) > 0):
+                hit.update(copying)
+                began = time.monotonic()
+                _stop_server(own_alloydb, crash)
+                time.sleep(outage_s)
+                stack.start(own_alloydb, "postgres")
+                restart["seconds"] = round(time.monotonic() - began, 1)
+                proxy.set_fault(Fault())  # the held downloads go on, and the retries' pass
+                proxy.release()
 
-    def restart_once_copies_run() -> None:
-        if restart:
-            return
-        copying = _copying_tables(transfer.alloydb_dsn, names)
-        # fan_staged's loaders hold one connection each (they must open new ones); a crash comes once some of its
-        # parts are committed to its UNLOGGED staging table, which crash recovery empties
-        if "fan_staged" in copying and (not crash or _staged_rows(transfer.alloydb_dsn) > 0):
-            hit.update(copying)
-            began = time.monotonic()
-            _stop_server(own_alloydb, crash)
-            time.sleep(outage_s)
-            stack.start(own_alloydb, "postgres")
-            restart["seconds"] = round(time.monotonic() - began, 1)
-
-    runs = _run_together(transfer, commands, timeout=120, while_running=restart_once_copies_run)
-    assert restart, f"no COPY was ever seen running: {runs}"
+        runs = _run_together(transfer, commands, timeout=120, while_running=restart_once_copies_run,
+                             environs={"fan_staged": staged_environ})
+    assert restart and proxy.held.is_set(), f"no COPY was ever seen running: {runs}"
     observed = []
     failed = []
     for name in names:
@@ -327,17 +333,25 @@ def test_staged_loader_session_terminated_is_retried_on_a_new_connection(transfe
     connection ('connection already closed' five times) and fail the table."""
     outcome = matrix.fault("AlloyDB backend of a staged loader terminated mid-COPY (once)", "load",
                            "the part retried on a new connection; succeeded with exactly the source rows")
-    source, _ = numbered_table(transfer, "staged_cut", FAN_OUT_ROWS)
+    rows = 300_000
+    source, _ = numbered_table(transfer, "staged_cut", rows)
     _plant_sentinel(transfer, "staged_cut")
     watch = BackendWatch(transfer.alloydb_dsn, terminate_times=1)
-    run = run_step(transfer, "--table", str(source), "--load-sessions", "2", timeout=120, while_running=watch)
+    with held_part_downloads(transfer) as (proxy, environ):  # the first part's COPY runs until it is terminated
+        def terminate_the_held_copy() -> None:
+            watch()
+            if watch.terminated:
+                proxy.release()
+
+        run = run_step(transfer, "--table", str(source), "--load-sessions", "2", timeout=120, environ=environ,
+                       while_running=terminate_the_held_copy)
     loaded = target_summary(transfer, "staged_cut")
-    outcome.rows_lost = max(0, FAN_OUT_ROWS - loaded[1])
+    outcome.rows_lost = max(0, rows - loaded[1])
     outcome.observed = f"{len(watch.terminated)} backend terminated; exit {run.code}, target {loaded}"
-    assert watch.terminated, "the COPY was never seen running"
+    assert proxy.held.is_set() and watch.terminated, "the COPY was never seen running"
     assert run.code == 0, run.output
     assert "retrying" in run.output and "connection already closed" not in run.output, run.output
-    assert loaded == expected_summary(FAN_OUT_ROWS)
+    assert loaded == expected_summary(rows)
 
 
 def test_a_copy_cut_by_a_server_crash_is_transient():

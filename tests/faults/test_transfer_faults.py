@@ -17,6 +17,7 @@ from tests.faults.helpers import (
     emulator_fault,
     emulator_faults,
     expected_summary,
+    held_part_downloads,
     numbered_table,
     run_step,
     step_command,
@@ -153,36 +154,54 @@ def test_source_column_added_after_planning_moves_the_planned_columns(transfer, 
 
 
 BIG = 300_000  # rows: about a second from UNLOAD to commit on devstack (the rows that need longer add a stall)
-LONG_COPY = 4 * BIG  # rows whose COPY lasts ~0.5 s: long enough for BackendWatch (50 ms polls) to catch each try
 
 
 def test_alloydb_backend_terminated_mid_copy_is_retried_by_the_step(transfer, matrix):  # noqa: F811
+    """The first part's download is held mid-part, so its COPY is running until the watch has terminated it."""
     outcome = matrix.fault("AlloyDB backend terminated mid-COPY (once)", "load",
                            "the step's own retry; succeeded with exactly the source rows")
-    source, _ = numbered_table(transfer, "terminated", LONG_COPY)
+    source, _ = numbered_table(transfer, "terminated", BIG)
     _stale_target(transfer, "terminated")
     watch = BackendWatch(transfer.alloydb_dsn, terminate_times=1)
-    run = run_step(transfer, "--table", str(source), timeout=120, while_running=watch)
+    with held_part_downloads(transfer) as (proxy, environ):
+        def terminate_the_held_copy() -> None:
+            watch()
+            if watch.terminated:
+                proxy.release()
+
+        run = run_step(transfer, "--table", str(source), timeout=120, environ=environ,
+                       while_running=terminate_the_held_copy)
     loaded = target_summary(transfer, "terminated")
-    outcome.rows_lost = max(0, LONG_COPY - loaded[1])
+    outcome.rows_lost = max(0, BIG - loaded[1])
     outcome.observed = f"{len(watch.terminated)} backend terminated; exit {run.code}, target {loaded}"
-    assert watch.terminated, "the COPY was never seen running"
+    assert proxy.held.is_set() and watch.terminated, "the COPY was never seen running"
     assert run.code == 0, run.output
     assert "retrying" in run.output
-    assert loaded == expected_summary(LONG_COPY)
+    assert loaded == expected_summary(BIG)
 
 
 def test_alloydb_backend_terminated_every_time_fails_transient_and_rerun_completes(transfer, matrix):  # noqa: F811
     outcome = matrix.fault("AlloyDB backend terminated on every COPY attempt", "load",
                            "exit 1 (transient), no partial rows, re-run succeeds")
-    source, _ = numbered_table(transfer, "killed_always", LONG_COPY)
+    source, _ = numbered_table(transfer, "killed_always", BIG)
     _stale_target(transfer, "killed_always")
     watch = BackendWatch(transfer.alloydb_dsn, terminate_times=100)
-    run = run_step(transfer, "--table", str(source), timeout=150, while_running=watch)
+    with held_part_downloads(transfer, count=0) as (proxy, environ):  # every try's COPY held until terminated
+        released: list[int] = []
+
+        def terminate_each_held_copy() -> None:
+            watch()
+            if len(watch.terminated) > len(released):
+                released.append(len(watch.terminated))
+                proxy.release()
+
+        run = run_step(transfer, "--table", str(source), timeout=150, environ=environ,
+                       while_running=terminate_each_held_copy)
     line = one_error_line(run.output, "table_transfer")
     outcome.observed = f"{len(watch.terminated)} backends terminated; exit {run.code}: {line[:60]}"
+    assert proxy.held.is_set() and len(watch.terminated) > 1, run.output
     assert run.code == 1 and transfer.result(source)["error"]["transient"] is True
-    _failed_then_rerun(transfer, source, "killed_always", LONG_COPY, outcome)
+    _failed_then_rerun(transfer, source, "killed_always", BIG, outcome)
 
 
 @pytest.mark.parametrize("phase", ["copy", "load"])  # unload: test_step_sigkilled_during_unload_then_rerun_…
@@ -190,7 +209,7 @@ def test_step_sigkilled_then_rerun_has_exactly_the_source_rows(transfer, matrix,
     outcome = matrix.fault(f"step process SIGKILLed during {phase}", phase,
                            "target unchanged; re-run: exactly the source rows, no duplicates")
     name = f"killed_in_{phase}"
-    source, _ = numbered_table(transfer, name, LONG_COPY)
+    source, _ = numbered_table(transfer, name, BIG)
     _stale_target(transfer, name)
     watch = BackendWatch(transfer.alloydb_dsn)
     if phase == "copy":  # the UNLOAD has ended and is recorded in the part ledger: its last parts are on their way
@@ -199,21 +218,25 @@ def test_step_sigkilled_then_rerun_has_exactly_the_source_rows(transfer, matrix,
     else:
         def kill_when(output: str) -> bool:
             return watch.copy_seen
-    run = run_step(transfer, "--table", str(source), timeout=120, kill_when=kill_when, while_running=watch)
+    # every part's download held mid-part: the load cannot end before the kill, and in the load phase the first
+    # part's COPY runs until it
+    with held_part_downloads(transfer, count=0) as (proxy, environ):
+        run = run_step(transfer, "--table", str(source), timeout=120, environ=environ, kill_when=kill_when,
+                       while_running=watch)
     assert run.code is None and not run.timed_out, f"the step ended before it was killed: {run.output}"
     if phase == "load":
-        assert watch.copy_seen
+        assert watch.copy_seen and proxy.held.is_set()
     outcome.observed = f"killed after {run.seconds} s; target then {target_summary(transfer, name)}"
     assert target_summary(transfer, name) == (1, 1, -1), "a killed step left partial rows"
-    time.sleep(1.0)  # the killed session's part in flight rolls back once its backend finds the client gone
+    watch.wait_until_gone()  # the killed session's part in flight rolls back once its backend finds the client gone
     state, committed = _load_state(transfer), _committed_parts(transfer)
     rerun = run_step(transfer, "--table", str(source), timeout=120)
     loaded = target_summary(transfer, name)
-    outcome.rows_lost = max(0, LONG_COPY - loaded[1])
+    outcome.rows_lost = max(0, BIG - loaded[1])
     last = transfer.result(source)["attempts"][-1]
     outcome.observed += f"; re-run exit {rerun.code}, target {loaded}, {len(last['parts_reused'])} parts reused"
     assert rerun.code == 0, rerun.output
-    assert loaded == expected_summary(LONG_COPY)
+    assert loaded == expected_summary(BIG)
     assert transfer.result(source)["status"] == "succeeded"
     if phase == "copy":
         assert state == "unloaded"
@@ -241,17 +264,31 @@ def _committed_parts(transfer) -> list[str]:  # noqa: F811
 def test_sigterm_during_the_load_records_the_table_and_rerun_completes(transfer, matrix):  # noqa: F811
     outcome = matrix.fault("SIGTERM (once) while COPY runs", "load",
                            "exit 1 (Stopped, transient) within seconds, target unchanged, re-run succeeds")
-    source, _ = numbered_table(transfer, "terminated_in_load", LONG_COPY)
+    source, _ = numbered_table(transfer, "terminated_in_load", BIG)
     _stale_target(transfer, "terminated_in_load")
     watch = BackendWatch(transfer.alloydb_dsn)
-    run = run_step(transfer, "--table", str(source), timeout=120, kill_when=lambda _output: watch.copy_seen,
-                   kill_signal=signal.SIGTERM, while_running=watch)
+    signalled: list[bool] = []
+
+    def sigterm_once_the_copy_is_held(_output: str) -> bool:
+        signalled.append(watch.copy_seen)
+        return watch.copy_seen
+
+    with held_part_downloads(transfer) as (proxy, environ):
+        def release_once_signalled() -> None:  # the step stops at its next read of the part
+            watch()
+            if any(signalled):
+                proxy.release()
+
+        run = run_step(transfer, "--table", str(source), timeout=120, environ=environ,
+                       kill_when=sigterm_once_the_copy_is_held, kill_signal=signal.SIGTERM,
+                       while_running=release_once_signalled)
     result = transfer.result(source)
     outcome.observed = f"exit {run.code} after {run.seconds} s, {result['status']}: " \
                        f"{(result['error'] or {}).get('message', '')[:50]}"
     assert watch.copy_seen and not run.timed_out, run.output
     assert run.code == 1 and result["status"] == "failed" and result["error"]["error_class"] == "Stopped"
-    _failed_then_rerun(transfer, source, "terminated_in_load", LONG_COPY, outcome)
+    assert proxy.held.is_set()
+    _failed_then_rerun(transfer, source, "terminated_in_load", BIG, outcome)
 
 
 def test_no_table_data_touches_local_disk(transfer, matrix, tmp_path):  # noqa: F811
@@ -321,22 +358,26 @@ def test_object_store_down_fails_transient_and_rerun_completes(transfer, matrix,
 def test_step_sigkilled_during_staged_load_leaves_no_staging_table_after_rerun(transfer, matrix):  # noqa: F811
     outcome = matrix.fault("step SIGKILLed during a staged load (--load-sessions 2)", "load",
                            "target unchanged; re-run: exact rows, no r2a_staging table left")
-    source, _ = numbered_table(transfer, "staged", LONG_COPY)
+    source, _ = numbered_table(transfer, "staged", BIG)
     _stale_target(transfer, "staged")
     watch = BackendWatch(transfer.alloydb_dsn)
     args = ("--table", str(source), "--load-sessions", "2")
-    run = run_step(transfer, *args, timeout=120, kill_when=lambda output: watch.copy_seen, while_running=watch)
-    assert run.code is None and watch.copy_seen, f"the step ended before it was killed: {run.output}"
+    with held_part_downloads(transfer) as (proxy, environ):  # the first part's COPY runs until the kill
+        run = run_step(transfer, *args, timeout=120, environ=environ, kill_when=lambda output: watch.copy_seen,
+                       while_running=watch)
+    assert run.code is None and watch.copy_seen and proxy.held.is_set(), \
+        f"the step ended before it was killed: {run.output}"
+    watch.wait_until_gone()
     assert target_summary(transfer, "staged") == (1, 1, -1), "a killed step left partial rows"
     staging_sql = "SELECT count(*) FROM pg_tables WHERE schemaname = 'r2a_staging'"
     left_by_kill = transfer.pg_rows(staging_sql)[0][0]
     rerun = run_step(transfer, *args, timeout=120)
     loaded = target_summary(transfer, "staged")
     leftovers = transfer.pg_rows(staging_sql)[0][0]
-    outcome.rows_lost = max(0, LONG_COPY - loaded[1])
+    outcome.rows_lost = max(0, BIG - loaded[1])
     outcome.observed = f"staging tables after kill {left_by_kill}, after re-run {leftovers}; exit {rerun.code}"
     assert rerun.code == 0, rerun.output
-    assert loaded == expected_summary(LONG_COPY) and leftovers == 0
+    assert loaded == expected_summary(BIG) and leftovers == 0
 
 
 def test_target_table_dropped_before_transfer_fails_in_one_line(transfer, matrix):  # noqa: F811

@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import psycopg2
@@ -160,10 +162,12 @@ def test_foreign_keys_start_after_the_keys_they_reference_and_every_object_is_ti
                  ) == [(TABLES,)]
 
 
-def test_a_lost_session_fails_the_step_in_one_line_and_the_retry_finishes(two_databases):
-    """One of the sessions is killed while it waits for a lock: the step exits with one error line (a transient
-    error, which Argo's retry runs again) once the other sessions stopped, and the next run applies the rest."""
-    _, (dsn, environ) = two_databases
+@contextmanager
+def _post_data_behind_a_lock(dsn: str, environ: dict[str, str]) -> Iterator[tuple[RunFolder, subprocess.Popen,
+                                                                                    Callable[[], list[int]]]]:
+    """post-data in 3 sessions, started while another session holds an ACCESS EXCLUSIVE lock on par.t1 whose PK
+    it must add again. Yields the run folder, the step's process and `waiting()`: the pids of sessions blocked on
+    that lock. The lock is released when the block ends."""
     folder = _run(dsn, environ, 1)
     query(dsn, 'ALTER TABLE "par"."t1" DROP CONSTRAINT "t1_pkey" CASCADE')
     holder, watcher = psycopg2.connect(dsn), psycopg2.connect(dsn)
@@ -171,24 +175,43 @@ def test_a_lost_session_fails_the_step_in_one_line_and_the_retry_finishes(two_da
     try:
         with holder.cursor() as held, watcher.cursor() as cur:
             held.execute('LOCK TABLE "par"."t1" IN ACCESS EXCLUSIVE MODE')
+
+            def waiting() -> list[int]:
+                cur.execute("SELECT pid FROM pg_locks WHERE relation = 'par.t1'::regclass AND NOT granted")
+                return [row[0] for row in cur.fetchall()]
+
             step = subprocess.Popen(
                 [sys.executable, "-m", STEP, "--run-id", folder.run_id, "--section", "post-data", "--index-jobs=3"],
                 env=dict(_step_env(), **environ, R2A_LOG_FORMAT="json"), stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, text=True)
-            deadline, killed = time.monotonic() + 60, False
-            while not killed and time.monotonic() < deadline:
-                cur.execute("SELECT pid FROM pg_locks WHERE relation = 'par.t1'::regclass AND NOT granted")
-                waiting = [row[0] for row in cur.fetchall()]
-                if waiting:
-                    cur.execute("SELECT pg_terminate_backend(%s)", (waiting[0],))
-                    killed = True
-                time.sleep(0.05)
-            holder.rollback()
-            _, stderr = step.communicate(timeout=120)
+            try:
+                yield folder, step, waiting
+            finally:
+                holder.rollback()
     finally:
         holder.close()
         watcher.close()
-    assert killed
+
+
+def _blocked_sessions(waiting: Callable[[], list[int]]) -> list[int]:
+    """The step's sessions blocked on the lock, once there is one (none after 60 s: [])."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if pids := waiting():
+            return pids
+        time.sleep(0.05)
+    return []
+
+
+def test_a_lost_session_fails_the_step_in_one_line_and_the_retry_finishes(two_databases):
+    """One of the sessions is killed while it waits for a lock: the step exits with one error line (a transient
+    error, which Argo's retry runs again) once the other sessions stopped, and the next run applies the rest."""
+    _, (dsn, environ) = two_databases
+    with _post_data_behind_a_lock(dsn, environ) as (folder, step, waiting):
+        blocked = _blocked_sessions(waiting)
+        assert blocked
+        query(dsn, "SELECT pg_terminate_backend(%s)", (blocked[0],))
+    _, stderr = step.communicate(timeout=120)
     errors = [line for line in stderr.splitlines() if line.startswith("r2a load_schema: error: ")]
     assert step.returncode != 0 and len(errors) == 1 and "Traceback" not in stderr, stderr
     assert "AlloyDB connection" in errors[0]
@@ -201,30 +224,11 @@ def test_sigterm_stops_every_session_at_once(two_databases):
     """Argo stops a pod with SIGTERM: the step cancels what its sessions run (here: waits for a lock held
     elsewhere) instead of finishing the queue, and exits with one line."""
     _, (dsn, environ) = two_databases
-    folder = _run(dsn, environ, 1)
-    query(dsn, 'ALTER TABLE "par"."t1" DROP CONSTRAINT "t1_pkey" CASCADE')
-    holder, watcher = psycopg2.connect(dsn), psycopg2.connect(dsn)
-    watcher.autocommit = True
-    try:
-        with holder.cursor() as held, watcher.cursor() as cur:
-            held.execute('LOCK TABLE "par"."t1" IN ACCESS EXCLUSIVE MODE')
-            step = subprocess.Popen(
-                [sys.executable, "-m", STEP, "--run-id", folder.run_id, "--section", "post-data", "--index-jobs=3"],
-                env=dict(_step_env(), **environ, R2A_LOG_FORMAT="json"), stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True)
-            deadline, waiting = time.monotonic() + 60, False
-            while not waiting and time.monotonic() < deadline:
-                cur.execute("SELECT count(*) FROM pg_locks WHERE relation = 'par.t1'::regclass AND NOT granted")
-                waiting = cur.fetchone()[0] > 0
-                time.sleep(0.05)
-            step.send_signal(signal.SIGTERM)
-            _, stderr = step.communicate(timeout=30)  # with the lock still held elsewhere
-            cur.execute("SELECT count(*) FROM pg_locks WHERE relation = 'par.t1'::regclass AND NOT granted")
-            assert cur.fetchone()[0] == 0  # no session of the step is left waiting
-    finally:
-        holder.close()
-        watcher.close()
-    assert waiting
+    with _post_data_behind_a_lock(dsn, environ) as (_, step, waiting):
+        assert _blocked_sessions(waiting)
+        step.send_signal(signal.SIGTERM)
+        _, stderr = step.communicate(timeout=30)  # with the lock still held elsewhere
+        assert waiting() == []  # no session of the step is left waiting
     errors = [line for line in stderr.splitlines() if line.startswith("r2a load_schema: error: ")]
     assert step.returncode == 1 and len(errors) == 1 and "stopped by SIGTERM" in errors[0], stderr
     assert "Traceback" not in stderr

@@ -7,6 +7,7 @@ import datetime
 import hashlib
 from decimal import Decimal
 
+import google_crc32c
 import psycopg2
 import pytest
 
@@ -48,6 +49,19 @@ CASES = [
     ("r2a_compat.sha2('Amazon Redshift', 256)", hashlib.sha256(b"Amazon Redshift").hexdigest()),
     ("r2a_compat.sha2('Amazon Redshift'::varchar, 0)", hashlib.sha256(b"Amazon Redshift").hexdigest()),
     ("r2a_compat.sha2('Amazon Redshift', 100)", ""),
+    # SHA1 (https://docs.aws.amazon.com/redshift/latest/dg/SHA1.html: its example input; the page prints no digest,
+    # so FIPS 180's own vectors too), computed without pgcrypto (devstack's PostgreSQL has none)
+    ("r2a_compat.sha1('Amazon Redshift')", hashlib.sha1(b"Amazon Redshift").hexdigest()),
+    ("r2a_compat.sha1('abc')", "a9993e364706816aba3e25717850c26c9cd0d89d"),
+    ("r2a_compat.sha1('')", "da39a3ee5e6b4b0d3255bfef95601890afd80709"),
+    ("r2a_compat.sha1(repeat('x', 55))", hashlib.sha1(b"x" * 55).hexdigest()),   # one block, just
+    ("r2a_compat.sha1(repeat('x', 56))", hashlib.sha1(b"x" * 56).hexdigest()),   # the length needs a second
+    ("r2a_compat.sha1(repeat('é', 100))", hashlib.sha1("é".encode() * 100).hexdigest()),  # UTF-8 bytes
+    # CRC32 (https://docs.aws.amazon.com/redshift/latest/dg/crc32-function.html): the page's example (CRC-32C)
+    ("r2a_compat.crc32('Amazon Redshift')", "f2726906"),
+    ("r2a_compat.crc32('')", "00000000"),
+    ("r2a_compat.crc32('123456789')", "e3069283"),                   # CRC-32C's check value (RFC 3720 B.4)
+    ("r2a_compat.crc32('é')", f"{google_crc32c.value('é'.encode()):08x}"),
     # AVG of integers: BIGINT truncated toward zero (r_WF_AVG: 50/3 -> 16); other types keep PostgreSQL's avg
     ("(SELECT r2a_compat.avg_of(avg(v), min(v)) FROM unnest(array[10, 30, 10]) v)", 16),
     ("(SELECT pg_typeof(r2a_compat.avg_of(avg(v), min(v)))::text FROM unnest(array[1, 2]::smallint[]) v)",

@@ -40,6 +40,11 @@ CASES = [
     ("convert_timezone('GMT+2', ts)", "CAST(\"ts\" AS TIMESTAMP) AT TIME ZONE 'UTC' AT TIME ZONE 'GMT+2'", set()),
     ("avg(x)", '"r2a_compat".avg_of(AVG("x"), MIN("x"))', {"avg_of"}),
     ("sha2(s, 256)", '"r2a_compat".sha2("s", 256)', {"sha2"}),
+    # SHA1.html: SHA and FUNC_SHA1 are its synonyms
+    ("sha1(s)", '"r2a_compat".sha1("s")', {"sha1"}),
+    ("sha(s)", '"r2a_compat".sha1("s")', {"sha1"}),
+    ("func_sha1(s)", '"r2a_compat".sha1("s")', {"sha1"}),
+    ("crc32(s)", '"r2a_compat".crc32("s")', {"crc32"}),
     ("avg(distinct x)", '"r2a_compat".avg_of(AVG(DISTINCT "x"), MIN("x"))', {"avg_of"}),
     ("avg(x) over (partition by y)",
      '"r2a_compat".avg_of(AVG("x") OVER (PARTITION BY "y"), MIN("x") OVER (PARTITION BY "y"))', {"avg_of"}),
@@ -103,6 +108,14 @@ def test_unparseable_and_unsupported_cast():
 ])
 def test_what_postgresql_cannot_aggregate_is_unsupported(redshift, reason):
     assert translate(redshift, same).unsupported == reason
+
+
+@pytest.mark.parametrize("redshift, function", [
+    ("fnv_hash(s)", "FNV_HASH"), ("fnv_hash(s, fnv_hash(1))", "FNV_HASH"), ("upper(fnv_hash(s)::text)", "FNV_HASH"),
+])
+def test_hashes_without_a_postgresql_equivalent_are_unsupported_naming_the_function(redshift, function):
+    reason = translate(redshift, same).unsupported
+    assert reason is not None and reason.startswith(function) and "no" in reason
 
 
 def _columns(ref: TableRef) -> dict[str, str] | None:

@@ -34,8 +34,7 @@ def test_postgis_and_unsupported():
     assert sketch.target is None and "HLLSKETCH" in sketch.unsupported
 
 
-def test_unload_expression_and_changes():
-    assert map_type("integer").unload_expression('"a b"') == '"a b"'
+def test_changes():
     assert map_type("text").changes == ("TEXT -> varchar(256) (Redshift's TEXT is VARCHAR(256))",)
     assert map_type("integer").changes == ()
 

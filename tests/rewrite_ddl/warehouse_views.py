@@ -9,11 +9,14 @@ JSON_PARSE, CONVERT_TIMEZONE), on the tables and data of AWS's documented exampl
   the values are ours, AWS shows the paths)
 - JSON_PARSE: https://docs.aws.amazon.com/redshift/latest/dg/JSON_PARSE.html
 - CONVERT_TIMEZONE: https://docs.aws.amazon.com/redshift/latest/dg/CONVERT_TIMEZONE.html (listing)
+- SHA1 / FUNC_SHA1: https://docs.aws.amazon.com/redshift/latest/dg/SHA1.html (no digest printed: FIPS 180's);
+  CRC32: https://docs.aws.amazon.com/redshift/latest/dg/crc32-function.html (f2726906)
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 from decimal import Decimal
 
 D = datetime.date
@@ -97,6 +100,9 @@ def views(s: str) -> dict[str, str]:
         "v_convert_timezone": "select listtime, convert_timezone('PST', listtime) AS pst, "
                               f"convert_timezone('US/Pacific', listtime) AS pacific from {s}.listing "
                               "where listid = 16",
+        # SHA1.html (SHA and FUNC_SHA1 are synonyms), crc32-function.html: each page's example input
+        "v_hashes": "SELECT sha1('Amazon Redshift') AS sha1, func_sha1('Amazon Redshift') AS func_sha1, "
+                    f"crc32('Amazon Redshift') AS crc32, ss_item FROM {s}.store_sales WHERE ss_item = 'Product 1'",
         "v_convert_timezone_names": "select convert_timezone('EST', 'PST', '20080305 12:25:29') AS est_pst, "
                                     "convert_timezone('America/New_York', '2013-02-01 08:00:00') AS winter, "
                                     "convert_timezone('America/New_York', '2013-06-01 08:00:00') AS summer, "
@@ -141,4 +147,7 @@ EXPECTED: dict[str, tuple[str, list[tuple], list[str] | None]] = {
     "v_convert_timezone_names": ("1", [(TS(2008, 3, 5, 9, 25, 29), TS(2013, 2, 1, 3), TS(2013, 6, 1, 4),
                                         TS(2014, 5, 17, 10))], ["est_pst", "winter", "summer", "gmt_plus_2"]),
 }
+# SHA1.html prints no digest for its example: FIPS 180's, as Python computes it
+_SHA1 = hashlib.sha1(b"Amazon Redshift").hexdigest()
+EXPECTED["v_hashes"] = ("1", [(_SHA1, _SHA1, "f2726906", "Product 1")], ["sha1", "func_sha1", "crc32", "ss_item"])
 TRUNCATED = {"v_pivot_avg": "trunc(prop, 2), trunc(rudder, 2), trunc(wing, 2)"}

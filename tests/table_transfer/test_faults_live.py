@@ -15,7 +15,14 @@ import psycopg2
 import pytest
 
 from devstack.faultproxy import Fault, FaultProxy
-from tests.faults.helpers import expected_summary, numbered_table, step_command, step_environ, target_summary
+from tests.faults.helpers import (
+    expected_summary,
+    held_part_downloads,
+    numbered_table,
+    step_command,
+    step_environ,
+    target_summary,
+)
 from tests.support.steps import one_error_line
 from tests.table_transfer.conftest import Transfer
 
@@ -67,22 +74,25 @@ def test_copy_session_killed_mid_load_is_retried_from_a_clean_table(transfer):
     killed: list[int] = []
     stop = threading.Event()
 
-    def kill_the_first_copy() -> None:
-        while not stop.is_set() and not killed:
-            found = transfer.pg_rows("SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
-                                     "WHERE datname = %s AND query LIKE 'COPY %%' AND state = 'active' "
-                                     "AND pid <> pg_backend_pid()", (dbname,))
-            killed.extend(pid for pid, _ in found)
-            time.sleep(0.02)
+    with held_part_downloads(transfer) as (proxy, environ):  # the first part's COPY runs until it is killed
+        def kill_the_first_copy() -> None:
+            while not stop.is_set() and not killed:
+                found = transfer.pg_rows("SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
+                                         "WHERE datname = %s AND query LIKE 'COPY %%' AND state = 'active' "
+                                         "AND pid <> pg_backend_pid()", (dbname,))
+                killed.extend(pid for pid, _ in found)
+                time.sleep(0.02)
+            proxy.release()  # the step, blocked reading the part, finds its COPY gone when it writes on
 
-    watcher = threading.Thread(target=kill_the_first_copy, daemon=True)
-    watcher.start()
-    try:
-        code, output = _run(transfer, "--table", str(source))
-    finally:
-        stop.set()
-        watcher.join(5)
-    assert killed, "the COPY session was never seen: the fault was not injected"
+        watcher = threading.Thread(target=kill_the_first_copy, daemon=True)
+        watcher.start()
+        try:
+            code, output = _run(transfer, "--table", str(source),
+                                STORAGE_EMULATOR_HOST=environ["STORAGE_EMULATOR_HOST"])
+        finally:
+            stop.set()
+            watcher.join(5)
+    assert killed and proxy.held.is_set(), "the COPY session was never seen: the fault was not injected"
     assert code == 0, output
     assert _retries(output) >= 1, output
     assert target_summary(transfer, "killed") == expected_summary(rows)

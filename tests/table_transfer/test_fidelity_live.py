@@ -49,3 +49,21 @@ def test_sql_null_and_json_null_stay_apart(transfer):
     assert code == 0, output
     assert transfer.pg_rows(f"SELECT id, j IS NULL, jsonb_typeof(j) FROM {transfer.schema}.js ORDER BY id") == \
         [(1, True, None), (2, False, "null")]
+
+
+def test_super_forced_to_varchar_arrives_as_its_json_text(transfer):
+    """A SUPER column the overrides file forces to VARCHAR is still selected through JSON_SERIALIZE: UNLOAD writes
+    SUPER as JSON untouched by ESCAPE and its NULL as JSON null whatever NULL AS says
+    (https://docs.aws.amazon.com/redshift/latest/dg/unload-super.html), so selected bare its backslashes would be
+    read by COPY as escapes and a SQL NULL would arrive as the text 'null'."""
+    source, target = transfer.table("forced", [("id", "integer"), ("j", "super")])
+    transfer.entries[-1]["columns"][1]["target_type"] = "varchar(65535)"
+    transfer.write_plan()
+    transfer.pg_execute(f'ALTER TABLE {transfer.schema}."forced" ALTER COLUMN j TYPE varchar(65535)')
+    transfer.rs_execute(f"INSERT INTO {transfer.schema}.forced VALUES (1, NULL), (2, JSON_PARSE('null')), "
+                        "(3, JSON_PARSE('{\"a\": \"back\\\\\\\\slash\\\\ttab\"}'))")
+    code, output = transfer.run("--table", str(source), "--verify", "checksum")
+    assert code == 0, output
+    expected = transfer.rs_rows(f"SELECT id, JSON_SERIALIZE(j) FROM {transfer.schema}.forced ORDER BY id")
+    assert expected[0] == (1, None) and "\\\\" in expected[2][1]
+    assert transfer.pg_rows(f'SELECT id, j FROM {transfer.schema}."forced" ORDER BY id') == expected
