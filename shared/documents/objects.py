@@ -39,9 +39,6 @@ STATUSES = {
 NOT_MIGRATED = ("unsupported", "failed", "skipped", "deferred")
 # What a refresh did to an object (load_schema's `change` detail).
 CHANGES = ("created", "refreshed", "unchanged", "changed", "dropped_in_source")
-# The steps that write an object report, and the report's name for each (the report step's "stage").
-STAGES = {"rewrite_ddl": "rewrite_report.json", "validate_restore": "validation_report.json",
-          "load_schema_pre_data": "load_report.json", "load_schema_post_data": "post_data_report.json"}
 
 _FIELDS = ("kind", "name", "target_name", "status", "reason", "depends_on", "changes")
 _REPORT_FIELDS = ("format_version", "run_id", "step", "section", "objects", "counts")
