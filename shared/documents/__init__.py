@@ -3,7 +3,7 @@
 
 | document | module | writer → readers |
 |---|---|---|
-| catalog.json | shared/schemas/catalog.schema.json (dataclasses: steps/rewrite_ddl/catalog.py) | dump_schema → rewrite_ddl |
+| catalog.json | shared/documents/catalog.py | dump_schema → rewrite_ddl |
 | name_map.json | shared/documents/name_map.py | rewrite_ddl → load_schema pre-data, plan |
 | tables.json | shared/documents/tables.py | load_schema pre-data → table_transfer, load_schema post-data, report, r2a status |
 | fanout.json | shared/documents/fanout.py | load_schema pre-data (the items it prints for Argo's loop) → tests |

@@ -7,11 +7,11 @@ import json
 from dataclasses import dataclass
 
 from shared import stepnames
+from shared.documents.catalog import Catalog, catalog_from_dict
 from shared.errors import BadInputError
 from shared.identifiers import TableRef, canonical_name
 from shared.objectstore import ObjectStore, RunLayout
 from shared.sqlblocks import SqlObject, render
-from steps.rewrite_ddl.catalog import Catalog, catalog_from_dict
 from steps.rewrite_ddl.compat import compat_objects
 from steps.rewrite_ddl.names import NamePlan
 from steps.rewrite_ddl.output import ObjectEntry, RewriteOutput

@@ -7,11 +7,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from shared.documents.catalog import Column, Constraint, Table
 from shared.documents.columns import MappedColumn
 from shared.documents.name_map import MappedTable
 from shared.identifiers import TableRef, canonical_name
 from shared.redshift_types import UnknownTypeError, identity_allowed, map_type
-from steps.rewrite_ddl.catalog import Column, Constraint, Table
 from steps.rewrite_ddl.expressions import COMPAT_SCHEMA, Translation, translate
 from steps.rewrite_ddl.names import NamePlan, Namespace
 from steps.rewrite_ddl.output import ObjectEntry, RewriteOutput, status_for

@@ -8,6 +8,7 @@ import re
 import jsonschema
 import pytest
 
+from shared.documents.catalog import SCHEMA_PATH
 from steps.dump_schema.assemble import (
     CatalogRows,
     Filters,
@@ -19,7 +20,7 @@ from steps.dump_schema.assemble import (
     split_identifiers,
 )
 from steps.dump_schema.backup import render_backup
-from steps.dump_schema.core import SCHEMA_PATH, check_catalog, make_filters, view_dependencies
+from steps.dump_schema.core import check_catalog, make_filters, view_dependencies
 
 ORDERS_SHOW = """CREATE TABLE sales.orders (
     id bigint NOT NULL identity(5, 10) ENCODE az64,

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from shared.documents.batch import Batch
+from shared.documents.catalog import Catalog
 from shared.documents.fanout import Fanout
 from shared.documents.name_map import NameMap
 from shared.documents.objects import CHANGES, STATUSES, ObjectOutcome, ObjectsReport
@@ -16,9 +17,13 @@ from shared.errors import BadInputError
 from shared.layout import RunLayout
 from shared.objects_report import ObjectReport, object_report
 from shared.sqlblocks import SqlObject
+from steps.dump_schema.assemble import Filters, build_catalog
+from steps.dump_schema.core import check_catalog
 from steps.load_schema.fanout import plan_fanout
 from steps.load_schema.tables import name_map_tables
 from steps.table_transfer.plan import table_spec
+from tests.dump_schema.test_assemble import rows as catalog_rows
+from tests.dump_schema.test_assemble import shows as catalog_shows
 from tests.rewrite_ddl.conftest import rewrite
 from tests.rewrite_ddl.sample import sample_catalog
 from tests.support.documents import check_document, definition_of, validator
@@ -71,6 +76,15 @@ def test_rewrite_ddls_name_map_is_read_by_load_schema_and_its_tables_json_by_tab
     specs = [table_spec(entry, f"t: tables[{n}]") for n, entry in enumerate(plan.to_json()["tables"])]
     assert [(s.source, s.target, len(s.columns)) for s in specs] == \
         [(t.source, t.target, len(t.columns)) for t in plan.tables]
+
+
+def test_dump_schemas_catalog_round_trips_key_for_key_and_rewrite_ddl_reads_it():
+    """build_catalog's document from catalog rows (tests/dump_schema's sample) goes through Catalog unchanged."""
+    catalog = build_catalog(catalog_rows(), catalog_shows(), Filters(), LAYOUT.run_id, "2026-01-01T00:00:00Z")
+    assert catalog["tables"] and catalog["views"] and catalog["functions"]
+    assert check_document(definition_of(LAYOUT, LAYOUT.catalog_json), catalog, "c") == []
+    assert check_catalog(catalog).to_json() == catalog
+    assert Catalog.from_json(catalog, "c").tables[0].columns[0].position == 1
 
 
 def test_pre_datas_fanout_round_trips_with_its_tables_alone_and_its_batches():
@@ -128,7 +142,8 @@ VERSIONED = [(NameMap, NAME_MAP), (TablePlan, {"format_version": 1, "run_id": "r
              (Batch, {"format_version": 1, "run_id": "r", "batch_id": "batch-0001", "tables": []}),
              (ObjectsReport, {"format_version": 1, "run_id": "r", "step": "rewrite_ddl", "objects": [],
                               "counts": {}}),
-             (Fanout, {"format_version": 1, "run_id": "r", "items": []})]
+             (Fanout, {"format_version": 1, "run_id": "r", "items": []}),
+             (Catalog, Catalog("r", [], []).to_json())]
 
 
 @pytest.mark.parametrize(("definition", "document"), VERSIONED)

@@ -86,7 +86,7 @@ def _run_folder_names() -> set[str]:
 # instead. A count may only go down; any other module must have none.
 NOT_YET_NAMED_BY_LAYOUT = {"benchmarks/report_bench.py": 2, "shared/finishing.py": 1, "steps/load_schema/core.py": 3,
                            "steps/load_schema/predata.py": 1, "steps/plan/core.py": 1, "steps/report/collect.py": 10,
-                           "steps/report/core.py": 2, "steps/rewrite_ddl/catalog.py": 1,
+                           "steps/report/core.py": 2, "shared/documents/catalog.py": 1,
                            "steps/rewrite_ddl/core.py": 12, "workflows/demo.py": 2}
 
 

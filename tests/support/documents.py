@@ -13,13 +13,13 @@ from referencing import Registry, Resource
 
 from shared.documents._checks import SCHEMAS
 from shared.documents.batch import Batch
+from shared.documents.catalog import catalog_from_dict
 from shared.documents.fanout import Fanout
 from shared.documents.name_map import NameMap
 from shared.documents.objects import ObjectsReport
 from shared.documents.tables import TablePlan
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import step_result_from_dict, table_result_from_dict, to_dict
-from steps.rewrite_ddl.catalog import catalog_from_dict
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,7 @@ def _step_result(document: Any, url: str) -> Any:
 
 
 def _catalog(document: Any, url: str) -> Any:
-    catalog_from_dict(document, url)  # read only: its dataclasses (rewrite_ddl) do not write catalog.json yet
-    return None
+    return catalog_from_dict(document, url).to_json()
 
 
 def definition_of(layout: RunLayout, url: str) -> Definition | None:
