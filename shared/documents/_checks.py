@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from shared.errors import BadInputError
 from shared.identifiers import TableRef
 
+T = TypeVar("T")
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 
 
@@ -42,6 +44,12 @@ def number(value: Any, where: str) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise BadInputError(f"{where} must be a non-negative number")
     return value
+
+
+def entries(document: Any, key: str, url: str, parse: Callable[[Any, str], T]) -> tuple[T, ...]:
+    """document[key], a list, with each entry parsed by `parse(entry, "<url>: <key>[<position>]")`."""
+    return tuple(parse(entry, f"{url}: {key}[{position}]")
+                 for position, entry in enumerate(object_list(document, key, url)))
 
 
 def object_list(document: Any, key: str, url: str) -> list[Any]:

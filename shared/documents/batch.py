@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.documents._checks import format_version
+from shared.documents.base import RunDocument
 from shared.errors import BadInputError
-from shared.objectstore import ObjectStore
 
 FORMAT_VERSION = 1
 SCHEMA = "batch"
 
 
 @dataclass(frozen=True)
-class Batch:
+class Batch(RunDocument):
     run_id: str
     batch_id: str
     tables: tuple[str, ...]  # Redshift names, "schema.table", largest first
@@ -30,10 +30,6 @@ class Batch:
                 or not all(isinstance(name, str) for name in tables):
             raise BadInputError(f"{url}: expected an object with 'batch_id' and a 'tables' list of names")
         return cls(str(document.get("run_id", "")), batch_id, tuple(tables), version)
-
-    @classmethod
-    def read(cls, store: ObjectStore, url: str) -> Batch:
-        return cls.from_json(store.read_json(url), url)
 
     def to_json(self) -> dict[str, Any]:
         return {"format_version": self.format_version, "run_id": self.run_id, "batch_id": self.batch_id,

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from shared.documents._checks import format_version
+from shared.documents.base import RunDocument
 from shared.errors import BadInputError
 from shared.log import one_line
-from shared.objectstore import ObjectStore
 
 FORMAT_VERSION = 1
 SCHEMA = "catalog"
@@ -220,7 +220,7 @@ class RedshiftOnly:
 
 
 @dataclass(frozen=True)
-class Catalog:
+class Catalog(RunDocument):
     run_id: str
     schemas: list[Schema]
     tables: list[Table]
@@ -237,10 +237,6 @@ class Catalog:
     @classmethod
     def from_json(cls, data: Any, url: str) -> Catalog:
         return catalog_from_dict(data, url)
-
-    @classmethod
-    def read(cls, store: ObjectStore, url: str) -> Catalog:
-        return catalog_from_dict(store.read_json(url), url)
 
     def to_json(self) -> dict[str, Any]:
         return {"format_version": self.format_version, "run_id": self.run_id, "source": dict(self.source),

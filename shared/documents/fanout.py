@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.documents._checks import format_version
+from shared.documents.base import RunDocument
 from shared.errors import BadInputError
-from shared.objectstore import ObjectStore
 
 FORMAT_VERSION = 1
 SCHEMA = "fanout"
 
 
 @dataclass(frozen=True)
-class Fanout:
+class Fanout(RunDocument):
     run_id: str
     items: tuple[str, ...]  # largest tables first, then the batches
     format_version: int = FORMAT_VERSION
@@ -28,10 +28,6 @@ class Fanout:
         if not isinstance(items, list) or not all(isinstance(item, str) and item for item in items):
             raise BadInputError(f"{url}: expected an object with an 'items' list of table names and batch ids")
         return cls(str(document.get("run_id", "")), tuple(items), version)
-
-    @classmethod
-    def read(cls, store: ObjectStore, url: str) -> Fanout:
-        return cls.from_json(store.read_json(url), url)
 
     def to_json(self) -> dict[str, Any]:
         return {"format_version": self.format_version, "run_id": self.run_id, "items": list(self.items)}

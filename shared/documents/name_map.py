@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.documents._checks import format_version, number, object_list, ref, ref_json
+from shared.documents._checks import entries, format_version, number, ref, ref_json
+from shared.documents.base import RunDocument
 from shared.documents.columns import MappedColumn, columns_from_json
 from shared.errors import BadInputError
 from shared.identifiers import TableRef
-from shared.objectstore import ObjectStore
 
 FORMAT_VERSION = 1
 SCHEMA = "name_map"
@@ -42,7 +42,7 @@ class MappedTable:
 
 
 @dataclass(frozen=True)
-class NameMap:
+class NameMap(RunDocument):
     run_id: str
     tables: tuple[MappedTable, ...]
     schemas: dict[str, str] = field(default_factory=dict)  # Redshift schema -> AlloyDB schema
@@ -51,17 +51,11 @@ class NameMap:
     @classmethod
     def from_json(cls, document: Any, url: str) -> NameMap:
         version = format_version(document, url, FORMAT_VERSION)
-        entries = object_list(document, "tables", url)
-        tables = tuple(MappedTable.from_json(entry, f"{url}: tables[{position}]")
-                       for position, entry in enumerate(entries))
+        tables = entries(document, "tables", url, MappedTable.from_json)
         schemas = document.get("schemas") or {}
         if not isinstance(schemas, dict) or not all(isinstance(v, str) for v in schemas.values()):
             raise BadInputError(f"{url}: schemas must be an object of schema names")
         return cls(str(document.get("run_id", "")), tables, dict(schemas), version)
-
-    @classmethod
-    def read(cls, store: ObjectStore, url: str) -> NameMap:
-        return cls.from_json(store.read_json(url), url)
 
     def to_json(self) -> dict[str, Any]:
         return {"format_version": self.format_version, "run_id": self.run_id,

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.documents._checks import format_version, object_list, text
+from shared.documents._checks import entries, format_version, text
+from shared.documents.base import RunDocument
 from shared.errors import BadInputError
-from shared.objectstore import ObjectStore
 
 FORMAT_VERSION = 1
 SCHEMA = "objects_report"
@@ -102,7 +102,7 @@ def count(statuses: Iterable[str], always: Iterable[str] = ()) -> dict[str, int]
 
 
 @dataclass(frozen=True)
-class ObjectsReport:
+class ObjectsReport(RunDocument):
     run_id: str
     step: str
     objects: tuple[ObjectOutcome, ...]
@@ -120,9 +120,7 @@ class ObjectsReport:
     @classmethod
     def from_json(cls, document: Any, url: str) -> ObjectsReport:
         version = format_version(document, url, FORMAT_VERSION)
-        entries = object_list(document, "objects", url)
-        objects = tuple(ObjectOutcome.from_json(entry, f"{url}: objects[{position}]")
-                        for position, entry in enumerate(entries))
+        objects = entries(document, "objects", url, ObjectOutcome.from_json)
         counts = document.get("counts", {})
         if not isinstance(counts, dict) or not all(isinstance(n, int) for n in counts.values()):
             raise BadInputError(f"{url}: counts must be an object of numbers")
@@ -132,10 +130,6 @@ class ObjectsReport:
         extra = {key: value for key, value in document.items() if key not in _REPORT_FIELDS}
         return cls(str(document.get("run_id", "")), str(document.get("step", "")), objects, dict(counts), section,
                    extra, version)
-
-    @classmethod
-    def read(cls, store: ObjectStore, url: str) -> ObjectsReport:
-        return cls.from_json(store.read_json(url), url)
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {"format_version": self.format_version, "run_id": self.run_id, "step": self.step}

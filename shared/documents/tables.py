@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.documents._checks import format_version, number, object_list, ref, ref_json, text
+from shared.documents._checks import entries, format_version, number, ref, ref_json, text
+from shared.documents.base import RunDocument
 from shared.documents.columns import MappedColumn, columns_from_json
 from shared.documents.name_map import MappedTable
 from shared.errors import BadInputError
 from shared.identifiers import TableRef
-from shared.objectstore import ObjectStore
 
 FORMAT_VERSION = 1
 SCHEMA = "tables"
@@ -60,7 +60,7 @@ class PlannedTable:
 
 
 @dataclass(frozen=True)
-class TablePlan:
+class TablePlan(RunDocument):
     run_id: str
     tables: tuple[PlannedTable, ...]
     format_version: int = FORMAT_VERSION
@@ -68,15 +68,7 @@ class TablePlan:
     @classmethod
     def from_json(cls, document: Any, url: str) -> TablePlan:
         version = format_version(document, url, FORMAT_VERSION)
-        entries = object_list(document, "tables", url)
-        return cls(str(document.get("run_id", "")),
-                   tuple(PlannedTable.from_json(entry, f"{url}: tables[{position}]")
-                         for position, entry in enumerate(entries)),
-                   version)
-
-    @classmethod
-    def read(cls, store: ObjectStore, url: str) -> TablePlan:
-        return cls.from_json(store.read_json(url), url)
+        return cls(str(document.get("run_id", "")), entries(document, "tables", url, PlannedTable.from_json), version)
 
     @classmethod
     def largest_first(cls, run_id: str, tables: list[PlannedTable]) -> TablePlan:

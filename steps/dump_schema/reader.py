@@ -19,21 +19,8 @@ from psycopg2 import sql
 from shared.errors import SourceError, TransientError
 from shared.log import event, one_line
 from steps.dump_schema import queries
-from steps.dump_schema.assemble import CatalogRows, Filters, Shows, routine_types, wanted_objects
-from steps.dump_schema.rows import (
-    ColumnRow,
-    ConstraintRow,
-    FunctionRow,
-    GroupRow,
-    RelationRow,
-    SchemaRow,
-    TableDefRow,
-    TableInfoRow,
-    TypeRow,
-    UserRow,
-    ViewTextRow,
-    named,
-)
+from steps.dump_schema.assemble import ROW_TYPES, CatalogRows, Filters, Shows, routine_types, wanted_objects
+from steps.dump_schema.rows import ColumnRow, FunctionRow, RelationRow, named
 
 MAX_READS = 3
 ACTIVE_SQL_TRANSACTION = "25001"  # "cannot run inside a transaction block"
@@ -63,27 +50,34 @@ def _fetch(cur, what: str, query, params=None) -> list[tuple]:
         raise _error(f"the catalog query for {what}", exc) from None
 
 
+# (CatalogRows field, what it is in an error line, query); pg_table_def and the Redshift-only views follow them
+CATALOG_QUERIES = (
+    ("schemas", "schemas", queries.SCHEMAS),
+    ("relations", "relations", queries.RELATIONS),
+    ("columns", "columns", queries.COLUMNS),
+    ("table_info", "table sizes (svv_table_info)", queries.TABLE_INFO),
+    ("constraints", "constraints", queries.CONSTRAINTS),
+    ("views", "view definitions", queries.VIEWS),
+    ("functions", "functions and procedures", queries.FUNCTIONS),
+    ("types", "types", queries.TYPES),
+    ("users", "users", queries.USERS),
+    ("groups", "groups", queries.GROUPS),
+)
+
+
 def read_catalog_rows(conn, filters: Filters) -> CatalogRows:
     with conn.cursor() as cur:
         version, database = _fetch(cur, "the version", queries.VERSION)[0]
         rows = CatalogRows(version=version, database=database)
-        rows.schemas = named(SchemaRow, _fetch(cur, "schemas", queries.SCHEMAS))
-        rows.relations = named(RelationRow, _fetch(cur, "relations", queries.RELATIONS))
-        rows.columns = named(ColumnRow, _fetch(cur, "columns", queries.COLUMNS))
-        rows.table_info = named(TableInfoRow, _fetch(cur, "table sizes (svv_table_info)", queries.TABLE_INFO))
-        rows.constraints = named(ConstraintRow, _fetch(cur, "constraints", queries.CONSTRAINTS))
-        rows.views = named(ViewTextRow, _fetch(cur, "view definitions", queries.VIEWS))
-        rows.functions = named(FunctionRow, _fetch(cur, "functions and procedures", queries.FUNCTIONS))
-        rows.types = named(TypeRow, _fetch(cur, "types", queries.TYPES))
-        rows.users = named(UserRow, _fetch(cur, "users", queries.USERS))
-        rows.groups = named(GroupRow, _fetch(cur, "groups", queries.GROUPS))
+        for field, what, query in CATALOG_QUERIES:
+            setattr(rows, field, named(ROW_TYPES[field], _fetch(cur, what, query)))
         schemas = sorted({r.name for r in rows.schemas if filters.schema_wanted(r.name)})
         if schemas:
             # pg_table_def shows only the schemas on the search_path
             _fetch_none(cur, "the search path", sql.SQL("SET search_path TO {}").format(
                 sql.SQL(", ").join(sql.Identifier(s) for s in schemas)))
-            rows.table_def = named(TableDefRow, _fetch(cur, "column encodings and keys (pg_table_def)",
-                                                       queries.TABLE_DEF))
+            rows.table_def = named(ROW_TYPES["table_def"], _fetch(cur, "column encodings and keys (pg_table_def)",
+                                                                  queries.TABLE_DEF))
             _fetch_none(cur, "the search path", sql.SQL("RESET search_path"))
         rows.redshift_only = _redshift_only(cur)   # last: a view it cannot read ends the transaction
     return rows
