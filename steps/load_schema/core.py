@@ -24,6 +24,7 @@ from shared.ddlsession import R2A_SCHEMAS, pin_ddl_session, require_own_schema
 from shared.documents.batch import Batch
 from shared.documents.fanout import Fanout
 from shared.documents.objects import ObjectOutcome, ObjectsReport
+from shared.documents.progress import PreDataProgress
 from shared.documents.tables import PlannedTable, TablePlan
 from shared.errors import BadInputError, BadStateError
 from shared.finishing import VALIDATED_POST_DATA, take_finishing_lock
@@ -162,14 +163,14 @@ class _Progress:
         self.store, self.url, self.run_id = store, url, run_id
         self.tables: set[TableRef] = set()
         if store.exists(url):
-            saved = store.read_json(url)
-            if isinstance(saved, dict) and saved.get("run_id") == run_id:
-                self.tables = {parse_table_ref(t) for t in saved.get("created_tables", []) if isinstance(t, str)}
+            saved = PreDataProgress.read(store, url)
+            if saved.run_id == run_id:
+                self.tables = {parse_table_ref(t) for t in saved.created_tables}
 
     def add(self, created: list[TableRef]) -> None:
         self.tables.update(created)
-        self.store.write_json(self.url, {"format_version": 1, "run_id": self.run_id,
-                                         "created_tables": sorted(str(t) for t in self.tables)})
+        progress = PreDataProgress(self.run_id, tuple(sorted(str(t) for t in self.tables)))
+        self.store.write_json(self.url, progress.to_json())
 
 
 def write_batches(store: ObjectStore, layout: RunLayout, run_id: str, batches: dict[str, list[str]]) -> None:

@@ -12,6 +12,7 @@ from shared.documents.catalog import Catalog
 from shared.documents.fanout import Fanout
 from shared.documents.name_map import NameMap
 from shared.documents.objects import CHANGES, STATUSES, ObjectOutcome, ObjectsReport
+from shared.documents.progress import PreDataProgress
 from shared.documents.tables import PlannedTable, TablePlan
 from shared.errors import BadInputError
 from shared.layout import RunLayout
@@ -97,6 +98,14 @@ def test_pre_datas_fanout_round_trips_with_its_tables_alone_and_its_batches():
         Fanout.from_json({"items": plan.items + [""]}, "f")
 
 
+def test_pre_datas_progress_round_trips_and_a_malformed_one_names_the_file():
+    progress = PreDataProgress(LAYOUT.run_id, ("s.a", "s.b"))
+    assert check_document(definition_of(LAYOUT, LAYOUT.pre_data_progress_json), progress.to_json(), "p") == []
+    assert PreDataProgress.from_json(progress.to_json(), "p") == progress
+    with pytest.raises(BadInputError, match="p: expected an object with a 'created_tables' list of names"):
+        PreDataProgress.from_json({"run_id": "r", "created_tables": ["s.a", 7]}, "p")
+
+
 def test_rewrite_report_round_trips_with_every_status_rewrite_ddl_writes():
     report = json.loads(rewrite(sample_catalog()).files["rewrite_report.json"])
     assert {o["status"] for o in report["objects"]} >= {"converted", "converted_with_changes", "unsupported"}
@@ -143,7 +152,8 @@ VERSIONED = [(NameMap, NAME_MAP), (TablePlan, {"format_version": 1, "run_id": "r
              (ObjectsReport, {"format_version": 1, "run_id": "r", "step": "rewrite_ddl", "objects": [],
                               "counts": {}}),
              (Fanout, {"format_version": 1, "run_id": "r", "items": []}),
-             (Catalog, Catalog("r", [], []).to_json())]
+             (Catalog, Catalog("r", [], []).to_json()),
+             (PreDataProgress, {"format_version": 1, "run_id": "r", "created_tables": ["s.t"]})]
 
 
 @pytest.mark.parametrize(("definition", "document"), VERSIONED)
@@ -153,7 +163,8 @@ def test_a_document_of_another_format_version_is_one_clear_line(definition, docu
     fields may mean something else)."""
     with pytest.raises(BadInputError) as caught:
         definition.from_json({**document, "format_version": version, "tables": "changed in version 2",
-                              "objects": "changed in version 2", "items": "changed in version 2"}, "f.json")
+                              "objects": "changed in version 2", "items": "changed in version 2",
+                              "created_tables": "changed in version 2"}, "f.json")
     assert caught.value.one_line() == (f"f.json: format_version {str(version)!r} is not 1, the only one this r2a "
                                        "reads. Run the step that writes it again with this r2a version")
     assert definition.from_json(document, "f.json").to_json() == document
