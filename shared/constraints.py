@@ -4,18 +4,25 @@ Redshift declares PRIMARY KEY, UNIQUE and FOREIGN KEY but never enforces them, s
 of them. For a PK/UNIQUE the violating rows (duplicate keys, NULL in a key column) are counted first; a
 violated one is not created (it could not be) and is reported with the count. A FOREIGN KEY is added NOT VALID
 (new rows are checked from now on), its orphan rows are counted, and only a clean one is VALIDATEd; a violated
-one stays NOT VALID and is reported with the count. Statements are read with sqlglot's PostgreSQL parser to
-find the table, the kind and the columns; a statement it cannot read is simply applied and reported.
+one stays NOT VALID and is reported with the count.
+
+The table, kind and columns of a key, and the tables an index or a constraint names, travel as data in the
+block's marker: rewrite_ddl writes them there (constraint_structure, index_structure) and post-data reads them
+(constraint_spec, statement_tables). Only a block without them, one written by hand, is read with sqlglot's
+PostgreSQL parser; a statement it cannot read either is simply applied and reported.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlglot
 from psycopg2 import sql
 from sqlglot import exp
 
+from shared.errors import BadInputError
 from shared.identifiers import TableRef
 from shared.objects_report import ObjectReport
 from shared.sqlapply import SavepointApplier, StatementError
@@ -28,6 +35,62 @@ class ConstraintSpec:
     table: TableRef
     name: str | None
     columns: tuple[str, ...]  # empty for a foreign key: read from the catalog once it exists
+
+
+def constraint_structure(kind: str, table: TableRef, name: str, columns: Sequence[str],
+                         referenced: TableRef | None = None) -> dict[str, object]:
+    """The marker keys of a block adding a key or foreign key to `table` (AlloyDB names)."""
+    tables = [table] + ([referenced] if referenced is not None and referenced != table else [])
+    return {"constraint": {"kind": kind, "table": [table.schema, table.table], "name": name,
+                           "columns": list(columns)},
+            "tables": [[t.schema, t.table] for t in tables]}
+
+
+def index_structure(table: TableRef, unique: bool) -> dict[str, object]:
+    return {"index": {"unique": unique}, "tables": [[table.schema, table.table]]}
+
+
+def _table_ref(value: object) -> TableRef:
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(p, str) and p for p in value)):
+        raise ValueError(f"not a [schema, table] pair: {value!r}")
+    return TableRef(value[0], value[1])
+
+
+def constraint_spec(obj: SqlObject) -> ConstraintSpec | None:
+    """The key or foreign key a post-data block adds, from its marker; None for any other block."""
+    data = dict(obj.extra).get("constraint")
+    if data is None:
+        return parse_constraint(obj.sql) if obj.kind == "constraint" else None
+    try:
+        kind, columns = data["kind"], tuple(data["columns"])
+        if kind not in ("primary_key", "unique", "foreign_key") or not all(isinstance(c, str) for c in columns):
+            raise ValueError(kind)
+        return ConstraintSpec(kind, _table_ref(data["table"]), data.get("name"), columns)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadInputError(f"post-data block {obj.name}: its marker's constraint is malformed ({exc})",
+                            "Re-run rewrite_ddl (and validate_restore) for this run") from None
+
+
+def statement_tables(obj: SqlObject) -> set[TableRef]:
+    """The AlloyDB tables a post-data block names (a foreign key's referenced table included), from its marker."""
+    data = dict(obj.extra).get("tables")
+    if data is None:
+        return tables_named(obj.sql)
+    try:
+        return {_table_ref(value) for value in data}
+    except (TypeError, ValueError) as exc:
+        raise BadInputError(f"post-data block {obj.name}: its marker's tables are malformed ({exc})",
+                            "Re-run rewrite_ddl (and validate_restore) for this run") from None
+
+
+def is_unique_index(obj: SqlObject) -> bool:
+    data = dict(obj.extra).get("index")
+    if isinstance(data, dict) and isinstance(data.get("unique"), bool):
+        return data["unique"]
+    return obj.kind == "index" and _UNIQUE_INDEX.search(obj.sql) is not None
+
+
+_UNIQUE_INDEX = re.compile(r"^\s*CREATE\s+UNIQUE\s+INDEX\b", re.IGNORECASE | re.MULTILINE)
 
 
 def _ident(node: exp.Expression | None) -> str | None:
@@ -144,7 +207,7 @@ def foreign_key_violations(applier: SavepointApplier, table: TableRef, name: str
 
 
 def apply_constraint(applier: SavepointApplier, obj: SqlObject) -> ObjectReport:
-    spec = parse_constraint(obj.sql)
+    spec = constraint_spec(obj)
     if spec is None:
         error = applier.run(obj.sql)
         if error is None:

@@ -30,7 +30,7 @@ import psycopg2.extensions
 
 from shared.config import Settings
 from shared.connections import alloydb_connection
-from shared.constraints import tables_named
+from shared.constraints import statement_tables
 from shared.ddlsession import R2A_SCHEMAS, pin_ddl_session, require_own_schema
 from shared.documents.objects import ObjectsReport
 from shared.errors import BadInputError, BadStateError
@@ -56,7 +56,7 @@ def waits_for(obj: SqlObject, unloaded: Mapping[str, TableRef]) -> list[str]:
     on or refers to, from its depends_on and from the tables its statement names; empty: apply it now."""
     if obj.kind not in DEFERRABLE_KINDS or not unloaded:
         return []
-    named = tables_named(obj.sql)
+    named = statement_tables(obj)
     return sorted({source for source, target in unloaded.items() if source in obj.depends_on or target in named})
 
 

@@ -18,7 +18,7 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
-from shared.constraints import apply_constraint, parse_constraint
+from shared.constraints import apply_constraint, constraint_spec
 from shared.dependencies import skipped_reason
 from shared.errors import TransientError
 from shared.identifiers import TableRef, parse_table_ref
@@ -43,7 +43,7 @@ _IDENTITY_COLUMNS = """
 
 def _category(obj: SqlObject) -> int:
     if obj.kind == "constraint":
-        spec = parse_constraint(obj.sql)
+        spec = constraint_spec(obj)
         return 1 if spec is not None and spec.kind == "foreign_key" else 0
     if obj.kind == "index":
         return 2

@@ -15,7 +15,6 @@ raised (the step's retry runs post-data again).
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -23,13 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from shared.constraints import parse_constraint, tables_named
+from shared.constraints import constraint_spec, is_unique_index, statement_tables
 from shared.identifiers import TableRef
 from shared.results import utc_now
 from shared.sqlblocks import SqlObject
 
 S = TypeVar("S")  # a session: a SavepointApplier or a connection
-_UNIQUE_INDEX = re.compile(r"^\s*CREATE\s+UNIQUE\s+INDEX\b", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass
@@ -57,12 +55,12 @@ class Job:
 
 def object_jobs(objects: Sequence[SqlObject]) -> list[Job]:
     """One job per object (key: its position), with the tables it locks and the keys a foreign key needs."""
-    specs = [parse_constraint(obj.sql) if obj.kind == "constraint" else None for obj in objects]
-    named = [frozenset(tables_named(obj.sql)) for obj in objects]
+    specs = [constraint_spec(obj) for obj in objects]
+    named = [frozenset(statement_tables(obj)) for obj in objects]
     keys_on: dict[TableRef, list[int]] = {}
     for position, (obj, spec) in enumerate(zip(objects, specs, strict=True)):
         is_key = spec is not None and spec.kind in ("primary_key", "unique")
-        if is_key or (obj.kind == "index" and _UNIQUE_INDEX.search(obj.sql)):
+        if is_key or (obj.kind == "index" and is_unique_index(obj)):
             for table in ({spec.table} if spec is not None else named[position]):
                 keys_on.setdefault(table, []).append(position)
     jobs = []

@@ -46,9 +46,11 @@ class RewriteOutput:
     schema_map: dict[str, str] = field(default_factory=dict)
     compat_used: set[str] = field(default_factory=set)
 
-    def add(self, section: list[SqlObject], entry: ObjectEntry, sql: str) -> None:
-        """An object written to `section` (pre_data, post_data or views) and its report entry."""
-        extra: list[tuple[str, object]] = []
+    def add(self, section: list[SqlObject], entry: ObjectEntry, sql: str,
+            structure: dict[str, object] | None = None) -> None:
+        """An object written to `section` (pre_data, post_data or views) and its report entry. `structure` goes
+        into the block's marker (shared/constraints.py reads it), so later steps never re-parse the SQL."""
+        extra: list[tuple[str, object]] = sorted((structure or {}).items())
         if entry.changes:
             extra.append(("changes", list(entry.changes)))
         if entry.status == "unsupported":

@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from shared.constraints import constraint_structure, index_structure
 from shared.documents.catalog import Column, Constraint, Table
 from shared.documents.columns import MappedColumn
 from shared.documents.name_map import MappedTable
@@ -201,7 +202,7 @@ def rewrite_table(table: Table, ctx: TableContext, out: RewriteOutput) -> None:
                      f"({', '.join(ident(c.target) for c in sort)});")
         out.add(out.post_indexes, ObjectEntry("index", canonical_name(table.schema, table.name, "sortkey"),
                                            canonical_name(target.schema, target.table, sortkey_index), "converted",
-                                           None, [], [name]), index_sql)
+                                           None, [], [name]), index_sql, index_structure(target, unique=False))
     out.name_map_tables.append(MappedTable(
         TableRef(table.schema, table.name), target,
         tuple(MappedColumn(c.source.name, c.target, c.unload_expression, c.target_type, c.source.type,
@@ -253,13 +254,16 @@ def _constraints(table: Table, target: TableRef, columns: list[ColumnPlan], ctx:
             what = "PRIMARY KEY" if constraint.kind == "primary_key" else "UNIQUE"
             changes.append("declared in Redshift but not enforced there: source rows may violate it")
             out.add(out.post_keys, ObjectEntry("constraint", name, qualified_target, "converted_with_changes",
-                                               None, changes, [table_name]), f"{head} {what} ({column_list});")
+                                               None, changes, [table_name]), f"{head} {what} ({column_list});",
+                    constraint_structure(constraint.kind, target, target_name, keys))
             continue
-        _foreign_key(constraint, name, qualified_target, head, column_list, changes, table_name, ctx, out)
+        _foreign_key(constraint, name, (target, target_name), head, column_list, changes, table_name, ctx, out)
 
 
-def _foreign_key(constraint: Constraint, name: str, qualified_target: str, head: str, column_list: str,
+def _foreign_key(constraint: Constraint, name: str, on: tuple[TableRef, str], head: str, column_list: str,
                  changes: list[str], table_name: str, ctx: TableContext, out: RewriteOutput) -> None:
+    target, target_name = on
+    qualified_target = canonical_name(target.schema, target.table, target_name)
     reference = constraint.references
     referenced = TableRef(reference.schema, reference.table) if reference else None
     referenced_target = ctx.plan.relation(referenced) if referenced else None
@@ -290,4 +294,5 @@ def _foreign_key(constraint: Constraint, name: str, qualified_target: str, head:
     changes.append("declared in Redshift but not enforced there: load_schema adds it NOT VALID, then validates")
     out.add(out.post_foreign, ObjectEntry("constraint", name, qualified_target, "converted_with_changes", None,
                                           changes, depends),
-            f"{head} FOREIGN KEY ({column_list}) REFERENCES {qualified(referenced_target)}{target_columns};")
+            f"{head} FOREIGN KEY ({column_list}) REFERENCES {qualified(referenced_target)}{target_columns};",
+            constraint_structure("foreign_key", target, target_name, [], referenced_target))
