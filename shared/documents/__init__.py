@@ -8,6 +8,7 @@
 | tables.json | shared/documents/tables.py | load_schema pre-data → table_transfer, load_schema post-data, report, r2a status |
 | fanout.json | shared/documents/fanout.py | load_schema pre-data (the items it prints for Argo's loop) → tests |
 | load_schema_pre_data_progress.json | shared/documents/progress.py | load_schema pre-data → its own retried attempt |
+| plan.json | shared/documents/run_plan.py | plan (dry run) → r2a plan, report |
 | batches/<batch_id>.json | shared/documents/batch.py | load_schema pre-data → table_transfer --batch, report |
 | rewrite_report.json, validation_report.json, load_report.json, post_data_report.json | shared/documents/objects.py (one ObjectOutcome per object, one status vocabulary) | rewrite_ddl, validate_restore, load_schema (table_transfer's finishing rewrites post-data's) → report, plan, load_schema |
 | results/*.json, steps/*.json | shared/results.py (shared/schemas/result.schema.json) | every step → report, r2a status |
@@ -17,6 +18,5 @@ which raises one BadInputError line naming the file and the JSON path of the fir
 format_version is not the one its module reads is refused by that version before any field is read; a document
 without one (written by hand, as tests do) reads as the current version.
 
-Still written and read as plain dicts: plan.json (steps/plan → r2a plan, report), the transfer claims and the
-report's summary.json.
+Still written and read as plain dicts: the transfer claims and the report's summary.json.
 """

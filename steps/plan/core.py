@@ -26,6 +26,7 @@ from psycopg2 import sql
 
 from shared.documents.name_map import NameMap
 from shared.documents.objects import ObjectsReport
+from shared.documents.run_plan import RunPlan, SizedTable
 from shared.errors import BadInputError, BadStateError
 from shared.log import event, one_line
 from shared.objectstore import ObjectStore, RunLayout
@@ -130,7 +131,7 @@ def post_data_objects(store: ObjectStore, layout: RunLayout) -> int:
 
 def build_plan(run_id: str, tables: list[dict[str, Any]], samples: dict[str, Sample], problems: dict[str, str],
                dropped: list[dict[str, Any]], keys_and_indexes: int, codec: str, concurrency: int,
-               index_jobs: int, table_overhead_s: float) -> dict[str, Any]:
+               index_jobs: int, table_overhead_s: float) -> RunPlan:
     sampled_rows = sum(s.rows for s in samples.values())
     text_per_row = sum(s.text_bytes for s in samples.values()) / sampled_rows if sampled_rows else 0.0
     ratio = (sum(s.compressed_bytes for s in samples.values()) / sum(s.text_bytes for s in samples.values())
@@ -142,28 +143,25 @@ def build_plan(run_id: str, tables: list[dict[str, Any]], samples: dict[str, Sam
         text = table["rows"] * (own.text_bytes / own.rows if own else text_per_row)
         s3 = table["rows"] * own.compressed_bytes / own.rows if own else text * (ratio or 0.0)
         seconds.append(table_overhead_s + text / 1e6 / rate)
-        listed.append({"table": table["table"], "target": table["target"], "rows": table["rows"],
-                       "size_mb": table["size_mb"], "text_bytes": int(text), "s3_bytes": int(s3),
-                       "sampled": own is not None, **({"sample_error": problems[table["table"]]}
-                                                       if table["table"] in problems else {})})
+        listed.append(SizedTable(table["table"], table["target"], table["rows"], table["size_mb"], int(text), int(s3),
+                                 own is not None, problems.get(table["table"])))
     transfers = max(max(seconds, default=0.0), sum(seconds) / max(1, concurrency))
     post_data = keys_and_indexes * RATES["post_data_s_per_object"][0] / max(1, index_jobs)
-    s3_total = sum(t["s3_bytes"] for t in listed)
-    return {
-        "format_version": 1, "run_id": run_id, "created_at": utc_now(),
-        "tables": listed,
-        "totals": {"tables": len(listed), "rows": sum(t["rows"] for t in listed),
-                   "size_mb": round(sum(t["size_mb"] for t in listed), 1),
-                   "text_bytes": sum(t["text_bytes"] for t in listed), "s3_bytes": s3_total,
-                   "s3_to_gcs_egress_bytes": s3_total},
-        "compression": {"codec": codec, "ratio": None if ratio is None else round(ratio, 4),
-                        "sampled_tables": len(samples), "sample_rows": sampled_rows,
-                        "text_bytes_per_row": round(text_per_row, 1),
-                        "method": f"up to {SAMPLE_ROWS} rows of each of the {SAMPLED_TABLES} largest tables, "
-                                  f"as UNLOAD text rows, compressed with {codec} by the plan step"},
-        "not_migrated": dropped,
-        "not_migrated_by_kind": dict(sorted(Counter(d["kind"] for d in dropped).items())),
-        "estimate": {
+    s3_total = sum(t.s3_bytes for t in listed)
+    return RunPlan(
+        run_id, utc_now(), tuple(listed),
+        totals={"tables": len(listed), "rows": sum(t.rows for t in listed),
+                "size_mb": round(sum(t.size_mb for t in listed), 1),
+                "text_bytes": sum(t.text_bytes for t in listed), "s3_bytes": s3_total,
+                "s3_to_gcs_egress_bytes": s3_total},
+        compression={"codec": codec, "ratio": None if ratio is None else round(ratio, 4),
+                     "sampled_tables": len(samples), "sample_rows": sampled_rows,
+                     "text_bytes_per_row": round(text_per_row, 1),
+                     "method": f"up to {SAMPLE_ROWS} rows of each of the {SAMPLED_TABLES} largest tables, "
+                               f"as UNLOAD text rows, compressed with {codec} by the plan step"},
+        not_migrated=tuple(dropped),
+        not_migrated_by_kind=dict(sorted(Counter(d["kind"] for d in dropped).items())),
+        estimate={
             "transfers_s": round(transfers, 1), "post_data_s": round(post_data, 1),
             "total_s": round(transfers + post_data, 1),
             "throttles": {"concurrent_transfers": concurrency, "index_jobs": index_jobs},
@@ -174,7 +172,7 @@ def build_plan(run_id: str, tables: list[dict[str, Any]], samples: dict[str, Sam
                       "per object / index-jobs (at best: the server's CPU bounds it)",
             "keys_and_indexes": keys_and_indexes,
         },
-    }
+    )
 
 
 def check_inputs(store: ObjectStore, layout: RunLayout) -> None:

@@ -13,15 +13,19 @@ from shared.documents.fanout import Fanout
 from shared.documents.name_map import NameMap
 from shared.documents.objects import CHANGES, STATUSES, ObjectOutcome, ObjectsReport
 from shared.documents.progress import PreDataProgress
+from shared.documents.run_plan import RunPlan
 from shared.documents.tables import PlannedTable, TablePlan
 from shared.errors import BadInputError
 from shared.layout import RunLayout
 from shared.objects_report import ObjectReport, object_report
+from shared.plan_text import plan_lines
 from shared.sqlblocks import SqlObject
 from steps.dump_schema.assemble import Filters, build_catalog
 from steps.dump_schema.core import check_catalog
 from steps.load_schema.fanout import plan_fanout
 from steps.load_schema.tables import name_map_tables
+from steps.plan.core import Sample, build_plan
+from steps.report.plan_section import plan_summary
 from steps.table_transfer.plan import table_spec
 from tests.dump_schema.test_assemble import rows as catalog_rows
 from tests.dump_schema.test_assemble import shows as catalog_shows
@@ -106,6 +110,20 @@ def test_pre_datas_progress_round_trips_and_a_malformed_one_names_the_file():
         PreDataProgress.from_json({"run_id": "r", "created_tables": ["s.a", 7]}, "p")
 
 
+def test_the_plan_steps_plan_round_trips_and_feeds_r2a_plan_and_the_report():
+    tables = [{"table": "s.big", "target": "s.big", "rows": 1000, "size_mb": 9.5, "columns": ["a"]},
+              {"table": "s.small", "target": "s.small", "rows": 10, "size_mb": 0.1, "columns": ["a"]}]
+    plan = build_plan(LAYOUT.run_id, tables, {"s.big": Sample(100, 2000, 500)}, {"s.small": "permission denied"},
+                      [], 3, "zstd", 8, 4, 2.0)
+    document = plan.to_json()
+    assert check_document(definition_of(LAYOUT, LAYOUT.plan_json), document, "p") == []
+    assert RunPlan.from_json(document, "p") == plan and document["tables"][1]["sample_error"] == "permission denied"
+    assert plan_lines(document)[0].startswith(f"plan of run {LAYOUT.run_id}: 2 tables, 1,010 rows")
+    assert plan_summary(document, 60.0)["largest_tables"][0] == {"table": "s.big", "rows": 1000, "size_mb": 9.5,
+                                                                 "s3_bytes": 5000}
+    assert plan_summary({**document, "tables": "changed"}, 60.0) is None
+
+
 def test_rewrite_report_round_trips_with_every_status_rewrite_ddl_writes():
     report = json.loads(rewrite(sample_catalog()).files["rewrite_report.json"])
     assert {o["status"] for o in report["objects"]} >= {"converted", "converted_with_changes", "unsupported"}
@@ -153,7 +171,8 @@ VERSIONED = [(NameMap, NAME_MAP), (TablePlan, {"format_version": 1, "run_id": "r
                               "counts": {}}),
              (Fanout, {"format_version": 1, "run_id": "r", "items": []}),
              (Catalog, Catalog("r", [], []).to_json()),
-             (PreDataProgress, {"format_version": 1, "run_id": "r", "created_tables": ["s.t"]})]
+             (PreDataProgress, {"format_version": 1, "run_id": "r", "created_tables": ["s.t"]}),
+             (RunPlan, RunPlan("r", "now", (), {}, {}, {}).to_json())]
 
 
 @pytest.mark.parametrize(("definition", "document"), VERSIONED)

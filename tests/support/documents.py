@@ -18,6 +18,7 @@ from shared.documents.fanout import Fanout
 from shared.documents.name_map import NameMap
 from shared.documents.objects import ObjectsReport
 from shared.documents.progress import PreDataProgress
+from shared.documents.run_plan import RunPlan
 from shared.documents.tables import TablePlan
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import step_result_from_dict, table_result_from_dict, to_dict
@@ -53,6 +54,10 @@ def _progress(document: Any, url: str) -> Any:
     return PreDataProgress.from_json(document, url).to_json()
 
 
+def _run_plan(document: Any, url: str) -> Any:
+    return RunPlan.from_json(document, url).to_json()
+
+
 def _table_result(document: Any, url: str) -> Any:
     return to_dict(table_result_from_dict(document))
 
@@ -70,7 +75,8 @@ def definition_of(layout: RunLayout, url: str) -> Definition | None:
     copies, staged data)."""
     named = {layout.name_map_json: Definition("name_map", _name_map), layout.tables_json: Definition("tables", _tables),
              layout.catalog_json: Definition("catalog", _catalog), layout.fanout_json: Definition("fanout", _fanout),
-             layout.pre_data_progress_json: Definition("pre_data_progress", _progress)}
+             layout.pre_data_progress_json: Definition("pre_data_progress", _progress),
+             layout.plan_json: Definition("plan", _run_plan)}
     named |= dict.fromkeys((layout.rewrite_report_json, layout.validation_report_json, layout.load_report_json,
                             layout.post_data_report_json), Definition("objects_report", _objects_report))
     if url in named:

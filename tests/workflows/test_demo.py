@@ -199,10 +199,9 @@ def test_demo_at_scale_3_moves_every_row_with_one_progress_line_per_event(tmp_pa
 
 
 def _without_definition_yet(layout: RunLayout, url: str) -> bool:
-    """The JSON documents still written and read as plain dicts (issue 22): plan.json, transfer claims and the
-    report's summary.json. Shrink this as they move."""
-    return url == layout.plan_json \
-        or url.startswith((layout.report_prefix, layout.root + "claims/"))
+    """The JSON documents still written and read as plain dicts (issue 22): transfer claims and the report's
+    summary.json. Shrink this as they move."""
+    return url.startswith((layout.report_prefix, layout.root + "claims/"))
 
 
 def test_every_document_of_the_run_round_trips_through_its_dataclass_and_schema(demo_run, devstack):
