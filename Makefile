@@ -35,10 +35,10 @@ bench: $(STAMP)
 	$(PY) -m benchmarks $(BENCH_ARGS)
 
 # The fault matrix, and the other long end-to-end runs `make test` leaves out (marked slow): the corpora migrated
-# through run-local, three nights of the rendered CronWorkflow.
+# through run-local, three nights of the rendered CronWorkflow (full reloads, then incremental sync and cut-over).
 faults: $(STAMP)
 	$(PY) -m pytest -q tests/faults tests/workflows/test_corpora_migration.py tests/workflows/test_nightly_cron.py \
-		$(PYTEST_ARGS)
+		tests/workflows/test_nightly_sync.py $(PYTEST_ARGS)
 
 $(SCAN_VENV)/.installed: Makefile
 	@test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)

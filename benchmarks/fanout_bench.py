@@ -10,8 +10,10 @@ connection through the SSH bastion, as the rendered workflow has it):
 2. r2a: the whole rendered Workflow with run-local (dump_schema … table_transfer fan-out … report) into a new
    database; tables per minute of the table-transfer fan-out, from its first pod's start to its last pod's end;
    every table must end `succeeded` with the rows it was given;
-3. the old way, the same tables one after another (transfer_bench.old_way_table: UNLOAD, S3 → GCS, download,
-   gunzip, psql COPY);
+3. the old way, the same tables OLD_WAY_JOBS at a time, as the old system's parallel process ran them
+   (transfer_bench.old_way_table: UNLOAD, S3 → GCS, download, concatenate, gunzip, psql COPY). It runs inside this
+   process with r2a's clients, where the old scripts started aws/gsutil/psql/ssh for each table (gsutil alone about
+   1 CPU s per start here): its best case;
 4. run-local's own cost per node: the table-transfer template with its command replaced by `python -c pass`,
    against that command run directly. It stands in for Argo's pod start, which cannot be measured here.
 """
@@ -30,6 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -56,6 +59,9 @@ NAME = "fanout_bench"
 SEED = 21
 TINY_MAX_ROWS = 200
 BIG_SHARE = 0.02
+# The old system ran its per-table process in parallel ("un proceso paralelizado", its README; the degree is not
+# documented): as many tables at a time as r2a's DAG runs pods (workflows/definitions.py TRANSFER_PARALLELISM).
+OLD_WAY_JOBS = 8
 
 
 
@@ -66,10 +72,11 @@ class Sizes:
     batch: int  # tiny tables moved by one process (in the pod)
     stub_nodes: int  # run-local nodes of the stub template
     big_mb: tuple[float, float]
+    old_way_jobs: int = OLD_WAY_JOBS
 
 
 FULL = Sizes(tables=1000, singles=3, batch=10, stub_nodes=8, big_mb=(10.0, 40.0))
-SMOKE = Sizes(tables=6, singles=1, batch=3, stub_nodes=2, big_mb=(1.0, 1.0))
+SMOKE = Sizes(tables=6, singles=1, batch=3, stub_nodes=2, big_mb=(1.0, 1.0), old_way_jobs=2)
 OLD_SCHEMA = "r2a_bench_old"
 TRANSFER_NODE = re.compile(r"^  (?P<mark>[>✓✗])  table-transfer\(")
 GOAL_RATIO, GOAL_BATCH_CPU_S = 5.0, 0.3
@@ -89,7 +96,8 @@ def table_rows(count: int, big_mb: tuple[float, float], seed: int = SEED) -> lis
 
 def run(smoke: bool) -> list[dict]:
     sizes = SMOKE if smoke else FULL
-    sizes = replace(sizes, tables=int(os.environ.get("R2A_BENCH_FANOUT_TABLES", sizes.tables)))
+    sizes = replace(sizes, tables=int(os.environ.get("R2A_BENCH_FANOUT_TABLES", sizes.tables)),
+                    old_way_jobs=int(os.environ.get("R2A_BENCH_OLD_WAY_JOBS", sizes.old_way_jobs)))
     shared = os.environ.get("R2A_DEVSTACK_DIR")
     directory = Path(shared) if shared else Path(tempfile.mkdtemp(prefix="r2a-bench-fanout-"))
     env = stack.up(directory)
@@ -133,12 +141,15 @@ def _bench(env: dict, schema: str, rows: list[int], databases: list[str], work: 
     in_pod = _in_pod(env, schema, tiny, databases[0], sizes)
     startup = _startup_cpu()
     r2a = _through_run_local(env, schema, rows, databases[1], work)
-    old = _old_way(env, schema, rows, databases[1], r2a["run_id"], work)
+    old = _old_way(env, schema, rows, databases[1], r2a["run_id"], work, sizes.old_way_jobs)
     stub = _run_local_per_node(env, work, sizes.stub_nodes)
     raw_mb = r2a["bytes_raw"] / 2**20
     r2a_rate = len(rows) / r2a["fanout_s"] * 60
     old_rate = len(rows) / old["seconds"] * 60
     batch_cpu = in_pod["batch_table_cpu_s"]
+    r2a_services_cpu = sum(r2a["services_cpu"].values()) / len(rows)
+    r2a_cpu = r2a["dag_cpu_s"] / len(rows) + r2a_services_cpu
+    old_cpu = (old["own_cpu_s"] + sum(old["services_cpu"].values())) / len(rows)
     out = [
         ("tables", len(rows), "tables", None, None),
         ("tiny tables (at most 200 rows)", len(tiny), "tables", None, None),
@@ -159,10 +170,21 @@ def _bench(env: dict, schema: str, rows: list[int], databases: list[str], work: 
         ("run-local pods, batch: median node wall per table", r2a["batch_node_table_s"], "s", None, None),
         *((f"CPU per table during the fan-out: {group}", seconds / len(rows), "s", None, None)
           for group, seconds in r2a["services_cpu"].items()),
+        ("old way: tables at a time", sizes.old_way_jobs, "tables", None, None),
         ("old way loop", old["seconds"], "s", None, None),
         ("old way tables per minute", old_rate, "tables/min", None, None),
         *((f"old way per table: {stage}", seconds / len(rows), "s", None, None)
           for stage, seconds in old["stages"].items()),
+        ("old way CPU per table: its own (the bench process with its clients, and psql)", old["own_cpu_s"] / len(rows), "s",
+         None, None),
+        *((f"old way CPU per table: {group}", seconds / len(rows), "s", None, None)
+          for group, seconds in old["services_cpu"].items()),
+        ("r2a CPU per table, all (the DAG's step processes and the services)", r2a_cpu, "s", None, None),
+        ("old way CPU per table, all (its process, psql and the services)", old_cpu, "s", None, None),
+        ("ratio CPU per table old/r2a (the ceiling of the ratio when CPU-bound)", old_cpu / r2a_cpu, "x", None,
+         None),
+        ("ratio CPU per table old/r2a's services alone (the ceiling if r2a's processes cost nothing)",
+         old_cpu / r2a_services_cpu, "x", None, None),
         ("ratio tables per minute r2a/old", r2a_rate / old_rate, "x", f">= {GOAL_RATIO:g}",
          r2a_rate / old_rate >= GOAL_RATIO),
         ("in pod, single table: process wall", in_pod["single_wall_s"], "s", None, None),
@@ -374,9 +396,9 @@ def _run_local_per_node(env: dict, work: Path, count: int) -> dict:
 
 # ------------------------------------------------------------------------------------------- the old way
 
-def _old_way(env: dict, schema: str, rows: list[int], database: str, run_id: str, work: Path) -> dict:
-    """The old system's loop over every table (transfer_bench.old_way_table), into a schema of its own; every
-    table must hold its rows afterwards."""
+def _old_way(env: dict, schema: str, rows: list[int], database: str, run_id: str, work: Path, jobs: int) -> dict:
+    """The old system's way for every table (transfer_bench.old_way_table), `jobs` tables at a time, into a schema
+    of its own; every table must hold its rows afterwards."""
     from shared.config import load_settings
     from shared.identifiers import TableRef
     from steps.table_transfer.plan import select_tables
@@ -390,16 +412,36 @@ def _old_way(env: dict, schema: str, rows: list[int], database: str, run_id: str
     with psycopg2.connect(dsn) as conn, conn.cursor() as cursor:
         cursor.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(OLD_SCHEMA)))
     stages: dict[str, float] = {}
+
+    def one_table(spec) -> dict[str, float]:
+        folder = work / f"old-way-{spec.source.table}"  # each table's own: OLD_WAY_TEXT is one name per folder
+        folder.mkdir()
+        try:
+            return old_way_table(env, settings, store, layout, spec, database,
+                                 TableRef(OLD_SCHEMA, spec.source.table), folder)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    before_services, before_self = cpu_seconds(env), _self_and_children_cpu()
     started = time.monotonic()
-    for spec in specs:
-        for stage, seconds in old_way_table(env, settings, store, layout, spec, database,
-                                            TableRef(OLD_SCHEMA, spec.source.table), work).items():
-            stages[stage] = stages.get(stage, 0.0) + seconds
+    with ThreadPoolExecutor(jobs) as pool:
+        for timings in pool.map(one_table, specs):
+            for stage, seconds in timings.items():
+                stages[stage] = stages.get(stage, 0.0) + seconds
     seconds = time.monotonic() - started
+    services = {group: used - before_services[group] for group, used in cpu_seconds(env).items()}
+    services.pop("the step process (r2a)")
+    own_cpu = _self_and_children_cpu() - before_self
     with psycopg2.connect(dsn) as conn, conn.cursor() as cursor:
         for number, expected in enumerate(rows):
             cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(
                 sql.Identifier(OLD_SCHEMA, table_name(number))))
             if cursor.fetchone()[0] != expected:
                 raise RuntimeError(f"the old way loaded a wrong row count into {table_name(number)}")
-    return {"seconds": seconds, "stages": stages}
+    return {"seconds": seconds, "stages": stages, "own_cpu_s": own_cpu, "services_cpu": services}
+
+
+def _self_and_children_cpu() -> float:
+    """CPU of this process (every thread) and its finished children (psql)."""
+    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))

@@ -25,7 +25,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -48,12 +51,19 @@ OLD_WAY_TEXT = "all.txt"  # the old way's last uncompressed file, kept in its wo
 
 def run(smoke: bool) -> list[dict]:
     megabytes = int(os.environ.get("R2A_BENCH_TRANSFER_MB", "8" if smoke else "2048"))
-    shared = os.environ.get("R2A_DEVSTACK_DIR")
-    directory = Path(shared) if shared else Path(tempfile.mkdtemp(prefix="r2a-bench-transfer-"))
-    env = stack.up(directory)
-    work = Path(tempfile.mkdtemp(prefix="r2a-bench-transfer-work-"))
-    try:
+    with bench_devstack("transfer") as (env, work):
         return _bench(env, megabytes, work)
+
+
+@contextmanager
+def bench_devstack(name: str) -> Iterator[tuple[dict, Path]]:
+    """devstack (R2A_DEVSTACK_DIR's, else one of the benchmark's own, purged after) and a work folder removed after."""
+    shared = os.environ.get("R2A_DEVSTACK_DIR")
+    directory = Path(shared) if shared else Path(tempfile.mkdtemp(prefix=f"r2a-bench-{name}-"))
+    env = stack.up(directory)
+    work = Path(tempfile.mkdtemp(prefix=f"r2a-bench-{name}-work-"))
+    try:
+        yield env, work
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if not shared:
@@ -95,28 +105,44 @@ def run_step(args: list[str], environ: dict[str, str]) -> tuple[float, float, st
 
 
 def _bench(env: dict, megabytes: int, work: Path) -> list[dict]:
-    schema, database = f"bench_{uuid.uuid4().hex[:8]}", f"bench_{uuid.uuid4().hex[:8]}"
     rows = max(1000, megabytes * 2**20 // ROW_BYTES)
+    with planned_schema(env, {"big": rows, "quarter": rows // 4}) as planned:
+        return _measure(env, planned.environ, planned.run_id, planned.schema, planned.database, work)
+
+
+@dataclass(frozen=True)
+class PlannedSchema:
+    schema: str  # in the Redshift emulator
+    database: str  # the AlloyDB database (devstack's PostgreSQL)
+    run_id: str
+    environ: dict[str, str]  # a step process's environment for them
+
+
+@contextmanager
+def planned_schema(env: dict, tables: dict[str, int]) -> Iterator[PlannedSchema]:
+    """A schema of generated tables (name → rows, create_bench_table) in the Redshift emulator and an empty AlloyDB
+    database, planned by the real schema steps (dump_schema → rewrite_ddl → validate_restore → load_schema
+    pre-data); both dropped after."""
+    schema, database = f"bench_{uuid.uuid4().hex[:8]}", f"bench_{uuid.uuid4().hex[:8]}"
     admin = psycopg2.connect(envfile.postgres_dsn(env, "postgres"))
     admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{database}"')
-    with emulator_connection(env) as conn, conn.cursor() as cursor:
-        cursor.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        for table, count in (("big", rows), ("quarter", rows // 4)):
-            create_bench_table(cursor, schema, table, count)
-    environ = step_environ(env, database)
-    run_id = f"bench_{uuid.uuid4().hex[:10]}"
-    for step in (["steps.dump_schema", f"--schemas={schema}"], ["steps.rewrite_ddl"], ["steps.validate_restore"],
-                 ["steps.load_schema", "--section", "pre-data"]):
-        run_step([step[0], "--run-id", run_id, *step[1:]], environ)
     try:
-        return _measure(env, environ, run_id, schema, database, work)
+        with admin.cursor() as cursor:
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        with emulator_connection(env) as conn, conn.cursor() as cursor:
+            cursor.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+            for table, count in tables.items():
+                create_bench_table(cursor, schema, table, count)
+        planned = PlannedSchema(schema, database, f"bench_{uuid.uuid4().hex[:10]}", step_environ(env, database))
+        for step in (["steps.dump_schema", f"--schemas={schema}"], ["steps.rewrite_ddl"], ["steps.validate_restore"],
+                     ["steps.load_schema", "--section", "pre-data"]):
+            run_step([step[0], "--run-id", planned.run_id, *step[1:]], planned.environ)
+        yield planned
     finally:
         with emulator_connection(env) as conn, conn.cursor() as cursor:
-            cursor.execute(f"DROP SCHEMA {schema} CASCADE")
+            cursor.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
         with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
         admin.close()
 
 

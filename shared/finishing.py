@@ -30,19 +30,16 @@ import psycopg2.extensions
 
 from shared.config import Settings
 from shared.connections import alloydb_connection
-from shared.constraints import statement_tables
 from shared.ddlsession import R2A_SCHEMAS, pin_ddl_session, require_own_schema
 from shared.documents.objects import ObjectsReport
 from shared.errors import BadInputError, BadStateError
 from shared.identifiers import TableRef
 from shared.objects_report import ObjectReport, note_created
 from shared.objectstore import ObjectStore, RunLayout
-from shared.postdata import analyze, apply_objects, refresh_dependent_matviews, reseed_identities
 from shared.results import utc_now
 from shared.runlock import lock_key
 from shared.sqlapply import SavepointApplier, has_statement
 from shared.sqlblocks import SqlObject, parse
-from shared.sqlcheck import refusal
 
 DEFERRED = "deferred"
 DEFERRABLE_KINDS = ("constraint", "index")  # what a table's data decides or makes slow to load
@@ -50,12 +47,18 @@ FINISHING_SCOPE = "post-data finishing"
 VALIDATED_POST_DATA = "validated_post_data.sql"
 POST_DATA_RECORD = "load_schema_post_data"  # the step result load_schema's post-data writes
 
+# shared.constraints, shared.postdata and shared.sqlcheck (sqlglot, pglast: 0.13 CPU s of imports, most of a
+# table-transfer step's own start-up; fanout_bench) are imported where they are used: every table-transfer pod
+# imports this module, and only a table loaded after post-data ran needs them.
+
 
 def waits_for(obj: SqlObject, unloaded: Mapping[str, TableRef]) -> list[str]:
     """The not yet loaded tables (Redshift names; `unloaded` maps them to their AlloyDB tables) a key or index is
     on or refers to, from its depends_on and from the tables its statement names; empty: apply it now."""
     if obj.kind not in DEFERRABLE_KINDS or not unloaded:
         return []
+    from shared.constraints import statement_tables
+
     named = statement_tables(obj)
     return sorted({source for source, target in unloaded.items() if source in obj.depends_on or target in named})
 
@@ -92,6 +95,8 @@ def finish_table(conn: psycopg2.extensions.connection, store: ObjectStore, layou
     url = layout.post_data_report_json
     if not store.exists(url):
         return None
+    from shared.postdata import analyze, refresh_dependent_matviews, reseed_identities
+
     try:  # edited as JSON below: deferred entries are replaced in place by their outcomes
         report = ObjectsReport.read(store, url).to_json()
     except BadInputError as exc:
@@ -131,6 +136,9 @@ def _apply_ready(applier: SavepointApplier, store: ObjectStore, layout: RunLayou
     """Apply the deferred entries at `ready` and put their outcomes in their place."""
     if not ready:
         return []
+    from shared.postdata import apply_objects
+    from shared.sqlcheck import refusal
+
     objects = {(o.kind, o.name): o for o in parse(store.read_text(layout.artifact(VALIDATED_POST_DATA)),
                                                   VALIDATED_POST_DATA)}
     todo = []

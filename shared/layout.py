@@ -120,6 +120,13 @@ class RunLayout:
         """S3 prefix UNLOAD writes one attempt's files to; a new attempt never sees an older one's files."""
         return f"{self.unload_table_prefix(table)}attempt-{attempt:03d}/"
 
+    def key_set_prefix(self, table: TableRef, attempt: int) -> str:
+        """S3 prefix of one attempt's key-set UNLOAD (an incremental sync's mirror_deletes), beside its rows'."""
+        return f"{self.unload_table_prefix(table)}keys-{attempt:03d}/"
+
+    def key_set_staging_prefix(self, table: TableRef, attempt: int) -> str:
+        return f"{self.staging_table_prefix(table)}keys-{attempt:03d}/"
+
     def unload_table_prefix(self, table: TableRef) -> str:
         """Every attempt's UNLOAD files of `table` in this run."""
         if not self.s3_bucket:

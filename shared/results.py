@@ -93,6 +93,18 @@ class TableResult:
     # snapshot, which was verified) when other sessions changed the table during the run
     rows_source_after: int | None = None
     schema_version: int = SCHEMA_VERSION
+    # an incremental sync's (steps/table_transfer/sync_load.py): its mode, the watermark it started from (None: the
+    # whole table was read) and the one it committed, and how the window changed the target's rows
+    sync_mode: str | None = None
+    watermark_from: str | None = None
+    watermark_to: str | None = None
+    rows_inserted: int | None = None
+    rows_updated: int | None = None
+    rows_deleted: int | None = None
+    synced_before: str | None = None  # when the table's previous sync committed (its lag at the run's start)
+    # a run with a sync config: why this table is loaded in full (the config's note, e.g. `r2a sync-config init`'s
+    # "stays full: no identity or timestamp column to use as a cursor"; else that the config does not name it)
+    sync_note: str | None = None
 
 
 @dataclass

@@ -14,10 +14,10 @@ import yaml
 from hera.workflows import Workflow, WorkflowsService
 from hera.workflows import models as m
 
-from shared.documents.tables import TablePlan
 from shared.errors import BadInputError, ConfigError, R2AError, TransientError
 from shared.log import one_line, register_secret
-from shared.objectstore import ObjectStore, RunLayout, json_document
+from shared.objectstore import ObjectStore, RunLayout
+from shared.readiness import run_results
 from workflows import definitions as d
 from workflows.render import RENDERED_DIR
 
@@ -105,32 +105,34 @@ class TableStatus:
     seconds: float | None
     attempts: int | None
     error: str
+    sync_mode: str = ""  # an incremental sync's (append, upsert); empty for a full load
+    watermark: str = ""  # the watermark the table is at after this run's sync (its old one if the sync failed)
+    synced_at: str = ""  # when the table's last successful sync committed: this run's, else the one before it
+
+
+def _last_sync(result: dict, succeeded: bool) -> str:
+    """A synced table's last successful sync: this run's when it succeeded, else the previous one's commit time
+    (synced_before, from r2a_meta.sync_state), which the failed sync left in place."""
+    if not result.get("sync_mode"):
+        return ""
+    return str((result.get("finished_at") if succeeded else result.get("synced_before")) or "")
 
 
 def run_status(store: ObjectStore, layout: RunLayout) -> list[TableStatus]:
     """Every planned table with its latest result (a planned table without a result is `not_run`)."""
-    plan_url = layout.tables_json
-    results = {}
-    urls = [info.url for info in store.list(layout.results_prefix) if info.url.endswith(".json")]
-    for url, data in store.read_many(urls):
-        document = json_document(url, data) if data is not None else None
-        if isinstance(document, dict) and document.get("table"):
-            results[document["table"]] = document
-    has_plan = store.exists(plan_url)
-    if not results and not has_plan:
-        raise BadInputError(f"run {layout.run_id} not found: no tables.json and no results under {layout.root}",
-                            "Check --run-id, R2A_GCS_BUCKET and R2A_GCS_PREFIX")
-    planned = []
-    if has_plan:
-        planned = [table.table for table in TablePlan.read(store, plan_url).tables]
+    planned, results = run_results(store, layout)
     rows = []
-    for table in planned + sorted(set(results) - set(planned)):
+    for table in planned:
         result = results.get(table)
         if result is None:
             rows.append(TableStatus(table, "not_run", None, None, None, ""))
             continue
         error = result.get("error") or {}
+        synced = result.get("status") == "succeeded"
         rows.append(TableStatus(table, result.get("status", "?"), result.get("rows_loaded"),
                                 result.get("duration_s"), len(result.get("attempts") or []) or None,
-                                error.get("message", "") if isinstance(error, dict) else str(error)))
+                                error.get("message", "") if isinstance(error, dict) else str(error),
+                                str(result.get("sync_mode") or ""),
+                                str(result.get("watermark_to" if synced else "watermark_from") or ""),
+                                _last_sync(result, synced)))
     return rows

@@ -165,7 +165,10 @@ def status(
 
 
 def _run_local(workflow: Path, given: dict[str, str], devstack_dir: Path | None, concurrency: int | None,
-               workdir: Path | None, command: str, retry: Path | None = None, limits: Path | None = None) -> None:
+               workdir: Path | None, command: str, retry: Path | None = None, limits: Path | None = None,
+               ran: list | None = None) -> None:
+    """Run the workflow on devstack, print its nodes, exit 0 when it succeeded, else 1. `ran` receives (run id,
+    devstack's product settings) once the run has started."""
     from devstack import env as devstack_env
     from shared.errors import ConfigError
     from shared.objectstore import new_run_id
@@ -194,6 +197,10 @@ def _run_local(workflow: Path, given: dict[str, str], devstack_dir: Path | None,
         _fail(command, exc)
         raise
     print_nodes(result, typer.echo)
+    if ran is not None:
+        from shared.config import load_settings
+
+        ran.append((result.run_id, load_settings(devstack_env.product_environ(env))))
     raise typer.Exit(0 if result.phase == "Succeeded" else 1)
 
 
@@ -294,3 +301,131 @@ def _dry_run(given: dict[str, str], devstack_dir: Path | None) -> tuple[str, dic
 
 def main() -> None:
     app()
+
+
+sync_config_app = typer.Typer(help="The sync config: which tables a scheduled run syncs incrementally.",
+                              no_args_is_help=True)
+app.add_typer(sync_config_app, name="sync-config")
+
+
+@sync_config_app.command("init")
+def sync_config_init(
+    run_id: str = typer.Option(None, "--run-id", help="read catalog.json from this run's GCS folder"),
+    catalog: Path = typer.Option(None, "--catalog", help="read this catalog.json instead"),
+    out: str = typer.Option("-", "--out", help="where to write it: a file, gs://…, s3://… or - (stdout)"),
+) -> None:
+    """A starting sync config from a catalog: upsert where a cursor (identity, or a timestamp named like updated_at
+    or load_tstamp) and a declared primary key exist, append where only an identity exists, else full with the
+    reason. Review it, then pass it to a run with -p sync-config=<where>."""
+    import json
+
+    from shared.config import load_settings
+    from shared.errors import BadInputError, R2AError
+    from shared.objectstore import ObjectStore, RunLayout
+    from shared.syncconfig import initial_config
+
+    try:
+        if (run_id is None) == (catalog is None):
+            raise BadInputError("give exactly one of --run-id or --catalog")
+        store = None
+        if run_id is not None or "://" in out:
+            settings = load_settings()
+            store = ObjectStore(settings.s3, settings.gcs)
+        if catalog is not None:
+            if not catalog.is_file():
+                raise BadInputError(f"--catalog {catalog}: no such file")
+            try:
+                document = json.loads(catalog.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise BadInputError(f"--catalog {catalog}: not JSON ({exc})") from None
+        else:
+            document = store.read_json(RunLayout.from_settings(run_id, settings.gcs).catalog_json)
+        if not isinstance(document, dict):
+            raise BadInputError("the catalog is not a JSON object")
+        text = initial_config(document).to_json()
+        if out == "-":
+            typer.echo(text, nl=False)
+        elif "://" in out:
+            store.write_text(out, text, "application/json")
+        else:
+            Path(out).write_text(text, encoding="utf-8")
+    except R2AError as exc:
+        _fail("sync-config init", exc)
+
+
+@app.command()
+def cutover(
+    parameter: list[str] = typer.Option([], "--parameter", "-p", help=PARAMETER_HELP),
+    local: bool = typer.Option(False, "--local", help="run it on this machine against devstack, then print its verdict"),
+    devstack_dir: Path = typer.Option(None, "--devstack", help="devstack state folder (with --local)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the Workflow manifest instead of submitting it"),
+) -> None:
+    """The final sync before cutting over (cutover WorkflowTemplate): the migration with the sync config as given
+    (synced tables merge their last window, the others reload), every table verified by checksum over the whole
+    table, post-data with the identity reseed, then the readiness verdict, written to report/readiness.json. On a
+    cluster it is submitted (its report step prints the verdict; `r2a readiness --run-id` prints it again); --local
+    runs it, prints the verdict and exits 0 when ready, 7 when not (1 when ready but another task of the run
+    failed)."""
+    from shared.objectstore import new_run_id
+    from workflows import definitions as d
+
+    arguments = _parameters(parameter, "cutover")
+    if not local:
+        arguments["run-id"] = arguments.get("run-id") or new_run_id(arguments.get("database", "dev"))
+        name = _submit_template(d.CUTOVER_TEMPLATE_NAME, arguments, dry_run, "cutover")
+        if name:
+            typer.echo(f"submitted {name} (run id {arguments['run-id']}); once it has finished: "
+                       f"r2a readiness --run-id {arguments['run-id']}")
+        return
+    ran: list = []
+    succeeded = False
+    try:
+        _run_local(rendering.RENDERED_DIR / f"workflowtemplate-{d.CUTOVER_TEMPLATE_NAME}.yaml", arguments,
+                   devstack_dir, None, None, "cutover", ran=ran)
+    except typer.Exit as done:
+        if not ran:  # the run could not start: its one-line error is out
+            raise
+        succeeded = done.exit_code == 0
+    run_id, settings = ran[0]
+    _judge(run_id, settings, "cutover", written_by_run=True, run_failed=not succeeded)
+
+
+def _judge(run_id: str, settings, command: str, written_by_run: bool = False, run_failed: bool = False) -> None:
+    """Print the run's readiness (and write it, unless its report step already did); exit 7 unless ready, 1 when
+    it is ready but the run failed elsewhere."""
+    from shared.errors import ExitCode, R2AError
+    from shared.objectstore import ObjectStore, RunLayout
+    from shared.readiness import READINESS_FILE, readiness_lines, write_readiness
+
+    try:
+        layout = RunLayout.from_settings(run_id, settings.gcs)
+        store = ObjectStore(None, settings.gcs)
+        url = layout.report(READINESS_FILE)
+        document = store.read_json(url) if written_by_run and store.exists(url) else write_readiness(store, layout)
+    except R2AError as exc:
+        _fail(command, exc)
+        raise
+    for line in readiness_lines(document):
+        typer.echo(line)
+    if not document["ready"]:
+        raise typer.Exit(int(ExitCode.TABLES_FAILED))
+    if run_failed:
+        raise typer.Exit(int(ExitCode.FAILED))
+
+
+@app.command()
+def readiness(
+    run_id: str = typer.Option(..., "--run-id", help="the run (a final sync with -p verify=checksum) to judge"),
+) -> None:
+    """Cut-over readiness of a finished run: every table ✓ (succeeded, verified by checksum) or ✗ with the reason,
+    its mode, watermark and lag at the start of the run, and the objects not migrated; written to
+    report/readiness.json. Exit 0 when ready, 7 when not."""
+    from shared.config import load_settings
+    from shared.errors import R2AError
+
+    try:
+        settings = load_settings()
+    except R2AError as exc:
+        _fail("readiness", exc)
+        raise
+    _judge(run_id, settings, "readiness")

@@ -37,6 +37,7 @@ DEFAULT_IMAGES = Images()
 
 TEMPLATE_NAME = "redshift-to-alloydb"
 RETRY_TEMPLATE_NAME = "retry-failed"
+CUTOVER_TEMPLATE_NAME = "cutover"
 NAMESPACE = "argo"
 SERVICE_ACCOUNT = "r2a-workflow"
 # Argo gives this ServiceAccount's token to its own init/wait containers only; the step containers get none
@@ -55,7 +56,7 @@ UNLOADS_KEY = "redshift-unloads"  # concurrent UNLOADs per Redshift cluster (its
 COPIES_KEY = "alloydb-copy-sessions"  # concurrent COPY pods per AlloyDB instance
 SEMAPHORE_KEYS = (UNLOADS_KEY, COPIES_KEY)
 
-# An item of load-schema's fan-out list is "schema.table" or "batch-NNNN" (STEP_CONTRACTS): pick the flag.
+# An item of load-schema's fan-out list is "schema.table" or "batch-NNNN" (steps/load_schema/fanout.py): pick the flag.
 TRANSFER_ITEM_FLAG = "{{=sprig.hasPrefix('batch-', inputs.parameters.item) ? '--batch' : '--table'}}"
 # An empty run-id (the CronWorkflow's) becomes the workflow's name, which `argo retry` keeps (a timestamp would not).
 RUN_ID = "{{=workflow.parameters['run-id'] != '' ? workflow.parameters['run-id'] : workflow.name}}"
@@ -105,16 +106,27 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
     ("verify", "count", "table verification: count|checksum"),
     ("cleanup", "s3,gcs", "after a table is verified, delete its UNLOAD parts (s3) and staged copies (gcs) of "
                           "this run; empty = keep them (a failed table always keeps them for the retry)"),
+    ("sync-config", "", "sync config (gs://… or s3://…, or /config/sync/<key> from the optional ConfigMap "
+                        "r2a-sync-config; JSON or YAML) naming tables synced incrementally (append|upsert by a "
+                        "cursor column; `r2a sync-config init` writes a starting one); empty = every table is "
+                        "loaded in full"),
     ("on-existing", "refresh", "load-schema when a table exists: refresh (keep and reload what an earlier r2a run "
                                "created; stop at any other table)|fail|skip|replace"),
     ("dropped-in-source", "keep", "refresh: tables an earlier r2a run created that the source no longer has: "
                                   "keep (reported) | drop (DROP TABLE, refused while a view uses it)"),
+    ("own-pod-min-mb", "256", "load-schema: a table of at least this many MB (svv_table_info size) gets a "
+                              "table-transfer pod of its own; smaller ones go into batches of about this much work; "
+                              "0 = a pod for every table (workflows/README.md, Sizing the fan-out)"),
     ("index-jobs", "4", "post-data: AlloyDB sessions building keys and indexes and running ANALYZE at once "
                         "(like pgcopydb's --index-jobs); each one is a backend doing CPU and I/O on the instance"),
     ("dry-run", "false", "true: dump, rewrite and validate the schema, then plan the run (every table's rows and "
                          "size, S3 bytes, egress, objects not migrated, a duration estimate: plan.json); nothing is "
                          "written to AlloyDB"),
 ]
+
+# The cutover template fixes these: it always verifies by checksum and always writes AlloyDB.
+CUTOVER_FIXED = ("verify", "dry-run")
+CUTOVER_PARAMETERS = [p for p in WORKFLOW_PARAMETERS if p[0] not in CUTOVER_FIXED]
 
 __all__ = ["STEPS"]
 
@@ -266,11 +278,13 @@ def run_metrics() -> m.Metrics:
         gauge=m.Gauge(value="{{workflow.duration}}", realtime=False))])
 
 
-def transfer_container(auth_proxy: str | None = None, images: Images = DEFAULT_IMAGES) -> Container:
+def transfer_container(auth_proxy: str | None = None, images: Images = DEFAULT_IMAGES,
+                       verify: str = _param("verify")) -> Container:
     return step_container(
         "table-transfer", "table_transfer",
         [TRANSFER_ITEM_FLAG, "{{inputs.parameters.item}}", f"--format={_param('format')}",
-         f"--compression={_param('compression')}", f"--verify={_param('verify')}", f"--cleanup={_param('cleanup')}"],
+         f"--compression={_param('compression')}", f"--verify={verify}", f"--cleanup={_param('cleanup')}",
+         "--sync-config", _param("sync-config")],  # two arguments: run-local maps a mounted path given alone
         cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi", deadline=12 * 3600,
         inputs=[Parameter(name="item")], sidecars=auth_proxy_sidecars(auth_proxy, images), images=images,
         extra_env={argo_outputs.ENV: OUTPUTS_DIR},
@@ -282,12 +296,13 @@ def transfer_container(auth_proxy: str | None = None, images: Images = DEFAULT_I
             for key in SEMAPHORE_KEYS]))
 
 
-def report_container(images: Images = DEFAULT_IMAGES) -> Container:
-    return step_container("report", "report", [], deadline=3600, images=images)
+def report_container(images: Images = DEFAULT_IMAGES, args: list[str] | None = None) -> Container:
+    return step_container("report", "report", args or [], deadline=3600, images=images)
 
 
-def pipeline_templates(auth_proxy: str | None = None, images: Images = DEFAULT_IMAGES) -> list:
-    """The container templates of the full migration DAG."""
+def pipeline_templates(auth_proxy: str | None = None, images: Images = DEFAULT_IMAGES, cutover: bool = False) -> list:
+    """The container templates of the full migration DAG. `cutover`: no plan, every table verified by checksum, and
+    the report also judges cut-over readiness (report/readiness.json; exit 7 unless every table is in sync)."""
     dump = step_container("dump-schema", "dump_schema", [
         f"--schemas={_param('schemas')}", f"--exclude-schemas={_param('exclude-schemas')}",
         f"--tables={_param('tables')}"], images=images)
@@ -295,17 +310,19 @@ def pipeline_templates(auth_proxy: str | None = None, images: Images = DEFAULT_I
     validate = step_container(
         "validate-restore", "validate_restore", [], extra_env={"R2A_SCRATCH_DSN": SCRATCH_DSN},
         sidecars=[scratch_postgres_sidecar(images)], sidecar_dirs=SCRATCH_DIRS, images=images)
-    plan = step_container("plan", "plan", [
+    plan = [] if cutover else [step_container("plan", "plan", [
         f"--compression={_param('compression')}", f"--concurrency={TRANSFER_PARALLELISM}",
-        f"--index-jobs={_param('index-jobs')}"], images=images)
+        f"--index-jobs={_param('index-jobs')}"], images=images)]
     pre = step_container("load-schema-pre", "load_schema",
                          ["--section", "pre-data", f"--on-existing={_param('on-existing')}",
-                          f"--dropped-in-source={_param('dropped-in-source')}"],
+                          f"--dropped-in-source={_param('dropped-in-source')}",
+                          f"--own-pod-min-mb={_param('own-pod-min-mb')}", f"--concurrency={TRANSFER_PARALLELISM}"],
                          sidecars=auth_proxy_sidecars(auth_proxy, images), images=images)
     post = step_container("load-schema-post", "load_schema", ["--section", "post-data", f"--index-jobs={_param('index-jobs')}"], deadline=6 * 3600,
                           sidecars=auth_proxy_sidecars(auth_proxy, images), images=images)
-    return [dump, rewrite, validate, plan, pre, transfer_container(auth_proxy, images), post,
-            report_container(images)]
+    transfer = transfer_container(auth_proxy, images, "checksum") if cutover else transfer_container(auth_proxy, images)
+    report = report_container(images, ["--readiness"] if cutover else None)
+    return [dump, rewrite, validate, *plan, pre, transfer, post, report]
 
 
 def retry_templates(auth_proxy: str | None = None, images: Images = DEFAULT_IMAGES) -> list:
@@ -330,20 +347,22 @@ WRITES_ALLOYDB = "{{workflow.parameters.dry-run}} != true"
 PLANS = "{{workflow.parameters.dry-run}} == true"
 
 
-def main_dag() -> DAG:
+def main_dag(cutover: bool = False) -> DAG:
+    """The migration DAG; `cutover`: without the plan branch (the cutover template has no dry-run parameter)."""
+    writes = None if cutover else WRITES_ALLOYDB
     with DAG(name="main", parallelism=TRANSFER_PARALLELISM) as dag:
         dump = Task(name="dump-schema", template="dump-schema")
         rewrite = Task(name="rewrite-ddl", template="rewrite-ddl")
         validate = Task(name="validate-restore", template="validate-restore")
-        plan = Task(name="plan", template="plan", when=PLANS)
-        pre = Task(name="load-schema-pre", template="load-schema-pre", when=WRITES_ALLOYDB)
+        if not cutover:
+            validate >> Task(name="plan", template="plan", when=PLANS)
+        pre = Task(name="load-schema-pre", template="load-schema-pre", when=writes)
         transfer = Task(name="table-transfer", template="table-transfer",
                         with_param="{{tasks.load-schema-pre.outputs.result}}",
-                        arguments={"item": ITEM}, when=WRITES_ALLOYDB)
-        Task(name="load-schema-post", template="load-schema-post", depends=TRANSFER_DONE, when=WRITES_ALLOYDB)
-        Task(name="report", template="report", depends=REPORT_DEPENDS, when=WRITES_ALLOYDB)
+                        arguments={"item": ITEM}, when=writes)
+        Task(name="load-schema-post", template="load-schema-post", depends=TRANSFER_DONE, when=writes)
+        Task(name="report", template="report", depends=REPORT_DEPENDS, when=writes)
         dump >> rewrite >> validate >> pre >> transfer
-        validate >> plan
     return dag
 
 
@@ -357,12 +376,12 @@ def retry_dag() -> DAG:
     return dag
 
 
-def _common_spec() -> dict:
+def _common_spec(parameters: list[tuple[str, str, str]] = WORKFLOW_PARAMETERS) -> dict:
     return dict(
         namespace=NAMESPACE,
         service_account_name=SERVICE_ACCOUNT,
         entrypoint="main",
-        arguments=[Parameter(name=n, value=v, description=d) for n, v, d in WORKFLOW_PARAMETERS],
+        arguments=[Parameter(name=n, value=v, description=d) for n, v, d in parameters],
         # Pod defaults; each template repeats them (run-local reads the template's) and mounts its own volumes.
         security_context=pod_security_context(),
         automount_service_account_token=False,
@@ -395,6 +414,17 @@ def retry_failed_template(auth_proxy: str | None = None, images: Images = DEFAUL
     with WorkflowTemplate(name=RETRY_TEMPLATE_NAME, **_common_spec()) as wt:
         retry_templates(auth_proxy, images)
         retry_dag()
+    return wt
+
+
+def cutover_template(auth_proxy: str | None = None, images: Images = DEFAULT_IMAGES) -> WorkflowTemplate:
+    """`cutover`: the final sync before cutting over. The migration DAG with every table verified by checksum (synced
+    tables merge their last window and compare the whole table, the others reload), post-data with the identity
+    reseed, then the report and the readiness verdict (report/readiness.json). The run fails unless every table is
+    in sync."""
+    with WorkflowTemplate(name=CUTOVER_TEMPLATE_NAME, **_common_spec(CUTOVER_PARAMETERS)) as wt:
+        pipeline_templates(auth_proxy, images, cutover=True)
+        main_dag(cutover=True)
     return wt
 
 

@@ -29,6 +29,9 @@ SECRET_ALLOYDB = "r2a-alloydb"
 SECRET_GCP = "r2a-gcp-sa"
 # The bastion's public host key is not a secret: besides the bastion-host-key parameter, an optional ConfigMap.
 CONFIGMAP_BASTION = "r2a-bastion"
+# The sync config may live in a ConfigMap instead of the run bucket: `-p sync-config=/config/sync/<its key>`.
+CONFIGMAP_SYNC = "r2a-sync-config"
+SYNC_CONFIG_DIR = "/config/sync"
 CONFIGMAP_FILE_MODE = 0o444  # public: every user of the pod may read it
 
 
@@ -101,6 +104,7 @@ SECRET_VOLUMES: dict[str, SecretVolume | ConfigMapVolume] = {
                              "SSH_BASTION_KNOWN_HOSTS": "known_hosts"}),
     "bastion-host-key": ConfigMapVolume("bastion-config", CONFIGMAP_BASTION, "/config/bastion",
                                         {"SSH_BASTION_HOST_KEY_FILE": "host-key"}),
+    "sync-config": ConfigMapVolume("sync-config", CONFIGMAP_SYNC, SYNC_CONFIG_DIR),
     "aws": SecretVolume("aws-credentials", SECRET_AWS, "/secrets/aws", {"AWS_SHARED_CREDENTIALS_FILE": "credentials"}),
     "alloydb": SecretVolume("alloydb", SECRET_ALLOYDB, "/secrets/alloydb",
                             {"PGPASSWORD_FILE": "password", "PGSSLROOTCERT": "ca.pem"}),
@@ -115,7 +119,7 @@ STEP_SECRETS: dict[str, tuple[str, ...]] = {
     "plan": ("redshift", "bastion", "bastion-host-key", "gcp"),  # a sample of the largest tables' rows
     "validate_restore": ("gcp",),
     "load_schema": ("alloydb", "gcp"),
-    "table_transfer": ("redshift", "bastion", "bastion-host-key", "aws", "alloydb", "gcp"),
+    "table_transfer": ("redshift", "bastion", "bastion-host-key", "aws", "alloydb", "gcp", "sync-config"),
     "report": ("gcp",),
 }
 

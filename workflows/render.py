@@ -19,6 +19,7 @@ def manifests(auth_proxy: str | None = None, images: Images = d.DEFAULT_IMAGES) 
         "workflowtemplate-redshift-to-alloydb.yaml": d.workflow_template(auth_proxy, images).to_yaml(),
         "workflow-redshift-to-alloydb.yaml": d.submittable_workflow().to_yaml(),
         "workflowtemplate-retry-failed.yaml": d.retry_failed_template(auth_proxy, images).to_yaml(),
+        "workflowtemplate-cutover.yaml": d.cutover_template(auth_proxy, images).to_yaml(),
         "workflow-local.yaml": d.local_workflow(auth_proxy=auth_proxy, images=images).to_yaml(),
         "cronworkflow-redshift-to-alloydb.yaml": d.cron_workflow(auth_proxy, images).to_yaml(),
     }

@@ -14,12 +14,20 @@ CLEAR = "\x1b[H\x1b[2J"  # cursor home, erase the screen (ECMA-48)
 
 
 def table_lines(tables: list[TableStatus]) -> list[str]:
+    """One line per table; a run with incrementally synced tables (shared/syncconfig.py) gets the columns mode,
+    watermark and last sync before the error."""
     width = max([len(t.table) for t in tables] + [5])
-    lines = [f"{'table':<{width}}  {'status':<9} {'rows':>12} {'seconds':>8} {'tries':>5}  error"]
+    synced = any(t.sync_mode for t in tables)
+    sync_width = max([len(t.watermark) for t in tables] + [9])
+    sync_head = f"{'mode':<6} {'watermark':<{sync_width}} {'last sync':<25} " if synced else ""
+    lines = [f"{'table':<{width}}  {'status':<9} {'rows':>12} {'seconds':>8} {'tries':>5}  {sync_head}error"]
     for t in tables:
         rows = "" if t.rows is None else f"{t.rows:,}"
         seconds = "" if t.seconds is None else f"{t.seconds:.1f}"
-        lines.append(f"{t.table:<{width}}  {t.status:<9} {rows:>12} {seconds:>8} {t.attempts or '':>5}  {t.error}")
+        mode = t.sync_mode or ("" if t.status == "not_run" else "full")
+        sync = f"{mode:<6} {t.watermark:<{sync_width}} {t.synced_at:<25} " if synced else ""
+        lines.append(f"{t.table:<{width}}  {t.status:<9} {rows:>12} {seconds:>8} {t.attempts or '':>5}  "
+                     f"{sync}{t.error}")
     return lines
 
 

@@ -1,5 +1,5 @@
 """`python -m steps.load_schema --run-id R --section pre-data|post-data [--on-existing refresh|fail|skip|replace]
-[--dropped-in-source keep|drop] [--index-jobs N]`"""
+[--dropped-in-source keep|drop] [--own-pod-min-mb MB] [--concurrency N] [--index-jobs N]`"""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from shared.cli import StepApp, step_boundary
 from shared.log import event
 from shared.objects_report import STEP
 from shared.steprecord import StepRecord
+from steps.load_schema import fanout
 from steps.load_schema.core import load_post_data, load_pre_data
 
 app = StepApp(STEP, help=__doc__)
@@ -44,6 +45,14 @@ def main(
     dropped_in_source: DroppedInSource = typer.Option(
         DroppedInSource.keep, "--dropped-in-source",
         help="pre-data with refresh: tables an earlier r2a run created that the source no longer has"),
+    own_pod_min_mb: float = typer.Option(
+        fanout.OWN_POD_MIN_MB, "--own-pod-min-mb", min=0,
+        help="pre-data: a table of at least this many MB (svv_table_info size) gets a table-transfer pod of its own; "
+             "smaller ones go into batches of about this much work; 0 = a pod for every table (steps/load_schema/"
+             "fanout.py)"),
+    concurrency: int = typer.Option(
+        fanout.CONCURRENCY, "--concurrency", min=1, max=1000,
+        help="pre-data: concurrent table-transfer pods of the run; small databases get at least this many batches"),
     index_jobs: int = typer.Option(
         4, "--index-jobs", min=1, max=64,
         help="post-data: AlloyDB sessions building keys and indexes and running ANALYZE at once (like pgcopydb's "
@@ -58,7 +67,7 @@ def main(
         record = StepRecord(step, result_name)
         if section is Section.pre_data:
             summary = load_pre_data(run_id, step.settings, record.store, record.layout, on_existing.value,
-                                    dropped_in_source is DroppedInSource.drop)
+                                    dropped_in_source is DroppedInSource.drop, own_pod_min_mb, concurrency)
         else:
             summary = load_post_data(run_id, step.settings, record.store, record.layout, index_jobs)
         status = "succeeded" if summary.clean else "partial"

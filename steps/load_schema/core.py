@@ -99,7 +99,8 @@ def _missing_table_result(run_id: str, table: PlannedTable, reason: str, status:
 
 
 def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: RunLayout,
-                  on_existing: str, drop_dropped: bool = False) -> SectionSummary:
+                  on_existing: str, drop_dropped: bool = False, own_pod_min_mb: float = fanout.OWN_POD_MIN_MB,
+                  concurrency: int = fanout.CONCURRENCY) -> SectionSummary:
     phases: list[PhaseTiming] = []
     clock = PhaseClock(phases)
     with clock.phase("read"):
@@ -126,7 +127,7 @@ def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: R
             if report.kind == "table" and report.target_name:
                 reasons[report.target_name] = report.reason or report.status
         table_plan = TablePlan.largest_first(run_id, [t for t in mapped if t.target in present])
-        plan = fanout.plan_fanout([t.to_json() for t in table_plan.tables])
+        plan = fanout.plan_fanout([t.to_json() for t in table_plan.tables], own_pod_min_mb, concurrency)
         document = object_report(run_id, "pre-data", reports, on_existing=on_existing,
                                  dropped_in_source="drop" if drop_dropped else "keep")
         store.write_json(layout.load_report_json, document.to_json())

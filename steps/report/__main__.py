@@ -1,4 +1,4 @@
-"""`python -m steps.report --run-id R [--out DIR] [--list-unfinished]`"""
+"""`python -m steps.report --run-id R [--out DIR] [--list-unfinished | --readiness]`"""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from shared.cli import StepApp, error_line, step_boundary
 from shared.errors import ExitCode
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
+from shared.readiness import READINESS_FILE, readiness_lines, write_readiness
 from shared.results import ErrorInfo, StepResult, to_dict, utc_now
 from steps.report.collect import collect
 from steps.report.core import build_report, read_schema_backups, unfinished_tables, write_report
@@ -30,6 +31,10 @@ def main(
         False, "--list-unfinished",
         help="print (JSON) the planned tables whose latest result is failed or missing, write nothing: the "
              "fan-out list of the retry-failed workflow"),
+    readiness: bool = typer.Option(
+        False, "--readiness",
+        help="after the report, judge cut-over readiness (every table in sync, verified by checksum): print it, "
+             "write report/readiness.json, exit 7 unless ready (the cutover workflow's last step)"),
 ) -> None:
     """Write <run_id>.log, <run_id>.tables, summary.json, report.html and both SQL backups to the run's report/
     folder (and --out). Exit 0 only when every planned table succeeded, 7 otherwise, after writing everything.
@@ -55,7 +60,17 @@ def main(
         outputs = write_report(report, store, layout, out)
         counts = report.summary["planned_counts"]
         record("succeeded", counts, [u for u in outputs if u.startswith("gs://")], None)
-        event("step.finished", all_planned_succeeded=report.all_planned_succeeded, **counts)
+        ready = True
+        if readiness:
+            document = write_readiness(store, layout)
+            for line in readiness_lines(document):
+                print(line, flush=True)
+            ready = document["ready"]
+        event("step.finished", all_planned_succeeded=report.all_planned_succeeded, **counts,
+              **({"ready": ready} if readiness else {}))
+        if not ready and report.all_planned_succeeded:
+            error_line(STEP, f"not ready to cut over; see {layout.report(READINESS_FILE)}")
+            raise typer.Exit(int(ExitCode.TABLES_FAILED))
         if not report.all_planned_succeeded:
             error_line(STEP, f"{report.verdict()}; see {layout.report(run_id + '.tables')}")
             raise typer.Exit(int(ExitCode.TABLES_FAILED))

@@ -188,6 +188,27 @@ def _finished_late(summary: dict[str, Any]) -> str:
                                                         "materialized views refreshed"], body, "") + "</section>")
 
 
+def _synced(summary: dict[str, Any]) -> str:
+    """A run with a sync config: each incrementally synced table's mode, watermark from → to and row changes, and
+    each table loaded in full with the reason."""
+    synced, full = summary.get("synced_tables") or [], summary.get("full_despite_sync_config") or []
+    if not synced and not full:
+        return ""
+    body = [f"<tr>{_cell(s['table'], 'name')}{_cell(s['status'])}{_cell(s['mode'])}"
+            f"{_cell(s['watermark_from'] if s['watermark_from'] is not None else '(whole table)')}"
+            f"{_cell(s['watermark_to'])}{_cell(s['rows_inserted'], 'num')}{_cell(s['rows_updated'], 'num')}"
+            f"{_cell(s['rows_deleted'], 'num')}</tr>" for s in synced]
+    table = _table_html("synced-tables", ["table", "status", "mode", "watermark from", "watermark to",
+                                          "rows inserted", "rows updated", "rows deleted"], body,
+                        "No table is synced incrementally.")
+    reasons = [f"<tr>{_cell(f['table'], 'name')}{_cell(f['reason'], 'err')}</tr>" for f in full]
+    loaded_full = _table_html("full-despite-sync-config", ["table", "loaded in full because"], reasons, "") if full \
+        else ""
+    return ('<section id="sync"><h2>Incremental sync</h2>'
+            '<div class="muted">Tables the sync config names as append or upsert merge the rows whose cursor moved '
+            'past the last watermark; the others are loaded in full.</div>' + table + loaded_full + "</section>")
+
+
 def _changes(summary: dict[str, Any]) -> str:
     """What a run into an existing target did (refresh runs): counts per change, every non-table object created,
     changed or dropped in the source by name (tables: the list's change column and filter)."""
@@ -261,6 +282,7 @@ tables list apply here too.</div>
 <section id="objects"><h2>Objects not migrated</h2>{_not_migrated(inputs, summary)}</section>
 <section id="constraints"><h2>Constraint violations</h2>{_violations(summary)}</section>
 {_changes(summary)}
+{_synced(summary)}
 {_finished_late(summary)}
 {_problems(summary)}
 <section id="tables"><h2>Tables</h2>

@@ -67,6 +67,13 @@ def summarize(inputs: RunInputs, rows: list[TableRow], report_time: datetime,
             for r in sorted(results, key=lambda r: r.table)
             if r.status == "succeeded" and r.rows_source_after is not None and r.rows_source is not None
             and r.rows_source_after != r.rows_source],
+        "synced_tables": [
+            {"table": r.table, "status": r.status, "mode": r.sync_mode, "watermark_from": r.watermark_from,
+             "watermark_to": r.watermark_to, "rows_inserted": r.rows_inserted, "rows_updated": r.rows_updated,
+             "rows_deleted": r.rows_deleted}
+            for r in sorted(results, key=lambda r: r.table) if r.sync_mode],
+        "full_despite_sync_config": [{"table": r.table, "reason": r.sync_note}
+                                     for r in sorted(results, key=lambda r: r.table) if r.sync_note],
         "objects_not_migrated": {
             "total": len(dropped),
             "by_kind": dict(sorted(Counter(o.kind for o in dropped).items())),

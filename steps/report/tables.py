@@ -5,7 +5,11 @@ Rows: the plan (tables.json) in plan order (largest first); then tables with a r
 then tables an earlier r2a run created that the source no longer has ("dropped_in_source", kept in AlloyDB).
 The last column, `change`, says what load_schema did to the table's definition: created, refreshed (kept and
 reloaded), changed (a column added, or a difference that failed it) or dropped_in_source; empty when it did neither
-(e.g. --on-existing skip). New columns only ever go at the end, so readers of the old columns keep working.
+(e.g. --on-existing skip). Then an incremental sync's (steps/table_transfer/sync_load.py): `sync_mode` (append,
+upsert; empty for a full load), `watermark_from` (empty when the whole table was read), `watermark_to`,
+`rows_inserted`, `rows_updated`, `rows_deleted`; then `sync_note`: in a run with a sync config, why a table was
+loaded in full (the config's note, or that the config does not name it). New columns only ever go at the end, so
+readers of the old columns keep working.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from steps.report.collect import NOT_MIGRATED, RunInputs, canonical, result_path
 from steps.report.timefmt import format_seconds, format_ts, parse_ts
 
 COLUMNS = ("table", "target", "status", "started_at", "finished_at", "duration_s", "rows_source", "rows_loaded",
-           "bytes", "attempts", "error", "change")
+           "bytes", "attempts", "error", "change", "sync_mode", "watermark_from", "watermark_to", "rows_inserted",
+           "rows_updated", "rows_deleted", "sync_note")
 STATUSES = ("succeeded", "failed", "skipped", "not_run")
 NO_RESULT = "no result file: the transfer did not run or did not finish"
 
@@ -39,11 +44,20 @@ class TableRow:
     error: str = ""
     phases: list[PhaseTiming] = field(default_factory=list)
     change: str = ""
+    sync_mode: str = ""
+    watermark_from: str = ""
+    watermark_to: str = ""
+    rows_inserted: int | None = None
+    rows_updated: int | None = None
+    rows_deleted: int | None = None
+    sync_note: str = ""
 
     def cells(self) -> list[str]:
         return [self.table, self.target, self.status, self.started_at, self.finished_at,
                 format_seconds(self.duration_s), _count(self.rows_source), _count(self.rows_loaded),
-                _count(self.bytes), _count(self.attempts), self.error, self.change]
+                _count(self.bytes), _count(self.attempts), self.error, self.change, self.sync_mode,
+                self.watermark_from, self.watermark_to, _count(self.rows_inserted), _count(self.rows_updated),
+                _count(self.rows_deleted), self.sync_note]
 
 
 def _count(value: int | None) -> str:
@@ -73,7 +87,10 @@ def row_from_result(result: TableResult, planned: bool, target: str = "") -> Tab
         planned=planned, started_at=format_ts(parse_ts(result.started_at)),
         finished_at=format_ts(parse_ts(result.finished_at)), duration_s=result.duration_s,
         rows_source=result.rows_source, rows_loaded=result.rows_loaded, bytes=result.bytes_compressed,
-        attempts=len(result.attempts), error=error_text(result), phases=list(result.phases))
+        attempts=len(result.attempts), error=error_text(result), phases=list(result.phases),
+        sync_mode=result.sync_mode or "", watermark_from=result.watermark_from or "",
+        watermark_to=result.watermark_to or "", rows_inserted=result.rows_inserted, rows_updated=result.rows_updated,
+        rows_deleted=result.rows_deleted, sync_note=result.sync_note or "")
 
 
 def build_rows(inputs: RunInputs) -> list[TableRow]:

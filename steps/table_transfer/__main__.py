@@ -17,6 +17,7 @@ from shared.identifiers import parse_table_ref
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import TableResult
+from shared.syncconfig import read_config
 from steps.table_transfer.core import (
     STEP,
     TransferContext,
@@ -82,6 +83,9 @@ def main(
                                        help="after success delete staged files: s3,gcs"),
     verify: Verify = typer.Option("count", "--verify", help="count, or checksum (per-column aggregates too)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the statements and folders; change nothing"),
+    sync_config: str | None = typer.Option(None, "--sync-config",
+                                           help="sync config (gs://, s3:// or a file): tables synced incrementally "
+                                                "(shared/syncconfig.py); every other table is loaded in full"),
 ) -> None:
     """Move one table (or a batch) from Redshift to AlloyDB, verified, and write results/<table>.json."""
     with step_boundary(STEP, run_id) as step:
@@ -91,7 +95,8 @@ def main(
         options = TransferOptions(data_format.value, compression.value, parallel_parts, max_file_size,
                                   parse_cleanup(cleanup), verify.value, dry_run, load_sessions,
                                   rename_switch_mb=rename_switch_mb)
-        ctx = TransferContext(run_id, step.settings, store, layout, options)
+        sync = read_config(sync_config, store) if sync_config else None
+        ctx = TransferContext(run_id, step.settings, store, layout, options, sync)
         single = parse_table_ref(table) if table is not None and batch is None else None
         written: list[TableResult] = []
 

@@ -38,6 +38,7 @@ from shared.results import (
 from shared.retry import DEFAULT_POLICY, RetryPolicy, is_transient, retry_call
 from shared.runlock import exclusive
 from shared.staging import abandon_load
+from shared.syncconfig import FULL, SyncConfig
 from steps.table_transfer.background import BackgroundUnload, UnloadOutcome
 from steps.table_transfer.copy import CopiedPart, staged_url
 from steps.table_transfer.load import (
@@ -54,6 +55,7 @@ from steps.table_transfer.plan import TableSpec, TransferOptions
 from steps.table_transfer.resume import LoadPlan, empty_target, plan_load
 from steps.table_transfer.source_state import count_now
 from steps.table_transfer.switch import SourceFacts, verify_and_switch
+from steps.table_transfer.sync_load import SyncNotUsable, sync_table
 from steps.table_transfer.unload import Manifest, authorization_clause, select_statement, unload_statement
 from steps.table_transfer.verify import checksum_aggregates
 
@@ -68,6 +70,7 @@ class TransferContext:
     store: ObjectStore
     layout: RunLayout
     options: TransferOptions
+    sync: SyncConfig | None = None  # --sync-config: tables synced incrementally (sync_load.py); others full
 
 
 def _previous_result(ctx: TransferContext, source: TableRef) -> TableResult | None:
@@ -146,7 +149,18 @@ def _transfer_table(ctx: TransferContext, spec: TableSpec) -> TableResult:
         with table_context(str(spec.source)):
             claim_attempt(ctx, spec.source, attempt.number)
             event("table.started", attempt=attempt.number)
-            _transfer(ctx, spec, attempt.number, result)
+            sync = ctx.sync.for_table(str(spec.source)) if ctx.sync else None
+            if sync is not None and sync.mode != FULL:
+                try:
+                    sync_table(ctx, spec, sync, attempt.number, result)
+                except SyncNotUsable as unusable:
+                    result.sync_mode, result.sync_note = None, f"loaded in full: {unusable.reason[:400]}"
+                    event("sync.not_usable", mode=sync.mode, reason=unusable.reason)
+                    _transfer(ctx, spec, attempt.number, result)
+            else:
+                if ctx.sync is not None:
+                    result.sync_note = ctx.sync.full_reason(str(spec.source))
+                _transfer(ctx, spec, attempt.number, result)
         result.status = attempt.status = "succeeded"
     except BaseException as exc:  # recorded, then re-raised if it is not an ordinary failure (SIGTERM, ^C)
         error = exc.error if isinstance(exc, UpstreamFailed) else exc

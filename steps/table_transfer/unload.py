@@ -58,9 +58,12 @@ def redshift_literal(value: str) -> sql.SQL:
     return sql.SQL("'" + value.replace("\\", "\\\\").replace("'", "''") + "'")
 
 
-def select_statement(spec: TableSpec) -> sql.Composed:
+def select_statement(spec: TableSpec, where: sql.Composable | None = None) -> sql.Composed:
+    """The plan's select list; `where` (an incremental sync's cursor window, steps/table_transfer/sync_load.py)
+    restricts the rows."""
     expressions = [sql.SQL(column.select_expression()) for column in spec.columns]
-    return sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(expressions), spec.source.sql())
+    statement = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(expressions), spec.source.sql())
+    return statement if where is None else sql.SQL("{} WHERE {}").format(statement, where)
 
 
 def authorization_clause(settings: Settings) -> sql.Composed:
@@ -90,8 +93,8 @@ def serial_unload(spec: TableSpec, options: TransferOptions) -> bool:
 
 
 def unload_statement(conn, spec: TableSpec, options: TransferOptions, prefix: str,
-                     authorization: sql.Composable) -> sql.Composed:
-    select_text = select_statement(spec).as_string(conn)
+                     authorization: sql.Composable, where: sql.Composable | None = None) -> sql.Composed:
+    select_text = select_statement(spec, where).as_string(conn)
     clauses = [sql.SQL("UNLOAD ({}) TO {}").format(redshift_literal(select_text), redshift_literal(prefix)),
                authorization, sql.SQL("MANIFEST VERBOSE")]
     if options.format == "csv":

@@ -62,7 +62,17 @@ def test_fanout_bench_moves_every_table_through_run_local_and_compares_with_the_
     assert value["tables"] == len(made) == value["tables verified (succeeded, every row)"]
     assert value["tiny tables (at most 200 rows)"] == sum(1 for count in made if count <= TINY_MAX_ROWS)
     assert value["data (unloaded text)"] >= sum(made) * ROW_BYTES / 2**20 * 0.5  # the big tables arrived
-    assert value["run-local pods: single tables"] + value["run-local pods: batches"] >= 1
+    # no table reaches own-pod-min-mb (steps/load_schema/fanout.py): two batches fill the concurrent transfers
+    assert value["run-local pods: single tables"] == 0 and value["run-local pods: batches"] == 2
+    assert value["old way: tables at a time"] == SMOKE.old_way_jobs == 2
+    old_cpu = value["old way CPU per table, all (its process, psql and the services)"]
+    r2a_cpu = value["r2a CPU per table, all (the DAG's step processes and the services)"]
+    assert old_cpu > value["old way CPU per table: Redshift emulator"] > 0 and r2a_cpu > 0
+    assert math.isclose(value["ratio CPU per table old/r2a (the ceiling of the ratio when CPU-bound)"],
+                        old_cpu / r2a_cpu, rel_tol=0.01, abs_tol=0.002)
+    services = sum(v for m, v in value.items() if m.startswith("CPU per table during the fan-out: "))
+    assert math.isclose(value["ratio CPU per table old/r2a's services alone (the ceiling if r2a's processes cost "
+                              "nothing)"], old_cpu / services, rel_tol=0.01, abs_tol=0.002)
     assert 0 < value["r2a table-transfer fan-out"] < value["r2a whole DAG (schema steps, fan-out, post-data, report)"]
     assert value["old way loop"] > 0 and value["old way per table: unload"] > 0
     ratio = rows["ratio tables per minute r2a/old"]

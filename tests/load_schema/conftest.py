@@ -33,6 +33,13 @@ def folder(alloydb) -> RunFolder:
                      environ)
 
 
+def fanout_tables(folder: RunFolder, items: list[str]) -> list[str]:
+    """The tables of pre-data's fan-out list in its order, each batch's tables (batches/<id>.json) in place of its
+    id (steps/load_schema/fanout.py: tables below own-pod-min-mb share batches)."""
+    return [table for item in items for table in
+            (folder.json(f"batches/{item}.json")["tables"] if item.startswith("batch-") else [item])]
+
+
 def query(dsn: str, statement: str, params=None) -> list[tuple]:
     conn = psycopg2.connect(dsn)
     try:

@@ -1,9 +1,10 @@
-"""Fan-out plans for big catalogs: limits on items and bytes, big tables alone, every table exactly once."""
+"""Fan-out plans: a pod of its own only for a table whose transfer dominates a pod's start, batches of about that
+much work otherwise (but enough to fill the concurrent transfers), limits on items and bytes, every table once."""
 
 import json
 import random
 
-from steps.load_schema.fanout import ALONE_LARGEST, MAX_ITEMS, plan_fanout
+from steps.load_schema.fanout import CONCURRENCY, MAX_ITEMS, OWN_POD_MIN_MB, TABLE_OVERHEAD_MB, plan_fanout
 from steps.load_schema.tables import largest_first
 
 
@@ -16,9 +17,18 @@ def synthetic(count: int, name=lambda i: f"s{i % 7}.t{i:05d}", seed: int = 7) ->
     return largest_first(tables)
 
 
+def tiny(count: int, size_mb: float = 0.0) -> list[dict]:
+    return largest_first([{"table": f"s.t{i:05d}", "size_mb": size_mb, "estimated_rows": 10} for i in range(count)])
+
+
 def members(plan) -> list[str]:
     alone = [item for item in plan.items if not item.startswith("batch-")]
     return alone + [table for batch in plan.batches.values() for table in batch]
+
+
+def loads(plan, tables) -> list[float]:
+    sizes = {t["table"]: t["size_mb"] for t in tables}
+    return [sum(sizes[m] + TABLE_OVERHEAD_MB for m in batch) for batch in plan.batches.values()]
 
 
 def test_five_thousand_tables():
@@ -29,13 +39,51 @@ def test_five_thousand_tables():
     assert sorted(members(plan)) == sorted(t["table"] for t in tables)  # each exactly once
     gigabyte = [t["table"] for t in tables if t["size_mb"] >= 1024]
     assert len(gigabyte) == 100 and set(gigabyte) <= set(plan.items)
-    assert plan.items[:ALONE_LARGEST] == [t["table"] for t in tables[:ALONE_LARGEST]]  # largest first
+    alone = [item for item in plan.items if not item.startswith("batch-")]
+    assert alone == [t["table"] for t in tables[:len(alone)]]  # largest first
+    assert len(alone) == MAX_ITEMS // 2  # ~800 tables reach 256 MB: half the items stand alone, the rest batch
     batch_ids = [item for item in plan.items if item.startswith("batch-")]
-    assert batch_ids == sorted(plan.batches) and batch_ids[0] == "batch-0001"
+    assert batch_ids == sorted(plan.batches) and batch_ids[0] == "batch-0001" and len(batch_ids) == MAX_ITEMS // 2
     sizes = {t["table"]: t["size_mb"] for t in tables}
-    loads = [sum(sizes[m] + 8 for m in batch) for batch in plan.batches.values()]
-    assert max(loads) - min(loads) <= max(sizes[m] for b in plan.batches.values() for m in b) + 8  # balanced
+    batch_loads = loads(plan, tables)
+    assert max(batch_loads) - min(batch_loads) <= max(sizes[m] for b in plan.batches.values() for m in b) + 8
     assert json.loads(plan.to_json()) == plan.items
+
+
+def test_small_tables_never_stand_alone_and_batches_hold_about_a_pods_worth():
+    tables = largest_first([{"table": f"s.t{i:04d}", "size_mb": float(i % 200), "estimated_rows": i}
+                            for i in range(1000)])  # 0 … 199 MB: none reaches 256 MB
+    plan = plan_fanout(tables)
+    assert plan.items == sorted(plan.batches)  # no table alone, however many are among the largest
+    work = sum(t["size_mb"] + TABLE_OVERHEAD_MB for t in tables)
+    assert len(plan.batches) == -(-work // OWN_POD_MIN_MB)  # about 256 MB of work per pod
+    assert max(loads(plan, tables)) <= OWN_POD_MIN_MB + 199 + TABLE_OVERHEAD_MB
+    assert sorted(members(plan)) == sorted(t["table"] for t in tables)
+
+
+def test_a_thousand_tiny_tables_make_a_few_batches_not_hundreds_of_pods():
+    plan = plan_fanout(tiny(1000))
+    assert len(plan.items) == 1000 * TABLE_OVERHEAD_MB // OWN_POD_MIN_MB + 1 == 32  # 8,000 MB of overhead / 256
+    assert {len(b) for b in plan.batches.values()} == {31, 32}
+
+
+def test_a_few_small_tables_still_fill_the_concurrent_transfers():
+    plan = plan_fanout(tiny(60))
+    assert len(plan.batches) == CONCURRENCY and plan.items == sorted(plan.batches)
+    assert {len(b) for b in plan.batches.values()} == {7, 8}
+    few = plan_fanout(tiny(12))  # fewer than MIN_TABLES_PER_BATCH per transfer: fewer batches, of five or more
+    assert len(few.batches) == 3 and min(len(b) for b in few.batches.values()) >= 4
+    assert len(plan_fanout(tiny(60), concurrency=2).batches) == 2
+
+
+def test_the_threshold_is_a_parameter():
+    tables = largest_first([{"table": f"s.t{i}", "size_mb": size, "estimated_rows": 1}
+                            for i, size in enumerate([300, 120, 50, 1, 1, 1])])
+    assert plan_fanout(tables).items == ["s.t0", "batch-0001"]  # 213 MB of work: one batch
+    assert plan_fanout(tables, own_pod_min_mb=100).items[:2] == ["s.t0", "s.t1"]
+    assert plan_fanout(tables, own_pod_min_mb=1024).items[0] == "batch-0001"
+    every = plan_fanout(tables, own_pod_min_mb=0)  # 0: a pod for every table, even an empty one
+    assert every.items == [t["table"] for t in tables] and every.batches == {}
 
 
 def test_thousands_of_big_tables_still_fit_the_item_limit():
@@ -51,20 +99,13 @@ def test_long_quoted_names_shrink_the_alone_part_to_stay_under_128_kb():
     tables = synthetic(5000, name=long_name)
     plan = plan_fanout(tables)
     assert len(plan.to_json().encode()) < 128 * 1024
-    assert len([i for i in plan.items if not i.startswith("batch-")]) < ALONE_LARGEST
+    assert len([i for i in plan.items if not i.startswith("batch-")]) < MAX_ITEMS // 2
     assert sorted(members(plan)) == sorted(t["table"] for t in tables)
 
 
-def test_few_tables_all_alone_and_none_at_all():
-    tables = synthetic(12)
+def test_big_tables_alone_and_none_at_all():
+    tables = largest_first([{"table": f"s.t{i}", "size_mb": 256 + i, "estimated_rows": 1} for i in range(12)])
     plan = plan_fanout(tables)
     assert plan.items == [t["table"] for t in tables] and plan.batches == {}
     empty = plan_fanout([])
     assert empty.items == [] and empty.to_json() == "[]"
-
-
-def test_small_rest_gets_batches_of_at_least_five():
-    tables = synthetic(230)
-    plan = plan_fanout(tables)
-    assert len(plan.items) == 200 + 6  # 30 small tables in ceil(30 / 5) batches
-    assert sorted(len(b) for b in plan.batches.values()) == [5] * 6

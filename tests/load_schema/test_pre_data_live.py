@@ -54,8 +54,9 @@ def test_objects_tables_and_fanout(folder, alloydb):
     assert orders["columns"][2] == {"source": "amount", "target": "amount", "unload_expression": '"amount"',
                                     "target_type": "numeric(12,2)", "source_type": "numeric(12,2)", "nullable": True}
 
-    # Three tables: all among the 200 largest, so each is its own item; stdout is exactly the list.
-    assert json.loads(done.stdout) == ["shop.orders", "shop.customers", "shop.items"]
+    # shop.orders (2 GB) reaches own-pod-min-mb and is its own item; the two small ones share a batch (fanout.py).
+    assert json.loads(done.stdout) == ["shop.orders", "batch-0001"]
+    assert folder.json("batches/batch-0001.json")["tables"] == ["shop.customers", "shop.items"]
     assert Fanout.from_json(folder.json("fanout.json"), "fanout.json").items == tuple(json.loads(done.stdout))
 
     failed = folder.json("results/shop.places.json")
@@ -212,13 +213,13 @@ def test_batches_are_written_and_stale_ones_removed(folder, alloydb):
             for i in range(count)))
         folder.put("name_map.json", json.dumps({"tables": [
             {"source": {"schema": "shop", "name": f"t{i:03d}"}, "target": {"schema": "shop", "name": f"t{i:03d}"},
-             "size_mb": 1000 - i, "estimated_rows": 1, "columns": [{"source": "x", "target": "x"}]}
+             "size_mb": 1000 - i if i < 200 else 0, "estimated_rows": 1, "columns": [{"source": "x", "target": "x"}]}
             for i in range(count)]}))
         done = pre_data(folder, *flags)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
-    items = run(230)
+    items = run(230)  # 200 tables of 801 MB or more alone (own-pod-min-mb 256); 30 empty ones fill 6 of 8 batches
     assert items[:200] == [f"shop.t{i:03d}" for i in range(200)]
     assert items[200:] == [f"batch-{n:04d}" for n in range(1, 7)]
     batch = folder.json("batches/batch-0001.json")

@@ -117,6 +117,11 @@ EXPECTED_TABLES = [
     T.join(["public.geo_shapes", "public.geo_shapes", "skipped", "", "", "", "", "", "", "",
             "unsupported in rewrite_ddl: column shape: GEOGRAPHY is not supported", ""]),
 ]
+SYNC_COLUMNS = ["sync_mode", "watermark_from", "watermark_to", "rows_inserted", "rows_updated", "rows_deleted",
+                "sync_note"]
+# the sync columns come after `change`; no table of the sample is synced incrementally
+EXPECTED_TABLES = [EXPECTED_TABLES[0] + T + T.join(SYNC_COLUMNS)] + [line + T * len(SYNC_COLUMNS)
+                                                                    for line in EXPECTED_TABLES[1:]]
 
 
 def expected_log(report_time: str = REPORT_TIME) -> list[str]:

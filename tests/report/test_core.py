@@ -124,6 +124,45 @@ def test_html_escapes_names_and_errors():
     assert "&lt;script&gt;alert(1)" in html
 
 
+def test_an_incremental_sync_shows_its_mode_watermarks_and_row_changes_in_the_last_columns():
+    documents = sample.documents()
+    documents["results/public.sales.json"].update(sync_mode="upsert", watermark_from="2024-01-01 00:00:00",
+                                                  watermark_to="2024-01-02 00:00:00", rows_inserted=5,
+                                                  rows_updated=2, rows_deleted=0)
+    rows = {line.split("\t")[0]: line.split("\t") for line in lines(report_of(documents), f"{sample.RUN_ID}.tables")}
+    assert rows["public.sales"][12:] == ["upsert", "2024-01-01 00:00:00", "2024-01-02 00:00:00", "5", "2", "0", ""]
+    assert rows["public.sales"][:12] == sample.EXPECTED_TABLES[1].split("\t")[:12]
+    assert rows["public.customers"][12:] == [""] * 7
+    assert json.loads(report_of(documents).files["summary.json"])["synced_tables"] == [
+        {"table": "public.sales", "status": "succeeded", "mode": "upsert", "watermark_from": "2024-01-01 00:00:00",
+         "watermark_to": "2024-01-02 00:00:00", "rows_inserted": 5, "rows_updated": 2, "rows_deleted": 0}]
+
+
+def test_report_html_has_an_incremental_sync_section_only_when_the_run_synced():
+    assert 'id="sync"' not in report_of(sample.documents()).files["report.html"].decode()
+    documents = sample.documents()
+    documents["results/public.sales.json"].update(sync_mode="append", watermark_from="41", watermark_to="<b>57",
+                                                  rows_inserted=16, rows_updated=0, rows_deleted=0)
+    documents["results/public.customers.json"]["sync_note"] = "not named in the sync config"
+    html = report_of(documents).files["report.html"].decode()
+    section = html[html.index('<section id="sync">'):]
+    section = section[:section.index("</section>")]
+    synced = section[section.index('id="synced-tables"'):section.index('id="full-despite-sync-config"')]
+    assert [cell.split(">", 1)[1].split("</td>")[0] for cell in synced.split("<td")[1:]] == [
+        "public.sales", "succeeded", "append", "41", "&lt;b&gt;57", "16", "0", "0"]
+    assert "public.customers" in section and "not named in the sync config" in section
+
+
+def test_a_table_loaded_in_full_by_a_run_with_a_sync_config_says_why():
+    documents = sample.documents()
+    documents["results/public.customers.json"]["sync_note"] = "stays full: no identity or timestamp\tcolumn"
+    report = report_of(documents)
+    rows = {line.split("\t")[0]: line.split("\t") for line in lines(report, f"{sample.RUN_ID}.tables")}
+    assert rows["public.customers"][12:] == ["", "", "", "", "", "", "stays full: no identity or timestamp column"]
+    assert json.loads(report.files["summary.json"])["full_despite_sync_config"] == [
+        {"table": "public.customers", "reason": "stays full: no identity or timestamp\tcolumn"}]
+
+
 def test_a_source_changed_during_the_run_is_noted_on_its_succeeded_table():
     documents = sample.documents()
     documents["results/public.sales.json"]["rows_source_after"] = 1007  # other sessions inserted 7 rows meanwhile
@@ -193,8 +232,8 @@ def test_a_refresh_run_says_per_table_and_object_what_changed():
          "reason": "no longer in the source; kept in AlloyDB as r2a run r1 left it"}]
     report = report_of(documents)
     rows = {line.split("\t")[0]: line.split("\t") for line in lines(report, f"{sample.RUN_ID}.tables")}
-    assert rows["table"][-1] == "change" and len(rows["table"]) == 12  # the new column is the last one
-    assert {name: row[-1] for name, row in rows.items() if name != "table"} == {
+    assert rows["table"][11] == "change" and rows["table"][12:] == sample.SYNC_COLUMNS  # new columns go at the end
+    assert {name: row[11] for name, row in rows.items() if name != "table"} == {
         "public.sales": "refreshed", "public.customers": "changed", "public.events": "created", "public.ghost": "",
         'public."Odd Name"': "", "public.bad_defaults": "", "public.geo_shapes": "",
         "public.legacy": "dropped_in_source"}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -185,3 +187,12 @@ def test_column_spec_leaves_non_bare_expressions_alone():
 def test_small_tables_are_unloaded_serially_unless_loaded_by_several_sessions(estimated_rows, load_sessions, serial):
     spec = table_spec({**ENTRY, "estimated_rows": estimated_rows}, "x")
     assert serial_unload(spec, TransferOptions(load_sessions=load_sessions)) is serial
+
+
+def test_a_pod_starts_without_the_post_data_parsers():
+    """sqlglot and pglast are most of the step's own import time (fanout_bench, "start-up of a step process"); a
+    pod needs them only for a table loaded after post-data ran (shared/finishing.py imports them there)."""
+    probe = ("import sys, steps.table_transfer.__main__; "
+             "print(sorted(m for m in ('sqlglot', 'pglast', 'shared.postdata', 'shared.constraints') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

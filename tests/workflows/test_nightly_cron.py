@@ -115,10 +115,12 @@ def totals(conn, schema: str, doubled: bool = False) -> list[tuple]:
 
 
 def table_changes(store: ObjectStore, layout: RunLayout) -> dict[str, str]:
-    """The .tables file's last column ("change") by table."""
+    """The .tables file's "change" column by table: the column after the original eleven (the sync columns come
+    after it, so readers of the older layout keep theirs)."""
     lines = store.read_text(layout.report(f"{layout.run_id}.tables")).splitlines()
-    assert lines[0].split("\t")[-1] == "change"
-    return {line.split("\t")[0]: line.split("\t")[-1] for line in lines[1:]}
+    header = lines[0].split("\t")
+    assert header.index("change") == 11
+    return {line.split("\t")[0]: line.split("\t")[11] for line in lines[1:]}
 
 
 def test_three_nights_with_source_changes_in_between(devstack, source, fresh_db, tmp_path):

@@ -24,7 +24,7 @@ MANIFESTS = [p for p in sorted(RENDERED_DIR.glob("*.yaml")) if _pod_templates(p)
 
 def test_the_manifests_with_pod_templates_are_all_checked():
     assert {p.name for p in MANIFESTS} >= {"workflowtemplate-redshift-to-alloydb.yaml", "workflow-local.yaml",
-                                           "workflowtemplate-retry-failed.yaml",
+                                           "workflowtemplate-retry-failed.yaml", "workflowtemplate-cutover.yaml",
                                            "cronworkflow-redshift-to-alloydb.yaml"}
 
 

@@ -25,12 +25,13 @@ def run(devstack_environ):
     return layout, store
 
 
-def _write(layout, store, table: TableRef, status: str, rows: int | None = None, error: str | None = None):
+def _write(layout, store, table: TableRef, status: str, rows: int | None = None, error: str | None = None,
+           **sync):
     failure = ErrorInfo("SourceError", error, 4, False) if error else None
     attempt = Attempt(number=1, started_at=utc_now(), finished_at=utc_now(), status=status, error=failure)
     record = TableResult(run_id=layout.run_id, table=str(table), target=str(table), status=status,
-                         started_at=utc_now(), finished_at=utc_now(), duration_s=12.5, attempts=[attempt],
-                         rows_loaded=rows, error=failure)
+                         started_at=utc_now(), finished_at="2026-01-02T03:04:05Z", duration_s=12.5, attempts=[attempt],
+                         rows_loaded=rows, error=failure, **sync)
     store.write_json(layout.result(table), to_dict(record))
 
 
@@ -54,6 +55,22 @@ def test_status_shows_each_planned_table_and_exits_7_until_all_succeeded(run, de
     done = CliRunner().invoke(app, ["status", "--run-id", layout.run_id], env=devstack_environ)
     assert done.exit_code == 0, done.output
     assert done.output.strip().splitlines()[-1] == "3 tables: 3 succeeded"
+
+
+def test_status_shows_mode_watermark_and_last_sync_of_incrementally_synced_tables(run, devstack_environ):
+    layout, store = run
+    orders, lines, people = PLANNED
+    _write(layout, store, orders, "succeeded", rows=5, sync_mode="upsert", watermark_from="2024-01-01 00:00:00",
+           watermark_to="2024-01-02 00:00:00")
+    _write(layout, store, lines, "failed", error="row counts differ", sync_mode="append", watermark_from="41",
+           watermark_to=None, synced_before="2026-01-01T03:00:00Z")
+    done = CliRunner().invoke(app, ["status", "--run-id", layout.run_id], env=devstack_environ)
+    output = done.output.splitlines()
+    assert output[0].split()[5:] == ["mode", "watermark", "last", "sync", "error"]
+    assert output[1].split()[5:] == ["upsert", "2024-01-02", "00:00:00", "2026-01-02T03:04:05Z"]
+    # a failed sync left the watermark where it was: the last successful sync is the one before this run
+    assert [line for line in output if line.startswith('sales."order lines"')][0].split()[5:9] == \
+        ["append", "41", "2026-01-01T03:00:00Z", "row"]
 
 
 def test_status_of_an_unknown_run_or_a_bad_run_id_is_one_line(devstack_environ):

@@ -62,12 +62,27 @@ def test_dry_run_prints_the_workflow_with_the_parameters_filled_in():
     assert parameters["run-id"].startswith("sales_")
 
 
-@pytest.mark.parametrize("command", [["submit"], ["retry-failed", "--run-id", "sales_20260101_000000"]])
+@pytest.mark.parametrize("command", [["submit"], ["retry-failed", "--run-id", "sales_20260101_000000"], ["cutover"]])
 def test_a_parameter_the_template_does_not_declare_is_refused_before_submitting(refusing_server, command):
     done = CliRunner().invoke(app, [*command, "-p", "databse=sales"], env={"ARGO_SERVER": refusing_server})
     assert done.exit_code == 3
     lines = done.output.strip().splitlines()
     assert len(lines) == 1 and "unknown parameter(s)" in lines[0] and "databse" in lines[0], done.output
+    assert _RefusingArgoServer.requests == 0
+
+
+def test_cutover_submits_the_cutover_template_which_always_verifies_by_checksum(refusing_server):
+    done = CliRunner().invoke(app, ["cutover", "--dry-run", "-p", "database=sales", "-p", "sync-config=gs://b/s.yaml"],
+                              env={"ARGO_SERVER": ""})
+    assert done.exit_code == 0, done.output
+    spec = yaml.safe_load(done.output)["spec"]
+    assert spec["workflowTemplateRef"] == {"name": "cutover"}
+    parameters = {p["name"]: p["value"] for p in spec["arguments"]["parameters"]}
+    assert parameters["sync-config"] == "gs://b/s.yaml" and parameters["run-id"].startswith("sales_")
+    # verification and the dry run are the template's, not the caller's: refused before anything is sent
+    for fixed in ("verify=count", "dry-run=true"):
+        refused = CliRunner().invoke(app, ["cutover", "-p", fixed], env={"ARGO_SERVER": refusing_server})
+        assert refused.exit_code == 3 and "unknown parameter(s) for cutover" in refused.output, refused.output
     assert _RefusingArgoServer.requests == 0
 
 

@@ -1,0 +1,139 @@
+"""Cut-over readiness of a finished run: is every table in sync, and what is not migrated. Judged by `r2a readiness
+--run-id R` and by the report step of the cutover WorkflowTemplate (`python -m steps.report --readiness`).
+
+A table is in sync (✓) when its transfer succeeded and was verified by checksum (`--verify checksum`: for an
+incrementally synced table the whole table's per-column aggregates, steps/table_transfer/sync_load.py), else ✗ with
+the reason. Its lag at the start of the run is how long before the run's transfer its previous sync had committed
+(`synced_before` in its result; none for a table reloaded in full). The objects not migrated come from the run's
+summary.json. Post-data (keys, indexes, the identity reseed) must have finished: its steps/ record succeeded, or is
+partial (some objects failed, which the objects not migrated count). The run is ready when every planned table is ✓
+and post-data finished. Written to report/readiness.json and printed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from shared import stepnames
+from shared.documents.tables import TablePlan
+from shared.errors import BadInputError
+from shared.objectstore import ObjectStore, RunLayout, json_document
+
+READINESS_FILE = "readiness.json"  # in the run's report/ folder
+POST_DATA_RECORD = f"{stepnames.LOAD_SCHEMA}_post_data"  # steps/load_schema/__main__.py's result name
+POST_DATA_FINISHED = ("succeeded", "partial")
+
+
+@dataclass(frozen=True)
+class TableReadiness:
+    table: str
+    in_sync: bool
+    reason: str  # why not in sync; empty when it is
+    mode: str  # full, append, upsert
+    watermark: str | None
+    lag_at_start_s: float | None
+
+
+def _seconds_between(earlier: str | None, later: str | None) -> float | None:
+    if not earlier or not later:
+        return None
+    try:
+        start = datetime.fromisoformat(earlier.replace("Z", "+00:00"))
+        end = datetime.fromisoformat(later.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return round((end - start).total_seconds(), 1)
+
+
+def run_results(store: ObjectStore, layout: RunLayout) -> tuple[list[str], dict[str, dict]]:
+    """The run's tables (the plan's, in its order, then those with a result outside it) and their result documents."""
+    plan_url = layout.tables_json
+    results = {}
+    urls = [info.url for info in store.list(layout.results_prefix) if info.url.endswith(".json")]
+    for url, data in store.read_many(urls):
+        document = json_document(url, data) if data is not None else None
+        if isinstance(document, dict) and document.get("table"):
+            results[document["table"]] = document
+    has_plan = store.exists(plan_url)
+    if not results and not has_plan:
+        raise BadInputError(f"run {layout.run_id} not found: no tables.json and no results under {layout.root}",
+                            "Check --run-id, R2A_GCS_BUCKET and R2A_GCS_PREFIX")
+    planned = []
+    if has_plan:
+        planned = [table.table for table in TablePlan.read(store, plan_url).tables]
+    return planned + sorted(set(results) - set(planned)), results
+
+
+def table_readiness(table: str, result: dict | None) -> TableReadiness:
+    if result is None:
+        return TableReadiness(table, False, "no result: the transfer did not run", "", None, None)
+    mode = result.get("sync_mode") or "full"
+    watermark = result.get("watermark_to") if result.get("status") == "succeeded" else result.get("watermark_from")
+    lag = _seconds_between(result.get("synced_before"), result.get("started_at"))
+    if result.get("status") != "succeeded":
+        error = result.get("error") or {}
+        reason = f"{result.get('status')}: {error.get('message', '') if isinstance(error, dict) else error}"
+        return TableReadiness(table, False, reason[:500], mode, watermark, lag)
+    if result.get("checksum_match") is not True:
+        return TableReadiness(table, False, "not verified by checksum (run with -p verify=checksum)", mode,
+                              watermark, lag)
+    return TableReadiness(table, True, "", mode, watermark, lag)
+
+
+def post_data_state(store: ObjectStore, layout: RunLayout) -> dict[str, str]:
+    """post-data's status in this run (not_run without a record) and its error message."""
+    url = layout.step_result(POST_DATA_RECORD)
+    record = store.read_json(url) if store.exists(url) else None
+    if not isinstance(record, dict):
+        return {"status": "not_run", "error": ""}
+    error = record.get("error") or {}
+    return {"status": str(record.get("status")), "error": str(error.get("message", "") if isinstance(error, dict)
+                                                               else error)[:500]}
+
+
+def readiness(store: ObjectStore, layout: RunLayout) -> dict[str, Any]:
+    """The readiness document of a run: tables (plan order), post-data, objects not migrated, ready."""
+    planned, results = run_results(store, layout)
+    tables = [table_readiness(name, results.get(name)) for name in planned]
+    summary_url = layout.report("summary.json")
+    not_migrated: dict[str, Any] = {"total": None, "by_kind": {}}
+    if store.exists(summary_url):
+        summary = store.read_json(summary_url)
+        if isinstance(summary, dict) and isinstance(summary.get("objects_not_migrated"), dict):
+            found = summary["objects_not_migrated"]
+            not_migrated = {"total": found.get("total"), "by_kind": found.get("by_kind") or {}}
+    post_data = post_data_state(store, layout)
+    ready = bool(tables) and all(t.in_sync for t in tables) and post_data["status"] in POST_DATA_FINISHED
+    return {"run_id": layout.run_id, "ready": ready, "tables": [asdict(t) for t in tables], "post_data": post_data,
+            "objects_not_migrated": not_migrated}
+
+
+def write_readiness(store: ObjectStore, layout: RunLayout) -> dict[str, Any]:
+    """Judge the run and write report/readiness.json; returns the document."""
+    document = readiness(store, layout)
+    store.write_json(layout.report(READINESS_FILE), document)
+    return document
+
+
+def readiness_lines(document: dict[str, Any]) -> list[str]:
+    tables = document["tables"]
+    width = max([len(t["table"]) for t in tables] + [5])
+    lines = [f"   {'table':<{width}}  {'mode':<6} {'watermark':<26} {'lag at start':>12}  reason"]
+    for t in tables:
+        lag = "" if t["lag_at_start_s"] is None else f"{t['lag_at_start_s']:.0f} s"
+        lines.append(f"{'✓' if t['in_sync'] else '✗'}  {t['table']:<{width}}  {t['mode']:<6} "
+                     f"{t['watermark'] or '':<26} {lag:>12}  {t['reason']}")
+    post_data = document["post_data"]
+    lines.append(f"post-data (keys, indexes, identity reseed): {post_data['status']}"
+                 + (f": {post_data['error']}" if post_data["error"] else ""))
+    missing = document["objects_not_migrated"]
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(missing["by_kind"].items()))
+    lines.append(f"objects not migrated: {missing['total'] if missing['total'] is not None else 'unknown (no summary.json)'}"
+                 + (f" ({kinds})" if kinds else ""))
+    in_sync = sum(t["in_sync"] for t in tables)
+    unfinished = "" if post_data["status"] in POST_DATA_FINISHED else f", post-data {post_data['status']}"
+    lines.append(f"{'ready' if document['ready'] else 'not ready'}: {in_sync} of {len(tables)} tables in sync"
+                 + unfinished)
+    return lines

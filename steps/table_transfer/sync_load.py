@@ -1,0 +1,515 @@
+"""Incremental sync of one table (`append` or `upsert` in the sync config, shared/syncconfig.py), exactly once.
+
+1. AlloyDB: the table's watermark (shared/syncstate.py) and the target's columns. Schema drift is decided here: a
+   column the plan has and the target lacks is added (its type from the rewrite rules, shared/redshift_types.py)
+   and the whole table is read again this run (the target's older rows would hold NULL where the source has
+   values), as it is when load_schema's refresh added the column already (the last sync's columns lack it); a column the target has and the plan lacks, or one whose type differs, fails the table with the
+   difference spelled out. Shifted columns are never loaded.
+2. Redshift, one transaction (one snapshot): the whole table's count and the cursor's largest value (the new
+   watermark), the window's count, then the UNLOAD of the window through r2a's UNLOAD (unload.py) with
+   `WHERE cursor >= <watermark - lag> AND cursor <= <new watermark>`; the bounds are literals cast to the cursor's
+   Redshift type. A first sync, a changed cursor or a target created anew reads the whole table.
+3. The window's parts S3 → GCS (copy.py).
+4. AlloyDB, one transaction: the window's parts COPYed into a temporary table (rows = manifest = the window's
+   source count, and with `--verify checksum` the window's aggregates = the source's taken with the UNLOAD, else the
+   table fails), then `append`: the target's rows of the window deleted (`>=` re-reads the
+   rows that share the old watermark and the late rows within the lag, so neither is lost nor doubled); `upsert`:
+   the target's rows whose key is in the window deleted (a key NULL or twice in the window fails the table: Redshift
+   does not enforce keys); the window inserted; with `mirror_deletes`, the source's key set (UNLOADed keys only,
+   in the window's snapshot, into a second temporary table) removes the target's rows whose key left the source;
+   the target counted (it must equal the source's count taken with the UNLOAD, else the table fails; with
+   `--verify checksum` its per-column aggregates must equal the whole source table's too, which catches a row
+   changed without moving its cursor); the watermark written; COMMIT. A crash anywhere before the COMMIT leaves
+   rows and watermark as they were, and the next run reads the same window again.
+
+This is the small-table path: the window is loaded in one transaction, not by the part ledger's per-part commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import psycopg2
+from psycopg2 import sql
+
+from shared import stepnames
+from shared.connections import alloydb_connection, redshift_connection
+from shared.errors import BadInputError, TargetError, TransientError
+from shared.log import event
+from shared.redshift_types import UnknownTypeError, map_type, parse_type
+from shared.results import PhaseClock, TableResult
+from shared.runlock import lock_key
+from shared.syncconfig import APPEND, CURSOR_TYPES, UPSERT, TableSync
+from shared.syncstate import SyncState, ensure_sync_state, read_state, write_state
+from steps.table_transfer.copy import copy_part, staged_url
+from steps.table_transfer.load import READ_CHUNK, copy_statement, open_decompressed, target_error
+from steps.table_transfer.plan import ColumnSpec, TableSpec, _quoted
+from steps.table_transfer.unload import (
+    _source_error,
+    authorization_clause,
+    read_manifest,
+    redshift_literal,
+    unload_statement,
+)
+from steps.table_transfer.verify import (
+    VerificationError,
+    check_checksums,
+    checksum_aggregates,
+    source_aggregates,
+    target_aggregates,
+)
+
+STEP = stepnames.TABLE_TRANSFER
+_DELTA = sql.Identifier("r2a_sync_delta")  # temporary tables, dropped at COMMIT
+_KEYS = sql.Identifier("r2a_sync_keys")
+
+# The Redshift spelling a cursor literal is cast to, per canonical type (shared/redshift_types.py).
+_CAST = {"smallint": "SMALLINT", "integer": "INTEGER", "bigint": "BIGINT", "date": "DATE",
+         "timestamp without time zone": "TIMESTAMP", "timestamp with time zone": "TIMESTAMPTZ"}
+
+
+class DriftError(TargetError):
+    """The source's columns changed in a way an incremental sync cannot follow."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    column: ColumnSpec
+    canonical: str  # its Redshift type, canonical
+    cast: str  # the Redshift type its literals are cast to
+
+    def parse(self, text: str):
+        """A watermark's text (as stored in sync_state) back to a value of the cursor's type."""
+        if self.canonical in ("smallint", "integer", "bigint"):
+            return int(text)
+        if self.canonical == "numeric":
+            return Decimal(text)
+        if self.canonical == "date":
+            return date.fromisoformat(text)
+        return datetime.fromisoformat(text)
+
+    def minus(self, value, lag: Decimal):
+        if not lag:
+            return value
+        if isinstance(value, datetime):
+            return value - timedelta(seconds=float(lag))
+        if isinstance(value, date):
+            return value - timedelta(days=int(-(-lag // 86400)))  # whole days, rounded up: never a smaller window
+        if isinstance(value, int):
+            return value - int(-(-lag // 1))
+        return value - lag
+
+    def literal(self, value) -> sql.Composable:
+        """A Redshift literal of the cursor's type: CAST('<text>' AS <type>)."""
+        return sql.SQL("CAST({} AS {})").format(redshift_literal(str(value)), sql.SQL(self.cast))
+
+
+class SyncNotUsable(BadInputError):
+    """The table's sync config names a cursor or key the table cannot follow: found before anything is read or
+    written, so the table is loaded in full instead and its result says why."""
+
+
+def cursor_of(spec: TableSpec, name: str) -> Cursor:
+    column = next((c for c in spec.columns if c.source == name), None)
+    if column is None:
+        raise SyncNotUsable(f"sync config: cursor {name[:100]!r} is not a column of {spec.source}")
+    try:
+        canonical = parse_type(column.source_type or "").canonical
+    except UnknownTypeError:
+        canonical = ""
+    if canonical not in CURSOR_TYPES or column.unload_expression != _quoted(column.source):
+        raise SyncNotUsable(f"sync config: cursor {name[:100]!r} of {spec.source} has type "
+                            f"{(column.source_type or 'unknown')[:60]}; a cursor must be one of {', '.join(CURSOR_TYPES)}")
+    if canonical == "numeric":
+        params = parse_type(column.source_type or "").params
+        cast = f"NUMERIC({params[0]},{params[1] if len(params) > 1 else 0})" if params else "NUMERIC"
+    else:
+        cast = _CAST[canonical]
+    return Cursor(column, canonical, cast)
+
+
+@dataclass
+class Window:
+    low: object | None  # the window starts at this cursor value (inclusive); None: the whole table
+    why_whole: str | None = None
+
+
+@dataclass
+class SourceSide:
+    total: int  # the whole table's rows
+    high: object | None  # the cursor's largest value (None: empty table)
+    window_rows: int
+    manifest: object | None  # None when the window is empty (nothing unloaded)
+    checks: dict[str, object]  # --verify checksum: the window's aggregates, taken with the UNLOAD
+    table_checks: dict[str, object]  # --verify checksum: the whole table's, in the same snapshot
+    key_manifest: object | None = None  # mirror_deletes: the whole table's key set (None: not asked, or empty)
+
+
+# ------------------------------------------------------------------------------------------ AlloyDB: before
+
+
+def target_columns(cur, spec: TableSpec) -> list[tuple[str, str]]:
+    """(name, format_type) of the target's columns, in order."""
+    cur.execute("SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a "
+                "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+                (spec.target.sql().as_string(cur),))
+    return list(cur.fetchall())
+
+
+def planned_type(column: ColumnSpec) -> str:
+    """The target type of a plan column, only as the rewrite rules write it for its Redshift type: the text goes
+    into DDL, and tables.json is a file, not code."""
+    try:
+        mapped = map_type(column.source_type or "")
+    except UnknownTypeError:
+        mapped = None
+    if mapped is None or mapped.target is None or (column.target_type or mapped.target) != mapped.target:
+        raise DriftError(f"column {column.target[:100]!r} has type {(column.source_type or 'unknown')[:60]} in "
+                         f"Redshift, which the rewrite rules do not map to {(column.target_type or '?')[:60]}")
+    return mapped.target
+
+
+def _probe_type(cur, type_text: str) -> str:
+    """How PostgreSQL prints a type with its modifier: a column of a temporary table says it."""
+    cur.execute("SAVEPOINT r2a_probe")
+    cur.execute(sql.SQL("CREATE TEMP TABLE r2a_type_probe (c {}) ON COMMIT DROP").format(sql.SQL(type_text)))
+    cur.execute("SELECT pg_catalog.format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute "
+                "WHERE attrelid = 'pg_temp.r2a_type_probe'::regclass AND attname = 'c'")
+    printed = cur.fetchone()[0]
+    cur.execute("ROLLBACK TO SAVEPOINT r2a_probe")
+    return printed
+
+
+def drift(cur, spec: TableSpec) -> list[ColumnSpec]:
+    """The plan's columns the target lacks (to add); raises DriftError for a dropped or retyped column."""
+    existing = dict(target_columns(cur, spec))
+    planned = {c.target: c for c in spec.columns}
+    dropped = [name for name in existing if name not in planned]
+    retyped = []
+    for column in spec.columns:
+        if column.target in existing:
+            wanted = _probe_type(cur, planned_type(column))
+            if wanted != existing[column.target]:
+                retyped.append(f"{column.target} is {existing[column.target]} in AlloyDB, {wanted} from Redshift's "
+                               f"{column.source_type}")
+    problems = []
+    if dropped:
+        problems.append(f"dropped in Redshift: {', '.join(dropped)}")
+    if retyped:
+        problems.append(f"retyped: {'; '.join(retyped)}")
+    if problems:
+        raise DriftError(f"{spec.target} no longer matches {spec.source}: {' / '.join(problems)}"[:900],
+                         "Reload the table in full (mode full) or change it in AlloyDB to match")
+    return [c for c in spec.columns if c.target not in existing]
+
+
+def _target_oid(cur, spec: TableSpec) -> int:
+    cur.execute("SELECT %s::regclass::oid", (spec.target.sql().as_string(cur),))
+    return int(cur.fetchone()[0])
+
+
+def window_for(state: SyncState | None, oid: int, sync: TableSync, cursor: Cursor, added: list[ColumnSpec],
+               columns: tuple[str, ...]) -> Window:
+    """Where the window starts: the whole table unless the last sync's watermark describes the target's rows."""
+    if state is None:
+        return Window(None, "first sync")
+    if state.target_oid != oid:
+        return Window(None, "target created anew since the last sync")
+    if state.cursor_column != cursor.column.source or state.cursor_type != cursor.canonical:
+        return Window(None, "cursor changed since the last sync")
+    if added:
+        return Window(None, f"columns added: {', '.join(c.target for c in added)}")
+    new = [name for name in columns if name not in state.columns]
+    if new:  # added by load_schema's pre-data (a refresh follows an added column): older rows hold NULL in it
+        return Window(None, f"columns added since the last sync: {', '.join(new)}")
+    if state.watermark is None:
+        return Window(None, "the source was empty at the last sync")
+    return Window(cursor.minus(cursor.parse(state.watermark), sync.lag))
+
+
+# ------------------------------------------------------------------------------------------ Redshift
+
+
+def key_set_spec(spec: TableSpec, keys: list[str]) -> TableSpec:
+    """The table with only its key columns: what mirror_deletes UNLOADs and compares."""
+    by_target = {c.target: c for c in spec.columns}
+    return replace(spec, columns=tuple(by_target[k] for k in keys))
+
+
+def unload_window(ctx, spec: TableSpec, cursor: Cursor, window: Window, prefix: str,
+                  key_set: TableSpec | None = None, key_prefix: str = "") -> SourceSide:
+    """Count, max, the window's count (and checksums), the window's UNLOAD and, for mirror_deletes, the key set's:
+    one transaction, one snapshot."""
+    column = sql.Identifier(cursor.column.source)
+    with redshift_connection(ctx.settings, STEP) as conn:
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("SELECT COUNT(*), MAX({}) FROM {}").format(column, spec.source.sql()))
+                total, high = cur.fetchone()
+                if high is None:
+                    where = None if window.low is None else sql.SQL("false")
+                elif window.low is None:
+                    where = None
+                else:
+                    where = sql.SQL("{c} >= {low} AND {c} <= {high}").format(
+                        c=column, low=cursor.literal(window.low), high=cursor.literal(high))
+                aggregates = checksum_aggregates(spec) if ctx.options.verify == "checksum" else []
+                count, names = source_aggregates(spec, aggregates)
+                cur.execute(count if where is None else sql.SQL("{} WHERE {}").format(count, where))
+                values = cur.fetchone()
+                window_rows, checks = int(values[0]), dict(zip(names, values[1:], strict=True))
+                table_checks = checks
+                if aggregates and where is not None:
+                    cur.execute(count)
+                    table_checks = dict(zip(names, cur.fetchone()[1:], strict=True))
+                if window_rows:
+                    cur.execute(unload_statement(conn, spec, ctx.options, prefix, authorization_clause(ctx.settings),
+                                                 where))
+                if key_set is not None and total:
+                    cur.execute(unload_statement(conn, key_set, ctx.options, key_prefix,
+                                                 authorization_clause(ctx.settings)))
+            conn.commit()
+        except psycopg2.Error as exc:
+            with contextlib.suppress(psycopg2.Error):
+                conn.rollback()
+            raise _source_error(exc, spec, "UNLOAD of the sync window") from None
+    manifest = read_manifest(ctx.store, prefix) if window_rows else None
+    keys = read_manifest(ctx.store, key_prefix) if key_set is not None and total else None
+    return SourceSide(int(total), high, window_rows, manifest, checks, table_checks, keys)
+
+
+# ------------------------------------------------------------------------------------------ AlloyDB: the merge
+
+
+@dataclass
+class Merge:
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    loaded: int = 0
+
+
+def _copy_parts(cur, ctx, spec: TableSpec, table: sql.Identifier, staged: list[str]) -> int:
+    statement = copy_statement(spec, ctx.options, table=table)
+    rows = 0
+    for url in staged:
+        raw, stream = open_decompressed(ctx.store, url, ctx.options.compression)
+        try:
+            cur.copy_expert(statement, stream, size=READ_CHUNK)
+            rows += cur.rowcount
+        finally:
+            stream.close()
+            raw.close()
+    return rows
+
+
+def _check_keys(cur, spec: TableSpec, keys: list[str]) -> None:
+    ids = [sql.Identifier(k) for k in keys]
+    cur.execute(sql.SQL("SELECT COUNT(*) FROM {} WHERE {}").format(
+        _DELTA, sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(i) for i in ids)))
+    nulls = cur.fetchone()[0]
+    cur.execute(sql.SQL("SELECT COUNT(*) FROM (SELECT 1 FROM {} GROUP BY {} HAVING COUNT(*) > 1) d").format(
+        _DELTA, sql.SQL(", ").join(ids)))
+    twice = cur.fetchone()[0]
+    if nulls or twice:
+        raise VerificationError(f"key ({', '.join(keys)}) of {spec.source} is not a key of the sync window: "
+                                f"{nulls} rows with a NULL in it, {twice} values on more than one row",
+                                "Name a unique key in the sync config, or sync the table in full")
+
+
+def merge(cur, spec: TableSpec, sync: TableSync, cursor: Cursor, window: Window, keys: list[str],
+          loaded: int) -> Merge:
+    target = spec.target.sql()
+    names = sql.SQL(", ").join(sql.Identifier(c.target) for c in spec.columns)
+    if window.low is None:
+        cur.execute(sql.SQL("DELETE FROM {}").format(target))
+    elif sync.mode == APPEND:
+        cur.execute(sql.SQL("DELETE FROM {} WHERE {} >= %s").format(target, sql.Identifier(cursor.column.target)),
+                    (window.low,))
+    else:
+        match = sql.SQL(" AND ").join(sql.SQL("t.{k} = d.{k}").format(k=sql.Identifier(k)) for k in keys)
+        cur.execute(sql.SQL("DELETE FROM {} t USING {} d WHERE {}").format(target, _DELTA, match))
+    removed = cur.rowcount
+    cur.execute(sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}").format(
+        target, names, names, _DELTA))
+    updated = min(removed, loaded)
+    return Merge(inserted=loaded - updated, updated=updated, deleted=removed - updated, loaded=loaded)
+
+
+def declared_key(ctx, spec: TableSpec) -> tuple[str, ...]:
+    """The primary key the source declares (the run's catalog.json); () when there is none or no catalog."""
+    if not ctx.store.exists(ctx.layout.catalog_json):
+        return ()
+    catalog = ctx.store.read_json(ctx.layout.catalog_json)
+    for table in (catalog.get("tables") or []) if isinstance(catalog, dict) else []:
+        if isinstance(table, dict) and (table.get("schema"), table.get("name")) == (spec.source.schema,
+                                                                                   spec.source.table):
+            for constraint in table.get("constraints") or []:
+                if constraint.get("kind") == "primary_key" and constraint.get("columns"):
+                    return tuple(str(c) for c in constraint["columns"])
+    return ()
+
+
+def upsert_keys(cur, spec: TableSpec, sync: TableSync, declared: tuple[str, ...]) -> list[str]:
+    """The merge key as target column names: the config's, else the target's primary key, else the one the source
+    declares (post-data creates the target's keys only after the first night's transfers)."""
+    by_source = {c.source: c.target for c in spec.columns}
+    if sync.key or (declared and not _target_primary_key(cur, spec)):
+        named = sync.key or declared
+        missing = [k for k in named if k not in by_source]
+        if missing:
+            raise SyncNotUsable(f"sync config: key column(s) {', '.join(m[:100] for m in missing)} are not columns "
+                                f"of {spec.source}")
+        return [by_source[k] for k in named]
+    keys = _target_primary_key(cur, spec)
+    if not keys:
+        raise SyncNotUsable(f"sync config: {spec.source} is upsert but names no key, and neither {spec.target} nor "
+                            "the source declares a primary key", "Add \"key\": [columns] to its entry")
+    return keys
+
+
+def _target_primary_key(cur, spec: TableSpec) -> list[str]:
+    cur.execute("SELECT a.attname FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a "
+                "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = %s::regclass "
+                "AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)",
+                (spec.target.sql().as_string(cur),))
+    return [row[0] for row in cur.fetchall()]
+
+
+# ------------------------------------------------------------------------------------------ the table
+
+
+def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: TableResult) -> None:
+    """Bring the target up to date by the sync window; fills the result's rows, sync fields and phases."""
+    cursor = cursor_of(spec, sync.cursor or "")
+    result.sync_mode = sync.mode
+    conn = alloydb_connection(ctx.settings, STEP)
+    try:
+        ensure_sync_state(conn)
+        with conn.cursor() as cur:
+            state = read_state(cur, str(spec.target))
+            result.synced_before = state.synced_at if state else None  # also when drift fails the table below
+            oid = _target_oid(cur, spec)
+            added = drift(cur, spec)
+            keys = upsert_keys(cur, spec, sync, declared_key(ctx, spec)) if sync.mode == UPSERT else []
+        conn.rollback()
+    except psycopg2.Error as exc:
+        raise target_error(exc, spec) from None
+    finally:
+        conn.close()
+    window = window_for(state, oid, sync, cursor, added, tuple(c.target for c in spec.columns))
+    result.watermark_from = state.watermark if state and window.low is not None else None
+    event("sync.window", mode=sync.mode, low=None if window.low is None else str(window.low),
+          whole=window.why_whole, added=[c.target for c in added])
+
+    clock = PhaseClock(result.phases)
+    result.attempts[-1].unload_attempt = attempt
+    with clock.phase("unload"):
+        prefix = ctx.layout.unload_prefix(spec.source, attempt)
+        key_set = key_set_spec(spec, keys) if sync.mirror_deletes else None
+        source = unload_window(ctx, spec, cursor, window, prefix, key_set,
+                               ctx.layout.key_set_prefix(spec.source, attempt))
+    result.rows_source = source.total
+    result.rows_unloaded = source.manifest.record_count if source.manifest else 0
+    result.parts = len(source.manifest.parts) if source.manifest else 0
+    result.bytes_compressed = source.manifest.bytes_compressed if source.manifest else 0
+
+    with clock.phase("copy"):
+        staging_prefix = ctx.layout.staging_prefix(spec.source, attempt)
+        staged = [copy_part(ctx.settings.s3, ctx.settings.gcs, part, staged_url(staging_prefix, part)).url
+                  for part in (source.manifest.parts if source.manifest else [])]
+        key_staging = ctx.layout.key_set_staging_prefix(spec.source, attempt)
+        staged_keys = [copy_part(ctx.settings.s3, ctx.settings.gcs, part, staged_url(key_staging, part)).url
+                       for part in (source.key_manifest.parts if source.key_manifest else [])]
+
+    with clock.phase("load"):  # the merge, its verification and the watermark: one transaction
+        done = _merge_transaction(ctx, spec, sync, cursor, window, keys, added, source, staged, state, oid,
+                                  staged_keys)
+    result.rows_loaded = done.loaded
+    result.rows_inserted, result.rows_updated, result.rows_deleted = done.inserted, done.updated, done.deleted
+    result.watermark_to = None if source.high is None else str(source.high)
+    result.checksum_match = True if source.checks else None  # a mismatch has failed the table by now
+    result.attempts[-1].switch = "none"
+    if ctx.options.cleanup:  # only after the COMMIT: a failed sync keeps its files for a look
+        with clock.phase("cleanup"):
+            if "s3" in ctx.options.cleanup:
+                ctx.store.delete_prefix(ctx.layout.unload_table_prefix(spec.source))
+            if "gcs" in ctx.options.cleanup:
+                ctx.store.delete_prefix(ctx.layout.staging_table_prefix(spec.source))
+    event("sync.committed", mode=sync.mode, watermark_to=result.watermark_to, inserted=done.inserted,
+          updated=done.updated, deleted=done.deleted)
+
+
+def _mirror_deletes(cur, ctx, spec: TableSpec, keys: list[str], source: SourceSide, staged_keys: list[str]) -> int:
+    """Delete the target's rows whose key is not in the source's key set (UNLOADed in the window's snapshot)."""
+    names = sql.SQL(", ").join(sql.Identifier(k) for k in keys)
+    cur.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+        _KEYS, names, spec.target.sql()))
+    loaded = _copy_parts(cur, ctx, key_set_spec(spec, keys), _KEYS, staged_keys)
+    unloaded = source.key_manifest.record_count if source.key_manifest else 0
+    if not source.total == unloaded == loaded:
+        raise VerificationError(f"row counts of the key set differ for {spec.source}: source {source.total}, "
+                                f"unloaded {unloaded}, loaded {loaded}")
+    match = sql.SQL(" AND ").join(sql.SQL("k.{c} = t.{c}").format(c=sql.Identifier(k)) for k in keys)
+    cur.execute(sql.SQL("DELETE FROM {} t WHERE NOT EXISTS (SELECT 1 FROM {} k WHERE {})").format(
+        spec.target.sql(), _KEYS, match))
+    return cur.rowcount
+
+
+def _merge_transaction(ctx, spec: TableSpec, sync: TableSync, cursor: Cursor, window: Window, keys: list[str],
+                       added: list[ColumnSpec], source: SourceSide, staged: list[str], state: SyncState | None,
+                       oid: int, staged_keys: list[str]) -> Merge:
+    conn = alloydb_connection(ctx.settings, STEP)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("", f"sync {spec.target}"),))
+            now = read_state(cur, str(spec.target), for_update=True)
+            if (now and now.watermark, now and now.target_oid) != (state and state.watermark, state and state.target_oid):
+                raise TransientError(f"the watermark of {spec.target} moved while this run read the source "
+                                     "(another run synced it)")
+            for column in added:
+                cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+                    spec.target.sql(), sql.Identifier(column.target), sql.SQL(planned_type(column))))
+                event("sync.column_added", column=column.target, type=planned_type(column))
+            names = sql.SQL(", ").join(sql.Identifier(c.target) for c in spec.columns)
+            cur.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+                _DELTA, names, spec.target.sql()))
+            loaded = _copy_parts(cur, ctx, spec, _DELTA, staged)
+            unloaded = source.manifest.record_count if source.manifest else 0
+            if not source.window_rows == unloaded == loaded:
+                raise VerificationError(f"row counts of the sync window differ for {spec.source}: source "
+                                        f"{source.window_rows}, unloaded {unloaded}, loaded {loaded}")
+            if source.checks:
+                query, names = target_aggregates(spec, checksum_aggregates(spec), _DELTA)
+                cur.execute(query)
+                check_checksums(f"the sync window of {spec.target}", source.checks,
+                                dict(zip(names, cur.fetchone()[1:], strict=True)))
+            if keys:
+                _check_keys(cur, spec, keys)
+            done = merge(cur, spec, sync, cursor, window, keys, loaded)
+            if sync.mirror_deletes:
+                done.deleted += _mirror_deletes(cur, ctx, spec, keys, source, staged_keys)
+            query, names = target_aggregates(spec, checksum_aggregates(spec) if source.table_checks else [])
+            cur.execute(query)
+            values = cur.fetchone()
+            if int(values[0]) != source.total:
+                raise VerificationError(f"row counts differ for {spec.target} after the sync: source {source.total}, "
+                                        f"target {values[0]}",
+                                        "Rows left the source or arrived later than the lag window; sync it in full")
+            if source.table_checks:  # catches a row changed without moving its cursor
+                check_checksums(f"{spec.target} after the sync", source.table_checks,
+                                dict(zip(names, values[1:], strict=True)))
+            write_state(cur, SyncState(str(spec.target), str(spec.source), sync.mode, cursor.column.source,
+                                       cursor.canonical, None if source.high is None else str(source.high), oid,
+                                       tuple(c.target for c in spec.columns), ctx.run_id, ""))
+        conn.commit()
+        return done
+    except psycopg2.Error as exc:
+        with contextlib.suppress(psycopg2.Error):
+            conn.rollback()
+        raise target_error(exc, spec) from None
+    finally:
+        conn.close()
