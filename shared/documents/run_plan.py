@@ -11,7 +11,7 @@ from shared.documents.base import RunDocument
 from shared.errors import BadInputError
 
 FORMAT_VERSION = 1
-SCHEMA = "plan"
+SCHEMA = "run_plan"
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ def definition_of(layout: RunLayout, url: str) -> Definition | None:
     named = {layout.name_map_json: Definition("name_map", _name_map), layout.tables_json: Definition("tables", _tables),
              layout.catalog_json: Definition("catalog", _catalog), layout.fanout_json: Definition("fanout", _fanout),
              layout.pre_data_progress_json: Definition("pre_data_progress", _progress),
-             layout.plan_json: Definition("plan", _run_plan)}
+             layout.plan_json: Definition("run_plan", _run_plan)}
     named |= dict.fromkeys((layout.rewrite_report_json, layout.validation_report_json, layout.load_report_json,
                             layout.post_data_report_json), Definition("objects_report", _objects_report))
     if url in named:
