@@ -51,6 +51,7 @@ from benchmarks.transfer_bench import (
 )
 from devstack import env as envfile
 from devstack import stack
+from shared.documents.batch import Batch
 from workflows.local_env import devstack_environment
 from workflows.run_local import RENDERED, run_workflow
 
@@ -219,7 +220,8 @@ def _in_pod(env: dict, schema: str, tiny: list[int], database: str, sizes: Sizes
                  ["steps.validate_restore"], ["steps.load_schema", "--section", "pre-data"]):
         run_step([step[0], "--run-id", run_id, *step[1:]], environ)
     store, layout = _store(env, run_id)
-    store.write_json(layout.batch("bench-batch"), {"tables": [f"{schema}.{table_name(n)}" for n in batch]})
+    store.write_json(layout.batch("bench-batch"),
+                     Batch(run_id, "bench-batch", tuple(f"{schema}.{table_name(n)}" for n in batch)).to_json())
     transfer = ["steps.table_transfer", "--run-id", run_id, "--cleanup", "s3,gcs"]
     single_walls, single_cpus, single_overheads = [], [], []
     for number in singles:
@@ -403,8 +405,8 @@ def _old_way(env: dict, schema: str, rows: list[int], database: str, run_id: str
 
     settings = load_settings(step_environ(env, database))
     store, layout = _store(env, run_id)
-    store.write_json(layout.batch("bench-old-way"), {"tables": [f"{schema}.{table_name(n)}"
-                                                               for n in range(len(rows))]})
+    store.write_json(layout.batch("bench-old-way"), Batch(run_id, "bench-old-way", tuple(
+        f"{schema}.{table_name(n)}" for n in range(len(rows)))).to_json())
     specs = select_tables(store, layout, table=None, batch="bench-old-way", plan_url=None).tables
     dsn = envfile.postgres_dsn(env, database)
     with psycopg2.connect(dsn) as conn, conn.cursor() as cursor:

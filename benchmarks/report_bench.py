@@ -82,7 +82,8 @@ def result_for(run_id: str, i: int, tables: int) -> dict[str, Any]:
 
 def run_documents(run_id: str, tables: int) -> dict[str, Any]:
     """{path: document} of a whole run; the last 25 planned tables have no result file."""
-    plan = [{"table": table_name(i), "target": table_name(i), "source": {}, "target_ref": {},
+    refs = [{"schema": table_name(i).split(".")[0], "name": table_name(i).split(".")[1]} for i in range(tables)]
+    plan = [{"table": table_name(i), "target": table_name(i), "source": refs[i], "target_ref": refs[i],
              "estimated_rows": 1000 * (tables - i), "size_mb": tables - i, "columns": []} for i in range(tables)]
     documents: dict[str, Any] = {"tables.json": {"format_version": 1, "run_id": run_id, "tables": plan}}
     for i in range(tables - 25):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from steps.rewrite_ddl.catalog import catalog_from_dict
+from shared.documents.catalog import catalog_from_dict
 from steps.rewrite_ddl.core import render_files
 from steps.rewrite_ddl.overrides import Overrides
 from steps.rewrite_ddl.tables import Options

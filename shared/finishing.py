@@ -31,7 +31,8 @@ import psycopg2.extensions
 from shared.config import Settings
 from shared.connections import alloydb_connection
 from shared.ddlsession import R2A_SCHEMAS, pin_ddl_session, require_own_schema
-from shared.errors import BadStateError
+from shared.documents.objects import ObjectsReport
+from shared.errors import BadInputError, BadStateError
 from shared.identifiers import TableRef
 from shared.objects_report import ObjectReport, note_created
 from shared.objectstore import ObjectStore, RunLayout
@@ -96,10 +97,10 @@ def finish_table(conn: psycopg2.extensions.connection, store: ObjectStore, layou
         return None
     from shared.postdata import analyze, refresh_dependent_matviews, reseed_identities
 
-    report = store.read_json(url)
-    if not isinstance(report, dict) or not isinstance(report.get("objects"), list):
-        raise BadStateError(f"{url} is not a post-data report (no 'objects' list)",
-                            "Run load_schema --section post-data for this run again")
+    try:  # edited as JSON below: deferred entries are replaced in place by their outcomes
+        report = ObjectsReport.read(store, url).to_json()
+    except BadInputError as exc:
+        raise BadStateError(exc.reason, "Run load_schema --section post-data for this run again") from None
     name = str(source)
     was_deferred = name in (report.get("deferred_tables") or [])
     still = set(report.get("deferred_tables") or []) - {name}
@@ -125,7 +126,7 @@ def finish_table(conn: psycopg2.extensions.connection, store: ObjectStore, layou
               "sequences": [s.to_json() for s in sequences], "analyzed": analyzed == 1,
               "materialized_views_refreshed": refreshed}
     report.setdefault("finished_after_post_data", []).append(record)
-    store.write_json(url, report)
+    store.write_json(url, ObjectsReport.from_json(report, url).to_json())
     _update_step_record(store, layout, report["counts"])
     return record
 

@@ -1,18 +1,18 @@
-"""The entries of load_schema's object reports; table_transfer writes them too when it finishes a table after post-data
-(the SAVEPOINT applier itself is shared/sqlapply.py)."""
+"""load_schema's record of what it did with each object while it applies them (mutable: a refresh revises it), and
+its object reports, written as shared/documents/objects.py defines them; table_transfer writes them too when it
+finishes a table after post-data (the SAVEPOINT applier itself is shared/sqlapply.py)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from shared import stepnames
+from shared.documents.objects import ObjectOutcome, ObjectsReport
 from shared.sqlblocks import SqlObject
 
 STEP = stepnames.LOAD_SCHEMA
-FORMAT_VERSION = 1
 
 
 @dataclass
@@ -20,7 +20,7 @@ class ObjectReport:
     kind: str
     name: str
     target_name: str | None
-    status: str  # applied | failed | skipped | not_valid
+    status: str  # a status of shared/documents/objects.py's STATUSES
     reason: str | None = None
     depends_on: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)  # violations, next_value, ...
@@ -29,19 +29,17 @@ class ObjectReport:
     def of(cls, obj: SqlObject, status: str, reason: str | None = None, **details: Any) -> ObjectReport:
         return cls(obj.kind, obj.name, obj.target_name, status, reason, list(obj.depends_on), details)
 
+    def outcome(self) -> ObjectOutcome:
+        """The entry the report file holds (shared/documents/objects.py)."""
+        return ObjectOutcome(self.kind, self.name, self.target_name, self.status, self.reason or None,
+                             tuple(self.depends_on), None, dict(self.details))
+
     def to_json(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"kind": self.kind, "name": self.name, "target_name": self.target_name,
-                                 "status": self.status, "depends_on": self.depends_on}
-        if self.reason:
-            entry["reason"] = self.reason
-        entry.update(self.details)
-        return entry
+        return self.outcome().to_json()
 
 
-def object_report(run_id: str, section: str, objects: Sequence[ObjectReport], **extra: Any) -> dict[str, Any]:
-    counts = Counter(o.status for o in objects)
-    return {"format_version": FORMAT_VERSION, "run_id": run_id, "step": STEP, "section": section,
-            "objects": [o.to_json() for o in objects], "counts": dict(sorted(counts.items())), **extra}
+def object_report(run_id: str, section: str, objects: Sequence[ObjectReport], **extra: Any) -> ObjectsReport:
+    return ObjectsReport.of(run_id, STEP, (o.outcome() for o in objects), section=section, **extra)
 
 
 # What post-data makes (keys, indexes, views, routines): applied for the first time, the report says "created".

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from shared import stepnames
+from shared.documents.tables import TablePlan
 from shared.errors import BadInputError
 from shared.objectstore import ObjectStore, RunLayout, json_document
 
@@ -61,8 +62,7 @@ def run_results(store: ObjectStore, layout: RunLayout) -> tuple[list[str], dict[
                             "Check --run-id, R2A_GCS_BUCKET and R2A_GCS_PREFIX")
     planned = []
     if has_plan:
-        plan = store.read_json(plan_url)
-        planned = [entry["table"] for entry in (plan.get("tables", []) if isinstance(plan, dict) else plan)]
+        planned = [table.table for table in TablePlan.read(store, plan_url).tables]
     return planned + sorted(set(results) - set(planned)), results
 
 

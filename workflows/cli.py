@@ -237,7 +237,8 @@ def plan(
 ) -> None:
     """The plan of a run before a byte moves: tables by size, S3 bytes, egress, objects not migrated, estimate."""
     from shared.config import load_settings
-    from shared.errors import BadStateError, R2AError
+    from shared.documents.run_plan import RunPlan
+    from shared.errors import BadInputError, BadStateError, R2AError
     from shared.log import one_line
     from shared.objectstore import ObjectStore, RunLayout
     from shared.plan_text import plan_lines
@@ -253,8 +254,11 @@ def plan(
         if not store.exists(layout.plan_json):
             raise BadStateError(f"{layout.plan_json} does not exist",
                                 "Run the workflow with -p dry-run=true (or r2a plan -p …) first")
-        document = store.read_json(layout.plan_json)
-        lines = plan_lines(document)
+        try:
+            plan = RunPlan.read(store, layout.plan_json)
+        except BadInputError as exc:
+            raise BadStateError(f"{layout.plan_json} is not a plan: {exc.reason}", "Run the dry run again") from None
+        lines = plan_lines(plan.to_json())
     except R2AError as exc:
         _fail("plan", exc)
         raise

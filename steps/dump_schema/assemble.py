@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shared.identifiers import canonical_name, canonical_part, read_quoted
 from steps.dump_schema.queries import is_system_schema
+from steps.dump_schema.rows import (
+    ColumnRow,
+    ConstraintRow,
+    FunctionRow,
+    GroupRow,
+    RelationRow,
+    SchemaRow,
+    TableDefRow,
+    TableInfoRow,
+    TypeRow,
+    UserRow,
+    ViewTextRow,
+    named,
+)
 from steps.dump_schema.showtext import read_show_table
 
 DISTSTYLES = {0: "EVEN", 1: "KEY", 8: "ALL", 9: "AUTO", 10: "AUTO(ALL)", 11: "AUTO(EVEN)", 12: "AUTO(KEY)"}
@@ -37,22 +51,31 @@ class Filters:
 
 @dataclass
 class CatalogRows:
-    """Everything the constant set of catalog queries returned."""
+    """Everything the constant set of catalog queries returned, each row named by its query's row type (rows.py)."""
 
     version: str
     database: str
-    schemas: list[tuple] = field(default_factory=list)
-    relations: list[tuple] = field(default_factory=list)
-    columns: list[tuple] = field(default_factory=list)
-    table_def: list[tuple] = field(default_factory=list)
-    table_info: list[tuple] = field(default_factory=list)
-    constraints: list[tuple] = field(default_factory=list)
-    functions: list[tuple] = field(default_factory=list)
-    types: list[tuple] = field(default_factory=list)
-    views: list[tuple] = field(default_factory=list)
-    users: list[tuple] = field(default_factory=list)
-    groups: list[tuple] = field(default_factory=list)
-    redshift_only: list[tuple] = field(default_factory=list)     # (kind, schema or None, name, detail)
+    schemas: list[SchemaRow] = field(default_factory=list)
+    relations: list[RelationRow] = field(default_factory=list)
+    columns: list[ColumnRow] = field(default_factory=list)
+    table_def: list[TableDefRow] = field(default_factory=list)
+    table_info: list[TableInfoRow] = field(default_factory=list)
+    constraints: list[ConstraintRow] = field(default_factory=list)
+    functions: list[FunctionRow] = field(default_factory=list)
+    types: list[TypeRow] = field(default_factory=list)
+    views: list[ViewTextRow] = field(default_factory=list)
+    users: list[UserRow] = field(default_factory=list)
+    groups: list[GroupRow] = field(default_factory=list)
+    redshift_only: list[tuple] = field(default_factory=list)     # (kind, *row): each kind's shape is its own
+
+    def named(self) -> CatalogRows:
+        """The same rows, each as its query's row type (rows given as plain tuples, as tests write them, too)."""
+        return replace(self, **{name: named(row_type, getattr(self, name)) for name, row_type in ROW_TYPES.items()})
+
+
+ROW_TYPES = {"schemas": SchemaRow, "relations": RelationRow, "columns": ColumnRow, "table_def": TableDefRow,
+             "table_info": TableInfoRow, "constraints": ConstraintRow, "functions": FunctionRow, "types": TypeRow,
+             "views": ViewTextRow, "users": UserRow, "groups": GroupRow}
 
 
 def split_identifiers(text: str) -> list[str]:
@@ -183,56 +206,62 @@ class Shows:
     procedures: dict[tuple[str, str, tuple[str, ...]], str] = field(default_factory=dict)
 
 
-def wanted_objects(rows: CatalogRows, filters: Filters) -> tuple[list[tuple], list[tuple], list[tuple]]:
+def wanted_objects(rows: CatalogRows, filters: Filters) -> tuple[list[RelationRow], list[RelationRow],
+                                                                  list[FunctionRow]]:
     """(tables, views, functions-and-procedures) rows to dump, sorted."""
-    tables = [r for r in rows.relations if r[3] == "r" and filters.relation_wanted(r[1], r[2])]
-    views = [r for r in rows.relations if r[3] == "v" and filters.relation_wanted(r[1], r[2])]
-    routines = [r for r in rows.functions if filters.schema_wanted(r[1])]
+    tables = [r for r in rows.relations if r.relkind == "r" and filters.relation_wanted(r.schema, r.name)]
+    views = [r for r in rows.relations if r.relkind == "v" and filters.relation_wanted(r.schema, r.name)]
+    routines = [r for r in rows.functions if filters.schema_wanted(r.schema)]
     return tables, views, routines
 
 
-def routine_types(routine: tuple, type_names: dict[int, str]) -> tuple[list[str], str]:
-    return [type_names.get(o, str(o)) for o in _oids(routine[5])], type_names.get(int(routine[4]), str(routine[4]))
+def routine_types(routine: FunctionRow, type_names: dict[int, str]) -> tuple[list[str], str]:
+    return ([type_names.get(o, str(o)) for o in _oids(routine.argument_types)],
+            type_names.get(int(routine.return_type), str(routine.return_type)))
 
 
 def build_catalog(rows: CatalogRows, shows: Shows, filters: Filters, run_id: str, dumped_at: str) -> dict:
+    rows = rows.named()
     tables_rows, views_rows, routines = wanted_objects(rows, filters)
-    columns_by_oid: dict[int, list[tuple]] = {}
-    for row in rows.columns:
-        columns_by_oid.setdefault(int(row[0]), []).append(row)
-    table_def = {(r[0], r[1], r[2]): r for r in rows.table_def}
-    info = {(r[0], r[1]): r for r in rows.table_info}
-    constraints_by_oid: dict[int, list[tuple]] = {}
-    for row in rows.constraints:
-        constraints_by_oid.setdefault(int(row[0]), []).append(row)
-    type_names = {int(oid): name for oid, name in rows.types}
-    users = {int(r[0]): r[1] for r in rows.users}
-    view_texts = {(r[0], r[1]): r[2] for r in rows.views if r[2]}
+    columns_by_oid: dict[int, list[ColumnRow]] = {}
+    for column in rows.columns:
+        columns_by_oid.setdefault(int(column.relation_oid), []).append(column)
+    table_def = {(r.schema, r.table, r.column): r for r in rows.table_def}
+    info = {(r.schema, r.table): r for r in rows.table_info}
+    constraints_by_oid: dict[int, list[ConstraintRow]] = {}
+    for constraint in rows.constraints:
+        constraints_by_oid.setdefault(int(constraint.relation_oid), []).append(constraint)
+    type_names = {int(t.oid): t.name for t in rows.types}
+    users = {int(u.oid): u.name for u in rows.users}
+    view_texts = {(v.schema, v.name): v.definition for v in rows.views if v.definition}
     grants: list[dict] = []
 
     schema_names = set()
     tables = []
-    for oid, schema, name, _, owner, diststyle, comment, acl in tables_rows:
+    for relation in tables_rows:
+        schema, name, owner = relation.schema, relation.name, relation.owner
         schema_names.add(schema)
-        tables.append(_table(int(oid), schema, name, owner, diststyle, comment, columns_by_oid, table_def, info,
-                             constraints_by_oid, shows.tables.get((schema, name), "")))
-        grants += _grants("table", schema, name, owner, acl)
+        tables.append(_table(relation, columns_by_oid, table_def, info, constraints_by_oid,
+                             shows.tables.get((schema, name), "")))
+        grants += _grants("table", schema, name, owner, relation.acl)
     views = []
-    for oid, schema, name, _, owner, _, comment, acl in views_rows:
+    for relation in views_rows:
+        schema, name = relation.schema, relation.name
         schema_names.add(schema)
         text = shows.views.get((schema, name)) or view_texts.get((schema, name), "")
         kind = "materialized_view" if _MATERIALIZED.match(text) else "view"
-        views.append({"schema": schema, "name": name, "owner": owner, "comment": comment, "kind": kind,
-                      "late_binding": bool(_LATE_BINDING.search(text)), "definition": text,
-                      "columns": [{"name": c[2], "type": c[3]} for c in columns_by_oid.get(int(oid), [])],
+        views.append({"schema": schema, "name": name, "owner": relation.owner, "comment": relation.comment,
+                      "kind": kind, "late_binding": bool(_LATE_BINDING.search(text)), "definition": text,
+                      "columns": [{"name": c.name, "type": c.type} for c in columns_by_oid.get(int(relation.oid), [])],
                       "depends_on": []})
-        grants += _grants(kind, schema, name, owner, acl)
+        grants += _grants(kind, schema, name, relation.owner, relation.acl)
     functions, procedures = [], []
     for routine in routines:
-        _, schema, name, language, _, _, volatility, source, owner, comment, argument_names = routine
+        schema, name, language, source = routine.schema, routine.name, routine.language, routine.source
+        owner, comment = routine.owner, routine.comment
         schema_names.add(schema)
         argument_types, returns = routine_types(routine, type_names)
-        names = _text_array(argument_names)
+        names = _text_array(routine.argument_names)
         arguments = [{"type": t, **({"name": names[i]} if i < len(names) and names[i] else {})}
                      for i, t in enumerate(argument_types)]
         if language == "plpgsql":  # Redshift's stored procedures; its UDFs are SQL or Python
@@ -242,21 +271,23 @@ def build_catalog(rows: CatalogRows, shows: Shows, filters: Filters, run_id: str
         else:
             functions.append({"schema": schema, "name": name, "owner": owner, "comment": comment,
                               "language": language, "arguments": arguments, "returns": returns,
-                              "volatility": VOLATILITY.get(volatility, "volatile"), "body": source or ""})
-    external = {row[2] for row in rows.redshift_only if row[0] == "external_schema"}
+                              "volatility": VOLATILITY.get(routine.volatility, "volatile"), "body": source or ""})
+    external = {row[2] for row in rows.redshift_only if row[0] == "external_schema"}  # (kind, None, schema, detail)
     schemas = []
-    for _, name, owner, comment, acl in rows.schemas:
+    for namespace in rows.schemas:
+        name = namespace.name
         if name in external:       # Redshift lists external schemas in pg_namespace too: reported below instead
             continue
         if filters.schema_wanted(name) and (name in schema_names or not filters.tables):
-            schemas.append({"name": name, "owner": owner, "comment": comment})
-            grants += _grants("schema", name, name, owner, acl)
+            schemas.append({"name": name, "owner": namespace.owner, "comment": namespace.comment})
+            grants += _grants("schema", name, name, namespace.owner, namespace.acl)
     return {
         "format_version": 1, "run_id": run_id,
         "source": {"database": rows.database, "version": rows.version, "dumped_at": dumped_at},
         "schemas": schemas, "tables": tables, "views": views, "functions": functions, "procedures": procedures,
-        "users": [{"name": r[1], "superuser": bool(r[2]), "create_database": bool(r[3])} for r in rows.users],
-        "groups": [{"name": g[0], "members": _group_members(g[1], users)} for g in rows.groups],
+        "users": [{"name": u.name, "superuser": bool(u.superuser), "create_database": bool(u.create_database)}
+                  for u in rows.users],
+        "groups": [{"name": g.name, "members": _group_members(g.members, users)} for g in rows.groups],
         "grants": grants,
         "redshift_only": redshift_only(rows.redshift_only, filters),
     }
@@ -335,38 +366,43 @@ def _grants(kind: str, schema: str, name: str, owner: str | None, acl: Any) -> l
             if not (grantee_kind == "user" and grantee == owner)]
 
 
-def _table(oid: int, schema: str, name: str, owner: str | None, diststyle: Any, comment: str | None,
-           columns_by_oid: dict, table_def: dict, info: dict, constraints_by_oid: dict, show: str) -> dict:
+def _table(relation: RelationRow, columns_by_oid: dict[int, list[ColumnRow]],
+           table_def: dict[tuple[str, str, str], TableDefRow], info: dict[tuple[str, str], TableInfoRow],
+           constraints_by_oid: dict[int, list[ConstraintRow]], show: str) -> dict:
+    oid, schema, name, diststyle = int(relation.oid), relation.schema, relation.name, relation.diststyle
     columns = []
     interleaved = False
     shown = read_show_table(show)
-    for _, attnum, attname, type_text, notnull, default, column_comment in columns_by_oid.get(oid, []):
+    for column in columns_by_oid.get(oid, []):
+        attname, default = column.name, column.default
         definition = table_def.get((schema, name, attname))
         # pg_table_def.encoding is char(32) on Redshift: blank-padded
-        encoding, distkey, sortkey = ((definition[3] or "").strip(), bool(definition[4]), int(definition[5] or 0)) \
-            if definition else (None, False, 0)
+        encoding, distkey, sortkey = ((definition.encoding or "").strip(), bool(definition.distkey),
+                                      int(definition.sortkey or 0)) if definition else (None, False, 0)
         interleaved = interleaved or sortkey < 0
         identity = None
         match = _IDENTITY.match(default or "")
         if match:
             identity, default = {"seed": int(match.group(1)), "step": int(match.group(2))}, None
-        columns.append({"name": attname, "position": int(attnum), "type": type_text, "nullable": not notnull,
-                        "default": default, "identity": identity,
+        columns.append({"name": attname, "position": int(column.position), "type": column.type,
+                        "nullable": not column.not_null, "default": default, "identity": identity,
                         "encoding": encoding if encoding not in (None, "") else None, "distkey": distkey,
-                        "sortkey_position": abs(sortkey) or None, "comment": column_comment,
+                        "sortkey_position": abs(sortkey) or None, "comment": column.comment,
                         "collation": shown.collations.get(attname)})
     stats = info.get((schema, name))
     style = DISTSTYLES.get(int(diststyle)) if diststyle is not None and str(diststyle).lstrip("-").isdigit() \
         else None
-    if style is None and stats is not None and stats[2]:
-        style = str(stats[2]).split("(")[0].upper()
+    if style is None and stats is not None and stats.diststyle:
+        style = str(stats.diststyle).split("(")[0].upper()
     has_sortkey = any(c["sortkey_position"] for c in columns)
     return {
-        "schema": schema, "name": name, "owner": owner, "comment": comment, "diststyle": style,
+        "schema": schema, "name": name, "owner": relation.owner, "comment": relation.comment, "diststyle": style,
         "sortkey_style": ("interleaved" if interleaved else "compound") if has_sortkey else None,
         "backup": shown.backup,
-        "estimated_rows": max(0, int(stats[5] if stats[5] is not None else stats[4] or 0)) if stats else 0,
-        "size_mb": float(stats[3] or 0) if stats else 0.0,
+        "estimated_rows": max(0, int(stats.estimated_visible_rows if stats.estimated_visible_rows is not None
+                                     else stats.rows or 0)) if stats else 0,
+        "size_mb": float(stats.size_mb or 0) if stats else 0.0,
         "columns": columns,
-        "constraints": [parse_constraint(c[1], c[2], c[5], c[3], c[4]) for c in constraints_by_oid.get(oid, [])],
+        "constraints": [parse_constraint(c.name, c.contype, c.definition, c.referenced_schema, c.referenced_table)
+                        for c in constraints_by_oid.get(oid, [])],
     }

@@ -1,18 +1,16 @@
-"""dump_schema: Redshift catalog → catalog.json (validated against shared/schemas/catalog.schema.json) and
-schema_redshift.sql, both written to the run folder."""
+"""dump_schema: Redshift catalog → catalog.json (written through shared/documents/catalog.py, so it satisfies
+shared/schemas/catalog.schema.json) and schema_redshift.sql, both written to the run folder."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import sqlglot
 from sqlglot import exp
 
 from shared import stepnames
+from shared.documents.catalog import Catalog
 from shared.errors import BadInputError, SourceError
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import utc_now
@@ -22,7 +20,6 @@ from steps.dump_schema.reader import read_consistent
 
 STEP = stepnames.DUMP_SCHEMA
 _NO_SCHEMA_BINDING = re.compile(r"\s+with\s+no\s+schema\s+binding\s*$", re.I)
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "catalog.schema.json"
 
 
 @dataclass(frozen=True)
@@ -74,21 +71,12 @@ def view_dependencies(definition: str, known: set[tuple[str, str]]) -> list[str]
     return sorted(found)
 
 
-@lru_cache(maxsize=1)
-def _validator():
-    import fastjsonschema
-
-    return fastjsonschema.compile(json.loads(SCHEMA_PATH.read_text()), use_default=False)
-
-
-def check_catalog(catalog: dict) -> None:
-    """What we write must be what rewrite_ddl accepts: a catalog failing its schema is our bug, said clearly."""
-    import fastjsonschema
-
+def check_catalog(catalog: dict) -> Catalog:
+    """What we write must be what rewrite_ddl accepts: a catalog failing its definition is our bug, said clearly."""
     try:
-        _validator()(catalog)
-    except fastjsonschema.JsonSchemaValueException as exc:
-        raise SourceError(f"the catalog read from Redshift does not fit catalog.schema.json: {exc.message}",
+        return Catalog.from_json(catalog, "the catalog read from Redshift")
+    except BadInputError as exc:
+        raise SourceError(exc.reason.replace("is not a valid catalog", "does not fit catalog.schema.json"),
                           "Report this with the object it names") from None
 
 
@@ -100,7 +88,7 @@ def dump(conn, filters: Filters, run_id: str) -> DumpResult:
     for view in catalog["views"]:
         view["depends_on"] = [d for d in view_dependencies(view["definition"], relations)
                               if d != f"{view['schema']}.{view['name']}"]
-    check_catalog(catalog)
+    catalog = check_catalog(catalog).to_json()  # written as its definition writes it
     return DumpResult(catalog, render_backup(catalog, shows, failures.items), failures.items, reads)
 
 

@@ -19,7 +19,8 @@ from psycopg2 import sql
 from shared.errors import SourceError, TransientError
 from shared.log import event, one_line
 from steps.dump_schema import queries
-from steps.dump_schema.assemble import CatalogRows, Filters, Shows, routine_types, wanted_objects
+from steps.dump_schema.assemble import ROW_TYPES, CatalogRows, Filters, Shows, routine_types, wanted_objects
+from steps.dump_schema.rows import ColumnRow, FunctionRow, RelationRow, named
 
 MAX_READS = 3
 ACTIVE_SQL_TRANSACTION = "25001"  # "cannot run inside a transaction block"
@@ -49,26 +50,34 @@ def _fetch(cur, what: str, query, params=None) -> list[tuple]:
         raise _error(f"the catalog query for {what}", exc) from None
 
 
+# (CatalogRows field, what it is in an error line, query); pg_table_def and the Redshift-only views follow them
+CATALOG_QUERIES = (
+    ("schemas", "schemas", queries.SCHEMAS),
+    ("relations", "relations", queries.RELATIONS),
+    ("columns", "columns", queries.COLUMNS),
+    ("table_info", "table sizes (svv_table_info)", queries.TABLE_INFO),
+    ("constraints", "constraints", queries.CONSTRAINTS),
+    ("views", "view definitions", queries.VIEWS),
+    ("functions", "functions and procedures", queries.FUNCTIONS),
+    ("types", "types", queries.TYPES),
+    ("users", "users", queries.USERS),
+    ("groups", "groups", queries.GROUPS),
+)
+
+
 def read_catalog_rows(conn, filters: Filters) -> CatalogRows:
     with conn.cursor() as cur:
         version, database = _fetch(cur, "the version", queries.VERSION)[0]
         rows = CatalogRows(version=version, database=database)
-        rows.schemas = _fetch(cur, "schemas", queries.SCHEMAS)
-        rows.relations = _fetch(cur, "relations", queries.RELATIONS)
-        rows.columns = _fetch(cur, "columns", queries.COLUMNS)
-        rows.table_info = _fetch(cur, "table sizes (svv_table_info)", queries.TABLE_INFO)
-        rows.constraints = _fetch(cur, "constraints", queries.CONSTRAINTS)
-        rows.views = _fetch(cur, "view definitions", queries.VIEWS)
-        rows.functions = _fetch(cur, "functions and procedures", queries.FUNCTIONS)
-        rows.types = _fetch(cur, "types", queries.TYPES)
-        rows.users = _fetch(cur, "users", queries.USERS)
-        rows.groups = _fetch(cur, "groups", queries.GROUPS)
-        schemas = sorted({r[1] for r in rows.schemas if filters.schema_wanted(r[1])})
+        for field, what, query in CATALOG_QUERIES:
+            setattr(rows, field, named(ROW_TYPES[field], _fetch(cur, what, query)))
+        schemas = sorted({r.name for r in rows.schemas if filters.schema_wanted(r.name)})
         if schemas:
             # pg_table_def shows only the schemas on the search_path
             _fetch_none(cur, "the search path", sql.SQL("SET search_path TO {}").format(
                 sql.SQL(", ").join(sql.Identifier(s) for s in schemas)))
-            rows.table_def = _fetch(cur, "column encodings and keys (pg_table_def)", queries.TABLE_DEF)
+            rows.table_def = named(ROW_TYPES["table_def"], _fetch(cur, "column encodings and keys (pg_table_def)",
+                                                                  queries.TABLE_DEF))
             _fetch_none(cur, "the search path", sql.SQL("RESET search_path"))
         rows.redshift_only = _redshift_only(cur)   # last: a view it cannot read ends the transaction
     return rows
@@ -126,20 +135,21 @@ def _show(cur, kind: str, target: sql.Composable, label: str, failures: ShowFail
 
 
 def read_shows(conn, rows: CatalogRows, filters: Filters) -> tuple[Shows, ShowFailures]:
+    rows = rows.named()
     tables, views, routines = wanted_objects(rows, filters)
-    type_names = {int(oid): name for oid, name in rows.types}
+    type_names = {int(t.oid): t.name for t in rows.types}
     shows, failures = Shows(), ShowFailures()
     with conn.cursor() as cur:
         for row in tables:
-            schema, name = row[1], row[2]
+            schema, name = row.schema, row.name
             shows.tables[(schema, name)] = _show(cur, "TABLE", sql.Identifier(schema, name), f"{schema}.{name}",
                                                  failures)
         for row in views:
-            schema, name = row[1], row[2]
+            schema, name = row.schema, row.name
             shows.views[(schema, name)] = _show(cur, "VIEW", sql.Identifier(schema, name), f"{schema}.{name}",
                                                 failures)
         for routine in _procedures(routines):
-            schema, name = routine[1], routine[2]
+            schema, name = routine.schema, routine.name
             types, _ = routine_types(routine, type_names)
             target = sql.SQL("{}({})").format(sql.Identifier(schema, name),
                                               sql.SQL(", ").join(sql.SQL(t) for t in _plain_types(types)))
@@ -148,8 +158,8 @@ def read_shows(conn, rows: CatalogRows, filters: Filters) -> tuple[Shows, ShowFa
     return shows, failures
 
 
-def _procedures(routines: Iterable[tuple]) -> list[tuple]:
-    return [r for r in routines if r[3] == "plpgsql"]
+def _procedures(routines: Iterable[FunctionRow]) -> list[FunctionRow]:
+    return [r for r in routines if r.language == "plpgsql"]
 
 
 def _plain_types(types: list[str]) -> list[str]:
@@ -190,10 +200,10 @@ def _end_transaction(conn) -> None:
 
 
 def _shape(relations: list[tuple], columns: list[tuple]) -> tuple[dict[int, str], dict[int, list[tuple]]]:
-    names = {int(r[0]): f"{r[1]}.{r[2]} ({r[3]})" for r in relations}
+    names = {int(r.oid): f"{r.schema}.{r.name} ({r.relkind})" for r in named(RelationRow, relations)}
     by_oid: dict[int, list[tuple]] = {}
-    for row in columns:
-        by_oid.setdefault(int(row[0]), []).append((row[1], row[2], row[3]))
+    for column in named(ColumnRow, columns):
+        by_oid.setdefault(int(column.relation_oid), []).append((column.position, column.name, column.type))
     return names, by_oid
 
 

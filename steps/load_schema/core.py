@@ -21,6 +21,11 @@ from typing import Any
 from shared.config import Settings
 from shared.connections import alloydb_connection
 from shared.ddlsession import R2A_SCHEMAS, pin_ddl_session, require_own_schema
+from shared.documents.batch import Batch
+from shared.documents.fanout import Fanout
+from shared.documents.objects import ObjectOutcome, ObjectsReport
+from shared.documents.progress import PreDataProgress
+from shared.documents.tables import PlannedTable, TablePlan
 from shared.errors import BadInputError, BadStateError
 from shared.finishing import VALIDATED_POST_DATA, take_finishing_lock
 from shared.identifiers import TableRef, parse_table_ref
@@ -86,12 +91,12 @@ def ddl_session(conn) -> None:
         require_own_schema(conn, schema)
 
 
-def _missing_table_result(run_id: str, entry: dict[str, Any], reason: str, status: str = "skipped") -> dict[str, Any]:
+def _missing_table_result(run_id: str, table: PlannedTable, reason: str, status: str = "skipped") -> dict[str, Any]:
     """A table result without a transfer: none runs for a table AlloyDB does not have (skipped) or whose columns
     changed in a way a refresh does not follow (failed), and the report must say so."""
     now = utc_now()
     error = ErrorInfo("TargetError", reason, 5, False)
-    return to_dict(TableResult(run_id, entry["table"], entry["target"], status, now, now, 0.0, error=error))
+    return to_dict(TableResult(run_id, table.table, str(table.target), status, now, now, 0.0, error=error))
 
 
 def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: RunLayout,
@@ -116,34 +121,34 @@ def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: R
             reports = apply_pre_data(conn, objects, on_existing, progress.tables, progress.add, run_id=run_id,
                                      managed=ledger.managed_tables(conn), drop_dropped=drop_dropped)
             _log_problems(reports)
-            present = existing_relations(conn, [tables.target_of(e) for e in mapped]) - _not_loadable(reports)
+            present = existing_relations(conn, [t.target for t in mapped]) - _not_loadable(reports)
         finally:
             conn.close()
     with clock.phase("write"):
         for report in reports:
             if report.kind == "table" and report.target_name:
                 reasons[report.target_name] = report.reason or report.status
-        entries = tables.largest_first([e for e in mapped if tables.target_of(e) in present])
+        table_plan = TablePlan.largest_first(run_id, [t for t in mapped if t.target in present])
+        entries = [t.to_json() for t in table_plan.tables]
         plan = fanout.with_loaders(fanout.plan_fanout(entries, own_pod_min_mb, concurrency), entries, big_table_mb,
                                    loaders_per_big_table)
         document = object_report(run_id, "pre-data", reports, on_existing=on_existing,
                                  dropped_in_source="drop" if drop_dropped else "keep")
-        store.write_json(layout.load_report_json, document)
-        store.write_json(layout.tables_json, tables.tables_document(run_id, entries))
+        store.write_json(layout.load_report_json, document.to_json())
+        store.write_json(layout.tables_json, table_plan.to_json())
         write_batches(store, layout, run_id, plan.batches)
-        store.write_text(layout.fanout_json, plan.to_json() + "\n", "application/json")
-        for entry in mapped:
-            if tables.target_of(entry) not in present:
-                ref = TableRef(entry["source"]["schema"], entry["source"]["name"])
-                why = reasons.get(entry["target"]) or "not created: absent from the validated pre-data"
+        store.write_json(layout.fanout_json, Fanout(run_id, tuple(plan.items)).to_json())
+        for table in mapped:
+            if table.target not in present:
+                why = reasons.get(str(table.target)) or "not created: absent from the validated pre-data"
                 if why.startswith(CHANGED_TABLE_PREFIX):
-                    result = _missing_table_result(run_id, entry, f"not transferred: {why}", "failed")
+                    result = _missing_table_result(run_id, table, f"not transferred: {why}", "failed")
                 else:
                     result = _missing_table_result(
-                        run_id, entry, f"not transferred: load_schema could not create the table in AlloyDB: {why}")
-                store.write_json(layout.result(ref), result)
+                        run_id, table, f"not transferred: load_schema could not create the table in AlloyDB: {why}")
+                store.write_json(layout.result(table.source), result)
     outputs = [layout.load_report_json, layout.tables_json, layout.fanout_json]
-    return SectionSummary(document["counts"], outputs, phases, plan.items, plan.to_json())
+    return SectionSummary(document.counts, outputs, phases, plan.items, plan.to_json())
 
 
 def _not_loadable(reports: Sequence[ObjectReport]) -> set[TableRef]:
@@ -163,20 +168,19 @@ class _Progress:
         self.store, self.url, self.run_id = store, url, run_id
         self.tables: set[TableRef] = set()
         if store.exists(url):
-            saved = store.read_json(url)
-            if isinstance(saved, dict) and saved.get("run_id") == run_id:
-                self.tables = {parse_table_ref(t) for t in saved.get("created_tables", []) if isinstance(t, str)}
+            saved = PreDataProgress.read(store, url)
+            if saved.run_id == run_id:
+                self.tables = {parse_table_ref(t) for t in saved.created_tables}
 
     def add(self, created: list[TableRef]) -> None:
         self.tables.update(created)
-        self.store.write_json(self.url, {"format_version": 1, "run_id": self.run_id,
-                                         "created_tables": sorted(str(t) for t in self.tables)})
+        progress = PreDataProgress(self.run_id, tuple(sorted(str(t) for t in self.tables)))
+        self.store.write_json(self.url, progress.to_json())
 
 
 def write_batches(store: ObjectStore, layout: RunLayout, run_id: str, batches: dict[str, list[str]]) -> None:
     """One file per batch, written in parallel (hundreds of small objects); stale ones of an earlier attempt go."""
-    wanted = {layout.batch(batch): {"format_version": 1, "run_id": run_id, "batch_id": batch, "tables": members}
-              for batch, members in batches.items()}
+    wanted = {layout.batch(batch): Batch(run_id, batch, tuple(members)).to_json() for batch, members in batches.items()}
     stale = [info.url for info in store.list(layout.artifact("batches/")) if info.url not in wanted]
     with ThreadPoolExecutor(max_workers=OBJECT_WRITERS) as pool:
         jobs = [pool.submit(store.write_json, url, body) for url, body in wanted.items()]
@@ -192,41 +196,36 @@ def _log_problems(reports: Sequence[ObjectReport]) -> None:
                   reason=report.reason, **report.details)
 
 
+def _report_of(store: ObjectStore, url: str) -> ObjectsReport | None:
+    return ObjectsReport.read(store, url) if store.exists(url) else None
+
+
 def _missing_after_pre_data(store: ObjectStore, layout: RunLayout) -> dict[str, str]:
     """Pre-data objects load_schema could not create (name -> reason), from load_report.json when it exists."""
-    if not store.exists(layout.load_report_json):
-        return {}
-    report = store.read_json(layout.load_report_json)
-    missing = {}
-    for entry in report.get("objects", []) if isinstance(report, dict) else []:
-        if not isinstance(entry, dict) or entry.get("kind") not in CREATING_KINDS \
-                or entry.get("status") == "applied" or entry.get("kept"):
+    report = _report_of(store, layout.load_report_json)
+    missing: dict[str, str] = {}
+    for entry in report.objects if report else ():
+        if entry.kind not in CREATING_KINDS or entry.status == "applied" or entry.details.get("kept"):
             continue  # a failed comment or grant does not make its table missing
-        for name in {entry.get("name"), entry.get("target_name")} - {None}:
-            missing.setdefault(name, f"{entry.get('status')} in pre-data: {entry.get('reason')}")
+        for name in {entry.name, entry.target_name} - {None}:
+            missing.setdefault(name, f"{entry.status} in pre-data: {entry.reason}")
     return missing
 
 
 def _pre_data_mode(store: ObjectStore, layout: RunLayout) -> tuple[str | None, bool]:
     """The --on-existing and --dropped-in-source pre-data ran with: post-data of a refresh reports what was already
     there "unchanged", and keeps or drops the views and routines the source no longer has as pre-data did tables."""
-    if not store.exists(layout.load_report_json):
+    report = _report_of(store, layout.load_report_json)
+    if report is None:
         return None, False
-    report = store.read_json(layout.load_report_json)
-    if not isinstance(report, dict):
-        return None, False
-    return report.get("on_existing"), report.get("dropped_in_source") == "drop"
+    return report.extra.get("on_existing"), report.extra.get("dropped_in_source") == "drop"
 
 
 def _reasons(store: ObjectStore, layout: RunLayout) -> dict[str, str]:
     """Why validate_restore refused a table, by AlloyDB name (when its report is there)."""
-    if not store.exists(layout.validation_report_json):
-        return {}
-    report = store.read_json(layout.validation_report_json)
-    objects = report.get("objects", []) if isinstance(report, dict) else []
-    return {o["target_name"]: f"{o.get('status')} in validation: {o.get('reason')}" for o in objects
-            if isinstance(o, dict) and o.get("kind") == "table" and o.get("target_name")
-            and o.get("status") != "applied"}
+    report = _report_of(store, layout.validation_report_json)
+    return {o.target_name: f"{o.status} in validation: {o.reason}" for o in (report.objects if report else ())
+            if o.kind == "table" and o.target_name and o.status != "applied"}
 
 
 def _session(settings: Settings):
@@ -274,11 +273,11 @@ def load_post_data(run_id: str, settings: Settings, store: ObjectStore, layout: 
                                    staging_cleanup_error=result.staging_cleanup_error,
                                    deferred_tables=result.deferred_tables, finished_after_post_data=[],
                                    index_jobs=index_jobs, timings=[t.to_json() for t in result.timings])
-            store.write_json(layout.post_data_report_json, report)
+            store.write_json(layout.post_data_report_json, report.to_json())
     finally:
         conn.close()
     phases += timing_phases(result.timings)
-    return SectionSummary(report["counts"], [layout.post_data_report_json], phases)
+    return SectionSummary(report.counts, [layout.post_data_report_json], phases)
 
 
 TIMING_GROUPS = {"constraint": "keys and indexes", "index": "keys and indexes", "analyze": "analyze"}
@@ -298,27 +297,22 @@ def timing_phases(timings: Sequence[Timing]) -> list[PhaseTiming]:
     return sorted(phases, key=lambda p: p.started_at)
 
 
-def _earlier_outcomes(store: ObjectStore, layout: RunLayout, run_id: str) -> dict[tuple[str, str], dict[str, Any]]:
+def _earlier_outcomes(store: ObjectStore, layout: RunLayout, run_id: str) -> dict[tuple[str, str], ObjectOutcome]:
     """The entries of this run's earlier post-data report (a resubmit runs post-data again on the same run)."""
-    if not store.exists(layout.post_data_report_json):
+    report = _report_of(store, layout.post_data_report_json)
+    if report is None or report.run_id != run_id:
         return {}
-    report = store.read_json(layout.post_data_report_json)
-    if not isinstance(report, dict) or report.get("run_id") != run_id or not isinstance(report.get("objects"), list):
-        return {}
-    return {(e["kind"], e["name"]): e for e in report["objects"]
-            if isinstance(e, dict) and isinstance(e.get("kind"), str) and isinstance(e.get("name"), str)}
+    return {(o.kind, o.name): o for o in report.objects}
 
 
-def _as_before(report: ObjectReport, earlier: dict[tuple[str, str], dict[str, Any]]) -> ObjectReport:
+def _as_before(report: ObjectReport, earlier: dict[tuple[str, str], ObjectOutcome]) -> ObjectReport:
     """An object this run created earlier is found in place again: it is reported as it was when this run created
     it, so a resubmitted run's report reads like a clean run's and does not list its own objects as skipped."""
     entry = earlier.get((report.kind, report.name))
-    if entry is None or entry.get("status") != "applied" or not (report.reason or "").startswith("already"):
+    if entry is None or entry.status != "applied" or not (report.reason or "").startswith("already"):
         return report
-    details = {k: v for k, v in entry.items() if k not in ("kind", "name", "target_name", "status", "reason",
-                                                           "depends_on")}
-    return ObjectReport(report.kind, report.name, report.target_name, "applied", entry.get("reason"),
-                        report.depends_on, details)
+    return ObjectReport(report.kind, report.name, report.target_name, "applied", entry.reason, report.depends_on,
+                        dict(entry.details))
 
 
 def _unloaded(store: ObjectStore, layout: RunLayout, planned: list[tuple[str, TableRef]]) -> dict[str, TableRef]:

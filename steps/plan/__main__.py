@@ -49,11 +49,11 @@ def main(
         with clock.phase("write"):
             plan = core.build_plan(run_id, tables, samples, problems, dropped, keys_and_indexes, compression.value,
                                    concurrency, index_jobs, table_overhead_s)
-            store.write_json(layout.plan_json, plan)
+            store.write_json(layout.plan_json, plan.to_json())
         counts = {"tables": len(tables), "sampled": len(samples), "not_migrated": len(dropped)}
         record.finished("succeeded", phases=phases, counts=counts, outputs=[layout.plan_json])
         event("step.finished", status="succeeded", **counts)
-        print("\n".join(plan_lines(plan)), flush=True)
+        print("\n".join(plan_lines(plan.to_json())), flush=True)
 
 
 if __name__ == "__main__":

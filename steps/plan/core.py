@@ -24,8 +24,10 @@ import psycopg2
 import zstandard
 from psycopg2 import sql
 
+from shared.documents.name_map import NameMap
+from shared.documents.objects import ObjectsReport
+from shared.documents.run_plan import RunPlan, SizedTable
 from shared.errors import BadInputError, BadStateError
-from shared.identifiers import canonical_name
 from shared.log import event, one_line
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import utc_now
@@ -33,7 +35,6 @@ from shared.sqlblocks import parse
 
 SAMPLED_TABLES = 10
 SAMPLE_ROWS = 2000
-NOT_MIGRATED = ("unsupported", "failed", "skipped")  # as the report counts them
 # Measured rates (each with where it was measured); the throttles are the run's parameters.
 RATES: dict[str, tuple[float, str]] = {
     "transfer_text_mb_per_s": (64.4, "steps/table_transfer/README.md, transfer_bench: one 2 GB table end to end "
@@ -60,24 +61,14 @@ def _number(value: Any) -> float:
 
 
 def read_tables(name_map: Any, where: str) -> list[dict[str, Any]]:
-    """name_map.json's tables, largest first (size in MB, then rows, then name)."""
-    entries = name_map.get("tables") if isinstance(name_map, dict) else None
-    if not isinstance(entries, list):
-        raise BadInputError(f"{where}: expected an object with a 'tables' list", "Run rewrite_ddl for this run again")
-    tables = []
-    for position, entry in enumerate(entries):
-        source = entry.get("source") if isinstance(entry, dict) else None
-        if not isinstance(source, dict) or not all(isinstance(source.get(k), str) for k in ("schema", "name")):
-            raise BadInputError(f"{where}: tables[{position}] has no source schema and name",
-                                "Run rewrite_ddl for this run again")
-        target = entry.get("target") if isinstance(entry.get("target"), dict) else {}
-        columns = [c["source"] for c in entry.get("columns") or [] if isinstance(c, dict)
-                   and isinstance(c.get("source"), str)]
-        tables.append({"table": canonical_name(source["schema"], source["name"]), "schema": source["schema"],
-                       "name": source["name"],
-                       "target": canonical_name(str(target.get("schema")), str(target.get("name"))),
-                       "rows": int(_number(entry.get("estimated_rows"))), "size_mb": _number(entry.get("size_mb")),
-                       "columns": columns})
+    """name_map.json's tables (shared/documents/name_map.py), largest first (size in MB, then rows, then name)."""
+    try:
+        mapped = NameMap.from_json(name_map, where).carried_tables()
+    except BadInputError as exc:
+        raise BadInputError(exc.reason, "Run rewrite_ddl for this run again") from None
+    tables = [{"table": str(t.source), "schema": t.source.schema, "name": t.source.table, "target": str(t.target),
+               "rows": int(_number(t.estimated_rows)), "size_mb": _number(t.size_mb),
+               "columns": [c.source for c in t.columns]} for t in mapped]
     return sorted(tables, key=lambda t: (-t["size_mb"], -t["rows"], t["table"]))
 
 
@@ -123,15 +114,11 @@ def not_migrated(store: ObjectStore, layout: RunLayout) -> list[dict[str, Any]]:
                                                                      layout.validation_report_json)):
         if not store.exists(url):
             continue
-        document = store.read_json(url)
-        for entry in document.get("objects", []) if isinstance(document, dict) else []:
-            if not isinstance(entry, dict) or entry.get("status") not in NOT_MIGRATED:
-                continue
-            key = (entry.get("kind"), entry.get("name"))
-            if key not in seen:
-                seen.add(key)
-                found.append({"kind": str(entry.get("kind")), "name": str(entry.get("name")), "stage": stage,
-                              "status": entry["status"], "reason": one_line(str(entry.get("reason") or ""), 300)})
+        for entry in ObjectsReport.read(store, url).objects:
+            if entry.not_migrated and (entry.kind, entry.name) not in seen:
+                seen.add((entry.kind, entry.name))
+                found.append({"kind": entry.kind, "name": entry.name, "stage": stage, "status": entry.status,
+                              "reason": one_line(entry.reason or "", 300)})
     return found
 
 
@@ -144,7 +131,7 @@ def post_data_objects(store: ObjectStore, layout: RunLayout) -> int:
 
 def build_plan(run_id: str, tables: list[dict[str, Any]], samples: dict[str, Sample], problems: dict[str, str],
                dropped: list[dict[str, Any]], keys_and_indexes: int, codec: str, concurrency: int,
-               index_jobs: int, table_overhead_s: float) -> dict[str, Any]:
+               index_jobs: int, table_overhead_s: float) -> RunPlan:
     sampled_rows = sum(s.rows for s in samples.values())
     text_per_row = sum(s.text_bytes for s in samples.values()) / sampled_rows if sampled_rows else 0.0
     ratio = (sum(s.compressed_bytes for s in samples.values()) / sum(s.text_bytes for s in samples.values())
@@ -156,28 +143,25 @@ def build_plan(run_id: str, tables: list[dict[str, Any]], samples: dict[str, Sam
         text = table["rows"] * (own.text_bytes / own.rows if own else text_per_row)
         s3 = table["rows"] * own.compressed_bytes / own.rows if own else text * (ratio or 0.0)
         seconds.append(table_overhead_s + text / 1e6 / rate)
-        listed.append({"table": table["table"], "target": table["target"], "rows": table["rows"],
-                       "size_mb": table["size_mb"], "text_bytes": int(text), "s3_bytes": int(s3),
-                       "sampled": own is not None, **({"sample_error": problems[table["table"]]}
-                                                       if table["table"] in problems else {})})
+        listed.append(SizedTable(table["table"], table["target"], table["rows"], table["size_mb"], int(text), int(s3),
+                                 own is not None, problems.get(table["table"])))
     transfers = max(max(seconds, default=0.0), sum(seconds) / max(1, concurrency))
     post_data = keys_and_indexes * RATES["post_data_s_per_object"][0] / max(1, index_jobs)
-    s3_total = sum(t["s3_bytes"] for t in listed)
-    return {
-        "format_version": 1, "run_id": run_id, "created_at": utc_now(),
-        "tables": listed,
-        "totals": {"tables": len(listed), "rows": sum(t["rows"] for t in listed),
-                   "size_mb": round(sum(t["size_mb"] for t in listed), 1),
-                   "text_bytes": sum(t["text_bytes"] for t in listed), "s3_bytes": s3_total,
-                   "s3_to_gcs_egress_bytes": s3_total},
-        "compression": {"codec": codec, "ratio": None if ratio is None else round(ratio, 4),
-                        "sampled_tables": len(samples), "sample_rows": sampled_rows,
-                        "text_bytes_per_row": round(text_per_row, 1),
-                        "method": f"up to {SAMPLE_ROWS} rows of each of the {SAMPLED_TABLES} largest tables, "
-                                  f"as UNLOAD text rows, compressed with {codec} by the plan step"},
-        "not_migrated": dropped,
-        "not_migrated_by_kind": dict(sorted(Counter(d["kind"] for d in dropped).items())),
-        "estimate": {
+    s3_total = sum(t.s3_bytes for t in listed)
+    return RunPlan(
+        run_id, utc_now(), tuple(listed),
+        totals={"tables": len(listed), "rows": sum(t.rows for t in listed),
+                "size_mb": round(sum(t.size_mb for t in listed), 1),
+                "text_bytes": sum(t.text_bytes for t in listed), "s3_bytes": s3_total,
+                "s3_to_gcs_egress_bytes": s3_total},
+        compression={"codec": codec, "ratio": None if ratio is None else round(ratio, 4),
+                     "sampled_tables": len(samples), "sample_rows": sampled_rows,
+                     "text_bytes_per_row": round(text_per_row, 1),
+                     "method": f"up to {SAMPLE_ROWS} rows of each of the {SAMPLED_TABLES} largest tables, "
+                               f"as UNLOAD text rows, compressed with {codec} by the plan step"},
+        not_migrated=tuple(dropped),
+        not_migrated_by_kind=dict(sorted(Counter(d["kind"] for d in dropped).items())),
+        estimate={
             "transfers_s": round(transfers, 1), "post_data_s": round(post_data, 1),
             "total_s": round(transfers + post_data, 1),
             "throttles": {"concurrent_transfers": concurrency, "index_jobs": index_jobs},
@@ -188,7 +172,7 @@ def build_plan(run_id: str, tables: list[dict[str, Any]], samples: dict[str, Sam
                       "per object / index-jobs (at best: the server's CPU bounds it)",
             "keys_and_indexes": keys_and_indexes,
         },
-    }
+    )
 
 
 def check_inputs(store: ObjectStore, layout: RunLayout) -> None:

@@ -13,6 +13,12 @@ from functools import lru_cache
 from typing import Any
 
 from shared import stepnames
+from shared.documents._checks import format_version, object_list
+from shared.documents.batch import Batch
+from shared.documents.objects import CHANGES, NOT_MIGRATED, ObjectOutcome
+from shared.documents.objects import FORMAT_VERSION as OBJECTS_FORMAT_VERSION
+from shared.documents.tables import FORMAT_VERSION as TABLES_FORMAT_VERSION
+from shared.documents.tables import PlannedTable
 from shared.errors import BadInputError
 from shared.identifiers import parse_table_ref
 from shared.log import one_line
@@ -30,8 +36,6 @@ PLAN_FILE = "tables.json"
 RESULTS_DIR = "results/"
 STEPS_DIR = "steps/"
 BATCHES_DIR = "batches/"  # RunLayout.batches_prefix, relative to the run root
-CHANGES = ("created", "refreshed", "unchanged", "changed", "dropped_in_source")
-NOT_MIGRATED = ("unsupported", "failed", "skipped", "deferred")  # deferred: its table is not loaded (yet)
 REPORT_STEP = stepnames.REPORT
 RUN_PLAN_FILE = "plan.json"  # the dry run's sizes and estimate (steps/plan); tables.json is the fan-out plan
 
@@ -182,12 +186,12 @@ def _batches(raw: RawRun, problems: list[InputProblem]) -> dict[str, str]:
     members: dict[str, str] = {}
     for path in sorted(p for p in raw.documents if p.startswith(BATCHES_DIR)):
         document = raw.documents[path]
-        batch = document.get("batch_id") if isinstance(document, dict) else None
-        tables = document.get("tables") if isinstance(document, dict) else None
-        if not isinstance(batch, str) or not isinstance(tables, list):
-            problems.append(InputProblem(path, "expected an object with 'batch_id' and a 'tables' list"))
+        try:
+            batch = Batch.from_json(document, path)
+        except BadInputError as exc:
+            problems.append(InputProblem(path, exc.reason.removeprefix(f"{path}: ")))
             continue
-        members.update((canonical(t), batch) for t in tables if isinstance(t, str))
+        members.update((canonical(t), batch.batch_id) for t in batch.tables)
     return members
 
 
@@ -206,46 +210,53 @@ def _record(document: Any, definition: str, run_id: str) -> tuple[dict | None, s
 
 
 def _plan(raw: RawRun, problems: list[InputProblem]) -> list[PlanEntry] | None:
+    """tables.json's entries; an entry that is not a valid PlannedTable is a problem, the others still count."""
     document = raw.documents.get(PLAN_FILE)
     if document is None:
         return None
-    entries = document.get("tables") if isinstance(document, dict) else None
-    if not isinstance(entries, list):
-        problems.append(InputProblem(PLAN_FILE, "expected an object with a 'tables' list"))
+    try:
+        format_version(document, PLAN_FILE, TABLES_FORMAT_VERSION)
+        entries = object_list(document, "tables", PLAN_FILE)
+    except BadInputError as exc:
+        problems.append(InputProblem(PLAN_FILE, exc.reason.removeprefix(f"{PLAN_FILE}: ")))
         return None
     plan = []
     for position, entry in enumerate(entries):
-        if not isinstance(entry, dict) or not isinstance(entry.get("table"), str):
-            problems.append(InputProblem(PLAN_FILE, f"tables[{position}] has no 'table' name"))
+        try:
+            table = PlannedTable.from_json(entry, f"tables[{position}]")
+        except BadInputError as exc:
+            problems.append(InputProblem(PLAN_FILE, exc.reason))
             continue
-        target = entry.get("target") if isinstance(entry.get("target"), str) else ""
-        size = entry.get("size_mb")
-        plan.append(PlanEntry(canonical(entry["table"]), canonical(target) if target else "",
-                              size if isinstance(size, int | float) and not isinstance(size, bool) else None))
+        plan.append(PlanEntry(canonical(table.table), canonical(str(table.target)), table.size_mb))
     return plan
 
 
 def _objects(raw: RawRun, problems: list[InputProblem]) -> list[ObjectEntry]:
+    """Every entry of the object reports (shared/documents/objects.py); an entry that is not a valid ObjectOutcome
+    is a problem, the others still count."""
     objects = []
     for stage, name in OBJECT_REPORTS:
         document = raw.documents.get(name)
         if document is None:
             continue
-        entries = document.get("objects") if isinstance(document, dict) else None
-        if not isinstance(entries, list):
-            problems.append(InputProblem(name, "expected an object with an 'objects' list"))
+        try:
+            format_version(document, name, OBJECTS_FORMAT_VERSION)
+            entries = object_list(document, "objects", name)
+        except BadInputError as exc:
+            problems.append(InputProblem(name, exc.reason.removeprefix(f"{name}: ")))
             continue
         for position, entry in enumerate(entries):
-            if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("kind", "name", "status")):
-                problems.append(InputProblem(name, f"objects[{position}] lacks kind, name or status"))
+            try:
+                outcome = ObjectOutcome.from_json(entry, f"objects[{position}]")
+            except BadInputError as exc:
+                problems.append(InputProblem(name, exc.reason))
                 continue
-            violations = entry.get("violations")
-            change = entry.get("change")
-            objects.append(ObjectEntry(stage, entry["kind"], entry["name"], entry.get("target_name"),
-                                       entry["status"], one_line(entry.get("reason") or ""),
+            violations, change = outcome.details.get("violations"), outcome.details.get("change")
+            objects.append(ObjectEntry(stage, outcome.kind, outcome.name, outcome.target_name,
+                                       outcome.status, one_line(outcome.reason or ""),
                                        violations if isinstance(violations, int) else None,
                                        change if change in CHANGES else ""))
-            if entry.get("kept"):  # existed already (earlier attempt or on-existing=skip): it is migrated
+            if outcome.details.get("kept"):  # existed already (earlier attempt or on-existing=skip): it is migrated
                 objects[-1].status = "kept"
     return objects
 

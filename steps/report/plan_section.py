@@ -6,6 +6,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from shared.documents.run_plan import RunPlan
+from shared.errors import BadInputError
 from shared.plan_text import duration, size
 
 LARGEST = 20
@@ -13,16 +15,17 @@ LARGEST = 20
 
 def plan_summary(document: Any, wall_time_s: float | None) -> dict[str, Any] | None:
     """summary.json's `plan`: None without a readable plan.json."""
-    if not isinstance(document, dict) or not all(isinstance(document.get(k), dict)
-                                                 for k in ("totals", "compression", "estimate")):
+    if document is None:
         return None
-    tables = [t for t in document.get("tables") or [] if isinstance(t, dict)]
-    estimate = document["estimate"]
-    return {"totals": document["totals"], "compression": document["compression"],
-            "estimated_s": estimate.get("total_s"), "measured_wall_s": wall_time_s,
-            "throttles": estimate.get("throttles"), "not_migrated": len(document.get("not_migrated") or []),
-            "largest_tables": [{k: t.get(k) for k in ("table", "rows", "size_mb", "s3_bytes")}
-                               for t in tables[:LARGEST]]}
+    try:
+        plan = RunPlan.from_json(document, "the dry run's plan")
+    except BadInputError:
+        return None
+    return {"totals": plan.totals, "compression": plan.compression,
+            "estimated_s": plan.estimate.get("total_s"), "measured_wall_s": wall_time_s,
+            "throttles": plan.estimate.get("throttles"), "not_migrated": len(plan.not_migrated),
+            "largest_tables": [{"table": t.table, "rows": t.rows, "size_mb": t.size_mb, "s3_bytes": t.s3_bytes}
+                               for t in plan.tables[:LARGEST]]}
 
 
 def plan_html(plan: dict[str, Any] | None) -> str:

@@ -7,11 +7,11 @@ import json
 from dataclasses import dataclass
 
 from shared import stepnames
+from shared.documents.catalog import Catalog, catalog_from_dict
 from shared.errors import BadInputError
 from shared.identifiers import TableRef, canonical_name
 from shared.objectstore import ObjectStore, RunLayout
 from shared.sqlblocks import SqlObject, render
-from steps.rewrite_ddl.catalog import Catalog, catalog_from_dict
 from steps.rewrite_ddl.compat import compat_objects
 from steps.rewrite_ddl.names import NamePlan
 from steps.rewrite_ddl.output import ObjectEntry, RewriteOutput
@@ -166,10 +166,10 @@ def render_files(catalog: Catalog, overrides: Overrides, options: Options) -> Re
         "post_data.sql": _sql_file(run_id, out.post_data_in_order()),
         "views.sql": _sql_file(run_id, out.views),
         "compat.sql": _sql_file(run_id, out.compat),
-        "name_map.json": json_document(out.name_map(run_id)),
-        "rewrite_report.json": json_document(report),
+        "name_map.json": json_document(out.name_map(run_id).to_json()),
+        "rewrite_report.json": json_document(report.to_json()),
     }
-    return RewriteFiles(files, report["counts"])
+    return RewriteFiles(files, report.counts)
 
 
 OUTPUT_URLS = {"pre_data.sql": "pre_data_sql", "post_data.sql": "post_data_sql", "views.sql": "views_sql",

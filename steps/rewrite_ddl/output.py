@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
+from shared import stepnames
+from shared.documents.name_map import MappedTable, NameMap
+from shared.documents.objects import ObjectOutcome, ObjectsReport
 from shared.sqlblocks import SqlObject
 
-STATUSES = ("converted", "converted_with_changes", "unsupported", "skipped")
+STATUSES = ("converted", "converted_with_changes", "unsupported", "skipped")  # of shared/documents/objects.py
 
 
 @dataclass
@@ -21,13 +22,9 @@ class ObjectEntry:
     changes: list[str] = field(default_factory=list)
     depends_on: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"kind": self.kind, "name": self.name, "target_name": self.target_name,
-                                 "status": self.status, "changes": list(self.changes),
-                                 "depends_on": list(self.depends_on)}
-        if self.reason:
-            entry["reason"] = self.reason
-        return entry
+    def outcome(self) -> ObjectOutcome:
+        return ObjectOutcome(self.kind, self.name, self.target_name, self.status, self.reason or None,
+                             tuple(self.depends_on), tuple(self.changes))
 
 
 def status_for(changes: list[str]) -> str:
@@ -45,7 +42,7 @@ class RewriteOutput:
     views: list[SqlObject] = field(default_factory=list)
     compat: list[SqlObject] = field(default_factory=list)
     entries: list[ObjectEntry] = field(default_factory=list)
-    name_map_tables: list[dict[str, Any]] = field(default_factory=list)
+    name_map_tables: list[MappedTable] = field(default_factory=list)
     schema_map: dict[str, str] = field(default_factory=dict)
     compat_used: set[str] = field(default_factory=set)
 
@@ -65,12 +62,8 @@ class RewriteOutput:
     def post_data_in_order(self) -> list[SqlObject]:
         return self.post_keys + self.post_foreign + self.post_indexes + self.post_data
 
-    def report(self, run_id: str) -> dict[str, Any]:
-        counts = Counter(e.status for e in self.entries)
-        return {"format_version": 1, "run_id": run_id, "step": "rewrite_ddl",
-                "objects": [e.as_dict() for e in self.entries],
-                "counts": {status: counts.get(status, 0) for status in STATUSES}}
+    def report(self, run_id: str) -> ObjectsReport:
+        return ObjectsReport.of(run_id, stepnames.REWRITE_DDL, (e.outcome() for e in self.entries), always_counted=STATUSES)
 
-    def name_map(self, run_id: str) -> dict[str, Any]:
-        return {"format_version": 1, "run_id": run_id, "schemas": dict(sorted(self.schema_map.items())),
-                "tables": self.name_map_tables}
+    def name_map(self, run_id: str) -> NameMap:
+        return NameMap(run_id, tuple(self.name_map_tables), dict(self.schema_map))

@@ -3,8 +3,8 @@ often managed through IAM), always reported."""
 
 from __future__ import annotations
 
+from shared.documents.catalog import Catalog, Grant
 from shared.identifiers import TableRef, canonical_name
-from steps.rewrite_ddl.catalog import Catalog, Grant
 from steps.rewrite_ddl.names import NamePlan
 from steps.rewrite_ddl.output import ObjectEntry, RewriteOutput
 from steps.rewrite_ddl.sqltext import dollar_quoted, ident, qualified

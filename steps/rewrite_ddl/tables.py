@@ -8,9 +8,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from shared.constraints import constraint_structure, index_structure
+from shared.documents.catalog import Column, Constraint, Table
+from shared.documents.columns import MappedColumn
+from shared.documents.name_map import MappedTable
 from shared.identifiers import TableRef, canonical_name
 from shared.redshift_types import UnknownTypeError, identity_allowed, map_type
-from steps.rewrite_ddl.catalog import Column, Constraint, Table
 from steps.rewrite_ddl.expressions import COMPAT_SCHEMA, Translation, translate
 from steps.rewrite_ddl.names import NamePlan, Namespace
 from steps.rewrite_ddl.output import ObjectEntry, RewriteOutput, status_for
@@ -201,13 +203,11 @@ def rewrite_table(table: Table, ctx: TableContext, out: RewriteOutput) -> None:
         out.add(out.post_indexes, ObjectEntry("index", canonical_name(table.schema, table.name, "sortkey"),
                                            canonical_name(target.schema, target.table, sortkey_index), "converted",
                                            None, [], [name]), index_sql, index_structure(target, unique=False))
-    out.name_map_tables.append({
-        "source": {"schema": table.schema, "name": table.name},
-        "target": {"schema": target.schema, "name": target.table},
-        "kind": "table", "estimated_rows": table.estimated_rows, "size_mb": table.size_mb,
-        "columns": [{"source": c.source.name, "target": c.target, "source_type": c.source.type,
-                     "target_type": c.target_type, "unload_expression": c.unload_expression,
-                     "nullable": c.source.nullable} for c in kept]})
+    out.name_map_tables.append(MappedTable(
+        TableRef(table.schema, table.name), target,
+        tuple(MappedColumn(c.source.name, c.target, c.unload_expression, c.target_type, c.source.type,
+                           c.source.nullable) for c in kept),
+        table.estimated_rows, table.size_mb))
 
 
 def _comments(table: Table, target: TableRef, columns: list[ColumnPlan], out: RewriteOutput) -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 
+from shared.documents.catalog import Argument, Function, Procedure, View
 from shared.errors import BadInputError
 from shared.identifiers import TableRef, canonical_name, read_quoted
 from shared.ordering import dependency_order
 from shared.redshift_types import UnknownTypeError, map_type
-from steps.rewrite_ddl.catalog import Argument, Function, Procedure, View
 from steps.rewrite_ddl.expressions import COMPAT_SCHEMA, ColumnLookup, translate
 from steps.rewrite_ddl.names import NamePlan
 from steps.rewrite_ddl.output import ObjectEntry, RewriteOutput, status_for

@@ -12,6 +12,10 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.documents._checks import format_version, object_list, ref, text
+from shared.documents.batch import Batch
+from shared.documents.tables import FORMAT_VERSION as TABLES_FORMAT_VERSION
+from shared.documents.tables import PlannedTable
 from shared.errors import BadInputError
 from shared.identifiers import TableRef, parse_table_ref
 from shared.objectstore import ObjectStore, RunLayout
@@ -145,60 +149,36 @@ def max_file_size_clause(text: str) -> tuple[str, str]:
 def _unload_expression(value: Any, column: str, where: str) -> str:
     """One of the forms rewrite_ddl writes for `column`, never free text: the expression runs inside UNLOAD on
     Redshift, and tables.json is a file in the run folder, not code."""
-    text = _text(value, where)
-    if text not in {template.replace("{column}", _quoted(column)) for template in UNLOAD_TEMPLATES}:
-        raise BadInputError(f"{where} {text[:200]!r} is not an expression r2a writes for column {column[:200]!r}",
-                            "Run rewrite_ddl and load_schema again for this run")
-    return text
-
-
-def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise BadInputError(f"{where} must be a non-empty string")
-    return value
-
-
-def _ref(value: Any, where: str) -> TableRef:
-    if not isinstance(value, dict):
-        raise BadInputError(f"{where} must be an object with schema and name")
-    return TableRef(_text(value.get("schema"), f"{where}.schema"), _text(value.get("name"), f"{where}.name"))
+    expression = text(value, where)
+    if expression not in {template.replace("{column}", _quoted(column)) for template in UNLOAD_TEMPLATES}:
+        raise BadInputError(f"{where} {expression[:200]!r} is not an expression r2a writes for column "
+                            f"{column[:200]!r}", "Run rewrite_ddl and load_schema again for this run")
+    return expression
 
 
 def table_spec(entry: Any, where: str) -> TableSpec:
-    """One tables.json entry, checked."""
-    if not isinstance(entry, dict):
-        raise BadInputError(f"{where} must be an object")
-    source = _ref(entry.get("source"), f"{where}.source")
-    target = _ref(entry.get("target_ref"), f"{where}.target_ref")
-    raw_columns = entry.get("columns")
-    if not isinstance(raw_columns, list) or not raw_columns:
+    """One tables.json entry (shared/documents/tables.py), checked: it must have columns, and each column's
+    unload_expression one of the forms rewrite_ddl writes."""
+    planned = PlannedTable.from_json(entry, where)
+    if not planned.columns:
         raise BadInputError(f"{where}.columns must be a non-empty list")
-    columns = []
-    for number, column in enumerate(raw_columns):
-        at = f"{where}.columns[{number}]"
-        if not isinstance(column, dict):
-            raise BadInputError(f"{at} must be an object")
-        source_column = _text(column.get("source"), f"{at}.source")
-        columns.append(ColumnSpec(source=source_column, target=_text(column.get("target"), f"{at}.target"),
-                                  unload_expression=_unload_expression(column.get("unload_expression"),
-                                                                       source_column, f"{at}.unload_expression"),
-                                  target_type=column.get("target_type"),
-                                  source_type=column.get("source_type") if isinstance(column.get("source_type"), str)
-                                  else None))
-    return TableSpec(source, target, tuple(columns), int(entry.get("estimated_rows") or 0),
-                     float(entry.get("size_mb") or 0))
+    columns = tuple(ColumnSpec(source=c.source, target=c.target,
+                               unload_expression=_unload_expression(c.unload_expression, c.source,
+                                                                    f"{where}.columns[{number}].unload_expression"),
+                               target_type=c.target_type, source_type=c.source_type)
+                    for number, c in enumerate(planned.columns))
+    return TableSpec(planned.source, planned.target, columns, int(planned.estimated_rows), float(planned.size_mb))
 
 
 def _index(document: Any, url: str) -> dict[TableRef, tuple[Any, str]]:
-    entries = document.get("tables") if isinstance(document, dict) else None
-    if not isinstance(entries, list):
-        raise BadInputError(f"{url}: expected an object with a 'tables' list")
+    """Each tables.json entry by its Redshift table; only the entries a transfer selects are read in full."""
+    format_version(document, url, TABLES_FORMAT_VERSION)
     index: dict[TableRef, tuple[Any, str]] = {}
-    for position, entry in enumerate(entries):
+    for position, entry in enumerate(object_list(document, "tables", url)):
         where = f"{url}: tables[{position}]"
         if not isinstance(entry, dict):
             raise BadInputError(f"{where} must be an object")
-        index[_ref(entry.get("source"), f"{where}.source")] = (entry, where)
+        index[ref(entry.get("source"), f"{where}.source")] = (entry, where)
     return index
 
 
@@ -214,17 +194,14 @@ def select_tables(store: ObjectStore, layout: RunLayout, *, table: str | None, b
         if not _BATCH_ID.match(batch or ""):
             raise BadInputError(f"--batch {batch!r} is not a batch id like batch-0007")
         batch_url = layout.batch(batch)
-        document = store.read_json(batch_url)
-        names = document.get("tables") if isinstance(document, dict) else None
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise BadInputError(f"{batch_url}: expected an object with a 'tables' list of names")
+        names = Batch.read(store, batch_url).tables
         wanted, batch_id = [parse_table_ref(n) for n in names], batch
     index = _index(store.read_json(url), url)
     selection = Selection([], batch_id)
-    for ref in wanted:
-        if ref in index:
-            entry, where = index[ref]
+    for wanted_table in wanted:
+        if wanted_table in index:
+            entry, where = index[wanted_table]
             selection.tables.append(table_spec(entry, where))
         else:
-            selection.missing.append(ref)
+            selection.missing.append(wanted_table)
     return selection

@@ -12,12 +12,11 @@ a fresh database of the scratch server (see apply.py for retries and skips), the
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from shared.connections import dsn_connection
 from shared.ddlsession import pin_ddl_session
+from shared.documents.objects import ObjectOutcome, ObjectsReport
 from shared.errors import BadStateError
 from shared.identifiers import read_quoted
 from shared.log import event
@@ -30,7 +29,6 @@ from steps.validate_restore import pgdump
 from steps.validate_restore.apply import ApplyResult, Outcome, apply_objects
 from steps.validate_restore.scratch import STEP, scratch_database
 
-FORMAT_VERSION = 1
 ROLE_KINDS = ("user", "group")
 SECTIONS = ("pre-data", "post-data")  # validated_<section>.sql: what each load_schema section applies
 DUMP_SECTIONS = (None, *SECTIONS)  # schema_alloydb[_<section>].sql: the whole dump and each section's
@@ -77,24 +75,19 @@ def read_inputs(store: ObjectStore, layout: RunLayout) -> list[Input]:
     return objects
 
 
-def report_entry(outcome: Outcome, source_file: str) -> dict[str, Any]:
+def report_entry(outcome: Outcome, source_file: str) -> ObjectOutcome:
     obj = outcome.obj
-    entry = {"kind": obj.kind, "name": obj.name, "target_name": obj.target_name, "status": outcome.status,
-             "depends_on": list(obj.depends_on), "changes": dict(obj.extra).get("changes", []),
-             "source_file": source_file, "attempts": outcome.attempts}
-    if outcome.reason:
-        entry["reason"] = outcome.reason
-    return entry
+    return ObjectOutcome(obj.kind, obj.name, obj.target_name, outcome.status, outcome.reason or None,
+                         tuple(obj.depends_on), tuple(dict(obj.extra).get("changes", ())),
+                         {"source_file": source_file, "attempts": outcome.attempts})
 
 
 def build_report(run_id: str, inputs: list[Input], result: ApplyResult, server_version_num: int,
-                 pg_dump_version: str) -> dict:
-    counts = Counter(o.status for o in result.outcomes)
-    return {"format_version": FORMAT_VERSION, "run_id": run_id, "step": STEP,
-            "objects": [report_entry(o, i.source_file) for o, i in zip(result.outcomes, inputs, strict=True)],
-            "counts": {status: counts.get(status, 0) for status in ("applied", "failed", "skipped")},
-            "passes": result.passes, "scratch_server_version_num": server_version_num,
-            "pg_dump_version": pg_dump_version}
+                 pg_dump_version: str) -> ObjectsReport:
+    return ObjectsReport.of(run_id, STEP, (report_entry(o, i.source_file)
+                                           for o, i in zip(result.outcomes, inputs, strict=True)),
+                            always_counted=("applied", "failed", "skipped"), passes=result.passes,
+                            scratch_server_version_num=server_version_num, pg_dump_version=pg_dump_version)
 
 
 def created_roles(objects: list[SqlObject]) -> set[str]:
@@ -155,6 +148,6 @@ def validate(run_id: str, scratch_dsn: str, store: ObjectStore, layout: RunLayou
             store.write_text(outputs[-1], validated_sql(result, groups, group, run_id), "application/sql")
         report = build_report(run_id, inputs, result, scratch.server_version_num, dumper.version)
         outputs.append(layout.validation_report_json)
-        store.write_json(outputs[-1], report)
-    return ValidationSummary(report["counts"], result.passes, outputs, scratch.server_version_num,
+        store.write_json(outputs[-1], report.to_json())
+    return ValidationSummary(report.counts, result.passes, outputs, scratch.server_version_num,
                              dumper.version, phases)

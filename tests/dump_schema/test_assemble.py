@@ -7,7 +7,11 @@ import re
 
 import jsonschema
 import pytest
+import sqlglot
 
+from shared.documents.catalog import SCHEMA_PATH
+from steps.dump_schema import queries
+from steps.dump_schema import rows as rows_module
 from steps.dump_schema.assemble import (
     CatalogRows,
     Filters,
@@ -19,7 +23,7 @@ from steps.dump_schema.assemble import (
     split_identifiers,
 )
 from steps.dump_schema.backup import render_backup
-from steps.dump_schema.core import SCHEMA_PATH, check_catalog, make_filters, view_dependencies
+from steps.dump_schema.core import check_catalog, make_filters, view_dependencies
 
 ORDERS_SHOW = """CREATE TABLE sales.orders (
     id bigint NOT NULL identity(5, 10) ENCODE az64,
@@ -214,3 +218,19 @@ def test_redshift_only_rows_of_the_grant_and_refresh_views():
         ("rls_table", '"S"."t.1"', "policies combined with OR"),
         ("system_privilege", "CREATE USER to role admins", None),
         ("table_privilege", '"S"."t.1" to group etl', "ALTER, DROP")]
+
+
+@pytest.mark.parametrize(("query", "row_type"), [
+    (queries.SCHEMAS, rows_module.SchemaRow), (queries.RELATIONS, rows_module.RelationRow),
+    (queries.COLUMNS, rows_module.ColumnRow), (queries.TABLE_DEF, rows_module.TableDefRow),
+    (queries.TABLE_INFO, rows_module.TableInfoRow), (queries.CONSTRAINTS, rows_module.ConstraintRow),
+    (queries.FUNCTIONS, rows_module.FunctionRow), (queries.VIEWS, rows_module.ViewTextRow),
+    (queries.TYPES, rows_module.TypeRow), (queries.USERS, rows_module.UserRow), (queries.GROUPS, rows_module.GroupRow),
+])
+def test_each_catalog_query_has_a_row_type_of_its_select_lists_width(query, row_type):
+    """assemble reads catalog rows by field name; the names are right only while each row type lists as many fields
+    as its query selects (a column added to a query without its row type fails here, and when a row is named)."""
+    selected = sqlglot.parse_one(query, read="redshift").expressions
+    assert len(row_type._fields) == len(selected)
+    with pytest.raises(ValueError, match=f"{row_type.__name__} has {len(selected)} fields, a row has 1"):
+        rows_module.named(row_type, [("x",)])

@@ -12,11 +12,11 @@ import psycopg2.extensions
 import pytest
 
 from shared.config import load_settings
+from shared.documents.catalog import catalog_from_dict
 from shared.objectstore import ObjectStore, RunLayout
 from steps.dump_schema.assemble import Filters
 from steps.dump_schema.core import dump
 from steps.dump_schema.queries import REDSHIFT_ONLY
-from steps.rewrite_ddl.catalog import catalog_from_dict
 from steps.rewrite_ddl.core import render_files
 from steps.rewrite_ddl.overrides import Overrides
 from steps.rewrite_ddl.tables import Options

@@ -16,12 +16,12 @@ import uuid
 import psycopg2
 
 from devstack import env as envfile
+from shared.documents.catalog import catalog_from_dict
 from steps.dump_schema.assemble import Filters
 from steps.dump_schema.core import dump
 from steps.report.collect import RawRun
 from steps.report.core import build_report
 from steps.report.timefmt import parse_ts
-from steps.rewrite_ddl.catalog import catalog_from_dict
 from steps.rewrite_ddl.core import render_files
 from steps.rewrite_ddl.overrides import Overrides
 from steps.rewrite_ddl.tables import Options

@@ -7,9 +7,9 @@ import json
 
 import psycopg2
 
+from shared.documents.catalog import catalog_from_dict
 from steps.dump_schema.assemble import Filters, build_catalog
 from steps.dump_schema.core import view_dependencies
-from steps.rewrite_ddl.catalog import catalog_from_dict
 from steps.rewrite_ddl.core import render_files
 from steps.rewrite_ddl.overrides import Overrides
 from steps.rewrite_ddl.tables import Options

@@ -15,7 +15,8 @@ def test_entries_carry_quoted_names_and_only_known_column_keys():
                                            "target_type": "bytea", "source_type": "varbyte(8)", "extra": 1}]},
         {"source": {"schema": "s", "name": "v"}, "target": {"schema": "s", "name": "v"}, "kind": "view",
          "columns": []}]}
-    [entry] = name_map_tables(name_map, "gs://b/name_map.json")
+    [table] = name_map_tables(name_map, "gs://b/name_map.json")
+    entry = table.to_json()
     assert entry["table"] == '"S"."a.b"' and entry["target"] == "s.a_b"
     assert entry["columns"] == [{"source": "C", "target": "c", "unload_expression": '"C"', "target_type": "bytea",
                                  "source_type": "varbyte(8)"}]
@@ -43,7 +44,8 @@ def test_malformed_name_map_names_the_place(name_map, message):
 
 
 def test_tables_json_sources_and_targets():
-    document = {"tables": [{"table": "s.t", "target_ref": {"schema": "s", "name": "T"}}]}
+    document = {"tables": [{"table": "s.t", "target_ref": {"schema": "s", "name": "T"},
+                            "source": {"schema": "s", "name": "t"}, "columns": []}]}
     assert planned_tables(document, "u") == [("s.t", TableRef("s", "T"))]
     with pytest.raises(BadInputError, match="u: tables\\[0\\].target_ref must be an object"):
         planned_tables({"tables": [{"table": "s.t"}]}, "u")

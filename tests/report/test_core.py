@@ -269,7 +269,7 @@ def test_the_page_carries_each_tables_change_and_lists_changed_views():
     assert by_name["public.sales"][12:] == ["refreshed", "public", 1, ""]  # change, schema, size (MB), batch
     assert by_name["public.events"][12:] == ["", "public", 1, "batch-0001"]
     assert by_name["public.geo_shapes"][12:] == ["", "public", None, ""]  # never planned
-    assert {"path": "batches/batch-0002.json", "reason": "expected an object with 'batch_id' and a 'tables' list"} \
+    assert {"path": "batches/batch-0002.json", "reason": "expected an object with 'batch_id' and a 'tables' list of names"} \
         in json.loads(report.files["summary.json"])["input_problems"]
     changes = html[html.index('id="changes"'):html.index('id="tables"')]
     assert "public.v_sales" in changes and "changed in the source; replaced" in changes
@@ -283,8 +283,10 @@ def test_the_plan_of_a_dry_run_is_shown_beside_the_measured_time_when_the_folder
     documents = sample.documents()
     documents["plan.json"] = {
         "format_version": 1, "run_id": sample.RUN_ID, "tables": [
-            {"table": "public.sales", "rows": 1_000_000, "size_mb": 512.0, "s3_bytes": 90_000_000},
-            {"table": "public.<b>odd</b>", "rows": 10, "size_mb": 1.0, "s3_bytes": 200}],
+            {"table": "public.sales", "target": "public.sales", "rows": 1_000_000, "size_mb": 512.0,
+             "text_bytes": 299_999_000, "s3_bytes": 90_000_000, "sampled": True},
+            {"table": "public.<b>odd</b>", "target": "public.odd", "rows": 10, "size_mb": 1.0, "text_bytes": 1_000,
+             "s3_bytes": 200, "sampled": False}],
         "totals": {"tables": 2, "rows": 1_000_010, "size_mb": 513.0, "text_bytes": 300_000_000,
                    "s3_bytes": 90_000_200, "s3_to_gcs_egress_bytes": 90_000_200},
         "compression": {"codec": "zstd", "ratio": 0.3, "method": "up to 2000 rows of each of the 10 largest tables"},

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.report_bench import run_documents, table_name
+from shared.identifiers import parse_table_ref
 from shared.log import register_secret
 from steps.report.collect import RawRun
 from steps.report.core import build_report
@@ -45,6 +46,8 @@ def documents() -> dict:
     for position, name in HOSTILE.items():
         old = plan[position]["table"]
         plan[position]["table"] = plan[position]["target"] = name
+        ref = parse_table_ref(name)
+        plan[position]["source"] = plan[position]["target_ref"] = {"schema": ref.schema, "name": ref.table}
         result = docs[f"results/{old}.json"]
         result["table"] = result["target"] = name
     failed = docs[f"results/{table_name(5)}.json"]

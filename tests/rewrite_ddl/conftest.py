@@ -7,9 +7,9 @@ import copy
 import psycopg2
 import pytest
 
+from shared.documents.catalog import catalog_from_dict
 from shared.log import one_line
 from shared.sqlblocks import parse
-from steps.rewrite_ddl.catalog import catalog_from_dict
 from steps.rewrite_ddl.core import RewriteFiles, render_files
 from steps.rewrite_ddl.overrides import Overrides
 from steps.rewrite_ddl.tables import Options

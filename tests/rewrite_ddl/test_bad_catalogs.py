@@ -41,7 +41,7 @@ def _duplicate_table(data):
 @pytest.mark.parametrize("data, message", [
     ([], "catalog.json is not a valid catalog: at (top level): must be object"),
     (None, "catalog.json is not a valid catalog: at (top level): must be object"),
-    (broken(_set(["format_version"], 2)), "at .format_version: must be same as const definition: 1"),
+    (broken(_set(["format_version"], 2)), "format_version '2' is not 1, the only one this r2a reads"),
     (broken(lambda d: d.pop("run_id")), "at (top level): must contain ['run_id'] properties"),
     (broken(_set(["views"], "v")), "at .views: must be array"),
     (broken(_set(["tables", 0, "columns"], [])), "at .tables[0].columns: must contain at least 1 items"),

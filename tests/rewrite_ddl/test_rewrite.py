@@ -156,7 +156,6 @@ def test_bad_overrides_are_one_line_errors(text, message):
     (lambda d: d.pop("tables"), "(top level)"),
     (lambda d: d["tables"][0]["columns"][0].pop("type"), ".tables[0].columns[0]"),
     (lambda d: d["tables"][0].update(estimated_rows=-1), ".tables[0].estimated_rows"),
-    (lambda d: d.update(format_version=2), ".format_version"),
     (lambda d: d["views"][0].update(kind="table"), ".views[0].kind"),
 ])
 def test_invalid_catalog_names_the_place(mutate, where):

@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -6,6 +7,7 @@ import pytest
 from shared.config import load_settings
 from shared.errors import BadInputError, ConfigError
 from shared.identifiers import TableRef
+from shared.layout import SECTIONS
 from shared.objectstore import RunLayout, new_run_id, split_url
 
 
@@ -67,3 +69,37 @@ def test_section_accessors():
     assert layout.claims_prefix(TableRef("s", "t")) == layout.root + "claims/s.t/"
     with pytest.raises(ValueError, match="section"):
         layout.validated_sql("all")
+
+
+def _run_folder_names() -> set[str]:
+    """Every file and folder name RunLayout gives out, relative to the run root."""
+    layout = RunLayout("dev_20250304_050607", gcs_bucket="art", s3_bucket="unl")
+    ref = TableRef("s", "t")
+    urls = [getattr(layout, name) for name, value in vars(RunLayout).items() if isinstance(value, property)]
+    urls += [layout.validated_sql(s) for s in SECTIONS] + [layout.schema_alloydb_section_sql(s) for s in SECTIONS]
+    urls += [layout.claims_prefix(ref), layout.staging_table_prefix(ref)]
+    names = {url.removeprefix(layout.root) for url in urls if url.startswith(layout.root) and url != layout.root}
+    return {name.split("/")[0] + "/" if "/" in name else name for name in names}
+
+
+# Modules that still spell a run-folder file name as a literal (issue 22); each is to use the RunLayout accessor
+# instead. A count may only go down; any other module must have none.
+NOT_YET_NAMED_BY_LAYOUT = {"benchmarks/report_bench.py": 2, "shared/finishing.py": 1, "steps/load_schema/core.py": 3,
+                           "steps/load_schema/predata.py": 1, "steps/plan/core.py": 1, "steps/report/collect.py": 10,
+                           "steps/report/core.py": 2, "shared/documents/catalog.py": 1,
+                           "steps/rewrite_ddl/core.py": 12, "workflows/demo.py": 2}
+
+
+def test_only_run_layout_spells_run_folder_file_names():
+    root = Path(__file__).resolve().parents[2]
+    names = _run_folder_names()
+    assert {"tables.json", "catalog.json", "validated_pre_data.sql", "results/", "claims/"} <= names
+    literal = re.compile("([\"'])(?:" + "|".join(re.escape(name) for name in sorted(names)) + ")\\1")
+    counts = {}
+    for folder in ("shared", "steps", "workflows", "benchmarks"):
+        for path in (root / folder).rglob("*.py"):
+            found = len(literal.findall(path.read_text()))
+            name = str(path.relative_to(root))
+            if found and name != "shared/layout.py":
+                counts[name] = found
+    assert {name: n for name, n in counts.items() if n > NOT_YET_NAMED_BY_LAYOUT.get(name, 0)} == {}

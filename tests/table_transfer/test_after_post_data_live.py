@@ -17,7 +17,7 @@ def _post_data_ran(transfer, source, target, statements: list[tuple[str, str, st
     reports = [deferred_report(obj, [str(source)]) for obj in parse(text)]
     transfer.store.write_json(transfer.layout.post_data_report_json, object_report(
         transfer.run_id, "post-data", reports, analyzed=0, analyze_failures=[], deferred_tables=[str(source)],
-        finished_after_post_data=[]))
+        finished_after_post_data=[]).to_json())
 
 
 def test_a_late_load_gets_the_deferred_keys_reseed_analyze_and_refresh(transfer):

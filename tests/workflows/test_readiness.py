@@ -9,6 +9,7 @@ import uuid
 from typer.testing import CliRunner
 
 from shared.config import load_settings
+from shared.documents.tables import PlannedTable, TablePlan
 from shared.identifiers import TableRef
 from shared.objectstore import ObjectStore, RunLayout
 from shared.readiness import POST_DATA_RECORD
@@ -37,7 +38,8 @@ def test_readiness_marks_each_table_and_the_run(devstack_environ):
     settings = load_settings(devstack_environ)
     layout = RunLayout.from_settings(f"readiness_{uuid.uuid4().hex[:8]}", settings.gcs)
     store = ObjectStore(None, settings.gcs)
-    store.write_json(layout.tables_json, {"tables": [{"table": str(t)} for t in (ORDERS, EVENTS, PEOPLE)]})
+    store.write_json(layout.tables_json, TablePlan(layout.run_id, tuple(PlannedTable(t, t, ())
+                                                                        for t in (ORDERS, EVENTS, PEOPLE))).to_json())
     store.write_json(layout.report("summary.json"), {"objects_not_migrated": {"total": 3, "by_kind": {"view": 2,
                                                                                                       "function": 1}}})
     _write(store, layout, ORDERS, "succeeded", True, sync_mode="upsert", watermark_to="2026-01-02 02:59:00",
@@ -74,7 +76,7 @@ def test_readiness_needs_post_data_finished(devstack_environ):
     settings = load_settings(devstack_environ)
     layout = RunLayout.from_settings(f"readiness_{uuid.uuid4().hex[:8]}", settings.gcs)
     store = ObjectStore(None, settings.gcs)
-    store.write_json(layout.tables_json, {"tables": [{"table": str(ORDERS)}]})
+    store.write_json(layout.tables_json, TablePlan(layout.run_id, (PlannedTable(ORDERS, ORDERS, ()),)).to_json())
     _write(store, layout, ORDERS, "succeeded", True)
 
     done = CliRunner().invoke(app, ["readiness", "--run-id", layout.run_id], env=devstack_environ)

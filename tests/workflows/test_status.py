@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from shared.config import load_settings
+from shared.documents.tables import PlannedTable, TablePlan
 from shared.identifiers import TableRef
 from shared.objectstore import ObjectStore, RunLayout, new_run_id
 from shared.results import Attempt, ErrorInfo, TableResult, to_dict, utc_now
@@ -20,7 +21,7 @@ def run(devstack_environ):
     settings = load_settings(devstack_environ)
     layout = RunLayout.from_settings(new_run_id("statustest"), settings.gcs)
     store = ObjectStore(None, settings.gcs)
-    store.write_json(layout.tables_json, {"tables": [{"table": str(t)} for t in PLANNED]})
+    store.write_json(layout.tables_json, TablePlan(layout.run_id, tuple(PlannedTable(t, t, ()) for t in PLANNED)).to_json())
     return layout, store
 
 

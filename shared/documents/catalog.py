@@ -1,4 +1,6 @@
-"""catalog.json (dump_schema's output) read into dataclasses, after checking it against its JSON Schema."""
+"""catalog.json: the Redshift schema as dump_schema read it (its JSON Schema: shared/schemas/catalog.schema.json).
+dump_schema builds the document from its catalog rows and writes it through `Catalog` (so what it writes is what
+`from_json` accepts, key for key); rewrite_ddl reads it with `Catalog.read` / `catalog_from_dict`."""
 
 from __future__ import annotations
 
@@ -8,10 +10,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from shared.documents._checks import format_version
+from shared.documents.base import RunDocument
 from shared.errors import BadInputError
 from shared.log import one_line
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "catalog.schema.json"
+FORMAT_VERSION = 1
+SCHEMA = "catalog"
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "catalog.schema.json"
 
 
 @dataclass(frozen=True)
@@ -20,7 +26,7 @@ class Identity:
     step: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class Column:
     name: str
     type: str
@@ -32,24 +38,39 @@ class Column:
     sortkey_position: int | None = None
     comment: str | None = None
     collation: str | None = None
+    position: int | None = None  # attnum; absent in a catalog written by hand
+
+    def to_json(self) -> dict[str, Any]:
+        position = {} if self.position is None else {"position": self.position}
+        return {"name": self.name, **position, "type": self.type, "nullable": self.nullable, "default": self.default,
+                "identity": None if self.identity is None else {"seed": self.identity.seed, "step": self.identity.step},
+                "encoding": self.encoding, "distkey": self.distkey, "sortkey_position": self.sortkey_position,
+                "comment": self.comment, "collation": self.collation}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Reference:
     schema: str
     table: str
     columns: list[str] = field(default_factory=list)
 
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": self.schema, "table": self.table, "columns": list(self.columns)}
 
-@dataclass
+
+@dataclass(frozen=True)
 class Constraint:
     name: str
     kind: str  # primary_key | unique | foreign_key
     columns: list[str]
     references: Reference | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        references = {} if self.references is None else {"references": self.references.to_json()}
+        return {"name": self.name, "kind": self.kind, "columns": list(self.columns), **references}
 
-@dataclass
+
+@dataclass(frozen=True)
 class Table:
     schema: str
     name: str
@@ -63,8 +84,14 @@ class Table:
     estimated_rows: int | None = None
     size_mb: float | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": self.schema, "name": self.name, "owner": self.owner, "comment": self.comment,
+                "diststyle": self.diststyle, "sortkey_style": self.sortkey_style, "backup": self.backup,
+                "estimated_rows": self.estimated_rows, "size_mb": self.size_mb,
+                "columns": [c.to_json() for c in self.columns], "constraints": [c.to_json() for c in self.constraints]}
 
-@dataclass
+
+@dataclass(frozen=True)
 class View:
     schema: str
     name: str
@@ -74,16 +101,35 @@ class View:
     owner: str | None = None
     comment: str | None = None
     depends_on: list[str] = field(default_factory=list)
+    columns: list[ViewColumn] = field(default_factory=list)  # as pg_attribute lists them; not used to rewrite
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": self.schema, "name": self.name, "owner": self.owner, "comment": self.comment,
+                "kind": self.kind, "late_binding": self.late_binding, "definition": self.definition,
+                "columns": [c.to_json() for c in self.columns], "depends_on": list(self.depends_on)}
 
 
-@dataclass
+@dataclass(frozen=True)
+class ViewColumn:
+    name: str
+    type: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name} if self.type is None else {"name": self.name, "type": self.type}
+
+
+@dataclass(frozen=True)
 class Argument:
     type: str
     name: str | None = None
     mode: str = "in"
 
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, **({"name": self.name} if self.name else {}),
+                **({"mode": self.mode} if self.mode != "in" else {})}
 
-@dataclass
+
+@dataclass(frozen=True)
 class Function:
     schema: str
     name: str
@@ -95,8 +141,13 @@ class Function:
     owner: str | None = None
     comment: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": self.schema, "name": self.name, "owner": self.owner, "comment": self.comment,
+                "language": self.language, "arguments": [a.to_json() for a in self.arguments],
+                "returns": self.returns, "volatility": self.volatility, "body": self.body}
 
-@dataclass
+
+@dataclass(frozen=True)
 class Procedure:
     schema: str
     name: str
@@ -106,28 +157,42 @@ class Procedure:
     owner: str | None = None
     comment: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": self.schema, "name": self.name, "owner": self.owner, "comment": self.comment,
+                "language": self.language, "arguments": [a.to_json() for a in self.arguments],
+                "definition": self.definition}
 
-@dataclass
+
+@dataclass(frozen=True)
 class Schema:
     name: str
     owner: str | None = None
     comment: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "owner": self.owner, "comment": self.comment}
 
-@dataclass
+
+@dataclass(frozen=True)
 class User:
     name: str
     superuser: bool = False
     create_database: bool = False
 
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "superuser": self.superuser, "create_database": self.create_database}
 
-@dataclass
+
+@dataclass(frozen=True)
 class Group:
     name: str
     members: list[str]
 
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "members": list(self.members)}
 
-@dataclass
+
+@dataclass(frozen=True)
 class Grant:
     object_kind: str
     schema: str
@@ -136,8 +201,12 @@ class Grant:
     grantee_kind: str
     privileges: list[str]
 
+    def to_json(self) -> dict[str, Any]:
+        return {"object_kind": self.object_kind, "schema": self.schema, "name": self.name, "grantee": self.grantee,
+                "grantee_kind": self.grantee_kind, "privileges": list(self.privileges)}
 
-@dataclass
+
+@dataclass(frozen=True)
 class RedshiftOnly:
     """An object Redshift keeps that holds no data to migrate (external schema or table, library, model, RLS
     policy, datashare), or a catalog view dump_schema could not read."""
@@ -146,9 +215,12 @@ class RedshiftOnly:
     name: str
     detail: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "detail": self.detail}
 
-@dataclass
-class Catalog:
+
+@dataclass(frozen=True)
+class Catalog(RunDocument):
     run_id: str
     schemas: list[Schema]
     tables: list[Table]
@@ -160,6 +232,19 @@ class Catalog:
     grants: list[Grant] = field(default_factory=list)
     source: dict[str, Any] = field(default_factory=dict)
     redshift_only: list[RedshiftOnly] = field(default_factory=list)
+    format_version: int = FORMAT_VERSION
+
+    @classmethod
+    def from_json(cls, data: Any, url: str) -> Catalog:
+        return catalog_from_dict(data, url)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format_version": self.format_version, "run_id": self.run_id, "source": dict(self.source),
+                "schemas": [s.to_json() for s in self.schemas], "tables": [t.to_json() for t in self.tables],
+                "views": [v.to_json() for v in self.views], "functions": [f.to_json() for f in self.functions],
+                "procedures": [p.to_json() for p in self.procedures], "users": [u.to_json() for u in self.users],
+                "groups": [g.to_json() for g in self.groups], "grants": [g.to_json() for g in self.grants],
+                "redshift_only": [o.to_json() for o in self.redshift_only]}
 
 
 @lru_cache(maxsize=1)
@@ -188,13 +273,14 @@ def _args(items: list[dict]) -> list[Argument]:
 
 
 def catalog_from_dict(data: Any, where: str = "catalog.json") -> Catalog:
+    format_version(data, where, FORMAT_VERSION)
     validate(data, where)
     tables = []
     for t in data["tables"]:
         columns = [Column(c["name"], c["type"], c.get("nullable", True), c.get("default"),
                           Identity(c["identity"]["seed"], c["identity"]["step"]) if c.get("identity") else None,
                           c.get("encoding"), c.get("distkey", False), c.get("sortkey_position"), c.get("comment"),
-                          c.get("collation"))
+                          c.get("collation"), c.get("position"))
                    for c in t["columns"]]
         constraints = [Constraint(k["name"], k["kind"], list(k["columns"]),
                                   Reference(k["references"]["schema"], k["references"]["table"],
@@ -209,7 +295,8 @@ def catalog_from_dict(data: Any, where: str = "catalog.json") -> Catalog:
         schemas=[Schema(s["name"], s.get("owner"), s.get("comment")) for s in data["schemas"]],
         tables=tables,
         views=[View(v["schema"], v["name"], v["definition"], v.get("kind", "view"), v.get("late_binding", False),
-                    v.get("owner"), v.get("comment"), list(v.get("depends_on", []))) for v in data["views"]],
+                    v.get("owner"), v.get("comment"), list(v.get("depends_on", [])),
+                    [ViewColumn(c["name"], c.get("type")) for c in v.get("columns", [])]) for v in data["views"]],
         functions=[Function(f["schema"], f["name"], f["language"], _args(f["arguments"]), f["returns"], f["body"],
                             f.get("volatility", "volatile"), f.get("owner"), f.get("comment"))
                    for f in data["functions"]],
