@@ -69,8 +69,10 @@ class RerunWatch:
 
 def killed_when_parts_in(args: list[str], environ: dict[str, str], dsn: str, run_id: str, parts: int,
                          fraction: float, timeout_s: float = 1800) -> tuple[float, int]:
-    """Run the step and SIGKILL it once `fraction` of `parts` are committed in the part ledger; (seconds, parts
-    committed). A step that ends first (a table of one part) is not killed."""
+    """Run the step and SIGKILL it once `fraction` of `parts` are committed in the part ledger of a load whose UNLOAD
+    has ended (state `unloaded`: only such a load is resumed, shared/partledger.py; before that the re-run must
+    UNLOAD again, which is right but measures nothing of the resume); (seconds, parts committed). A step that ends
+    first (a table of one part) is not killed."""
     started = time.monotonic()
     process = subprocess.Popen([sys.executable, "-m", *args], env=environ, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
@@ -82,8 +84,9 @@ def killed_when_parts_in(args: list[str], environ: dict[str, str], dsn: str, run
             with conn.cursor() as cursor:
                 cursor.execute("SELECT to_regclass('r2a_meta.transfer_parts') IS NOT NULL")
                 if cursor.fetchone()[0]:
-                    cursor.execute("SELECT count(*) FROM r2a_meta.transfer_parts WHERE run_id = %s "
-                                   "AND rows IS NOT NULL", (run_id,))
+                    cursor.execute("SELECT count(*) FROM r2a_meta.transfer_parts p JOIN r2a_meta.transfer_loads l "
+                                   "USING (run_id, source, unload_attempt) "
+                                   "WHERE p.run_id = %s AND p.rows IS NOT NULL AND l.state = 'unloaded'", (run_id,))
                     committed = cursor.fetchone()[0]
             if committed >= fraction * parts:
                 process.kill()
