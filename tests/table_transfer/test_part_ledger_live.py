@@ -11,6 +11,8 @@ import time
 
 import psycopg2
 import psycopg2.errors
+import psycopg2.extensions
+import psycopg2.sql
 import pytest
 
 from shared.identifiers import TableRef
@@ -24,9 +26,14 @@ from shared.partledger import (
     loaders_of,
     loads_of,
     mark_unloaded,
+    record_part,
     start_load,
 )
 from shared.staging import STAGING_SCHEMA, create_shadow, drop_leftovers
+from steps.table_transfer.plan import TableSpec, TransferOptions
+from steps.table_transfer.resume import LoadPlan
+from steps.table_transfer.switch import check_unchanged_since_counted, count_in_chunks
+from steps.table_transfer.verify import VerificationError
 from tests.faults.helpers import expected_summary, numbered_table, run_step, target_summary
 from tests.table_transfer.conftest import quoted
 
@@ -262,3 +269,47 @@ def test_the_rename_switch_keeps_identity_and_serial_sequences(transfer):
     transfer.pg_execute(f"INSERT INTO {table} (label) VALUES ('new')")
     assert transfer.pg_rows(f"SELECT id FROM {table} WHERE label = 'new'") == [(9001,)]
     assert target_summary(transfer, "sequenced")[0] == 5001
+
+
+def test_verification_counts_in_page_ranges_and_the_switch_refuses_a_load_table_changed_since(transfer):
+    """The count before the switch is the sum of short page-range counts (no transaction of it grows with the table):
+    exact across range edges, pages freed by deletes and rows past the size it read. The switch's transaction then
+    refuses a load table whose ledger records other rows than were counted."""
+    schema, table = transfer.schema, "counted"
+    transfer.pg_execute(f"CREATE TABLE {quoted(schema)}.{table} (id integer, pad text)")
+    transfer.pg_execute(f"INSERT INTO {quoted(schema)}.{table} SELECT g, repeat('x', 200) FROM generate_series(1, 5000) g")
+    transfer.pg_execute(f"DELETE FROM {quoted(schema)}.{table} WHERE id % 7 = 0 OR id BETWEEN 1000 AND 1400")
+    expected = transfer.pg_rows(f"SELECT count(*) FROM {quoted(schema)}.{table}")[0][0]
+    pages = transfer.pg_rows("SELECT pg_relation_size(%s::regclass) / 8192", (f"{quoted(schema)}.{table}",))[0][0]
+    assert pages > 30  # several ranges of three pages below
+    conn = psycopg2.connect(transfer.alloydb_dsn)
+    try:
+        name = psycopg2.sql.Identifier(schema, table)
+        assert count_in_chunks(conn, name, chunk_pages=3) == expected
+        assert count_in_chunks(conn, name) == expected
+        assert conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
+
+        ensure_ledger(conn)
+        key = LoadKey(transfer.run_id, f"{schema}.{table}", 1)
+        with conn.cursor() as cur:
+            start_load(cur, key, TableRef(schema, table), None, "text", "zstd", "r2a_null_" + "0" * 32)
+            assert claim_part(cur, key, "0000_part_00.zst", 1) == CLAIMED
+            record_part(cur, key, "0000_part_00.zst", expected, 1)
+        conn.commit()
+        spec = TableSpec(TableRef(schema, table), TableRef(schema, table), ())
+        with conn.cursor() as cur:
+            plan = LoadPlan(loads_of(cur, transfer.run_id)[0], TransferOptions(), {}, None)
+            check_unchanged_since_counted(cur, spec, plan, expected)  # the ledger records what was counted
+            assert transfer.pg_rows("SELECT mode FROM pg_locks WHERE relation = %s::regclass AND granted",
+                                    (f"{quoted(schema)}.{table}",)) == [("ShareLock",)]  # writers wait to the end
+        conn.rollback()
+        with conn.cursor() as cur:
+            assert claim_part(cur, key, "0001_part_00.zst", 1) == CLAIMED
+            record_part(cur, key, "0001_part_00.zst", 10, 1)  # a part committed after the count
+        conn.commit()
+        with conn.cursor() as cur, pytest.raises(VerificationError, match=f"{expected} rows counted, "
+                                                                          f"{expected + 10} in the part ledger"):
+            check_unchanged_since_counted(cur, spec, plan, expected)
+        conn.rollback()
+    finally:
+        conn.close()
