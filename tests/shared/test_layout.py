@@ -61,7 +61,7 @@ def test_section_accessors():
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT_FOLDERS = ("shared", "steps", "workflows", "benchmarks")  # what ships or measures; tests name files freely
-ARTIFACT_CALL = re.compile(r"\._?artifact\(")  # spelt so that this file does not match it
+ARTIFACT_CALL = re.compile(r"\._?artifact\(")
 
 
 def _sources(*folders: str) -> dict[str, str]:
@@ -143,7 +143,9 @@ def _artifact_calls(sources: dict[str, str]) -> list[str]:
 def test_only_run_layout_builds_run_folder_urls():
     """`RunLayout._artifact` (any name under the run root) is layout's own: everyone else, tests too, uses the
     accessor of the file they mean, so that a file's place is decided in one module."""
-    assert _artifact_calls(_sources(*PRODUCT_FOLDERS, "tests", "devstack")) == []
+    sources = _sources(*PRODUCT_FOLDERS, "tests", "devstack")
+    sources.pop(str(Path(__file__).relative_to(ROOT)))  # its examples of what the check sees
+    assert _artifact_calls(sources) == []
 
 
 def test_only_run_layout_spells_run_folder_names():
