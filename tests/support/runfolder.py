@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from shared.config import load_settings
-from shared.identifiers import parse_table_ref
+from shared.identifiers import TableRef
 from shared.layout import SECTIONS
 from shared.objectstore import ObjectStore, RunLayout
 
@@ -21,7 +22,8 @@ def url_of(layout: RunLayout, path: str) -> str:
     named += [layout.schema_alloydb_section_sql(section) for section in SECTIONS]
     folder, _, rest = path.partition("/")
     stem = rest.removesuffix(".json")
-    built = {"results": lambda: layout.result(parse_table_ref(stem)), "steps": lambda: layout.step_result(stem),
+    built = {"results": lambda: layout.result(TableRef(*map(unquote, stem.split(".", 1)))),  # file_stem's inverse
+             "steps": lambda: layout.step_result(stem),
              "batches": lambda: layout.batch(stem)}
     urls = [url for url in named if layout.relative(url) == path]
     if not urls and folder in built:
