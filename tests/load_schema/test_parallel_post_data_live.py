@@ -138,7 +138,8 @@ def test_four_sessions_give_the_end_state_and_report_of_one(two_databases):
 
 def test_foreign_keys_start_after_the_keys_they_reference_and_every_object_is_timed(two_databases):
     _, (dsn, environ) = two_databases
-    report = _run(dsn, environ, 4).json("post_data_report.json")
+    folder = _run(dsn, environ, 4)
+    report = folder.json(folder.layout.post_data_report_json)
     timings = {(t["kind"], t["name"]): t for t in report["timings"]}
     names = {(o["kind"], o["name"]) for o in report["objects"] if o["kind"] != "sequence"}
     assert names <= set(timings)  # every key, index and view
