@@ -30,6 +30,8 @@ from typing import Any
 
 from devstack import processes
 from shared.config import load_settings
+from shared.identifiers import parse_table_ref
+from shared.layout import REPORT_HTML
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import Attempt, ErrorInfo, PhaseTiming, StepResult, TableResult, to_dict
 
@@ -80,27 +82,28 @@ def result_for(run_id: str, i: int, tables: int) -> dict[str, Any]:
     return to_dict(record)
 
 
-def run_documents(run_id: str, tables: int) -> dict[str, Any]:
-    """{path: document} of a whole run; the last 25 planned tables have no result file."""
+def run_documents(layout: RunLayout, tables: int) -> dict[str, Any]:
+    """{url: document} of a whole run; the last 25 planned tables have no result file."""
+    run_id = layout.run_id
     refs = [{"schema": table_name(i).split(".")[0], "name": table_name(i).split(".")[1]} for i in range(tables)]
     plan = [{"table": table_name(i), "target": table_name(i), "source": refs[i], "target_ref": refs[i],
              "estimated_rows": 1000 * (tables - i), "size_mb": tables - i, "columns": []} for i in range(tables)]
-    documents: dict[str, Any] = {"tables.json": {"format_version": 1, "run_id": run_id, "tables": plan}}
+    documents: dict[str, Any] = {layout.tables_json: {"format_version": 1, "run_id": run_id, "tables": plan}}
     for i in range(tables - 25):
-        documents[f"results/{table_name(i)}.json"] = result_for(run_id, i, tables)
+        documents[layout.result(parse_table_ref(table_name(i)))] = result_for(run_id, i, tables)
     for offset, step in enumerate(("dump_schema", "rewrite_ddl", "validate_restore", "load_schema_pre_data")):
         begin = START + timedelta(seconds=offset * 15)
-        documents[f"steps/{step}.json"] = to_dict(StepResult(run_id, step, "succeeded", _ts(begin),
-                                                             _ts(begin + timedelta(seconds=12)), 12.0))
+        documents[layout.step_result(step)] = to_dict(StepResult(run_id, step, "succeeded", _ts(begin),
+                                                                 _ts(begin + timedelta(seconds=12)), 12.0))
     for number in range(1, BATCHES + 1):  # as load_schema's fan-out: the largest alone, the rest in even batches
         members = [table_name(i) for i in range(ALONE + number - 1, tables, BATCHES)]
         if members:
-            documents[f"batches/batch-{number:04d}.json"] = {"format_version": 1, "run_id": run_id,
-                                                             "batch_id": f"batch-{number:04d}", "tables": members}
+            documents[layout.batch(f"batch-{number:04d}")] = {"format_version": 1, "run_id": run_id,
+                                                              "batch_id": f"batch-{number:04d}", "tables": members}
     dropped = [{"kind": "table", "name": f"legacy.unsupported_{i:03d}", "target_name": None,
                 "status": "unsupported", "reason": "column g: GEOGRAPHY is not supported"} for i in range(40)]
-    documents["rewrite_report.json"] = {"format_version": 1, "run_id": run_id, "step": "rewrite_ddl",
-                                        "objects": dropped}
+    documents[layout.rewrite_report_json] = {"format_version": 1, "run_id": run_id, "step": "rewrite_ddl",
+                                             "objects": dropped}
     return documents
 
 
@@ -145,9 +148,9 @@ def measure(environ: dict[str, str], tables: int) -> list[dict]:
     run_id = f"bench_{datetime.now(UTC):%Y%m%d_%H%M%S}_{os.getpid()}"
     settings = load_settings(environ)
     store, layout = ObjectStore(settings.s3, settings.gcs), RunLayout.from_settings(run_id, settings.gcs)
-    documents = run_documents(run_id, tables)
+    documents = run_documents(layout, tables)
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        list(pool.map(lambda item: store.write_json(layout.artifact(item[0]), item[1]), documents.items()))
+        list(pool.map(lambda item: store.write_json(item[0], item[1]), documents.items()))
     with tempfile.TemporaryDirectory(prefix="r2a-bench-report-out-") as out:
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
         env.update(environ, R2A_LOG_FORMAT="json")
@@ -157,7 +160,7 @@ def measure(environ: dict[str, str], tables: int) -> list[dict]:
         seconds = time.monotonic() - started
         if process.returncode != 7:  # the generated run has failed and missing tables
             raise RuntimeError(f"report exited {process.returncode}: {process.stderr.strip()[-300:]}")
-        html_mb = (Path(out) / "report.html").stat().st_size / 1024 / 1024
+        html_mb = (Path(out) / REPORT_HTML).stat().st_size / 1024 / 1024
         table_lines = len((Path(out) / f"{run_id}.tables").read_text().splitlines()) - 1
     results = tables - 25
     return [

@@ -34,6 +34,7 @@ from shared.ddlsession import R2A_SCHEMAS, pin_ddl_session, require_own_schema
 from shared.documents.objects import ObjectsReport
 from shared.errors import BadInputError, BadStateError
 from shared.identifiers import TableRef
+from shared.layout import validated_sql_name
 from shared.objects_report import ObjectReport, note_created
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import utc_now
@@ -44,7 +45,7 @@ from shared.sqlblocks import SqlObject, parse
 DEFERRED = "deferred"
 DEFERRABLE_KINDS = ("constraint", "index")  # what a table's data decides or makes slow to load
 FINISHING_SCOPE = "post-data finishing"
-VALIDATED_POST_DATA = "validated_post_data.sql"
+VALIDATED_POST_DATA = validated_sql_name("post-data")
 POST_DATA_RECORD = "load_schema_post_data"  # the step result load_schema's post-data writes
 
 # shared.constraints, shared.postdata and shared.sqlcheck (sqlglot, pglast: 0.13 CPU s of imports, most of a
@@ -139,7 +140,7 @@ def _apply_ready(applier: SavepointApplier, store: ObjectStore, layout: RunLayou
     from shared.postdata import apply_objects
     from shared.sqlcheck import refusal
 
-    objects = {(o.kind, o.name): o for o in parse(store.read_text(layout.artifact(VALIDATED_POST_DATA)),
+    objects = {(o.kind, o.name): o for o in parse(store.read_text(layout.validated_sql("post-data")),
                                                   VALIDATED_POST_DATA)}
     todo = []
     for index in ready:

@@ -29,6 +29,46 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
+# The run folder's names, relative to its root (fixed by DESIGN.md). RunLayout builds every URL from them; another
+# module imports a name only to show it (a message, a report's key for a document), never to build a URL of its own.
+SCHEMA_REDSHIFT_SQL = "schema_redshift.sql"
+CATALOG_JSON = "catalog.json"
+PRE_DATA_SQL = "pre_data.sql"
+POST_DATA_SQL = "post_data.sql"
+VIEWS_SQL = "views.sql"
+COMPAT_SQL = "compat.sql"
+NAME_MAP_JSON = "name_map.json"
+REWRITE_REPORT_JSON = "rewrite_report.json"
+SCHEMA_ALLOYDB_SQL = "schema_alloydb.sql"
+VALIDATION_REPORT_JSON = "validation_report.json"
+LOAD_REPORT_JSON = "load_report.json"
+TABLES_JSON = "tables.json"
+FANOUT_JSON = "fanout.json"
+POST_DATA_REPORT_JSON = "post_data_report.json"
+PLAN_JSON = "plan.json"  # steps/plan: sizes and estimates, before a byte moves
+RUN_LOCK = "run.lock"
+PRE_DATA_PROGRESS_JSON = "load_schema_pre_data_progress.json"
+RESULTS_DIR = "results/"
+BATCHES_DIR = "batches/"
+STEPS_DIR = "steps/"
+CLAIMS_DIR = "claims/"
+STAGING_DIR = "staging/"
+REPORT_DIR = "report/"
+# The report's own files in report/ (beside its copies of the schema dumps and its <run_id>.log and .tables).
+SUMMARY_JSON = "summary.json"
+REPORT_HTML = "report.html"
+SECTIONS = ("pre-data", "post-data")
+
+
+def validated_sql_name(section: str) -> str:
+    """validate_restore's output for one load_schema section ("pre-data", "post-data")."""
+    return f"validated_{_section(section)}.sql"
+
+
+def result_name(table: TableRef) -> str:
+    """Where table_transfer records `table`'s result, relative to the run root."""
+    return f"{RESULTS_DIR}{table.file_stem()}.json"
+
 
 @dataclass(frozen=True)
 class RunLayout:
@@ -55,66 +95,76 @@ class RunLayout:
         prefix = f"{self.gcs_prefix}/" if self.gcs_prefix else ""
         return f"gs://{self.gcs_bucket}/{prefix}{self.run_id}/"
 
-    def artifact(self, name: str) -> str:
+    def _artifact(self, name: str) -> str:
         return self.root + name
 
-    # Schema phase artifacts (names fixed by DESIGN.md).
-    schema_redshift_sql = property(lambda self: self.artifact("schema_redshift.sql"))
-    catalog_json = property(lambda self: self.artifact("catalog.json"))
-    pre_data_sql = property(lambda self: self.artifact("pre_data.sql"))
-    post_data_sql = property(lambda self: self.artifact("post_data.sql"))
-    views_sql = property(lambda self: self.artifact("views.sql"))
-    compat_sql = property(lambda self: self.artifact("compat.sql"))
-    name_map_json = property(lambda self: self.artifact("name_map.json"))
-    rewrite_report_json = property(lambda self: self.artifact("rewrite_report.json"))
-    schema_alloydb_sql = property(lambda self: self.artifact("schema_alloydb.sql"))
-    validation_report_json = property(lambda self: self.artifact("validation_report.json"))
-    load_report_json = property(lambda self: self.artifact("load_report.json"))
-    tables_json = property(lambda self: self.artifact("tables.json"))
-    fanout_json = property(lambda self: self.artifact("fanout.json"))
-    post_data_report_json = property(lambda self: self.artifact("post_data_report.json"))
-    plan_json = property(lambda self: self.artifact("plan.json"))  # steps/plan: sizes and estimates, before a byte
-    lock = property(lambda self: self.artifact("run.lock"))
-    pre_data_progress_json = property(lambda self: self.artifact("load_schema_pre_data_progress.json"))
+    def relative(self, url: str) -> str:
+        """`url`'s path inside the run folder ("results/public.sales.json"); a URL outside it, unchanged."""
+        return url.removeprefix(self.root)
+
+    # Schema phase artifacts.
+    schema_redshift_sql = property(lambda self: self._artifact(SCHEMA_REDSHIFT_SQL))
+    catalog_json = property(lambda self: self._artifact(CATALOG_JSON))
+    pre_data_sql = property(lambda self: self._artifact(PRE_DATA_SQL))
+    post_data_sql = property(lambda self: self._artifact(POST_DATA_SQL))
+    views_sql = property(lambda self: self._artifact(VIEWS_SQL))
+    compat_sql = property(lambda self: self._artifact(COMPAT_SQL))
+    name_map_json = property(lambda self: self._artifact(NAME_MAP_JSON))
+    rewrite_report_json = property(lambda self: self._artifact(REWRITE_REPORT_JSON))
+    schema_alloydb_sql = property(lambda self: self._artifact(SCHEMA_ALLOYDB_SQL))
+    validation_report_json = property(lambda self: self._artifact(VALIDATION_REPORT_JSON))
+    load_report_json = property(lambda self: self._artifact(LOAD_REPORT_JSON))
+    tables_json = property(lambda self: self._artifact(TABLES_JSON))
+    fanout_json = property(lambda self: self._artifact(FANOUT_JSON))
+    post_data_report_json = property(lambda self: self._artifact(POST_DATA_REPORT_JSON))
+    plan_json = property(lambda self: self._artifact(PLAN_JSON))
+    lock = property(lambda self: self._artifact(RUN_LOCK))
+    pre_data_progress_json = property(lambda self: self._artifact(PRE_DATA_PROGRESS_JSON))
 
     # validate_restore's outputs per load_schema section ("pre-data", "post-data"; None: the whole schema dump).
     def validated_sql(self, section: str) -> str:
-        return self.artifact(f"validated_{_section(section)}.sql")
+        return self._artifact(validated_sql_name(section))
 
     def schema_alloydb_section_sql(self, section: str | None) -> str:
-        return self.schema_alloydb_sql if section is None else self.artifact(f"schema_alloydb_{_section(section)}.sql")
+        return self.schema_alloydb_sql if section is None else self._artifact(f"schema_alloydb_{_section(section)}.sql")
 
     @property
     def results_prefix(self) -> str:
-        return self.artifact("results/")
+        return self._artifact(RESULTS_DIR)
 
     def result(self, table: TableRef) -> str:
-        return f"{self.results_prefix}{table.file_stem()}.json"
+        return self._artifact(result_name(table))
 
     @property
     def batches_prefix(self) -> str:
-        return self.artifact("batches/")
+        return self._artifact(BATCHES_DIR)
 
     def batch(self, batch_id: str) -> str:
         return f"{self.batches_prefix}{batch_id}.json"
 
     @property
     def steps_prefix(self) -> str:
-        return self.artifact("steps/")
+        return self._artifact(STEPS_DIR)
 
     def step_result(self, step: str) -> str:
         return f"{self.steps_prefix}{step}.json"
 
     def claims_prefix(self, table: TableRef) -> str:
         """Where the attempts of `table`'s transfer claim the files they load."""
-        return self.artifact(f"claims/{table.file_stem()}/")
+        return self._artifact(f"{CLAIMS_DIR}{table.file_stem()}/")
+
+    def claim(self, table: TableRef, attempt: int) -> str:
+        return f"{self.claims_prefix(table)}attempt-{attempt:03d}"
 
     @property
     def report_prefix(self) -> str:
-        return self.artifact("report/")
+        return self._artifact(REPORT_DIR)
 
     def report(self, name: str) -> str:
+        """A file of the report's, in report/ (the report step names its own files)."""
         return self.report_prefix + name
+
+    summary_json = property(lambda self: self.report(SUMMARY_JSON))
 
     def unload_prefix(self, table: TableRef, attempt: int) -> str:
         """S3 prefix UNLOAD writes one attempt's files to; a new attempt never sees an older one's files."""
@@ -139,10 +189,7 @@ class RunLayout:
 
     def staging_table_prefix(self, table: TableRef) -> str:
         """Every attempt's staged copies of `table` in this run's folder."""
-        return self.artifact(f"staging/{table.file_stem()}/")
-
-
-SECTIONS = ("pre-data", "post-data")
+        return self._artifact(f"{STAGING_DIR}{table.file_stem()}/")
 
 
 def _section(section: str) -> str:

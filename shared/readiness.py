@@ -97,7 +97,7 @@ def readiness(store: ObjectStore, layout: RunLayout) -> dict[str, Any]:
     """The readiness document of a run: tables (plan order), post-data, objects not migrated, ready."""
     planned, results = run_results(store, layout)
     tables = [table_readiness(name, results.get(name)) for name in planned]
-    summary_url = layout.report("summary.json")
+    summary_url = layout.summary_json
     not_migrated: dict[str, Any] = {"total": None, "by_kind": {}}
     if store.exists(summary_url):
         summary = store.read_json(summary_url)

@@ -24,12 +24,12 @@ from devstack import stack
 from devstack.processes import StartError
 from devstack.sample import load as load_sample
 from shared.config import load_settings
+from shared.layout import REPORT_HTML, SCHEMA_ALLOYDB_SQL, SCHEMA_REDSHIFT_SQL, SUMMARY_JSON
 from shared.objectstore import ObjectStore, RunLayout, new_run_id
 from workflows.local_env import devstack_environment
 from workflows.run_local import RENDERED, RunLocalError, RunLocalResult, print_nodes, run_workflow
 
-REPORT_FILES = ("{run_id}.log", "{run_id}.tables", "summary.json", "report.html", "schema_redshift.sql",
-                "schema_alloydb.sql")
+REPORT_FILES = ("{run_id}.log", "{run_id}.tables", SUMMARY_JSON, REPORT_HTML, SCHEMA_REDSHIFT_SQL, SCHEMA_ALLOYDB_SQL)
 
 
 def _say(message: str) -> None:
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     print_nodes(result, _say)
     _say(f"[4/4] report: copying the run's files to {Path(args.output) / result.run_id}")
     copied = copy_report(env, result.run_id, Path(args.output))
-    summary_path = next((p for p in copied if p.name == "summary.json"), None)
+    summary_path = next((p for p in copied if p.name == SUMMARY_JSON), None)
     summary = json.loads(summary_path.read_text()) if summary_path else {}
     for line in summary_lines(summary, result, time.monotonic() - started):
         _say(line)

@@ -13,6 +13,7 @@ from typing import Any
 from shared.documents._checks import format_version
 from shared.documents.base import RunDocument
 from shared.errors import BadInputError
+from shared.layout import CATALOG_JSON
 from shared.log import one_line
 
 FORMAT_VERSION = 1
@@ -272,7 +273,7 @@ def _args(items: list[dict]) -> list[Argument]:
     return [Argument(a["type"], a.get("name"), a.get("mode", "in")) for a in items]
 
 
-def catalog_from_dict(data: Any, where: str = "catalog.json") -> Catalog:
+def catalog_from_dict(data: Any, where: str = CATALOG_JSON) -> Catalog:
     format_version(data, where, FORMAT_VERSION)
     validate(data, where)
     tables = []

@@ -27,8 +27,9 @@ from shared.documents.objects import ObjectOutcome, ObjectsReport
 from shared.documents.progress import PreDataProgress
 from shared.documents.tables import PlannedTable, TablePlan
 from shared.errors import BadInputError, BadStateError
-from shared.finishing import VALIDATED_POST_DATA, take_finishing_lock
+from shared.finishing import take_finishing_lock
 from shared.identifiers import TableRef, parse_table_ref
+from shared.layout import validated_sql_name
 from shared.loader_items import BIG_TABLE_MB, LOADERS_PER_BIG_TABLE
 from shared.log import event
 from shared.objects_report import STEP, ObjectReport, object_report
@@ -45,8 +46,6 @@ from steps.load_schema.postdata import apply_post_data
 from steps.load_schema.predata import apply_pre_data, existing_relations
 from steps.load_schema.refresh import CHANGED_TABLE_PREFIX, settle_post_data
 
-VALIDATED = {"pre-data": "validated_pre_data.sql", "post-data": VALIDATED_POST_DATA}
-PROGRESS_FILE = "load_schema_pre_data_progress.json"
 CREATING_KINDS = {"schema", "table", "sequence", "function", "procedure", "type"}
 CLEAN_STATUSES = {"applied", "unchanged", "dropped_in_source"}  # dropped_in_source: reported, nothing went wrong
 OBJECT_WRITERS = 8  # the GCS client keeps 10 pooled connections
@@ -73,13 +72,13 @@ def _required(store: ObjectStore, url: str, produced_by: str) -> None:
 def read_validated(store: ObjectStore, layout: RunLayout, section: str) -> list[SqlObject]:
     """The blocks validate_restore accepted; one that is not exactly one statement of its kind (the file was
     changed after validation) stops the step before AlloyDB is touched."""
-    url = layout.artifact(VALIDATED[section])
+    url, name = layout.validated_sql(section), validated_sql_name(section)
     _required(store, url, "validate_restore")
-    objects = parse(store.read_text(url), VALIDATED[section])
+    objects = parse(store.read_text(url), name)
     for obj in objects:
         reason = refusal(obj) if has_statement(obj) else None
         if reason:
-            raise BadInputError(f"{VALIDATED[section]}: {obj.kind} block {obj.name!r}: {reason}",
+            raise BadInputError(f"{name}: {obj.kind} block {obj.name!r}: {reason}",
                                 "Run validate_restore again for this run")
     return objects
 
@@ -110,7 +109,7 @@ def load_pre_data(run_id: str, settings: Settings, store: ObjectStore, layout: R
         _required(store, layout.name_map_json, "rewrite_ddl")
         mapped = tables.name_map_tables(store.read_json(layout.name_map_json), layout.name_map_json)
         reasons = _reasons(store, layout)
-        progress = _Progress(store, layout.artifact(PROGRESS_FILE), run_id)
+        progress = _Progress(store, layout.pre_data_progress_json, run_id)
     with clock.phase("apply"):
         conn = alloydb_connection(settings, STEP)
         try:
@@ -181,7 +180,7 @@ class _Progress:
 def write_batches(store: ObjectStore, layout: RunLayout, run_id: str, batches: dict[str, list[str]]) -> None:
     """One file per batch, written in parallel (hundreds of small objects); stale ones of an earlier attempt go."""
     wanted = {layout.batch(batch): Batch(run_id, batch, tuple(members)).to_json() for batch, members in batches.items()}
-    stale = [info.url for info in store.list(layout.artifact("batches/")) if info.url not in wanted]
+    stale = [info.url for info in store.list(layout.batches_prefix) if info.url not in wanted]
     with ThreadPoolExecutor(max_workers=OBJECT_WRITERS) as pool:
         jobs = [pool.submit(store.write_json, url, body) for url, body in wanted.items()]
         jobs += [pool.submit(store.delete_prefix, url) for url in stale]

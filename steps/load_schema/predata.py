@@ -19,11 +19,14 @@ from psycopg2 import sql
 from shared.dependencies import dependency_graph, skipped_reason
 from shared.errors import BadInputError, BadStateError
 from shared.identifiers import TableRef, parse_table_ref
+from shared.layout import validated_sql_name
 from shared.objects_report import ObjectReport
 from shared.sqlapply import SavepointApplier, has_statement
 from shared.sqlblocks import SqlObject
 from steps.load_schema import ledger
 from steps.load_schema.refresh import dropped_in_source, refresh_table
+
+VALIDATED_PRE_DATA = validated_sql_name("pre-data")
 
 ON_EXISTING = ("fail", "skip", "replace", "refresh")
 _LISTED = 10  # existing tables named in the one-line error
@@ -73,7 +76,7 @@ def _schema_name(obj: SqlObject) -> str:
 
 def apply_pre_data(conn: psycopg2.extensions.connection, objects: Sequence[SqlObject], on_existing: str,
                    ours: Iterable[TableRef] = (), record_created: Callable[[list[TableRef]], None] | None = None,
-                   source: str = "validated_pre_data.sql", run_id: str | None = None,
+                   source: str = VALIDATED_PRE_DATA, run_id: str | None = None,
                    managed: Mapping[TableRef, tuple[str, str]] | None = None,
                    drop_dropped: bool = False) -> list[ObjectReport]:
     """Apply every object in order (validate_restore's proven order); one report entry per object.

@@ -28,6 +28,7 @@ from shared.documents.name_map import NameMap
 from shared.documents.objects import ObjectsReport
 from shared.documents.run_plan import RunPlan, SizedTable
 from shared.errors import BadInputError, BadStateError
+from shared.layout import POST_DATA_SQL
 from shared.log import event, one_line
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import utc_now
@@ -125,7 +126,7 @@ def not_migrated(store: ObjectStore, layout: RunLayout) -> list[dict[str, Any]]:
 def post_data_objects(store: ObjectStore, layout: RunLayout) -> int:
     if not store.exists(layout.post_data_sql):
         return 0
-    return sum(1 for o in parse(store.read_text(layout.post_data_sql), "post_data.sql")
+    return sum(1 for o in parse(store.read_text(layout.post_data_sql), POST_DATA_SQL)
                if o.kind in ("constraint", "index"))
 
 

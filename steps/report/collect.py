@@ -21,23 +21,32 @@ from shared.documents.tables import FORMAT_VERSION as TABLES_FORMAT_VERSION
 from shared.documents.tables import PlannedTable
 from shared.errors import BadInputError
 from shared.identifiers import parse_table_ref
+from shared.layout import (
+    BATCHES_DIR,
+    LOAD_REPORT_JSON,
+    PLAN_JSON,
+    POST_DATA_REPORT_JSON,
+    RESULTS_DIR,
+    REWRITE_REPORT_JSON,
+    STEPS_DIR,
+    TABLES_JSON,
+    VALIDATION_REPORT_JSON,
+    result_name,
+)
 from shared.log import one_line
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import StepResult, TableResult, load_schema, step_result_from_dict, table_result_from_dict
 
 # The schema reports in pipeline order: for an object reported by several, the earliest stage explains it.
 OBJECT_REPORTS = (
-    ("rewrite_ddl", "rewrite_report.json"),
-    ("validate_restore", "validation_report.json"),
-    ("load_schema_pre_data", "load_report.json"),
-    ("load_schema_post_data", "post_data_report.json"),
+    ("rewrite_ddl", REWRITE_REPORT_JSON),
+    ("validate_restore", VALIDATION_REPORT_JSON),
+    ("load_schema_pre_data", LOAD_REPORT_JSON),
+    ("load_schema_post_data", POST_DATA_REPORT_JSON),
 )
-PLAN_FILE = "tables.json"
-RESULTS_DIR = "results/"
-STEPS_DIR = "steps/"
-BATCHES_DIR = "batches/"  # RunLayout.batches_prefix, relative to the run root
+PLAN_FILE = TABLES_JSON
 REPORT_STEP = stepnames.REPORT
-RUN_PLAN_FILE = "plan.json"  # the dry run's sizes and estimate (steps/plan); tables.json is the fan-out plan
+RUN_PLAN_FILE = PLAN_JSON  # the dry run's sizes and estimate (steps/plan); tables.json is the fan-out plan
 
 
 @dataclass
@@ -99,26 +108,26 @@ def canonical(name: str) -> str:
 def result_path(table: str) -> str:
     """Where table_transfer writes `table`'s result, relative to the run root (as RunLayout.result builds it)."""
     try:
-        return f"{RESULTS_DIR}{parse_table_ref(table).file_stem()}.json"
+        return result_name(parse_table_ref(table))
     except Exception:
-        return f"{RESULTS_DIR}{table}.json"
+        return f"{RESULTS_DIR}{table}.json"  # no file has this name: RunLayout names results by TableRef
 
 
-def relative(layout: RunLayout, url: str) -> str:
-    return url[len(layout.root):] if url.startswith(layout.root) else url
+def named_documents(layout: RunLayout) -> list[str]:
+    """The URLs of the run folder's single documents the report reads: the plans and the object reports."""
+    return [layout.tables_json, layout.plan_json, layout.rewrite_report_json, layout.validation_report_json,
+            layout.load_report_json, layout.post_data_report_json]
 
 
 def collect(store: ObjectStore, layout: RunLayout) -> RawRun:
     """Every JSON document the report reads, fetched in parallel. A run folder with none of them is bad input."""
-    named = [PLAN_FILE, RUN_PLAN_FILE] + [name for _, name in OBJECT_REPORTS]
-    prefixes = (layout.results_prefix, layout.artifact(STEPS_DIR), layout.batches_prefix)
-    listed = [relative(layout, info.url) for prefix in prefixes
-              for info in store.list(prefix) if info.url.endswith(".json")]
+    prefixes = (layout.results_prefix, layout.steps_prefix, layout.batches_prefix)
+    listed = [info.url for prefix in prefixes for info in store.list(prefix) if info.url.endswith(".json")]
     raw = RawRun(layout.run_id)
-    for url, data in store.read_many([layout.artifact(path) for path in named + listed]):
+    for url, data in store.read_many(named_documents(layout) + listed):
         if data is None:
             continue
-        path = relative(layout, url)
+        path = layout.relative(url)
         try:
             raw.documents[path] = json.loads(data)
         except ValueError as exc:
@@ -196,7 +205,7 @@ def _batches(raw: RawRun, problems: list[InputProblem]) -> dict[str, str]:
 
 
 def _finished_after_post_data(raw: RawRun) -> list[dict[str, Any]]:
-    report = raw.documents.get("post_data_report.json")
+    report = raw.documents.get(POST_DATA_REPORT_JSON)
     records = report.get("finished_after_post_data") if isinstance(report, dict) else None
     return [r for r in records if isinstance(r, dict) and isinstance(r.get("table"), str)] \
         if isinstance(records, list) else []

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from shared.errors import BadInputError, ObjectStoreError
+from shared.layout import REPORT_HTML, SUMMARY_JSON
 from shared.log import redact, redact_value
 from shared.objectstore import ObjectStore, RunLayout
 from steps.report.collect import RUN_PLAN_FILE, RawRun, RunInputs, parse_inputs
@@ -15,8 +16,6 @@ from steps.report.logfile import REPORT_STEP, LogLine, log_lines, render_log
 from steps.report.plan_section import plan_summary
 from steps.report.summary import planned_all_succeeded, summarize
 from steps.report.tables import TableRow, build_rows, render_tables, status_counts
-
-SCHEMA_BACKUPS = ("schema_redshift.sql", "schema_alloydb.sql")
 
 
 @dataclass
@@ -67,8 +66,8 @@ def build_report(raw: RawRun, report_time: datetime, schema_backups: dict[str, b
     files = {  # results hold redacted errors already; this catches a secret in any other text the report shows
         f"{raw.run_id}.log": redact(log_text).encode(),
         f"{raw.run_id}.tables": redact(render_tables(rows)).encode(),
-        "summary.json": _json(redact_value(summary)).encode(),
-        "report.html": redact(render_html(inputs, rows, summary)).encode(),
+        SUMMARY_JSON: _json(redact_value(summary)).encode(),
+        REPORT_HTML: redact(render_html(inputs, rows, summary)).encode(),
     }
     files.update({name: content for name, content in schema_backups.items() if content is not None})
     return Report(raw.run_id, files, summary["all_planned_succeeded"], summary, rows)
@@ -81,10 +80,12 @@ def _json(value: dict) -> str:
 
 
 def read_schema_backups(store: ObjectStore, layout: RunLayout) -> dict[str, bytes | None]:
+    """The schema dumps by name, copied into report/ under the same names (None: the run has none)."""
     backups: dict[str, bytes | None] = {}
-    for name in SCHEMA_BACKUPS:
+    for url in (layout.schema_redshift_sql, layout.schema_alloydb_sql):
+        name = layout.relative(url)
         try:
-            backups[name] = store.read_bytes(layout.artifact(name))
+            backups[name] = store.read_bytes(url)
         except ObjectStoreError as exc:
             if not exc.reason.endswith("does not exist"):
                 raise

@@ -7,7 +7,7 @@ import typer
 from shared.cli import StepApp, step_boundary
 from shared.log import event
 from shared.steprecord import StepRecord
-from steps.rewrite_ddl.core import OUTPUT_URLS, STEP, load_overrides, run
+from steps.rewrite_ddl.core import STEP, load_overrides, output_urls, run
 from steps.rewrite_ddl.tables import Options
 
 app = StepApp(STEP, help=__doc__)
@@ -28,7 +28,7 @@ def main(
         record = StepRecord(step)
         options = Options(sortkey_indexes=sortkey_indexes, grants=grants)
         result = run(run_id, record.store, record.layout, load_overrides(record.store, overrides), options)
-        outputs = [getattr(record.layout, attribute) for attribute in OUTPUT_URLS.values()]
+        outputs = list(output_urls(record.layout).values())
         record.finished("succeeded", counts=result.counts, outputs=outputs)
         event("step.finished", status="succeeded", **result.counts)
 

@@ -10,6 +10,14 @@ from shared import stepnames
 from shared.documents.catalog import Catalog, catalog_from_dict
 from shared.errors import BadInputError
 from shared.identifiers import TableRef, canonical_name
+from shared.layout import (
+    COMPAT_SQL,
+    NAME_MAP_JSON,
+    POST_DATA_SQL,
+    PRE_DATA_SQL,
+    REWRITE_REPORT_JSON,
+    VIEWS_SQL,
+)
 from shared.objectstore import ObjectStore, RunLayout
 from shared.sqlblocks import SqlObject, render
 from steps.rewrite_ddl.compat import compat_objects
@@ -162,19 +170,21 @@ def render_files(catalog: Catalog, overrides: Overrides, options: Options) -> Re
     report = out.report(run_id)
 
     files = {
-        "pre_data.sql": _sql_file(run_id, out.pre_data),
-        "post_data.sql": _sql_file(run_id, out.post_data_in_order()),
-        "views.sql": _sql_file(run_id, out.views),
-        "compat.sql": _sql_file(run_id, out.compat),
-        "name_map.json": json_document(out.name_map(run_id).to_json()),
-        "rewrite_report.json": json_document(report.to_json()),
+        PRE_DATA_SQL: _sql_file(run_id, out.pre_data),
+        POST_DATA_SQL: _sql_file(run_id, out.post_data_in_order()),
+        VIEWS_SQL: _sql_file(run_id, out.views),
+        COMPAT_SQL: _sql_file(run_id, out.compat),
+        NAME_MAP_JSON: json_document(out.name_map(run_id).to_json()),
+        REWRITE_REPORT_JSON: json_document(report.to_json()),
     }
     return RewriteFiles(files, report.counts)
 
 
-OUTPUT_URLS = {"pre_data.sql": "pre_data_sql", "post_data.sql": "post_data_sql", "views.sql": "views_sql",
-               "compat.sql": "compat_sql", "name_map.json": "name_map_json",
-               "rewrite_report.json": "rewrite_report_json"}
+def output_urls(layout: RunLayout) -> dict[str, str]:
+    """Where each file of `render_files` goes, by its name there."""
+    return {PRE_DATA_SQL: layout.pre_data_sql, POST_DATA_SQL: layout.post_data_sql, VIEWS_SQL: layout.views_sql,
+            COMPAT_SQL: layout.compat_sql, NAME_MAP_JSON: layout.name_map_json,
+            REWRITE_REPORT_JSON: layout.rewrite_report_json}
 
 
 def load_overrides(store: ObjectStore, location: str | None) -> Overrides:
@@ -201,7 +211,8 @@ def run(run_id: str, store: ObjectStore, layout: RunLayout, overrides: Overrides
     if catalog.run_id != run_id:
         raise BadInputError(f"{catalog_url} belongs to run {catalog.run_id!r}, not {run_id!r}")
     result = render_files(catalog, overrides, options)
+    urls = output_urls(layout)
     for filename, text in result.files.items():
         content_type = "application/json" if filename.endswith(".json") else "text/plain; charset=utf-8"
-        store.write_bytes(getattr(layout, OUTPUT_URLS[filename]), text.encode("utf-8"), content_type)
+        store.write_bytes(urls[filename], text.encode("utf-8"), content_type)
     return result

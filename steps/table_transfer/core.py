@@ -84,10 +84,6 @@ def _previous_result(ctx: TransferContext, source: TableRef) -> TableResult | No
         return None  # an unreadable old record does not stop a new attempt; it is replaced
 
 
-def _claims_prefix(ctx: TransferContext, source: TableRef) -> str:
-    return ctx.layout.artifact(f"claims/{source.file_stem()}/")
-
-
 def next_attempt(ctx: TransferContext, source: TableRef, previous: TableResult | None) -> int:
     """One more than any attempt recorded, unloaded to S3 or claimed. A claim is written before the UNLOAD: an
     UNLOAD of a killed attempt can still be writing into its S3 folder after a re-run has listed it empty."""
@@ -95,14 +91,14 @@ def next_attempt(ctx: TransferContext, source: TableRef, previous: TableResult |
     table_prefix = ctx.layout.unload_table_prefix(source)
     numbers += [int(m.group(1)) for info in ctx.store.list(table_prefix)
                 if (m := _ATTEMPT_FOLDER.search(info.url[len(table_prefix) - 1:]))]
-    claims = _claims_prefix(ctx, source)
+    claims = ctx.layout.claims_prefix(source)
     numbers += [int(m.group(1)) for info in ctx.store.list(claims)
                 if (m := re.search(r"attempt-(\d+)$", info.url))]
     return max(numbers, default=0) + 1
 
 
 def claim_attempt(ctx: TransferContext, source: TableRef, number: int) -> None:
-    ctx.store.write_json(_claims_prefix(ctx, source) + f"attempt-{number:03d}",
+    ctx.store.write_json(ctx.layout.claim(source, number),
                          {"run_id": ctx.run_id, "table": str(source), "attempt": number, "claimed_at": utc_now()})
 
 

@@ -147,7 +147,7 @@ def _report_statuses(devstack, run_id: str, environ: dict) -> dict[tuple[str, st
     store = ObjectStore(settings.s3, settings.gcs)
     layout = RunLayout.from_settings(run_id, settings.gcs, settings.s3)
     statuses: dict[tuple[str, str], str] = {}
-    for url in (layout.artifact("rewrite_report.json"), layout.validation_report_json, layout.load_report_json,
+    for url in (layout.rewrite_report_json, layout.validation_report_json, layout.load_report_json,
                 layout.post_data_report_json):
         for entry in store.read_json(url)["objects"]:
             statuses[(entry["kind"], entry["name"])] = entry["status"]

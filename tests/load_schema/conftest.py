@@ -37,7 +37,7 @@ def fanout_tables(folder: RunFolder, items: list[str]) -> list[str]:
     """The tables of pre-data's fan-out list in its order, each batch's tables (batches/<id>.json) in place of its
     id (steps/load_schema/fanout.py: tables below own-pod-min-mb share batches)."""
     return [table for item in items for table in
-            (folder.json(f"batches/{item}.json")["tables"] if item.startswith("batch-") else [item])]
+            (folder.json(folder.layout.batch(item))["tables"] if item.startswith("batch-") else [item])]
 
 
 def query(dsn: str, statement: str, params=None) -> list[tuple]:
@@ -64,7 +64,7 @@ def loaded(folder, alloydb) -> tuple[RunFolder, str]:
     assert done.returncode == 0, done.stderr
     query(dsn, sample.DATA)
     transfers_succeeded(folder)
-    folder.put("validated_post_data.sql", sample.POST_DATA)
+    folder.put(folder.layout.validated_sql("post-data"), sample.POST_DATA)
     return folder, dsn
 
 

@@ -81,5 +81,5 @@ INSERT INTO shop.items VALUES (5, 'x'), (5, 'x'), (15, 'y'), (NULL, 'z');
 
 
 def put_pre_data(folder) -> None:
-    folder.put("validated_pre_data.sql", PRE_DATA)
-    folder.put("name_map.json", json.dumps(NAME_MAP))
+    folder.put(folder.layout.validated_sql("pre-data"), PRE_DATA)
+    folder.put(folder.layout.name_map_json, json.dumps(NAME_MAP))

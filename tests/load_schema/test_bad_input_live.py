@@ -31,7 +31,7 @@ def test_unreachable_alloydb_is_transient_and_writes_no_report(loaded):
                     dict(folder.environ, PGPORT=str(port), PGCONNECT_TIMEOUT="3"))
     assert done.returncode == 1
     assert f"cannot connect to AlloyDB at 127.0.0.1:{port}" in one_error_line(done, "load_schema")
-    assert not folder.has("post_data_report.json")
+    assert not folder.has(folder.layout.post_data_report_json)
     assert post_data_effects(dsn) == [(0, 0)]
 
 
@@ -42,9 +42,9 @@ def test_wrong_password_is_config_error_and_changes_nothing(loaded):
     assert done.returncode == 2
     assert "refused the login for user 'postgres': wrong user or password" in one_error_line(done, "load_schema")
     assert "wrong-post-data-pw" not in done.stderr
-    assert not folder.has("post_data_report.json")
+    assert not folder.has(folder.layout.post_data_report_json)
     assert post_data_effects(dsn) == [(0, 0)]
-    assert folder.json("steps/load_schema_post_data.json")["status"] == "failed"
+    assert folder.json(folder.layout.step_result("load_schema_post_data"))["status"] == "failed"
 
 
 def test_the_same_run_then_succeeds(loaded):

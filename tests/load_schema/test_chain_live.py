@@ -2,8 +2,10 @@
 
 import json
 
+from shared.identifiers import parse_table_ref
 from tests.load_schema.conftest import fanout_tables, query, transfers_succeeded
 from tests.load_schema.sample import column
+from tests.support.runfolder import url_of
 from tests.support.steps import run_step
 from tests.validate_restore import sample as rewritten
 
@@ -19,8 +21,8 @@ NAME_MAP = {"format_version": 1, "run_id": "x", "schemas": {"sales": "sales"}, "
 def test_validate_then_load_both_sections(folder, alloydb):
     dsn, _ = alloydb
     for filename, text in rewritten.FILES.items():
-        folder.put(filename, text)
-    folder.put("name_map.json", json.dumps(NAME_MAP))
+        folder.put(url_of(folder.layout, filename), text)
+    folder.put(folder.layout.name_map_json, json.dumps(NAME_MAP))
     args = ["--run-id", folder.run_id]
     validated = run_step("steps.validate_restore", args, folder.environ)
     assert validated.returncode == 0, validated.stderr
@@ -29,7 +31,7 @@ def test_validate_then_load_both_sections(folder, alloydb):
     assert pre.returncode == 0, pre.stderr
     # sketches was refused by validation; the two small tables share a batch (steps/load_schema/fanout.py)
     assert fanout_tables(folder, json.loads(pre.stdout)) == ["sales.orders", "sales.customers"]
-    skipped = folder.json("results/sales.sketches.json")
+    skipped = folder.json(folder.layout.result(parse_table_ref("sales.sketches")))
     assert skipped["status"] == "skipped"
     assert skipped["error"]["message"] == ('not transferred: load_schema could not create the table in AlloyDB: '
                                            'failed in validation: type "hllsketch" does not exist (SQLSTATE 42704)')
@@ -39,7 +41,7 @@ def test_validate_then_load_both_sections(folder, alloydb):
     transfers_succeeded(folder)
     post = run_step("steps.load_schema", [*args, "--section", "post-data"], folder.environ)
     assert post.returncode == 0, post.stderr
-    outcomes = {o["name"]: (o["status"], o.get("violations")) for o in folder.json("post_data_report.json")["objects"]}
+    outcomes = {o["name"]: (o["status"], o.get("violations")) for o in folder.json(folder.layout.post_data_report_json)["objects"]}
     assert outcomes == {
         "sales.customers.customers_pkey": ("applied", 0),
         "sales.orders.orders_customer_fkey": ("not_valid", 1),
@@ -63,7 +65,7 @@ def test_rewrite_ddl_output_through_validate_and_load(folder, alloydb):
                           ("steps.load_schema", ["--section", "pre-data"])):
         done = run_step(module, [*args, *extra], folder.environ)
         assert done.returncode == 0, (module, done.stderr)
-    validation = {(o["kind"], o["name"]): o["status"] for o in folder.json("validation_report.json")["objects"]}
+    validation = {(o["kind"], o["name"]): o["status"] for o in folder.json(folder.layout.validation_report_json)["objects"]}
     assert validation[("table", "sales.only_sketch")] == "skipped"
     assert validation[("function", "sales.f_py(double precision)")] == "skipped"
     assert validation[("view", "sales.v_late")] == "applied"
@@ -75,7 +77,7 @@ def test_rewrite_ddl_output_through_validate_and_load(folder, alloydb):
     transfers_succeeded(folder)
     done = run_step("steps.load_schema", [*args, "--section", "post-data"], folder.environ)
     assert done.returncode == 0, done.stderr
-    outcomes = {o["name"]: o for o in folder.json("post_data_report.json")["objects"]}
+    outcomes = {o["name"]: o for o in folder.json(folder.layout.post_data_report_json)["objects"]}
     assert (outcomes["sales.orders.orders_customer_fkey"]["status"],
             outcomes["sales.orders.orders_customer_fkey"]["violations"]) == ("not_valid", 1)
     assert outcomes["sales.orders.orders_pkey"]["status"] == "applied"

@@ -18,8 +18,8 @@ def test_a_planted_better_overload_in_public_is_not_bound(folder, alloydb):
     (https://www.postgresql.org/docs/16/typeconv-func.html)."""
     dsn, _ = alloydb
     query(dsn, "CREATE FUNCTION public.lower(varchar) RETURNS text LANGUAGE sql AS $$ SELECT 'planted' $$")
-    folder.put("name_map.json", '{"tables": []}')
-    folder.put("validated_pre_data.sql", block("schema", "s", 'CREATE SCHEMA "s";') + block(
+    folder.put(folder.layout.name_map_json, '{"tables": []}')
+    folder.put(folder.layout.validated_sql("pre-data"), block("schema", "s", 'CREATE SCHEMA "s";') + block(
         "view", "s.v", """CREATE VIEW "s"."v" AS SELECT lower('ABC'::varchar) AS "x";""", depends_on=["s"]))
     done = _pre_data(folder)
     assert done.returncode == 0, done.stderr
@@ -36,8 +36,8 @@ def test_r2a_compat_owned_by_another_role_stops_the_step(folder, alloydb, devsta
         with admin.cursor() as cur:
             cur.execute(f'CREATE ROLE "{squatter}" NOLOGIN')
         query(dsn, f'CREATE SCHEMA r2a_compat AUTHORIZATION "{squatter}"')
-        folder.put("name_map.json", '{"tables": []}')
-        folder.put("validated_pre_data.sql", block("schema", "r2a_compat", 'CREATE SCHEMA IF NOT EXISTS "r2a_compat";')
+        folder.put(folder.layout.name_map_json, '{"tables": []}')
+        folder.put(folder.layout.validated_sql("pre-data"), block("schema", "r2a_compat", 'CREATE SCHEMA IF NOT EXISTS "r2a_compat";')
                    + block("table", "s.t", 'CREATE TABLE "public"."t" ("a" integer);'))
         done = _pre_data(folder)
         assert done.returncode == 5

@@ -12,7 +12,7 @@ ORDER_ROWS = "INSERT INTO shop.orders (id, customer_id, amount) VALUES (5, 1, 10
 
 
 def _outcomes(folder) -> dict[str, dict]:
-    return {o["name"]: o for o in folder.json("post_data_report.json")["objects"]}
+    return {o["name"]: o for o in folder.json(folder.layout.post_data_report_json)["objects"]}
 
 
 def _orders_failed(folder, dsn) -> None:
@@ -27,7 +27,7 @@ def test_keys_of_a_table_not_loaded_wait_for_it(loaded):
     _orders_failed(folder, dsn)
     done = post_data(folder)
     assert done.returncode == 0, done.stderr
-    report = folder.json("post_data_report.json")
+    report = folder.json(folder.layout.post_data_report_json)
     outcomes = _outcomes(folder)
     assert report["deferred_tables"] == ["shop.orders"]
     for name in ("shop.orders.orders_pkey", "shop.orders.orders_customer_fkey", "shop.items.items_order_fkey",
@@ -38,7 +38,7 @@ def test_keys_of_a_table_not_loaded_wait_for_it(loaded):
     assert query(dsn, "select count(*) from pg_constraint where conrelid = 'shop.orders'::regclass") == [(0,)]
     assert query(dsn, "select last_analyze is null from pg_stat_user_tables where relid = 'shop.orders'::regclass") \
         == [(True,)]
-    assert folder.json("steps/load_schema_post_data.json")["counts"]["deferred"] == 4
+    assert folder.json(folder.layout.step_result("load_schema_post_data"))["counts"]["deferred"] == 4
 
 
 def test_the_load_after_post_data_finishes_the_table_as_post_data_would_have(loaded):
@@ -48,7 +48,7 @@ def test_the_load_after_post_data_finishes_the_table_as_post_data_would_have(loa
     query(dsn, ORDER_ROWS)  # the retried transfer's load
     with finishing_session(load_settings(folder.environ), "test", folder.run_id) as conn:
         record = finish_table(conn, folder.store, folder.layout, ORDERS, ORDERS)
-    report = folder.json("post_data_report.json")
+    report = folder.json(folder.layout.post_data_report_json)
     outcomes = _outcomes(folder)
     assert report["deferred_tables"] == [] and "deferred" not in report["counts"]
     assert outcomes["shop.orders.orders_pkey"]["status"] == "applied"
@@ -63,7 +63,7 @@ def test_the_load_after_post_data_finishes_the_table_as_post_data_would_have(loa
                                                                                        (9, 30)]
     assert record["materialized_views_refreshed"] == [{"materialized_view": "shop.mv_totals", "status": "applied"}]
     assert report["finished_after_post_data"] == [record]
-    assert report["counts"] == folder.json("steps/load_schema_post_data.json")["counts"]
+    assert report["counts"] == folder.json(folder.layout.step_result("load_schema_post_data"))["counts"]
 
 
 def test_a_key_the_late_rows_violate_is_reported_and_the_load_is_not_refused(loaded):
@@ -82,4 +82,4 @@ def test_without_a_post_data_report_the_transfer_leaves_the_work_to_post_data(lo
     folder, _ = loaded
     with finishing_session(load_settings(folder.environ), "test", folder.run_id) as conn:
         assert finish_table(conn, folder.store, folder.layout, ORDERS, ORDERS) is None
-    assert not folder.has("post_data_report.json")
+    assert not folder.has(folder.layout.post_data_report_json)

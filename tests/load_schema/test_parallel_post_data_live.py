@@ -93,13 +93,13 @@ def _run(dsn: str, environ: dict[str, str], jobs: int) -> RunFolder:
     settings = load_settings(environ)
     folder = RunFolder(run_id, ObjectStore(settings.s3, settings.gcs), RunLayout.from_settings(run_id, settings.gcs),
                        environ)
-    folder.put("validated_pre_data.sql", PRE_DATA)
-    folder.put("name_map.json", json.dumps(NAME_MAP))
+    folder.put(folder.layout.validated_sql("pre-data"), PRE_DATA)
+    folder.put(folder.layout.name_map_json, json.dumps(NAME_MAP))
     done = run_step(STEP, ["--run-id", run_id, "--section", "pre-data"], environ)
     assert done.returncode == 0, done.stderr
     query(dsn, DATA)
     transfers_succeeded(folder)
-    folder.put("validated_post_data.sql", _post_data())
+    folder.put(folder.layout.validated_sql("post-data"), _post_data())
     done = run_step(STEP, ["--run-id", run_id, "--section", "post-data", f"--index-jobs={jobs}"], environ)
     assert done.returncode == 0, done.stderr
     return folder
@@ -120,7 +120,7 @@ def test_four_sessions_give_the_end_state_and_report_of_one(two_databases):
     (dsn1, env1), (dsn4, env4) = two_databases
     serial, parallel = _run(dsn1, env1, 1), _run(dsn4, env4, 4)
     assert _schema(dsn1) == _schema(dsn4)
-    reports = [f.json("post_data_report.json") for f in (serial, parallel)]
+    reports = [f.json(f.layout.post_data_report_json) for f in (serial, parallel)]
     kept = ("objects", "counts", "analyzed", "analyze_failures", "deferred_tables")
     assert {k: reports[0][k] for k in kept} == {k: reports[1][k] for k in kept}
     assert (reports[0]["index_jobs"], reports[1]["index_jobs"]) == (1, 4)
@@ -138,7 +138,8 @@ def test_four_sessions_give_the_end_state_and_report_of_one(two_databases):
 
 def test_foreign_keys_start_after_the_keys_they_reference_and_every_object_is_timed(two_databases):
     _, (dsn, environ) = two_databases
-    report = _run(dsn, environ, 4).json("post_data_report.json")
+    folder = _run(dsn, environ, 4)
+    report = folder.json(folder.layout.post_data_report_json)
     timings = {(t["kind"], t["name"]): t for t in report["timings"]}
     names = {(o["kind"], o["name"]) for o in report["objects"] if o["kind"] != "sequence"}
     assert names <= set(timings)  # every key, index and view

@@ -17,7 +17,7 @@ def test_violations_are_reported_and_everything_else_is_kept(loaded):
     done = post_data(folder)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
-    report = folder.json("post_data_report.json")
+    report = folder.json(folder.layout.post_data_report_json)
     outcomes = {o["name"]: (o["status"], o.get("violations"), o.get("reason")) for o in report["objects"]}
     assert outcomes == {
         "shop.customers.customers_pkey": ("applied", 0, None),
@@ -45,7 +45,7 @@ def test_violations_are_reported_and_everything_else_is_kept(loaded):
 def test_identity_continues_after_the_loaded_values(loaded):
     folder, dsn = loaded
     assert post_data(folder).returncode == 0
-    reseed = next(o for o in folder.json("post_data_report.json")["objects"] if o["kind"] == "sequence")
+    reseed = next(o for o in folder.json(folder.layout.post_data_report_json)["objects"] if o["kind"] == "sequence")
     assert reseed["next_value"] == 45  # max 35 + step 10
     assert query(dsn, "insert into shop.orders (customer_id, amount) values (1, 1) returning id") == [(45,)]
 
@@ -56,12 +56,12 @@ def test_views_mv_and_statistics(loaded):
     assert query(dsn, "select count(*) from shop.v_orders") == [(2,)]  # orphans drop out of the join
     assert query(dsn, "select customer_id, total from shop.mv_totals order by 1") == [
         (1, 10), (2, 20), (8, 40), (9, 30)]
-    report = folder.json("post_data_report.json")
+    report = folder.json(folder.layout.post_data_report_json)
     assert report["analyzed"] == 3 and report["analyze_failures"] == []
     tuples = dict(query(dsn, "select relname, reltuples from pg_class c join pg_namespace n on n.oid = relnamespace "
                              "where nspname = 'shop' and relkind = 'r'"))
     assert tuples == {"customers": 2, "orders": 4, "items": 4}  # -1 until ANALYZE ran
-    result = folder.json("steps/load_schema_post_data.json")
+    result = folder.json(folder.layout.step_result("load_schema_post_data"))
     assert_result_record(result)
     assert result["status"] == "partial" and result["counts"] == {"applied": 8, "failed": 1, "not_valid": 1, "skipped": 1}
 
@@ -72,7 +72,7 @@ def test_a_second_run_keeps_what_is_there(loaded):
     query(dsn, "insert into shop.orders (id, customer_id, amount) values (100, 2, 5)")
     done = post_data(folder)
     assert done.returncode == 0, done.stderr
-    outcomes = {o["name"]: (o["status"], o.get("reason")) for o in folder.json("post_data_report.json")["objects"]}
+    outcomes = {o["name"]: (o["status"], o.get("reason")) for o in folder.json(folder.layout.post_data_report_json)["objects"]}
     # what this run created the first time is reported as then (a resubmit's report reads like a clean run's)
     assert outcomes["shop.customers.customers_pkey"] == ("applied", None)
     assert outcomes["shop.orders.orders_customer_fkey"][0] == "not_valid"  # counted again, still violated
@@ -85,10 +85,10 @@ def test_a_second_run_keeps_what_is_there(loaded):
 def test_objects_of_another_run_are_reported_as_found(loaded):
     folder, dsn = loaded
     assert post_data(folder).returncode == 0
-    report = folder.json("post_data_report.json")
+    report = folder.json(folder.layout.post_data_report_json)
     folder.store.write_json(folder.layout.post_data_report_json, {**report, "run_id": "another_run"})
     assert post_data(folder).returncode == 0
-    outcomes = {o["name"]: (o["status"], o.get("reason")) for o in folder.json("post_data_report.json")["objects"]}
+    outcomes = {o["name"]: (o["status"], o.get("reason")) for o in folder.json(folder.layout.post_data_report_json)["objects"]}
     # pre-data ran with the default --on-existing refresh: what is already there is reported unchanged
     assert outcomes["shop.customers.customers_pkey"] == ("unchanged", "already present in AlloyDB")
     assert outcomes["shop.orders.orders_customer_idx"] == ("unchanged", "already in AlloyDB; kept")
@@ -96,23 +96,23 @@ def test_objects_of_another_run_are_reported_as_found(loaded):
 
 def test_constraint_sqlglot_cannot_read_is_applied_as_is(loaded):
     folder, dsn = loaded
-    folder.put("validated_post_data.sql", block(
+    folder.put(folder.layout.validated_sql("post-data"), block(
         "constraint", "shop.customers.name_check",
         """ALTER TABLE "shop"."customers" ADD CONSTRAINT "name_check" CHECK (length("name") < 4);"""))
     assert post_data(folder).returncode == 0
-    check = next(o for o in folder.json("post_data_report.json")["objects"] if o["kind"] == "constraint")
+    check = next(o for o in folder.json(folder.layout.post_data_report_json)["objects"] if o["kind"] == "constraint")
     assert (check["status"], check["violations"]) == ("applied", 0)
-    folder.put("validated_post_data.sql", block(
+    folder.put(folder.layout.validated_sql("post-data"), block(
         "constraint", "shop.customers.name_check2",
         """ALTER TABLE "shop"."customers" ADD CONSTRAINT "name_check2" CHECK (length("name") < 3);"""))
     assert post_data(folder).returncode == 0
-    check = next(o for o in folder.json("post_data_report.json")["objects"] if o["kind"] == "constraint")
+    check = next(o for o in folder.json(folder.layout.post_data_report_json)["objects"] if o["kind"] == "constraint")
     assert check["status"] == "failed" and check["violations"] is None
     assert "is violated by some row (SQLSTATE 23514)" in check["reason"]
 
 
 def test_missing_tables_json_is_bad_state(folder):
-    folder.put("validated_post_data.sql", sample.POST_DATA)
+    folder.put(folder.layout.validated_sql("post-data"), sample.POST_DATA)
     done = post_data(folder)
     assert done.returncode == 6
     assert "tables.json does not exist. Run load_schema --section pre-data" in done.stderr
@@ -120,15 +120,15 @@ def test_missing_tables_json_is_bad_state(folder):
 
 def test_malformed_tables_json_changes_nothing(folder, alloydb):
     dsn, _ = alloydb
-    folder.put("validated_post_data.sql", block("table", "touched", "CREATE TABLE touched (x int);"))
-    folder.put("tables.json", '{"tables": [{"table": "s.t"}]}')
+    folder.put(folder.layout.validated_sql("post-data"), block("table", "touched", "CREATE TABLE touched (x int);"))
+    folder.put(folder.layout.tables_json, '{"tables": [{"table": "s.t"}]}')
     done = post_data(folder)
     assert done.returncode == 3
     assert one_error_line(done, "load_schema") == (
         f"r2a load_schema: error: {folder.layout.tables_json}: tables[0].target_ref must be an object with schema "
         "and name")
     assert query(dsn, "select to_regclass('public.touched') is null") == [(True,)]
-    assert not folder.has("post_data_report.json")
+    assert not folder.has(folder.layout.post_data_report_json)
 
 
 def test_staging_tables_left_by_killed_transfers_of_planned_tables_are_dropped(loaded):
@@ -144,7 +144,7 @@ def test_staging_tables_left_by_killed_transfers_of_planned_tables_are_dropped(l
                f"COMMENT ON TABLE {STAGING_SCHEMA}.other_attempt_001 IS 'elsewhere.not_in_this_run'")
     done = post_data(folder)
     assert done.returncode == 0, done.stderr
-    report = folder.json("post_data_report.json")
+    report = folder.json(folder.layout.post_data_report_json)
     assert report["staging_tables_dropped"] == [{"staging_table": f"{STAGING_SCHEMA}.orders_attempt_002",
                                                  "target": "shop.orders"}]
     assert report["staging_cleanup_error"] is None

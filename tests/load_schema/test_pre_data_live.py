@@ -6,6 +6,7 @@ import socket
 import pytest
 
 from shared.documents.fanout import Fanout
+from shared.identifiers import parse_table_ref
 from shared.objectstore import RunLayout
 from tests.load_schema import sample
 from tests.load_schema.conftest import query
@@ -31,7 +32,7 @@ def test_objects_tables_and_fanout(folder, alloydb):
     done = pre_data(folder)
     assert done.returncode == 0, done.stderr
 
-    report = folder.json("load_report.json")
+    report = folder.json(folder.layout.load_report_json)
     outcomes = {(o["kind"], o["name"]): (o["status"], o.get("reason")) for o in report["objects"]}
     geometry = 'type "geometry" does not exist (SQLSTATE 42704)'
     assert outcomes == {
@@ -46,7 +47,7 @@ def test_objects_tables_and_fanout(folder, alloydb):
     assert report["counts"] == {"applied": 5, "failed": 1, "skipped": 1}
     assert shop_tables(dsn) == ["customers", "items", "orders"]
 
-    listed = folder.json("tables.json")["tables"]
+    listed = folder.json(folder.layout.tables_json)["tables"]
     assert [t["table"] for t in listed] == ["shop.orders", "shop.customers", "shop.items"]  # largest first
     orders = listed[0]
     assert orders["target_ref"] == {"schema": "shop", "name": "orders"} and orders["size_mb"] == 2048
@@ -56,16 +57,16 @@ def test_objects_tables_and_fanout(folder, alloydb):
 
     # shop.orders (2 GB) reaches own-pod-min-mb and is its own item; the two small ones share a batch (fanout.py).
     assert json.loads(done.stdout) == ["shop.orders", "batch-0001"]
-    assert folder.json("batches/batch-0001.json")["tables"] == ["shop.customers", "shop.items"]
-    assert Fanout.from_json(folder.json("fanout.json"), "fanout.json").items == tuple(json.loads(done.stdout))
+    assert folder.json(folder.layout.batch("batch-0001"))["tables"] == ["shop.customers", "shop.items"]
+    assert Fanout.from_json(folder.json(folder.layout.fanout_json), "fanout.json").items == tuple(json.loads(done.stdout))
 
-    failed = folder.json("results/shop.places.json")
+    failed = folder.json(folder.layout.result(parse_table_ref("shop.places")))
     assert_result_record(failed)
-    assert_result_record(folder.json("steps/load_schema_pre_data.json"))
+    assert_result_record(folder.json(folder.layout.step_result("load_schema_pre_data")))
     assert failed["status"] == "skipped" and failed["table"] == "shop.places"
     assert failed["error"]["message"] == ("not transferred: load_schema could not create the table in AlloyDB: "
                                           f"{geometry}")
-    assert folder.json("steps/load_schema_pre_data.json")["status"] == "partial"
+    assert folder.json(folder.layout.step_result("load_schema_pre_data"))["status"] == "partial"
 
 
 def test_existing_tables_fail_by_default_and_change_nothing(folder, alloydb):
@@ -77,7 +78,7 @@ def test_existing_tables_fail_by_default_and_change_nothing(folder, alloydb):
     assert ("1 table(s) already exist in AlloyDB: shop.orders. Nothing was changed. Re-run with --on-existing skip"
             in one_error_line(done, "load_schema"))
     assert shop_tables(dsn) == ["orders"]
-    assert not folder.has("tables.json") and not folder.has("load_report.json")
+    assert not folder.has(folder.layout.tables_json) and not folder.has(folder.layout.load_report_json)
 
 
 def test_existing_tables_skip_keeps_them(folder, alloydb):
@@ -87,7 +88,7 @@ def test_existing_tables_skip_keeps_them(folder, alloydb):
     sample.put_pre_data(folder)
     done = pre_data(folder, "--on-existing", "skip")
     assert done.returncode == 0, done.stderr
-    outcomes = {(o["kind"], o["name"]): (o["status"], o.get("reason")) for o in folder.json("load_report.json")["objects"]}
+    outcomes = {(o["kind"], o["name"]): (o["status"], o.get("reason")) for o in folder.json(folder.layout.load_report_json)["objects"]}
     assert outcomes[("schema", "shop")] == ("skipped", "already exists in AlloyDB; kept")
     assert outcomes[("table", "shop.orders")] == ("skipped", "already exists in AlloyDB; kept (--on-existing skip)")
     assert outcomes[("comment", "shop.orders")] == ("applied", None)  # its table is there: kept counts
@@ -102,7 +103,7 @@ def test_existing_tables_replace_recreates_them(folder, alloydb):
     sample.put_pre_data(folder)
     done = pre_data(folder, "--on-existing", "replace")
     assert done.returncode == 0, done.stderr
-    outcomes = {(o["kind"], o["name"]): (o["status"], o.get("reason")) for o in folder.json("load_report.json")["objects"]}
+    outcomes = {(o["kind"], o["name"]): (o["status"], o.get("reason")) for o in folder.json(folder.layout.load_report_json)["objects"]}
     assert outcomes[("table", "shop.orders")] == ("applied", "replaced the existing table (--on-existing replace)")
     columns = query(dsn, "select attname from pg_attribute where attrelid = 'shop.orders'::regclass and attnum > 0 "
                          "order by attnum")
@@ -117,8 +118,8 @@ def test_existing_tables_replace_recreates_them(folder, alloydb):
 ])
 def test_malformed_name_map_is_one_line_and_writes_nothing_to_alloydb(folder, alloydb, name_map, message):
     dsn, _ = alloydb
-    folder.put("validated_pre_data.sql", sample.PRE_DATA)
-    folder.put("name_map.json", name_map)
+    folder.put(folder.layout.validated_sql("pre-data"), sample.PRE_DATA)
+    folder.put(folder.layout.name_map_json, name_map)
     done = pre_data(folder)
     assert done.returncode == 3
     assert message in one_error_line(done, "load_schema")
@@ -128,8 +129,8 @@ def test_malformed_name_map_is_one_line_and_writes_nothing_to_alloydb(folder, al
 
 def test_malformed_marker_is_bad_input(folder, alloydb):
     dsn, _ = alloydb
-    folder.put("validated_pre_data.sql", '-- r2a:object {"kind": "schema", "name": "shop"\nCREATE SCHEMA shop;\n')
-    folder.put("name_map.json", json.dumps(sample.NAME_MAP))
+    folder.put(folder.layout.validated_sql("pre-data"), '-- r2a:object {"kind": "schema", "name": "shop"\nCREATE SCHEMA shop;\n')
+    folder.put(folder.layout.name_map_json, json.dumps(sample.NAME_MAP))
     done = pre_data(folder)
     assert done.returncode == 3
     assert "validated_pre_data.sql line 1: the r2a:object marker is not valid JSON" in one_error_line(done, "load_schema")
@@ -150,7 +151,7 @@ def test_unreachable_alloydb_is_transient(folder):
     done = pre_data(folder, environ=dict(folder.environ, PGPORT=str(closed_port), PGCONNECT_TIMEOUT="3"))
     assert done.returncode == 1
     assert f"cannot connect to AlloyDB at 127.0.0.1:{closed_port}" in one_error_line(done, "load_schema")
-    assert not folder.has("tables.json")
+    assert not folder.has(folder.layout.tables_json)
 
 
 def test_wrong_password_is_config_error(folder, alloydb):
@@ -176,31 +177,31 @@ def test_a_retried_attempt_keeps_the_tables_its_cut_off_predecessor_made(folder,
     cut = block("materialized_view", "shop.cut",
                 'CREATE MATERIALIZED VIEW "shop"."cut" AS SELECT pg_terminate_backend(pg_backend_pid());')
     schema = block("schema", "shop", 'CREATE SCHEMA "shop";')
-    folder.put("name_map.json", json.dumps({"tables": []}))
-    folder.put("validated_pre_data.sql", schema + "".join(tables[:200]) + cut + "".join(tables[200:]))
+    folder.put(folder.layout.name_map_json, json.dumps({"tables": []}))
+    folder.put(folder.layout.validated_sql("pre-data"), schema + "".join(tables[:200]) + cut + "".join(tables[200:]))
     first = pre_data(folder)
     assert first.returncode == 1, first.stderr
     assert "lost the AlloyDB connection" in one_error_line(first, "load_schema")
     assert len(shop_tables(dsn)) == 199  # schema + 199 tables = 200 objects committed; the rest rolled back
 
-    folder.put("validated_pre_data.sql", schema + "".join(tables))
+    folder.put(folder.layout.validated_sql("pre-data"), schema + "".join(tables))
     second = pre_data(folder)
     assert second.returncode == 0, second.stderr
-    outcomes = [(o["name"], o["status"], o.get("reason")) for o in folder.json("load_report.json")["objects"]]
+    outcomes = [(o["name"], o["status"], o.get("reason")) for o in folder.json(folder.layout.load_report_json)["objects"]]
     assert outcomes[1] == ("shop.t000", "skipped", "created by an earlier attempt of this run; kept")
     assert outcomes[-1] == ("shop.t204", "applied", None)
     assert len(shop_tables(dsn)) == 205
 
     other_layout = RunLayout(f"{folder.run_id}_other", folder.layout.gcs_bucket, folder.layout.gcs_prefix)
     other = RunFolder(other_layout.run_id, folder.store, other_layout, folder.environ)
-    other.put("validated_pre_data.sql", schema + "".join(tables))
-    other.put("name_map.json", json.dumps({"tables": []}))
+    other.put(other.layout.validated_sql("pre-data"), schema + "".join(tables))
+    other.put(other.layout.name_map_json, json.dumps({"tables": []}))
     third = pre_data(other, "--on-existing", "fail")
     assert third.returncode == 6  # fail: another run does not get to keep them
     assert "205 table(s) already exist in AlloyDB: shop.t000" in one_error_line(third, "load_schema")
     fourth = pre_data(other)  # the default, refresh: r2a made them (r2a_meta.created_tables), so it keeps them
     assert fourth.returncode == 0, fourth.stderr
-    report = other.json("load_report.json")
+    report = other.json(other.layout.load_report_json)
     assert report["on_existing"] == "refresh" and report["counts"] == {"unchanged": 206}
 
 
@@ -208,10 +209,10 @@ def test_batches_are_written_and_stale_ones_removed(folder, alloydb):
     from tests.validate_restore.conftest import block
 
     def run(count: int, *flags: str) -> list[str]:
-        folder.put("validated_pre_data.sql", block("schema", "shop", 'CREATE SCHEMA "shop";') + "".join(
+        folder.put(folder.layout.validated_sql("pre-data"), block("schema", "shop", 'CREATE SCHEMA "shop";') + "".join(
             block("table", f"shop.t{i:03d}", f'CREATE TABLE "shop"."t{i:03d}" ("x" int);', depends_on=["shop"])
             for i in range(count)))
-        folder.put("name_map.json", json.dumps({"tables": [
+        folder.put(folder.layout.name_map_json, json.dumps({"tables": [
             {"source": {"schema": "shop", "name": f"t{i:03d}"}, "target": {"schema": "shop", "name": f"t{i:03d}"},
              "size_mb": 1000 - i if i < 200 else 0, "estimated_rows": 1, "columns": [{"source": "x", "target": "x"}]}
             for i in range(count)]}))
@@ -222,10 +223,10 @@ def test_batches_are_written_and_stale_ones_removed(folder, alloydb):
     items = run(230)  # 200 tables of 801 MB or more alone (own-pod-min-mb 256); 30 empty ones fill 6 of 8 batches
     assert items[:200] == [f"shop.t{i:03d}" for i in range(200)]
     assert items[200:] == [f"batch-{n:04d}" for n in range(1, 7)]
-    batch = folder.json("batches/batch-0001.json")
+    batch = folder.json(folder.layout.batch("batch-0001"))
     assert batch["batch_id"] == "batch-0001" and batch["run_id"] == folder.run_id and len(batch["tables"]) == 5
-    listed = sorted(t for n in range(1, 7) for t in folder.json(f"batches/batch-{n:04d}.json")["tables"])
+    listed = sorted(t for n in range(1, 7) for t in folder.json(folder.layout.batch(f"batch-{n:04d}"))["tables"])
     assert listed == [f"shop.t{i:03d}" for i in range(200, 230)]
 
     assert run(212, "--on-existing", "skip")[200:] == ["batch-0001", "batch-0002", "batch-0003"]
-    assert folder.has("batches/batch-0003.json") and not folder.has("batches/batch-0004.json")
+    assert folder.has(folder.layout.batch("batch-0003")) and not folder.has(folder.layout.batch("batch-0004"))

@@ -4,6 +4,7 @@ source dropped, and still stops at tables no r2a run created."""
 
 import json
 
+from shared.identifiers import parse_table_ref
 from shared.objectstore import RunLayout
 from tests.load_schema.conftest import fanout_tables, query
 from tests.support.runfolder import RunFolder
@@ -40,22 +41,22 @@ def columns(dsn: str, name: str) -> list[tuple]:
 
 def test_a_second_run_refreshes_what_r2a_created_and_follows_the_source(folder, alloydb):
     dsn, _ = alloydb
-    folder.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int') + table("more", '"x" int')
+    folder.put(folder.layout.validated_sql("pre-data"), SCHEMA + table("same", '"x" int') + table("more", '"x" int')
                + table("retyped", '"x" int') + table("gone", '"x" int'))
-    folder.put("name_map.json", name_map("same", "more", "retyped", "gone"))
+    folder.put(folder.layout.name_map_json, name_map("same", "more", "retyped", "gone"))
     assert pre_data(folder).returncode == 0
     query(dsn, "insert into shop.same values (1); create index same_x on shop.same (x); "
                "insert into shop.more values (2)")
 
     night2 = next_run(folder, "night2")
-    night2.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int')
+    night2.put(night2.layout.validated_sql("pre-data"), SCHEMA + table("same", '"x" int')
                + table("more", """"x" int, "y" varchar(5) DEFAULT 'd' NOT NULL""")
                + table("retyped", '"x" bigint') + table("new", '"x" int'))
-    night2.put("name_map.json", name_map("same", "more", "retyped", "new"))
+    night2.put(night2.layout.name_map_json, name_map("same", "more", "retyped", "new"))
     done = pre_data(night2)
     assert done.returncode == 0, done.stderr
 
-    report = night2.json("load_report.json")
+    report = night2.json(night2.layout.load_report_json)
     outcomes = {o["name"]: (o["status"], o.get("change"), o.get("reason")) for o in report["objects"]}
     assert outcomes["shop"][:2] == ("unchanged", "unchanged")
     assert outcomes["shop.same"][:2] == ("unchanged", "refreshed")
@@ -74,29 +75,29 @@ def test_a_second_run_refreshes_what_r2a_created_and_follows_the_source(folder, 
     assert query(dsn, "select count(*) from shop.gone") == [(0,)]  # kept: never dropped for the source
     # never loads shifted columns
     assert sorted(fanout_tables(night2, json.loads(done.stdout))) == ["shop.more", "shop.new", "shop.same"]
-    failed = night2.json("results/shop.retyped.json")
+    failed = night2.json(night2.layout.result(parse_table_ref("shop.retyped")))
     assert failed["status"] == "failed"
     assert failed["error"]["message"].startswith("not transferred: schema changed in the source; not loaded: ")
 
 
 def test_refresh_still_stops_at_a_table_no_r2a_run_created(folder, alloydb):
     dsn, _ = alloydb
-    folder.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int'))
-    folder.put("name_map.json", name_map("same"))
+    folder.put(folder.layout.validated_sql("pre-data"), SCHEMA + table("same", '"x" int'))
+    folder.put(folder.layout.name_map_json, name_map("same"))
     assert pre_data(folder).returncode == 0
     query(dsn, "create table shop.stranger (x int); insert into shop.stranger values (1); "
                "drop table shop.same; create table shop.same (x int)")  # the same name, not r2a's table any more
 
     night2 = next_run(folder, "night2")
-    night2.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int') + table("stranger", '"x" int'))
-    night2.put("name_map.json", name_map("same", "stranger"))
+    night2.put(night2.layout.validated_sql("pre-data"), SCHEMA + table("same", '"x" int') + table("stranger", '"x" int'))
+    night2.put(night2.layout.name_map_json, name_map("same", "stranger"))
     done = pre_data(night2, "--on-existing", "refresh")
     assert done.returncode == 6
     assert one_error_line(done, "load_schema").endswith(
         "2 table(s) already exist in AlloyDB: shop.same, shop.stranger. Nothing was changed. Re-run with --on-existing skip "
         "to keep them or --on-existing replace to drop and recreate them")
     assert query(dsn, "select x from shop.stranger") == [(1,)]
-    assert not night2.has("load_report.json")
+    assert not night2.has(night2.layout.load_report_json)
 
 
 def post_data(folder: RunFolder):
@@ -124,13 +125,13 @@ def test_post_data_of_a_refresh_keeps_what_is_there_and_replaces_what_changed(fo
                    ('SELECT "x" * 2 AS "x" FROM "shop"."same"', "SELECT $1 + 2")]
     outcomes = []
     for night, (view_body, function_body) in zip(nights, definitions, strict=True):
-        night.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int'))
-        night.put("name_map.json", name_map("same"))
+        night.put(night.layout.validated_sql("pre-data"), SCHEMA + table("same", '"x" int'))
+        night.put(night.layout.name_map_json, name_map("same"))
         assert pre_data(night).returncode == 0
-        night.put("validated_post_data.sql", view(view_body) + function(function_body) + COMMENT)
+        night.put(night.layout.validated_sql("post-data"), view(view_body) + function(function_body) + COMMENT)
         done = post_data(night)
         assert done.returncode == 0, done.stderr
-        report = night.json("post_data_report.json")
+        report = night.json(night.layout.post_data_report_json)
         outcomes.append({o["name"]: (o["status"], o.get("change")) for o in report["objects"]
                          if o["kind"] not in ("sequence", "comment")})
         comments = [(o["status"], o.get("change")) for o in report["objects"] if o["kind"] == "comment"]
@@ -143,24 +144,24 @@ def test_post_data_of_a_refresh_keeps_what_is_there_and_replaces_what_changed(fo
     assert outcomes[2] == {"shop.v_same": ("applied", "changed"), "shop.f_one": ("applied", "changed")}
     assert query(dsn, "select x from shop.on_top") == [(10,)]  # replaced in place: the view built on it stays
     assert query(dsn, "select shop.f_one(1)") == [(3,)]
-    assert night.json("steps/load_schema_post_data.json")["status"] == "succeeded"
+    assert night.json(night.layout.step_result("load_schema_post_data"))["status"] == "succeeded"
 
 
 def test_dropped_in_source_drop_drops_r2a_tables_the_source_no_longer_has(folder, alloydb):
     dsn, _ = alloydb
-    folder.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int') + table("gone", '"x" int')
+    folder.put(folder.layout.validated_sql("pre-data"), SCHEMA + table("same", '"x" int') + table("gone", '"x" int')
                + table("viewed", '"x" int'))
-    folder.put("name_map.json", name_map("same", "gone", "viewed"))
+    folder.put(folder.layout.name_map_json, name_map("same", "gone", "viewed"))
     assert pre_data(folder).returncode == 0
     query(dsn, "create view shop.on_viewed as select x from shop.viewed")
 
     night2 = next_run(folder, "night2")
-    night2.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int'))
-    night2.put("name_map.json", name_map("same"))
+    night2.put(night2.layout.validated_sql("pre-data"), SCHEMA + table("same", '"x" int'))
+    night2.put(night2.layout.name_map_json, name_map("same"))
     done = pre_data(night2, "--dropped-in-source", "drop")
     assert done.returncode == 0, done.stderr
     outcomes = {o["name"]: (o["status"], o.get("change"), o.get("reason"))
-                for o in night2.json("load_report.json")["objects"] if o["kind"] == "table"}
+                for o in night2.json(night2.layout.load_report_json)["objects"] if o["kind"] == "table"}
     assert outcomes["shop.gone"] == ("applied", "dropped_in_source",
                                      "no longer in the source; dropped (--dropped-in-source drop)")
     status, change, reason = outcomes["shop.viewed"]
@@ -170,8 +171,8 @@ def test_dropped_in_source_drop_drops_r2a_tables_the_source_no_longer_has(folder
     assert query(dsn, "select to_regclass('shop.gone'), to_regclass('shop.viewed')::text") == [(None, "shop.viewed")]
 
     night3 = next_run(folder, "night3")
-    night3.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int'))
-    night3.put("name_map.json", name_map("same"))
+    night3.put(night3.layout.validated_sql("pre-data"), SCHEMA + table("same", '"x" int'))
+    night3.put(night3.layout.name_map_json, name_map("same"))
     assert pre_data(night3).returncode == 0
-    reported = {o["name"]: o["status"] for o in night3.json("load_report.json")["objects"] if o["kind"] == "table"}
+    reported = {o["name"]: o["status"] for o in night3.json(night3.layout.load_report_json)["objects"] if o["kind"] == "table"}
     assert reported == {"shop.same": "unchanged", "shop.viewed": "dropped_in_source"}  # gone left the record

@@ -36,14 +36,14 @@ LATER = (matview("m_sum", 'SELECT sum("x") * 10 AS "s" FROM "shop"."same"') + ON
 
 
 def night(folder, post_sql: str, *pre_args: str) -> dict[str, tuple]:
-    folder.put("validated_pre_data.sql", SCHEMA + table("same", '"x" int'))
-    folder.put("name_map.json", name_map("same"))
+    folder.put(folder.layout.validated_sql("pre-data"), SCHEMA + table("same", '"x" int'))
+    folder.put(folder.layout.name_map_json, name_map("same"))
     assert pre_data(folder, *pre_args).returncode == 0
-    folder.put("validated_post_data.sql", post_sql)
+    folder.put(folder.layout.validated_sql("post-data"), post_sql)
     done = post_data(folder)
     assert done.returncode == 0, done.stderr
     return {o["name"]: (o["status"], o.get("change"), o.get("arguments"), o.get("reason"))
-            for o in folder.json("post_data_report.json")["objects"] if o["kind"] not in ("sequence", "grant")}
+            for o in folder.json(folder.layout.post_data_report_json)["objects"] if o["kind"] not in ("sequence", "grant")}
 
 
 def routines(dsn: str) -> list[tuple]:

@@ -30,10 +30,10 @@ def entries(report: dict) -> dict[tuple[str, str], dict]:
 
 def test_every_dumped_object_is_in_alloydb_or_reported_with_a_reason(moved):
     folder, dsn = moved
-    catalog = folder.json("catalog.json")
-    rewrite = entries(folder.json("rewrite_report.json"))
-    validation = entries(folder.json("validation_report.json"))
-    loaded = entries(folder.json("load_report.json")) | entries(folder.json("post_data_report.json"))
+    catalog = folder.json(folder.layout.catalog_json)
+    rewrite = entries(folder.json(folder.layout.rewrite_report_json))
+    validation = entries(folder.json(folder.layout.validation_report_json))
+    loaded = entries(folder.json(folder.layout.load_report_json)) | entries(folder.json(folder.layout.post_data_report_json))
 
     dumped = [("table", canonical_name(t["schema"], t["name"])) for t in catalog["tables"]]
     dumped += [("materialized_view" if v.get("kind") == "materialized_view" else "view",
@@ -62,8 +62,8 @@ def test_every_dumped_object_is_in_alloydb_or_reported_with_a_reason(moved):
 
 def test_every_routine_user_group_and_grant_is_accounted_for(moved):
     folder, dsn = moved
-    catalog = folder.json("catalog.json")
-    rewrite = entries(folder.json("rewrite_report.json"))
+    catalog = folder.json(folder.layout.catalog_json)
+    rewrite = entries(folder.json(folder.layout.rewrite_report_json))
     kinds = {"function": catalog["functions"], "procedure": catalog["procedures"]}
     routines = query(dsn, "select n.nspname || '.' || p.proname from pg_proc p join pg_namespace n "
                           "on n.oid = p.pronamespace where n.nspname in ('tickit', 'edge')")
@@ -89,7 +89,7 @@ def test_every_routine_user_group_and_grant_is_accounted_for(moved):
 
 def test_long_and_colliding_names_get_distinct_short_names(moved):
     folder, dsn = moved
-    name_map = folder.json("name_map.json")
+    name_map = folder.json(folder.layout.name_map_json)
     edge = [(t["source"]["name"], t["target"]["name"]) for t in name_map["tables"] if t["source"]["schema"] == "edge"]
     long_names = [(source, target) for source, target in edge if len(source.encode()) > 63]
     prefixes = [source.encode()[:63] for source, _ in long_names]

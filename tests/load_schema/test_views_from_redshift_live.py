@@ -59,10 +59,10 @@ def migrated(devstack, redshift, devstack_environ):
 
 def test_every_view_is_validated_and_loaded(migrated):
     _, schema, folder = migrated
-    validated = {o["name"]: o["status"] for o in folder.json("validation_report.json")["objects"]
+    validated = {o["name"]: o["status"] for o in folder.json(folder.layout.validation_report_json)["objects"]
                  if o["kind"] == "view"}
     assert validated == {f"{schema}.{name}": "applied" for name in VIEWS}
-    loaded = {o["name"]: o["status"] for o in folder.json("post_data_report.json")["objects"] if o["kind"] == "view"}
+    loaded = {o["name"]: o["status"] for o in folder.json(folder.layout.post_data_report_json)["objects"] if o["kind"] == "view"}
     assert loaded == validated
 
 

@@ -14,7 +14,7 @@ from shared.errors import ExitCode
 from steps.report.collect import check_record
 from tests.report import browser, sample
 from tests.report.conftest import run_report
-from tests.support.runfolder import RunFolder
+from tests.support.runfolder import RunFolder, url_of
 
 REDSHIFT_SQL = "-- Redshift schema\nCREATE TABLE public.sales (id bigint);\n"
 ALLOYDB_SQL = "-- AlloyDB schema\nCREATE TABLE public.sales (id bigint);\n"
@@ -26,9 +26,9 @@ def reported(devstack_environ, tmp_path_factory):
     run_id = f"sales_{os.urandom(5).hex()}"
     folder = RunFolder.create(run_id, devstack_environ)
     for path, document in sample.documents(run_id).items():
-        folder.put_json(path, document)
-    folder.put("schema_redshift.sql", REDSHIFT_SQL)
-    folder.put("schema_alloydb.sql", ALLOYDB_SQL)
+        folder.put_json(url_of(folder.layout, path), document)
+    folder.put(folder.layout.schema_redshift_sql, REDSHIFT_SQL)
+    folder.put(folder.layout.schema_alloydb_sql, ALLOYDB_SQL)
     out = tmp_path_factory.mktemp("report-out")
     process = run_report(run_id, devstack_environ, "--out", str(out))
     yield folder, process, out
@@ -72,7 +72,7 @@ def test_schema_backups_are_copied_beside_them(reported):
 
 def test_the_report_records_its_own_step_result(reported):
     folder, _, _ = reported
-    record = folder.json("steps/report.json")
+    record = folder.json(folder.layout.step_result("report"))
     assert check_record(record, "step_result") is None
     assert record["status"] == "succeeded"
     assert record["counts"] == {"succeeded": 2, "failed": 1, "skipped": 0, "not_run": 1}
@@ -108,7 +108,7 @@ def test_every_planned_table_succeeded_exits_0(devstack_environ, new_run_id, tmp
     documents["tables.json"]["tables"] = documents["tables.json"]["tables"][:2]  # sales and customers
     try:
         for path, document in documents.items():
-            folder.put_json(path, document)
+            folder.put_json(url_of(folder.layout, path), document)
         process = run_report(new_run_id, devstack_environ, "--out", str(tmp_path))
         assert process.returncode == 0, process.stderr
         summary = json.loads(folder.report_text("summary.json"))

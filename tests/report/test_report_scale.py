@@ -20,6 +20,7 @@ import pytest
 from benchmarks.report_bench import run_documents, table_name
 from shared.identifiers import parse_table_ref
 from shared.log import register_secret
+from shared.objectstore import RunLayout
 from steps.report.collect import RawRun
 from steps.report.core import build_report
 from steps.report.html import _json_for_script
@@ -41,7 +42,8 @@ LONG_ERROR = "s3://bucket/" + "k" * 400  # one unbroken token in an error messag
 
 
 def documents() -> dict:
-    docs = run_documents(RUN_ID, TABLES)
+    layout = RunLayout(RUN_ID, gcs_bucket="bench")
+    docs = {layout.relative(url): document for url, document in run_documents(layout, TABLES).items()}
     plan = docs["tables.json"]["tables"]
     for position, name in HOSTILE.items():
         old = plan[position]["table"]

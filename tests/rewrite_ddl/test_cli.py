@@ -78,7 +78,7 @@ def test_unknown_overrides_key(run_folder, tmp_path):
 def test_overrides_from_the_bucket(run_folder):
     run_id, store, layout, environ = run_folder
     store.write_json(layout.catalog_json, sample_catalog(run_id))
-    url = layout.artifact("overrides.yaml")
+    url = f"{layout.root}overrides.yaml"  # any gs:// URL: one no step uses, removed with the run folder
     store.write_text(url, "rename_schemas: {sales: shop}\n")
     done = run_step(STEP, ["--run-id", run_id, "--overrides", url], environ)
     assert done.returncode == 0, done.stderr

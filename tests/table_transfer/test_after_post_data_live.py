@@ -13,7 +13,7 @@ def _post_data_ran(transfer, source, target, statements: list[tuple[str, str, st
     from shared.finishing import deferred_report
 
     text = "".join(block(kind, name, statement, depends_on=[str(source)]) for kind, name, statement in statements)
-    transfer.store.write_text(transfer.layout.artifact("validated_post_data.sql"), text)
+    transfer.store.write_text(transfer.layout.validated_sql("post-data"), text)
     reports = [deferred_report(obj, [str(source)]) for obj in parse(text)]
     transfer.store.write_json(transfer.layout.post_data_report_json, object_report(
         transfer.run_id, "post-data", reports, analyzed=0, analyze_failures=[], deferred_tables=[str(source)],

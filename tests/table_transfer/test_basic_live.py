@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fastjsonschema
 
+from shared.identifiers import TableRef
 from shared.results import load_schema
 
 validate_result = fastjsonschema.compile(load_schema())
@@ -51,7 +52,7 @@ def test_table_not_in_plan_is_bad_input_with_a_result(transfer):
     transfer.table("known", [("id", "integer")])
     code, output = transfer.run("--table", f"{transfer.schema}.unknown")
     assert code == 3, output
-    result = transfer.store.read_json(transfer.layout.artifact(f"results/{transfer.schema}.unknown.json"))
+    result = transfer.store.read_json(transfer.layout.result(TableRef(transfer.schema, "unknown")))
     validate_result(result)
     assert result["status"] == "failed" and "not in the plan" in result["error"]["message"]
 

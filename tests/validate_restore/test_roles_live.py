@@ -39,10 +39,10 @@ def test_roles_created_by_the_validation_are_dropped_and_earlier_ones_kept(run_f
     finally:
         conn.close()
     try:
-        run_folder.put("pre_data.sql", block("schema", "a", 'CREATE SCHEMA "a";')
+        run_folder.put(run_folder.layout.pre_data_sql, block("schema", "a", 'CREATE SCHEMA "a";')
                        + block("table", "a.t", 'CREATE TABLE "a"."t" ("x" int);'))
-        run_folder.put("views.sql", "")
-        run_folder.put("post_data.sql", "\n".join([
+        run_folder.put(run_folder.layout.views_sql, "")
+        run_folder.put(run_folder.layout.post_data_sql, "\n".join([
             block("user", user, create_role_sql(user)),
             block("user", kept, create_role_sql(kept)),
             block("group", f'"{group}"', create_role_sql(group) + f'\nGRANT "{group}" TO "{user}";',
@@ -52,7 +52,7 @@ def test_roles_created_by_the_validation_are_dropped_and_earlier_ones_kept(run_f
         ]))
         done = run_step(STEP, ["--run-id", run_folder.run_id], run_folder.environ)
         assert done.returncode == 0, done.stderr
-        report = run_folder.json("validation_report.json")
+        report = run_folder.json(run_folder.layout.validation_report_json)
         assert {o["name"]: o["status"] for o in report["objects"]} == {
             "a": "applied", "a.t": "applied", user: "applied", kept: "applied", f'"{group}"': "applied",
             f"a.t to {user}": "applied"}

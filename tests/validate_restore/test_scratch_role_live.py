@@ -80,7 +80,7 @@ def test_validation_against_a_scratch_server_that_trusts_loopback(trusting_scrat
     """The whole step (apply as the owner role, pg_dump as it) with an admin DSN without password."""
     from shared.config import load_settings
     from shared.objectstore import ObjectStore, RunLayout
-    from tests.support.runfolder import RunFolder
+    from tests.support.runfolder import RunFolder, url_of
     from tests.support.steps import run_step
     from tests.validate_restore import sample
 
@@ -89,9 +89,9 @@ def test_validation_against_a_scratch_server_that_trusts_loopback(trusting_scrat
     folder = RunFolder(run_id, ObjectStore(settings.s3, settings.gcs), RunLayout.from_settings(run_id, settings.gcs),
                        dict(devstack_environ, R2A_SCRATCH_DSN=trusting_scratch))
     for filename, text in sample.FILES.items():
-        folder.put(filename, text)
+        folder.put(url_of(folder.layout, filename), text)
     done = run_step("steps.validate_restore", ["--run-id", run_id], folder.environ)
     assert done.returncode == 0, done.stderr
-    assert folder.json("validation_report.json")["counts"]["applied"] > 0
-    assert 'CREATE TABLE sales.customers' in folder.get("schema_alloydb.sql")
+    assert folder.json(folder.layout.validation_report_json)["counts"]["applied"] > 0
+    assert 'CREATE TABLE sales.customers' in folder.get(folder.layout.schema_alloydb_sql)
     assert _roles(trusting_scratch, run_prefix(run_id)) == []

@@ -149,7 +149,7 @@ def test_the_corpora_migrate_through_run_local(tmp_path):
         assert result.phase == "Succeeded"
         settings = load_settings(devstack_env.product_environ(env))
         layout = RunLayout.from_settings(result.run_id, settings.gcs, settings.s3)
-        name_map = ObjectStore(settings.s3, settings.gcs).read_json(layout.artifact("name_map.json"))
+        name_map = ObjectStore(settings.s3, settings.gcs).read_json(layout.name_map_json)
         target = psycopg2.connect(devstack_env.postgres_dsn(env, env["postgres"]["databases"]["alloydb"]))
         try:
             with target.cursor() as cur:

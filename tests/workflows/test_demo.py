@@ -66,7 +66,7 @@ def test_every_edge_table_arrives_cell_by_cell(demo_run, devstack, alloydb):
     _, folder = demo_run
     settings = load_settings(devstack_env.product_environ(devstack))
     layout = RunLayout.from_settings(folder.name, settings.gcs, settings.s3)
-    name_map = ObjectStore(settings.s3, settings.gcs).read_json(layout.artifact("name_map.json"))
+    name_map = ObjectStore(settings.s3, settings.gcs).read_json(layout.name_map_json)
     targets = {(t["source"]["schema"], t["source"]["name"]): t for t in name_map["tables"]}
     problems = []
     for table in EDGE_TABLES:
@@ -157,7 +157,7 @@ def test_dry_run_validates_the_schema_and_writes_nothing_to_alloydb(demo_run, de
     settings = load_settings(devstack_env.product_environ(devstack))
     layout = RunLayout.from_settings(result.run_id, settings.gcs, settings.s3)
     store = ObjectStore(settings.s3, settings.gcs)
-    assert store.exists(layout.artifact("schema_alloydb.sql")) and store.exists(layout.artifact("schema_redshift.sql"))
+    assert store.exists(layout.schema_alloydb_sql) and store.exists(layout.schema_redshift_sql)
     assert tables_in_alloydb() == before
 
 
