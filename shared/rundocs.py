@@ -10,6 +10,7 @@ results and the reports match however a step spelt a table.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -25,15 +26,29 @@ from shared.log import one_line
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import TableResult, load_schema, table_result_from_dict
 
-# The schema reports in pipeline order: for an object reported by several, the earliest stage explains it.
-OBJECT_REPORTS = (
-    ("rewrite_ddl", "rewrite_report.json"),
-    ("validate_restore", "validation_report.json"),
-    ("load_schema_pre_data", "load_report.json"),
-    ("load_schema_post_data", "post_data_report.json"),
+# Run-relative names, derived from RunLayout's accessors (the one place that spells a run folder's file names).
+_TEMPLATE = RunLayout("names_20000101_000000", "bucket")
+
+
+def _relative_name(url: str) -> str:
+    return url.removeprefix(_TEMPLATE.root)
+
+
+# The schema reports in pipeline order, each with its accessor: for an object reported by several, the earliest
+# stage explains it.
+_REPORTS: tuple[tuple[str, Callable[[RunLayout], str]], ...] = (
+    ("rewrite_ddl", lambda layout: layout.rewrite_report_json),
+    ("validate_restore", lambda layout: layout.validation_report_json),
+    ("load_schema_pre_data", lambda layout: layout.load_report_json),
+    ("load_schema_post_data", lambda layout: layout.post_data_report_json),
 )
-PLAN_FILE = "tables.json"
-RESULTS_DIR = "results/"  # RunLayout.results_prefix, relative to the run root
+OBJECT_REPORTS = tuple((stage, _relative_name(url(_TEMPLATE))) for stage, url in _REPORTS)  # (stage, path)
+PLAN_FILE = _relative_name(_TEMPLATE.tables_json)
+RESULTS_DIR = _relative_name(_TEMPLATE.results_prefix)
+
+
+def object_report_urls(layout: RunLayout) -> list[str]:
+    return [url(layout) for _, url in _REPORTS]
 
 
 @dataclass
@@ -81,15 +96,14 @@ def relative(layout: RunLayout, url: str) -> str:
     return url[len(layout.root):] if url.startswith(layout.root) else url
 
 
-def read_documents(store: ObjectStore, layout: RunLayout, names: list[str],
-                   folders: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The JSON documents `names` and every .json under `folders` (run-relative paths), fetched in parallel:
+def read_documents(store: ObjectStore, layout: RunLayout, urls: list[str],
+                   prefixes: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The JSON documents at `urls` and every .json under `prefixes`, fetched in parallel, by run-relative path:
     (path -> document, path -> why it is not JSON). A missing document is left out of both."""
-    listed = [relative(layout, info.url) for folder in folders
-              for info in store.list(layout.artifact(folder)) if info.url.endswith(".json")]
+    listed = [info.url for prefix in prefixes for info in store.list(prefix) if info.url.endswith(".json")]
     documents: dict[str, Any] = {}
     unreadable: dict[str, str] = {}
-    for url, data in store.read_many([layout.artifact(path) for path in names + listed]):
+    for url, data in store.read_many(urls + listed):
         if data is None:
             continue
         path = relative(layout, url)

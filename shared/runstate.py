@@ -25,13 +25,13 @@ from shared.log import one_line
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import TableResult
 from shared.rundocs import (
-    OBJECT_REPORTS,
     PLAN_FILE,
     RESULTS_DIR,
     InputProblem,
     ObjectEntry,
     PlanEntry,
     canonical,
+    object_report_urls,
     parse_objects,
     parse_plan,
     parse_results,
@@ -118,8 +118,8 @@ def read_run_state(store: ObjectStore, layout: RunLayout) -> RunState:
     """The run's table states from its folder: tables.json, every results/*.json and the object reports, fetched
     in parallel. A run with neither tables.json nor a result file is not found; a tables.json that cannot be read
     is refused in one line (without it no table's status can be told)."""
-    names = [PLAN_FILE] + [name for _, name in OBJECT_REPORTS]
-    documents, unreadable = read_documents(store, layout, names, [RESULTS_DIR])
+    urls = [layout.tables_json, *object_report_urls(layout)]
+    documents, unreadable = read_documents(store, layout, urls, [layout.results_prefix])
     if PLAN_FILE not in documents and PLAN_FILE not in unreadable \
             and not any(path.startswith(RESULTS_DIR) for path in [*documents, *unreadable]):
         raise BadInputError(f"run {layout.run_id} not found: no tables.json and no results under {layout.root}",

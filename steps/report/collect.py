@@ -18,14 +18,12 @@ from shared.errors import BadInputError
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import StepResult, TableResult, step_result_from_dict
 from shared.rundocs import (
-    OBJECT_REPORTS,
-    PLAN_FILE,
-    RESULTS_DIR,
     InputProblem,
     ObjectEntry,
     PlanEntry,
     canonical,
     checked_record,
+    object_report_urls,
     parse_objects,
     parse_plan,
     parse_results,
@@ -63,8 +61,9 @@ class RunInputs:
 
 def collect(store: ObjectStore, layout: RunLayout) -> RawRun:
     """Every JSON document the report reads, fetched in parallel. A run folder with none of them is bad input."""
-    named = [PLAN_FILE, RUN_PLAN_FILE] + [name for _, name in OBJECT_REPORTS]
-    documents, unreadable = read_documents(store, layout, named, [RESULTS_DIR, STEPS_DIR, BATCHES_DIR])
+    urls = [layout.tables_json, layout.plan_json, *object_report_urls(layout)]
+    prefixes = [layout.results_prefix, layout.steps_prefix, layout.batches_prefix]
+    documents, unreadable = read_documents(store, layout, urls, prefixes)
     raw = RawRun(layout.run_id, documents, unreadable)
     if not raw.documents and not raw.unreadable and not _has_any(store, layout):
         raise BadInputError(f"run folder {layout.root} not found (no plan, results, step results or reports)",
