@@ -1,6 +1,8 @@
 """Cut-over readiness of a finished run: is every table in sync, and what is not migrated. Judged by `r2a readiness
 --run-id R` and by the report step of the cutover WorkflowTemplate (`python -m steps.report --readiness`).
 
+Each table's state comes from shared/runstate.py (the rule the report and `r2a status` use): the planned tables and
+those with a result outside the plan are judged; a planned table whose result file is invalid is ✗ as failed.
 A table is in sync (✓) when its transfer succeeded and was verified by checksum (`--verify checksum`: for an
 incrementally synced table the whole table's per-column aggregates, steps/table_transfer/sync_load.py), else ✗ with
 the reason. Its lag at the start of the run is how long before the run's transfer its previous sync had committed
@@ -17,9 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from shared import stepnames
-from shared.documents.tables import TablePlan
-from shared.errors import BadInputError
-from shared.objectstore import ObjectStore, RunLayout, json_document
+from shared.objectstore import ObjectStore, RunLayout
+from shared.runstate import RunState, TableState, read_run_state
 
 READINESS_FILE = "readiness.json"  # in the run's report/ folder
 POST_DATA_RECORD = f"{stepnames.LOAD_SCHEMA}_post_data"  # steps/load_schema/__main__.py's result name
@@ -47,39 +48,27 @@ def _seconds_between(earlier: str | None, later: str | None) -> float | None:
     return round((end - start).total_seconds(), 1)
 
 
-def run_results(store: ObjectStore, layout: RunLayout) -> tuple[list[str], dict[str, dict]]:
-    """The run's tables (the plan's, in its order, then those with a result outside it) and their result documents."""
-    plan_url = layout.tables_json
-    results = {}
-    urls = [info.url for info in store.list(layout.results_prefix) if info.url.endswith(".json")]
-    for url, data in store.read_many(urls):
-        document = json_document(url, data) if data is not None else None
-        if isinstance(document, dict) and document.get("table"):
-            results[document["table"]] = document
-    has_plan = store.exists(plan_url)
-    if not results and not has_plan:
-        raise BadInputError(f"run {layout.run_id} not found: no tables.json and no results under {layout.root}",
-                            "Check --run-id, R2A_GCS_BUCKET and R2A_GCS_PREFIX")
-    planned = []
-    if has_plan:
-        planned = [table.table for table in TablePlan.read(store, plan_url).tables]
-    return planned + sorted(set(results) - set(planned)), results
+def judged_tables(state: RunState) -> list[TableState]:
+    """The tables readiness judges: the planned ones and those with a result outside the plan. Tables a schema step
+    did not carry over, and those dropped in the source, count among the objects not migrated."""
+    return [t for t in state.tables if t.planned or t.result is not None]
 
 
-def table_readiness(table: str, result: dict | None) -> TableReadiness:
+def table_readiness(state: TableState) -> TableReadiness:
+    result = state.result
     if result is None:
-        return TableReadiness(table, False, "no result: the transfer did not run", "", None, None)
-    mode = result.get("sync_mode") or "full"
-    watermark = result.get("watermark_to") if result.get("status") == "succeeded" else result.get("watermark_from")
-    lag = _seconds_between(result.get("synced_before"), result.get("started_at"))
-    if result.get("status") != "succeeded":
-        error = result.get("error") or {}
-        reason = f"{result.get('status')}: {error.get('message', '') if isinstance(error, dict) else error}"
-        return TableReadiness(table, False, reason[:500], mode, watermark, lag)
-    if result.get("checksum_match") is not True:
-        return TableReadiness(table, False, "not verified by checksum (run with -p verify=checksum)", mode,
+        why = f"{state.status}: {state.reason}" if state.status == "failed" else "no result: the transfer did not run"
+        return TableReadiness(state.table, False, why[:500], "", None, None)
+    mode = result.sync_mode or "full"
+    watermark = result.watermark_to if result.status == "succeeded" else result.watermark_from
+    lag = _seconds_between(result.synced_before, result.started_at)
+    if result.status != "succeeded":
+        reason = f"{result.status}: {result.error.message if result.error else ''}"
+        return TableReadiness(state.table, False, reason[:500], mode, watermark, lag)
+    if result.checksum_match is not True:
+        return TableReadiness(state.table, False, "not verified by checksum (run with -p verify=checksum)", mode,
                               watermark, lag)
-    return TableReadiness(table, True, "", mode, watermark, lag)
+    return TableReadiness(state.table, True, "", mode, watermark, lag)
 
 
 def post_data_state(store: ObjectStore, layout: RunLayout) -> dict[str, str]:
@@ -95,8 +84,7 @@ def post_data_state(store: ObjectStore, layout: RunLayout) -> dict[str, str]:
 
 def readiness(store: ObjectStore, layout: RunLayout) -> dict[str, Any]:
     """The readiness document of a run: tables (plan order), post-data, objects not migrated, ready."""
-    planned, results = run_results(store, layout)
-    tables = [table_readiness(name, results.get(name)) for name in planned]
+    tables = [table_readiness(t) for t in judged_tables(read_run_state(store, layout))]
     summary_url = layout.summary_json
     not_migrated: dict[str, Any] = {"total": None, "by_kind": {}}
     if store.exists(summary_url):

@@ -17,7 +17,8 @@ from hera.workflows import models as m
 from shared.errors import BadInputError, ConfigError, R2AError, TransientError
 from shared.log import one_line, register_secret
 from shared.objectstore import ObjectStore, RunLayout
-from shared.readiness import run_results
+from shared.results import TableResult
+from shared.runstate import TableState, read_run_state
 from workflows import definitions as d
 from workflows.render import RENDERED_DIR
 
@@ -108,31 +109,34 @@ class TableStatus:
     sync_mode: str = ""  # an incremental sync's (append, upsert); empty for a full load
     watermark: str = ""  # the watermark the table is at after this run's sync (its old one if the sync failed)
     synced_at: str = ""  # when the table's last successful sync committed: this run's, else the one before it
+    planned: bool = True  # in tables.json: only planned tables decide the exit code
+    has_result: bool = True  # False: no valid result file (not run yet, invalid, skipped by a schema step)
 
 
-def _last_sync(result: dict, succeeded: bool) -> str:
+def _last_sync(result: TableResult, succeeded: bool) -> str:
     """A synced table's last successful sync: this run's when it succeeded, else the previous one's commit time
     (synced_before, from r2a_meta.sync_state), which the failed sync left in place."""
-    if not result.get("sync_mode"):
+    if not result.sync_mode:
         return ""
-    return str((result.get("finished_at") if succeeded else result.get("synced_before")) or "")
+    return str((result.finished_at if succeeded else result.synced_before) or "")
+
+
+def table_status(state: TableState) -> TableStatus:
+    """A table's line of `r2a status`: its state (shared/runstate.py, as the report has it) and its result's figures.
+    A table without a result shows why (an invalid result file, a schema step that skipped it), except a not_run
+    one: it may still be running."""
+    result = state.result
+    if result is None:
+        return TableStatus(state.table, state.status, None, None, None,
+                           "" if state.status == "not_run" else state.reason, planned=state.planned,
+                           has_result=False)
+    synced = result.status == "succeeded"
+    return TableStatus(state.table, state.status, result.rows_loaded, result.duration_s, len(result.attempts) or None,
+                       result.error.message if result.error else "", result.sync_mode or "",
+                       str((result.watermark_to if synced else result.watermark_from) or ""),
+                       _last_sync(result, synced), state.planned)
 
 
 def run_status(store: ObjectStore, layout: RunLayout) -> list[TableStatus]:
-    """Every planned table with its latest result (a planned table without a result is `not_run`)."""
-    planned, results = run_results(store, layout)
-    rows = []
-    for table in planned:
-        result = results.get(table)
-        if result is None:
-            rows.append(TableStatus(table, "not_run", None, None, None, ""))
-            continue
-        error = result.get("error") or {}
-        synced = result.get("status") == "succeeded"
-        rows.append(TableStatus(table, result.get("status", "?"), result.get("rows_loaded"),
-                                result.get("duration_s"), len(result.get("attempts") or []) or None,
-                                error.get("message", "") if isinstance(error, dict) else str(error),
-                                str(result.get("sync_mode") or ""),
-                                str(result.get("watermark_to" if synced else "watermark_from") or ""),
-                                _last_sync(result, synced)))
-    return rows
+    """Every table of the run with its state, as the report lists it (shared/runstate.py)."""
+    return [table_status(state) for state in read_run_state(store, layout).tables]

@@ -135,14 +135,22 @@ def status(
     watch: bool = typer.Option(False, "--watch", help="redraw a live table until every planned table has a result"),
     interval: float = typer.Option(10.0, "--interval", min=1.0, help="seconds between redraws with --watch"),
 ) -> None:
-    """Every planned table of a run with its latest status, rows, time and error, read from the run's GCS folder
-    (R2A_GCS_BUCKET/R2A_GCS_PREFIX). Exit 0 when all succeeded, 7 when some did not."""
+    """Every table of a run with its status, rows, time and error, read from the run's GCS folder
+    (R2A_GCS_BUCKET/R2A_GCS_PREFIX), as the report lists them. Exit 0 when every planned table succeeded, 7 when
+    some did not."""
     import shutil
 
     from shared.config import load_settings
     from shared.errors import ExitCode, R2AError
     from shared.objectstore import ObjectStore, RunLayout
+    from shared.runstate import RunState, read_run_state
     from workflows import argo, status_view
+
+    states: list[RunState] = []
+
+    def fetch() -> list[argo.TableStatus]:
+        states[:] = [read_run_state(store, layout)]
+        return [argo.table_status(state) for state in states[0].tables]
 
     try:
         settings = load_settings()
@@ -150,9 +158,9 @@ def status(
         store = ObjectStore(None, settings.gcs)
         if watch:
             rows = shutil.get_terminal_size((120, 40)).lines
-            tables = status_view.watch(run_id, lambda: argo.run_status(store, layout), typer.echo, interval, rows)
+            status_view.watch(run_id, fetch, typer.echo, interval, rows)
         else:
-            tables = argo.run_status(store, layout)
+            tables = fetch()
             for line in status_view.table_lines(tables):
                 typer.echo(line)
             typer.echo(status_view.summary(tables))
@@ -160,7 +168,7 @@ def status(
         _fail("status", exc)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
-    if any(t.status != "succeeded" for t in tables):
+    if not states[0].all_planned_succeeded:  # the report's exit rule, over the same states
         raise typer.Exit(int(ExitCode.TABLES_FAILED))
 
 

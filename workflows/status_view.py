@@ -24,7 +24,7 @@ def table_lines(tables: list[TableStatus]) -> list[str]:
     for t in tables:
         rows = "" if t.rows is None else f"{t.rows:,}"
         seconds = "" if t.seconds is None else f"{t.seconds:.1f}"
-        mode = t.sync_mode or ("" if t.status == "not_run" else "full")
+        mode = t.sync_mode or ("full" if t.has_result and t.status != "not_run" else "")
         sync = f"{mode:<6} {t.watermark:<{sync_width}} {t.synced_at:<25} " if synced else ""
         lines.append(f"{t.table:<{width}}  {t.status:<9} {rows:>12} {seconds:>8} {t.attempts or '':>5}  "
                      f"{sync}{t.error}")

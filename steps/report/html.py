@@ -14,14 +14,16 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from shared.documents.objects import CHANGES
 from shared.errors import BadInputError
 from shared.identifiers import canonical_part, parse_table_ref
 from shared.log import redact_value
 from shared.results import PhaseTiming
-from steps.report.collect import CHANGES, RunInputs, not_migrated
+from shared.runstate import STATUSES
+from steps.report.collect import RunInputs, not_migrated
 from steps.report.html_assets import CSS, JS
 from steps.report.plan_section import plan_html
-from steps.report.tables import STATUSES, TableRow
+from steps.report.tables import TableRow
 from steps.report.timefmt import parse_ts
 
 # (data key, header, width in % of the list): fixed widths, so no name or error can widen the page

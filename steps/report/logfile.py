@@ -12,8 +12,9 @@ from datetime import datetime
 from shared import stepnames
 from shared.log import one_line
 from shared.results import PhaseTiming, StepResult, TableResult
+from shared.runstate import NO_RESULT
 from steps.report.collect import RunInputs
-from steps.report.tables import NO_RESULT, TableRow, error_text
+from steps.report.tables import TableRow, error_text
 from steps.report.timefmt import format_seconds, format_ts, parse_ts
 
 COLUMNS = ("timestamp", "step", "table", "phase", "event", "duration_s", "detail")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from shared.errors import ExitCode
-from steps.report.collect import check_record
+from shared.rundocs import check_record
 from tests.report import browser, sample
 from tests.report.conftest import run_report
 from tests.support.runfolder import RunFolder, url_of

@@ -23,7 +23,8 @@ def _write(store, layout, table: TableRef, status: str, checksum: bool | None, *
     failure = ErrorInfo("VerificationError", "row counts differ", 5, False) if status == "failed" else None
     record = TableResult(layout.run_id, str(table), str(table), status, "2026-01-02T03:00:00.000Z",
                          "2026-01-02T03:01:00.000Z", 60.0, attempts=[Attempt(1, "2026-01-02T03:00:00.000Z")],
-                         checksum_match=checksum, error=failure, **sync)
+                         rows_loaded=10 if status == "succeeded" else None, checksum_match=checksum, error=failure,
+                         **sync)  # a succeeded result without rows_loaded breaks the schema: failed, as the report has it
     store.write_json(layout.result(table), to_dict(record))
 
 

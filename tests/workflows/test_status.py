@@ -1,7 +1,10 @@
 """`r2a status` over result files written straight into devstack's GCS emulator (no run needed): a planned table
-without a result is not_run, a failed one shows its error, the exit code is 7 until every table succeeded."""
+without a result is not_run, a failed one shows its error, one with an invalid result file is failed, a table a
+schema step skipped is listed, the exit code is 7 until every planned table succeeded."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 from typer.testing import CliRunner
@@ -19,7 +22,8 @@ PLANNED = (TableRef("sales", "orders"), TableRef("sales", "order lines"), TableR
 @pytest.fixture
 def run(devstack_environ):
     settings = load_settings(devstack_environ)
-    layout = RunLayout.from_settings(new_run_id("statustest"), settings.gcs)
+    # a run of its own per test: two tests within one second would share a run id of seconds
+    layout = RunLayout.from_settings(new_run_id(f"statustest{uuid.uuid4().hex[:8]}"), settings.gcs)
     store = ObjectStore(None, settings.gcs)
     store.write_json(layout.tables_json, TablePlan(layout.run_id, tuple(PlannedTable(t, t, ()) for t in PLANNED)).to_json())
     return layout, store
@@ -80,6 +84,33 @@ def test_status_of_an_unknown_run_or_a_bad_run_id_is_one_line(devstack_environ):
     assert "run statustest_19990101_000000 not found" in unknown.output
     bad = CliRunner().invoke(app, ["status", "--run-id", "../etc"], env=devstack_environ)
     assert bad.exit_code != 0 and len(bad.output.strip().splitlines()) == 1 and "Traceback" not in bad.output
+
+
+def test_status_lists_tables_as_the_report_does_and_exits_by_the_planned_ones(run, devstack_environ):
+    """An invalid result file fails its table (as in the report's .tables); a table rewrite_ddl could not convert is
+    listed skipped with why, and does not make the run fail."""
+    layout, store = run
+    orders, lines, people = PLANNED
+    _write(layout, store, orders, "succeeded", rows=1)
+    _write(layout, store, people, "succeeded", rows=1)
+    store.write_bytes(layout.result(lines), b'{"table": "sales.\\"order lines\\"", "status": "succ')
+    store.write_json(layout.rewrite_report_json, {"format_version": 1, "run_id": layout.run_id, "step": "rewrite_ddl",
+                                                  "objects": [{"kind": "table", "name": "sales.geo",
+                                                               "target_name": "sales.geo", "status": "unsupported",
+                                                               "reason": "column shape: GEOGRAPHY is not supported"}]})
+    done = CliRunner().invoke(app, ["status", "--run-id", layout.run_id], env=devstack_environ)
+    assert done.exit_code == 7, done.output
+    output = done.output.splitlines()
+    assert [line for line in output if line.startswith('sales."order lines"')][0].split()[2:6] == [
+        "failed", "invalid", "result", "file"]
+    assert output[4].split() == ["sales.geo", "skipped", "unsupported", "in", "rewrite_ddl:", "column", "shape:",
+                                 "GEOGRAPHY", "is", "not", "supported"]
+    assert output[-1] == "4 tables: 1 failed, 1 skipped, 2 succeeded"
+
+    _write(layout, store, lines, "succeeded", rows=1)
+    done = CliRunner().invoke(app, ["status", "--run-id", layout.run_id], env=devstack_environ)
+    assert done.exit_code == 0, done.output  # only the planned tables decide, as the report's exit code
+    assert done.output.splitlines()[-1] == "4 tables: 1 skipped, 3 succeeded"
 
 
 def _tables(*statuses: str) -> list:
