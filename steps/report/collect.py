@@ -15,7 +15,7 @@ from shared import stepnames
 from shared.documents.batch import Batch
 from shared.documents.objects import NOT_MIGRATED
 from shared.errors import BadInputError
-from shared.layout import BATCHES_DIR, PLAN_JSON, STEPS_DIR
+from shared.layout import BATCHES_DIR, PLAN_JSON, POST_DATA_REPORT_JSON, STEPS_DIR
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import StepResult, TableResult, step_result_from_dict
 from shared.rundocs import (
@@ -106,7 +106,7 @@ def _batches(raw: RawRun, problems: list[InputProblem]) -> dict[str, str]:
 
 
 def _finished_after_post_data(raw: RawRun) -> list[dict[str, Any]]:
-    report = raw.documents.get("post_data_report.json")
+    report = raw.documents.get(POST_DATA_REPORT_JSON)
     records = report.get("finished_after_post_data") if isinstance(report, dict) else None
     return [r for r in records if isinstance(r, dict) and isinstance(r.get("table"), str)] \
         if isinstance(records, list) else []

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from shared.errors import ObjectStoreError
+from shared.identifiers import TableRef
 from shared.objectstore import ObjectInfo, RunLayout
 from shared.readiness import readiness
 from shared.runstate import read_run_state
@@ -15,6 +16,7 @@ from steps.report.collect import collect, parse_inputs
 from steps.report.core import unfinished_tables
 from steps.report.tables import build_rows
 from tests.report import sample
+from tests.support.runfolder import url_of
 from workflows.argo import run_status
 
 
@@ -56,8 +58,8 @@ def run_folder() -> tuple[FolderStore, RunLayout]:
     documents["load_report.json"]["objects"].append(
         {"kind": "table", "name": "public.legacy", "target_name": "public.legacy", "status": "dropped_in_source",
          "kept": True, "change": "dropped_in_source", "reason": "no longer in the source; kept in AlloyDB"})
-    objects = {layout.artifact(path): json.dumps(document).encode() for path, document in documents.items()}
-    objects[layout.artifact("results/public.returns.json")] = b'{"table": "public.returns", "status": "succ'
+    objects = {url_of(layout, path): json.dumps(document).encode() for path, document in documents.items()}
+    objects[layout.result(TableRef("public", "returns"))] = b'{"table": "public.returns", "status": "succ'
     return FolderStore(objects), layout
 
 
@@ -106,7 +108,7 @@ def test_status_shows_why_a_table_has_no_result_and_counts_only_planned_tables()
     succeeded = sample.documents()
     plan = succeeded["tables.json"]["tables"]
     succeeded["tables.json"]["tables"] = [e for e in plan if e["table"] in ("public.sales", "public.customers")]
-    store = FolderStore({layout.artifact(path): json.dumps(doc).encode() for path, doc in succeeded.items()})
+    store = FolderStore({url_of(layout, path): json.dumps(doc).encode() for path, doc in succeeded.items()})
     state = read_run_state(store, layout)
     assert state.all_planned_succeeded  # the skipped tables outside the plan do not fail the run, as in the report
     assert {t.status for t in state.tables if not t.planned} == {"skipped", "failed"}  # events: a result outside
