@@ -23,10 +23,11 @@ $(STAMP): pyproject.toml constraints.txt
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
-# The tests that need no devstack and take seconds (tier `fast`, set by tests/conftest.py): under a minute, for the
-# edit loop. Starting a devstack service is refused here, so a test that needs one fails instead of dropping out.
+# The tests that need no devstack and take seconds (tier `fast`, set by tests/conftest.py), spread over every core
+# by pytest-xdist: under a minute, for the edit loop. Starting a devstack service is refused here, so a test that
+# needs one fails instead of dropping out.
 test-fast: $(STAMP)
-	R2A_NO_DEVSTACK=1 $(PY) -m pytest -q -m fast -p no:cacheprovider $(PYTEST_ARGS)
+	R2A_NO_DEVSTACK=1 $(PY) -m pytest -q -m fast -p no:cacheprovider -n auto $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(PY) -m workflows.demo $(DEMO_ARGS)
