@@ -5,20 +5,23 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from enum import StrEnum
 
+import psycopg2
 import typer
 
 from shared import argo_outputs, progress, stopping
 from shared.cli import StepApp, checked, error_line, step_boundary
 from shared.connections import alloydb_connection, reusing_tunnels
-from shared.errors import BadInputError, ExitCode, ObjectStoreError
+from shared.errors import BadInputError, ConfigError, ExitCode, ObjectStoreError, R2AError
 from shared.identifiers import TableRef, parse_table_ref
 from shared.loader_items import LoaderItem, parse_loader_item
-from shared.log import event
+from shared.log import event, one_line
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import TableResult
+from shared.retry import is_transient
 from shared.syncconfig import FULL, read_config
 from steps.table_transfer.core import (
     STEP,
@@ -159,8 +162,19 @@ def _run_loader(ctx: TransferContext, item: LoaderItem, plan: str | None, wait_s
     if sync is not None and sync.mode != FULL:  # its own item loads the window in one transaction (sync_load.py)
         report = LoaderReport(ended="synced-incrementally")
     else:
-        report = run_loader(lambda: alloydb_connection(ctx.settings, STEP), ctx.store, ctx.run_id, spec,
-                            ctx.options, item, wait_s, lambda: _succeeded(ctx, spec.source))
+        try:
+            report = run_loader(lambda: alloydb_connection(ctx.settings, STEP), ctx.store, ctx.run_id, spec,
+                                ctx.options, item, wait_s, lambda: _succeeded(ctx, spec.source))
+        except (BadInputError, ConfigError):
+            raise
+        except (R2AError, psycopg2.Error, OSError) as exc:
+            # The table's own item owns its outcome: it loads every part this loader did not commit, and a part
+            # that cannot be loaded fails the table there. So this item's node must not fail a run whose table
+            # succeeded; its failure is this warning and the speed it cost.
+            error = exc.one_line() if isinstance(exc, R2AError) else one_line(exc, 300)
+            event("loader.failed", table=str(spec.source), level=logging.WARNING, loader=item.number,
+                  loaders=item.count, error=error, transient=is_transient(exc))
+            return
     event("loader.finished", table=str(spec.source), loader=item.number, loaders=item.count,
           unload_attempts=sorted(report.unload_attempts), parts_loaded=len(report.parts_loaded),
           rows_loaded=report.rows_loaded, ended=report.ended, cpu_s=round(time.process_time(), 3))

@@ -16,6 +16,7 @@ from shared.staging import STAGING_SCHEMA
 from steps.table_transfer.loaders import _all_published
 from tests.faults.helpers import emulator_fault, expected_summary, numbered_table, run_step, target_summary
 from tests.support.slow_copy import slow_new_tables
+from tests.table_transfer.conftest import quoted
 from tests.table_transfer.test_part_ledger_live import ROWS, SMALL_PARTS, _ledger, _slow_parts
 
 
@@ -174,3 +175,32 @@ def test_a_further_loader_of_a_table_synced_incrementally_ends_at_once(transfer,
                    "--loader-wait-s", "600", timeout=60)
     assert run.code == 0, run.output
     assert _loader_line(run.output)["ended"] == "synced-incrementally", run.output
+
+
+def test_a_failed_further_loader_ends_its_item_without_failing_the_table_it_did_not_own(transfer):
+    """Loader 2's every COPY is refused (a statement trigger raises in a transaction that holds a loader-2 claim:
+    loader 1's sessions never see that uncommitted claim). Its item logs `loader.failed` and exits 0, so its Argo
+    node does not fail a run whose table succeeded; loader 1 loads every part and verifies the rows exactly."""
+    source, _ = numbered_table(transfer, "refused_second", ROWS)
+    schema = quoted(transfer.schema)
+    _slow_parts(transfer, "refused_second", 0.5)
+    transfer.pg_execute(
+        f"CREATE FUNCTION {schema}.refuse_loader_2() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN "
+        "IF EXISTS (SELECT 1 FROM r2a_meta.transfer_parts WHERE loader = 2 AND rows IS NULL) THEN "
+        "RAISE EXCEPTION 'loader 2 refused' USING ERRCODE = 'XX000'; END IF; RETURN NULL; END$$")
+    transfer.pg_execute(f"CREATE TRIGGER refuse_loader_2 AFTER INSERT ON {schema}.refused_second FOR EACH STATEMENT "
+                        f"EXECUTE FUNCTION {schema}.refuse_loader_2()")
+    helper: list = []
+    thread = _second_loader(transfer, source, helper)
+    run = run_step(transfer, "--table", str(source), *SMALL_PARTS, timeout=240)
+    thread.join(240)
+    assert run.code == 0, run.output
+    assert helper and helper[0].code == 0, helper[0].output if helper else "no second loader"
+    failed = [line for line in helper[0].output.splitlines() if " loader.failed " in line]
+    assert len(failed) == 1 and "loader 2 refused" in failed[0], helper[0].output
+    assert " loader.finished " not in helper[0].output
+    assert target_summary(transfer, "refused_second") == expected_summary(ROWS)
+    result = transfer.result(source)
+    assert result["status"] == "succeeded" and result["rows_loaded"] == ROWS
+    (attempt,) = result["attempts"]
+    assert attempt["parts_reused"] == [] and len(attempt["parts_loaded"]) == result["parts"]  # all by loader 1
