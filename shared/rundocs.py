@@ -157,27 +157,35 @@ def parse_results(documents: dict[str, Any], unreadable: dict[str, str], run_id:
     return results, invalid
 
 
+def _entries(document: Any, name: str, key: str, version: int, read: Callable[[Any, str], Any],
+             problems: list[InputProblem]) -> list[Any] | None:
+    """The entries of the document's list `key`, each read by `read(entry, where)`; None when the document itself is
+    unusable. An entry `read` refuses is a problem, the others still count."""
+    try:
+        format_version(document, name, version)
+        entries = object_list(document, key, name)
+    except BadInputError as exc:
+        problems.append(InputProblem(name, exc.reason.removeprefix(f"{name}: ")))
+        return None
+    found = []
+    for position, entry in enumerate(entries):
+        try:
+            found.append(read(entry, f"{key}[{position}]"))
+        except BadInputError as exc:
+            problems.append(InputProblem(name, exc.reason))
+    return found
+
+
 def parse_plan(documents: dict[str, Any], problems: list[InputProblem]) -> list[PlanEntry] | None:
     """tables.json's entries (None without a usable tables.json); an entry that is not a valid PlannedTable is a
     problem, the others still count."""
     document = documents.get(PLAN_FILE)
     if document is None:
         return None
-    try:
-        format_version(document, PLAN_FILE, TABLES_FORMAT_VERSION)
-        entries = object_list(document, "tables", PLAN_FILE)
-    except BadInputError as exc:
-        problems.append(InputProblem(PLAN_FILE, exc.reason.removeprefix(f"{PLAN_FILE}: ")))
+    tables = _entries(document, PLAN_FILE, "tables", TABLES_FORMAT_VERSION, PlannedTable.from_json, problems)
+    if tables is None:
         return None
-    plan = []
-    for position, entry in enumerate(entries):
-        try:
-            table = PlannedTable.from_json(entry, f"tables[{position}]")
-        except BadInputError as exc:
-            problems.append(InputProblem(PLAN_FILE, exc.reason))
-            continue
-        plan.append(PlanEntry(canonical(table.table), canonical(str(table.target)), table.size_mb))
-    return plan
+    return [PlanEntry(canonical(table.table), canonical(str(table.target)), table.size_mb) for table in tables]
 
 
 def parse_objects(documents: dict[str, Any], problems: list[InputProblem]) -> list[ObjectEntry]:
@@ -188,18 +196,8 @@ def parse_objects(documents: dict[str, Any], problems: list[InputProblem]) -> li
         document = documents.get(name)
         if document is None:
             continue
-        try:
-            format_version(document, name, OBJECTS_FORMAT_VERSION)
-            entries = object_list(document, "objects", name)
-        except BadInputError as exc:
-            problems.append(InputProblem(name, exc.reason.removeprefix(f"{name}: ")))
-            continue
-        for position, entry in enumerate(entries):
-            try:
-                outcome = ObjectOutcome.from_json(entry, f"objects[{position}]")
-            except BadInputError as exc:
-                problems.append(InputProblem(name, exc.reason))
-                continue
+        for outcome in _entries(document, name, "objects", OBJECTS_FORMAT_VERSION, ObjectOutcome.from_json,
+                                problems) or []:
             violations, change = outcome.details.get("violations"), outcome.details.get("change")
             objects.append(ObjectEntry(stage, outcome.kind, outcome.name, outcome.target_name,
                                        outcome.status, one_line(outcome.reason or ""),
