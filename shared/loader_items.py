@@ -9,7 +9,9 @@ load_schema's fan-out (steps/load_schema/fanout.py) gives a table of at least `-
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from shared.errors import BadInputError
@@ -19,6 +21,10 @@ ITEM_PREFIX = "loader-"
 MAX_LOADERS = 16
 BIG_TABLE_MB = 100 * 1024  # at 100 GB a table's COPY alone takes hours on one pod: worth more pods than its own
 LOADERS_PER_BIG_TABLE = 2
+# Argo's fan-out list (withParam from a step's output): at most this many items, below Argo's 128 KB output limit
+# with room for the surrounding output.
+MAX_ITEMS = 1000
+MAX_LIST_BYTES = 120 * 1024
 _ITEM = re.compile(r"loader-(\d{1,2})-of-(\d{1,2}):(.+)", re.DOTALL)
 
 
@@ -42,3 +48,31 @@ def parse_loader_item(text: str) -> LoaderItem:
     if not 2 <= number <= count <= MAX_LOADERS:
         raise BadInputError(f"--loader {text[:80]!r}: the loader number must be 2..K and K at most {MAX_LOADERS}")
     return LoaderItem(parse_table_ref(match.group(3)), number, count)
+
+
+def list_json(items: list[str]) -> str:
+    """A fan-out list as the step prints it for withParam."""
+    return json.dumps(items, separators=(",", ":"), ensure_ascii=False)
+
+
+def fits_fanout_list(items: list[str]) -> bool:
+    return len(items) <= MAX_ITEMS and len(list_json(items).encode()) < MAX_LIST_BYTES
+
+
+def with_loader_items(items: list[str], sizes: Iterable[tuple[str, float]], big_table_mb: float, loaders: int,
+                      fits: Callable[[list[str]], bool] = fits_fanout_list) -> list[str]:
+    """`items` with `loaders` - 1 further loader items right after the own item of each table of at least
+    `big_table_mb` MB, taken in the order of `sizes` ((table, MB), largest first) while `fits(items)` holds. A table
+    that is not an item of its own (moved in a batch) gets none."""
+    if loaders < 2:
+        return items
+    present = set(items)
+    for table, size_mb in sizes:
+        if table not in present or size_mb < big_table_mb:
+            continue
+        at = items.index(table) + 1
+        candidate = items[:at] + [loader_item(table, n, loaders) for n in range(2, loaders + 1)] + items[at:]
+        if not fits(candidate):
+            break
+        items = candidate
+    return items

@@ -338,7 +338,10 @@ def pipeline_templates(auth_proxy: str | None = None, images: Images = DEFAULT_I
 
 def retry_templates(auth_proxy: str | None = None, images: Images = DEFAULT_IMAGES) -> list:
     """retry-failed: list the run's unfinished tables (report --list-unfinished), transfer them, report again."""
-    unfinished = step_container("list-unfinished", "report", ["--list-unfinished"], deadline=1800, images=images)
+    unfinished = step_container("list-unfinished", "report",
+                                ["--list-unfinished", f"--big-table-mb={_param('big-table-mb')}",
+                                 f"--loaders-per-big-table={_param('loaders-per-big-table')}"],
+                                deadline=1800, images=images)
     return [unfinished, transfer_container(auth_proxy, images), report_container(images)]
 
 

@@ -26,17 +26,14 @@ push it: then fewer tables stand alone).
 from __future__ import annotations
 
 import heapq
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from shared.loader_items import loader_item
+from shared.loader_items import MAX_ITEMS, MAX_LIST_BYTES, list_json, with_loader_items
 
 OWN_POD_MIN_MB = 256
 CONCURRENCY = 8  # workflows/definitions.py TRANSFER_PARALLELISM: the rendered workflow passes it
-MAX_ITEMS = 1000
-MAX_LIST_BYTES = 120 * 1024  # below Argo's 128 KB, with room for the surrounding output
 MIN_TABLES_PER_BATCH = 5
 TABLE_OVERHEAD_MB = 8  # UNLOAD/COPY set-up of one table, expressed as data it could have moved meanwhile
 
@@ -47,7 +44,7 @@ class FanoutPlan:
     batches: dict[str, list[str]]  # batch id -> table names, in insertion order (largest first)
 
     def to_json(self) -> str:
-        return json.dumps(self.items, separators=(",", ":"), ensure_ascii=False)
+        return list_json(self.items)
 
 
 def batch_id(number: int) -> str:
@@ -98,20 +95,6 @@ def with_loaders(plan: FanoutPlan, tables: list[dict[str, Any]], big_table_mb: f
     """Each table standing alone with at least `big_table_mb` gets `loaders` - 1 more items right after its own
     (shared/loader_items.py: they only load its parts), largest first while the list stays within MAX_ITEMS and
     MAX_LIST_BYTES. `tables` largest first, as for plan_fanout."""
-    if loaders < 2:
-        return plan
     alone = set(plan.items) - set(plan.batches)
-    extra = {t["table"]: [loader_item(t["table"], n, loaders) for n in range(2, loaders + 1)]
-             for t in tables if t["table"] in alone and t["size_mb"] >= big_table_mb}
-    items = list(plan.items)
-    for table, more in extra.items():  # tables.json order: largest first
-        candidate = _after(items, table, more)
-        if len(candidate) > MAX_ITEMS or len(FanoutPlan(candidate, plan.batches).to_json().encode()) >= MAX_LIST_BYTES:
-            break
-        items = candidate
-    return FanoutPlan(items, plan.batches)
-
-
-def _after(items: list[str], table: str, more: list[str]) -> list[str]:
-    at = items.index(table) + 1
-    return items[:at] + more + items[at:]
+    sizes = [(t["table"], t["size_mb"]) for t in tables if t["table"] in alone]
+    return FanoutPlan(with_loader_items(plan.items, sizes, big_table_mb, loaders), plan.batches)

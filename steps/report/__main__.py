@@ -12,6 +12,7 @@ import typer
 from shared import stepnames
 from shared.cli import StepApp, error_line, step_boundary
 from shared.errors import ExitCode
+from shared.loader_items import BIG_TABLE_MB, MAX_LOADERS
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
 from shared.readiness import READINESS_FILE, readiness_lines, write_readiness
@@ -31,6 +32,13 @@ def main(
         False, "--list-unfinished",
         help="print (JSON) the planned tables whose latest result is failed or missing, write nothing: the "
              "fan-out list of the retry-failed workflow"),
+    big_table_mb: float = typer.Option(
+        BIG_TABLE_MB, "--big-table-mb", min=0,
+        help="--list-unfinished: a table of at least this many MB (tables.json) is retried by --loaders-per-big-table "
+             "items"),
+    loaders_per_big_table: int = typer.Option(
+        1, "--loaders-per-big-table", min=1, max=MAX_LOADERS,
+        help="--list-unfinished: items per big table, its own and K-1 further loaders (1: its own only)"),
     readiness: bool = typer.Option(
         False, "--readiness",
         help="after the report, judge cut-over readiness (every table in sync, verified by checksum): print it, "
@@ -51,7 +59,7 @@ def main(
 
         raw = collect(store, layout)  # a missing run folder fails here, before anything is written
         if list_unfinished:
-            tables = unfinished_tables(raw)
+            tables = unfinished_tables(raw, big_table_mb, loaders_per_big_table)
             event("step.finished", mode="list-unfinished", tables=len(tables))
             print(json.dumps(tables), flush=True)
             return

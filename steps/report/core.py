@@ -8,6 +8,7 @@ from pathlib import Path
 
 from shared.errors import BadInputError, ObjectStoreError
 from shared.layout import REPORT_HTML, SUMMARY_JSON
+from shared.loader_items import BIG_TABLE_MB, with_loader_items
 from shared.log import redact, redact_value
 from shared.objectstore import ObjectStore, RunLayout
 from steps.report.collect import RUN_PLAN_FILE, RawRun, RunInputs, parse_inputs
@@ -47,12 +48,17 @@ def summary_line(inputs: RunInputs, rows: list[TableRow], report_time: datetime)
 RETRYABLE = ("failed", "not_run")  # skipped tables were left out on purpose, with their reason
 
 
-def unfinished_tables(raw: RawRun) -> list[str]:
-    """Planned tables whose latest result is failed or missing: what `retry-failed` transfers again."""
+def unfinished_tables(raw: RawRun, big_table_mb: float = BIG_TABLE_MB, loaders: int = 1) -> list[str]:
+    """Planned tables whose latest result is failed or missing: what `retry-failed` transfers again, as its fan-out
+    list. With `loaders` > 1, a table of at least `big_table_mb` (its size in tables.json) is followed by its
+    further loader items, as pre-data's fan-out gives them (shared/loader_items.py)."""
     inputs = parse_inputs(raw)
     if inputs.plan is None:
         raise BadInputError(f"run {raw.run_id} has no tables.json: nothing was planned, so nothing can be retried")
-    return [row.table for row in build_rows(inputs) if row.planned and row.status in RETRYABLE]
+    tables = [row.table for row in build_rows(inputs) if row.planned and row.status in RETRYABLE]
+    unfinished = set(tables)
+    sizes = sorted(((e.table, e.size_mb or 0.0) for e in inputs.plan if e.table in unfinished), key=lambda s: -s[1])
+    return with_loader_items(tables, sizes, big_table_mb, loaders)
 
 
 def build_report(raw: RawRun, report_time: datetime, schema_backups: dict[str, bytes | None]) -> Report:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from steps.report.collect import RawRun, parse_inputs
-from steps.report.core import build_report
+from steps.report.core import build_report, unfinished_tables
 from steps.report.timefmt import parse_ts
 from tests.report import sample
 
@@ -302,3 +302,20 @@ def test_the_plan_of_a_dry_run_is_shown_beside_the_measured_time_when_the_folder
     assert "public.&lt;b&gt;odd&lt;/b&gt;" in section and "<b>odd" not in section
     documents["plan.json"] = ["not", "a", "plan"]
     assert report_of(documents).summary["plan"] is None
+
+
+def test_the_retry_list_gives_a_big_unfinished_table_its_further_loader_items():
+    """retry-failed's fan-out list (report --list-unfinished): an unfinished table of at least --big-table-mb is
+    followed by its K-1 further loader items, as pre-data's fan-out gives them; K = 1 or a small table: its own
+    item only; a table that succeeded gets none however big."""
+    documents = sample.documents()
+    for entry in documents["tables.json"]["tables"]:
+        entry["size_mb"] = {"public.events": 500, "public.sales": 900}.get(entry["table"], 10)
+    raw = RawRun(sample.RUN_ID, documents, {})
+    assert unfinished_tables(raw) == ["public.events", "public.ghost"]
+    assert unfinished_tables(raw, 100, 1) == ["public.events", "public.ghost"]
+    assert unfinished_tables(raw, 100, 3) == ["public.events", "loader-2-of-3:public.events",
+                                              "loader-3-of-3:public.events", "public.ghost"]
+    assert unfinished_tables(raw, 5, 2) == ["public.events", "loader-2-of-2:public.events", "public.ghost",
+                                            "loader-2-of-2:public.ghost"]
+    assert unfinished_tables(raw, 1000, 4) == ["public.events", "public.ghost"]
