@@ -12,7 +12,11 @@ import psycopg2
 from psycopg2 import sql
 
 READ_EVERY_S = 0.1  # the reader: SELECT count(*) every 100 ms
-_R2A_TRANSACTIONS = ("SELECT coalesce(max(extract(epoch FROM now() - xact_start)), 0) FROM pg_stat_activity "
+# Every open r2a transaction's age, and whether it loads a part: its statement is the part's COPY or the ledger
+# rows written in the part's transaction (shared/partledger.py); any other is verification or the switch.
+_R2A_TRANSACTIONS = ("SELECT coalesce(max(extract(epoch FROM now() - xact_start)), 0), "
+                     "coalesce(max(extract(epoch FROM now() - xact_start)) FILTER (WHERE query NOT ILIKE 'COPY %' "
+                     "AND query NOT LIKE '%transfer_parts%'), 0) FROM pg_stat_activity "
                      "WHERE datname = current_database() AND application_name = 'r2a/table_transfer' "
                      "AND xact_start IS NOT NULL")
 
@@ -25,6 +29,7 @@ class RerunWatch:
         self.dsn, self.table = dsn, table
         self.worst_wait_s = 0.0
         self.longest_transaction_s = 0.0
+        self.longest_other_transaction_s = 0.0  # not a part's load: verification, the switch
         self.counts: set[int] = set()
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._read, daemon=True),
@@ -48,21 +53,22 @@ class RerunWatch:
                 while not self._stop.is_set():
                     began = time.monotonic()
                     cursor.execute(statement)
-                    seen(cursor.fetchone()[0], time.monotonic() - began)
+                    seen(cursor.fetchone(), time.monotonic() - began)
                     time.sleep(READ_EVERY_S)
         finally:
             conn.close()
 
     def _read(self) -> None:
-        def seen(count, waited: float) -> None:
-            self.counts.add(int(count))
+        def seen(row, waited: float) -> None:
+            self.counts.add(int(row[0]))
             self.worst_wait_s = max(self.worst_wait_s, waited)
 
         self._loop(sql.SQL("SELECT count(*) FROM {}").format(self.table), seen)
 
     def _sample(self) -> None:
-        def seen(seconds, _waited: float) -> None:
-            self.longest_transaction_s = max(self.longest_transaction_s, float(seconds))
+        def seen(row, _waited: float) -> None:
+            self.longest_transaction_s = max(self.longest_transaction_s, float(row[0]))
+            self.longest_other_transaction_s = max(self.longest_other_transaction_s, float(row[1]))
 
         self._loop(_R2A_TRANSACTIONS, seen)
 
