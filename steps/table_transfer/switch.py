@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg2
-import psycopg2.errors
 from psycopg2 import sql
 
 from shared.log import event, one_line
@@ -36,10 +35,6 @@ from steps.table_transfer.verify import (
     target_aggregates,
 )
 
-# How long the switch waits for a lock before it lets the readers queued behind it through and tries again, and for
-# how long it does so before it waits in the queue like any statement (a reader that holds the target for minutes).
-SWITCH_LOCK_TIMEOUT = "200ms"
-SWITCH_LOCK_PATIENCE_S = 300.0
 # 256 MB of 8 kB pages: counted in well under a second, less than one part's load takes (steps/table_transfer/README.md)
 COUNT_CHUNK_PAGES = 32_768
 
@@ -65,45 +60,25 @@ def verify_and_switch(conn, spec: TableSpec, plan: LoadPlan, facts: SourceFacts,
             return plan.record.switch or "none"
         check_counts(str(spec.source), facts.rows, facts.manifest_rows, rows_loaded)
         counted = _verify(conn, spec, table, facts, aggregates, on_checksum)
-        patience_ends, tries = time.monotonic() + SWITCH_LOCK_PATIENCE_S, 1
-        while True:
-            try:
-                how, switched = _switch(conn, spec, plan, counted, time.monotonic() < patience_ends)
-                break
-            except psycopg2.errors.LockNotAvailable:
-                _rollback(conn)
-                tries += 1
-                time.sleep(0.05 * (tries % 4 + 1))  # uneven pauses: not in step with a reader's period
-        if tries > 1:
-            event("switch.lock_retried", target=str(spec.target), tries=tries)
+        with conn.cursor() as cur:
+            if not load_exists(cur, plan.key):
+                conn.rollback()
+                return plan.record.switch or "none"
+            check_unchanged_since_counted(cur, spec, plan, counted)
+            how, switched = "none", None
+            if plan.record.shadow and plan.record.switch == RENAME:
+                switched, how = _rename_or_fall_back(conn, cur, spec, table, counted)
+            elif plan.record.shadow:
+                switch_in(cur, spec, table, counted)
+                how = TRUNCATE_INSERT
+            forget_load(cur, plan.key)
+        conn.commit()
     except BaseException:
         _rollback(conn)
         raise
     if switched is not None and switched.to_validate:
         _validate_after(conn, spec, switched)
     return how
-
-
-def _switch(conn, spec: TableSpec, plan: LoadPlan, counted: int, short_lock_waits: bool):
-    """The switch's transaction; (how, the rename's Switched or None). With `short_lock_waits` a lock that is not
-    granted within SWITCH_LOCK_TIMEOUT raises LockNotAvailable and the caller tries again: a switch queued behind a
-    long query on the target would hold every later reader of it behind itself, and its transaction open."""
-    table, how, switched = plan.table, "none", None
-    with conn.cursor() as cur:
-        if short_lock_waits:
-            cur.execute("SET LOCAL lock_timeout = %s", (SWITCH_LOCK_TIMEOUT,))
-        if not load_exists(cur, plan.key):
-            conn.rollback()
-            return plan.record.switch or "none", None
-        check_unchanged_since_counted(cur, spec, plan, counted)
-        if plan.record.shadow and plan.record.switch == RENAME:
-            switched, how = _rename_or_fall_back(conn, cur, spec, table, counted)
-        elif plan.record.shadow:
-            switch_in(cur, spec, table, counted)
-            how = TRUNCATE_INSERT
-        forget_load(cur, plan.key)
-    conn.commit()
-    return how, switched
 
 
 def _load_exists(conn, plan: LoadPlan) -> bool:
