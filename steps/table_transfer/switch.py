@@ -107,11 +107,10 @@ def _verify(conn, spec: TableSpec, table: sql.Composable, facts: SourceFacts, ag
     return int(values[0])
 
 
-def count_in_chunks(conn, table: sql.Composable, chunk_pages: int | None = None) -> int:
+def count_in_chunks(conn, table: sql.Composable, chunk_pages: int = COUNT_CHUNK_PAGES) -> int:
     """count(*) of the table as the sum of counts over page ranges (TID range scans), each in its own transaction.
     Exact while nothing writes the table, which the switch then checks; the last range is open-ended, so pages
     added after the size was read are counted too."""
-    chunk_pages = chunk_pages or COUNT_CHUNK_PAGES
     with conn.cursor() as cur:
         cur.execute("SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::bigint",
                     (table.as_string(conn),))

@@ -11,12 +11,13 @@ import re
 import threading
 from dataclasses import replace
 
+from psycopg2 import sql
+
 from shared.partledger import UNLOADED, LoadKey, LoadRecord
 from shared.staging import STAGING_SCHEMA
 from steps.table_transfer.loaders import _all_published
 from tests.faults.helpers import emulator_fault, expected_summary, numbered_table, run_step, target_summary
 from tests.support.slow_copy import slow_new_tables
-from tests.table_transfer.conftest import quoted
 from tests.table_transfer.test_part_ledger_live import ROWS, SMALL_PARTS, _ledger, _slow_parts
 
 
@@ -182,14 +183,15 @@ def test_a_failed_further_loader_ends_its_item_without_failing_the_table_it_did_
     loader 1's sessions never see that uncommitted claim). Its item logs `loader.failed` and exits 0, so its Argo
     node does not fail a run whose table succeeded; loader 1 loads every part and verifies the rows exactly."""
     source, _ = numbered_table(transfer, "refused_second", ROWS)
-    schema = quoted(transfer.schema)
+    function = sql.Identifier(transfer.schema, "refuse_loader_2")
     _slow_parts(transfer, "refused_second", 0.5)
-    transfer.pg_execute(
-        f"CREATE FUNCTION {schema}.refuse_loader_2() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN "
+    transfer.pg_execute(sql.SQL(
+        "CREATE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN "
         "IF EXISTS (SELECT 1 FROM r2a_meta.transfer_parts WHERE loader = 2 AND rows IS NULL) THEN "
-        "RAISE EXCEPTION 'loader 2 refused' USING ERRCODE = 'XX000'; END IF; RETURN NULL; END$$")
-    transfer.pg_execute(f"CREATE TRIGGER refuse_loader_2 AFTER INSERT ON {schema}.refused_second FOR EACH STATEMENT "
-                        f"EXECUTE FUNCTION {schema}.refuse_loader_2()")
+        "RAISE EXCEPTION 'loader 2 refused' USING ERRCODE = 'XX000'; END IF; RETURN NULL; END$$").format(function))
+    transfer.pg_execute(sql.SQL("CREATE TRIGGER refuse_loader_2 AFTER INSERT ON {} FOR EACH STATEMENT "
+                                "EXECUTE FUNCTION {}()").format(sql.Identifier(transfer.schema, "refused_second"),
+                                                                function))
     helper: list = []
     thread = _second_loader(transfer, source, helper)
     run = run_step(transfer, "--table", str(source), *SMALL_PARTS, timeout=240)

@@ -276,15 +276,17 @@ def test_verification_counts_in_page_ranges_and_the_switch_refuses_a_load_table_
     exact across range edges, pages freed by deletes and rows past the size it read. The switch's transaction then
     refuses a load table whose ledger records other rows than were counted."""
     schema, table = transfer.schema, "counted"
-    transfer.pg_execute(f"CREATE TABLE {quoted(schema)}.{table} (id integer, pad text)")
-    transfer.pg_execute(f"INSERT INTO {quoted(schema)}.{table} SELECT g, repeat('x', 200) FROM generate_series(1, 5000) g")
-    transfer.pg_execute(f"DELETE FROM {quoted(schema)}.{table} WHERE id % 7 = 0 OR id BETWEEN 1000 AND 1400")
-    expected = transfer.pg_rows(f"SELECT count(*) FROM {quoted(schema)}.{table}")[0][0]
+    name = psycopg2.sql.Identifier(schema, table)
+    transfer.pg_execute(psycopg2.sql.SQL("CREATE TABLE {} (id integer, pad text)").format(name))
+    transfer.pg_execute(psycopg2.sql.SQL("INSERT INTO {} SELECT g, repeat('x', 200) FROM generate_series(1, 5000) g"
+                                         ).format(name))
+    transfer.pg_execute(psycopg2.sql.SQL("DELETE FROM {} WHERE mod(id, 7) = 0 OR id BETWEEN 1000 AND 1400"
+                                         ).format(name))
+    expected = transfer.pg_rows(psycopg2.sql.SQL("SELECT count(*) FROM {}").format(name))[0][0]
     pages = transfer.pg_rows("SELECT pg_relation_size(%s::regclass) / 8192", (f"{quoted(schema)}.{table}",))[0][0]
     assert pages > 30  # several ranges of three pages below
     conn = psycopg2.connect(transfer.alloydb_dsn)
     try:
-        name = psycopg2.sql.Identifier(schema, table)
         assert count_in_chunks(conn, name, chunk_pages=3) == expected
         assert count_in_chunks(conn, name) == expected
         assert conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
