@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 import psycopg2
 from psycopg2 import sql
 
-from shared.errors import ObjectStoreError
+from shared.errors import ObjectStoreError, R2AError
 from shared.identifiers import TableRef, parse_table_ref
 from shared.loader_items import LoaderItem
 from shared.log import event
@@ -95,7 +95,7 @@ class PublishingFeed(PartFeed):
                     publish_staged(cur, self._key, name, part.url, part.size)
                 self._conn.commit()
                 self._published.add(name)
-            except (psycopg2.Error, OSError) as exc:
+            except (psycopg2.Error, OSError, R2AError) as exc:  # R2AError: a reconnect refused (AlloyDB restarting)
                 event("part.not_published", part=name, error=str(exc)[:200])
                 self.close_publisher()
 

@@ -67,16 +67,22 @@ class CopyStage:
         self._finish(RuntimeError("the copy stage was closed"))  # no-op when it finished before
 
     def _copied_one(self, future: Future) -> None:
-        if future.cancelled():
+        # An exception escaping a done-callback is only logged by concurrent.futures: the loaders would wait for
+        # this part forever. Whatever goes wrong here ends the feed with that error instead.
+        try:
+            if future.cancelled():
+                return
+            error = future.exception()
+            if error is not None:
+                self._finish(error)
+                return
+            self.feed.add(future.result())
+            with self._lock:
+                self._copied += 1
+                complete = self._copied == self._expected
+        except BaseException as exc:
+            self._finish(exc)
             return
-        error = future.exception()
-        if error is not None:
-            self._finish(error)
-            return
-        self.feed.add(future.result())
-        with self._lock:
-            self._copied += 1
-            complete = self._copied == self._expected
         if complete:
             self._finish(None)
 
