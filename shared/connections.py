@@ -23,6 +23,7 @@ from shared.bastion_hostkey import host_key_pin, mismatch_error, verified_key
 from shared.config import AlloyDBSettings, BastionSettings, RedshiftSettings, Settings, require
 from shared.errors import ConfigError, R2AError, SourceError, TargetError, TransientError
 from shared.log import event, one_line, register_secret
+from shared.pgcursor import ComposedSafeCursor
 from shared.retry import is_transient
 
 # A bastion that answers no keepalive for ALIVE_COUNT_MAX x ALIVE_INTERVAL_S seconds is given up (as OpenSSH's
@@ -330,7 +331,7 @@ def _connect(system: str, where: str, step: str, **params) -> psycopg2.extension
     register_secret(params.get("password"))
     params = {k: v for k, v in params.items() if v is not None}
     try:
-        return psycopg2.connect(application_name=f"r2a/{step}", **params)
+        return psycopg2.connect(application_name=f"r2a/{step}", cursor_factory=ComposedSafeCursor, **params)
     except psycopg2.Error as exc:
         raise _connect_error(system, where, params.get("user"), exc) from None
 

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 import threading
 
 import pytest
 
+from shared.config import AlloyDBSettings, GCSSettings, S3Settings
+from shared.connections import alloydb_connection
 from shared.errors import BadInputError, SourceError
 from shared.identifiers import TableRef
+from shared.partledger import LoadKey
 from shared.results import ErrorInfo, TableResult
+from shared.retry import RetryPolicy
+from steps.table_transfer import pipeline
 from steps.table_transfer.__main__ import exit_code
+from steps.table_transfer.copy import CopiedPart
 from steps.table_transfer.load import PartFeed, UpstreamFailed, copy_statement
+from steps.table_transfer.loaders import PublishingFeed
+from steps.table_transfer.pipeline import CopyStage
 from steps.table_transfer.plan import (
     ColumnSpec,
     TransferOptions,
@@ -21,7 +30,7 @@ from steps.table_transfer.plan import (
     parse_cleanup,
     table_spec,
 )
-from steps.table_transfer.unload import SERIAL_UNLOAD_MAX_ROWS, redshift_literal, serial_unload
+from steps.table_transfer.unload import SERIAL_UNLOAD_MAX_ROWS, Part, redshift_literal, serial_unload
 from steps.table_transfer.verify import (
     VerificationError,
     check_checksums,
@@ -196,3 +205,52 @@ def test_a_pod_starts_without_the_post_data_parsers():
              "print(sorted(m for m in ('sqlglot', 'pglast', 'shared.postdata', 'shared.constraints') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_part_whose_publishing_cannot_reconnect_still_reaches_loader_one():
+    """AlloyDB restarting: the real connection factory refuses with r2a's own error (not psycopg2's); publishing is
+    best effort, so the part must still go to loader 1's feed."""
+    settings = AlloyDBSettings(host="127.0.0.1", port=_closed_port(), database="d", user="u", sslmode="disable",
+                               connect_timeout=2)
+    feed = PublishingFeed(lambda: alloydb_connection(settings, "table_transfer"), LoadKey("r", "s.t", 1))
+    part = CopiedPart(Part("s3://b/p/0000_part_00.gz", 10, None), "gs://b/p/0000_part_00.gz", 10)
+    feed.add(part)
+    feed.finish()
+    assert list(feed.iterate()) == [part]
+
+
+class _RefusingFeed(PartFeed):
+    def add(self, part) -> None:
+        raise RuntimeError("the feed refused the part")
+
+
+def test_a_failure_while_handing_over_a_copied_part_ends_the_feed_instead_of_hanging_it(monkeypatch):
+    """concurrent.futures only logs what a done-callback raises; the loaders must see it. The S3 → GCS copy itself
+    is replaced (what is checked is the thread pool's hand-over, not the copy)."""
+    monkeypatch.setattr(pipeline, "copy_part", lambda s3, gcs, part, url, policy: CopiedPart(part, url, part.size))
+    feed = _RefusingFeed()
+    copies = CopyStage(S3Settings(), GCSSettings(), "gs://b/stage/", feed, workers=2, policy=RetryPolicy())
+    copies.submit(Part("s3://b/p/0000_part_00.gz", 10, None))
+    copies.expect(1)
+    outcome: list[BaseException] = []
+    reader = threading.Thread(target=lambda: outcome.extend(_upstream_error(feed)))
+    reader.start()
+    reader.join(10)
+    copies.close(cancel=True)
+    assert not reader.is_alive(), "the loaders were left waiting for a part that never came"
+    assert [str(error) for error in outcome] == ["the feed refused the part"]
+    assert copies.timing.status == "failed"
+
+
+def _upstream_error(feed: PartFeed) -> list[BaseException]:
+    try:
+        list(feed.iterate())
+    except UpstreamFailed as failed:
+        return [failed.error]
+    return []
