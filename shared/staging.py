@@ -34,14 +34,31 @@ def comment_staging_table(cur, staging: sql.Identifier, target: str) -> None:
     cur.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(staging, sql.Literal(target)))
 
 
+# A shadow is written once and then switched in: autovacuum has nothing to reclaim in it, and a worker on it holds
+# off the switch's lock. "If a process attempts to acquire a lock that conflicts with the SHARE UPDATE EXCLUSIVE lock
+# held by autovacuum, lock acquisition will interrupt the autovacuum"
+# (https://www.postgresql.org/docs/16/routine-vacuuming.html#AUTOVACUUM), but only once the waiter's deadlock check
+# runs, after deadlock_timeout (1 s by default; src/backend/storage/lmgr/proc.c, ProcSleep). The rename switch
+# resets these, so the table it makes the target vacuums as any other.
+SHADOW_OPTIONS = ("autovacuum_enabled", "toast.autovacuum_enabled")
+
+
 def create_shadow(cur, target: TableRef, name: str, whole: bool = False) -> sql.Identifier:
     """A table with the target's columns, NOT NULLs and CHECKs (a row the target refuses fails its part at once);
-    `whole`: everything LIKE copies (defaults, identity, indexes, comments, statistics), for the rename switch."""
+    `whole`: everything LIKE copies (defaults, identity, indexes, comments, statistics), for the rename switch.
+    Autovacuum is off for it (SHADOW_OPTIONS)."""
     shadow = sql.Identifier(STAGING_SCHEMA, name)
     including = sql.SQL("INCLUDING ALL" if whole else "INCLUDING CONSTRAINTS")
-    cur.execute(sql.SQL("CREATE TABLE {} (LIKE {} {})").format(shadow, target.sql(), including))
+    options = sql.SQL(", ").join(sql.SQL(f"{option} = false") for option in SHADOW_OPTIONS)
+    cur.execute(sql.SQL("CREATE TABLE {} (LIKE {} {}) WITH ({})").format(shadow, target.sql(), including, options))
     comment_staging_table(cur, shadow, str(target))
     return shadow
+
+
+def reset_shadow_options(cur, shadow: sql.Composable) -> None:
+    """Autovacuum as the database's settings say, for a shadow about to become the target."""
+    options = sql.SQL(", ").join(sql.SQL(option) for option in SHADOW_OPTIONS)
+    cur.execute(sql.SQL("ALTER TABLE {} RESET ({})").format(shadow, options))
 
 
 def truncate(cur, target: TableRef) -> None:

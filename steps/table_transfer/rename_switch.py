@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from psycopg2 import sql
 
 from shared.identifiers import TableRef, short_name
+from shared.staging import reset_shadow_options
 
 _UNSUPPORTED = """
 SELECT reason FROM (
@@ -128,6 +129,7 @@ def rename_switch(cur, target: TableRef, shadow: sql.Identifier) -> Switched:
         cur.execute(sql.SQL("SELECT last_value, is_called FROM {}").format(sql.Identifier(target.schema, name)))
         positions[name] = cur.fetchone()
 
+    reset_shadow_options(cur, shadow)
     for key in keys:  # bound to the old table's OID from either side
         cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(key.table, sql.Identifier(key.name)))
     old_name = short_name(f"{target.table}.r2a_replaced")

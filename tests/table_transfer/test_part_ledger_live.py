@@ -315,3 +315,36 @@ def test_verification_counts_in_page_ranges_and_the_switch_refuses_a_load_table_
         conn.rollback()
     finally:
         conn.close()
+
+
+_AUTOVACUUM_OPTIONS = """
+SELECT c.reloptions, t.reloptions FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
+WHERE c.oid = %s::regclass"""
+
+
+def test_shadows_load_without_autovacuum_and_the_renamed_target_vacuums_as_before(transfer):
+    """A shadow is created with autovacuum off (a worker on it would hold off the switch's lock until PostgreSQL's
+    deadlock check cancels it); the rename switch resets that, so the target keeps no storage options and the next
+    re-run can rename again (a target with storage options is switched by truncate-insert)."""
+    source, _ = numbered_table(transfer, "vacuumed", 5000)
+    assert run_step(transfer, "--table", str(source), timeout=120).code == 0
+    table = f"{quoted(transfer.schema)}.{quoted('vacuumed')}"
+    conn = psycopg2.connect(transfer.alloydb_dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING_SCHEMA}")
+            cur.execute(f"CREATE TABLE {quoted(transfer.schema)}.wide (id int, body text)")  # text: a TOAST table
+            for name in ("vacuumed", "wide"):
+                shadow = create_shadow(cur, TableRef(transfer.schema, name), f"{name}_shadow", whole=True)
+                cur.execute(_AUTOVACUUM_OPTIONS, (shadow.as_string(cur),))
+                off = ["autovacuum_enabled=false"]
+                assert cur.fetchone() == ((off, None) if name == "vacuumed" else (off, off))  # varchar(60): no TOAST
+        conn.rollback()
+    finally:
+        conn.close()
+    for _ in range(2):
+        rerun = run_step(transfer, "--table", str(source), "--rename-switch-mb", "0", timeout=120)
+        assert rerun.code == 0, rerun.output
+        assert transfer.result(source)["attempts"][-1]["switch"] == "rename"
+        assert transfer.pg_rows(_AUTOVACUUM_OPTIONS, (table,)) == [(None, None)]
+    assert target_summary(transfer, "vacuumed") == expected_summary(5000)
