@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 
 import psycopg2
 from psycopg2 import sql
@@ -19,6 +20,13 @@ _R2A_TRANSACTIONS = ("SELECT coalesce(max(extract(epoch FROM now() - xact_start)
                      "AND query NOT LIKE '%transfer_parts%'), 0) FROM pg_stat_activity "
                      "WHERE datname = current_database() AND application_name = 'r2a/table_transfer' "
                      "AND xact_start IS NOT NULL")
+# Who holds the lock an r2a session waits for: the reader, an autovacuum worker, another r2a session.
+_R2A_LOCK_HOLDERS = ("SELECT coalesce(array_agg(DISTINCT holder.backend_type || ' ' || "
+                     "coalesce(nullif(holder.application_name, ''), '-')), '{}') FROM pg_stat_activity waiter "
+                     "CROSS JOIN LATERAL unnest(pg_blocking_pids(waiter.pid)) AS blocking(pid) "
+                     "JOIN pg_stat_activity holder ON holder.pid = blocking.pid "
+                     "WHERE waiter.datname = current_database() AND waiter.application_name = 'r2a/table_transfer'")
+READER_NAME = "bench reader"
 
 
 class RerunWatch:
@@ -31,6 +39,8 @@ class RerunWatch:
         self.longest_transaction_s = 0.0
         self.longest_other_transaction_s = 0.0  # not a part's load: verification, the switch
         self.counts: set[int] = set()
+        self.lock_holders: Counter[str] = Counter()  # samples in which an r2a session waited for each holder
+        self.failures: list[BaseException] = []  # a thread's query that failed: its figures would be wrong
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._read, daemon=True),
                          threading.Thread(target=self._sample, daemon=True)]
@@ -44,9 +54,15 @@ class RerunWatch:
         self._stop.set()
         for thread in self._threads:
             thread.join(30)
+        if self.failures:
+            raise RuntimeError(f"the re-run's reader or sampler failed: {self.failures[0]!r}")
 
-    def _loop(self, statement: sql.Composable | str, seen) -> None:
-        conn = psycopg2.connect(self.dsn)
+    def _loop(self, statement: sql.Composable | str, seen, application_name: str = "bench sampler") -> None:
+        try:
+            conn = psycopg2.connect(self.dsn, application_name=application_name)
+        except psycopg2.Error as exc:
+            self.failures.append(exc)
+            return
         conn.autocommit = True
         try:
             with conn.cursor() as cursor:
@@ -55,6 +71,8 @@ class RerunWatch:
                     cursor.execute(statement)
                     seen(cursor.fetchone(), time.monotonic() - began)
                     time.sleep(READ_EVERY_S)
+        except Exception as exc:  # noqa: BLE001 - kept for __exit__, which fails the measurement with it
+            self.failures.append(exc)
         finally:
             conn.close()
 
@@ -63,14 +81,16 @@ class RerunWatch:
             self.counts.add(int(row[0]))
             self.worst_wait_s = max(self.worst_wait_s, waited)
 
-        self._loop(sql.SQL("SELECT count(*) FROM {}").format(self.table), seen)
+        self._loop(sql.SQL("SELECT count(*) FROM {}").format(self.table), seen, READER_NAME)
 
     def _sample(self) -> None:
         def seen(row, _waited: float) -> None:
             self.longest_transaction_s = max(self.longest_transaction_s, float(row[0]))
             self.longest_other_transaction_s = max(self.longest_other_transaction_s, float(row[1]))
+            self.lock_holders.update(row[2])
 
-        self._loop(_R2A_TRANSACTIONS, seen)
+        self._loop(sql.SQL("SELECT * FROM ({}) AS transactions, ({}) AS holders").format(
+            sql.SQL(_R2A_TRANSACTIONS), sql.SQL(_R2A_LOCK_HOLDERS)), seen)
 
 
 def killed_when_parts_in(args: list[str], environ: dict[str, str], dsn: str, run_id: str, parts: int,

@@ -258,6 +258,8 @@ def _measure(env, environ, run_id, schema, database, work) -> list[dict]:
         ("re-run: longest r2a transaction", watch.longest_transaction_s, "s", None, None),
         ("re-run: longest r2a transaction that loads no part (verification, switch)",
          watch.longest_other_transaction_s, "s", None, None),
+        *((f"re-run: samples (100 ms apart) of an r2a session waiting for a lock held by {holder}", samples,
+           "samples", None, None) for holder, samples in sorted(watch.lock_holders.items())),
         ("one part's load (time in COPY / parts)", part_s, "s", None, None),
         ("ratio longest transaction / one part's load", watch.longest_transaction_s / part_s, "x", "<= 2",
          watch.longest_transaction_s <= 2 * part_s),
