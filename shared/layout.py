@@ -149,9 +149,14 @@ class RunLayout:
     def step_result(self, step: str) -> str:
         return f"{self.steps_prefix}{step}.json"
 
+    @property
+    def claims_root(self) -> str:
+        """Every table's claims (shared/documents/claim.py), a folder per table."""
+        return self._artifact(CLAIMS_DIR)
+
     def claims_prefix(self, table: TableRef) -> str:
         """Where the attempts of `table`'s transfer claim the files they load."""
-        return self._artifact(f"{CLAIMS_DIR}{table.file_stem()}/")
+        return f"{self.claims_root}{table.file_stem()}/"
 
     def claim(self, table: TableRef, attempt: int) -> str:
         return f"{self.claims_prefix(table)}attempt-{attempt:03d}"

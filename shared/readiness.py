@@ -7,7 +7,8 @@ A table is in sync (✓) when its transfer succeeded and was verified by checksu
 incrementally synced table the whole table's per-column aggregates, steps/table_transfer/sync_load.py), else ✗ with
 the reason. Its lag at the start of the run is how long before the run's transfer its previous sync had committed
 (`synced_before` in its result; none for a table reloaded in full). The objects not migrated come from the run's
-summary.json. Post-data (keys, indexes, the identity reseed) must have finished: its steps/ record succeeded, or is
+summary.json (read through shared/documents/summary.py: a malformed one is one error line, none is "unknown").
+Post-data (keys, indexes, the identity reseed) must have finished: its steps/ record succeeded, or is
 partial (some objects failed, which the objects not migrated count). The run is ready when every planned table is ✓
 and post-data finished. Written to report/readiness.json and printed.
 """
@@ -19,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from shared import stepnames
+from shared.documents.summary import Summary
 from shared.objectstore import ObjectStore, RunLayout
 from shared.runstate import RunState, TableState, read_run_state
 
@@ -85,13 +87,10 @@ def post_data_state(store: ObjectStore, layout: RunLayout) -> dict[str, str]:
 def readiness(store: ObjectStore, layout: RunLayout) -> dict[str, Any]:
     """The readiness document of a run: tables (plan order), post-data, objects not migrated, ready."""
     tables = [table_readiness(t) for t in judged_tables(read_run_state(store, layout))]
-    summary_url = layout.summary_json
     not_migrated: dict[str, Any] = {"total": None, "by_kind": {}}
-    if store.exists(summary_url):
-        summary = store.read_json(summary_url)
-        if isinstance(summary, dict) and isinstance(summary.get("objects_not_migrated"), dict):
-            found = summary["objects_not_migrated"]
-            not_migrated = {"total": found.get("total"), "by_kind": found.get("by_kind") or {}}
+    if store.exists(layout.summary_json):
+        found = Summary.read(store, layout.summary_json).objects_not_migrated
+        not_migrated = {"total": found.total, "by_kind": found.by_kind}
     post_data = post_data_state(store, layout)
     ready = bool(tables) and all(t.in_sync for t in tables) and post_data["status"] in POST_DATA_FINISHED
     return {"run_id": layout.run_id, "ready": ready, "tables": [asdict(t) for t in tables], "post_data": post_data,

@@ -24,6 +24,7 @@ from devstack import stack
 from devstack.processes import StartError
 from devstack.sample import load as load_sample
 from shared.config import load_settings
+from shared.documents.summary import Summary
 from shared.layout import REPORT_HTML, SCHEMA_ALLOYDB_SQL, SCHEMA_REDSHIFT_SQL, SUMMARY_JSON
 from shared.objectstore import ObjectStore, RunLayout, new_run_id
 from workflows.local_env import devstack_environment
@@ -66,24 +67,21 @@ def reset_target(env: dict) -> None:
         conn.close()
 
 
-def summary_lines(summary: dict, result: RunLocalResult, seconds: float) -> list[str]:
-    counts = summary.get("counts", {})
-    totals = summary.get("totals", {})
-    lines = [
-        "",
-        f"run {result.run_id}: workflow {result.phase} in {seconds:.0f} s",
-        f"  tables   succeeded {counts.get('succeeded', 0)}, failed {counts.get('failed', 0)}, "
-        f"skipped {counts.get('skipped', 0)}, not run {counts.get('not_run', 0)}",
-    ]
-    if totals:
-        lines.append(f"  rows     {totals.get('rows_loaded', 0):,} loaded of {totals.get('rows_source', 0):,} in the "
-                     f"source; {totals.get('bytes_raw', 0) / 1e6:.1f} MB moved as "
-                     f"{totals.get('bytes_compressed', 0) / 1e6:.1f} MB compressed")
-    not_migrated = summary.get("objects_not_migrated", {})
-    if not_migrated.get("total"):
-        by_kind = ", ".join(f"{kind} {count}" for kind, count in sorted(not_migrated.get("by_kind", {}).items()))
+def summary_lines(summary: Summary | None, result: RunLocalResult, seconds: float) -> list[str]:
+    """The run in a few lines, from its report's summary.json (None: the report did not write one)."""
+    lines = ["", f"run {result.run_id}: workflow {result.phase} in {seconds:.0f} s"]
+    if summary is None:
+        return [*lines, "  tables   no summary.json: the report did not run"]
+    counts, totals = summary.counts, summary.totals
+    lines += [f"  tables   succeeded {counts['succeeded']}, failed {counts['failed']}, skipped {counts['skipped']}, "
+              f"not run {counts['not_run']}",
+              f"  rows     {totals.rows_loaded:,} loaded of {totals.rows_source:,} in the source; "
+              f"{totals.bytes_raw / 1e6:.1f} MB moved as {totals.bytes_compressed / 1e6:.1f} MB compressed"]
+    not_migrated = summary.objects_not_migrated
+    if not_migrated.total:
+        by_kind = ", ".join(f"{kind} {count}" for kind, count in sorted(not_migrated.by_kind.items()))
         lines.append(f"  objects  not migrated, each with its reason in the report: {by_kind}")
-    for failed in summary.get("failed_tables", []):
+    for failed in summary.failed_tables:
         lines.append(f"  FAILED   {failed.get('table')}: {failed.get('error')}")
     return lines
 
@@ -142,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"[4/4] report: copying the run's files to {Path(args.output) / result.run_id}")
     copied = copy_report(env, result.run_id, Path(args.output))
     summary_path = next((p for p in copied if p.name == SUMMARY_JSON), None)
-    summary = json.loads(summary_path.read_text()) if summary_path else {}
+    summary = Summary.from_json(json.loads(summary_path.read_text()), str(summary_path)) if summary_path else None
     for line in summary_lines(summary, result, time.monotonic() - started):
         _say(line)
     _say("  files    " + "\n           ".join(str(p) for p in copied))

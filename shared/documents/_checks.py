@@ -67,3 +67,39 @@ def format_version(document: Any, url: str, supported: int) -> int:
         raise BadInputError(f"{url}: format_version {str(version)[:20]!r} is not {supported}, the only one this r2a "
                             "reads", "Run the step that writes it again with this r2a version")
     return supported
+
+
+def flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise BadInputError(f"{where} must be true or false")
+    return value
+
+
+def whole(value: Any, where: str) -> int:
+    """A non-negative whole number (a count, bytes)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BadInputError(f"{where} must be a non-negative whole number")
+    return value
+
+
+def optional_text(value: Any, where: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise BadInputError(f"{where} must be a string or null")
+    return value
+
+
+def tally(value: Any, where: str) -> dict[str, int]:
+    """An object of counts by name ({"view": 2})."""
+    if not isinstance(value, dict):
+        raise BadInputError(f"{where} must be an object of counts")
+    return {name: whole(count, f"{where}.{name}") for name, count in value.items()}
+
+
+def objects(value: Any, where: str) -> tuple[dict[str, Any], ...]:
+    """A list of objects, kept as they are (their fields are the JSON Schema's to describe)."""
+    if not isinstance(value, list):
+        raise BadInputError(f"{where} must be a list of objects")
+    for position, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            raise BadInputError(f"{where}[{position}] must be an object")
+    return tuple(value)

@@ -65,7 +65,7 @@ def main(
         step.on_failure.append(lambda exc: record("failed", {}, [], ErrorInfo.from_exception(exc)))
         report = build_report(raw, datetime.now(UTC), read_schema_backups(store, layout))
         outputs = write_report(report, store, layout, out)
-        counts = report.summary["planned_counts"]
+        counts = report.summary.planned_counts
         record("succeeded", counts, [u for u in outputs if u.startswith("gs://")], None)
         ready = True
         if readiness:

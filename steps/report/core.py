@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from shared.documents.summary import Summary
 from shared.errors import BadInputError, ObjectStoreError
 from shared.layout import REPORT_HTML, SUMMARY_JSON
 from shared.loader_items import BIG_TABLE_MB, with_loader_items
@@ -14,7 +15,6 @@ from shared.objectstore import ObjectStore, RunLayout
 from steps.report.collect import RUN_PLAN_FILE, RawRun, RunInputs, parse_inputs
 from steps.report.html import render_html
 from steps.report.logfile import REPORT_STEP, LogLine, log_lines, render_log
-from steps.report.plan_section import plan_summary
 from steps.report.summary import planned_all_succeeded, summarize
 from steps.report.tables import TableRow, build_rows, render_tables, status_counts
 
@@ -24,14 +24,14 @@ class Report:
     run_id: str
     files: dict[str, bytes]  # name inside report/ (and --out) -> content
     all_planned_succeeded: bool
-    summary: dict
+    summary: Summary
     rows: list[TableRow] = field(default_factory=list)
 
     def verdict(self) -> str:
-        counts = self.summary["planned_counts"]
-        if not self.summary["plan_found"]:
+        counts = self.summary.planned_counts
+        if not self.summary.plan_found:
             return "no tables.json in the run folder: load_schema pre-data did not finish, no table was planned"
-        planned = self.summary["planned_tables"]
+        planned = self.summary.planned_tables
         return (f"{planned - counts['succeeded']} of {planned} planned tables did not succeed "
                 f"(failed {counts['failed']}, not_run {counts['not_run']}, skipped {counts['skipped']})")
 
@@ -66,17 +66,16 @@ def build_report(raw: RawRun, report_time: datetime, schema_backups: dict[str, b
     inputs = parse_inputs(raw)
     rows = build_rows(inputs)
     copies = {name: content is not None for name, content in schema_backups.items()}
-    summary = summarize(inputs, rows, report_time, copies)
-    summary["plan"] = plan_summary(raw.documents.get(RUN_PLAN_FILE), summary["totals"]["wall_time_s"])
+    summary = summarize(inputs, rows, report_time, copies, raw.documents.get(RUN_PLAN_FILE))
     log_text = render_log(log_lines(inputs, rows, report_time), summary_line(inputs, rows, report_time))
     files = {  # results hold redacted errors already; this catches a secret in any other text the report shows
         f"{raw.run_id}.log": redact(log_text).encode(),
         f"{raw.run_id}.tables": redact(render_tables(rows)).encode(),
-        SUMMARY_JSON: _json(redact_value(summary)).encode(),
+        SUMMARY_JSON: _json(redact_value(summary.to_json())).encode(),
         REPORT_HTML: redact(render_html(inputs, rows, summary)).encode(),
     }
     files.update({name: content for name, content in schema_backups.items() if content is not None})
-    return Report(raw.run_id, files, summary["all_planned_succeeded"], summary, rows)
+    return Report(raw.run_id, files, summary.all_planned_succeeded, summary, rows)
 
 
 def _json(value: dict) -> str:

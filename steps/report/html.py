@@ -15,6 +15,7 @@ from html import escape
 from typing import Any
 
 from shared.documents.objects import CHANGES
+from shared.documents.summary import Summary
 from shared.errors import BadInputError
 from shared.identifiers import canonical_part, parse_table_ref
 from shared.log import redact_value
@@ -118,24 +119,24 @@ def _size(count: int) -> str:
     return f"{count} B"
 
 
-def _cards(summary: dict[str, Any]) -> str:
-    counts, totals = summary["counts"], summary["totals"]
-    wall = totals["wall_time_s"]
-    items = [(summary["planned_tables"], "planned tables")] + [(counts[s], s.replace("_", " ")) for s in STATUSES]
-    items += [(summary["retried_tables"], "retried"), (_number(totals["rows_loaded"]), "rows loaded"),
-              (_size(totals["bytes_compressed"]), "moved (compressed)"),
+def _cards(summary: Summary) -> str:
+    counts, totals = summary.counts, summary.totals
+    wall = totals.wall_time_s
+    items = [(summary.planned_tables, "planned tables")] + [(counts[s], s.replace("_", " ")) for s in STATUSES]
+    items += [(summary.retried_tables, "retried"), (_number(totals.rows_loaded), "rows loaded"),
+              (_size(totals.bytes_compressed), "moved (compressed)"),
               ("" if wall is None else f"{wall / 60:,.1f} min", "wall time"),
-              (summary["objects_not_migrated"]["total"], "objects not migrated")]
+              (summary.objects_not_migrated.total, "objects not migrated")]
     return '<div class="cards">' + "".join(
         f"<div class=\"card\"><b>{escape(_number(v))}</b><span>{escape(label)}</span></div>" for v, label in items
     ) + "</div>"
 
 
-def _steps(summary: dict[str, Any]) -> str:
+def _steps(summary: Summary) -> str:
     body = [f"<tr>{_cell(s['step'])}{_cell(s['status'], 's-' + s['status'])}{_cell(s['started_at'])}"
             f"{_cell(s['finished_at'])}{_cell(s['duration_s'], 'num')}"
             f"{_cell(' '.join(f'{k}={v}' for k, v in sorted(s['counts'].items())))}{_cell(s['error'], 'err')}</tr>"
-            for s in summary["steps"]]
+            for s in summary.steps]
     return _table_html("steps", ["step", "status", "started", "finished", "duration s", "counts", "error"], body,
                        "No step results found in steps/.")
 
@@ -148,9 +149,9 @@ def _failed(rows: list[TableRow]) -> str:
                        "Every planned table succeeded.")
 
 
-def _not_migrated(inputs: RunInputs, summary: dict[str, Any]) -> str:
+def _not_migrated(inputs: RunInputs, summary: Summary) -> str:
     groups = [f"<tr>{_cell(g['kind'])}{_cell(g['stage'])}{_cell(g['status'])}{_cell(g['count'], 'num')}"
-              f"{_cell(g['reason'], 'err')}</tr>" for g in summary["objects_not_migrated"]["by_reason"]]
+              f"{_cell(g['reason'], 'err')}</tr>" for g in summary.objects_not_migrated.by_reason]
     grouped = _table_html("not-migrated", ["kind", "stage", "status", "count", "reason"], groups,
                           "Every object was migrated.")
     dropped = not_migrated(inputs.objects)
@@ -163,19 +164,19 @@ def _not_migrated(inputs: RunInputs, summary: dict[str, Any]) -> str:
                                                              "reason"], detail, "") + "</details>")
 
 
-def _violations(summary: dict[str, Any]) -> str:
+def _violations(summary: Summary) -> str:
     body = [f"<tr>{_cell(v['name'], 'name')}{_cell(v['target_name'], 'name')}{_cell(v['status'])}"
             f"{_cell(v['violations'], 'num')}{_cell(v['reason'], 'err')}</tr>"
-            for v in summary["constraint_violations"]]
+            for v in summary.constraint_violations]
     return _table_html("violations", ["constraint", "AlloyDB name", "status", "violating rows", "reason"], body,
                        "No constraint violations.")
 
 
-def _finished_late(summary: dict[str, Any]) -> str:
-    if not summary["finished_after_post_data"]:
+def _finished_late(summary: Summary) -> str:
+    if not summary.finished_after_post_data:
         return ""
     body = []
-    for record in summary["finished_after_post_data"]:
+    for record in summary.finished_after_post_data:
         objects = ", ".join(f"{o['name']} {o['status']}" for o in record["objects"]) or "none waiting"
         views = ", ".join(f"{v.get('materialized_view')} {v.get('status')}"
                           for v in record["materialized_views_refreshed"]) or "none"
@@ -190,10 +191,10 @@ def _finished_late(summary: dict[str, Any]) -> str:
                                                         "materialized views refreshed"], body, "") + "</section>")
 
 
-def _synced(summary: dict[str, Any]) -> str:
+def _synced(summary: Summary) -> str:
     """A run with a sync config: each incrementally synced table's mode, watermark from → to and row changes, and
     each table loaded in full with the reason."""
-    synced, full = summary.get("synced_tables") or [], summary.get("full_despite_sync_config") or []
+    synced, full = summary.synced_tables, summary.full_despite_sync_config
     if not synced and not full:
         return ""
     body = [f"<tr>{_cell(s['table'], 'name')}{_cell(s['status'])}{_cell(s['mode'])}"
@@ -211,11 +212,10 @@ def _synced(summary: dict[str, Any]) -> str:
             'past the last watermark; the others are loaded in full.</div>' + table + loaded_full + "</section>")
 
 
-def _changes(summary: dict[str, Any]) -> str:
+def _changes(summary: Summary) -> str:
     """What a run into an existing target did (refresh runs): counts per change, every non-table object created,
     changed or dropped in the source by name (tables: the list's change column and filter)."""
-    changes = summary.get("changes") or {}
-    counts = changes.get("counts") or {}
+    counts = summary.changes.counts
     if not counts:
         return ""
     cards = '<div class="cards">' + "".join(
@@ -224,7 +224,7 @@ def _changes(summary: dict[str, Any]) -> str:
     body = [f"<tr>{_cell(o.get('kind'))}{_cell(o.get('name'), 'name')}"
             f"{_cell(o.get('change'), 'c-' + str(o.get('change')))}{_cell(o.get('status'))}"
             f"{_cell(o.get('reason'), 'err')}</tr>"
-            for o in changes.get("objects") or [] if o.get("kind") != "table"]
+            for o in summary.changes.objects if o.get("kind") != "table"]
     objects = _table_html("changed-objects", ["kind", "name", "change", "status", "reason"], body,
                           "No view, function or other object was created, changed or dropped in the source.")
     return ('<section id="changes"><h2>Changes since the previous run</h2>'
@@ -232,23 +232,23 @@ def _changes(summary: dict[str, Any]) -> str:
             'filter of the tables list.</div>' + cards + objects + "</section>")
 
 
-def _problems(summary: dict[str, Any]) -> str:
-    if not summary["input_problems"]:
+def _problems(summary: Summary) -> str:
+    if not summary.input_problems:
         return ""
     items = "".join(f"<li><code>{escape(p['path'])}</code>: {escape(p['reason'])}</li>"
-                    for p in summary["input_problems"])
+                    for p in summary.input_problems)
     return f'<h2>Input files the report could not use</h2><ul id="input-problems">{items}</ul>'
 
 
-def render_html(inputs: RunInputs, rows: list[TableRow], summary: dict[str, Any]) -> str:
-    ok = summary["all_planned_succeeded"]
-    planned = summary["planned_counts"]
+def render_html(inputs: RunInputs, rows: list[TableRow], summary: Summary) -> str:
+    ok = summary.all_planned_succeeded
+    planned = summary.planned_counts
     if ok:
-        verdict = f"All {summary['planned_tables']} planned tables succeeded."
-    elif not summary["plan_found"]:
+        verdict = f"All {summary.planned_tables} planned tables succeeded."
+    elif not summary.plan_found:
         verdict = "No plan (tables.json): load_schema pre-data did not finish, no table was transferred."
     else:
-        verdict = (f"{summary['planned_tables'] - planned['succeeded']} of {summary['planned_tables']} planned "
+        verdict = (f"{summary.planned_tables - planned['succeeded']} of {summary.planned_tables} planned "
                    f"tables did not succeed (failed {planned['failed']}, not run {planned['not_run']}, "
                    f"skipped {planned['skipped']}).")
     status_options = "".join(f'<option value="{s}">{s}</option>' for s in STATUSES)
@@ -257,14 +257,14 @@ def render_html(inputs: RunInputs, rows: list[TableRow], summary: dict[str, Any]
     list_head = "".join(f'<th data-key="{key}" data-label="{escape(label)}">{escape(label)}</th>'
                         for key, label, _ in LIST_COLUMNS)
     run = escape(inputs.run_id)
-    span = (f"{escape(summary['run_started_at'] or '?')} → {escape(summary['run_finished_at'] or '?')}"
-            if summary["run_started_at"] else "no timings recorded")
+    span = (f"{escape(summary.run_started_at or '?')} → {escape(summary.run_finished_at or '?')}"
+            if summary.run_started_at else "no timings recorded")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>r2a report {run}</title><style>{CSS}</style></head>
 <body>
 <h1>Redshift → AlloyDB migration <code>{run}</code></h1>
-<div class="muted">{span} · report generated {escape(summary['generated_at'])}</div>
+<div class="muted">{span} · report generated {escape(summary.generated_at)}</div>
 <div id="verdict" class="verdict {'ok' if ok else 'bad'}">{escape(verdict)}</div>
 <section id="summary"><h2>Summary</h2>{_cards(summary)}{_steps(summary)}</section>
 <section id="timeline"><h2>Timeline</h2>
@@ -279,7 +279,7 @@ tables list apply here too.</div>
 <div id="gantt-legend" class="legend"></div>
 <div id="gantt-wrap"><canvas id="gantt" width="1" height="1"></canvas><div id="gantt-spacer"></div></div>
 <div id="gantt-tip"></div></section>
-{plan_html(summary.get("plan"))}
+{plan_html(summary.plan)}
 <section id="failed"><h2>Failed and missing tables</h2>{_failed(rows)}</section>
 <section id="objects"><h2>Objects not migrated</h2>{_not_migrated(inputs, summary)}</section>
 <section id="constraints"><h2>Constraint violations</h2>{_violations(summary)}</section>

@@ -19,6 +19,7 @@ import psycopg2
 from shared import stepnames
 from shared.config import Settings
 from shared.connections import alloydb_connection, redshift_connection
+from shared.documents.claim import Claim
 from shared.errors import BadInputError, BadStateError
 from shared.finishing import finish_table, finishing_session
 from shared.identifiers import TableRef
@@ -98,8 +99,7 @@ def next_attempt(ctx: TransferContext, source: TableRef, previous: TableResult |
 
 
 def claim_attempt(ctx: TransferContext, source: TableRef, number: int) -> None:
-    ctx.store.write_json(ctx.layout.claim(source, number),
-                         {"run_id": ctx.run_id, "table": str(source), "attempt": number, "claimed_at": utc_now()})
+    ctx.store.write_json(ctx.layout.claim(source, number), Claim(ctx.run_id, str(source), number, utc_now()).to_json())
 
 
 def failed_result(ctx: TransferContext, source: TableRef, error: BaseException, target: str | None = None

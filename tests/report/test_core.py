@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import json
 
+from shared.documents.summary import Summary
+from shared.layout import RunLayout
 from steps.report.collect import RawRun, parse_inputs
 from steps.report.core import build_report, unfinished_tables
 from steps.report.timefmt import parse_ts
 from tests.report import sample
+from tests.support.documents import check_document, definition_of
+
+LAYOUT = RunLayout(sample.RUN_ID, gcs_bucket="art")
 
 
 def report_of(documents, unreadable=None, backups=None):
+    """The report of `documents`; its summary.json, whatever the case, satisfies the document's schema and reads
+    back through shared/documents/summary.py as the summary the report was rendered from."""
     raw = RawRun(sample.RUN_ID, documents, unreadable or {})
-    return build_report(raw, parse_ts(sample.REPORT_TIME), backups or {"schema_redshift.sql": b"-- rs\n",
-                                                                       "schema_alloydb.sql": None})
+    report = build_report(raw, parse_ts(sample.REPORT_TIME), backups or {"schema_redshift.sql": b"-- rs\n",
+                                                                         "schema_alloydb.sql": None})
+    written = json.loads(report.files["summary.json"])
+    assert check_document(definition_of(LAYOUT, LAYOUT.summary_json), written, "summary.json") == []
+    assert Summary.from_json(written, "summary.json") == report.summary
+    return report
 
 
 def lines(report, name):
@@ -278,7 +289,7 @@ def test_the_page_carries_each_tables_change_and_lists_changed_views():
 
 
 def test_the_plan_of_a_dry_run_is_shown_beside_the_measured_time_when_the_folder_has_one():
-    assert report_of(sample.documents()).summary["plan"] is None
+    assert report_of(sample.documents()).summary.plan is None
     assert 'id="run-plan"' not in report_of(sample.documents()).files["report.html"].decode()
     documents = sample.documents()
     documents["plan.json"] = {
@@ -293,15 +304,15 @@ def test_the_plan_of_a_dry_run_is_shown_beside_the_measured_time_when_the_folder
         "not_migrated": [{"kind": "table", "name": "public.geo_shapes"}],
         "estimate": {"total_s": 754.0, "throttles": {"concurrent_transfers": 8, "index_jobs": 4}}}
     report = report_of(documents)
-    plan = report.summary["plan"]
-    assert plan["estimated_s"] == 754.0 and plan["measured_wall_s"] == report.summary["totals"]["wall_time_s"]
+    plan = report.summary.plan
+    assert plan["estimated_s"] == 754.0 and plan["measured_wall_s"] == report.summary.totals.wall_time_s
     assert [t["table"] for t in plan["largest_tables"]] == ["public.sales", "public.<b>odd</b>"]
     html = report.files["report.html"].decode()
     section = html[html.index('id="run-plan"'):html.index('id="failed"')]
     assert "90.0 MB" in section and "12m34s" in section and "1,000,000" in section
     assert "public.&lt;b&gt;odd&lt;/b&gt;" in section and "<b>odd" not in section
     documents["plan.json"] = ["not", "a", "plan"]
-    assert report_of(documents).summary["plan"] is None
+    assert report_of(documents).summary.plan is None
 
 
 def test_the_retry_list_gives_a_big_unfinished_table_its_further_loader_items():

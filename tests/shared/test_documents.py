@@ -9,13 +9,16 @@ import pytest
 
 from shared.documents.batch import Batch
 from shared.documents.catalog import Catalog
+from shared.documents.claim import Claim
 from shared.documents.fanout import Fanout
 from shared.documents.name_map import NameMap
 from shared.documents.objects import CHANGES, STATUSES, ObjectOutcome, ObjectsReport
 from shared.documents.progress import PreDataProgress
 from shared.documents.run_plan import RunPlan
+from shared.documents.summary import NotMigrated, Summary, Totals
 from shared.documents.tables import PlannedTable, TablePlan
 from shared.errors import BadInputError
+from shared.identifiers import TableRef
 from shared.layout import RunLayout
 from shared.objects_report import ObjectReport, object_report
 from shared.plan_text import plan_lines
@@ -165,6 +168,51 @@ def test_an_object_outcome_round_trips():
     assert ObjectOutcome.from_json(outcome.to_json(), "x") == outcome
 
 
+def test_a_transfer_claim_round_trips_and_a_malformed_one_names_the_file_and_the_field():
+    url = LAYOUT.claim(TableRef("s", "t"), 3)
+    claim = Claim(LAYOUT.run_id, "s.t", 3, "2026-01-02T03:04:05.000Z")
+    assert check_document(definition_of(LAYOUT, url), claim.to_json(), url) == []
+    assert Claim.from_json(claim.to_json(), url) == claim
+    with pytest.raises(BadInputError) as caught:
+        Claim.from_json({**claim.to_json(), "attempt": "3"}, url)
+    assert caught.value.one_line() == f"{url}: attempt must be a whole number from 1"
+    with pytest.raises(BadInputError, match=re.escape(f"{url}: claimed_at must be a non-empty string")):
+        Claim.from_json({**claim.to_json(), "claimed_at": None}, url)
+
+
+SUMMARY = Summary(
+    LAYOUT.run_id, "2026-01-02T03:04:05.000Z", True, True, 1, {"succeeded": 1, "failed": 0, "skipped": 0, "not_run": 0},
+    {"succeeded": 1, "failed": 0, "skipped": 0, "not_run": 0}, 0, Totals(10, 10, 120, 400, 1.5, 2.25, {"load": 1.0}),
+    "2026-01-02T03:04:00.000Z", "2026-01-02T03:04:02.250Z",
+    steps=({"step": "report", "status": "succeeded", "started_at": "2026-01-02T03:04:00.000Z",
+            "finished_at": "2026-01-02T03:04:02.250Z", "duration_s": 2.25, "counts": {"tables": 1}, "error": None},),
+    slowest_tables=({"table": "s.t", "status": "succeeded", "duration_s": 1.5, "rows_loaded": 10},),
+    objects_not_migrated=NotMigrated(1, {"view": 1}, ({"kind": "view", "stage": "rewrite_ddl", "status": "unsupported",
+                                                       "reason": "depends on s.geo", "count": 1},)),
+    schema_backups={"schema_redshift.sql": True})
+
+
+def test_the_reports_summary_round_trips_and_satisfies_its_schema():
+    document = json.loads(json.dumps(SUMMARY.to_json()))
+    assert check_document(definition_of(LAYOUT, LAYOUT.summary_json), document, "summary.json") == []
+    assert Summary.from_json(document, "summary.json") == SUMMARY
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"counts": {"succeeded": 1}}, "counts must count each of succeeded, failed, skipped, not_run"),
+    ({"totals": {**SUMMARY.totals.to_json(), "rows_loaded": -1}}, "totals.rows_loaded must be a non-negative whole"),
+    ({"objects_not_migrated": {"total": 1, "by_kind": {"view": "1"}, "by_reason": []}},
+     "objects_not_migrated.by_kind.view must be a non-negative whole number"),
+    ({"failed_tables": [{"table": "s.t"}, "s.u"]}, "failed_tables[1] must be an object"),
+    ({"steps": None}, "steps must be a list of objects"),
+    ({"plan_found": "yes"}, "plan_found must be true or false"),
+])
+def test_a_malformed_summary_is_one_line_naming_the_file_and_the_place(change, message):
+    with pytest.raises(BadInputError) as caught:
+        Summary.from_json({**SUMMARY.to_json(), **change}, "gs://art/r/report/summary.json")
+    assert caught.value.one_line().startswith(f"gs://art/r/report/summary.json: {message}")
+
+
 VERSIONED = [(NameMap, NAME_MAP), (TablePlan, {"format_version": 1, "run_id": "r", "tables": []}),
              (Batch, {"format_version": 1, "run_id": "r", "batch_id": "batch-0001", "tables": []}),
              (ObjectsReport, {"format_version": 1, "run_id": "r", "step": "rewrite_ddl", "objects": [],
@@ -172,7 +220,8 @@ VERSIONED = [(NameMap, NAME_MAP), (TablePlan, {"format_version": 1, "run_id": "r
              (Fanout, {"format_version": 1, "run_id": "r", "items": []}),
              (Catalog, Catalog("r", [], []).to_json()),
              (PreDataProgress, {"format_version": 1, "run_id": "r", "created_tables": ["s.t"]}),
-             (RunPlan, RunPlan("r", "now", (), {}, {}, {}).to_json())]
+             (RunPlan, RunPlan("r", "now", (), {}, {}, {}).to_json()),
+             (Claim, Claim("r", "s.t", 1, "now").to_json()), (Summary, Summary("r", "now").to_json())]
 
 
 @pytest.mark.parametrize(("definition", "document"), VERSIONED)

@@ -14,11 +14,13 @@ from referencing import Registry, Resource
 from shared.documents._checks import SCHEMAS
 from shared.documents.batch import Batch
 from shared.documents.catalog import catalog_from_dict
+from shared.documents.claim import Claim
 from shared.documents.fanout import Fanout
 from shared.documents.name_map import NameMap
 from shared.documents.objects import ObjectsReport
 from shared.documents.progress import PreDataProgress
 from shared.documents.run_plan import RunPlan
+from shared.documents.summary import Summary
 from shared.documents.tables import TablePlan
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import step_result_from_dict, table_result_from_dict, to_dict
@@ -58,6 +60,14 @@ def _run_plan(document: Any, url: str) -> Any:
     return RunPlan.from_json(document, url).to_json()
 
 
+def _claim(document: Any, url: str) -> Any:
+    return Claim.from_json(document, url).to_json()
+
+
+def _summary(document: Any, url: str) -> Any:
+    return Summary.from_json(document, url).to_json()
+
+
 def _table_result(document: Any, url: str) -> Any:
     return to_dict(table_result_from_dict(document))
 
@@ -71,12 +81,12 @@ def _catalog(document: Any, url: str) -> Any:
 
 
 def definition_of(layout: RunLayout, url: str) -> Definition | None:
-    """The document definition `url` is an instance of; None: a file that is no JSON document (SQL, the report's
-    copies, staged data)."""
+    """The document definition `url` is an instance of; None: a file that is no document of the run (SQL, staged
+    data, the report's text files and its readiness.json, a judgement printed by `r2a readiness`)."""
     named = {layout.name_map_json: Definition("name_map", _name_map), layout.tables_json: Definition("tables", _tables),
              layout.catalog_json: Definition("catalog", _catalog), layout.fanout_json: Definition("fanout", _fanout),
              layout.pre_data_progress_json: Definition("pre_data_progress", _progress),
-             layout.plan_json: Definition("run_plan", _run_plan)}
+             layout.plan_json: Definition("run_plan", _run_plan), layout.summary_json: Definition("summary", _summary)}
     named |= dict.fromkeys((layout.rewrite_report_json, layout.validation_report_json, layout.load_report_json,
                             layout.post_data_report_json), Definition("objects_report", _objects_report))
     if url in named:
@@ -87,6 +97,8 @@ def definition_of(layout: RunLayout, url: str) -> Definition | None:
         return Definition("result", _table_result)
     if url.startswith(layout.steps_prefix):
         return Definition("result", _step_result)
+    if url.startswith(layout.claims_root):
+        return Definition("claim", _claim)
     return None
 
 

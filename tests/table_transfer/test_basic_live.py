@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fastjsonschema
 
+from shared.documents.claim import Claim
 from shared.identifiers import TableRef
 from shared.results import load_schema
 
@@ -71,6 +72,10 @@ def test_rerun_is_idempotent_and_uses_a_new_attempt_prefix(transfer):
     manifests = [i.url for i in transfer.store.list(transfer.layout.unload_prefix(source, 1).rsplit("attempt-", 1)[0])
                  if i.url.endswith("manifest")]
     assert [m.rsplit("/", 2)[1] for m in manifests] == ["attempt-001", "attempt-002"]
+    claims = [Claim.read(transfer.store, transfer.layout.claim(source, n)) for n in (1, 2)]  # each before its UNLOAD
+    assert [(c.run_id, c.table, c.attempt) for c in claims] == [(transfer.layout.run_id, str(source), 1),
+                                                                 (transfer.layout.run_id, str(source), 2)]
+    assert claims[0].claimed_at <= result["attempts"][1]["started_at"] <= claims[1].claimed_at
 
 
 def test_failed_load_leaves_the_target_as_it_was(transfer):

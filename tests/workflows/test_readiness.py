@@ -9,6 +9,7 @@ import uuid
 from typer.testing import CliRunner
 
 from shared.config import load_settings
+from shared.documents.summary import NotMigrated, Summary
 from shared.documents.tables import PlannedTable, TablePlan
 from shared.identifiers import TableRef
 from shared.objectstore import ObjectStore, RunLayout
@@ -41,8 +42,8 @@ def test_readiness_marks_each_table_and_the_run(devstack_environ):
     store = ObjectStore(None, settings.gcs)
     store.write_json(layout.tables_json, TablePlan(layout.run_id, tuple(PlannedTable(t, t, ())
                                                                         for t in (ORDERS, EVENTS, PEOPLE))).to_json())
-    store.write_json(layout.report("summary.json"), {"objects_not_migrated": {"total": 3, "by_kind": {"view": 2,
-                                                                                                      "function": 1}}})
+    store.write_json(layout.summary_json, Summary(layout.run_id, "2026-01-02T03:05:00.000Z", objects_not_migrated=(
+        NotMigrated(3, {"view": 2, "function": 1}))).to_json())
     _write(store, layout, ORDERS, "succeeded", True, sync_mode="upsert", watermark_to="2026-01-02 02:59:00",
            synced_before="2026-01-02T02:00:00Z")
     _write(store, layout, EVENTS, "failed", None, sync_mode="append", watermark_from="41",
@@ -94,3 +95,20 @@ def test_readiness_needs_post_data_finished(devstack_environ):
     done = CliRunner().invoke(app, ["readiness", "--run-id", layout.run_id], env=devstack_environ)
     assert done.exit_code == 0, done.output
     assert done.output.splitlines()[-1] == "ready: 1 of 1 tables in sync"
+
+
+def test_a_malformed_summary_is_one_line_naming_the_file_and_the_place(devstack_environ):
+    """summary.json is read through its dataclass: a broken count is refused, not taken for "unknown"."""
+    settings = load_settings(devstack_environ)
+    layout = RunLayout.from_settings(f"readiness_{uuid.uuid4().hex[:8]}", settings.gcs)
+    store = ObjectStore(None, settings.gcs)
+    store.write_json(layout.tables_json, TablePlan(layout.run_id, (PlannedTable(ORDERS, ORDERS, ()),)).to_json())
+    _write(store, layout, ORDERS, "succeeded", True)
+    summary = Summary(layout.run_id, "2026-01-02T03:05:00.000Z").to_json()
+    store.write_json(layout.summary_json, {**summary, "objects_not_migrated": {"total": "3", "by_kind": {},
+                                                                              "by_reason": []}})
+
+    done = CliRunner().invoke(app, ["readiness", "--run-id", layout.run_id], env=devstack_environ)
+    assert done.exit_code == 3, done.output
+    assert done.output.strip().splitlines() == [
+        f"r2a readiness: error: {layout.summary_json}: objects_not_migrated.total must be a non-negative whole number"]
