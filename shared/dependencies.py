@@ -1,6 +1,7 @@
-"""The one rule for SQL objects applied in dependency order (validate_restore, pre-data and post-data): which
-object a dependency names, and how an object that could not be applied because of another is reported: skipped,
-naming the failure at the root of its chain, so one broken table reads as one cause, not fifty."""
+"""The one rule for SQL objects applied in dependency order (shared/applyengine.py, for validate_restore, pre-data
+and post-data): which object a dependency names, and how an object that could not be applied because of another is
+reported: skipped, naming the chain of dependencies down to the failure at its root, so one broken table reads as
+one cause, not fifty."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from shared.sqlblocks import SqlObject
 
 # how the object at the root of a chain ended, in a skipped object's reason
 _ENDED = {"failed": "failed", "skipped": "was skipped", "absent": "is not in AlloyDB"}
+_SHOWN_LINKS = 5
 
 
 def schema_of(name: str) -> str | None:
@@ -42,9 +44,15 @@ def dependency_graph(objects: Sequence[SqlObject]) -> list[list[int]]:
     return graph
 
 
-def skipped_reason(dependency: str, ended: str, reason: str | None) -> str:
-    """Why an object is skipped when `dependency` ("table s.t", or a bare name) `ended` failed, skipped or absent
-    for `reason`. A dependency skipped for a dependency of its own passes its reason on: the root cause."""
-    if (reason or "").startswith("depends on "):
-        return reason or ""
-    return f"depends on {dependency}, which {_ENDED[ended]}: {reason}"
+def skipped_reason(chain: str | Sequence[str], ended: str, reason: str | None) -> str:
+    """Why an object is skipped: `chain` names the dependency it waits for ("table s.t", or a bare name) and, when
+    that one was skipped for a dependency of its own, each next one down to the root, which `ended` failed, skipped
+    or absent for `reason`. A root skipped for a dependency outside the chain (a pre-data object AlloyDB does not
+    have) continues the chain with its own reason."""
+    links = [chain] if isinstance(chain, str) else list(chain)
+    if len(links) > _SHOWN_LINKS:  # a long chain: its head and its root tell the story
+        links = [*links[:_SHOWN_LINKS - 2], f"({len(links) - _SHOWN_LINKS + 1} more)", links[-1]]
+    text = "depends on " + ", which depends on ".join(links)
+    if ended == "skipped" and (reason or "").startswith("depends on "):
+        return f"{text}, which {reason}"
+    return f"{text}, which {_ENDED[ended]}: {reason}"

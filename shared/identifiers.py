@@ -145,6 +145,14 @@ def name_parts(text: str) -> list[str]:
     return parts
 
 
+def one_part(text: str) -> str:
+    """The name a one-part canonical name spells: `sales` is sales, `"Sales.EU"` is Sales.EU."""
+    parts = name_parts(text)
+    if len(parts) != 1:
+        raise BadInputError(f"name {text!r} is not a single name")
+    return parts[0]
+
+
 def parse_table_ref(text: str) -> TableRef:
     """Parse `schema.table`, where either part may be double-quoted with "" for a quote inside."""
     try:

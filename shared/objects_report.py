@@ -1,6 +1,7 @@
-"""load_schema's record of what it did with each object while it applies them (mutable: a refresh revises it), and
-its object reports, written as shared/documents/objects.py defines them; table_transfer writes them too when it
-finishes a table after post-data (the SAVEPOINT applier itself is shared/sqlapply.py)."""
+"""The record of what was done with each object while objects are applied (mutable: a refresh revises it): the apply
+engine (shared/applyengine.py) keeps one per object for validate_restore, pre-data and post-data. load_schema's
+object reports are written from them as shared/documents/objects.py defines them; table_transfer writes them too
+when it finishes a table after post-data (the SAVEPOINT applier itself is shared/sqlapply.py)."""
 
 from __future__ import annotations
 

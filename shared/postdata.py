@@ -4,10 +4,12 @@ tables loaded by then, table_transfer for a table it loads after post-data ran (
 Order: PRIMARY KEY/UNIQUE (a foreign key needs the referenced key), FOREIGN KEY, indexes, views.sql's objects
 (views may rely on a PK for GROUP BY), other objects (comments, grants: they may name a view). Keys, foreign keys
 and indexes may run in several sessions at once (shared/postdata_jobs.py says which may run together); views and
-the rest follow in the first session, in order. Objects that fail are tried again once a pass made progress, as
-validate_restore does, since the category order may put one before an object it needs. Every object is committed
-on its own: a slow index build that fails later does not undo the constraints before it. Nothing here fails a
-step because of the data; every object gets a report entry.
+the rest follow in the first session, in order. Which object is tried, skipped or tried again is
+shared/applyengine.py's, as in validate_restore and pre-data: objects that fail are tried again once a pass made
+progress, since the category order may put one before an object it needs (an index on a materialized view), and
+what depends on a failed or absent object is skipped naming the chain to it. Every object is committed on its own:
+a slow index build that fails later does not undo the constraints before it. Nothing here fails a step because of
+the data; every object gets a report entry.
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
+from shared.applyengine import ApplyEngine
 from shared.constraints import apply_constraint, constraint_spec
-from shared.dependencies import skipped_reason
 from shared.errors import TransientError
 from shared.identifiers import TableRef, parse_table_ref
 from shared.log import one_line
 from shared.objects_report import ObjectReport
 from shared.postdata_jobs import Job, Timing, object_jobs, run_jobs
-from shared.sqlapply import SavepointApplier, StatementError, has_statement
+from shared.sqlapply import SavepointApplier, StatementError
 from shared.sqlblocks import SqlObject
 
 VIEW_KINDS = ("function", "procedure", "view", "materialized_view")
@@ -141,8 +143,6 @@ def analyze(conn: psycopg2.extensions.connection | Sequence[psycopg2.extensions.
 
 
 def _apply_object(applier: SavepointApplier, obj: SqlObject) -> ObjectReport:
-    if not has_statement(obj):
-        return ObjectReport.of(obj, "skipped", "the block holds no SQL statement")
     if obj.kind == "constraint":
         return apply_constraint(applier, obj)
     report = _apply_plain(applier, obj)
@@ -155,14 +155,6 @@ def _apply_object(applier: SavepointApplier, obj: SqlObject) -> ObjectReport:
 PARALLEL_CATEGORIES = (0, 1, 2)  # keys, foreign keys, indexes: the slow ones, on tables
 
 
-def _timed_in_order(applier: SavepointApplier, objects: Sequence[SqlObject],
-                    timings: dict[Hashable, Timing]) -> dict[int, ObjectReport]:
-    jobs = [Job(id(obj)) for obj in objects]
-    by_id = {id(obj): obj for obj in objects}
-    return run_jobs([applier], jobs, lambda a, job: _committed(a, by_id[job.key]),
-                    lambda job: (by_id[job.key].kind, by_id[job.key].name), timings)
-
-
 def _committed(applier: SavepointApplier, obj: SqlObject) -> ObjectReport:
     """Commit after each object, failed or not: its violation counts hold locks another session may wait for."""
     report = _apply_object(applier, obj)
@@ -170,19 +162,27 @@ def _committed(applier: SavepointApplier, obj: SqlObject) -> ObjectReport:
     return report
 
 
-def _apply_pass(appliers: Sequence[SavepointApplier], objects: Sequence[SqlObject],
-                timings: dict[Hashable, Timing]) -> dict[int, ObjectReport]:
-    """One pass over `objects` (in post-data's order): keys and indexes in all sessions, the rest in the first."""
-    keyed = [obj for obj in objects if _category(obj) in PARALLEL_CATEGORIES]
-    rest = [obj for obj in objects if _category(obj) not in PARALLEL_CATEGORIES]
-    jobs = [Job(id(keyed[job.key]), job.tables, job.shares_tables, frozenset(id(keyed[n]) for n in job.needs))
-            for job in object_jobs(keyed)]
-    by_id = {id(obj): obj for obj in keyed}
-    reports: dict[int, ObjectReport] = dict(run_jobs(
-        appliers, jobs, lambda a, job: _committed(a, by_id[job.key]),
-        lambda job: (by_id[job.key].kind, by_id[job.key].name), timings))
-    reports.update(_timed_in_order(appliers[0], rest, timings))
-    return reports
+def _apply_pass(engine: ApplyEngine, appliers: Sequence[SavepointApplier], pending: Sequence[int],
+                timings: dict[Hashable, Timing]) -> None:
+    """One pass over the pending objects (in post-data's order): keys and indexes in all sessions, the rest in the
+    first. Each session asks the engine to try its object, which skips it or records its outcome; an object the
+    engine did not try keeps the times of its last try."""
+    objects = engine.objects
+    keyed = [i for i in pending if _category(objects[i]) in PARALLEL_CATEGORIES]
+    rest = [i for i in pending if _category(objects[i]) not in PARALLEL_CATEGORIES]
+    jobs = [Job(keyed[job.key], job.tables, job.shares_tables, frozenset(keyed[n] for n in job.needs))
+            for job in object_jobs([objects[i] for i in keyed])]
+
+    def work(applier: SavepointApplier, job: Job) -> ObjectReport | None:
+        return engine.attempt(job.key, lambda obj: _committed(applier, obj))
+
+    def label(job: Job) -> tuple[str, str]:
+        return objects[job.key].kind, objects[job.key].name
+
+    times: dict[Hashable, Timing] = {}
+    tried = run_jobs(appliers, jobs, work, label, times)
+    tried.update(run_jobs([appliers[0]], [Job(i) for i in rest], work, label, times))
+    timings.update({id(objects[i]): times[i] for i, report in tried.items() if report is not None})
 
 
 def apply_objects(applier: SavepointApplier | Sequence[SavepointApplier], objects: Sequence[SqlObject],
@@ -193,23 +193,11 @@ def apply_objects(applier: SavepointApplier | Sequence[SavepointApplier], object
     the views and the rest). `timings` gets each object's times by id(object): those of its last try."""
     appliers = [applier] if isinstance(applier, SavepointApplier) else list(applier)
     timings = timings if timings is not None else {}
-    reports: dict[int, ObjectReport] = {}
-    pending = []
-    for obj in ordered(objects):
-        absent = next((d for d in obj.depends_on if d in (missing or {})), None)
-        if absent is None:
-            pending.append(obj)
-        else:
-            reports[id(obj)] = ObjectReport.of(obj, "skipped", skipped_reason(absent, "absent", missing[absent]))
-    while pending:
-        outcomes = _apply_pass(appliers, pending, timings)
-        reports.update(outcomes)
-        retry = [obj for obj in pending if outcomes[id(obj)].status == "failed"
-                 and outcomes[id(obj)].details.get("violations") is None]
-        if len(retry) == len(pending):
-            break
-        pending = retry
-    return [reports[id(obj)] for obj in objects]
+    engine = ApplyEngine(ordered(objects), missing)
+    # as many passes as progress allows: each one brings an object into being
+    result = engine.run(lambda pending: _apply_pass(engine, appliers, pending, timings), len(objects) + 1)
+    by_object = {id(obj): report for obj, report in zip(engine.objects, result.reports, strict=True)}
+    return [by_object[id(obj)] for obj in objects]
 
 
 _DEPENDENT_MATVIEWS = """

@@ -2,7 +2,8 @@
 
 validate_restore (on the scratch PostgreSQL) and load_schema (on AlloyDB) both apply rewrite_ddl's object blocks
 this way: a statement error rolls back to the savepoint and comes back as a value, a lost connection is raised as
-a TransientError, because no object is at fault then and a retry of the step may help.
+a TransientError, because no object is at fault then and a retry of the step may help. The order, retries and
+skips around it are shared/applyengine.py's.
 """
 
 from __future__ import annotations

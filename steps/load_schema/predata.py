@@ -6,7 +6,8 @@ the same savepoint, so a failed re-creation leaves the old table in place. `refr
 like `fail` at a table no r2a run created, and keeps and refreshes the tables an earlier r2a run created
 (steps/load_schema/refresh.py). Other objects that already exist
 (a schema such as public, a compat function from an earlier attempt) are kept and reported as skipped.
-An object whose declared dependency or schema did not make it is skipped with the root cause (shared/dependencies).
+Objects are applied in one pass by shared/applyengine.py: an object whose declared dependency or schema did not
+make it is skipped, naming the chain down to the root cause; a kept object counts as there.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import psycopg2.extensions
 from psycopg2 import sql
 
-from shared.dependencies import dependency_graph, skipped_reason
+from shared.applyengine import apply_in_order
 from shared.errors import BadInputError, BadStateError
-from shared.identifiers import TableRef, parse_table_ref
+from shared.identifiers import TableRef, one_part, parse_table_ref
 from shared.layout import validated_sql_name
 from shared.objects_report import ObjectReport
-from shared.sqlapply import SavepointApplier, has_statement
+from shared.sqlapply import SavepointApplier
 from shared.sqlblocks import SqlObject
 from steps.load_schema import ledger
 from steps.load_schema.refresh import dropped_in_source, refresh_table
@@ -70,8 +71,7 @@ def check_existing(existing: Sequence[TableRef], on_existing: str) -> None:
 
 
 def _schema_name(obj: SqlObject) -> str:
-    name = obj.target_name or obj.name
-    return name[1:-1].replace('""', '"') if name.startswith('"') and name.endswith('"') else name
+    return one_part(obj.target_name or obj.name)
 
 
 def apply_pre_data(conn: psycopg2.extensions.connection, objects: Sequence[SqlObject], on_existing: str,
@@ -86,7 +86,7 @@ def apply_pre_data(conn: psycopg2.extensions.connection, objects: Sequence[SqlOb
     `managed`: tables earlier r2a runs created (steps/load_schema/ledger.py), which `refresh` keeps; with `run_id`
     every table created is recorded there. `drop_dropped`: refresh drops r2a's tables the source no longer has.
     """
-    tables = {i: target_ref(obj, source) for i, obj in enumerate(objects) if obj.kind == "table"}
+    tables = {id(obj): target_ref(obj, source) for obj in objects if obj.kind == "table"}
     existing_tables = existing_relations(conn, tables.values())
     earlier = existing_tables & set(ours)
     managed = managed or {}
@@ -101,46 +101,29 @@ def apply_pre_data(conn: psycopg2.extensions.connection, objects: Sequence[SqlOb
         created.clear()
 
     applier = SavepointApplier(conn, commit_every=200, system="AlloyDB", on_commit=committed)
-    graph = dependency_graph(objects)
-    reports: list[ObjectReport] = []
-    present: set[int] = set()  # objects that exist now, created or kept
-    for index, obj in enumerate(objects):
-        blocker = next((d for d in graph[index] if d not in present), None)
-        if blocker is not None:
-            reports.append(ObjectReport.of(obj, "skipped", _cause(objects[blocker], reports[blocker]
-                                                                   if blocker < index else None)))
-            continue
-        table = tables.get(index)
+
+    def apply_one(obj: SqlObject) -> ObjectReport:
+        table = tables.get(id(obj))
         if table is not None and table in earlier:
-            report = ObjectReport.of(obj, "skipped", "created by an earlier attempt of this run; kept", kept=True)
-        elif table is not None and table in refreshing:
-            report = refresh_table(applier, obj, table, managed[table][1])
-        else:
-            if table is not None:
-                created.append(table)  # before running: the commit that makes it durable may come inside run()
-            report = _apply_one(applier, obj, table, existing_tables, schemas, on_existing, run_id)
-            if table is not None and report.status != "applied":
-                created.remove(table)
-        if report.status == "applied" or report.details.get("kept"):
-            present.add(index)
-        reports.append(report)
+            return ObjectReport.of(obj, "skipped", "created by an earlier attempt of this run; kept", kept=True)
+        if table is not None and table in refreshing:
+            return refresh_table(applier, obj, table, managed[table][1])
+        if table is not None:
+            created.append(table)  # before running: the commit that makes it durable may come inside run()
+        report = _apply_one(applier, obj, table, existing_tables, schemas, on_existing, run_id)
+        if table is not None and report.status != "applied":
+            created.remove(table)
+        return report
+
+    reports = apply_in_order(objects, apply_one, max_passes=1).reports  # validate_restore's order: one pass
     applier.commit()
     if on_existing == "refresh":
         reports.extend(dropped_in_source(applier, managed, tables.values(), drop_dropped))
     return reports
 
 
-def _cause(blocker: SqlObject, report: ObjectReport | None) -> str:
-    if report is None:
-        return skipped_reason(f"{blocker.kind} {blocker.name}", "skipped", "it comes later in the pre-data order")
-    return skipped_reason(f"{blocker.kind} {blocker.name}", "failed" if report.status == "failed" else "skipped",
-                          report.reason)
-
-
 def _apply_one(applier: SavepointApplier, obj: SqlObject, table: TableRef | None, existing_tables: set[TableRef],
                schemas: set[str], on_existing: str, run_id: str | None = None) -> ObjectReport:
-    if not has_statement(obj):
-        return ObjectReport.of(obj, "skipped", "the block holds no SQL statement")
     if obj.kind == "schema" and _schema_name(obj) in schemas:
         if on_existing == "refresh":
             return ObjectReport.of(obj, "unchanged", "already exists in AlloyDB; kept", kept=True, change="unchanged")

@@ -1,7 +1,8 @@
 """validate_restore: keep only what PostgreSQL accepts, and take the second backup with the real pg_dump.
 
 Reads compat.sql, pre_data.sql, views.sql and post_data.sql from the run folder, applies them in that order to
-a fresh database of the scratch server (see apply.py for retries and skips), then writes:
+a fresh database of the scratch server (in dependency order, with retries and skips: shared/applyengine.py), then
+writes:
 - validation_report.json: every object with applied / failed (PostgreSQL's error) / skipped (the cause);
 - schema_alloydb.sql (whole schema) and schema_alloydb_pre_data.sql / schema_alloydb_post_data.sql
   (pg_dump --section), the backups the report copies;
@@ -14,19 +15,21 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from shared.applyengine import AppliedInOrder
 from shared.connections import dsn_connection
 from shared.ddlsession import pin_ddl_session
 from shared.documents.objects import ObjectOutcome, ObjectsReport
 from shared.errors import BadStateError
-from shared.identifiers import read_quoted
+from shared.identifiers import one_part
 from shared.log import event
+from shared.objects_report import ObjectReport
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import PhaseClock, PhaseTiming
 from shared.sqlapply import SavepointApplier, StatementError
 from shared.sqlblocks import SqlObject, parse, render
 from shared.sqlcheck import refusal
 from steps.validate_restore import pgdump
-from steps.validate_restore.apply import ApplyResult, Outcome, apply_objects
+from steps.validate_restore.apply import apply_objects
 from steps.validate_restore.scratch import STEP, scratch_database
 
 ROLE_KINDS = ("user", "group")
@@ -75,28 +78,23 @@ def read_inputs(store: ObjectStore, layout: RunLayout) -> list[Input]:
     return objects
 
 
-def report_entry(outcome: Outcome, source_file: str) -> ObjectOutcome:
-    obj = outcome.obj
-    return ObjectOutcome(obj.kind, obj.name, obj.target_name, outcome.status, outcome.reason or None,
-                         tuple(obj.depends_on), tuple(dict(obj.extra).get("changes", ())),
-                         {"source_file": source_file, "attempts": outcome.attempts})
+def report_entry(report: ObjectReport, attempts: int, item: Input) -> ObjectOutcome:
+    return ObjectOutcome(report.kind, report.name, report.target_name, report.status, report.reason or None,
+                         tuple(item.obj.depends_on), tuple(dict(item.obj.extra).get("changes", ())),
+                         {"source_file": item.source_file, "attempts": attempts})
 
 
-def build_report(run_id: str, inputs: list[Input], result: ApplyResult, server_version_num: int,
+def build_report(run_id: str, inputs: list[Input], result: AppliedInOrder, server_version_num: int,
                  pg_dump_version: str) -> ObjectsReport:
-    return ObjectsReport.of(run_id, STEP, (report_entry(o, i.source_file)
-                                           for o, i in zip(result.outcomes, inputs, strict=True)),
+    return ObjectsReport.of(run_id, STEP, (report_entry(r, n, i)
+                                           for r, n, i in zip(result.reports, result.attempts, inputs, strict=True)),
                             always_counted=("applied", "failed", "skipped"), passes=result.passes,
                             scratch_server_version_num=server_version_num, pg_dump_version=pg_dump_version)
 
 
 def created_roles(objects: list[SqlObject]) -> set[str]:
     """The role names rewrite_ddl's user and group objects create (their names are canonical: one part)."""
-    return {_single_name(obj.target_name or obj.name) for obj in objects if obj.kind in ROLE_KINDS}
-
-
-def _single_name(canonical: str) -> str:
-    return read_quoted(canonical, 0)[0] if canonical.startswith('"') else canonical
+    return {one_part(obj.target_name or obj.name) for obj in objects if obj.kind in ROLE_KINDS}
 
 
 def _refused(obj: SqlObject) -> StatementError | None:
@@ -105,7 +103,7 @@ def _refused(obj: SqlObject) -> StatementError | None:
     return StatementError(f"not applied: {reason}", None) if reason else None
 
 
-def validated_sql(result: ApplyResult, groups: dict[int, str], group: str, run_id: str) -> str:
+def validated_sql(result: AppliedInOrder, groups: dict[int, str], group: str, run_id: str) -> str:
     chosen = [obj for obj in result.applied_order if groups[id(obj)] == group]
     return (f"-- r2a {group} objects of run {run_id} that PostgreSQL accepted, in the order they were applied\n\n"
             + render(chosen))
@@ -132,10 +130,10 @@ def validate(run_id: str, scratch_dsn: str, store: ObjectStore, layout: RunLayou
                 applier.commit()
             finally:
                 conn.close()
-        for outcome in result.outcomes:
-            if outcome.status == "failed":
-                event("object.failed", level=logging.WARNING, kind=outcome.obj.kind, object=outcome.obj.name,
-                      reason=outcome.reason)
+        for report in result.reports:
+            if report.status == "failed":
+                event("object.failed", level=logging.WARNING, kind=report.kind, object=report.name,
+                      reason=report.reason)
         with clock.phase("pg_dump"):
             dumps = {section: pgdump.dump_schema(dumper, scratch.dsn, section) for section in DUMP_SECTIONS}
     with clock.phase("write"):

@@ -33,10 +33,14 @@ def test_graph_adds_the_schema_and_resolves_target_names():
     assert dependency_graph(objects) == [[], [0], [1, 0], [1, 0]]
 
 
-def test_a_skipped_dependency_passes_its_root_cause_on():
+def test_a_skipped_reason_names_the_chain_down_to_the_root_cause():
     root = skipped_reason("table s.t", "failed", "type geometry does not exist")
     assert root == "depends on table s.t, which failed: type geometry does not exist"
-    assert skipped_reason("view s.v", "skipped", root) == root
+    assert skipped_reason(["view s.v", "table s.t"], "failed", "type geometry does not exist") == \
+        "depends on view s.v, which depends on table s.t, which failed: type geometry does not exist"
+    assert skipped_reason("view s.v", "skipped", root) == \
+        "depends on view s.v, which depends on table s.t, which failed: type geometry does not exist"
     assert skipped_reason("s.t", "absent", "failed in pre-data") == \
         "depends on s.t, which is not in AlloyDB: failed in pre-data"
-    assert skipped_reason("s.t", "absent", root) == root
+    assert skipped_reason("function s.f", "skipped", "Python UDF") == \
+        "depends on function s.f, which was skipped: Python UDF"

@@ -2,7 +2,7 @@ import pytest
 from psycopg2 import sql
 
 from shared.errors import BadInputError
-from shared.identifiers import NameAllocator, TableRef, parse_table_ref, short_name
+from shared.identifiers import NameAllocator, TableRef, one_part, parse_table_ref, short_name
 
 
 def test_short_names_fit_and_are_deterministic():
@@ -61,3 +61,14 @@ def test_file_stems_are_unique_and_path_safe():
 
 def test_sql_identifier_is_used():
     assert isinstance(TableRef("s", "t").sql(), sql.Identifier)
+
+
+def test_one_part_names_unquote_the_sql_way():
+    """Schema and role names of validate_restore and pre-data: the one parser, so a quoted name holding a dot or a
+    quote reads back whole, and a dotted name is refused instead of read as one name."""
+    assert one_part("sales") == "sales"
+    assert one_part('"Sales.EU"') == "Sales.EU"
+    assert one_part('"a""b"') == 'a"b'
+    for bad in ("sales.t", '"Sales".t', '"open'):
+        with pytest.raises(BadInputError):
+            one_part(bad)
