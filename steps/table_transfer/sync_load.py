@@ -244,11 +244,16 @@ def unload_window(ctx, spec: TableSpec, cursor: Cursor, window: Window, prefix: 
     """Count, max, the window's count (and checksums), the window's UNLOAD and, for mirror_deletes, the key set's:
     one transaction, one snapshot."""
     column = sql.Identifier(cursor.column.source)
+    aggregates = checksum_aggregates(spec) if ctx.options.verify == "checksum" else []
+    # Without checksums the window's count comes with the table's count and maximum: one scan of the source, not
+    # two. Every cursor value of this snapshot is at most the maximum, so `>= low` counts the window's rows.
+    in_window = sql.SQL(", SUM(CASE WHEN {} >= {} THEN 1 ELSE 0 END)").format(
+        column, cursor.literal(window.low)) if window.low is not None and not aggregates else sql.SQL("")
     with redshift_connection(ctx.settings, STEP) as conn:
         try:
             with conn.cursor() as cur:
-                cur.execute(sql.SQL("SELECT COUNT(*), MAX({}) FROM {}").format(column, spec.source.sql()))
-                total, high = cur.fetchone()
+                cur.execute(sql.SQL("SELECT COUNT(*), MAX({}){} FROM {}").format(column, in_window, spec.source.sql()))
+                total, high, *counted_in_window = cur.fetchone()
                 if high is None:
                     where = None if window.low is None else sql.SQL("false")
                 elif window.low is None:
@@ -256,15 +261,18 @@ def unload_window(ctx, spec: TableSpec, cursor: Cursor, window: Window, prefix: 
                 else:
                     where = sql.SQL("{c} >= {low} AND {c} <= {high}").format(
                         c=column, low=cursor.literal(window.low), high=cursor.literal(high))
-                aggregates = checksum_aggregates(spec) if ctx.options.verify == "checksum" else []
-                count, names = source_aggregates(spec, aggregates)
-                cur.execute(count if where is None else sql.SQL("{} WHERE {}").format(count, where))
-                values = cur.fetchone()
-                window_rows, checks = int(values[0]), dict(zip(names, values[1:], strict=True))
-                table_checks = checks
-                if aggregates and where is not None:
-                    cur.execute(count)
-                    table_checks = dict(zip(names, cur.fetchone()[1:], strict=True))
+                if aggregates:
+                    count, names = source_aggregates(spec, aggregates)
+                    cur.execute(count if where is None else sql.SQL("{} WHERE {}").format(count, where))
+                    values = cur.fetchone()
+                    window_rows, checks = int(values[0]), dict(zip(names, values[1:], strict=True))
+                    table_checks = checks
+                    if where is not None:
+                        cur.execute(count)
+                        table_checks = dict(zip(names, cur.fetchone()[1:], strict=True))
+                else:
+                    window_rows = int(total) if window.low is None else int(counted_in_window[0] or 0)
+                    checks = table_checks = {}
                 if window_rows:
                     cur.execute(unload_statement(conn, spec, ctx.options, prefix, authorization_clause(ctx.settings),
                                                  where))
