@@ -56,6 +56,7 @@ STAGING_DIR = "staging/"
 REPORT_DIR = "report/"
 # The report's own files in report/ (beside its copies of the schema dumps and its <run_id>.log and .tables).
 SUMMARY_JSON = "summary.json"
+READINESS_JSON = "readiness.json"
 REPORT_HTML = "report.html"
 SECTIONS = ("pre-data", "post-data")
 
@@ -170,6 +171,7 @@ class RunLayout:
         return self.report_prefix + name
 
     summary_json = property(lambda self: self.report(SUMMARY_JSON))
+    readiness_json = property(lambda self: self.report(READINESS_JSON))
 
     def unload_prefix(self, table: TableRef, attempt: int) -> str:
         """S3 prefix UNLOAD writes one attempt's files to; a new attempt never sees an older one's files."""

@@ -15,28 +15,16 @@ and post-data finished. Written to report/readiness.json and printed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
 
 from shared import stepnames
+from shared.documents.readiness import NotMigratedCount, PostDataState, Readiness, TableReadiness
 from shared.documents.summary import Summary
 from shared.objectstore import ObjectStore, RunLayout
 from shared.runstate import RunState, TableState, read_run_state
 
-READINESS_FILE = "readiness.json"  # in the run's report/ folder
 POST_DATA_RECORD = f"{stepnames.LOAD_SCHEMA}_post_data"  # steps/load_schema/__main__.py's result name
 POST_DATA_FINISHED = ("succeeded", "partial")
-
-
-@dataclass(frozen=True)
-class TableReadiness:
-    table: str
-    in_sync: bool
-    reason: str  # why not in sync; empty when it is
-    mode: str  # full, append, upsert
-    watermark: str | None
-    lag_at_start_s: float | None
 
 
 def _seconds_between(earlier: str | None, later: str | None) -> float | None:
@@ -73,54 +61,53 @@ def table_readiness(state: TableState) -> TableReadiness:
     return TableReadiness(state.table, True, "", mode, watermark, lag)
 
 
-def post_data_state(store: ObjectStore, layout: RunLayout) -> dict[str, str]:
+def post_data_state(store: ObjectStore, layout: RunLayout) -> PostDataState:
     """post-data's status in this run (not_run without a record) and its error message."""
     url = layout.step_result(POST_DATA_RECORD)
     record = store.read_json(url) if store.exists(url) else None
     if not isinstance(record, dict):
-        return {"status": "not_run", "error": ""}
+        return PostDataState("not_run", "")
     error = record.get("error") or {}
-    return {"status": str(record.get("status")), "error": str(error.get("message", "") if isinstance(error, dict)
-                                                               else error)[:500]}
+    return PostDataState(str(record.get("status")), str(error.get("message", "") if isinstance(error, dict)
+                                                        else error)[:500])
 
 
-def readiness(store: ObjectStore, layout: RunLayout) -> dict[str, Any]:
-    """The readiness document of a run: tables (plan order), post-data, objects not migrated, ready."""
-    tables = [table_readiness(t) for t in judged_tables(read_run_state(store, layout))]
-    not_migrated: dict[str, Any] = {"total": None, "by_kind": {}}
+def readiness(store: ObjectStore, layout: RunLayout) -> Readiness:
+    """The readiness of a run: tables (plan order), post-data, objects not migrated, ready."""
+    tables = tuple(table_readiness(t) for t in judged_tables(read_run_state(store, layout)))
+    not_migrated = NotMigratedCount()
     if store.exists(layout.summary_json):
         found = Summary.read(store, layout.summary_json).objects_not_migrated
-        not_migrated = {"total": found.total, "by_kind": found.by_kind}
+        not_migrated = NotMigratedCount(found.total, dict(found.by_kind))
     post_data = post_data_state(store, layout)
-    ready = bool(tables) and all(t.in_sync for t in tables) and post_data["status"] in POST_DATA_FINISHED
-    return {"run_id": layout.run_id, "ready": ready, "tables": [asdict(t) for t in tables], "post_data": post_data,
-            "objects_not_migrated": not_migrated}
+    ready = bool(tables) and all(t.in_sync for t in tables) and post_data.status in POST_DATA_FINISHED
+    return Readiness(layout.run_id, ready, tables, post_data, not_migrated)
 
 
-def write_readiness(store: ObjectStore, layout: RunLayout) -> dict[str, Any]:
-    """Judge the run and write report/readiness.json; returns the document."""
+def write_readiness(store: ObjectStore, layout: RunLayout) -> Readiness:
+    """Judge the run and write report/readiness.json; returns what it wrote."""
     document = readiness(store, layout)
-    store.write_json(layout.report(READINESS_FILE), document)
+    store.write_json(layout.readiness_json, document.to_json())
     return document
 
 
-def readiness_lines(document: dict[str, Any]) -> list[str]:
-    tables = document["tables"]
-    width = max([len(t["table"]) for t in tables] + [5])
+def readiness_lines(document: Readiness) -> list[str]:
+    tables = document.tables
+    width = max([len(t.table) for t in tables] + [5])
     lines = [f"   {'table':<{width}}  {'mode':<6} {'watermark':<26} {'lag at start':>12}  reason"]
     for t in tables:
-        lag = "" if t["lag_at_start_s"] is None else f"{t['lag_at_start_s']:.0f} s"
-        lines.append(f"{'✓' if t['in_sync'] else '✗'}  {t['table']:<{width}}  {t['mode']:<6} "
-                     f"{t['watermark'] or '':<26} {lag:>12}  {t['reason']}")
-    post_data = document["post_data"]
-    lines.append(f"post-data (keys, indexes, identity reseed): {post_data['status']}"
-                 + (f": {post_data['error']}" if post_data["error"] else ""))
-    missing = document["objects_not_migrated"]
-    kinds = ", ".join(f"{n} {k}" for k, n in sorted(missing["by_kind"].items()))
-    lines.append(f"objects not migrated: {missing['total'] if missing['total'] is not None else 'unknown (no summary.json)'}"
+        lag = "" if t.lag_at_start_s is None else f"{t.lag_at_start_s:.0f} s"
+        lines.append(f"{'✓' if t.in_sync else '✗'}  {t.table:<{width}}  {t.mode:<6} "
+                     f"{t.watermark or '':<26} {lag:>12}  {t.reason}")
+    post_data = document.post_data
+    lines.append(f"post-data (keys, indexes, identity reseed): {post_data.status}"
+                 + (f": {post_data.error}" if post_data.error else ""))
+    missing = document.objects_not_migrated
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(missing.by_kind.items()))
+    lines.append(f"objects not migrated: {missing.total if missing.total is not None else 'unknown (no summary.json)'}"
                  + (f" ({kinds})" if kinds else ""))
-    in_sync = sum(t["in_sync"] for t in tables)
-    unfinished = "" if post_data["status"] in POST_DATA_FINISHED else f", post-data {post_data['status']}"
-    lines.append(f"{'ready' if document['ready'] else 'not ready'}: {in_sync} of {len(tables)} tables in sync"
+    in_sync = sum(t.in_sync for t in tables)
+    unfinished = "" if post_data.status in POST_DATA_FINISHED else f", post-data {post_data.status}"
+    lines.append(f"{'ready' if document.ready else 'not ready'}: {in_sync} of {len(tables)} tables in sync"
                  + unfinished)
     return lines

@@ -401,21 +401,23 @@ def cutover(
 def _judge(run_id: str, settings, command: str, written_by_run: bool = False, run_failed: bool = False) -> None:
     """Print the run's readiness (and write it, unless its report step already did); exit 7 unless ready, 1 when
     it is ready but the run failed elsewhere."""
+    from shared.documents.readiness import Readiness
     from shared.errors import ExitCode, R2AError
     from shared.objectstore import ObjectStore, RunLayout
-    from shared.readiness import READINESS_FILE, readiness_lines, write_readiness
+    from shared.readiness import readiness_lines, write_readiness
 
     try:
         layout = RunLayout.from_settings(run_id, settings.gcs)
         store = ObjectStore(None, settings.gcs)
-        url = layout.report(READINESS_FILE)
-        document = store.read_json(url) if written_by_run and store.exists(url) else write_readiness(store, layout)
+        url = layout.readiness_json
+        document = Readiness.read(store, url) if written_by_run and store.exists(url) \
+            else write_readiness(store, layout)
     except R2AError as exc:
         _fail(command, exc)
         raise
     for line in readiness_lines(document):
         typer.echo(line)
-    if not document["ready"]:
+    if not document.ready:
         raise typer.Exit(int(ExitCode.TABLES_FAILED))
     if run_failed:
         raise typer.Exit(int(ExitCode.FAILED))

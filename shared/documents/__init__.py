@@ -11,6 +11,7 @@
 | plan.json | shared/documents/run_plan.py | plan (dry run) → r2a plan, report |
 | batches/<batch_id>.json | shared/documents/batch.py | load_schema pre-data → table_transfer --batch, report |
 | rewrite_report.json, validation_report.json, load_report.json, post_data_report.json | shared/documents/objects.py (one ObjectOutcome per object, one status vocabulary) | rewrite_ddl, validate_restore, load_schema (table_transfer's finishing rewrites post-data's) → report, plan, load_schema |
+| report/readiness.json | shared/documents/readiness.py | report --readiness, r2a readiness, r2a cutover (shared/readiness.py judges) → r2a cutover |
 | results/*.json, steps/*.json | shared/results.py (shared/schemas/result.schema.json) | every step → report, r2a status |
 | claims/<table>/attempt-<NNN> | shared/documents/claim.py | table_transfer, before its UNLOAD → table_transfer (the next attempt's number, from the names) |
 | report/summary.json | shared/documents/summary.py | report → r2a readiness (and the report step's --readiness), make demo |

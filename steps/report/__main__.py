@@ -14,7 +14,7 @@ from shared.errors import ExitCode
 from shared.loader_items import BIG_TABLE_MB, MAX_LOADERS, list_json
 from shared.log import event
 from shared.objectstore import ObjectStore, RunLayout
-from shared.readiness import READINESS_FILE, readiness_lines, write_readiness
+from shared.readiness import readiness_lines, write_readiness
 from shared.results import ErrorInfo, StepResult, to_dict, utc_now
 from steps.report.collect import collect
 from steps.report.core import build_report, read_schema_backups, unfinished_tables, write_report
@@ -72,11 +72,11 @@ def main(
             document = write_readiness(store, layout)
             for line in readiness_lines(document):
                 print(line, flush=True)
-            ready = document["ready"]
+            ready = document.ready
         event("step.finished", all_planned_succeeded=report.all_planned_succeeded, **counts,
               **({"ready": ready} if readiness else {}))
         if not ready and report.all_planned_succeeded:
-            error_line(STEP, f"not ready to cut over; see {layout.report(READINESS_FILE)}")
+            error_line(STEP, f"not ready to cut over; see {layout.readiness_json}")
             raise typer.Exit(int(ExitCode.TABLES_FAILED))
         if not report.all_planned_succeeded:
             error_line(STEP, f"{report.verdict()}; see {layout.report(run_id + '.tables')}")

@@ -14,6 +14,7 @@ from shared.documents.fanout import Fanout
 from shared.documents.name_map import NameMap
 from shared.documents.objects import CHANGES, STATUSES, ObjectOutcome, ObjectsReport
 from shared.documents.progress import PreDataProgress
+from shared.documents.readiness import NotMigratedCount, PostDataState, Readiness, TableReadiness
 from shared.documents.run_plan import RunPlan
 from shared.documents.summary import NotMigrated, Summary, Totals
 from shared.documents.tables import PlannedTable, TablePlan
@@ -213,6 +214,33 @@ def test_a_malformed_summary_is_one_line_naming_the_file_and_the_place(change, m
     assert caught.value.one_line().startswith(f"gs://art/r/report/summary.json: {message}")
 
 
+READINESS = Readiness("r", False, (TableReadiness("sales.orders", True, "", "upsert", "2026-01-02 02:59:00", 3600.0),
+                                   TableReadiness("hr.people", False, "no result: the transfer did not run", "", None,
+                                                  None)),
+                      PostDataState("partial", ""), NotMigratedCount(3, {"view": 2, "function": 1}))
+
+
+def test_the_readiness_verdict_round_trips_and_satisfies_its_schema():
+    document = json.loads(json.dumps(READINESS.to_json()))
+    assert check_document(definition_of(LAYOUT, LAYOUT.readiness_json), document, "readiness.json") == []
+    assert Readiness.from_json(document, "readiness.json") == READINESS
+    unknown = Readiness("r", False, (), PostDataState("not_run", ""), NotMigratedCount()).to_json()
+    assert check_document(definition_of(LAYOUT, LAYOUT.readiness_json), unknown, "readiness.json") == []
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"ready": "no"}, "ready must be true or false"),
+    ({"tables": [{"table": "s.t", "in_sync": 1, "reason": "", "mode": "full"}]}, "tables[0].in_sync must be true or false"),
+    ({"post_data": {"status": "failed"}}, "post_data must be an object with status and error"),
+    ({"objects_not_migrated": {"total": -1, "by_kind": {}}},
+     "objects_not_migrated.total must be a non-negative whole number"),
+])
+def test_a_malformed_readiness_verdict_is_one_line_naming_the_file_and_the_place(change, message):
+    with pytest.raises(BadInputError) as caught:
+        Readiness.from_json({**READINESS.to_json(), **change}, "gs://art/r/report/readiness.json")
+    assert caught.value.one_line().startswith(f"gs://art/r/report/readiness.json: {message}")
+
+
 VERSIONED = [(NameMap, NAME_MAP), (TablePlan, {"format_version": 1, "run_id": "r", "tables": []}),
              (Batch, {"format_version": 1, "run_id": "r", "batch_id": "batch-0001", "tables": []}),
              (ObjectsReport, {"format_version": 1, "run_id": "r", "step": "rewrite_ddl", "objects": [],
@@ -221,7 +249,8 @@ VERSIONED = [(NameMap, NAME_MAP), (TablePlan, {"format_version": 1, "run_id": "r
              (Catalog, Catalog("r", [], []).to_json()),
              (PreDataProgress, {"format_version": 1, "run_id": "r", "created_tables": ["s.t"]}),
              (RunPlan, RunPlan("r", "now", (), {}, {}, {}).to_json()),
-             (Claim, Claim("r", "s.t", 1, "now").to_json()), (Summary, Summary("r", "now").to_json())]
+             (Claim, Claim("r", "s.t", 1, "now").to_json()), (Summary, Summary("r", "now").to_json()),
+             (Readiness, READINESS.to_json())]
 
 
 @pytest.mark.parametrize(("definition", "document"), VERSIONED)

@@ -88,10 +88,10 @@ def test_status_report_retry_list_and_readiness_agree_on_every_table():
 
     assert unfinished_tables(raw) == [table for table, status, planned in report
                                       if planned and status in ("failed", "not_run")]
-    judged = readiness(store, layout)["tables"]
-    assert [t["table"] for t in judged] == [table for table, _, planned in report if planned] + ['public."Odd Name"']
-    assert [t["table"] for t in judged if t["in_sync"]] == []  # no result was verified by checksum
-    reasons = {t["table"]: t["reason"] for t in judged}
+    judged = readiness(store, layout).tables
+    assert [t.table for t in judged] == [table for table, _, planned in report if planned] + ['public."Odd Name"']
+    assert [t.table for t in judged if t.in_sync] == []  # no result was verified by checksum
+    reasons = {t.table: t.reason for t in judged}
     assert reasons["public.refunds"].startswith("failed: invalid result file results/public.refunds.json: ")
     assert reasons["public.returns"].startswith("failed: invalid result file results/public.returns.json: not valid")
 

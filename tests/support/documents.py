@@ -19,6 +19,7 @@ from shared.documents.fanout import Fanout
 from shared.documents.name_map import NameMap
 from shared.documents.objects import ObjectsReport
 from shared.documents.progress import PreDataProgress
+from shared.documents.readiness import Readiness
 from shared.documents.run_plan import RunPlan
 from shared.documents.summary import Summary
 from shared.documents.tables import TablePlan
@@ -68,6 +69,10 @@ def _summary(document: Any, url: str) -> Any:
     return Summary.from_json(document, url).to_json()
 
 
+def _readiness(document: Any, url: str) -> Any:
+    return Readiness.from_json(document, url).to_json()
+
+
 def _table_result(document: Any, url: str) -> Any:
     return to_dict(table_result_from_dict(document))
 
@@ -82,11 +87,12 @@ def _catalog(document: Any, url: str) -> Any:
 
 def definition_of(layout: RunLayout, url: str) -> Definition | None:
     """The document definition `url` is an instance of; None: a file that is no document of the run (SQL, staged
-    data, the report's text files and its readiness.json, a judgement printed by `r2a readiness`)."""
+    data, the report's text files)."""
     named = {layout.name_map_json: Definition("name_map", _name_map), layout.tables_json: Definition("tables", _tables),
              layout.catalog_json: Definition("catalog", _catalog), layout.fanout_json: Definition("fanout", _fanout),
              layout.pre_data_progress_json: Definition("pre_data_progress", _progress),
-             layout.plan_json: Definition("run_plan", _run_plan), layout.summary_json: Definition("summary", _summary)}
+             layout.plan_json: Definition("run_plan", _run_plan), layout.summary_json: Definition("summary", _summary),
+             layout.readiness_json: Definition("readiness", _readiness)}
     named |= dict.fromkeys((layout.rewrite_report_json, layout.validation_report_json, layout.load_report_json,
                             layout.post_data_report_json), Definition("objects_report", _objects_report))
     if url in named:

@@ -15,6 +15,7 @@ import pytest
 
 from devstack import env as devstack_env
 from shared.config import load_settings
+from shared.documents.readiness import Readiness
 from shared.identifiers import TableRef
 from shared.objectstore import ObjectStore, RunLayout
 from tests.workflows.test_nightly_cron import cron_workflow, rows, run
@@ -137,7 +138,7 @@ def test_cutover_runs_a_final_sync_verified_by_checksum_and_judges_it(devstack, 
         assert orders and "checksums differ" in orders[0], second.output
         assert second.output.splitlines()[-1] == "not ready: 3 of 4 tables in sync"
         layout = RunLayout.from_settings(run_id, settings.gcs)
-        assert store.read_json(layout.report("readiness.json"))["ready"] is False
+        assert Readiness.read(store, layout.readiness_json).ready is False
         assert rows(alloydb, schema, "ids") == rows(redshift, schema, "ids")  # appended by the final sync
         assert identity_last_value() == max(row[0] for row in rows(redshift, schema, "ids"))
     finally:

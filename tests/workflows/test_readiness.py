@@ -9,12 +9,14 @@ import uuid
 from typer.testing import CliRunner
 
 from shared.config import load_settings
+from shared.documents.readiness import Readiness
 from shared.documents.summary import NotMigrated, Summary
 from shared.documents.tables import PlannedTable, TablePlan
 from shared.identifiers import TableRef
 from shared.objectstore import ObjectStore, RunLayout
 from shared.readiness import POST_DATA_RECORD
 from shared.results import Attempt, ErrorInfo, StepResult, TableResult, to_dict
+from tests.support.documents import check_document, definition_of
 from workflows.cli import app
 
 ORDERS, EVENTS, PEOPLE = TableRef("sales", "orders"), TableRef("sales", "events"), TableRef("hr", "people")
@@ -63,15 +65,19 @@ def test_readiness_marks_each_table_and_the_run(devstack_environ):
     assert lines[4] == "post-data (keys, indexes, identity reseed): partial"
     assert lines[5] == "objects not migrated: 3 (1 function, 2 view)"
     assert lines[6] == "not ready: 1 of 3 tables in sync"
-    written = store.read_json(layout.report("readiness.json"))
-    assert written["ready"] is False and [t["in_sync"] for t in written["tables"]] == [True, False, False]
+    written = Readiness.read(store, layout.readiness_json)
+    assert check_document(definition_of(layout, layout.readiness_json), store.read_json(layout.readiness_json),
+                          "readiness.json") == []
+    assert written.ready is False and [t.in_sync for t in written.tables] == [True, False, False]
+    assert written.tables[0].lag_at_start_s == 3600 and written.objects_not_migrated.by_kind == {"view": 2,
+                                                                                                 "function": 1}
 
     _write(store, layout, EVENTS, "succeeded", True, sync_mode="append", watermark_to="42")
     _write(store, layout, PEOPLE, "succeeded", True)
     done = CliRunner().invoke(app, ["readiness", "--run-id", layout.run_id], env=devstack_environ)
     assert done.exit_code == 0, done.output
     assert done.output.splitlines()[-1] == "ready: 3 of 3 tables in sync"
-    assert store.read_json(layout.report("readiness.json"))["ready"] is True
+    assert Readiness.read(store, layout.readiness_json).ready is True
 
 
 def test_readiness_needs_post_data_finished(devstack_environ):
@@ -89,7 +95,7 @@ def test_readiness_needs_post_data_finished(devstack_environ):
     done = CliRunner().invoke(app, ["readiness", "--run-id", layout.run_id], env=devstack_environ)
     assert done.exit_code == 7, done.output
     assert "post-data (keys, indexes, identity reseed): failed: index build failed" in done.output.splitlines()
-    assert store.read_json(layout.report("readiness.json"))["post_data"]["status"] == "failed"
+    assert Readiness.read(store, layout.readiness_json).post_data.status == "failed"
 
     _post_data(store, layout, "succeeded")
     done = CliRunner().invoke(app, ["readiness", "--run-id", layout.run_id], env=devstack_environ)
