@@ -21,6 +21,7 @@ import psycopg2
 import pytest
 
 from devstack import env as devstack_env
+from tests.support.db import query
 from workflows.local_env import process_environ
 
 # The forged comment of issue 17: a marker line, then a statement, then `--` to swallow the closing quote.
@@ -94,14 +95,8 @@ def _step(step: str, run_id: str, args: list[str], environ: dict[str, str]) -> s
                           capture_output=True, text=True, timeout=300)
 
 
-def _rows(dsn: str, query: str, params=None) -> list[tuple]:
-    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute(query, params)
-        return cur.fetchall()
-
-
 def _roles(devstack) -> set[str]:
-    return {r[0] for r in _rows(devstack_env.postgres_dsn(devstack, "postgres"), "SELECT rolname FROM pg_roles")}
+    return {r[0] for r in query(devstack_env.postgres_dsn(devstack, "postgres"), "SELECT rolname FROM pg_roles")}
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +161,7 @@ def test_forged_comment_of_issue_17_arrives_byte_exact_and_no_role_evil(matrix, 
     source, dsn, before, after, _, _ = migrated
     outcome = matrix.bad_input("forged r2a:object marker in a table comment (CREATE ROLE evil)",
                                "dump → rewrite → validate → load", "comment byte-exact; no role evil anywhere")
-    comment = _rows(dsn, "SELECT obj_description(%s::regclass, 'pg_class')", (f"{source.schema}.t",))[0][0]
+    comment = query(dsn, "SELECT obj_description(%s::regclass, 'pg_class')", (f"{source.schema}.t",))[0][0]
     outcome.observed = f"comment {'byte-exact' if comment == FORGED else 'changed'}; new roles: {sorted(after - before)}"
     assert comment == FORGED
     assert "evil" not in after  # scratch and AlloyDB are one devstack server: roles are cluster-wide
@@ -176,7 +171,7 @@ def test_forged_comment_of_issue_17_arrives_byte_exact_and_no_role_evil(matrix, 
                                     "c_controls", "c_quote", "c_dollars"])
 def test_column_comments(matrix, devstack, migrated, column):
     source, dsn = migrated[0], migrated[1]
-    text = _rows(dsn, "SELECT col_description(%s::regclass, a.attnum) FROM pg_attribute a "
+    text = query(dsn, "SELECT col_description(%s::regclass, a.attnum) FROM pg_attribute a "
                       "WHERE a.attrelid = %s::regclass AND a.attname = %s",
                  (f"{source.schema}.t", f"{source.schema}.t", column))[0][0]
     _arrived_or_reported(matrix, devstack, migrated, f"column comment with {column[2:]}: marker line + CREATE ROLE",
@@ -185,7 +180,7 @@ def test_column_comments(matrix, devstack, migrated, column):
 
 def test_schema_comment(matrix, devstack, migrated):
     source, dsn = migrated[0], migrated[1]
-    rows = _rows(dsn, "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %s",
+    rows = query(dsn, "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %s",
                  (source.schema,))
     _arrived_or_reported(matrix, devstack, migrated, "schema comment: U+2028 + marker line + CREATE ROLE",
                          "schema", source.schema, rows[0][0] if rows else None, source.schema_comment)
@@ -194,11 +189,11 @@ def test_schema_comment(matrix, devstack, migrated):
 def test_view_literal_and_comment(matrix, devstack, migrated):
     source, dsn = migrated[0], migrated[1]
     view = f"{source.schema}.v"
-    exists = _rows(dsn, "SELECT to_regclass(%s) IS NOT NULL", (view,))[0][0]
-    literal = _rows(dsn, f"SELECT hostile FROM {view}")[0][0] if exists else None
+    exists = query(dsn, "SELECT to_regclass(%s) IS NOT NULL", (view,))[0][0]
+    literal = query(dsn, f"SELECT hostile FROM {view}")[0][0] if exists else None
     _arrived_or_reported(matrix, devstack, migrated, "view string literal: marker line + CREATE ROLE", "view", view,
                          literal, source.view_literal)
-    comment = _rows(dsn, "SELECT obj_description(%s::regclass, 'pg_class')", (view,))[0][0] if exists else None
+    comment = query(dsn, "SELECT obj_description(%s::regclass, 'pg_class')", (view,))[0][0] if exists else None
     _arrived_or_reported(matrix, devstack, migrated, "view comment: marker line + CREATE ROLE", "view", view,
                          comment, source.view_comment)
 
@@ -206,19 +201,19 @@ def test_view_literal_and_comment(matrix, devstack, migrated):
 def test_sql_udf_body_and_comment(matrix, devstack, migrated):
     source, dsn = migrated[0], migrated[1]
     function = f"{source.schema}.f_hostile"
-    found = _rows(dsn, "SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+    found = query(dsn, "SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
                        "WHERE n.nspname = %s AND p.proname = 'f_hostile'", (source.schema,))
-    value = _rows(dsn, f"SELECT {function}()")[0][0] if found else None
+    value = query(dsn, f"SELECT {function}()")[0][0] if found else None
     _arrived_or_reported(matrix, devstack, migrated, "SQL UDF body literal: \\x0c + marker + $r2a$ $_$ tags",
                          "function", f"{function}()", value, source.function_literal)
-    comment = _rows(dsn, "SELECT obj_description(%s, 'pg_proc')", (found[0][0],))[0][0] if found else None
+    comment = query(dsn, "SELECT obj_description(%s, 'pg_proc')", (found[0][0],))[0][0] if found else None
     _arrived_or_reported(matrix, devstack, migrated, "function comment: \\x85 + marker line + CREATE ROLE",
                          "function", f"{function}()", comment, source.function_comment)
 
 
 def test_plpgsql_procedure_body(matrix, devstack, migrated):
     source, dsn = migrated[0], migrated[1]
-    rows = _rows(dsn, "SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+    rows = query(dsn, "SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
                       "WHERE n.nspname = %s AND p.proname = 'p_hostile'", (source.schema,))
     body = rows[0][0] if rows else None
     wanted = f"  -- {source.procedure_text}\n"
@@ -231,13 +226,13 @@ def test_nothing_else_ran(matrix, devstack, migrated):
     source, dsn, before, after, _, _ = migrated
     outcome = matrix.bad_input("hostile text anywhere: nothing else runs", "validate_restore / load_schema",
                                "no new role; only the source's tables, views, functions")
-    relations = _rows(dsn, "SELECT n.nspname || '.' || c.relname FROM pg_class c "
+    relations = query(dsn, "SELECT n.nspname || '.' || c.relname FROM pg_class c "
                            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'v', 'm', 'p') "
                            "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'r2a_meta')")
-    functions = _rows(dsn, "SELECT n.nspname || '.' || p.proname FROM pg_proc p "
+    functions = query(dsn, "SELECT n.nspname || '.' || p.proname FROM pg_proc p "
                            "JOIN pg_namespace n ON n.oid = p.pronamespace "
                            "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'r2a_compat')")
-    schemas = _rows(dsn, "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%%' "
+    schemas = query(dsn, "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%%' "
                          "AND nspname NOT IN ('information_schema', 'public', 'r2a_compat', 'r2a_meta')")
     new_roles = sorted(after - before)
     outcome.observed = f"new roles {new_roles}; {len(relations)} relations, {len(functions)} functions"

@@ -37,6 +37,7 @@ from tests.faults.helpers import (
     step_environ,
     target_summary,
 )
+from tests.support.db import query
 from tests.support.steps import one_error_line
 from tests.table_transfer.conftest import transfer  # noqa: F401  (the fixture)
 from workflows.demo import copy_report
@@ -92,14 +93,7 @@ class SourceSessionWatch:
         self.first_seen: float | None = None
 
     def _query(self, statement: str, params) -> list[tuple]:
-        conn = psycopg2.connect(self._dsn)
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute(statement, params)
-                return cur.fetchall()
-        finally:
-            conn.close()
+        return query(self._dsn, statement, params)
 
     def poll(self) -> bool:
         """True once the UNLOAD's transaction has been open for half a second."""
@@ -189,14 +183,7 @@ COPYING = ("SELECT query FROM pg_stat_activity WHERE datname = current_database(
 
 
 def _rows(dsn: str, statement: str) -> list[tuple]:
-    conn = psycopg2.connect(dsn, connect_timeout=2)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement)
-            return cur.fetchall()
-    finally:
-        conn.close()
+    return query(dsn, statement, connect_timeout=2)
 
 
 def _copying_tables(dsn: str, names: list[str]) -> set[str]:

@@ -14,6 +14,7 @@ from shared.config import load_settings
 from shared.identifiers import parse_table_ref
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import TableResult, to_dict, utc_now
+from tests.support.db import query  # noqa: F401  (imported from here by the tests)
 from tests.support.runfolder import RunFolder
 
 
@@ -38,18 +39,6 @@ def fanout_tables(folder: RunFolder, items: list[str]) -> list[str]:
     id (steps/load_schema/fanout.py: tables below own-pod-min-mb share batches)."""
     return [table for item in items for table in
             (folder.json(folder.layout.batch(item))["tables"] if item.startswith("batch-") else [item])]
-
-
-def query(dsn: str, statement: str, params=None) -> list[tuple]:
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement, params)
-            rows = cur.fetchall() if cur.description else []
-        conn.commit()
-        return rows
-    finally:
-        conn.close()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from shared.identifiers import TableRef, short_name
 from shared.objectstore import ObjectStore, RunLayout
 from shared.redshift_types import map_type
 from steps.table_transfer.__main__ import app
+from tests.support.db import query
 
 
 def quoted(name: str) -> str:
@@ -61,39 +62,16 @@ class Transfer:
         return conn
 
     def rs_execute(self, statement: str, params=None) -> None:
-        conn = self.rs()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(statement, params)
-        finally:
-            conn.close()
+        query(self.rs, statement, params)
 
     def rs_rows(self, statement: str, params=None) -> list[tuple]:
-        conn = self.rs()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(statement, params)
-                return cur.fetchall()
-        finally:
-            conn.close()
+        return query(self.rs, statement, params)
 
     def pg_execute(self, statement: str, params=None) -> None:
-        conn = psycopg2.connect(self.alloydb_dsn)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(statement, params)
-            conn.commit()
-        finally:
-            conn.close()
+        query(self.alloydb_dsn, statement, params)
 
     def pg_rows(self, statement: str, params=None) -> list[tuple]:
-        conn = psycopg2.connect(self.alloydb_dsn)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(statement, params)
-                return cur.fetchall()
-        finally:
-            conn.close()
+        return query(self.alloydb_dsn, statement, params)
 
     def table(self, name: str, columns: list[tuple[str, str]], *, target_name: str | None = None,
               rows_sql: str | None = None) -> tuple[TableRef, TableRef]:
