@@ -4,11 +4,14 @@ Grammar (AWS Redshift Database Developer Guide, UNLOAD):
     UNLOAD ('select-statement') TO 's3://bucket/prefix' authorization [ option [ ... ] ]
 String literals follow Redshift (PostgreSQL 8.0) rules: '' and \\' are a quote, and backslash escapes
 (\\t, \\n, \\r, \\b, \\f, octal, \\\\) are processed, which is why DELIMITER AS '\\t' means a tab.
+Each option word has one row in _OPTION_HANDLERS: its handler reads what follows the word, refuses an option given
+twice and records the value; validate() then applies the documented rules on which options go together.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from devstack.redshift.unload_errors import (
@@ -308,122 +311,198 @@ def _parse_size(cursor: _Cursor, option: str) -> int:
 
 
 def _parse_option(cursor: _Cursor, options: _Options) -> None:
-    """One option (one branch per documented option); values land in options.values."""
-    values = options.values
+    """One option, read by its word's row in _OPTION_HANDLERS: values land in options.values, keys in options.auth."""
     word = cursor.current.text if cursor.current.kind == "word" else None
     if word is None:
         cursor.fail()
     cursor.take()
-    if word == "FORMAT":
-        cursor.accept_word("AS")
-        fmt = cursor.accept_word("CSV", "PARQUET", "JSON")
-        if not fmt:
-            cursor.fail()
-        options.once("FORMAT")
-        values["format"] = fmt
-    elif word in ("CSV", "PARQUET", "JSON"):
-        options.once("FORMAT")
-        values["format"] = word
-    elif word == "PARTITION":
-        cursor.expect_word("BY")
-        cursor.expect_punct("(")
-        while not (cursor.current.kind == "punct" and cursor.current.text == ")"):
-            if cursor.current.kind == "end":
-                cursor.fail()
-            cursor.take()
-        cursor.take()
-        cursor.accept_word("INCLUDE")
-        options.once("PARTITION BY")
-    elif word == "MANIFEST":
-        options.once("MANIFEST")
-        values["manifest"] = True
-        if cursor.accept_word("VERBOSE"):
-            values["manifest_verbose"] = True
-    elif word == "VERBOSE":
-        raise UnloadError(SYNTAX_ERROR, "VERBOSE can only follow MANIFEST")
-    elif word == "HEADER":
-        options.once("HEADER")
-        values["header"] = True
-    elif word == "DELIMITER":
-        cursor.accept_word("AS")
-        options.once("DELIMITER")
-        delimiter = cursor.expect_string("DELIMITER")
-        if len(delimiter) != 1 or not delimiter.isascii():
-            raise UnloadError(INVALID, f"DELIMITER must be a single ASCII character, got '{delimiter}'")
-        values["delimiter"] = delimiter
-    elif word == "FIXEDWIDTH":
-        cursor.accept_word("AS")
-        options.once("FIXEDWIDTH")
-        values["fixedwidth"] = _parse_fixedwidth(cursor.expect_string("FIXEDWIDTH"))
-    elif word == "ENCRYPTED":
-        cursor.accept_word("AUTO")
-        options.once("ENCRYPTED")
-    elif word in ("KMS_KEY_ID", "MASTER_SYMMETRIC_KEY"):
-        cursor.expect_string(word)
-        options.once(word)
-    elif word in COMPRESSIONS:
-        if "compression" in values:
-            raise UnloadError(SYNTAX_ERROR, f"conflicting or redundant options: {values['compression']} and {word}")
-        options.once(word)
-        values["compression"] = word
-    elif word == "ADDQUOTES":
-        options.once("ADDQUOTES")
-        values["addquotes"] = True
-    elif word == "NULL":
-        cursor.accept_word("AS")
-        options.once("NULL AS")
-        values["null_as"] = cursor.expect_string("NULL AS")
-    elif word == "ESCAPE":
-        options.once("ESCAPE")
-        values["escape"] = True
-    elif word == "ALLOWOVERWRITE":
-        options.once("ALLOWOVERWRITE")
-        values["allowoverwrite"] = True
-    elif word == "CLEANPATH":
-        options.once("CLEANPATH")
-        values["cleanpath"] = True
-    elif word == "PARALLEL":
-        options.once("PARALLEL")
-        setting = cursor.accept_word("ON", "TRUE", "OFF", "FALSE")
-        values["parallel"] = setting in (None, "ON", "TRUE")
-    elif word == "MAXFILESIZE":
-        options.once("MAXFILESIZE")
-        size = _parse_size(cursor, "MAXFILESIZE")
-        if not MIN_FILE_SIZE <= size <= MAX_FILE_SIZE:
-            raise UnloadError(INVALID, "MAXFILESIZE must be between 5 MB and 6.2 GB")
-        values["max_file_size"] = size
-    elif word == "ROWGROUPSIZE":
-        options.once("ROWGROUPSIZE")
-        _parse_size(cursor, "ROWGROUPSIZE")
-    elif word == "REGION":
-        cursor.accept_word("AS")
-        options.once("REGION")
-        region = cursor.expect_string("REGION")
-        if not _REGION.match(region):
-            raise UnloadError(INVALID, f"invalid REGION '{region}': not an AWS region name")
-        values["region"] = region
-    elif word == "EXTENSION":
-        cursor.accept_word("AS")
-        options.once("EXTENSION")
-        values["extension"] = cursor.expect_string("EXTENSION")
-    elif word == "IAM_ROLE":
-        options.once("IAM_ROLE")
-        if cursor.accept_word("DEFAULT"):
-            options.auth["IAM_ROLE"] = "default"
-        else:
-            options.auth["IAM_ROLE"] = cursor.expect_string("IAM_ROLE")
-    elif word in ("ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN"):
-        cursor.accept_word("AS")
-        options.once(word)
-        options.auth[word] = cursor.expect_string(word)
-    elif word in ("CREDENTIALS", "WITH"):
-        if word == "WITH":
-            cursor.expect_word("CREDENTIALS")
-        cursor.accept_word("AS")
-        options.once("CREDENTIALS")
-        _parse_credentials_string(cursor.expect_string("CREDENTIALS"), options.auth)
-    else:
+    handler = _OPTION_HANDLERS.get(word)
+    if handler is None:
         raise UnloadError(SYNTAX_ERROR, f'syntax error at or near "{word}": not an UNLOAD option')
+    handler(cursor, options, word)
+
+
+# An option handler reads what follows the option's word (already taken) and records it in options.
+# Where it calls options.once decides which error wins when an option repeats with a malformed value.
+_Handler = Callable[[_Cursor, _Options, str], None]
+
+
+def _flag(name: str, field: str) -> _Handler:
+    """A bare word that sets a boolean field."""
+    def handle(cursor: _Cursor, options: _Options, word: str) -> None:
+        options.once(name)
+        options.values[field] = True
+    return handle
+
+
+def _read_quoted(cursor: _Cursor, options: _Options, name: str) -> str:
+    """WORD [AS] 'text': given once; returns the text."""
+    cursor.accept_word("AS")
+    options.once(name)
+    return cursor.expect_string(name)
+
+
+def _quoted(name: str, field: str, convert: Callable[[str], object] = str) -> _Handler:
+    """WORD [AS] 'text' whose text, checked or converted by `convert`, is a field's value."""
+    def handle(cursor: _Cursor, options: _Options, word: str) -> None:
+        options.values[field] = convert(_read_quoted(cursor, options, name))
+    return handle
+
+
+def _single_ascii(delimiter: str) -> str:
+    if len(delimiter) != 1 or not delimiter.isascii():
+        raise UnloadError(INVALID, f"DELIMITER must be a single ASCII character, got '{delimiter}'")
+    return delimiter
+
+
+def _region_name(region: str) -> str:
+    if not _REGION.match(region):
+        raise UnloadError(INVALID, f"invalid REGION '{region}': not an AWS region name")
+    return region
+
+
+def _format_as(cursor: _Cursor, options: _Options, word: str) -> None:
+    """FORMAT [AS] CSV | PARQUET | JSON."""
+    cursor.accept_word("AS")
+    fmt = cursor.accept_word("CSV", "PARQUET", "JSON")
+    if not fmt:
+        cursor.fail()
+    _format_word(cursor, options, fmt)
+
+
+def _format_word(cursor: _Cursor, options: _Options, word: str) -> None:
+    """CSV, PARQUET or JSON alone: the format without FORMAT [AS]."""
+    options.once("FORMAT")
+    options.values["format"] = word
+
+
+def _partition_by(cursor: _Cursor, options: _Options, word: str) -> None:
+    """PARTITION BY ( column [, ...] ) [INCLUDE]: read through, to be refused by validate."""
+    cursor.expect_word("BY")
+    cursor.expect_punct("(")
+    while not (cursor.current.kind == "punct" and cursor.current.text == ")"):
+        if cursor.current.kind == "end":
+            cursor.fail()
+        cursor.take()
+    cursor.take()
+    cursor.accept_word("INCLUDE")
+    options.once("PARTITION BY")
+
+
+def _manifest(cursor: _Cursor, options: _Options, word: str) -> None:
+    """MANIFEST [VERBOSE]."""
+    options.once("MANIFEST")
+    options.values["manifest"] = True
+    if cursor.accept_word("VERBOSE"):
+        options.values["manifest_verbose"] = True
+
+
+def _verbose(cursor: _Cursor, options: _Options, word: str) -> None:
+    """VERBOSE is a word of MANIFEST VERBOSE, never an option of its own."""
+    raise UnloadError(SYNTAX_ERROR, "VERBOSE can only follow MANIFEST")
+
+
+def _encrypted(cursor: _Cursor, options: _Options, word: str) -> None:
+    """ENCRYPTED [AUTO]."""
+    cursor.accept_word("AUTO")
+    options.once("ENCRYPTED")
+
+
+def _encryption_key(cursor: _Cursor, options: _Options, word: str) -> None:
+    """KMS_KEY_ID 'key' or MASTER_SYMMETRIC_KEY 'key' (no AS); the key is not kept."""
+    cursor.expect_string(word)
+    options.once(word)
+
+
+def _compression(cursor: _Cursor, options: _Options, word: str) -> None:
+    """GZIP, BZIP2 or ZSTD: at most one of them."""
+    values = options.values
+    if "compression" in values:
+        raise UnloadError(SYNTAX_ERROR, f"conflicting or redundant options: {values['compression']} and {word}")
+    options.once(word)
+    values["compression"] = word
+
+
+def _parallel(cursor: _Cursor, options: _Options, word: str) -> None:
+    """PARALLEL [ON | TRUE | OFF | FALSE]."""
+    options.once("PARALLEL")
+    setting = cursor.accept_word("ON", "TRUE", "OFF", "FALSE")
+    options.values["parallel"] = setting in (None, "ON", "TRUE")
+
+
+def _max_file_size(cursor: _Cursor, options: _Options, word: str) -> None:
+    """MAXFILESIZE [AS] size [MB | GB], from 5 MB to 6.2 GB."""
+    options.once("MAXFILESIZE")
+    size = _parse_size(cursor, "MAXFILESIZE")
+    if not MIN_FILE_SIZE <= size <= MAX_FILE_SIZE:
+        raise UnloadError(INVALID, "MAXFILESIZE must be between 5 MB and 6.2 GB")
+    options.values["max_file_size"] = size
+
+
+def _row_group_size(cursor: _Cursor, options: _Options, word: str) -> None:
+    """ROWGROUPSIZE [AS] size [MB | GB]: read, and not kept (PARQUET is refused)."""
+    options.once("ROWGROUPSIZE")
+    _parse_size(cursor, "ROWGROUPSIZE")
+
+
+def _iam_role(cursor: _Cursor, options: _Options, word: str) -> None:
+    """IAM_ROLE default | 'arn[,arn...]' (no AS)."""
+    options.once("IAM_ROLE")
+    if cursor.accept_word("DEFAULT"):
+        options.auth["IAM_ROLE"] = "default"
+    else:
+        options.auth["IAM_ROLE"] = cursor.expect_string("IAM_ROLE")
+
+
+def _auth_key(cursor: _Cursor, options: _Options, word: str) -> None:
+    """ACCESS_KEY_ID, SECRET_ACCESS_KEY or SESSION_TOKEN [AS] 'value'."""
+    options.auth[word] = _read_quoted(cursor, options, word)
+
+
+def _credentials(cursor: _Cursor, options: _Options, word: str) -> None:
+    """CREDENTIALS [AS] 'aws_access_key_id=..;...' or 'aws_iam_role=..'."""
+    _parse_credentials_string(_read_quoted(cursor, options, "CREDENTIALS"), options.auth)
+
+
+def _with_credentials(cursor: _Cursor, options: _Options, word: str) -> None:
+    """WITH CREDENTIALS [AS] '...', the same as CREDENTIALS."""
+    cursor.expect_word("CREDENTIALS")
+    _credentials(cursor, options, "CREDENTIALS")
+
+
+# Option word -> handler: one row per documented UNLOAD option word.
+_OPTION_HANDLERS: dict[str, _Handler] = {
+    "FORMAT": _format_as,
+    "CSV": _format_word,
+    "PARQUET": _format_word,
+    "JSON": _format_word,
+    "PARTITION": _partition_by,
+    "MANIFEST": _manifest,
+    "VERBOSE": _verbose,
+    "HEADER": _flag("HEADER", "header"),
+    "DELIMITER": _quoted("DELIMITER", "delimiter", _single_ascii),
+    "FIXEDWIDTH": _quoted("FIXEDWIDTH", "fixedwidth", _parse_fixedwidth),
+    "ENCRYPTED": _encrypted,
+    "KMS_KEY_ID": _encryption_key,
+    "MASTER_SYMMETRIC_KEY": _encryption_key,
+    **{name: _compression for name in COMPRESSIONS},
+    "ADDQUOTES": _flag("ADDQUOTES", "addquotes"),
+    "NULL": _quoted("NULL AS", "null_as"),
+    "ESCAPE": _flag("ESCAPE", "escape"),
+    "ALLOWOVERWRITE": _flag("ALLOWOVERWRITE", "allowoverwrite"),
+    "CLEANPATH": _flag("CLEANPATH", "cleanpath"),
+    "PARALLEL": _parallel,
+    "MAXFILESIZE": _max_file_size,
+    "ROWGROUPSIZE": _row_group_size,
+    "REGION": _quoted("REGION", "region", _region_name),
+    "EXTENSION": _quoted("EXTENSION", "extension"),
+    "IAM_ROLE": _iam_role,
+    "ACCESS_KEY_ID": _auth_key,
+    "SECRET_ACCESS_KEY": _auth_key,
+    "SESSION_TOKEN": _auth_key,
+    "CREDENTIALS": _credentials,
+    "WITH": _with_credentials,
+}
 
 
 # ---------------------------------------------------------------- rules

@@ -147,3 +147,98 @@ def test_outer_limit_is_rejected_nested_limit_is_not():
 def test_secret_never_in_error_messages():
     error = error_of("SECRET_ACCESS_KEY 'very-secret-value'")
     assert "very-secret-value" not in error.message
+
+
+# Every documented option given twice, with the exact message and SQLSTATE the parser answers.
+@pytest.mark.parametrize("options, message", [
+    ("FORMAT CSV FORMAT AS CSV", "conflicting or redundant options: FORMAT given twice"),
+    ("CSV PARQUET", "conflicting or redundant options: FORMAT given twice"),
+    ("PARTITION BY (a) PARTITION BY (b) INCLUDE", "conflicting or redundant options: PARTITION BY given twice"),
+    ("MANIFEST MANIFEST VERBOSE", "conflicting or redundant options: MANIFEST given twice"),
+    ("HEADER HEADER", "conflicting or redundant options: HEADER given twice"),
+    ("DELIMITER ',' DELIMITER AS ';'", "conflicting or redundant options: DELIMITER given twice"),
+    ("DELIMITER ',' DELIMITER", "conflicting or redundant options: DELIMITER given twice"),
+    ("FIXEDWIDTH 'a:1' FIXEDWIDTH 'a:2'", "conflicting or redundant options: FIXEDWIDTH given twice"),
+    ("ENCRYPTED AUTO ENCRYPTED", "conflicting or redundant options: ENCRYPTED given twice"),
+    ("KMS_KEY_ID 'a' KMS_KEY_ID 'b'", "conflicting or redundant options: KMS_KEY_ID given twice"),
+    ("MASTER_SYMMETRIC_KEY 'a' MASTER_SYMMETRIC_KEY 'b'",
+     "conflicting or redundant options: MASTER_SYMMETRIC_KEY given twice"),
+    ("GZIP GZIP", "conflicting or redundant options: GZIP and GZIP"),
+    ("ZSTD BZIP2", "conflicting or redundant options: ZSTD and BZIP2"),
+    ("ADDQUOTES ADDQUOTES", "conflicting or redundant options: ADDQUOTES given twice"),
+    ("NULL AS 'a' NULL 'b'", "conflicting or redundant options: NULL AS given twice"),
+    ("ESCAPE ESCAPE", "conflicting or redundant options: ESCAPE given twice"),
+    ("ALLOWOVERWRITE ALLOWOVERWRITE", "conflicting or redundant options: ALLOWOVERWRITE given twice"),
+    ("CLEANPATH CLEANPATH", "conflicting or redundant options: CLEANPATH given twice"),
+    ("PARALLEL OFF PARALLEL", "conflicting or redundant options: PARALLEL given twice"),
+    ("MAXFILESIZE 10 MAXFILESIZE 'x'", "conflicting or redundant options: MAXFILESIZE given twice"),
+    ("ROWGROUPSIZE 64 MB ROWGROUPSIZE 'x'", "conflicting or redundant options: ROWGROUPSIZE given twice"),
+    ("REGION 'eu-west-1' REGION AS 'us-east-1'", "conflicting or redundant options: REGION given twice"),
+    ("EXTENSION 'a' EXTENSION 'b'", "conflicting or redundant options: EXTENSION given twice"),
+    ("ACCESS_KEY_ID 'a'", "conflicting or redundant options: ACCESS_KEY_ID given twice"),
+    ("SECRET_ACCESS_KEY AS 'b'", "conflicting or redundant options: SECRET_ACCESS_KEY given twice"),
+    ("SESSION_TOKEN 't' SESSION_TOKEN 't'", "conflicting or redundant options: SESSION_TOKEN given twice"),
+    ("CREDENTIALS 'token=t' WITH CREDENTIALS AS 'token=t'", "conflicting or redundant options: CREDENTIALS given twice"),
+])
+def test_each_option_given_twice(options, message):
+    error = error_of(f"{KEYS} {options}")
+    assert (error.sqlstate, error.message) == ("42601", message)
+
+
+def test_iam_role_given_twice():
+    error = error_of("IAM_ROLE default IAM_ROLE 'arn:aws:iam::123456789012:role/r'")
+    assert (error.sqlstate, error.message) == ("42601", "conflicting or redundant options: IAM_ROLE given twice")
+
+
+# A malformed value is a syntax error at the token where the option's grammar stops; a value read before the
+# duplicate check (FORMAT's word, PARTITION BY's list, KMS key, WITH CREDENTIALS) fails first.
+@pytest.mark.parametrize("options, message", [
+    ("FORMAT AS XML", 'syntax error at or near "XML"'),
+    ("FORMAT CSV FORMAT TEXT", 'syntax error at or near "TEXT"'),
+    ("PARTITION (a)", 'syntax error at or near "("'),
+    ("PARTITION BY a", 'syntax error at or near "A"'),
+    ("PARTITION BY (a", "syntax error at or near end of input"),
+    ("PARTITION BY (a) PARTITION BY (b", "syntax error at or near end of input"),
+    ("MANIFEST VERBOSE VERBOSE", "VERBOSE can only follow MANIFEST"),
+    ("ENCRYPTED AUTO AUTO", 'syntax error at or near "AUTO": not an UNLOAD option'),
+    ("KMS_KEY_ID AS 'k'", 'KMS_KEY_ID must be a quoted string, got "AS"'),
+    ("KMS_KEY_ID 'k' KMS_KEY_ID", "KMS_KEY_ID must be a quoted string, got end of input"),
+    ("MASTER_SYMMETRIC_KEY 5", 'MASTER_SYMMETRIC_KEY must be a quoted string, got "5"'),
+    ("NULL AS NULL", 'NULL AS must be a quoted string, got "NULL"'),
+    ("FIXEDWIDTH AS", "FIXEDWIDTH must be a quoted string, got end of input"),
+    ("REGION eu", 'REGION must be a quoted string, got "EU"'),
+    ("EXTENSION 5", 'EXTENSION must be a quoted string, got "5"'),
+    ("PARALLEL 1", 'syntax error at or near "1"'),
+    ("MAXFILESIZE 'big'", "MAXFILESIZE needs a number, got \"'big'\""),
+    ("ROWGROUPSIZE AS MB", 'ROWGROUPSIZE needs a number, got "MB"'),
+    ("MAXFILESIZE 10 KB", 'syntax error at or near "KB": not an UNLOAD option'),
+    ("IAM_ROLE AS 'x'", 'IAM_ROLE must be a quoted string, got "AS"'),
+    ("SESSION_TOKEN", "SESSION_TOKEN must be a quoted string, got end of input"),
+    ("WITH 'x'", "syntax error at or near \"'x'\""),
+    ("WITH CREDENTIALS 'token=t' WITH CREDENTIAL", 'syntax error at or near "CREDENTIAL"'),
+    ("CREDENTIALS", "CREDENTIALS must be a quoted string, got end of input"),
+    ("'ZSTD'", "syntax error at or near \"'ZSTD'\""),
+    ("( GZIP )", 'syntax error at or near "("'),
+])
+def test_malformed_option_values(options, message):
+    error = error_of(f"{KEYS} {options}")
+    assert (error.sqlstate, error.message) == ("42601", message)
+
+
+@pytest.mark.parametrize("options, sqlstate, message", [
+    ("DELIMITER AS ''", "22023", "DELIMITER must be a single ASCII character, got ''"),
+    ("DELIMITER 'é'", "22023", "DELIMITER must be a single ASCII character, got 'é'"),
+    ("REGION 'EU-WEST-1'", "22023", "invalid REGION 'EU-WEST-1': not an AWS region name"),
+    ("MAXFILESIZE 6.3 GB", "22023", "MAXFILESIZE must be between 5 MB and 6.2 GB"),
+    ("FIXEDWIDTH 'a'", "22023", "invalid FIXEDWIDTH specification 'a': expected 'label:width,label:width,...' "
+                                "with positive widths"),
+])
+def test_invalid_option_values(options, sqlstate, message):
+    error = error_of(f"{KEYS} {options}")
+    assert (error.sqlstate, error.message) == (sqlstate, message)
+
+
+def test_client_side_encryption_key_in_credentials_is_unsupported():
+    error = error_of("CREDENTIALS 'master_symmetric_key=k'")
+    assert (error.sqlstate, error.message) == (
+        "0A000", "client-side encryption (master_symmetric_key) is not supported by the Redshift emulator")
