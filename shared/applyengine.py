@@ -46,6 +46,14 @@ def exists_after(report: ObjectReport) -> bool:
     return report.status != "failed"
 
 
+def left_not_there(report: ObjectReport) -> bool:
+    """From the report of an earlier application: the object is not in the database. Failed, or skipped without a
+    try (its dependency was not there, it is unsupported); a skip that found the object already there and kept it
+    ("already exists in AlloyDB; kept") leaves it there."""
+    return report.status == "failed" or (report.status == "skipped"
+                                         and not (report.reason or "").startswith("already exists"))
+
+
 def worth_retrying(report: ObjectReport) -> bool:
     """A failure that another object coming into being may cure; rows violating a key are not cured so."""
     return report.status == "failed" and report.details.get("violations") is None
@@ -62,8 +70,11 @@ class AppliedInOrder:
 class ApplyEngine:
     """The state of one application: what was tried, what is there, what is finished. Thread-safe."""
 
-    def __init__(self, objects: Sequence[SqlObject], absent: Mapping[str, str] | None = None):
-        self.objects = list(objects)
+    def __init__(self, objects: Sequence[SqlObject], absent: Mapping[str, str] | None = None,
+                 decided: Sequence[tuple[SqlObject, ObjectReport]] = ()):
+        """`decided`: objects an earlier application of the same run left not there (failed or skipped), with their
+        reports: never tried here, they hold back what depends on them and end its chain, as if applied together."""
+        self.objects = [*objects, *(obj for obj, _ in decided)]
         self.graph = dependency_graph(self.objects)
         self._reports: dict[int, ObjectReport] = {}
         self._present: set[int] = set()
@@ -79,6 +90,10 @@ class ApplyEngine:
                 self._reports[index] = ObjectReport.of(obj, "skipped", reason)
                 self._finished.add(index)
                 self._before_trying.add(index)
+        for offset, (_, report) in enumerate(decided, start=len(objects)):
+            self._reports[offset] = report
+            self._finished.add(offset)
+            self._before_trying.add(offset)
 
     def pending(self) -> list[int]:
         """The objects neither there nor finished, in the order given."""

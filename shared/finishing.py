@@ -28,6 +28,7 @@ from typing import Any
 
 import psycopg2.extensions
 
+from shared.applyengine import left_not_there
 from shared.config import Settings
 from shared.connections import alloydb_connection
 from shared.ddlsession import R2A_SCHEMAS, pin_ddl_session, require_own_schema
@@ -153,7 +154,12 @@ def _apply_ready(applier: SavepointApplier, store: ObjectStore, layout: RunLayou
         else:
             todo.append((index, obj))
     noting_changes = any(isinstance(e, dict) and "change" in e for e in entries)  # post-data ran as a refresh
-    for (index, _), outcome in zip(todo, apply_objects(applier, [obj for _, obj in todo]), strict=True):
+    # what post-data could not create holds back what depends on it here too, with the same chain of reasons
+    earlier = [(objects[key], ObjectReport.of(objects[key], e["status"], e.get("reason")))
+               for e in entries if isinstance(e, dict) and (key := (e.get("kind"), e.get("name"))) in objects]
+    decided = [(obj, report) for obj, report in earlier if left_not_there(report)]
+    outcomes = apply_objects(applier, [obj for _, obj in todo], decided=decided)
+    for (index, _), outcome in zip(todo, outcomes, strict=True):
         entries[index] = (note_created(outcome) if noting_changes else outcome).to_json()
     return [entries[index] for index in ready]
 

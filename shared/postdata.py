@@ -187,13 +187,15 @@ def _apply_pass(engine: ApplyEngine, appliers: Sequence[SavepointApplier], pendi
 
 def apply_objects(applier: SavepointApplier | Sequence[SavepointApplier], objects: Sequence[SqlObject],
                   missing: Mapping[str, str] | None = None,
-                  timings: dict[Hashable, Timing] | None = None) -> list[ObjectReport]:
+                  timings: dict[Hashable, Timing] | None = None,
+                  decided: Sequence[tuple[SqlObject, ObjectReport]] = ()) -> list[ObjectReport]:
     """One report per object, in the order given. `missing`: pre-data objects that are not in AlloyDB
     (name -> why); what depends on them is skipped. Several appliers: one session each (the first one also runs
-    the views and the rest). `timings` gets each object's times by id(object): those of its last try."""
+    the views and the rest). `timings` gets each object's times by id(object): those of its last try. `decided`:
+    objects of this run's post-data that are not there, with their reports (ApplyEngine)."""
     appliers = [applier] if isinstance(applier, SavepointApplier) else list(applier)
     timings = timings if timings is not None else {}
-    engine = ApplyEngine(ordered(objects), missing)
+    engine = ApplyEngine(ordered(objects), missing, decided)
     # as many passes as progress allows: each one brings an object into being
     result = engine.run(lambda pending: _apply_pass(engine, appliers, pending, timings), len(objects) + 1)
     by_object = {id(obj): report for obj, report in zip(engine.objects, result.reports, strict=True)}
