@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CODE = ("shared", "steps")  # what a step image copies to /app (steps/*/Dockerfile)
+CODE = ("shared", "steps")  # what a step image copies to /app (steps/base.Dockerfile, steps/*/Dockerfile)
 
 
 class StepRuntimeError(Exception):

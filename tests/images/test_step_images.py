@@ -2,7 +2,8 @@
 
 The import graph of steps/<name>/ and the shared/ modules it reaches is walked statically; every third-party
 distribution reached must be listed in steps/<name>/requirements.txt, and nothing else may be. Docker cannot run
-here, so the Dockerfiles are checked as text: they install that file, run as a non-root user and start the step.
+here, so the Dockerfiles are checked as text: each is built on steps/base.Dockerfile (Python, shared/, the step user),
+installs its requirements file, runs as the step user and starts the step.
 """
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from workflows.podspec import STEP_UID
+from workflows.runtime import CODE
+
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = sorted(p.parent.name for p in (ROOT / "steps").glob("*/__main__.py"))
 FIRST_PARTY = {"shared", "steps"}
+BASE_IMAGE = "r2a-step-base:build"  # steps/base.Dockerfile, as steps/build_images.sh tags it
 
 
 def _module_file(module: str) -> Path | None:
@@ -147,13 +152,25 @@ def test_requirement_pins_match_pyproject(step):
 @pytest.mark.parametrize("step", STEPS)
 def test_dockerfile_installs_only_the_step_requirements_and_runs_unprivileged(step):
     text = (ROOT / "steps" / step / "Dockerfile").read_text()
-    assert f"COPY steps/{step}/requirements.txt ./requirements.txt" in text
-    assert "COPY pyproject.toml README.md constraints.txt ./" in text
-    assert "pip install --no-cache-dir -c constraints.txt -r requirements.txt" in text
-    assert "pip install --no-cache-dir --no-deps ." in text
+    assert re.findall(r"^FROM\s+(\S+)", text, flags=re.M) == [BASE_IMAGE]
+    assert (f"--mount=type=bind,source=steps/{step}/requirements.txt,target=/tmp/requirements.txt "
+            "pip install --no-cache-dir -c constraints.txt -r /tmp/requirements.txt") in text
+    assert f"COPY steps/{step} ./steps/{step}" in text
+    assert "COPY shared" not in text and "requirements.txt ./" not in text  # shared/ comes once, from the base
     users = re.findall(r"^USER\s+(\S+)", text, flags=re.M)
-    assert users and users[-1] not in {"0", "root"}
+    assert users == [str(STEP_UID)]
     assert f'ENTRYPOINT ["python", "-m", "steps.{step}"]' in text
+
+
+def test_base_image_holds_the_shared_code_and_the_step_user_and_make_images_builds_it_first():
+    text = (ROOT / "steps" / "base.Dockerfile").read_text()
+    assert re.findall(r"^FROM\s+(\S+)", text, flags=re.M) == ["python:3.11-slim"]
+    assert "WORKDIR /app" in text and "COPY constraints.txt ./" in text
+    assert f"COPY {CODE[0]} ./{CODE[0]}" in text and "COPY steps/__init__.py ./steps/__init__.py" in text
+    assert f"useradd --uid {STEP_UID} " in text
+    script = (ROOT / "steps" / "build_images.sh").read_text()
+    base_build = script.index(f"docker build -f steps/base.Dockerfile -t {BASE_IMAGE} .")
+    assert base_build < script.index('docker build -f "steps/$step/Dockerfile"')
 
 
 def test_every_requirement_is_bounded_and_pinned_by_the_constraints():
