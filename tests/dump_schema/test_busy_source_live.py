@@ -11,18 +11,11 @@ import threading
 import time
 import uuid
 
-import psycopg2
 import pytest
 
 from steps.dump_schema.assemble import Filters
 from steps.dump_schema.core import dump
-
-
-def _connect(redshift: dict):
-    conn = psycopg2.connect(host=redshift["host"], port=redshift["port"], dbname=redshift["database"],
-                            user=redshift["user"], password=redshift["password"], sslmode="disable")
-    conn.autocommit = True
-    return conn
+from tests.support.db import redshift_session
 
 
 def _execute(conn, *statements: str) -> None:
@@ -34,7 +27,7 @@ def _execute(conn, *statements: str) -> None:
 @pytest.fixture
 def sessions(redshift):
     """(control, etl): the test's control session and a second live session doing the interference."""
-    control, etl = _connect(redshift), _connect(redshift)
+    control, etl = redshift_session(redshift), redshift_session(redshift)
     yield control, etl
     _execute(control, "select r2a_emulator_fault_clear()")
     control.close()
@@ -56,7 +49,7 @@ def source(sessions):
 def test_temporary_tables_of_other_sessions_are_never_dumped(redshift, sessions, source):
     _, etl = sessions
     _execute(etl, "create temp table etl_scratch (a int)", "insert into etl_scratch values (1), (2)")
-    conn = _connect(redshift)
+    conn = redshift_session(redshift)
     try:
         catalog = dump(conn, Filters(), "dev_20260101_000000").catalog
     finally:
@@ -73,7 +66,7 @@ def _paused_dump(redshift, sessions, schema: str, change):
     key = random.randint(1 << 20, 1 << 30)
     _execute(control, f"select pg_advisory_lock({key})",
              f"select r2a_emulator_fault('query_pause', 'svv_table_info', '{key}')")
-    conn = _connect(redshift)
+    conn = redshift_session(redshift)
     done: list[object] = []
 
     def run() -> None:
@@ -155,7 +148,7 @@ def test_a_show_refused_inside_a_transaction_runs_outside_it(redshift, sessions,
     control, _ = sessions
     _execute(control, f"select r2a_emulator_fault('query_fail', '{source}.kept', "
                       f"'25001: SHOW TABLE cannot run inside a transaction block')")
-    conn = _connect(redshift)
+    conn = redshift_session(redshift)
     try:
         with caplog.at_level(logging.INFO):
             result = dump(conn, Filters(schemas=(source,)), "dev_20260101_000000")

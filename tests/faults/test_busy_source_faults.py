@@ -30,17 +30,11 @@ from tests.faults.helpers import (
     step_environ,
     target_summary,
 )
+from tests.support.db import redshift_session
 from tests.support.steps import one_error_line
 from tests.table_transfer.conftest import transfer  # noqa: F401  (the fixture)
 from workflows.local_env import devstack_environment
 from workflows.run_local import RENDERED, run_workflow
-
-
-def _session(redshift: dict):
-    conn = psycopg2.connect(host=redshift["host"], port=redshift["port"], dbname=redshift["database"],
-                            user=redshift["user"], password=redshift["password"], sslmode="disable")
-    conn.autocommit = True
-    return conn
 
 
 def _execute(conn, *statements: str) -> None:
@@ -53,7 +47,7 @@ def _execute(conn, *statements: str) -> None:
 def test_temp_table_held_open_during_a_whole_run(devstack, sample_redshift, redshift, fresh_db, tmp_path, matrix):
     outcome = matrix.fault("another session holds a temp table (2 rows) during a whole run-local (tickit)",
                            "all", "run succeeds; no temp table in catalog.json; every row loaded")
-    etl = _session(redshift)
+    etl = redshift_session(redshift)
     try:
         _execute(etl, "create temp table etl_scratch (a int)", "insert into etl_scratch values (1), (2)")
         parameters, local = devstack_environment(devstack)
@@ -100,7 +94,7 @@ def test_table_created_and_another_dropped_in_the_middle_of_dump_schema(devstack
     read the relations and columns by then) while the second session creates one table and drops another."""
     outcome = matrix.fault("table created + table (with a view) dropped mid dump_schema", "dump_schema",
                            "exit 0, catalog.json is the state before or after, whole")
-    control, etl = _session(redshift), _session(redshift)
+    control, etl = redshift_session(redshift), redshift_session(redshift)
     schema = f"busy_{uuid.uuid4().hex[:8]}"
     key = random.randint(1 << 20, 1 << 30)
     run_id = new_run_id("dev")

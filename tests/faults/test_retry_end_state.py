@@ -32,6 +32,7 @@ from shared.identifiers import parse_table_ref
 from shared.objectstore import ObjectStore, RunLayout, new_run_id
 from steps.validate_restore.pgdump import dump_schema, find_pg_dump
 from tests.conftest import admin_connection
+from tests.support.db import on_redshift
 from workflows.demo import copy_report
 from workflows.local_env import devstack_environment
 from workflows.run_local import RENDERED, retry_workflow, run_workflow
@@ -43,18 +44,6 @@ QUIET = {"retry_backoff_s": 0.01, "progress": lambda message: None}
 # each scenario is two runs of the whole sample database through run-local (2-3 min each on 2 idle cores); the first
 # test also waits for the module's clean run
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
-
-
-def _emulator(devstack, statement: str, params=None) -> None:
-    redshift = devstack["redshift"]
-    conn = psycopg2.connect(host=redshift["host"], port=redshift["port"], dbname=redshift["database"],
-                            user=redshift["user"], password=redshift["password"], sslmode="disable")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(statement, params)
-    finally:
-        conn.close()
 
 
 class Scenario:
@@ -81,12 +70,12 @@ class Scenario:
 
     def first_run(self, failing: tuple[str, ...] = ()):
         for table in failing:
-            _emulator(self.devstack, "select r2a_emulator_fault('unload_fail', %s, 'injected: permission denied')",
+            on_redshift(self.devstack, "select r2a_emulator_fault('unload_fail', %s, 'injected: permission denied')",
                       (table,))
         try:
             return run_workflow(WORKFLOW, self.parameters, self.local, self.work / "first", **QUIET)
         finally:
-            _emulator(self.devstack, "select r2a_emulator_fault_clear()")
+            on_redshift(self.devstack, "select r2a_emulator_fault_clear()")
 
     def drop(self) -> None:
         admin = admin_connection(self.devstack)

@@ -35,6 +35,20 @@ def _stale_target(transfer, name: str) -> None:  # noqa: F811
     transfer.pg_execute(f'INSERT INTO {transfer.schema}."{name}" VALUES (-1, \'left by an earlier run\')')
 
 
+def _source_and_stale_target(transfer, name: str, rows: int):  # noqa: F811
+    """A numbered source table of `rows` rows, and its target holding one row left by an earlier run (STALE)."""
+    source, _ = numbered_table(transfer, name, rows)
+    _stale_target(transfer, name)
+    return source
+
+
+def _run_under_emulator_fault(transfer, source, fault: str, argument: str, **run_options):  # noqa: F811
+    """The step run once while the emulator's `fault` is set on the source table; its result and one error line."""
+    with emulator_faults(transfer, fault, str(source), argument):
+        run = run_step(transfer, "--table", str(source), **run_options)
+    return run, one_error_line(run.output, "table_transfer")
+
+
 def _failed_then_rerun(transfer, source, name: str, rows: int, outcome) -> None:  # noqa: F811
     """After a failure: the target is as it was; a re-run (the fault gone) brings exactly the source rows."""
     assert target_summary(transfer, name) == (1, 1, -1), "partial rows left in the target"
@@ -49,11 +63,8 @@ def _failed_then_rerun(transfer, source, name: str, rows: int, outcome) -> None:
 def test_redshift_session_cut_mid_unload_is_transient_and_rerun_completes(transfer, matrix):  # noqa: F811
     outcome = matrix.fault("Redshift session cut mid-UNLOAD (after 2,000 rows)", "unload",
                            "exit 1 (transient), target unchanged, re-run succeeds")
-    source, _ = numbered_table(transfer, "cut", 20_000)
-    _stale_target(transfer, "cut")
-    with emulator_faults(transfer, "disconnect", str(source), "2000"):
-        run = run_step(transfer, "--table", str(source), timeout=90)
-    line = one_error_line(run.output, "table_transfer")
+    source = _source_and_stale_target(transfer, "cut", 20_000)
+    run, line = _run_under_emulator_fault(transfer, source, "disconnect", "2000", timeout=90)
     result = transfer.result(source)
     outcome.observed = f"exit {run.code}, transient={result['error']['transient']}: {line[:80]}"
     assert run.code == 1 and result["status"] == "failed" and result["error"]["transient"] is True
@@ -63,11 +74,9 @@ def test_redshift_session_cut_mid_unload_is_transient_and_rerun_completes(transf
 def test_unload_failure_fails_in_one_line_and_rerun_completes(transfer, matrix):  # noqa: F811
     outcome = matrix.fault("UNLOAD fails (S3 access denied)", "unload",
                            "exit 4, one line, target unchanged, re-run succeeds")
-    source, _ = numbered_table(transfer, "refused", 500)
-    _stale_target(transfer, "refused")
-    with emulator_faults(transfer, "unload_fail", str(source), "S3ServiceException: Access Denied, Status 403"):
-        run = run_step(transfer, "--table", str(source), timeout=60)
-    line = one_error_line(run.output, "table_transfer")
+    source = _source_and_stale_target(transfer, "refused", 500)
+    run, line = _run_under_emulator_fault(transfer, source, "unload_fail",
+                                          "S3ServiceException: Access Denied, Status 403", timeout=60)
     outcome.observed = f"exit {run.code}: {line[:90]}"
     assert run.code == 4 and "Access Denied" in line
     assert transfer.result(source)["error"]["error_class"] == "SourceError"
@@ -77,12 +86,9 @@ def test_unload_failure_fails_in_one_line_and_rerun_completes(transfer, matrix):
 def test_unload_stall_past_its_timeout_is_cancelled_transient_and_rerun_completes(transfer, matrix):  # noqa: F811
     outcome = matrix.fault("UNLOAD stalls 120 s, REDSHIFT_UNLOAD_TIMEOUT=3", "unload",
                            "cancelled after 3 s: exit 1 (transient), one line, target unchanged, re-run succeeds")
-    source, _ = numbered_table(transfer, "stalled", 500)
-    _stale_target(transfer, "stalled")
-    with emulator_faults(transfer, "unload_stall", str(source), "120"):
-        run = run_step(transfer, "--table", str(source), timeout=60,
-                       environ=step_environ(transfer, REDSHIFT_UNLOAD_TIMEOUT="3"))
-    line = one_error_line(run.output, "table_transfer")
+    source = _source_and_stale_target(transfer, "stalled", 500)
+    run, line = _run_under_emulator_fault(transfer, source, "unload_stall", "120", timeout=60,
+                                          environ=step_environ(transfer, REDSHIFT_UNLOAD_TIMEOUT="3"))
     result = transfer.result(source)
     outcome.observed = f"exit {run.code} after {run.seconds} s: {line[27:100]}"
     assert run.code == 1 and result["status"] == "failed" and result["error"]["transient"] is True
@@ -97,8 +103,7 @@ def test_sigterm_during_a_stalled_unload_stops_the_step_and_records_the_table(tr
     that blocks in libpq, record the table failed and leave well within the grace period."""
     outcome = matrix.fault("SIGTERM while the UNLOAD is stalled (120 s)", "unload",
                            "stops within 15 s, failed, target unchanged, re-run succeeds")
-    source, _ = numbered_table(transfer, "terminated", 500)
-    _stale_target(transfer, "terminated")
+    source = _source_and_stale_target(transfer, "terminated", 500)
     emulator_fault(transfer, "unload_stall", str(source), "120")
     started: list[float] = []
 
@@ -132,8 +137,7 @@ def test_sigterm_during_a_stalled_unload_stops_the_step_and_records_the_table(tr
 def test_source_changed_after_planning_fails_and_loads_nothing(transfer, matrix, name, fault, expected,  # noqa: F811
                                                                change, says):
     outcome = matrix.fault(fault, "unload", expected)
-    source, _ = numbered_table(transfer, name, 50)
-    _stale_target(transfer, name)
+    source = _source_and_stale_target(transfer, name, 50)
     transfer.rs_execute(change.format(schema=transfer.schema, name=name))
     run = run_step(transfer, "--table", str(source), timeout=60)
     line = one_error_line(run.output, "table_transfer")
@@ -160,8 +164,7 @@ def test_alloydb_backend_terminated_mid_copy_is_retried_by_the_step(transfer, ma
     """The first part's download is held mid-part, so its COPY is running until the watch has terminated it."""
     outcome = matrix.fault("AlloyDB backend terminated mid-COPY (once)", "load",
                            "the step's own retry; succeeded with exactly the source rows")
-    source, _ = numbered_table(transfer, "terminated", BIG)
-    _stale_target(transfer, "terminated")
+    source = _source_and_stale_target(transfer, "terminated", BIG)
     watch = BackendWatch(transfer.alloydb_dsn, terminate_times=1)
     with held_part_downloads(transfer) as (proxy, environ):
         def terminate_the_held_copy() -> None:
@@ -183,8 +186,7 @@ def test_alloydb_backend_terminated_mid_copy_is_retried_by_the_step(transfer, ma
 def test_alloydb_backend_terminated_every_time_fails_transient_and_rerun_completes(transfer, matrix):  # noqa: F811
     outcome = matrix.fault("AlloyDB backend terminated on every COPY attempt", "load",
                            "exit 1 (transient), no partial rows, re-run succeeds")
-    source, _ = numbered_table(transfer, "killed_always", BIG)
-    _stale_target(transfer, "killed_always")
+    source = _source_and_stale_target(transfer, "killed_always", BIG)
     watch = BackendWatch(transfer.alloydb_dsn, terminate_times=100)
     with held_part_downloads(transfer, count=0) as (proxy, environ):  # every try's COPY held until terminated
         released: list[int] = []
@@ -209,8 +211,7 @@ def test_step_sigkilled_then_rerun_has_exactly_the_source_rows(transfer, matrix,
     outcome = matrix.fault(f"step process SIGKILLed during {phase}", phase,
                            "target unchanged; re-run: exactly the source rows, no duplicates")
     name = f"killed_in_{phase}"
-    source, _ = numbered_table(transfer, name, BIG)
-    _stale_target(transfer, name)
+    source = _source_and_stale_target(transfer, name, BIG)
     watch = BackendWatch(transfer.alloydb_dsn)
     if phase == "copy":  # the UNLOAD has ended and is recorded in the part ledger: its last parts are on their way
         def kill_when(output: str) -> bool:
@@ -264,8 +265,7 @@ def _committed_parts(transfer) -> list[str]:  # noqa: F811
 def test_sigterm_during_the_load_records_the_table_and_rerun_completes(transfer, matrix):  # noqa: F811
     outcome = matrix.fault("SIGTERM (once) while COPY runs", "load",
                            "exit 1 (Stopped, transient) within seconds, target unchanged, re-run succeeds")
-    source, _ = numbered_table(transfer, "terminated_in_load", BIG)
-    _stale_target(transfer, "terminated_in_load")
+    source = _source_and_stale_target(transfer, "terminated_in_load", BIG)
     watch = BackendWatch(transfer.alloydb_dsn)
     signalled: list[bool] = []
 
@@ -337,8 +337,7 @@ def test_object_store_down_fails_transient_and_rerun_completes(transfer, matrix,
     own retry deadline (120 s per call; reading tables.json, then the failed result write: 188-240 s in all)."""
     outcome = matrix.fault(f"{service.upper()} answers 503 to every request", "copy/load",
                            "exit 1 (transient), target unchanged, re-run succeeds")
-    source, _ = numbered_table(transfer, "down", 2000)
-    _stale_target(transfer, "down")
+    source = _source_and_stale_target(transfer, "down", 2000)
     variable = "AWS_ENDPOINT_URL_S3" if service == "s3" else "STORAGE_EMULATOR_HOST"
     endpoint = urlparse(transfer.environ[variable])
     with FaultProxy(endpoint.hostname, endpoint.port) as proxy:
@@ -358,8 +357,7 @@ def test_object_store_down_fails_transient_and_rerun_completes(transfer, matrix,
 def test_step_sigkilled_during_staged_load_leaves_no_staging_table_after_rerun(transfer, matrix):  # noqa: F811
     outcome = matrix.fault("step SIGKILLed during a staged load (--load-sessions 2)", "load",
                            "target unchanged; re-run: exact rows, no r2a_staging table left")
-    source, _ = numbered_table(transfer, "staged", BIG)
-    _stale_target(transfer, "staged")
+    source = _source_and_stale_target(transfer, "staged", BIG)
     watch = BackendWatch(transfer.alloydb_dsn)
     args = ("--table", str(source), "--load-sessions", "2")
     with held_part_downloads(transfer) as (proxy, environ):  # the first part's COPY runs until the kill
@@ -402,8 +400,7 @@ def test_step_sigkilled_during_unload_then_rerun_has_exactly_the_source_rows(tra
 
     outcome = matrix.fault("step process SIGKILLed during unload", "unload",
                            "target unchanged; re-run: exactly the source rows, no duplicates")
-    source, _ = numbered_table(transfer, "killed_in_unload", BIG)
-    _stale_target(transfer, "killed_in_unload")
+    source = _source_and_stale_target(transfer, "killed_in_unload", BIG)
     # the UNLOAD waits 3 s before it writes: killed 1 s in, it is surely running, and writes after the kill
     emulator_fault(transfer, "unload_stall", str(source), "3")
     seen: list[float] = []

@@ -24,3 +24,16 @@ def query(connect: str | Callable[[], Any], statement: Any, params: Any = None,
         return rows
     finally:
         conn.close()
+
+
+def redshift_session(redshift: dict):
+    """An autocommit session on the devstack Redshift emulator, from devstack's `redshift` entry."""
+    conn = psycopg2.connect(host=redshift["host"], port=redshift["port"], dbname=redshift["database"],
+                            user=redshift["user"], password=redshift["password"], sslmode="disable")
+    conn.autocommit = True
+    return conn
+
+
+def on_redshift(devstack: dict, statement: Any, params: Any = None) -> list[tuple]:
+    """One statement on the devstack Redshift emulator, in a session of its own."""
+    return query(lambda: redshift_session(devstack["redshift"]), statement, params)

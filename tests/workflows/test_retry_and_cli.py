@@ -7,12 +7,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import psycopg2
 import pytest
 from typer.testing import CliRunner
 
 from shared.objectstore import new_run_id
 from shared.progress import parse as parse_progress
+from tests.support.db import on_redshift
 from tests.workflows.argo_server import AcceptingArgoServer, serving
 from workflows.cli import app
 from workflows.demo import copy_report, reset_target
@@ -20,18 +20,6 @@ from workflows.local_env import devstack_environment
 from workflows.run_local import RENDERED, run_workflow
 
 FAILING = ("tickit.venue", "edge.char_blanks")
-
-
-def _emulator(devstack, statement: str, params=None) -> None:
-    redshift = devstack["redshift"]
-    conn = psycopg2.connect(host=redshift["host"], port=redshift["port"], dbname=redshift["database"],
-                            user=redshift["user"], password=redshift["password"], sslmode="disable")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(statement, params)
-    finally:
-        conn.close()
 
 
 def _tables_file(folder: Path, run_id: str) -> dict[str, str]:
@@ -47,13 +35,13 @@ def failed_run(devstack, sample_redshift, tmp_path_factory):
     parameters["run-id"] = new_run_id(parameters["database"])
     work = tmp_path_factory.mktemp("retry")
     for table in FAILING:
-        _emulator(devstack, "select r2a_emulator_fault('unload_fail', %s, 'injected: permission denied for table')",
+        on_redshift(devstack, "select r2a_emulator_fault('unload_fail', %s, 'injected: permission denied for table')",
                   (table,))
     try:
         result = run_workflow(RENDERED / "workflow-local.yaml", parameters, local, work / "first",
                               retry_backoff_s=0.01, progress=lambda message: None)
     finally:
-        _emulator(devstack, "select r2a_emulator_fault_clear()")
+        on_redshift(devstack, "select r2a_emulator_fault_clear()")
     copy_report(devstack, result.run_id, work / "report-first")
     return result, work, parameters, local
 
