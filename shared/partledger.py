@@ -46,6 +46,8 @@ _DDL = (
             " FOREIGN KEY (run_id, source, unload_attempt) REFERENCES {} ON DELETE CASCADE)").format(PARTS, LOADS),
     sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS loader integer NOT NULL DEFAULT 1").format(PARTS),
     sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS committed_at timestamptz").format(PARTS),
+    # a sync's whole-table read: MAX(cursor) from the UNLOAD's transaction, the watermark its switch commits
+    sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS source_high text").format(LOADS),
     sql.SQL("CREATE TABLE IF NOT EXISTS {} (run_id text NOT NULL, source text NOT NULL, unload_attempt integer NOT NULL,"
             " part text NOT NULL, url text NOT NULL, bytes bigint NOT NULL,"
             " PRIMARY KEY (run_id, source, unload_attempt, part),"
@@ -77,6 +79,7 @@ class LoadRecord:
     source_rows: int | None
     source_checks: dict[str, object]
     manifest_url: str | None
+    source_high: str | None = None  # MAX(cursor) counted with source_rows, when a sync reads the whole table
 
 
 @dataclass(frozen=True)
@@ -123,13 +126,13 @@ def ledger_exists(cur) -> bool:
 
 
 _COLUMNS = sql.SQL("run_id, source, unload_attempt, target, shadow, switch, state, format, compression, null_marker, "
-                   "source_rows, source_checks, manifest_url")
+                   "source_rows, source_checks, manifest_url, source_high")
 
 
 def _record(row) -> LoadRecord:
     checks = row[11] if isinstance(row[11], dict) else json.loads(row[11] or "{}")
     return LoadRecord(LoadKey(row[0], row[1], int(row[2])), row[3], row[4], row[5], row[6], row[7], row[8], row[9],
-                      None if row[10] is None else int(row[10]), checks, row[12])
+                      None if row[10] is None else int(row[10]), checks, row[12], row[13])
 
 
 def loads_of(cur, run_id: str | None, source: str | None = None, target: str | None = None) -> list[LoadRecord]:
@@ -152,11 +155,13 @@ def start_load(cur, key: LoadKey, target: TableRef, shadow: str | None, fmt: str
                 (*key.values, str(target), shadow, switch, UNLOADING, fmt, compression, null_marker))
 
 
-def mark_unloaded(cur, key: LoadKey, source_rows: int, source_checks: dict[str, object], manifest_url: str) -> None:
+def mark_unloaded(cur, key: LoadKey, source_rows: int, source_checks: dict[str, object], manifest_url: str,
+                  source_high: str | None = None) -> None:
     """The UNLOAD finished: from now on a later attempt resumes this load instead of unloading again."""
-    cur.execute(sql.SQL("UPDATE {} SET state = %s, source_rows = %s, source_checks = %s, manifest_url = %s "
-                        "WHERE run_id = %s AND source = %s AND unload_attempt = %s").format(LOADS),
-                (UNLOADED, source_rows, json.dumps(source_checks, default=str), manifest_url, *key.values))
+    cur.execute(sql.SQL("UPDATE {} SET state = %s, source_rows = %s, source_checks = %s, manifest_url = %s, "
+                        "source_high = %s WHERE run_id = %s AND source = %s AND unload_attempt = %s").format(LOADS),
+                (UNLOADED, source_rows, json.dumps(source_checks, default=str), manifest_url, source_high,
+                 *key.values))
 
 
 CLAIMED, TAKEN, BUSY = "claimed", "taken", "busy"

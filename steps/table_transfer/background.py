@@ -41,15 +41,16 @@ class UnloadOutcome:
     source_rows: int
     source_checks: dict[str, object]
     manifest: Manifest
+    source_high: str | None = None  # MAX(high_of) in the UNLOAD's snapshot, as text (a sync's watermark)
 
 
 class BackgroundUnload:
     """`start()`, then `wait(seconds)` until `done`; `outcome()` returns the result or raises the unload's error."""
 
     def __init__(self, settings: Settings, store: ObjectStore, spec: TableSpec, options: TransferOptions,
-                 prefix: str, authorization: sql.Composable, aggregates: list[Aggregate]):
+                 prefix: str, authorization: sql.Composable, aggregates: list[Aggregate], high_of: str | None = None):
         self.settings, self.store, self.spec, self.options = settings, store, spec, options
-        self.prefix, self.authorization, self.aggregates = prefix, authorization, aggregates
+        self.prefix, self.authorization, self.aggregates, self.high_of = prefix, authorization, aggregates, high_of
         self.timeout_s = max(settings.redshift.unload_timeout, 0)
         self._done = threading.Event()
         self._stop = threading.Event()
@@ -103,10 +104,10 @@ class BackgroundUnload:
                     self._pid = conn.get_backend_pid()
                     if self._stop.is_set():
                         raise UnloadStopped(f"UNLOAD of {self.spec.source} was stopped before it started")
-                rows, checks = run_unload(conn, self.spec, self.options, self.prefix, self.authorization,
-                                          self.aggregates)
+                rows, checks, high = run_unload(conn, self.spec, self.options, self.prefix, self.authorization,
+                                                self.aggregates, self.high_of)
             manifest = read_manifest(self.store, self.prefix)
-            self._end(UnloadOutcome(rows, checks, manifest), None)
+            self._end(UnloadOutcome(rows, checks, manifest, None if high is None else str(high)), None)
         except BaseException as exc:  # handed to the main thread by outcome()
             self._end(None, self._timeout_error() if self._timed_out else exc)
 

@@ -57,7 +57,7 @@ from steps.table_transfer.plan import TableSpec, TransferOptions
 from steps.table_transfer.resume import LoadPlan, empty_target, plan_load
 from steps.table_transfer.source_state import count_now
 from steps.table_transfer.switch import SourceFacts, verify_and_switch
-from steps.table_transfer.sync_load import SyncNotUsable, sync_table
+from steps.table_transfer.sync_load import SyncNotUsable, WholeSync, sync_table
 from steps.table_transfer.unload import Manifest, authorization_clause, select_statement, unload_statement
 from steps.table_transfer.verify import checksum_aggregates
 
@@ -149,11 +149,15 @@ def _transfer_table(ctx: TransferContext, spec: TableSpec) -> TableResult:
             sync = ctx.sync.for_table(str(spec.source)) if ctx.sync else None
             if sync is not None and sync.mode != FULL:
                 try:
-                    sync_table(ctx, spec, sync, attempt.number, result)
+                    whole = sync_table(ctx, spec, sync, attempt.number, result)
                 except SyncNotUsable as unusable:
                     result.sync_mode, result.sync_note = None, f"loaded in full: {unusable.reason[:400]}"
                     event("sync.not_usable", mode=sync.mode, reason=unusable.reason)
                     _transfer(ctx, spec, attempt.number, result)
+                else:
+                    if whole is not None:
+                        _transfer(ctx, spec, attempt.number, result, whole)
+                        whole.record(result)
             else:
                 if ctx.sync is not None:
                     result.sync_note = ctx.sync.full_reason(str(spec.source))
@@ -220,7 +224,11 @@ def _finish(ctx: TransferContext, spec: TableSpec, result: TableResult, attempt:
           duration_s=result.duration_s, error=result.error.message if result.error else None)
 
 
-def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: TableResult) -> None:
+def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: TableResult,
+              whole_sync: WholeSync | None = None) -> None:
+    """Load the table whole, part by part (resumable), verified, switched in. With `whole_sync` (a sync that reads
+    the whole table) the UNLOAD's transaction also takes MAX(cursor), and the switch's transaction commits it as the
+    watermark."""
     options, settings = ctx.options, ctx.settings
     clock = PhaseClock(result.phases)
     current = result.attempts[-1]
@@ -242,7 +250,7 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
     aggregates = checksum_aggregates(spec) if options.verify == "checksum" else []
     try:
         facts, manifest, outcome = _unload_copy_and_load(ctx, spec, plan, result, clock, aggregates, policy,
-                                                         connect)
+                                                         connect, whole_sync.cursor_column if whole_sync else None)
         _reload_lost_parts(ctx, spec, plan, manifest, outcome, attempt, connect, policy)
     except BaseException as exc:
         _abandon_unless_resumable(connect, plan, exc)
@@ -259,7 +267,9 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
     def reload_then_verify() -> str:
         # an AlloyDB crash during the verification can lose parts it had acknowledged: each try first reloads them
         _reload_lost_parts(ctx, spec, plan, manifest, outcome, attempt, connect, policy)
-        return _verify_and_switch(connect, spec, plan, facts, outcome.rows_loaded, aggregates, checksum_seen)
+        before_commit = None if whole_sync is None else (lambda cur: whole_sync.commit(cur, facts.high))
+        return _verify_and_switch(connect, spec, plan, facts, outcome.rows_loaded, aggregates, checksum_seen,
+                                  before_commit)
 
     try:
         with clock.phase("verify"):
@@ -290,10 +300,10 @@ def _plan_load(connect, ctx: TransferContext, spec: TableSpec, attempt: int) -> 
 
 
 def _verify_and_switch(connect, spec: TableSpec, plan: LoadPlan, facts: SourceFacts, rows: int, aggregates,
-                       on_checksum) -> str:
+                       on_checksum, before_commit=None) -> str:
     conn = connect()
     try:
-        return verify_and_switch(conn, spec, plan, facts, rows, aggregates, on_checksum)
+        return verify_and_switch(conn, spec, plan, facts, rows, aggregates, on_checksum, before_commit)
     except psycopg2.Error as exc:
         raise target_error(exc, spec) from None
     finally:
@@ -329,7 +339,7 @@ def _record_source(result: TableResult, facts: SourceFacts | None, manifest: Man
 
 
 def _unload_copy_and_load(ctx: TransferContext, spec: TableSpec, plan: LoadPlan, result: TableResult,
-                          clock: PhaseClock, aggregates, policy: RetryPolicy, connect
+                          clock: PhaseClock, aggregates, policy: RetryPolicy, connect, high_of: str | None
                           ) -> tuple[SourceFacts, Manifest, LoadOutcome]:
     """UNLOAD ∥ copy ∥ load of a new load, or copy ∥ load of the parts a resumed load lacks."""
     settings, options = ctx.settings, plan.options
@@ -339,7 +349,7 @@ def _unload_copy_and_load(ctx: TransferContext, spec: TableSpec, plan: LoadPlan,
     unload = None
     if plan.manifest is None:
         unload = BackgroundUnload(settings, ctx.store, spec, options, prefix, authorization_clause(settings),
-                                  aggregates)
+                                  aggregates, high_of)
         result.phases.append(unload.timing)
     else:  # the UNLOAD of an earlier attempt is reused
         now = utc_now()
@@ -352,7 +362,8 @@ def _unload_copy_and_load(ctx: TransferContext, spec: TableSpec, plan: LoadPlan,
     outcome = LoadOutcome(strategy=f"parts x{options.load_sessions} into {plan.into}")
     if unload is None:
         record = plan.record
-        facts = SourceFacts(record.source_rows or 0, record.source_checks, plan.manifest.record_count)
+        facts = SourceFacts(record.source_rows or 0, record.source_checks, plan.manifest.record_count,
+                            record.source_high)
         _record_source(result, facts, plan.manifest)
         missing = [part for part in plan.manifest.parts if _file_name(part.url) not in plan.committed]
         for part in missing:
@@ -394,7 +405,7 @@ def _unload_copy_and_load(ctx: TransferContext, spec: TableSpec, plan: LoadPlan,
                 _record_source(result, SourceFacts(source.source_rows, source.source_checks,
                                                    source.manifest.record_count), source.manifest)
     source = unload.outcome()
-    facts = SourceFacts(source.source_rows, source.source_checks, source.manifest.record_count)
+    facts = SourceFacts(source.source_rows, source.source_checks, source.manifest.record_count, source.source_high)
     return facts, source.manifest, outcome
 
 
@@ -446,7 +457,8 @@ def _mark_unloaded(connect, plan: LoadPlan, source: UnloadOutcome) -> None:
     conn = connect()
     try:
         with conn.cursor() as cur:
-            mark_unloaded(cur, plan.key, source.source_rows, source.source_checks, source.manifest.url)
+            mark_unloaded(cur, plan.key, source.source_rows, source.source_checks, source.manifest.url,
+                          source.source_high)
         conn.commit()
     finally:
         conn.close()

@@ -44,6 +44,7 @@ class SourceFacts:
     rows: int  # counted in the UNLOAD's transaction
     checks: dict[str, object]
     manifest_rows: int
+    high: str | None = None  # MAX(cursor) in that transaction, when a sync reads the whole table
 
 
 class ShadowRowsLost(VerificationError):
@@ -51,9 +52,11 @@ class ShadowRowsLost(VerificationError):
 
 
 def verify_and_switch(conn, spec: TableSpec, plan: LoadPlan, facts: SourceFacts, rows_loaded: int,
-                      aggregates: list[Aggregate], on_checksum: Callable[[bool], None]) -> str:
+                      aggregates: list[Aggregate], on_checksum: Callable[[bool], None],
+                      before_commit: Callable[[object], None] | None = None) -> str:
     """Verify, then switch and forget the ledger rows in one transaction; returns the switch used ("none",
-    "rename" or "truncate-insert"). Foreign keys the rename switch added NOT VALID are VALIDATEd after the COMMIT."""
+    "rename" or "truncate-insert"). `before_commit(cursor)` runs last in that transaction (a sync's watermark goes
+    with the rows it covers). Foreign keys the rename switch added NOT VALID are VALIDATEd after the COMMIT."""
     table = plan.table
     try:
         if not _load_exists(conn, plan):  # an earlier try committed, and its answer was lost
@@ -71,6 +74,8 @@ def verify_and_switch(conn, spec: TableSpec, plan: LoadPlan, facts: SourceFacts,
             elif plan.record.shadow:
                 switch_in(cur, spec, table, counted)
                 how = TRUNCATE_INSERT
+            if before_commit is not None:
+                before_commit(cur)
             forget_load(cur, plan.key)
         conn.commit()
     except BaseException:

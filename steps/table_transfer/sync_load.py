@@ -8,7 +8,7 @@
 2. Redshift, one transaction (one snapshot): the whole table's count and the cursor's largest value (the new
    watermark), the window's count, then the UNLOAD of the window through r2a's UNLOAD (unload.py) with
    `WHERE cursor >= <watermark - lag> AND cursor <= <new watermark>`; the bounds are literals cast to the cursor's
-   Redshift type. A first sync, a changed cursor or a target created anew reads the whole table.
+   Redshift type.
 3. The window's parts S3 → GCS (copy.py).
 4. AlloyDB, one transaction: the window's parts COPYed into a temporary table (rows = manifest = the window's
    source count, and with `--verify checksum` the window's aggregates = the source's taken with the UNLOAD, else the
@@ -22,7 +22,14 @@
    changed without moving its cursor); the watermark written; COMMIT. A crash anywhere before the COMMIT leaves
    rows and watermark as they were, and the next run reads the same window again.
 
-This is the small-table path: the window is loaded in one transaction, not by the part ledger's per-part commits.
+A sync that reads the whole table (a first sync, a changed cursor or column list, a target created anew) is not
+merged: sync_table returns a WholeSync and the table is loaded as a full load is (core._transfer: part by part,
+resumable, verified, switched in), its UNLOAD's transaction also taking MAX(cursor), and the switch's transaction
+committing that as the watermark (WholeSync.commit). So a terabyte table's first sync holds no transaction longer
+than a part's, and a crash before the switch leaves the target and the watermark as they were.
+
+The window of an incremental sync is loaded in one transaction (steps 2-4), not by the part ledger's per-part
+commits.
 """
 
 from __future__ import annotations
@@ -390,8 +397,68 @@ def _target_primary_key(cur, spec: TableSpec) -> list[str]:
 # ------------------------------------------------------------------------------------------ the table
 
 
-def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: TableResult) -> None:
-    """Bring the target up to date by the sync window; fills the result's rows, sync fields and phases."""
+@dataclass
+class WholeSync:
+    """A sync that reads the whole table: loaded as a full load, its watermark committed by the switch."""
+
+    spec: TableSpec
+    sync: TableSync
+    cursor: Cursor
+    state: SyncState | None  # as read when the run began: the switch refuses to commit over another run's
+    run_id: str
+    why: str
+    high: str | None = None
+
+    @property
+    def cursor_column(self) -> str:
+        return self.cursor.column.source
+
+    def commit(self, cur, high: str | None) -> None:
+        """In the switch's transaction, after the switch: the watermark the UNLOAD's snapshot reached."""
+        spec, state = self.spec, self.state
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("", f"sync {spec.target}"),))
+        now = read_state(cur, str(spec.target), for_update=True)
+        if (now and now.watermark, now and now.target_oid) != (state and state.watermark, state and state.target_oid):
+            raise TransientError(f"the watermark of {spec.target} moved while this run read the source "
+                                 "(another run synced it)")
+        write_state(cur, SyncState(str(spec.target), str(spec.source), self.sync.mode, self.cursor.column.source,
+                                   self.cursor.canonical, high, _target_oid(cur, spec),
+                                   tuple(c.target for c in spec.columns), self.run_id, ""))
+        self.high = high
+
+    def record(self, result: TableResult) -> None:
+        """The result's sync fields once the table is switched in. Into an empty target (switch "none") every row
+        is inserted; a target that had rows is replaced whole, and how many of them changed is not counted."""
+        result.watermark_to = self.high
+        result.rows_inserted = result.rows_loaded
+        replaced = result.attempts[-1].switch not in (None, "none")
+        result.rows_updated = result.rows_deleted = None if replaced else 0
+        event("sync.committed", mode=self.sync.mode, watermark_to=self.high, inserted=result.rows_inserted,
+              whole=self.why)
+
+
+def _add_columns(ctx, spec: TableSpec, added: list[ColumnSpec]) -> None:
+    """Columns the source gained, added to the target before a whole-table read loads them."""
+    conn = alloydb_connection(ctx.settings, STEP)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("", f"sync {spec.target}"),))
+            for column in added:
+                cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+                    spec.target.sql(), sql.Identifier(column.target), sql.SQL(planned_type(column))))
+                event("sync.column_added", column=column.target, type=planned_type(column))
+        conn.commit()
+    except psycopg2.Error as exc:
+        with contextlib.suppress(psycopg2.Error):
+            conn.rollback()
+        raise target_error(exc, spec) from None
+    finally:
+        conn.close()
+
+
+def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: TableResult) -> WholeSync | None:
+    """Bring the target up to date by the sync window; fills the result's rows, sync fields and phases. Returns a
+    WholeSync, having done nothing but add the source's new columns, when the whole table must be read."""
     cursor = cursor_of(spec, sync.cursor or "")
     result.sync_mode = sync.mode
     conn = alloydb_connection(ctx.settings, STEP)
@@ -412,6 +479,10 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
     result.watermark_from = state.watermark if state and window.low is not None else None
     event("sync.window", mode=sync.mode, low=None if window.low is None else str(window.low),
           whole=window.why_whole, added=[c.target for c in added])
+    if window.low is None:
+        if added:
+            _add_columns(ctx, spec, added)
+        return WholeSync(spec, sync, cursor, state, ctx.run_id, window.why_whole or "")
 
     clock = PhaseClock(result.phases)
     result.attempts[-1].unload_attempt = attempt
@@ -449,6 +520,7 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
                 ctx.store.delete_prefix(ctx.layout.staging_table_prefix(spec.source))
     event("sync.committed", mode=sync.mode, watermark_to=result.watermark_to, inserted=done.inserted,
           updated=done.updated, deleted=done.deleted)
+    return None
 
 
 def _mirror_deletes(cur, ctx, spec: TableSpec, keys: list[str], source: SourceSide, staged_keys: list[str]) -> int:

@@ -120,9 +120,12 @@ def _source_error(exc: psycopg2.Error, spec: TableSpec, what: str) -> Exception:
 
 
 def run_unload(conn, spec: TableSpec, options: TransferOptions, prefix: str, authorization: sql.Composable,
-               checksum_aggregates: list[Aggregate]) -> tuple[int, dict[str, object]]:
-    """Count (+ checksums) and UNLOAD in one transaction; returns (source rows, source checksum values)."""
-    count_query, names = source_aggregates(spec, checksum_aggregates)
+               checksum_aggregates: list[Aggregate], high_of: str | None = None
+               ) -> tuple[int, dict[str, object], object]:
+    """Count (+ checksums, + MAX of the source column `high_of`) and UNLOAD in one transaction; returns (source rows,
+    source checksum values, that maximum or None)."""
+    also = (sql.SQL("MAX({})").format(sql.Identifier(high_of)),) if high_of else ()
+    count_query, names = source_aggregates(spec, checksum_aggregates, also)
     statement = unload_statement(conn, spec, options, prefix, authorization)
     try:
         with conn.cursor() as cur:
@@ -134,7 +137,7 @@ def run_unload(conn, spec: TableSpec, options: TransferOptions, prefix: str, aut
         with contextlib.suppress(psycopg2.Error):  # a lost connection cannot roll back; the error is `exc`
             conn.rollback()
         raise _source_error(exc, spec, "UNLOAD") from None
-    return int(values[0]), dict(zip(names, values[1:], strict=True))
+    return int(values[0]), dict(zip(names, values[1:1 + len(names)], strict=True)), values[-1] if high_of else None
 
 
 def _own_part(url: str, prefix: str) -> bool:

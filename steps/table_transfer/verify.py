@@ -45,9 +45,11 @@ def _select(table: sql.Composable, parts: list[sql.Composable]) -> sql.Composed:
     return sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join([sql.SQL("COUNT(*)"), *parts]), table)
 
 
-def source_aggregates(spec: TableSpec, aggregates: list[Aggregate]) -> tuple[sql.Composed, list[str]]:
+def source_aggregates(spec: TableSpec, aggregates: list[Aggregate],
+                      also: tuple[sql.Composable, ...] = ()) -> tuple[sql.Composed, list[str]]:
+    """COUNT(*), the aggregates, then `also` (selected after them, not named)."""
     parts = [sql.SQL(CHECKSUMS[a.kind].redshift).format(c=sql.Identifier(a.column.source)) for a in aggregates]
-    return _select(spec.source.sql(), parts), [a.name for a in aggregates]
+    return _select(spec.source.sql(), [*parts, *also]), [a.name for a in aggregates]
 
 
 def target_aggregates(spec: TableSpec, aggregates: list[Aggregate],

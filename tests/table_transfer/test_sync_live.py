@@ -399,3 +399,74 @@ def test_verify_checksum_fails_a_row_changed_without_moving_its_cursor(transfer,
     validate_result(result)
     assert "checksums differ for" in result["error"]["message"] and "amount:sum" in result["error"]["message"]
     assert transfer.pg_rows(f"SELECT amount FROM {transfer.schema}.sneaky ORDER BY id") == [(10,), (20,)]
+
+
+def _state_oid_is_the_targets(transfer, name: str) -> bool:
+    return transfer.pg_rows("SELECT target_oid = %s::regclass::oid FROM r2a_meta.sync_state WHERE target = %s",
+                            (f"{transfer.schema}.{name}", f"{transfer.schema}.{name}")) == [(True,)]
+
+
+def test_a_first_sync_of_a_loaded_table_is_switched_in_whole_with_its_watermark(transfer, tmp_path):
+    """A sync that reads the whole table loads it as a full load does (part ledger, shadow, switch) and the switch's
+    transaction commits the watermark; the next run then reads only its window."""
+    source, _ = transfer.table("switched", ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.switched VALUES "
+                               "(1, '2024-01-01', 10), (2, '2024-01-02', 20)")
+    assert transfer.run("--table", str(source))[0] == 0  # an earlier night loaded it in full
+    config = configure(transfer, tmp_path, {str(source): {"mode": "upsert", "cursor": "updated_at", "key": ["id"]}})
+    transfer.rs_execute(f"UPDATE {transfer.schema}.switched SET amount = 11 WHERE id = 1")
+    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    assert code == 0, output
+    first = transfer.result(source)
+    validate_result(first)
+    assert first["attempts"][-1]["switch"] not in (None, "none")  # switched in from a shadow, not merged
+    assert (first["watermark_from"], first["watermark_to"]) == (None, "2024-01-02 00:00:00")
+    assert (first["rows_inserted"], first["rows_updated"], first["rows_deleted"]) == (2, None, None)
+    assert _state_oid_is_the_targets(transfer, "switched")  # the OID of the table the switch put in place
+    same_rows(transfer, "switched")
+
+    transfer.rs_execute(f"INSERT INTO {transfer.schema}.switched VALUES (3, '2024-01-03', 30)")
+    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    assert code == 0, output
+    second = transfer.result(source)
+    assert (second["watermark_from"], second["rows_unloaded"]) == ("2024-01-02 00:00:00", 2)
+    same_rows(transfer, "switched")
+
+
+def test_a_whole_table_sync_that_fails_before_its_commit_resumes_its_load_and_commits_the_watermark_once(
+        transfer, tmp_path, monkeypatch):
+    """The watermark goes in the switch's transaction: a failure there leaves none, and the next attempt resumes the
+    recorded load (its UNLOAD's count and MAX from the part ledger) instead of unloading again."""
+    from shared.errors import TransientError
+    from steps.table_transfer import core
+
+    source, _ = transfer.table("resumed", EVENTS, rows_sql=f"INSERT INTO {transfer.schema}.resumed VALUES "
+                               "(1, '2024-01-01 10:00:00', 'a'), (2, '2024-01-01 10:00:05', 'b')")
+    config = configure(transfer, tmp_path, {str(source): {"mode": "append", "cursor": "ts"}})
+    real_write_state = sync_load.write_state
+
+    def lost_before_commit(cur, state):
+        real_write_state(cur, state)
+        raise TransientError("the connection to AlloyDB was lost before COMMIT")
+
+    monkeypatch.setattr(core, "DEFAULT_POLICY", core.replace(core.DEFAULT_POLICY, attempts=1))
+    monkeypatch.setattr(sync_load, "write_state", lost_before_commit)
+    code, _ = transfer.run("--table", str(source), "--sync-config", config)
+    failed = transfer.result(source)
+    assert code != 0 and failed["status"] == "failed" and failed["error"]["transient"] is True
+    assert watermark(transfer, "resumed") is None
+    transfer.rs_execute(f"INSERT INTO {transfer.schema}.resumed VALUES (3, '2024-01-01 10:00:09', 'after')")
+
+    monkeypatch.setattr(sync_load, "write_state", real_write_state)
+    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    assert code == 0, output
+    resumed = transfer.result(source)
+    validate_result(resumed)
+    assert resumed["attempts"][-1]["unload_attempt"] == 1  # the first attempt's UNLOAD, not a new one
+    assert resumed["watermark_to"] == "2024-01-01 10:00:05"  # that UNLOAD's snapshot: row 3 came after it
+    assert watermark(transfer, "resumed") == "2024-01-01 10:00:05"
+    assert [r[0] for r in transfer.pg_rows(f"SELECT id FROM {transfer.schema}.resumed ORDER BY id")] == [1, 2]
+
+    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    assert code == 0, output
+    assert transfer.result(source)["watermark_from"] == "2024-01-01 10:00:05"
+    assert [r[0] for r in same_rows(transfer, "resumed")] == [1, 2, 3]
