@@ -267,9 +267,9 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
     def reload_then_verify() -> str:
         # an AlloyDB crash during the verification can lose parts it had acknowledged: each try first reloads them
         _reload_lost_parts(ctx, spec, plan, manifest, outcome, attempt, connect, policy)
-        before_commit = None if whole_sync is None else (lambda cur: whole_sync.commit(cur, facts.high))
+        joined = None if whole_sync is None else whole_sync.in_switch(facts.high)
         return _verify_and_switch(connect, spec, plan, facts, outcome.rows_loaded, aggregates, checksum_seen,
-                                  before_commit)
+                                  joined)
 
     try:
         with clock.phase("verify"):
@@ -300,10 +300,10 @@ def _plan_load(connect, ctx: TransferContext, spec: TableSpec, attempt: int) -> 
 
 
 def _verify_and_switch(connect, spec: TableSpec, plan: LoadPlan, facts: SourceFacts, rows: int, aggregates,
-                       on_checksum, before_commit=None) -> str:
+                       on_checksum, joined=None) -> str:
     conn = connect()
     try:
-        return verify_and_switch(conn, spec, plan, facts, rows, aggregates, on_checksum, before_commit)
+        return verify_and_switch(conn, spec, plan, facts, rows, aggregates, on_checksum, joined)
     except psycopg2.Error as exc:
         raise target_error(exc, spec) from None
     finally:

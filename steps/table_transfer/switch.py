@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import psycopg2
 from psycopg2 import sql
@@ -47,16 +48,25 @@ class SourceFacts:
     high: str | None = None  # MAX(cursor) in that transaction, when a sync reads the whole table
 
 
+class SwitchJoiner(Protocol):
+    """Work done in the switch's transaction: `begin` before the switch takes its locks, `end` after it."""
+
+    def begin(self, cur) -> None: ...
+
+    def end(self, cur) -> None: ...
+
+
 class ShadowRowsLost(VerificationError):
     pass
 
 
 def verify_and_switch(conn, spec: TableSpec, plan: LoadPlan, facts: SourceFacts, rows_loaded: int,
                       aggregates: list[Aggregate], on_checksum: Callable[[bool], None],
-                      before_commit: Callable[[object], None] | None = None) -> str:
+                      joined: SwitchJoiner | None = None) -> str:
     """Verify, then switch and forget the ledger rows in one transaction; returns the switch used ("none",
-    "rename" or "truncate-insert"). `before_commit(cursor)` runs last in that transaction (a sync's watermark goes
-    with the rows it covers). Foreign keys the rename switch added NOT VALID are VALIDATEd after the COMMIT."""
+    "rename" or "truncate-insert"). `joined` takes part in that transaction: `begin(cursor)` first, `end(cursor)`
+    last (a sync's watermark goes with the rows it covers). Foreign keys the rename switch added NOT VALID are
+    VALIDATEd after the COMMIT."""
     table = plan.table
     try:
         if not _load_exists(conn, plan):  # an earlier try committed, and its answer was lost
@@ -67,6 +77,8 @@ def verify_and_switch(conn, spec: TableSpec, plan: LoadPlan, facts: SourceFacts,
             if not load_exists(cur, plan.key):
                 conn.rollback()
                 return plan.record.switch or "none"
+            if joined is not None:
+                joined.begin(cur)
             check_unchanged_since_counted(cur, spec, plan, counted)
             how, switched = "none", None
             if plan.record.shadow and plan.record.switch == RENAME:
@@ -74,8 +86,8 @@ def verify_and_switch(conn, spec: TableSpec, plan: LoadPlan, facts: SourceFacts,
             elif plan.record.shadow:
                 switch_in(cur, spec, table, counted)
                 how = TRUNCATE_INSERT
-            if before_commit is not None:
-                before_commit(cur)
+            if joined is not None:
+                joined.end(cur)
             forget_load(cur, plan.key)
         conn.commit()
     except BaseException:

@@ -25,11 +25,12 @@
 A sync that reads the whole table (a first sync, a changed cursor or column list, a target created anew) is not
 merged: sync_table returns a WholeSync and the table is loaded as a full load is (core._transfer: part by part,
 resumable, verified, switched in), its UNLOAD's transaction also taking MAX(cursor), and the switch's transaction
-committing that as the watermark (WholeSync.commit). So a terabyte table's first sync holds no transaction longer
+committing that as the watermark (WatermarkInSwitch). So a terabyte table's first sync holds no transaction longer
 than a part's, and a crash before the switch leaves the target and the watermark as they were.
 
 The window of an incremental sync is loaded in one transaction (steps 2-4), not by the part ledger's per-part
-commits.
+commits; a window too large for that (too_large_to_merge, decided from step 2's counts before anything is
+unloaded) is read whole the same way.
 """
 
 from __future__ import annotations
@@ -153,6 +154,25 @@ class SourceSide:
     checks: dict[str, object]  # --verify checksum: the window's aggregates, taken with the UNLOAD
     table_checks: dict[str, object]  # --verify checksum: the whole table's, in the same snapshot
     key_manifest: object | None = None  # mirror_deletes: the whole table's key set (None: not asked, or empty)
+    read_whole: str | None = None  # why the window is not merged but the table read whole (nothing was unloaded)
+
+
+# A window is merged in one AlloyDB transaction (COPY, DELETE and INSERT of its rows), with no resume. Past a few
+# gigabytes that transaction would stay open for minutes (transfer_bench: 2 GB loads in about 35 s on the devstack
+# machine): such a window is read whole instead, part by part, like a first sync. Its size is its share of the
+# table's size in the plan (tables.json).
+WHOLE_ABOVE_MB = 4096
+
+
+def too_large_to_merge(window_rows: int, total: int, table_mb: float) -> str | None:
+    """Why a window of `window_rows` of a table of `total` rows (`table_mb` in the plan) is read whole; None: merged."""
+    if not total or not window_rows:
+        return None
+    window_mb = table_mb * window_rows / total
+    if window_mb > WHOLE_ABOVE_MB:
+        return (f"the window ({window_rows} of {total} rows) is about {window_mb:,.0f} MB, more than "
+                f"{WHOLE_ABOVE_MB} MB to merge in one transaction")
+    return None
 
 
 # ------------------------------------------------------------------------------------------ AlloyDB: before
@@ -280,6 +300,10 @@ def unload_window(ctx, spec: TableSpec, cursor: Cursor, window: Window, prefix: 
                 else:
                     window_rows = int(total) if window.low is None else int(counted_in_window[0] or 0)
                     checks = table_checks = {}
+                whole = too_large_to_merge(window_rows, int(total), spec.size_mb) if window.low is not None else None
+                if whole:
+                    conn.rollback()
+                    return SourceSide(int(total), high, window_rows, None, {}, {}, read_whole=whole)
                 if window_rows:
                     cur.execute(unload_statement(conn, spec, ctx.options, prefix, authorization_clause(ctx.settings),
                                                  where))
@@ -413,18 +437,8 @@ class WholeSync:
     def cursor_column(self) -> str:
         return self.cursor.column.source
 
-    def commit(self, cur, high: str | None) -> None:
-        """In the switch's transaction, after the switch: the watermark the UNLOAD's snapshot reached."""
-        spec, state = self.spec, self.state
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("", f"sync {spec.target}"),))
-        now = read_state(cur, str(spec.target), for_update=True)
-        if (now and now.watermark, now and now.target_oid) != (state and state.watermark, state and state.target_oid):
-            raise TransientError(f"the watermark of {spec.target} moved while this run read the source "
-                                 "(another run synced it)")
-        write_state(cur, SyncState(str(spec.target), str(spec.source), self.sync.mode, self.cursor.column.source,
-                                   self.cursor.canonical, high, _target_oid(cur, spec),
-                                   tuple(c.target for c in spec.columns), self.run_id, ""))
-        self.high = high
+    def in_switch(self, high: str | None) -> WatermarkInSwitch:
+        return WatermarkInSwitch(self, high)
 
     def record(self, result: TableResult) -> None:
         """The result's sync fields once the table is switched in. Into an empty target (switch "none") every row
@@ -437,16 +451,29 @@ class WholeSync:
               whole=self.why)
 
 
-def _add_columns(ctx, spec: TableSpec, added: list[ColumnSpec]) -> None:
-    """Columns the source gained, added to the target before a whole-table read loads them."""
+def _take_sync_lock(cur, spec: TableSpec) -> None:
+    """One sync of a table writes at a time, until the transaction ends."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("", f"sync {spec.target}"),))
+
+
+def _check_watermark_unmoved(cur, spec: TableSpec, state: SyncState | None) -> None:
+    """Takes the table's sync lock, then checks the watermark is still the one this run started from (FOR UPDATE
+    holds it to the COMMIT)."""
+    _take_sync_lock(cur, spec)
+    now = read_state(cur, str(spec.target), for_update=True)
+    if (now and now.watermark, now and now.target_oid) != (state and state.watermark, state and state.target_oid):
+        raise TransientError(f"the watermark of {spec.target} moved while this run read the source "
+                             "(another run synced it)")
+
+
+@contextlib.contextmanager
+def _target_transaction(ctx, spec: TableSpec):
+    """A cursor in one AlloyDB transaction, committed when the block ends; a PostgreSQL error is the table's
+    target error."""
     conn = alloydb_connection(ctx.settings, STEP)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("", f"sync {spec.target}"),))
-            for column in added:
-                cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
-                    spec.target.sql(), sql.Identifier(column.target), sql.SQL(planned_type(column))))
-                event("sync.column_added", column=column.target, type=planned_type(column))
+            yield cur
         conn.commit()
     except psycopg2.Error as exc:
         with contextlib.suppress(psycopg2.Error):
@@ -454,6 +481,36 @@ def _add_columns(ctx, spec: TableSpec, added: list[ColumnSpec]) -> None:
         raise target_error(exc, spec) from None
     finally:
         conn.close()
+
+
+@dataclass
+class WatermarkInSwitch:
+    """The watermark the UNLOAD's snapshot reached, written in the switch's transaction (switch.SwitchJoiner): the
+    table's sync lock and the check that no other run moved the watermark come first, as in a merge, before the
+    switch locks the target; the write comes after the switch, with the OID of the table it put in place."""
+
+    whole: WholeSync
+    high: str | None
+
+    def begin(self, cur) -> None:
+        _check_watermark_unmoved(cur, self.whole.spec, self.whole.state)
+
+    def end(self, cur) -> None:
+        whole, spec = self.whole, self.whole.spec
+        write_state(cur, SyncState(str(spec.target), str(spec.source), whole.sync.mode, whole.cursor.column.source,
+                                   whole.cursor.canonical, self.high, _target_oid(cur, spec),
+                                   tuple(c.target for c in spec.columns), whole.run_id, ""))
+        whole.high = self.high
+
+
+def _add_columns(ctx, spec: TableSpec, added: list[ColumnSpec]) -> None:
+    """Columns the source gained, added to the target before a whole-table read loads them."""
+    with _target_transaction(ctx, spec) as cur:
+        _take_sync_lock(cur, spec)
+        for column in added:
+            cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+                spec.target.sql(), sql.Identifier(column.target), sql.SQL(planned_type(column))))
+            event("sync.column_added", column=column.target, type=planned_type(column))
 
 
 def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: TableResult) -> WholeSync | None:
@@ -491,6 +548,11 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
         key_set = key_set_spec(spec, keys) if sync.mirror_deletes else None
         source = unload_window(ctx, spec, cursor, window, prefix, key_set,
                                ctx.layout.key_set_prefix(spec.source, attempt))
+    if source.read_whole:
+        result.phases[-1].name = "window"  # the counts that decided it; the whole read times its own unload
+        result.watermark_from = None
+        event("sync.window_read_whole", why=source.read_whole)
+        return WholeSync(spec, sync, cursor, state, ctx.run_id, source.read_whole)
     result.rows_source = source.total
     result.rows_unloaded = source.manifest.record_count if source.manifest else 0
     result.parts = len(source.manifest.parts) if source.manifest else 0
@@ -505,7 +567,7 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
                        for part in (source.key_manifest.parts if source.key_manifest else [])]
 
     with clock.phase("load"):  # the merge, its verification and the watermark: one transaction
-        done = _merge_transaction(ctx, spec, sync, cursor, window, keys, added, source, staged, state, oid,
+        done = _merge_transaction(ctx, spec, sync, cursor, window, keys, source, staged, state, oid,
                                   staged_keys)
     result.rows_loaded = done.loaded
     result.rows_inserted, result.rows_updated, result.rows_deleted = done.inserted, done.updated, done.deleted
@@ -540,56 +602,39 @@ def _mirror_deletes(cur, ctx, spec: TableSpec, keys: list[str], source: SourceSi
 
 
 def _merge_transaction(ctx, spec: TableSpec, sync: TableSync, cursor: Cursor, window: Window, keys: list[str],
-                       added: list[ColumnSpec], source: SourceSide, staged: list[str], state: SyncState | None,
-                       oid: int, staged_keys: list[str]) -> Merge:
-    conn = alloydb_connection(ctx.settings, STEP)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("", f"sync {spec.target}"),))
-            now = read_state(cur, str(spec.target), for_update=True)
-            if (now and now.watermark, now and now.target_oid) != (state and state.watermark, state and state.target_oid):
-                raise TransientError(f"the watermark of {spec.target} moved while this run read the source "
-                                     "(another run synced it)")
-            for column in added:
-                cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
-                    spec.target.sql(), sql.Identifier(column.target), sql.SQL(planned_type(column))))
-                event("sync.column_added", column=column.target, type=planned_type(column))
-            names = sql.SQL(", ").join(sql.Identifier(c.target) for c in spec.columns)
-            cur.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
-                _DELTA, names, spec.target.sql()))
-            loaded = _copy_parts(cur, ctx, spec, _DELTA, staged)
-            unloaded = source.manifest.record_count if source.manifest else 0
-            if not source.window_rows == unloaded == loaded:
-                raise VerificationError(f"row counts of the sync window differ for {spec.source}: source "
-                                        f"{source.window_rows}, unloaded {unloaded}, loaded {loaded}")
-            if source.checks:
-                query, names = target_aggregates(spec, checksum_aggregates(spec), _DELTA)
-                cur.execute(query)
-                check_checksums(f"the sync window of {spec.target}", source.checks,
-                                dict(zip(names, cur.fetchone()[1:], strict=True)))
-            if keys:
-                _check_keys(cur, spec, keys)
-            done = merge(cur, spec, sync, cursor, window, keys, loaded)
-            if sync.mirror_deletes:
-                done.deleted += _mirror_deletes(cur, ctx, spec, keys, source, staged_keys)
-            query, names = target_aggregates(spec, checksum_aggregates(spec) if source.table_checks else [])
+                       source: SourceSide, staged: list[str], state: SyncState | None, oid: int,
+                       staged_keys: list[str]) -> Merge:
+    with _target_transaction(ctx, spec) as cur:
+        _check_watermark_unmoved(cur, spec, state)
+        names = sql.SQL(", ").join(sql.Identifier(c.target) for c in spec.columns)
+        cur.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+            _DELTA, names, spec.target.sql()))
+        loaded = _copy_parts(cur, ctx, spec, _DELTA, staged)
+        unloaded = source.manifest.record_count if source.manifest else 0
+        if not source.window_rows == unloaded == loaded:
+            raise VerificationError(f"row counts of the sync window differ for {spec.source}: source "
+                                    f"{source.window_rows}, unloaded {unloaded}, loaded {loaded}")
+        if source.checks:
+            query, names = target_aggregates(spec, checksum_aggregates(spec), _DELTA)
             cur.execute(query)
-            values = cur.fetchone()
-            if int(values[0]) != source.total:
-                raise VerificationError(f"row counts differ for {spec.target} after the sync: source {source.total}, "
-                                        f"target {values[0]}",
-                                        "Rows left the source or arrived later than the lag window; sync it in full")
-            if source.table_checks:  # catches a row changed without moving its cursor
-                check_checksums(f"{spec.target} after the sync", source.table_checks,
-                                dict(zip(names, values[1:], strict=True)))
-            write_state(cur, SyncState(str(spec.target), str(spec.source), sync.mode, cursor.column.source,
-                                       cursor.canonical, None if source.high is None else str(source.high), oid,
-                                       tuple(c.target for c in spec.columns), ctx.run_id, ""))
-        conn.commit()
-        return done
-    except psycopg2.Error as exc:
-        with contextlib.suppress(psycopg2.Error):
-            conn.rollback()
-        raise target_error(exc, spec) from None
-    finally:
-        conn.close()
+            check_checksums(f"the sync window of {spec.target}", source.checks,
+                            dict(zip(names, cur.fetchone()[1:], strict=True)))
+        if keys:
+            _check_keys(cur, spec, keys)
+        done = merge(cur, spec, sync, cursor, window, keys, loaded)
+        if sync.mirror_deletes:
+            done.deleted += _mirror_deletes(cur, ctx, spec, keys, source, staged_keys)
+        query, names = target_aggregates(spec, checksum_aggregates(spec) if source.table_checks else [])
+        cur.execute(query)
+        values = cur.fetchone()
+        if int(values[0]) != source.total:
+            raise VerificationError(f"row counts differ for {spec.target} after the sync: source {source.total}, "
+                                    f"target {values[0]}",
+                                    "Rows left the source or arrived later than the lag window; sync it in full")
+        if source.table_checks:  # catches a row changed without moving its cursor
+            check_checksums(f"{spec.target} after the sync", source.table_checks,
+                            dict(zip(names, values[1:], strict=True)))
+        write_state(cur, SyncState(str(spec.target), str(spec.source), sync.mode, cursor.column.source,
+                                   cursor.canonical, None if source.high is None else str(source.high), oid,
+                                   tuple(c.target for c in spec.columns), ctx.run_id, ""))
+    return done

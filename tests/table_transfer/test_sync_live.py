@@ -470,3 +470,27 @@ def test_a_whole_table_sync_that_fails_before_its_commit_resumes_its_load_and_co
     assert code == 0, output
     assert transfer.result(source)["watermark_from"] == "2024-01-01 10:00:05"
     assert [r[0] for r in same_rows(transfer, "resumed")] == [1, 2, 3]
+
+
+def test_a_window_past_the_size_bound_is_read_whole_instead_of_merged(transfer, tmp_path):
+    from steps.table_transfer.sync_load import WHOLE_ABOVE_MB
+
+    source, _ = transfer.table("churned", ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.churned VALUES "
+                               "(1, '2024-01-01', 10), (2, '2024-01-01', 20), (3, '2024-01-01', 30), "
+                               "(4, '2024-01-01', 40)")
+    config = configure(transfer, tmp_path, {str(source): {"mode": "upsert", "cursor": "updated_at", "key": ["id"]}})
+    assert transfer.run("--table", str(source), "--sync-config", config)[0] == 0
+    transfer.rs_execute(f"UPDATE {transfer.schema}.churned SET amount = amount + 1, updated_at = '2024-01-02' "
+                        "WHERE id = 4")
+    transfer.entries[-1]["size_mb"] = WHOLE_ABOVE_MB * 4  # the plan says the table is that large
+    transfer.write_plan()
+    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    assert code == 0, output
+    result = transfer.result(source)
+    validate_result(result)
+    assert "sync.window_read_whole" in output and f"more than {WHOLE_ABOVE_MB} MB" in output
+    assert result["watermark_from"] is None and result["watermark_to"] == "2024-01-02 00:00:00"
+    assert result["attempts"][-1]["switch"] not in (None, "none")  # a shadow switched in, not a merge
+    assert [p["name"] for p in result["phases"]][0] == "window"
+    assert result["rows_unloaded"] == 4
+    same_rows(transfer, "churned")
