@@ -451,6 +451,13 @@ class WholeSync:
               whole=self.why)
 
 
+def _new_state(spec: TableSpec, sync: TableSync, cursor: Cursor, watermark: str | None, oid: int,
+               run_id: str) -> SyncState:
+    """The sync state a committed sync leaves: its watermark, the target's OID and the columns it loaded."""
+    return SyncState(str(spec.target), str(spec.source), sync.mode, cursor.column.source, cursor.canonical, watermark,
+                     oid, tuple(c.target for c in spec.columns), run_id, "")
+
+
 def _take_sync_lock(cur, spec: TableSpec) -> None:
     """One sync of a table writes at a time, until the transaction ends."""
     cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("", f"sync {spec.target}"),))
@@ -497,9 +504,7 @@ class WatermarkInSwitch:
 
     def end(self, cur) -> None:
         whole, spec = self.whole, self.whole.spec
-        write_state(cur, SyncState(str(spec.target), str(spec.source), whole.sync.mode, whole.cursor.column.source,
-                                   whole.cursor.canonical, self.high, _target_oid(cur, spec),
-                                   tuple(c.target for c in spec.columns), whole.run_id, ""))
+        write_state(cur, _new_state(spec, whole.sync, whole.cursor, self.high, _target_oid(cur, spec), whole.run_id))
         whole.high = self.high
 
 
@@ -634,7 +639,6 @@ def _merge_transaction(ctx, spec: TableSpec, sync: TableSync, cursor: Cursor, wi
         if source.table_checks:  # catches a row changed without moving its cursor
             check_checksums(f"{spec.target} after the sync", source.table_checks,
                             dict(zip(names, values[1:], strict=True)))
-        write_state(cur, SyncState(str(spec.target), str(spec.source), sync.mode, cursor.column.source,
-                                   cursor.canonical, None if source.high is None else str(source.high), oid,
-                                   tuple(c.target for c in spec.columns), ctx.run_id, ""))
+        write_state(cur, _new_state(spec, sync, cursor, None if source.high is None else str(source.high), oid,
+                                    ctx.run_id))
     return done

@@ -8,6 +8,7 @@ import time
 
 import fastjsonschema
 import pytest
+from psycopg2 import sql
 
 from shared.results import load_schema
 from steps.table_transfer import sync_load
@@ -413,7 +414,7 @@ def test_a_first_sync_of_a_loaded_table_is_switched_in_whole_with_its_watermark(
                                "(1, '2024-01-01', 10), (2, '2024-01-02', 20)")
     assert transfer.run("--table", str(source))[0] == 0  # an earlier night loaded it in full
     config = configure(transfer, tmp_path, {str(source): {"mode": "upsert", "cursor": "updated_at", "key": ["id"]}})
-    transfer.rs_execute(f"UPDATE {transfer.schema}.switched SET amount = 11 WHERE id = 1")
+    transfer.rs_execute(sql.SQL("UPDATE {} SET amount = 11 WHERE id = 1").format(source.sql()))
     code, output = transfer.run("--table", str(source), "--sync-config", config)
     assert code == 0, output
     first = transfer.result(source)
@@ -424,7 +425,7 @@ def test_a_first_sync_of_a_loaded_table_is_switched_in_whole_with_its_watermark(
     assert _state_oid_is_the_targets(transfer, "switched")  # the OID of the table the switch put in place
     same_rows(transfer, "switched")
 
-    transfer.rs_execute(f"INSERT INTO {transfer.schema}.switched VALUES (3, '2024-01-03', 30)")
+    transfer.rs_execute(sql.SQL("INSERT INTO {} VALUES (3, '2024-01-03', 30)").format(source.sql()))
     code, output = transfer.run("--table", str(source), "--sync-config", config)
     assert code == 0, output
     second = transfer.result(source)
@@ -454,7 +455,8 @@ def test_a_whole_table_sync_that_fails_before_its_commit_resumes_its_load_and_co
     failed = transfer.result(source)
     assert code != 0 and failed["status"] == "failed" and failed["error"]["transient"] is True
     assert watermark(transfer, "resumed") is None
-    transfer.rs_execute(f"INSERT INTO {transfer.schema}.resumed VALUES (3, '2024-01-01 10:00:09', 'after')")
+    transfer.rs_execute(sql.SQL("INSERT INTO {} VALUES (3, '2024-01-01 10:00:09', 'after')").format(
+        source.sql()))
 
     monkeypatch.setattr(sync_load, "write_state", real_write_state)
     code, output = transfer.run("--table", str(source), "--sync-config", config)
@@ -480,8 +482,8 @@ def test_a_window_past_the_size_bound_is_read_whole_instead_of_merged(transfer, 
                                "(4, '2024-01-01', 40)")
     config = configure(transfer, tmp_path, {str(source): {"mode": "upsert", "cursor": "updated_at", "key": ["id"]}})
     assert transfer.run("--table", str(source), "--sync-config", config)[0] == 0
-    transfer.rs_execute(f"UPDATE {transfer.schema}.churned SET amount = amount + 1, updated_at = '2024-01-02' "
-                        "WHERE id = 4")
+    transfer.rs_execute(sql.SQL("UPDATE {} SET amount = amount + 1, updated_at = '2024-01-02' WHERE id = 4").format(
+        source.sql()))
     transfer.entries[-1]["size_mb"] = WHOLE_ABOVE_MB * 4  # the plan says the table is that large
     transfer.write_plan()
     code, output = transfer.run("--table", str(source), "--sync-config", config)
