@@ -19,7 +19,7 @@ cannot be resumed.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg2.extensions
@@ -48,6 +48,11 @@ _DDL = (
     sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS committed_at timestamptz").format(PARTS),
     # a sync's whole-table read: MAX(cursor) from the UNLOAD's transaction, the watermark its switch commits
     sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS source_high text").format(LOADS),
+    # a sync's window loaded part by part into a shadow and merged: where the window starts (the load resumes only
+    # for the same window), the whole table's count and checksums (the merged target must match them)
+    sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS window_low text").format(LOADS),
+    sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS source_total bigint").format(LOADS),
+    sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS source_table_checks jsonb").format(LOADS),
     sql.SQL("CREATE TABLE IF NOT EXISTS {} (run_id text NOT NULL, source text NOT NULL, unload_attempt integer NOT NULL,"
             " part text NOT NULL, url text NOT NULL, bytes bigint NOT NULL,"
             " PRIMARY KEY (run_id, source, unload_attempt, part),"
@@ -80,6 +85,9 @@ class LoadRecord:
     source_checks: dict[str, object]
     manifest_url: str | None
     source_high: str | None = None  # MAX(cursor) counted with source_rows, when a sync reads the whole table
+    window_low: str | None = None  # a sync window's first cursor value: only its rows are in the load
+    source_total: int | None = None  # with window_low: the whole table's rows (source_rows are the window's)
+    source_table_checks: dict[str, object] = field(default_factory=dict)  # with window_low: the whole table's
 
 
 @dataclass(frozen=True)
@@ -126,13 +134,18 @@ def ledger_exists(cur) -> bool:
 
 
 _COLUMNS = sql.SQL("run_id, source, unload_attempt, target, shadow, switch, state, format, compression, null_marker, "
-                   "source_rows, source_checks, manifest_url, source_high")
+                   "source_rows, source_checks, manifest_url, source_high, window_low, source_total, "
+                   "source_table_checks")
+
+
+def _checks(value) -> dict[str, object]:
+    return value if isinstance(value, dict) else json.loads(value or "{}")
 
 
 def _record(row) -> LoadRecord:
-    checks = row[11] if isinstance(row[11], dict) else json.loads(row[11] or "{}")
     return LoadRecord(LoadKey(row[0], row[1], int(row[2])), row[3], row[4], row[5], row[6], row[7], row[8], row[9],
-                      None if row[10] is None else int(row[10]), checks, row[12], row[13])
+                      None if row[10] is None else int(row[10]), _checks(row[11]), row[12], row[13], row[14],
+                      None if row[15] is None else int(row[15]), _checks(row[16]))
 
 
 def loads_of(cur, run_id: str | None, source: str | None = None, target: str | None = None) -> list[LoadRecord]:
@@ -149,19 +162,22 @@ def loads_of(cur, run_id: str | None, source: str | None = None, target: str | N
 
 
 def start_load(cur, key: LoadKey, target: TableRef, shadow: str | None, fmt: str, compression: str,
-               null_marker: str, switch: str | None = None) -> None:
+               null_marker: str, switch: str | None = None, window_low: str | None = None) -> None:
     cur.execute(sql.SQL("INSERT INTO {} (run_id, source, unload_attempt, target, shadow, switch, state, format,"
-                        " compression, null_marker) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)").format(LOADS),
-                (*key.values, str(target), shadow, switch, UNLOADING, fmt, compression, null_marker))
+                        " compression, null_marker, window_low) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                        ).format(LOADS),
+                (*key.values, str(target), shadow, switch, UNLOADING, fmt, compression, null_marker, window_low))
 
 
 def mark_unloaded(cur, key: LoadKey, source_rows: int, source_checks: dict[str, object], manifest_url: str,
-                  source_high: str | None = None) -> None:
+                  source_high: str | None = None, source_total: int | None = None,
+                  source_table_checks: dict[str, object] | None = None) -> None:
     """The UNLOAD finished: from now on a later attempt resumes this load instead of unloading again."""
     cur.execute(sql.SQL("UPDATE {} SET state = %s, source_rows = %s, source_checks = %s, manifest_url = %s, "
-                        "source_high = %s WHERE run_id = %s AND source = %s AND unload_attempt = %s").format(LOADS),
+                        "source_high = %s, source_total = %s, source_table_checks = %s "
+                        "WHERE run_id = %s AND source = %s AND unload_attempt = %s").format(LOADS),
                 (UNLOADED, source_rows, json.dumps(source_checks, default=str), manifest_url, source_high,
-                 *key.values))
+                 source_total, json.dumps(source_table_checks or {}, default=str), *key.values))
 
 
 CLAIMED, TAKEN, BUSY = "claimed", "taken", "busy"

@@ -36,6 +36,7 @@ from steps.table_transfer.loaders import LoaderReport, run_loader
 from steps.table_transfer.plan import (
     COMPRESSIONS,
     DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_MERGE_IN_ONE_MB,
     DEFAULT_RENAME_SWITCH_MB,
     FORMATS,
     VERIFY_MODES,
@@ -87,6 +88,10 @@ def main(
     rename_switch_mb: float = typer.Option(DEFAULT_RENAME_SWITCH_MB, "--rename-switch-mb", min=0,
                                            help="a target holding at least this many MB is switched by renames, "
                                                 "a smaller one by TRUNCATE + INSERT (steps/table_transfer/README.md)"),
+    merge_in_one_mb: float = typer.Option(DEFAULT_MERGE_IN_ONE_MB, "--merge-in-one-mb", min=0,
+                                          help="--sync-config: a sync window up to this many MB is merged in one "
+                                               "transaction, a larger one loaded part by part (resumable) and "
+                                               "merged at the end (steps/table_transfer/README.md)"),
     max_file_size: str = typer.Option(DEFAULT_MAX_FILE_SIZE, "--max-file-size", callback=checked(max_file_size_clause),
                                       help="UNLOAD MAXFILESIZE (5MB..6.2GB): parts are copied and loaded as each "
                                            "one is written"),
@@ -105,7 +110,7 @@ def main(
         layout = RunLayout.from_settings(run_id, step.settings.gcs, step.settings.s3)
         options = TransferOptions(data_format.value, compression.value, parallel_parts, max_file_size,
                                   parse_cleanup(cleanup), verify.value, dry_run, load_sessions,
-                                  rename_switch_mb=rename_switch_mb)
+                                  rename_switch_mb=rename_switch_mb, merge_in_one_mb=merge_in_one_mb)
         sync = read_config(sync_config, store) if sync_config else None
         ctx = TransferContext(run_id, step.settings, store, layout, options, sync)
         single = parse_table_ref(table) if table is not None and batch is None else None

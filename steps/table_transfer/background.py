@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psycopg2 import sql
 
@@ -38,19 +38,23 @@ class UnloadStopped(R2AError):
 
 @dataclass
 class UnloadOutcome:
-    source_rows: int
+    source_rows: int  # the rows unloaded: the table's, or a sync window's
     source_checks: dict[str, object]
     manifest: Manifest
     source_high: str | None = None  # MAX(high_of) in the UNLOAD's snapshot, as text (a sync's watermark)
+    source_total: int | None = None  # the whole table's rows, when a window is unloaded
+    source_table_checks: dict[str, object] = field(default_factory=dict)  # and its checksums
 
 
 class BackgroundUnload:
     """`start()`, then `wait(seconds)` until `done`; `outcome()` returns the result or raises the unload's error."""
 
     def __init__(self, settings: Settings, store: ObjectStore, spec: TableSpec, options: TransferOptions,
-                 prefix: str, authorization: sql.Composable, aggregates: list[Aggregate], high_of: str | None = None):
+                 prefix: str, authorization: sql.Composable, aggregates: list[Aggregate], high_of: str | None = None,
+                 window: sql.Composable | None = None):
         self.settings, self.store, self.spec, self.options = settings, store, spec, options
         self.prefix, self.authorization, self.aggregates, self.high_of = prefix, authorization, aggregates, high_of
+        self.window = window
         self.timeout_s = max(settings.redshift.unload_timeout, 0)
         self._done = threading.Event()
         self._stop = threading.Event()
@@ -104,10 +108,14 @@ class BackgroundUnload:
                     self._pid = conn.get_backend_pid()
                     if self._stop.is_set():
                         raise UnloadStopped(f"UNLOAD of {self.spec.source} was stopped before it started")
-                rows, checks, high = run_unload(conn, self.spec, self.options, self.prefix, self.authorization,
-                                                self.aggregates, self.high_of)
+                counted = run_unload(conn, self.spec, self.options, self.prefix, self.authorization,
+                                     self.aggregates, self.high_of, self.window)
             manifest = read_manifest(self.store, self.prefix)
-            self._end(UnloadOutcome(rows, checks, manifest, None if high is None else str(high)), None)
+            windowed = self.window is not None
+            self._end(UnloadOutcome(counted.rows, counted.checks, manifest,
+                                    None if counted.high is None else str(counted.high),
+                                    counted.total if windowed else None,
+                                    counted.table_checks if windowed else {}), None)
         except BaseException as exc:  # handed to the main thread by outcome()
             self._end(None, self._timeout_error() if self._timed_out else exc)
 

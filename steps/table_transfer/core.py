@@ -57,7 +57,7 @@ from steps.table_transfer.plan import TableSpec, TransferOptions
 from steps.table_transfer.resume import LoadPlan, empty_target, plan_load
 from steps.table_transfer.source_state import count_now
 from steps.table_transfer.switch import SourceFacts, verify_and_switch
-from steps.table_transfer.sync_load import SyncNotUsable, WholeSync, sync_table
+from steps.table_transfer.sync_load import SyncNotUsable, WholeSync, WindowByParts, sync_table
 from steps.table_transfer.unload import Manifest, authorization_clause, select_statement, unload_statement
 from steps.table_transfer.verify import checksum_aggregates
 
@@ -149,15 +149,15 @@ def _transfer_table(ctx: TransferContext, spec: TableSpec) -> TableResult:
             sync = ctx.sync.for_table(str(spec.source)) if ctx.sync else None
             if sync is not None and sync.mode != FULL:
                 try:
-                    whole = sync_table(ctx, spec, sync, attempt.number, result)
+                    by_parts = sync_table(ctx, spec, sync, attempt.number, result)
                 except SyncNotUsable as unusable:
                     result.sync_mode, result.sync_note = None, f"loaded in full: {unusable.reason[:400]}"
                     event("sync.not_usable", mode=sync.mode, reason=unusable.reason)
                     _transfer(ctx, spec, attempt.number, result)
                 else:
-                    if whole is not None:
-                        _transfer(ctx, spec, attempt.number, result, whole)
-                        whole.record(result)
+                    if by_parts is not None:
+                        _transfer(ctx, spec, attempt.number, result, by_parts)
+                        by_parts.record(result)
             else:
                 if ctx.sync is not None:
                     result.sync_note = ctx.sync.full_reason(str(spec.source))
@@ -225,10 +225,11 @@ def _finish(ctx: TransferContext, spec: TableSpec, result: TableResult, attempt:
 
 
 def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: TableResult,
-              whole_sync: WholeSync | None = None) -> None:
-    """Load the table whole, part by part (resumable), verified, switched in. With `whole_sync` (a sync that reads
-    the whole table) the UNLOAD's transaction also takes MAX(cursor), and the switch's transaction commits it as the
-    watermark."""
+              sync_load: WholeSync | WindowByParts | None = None) -> None:
+    """Load the table whole, part by part (resumable), verified, switched in. With `sync_load` (a sync that reads
+    the whole table, or a window too large to merge in one transaction) the UNLOAD's transaction also takes
+    MAX(cursor) and the whole table's count, only the window is unloaded into a shadow, and the switch's
+    transaction merges it (a window) and commits the watermark."""
     options, settings = ctx.options, ctx.settings
     clock = PhaseClock(result.phases)
     current = result.attempts[-1]
@@ -243,14 +244,15 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
     def connect():
         return alloydb_connection(settings, STEP)
 
-    plan = retry_call(_plan_load, connect, ctx, spec, attempt, policy=policy, what=f"part ledger of {spec.target}")
+    plan = retry_call(_plan_load, connect, ctx, spec, attempt, sync_load.window_low if sync_load else None,
+                      policy=policy, what=f"part ledger of {spec.target}")
     current.unload_attempt = plan.key.unload_attempt
     event("load.planned", unload_attempt=plan.key.unload_attempt, into=plan.into, resumed=plan.manifest is not None,
           parts_committed=len(plan.committed))
     aggregates = checksum_aggregates(spec) if options.verify == "checksum" else []
     try:
         facts, manifest, outcome = _unload_copy_and_load(ctx, spec, plan, result, clock, aggregates, policy,
-                                                         connect, whole_sync.cursor_column if whole_sync else None)
+                                                         connect, sync_load)
         _reload_lost_parts(ctx, spec, plan, manifest, outcome, attempt, connect, policy)
     except BaseException as exc:
         _abandon_unless_resumable(connect, plan, exc)
@@ -267,7 +269,7 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
     def reload_then_verify() -> str:
         # an AlloyDB crash during the verification can lose parts it had acknowledged: each try first reloads them
         _reload_lost_parts(ctx, spec, plan, manifest, outcome, attempt, connect, policy)
-        joined = None if whole_sync is None else whole_sync.in_switch(facts.high)
+        joined = None if sync_load is None else sync_load.in_switch(facts, plan.table)
         return _verify_and_switch(connect, spec, plan, facts, outcome.rows_loaded, aggregates, checksum_seen,
                                   joined)
 
@@ -289,10 +291,10 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
                 ctx.store.delete_prefix(ctx.layout.staging_table_prefix(spec.source))
 
 
-def _plan_load(connect, ctx: TransferContext, spec: TableSpec, attempt: int) -> LoadPlan:
+def _plan_load(connect, ctx: TransferContext, spec: TableSpec, attempt: int, window_low: str | None) -> LoadPlan:
     conn = connect()
     try:
-        return plan_load(conn, ctx.store, ctx.layout, ctx.run_id, spec, attempt, ctx.options)
+        return plan_load(conn, ctx.store, ctx.layout, ctx.run_id, spec, attempt, ctx.options, window_low)
     except psycopg2.Error as exc:
         raise target_error(exc, spec) from None
     finally:
@@ -334,13 +336,14 @@ def _abandon_unless_resumable(connect, plan: LoadPlan, exc: BaseException) -> No
 def _record_source(result: TableResult, facts: SourceFacts | None, manifest: Manifest | None) -> None:
     if facts is None or manifest is None:
         return
-    result.rows_source, result.rows_unloaded = facts.rows, manifest.record_count
+    result.rows_source = facts.rows if facts.total is None else facts.total
+    result.rows_unloaded = manifest.record_count
     result.parts, result.bytes_compressed = len(manifest.parts), manifest.bytes_compressed
 
 
 def _unload_copy_and_load(ctx: TransferContext, spec: TableSpec, plan: LoadPlan, result: TableResult,
-                          clock: PhaseClock, aggregates, policy: RetryPolicy, connect, high_of: str | None
-                          ) -> tuple[SourceFacts, Manifest, LoadOutcome]:
+                          clock: PhaseClock, aggregates, policy: RetryPolicy, connect,
+                          sync_load: WholeSync | WindowByParts | None) -> tuple[SourceFacts, Manifest, LoadOutcome]:
     """UNLOAD ∥ copy ∥ load of a new load, or copy ∥ load of the parts a resumed load lacks."""
     settings, options = ctx.settings, plan.options
     unload_attempt = plan.key.unload_attempt
@@ -349,7 +352,8 @@ def _unload_copy_and_load(ctx: TransferContext, spec: TableSpec, plan: LoadPlan,
     unload = None
     if plan.manifest is None:
         unload = BackgroundUnload(settings, ctx.store, spec, options, prefix, authorization_clause(settings),
-                                  aggregates, high_of)
+                                  aggregates, sync_load.cursor_column if sync_load else None,
+                                  sync_load.window() if sync_load else None)
         result.phases.append(unload.timing)
     else:  # the UNLOAD of an earlier attempt is reused
         now = utc_now()
@@ -363,7 +367,7 @@ def _unload_copy_and_load(ctx: TransferContext, spec: TableSpec, plan: LoadPlan,
     if unload is None:
         record = plan.record
         facts = SourceFacts(record.source_rows or 0, record.source_checks, plan.manifest.record_count,
-                            record.source_high)
+                            record.source_high, record.source_total, record.source_table_checks)
         _record_source(result, facts, plan.manifest)
         missing = [part for part in plan.manifest.parts if _file_name(part.url) not in plan.committed]
         for part in missing:
@@ -402,11 +406,13 @@ def _unload_copy_and_load(ctx: TransferContext, spec: TableSpec, plan: LoadPlan,
             except BaseException:
                 source = None
             if source is not None:
-                _record_source(result, SourceFacts(source.source_rows, source.source_checks,
-                                                   source.manifest.record_count), source.manifest)
-    source = unload.outcome()
-    facts = SourceFacts(source.source_rows, source.source_checks, source.manifest.record_count, source.source_high)
-    return facts, source.manifest, outcome
+                _record_source(result, _facts(source), source.manifest)
+    return _facts(unload.outcome()), unload.outcome().manifest, outcome
+
+
+def _facts(source: UnloadOutcome) -> SourceFacts:
+    return SourceFacts(source.source_rows, source.source_checks, source.manifest.record_count, source.source_high,
+                       source.source_total, source.source_table_checks)
 
 
 # A crash of a server running with synchronous_commit off (devstack's) can lose commits it had acknowledged. The
@@ -458,7 +464,7 @@ def _mark_unloaded(connect, plan: LoadPlan, source: UnloadOutcome) -> None:
     try:
         with conn.cursor() as cur:
             mark_unloaded(cur, plan.key, source.source_rows, source.source_checks, source.manifest.url,
-                          source.source_high)
+                          source.source_high, source.source_total, source.source_table_checks)
         conn.commit()
     finally:
         conn.close()

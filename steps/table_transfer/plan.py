@@ -76,6 +76,12 @@ DEFAULT_MAX_FILE_SIZE = "32MB"
 # (steps/table_transfer/README.md, "The switch"), and it leaves the table's catalog entries untouched.
 DEFAULT_RENAME_SWITCH_MB = 1.0
 
+# A sync window up to this size (its share of the table's size in the plan) is COPYed and merged in one AlloyDB
+# transaction; a larger one is loaded part by part into a shadow through the part ledger (resumable) and merged in
+# the switch's transaction (steps/table_transfer/sync_load.py). 256 MB is eight parts of the default MAXFILESIZE:
+# below it the ledger's shadow, claims and extra transactions cost more than a lost window's reload.
+DEFAULT_MERGE_IN_ONE_MB = 256.0
+
 
 @dataclass(frozen=True)
 class TransferOptions:
@@ -89,6 +95,7 @@ class TransferOptions:
     load_sessions: int = 1  # COPY sessions, each committing whole parts
     null_marker: str = field(default_factory=new_null_marker)  # written by UNLOAD for NULL, read by COPY as NULL
     rename_switch_mb: float = DEFAULT_RENAME_SWITCH_MB  # a target at least this big is switched by renames
+    merge_in_one_mb: float = DEFAULT_MERGE_IN_ONE_MB  # a larger sync window is loaded part by part
 
     def __post_init__(self) -> None:
         _choice("--format", self.format, FORMATS)
@@ -100,6 +107,8 @@ class TransferOptions:
             raise BadInputError(f"--parallel-parts {self.parallel_parts} must be between 1 and 64")
         if self.rename_switch_mb < 0:
             raise BadInputError(f"--rename-switch-mb {self.rename_switch_mb} must not be negative")
+        if self.merge_in_one_mb < 0:
+            raise BadInputError(f"--merge-in-one-mb {self.merge_in_one_mb} must not be negative")
         if not 1 <= self.load_sessions <= 64:
             raise BadInputError(f"--load-sessions {self.load_sessions} must be between 1 and 64")
         if self.max_file_size is not None:

@@ -4,7 +4,8 @@ A load whose UNLOAD finished (state `unloaded` in the part ledger, with the sour
 the UNLOAD's transaction, and its manifest in S3) is resumed when this attempt reads the same format and
 compression: the attempt loads only the parts the ledger lacks, with the NULL marker that UNLOAD wrote. Otherwise
 every earlier load of the target (any run) is abandoned (shared/staging.abandon_load) and a new one starts: into
-the target itself when it holds no rows, else into a new shadow table that is switched in at the end.
+the target itself when it holds no rows, else into a new shadow table that is switched in at the end. A sync
+window's load always goes into a shadow, merged into the target at the end (sync_load.MergeInSwitch).
 """
 
 from __future__ import annotations
@@ -73,13 +74,15 @@ def empty_target(cur, target: TableRef) -> None:
 
 
 def plan_load(conn, store: ObjectStore, layout: RunLayout, run_id: str, spec: TableSpec, attempt: int,
-              options: TransferOptions) -> LoadPlan:
-    """Resume the table's load of this run whose UNLOAD finished, or abandon the target's loads and start one."""
+              options: TransferOptions, window_low: str | None = None) -> LoadPlan:
+    """Resume the table's load of this run whose UNLOAD finished, or abandon the target's loads and start one.
+    `window_low`: a sync window starting there is loaded, always into a shadow that is merged into the target
+    (MERGE), and only a load of the same window is resumed."""
     ensure_ledger(conn)
     try:
         with conn.cursor() as cur:
             for record in loads_of(cur, run_id, source=str(spec.source)):
-                if _resumable(record, options):
+                if _resumable(record, options) and record.window_low == window_low:
                     manifest = _manifest(store, layout, spec, record)
                     if manifest is not None:
                         plan = LoadPlan(record, replace(options, null_marker=record.null_marker),
@@ -93,17 +96,18 @@ def plan_load(conn, store: ObjectStore, layout: RunLayout, run_id: str, spec: Ta
             cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(spec.target.sql()))
             holds_rows = cur.fetchone()[0]
             shadow = switch = None
-            if holds_rows:
+            if holds_rows or window_low is not None:
                 lock_schema_ddl(cur)
                 cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(STAGING_SCHEMA)))
                 require_own_schema(conn, STAGING_SCHEMA)  # a schema someone else owns is not r2a's to fill
                 drop_staging_tables(cur, [str(spec.target)])  # shadows no ledger row knows (a lost ledger)
-                switch = choose_switch(cur, spec.target, options.rename_switch_mb)
+                switch = MERGE if window_low is not None else choose_switch(cur, spec.target,
+                                                                            options.rename_switch_mb)
                 shadow = shadow_name(spec.target, run_id, attempt)
                 create_shadow(cur, spec.target, shadow, whole=switch == RENAME)
             key = LoadKey(run_id, str(spec.source), attempt)
             start_load(cur, key, spec.target, shadow, options.format, options.compression, options.null_marker,
-                       switch)
+                       switch, window_low)
             record = loads_of(cur, run_id, source=str(spec.source))[0]
         conn.commit()
         return LoadPlan(record, options, {}, None)
@@ -115,7 +119,7 @@ def plan_load(conn, store: ObjectStore, layout: RunLayout, run_id: str, spec: Ta
         raise
 
 
-RENAME, TRUNCATE_INSERT = "rename", "truncate-insert"
+RENAME, TRUNCATE_INSERT, MERGE = "rename", "truncate-insert", "merge"
 
 
 def choose_switch(cur, target: TableRef, rename_mb: float) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import psycopg2
@@ -27,7 +27,7 @@ from shared.retry import is_transient
 from steps.table_transfer import foreign_keys
 from steps.table_transfer.plan import TableSpec
 from steps.table_transfer.rename_switch import rename_switch, validate
-from steps.table_transfer.resume import RENAME, TRUNCATE_INSERT, LoadPlan
+from steps.table_transfer.resume import MERGE, RENAME, TRUNCATE_INSERT, LoadPlan
 from steps.table_transfer.verify import (
     Aggregate,
     VerificationError,
@@ -45,7 +45,9 @@ class SourceFacts:
     rows: int  # counted in the UNLOAD's transaction
     checks: dict[str, object]
     manifest_rows: int
-    high: str | None = None  # MAX(cursor) in that transaction, when a sync reads the whole table
+    high: str | None = None  # MAX(cursor) in that transaction, when a sync reads the whole table or a window
+    total: int | None = None  # when a sync window is loaded: the whole table's rows (`rows` are the window's)
+    table_checks: dict[str, object] = field(default_factory=dict)  # and the whole table's checksums
 
 
 class SwitchJoiner(Protocol):
@@ -64,7 +66,7 @@ def verify_and_switch(conn, spec: TableSpec, plan: LoadPlan, facts: SourceFacts,
                       aggregates: list[Aggregate], on_checksum: Callable[[bool], None],
                       joined: SwitchJoiner | None = None) -> str:
     """Verify, then switch and forget the ledger rows in one transaction; returns the switch used ("none",
-    "rename" or "truncate-insert"). `joined` takes part in that transaction: `begin(cursor)` first, `end(cursor)`
+    "rename", "truncate-insert" or "merge"). `joined` takes part in that transaction: `begin(cursor)` first, `end(cursor)`
     last (a sync's watermark goes with the rows it covers). Foreign keys the rename switch added NOT VALID are
     VALIDATEd after the COMMIT."""
     table = plan.table
@@ -81,7 +83,9 @@ def verify_and_switch(conn, spec: TableSpec, plan: LoadPlan, facts: SourceFacts,
                 joined.begin(cur)
             check_unchanged_since_counted(cur, spec, plan, counted)
             how, switched = "none", None
-            if plan.record.shadow and plan.record.switch == RENAME:
+            if plan.record.switch == MERGE:  # `joined` merges the shadow into the target (a sync window)
+                how = MERGE
+            elif plan.record.shadow and plan.record.switch == RENAME:
                 switched, how = _rename_or_fall_back(conn, cur, spec, table, counted)
             elif plan.record.shadow:
                 switch_in(cur, spec, table, counted)

@@ -58,6 +58,7 @@ from steps.table_transfer.plan import ColumnSpec, TableSpec, _quoted
 from steps.table_transfer.unload import (
     _source_error,
     authorization_clause,
+    count_source,
     read_manifest,
     redshift_literal,
     unload_statement,
@@ -66,7 +67,6 @@ from steps.table_transfer.verify import (
     VerificationError,
     check_checksums,
     checksum_aggregates,
-    source_aggregates,
     target_aggregates,
 )
 
@@ -154,25 +154,19 @@ class SourceSide:
     checks: dict[str, object]  # --verify checksum: the window's aggregates, taken with the UNLOAD
     table_checks: dict[str, object]  # --verify checksum: the whole table's, in the same snapshot
     key_manifest: object | None = None  # mirror_deletes: the whole table's key set (None: not asked, or empty)
-    read_whole: str | None = None  # why the window is not merged but the table read whole (nothing was unloaded)
+    by_parts: str | None = None  # why the window is not merged in one transaction (nothing was unloaded)
 
 
-# A window is merged in one AlloyDB transaction (COPY, DELETE and INSERT of its rows), with no resume. Past a few
-# gigabytes that transaction would stay open for minutes (transfer_bench: 2 GB loads in about 35 s on the devstack
-# machine): such a window is read whole instead, part by part, like a first sync. Its size is its share of the
-# table's size in the plan (tables.json).
-WHOLE_ABOVE_MB = 4096
-
-
-def too_large_to_merge(window_rows: int, total: int, table_mb: float) -> str | None:
-    """Why a window of `window_rows` of a table of `total` rows (`table_mb` in the plan) is read whole; None: merged."""
+def by_parts(window_rows: int, total: int, table_mb: float, merge_in_one_mb: float) -> str | None:
+    """Why a window of `window_rows` of a table of `total` rows (`table_mb` in the plan) is loaded part by part
+    (--merge-in-one-mb; 0: every window that holds a row); None: merged in one transaction."""
     if not total or not window_rows:
         return None
     window_mb = table_mb * window_rows / total
-    if window_mb > WHOLE_ABOVE_MB:
-        return (f"the window ({window_rows} of {total} rows) is about {window_mb:,.0f} MB, more than "
-                f"{WHOLE_ABOVE_MB} MB to merge in one transaction")
-    return None
+    if merge_in_one_mb and window_mb <= merge_in_one_mb:
+        return None
+    return (f"the window ({window_rows} of {total} rows) is about {window_mb:,.0f} MB, more than "
+            f"--merge-in-one-mb {merge_in_one_mb:g}")
 
 
 # ------------------------------------------------------------------------------------------ AlloyDB: before
@@ -266,48 +260,33 @@ def key_set_spec(spec: TableSpec, keys: list[str]) -> TableSpec:
     return replace(spec, columns=tuple(by_target[k] for k in keys))
 
 
+def window_condition(cursor: Cursor, low: object | None) -> sql.Composable | None:
+    """The Redshift condition on the cursor for a window starting at `low` (None: the whole table). Every cursor
+    value of the UNLOAD's snapshot is at most the MAX(cursor) taken in it, so no upper bound is needed."""
+    if low is None:
+        return None
+    return sql.SQL("{} >= {}").format(sql.Identifier(cursor.column.source), cursor.literal(low))
+
+
 def unload_window(ctx, spec: TableSpec, cursor: Cursor, window: Window, prefix: str,
                   key_set: TableSpec | None = None, key_prefix: str = "") -> SourceSide:
     """Count, max, the window's count (and checksums), the window's UNLOAD and, for mirror_deletes, the key set's:
-    one transaction, one snapshot."""
-    column = sql.Identifier(cursor.column.source)
+    one transaction, one snapshot. A window too large to merge in one transaction (by_parts) is not unloaded."""
     aggregates = checksum_aggregates(spec) if ctx.options.verify == "checksum" else []
-    # Without checksums the window's count comes with the table's count and maximum: one scan of the source, not
-    # two. Every cursor value of this snapshot is at most the maximum, so `>= low` counts the window's rows.
-    in_window = sql.SQL(", SUM(CASE WHEN {} >= {} THEN 1 ELSE 0 END)").format(
-        column, cursor.literal(window.low)) if window.low is not None and not aggregates else sql.SQL("")
+    in_window = window_condition(cursor, window.low)
     with redshift_connection(ctx.settings, STEP) as conn:
         try:
             with conn.cursor() as cur:
-                cur.execute(sql.SQL("SELECT COUNT(*), MAX({}){} FROM {}").format(column, in_window, spec.source.sql()))
-                total, high, *counted_in_window = cur.fetchone()
-                if high is None:
-                    where = None if window.low is None else sql.SQL("false")
-                elif window.low is None:
-                    where = None
-                else:
-                    where = sql.SQL("{c} >= {low} AND {c} <= {high}").format(
-                        c=column, low=cursor.literal(window.low), high=cursor.literal(high))
-                if aggregates:
-                    count, names = source_aggregates(spec, aggregates)
-                    cur.execute(count if where is None else sql.SQL("{} WHERE {}").format(count, where))
-                    values = cur.fetchone()
-                    window_rows, checks = int(values[0]), dict(zip(names, values[1:], strict=True))
-                    table_checks = checks
-                    if where is not None:
-                        cur.execute(count)
-                        table_checks = dict(zip(names, cur.fetchone()[1:], strict=True))
-                else:
-                    window_rows = int(total) if window.low is None else int(counted_in_window[0] or 0)
-                    checks = table_checks = {}
-                whole = too_large_to_merge(window_rows, int(total), spec.size_mb) if window.low is not None else None
-                if whole:
+                counted = count_source(cur, spec, aggregates, cursor.column.source, in_window)
+                large = None if window.low is None else by_parts(counted.rows, counted.total, spec.size_mb,
+                                                                 ctx.options.merge_in_one_mb)
+                if large:
                     conn.rollback()
-                    return SourceSide(int(total), high, window_rows, None, {}, {}, read_whole=whole)
-                if window_rows:
+                    return SourceSide(counted.total, counted.high, counted.rows, None, {}, {}, by_parts=large)
+                if counted.rows:
                     cur.execute(unload_statement(conn, spec, ctx.options, prefix, authorization_clause(ctx.settings),
-                                                 where))
-                if key_set is not None and total:
+                                                 in_window))
+                if key_set is not None and counted.total:
                     cur.execute(unload_statement(conn, key_set, ctx.options, key_prefix,
                                                  authorization_clause(ctx.settings)))
             conn.commit()
@@ -315,9 +294,9 @@ def unload_window(ctx, spec: TableSpec, cursor: Cursor, window: Window, prefix: 
             with contextlib.suppress(psycopg2.Error):
                 conn.rollback()
             raise _source_error(exc, spec, "UNLOAD of the sync window") from None
-    manifest = read_manifest(ctx.store, prefix) if window_rows else None
-    keys = read_manifest(ctx.store, key_prefix) if key_set is not None and total else None
-    return SourceSide(int(total), high, window_rows, manifest, checks, table_checks, keys)
+    manifest = read_manifest(ctx.store, prefix) if counted.rows else None
+    keys = read_manifest(ctx.store, key_prefix) if key_set is not None and counted.total else None
+    return SourceSide(counted.total, counted.high, counted.rows, manifest, counted.checks, counted.table_checks, keys)
 
 
 # ------------------------------------------------------------------------------------------ AlloyDB: the merge
@@ -345,13 +324,13 @@ def _copy_parts(cur, ctx, spec: TableSpec, table: sql.Identifier, staged: list[s
     return rows
 
 
-def _check_keys(cur, spec: TableSpec, keys: list[str]) -> None:
+def _check_keys(cur, spec: TableSpec, keys: list[str], delta: sql.Composable = _DELTA) -> None:
     ids = [sql.Identifier(k) for k in keys]
     cur.execute(sql.SQL("SELECT COUNT(*) FROM {} WHERE {}").format(
-        _DELTA, sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(i) for i in ids)))
+        delta, sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(i) for i in ids)))
     nulls = cur.fetchone()[0]
     cur.execute(sql.SQL("SELECT COUNT(*) FROM (SELECT 1 FROM {} GROUP BY {} HAVING COUNT(*) > 1) d").format(
-        _DELTA, sql.SQL(", ").join(ids)))
+        delta, sql.SQL(", ").join(ids)))
     twice = cur.fetchone()[0]
     if nulls or twice:
         raise VerificationError(f"key ({', '.join(keys)}) of {spec.source} is not a key of the sync window: "
@@ -360,7 +339,9 @@ def _check_keys(cur, spec: TableSpec, keys: list[str]) -> None:
 
 
 def merge(cur, spec: TableSpec, sync: TableSync, cursor: Cursor, window: Window, keys: list[str],
-          loaded: int) -> Merge:
+          loaded: int, delta: sql.Composable = _DELTA) -> Merge:
+    """The window's rows (in `delta`) put in the target: append deletes the target's rows from the window's start,
+    upsert those whose key is in the window; then every row of the window is inserted."""
     target = spec.target.sql()
     names = sql.SQL(", ").join(sql.Identifier(c.target) for c in spec.columns)
     if window.low is None:
@@ -370,10 +351,10 @@ def merge(cur, spec: TableSpec, sync: TableSync, cursor: Cursor, window: Window,
                     (window.low,))
     else:
         match = sql.SQL(" AND ").join(sql.SQL("t.{k} = d.{k}").format(k=sql.Identifier(k)) for k in keys)
-        cur.execute(sql.SQL("DELETE FROM {} t USING {} d WHERE {}").format(target, _DELTA, match))
+        cur.execute(sql.SQL("DELETE FROM {} t USING {} d WHERE {}").format(target, delta, match))
     removed = cur.rowcount
     cur.execute(sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}").format(
-        target, names, names, _DELTA))
+        target, names, names, delta))
     updated = min(removed, loaded)
     return Merge(inserted=loaded - updated, updated=updated, deleted=removed - updated, loaded=loaded)
 
@@ -433,12 +414,17 @@ class WholeSync:
     why: str
     high: str | None = None
 
+    window_low = None  # the load holds the whole table
+
     @property
     def cursor_column(self) -> str:
         return self.cursor.column.source
 
-    def in_switch(self, high: str | None) -> WatermarkInSwitch:
-        return WatermarkInSwitch(self, high)
+    def window(self) -> sql.Composable | None:
+        return None
+
+    def in_switch(self, facts, shadow: sql.Composable) -> WatermarkInSwitch:
+        return WatermarkInSwitch(self, facts.high)
 
     def record(self, result: TableResult) -> None:
         """The result's sync fields once the table is switched in. Into an empty target (switch "none") every row
@@ -449,6 +435,72 @@ class WholeSync:
         result.rows_updated = result.rows_deleted = None if replaced else 0
         event("sync.committed", mode=self.sync.mode, watermark_to=self.high, inserted=result.rows_inserted,
               whole=self.why)
+
+
+@dataclass
+class WindowByParts:
+    """A sync window too large to merge in one transaction (--merge-in-one-mb): UNLOADed with the whole table's
+    count, MAX(cursor) and (--verify checksum) both the window's and the table's aggregates, copied and loaded part
+    by part into a shadow through the part ledger (resumable, as a full load), verified against the window's
+    count, then merged into the target in the switch's transaction with the watermark (MergeInSwitch)."""
+
+    spec: TableSpec
+    sync: TableSync
+    cursor: Cursor
+    state: SyncState | None  # as read when the run began: the merge refuses to commit over another run's
+    run_id: str
+    keys: list[str]
+    low: object
+    why: str
+    high: str | None = None
+    merged: Merge | None = None  # None when an earlier try's COMMIT went through and its answer was lost
+
+    @property
+    def cursor_column(self) -> str:
+        return self.cursor.column.source
+
+    @property
+    def window_low(self) -> str:
+        return str(self.low)
+
+    def window(self) -> sql.Composable:
+        return window_condition(self.cursor, self.low)
+
+    def in_switch(self, facts, shadow: sql.Composable) -> MergeInSwitch:
+        return MergeInSwitch(self, facts, shadow)
+
+    def record(self, result: TableResult) -> None:
+        result.watermark_to = self.high
+        done = self.merged
+        result.rows_inserted, result.rows_updated, result.rows_deleted = \
+            (done.inserted, done.updated, done.deleted) if done else (None, None, None)
+        event("sync.committed", mode=self.sync.mode, watermark_to=self.high, inserted=result.rows_inserted,
+              updated=result.rows_updated, deleted=result.rows_deleted, by_parts=self.why)
+
+
+@dataclass
+class MergeInSwitch:
+    """The switch of a window loaded by parts: the sync lock and the unmoved watermark first; then, with the shadow
+    counted and locked against writers by the switch, the keys checked, the window merged, the target counted (and
+    checksummed) against the whole source, the watermark written and the shadow dropped: one transaction."""
+
+    window: WindowByParts
+    facts: object  # switch.SourceFacts: rows of the window, total and table_checks of the whole table
+    shadow: sql.Composable
+
+    def begin(self, cur) -> None:
+        _check_watermark_unmoved(cur, self.window.spec, self.window.state)
+
+    def end(self, cur) -> None:
+        window, spec, facts = self.window, self.window.spec, self.facts
+        if window.keys:
+            _check_keys(cur, spec, window.keys, self.shadow)
+        done = merge(cur, spec, window.sync, window.cursor, Window(window.low), window.keys, facts.rows, self.shadow)
+        _check_target(cur, spec, facts.total, facts.table_checks)
+        write_state(cur, _new_state(spec, window.sync, window.cursor, facts.high, _target_oid(cur, spec),
+                                    window.run_id))
+        cur.execute(sql.SQL("DROP TABLE {}").format(self.shadow))
+        window.merged, window.high = done, facts.high
 
 
 def _new_state(spec: TableSpec, sync: TableSync, cursor: Cursor, watermark: str | None, oid: int,
@@ -518,9 +570,11 @@ def _add_columns(ctx, spec: TableSpec, added: list[ColumnSpec]) -> None:
             event("sync.column_added", column=column.target, type=planned_type(column))
 
 
-def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: TableResult) -> WholeSync | None:
+def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: TableResult
+               ) -> WholeSync | WindowByParts | None:
     """Bring the target up to date by the sync window; fills the result's rows, sync fields and phases. Returns a
-    WholeSync, having done nothing but add the source's new columns, when the whole table must be read."""
+    WholeSync, having done nothing but add the source's new columns, when the whole table must be read, and a
+    WindowByParts when the window is too large to merge in one transaction: core loads either part by part."""
     cursor = cursor_of(spec, sync.cursor or "")
     result.sync_mode = sync.mode
     conn = alloydb_connection(ctx.settings, STEP)
@@ -553,11 +607,14 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
         key_set = key_set_spec(spec, keys) if sync.mirror_deletes else None
         source = unload_window(ctx, spec, cursor, window, prefix, key_set,
                                ctx.layout.key_set_prefix(spec.source, attempt))
-    if source.read_whole:
-        result.phases[-1].name = "window"  # the counts that decided it; the whole read times its own unload
-        result.watermark_from = None
-        event("sync.window_read_whole", why=source.read_whole)
-        return WholeSync(spec, sync, cursor, state, ctx.run_id, source.read_whole)
+    if source.by_parts:
+        result.phases[-1].name = "window"  # the counts that decided it; the load by parts times its own unload
+        if sync.mirror_deletes:  # the key set is UNLOADed in the window's snapshot: read the table whole instead
+            result.watermark_from = None
+            event("sync.window_read_whole", why=source.by_parts)
+            return WholeSync(spec, sync, cursor, state, ctx.run_id, source.by_parts)
+        event("sync.window_by_parts", why=source.by_parts)
+        return WindowByParts(spec, sync, cursor, state, ctx.run_id, keys, window.low, source.by_parts)
     result.rows_source = source.total
     result.rows_unloaded = source.manifest.record_count if source.manifest else 0
     result.parts = len(source.manifest.parts) if source.manifest else 0
@@ -606,6 +663,20 @@ def _mirror_deletes(cur, ctx, spec: TableSpec, keys: list[str], source: SourceSi
     return cur.rowcount
 
 
+def _check_target(cur, spec: TableSpec, total: int, table_checks: dict[str, object]) -> None:
+    """After the merge, in its transaction: the target holds the source's count (and, with `table_checks`, its
+    per-column aggregates, which catch a row changed without moving its cursor)."""
+    query, names = target_aggregates(spec, checksum_aggregates(spec) if table_checks else [])
+    cur.execute(query)
+    values = cur.fetchone()
+    if int(values[0]) != total:
+        raise VerificationError(f"row counts differ for {spec.target} after the sync: source {total}, "
+                                f"target {values[0]}",
+                                "Rows left the source or arrived later than the lag window; sync it in full")
+    if table_checks:
+        check_checksums(f"{spec.target} after the sync", table_checks, dict(zip(names, values[1:], strict=True)))
+
+
 def _merge_transaction(ctx, spec: TableSpec, sync: TableSync, cursor: Cursor, window: Window, keys: list[str],
                        source: SourceSide, staged: list[str], state: SyncState | None, oid: int,
                        staged_keys: list[str]) -> Merge:
@@ -629,16 +700,7 @@ def _merge_transaction(ctx, spec: TableSpec, sync: TableSync, cursor: Cursor, wi
         done = merge(cur, spec, sync, cursor, window, keys, loaded)
         if sync.mirror_deletes:
             done.deleted += _mirror_deletes(cur, ctx, spec, keys, source, staged_keys)
-        query, names = target_aggregates(spec, checksum_aggregates(spec) if source.table_checks else [])
-        cur.execute(query)
-        values = cur.fetchone()
-        if int(values[0]) != source.total:
-            raise VerificationError(f"row counts differ for {spec.target} after the sync: source {source.total}, "
-                                    f"target {values[0]}",
-                                    "Rows left the source or arrived later than the lag window; sync it in full")
-        if source.table_checks:  # catches a row changed without moving its cursor
-            check_checksums(f"{spec.target} after the sync", source.table_checks,
-                            dict(zip(names, values[1:], strict=True)))
+        _check_target(cur, spec, source.total, source.table_checks)
         write_state(cur, _new_state(spec, sync, cursor, None if source.high is None else str(source.high), oid,
                                     ctx.run_id))
     return done

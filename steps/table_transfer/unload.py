@@ -12,7 +12,7 @@ escapes it, and no value (`\\N`, 'NULL', '', a look-alike of the marker) can be 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg2
 import psycopg2.errors
@@ -119,25 +119,56 @@ def _source_error(exc: psycopg2.Error, spec: TableSpec, what: str) -> Exception:
     return SourceError(f"{what} of {spec.source} failed: {message}")
 
 
-def run_unload(conn, spec: TableSpec, options: TransferOptions, prefix: str, authorization: sql.Composable,
-               checksum_aggregates: list[Aggregate], high_of: str | None = None
-               ) -> tuple[int, dict[str, object], object]:
-    """Count (+ checksums, + MAX of the source column `high_of`) and UNLOAD in one transaction; returns (source rows,
-    source checksum values, that maximum or None)."""
+@dataclass
+class SourceCount:
+    """What the UNLOAD's transaction counted: the rows it unloads (a sync window's, or the whole table's), their
+    checksums, MAX of a sync's cursor, and the whole table's count and checksums (the same as the first two
+    unless a window is unloaded)."""
+
+    rows: int
+    checks: dict[str, object]
+    high: object | None = None
+    total: int = 0
+    table_checks: dict[str, object] = field(default_factory=dict)
+
+
+def count_source(cur, spec: TableSpec, aggregates: list[Aggregate], high_of: str | None = None,
+                 window: sql.Composable | None = None) -> SourceCount:
+    """Count (+ checksums, + MAX of the source column `high_of`) the table, and the rows of `window` (a condition
+    on the cursor) too when one is given. Without checksums that is one scan: the window's count is a SUM beside
+    the table's count."""
     also = (sql.SQL("MAX({})").format(sql.Identifier(high_of)),) if high_of else ()
-    count_query, names = source_aggregates(spec, checksum_aggregates, also)
-    statement = unload_statement(conn, spec, options, prefix, authorization)
+    if window is not None and not aggregates:
+        also += (sql.SQL("SUM(CASE WHEN {} THEN 1 ELSE 0 END)").format(window),)
+    query, names = source_aggregates(spec, aggregates, also)
+    cur.execute(query)
+    values = cur.fetchone()
+    total, table_checks = int(values[0]), dict(zip(names, values[1:1 + len(names)], strict=True))
+    high = values[1 + len(names)] if high_of else None
+    if window is None:
+        return SourceCount(total, table_checks, high, total, table_checks)
+    if not aggregates:
+        return SourceCount(int(values[-1] or 0), {}, high, total, {})
+    cur.execute(sql.SQL("{} WHERE {}").format(source_aggregates(spec, aggregates)[0], window))
+    values = cur.fetchone()
+    return SourceCount(int(values[0]), dict(zip(names, values[1:], strict=True)), high, total, table_checks)
+
+
+def run_unload(conn, spec: TableSpec, options: TransferOptions, prefix: str, authorization: sql.Composable,
+               checksum_aggregates: list[Aggregate], high_of: str | None = None,
+               window: sql.Composable | None = None) -> SourceCount:
+    """Count (count_source) and UNLOAD the table, or only the rows of `window`, in one transaction."""
+    statement = unload_statement(conn, spec, options, prefix, authorization, window)
     try:
         with conn.cursor() as cur:
-            cur.execute(count_query)
-            values = cur.fetchone()
+            counted = count_source(cur, spec, checksum_aggregates, high_of, window)
             cur.execute(statement)
         conn.commit()
     except psycopg2.Error as exc:
         with contextlib.suppress(psycopg2.Error):  # a lost connection cannot roll back; the error is `exc`
             conn.rollback()
         raise _source_error(exc, spec, "UNLOAD") from None
-    return int(values[0]), dict(zip(names, values[1:1 + len(names)], strict=True)), values[-1] if high_of else None
+    return counted
 
 
 def _own_part(url: str, prefix: str) -> bool:

@@ -39,11 +39,18 @@ def watermark(transfer, name: str):
 EVENTS = [("id", "integer"), ("ts", "timestamp"), ("v", "varchar(20)")]
 
 
-def test_append_rereads_boundary_ties_and_late_rows_in_the_lag_window(transfer, tmp_path):
+@pytest.fixture(params=["in one transaction", "by parts"])
+def window_args(request) -> tuple[str, ...]:
+    """A sync window merged in one transaction (the default for a small one), or loaded part by part into a shadow
+    and merged in the switch (--merge-in-one-mb 0: every window)."""
+    return () if request.param == "in one transaction" else ("--merge-in-one-mb", "0")
+
+
+def test_append_rereads_boundary_ties_and_late_rows_in_the_lag_window(transfer, window_args, tmp_path):
     source, _ = transfer.table("events", EVENTS, rows_sql=f"INSERT INTO {transfer.schema}.events VALUES "
                                "(1, '2024-01-01 10:00:00', 'a'), (2, '2024-01-01 10:00:05', 'b')")
     config = configure(transfer, tmp_path, {str(source): {"mode": "append", "cursor": "ts", "lag": 60}})
-    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    code, output = transfer.run("--table", str(source), "--sync-config", config, *window_args)
     assert code == 0, output
     first = transfer.result(source)
     validate_result(first)
@@ -55,7 +62,7 @@ def test_append_rereads_boundary_ties_and_late_rows_in_the_lag_window(transfer, 
     # a row sharing the watermark, a late row 4 s before it (inside the 60 s lag) and a new row
     transfer.rs_execute(f"INSERT INTO {transfer.schema}.events VALUES (3, '2024-01-01 10:00:05', 'tie'), "
                         "(4, '2024-01-01 10:00:01', 'late'), (5, '2024-01-01 10:01:00', 'new')")
-    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    code, output = transfer.run("--table", str(source), "--sync-config", config, *window_args)
     assert code == 0, output
     second = transfer.result(source)
     validate_result(second)
@@ -70,7 +77,7 @@ def test_append_rereads_boundary_ties_and_late_rows_in_the_lag_window(transfer, 
     # a row later than the lag window cannot be seen by an append: the count tells, the table fails, nothing moves
     transfer.rs_execute(f"INSERT INTO {transfer.schema}.events VALUES (6, '2023-12-31 00:00:00', 'too late'), "
                         "(7, '2024-01-01 10:02:00', 'newer')")
-    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    code, output = transfer.run("--table", str(source), "--sync-config", config, *window_args)
     assert code != 0
     third = transfer.result(source)
     validate_result(third)
@@ -83,29 +90,30 @@ def test_append_rereads_boundary_ties_and_late_rows_in_the_lag_window(transfer, 
 ORDERS = [("id", "integer"), ("updated_at", "timestamp"), ("amount", "integer")]
 
 
-def test_upsert_merges_changed_rows_by_the_configured_key(transfer, tmp_path):
+def test_upsert_merges_changed_rows_by_the_configured_key(transfer, window_args, tmp_path):
     source, _ = transfer.table("orders", ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.orders VALUES "
                                "(1, '2024-01-01', 10), (2, '2024-01-01', 20), (3, '2024-01-02', 30)")
     config = configure(transfer, tmp_path, {str(source): {"mode": "upsert", "cursor": "updated_at", "key": ["id"]}})
-    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    code, output = transfer.run("--table", str(source), "--sync-config", config, *window_args)
     assert code == 0, output
     same_rows(transfer, "orders")
 
     transfer.rs_execute(f"UPDATE {transfer.schema}.orders SET amount = 21, updated_at = '2024-01-03' WHERE id = 2")
     transfer.rs_execute(f"INSERT INTO {transfer.schema}.orders VALUES (4, '2024-01-03', 40)")
-    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    code, output = transfer.run("--table", str(source), "--sync-config", config, *window_args)
     assert code == 0, output
     result = transfer.result(source)
     validate_result(result)
     # window: updated_at >= 2024-01-02 (the old watermark, re-read for ties): rows 2, 3, 4
     assert result["rows_unloaded"] == 3
+    assert result["attempts"][-1]["switch"] == ("merge" if window_args else "none")
     assert (result["rows_inserted"], result["rows_updated"], result["rows_deleted"]) == (1, 2, 0)
     assert same_rows(transfer, "orders") == [(1, _ts("2024-01-01"), 10), (2, _ts("2024-01-03"), 21),
                                              (3, _ts("2024-01-02"), 30), (4, _ts("2024-01-03"), 40)]
 
     # Redshift does not enforce keys: a key twice in the window fails the table instead of doubling a row
     transfer.rs_execute(f"INSERT INTO {transfer.schema}.orders VALUES (4, '2024-01-04', 41)")
-    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    code, output = transfer.run("--table", str(source), "--sync-config", config, *window_args)
     assert code != 0
     assert "is not a key of the sync window" in transfer.result(source)["error"]["message"]
     assert transfer.pg_rows(f"SELECT count(*) FROM {transfer.schema}.orders") == [(4,)]
@@ -117,11 +125,11 @@ def _ts(text: str):
     return datetime.fromisoformat(text)
 
 
-def test_a_crash_between_copy_and_commit_loses_and_doubles_nothing(transfer, tmp_path, monkeypatch):
+def test_a_crash_between_copy_and_commit_loses_and_doubles_nothing(transfer, window_args, tmp_path, monkeypatch):
     source, _ = transfer.table("ledger", EVENTS, rows_sql=f"INSERT INTO {transfer.schema}.ledger VALUES "
                                "(1, '2024-01-01 10:00:00', 'a'), (2, '2024-01-01 10:00:05', 'b')")
     config = configure(transfer, tmp_path, {str(source): {"mode": "append", "cursor": "ts"}})
-    assert transfer.run("--table", str(source), "--sync-config", config)[0] == 0
+    assert transfer.run("--table", str(source), "--sync-config", config, *window_args)[0] == 0
     transfer.rs_execute(f"INSERT INTO {transfer.schema}.ledger VALUES (3, '2024-01-01 10:00:05', 'tie'), "
                         "(4, '2024-01-01 10:00:09', 'c')")
 
@@ -132,13 +140,13 @@ def test_a_crash_between_copy_and_commit_loses_and_doubles_nothing(transfer, tmp
         raise RuntimeError("process died before COMMIT")
 
     monkeypatch.setattr(sync_load, "write_state", crash_before_commit)
-    code, _ = transfer.run("--table", str(source), "--sync-config", config)
+    code, _ = transfer.run("--table", str(source), "--sync-config", config, *window_args)
     assert code != 0
     assert [r[0] for r in transfer.pg_rows(f"SELECT id FROM {transfer.schema}.ledger ORDER BY id")] == [1, 2]
     assert watermark(transfer, "ledger") == "2024-01-01 10:00:05"
 
     monkeypatch.setattr(sync_load, "write_state", real_write_state)
-    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    code, output = transfer.run("--table", str(source), "--sync-config", config, *window_args)
     assert code == 0, output
     assert [r[0] for r in same_rows(transfer, "ledger")] == [1, 2, 3, 4]
     assert watermark(transfer, "ledger") == "2024-01-01 10:00:09"
@@ -386,15 +394,15 @@ def test_mirror_deletes_removes_the_rows_whose_key_left_the_source(transfer, tmp
     assert [r[0] for r in same_rows(transfer, "gone")] == [2, 4]
 
 
-def test_verify_checksum_fails_a_row_changed_without_moving_its_cursor(transfer, tmp_path):
+def test_verify_checksum_fails_a_row_changed_without_moving_its_cursor(transfer, window_args, tmp_path):
     source, _ = transfer.table("sneaky", ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.sneaky VALUES "
                                "(1, '2024-01-01', 10), (2, '2024-01-02', 20)")
     config = configure(transfer, tmp_path, {str(source): {"mode": "upsert", "cursor": "updated_at", "key": ["id"]}})
-    assert transfer.run("--table", str(source), "--sync-config", config, "--verify", "checksum")[0] == 0
+    assert transfer.run("--table", str(source), "--sync-config", config, *window_args, "--verify", "checksum")[0] == 0
     transfer.rs_execute(f"UPDATE {transfer.schema}.sneaky SET amount = 11 WHERE id = 1")  # updated_at not moved
-    code, _ = transfer.run("--table", str(source), "--sync-config", config)
+    code, _ = transfer.run("--table", str(source), "--sync-config", config, *window_args)
     assert code == 0  # counts alone cannot see it
-    code, _ = transfer.run("--table", str(source), "--sync-config", config, "--verify", "checksum")
+    code, _ = transfer.run("--table", str(source), "--sync-config", config, *window_args, "--verify", "checksum")
     assert code != 0
     result = transfer.result(source)
     validate_result(result)
@@ -474,25 +482,83 @@ def test_a_whole_table_sync_that_fails_before_its_commit_resumes_its_load_and_co
     assert [r[0] for r in same_rows(transfer, "resumed")] == [1, 2, 3]
 
 
-def test_a_window_past_the_size_bound_is_read_whole_instead_of_merged(transfer, tmp_path):
-    from steps.table_transfer.sync_load import WHOLE_ABOVE_MB
+@pytest.mark.parametrize("mirror_deletes", [False, True])
+def test_a_window_past_the_bound_is_loaded_by_parts_and_merged(transfer, tmp_path, mirror_deletes):
+    from steps.table_transfer.plan import DEFAULT_MERGE_IN_ONE_MB
 
-    source, _ = transfer.table("churned", ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.churned VALUES "
+    name = "churned_mirror" if mirror_deletes else "churned"
+    source, _ = transfer.table(name, ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.{name} VALUES "
                                "(1, '2024-01-01', 10), (2, '2024-01-01', 20), (3, '2024-01-01', 30), "
                                "(4, '2024-01-01', 40)")
-    config = configure(transfer, tmp_path, {str(source): {"mode": "upsert", "cursor": "updated_at", "key": ["id"]}})
+    entry = {"mode": "upsert", "cursor": "updated_at", "key": ["id"], "mirror_deletes": mirror_deletes}
+    config = configure(transfer, tmp_path, {str(source): entry})
     assert transfer.run("--table", str(source), "--sync-config", config)[0] == 0
     transfer.rs_execute(sql.SQL("UPDATE {} SET amount = amount + 1, updated_at = '2024-01-02' WHERE id = 4").format(
         source.sql()))
-    transfer.entries[-1]["size_mb"] = WHOLE_ABOVE_MB * 4  # the plan says the table is that large
+    transfer.entries[-1]["size_mb"] = DEFAULT_MERGE_IN_ONE_MB * 4_000  # the plan says the table is that large
     transfer.write_plan()
     code, output = transfer.run("--table", str(source), "--sync-config", config)
     assert code == 0, output
     result = transfer.result(source)
     validate_result(result)
-    assert "sync.window_read_whole" in output and f"more than {WHOLE_ABOVE_MB} MB" in output
-    assert result["watermark_from"] is None and result["watermark_to"] == "2024-01-02 00:00:00"
-    assert result["attempts"][-1]["switch"] not in (None, "none")  # a shadow switched in, not a merge
+    assert f"more than --merge-in-one-mb {DEFAULT_MERGE_IN_ONE_MB:g}" in output
     assert [p["name"] for p in result["phases"]][0] == "window"
-    assert result["rows_unloaded"] == 4
-    same_rows(transfer, "churned")
+    assert result["watermark_to"] == "2024-01-02 00:00:00"
+    if mirror_deletes:  # the key set goes with the window's snapshot: the table is read whole instead
+        assert "sync.window_read_whole" in output and result["watermark_from"] is None
+        assert result["attempts"][-1]["switch"] not in (None, "none", "merge") and result["rows_unloaded"] == 4
+    else:  # the window (the rows at or past the old watermark: all four) through a shadow, merged at the switch
+        assert "sync.window_by_parts" in output and result["watermark_from"] == "2024-01-01 00:00:00"
+        assert result["attempts"][-1]["switch"] == "merge"
+        assert (result["rows_source"], result["rows_unloaded"], result["rows_loaded"]) == (4, 4, 4)
+        assert (result["rows_inserted"], result["rows_updated"], result["rows_deleted"]) == (0, 4, 0)
+    same_rows(transfer, name)
+    assert transfer.pg_rows("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'r2a_staging' "
+                            "AND tablename LIKE %s", (f"%{name}%",)) == [(0,)]  # the shadow is gone
+    assert transfer.pg_rows("SELECT count(*) FROM r2a_meta.transfer_loads WHERE target = %s",
+                            (f"{transfer.schema}.{name}",)) == [(0,)]
+
+
+def test_a_window_loaded_by_parts_resumes_its_load_after_a_failed_merge_and_commits_once(
+        transfer, tmp_path, monkeypatch):
+    from shared.errors import TransientError
+    from steps.table_transfer import core
+
+    source, _ = transfer.table("parted", EVENTS, rows_sql=f"INSERT INTO {transfer.schema}.parted VALUES "
+                               "(1, '2024-01-01 10:00:00', 'a'), (2, '2024-01-01 10:00:05', 'b')")
+    config = configure(transfer, tmp_path, {str(source): {"mode": "append", "cursor": "ts"}})
+    by_parts = ("--merge-in-one-mb", "0")
+    assert transfer.run("--table", str(source), "--sync-config", config, *by_parts)[0] == 0
+    transfer.rs_execute(sql.SQL("INSERT INTO {} VALUES (3, '2024-01-01 10:00:05', 'tie'), "
+                                "(4, '2024-01-01 10:00:09', 'c')").format(source.sql()))
+    real_write_state = sync_load.write_state
+
+    def lost_before_commit(cur, state):
+        real_write_state(cur, state)  # merged, counted, the watermark written: COMMIT is next
+        raise TransientError("the connection to AlloyDB was lost before COMMIT")
+
+    monkeypatch.setattr(core, "DEFAULT_POLICY", core.replace(core.DEFAULT_POLICY, attempts=1))
+    monkeypatch.setattr(sync_load, "write_state", lost_before_commit)
+    code, _ = transfer.run("--table", str(source), "--sync-config", config, *by_parts)
+    failed = transfer.result(source)
+    assert code != 0 and failed["status"] == "failed" and failed["error"]["transient"] is True
+    assert [r[0] for r in transfer.pg_rows(f"SELECT id FROM {transfer.schema}.parted ORDER BY id")] == [1, 2]
+    assert watermark(transfer, "parted") == "2024-01-01 10:00:05"
+    unload_attempt = failed["attempts"][-1]["unload_attempt"]
+    transfer.rs_execute(sql.SQL("INSERT INTO {} VALUES (5, '2024-01-01 10:00:30', 'after')").format(source.sql()))
+
+    monkeypatch.setattr(sync_load, "write_state", real_write_state)
+    code, output = transfer.run("--table", str(source), "--sync-config", config, *by_parts)
+    assert code == 0, output
+    resumed = transfer.result(source)
+    validate_result(resumed)
+    assert resumed["attempts"][-1]["unload_attempt"] == unload_attempt  # the failed attempt's UNLOAD, resumed
+    assert resumed["attempts"][-1]["switch"] == "merge"
+    assert resumed["watermark_to"] == "2024-01-01 10:00:09"  # that UNLOAD's snapshot: row 5 came after it
+    assert (resumed["rows_inserted"], resumed["rows_updated"], resumed["rows_deleted"]) == (2, 1, 0)
+    assert [r[0] for r in transfer.pg_rows(f"SELECT id FROM {transfer.schema}.parted ORDER BY id")] == [1, 2, 3, 4]
+
+    code, output = transfer.run("--table", str(source), "--sync-config", config, *by_parts)
+    assert code == 0, output
+    assert transfer.result(source)["watermark_from"] == "2024-01-01 10:00:09"
+    assert [r[0] for r in same_rows(transfer, "parted")] == [1, 2, 3, 4, 5]
