@@ -7,8 +7,7 @@
    difference spelled out. Shifted columns are never loaded.
 2. Redshift, one transaction (one snapshot): the whole table's count and the cursor's largest value (the new
    watermark), the window's count, then the UNLOAD of the window through r2a's UNLOAD (unload.py) with
-   `WHERE cursor >= <watermark - lag> AND cursor <= <new watermark>`; the bounds are literals cast to the cursor's
-   Redshift type.
+   `WHERE cursor >= <watermark - lag>`; the bound is a literal cast to the cursor's Redshift type.
 3. The window's parts S3 → GCS (copy.py).
 4. AlloyDB, one transaction: the window's parts COPYed into a temporary table (rows = manifest = the window's
    source count, and with `--verify checksum` the window's aggregates = the source's taken with the UNLOAD, else the
@@ -28,9 +27,10 @@ resumable, verified, switched in), its UNLOAD's transaction also taking MAX(curs
 committing that as the watermark (WatermarkInSwitch). So a terabyte table's first sync holds no transaction longer
 than a part's, and a crash before the switch leaves the target and the watermark as they were.
 
-The window of an incremental sync is loaded in one transaction (steps 2-4), not by the part ledger's per-part
-commits; a window too large for that (too_large_to_merge, decided from step 2's counts before anything is
-unloaded) is read whole the same way.
+A window larger than --merge-in-one-mb (by_parts, decided from step 2's counts before anything is unloaded) is
+not merged in one transaction either: sync_table returns a WindowByParts, core._transfer loads the window part by
+part into a shadow (resumable), and the switch's transaction merges it (MergeInSwitch: step 4's checks, merge,
+count and watermark, without the COPY).
 """
 
 from __future__ import annotations
