@@ -11,7 +11,9 @@ each a `python -m steps.table_transfer` process:
 4. the key indexed in AlloyDB (ALTER TABLE … ADD PRIMARY KEY (id), as post-data builds a primary key Redshift
    declares), another 1 % changed, then the incremental sync again: its DELETE of the changed keys finds them by
    the index instead of scanning the table (steps/table_transfer/README.md, "Incremental sync");
-5. another 1 % changed, then the incremental sync with --verify checksum (the window's and the whole table's
+5. another 1 % changed, then the incremental sync loaded by parts (--merge-in-one-mb 0: into a shadow through the
+   part ledger, merged in the switch's transaction), what resumability costs a window of this size;
+6. another 1 % changed, then the incremental sync with --verify checksum (the window's and the whole table's
    per-column aggregates on both sides): what the exact check costs.
 The end state is checked by the benchmark itself too: on both sides the row count, the sum of amount, the number of
 rows past the first watermark, min and max of `at`, and the sum of id * amount (a changed row whose amount landed on
@@ -105,7 +107,12 @@ def _measure(env: dict, planned: PlannedSchema, work: Path) -> list[dict]:
     changed_indexed = _change(env, schema, 1)
     indexed_s, _, _, _ = run_step(synced, environ)
     indexed = result("upsert")
-    changed_again = _change(env, schema, 2)
+    changed_parts = _change(env, schema, 2)
+    parts_s, _, _, _ = run_step([*synced, "--merge-in-one-mb", "0"], environ)
+    parts = result("upsert")
+    if parts["attempts"][-1]["switch"] != "merge":
+        raise RuntimeError(f"{table}: the window was not loaded by parts: {parts['attempts'][-1]}")
+    changed_again = _change(env, schema, 3)  # rounds increase: each round's `at` is past the one before
     checked_s, _, _, _ = run_step([*synced, "--verify", "checksum"], environ)
     checked = result("upsert")
     with emulator_connection(env) as source, psycopg2.connect(envfile.postgres_dsn(env, database)) as target:
@@ -133,6 +140,11 @@ def _measure(env: dict, planned: PlannedSchema, work: Path) -> list[dict]:
          indexed_s / full_s <= GOAL_RATIO),
         *((f"incremental sync, the key indexed: {name} phase", seconds, "s", None, None)
           for name, seconds in _phase_seconds(indexed).items()),
+        ("rows changed before the sync by parts", changed_parts, "rows", None, None),
+        ("incremental sync by parts (--merge-in-one-mb 0, key indexed)", parts_s, "s", None, None),
+        ("ratio incremental by parts / full", parts_s / full_s, "x", None, None),
+        *((f"incremental sync by parts: {name} phase", seconds, "s", None, None)
+          for name, seconds in _phase_seconds(parts).items()),
         ("rows changed before the checksum-verified sync", changed_again, "rows", None, None),
         ("incremental sync with --verify checksum (window and whole table)", checked_s, "s", None, None),
         ("ratio incremental with checksum / full", checked_s / full_s, "x", None, None),
