@@ -90,9 +90,15 @@ def test_append_rereads_boundary_ties_and_late_rows_in_the_lag_window(transfer, 
 ORDERS = [("id", "integer"), ("updated_at", "timestamp"), ("amount", "integer")]
 
 
-def test_upsert_merges_changed_rows_by_the_configured_key(transfer, window_args, tmp_path):
+@pytest.mark.parametrize("indexed", [False, True], ids=["key not indexed", "key indexed"])
+def test_upsert_merges_changed_rows_by_the_configured_key(transfer, window_args, tmp_path, monkeypatch, indexed):
     source, _ = transfer.table("orders", ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.orders VALUES "
                                "(1, '2024-01-01', 10), (2, '2024-01-01', 20), (3, '2024-01-02', 30)")
+    if indexed:  # an index leading with the key: UPDATE + INSERT in one statement, else DELETE + INSERT
+        transfer.pg_execute(f"CREATE INDEX ON {transfer.schema}.orders (id, amount)")
+    strategies = []
+    real_key_indexed = sync_load._key_indexed
+    monkeypatch.setattr(sync_load, "_key_indexed", lambda *a: strategies.append(real_key_indexed(*a)) or strategies[-1])
     config = configure(transfer, tmp_path, {str(source): {"mode": "upsert", "cursor": "updated_at", "key": ["id"]}})
     code, output = transfer.run("--table", str(source), "--sync-config", config, *window_args)
     assert code == 0, output
@@ -107,6 +113,7 @@ def test_upsert_merges_changed_rows_by_the_configured_key(transfer, window_args,
     # window: updated_at >= 2024-01-02 (the old watermark, re-read for ties): rows 2, 3, 4
     assert result["rows_unloaded"] == 3
     assert result["attempts"][-1]["switch"] == ("merge" if window_args else "none")
+    assert strategies == [indexed]
     assert (result["rows_inserted"], result["rows_updated"], result["rows_deleted"]) == (1, 2, 0)
     assert same_rows(transfer, "orders") == [(1, _ts("2024-01-01"), 10), (2, _ts("2024-01-03"), 21),
                                              (3, _ts("2024-01-02"), 30), (4, _ts("2024-01-03"), 40)]
