@@ -89,9 +89,10 @@ def main(
                                            help="a target holding at least this many MB is switched by renames, "
                                                 "a smaller one by TRUNCATE + INSERT (steps/table_transfer/README.md)"),
     merge_in_one_mb: float = typer.Option(DEFAULT_MERGE_IN_ONE_MB, "--merge-in-one-mb", min=0,
-                                          help="--sync-config: a sync window up to this many MB is merged in one "
-                                               "transaction, a larger one loaded part by part (resumable) and "
-                                               "merged at the end (steps/table_transfer/README.md)"),
+                                          help="--sync-config: the window of a table of up to this many MB is "
+                                               "merged in one transaction, a larger table's loaded part by part "
+                                               "(resumable) and merged at the end; 0: every table "
+                                               "(steps/table_transfer/README.md)"),
     max_file_size: str = typer.Option(DEFAULT_MAX_FILE_SIZE, "--max-file-size", callback=checked(max_file_size_clause),
                                       help="UNLOAD MAXFILESIZE (5MB..6.2GB): parts are copied and loaded as each "
                                            "one is written"),

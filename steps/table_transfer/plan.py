@@ -76,10 +76,10 @@ DEFAULT_MAX_FILE_SIZE = "32MB"
 # (steps/table_transfer/README.md, "The switch"), and it leaves the table's catalog entries untouched.
 DEFAULT_RENAME_SWITCH_MB = 1.0
 
-# A sync window up to this size (its share of the table's size in the plan) is COPYed and merged in one AlloyDB
-# transaction; a larger one is loaded part by part into a shadow through the part ledger (resumable) and merged in
-# the switch's transaction (steps/table_transfer/sync_load.py). 256 MB is eight parts of the default MAXFILESIZE:
-# below it the ledger's shadow, claims and extra transactions cost more than a lost window's reload.
+# The sync window of a table up to this size (svv_table_info's, in the plan) is COPYed and merged in one AlloyDB
+# transaction; a larger table's window is loaded part by part into a shadow through the part ledger (resumable) and
+# merged in the switch's transaction (steps/table_transfer/sync_load.py). 256 MB is eight parts of the default
+# MAXFILESIZE: below it the ledger's shadow, claims and extra transactions cost more than a lost window's reload.
 DEFAULT_MERGE_IN_ONE_MB = 256.0
 
 

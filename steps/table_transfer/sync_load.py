@@ -27,10 +27,11 @@ resumable, verified, switched in), its UNLOAD's transaction also taking MAX(curs
 committing that as the watermark (WatermarkInSwitch). So a terabyte table's first sync holds no transaction longer
 than a part's, and a crash before the switch leaves the target and the watermark as they were.
 
-A window larger than --merge-in-one-mb (by_parts, decided from step 2's counts before anything is unloaded) is
-not merged in one transaction either: sync_table returns a WindowByParts, core._transfer loads the window part by
-part into a shadow (resumable), and the switch's transaction merges it (MergeInSwitch: step 4's checks, merge,
-count and watermark, without the COPY).
+The window of a table larger than --merge-in-one-mb in the plan (by_parts) is not merged in one transaction
+either: sync_table returns a WindowByParts, core._transfer loads the window part by part into a shadow
+(resumable), and the switch's transaction merges it (MergeInSwitch: step 4's checks, merge, count and watermark,
+without the COPY). A mirror_deletes table's window is always merged in one transaction with its key set; one too
+large for that (too_large_to_merge, from step 2's counts) makes the table read whole.
 """
 
 from __future__ import annotations
@@ -154,19 +155,29 @@ class SourceSide:
     checks: dict[str, object]  # --verify checksum: the window's aggregates, taken with the UNLOAD
     table_checks: dict[str, object]  # --verify checksum: the whole table's, in the same snapshot
     key_manifest: object | None = None  # mirror_deletes: the whole table's key set (None: not asked, or empty)
-    by_parts: str | None = None  # why the window is not merged in one transaction (nothing was unloaded)
+    read_whole: str | None = None  # mirror_deletes: why the table is read whole instead (nothing was unloaded)
 
 
-def by_parts(window_rows: int, total: int, table_mb: float, merge_in_one_mb: float) -> str | None:
-    """Why a window of `window_rows` of a table of `total` rows (`table_mb` in the plan) is loaded part by part
-    (--merge-in-one-mb; 0: every window that holds a row); None: merged in one transaction."""
+def by_parts(table_mb: float, merge_in_one_mb: float) -> str | None:
+    """Why the window of a table of `table_mb` in the plan (this run's svv_table_info) is loaded part by part
+    (--merge-in-one-mb; 0: every table); None: merged in one transaction. A table no larger than the bound cannot
+    have a larger window, and a larger table's window loads as its full load does: decided before Redshift is
+    asked anything, so no count is taken twice."""
+    if merge_in_one_mb and table_mb <= merge_in_one_mb:
+        return None
+    return f"the table is about {table_mb:,.0f} MB in the plan, more than --merge-in-one-mb {merge_in_one_mb:g}"
+
+
+def too_large_to_merge(window_rows: int, total: int, table_mb: float, merge_in_one_mb: float) -> str | None:
+    """mirror_deletes (whose key set is UNLOADed and compared in the merge's transaction): why a window of
+    `window_rows` of a table of `total` rows is not merged but the table read whole; None: merged."""
     if not total or not window_rows:
         return None
     window_mb = table_mb * window_rows / total
     if merge_in_one_mb and window_mb <= merge_in_one_mb:
         return None
     return (f"the window ({window_rows} of {total} rows) is about {window_mb:,.0f} MB, more than "
-            f"--merge-in-one-mb {merge_in_one_mb:g}")
+            f"--merge-in-one-mb {merge_in_one_mb:g} to merge with the key set in one transaction")
 
 
 # ------------------------------------------------------------------------------------------ AlloyDB: before
@@ -271,18 +282,19 @@ def window_condition(cursor: Cursor, low: object | None) -> sql.Composable | Non
 def unload_window(ctx, spec: TableSpec, cursor: Cursor, window: Window, prefix: str,
                   key_set: TableSpec | None = None, key_prefix: str = "") -> SourceSide:
     """Count, max, the window's count (and checksums), the window's UNLOAD and, for mirror_deletes, the key set's:
-    one transaction, one snapshot. A window too large to merge in one transaction (by_parts) is not unloaded."""
+    one transaction, one snapshot. With mirror_deletes a window too large to merge in one transaction
+    (too_large_to_merge) is not unloaded."""
     aggregates = checksum_aggregates(spec) if ctx.options.verify == "checksum" else []
     in_window = window_condition(cursor, window.low)
     with redshift_connection(ctx.settings, STEP) as conn:
         try:
             with conn.cursor() as cur:
                 counted = count_source(cur, spec, aggregates, cursor.column.source, in_window)
-                large = None if window.low is None else by_parts(counted.rows, counted.total, spec.size_mb,
-                                                                 ctx.options.merge_in_one_mb)
-                if large:
+                whole = None if key_set is None or window.low is None else too_large_to_merge(
+                    counted.rows, counted.total, spec.size_mb, ctx.options.merge_in_one_mb)
+                if whole:
                     conn.rollback()
-                    return SourceSide(counted.total, counted.high, counted.rows, None, {}, {}, by_parts=large)
+                    return SourceSide(counted.total, counted.high, counted.rows, None, {}, {}, read_whole=whole)
                 if counted.rows:
                     cur.execute(unload_statement(conn, spec, ctx.options, prefix, authorization_clause(ctx.settings),
                                                  in_window))
@@ -471,7 +483,7 @@ class WholeSync:
 
 @dataclass
 class WindowByParts:
-    """A sync window too large to merge in one transaction (--merge-in-one-mb): UNLOADed with the whole table's
+    """The sync window of a table too large to merge in one transaction (--merge-in-one-mb): UNLOADed with the whole table's
     count, MAX(cursor) and (--verify checksum) both the window's and the table's aggregates, copied and loaded part
     by part into a shadow through the part ledger (resumable, as a full load), verified against the window's
     count, then merged into the target in the switch's transaction with the watermark (MergeInSwitch)."""
@@ -606,7 +618,7 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
                ) -> WholeSync | WindowByParts | None:
     """Bring the target up to date by the sync window; fills the result's rows, sync fields and phases. Returns a
     WholeSync, having done nothing but add the source's new columns, when the whole table must be read, and a
-    WindowByParts when the window is too large to merge in one transaction: core loads either part by part."""
+    WindowByParts when the table is larger than --merge-in-one-mb: core loads either part by part."""
     cursor = cursor_of(spec, sync.cursor or "")
     result.sync_mode = sync.mode
     conn = alloydb_connection(ctx.settings, STEP)
@@ -632,6 +644,10 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
             _add_columns(ctx, spec, added)
         return WholeSync(spec, sync, cursor, state, ctx.run_id, window.why_whole or "")
 
+    parts = None if sync.mirror_deletes else by_parts(spec.size_mb, ctx.options.merge_in_one_mb)
+    if parts:
+        event("sync.window_by_parts", why=parts)
+        return WindowByParts(spec, sync, cursor, state, ctx.run_id, keys, window.low, parts)
     clock = PhaseClock(result.phases)
     result.attempts[-1].unload_attempt = attempt
     with clock.phase("unload"):
@@ -639,14 +655,11 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
         key_set = key_set_spec(spec, keys) if sync.mirror_deletes else None
         source = unload_window(ctx, spec, cursor, window, prefix, key_set,
                                ctx.layout.key_set_prefix(spec.source, attempt))
-    if source.by_parts:
-        result.phases[-1].name = "window"  # the counts that decided it; the load by parts times its own unload
-        if sync.mirror_deletes:  # the key set is UNLOADed in the window's snapshot: read the table whole instead
-            result.watermark_from = None
-            event("sync.window_read_whole", why=source.by_parts)
-            return WholeSync(spec, sync, cursor, state, ctx.run_id, source.by_parts)
-        event("sync.window_by_parts", why=source.by_parts)
-        return WindowByParts(spec, sync, cursor, state, ctx.run_id, keys, window.low, source.by_parts)
+    if source.read_whole:
+        result.phases[-1].name = "window"  # the counts that decided it; the whole read times its own unload
+        result.watermark_from = None
+        event("sync.window_read_whole", why=source.read_whole)
+        return WholeSync(spec, sync, cursor, state, ctx.run_id, source.read_whole)
     result.rows_source = source.total
     result.rows_unloaded = source.manifest.record_count if source.manifest else 0
     result.parts = len(source.manifest.parts) if source.manifest else 0
