@@ -362,22 +362,25 @@ def merge(cur, spec: TableSpec, sync: TableSync, cursor: Cursor, window: Window,
     join)."""
     target = spec.target.sql()
     names = sql.SQL(", ").join(sql.Identifier(c.target) for c in spec.columns)
+    match = sql.SQL(" AND ").join(sql.SQL("t.{k} = d.{k}").format(k=sql.Identifier(k)) for k in keys)
     if sync.mode == APPEND:
         cur.execute(sql.SQL("DELETE FROM {} WHERE {} >= %s").format(target, sql.Identifier(cursor.column.target)),
                     (window.low,))
-        removed = cur.rowcount
-        cur.execute(sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}").format(
-            target, names, names, delta))
-        updated = min(removed, loaded)
-        return Merge(inserted=loaded - updated, updated=updated, deleted=removed - updated, loaded=loaded)
-    match = sql.SQL(" AND ").join(sql.SQL("t.{k} = d.{k}").format(k=sql.Identifier(k)) for k in keys)
-    if not _key_indexed(cur, spec, keys):
+    elif not _key_indexed(cur, spec, keys):
         cur.execute(sql.SQL("DELETE FROM {} t USING {} d WHERE {}").format(target, delta, match))
-        removed = cur.rowcount
-        cur.execute(sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}").format(
-            target, names, names, delta))
-        updated = min(removed, loaded)
-        return Merge(inserted=loaded - updated, updated=updated, deleted=removed - updated, loaded=loaded)
+    else:
+        return _update_then_insert(cur, spec, keys, loaded, delta, match)
+    removed = cur.rowcount
+    cur.execute(sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}").format(
+        target, names, names, delta))
+    updated = min(removed, loaded)
+    return Merge(inserted=loaded - updated, updated=updated, deleted=removed - updated, loaded=loaded)
+
+
+def _update_then_insert(cur, spec: TableSpec, keys: list[str], loaded: int, delta: sql.Composable,
+                        match: sql.Composable) -> Merge:
+    target = spec.target.sql()
+    names = sql.SQL(", ").join(sql.Identifier(c.target) for c in spec.columns)
     seen = sql.SQL(" AND ").join(sql.SQL("u.{k} = d.{k}").format(k=sql.Identifier(k)) for k in keys)
     changed = [c.target for c in spec.columns if c.target not in keys] or keys[:1]  # keys only: SET k = k
     cur.execute(sql.SQL(
