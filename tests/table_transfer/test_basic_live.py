@@ -35,6 +35,8 @@ def test_empty_table_succeeds_with_zero_rows(transfer):
     validate_result(result)
     assert (result["status"], result["rows_source"], result["rows_loaded"]) == ("succeeded", 0, 0)
     assert transfer.pg_rows(f"SELECT count(*) FROM {transfer.schema}.empty") == [(0,)]
+    # counted 0 in the UNLOAD's transaction: no UNLOAD ran (what Redshift writes for no row is not documented)
+    assert result["parts"] == 0 and list(transfer.store.list(transfer.layout.unload_table_prefix(source))) == []
 
 
 def test_vanished_table_fails_with_table_not_found(transfer):
