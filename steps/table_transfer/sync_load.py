@@ -393,6 +393,10 @@ def _update_then_insert(cur, spec: TableSpec, keys: list[str], loaded: int, delt
         returned=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(k)) for k in keys),
         from_delta=sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c.target)) for c in spec.columns)))
     updated, inserted = (int(n) for n in cur.fetchone())
+    if updated != loaded - inserted:  # DELETE + INSERT would have left the count short; here it would stay equal
+        raise VerificationError(f"key ({', '.join(keys)}) is not unique in {spec.target}: {updated} of its rows "
+                                f"matched {loaded - inserted} rows of the sync window",
+                                "Name a unique key in the sync config, or sync the table in full")
     return Merge(inserted=inserted, updated=updated, deleted=0, loaded=loaded)
 
 

@@ -126,6 +126,26 @@ def test_upsert_merges_changed_rows_by_the_configured_key(transfer, window_args,
     assert transfer.pg_rows(f"SELECT count(*) FROM {transfer.schema}.orders") == [(4,)]
 
 
+@pytest.mark.parametrize("indexed", [False, True], ids=["key not indexed", "key indexed"])
+def test_an_upsert_key_shared_by_rows_outside_the_window_fails_the_table(transfer, tmp_path, indexed):
+    # Redshift does not enforce keys: two rows share id 1, and only one of them moves into the window
+    source, _ = transfer.table("shared_key", ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.shared_key VALUES "
+                               "(1, '2023-01-01', 10), (1, '2023-01-01', 11), (2, '2024-01-01', 20)")
+    if indexed:  # not unique: the one-statement upsert would update both rows of id 1 and keep the count equal
+        transfer.pg_execute(f"CREATE INDEX ON {transfer.schema}.shared_key (id)")
+    config = configure(transfer, tmp_path, {str(source): {"mode": "upsert", "cursor": "updated_at", "key": ["id"]}})
+    assert transfer.run("--table", str(source), "--sync-config", config)[0] == 0
+    before = same_rows(transfer, "shared_key", "1, 3")
+    transfer.rs_execute(f"UPDATE {transfer.schema}.shared_key SET amount = 12, updated_at = '2024-01-02' "
+                        "WHERE id = 1 AND amount = 11")
+    code, _ = transfer.run("--table", str(source), "--sync-config", config)
+    assert code != 0
+    message = transfer.result(source)["error"]["message"]
+    assert ("is not unique in" if indexed else "row counts differ") in message, message
+    assert transfer.pg_rows(f"SELECT * FROM {transfer.schema}.shared_key ORDER BY 1, 3") == before
+    assert watermark(transfer, "shared_key") == "2024-01-01 00:00:00"
+
+
 def _ts(text: str):
     from datetime import datetime
 
