@@ -178,6 +178,38 @@ def test_a_further_loader_of_a_table_synced_incrementally_ends_at_once(transfer,
     assert _loader_line(run.output)["ended"] == "synced-incrementally", run.output
 
 
+def test_two_loaders_load_a_sync_window_by_parts_into_the_shadow_merged_once(transfer, tmp_path):
+    """A synced table above --merge-in-one-mb loads its window through the part ledger into a shadow: a further
+    loader of the run shares its parts as for a full load, and the window is merged once."""
+    source, _ = numbered_table(transfer, "synced_parts", ROWS)
+    config = tmp_path / "sync.json"
+    config.write_text(json.dumps({"tables": {str(source): {"mode": "append", "cursor": "id"}}}))
+    synced = ("--sync-config", str(config), "--merge-in-one-mb", "0", *SMALL_PARTS)
+    first = run_step(transfer, "--table", str(source), *synced, timeout=240)
+    assert first.code == 0, first.output
+    added = ROWS // 2
+    transfer.rs_execute(f"INSERT INTO {transfer.schema}.synced_parts SELECT g, 'row ' || g || ' ' || md5(g::varchar) "
+                        f"FROM generate_series({ROWS + 1}, {ROWS + added}) g")
+    slow_new_tables(transfer.alloydb_dsn, STAGING_SCHEMA, 1.0)
+    helper: list = []
+    thread = threading.Thread(target=lambda: helper.append(run_step(
+        transfer, "--loader", f"loader-2-of-2:{source}", "--loader-wait-s", "20", *synced, timeout=240)))
+    thread.start()
+    run = run_step(transfer, "--table", str(source), *synced, timeout=240)
+    thread.join(240)
+    assert run.code == 0, run.output
+    assert helper and helper[0].code == 0, helper[0].output if helper else "no second loader"
+    second = _loader_line(helper[0].output)
+    assert int(second["parts_loaded"]) >= 1, helper[0].output
+    assert target_summary(transfer, "synced_parts") == expected_summary(ROWS + added)
+    result = transfer.result(source)
+    last = result["attempts"][-1]
+    assert last["switch"] == "merge" and len(last["parts_reused"]) == int(second["parts_loaded"])
+    assert (result["watermark_from"], result["watermark_to"]) == (str(ROWS), str(ROWS + added))
+    assert result["rows_loaded"] == added + 1 and result["rows_source"] == ROWS + added  # the tie at the watermark
+    assert _ledger(transfer) == (None, {})
+
+
 def test_a_failed_further_loader_ends_its_item_without_failing_the_table_it_did_not_own(transfer):
     """Loader 2's every COPY is refused (a statement trigger raises in a transaction that holds a loader-2 claim:
     loader 1's sessions never see that uncommitted claim). Its item logs `loader.failed` and exits 0, so its Argo
