@@ -114,6 +114,9 @@ WORKFLOW_PARAMETERS: list[tuple[str, str, str]] = [
                         "r2a-sync-config; JSON or YAML) naming tables synced incrementally (append|upsert by a "
                         "cursor column; `r2a sync-config init` writes a starting one); empty = every table is "
                         "loaded in full"),
+    ("merge-in-one-mb", "256", "sync-config: the window of a table of up to this many MB (svv_table_info) is merged "
+                               "in one transaction; a bigger table's window is loaded part by part (resumable) into "
+                               "a shadow and merged at the end; 0 = every table (steps/table_transfer/README.md)"),
     ("on-existing", "refresh", "load-schema when a table exists: refresh (keep and reload what an earlier r2a run "
                                "created; stop at any other table)|fail|skip|replace"),
     ("dropped-in-source", "keep", "refresh: tables an earlier r2a run created that the source no longer has: "
@@ -293,6 +296,7 @@ def transfer_container(auth_proxy: str | None = None, images: Images = DEFAULT_I
         "table-transfer", "table_transfer",
         [TRANSFER_ITEM_FLAG, "{{inputs.parameters.item}}", f"--format={_param('format')}",
          f"--compression={_param('compression')}", f"--verify={verify}", f"--cleanup={_param('cleanup')}",
+         f"--merge-in-one-mb={_param('merge-in-one-mb')}",
          "--sync-config", _param("sync-config")],  # two arguments: run-local maps a mounted path given alone
         cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi", deadline=12 * 3600,
         inputs=[Parameter(name="item")], sidecars=auth_proxy_sidecars(auth_proxy, images), images=images,
