@@ -204,13 +204,18 @@ def planned_type(column: ColumnSpec) -> str:
     return mapped.target
 
 
-def _probe_type(cur, type_text: str) -> str:
-    """How PostgreSQL prints a type with its modifier: a column of a temporary table says it."""
+def _probe_types(cur, type_texts: list[str]) -> list[str]:
+    """How PostgreSQL prints each type with its modifier: the columns of one temporary table say it (one statement
+    for the table's columns, not one per column)."""
+    if not type_texts:
+        return []
     cur.execute("SAVEPOINT r2a_probe")
-    cur.execute(sql.SQL("CREATE TEMP TABLE r2a_type_probe (c {}) ON COMMIT DROP").format(sql.SQL(type_text)))
+    columns = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(f"c{n}"), sql.SQL(text))
+                                 for n, text in enumerate(type_texts))
+    cur.execute(sql.SQL("CREATE TEMP TABLE r2a_type_probe ({}) ON COMMIT DROP").format(columns))
     cur.execute("SELECT pg_catalog.format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute "
-                "WHERE attrelid = 'pg_temp.r2a_type_probe'::regclass AND attname = 'c'")
-    printed = cur.fetchone()[0]
+                "WHERE attrelid = 'pg_temp.r2a_type_probe'::regclass AND attnum > 0 ORDER BY attnum")
+    printed = [row[0] for row in cur.fetchall()]
     cur.execute("ROLLBACK TO SAVEPOINT r2a_probe")
     return printed
 
@@ -220,13 +225,11 @@ def drift(cur, spec: TableSpec) -> list[ColumnSpec]:
     existing = dict(target_columns(cur, spec))
     planned = {c.target: c for c in spec.columns}
     dropped = [name for name in existing if name not in planned]
-    retyped = []
-    for column in spec.columns:
-        if column.target in existing:
-            wanted = _probe_type(cur, planned_type(column))
-            if wanted != existing[column.target]:
-                retyped.append(f"{column.target} is {existing[column.target]} in AlloyDB, {wanted} from Redshift's "
-                               f"{column.source_type}")
+    kept = [column for column in spec.columns if column.target in existing]
+    retyped = [f"{column.target} is {existing[column.target]} in AlloyDB, {wanted} from Redshift's "
+               f"{column.source_type}"
+               for column, wanted in zip(kept, _probe_types(cur, [planned_type(c) for c in kept]), strict=True)
+               if wanted != existing[column.target]]
     problems = []
     if dropped:
         problems.append(f"dropped in Redshift: {', '.join(dropped)}")
