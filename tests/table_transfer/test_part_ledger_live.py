@@ -91,6 +91,51 @@ def test_sigkilled_load_is_resumed_loading_only_the_missing_parts(transfer):
     assert _ledger(transfer) == (None, {})  # forgotten with the switch
 
 
+def test_a_sigkilled_sync_window_by_parts_is_resumed_and_merged_once(transfer, tmp_path):
+    """A synced table's window loaded by parts (--merge-in-one-mb 0) into a shadow: killed with some parts
+    committed, the target and the watermark are untouched; the re-run resumes the same UNLOAD, loads only the
+    missing parts and merges the window once."""
+    import json
+
+    from tests.support.slow_copy import slow_new_tables
+
+    source, _ = numbered_table(transfer, "window_killed", ROWS)
+    config = tmp_path / "sync.json"
+    config.write_text(json.dumps({"tables": {str(source): {"mode": "append", "cursor": "id"}}}))
+    synced = ("--sync-config", str(config), "--merge-in-one-mb", "0", *SMALL_PARTS)
+    first = run_step(transfer, "--table", str(source), *synced, timeout=180)
+    assert first.code == 0, first.output
+    added = ROWS // 2
+    transfer.rs_execute(f"INSERT INTO {quoted(transfer.schema)}.window_killed SELECT g, 'row ' || g || ' ' || "
+                        f"md5(g::varchar) FROM generate_series({ROWS + 1}, {ROWS + added}) g")
+    slow_new_tables(transfer.alloydb_dsn, STAGING_SCHEMA, 1.0)  # each part's COPY into the shadow takes 1 s
+
+    def some_parts_in_after_the_unload(_output: str) -> bool:
+        state, parts = _ledger(transfer)
+        return state == "unloaded" and len(parts) >= 1
+
+    run = run_step(transfer, "--table", str(source), *synced, timeout=180, kill_when=some_parts_in_after_the_unload)
+    assert run.code is None and not run.timed_out, run.output
+    time.sleep(1.5)  # the killed session's part, sleeping in its trigger, rolls back when it finds its client gone
+    state, committed = _ledger(transfer)
+    assert state == "unloaded" and committed, run.output
+    assert target_summary(transfer, "window_killed") == expected_summary(ROWS)  # the target as it was
+    assert transfer.pg_rows("SELECT watermark FROM r2a_meta.sync_state WHERE target = %s",
+                            (f"{transfer.schema}.window_killed",)) == [(str(ROWS),)]
+
+    rerun = run_step(transfer, "--table", str(source), *synced, timeout=180)
+    assert rerun.code == 0, rerun.output
+    assert target_summary(transfer, "window_killed") == expected_summary(ROWS + added)
+    result = transfer.result(source)
+    last = result["attempts"][-1]  # the killed attempt (2) wrote no result: the re-run is 3 and resumes its UNLOAD
+    assert (last["number"], last["unload_attempt"], last["switch"]) == (3, 2, "merge")
+    assert last["parts_reused"] == sorted(committed)
+    assert not set(last["parts_loaded"]) & set(committed)
+    assert (result["watermark_from"], result["watermark_to"]) == (str(ROWS), str(ROWS + added))
+    assert result["rows_loaded"] == added + 1  # the window: the row at the old watermark and the new ones
+    assert _ledger(transfer) == (None, {})
+
+
 def test_a_connection_lost_mid_part_retries_that_part_and_doubles_nothing(transfer):
     source, _ = numbered_table(transfer, "cut_part", ROWS)
     _slow_parts(transfer, "cut_part", 0.5)
