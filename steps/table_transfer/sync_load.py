@@ -53,6 +53,7 @@ from shared.results import PhaseClock, TableResult
 from shared.runlock import lock_key
 from shared.syncconfig import APPEND, CURSOR_TYPES, UPSERT, TableSync
 from shared.syncstate import SyncState, ensure_sync_state, read_state, write_state
+from steps.table_transfer import foreign_keys
 from steps.table_transfer.copy import copy_part, staged_url
 from steps.table_transfer.load import READ_CHUNK, copy_statement, open_decompressed, target_error
 from steps.table_transfer.plan import ColumnSpec, TableSpec, _quoted
@@ -366,16 +367,21 @@ def merge(cur, spec: TableSpec, sync: TableSync, cursor: Cursor, window: Window,
     target = spec.target.sql()
     names = sql.SQL(", ").join(sql.Identifier(c.target) for c in spec.columns)
     match = sql.SQL(" AND ").join(sql.SQL("t.{k} = d.{k}").format(k=sql.Identifier(k)) for k in keys)
+    if sync.mode == UPSERT and _key_indexed(cur, spec, keys):
+        detached = foreign_keys.detach(cur, spec) if _referenced_beyond(cur, spec, keys) else []
+        done = _update_then_insert(cur, spec, keys, loaded, delta, match)
+        foreign_keys.reattach(cur, detached)
+        return done
+    detached = foreign_keys.detach(cur, spec)  # a DELETE fails on a row another table refers to (foreign_keys.py)
     if sync.mode == APPEND:
         cur.execute(sql.SQL("DELETE FROM {} WHERE {} >= %s").format(target, sql.Identifier(cursor.column.target)),
                     (window.low,))
-    elif not _key_indexed(cur, spec, keys):
-        cur.execute(sql.SQL("DELETE FROM {} t USING {} d WHERE {}").format(target, delta, match))
     else:
-        return _update_then_insert(cur, spec, keys, loaded, delta, match)
+        cur.execute(sql.SQL("DELETE FROM {} t USING {} d WHERE {}").format(target, delta, match))
     removed = cur.rowcount
     cur.execute(sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}").format(
         target, names, names, delta))
+    foreign_keys.reattach(cur, detached)
     updated = min(removed, loaded)
     return Merge(inserted=loaded - updated, updated=updated, deleted=removed - updated, loaded=loaded)
 
@@ -401,6 +407,15 @@ def _update_then_insert(cur, spec: TableSpec, keys: list[str], loaded: int, delt
                                 f"matched {loaded - inserted} rows of the sync window",
                                 "Name a unique key in the sync config, or sync the table in full")
     return Merge(inserted=inserted, updated=updated, deleted=0, loaded=loaded)
+
+
+def _referenced_beyond(cur, spec: TableSpec, keys: list[str]) -> bool:
+    """Whether a foreign key refers to a column of the target outside the merge key (an UPDATE may change it)."""
+    cur.execute("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_attribute a "
+                "ON a.attrelid = k.confrelid AND a.attnum = ANY(k.confkey) WHERE k.contype = 'f' "
+                "AND k.confrelid = %s::regclass AND NOT a.attname::text = ANY(%s))",
+                (spec.target.sql().as_string(cur), list(keys)))
+    return bool(cur.fetchone()[0])
 
 
 def _key_indexed(cur, spec: TableSpec, keys: list[str]) -> bool:
@@ -713,9 +728,12 @@ def _mirror_deletes(cur, ctx, spec: TableSpec, keys: list[str], source: SourceSi
         raise VerificationError(f"row counts of the key set differ for {spec.source}: source {source.total}, "
                                 f"unloaded {unloaded}, loaded {loaded}")
     match = sql.SQL(" AND ").join(sql.SQL("k.{c} = t.{c}").format(c=sql.Identifier(k)) for k in keys)
+    detached = foreign_keys.detach(cur, spec)  # rows other tables refer to may have left the source too
     cur.execute(sql.SQL("DELETE FROM {} t WHERE NOT EXISTS (SELECT 1 FROM {} k WHERE {})").format(
         spec.target.sql(), _KEYS, match))
-    return cur.rowcount
+    removed = cur.rowcount
+    foreign_keys.reattach(cur, detached)
+    return removed
 
 
 def _check_target(cur, spec: TableSpec, total: int, table_checks: dict[str, object]) -> None:

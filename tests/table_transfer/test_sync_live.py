@@ -146,6 +146,32 @@ def test_an_upsert_key_shared_by_rows_outside_the_window_fails_the_table(transfe
     assert watermark(transfer, "shared_key") == "2024-01-01 00:00:00"
 
 
+@pytest.mark.parametrize("mode", ["upsert", "append"])
+def test_a_sync_into_a_table_other_tables_refer_to_keeps_their_references(transfer, tmp_path, mode):
+    """Post-data builds the target's primary key and the foreign keys that refer to it. An upsert keyed by it
+    updates the window's rows in place; an append deletes and re-inserts them, with the keys that refer to the
+    table taken off and put back (VALIDATEd) in the same transaction, as a reload does (foreign_keys.py)."""
+    source, _ = transfer.table("parent", ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.parent VALUES "
+                               "(1, '2024-01-01', 10), (2, '2024-01-01', 20)")
+    entry = {"mode": mode, "cursor": "updated_at", **({"key": ["id"]} if mode == "upsert" else {})}
+    config = configure(transfer, tmp_path, {str(source): entry})
+    assert transfer.run("--table", str(source), "--sync-config", config)[0] == 0
+    transfer.pg_execute(f"ALTER TABLE {transfer.schema}.parent ADD PRIMARY KEY (id)")
+    transfer.pg_execute(f"CREATE TABLE {transfer.schema}.child (parent_id integer REFERENCES "
+                        f"{transfer.schema}.parent (id))")
+    transfer.pg_execute(f"INSERT INTO {transfer.schema}.child VALUES (1), (2)")
+    transfer.rs_execute(f"UPDATE {transfer.schema}.parent SET amount = 11, updated_at = '2024-01-02' WHERE id = 1")
+    transfer.rs_execute(f"INSERT INTO {transfer.schema}.parent VALUES (3, '2024-01-02', 30)")
+    code, output = transfer.run("--table", str(source), "--sync-config", config)
+    assert code == 0, output
+    result = transfer.result(source)
+    assert (result["rows_inserted"], result["rows_updated"], result["rows_deleted"]) == (1, 2, 0)
+    same_rows(transfer, "parent")
+    assert transfer.pg_rows(f"SELECT count(*) FROM {transfer.schema}.child") == [(2,)]
+    assert transfer.pg_rows("SELECT convalidated FROM pg_constraint WHERE conname = 'child_parent_id_fkey'") == \
+        [(True,)]
+
+
 def _ts(text: str):
     from datetime import datetime
 
