@@ -18,7 +18,13 @@ from shared.staging import STAGING_SCHEMA
 from steps.table_transfer.loaders import _all_published
 from tests.faults.helpers import emulator_fault, expected_summary, numbered_table, run_step, target_summary
 from tests.support.slow_copy import slow_new_tables
-from tests.table_transfer.test_part_ledger_live import ROWS, SMALL_PARTS, _ledger, _slow_parts
+from tests.table_transfer.test_part_ledger_live import (
+    ROWS,
+    SMALL_PARTS,
+    _ledger,
+    _slow_parts,
+    synced_window_by_parts,
+)
 
 
 def _parts_by_loader(transfer) -> dict[str, int]:
@@ -181,16 +187,7 @@ def test_a_further_loader_of_a_table_synced_incrementally_ends_at_once(transfer,
 def test_two_loaders_load_a_sync_window_by_parts_into_the_shadow_merged_once(transfer, tmp_path):
     """A synced table above --merge-in-one-mb loads its window through the part ledger into a shadow: a further
     loader of the run shares its parts as for a full load, and the window is merged once."""
-    source, _ = numbered_table(transfer, "synced_parts", ROWS)
-    config = tmp_path / "sync.json"
-    config.write_text(json.dumps({"tables": {str(source): {"mode": "append", "cursor": "id"}}}))
-    synced = ("--sync-config", str(config), "--merge-in-one-mb", "0", *SMALL_PARTS)
-    first = run_step(transfer, "--table", str(source), *synced, timeout=240)
-    assert first.code == 0, first.output
-    added = ROWS // 2
-    transfer.rs_execute(f"INSERT INTO {transfer.schema}.synced_parts SELECT g, 'row ' || g || ' ' || md5(g::varchar) "
-                        f"FROM generate_series({ROWS + 1}, {ROWS + added}) g")
-    slow_new_tables(transfer.alloydb_dsn, STAGING_SCHEMA, 1.0)
+    source, synced, added = synced_window_by_parts(transfer, tmp_path, "synced_parts")
     helper: list = []
     thread = threading.Thread(target=lambda: helper.append(run_step(
         transfer, "--loader", f"loader-2-of-2:{source}", "--loader-wait-s", "20", *synced, timeout=240)))

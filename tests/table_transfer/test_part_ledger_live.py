@@ -91,24 +91,31 @@ def test_sigkilled_load_is_resumed_loading_only_the_missing_parts(transfer):
     assert _ledger(transfer) == (None, {})  # forgotten with the switch
 
 
-def test_a_sigkilled_sync_window_by_parts_is_resumed_and_merged_once(transfer, tmp_path):
-    """A synced table's window loaded by parts (--merge-in-one-mb 0) into a shadow: killed with some parts
-    committed, the target and the watermark are untouched; the re-run resumes the same UNLOAD, loads only the
-    missing parts and merges the window once."""
+def synced_window_by_parts(transfer, tmp_path, name: str) -> tuple[TableRef, tuple[str, ...], int]:
+    """A table of ROWS ids synced once (append by id, every window by parts), then ROWS // 2 more rows in Redshift
+    and each part's COPY into a new shadow slowed to 1 s: (source, the step's sync flags, rows added)."""
     import json
 
     from tests.support.slow_copy import slow_new_tables
 
-    source, _ = numbered_table(transfer, "window_killed", ROWS)
+    source, _ = numbered_table(transfer, name, ROWS)
     config = tmp_path / "sync.json"
     config.write_text(json.dumps({"tables": {str(source): {"mode": "append", "cursor": "id"}}}))
     synced = ("--sync-config", str(config), "--merge-in-one-mb", "0", *SMALL_PARTS)
     first = run_step(transfer, "--table", str(source), *synced, timeout=180)
     assert first.code == 0, first.output
     added = ROWS // 2
-    transfer.rs_execute(f"INSERT INTO {quoted(transfer.schema)}.window_killed SELECT g, 'row ' || g || ' ' || "
+    transfer.rs_execute(f"INSERT INTO {quoted(transfer.schema)}.{quoted(name)} SELECT g, 'row ' || g || ' ' || "
                         f"md5(g::varchar) FROM generate_series({ROWS + 1}, {ROWS + added}) g")
-    slow_new_tables(transfer.alloydb_dsn, STAGING_SCHEMA, 1.0)  # each part's COPY into the shadow takes 1 s
+    slow_new_tables(transfer.alloydb_dsn, STAGING_SCHEMA, 1.0)
+    return source, synced, added
+
+
+def test_a_sigkilled_sync_window_by_parts_is_resumed_and_merged_once(transfer, tmp_path):
+    """A synced table's window loaded by parts (--merge-in-one-mb 0) into a shadow: killed with some parts
+    committed, the target and the watermark are untouched; the re-run resumes the same UNLOAD, loads only the
+    missing parts and merges the window once."""
+    source, synced, added = synced_window_by_parts(transfer, tmp_path, "window_killed")
 
     def some_parts_in_after_the_unload(_output: str) -> bool:
         state, parts = _ledger(transfer)
