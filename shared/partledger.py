@@ -10,9 +10,9 @@ says which.
 A load goes into the target itself when the target was empty when the load began (`shadow` NULL), else into a
 shadow table in r2a_staging that is switched in once every part is there and verified. Its state is `unloading`
 until the UNLOAD's manifest is read and the source's count (and checksums) are recorded, then `unloaded`: only an
-`unloaded` load is resumed by a later attempt (a sync window's load, `window_low` set, only by an attempt that reads
-the same window; it always goes into a shadow, merged into the target at the switch) (it loads the parts the ledger lacks); any other is abandoned (its
-parts taken out again) before a new UNLOAD. The tables live in r2a_meta, whose owner is checked before use
+`unloaded` load is resumed by a later attempt (it loads the parts the ledger lacks); any other is abandoned (its
+parts taken out again) before a new UNLOAD. A sync window's load (`window_low` set) always goes into a shadow that
+is merged into the target at the switch, and only an attempt that reads the same window resumes it. The tables live in r2a_meta, whose owner is checked before use
 (shared/ddlsession.py). The load's rows are deleted when the table is switched in; post-data deletes those that
 cannot be resumed.
 """

@@ -45,7 +45,7 @@ from steps.table_transfer.plan import (
     parse_cleanup,
     select_tables,
 )
-from steps.table_transfer.sync_load import by_parts
+from steps.table_transfer.sync_load import window_by_parts
 
 app = StepApp(STEP, help=__doc__)
 DataFormat = StrEnum("DataFormat", {value: value for value in FORMATS})
@@ -166,8 +166,7 @@ def _run_loader(ctx: TransferContext, item: LoaderItem, plan: str | None, wait_s
         raise BadInputError(f"table {item.table} is not in the plan (tables.json)")
     spec = selection.tables[0]
     sync = ctx.sync.for_table(str(spec.source)) if ctx.sync else None
-    if sync is not None and sync.mode != FULL and (sync.mirror_deletes or not by_parts(spec.size_mb,
-                                                                                      ctx.options.merge_in_one_mb)):
+    if sync is not None and sync.mode != FULL and not window_by_parts(spec, sync, ctx.options.merge_in_one_mb):
         # its own item merges the window in one transaction, through no part ledger (sync_load.py)
         report = LoaderReport(ended="synced-incrementally")
     else:

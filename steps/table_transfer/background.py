@@ -110,7 +110,8 @@ class BackgroundUnload:
                         raise UnloadStopped(f"UNLOAD of {self.spec.source} was stopped before it started")
                 counted = run_unload(conn, self.spec, self.options, self.prefix, self.authorization,
                                      self.aggregates, self.high_of, self.window)
-            manifest = read_manifest(self.store, self.prefix) if counted.unloaded else \
+            # no row counted: no UNLOAD ran (run_unload), so there is no manifest to read
+            manifest = read_manifest(self.store, self.prefix) if counted.rows else \
                 Manifest(self.prefix + "manifest", [], 0)
             windowed = self.window is not None
             self._end(UnloadOutcome(counted.rows, counted.checks, manifest,

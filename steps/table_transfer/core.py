@@ -149,15 +149,15 @@ def _transfer_table(ctx: TransferContext, spec: TableSpec) -> TableResult:
             sync = ctx.sync.for_table(str(spec.source)) if ctx.sync else None
             if sync is not None and sync.mode != FULL:
                 try:
-                    by_parts = sync_table(ctx, spec, sync, attempt.number, result)
+                    sync_load = sync_table(ctx, spec, sync, attempt.number, result)
                 except SyncNotUsable as unusable:
                     result.sync_mode, result.sync_note = None, f"loaded in full: {unusable.reason[:400]}"
                     event("sync.not_usable", mode=sync.mode, reason=unusable.reason)
                     _transfer(ctx, spec, attempt.number, result)
                 else:
-                    if by_parts is not None:
-                        _transfer(ctx, spec, attempt.number, result, by_parts)
-                        by_parts.record(result)
+                    if sync_load is not None:
+                        _transfer(ctx, spec, attempt.number, result, sync_load)
+                        sync_load.record(result)
             else:
                 if ctx.sync is not None:
                     result.sync_note = ctx.sync.full_reason(str(spec.source))
@@ -407,7 +407,8 @@ def _unload_copy_and_load(ctx: TransferContext, spec: TableSpec, plan: LoadPlan,
                 source = None
             if source is not None:
                 _record_source(result, _facts(source), source.manifest)
-    return _facts(unload.outcome()), unload.outcome().manifest, outcome
+    source = unload.outcome()
+    return _facts(source), source.manifest, outcome
 
 
 def _facts(source: UnloadOutcome) -> SourceFacts:

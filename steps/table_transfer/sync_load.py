@@ -169,6 +169,12 @@ def by_parts(table_mb: float, merge_in_one_mb: float) -> str | None:
     return f"the table is about {table_mb:,.0f} MB in the plan, more than --merge-in-one-mb {merge_in_one_mb:g}"
 
 
+def window_by_parts(spec: TableSpec, sync: TableSync, merge_in_one_mb: float) -> str | None:
+    """Why the table's sync window loads part by part through the part ledger (by_parts); None: its own item merges
+    it in one transaction. A mirror_deletes table always merges with its key set in one transaction."""
+    return None if sync.mirror_deletes else by_parts(spec.size_mb, merge_in_one_mb)
+
+
 def too_large_to_merge(window_rows: int, total: int, table_mb: float, merge_in_one_mb: float) -> str | None:
     """mirror_deletes (whose key set is UNLOADed and compared in the merge's transaction): why a window of
     `window_rows` of a table of `total` rows is not merged but the table read whole; None: merged."""
@@ -669,7 +675,7 @@ def sync_table(ctx, spec: TableSpec, sync: TableSync, attempt: int, result: Tabl
             _add_columns(ctx, spec, added)
         return WholeSync(spec, sync, cursor, state, ctx.run_id, window.why_whole or "")
 
-    parts = None if sync.mirror_deletes else by_parts(spec.size_mb, ctx.options.merge_in_one_mb)
+    parts = window_by_parts(spec, sync, ctx.options.merge_in_one_mb)
     if parts:
         event("sync.window_by_parts", why=parts)
         return WindowByParts(spec, sync, cursor, state, ctx.run_id, keys, window.low, parts)

@@ -130,7 +130,6 @@ class SourceCount:
     high: object | None = None
     total: int = 0
     table_checks: dict[str, object] = field(default_factory=dict)
-    unloaded: bool = True  # False: no row to unload, so no UNLOAD ran and no manifest was written
 
 
 def count_source(cur, spec: TableSpec, aggregates: list[Aggregate], high_of: str | None = None,
@@ -160,15 +159,13 @@ def run_unload(conn, spec: TableSpec, options: TransferOptions, prefix: str, aut
                window: sql.Composable | None = None) -> SourceCount:
     """Count (count_source) and UNLOAD the table, or only the rows of `window`, in one transaction. When the count
     is 0 no UNLOAD runs: in the same snapshot it would write no row, and whether Redshift then writes empty parts or
-    a manifest at all is not documented; the caller takes an empty manifest instead (SourceCount.unloaded)."""
+    a manifest at all is not documented; the caller takes an empty manifest instead."""
     statement = unload_statement(conn, spec, options, prefix, authorization, window)
     try:
         with conn.cursor() as cur:
             counted = count_source(cur, spec, checksum_aggregates, high_of, window)
             if counted.rows:
                 cur.execute(statement)
-            else:
-                counted.unloaded = False
         conn.commit()
     except psycopg2.Error as exc:
         with contextlib.suppress(psycopg2.Error):  # a lost connection cannot roll back; the error is `exc`
