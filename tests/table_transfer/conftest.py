@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import psycopg2
 import psycopg2.extensions
+import psycopg2.sql
 import pytest
 from typer.testing import CliRunner
 
@@ -74,7 +75,7 @@ class Transfer:
         return query(self.alloydb_dsn, statement, params)
 
     def table(self, name: str, columns: list[tuple[str, str]], *, target_name: str | None = None,
-              rows_sql: str | None = None) -> tuple[TableRef, TableRef]:
+              rows_sql: str | psycopg2.sql.Composable | None = None) -> tuple[TableRef, TableRef]:
         """Create the table in Redshift (optionally filled by `rows_sql`) and in AlloyDB, and plan it."""
         source = TableRef(self.schema, name)
         target = TableRef(self.schema, target_name or short_name(name))

@@ -105,8 +105,10 @@ def synced_window_by_parts(transfer, tmp_path, name: str) -> tuple[TableRef, tup
     first = run_step(transfer, "--table", str(source), *synced, timeout=180)
     assert first.code == 0, first.output
     added = ROWS // 2
-    transfer.rs_execute(f"INSERT INTO {quoted(transfer.schema)}.{quoted(name)} SELECT g, 'row ' || g || ' ' || "
-                        f"md5(g::varchar) FROM generate_series({ROWS + 1}, {ROWS + added}) g")
+    transfer.rs_execute(psycopg2.sql.SQL("INSERT INTO {} SELECT g, 'row ' || g || ' ' || md5(g::varchar) "
+                                         "FROM generate_series({}, {}) g").format(
+        psycopg2.sql.Identifier(transfer.schema, name), psycopg2.sql.Literal(ROWS + 1),
+        psycopg2.sql.Literal(ROWS + added)))
     slow_new_tables(transfer.alloydb_dsn, STAGING_SCHEMA, 1.0)
     return source, synced, added
 

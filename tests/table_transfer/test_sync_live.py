@@ -30,6 +30,15 @@ def same_rows(transfer, name: str, order: str = "1") -> list[tuple]:
     return target
 
 
+def table_sql(transfer, name: str) -> sql.Identifier:
+    return sql.Identifier(transfer.schema, name)
+
+
+def inserted(transfer, name: str, values: str) -> sql.Composed:
+    """INSERT INTO <the test schema>.<name> VALUES <values>, the name quoted by psycopg2.sql."""
+    return sql.SQL("INSERT INTO {} VALUES " + values).format(table_sql(transfer, name))
+
+
 def watermark(transfer, name: str):
     rows = transfer.pg_rows("SELECT watermark FROM r2a_meta.sync_state WHERE target = %s",
                             (f"{transfer.schema}.{name}",))
@@ -95,7 +104,7 @@ def test_upsert_merges_changed_rows_by_the_configured_key(transfer, window_args,
     source, _ = transfer.table("orders", ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.orders VALUES "
                                "(1, '2024-01-01', 10), (2, '2024-01-01', 20), (3, '2024-01-02', 30)")
     if indexed:  # an index leading with the key: UPDATE + INSERT in one statement, else DELETE + INSERT
-        transfer.pg_execute(f"CREATE INDEX ON {transfer.schema}.orders (id, amount)")
+        transfer.pg_execute(sql.SQL("CREATE INDEX ON {} (id, amount)").format(table_sql(transfer, "orders")))
     strategies = []
     real_key_indexed = sync_load._key_indexed
     monkeypatch.setattr(sync_load, "_key_indexed", lambda *a: strategies.append(real_key_indexed(*a)) or strategies[-1])
@@ -129,20 +138,21 @@ def test_upsert_merges_changed_rows_by_the_configured_key(transfer, window_args,
 @pytest.mark.parametrize("indexed", [False, True], ids=["key not indexed", "key indexed"])
 def test_an_upsert_key_shared_by_rows_outside_the_window_fails_the_table(transfer, tmp_path, indexed):
     # Redshift does not enforce keys: two rows share id 1, and only one of them moves into the window
-    source, _ = transfer.table("shared_key", ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.shared_key VALUES "
-                               "(1, '2023-01-01', 10), (1, '2023-01-01', 11), (2, '2024-01-01', 20)")
+    shared_key = table_sql(transfer, "shared_key")
+    source, _ = transfer.table("shared_key", ORDERS, rows_sql=inserted(
+        transfer, "shared_key", "(1, '2023-01-01', 10), (1, '2023-01-01', 11), (2, '2024-01-01', 20)"))
     if indexed:  # not unique: the one-statement upsert would update both rows of id 1 and keep the count equal
-        transfer.pg_execute(f"CREATE INDEX ON {transfer.schema}.shared_key (id)")
+        transfer.pg_execute(sql.SQL("CREATE INDEX ON {} (id)").format(shared_key))
     config = configure(transfer, tmp_path, {str(source): {"mode": "upsert", "cursor": "updated_at", "key": ["id"]}})
     assert transfer.run("--table", str(source), "--sync-config", config)[0] == 0
     before = same_rows(transfer, "shared_key", "1, 3")
-    transfer.rs_execute(f"UPDATE {transfer.schema}.shared_key SET amount = 12, updated_at = '2024-01-02' "
-                        "WHERE id = 1 AND amount = 11")
+    transfer.rs_execute(sql.SQL("UPDATE {} SET amount = 12, updated_at = '2024-01-02' WHERE id = 1 AND amount = 11"
+                                ).format(shared_key))
     code, _ = transfer.run("--table", str(source), "--sync-config", config)
     assert code != 0
     message = transfer.result(source)["error"]["message"]
     assert ("is not unique in" if indexed else "row counts differ") in message, message
-    assert transfer.pg_rows(f"SELECT * FROM {transfer.schema}.shared_key ORDER BY 1, 3") == before
+    assert transfer.pg_rows(sql.SQL("SELECT * FROM {} ORDER BY 1, 3").format(shared_key)) == before
     assert watermark(transfer, "shared_key") == "2024-01-01 00:00:00"
 
 
@@ -151,23 +161,23 @@ def test_a_sync_into_a_table_other_tables_refer_to_keeps_their_references(transf
     """Post-data builds the target's primary key and the foreign keys that refer to it. An upsert keyed by it
     updates the window's rows in place; an append deletes and re-inserts them, with the keys that refer to the
     table taken off and put back (VALIDATEd) in the same transaction, as a reload does (foreign_keys.py)."""
-    source, _ = transfer.table("parent", ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.parent VALUES "
-                               "(1, '2024-01-01', 10), (2, '2024-01-01', 20)")
+    parent, child = table_sql(transfer, "parent"), table_sql(transfer, "child")
+    source, _ = transfer.table("parent", ORDERS, rows_sql=inserted(
+        transfer, "parent", "(1, '2024-01-01', 10), (2, '2024-01-01', 20)"))
     entry = {"mode": mode, "cursor": "updated_at", **({"key": ["id"]} if mode == "upsert" else {})}
     config = configure(transfer, tmp_path, {str(source): entry})
     assert transfer.run("--table", str(source), "--sync-config", config)[0] == 0
-    transfer.pg_execute(f"ALTER TABLE {transfer.schema}.parent ADD PRIMARY KEY (id)")
-    transfer.pg_execute(f"CREATE TABLE {transfer.schema}.child (parent_id integer REFERENCES "
-                        f"{transfer.schema}.parent (id))")
-    transfer.pg_execute(f"INSERT INTO {transfer.schema}.child VALUES (1), (2)")
-    transfer.rs_execute(f"UPDATE {transfer.schema}.parent SET amount = 11, updated_at = '2024-01-02' WHERE id = 1")
-    transfer.rs_execute(f"INSERT INTO {transfer.schema}.parent VALUES (3, '2024-01-02', 30)")
+    transfer.pg_execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (id)").format(parent))
+    transfer.pg_execute(sql.SQL("CREATE TABLE {} (parent_id integer REFERENCES {} (id))").format(child, parent))
+    transfer.pg_execute(inserted(transfer, "child", "(1), (2)"))
+    transfer.rs_execute(sql.SQL("UPDATE {} SET amount = 11, updated_at = '2024-01-02' WHERE id = 1").format(parent))
+    transfer.rs_execute(inserted(transfer, "parent", "(3, '2024-01-02', 30)"))
     code, output = transfer.run("--table", str(source), "--sync-config", config)
     assert code == 0, output
     result = transfer.result(source)
     assert (result["rows_inserted"], result["rows_updated"], result["rows_deleted"]) == (1, 2, 0)
     same_rows(transfer, "parent")
-    assert transfer.pg_rows(f"SELECT count(*) FROM {transfer.schema}.child") == [(2,)]
+    assert transfer.pg_rows(sql.SQL("SELECT count(*) FROM {}").format(child)) == [(2,)]
     assert transfer.pg_rows("SELECT convalidated FROM pg_constraint WHERE conname = 'child_parent_id_fkey'") == \
         [(True,)]
 
@@ -540,9 +550,8 @@ def test_a_window_past_the_bound_is_loaded_by_parts_and_merged(transfer, tmp_pat
     from steps.table_transfer.plan import DEFAULT_MERGE_IN_ONE_MB
 
     name = "churned_mirror" if mirror_deletes else "churned"
-    source, _ = transfer.table(name, ORDERS, rows_sql=f"INSERT INTO {transfer.schema}.{name} VALUES "
-                               "(1, '2024-01-01', 10), (2, '2024-01-01', 20), (3, '2024-01-01', 30), "
-                               "(4, '2024-01-01', 40)")
+    source, _ = transfer.table(name, ORDERS, rows_sql=inserted(
+        transfer, name, "(1, '2024-01-01', 10), (2, '2024-01-01', 20), (3, '2024-01-01', 30), (4, '2024-01-01', 40)"))
     entry = {"mode": "upsert", "cursor": "updated_at", "key": ["id"], "mirror_deletes": mirror_deletes}
     config = configure(transfer, tmp_path, {str(source): entry})
     assert transfer.run("--table", str(source), "--sync-config", config)[0] == 0
@@ -578,8 +587,9 @@ def test_a_window_loaded_by_parts_resumes_its_load_after_a_failed_merge_and_comm
     from shared.errors import TransientError
     from steps.table_transfer import core
 
-    source, _ = transfer.table("parted", EVENTS, rows_sql=f"INSERT INTO {transfer.schema}.parted VALUES "
-                               "(1, '2024-01-01 10:00:00', 'a'), (2, '2024-01-01 10:00:05', 'b')")
+    parted_ids = sql.SQL("SELECT id FROM {} ORDER BY id").format(table_sql(transfer, "parted"))
+    source, _ = transfer.table("parted", EVENTS, rows_sql=inserted(
+        transfer, "parted", "(1, '2024-01-01 10:00:00', 'a'), (2, '2024-01-01 10:00:05', 'b')"))
     config = configure(transfer, tmp_path, {str(source): {"mode": "append", "cursor": "ts"}})
     by_parts = ("--merge-in-one-mb", "0")
     assert transfer.run("--table", str(source), "--sync-config", config, *by_parts)[0] == 0
@@ -596,7 +606,7 @@ def test_a_window_loaded_by_parts_resumes_its_load_after_a_failed_merge_and_comm
     code, _ = transfer.run("--table", str(source), "--sync-config", config, *by_parts)
     failed = transfer.result(source)
     assert code != 0 and failed["status"] == "failed" and failed["error"]["transient"] is True
-    assert [r[0] for r in transfer.pg_rows(f"SELECT id FROM {transfer.schema}.parted ORDER BY id")] == [1, 2]
+    assert [r[0] for r in transfer.pg_rows(parted_ids)] == [1, 2]
     assert watermark(transfer, "parted") == "2024-01-01 10:00:05"
     unload_attempt = failed["attempts"][-1]["unload_attempt"]
     transfer.rs_execute(sql.SQL("INSERT INTO {} VALUES (5, '2024-01-01 10:00:30', 'after')").format(source.sql()))
@@ -610,7 +620,7 @@ def test_a_window_loaded_by_parts_resumes_its_load_after_a_failed_merge_and_comm
     assert resumed["attempts"][-1]["switch"] == "merge"
     assert resumed["watermark_to"] == "2024-01-01 10:00:09"  # that UNLOAD's snapshot: row 5 came after it
     assert (resumed["rows_inserted"], resumed["rows_updated"], resumed["rows_deleted"]) == (2, 1, 0)
-    assert [r[0] for r in transfer.pg_rows(f"SELECT id FROM {transfer.schema}.parted ORDER BY id")] == [1, 2, 3, 4]
+    assert [r[0] for r in transfer.pg_rows(parted_ids)] == [1, 2, 3, 4]
 
     code, output = transfer.run("--table", str(source), "--sync-config", config, *by_parts)
     assert code == 0, output
