@@ -744,7 +744,9 @@ WHERE c.relkind = 'r' AND n.nspname = ANY (current_schemas(false))
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND NOT r2a_emulator.hidden_namespace(n.oid)
 ORDER BY n.nspname, c.relname, a.attnum;
 
--- Exact row count for tables up to 256 MB, the planner's estimate above (Redshift keeps exact counts cheaply).
+-- Exact row count for tables up to 256 MB and for any table PostgreSQL has not analyzed yet (reltuples -1: a large
+-- table just loaded would otherwise be left out as if empty, where Redshift lists every table that holds rows), the
+-- planner's estimate above (Redshift keeps exact counts cheaply).
 -- NULL (so the table is left out, like an empty one) for another session's temporary table, which PostgreSQL
 -- refuses to read and which Redshift's SVV_TABLE_INFO does not list ("shows only user-defined tables",
 -- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_TABLE_INFO.html; a temporary table belongs to its
@@ -763,8 +765,10 @@ BEGIN
         RETURN NULL;
     END IF;
     IF coalesce(pg_catalog.pg_relation_size(rel), 0) > 256 * 1024 * 1024 THEN
-        SELECT greatest(c.reltuples, 0)::bigint INTO result FROM pg_catalog.pg_class c WHERE c.oid = rel;
-        RETURN result;
+        SELECT c.reltuples::bigint INTO result FROM pg_catalog.pg_class c WHERE c.oid = rel AND c.reltuples >= 0;
+        IF result IS NOT NULL THEN
+            RETURN result;
+        END IF;
     END IF;
     BEGIN
         EXECUTE format('SELECT count(*) FROM %s', target) INTO result;
