@@ -280,7 +280,9 @@ def _transfer(ctx: TransferContext, spec: TableSpec, attempt: int, result: Table
         _abandon_unless_resumable(connect, plan, exc)
         raise
     current.switch = how
-    result.rows_source_after = count_now(settings, spec)
+    # A synced table's rows written since its UNLOAD are the next run's window, as after a window merged in one
+    # transaction (sync_table): no recount of the whole source for the report's "source changed during the run".
+    result.rows_source_after = None if sync_load else count_now(settings, spec)
     if result.rows_source_after is not None and result.rows_source_after != result.rows_source:
         event("source.changed", rows_unloaded=result.rows_source, rows_now=result.rows_source_after)
     if options.cleanup:  # only after verification: a failed table keeps every part for the retry to look at

@@ -122,6 +122,7 @@ def test_upsert_merges_changed_rows_by_the_configured_key(transfer, window_args,
     # window: updated_at >= 2024-01-02 (the old watermark, re-read for ties): rows 2, 3, 4
     assert result["rows_unloaded"] == 3
     assert result["attempts"][-1]["switch"] == ("merge" if window_args else "none")
+    assert result["rows_source"] == 4 and result["rows_source_after"] is None  # no recount of a synced table
     assert strategies == [indexed]
     assert (result["rows_inserted"], result["rows_updated"], result["rows_deleted"]) == (1, 2, 0)
     assert same_rows(transfer, "orders") == [(1, _ts("2024-01-01"), 10), (2, _ts("2024-01-03"), 21),
