@@ -8,11 +8,14 @@ each a `python -m steps.table_transfer` process:
    commits the watermark;
 3. 1 % of the rows changed in Redshift (amount + 1, `at` moved past the watermark), then the incremental sync
    (--verify count): its time against the full load's is the row's ratio, goal ≤ 0.10;
+   A table above --merge-in-one-mb (256 MB; the default size is) loads its window by parts, into a shadow through
+   the part ledger, merged in the switch's transaction; the benchmark stops if the result says otherwise;
 4. the key indexed in AlloyDB (ALTER TABLE … ADD PRIMARY KEY (id), as post-data builds a primary key Redshift
-   declares), another 1 % changed, then the incremental sync again: its DELETE of the changed keys finds them by
-   the index instead of scanning the table (steps/table_transfer/README.md, "Incremental sync");
-5. another 1 % changed, then the incremental sync loaded by parts (--merge-in-one-mb 0: into a shadow through the
-   part ledger, merged in the switch's transaction), what resumability costs a window of this size;
+   declares), another 1 % changed, then the incremental sync again: one statement updates the changed keys, found
+   by the index, instead of a DELETE that scans the table (steps/table_transfer/README.md, "Incremental sync");
+5. another 1 % changed, then the incremental sync in one transaction (--merge-in-one-mb 4096: the window COPYed
+   into a temporary table and merged in one AlloyDB transaction, what a table below the bound does), what
+   resumability costs a window of this size;
 6. another 1 % changed, then the incremental sync with --verify checksum (the window's and the whole table's
    per-column aggregates on both sides): what the exact check costs.
 The end state is checked by the benchmark itself too: on both sides the row count, the sum of amount, the number of
@@ -39,6 +42,7 @@ from benchmarks.transfer_bench import (
     run_step,
 )
 from devstack import env as envfile
+from steps.table_transfer.plan import DEFAULT_MERGE_IN_ONE_MB
 
 NAME = "sync_bench"
 CHANGED_EVERY = 100  # 1 % of the rows: those whose id is a multiple of this (plus the round's offset)
@@ -55,7 +59,7 @@ def run(smoke: bool) -> list[dict]:
     megabytes = int(os.environ.get("R2A_BENCH_SYNC_MB", "8" if smoke else "2048"))
     rows = max(1000, megabytes * 2**20 // ROW_BYTES)
     with bench_devstack("sync") as (env, work), planned_schema(env, {"orders": rows}) as planned:
-        return _measure(env, planned, work)
+        return _measure(env, planned, work, by_parts=megabytes > DEFAULT_MERGE_IN_ONE_MB)
 
 
 def _change(env: dict, schema: str, round_number: int) -> int:
@@ -73,7 +77,7 @@ def _state(connection, schema: str) -> tuple:
         return tuple(str(value) for value in cursor.fetchone())
 
 
-def _measure(env: dict, planned: PlannedSchema, work: Path) -> list[dict]:
+def _measure(env: dict, planned: PlannedSchema, work: Path, by_parts: bool) -> list[dict]:
     from shared.config import load_settings
     from shared.identifiers import TableRef
     from shared.objectstore import ObjectStore, RunLayout
@@ -88,11 +92,13 @@ def _measure(env: dict, planned: PlannedSchema, work: Path) -> list[dict]:
     transfer = ["steps.table_transfer", "--run-id", planned.run_id, "--cleanup", "s3,gcs", "--table", str(table)]
     synced = [*transfer, "--sync-config", str(config)]
 
-    def result(expected_mode: str | None) -> dict:
+    def result(expected_mode: str | None, switch: str | None = None) -> dict:
         document = store.read_json(layout.result(table))
         if document["status"] != "succeeded" or document.get("sync_mode") != expected_mode:
             raise RuntimeError(f"{table}: {document['status']} in mode {document.get('sync_mode')}: "
                                f"{document.get('error')}")
+        if switch is not None and document["attempts"][-1]["switch"] != switch:
+            raise RuntimeError(f"{table}: switched by {document['attempts'][-1]['switch']!r}, not {switch!r}")
         return document
 
     full_s, _, _, _ = run_step(transfer, environ)
@@ -101,17 +107,16 @@ def _measure(env: dict, planned: PlannedSchema, work: Path) -> list[dict]:
     result("upsert")
     changed = _change(env, schema, 0)
     incremental_s, _, _, _ = run_step(synced, environ)
-    incremental = result("upsert")
+    default_switch = "merge" if by_parts else "none"  # "none": merged in the COPY's transaction, no shadow
+    incremental = result("upsert", default_switch)
     with psycopg2.connect(envfile.postgres_dsn(env, database)) as target, target.cursor() as cursor:
         cursor.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (id)").format(sql.Identifier(schema, "orders")))
     changed_indexed = _change(env, schema, 1)
     indexed_s, _, _, _ = run_step(synced, environ)
-    indexed = result("upsert")
-    changed_parts = _change(env, schema, 2)
-    parts_s, _, _, _ = run_step([*synced, "--merge-in-one-mb", "0"], environ)
-    parts = result("upsert")
-    if parts["attempts"][-1]["switch"] != "merge":
-        raise RuntimeError(f"{table}: the window was not loaded by parts: {parts['attempts'][-1]}")
+    indexed = result("upsert", default_switch)
+    changed_at_once = _change(env, schema, 2)
+    at_once_s, _, _, _ = run_step([*synced, "--merge-in-one-mb", "4096"], environ)
+    at_once = result("upsert", "none")
     changed_again = _change(env, schema, 3)  # rounds increase: each round's `at` is past the one before
     checked_s, _, _, _ = run_step([*synced, "--verify", "checksum"], environ)
     checked = result("upsert")
@@ -140,11 +145,11 @@ def _measure(env: dict, planned: PlannedSchema, work: Path) -> list[dict]:
          indexed_s / full_s <= GOAL_RATIO),
         *((f"incremental sync, the key indexed: {name} phase", seconds, "s", None, None)
           for name, seconds in _phase_seconds(indexed).items()),
-        ("rows changed before the sync by parts", changed_parts, "rows", None, None),
-        ("incremental sync by parts (--merge-in-one-mb 0, key indexed)", parts_s, "s", None, None),
-        ("ratio incremental by parts / full", parts_s / full_s, "x", None, None),
-        *((f"incremental sync by parts: {name} phase", seconds, "s", None, None)
-          for name, seconds in _phase_seconds(parts).items()),
+        ("rows changed before the sync in one transaction", changed_at_once, "rows", None, None),
+        ("incremental sync in one transaction (--merge-in-one-mb 4096, key indexed)", at_once_s, "s", None, None),
+        ("ratio incremental in one transaction / full", at_once_s / full_s, "x", None, None),
+        *((f"incremental sync in one transaction: {name} phase", seconds, "s", None, None)
+          for name, seconds in _phase_seconds(at_once).items()),
         ("rows changed before the checksum-verified sync", changed_again, "rows", None, None),
         ("incremental sync with --verify checksum (window and whole table)", checked_s, "s", None, None),
         ("ratio incremental with checksum / full", checked_s / full_s, "x", None, None),
