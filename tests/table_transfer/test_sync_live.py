@@ -11,7 +11,7 @@ import pytest
 from psycopg2 import sql
 
 from shared.results import load_schema
-from steps.table_transfer import sync_load
+from steps.table_transfer import sync_load, sync_merge
 from tests.table_transfer.conftest import plan_entry
 
 validate_result = fastjsonschema.compile(load_schema())
@@ -106,8 +106,8 @@ def test_upsert_merges_changed_rows_by_the_configured_key(transfer, window_args,
     if indexed:  # an index leading with the key: UPDATE + INSERT in one statement, else DELETE + INSERT
         transfer.pg_execute(sql.SQL("CREATE INDEX ON {} (id, amount)").format(table_sql(transfer, "orders")))
     strategies = []
-    real_key_indexed = sync_load._key_indexed
-    monkeypatch.setattr(sync_load, "_key_indexed", lambda *a: strategies.append(real_key_indexed(*a)) or strategies[-1])
+    real_key_indexed = sync_merge.key_indexed
+    monkeypatch.setattr(sync_merge, "key_indexed", lambda *a: strategies.append(real_key_indexed(*a)) or strategies[-1])
     config = configure(transfer, tmp_path, {str(source): {"mode": "upsert", "cursor": "updated_at", "key": ["id"]}})
     code, output = transfer.run("--table", str(source), "--sync-config", config, *window_args)
     assert code == 0, output
