@@ -1,6 +1,6 @@
 """Incremental sync of one table (`append` or `upsert` in the sync config, shared/syncconfig.py), exactly once.
 
-1. AlloyDB: the table's watermark (shared/syncstate.py) and the target's columns. Schema drift is decided here: a
+1. AlloyDB: the table's watermark (shared/syncstate.py) and the target's columns. Schema drift is decided here (sync_drift.py): a
    column the plan has and the target lacks is added (its type from the rewrite rules, shared/redshift_types.py)
    and the whole table is read again this run (the target's older rows would hold NULL where the source has
    values), as it is when load_schema's refresh added the column already (the last sync's columns lack it); a column the target has and the plan lacks, or one whose type differs, fails the table with the
@@ -48,9 +48,9 @@ from psycopg2 import sql
 
 from shared import stepnames
 from shared.connections import alloydb_connection, redshift_connection
-from shared.errors import BadInputError, TargetError, TransientError
+from shared.errors import BadInputError, TransientError
 from shared.log import event
-from shared.redshift_types import UnknownTypeError, map_type, parse_type
+from shared.redshift_types import UnknownTypeError, parse_type
 from shared.results import PhaseClock, TableResult
 from shared.runlock import lock_key
 from shared.syncconfig import CURSOR_TYPES, UPSERT, TableSync
@@ -59,6 +59,7 @@ from steps.table_transfer import foreign_keys
 from steps.table_transfer.copy import copy_part, staged_url
 from steps.table_transfer.load import READ_CHUNK, copy_statement, open_decompressed, target_error
 from steps.table_transfer.plan import ColumnSpec, TableSpec, _quoted
+from steps.table_transfer.sync_drift import drift, planned_type
 from steps.table_transfer.sync_merge import DELTA, Merge, check_keys, check_target, merge
 from steps.table_transfer.unload import (
     _source_error,
@@ -81,10 +82,6 @@ _KEYS = sql.Identifier("r2a_sync_keys")  # a temporary table, dropped at COMMIT
 # The Redshift spelling a cursor literal is cast to, per canonical type (shared/redshift_types.py).
 _CAST = {"smallint": "SMALLINT", "integer": "INTEGER", "bigint": "BIGINT", "date": "DATE",
          "timestamp without time zone": "TIMESTAMP", "timestamp with time zone": "TIMESTAMPTZ"}
-
-
-class DriftError(TargetError):
-    """The source's columns changed in a way an incremental sync cannot follow."""
 
 
 @dataclass(frozen=True)
@@ -190,64 +187,6 @@ def too_large_to_merge(window_rows: int, total: int, table_mb: float, merge_in_o
 
 
 # ------------------------------------------------------------------------------------------ AlloyDB: before
-
-
-def target_columns(cur, spec: TableSpec) -> list[tuple[str, str]]:
-    """(name, format_type) of the target's columns, in order."""
-    cur.execute("SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a "
-                "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-                (spec.target.sql().as_string(cur),))
-    return list(cur.fetchall())
-
-
-def planned_type(column: ColumnSpec) -> str:
-    """The target type of a plan column, only as the rewrite rules write it for its Redshift type: the text goes
-    into DDL, and tables.json is a file, not code."""
-    try:
-        mapped = map_type(column.source_type or "")
-    except UnknownTypeError:
-        mapped = None
-    if mapped is None or mapped.target is None or (column.target_type or mapped.target) != mapped.target:
-        raise DriftError(f"column {column.target[:100]!r} has type {(column.source_type or 'unknown')[:60]} in "
-                         f"Redshift, which the rewrite rules do not map to {(column.target_type or '?')[:60]}")
-    return mapped.target
-
-
-def _probe_types(cur, type_texts: list[str]) -> list[str]:
-    """How PostgreSQL prints each type with its modifier: the columns of one temporary table say it (one statement
-    for the table's columns, not one per column)."""
-    if not type_texts:
-        return []
-    cur.execute("SAVEPOINT r2a_probe")
-    columns = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(f"c{n}"), sql.SQL(text))
-                                 for n, text in enumerate(type_texts))
-    cur.execute(sql.SQL("CREATE TEMP TABLE r2a_type_probe ({}) ON COMMIT DROP").format(columns))
-    cur.execute("SELECT pg_catalog.format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute "
-                "WHERE attrelid = 'pg_temp.r2a_type_probe'::regclass AND attnum > 0 ORDER BY attnum")
-    printed = [row[0] for row in cur.fetchall()]
-    cur.execute("ROLLBACK TO SAVEPOINT r2a_probe")
-    return printed
-
-
-def drift(cur, spec: TableSpec) -> list[ColumnSpec]:
-    """The plan's columns the target lacks (to add); raises DriftError for a dropped or retyped column."""
-    existing = dict(target_columns(cur, spec))
-    planned = {c.target: c for c in spec.columns}
-    dropped = [name for name in existing if name not in planned]
-    kept = [column for column in spec.columns if column.target in existing]
-    retyped = [f"{column.target} is {existing[column.target]} in AlloyDB, {wanted} from Redshift's "
-               f"{column.source_type}"
-               for column, wanted in zip(kept, _probe_types(cur, [planned_type(c) for c in kept]), strict=True)
-               if wanted != existing[column.target]]
-    problems = []
-    if dropped:
-        problems.append(f"dropped in Redshift: {', '.join(dropped)}")
-    if retyped:
-        problems.append(f"retyped: {'; '.join(retyped)}")
-    if problems:
-        raise DriftError(f"{spec.target} no longer matches {spec.source}: {' / '.join(problems)}"[:900],
-                         "Reload the table in full (mode full) or change it in AlloyDB to match")
-    return [c for c in spec.columns if c.target not in existing]
 
 
 def _target_oid(cur, spec: TableSpec) -> int:
