@@ -27,7 +27,7 @@ def plan_lines(plan: dict[str, Any]) -> list[str]:
     names = [one_line(t["table"]) for t in tables]  # names are Redshift's text: no line of theirs starts a line here
     width = max([len(n) for n in names] + [5])
     lines = [f"plan of run {plan['run_id']}: {totals['tables']:,} tables, {totals['rows']:,} rows, "
-             f"{totals['size_mb']:,.1f} MB in Redshift (svv_table_info), largest first",
+             f"{totals['size_mb']:,.1f} MB of data in Redshift (svv_table_info's size less each table's empty blocks), largest first",
              f"{'table':<{width}}  {'rows':>14} {'size MB':>10} {'S3 bytes':>10}  sampled"]
     lines += [f"{name:<{width}}  {t['rows']:>14,} {t['size_mb']:>10,.1f} {size(t['s3_bytes']):>10}  "
               f"{'yes' if t['sampled'] else ''}" for name, t in zip(names, tables, strict=True)]

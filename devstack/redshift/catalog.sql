@@ -778,6 +778,23 @@ BEGIN
     RETURN result;
 END $$;
 
+-- The 1 MB blocks a table takes however little it holds: one per column (user columns and the three hidden ones),
+-- per populated slice (an ALL table: per node), per segment (two with a defined sort key)
+-- (https://repost.aws/knowledge-center/redshift-cluster-storage-space). The emulator's rows are spread over all its
+-- slices (populated: min(slices, rows)); AUTO is AUTO(ALL), as SVV_TABLE_INFO shows it; two slices per node as in
+-- stv_slices.
+CREATE OR REPLACE FUNCTION r2a_emulator.minimum_blocks(rel oid, rows bigint) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT ((SELECT count(*) FROM pg_catalog.pg_attribute a WHERE a.attrelid = rel AND a.attnum > 0
+                                                            AND NOT a.attisdropped) + 3)
+           * (CASE WHEN coalesce(t.diststyle, 'AUTO') IN ('ALL', 'AUTO') THEN (s.value::integer + 1) / 2
+                   ELSE least(s.value::integer, greatest(rows, 0)) END)
+           * (CASE WHEN EXISTS (SELECT 1 FROM r2a_emulator.columns k WHERE k.relid = rel AND k.sortkey > 0)
+                   THEN 2 ELSE 1 END)
+    FROM r2a_emulator.settings s LEFT JOIN r2a_emulator.tables t ON t.relid = rel
+    WHERE s.name = 'slices'
+$$;
+
 -- Columns in the order of AWS's SVV_TABLE_INFO page (https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_TABLE_INFO.html).
 -- Materialized views are listed under their own name: the page says only "user-defined tables", but dbt-redshift
 -- reads a materialized view's diststyle and sortkey1 from SVV_TABLE_INFO by the view's name, in its macro
@@ -813,7 +830,8 @@ SELECT s.value AS database, r2a_emulator.rs_name(n.nspname)::text AS schema, c.o
         JOIN pg_catalog.pg_attribute a ON a.attrelid = k.relid AND a.attnum = k.attnum
         WHERE k.relid = c.oid AND k.sortkey = 1)::character(32) AS sortkey1_enc,
        (SELECT count(*) FROM r2a_emulator.columns k WHERE k.relid = c.oid AND k.sortkey > 0)::integer AS sortkey_num,
-       greatest(1, ceil(pg_catalog.pg_total_relation_size(c.oid) / (1024.0 * 1024.0)))::bigint AS size,
+       (ceil(pg_catalog.pg_total_relation_size(c.oid) / (1024.0 * 1024.0))
+        + coalesce(r2a_emulator.minimum_blocks(c.oid, x.rows), 1))::bigint AS size,
        0.0001::numeric(10,4) AS pct_used, 0::bigint AS empty,
        0::numeric(5,2) AS unsorted, 0::numeric(5,2) AS stats_off, x.rows::numeric(38,0) AS tbl_rows,
        NULL::numeric(19,2) AS skew_sortkey1, 0::numeric(19,2) AS skew_rows,

@@ -83,12 +83,14 @@ class Table:
     sortkey_style: str | None = None
     backup: bool = True
     estimated_rows: int | None = None
-    size_mb: float | None = None
+    size_mb: float | None = None  # the data: svv_table_info's size less the table's empty blocks (footprint.py)
+    redshift_size_mb: float | None = None  # svv_table_info's size
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": self.schema, "name": self.name, "owner": self.owner, "comment": self.comment,
                 "diststyle": self.diststyle, "sortkey_style": self.sortkey_style, "backup": self.backup,
                 "estimated_rows": self.estimated_rows, "size_mb": self.size_mb,
+                "redshift_size_mb": self.redshift_size_mb,
                 "columns": [c.to_json() for c in self.columns], "constraints": [c.to_json() for c in self.constraints]}
 
 
@@ -290,7 +292,7 @@ def catalog_from_dict(data: Any, where: str = CATALOG_JSON) -> Catalog:
                        for k in t.get("constraints", [])]
         tables.append(Table(t["schema"], t["name"], columns, constraints, t.get("owner"), t.get("comment"),
                             t.get("diststyle"), t.get("sortkey_style"), t.get("backup", True),
-                            t.get("estimated_rows"), t.get("size_mb")))
+                            t.get("estimated_rows"), t.get("size_mb"), t.get("redshift_size_mb")))
     return Catalog(
         run_id=data["run_id"],
         schemas=[Schema(s["name"], s.get("owner"), s.get("comment")) for s in data["schemas"]],

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shared.identifiers import canonical_name, canonical_part, read_quoted
+from steps.dump_schema import footprint
+from steps.dump_schema.footprint import Cluster
 from steps.dump_schema.queries import is_system_schema
 from steps.dump_schema.rows import (
     ColumnRow,
@@ -67,6 +69,7 @@ class CatalogRows:
     users: list[UserRow] = field(default_factory=list)
     groups: list[GroupRow] = field(default_factory=list)
     redshift_only: list[tuple] = field(default_factory=list)     # (kind, *row): each kind's shape is its own
+    cluster: Cluster | None = None  # stv_slices; None: unreadable
 
     def named(self) -> CatalogRows:
         """The same rows, each as its query's row type (rows given as plain tuples, as tests write them, too)."""
@@ -242,7 +245,7 @@ def build_catalog(rows: CatalogRows, shows: Shows, filters: Filters, run_id: str
         schema, name, owner = relation.schema, relation.name, relation.owner
         schema_names.add(schema)
         tables.append(_table(relation, columns_by_oid, table_def, info, constraints_by_oid,
-                             shows.tables.get((schema, name), "")))
+                             shows.tables.get((schema, name), ""), rows.cluster))
         grants += _grants("table", schema, name, owner, relation.acl)
     views = []
     for relation in views_rows:
@@ -368,7 +371,7 @@ def _grants(kind: str, schema: str, name: str, owner: str | None, acl: Any) -> l
 
 def _table(relation: RelationRow, columns_by_oid: dict[int, list[ColumnRow]],
            table_def: dict[tuple[str, str, str], TableDefRow], info: dict[tuple[str, str], TableInfoRow],
-           constraints_by_oid: dict[int, list[ConstraintRow]], show: str) -> dict:
+           constraints_by_oid: dict[int, list[ConstraintRow]], show: str, cluster: Cluster | None = None) -> dict:
     oid, schema, name, diststyle = int(relation.oid), relation.schema, relation.name, relation.diststyle
     columns = []
     interleaved = False
@@ -395,13 +398,18 @@ def _table(relation: RelationRow, columns_by_oid: dict[int, list[ColumnRow]],
     if style is None and stats is not None and stats.diststyle:
         style = str(stats.diststyle).split("(")[0].upper()
     has_sortkey = any(c["sortkey_position"] for c in columns)
+    estimated_rows = max(0, int(stats.estimated_visible_rows if stats.estimated_visible_rows is not None
+                                else stats.rows or 0)) if stats else 0
+    redshift_size = float(stats.size_mb or 0) if stats else 0.0
+    minimum = None if cluster is None or not stats else footprint.minimum_mb(
+        cluster, len(columns), stats.diststyle, has_sortkey, int(stats.rows or estimated_rows))
     return {
         "schema": schema, "name": name, "owner": relation.owner, "comment": relation.comment, "diststyle": style,
         "sortkey_style": ("interleaved" if interleaved else "compound") if has_sortkey else None,
         "backup": shown.backup,
-        "estimated_rows": max(0, int(stats.estimated_visible_rows if stats.estimated_visible_rows is not None
-                                     else stats.rows or 0)) if stats else 0,
-        "size_mb": float(stats.size_mb or 0) if stats else 0.0,
+        "estimated_rows": estimated_rows,
+        "size_mb": footprint.data_mb(redshift_size, minimum),  # the data: what the plan sizes the table by
+        "redshift_size_mb": redshift_size,
         "columns": columns,
         "constraints": [parse_constraint(c.name, c.contype, c.definition, c.referenced_schema, c.referenced_table)
                         for c in constraints_by_oid.get(oid, [])],

@@ -51,6 +51,9 @@ FROM pg_table_def
 WHERE substring(schemaname FROM 1 FOR 8) <> 'pg_temp_'
 """
 
+# The cluster's slices and nodes (footprint.py: the blocks a table takes however little it holds).
+CLUSTER_SLICES = "SELECT COUNT(*), COUNT(DISTINCT node) FROM stv_slices"
+
 TABLE_INFO = """
 SELECT "schema", "table", diststyle, size, tbl_rows, estimated_visible_rows
 FROM svv_table_info

@@ -20,6 +20,7 @@ from shared.errors import SourceError, TransientError
 from shared.log import event, one_line
 from steps.dump_schema import queries
 from steps.dump_schema.assemble import ROW_TYPES, CatalogRows, Filters, Shows, routine_types, wanted_objects
+from steps.dump_schema.footprint import Cluster
 from steps.dump_schema.rows import ColumnRow, FunctionRow, RelationRow, named
 
 MAX_READS = 3
@@ -80,7 +81,25 @@ def read_catalog_rows(conn, filters: Filters) -> CatalogRows:
                                                                   queries.TABLE_DEF))
             _fetch_none(cur, "the search path", sql.SQL("RESET search_path"))
         rows.redshift_only = _redshift_only(cur)   # last: a view it cannot read ends the transaction
+        rows.cluster = _cluster(cur)
     return rows
+
+
+def _cluster(cur) -> Cluster | None:
+    """The cluster's slices and nodes; None when STV_SLICES cannot be read or shows none (a user it hides them
+    from), and then table sizes are taken as svv_table_info says."""
+    try:
+        cur.execute(queries.CLUSTER_SLICES)
+        slices, nodes = cur.fetchone()
+    except psycopg2.Error as exc:
+        error = _error("the catalog query for stv_slices", exc)
+        if isinstance(error, TransientError):
+            raise error from None
+        if not cur.connection.autocommit:
+            cur.connection.rollback()
+        event("catalog.unreadable", view="stv_slices", error=one_line(exc, 200))
+        return None
+    return Cluster(int(slices), int(nodes)) if slices and nodes else None
 
 
 def _redshift_only(cur) -> list[tuple]:

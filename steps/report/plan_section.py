@@ -34,7 +34,7 @@ def plan_html(plan: dict[str, Any] | None) -> str:
     totals, comp = plan["totals"], plan["compression"]
     measured = plan["measured_wall_s"]
     facts = [("tables", f"{totals.get('tables', 0):,}"), ("rows", f"{totals.get('rows', 0):,}"),
-             ("Redshift size (svv_table_info)", f"{totals.get('size_mb', 0):,.1f} MB"),
+             ("Redshift data (svv_table_info's size less empty blocks)", f"{totals.get('size_mb', 0):,.1f} MB"),
              ("S3 bytes expected", size(totals.get("s3_bytes"))),
              ("S3 → GCS egress", size(totals.get("s3_to_gcs_egress_bytes"))),
              ("compression", f"{comp.get('codec')} ratio {comp.get('ratio')} ({comp.get('method')})"),
