@@ -3,8 +3,8 @@ at least one block per column (its user columns and three hidden ones), per popu
 with a defined sort key, sorted and unsorted; one without); an ALL table one per node instead of per slice
 (AWS Knowledge Center, "Why does a table in an Amazon Redshift cluster consume more or less disk storage space than
 expected?", https://repost.aws/knowledge-center/redshift-cluster-storage-space; the hidden columns: INSERT_XID,
-DELETE_XID and ROW_ID, https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_DISKUSAGE.html). So 10 rows in 40
-columns with a sort key are 43 × 16 × 2 = 1,376 MB on a 16-slice cluster. The plan sizes tables by the data they
+DELETE_XID and ROW_ID, https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_DISKUSAGE.html). So a thousand rows in
+40 columns with a sort key, EVEN, are 43 × 16 × 2 = 1,376 MB on a 16-slice cluster. The plan sizes tables by the data they
 hold (which get a pod of their own, how many loaders, whether a sync window loads by parts), so that minimum is
 taken off when the cluster's slices can be read (STV_SLICES, https://docs.aws.amazon.com/redshift/latest/dg/r_STV_SLICES.html).
 Which slices a table populates is not read (STV_BLOCKLIST is for superusers): min(slices, rows) is the most it can
