@@ -124,7 +124,9 @@ def test_catalog_views_the_dump_reads(rs, schema):
     assert ("keyed", "v", "character varying(20)", "bytedict" + " " * 24, False, 0, False) in table_def
     info = rows(rs, 'select "table", diststyle, sortkey1, tbl_rows, size from svv_table_info where schema = %s',
                 (schema,))
-    assert info == [("keyed", "KEY(k)", "s", 2, 1)]          # empty tables are absent
+    # empty tables are absent; size: a block of data on top of a block per column (4 and 3 hidden) per populated
+    # slice (2 rows: 2) per segment (sorted: 2) (https://repost.aws/knowledge-center/redshift-cluster-storage-space)
+    assert info == [("keyed", "KEY(k)", "s", 2, 1 + 7 * 2 * 2)]
     styles = dict(rows(rs, "select c.relname, c.reldiststyle from pg_class c join pg_namespace n "
                            "on n.oid = c.relnamespace where n.nspname = %s and c.relkind = 'r'", (schema,)))
     assert styles == {"keyed": 1, "allstyle": 8, "empty_one": 0}

@@ -1,4 +1,4 @@
-"""dry-run=true ends with the plan: every table with its rows and size from svv_table_info, largest first, the
+"""dry-run=true ends with the plan: every table with its rows and data size from svv_table_info, largest first, the
 S3 bytes after compression from a sample, the egress, the objects that will not migrate and a duration estimate,
 printed and written to plan.json; AlloyDB is not touched. `r2a plan` runs the same and prints it.
 
@@ -35,12 +35,24 @@ def _alloydb_relations(devstack) -> list[tuple]:
 
 
 def _svv_table_info(redshift) -> dict[str, tuple[float, int]]:
+    """Each table's data (svv_table_info's size less the blocks any table takes: one per column, user and 3 hidden,
+    per populated slice, an ALL table per node, per segment, 2 with a sort key;
+    https://repost.aws/knowledge-center/redshift-cluster-storage-space) and rows."""
     conn = psycopg2.connect(host=redshift["host"], port=redshift["port"], dbname=redshift["database"],
                             user=redshift["user"], password=redshift["password"], sslmode="disable")
     try:
         with conn.cursor() as cur:
-            cur.execute('SELECT "schema", "table", size, estimated_visible_rows FROM svv_table_info')
-            return {canonical_name(s, t): (float(size or 0), int(rows or 0)) for s, t, size, rows in cur.fetchall()}
+            cur.execute("SELECT COUNT(*), COUNT(DISTINCT node) FROM stv_slices")
+            slices, nodes = cur.fetchone()
+            cur.execute('SELECT i."schema", i."table", i.size, i.estimated_visible_rows, i.tbl_rows, i.diststyle, '
+                        "i.sortkey_num, (SELECT COUNT(*) FROM svv_columns c WHERE c.table_schema = i.\"schema\" "
+                        'AND c.table_name = i."table") FROM svv_table_info i')
+            info = {}
+            for schema, table, size, rows, stored, style, sorted_by, columns in cur.fetchall():
+                populated = nodes if style in ("ALL", "AUTO(ALL)") else min(slices, int(stored))
+                empty_blocks = (int(columns) + 3) * populated * (2 if sorted_by else 1)
+                info[canonical_name(schema, table)] = (max(float(size) - empty_blocks, 0.0), int(rows or 0))
+            return info
     finally:
         conn.close()
 
