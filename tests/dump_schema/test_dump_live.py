@@ -4,6 +4,7 @@ rewrites into PostgreSQL that applies."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 
@@ -63,6 +64,23 @@ def source(redshift):
     with conn.cursor() as cur:
         cur.execute(f"DROP SCHEMA {schema} CASCADE")
     conn.close()
+
+
+@contextlib.contextmanager
+def scratch_schema(redshift, prefix: str):
+    """A new schema in the emulator and an autocommit connection to it; both gone after."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    conn = psycopg2.connect(host=redshift["host"], port=redshift["port"], dbname=redshift["database"],
+                            user=redshift["user"], password=redshift["password"], sslmode="disable")
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE SCHEMA {schema}")
+        yield schema, conn
+        with conn.cursor() as cur:
+            cur.execute(f"DROP SCHEMA {schema} CASCADE")
+    finally:
+        conn.close()
 
 
 class CountingCursor(psycopg2.extensions.cursor):
@@ -133,13 +151,8 @@ def test_a_materialized_view_in_svv_table_info_is_dumped_as_a_view_not_a_table(r
     """The emulator lists a non-empty materialized view in svv_table_info under its own name, as dbt-redshift's tests
     read it from real clusters; dump_schema still takes tables from pg_class (relkind `r`) only, so the view is
     recreated from its definition, never transferred as a table."""
-    schema = f"dump_mv_{uuid.uuid4().hex[:8]}"
-    conn = psycopg2.connect(host=redshift["host"], port=redshift["port"], dbname=redshift["database"],
-                            user=redshift["user"], password=redshift["password"], sslmode="disable")
-    conn.autocommit = True
-    try:
+    with scratch_schema(redshift, "dump_mv") as (schema, conn):
         with conn.cursor() as cur:
-            cur.execute(f"CREATE SCHEMA {schema}")
             cur.execute(f"CREATE TABLE {schema}.base (x integer)")
             cur.execute(f"INSERT INTO {schema}.base VALUES (1), (2)")
             cur.execute(f"CREATE MATERIALIZED VIEW {schema}.mv_base AS SELECT x FROM {schema}.base")
@@ -151,10 +164,6 @@ def test_a_materialized_view_in_svv_table_info_is_dumped_as_a_view_not_a_table(r
                         (schema, "mv\\_tbl%"))
             assert [r[0] for r in cur.fetchall()] == ["base", "mv_base"]
         catalog = dump(conn, Filters(schemas=(schema,)), "dev_20260101_000000").catalog
-        with conn.cursor() as cur:
-            cur.execute(f"DROP SCHEMA {schema} CASCADE")
-    finally:
-        conn.close()
     assert [t["name"] for t in catalog["tables"]] == ["base", "mv_tbl__no_such_view__0"]
     assert [(v["name"], v["kind"]) for v in catalog["views"]] == [("mv_base", "materialized_view")]
 
@@ -164,21 +173,12 @@ def test_a_small_wide_table_is_sized_by_its_data_not_by_its_empty_blocks(redshif
     (https://repost.aws/knowledge-center/redshift-cluster-storage-space; the emulator has 4 slices): ten rows in 40
     sorted columns are 43 × 4 × 2 = 344 MB there. The plan sizes the table by its data (steps/dump_schema/footprint.py),
     keeping Redshift's figure beside it, so a small wide table is not planned as a large one."""
-    schema = f"dump_size_{uuid.uuid4().hex[:8]}"
     columns = ", ".join(f"c{n} integer" for n in range(40))
-    conn = psycopg2.connect(host=redshift["host"], port=redshift["port"], dbname=redshift["database"],
-                            user=redshift["user"], password=redshift["password"], sslmode="disable")
-    conn.autocommit = True
-    try:
+    with scratch_schema(redshift, "dump_size") as (schema, conn):
         with conn.cursor() as cur:
-            cur.execute(f"CREATE SCHEMA {schema}")
             cur.execute(f"CREATE TABLE {schema}.wide ({columns}) DISTSTYLE EVEN COMPOUND SORTKEY (c0)")
             cur.execute(f"INSERT INTO {schema}.wide (c0) SELECT g FROM generate_series(1, 10) g")
         catalog = dump(conn, Filters(schemas=(schema,)), "dev_20260101_000000").catalog
-        with conn.cursor() as cur:
-            cur.execute(f"DROP SCHEMA {schema} CASCADE")
-    finally:
-        conn.close()
     (wide,) = catalog["tables"]
     assert wide["redshift_size_mb"] >= 43 * 4 * 2 and wide["size_mb"] == wide["redshift_size_mb"] - 43 * 4 * 2
     assert wide["size_mb"] <= 1
