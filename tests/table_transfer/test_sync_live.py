@@ -124,6 +124,7 @@ def test_upsert_merges_changed_rows_by_the_configured_key(transfer, window_args,
     assert result["attempts"][-1]["switch"] == ("merge" if window_args else "none")
     assert result["rows_source"] == 4 and result["rows_source_after"] is None  # no recount of a synced table
     assert strategies == [indexed]
+    assert ("sync.key_not_indexed" in output) is not indexed, output
     assert (result["rows_inserted"], result["rows_updated"], result["rows_deleted"]) == (1, 2, 0)
     assert same_rows(transfer, "orders") == [(1, _ts("2024-01-01"), 10), (2, _ts("2024-01-03"), 21),
                                              (3, _ts("2024-01-02"), 30), (4, _ts("2024-01-03"), 40)]
