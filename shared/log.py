@@ -19,6 +19,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+from shared.sqltext import comment_line
+
 _table: contextvars.ContextVar[str | None] = contextvars.ContextVar("r2a_table", default=None)
 _context: dict[str, str | None] = {"run_id": None, "step": None}
 _secrets: set[str] = set()
@@ -32,6 +34,8 @@ _CREDENTIAL_SHAPES = [
     (re.compile(r"(?i)(aws_secret_access_key=|token=)[^;'\s]+"), r"\1***"),
     (re.compile(r"(postgres(?:ql)?://[^:/@\s]+:)[^@\s]+@"), r"\1***@"),
 ]
+
+_LINE_BREAKS_LEFT_BY_JSON = re.compile("[\x7f-\x9f\u2028\u2029]")
 
 logger = logging.getLogger("r2a")
 
@@ -71,8 +75,9 @@ def redact(text: str) -> str:
 
 
 def one_line(text: object, limit: int | None = None) -> str:
-    """`text` (any object, e.g. an exception) redacted, folded onto one line, then cut to `limit` characters."""
-    folded = " ".join(redact(str(text)).split())
+    """`text` (any object, e.g. an exception) redacted, folded onto one line, its other control characters (a
+    terminal escape in a name from Redshift) written as escapes, then cut to `limit` characters."""
+    folded = comment_line(" ".join(redact(str(text)).split()))
     return folded if limit is None else folded[:limit]
 
 
@@ -113,7 +118,10 @@ class _JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", {}) or {})
         if record.name != "r2a" and not record.name.startswith("r2a."):
             entry["logger"] = record.name
-        return json.dumps(redact_value(entry), ensure_ascii=False)
+        # json.dumps leaves C1 controls (\\x85) and U+2028/2029 as they are, which str.splitlines() and some log
+        # readers take as line breaks; written as \\uXXXX they read back the same.
+        return _LINE_BREAKS_LEFT_BY_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}",
+                                             json.dumps(redact_value(entry), ensure_ascii=False))
 
 
 class _TextFormatter(logging.Formatter):
@@ -127,7 +135,9 @@ class _TextFormatter(logging.Formatter):
         extra = getattr(record, "fields", {}) or {}
         if extra:
             parts.append(" ".join(f"{k}={v}" for k, v in extra.items()))
-        return redact(" ".join(str(p) for p in parts))
+        # Names and messages carry Redshift's text: a line break or a terminal escape in it stays visible (\\n,
+        # \\u001b) instead of forging a line or recolouring the terminal, as in a SQL comment line.
+        return comment_line(redact(" ".join(str(p) for p in parts)))
 
 
 def configure(step: str, run_id: str | None = None, fmt: str = "auto", secrets: Iterable[str | None] = (),

@@ -24,12 +24,31 @@ def test_json_lines_carry_run_step_table():
     assert entry["phase"] == "load" and entry["duration_s"] == 1.5
 
 
+def test_a_json_line_stays_one_line_for_every_line_splitter_and_reads_back_the_name():
+    stream = capture("json")
+    name = "s.t\n\r\x0b\x0c\x1c\x85\u2028\u2029\x1b[2J é"
+    log.event("table.failed", table=name)
+    assert len(stream.getvalue().splitlines()) == 1
+    assert json.loads(stream.getvalue())["table"] == name
+    assert "é" in stream.getvalue()  # readable, not \u00e9
+
+
 def test_text_format_is_one_readable_line():
     stream = capture("text")
     log.event("unload.started", table="public.users", parts=4)
     line = stream.getvalue().strip()
     assert "\n" not in line
     assert "unit public.users unload.started parts=4" in line
+
+
+def test_text_format_shows_line_breaks_and_terminal_escapes_from_names_instead_of_obeying_them():
+    stream = capture("text")
+    forged = "public.t\n00:00:00 info    unit public.t table.succeeded\u2028\x1b[2Jx"
+    log.event("table.failed", table=forged, reason="a\rb")
+    line = stream.getvalue()
+    assert line.count("\n") == 1 and line.endswith("\n")
+    assert "\x1b" not in line and "\u2028" not in line and "\r" not in line
+    assert "public.t\\n00:00:00 info    unit public.t table.succeeded\\u2028\\u001b[2Jx table.failed reason=a\\rb" in line
 
 
 def test_secrets_never_reach_the_output_from_any_logger():

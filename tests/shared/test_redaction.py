@@ -71,6 +71,7 @@ def test_one_line_redacts_before_it_folds_and_cuts():
     cut_inside_the_secret = "y" * 290 + LONG
     assert log.one_line(cut_inside_the_secret, 300) == "y" * 290 + "***"
     assert log.one_line(f"a\n  {MULTILINE}\n b") == "a *** b"
+    assert log.one_line("table s.\x1b[2Jt\u2028x\x07") == "table s.\\u001b[2Jt x\\u0007"
     # a credential r2a never registered, in the shape an UNLOAD error echoes it, cut in the middle of the key
     statement = "UNLOAD ('select 1') TO 's3://b/p' ACCESS_KEY_ID 'AKIAEXAMPLE' SECRET_ACCESS_KEY 'unregisteredKEY123'"
     shown = log.one_line(statement, len(statement) - 5)
