@@ -3,7 +3,8 @@
 Every configured secret value is replaced by `***` in every line, whatever logged it (our code, boto, paramiko).
 Redaction always comes first: before JSON encoding (which would escape a `"` or `\\` inside a secret), before
 whitespace is folded (a secret may hold a newline) and before text is cut (half a secret no longer matches).
-`one_line()` is the one way to turn any text or exception into a short single line for a message.
+`one_line()` is the one way to turn any text or exception into a short single line for a message; `visible()` shows
+a name from Redshift on one line as it is.
 """
 
 from __future__ import annotations
@@ -81,6 +82,13 @@ def one_line(text: object, limit: int | None = None) -> str:
     return folded if limit is None else folded[:limit]
 
 
+def visible(text: object) -> str:
+    """`text` (a name from Redshift) on one line as it is: each control or line-break character written as an escape
+    (\\n, \\u001b), so it can neither start a line nor drive the terminal. Unlike one_line, spaces stay: "a\\nb"
+    and "a b" are two names."""
+    return comment_line(redact(str(text)))
+
+
 def redact_value(value: object) -> object:
     """A JSON-ready copy of `value` with every string redacted (other objects become redacted strings): what to
     encode, so that JSON's escaping cannot hide a secret from the redaction."""
@@ -137,7 +145,7 @@ class _TextFormatter(logging.Formatter):
             parts.append(" ".join(f"{k}={v}" for k, v in extra.items()))
         # Names and messages carry Redshift's text: a line break or a terminal escape in it stays visible (\\n,
         # \\u001b) instead of forging a line or recolouring the terminal, as in a SQL comment line.
-        return comment_line(redact(" ".join(str(p) for p in parts)))
+        return visible(" ".join(str(p) for p in parts))
 
 
 def configure(step: str, run_id: str | None = None, fmt: str = "auto", secrets: Iterable[str | None] = (),

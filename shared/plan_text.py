@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.log import one_line
+from shared.log import one_line, visible
 
 
 def size(count: float | int | None) -> str:
@@ -24,7 +24,7 @@ def duration(seconds: float) -> str:
 
 def plan_lines(plan: dict[str, Any]) -> list[str]:
     tables, totals, comp, estimate = plan["tables"], plan["totals"], plan["compression"], plan["estimate"]
-    names = [one_line(t["table"]) for t in tables]  # names are Redshift's text: no line of theirs starts a line here
+    names = [visible(t["table"]) for t in tables]  # names are Redshift's text: no line of theirs starts a line here
     width = max([len(n) for n in names] + [5])
     lines = [f"plan of run {plan['run_id']}: {totals['tables']:,} tables, {totals['rows']:,} rows, "
              f"{totals['size_mb']:,.1f} MB of data in Redshift (svv_table_info's size less each table's empty blocks), largest first",

@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared import stepnames
+from shared.log import one_line, visible
 from shared.documents.readiness import NotMigratedCount, PostDataState, Readiness, TableReadiness
 from shared.documents.summary import Summary
 from shared.objectstore import ObjectStore, RunLayout
@@ -93,15 +94,16 @@ def write_readiness(store: ObjectStore, layout: RunLayout) -> Readiness:
 
 def readiness_lines(document: Readiness) -> list[str]:
     tables = document.tables
-    width = max([len(t.table) for t in tables] + [5])
+    names = [visible(t.table) for t in tables]  # Redshift's text: a newline or terminal escape in it stays visible
+    width = max([len(n) for n in names] + [5])
     lines = [f"   {'table':<{width}}  {'mode':<6} {'watermark':<26} {'lag at start':>12}  reason"]
-    for t in tables:
+    for name, t in zip(names, tables, strict=True):
         lag = "" if t.lag_at_start_s is None else f"{t.lag_at_start_s:.0f} s"
-        lines.append(f"{'✓' if t.in_sync else '✗'}  {t.table:<{width}}  {t.mode:<6} "
-                     f"{t.watermark or '':<26} {lag:>12}  {t.reason}")
+        lines.append(f"{'✓' if t.in_sync else '✗'}  {name:<{width}}  {t.mode:<6} "
+                     f"{one_line(t.watermark or ''):<26} {lag:>12}  {one_line(t.reason)}")
     post_data = document.post_data
     lines.append(f"post-data (keys, indexes, identity reseed): {post_data.status}"
-                 + (f": {post_data.error}" if post_data.error else ""))
+                 + (f": {one_line(post_data.error)}" if post_data.error else ""))
     missing = document.objects_not_migrated
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(missing.by_kind.items()))
     lines.append(f"objects not migrated: {missing.total if missing.total is not None else 'unknown (no summary.json)'}"

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from shared.log import one_line, visible
 from workflows.argo import TableStatus
 
 CLEAR = "\x1b[H\x1b[2J"  # cursor home, erase the screen (ECMA-48)
@@ -16,18 +17,19 @@ CLEAR = "\x1b[H\x1b[2J"  # cursor home, erase the screen (ECMA-48)
 def table_lines(tables: list[TableStatus]) -> list[str]:
     """One line per table; a run with incrementally synced tables (shared/syncconfig.py) gets the columns mode,
     watermark and last sync before the error."""
-    width = max([len(t.table) for t in tables] + [5])
+    names = [visible(t.table) for t in tables]  # Redshift's text: a newline or terminal escape in it stays visible
+    width = max([len(n) for n in names] + [5])
     synced = any(t.sync_mode for t in tables)
     sync_width = max([len(t.watermark) for t in tables] + [9])
     sync_head = f"{'mode':<6} {'watermark':<{sync_width}} {'last sync':<25} " if synced else ""
     lines = [f"{'table':<{width}}  {'status':<9} {'rows':>12} {'seconds':>8} {'tries':>5}  {sync_head}error"]
-    for t in tables:
+    for name, t in zip(names, tables, strict=True):
         rows = "" if t.rows is None else f"{t.rows:,}"
         seconds = "" if t.seconds is None else f"{t.seconds:.1f}"
         mode = t.sync_mode or ("full" if t.has_result and t.status != "not_run" else "")
         sync = f"{mode:<6} {t.watermark:<{sync_width}} {t.synced_at:<25} " if synced else ""
-        lines.append(f"{t.table:<{width}}  {t.status:<9} {rows:>12} {seconds:>8} {t.attempts or '':>5}  "
-                     f"{sync}{t.error}")
+        lines.append(f"{name:<{width}}  {t.status:<9} {rows:>12} {seconds:>8} {t.attempts or '':>5}  "
+                     f"{sync}{one_line(t.error)}")
     return lines
 
 

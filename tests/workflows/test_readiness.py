@@ -118,3 +118,16 @@ def test_a_malformed_summary_is_one_line_naming_the_file_and_the_place(devstack_
     assert done.exit_code == 3, done.output
     assert done.output.strip().splitlines() == [
         f"r2a readiness: error: {layout.summary_json}: objects_not_migrated.total must be a non-negative whole number"]
+
+
+def test_a_hostile_table_name_stays_on_its_line_of_the_verdict():
+    from shared.documents.readiness import NotMigratedCount, PostDataState, TableReadiness
+    from shared.readiness import readiness_lines
+
+    forged = "s.t\n✓  s.forged  upsert\x1b[2J"
+    document = Readiness("r", False, (TableReadiness(forged, False, "no result\rhere", "", None, None),),
+                         PostDataState("failed", "boom\x1b[31m"), NotMigratedCount(0, {}))
+    lines = readiness_lines(document)
+    assert len(lines) == 5 and not any(c in "".join(lines) for c in "\n\r\x1b")
+    assert lines[1].startswith("✗  s.t\\n✓  s.forged  upsert\\u001b[2J") and lines[1].endswith("no result here")
+    assert lines[2].endswith(": boom\\u001b[31m")

@@ -157,3 +157,13 @@ def test_status_watch_of_a_finished_run_draws_once_and_exits_like_status(run, de
     # One frame; click drops the clear-screen sequence when the output is not a terminal.
     assert done.output.count("tables have a result") == 1 and "\x1b[" not in done.output
     assert "3/3 tables have a result" in done.output and "every table succeeded" in done.output
+
+
+def test_a_hostile_table_name_or_error_stays_on_its_line_of_the_status():
+    from workflows import status_view
+    from workflows.argo import TableStatus
+
+    tables = [TableStatus("s.t\ns.forged  succeeded\x1b[2J", "failed", None, None, 1, "boom\r\x9b2J")]
+    lines = status_view.table_lines(tables)
+    assert len(lines) == 2 and not any(c in "".join(lines) for c in "\n\r\x1b\x9b")
+    assert lines[1].startswith("s.t\\ns.forged  succeeded\\u001b[2J  failed") and lines[1].endswith("boom \\u009b2J")
