@@ -18,9 +18,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared import stepnames
-from shared.log import one_line, visible
 from shared.documents.readiness import NotMigratedCount, PostDataState, Readiness, TableReadiness
 from shared.documents.summary import Summary
+from shared.log import one_line, visible
 from shared.objectstore import ObjectStore, RunLayout
 from shared.runstate import RunState, TableState, read_run_state
 
