@@ -82,6 +82,13 @@ def one_line(text: object, limit: int | None = None) -> str:
     return folded if limit is None else folded[:limit]
 
 
+def json_for_lines(text: str) -> str:
+    """JSON text from json.dumps(ensure_ascii=False) with the C1 controls (\\x85, \\x9b) and U+2028/2029 it leaves as
+    they are written as \\uXXXX: str.splitlines() and some log readers break lines on them, some terminals obey
+    them. It reads back the same."""
+    return _LINE_BREAKS_LEFT_BY_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def visible(text: object) -> str:
     """`text` (a name from Redshift) on one line as it is: each control or line-break character written as an escape
     (\\n, \\u001b), so it can neither start a line nor drive the terminal. Unlike one_line, spaces stay: "a\\nb"
@@ -126,10 +133,7 @@ class _JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", {}) or {})
         if record.name != "r2a" and not record.name.startswith("r2a."):
             entry["logger"] = record.name
-        # json.dumps leaves C1 controls (\\x85) and U+2028/2029 as they are, which str.splitlines() and some log
-        # readers take as line breaks; written as \\uXXXX they read back the same.
-        return _LINE_BREAKS_LEFT_BY_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}",
-                                             json.dumps(redact_value(entry), ensure_ascii=False))
+        return json_for_lines(json.dumps(redact_value(entry), ensure_ascii=False))
 
 
 class _TextFormatter(logging.Formatter):

@@ -23,7 +23,7 @@ from shared.documents.claim import Claim
 from shared.errors import BadInputError, BadStateError
 from shared.finishing import finish_table, finishing_session
 from shared.identifiers import TableRef
-from shared.log import event, redact, table_context
+from shared.log import event, json_for_lines, redact, table_context
 from shared.objectstore import ObjectStore, RunLayout
 from shared.partledger import committed_parts, load_exists, mark_unloaded
 from shared.results import (
@@ -504,5 +504,5 @@ def dry_run_plan(ctx: TransferContext, spec: TableSpec) -> dict:
 
 
 def render_plan(plans: list[dict]) -> str:
-    return json.dumps(plans, indent=2, ensure_ascii=False)
+    return json_for_lines(json.dumps(plans, indent=2, ensure_ascii=False))  # names are Redshift's text
 
