@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from shared import progress as argo_progress
-from shared.log import one_line
+from shared.log import one_line, visible
 from workflows.expressions import (
     UnsupportedExpression,
     depends_satisfied,
@@ -121,12 +121,13 @@ def _find_template(folder: Path, name: str) -> dict:
 
 def _serialized(progress: Callable[[str], None]) -> Callable[[str], None]:
     """progress told from one thread at a time: print() writes text and newline separately, so lines of
-    concurrent fan-out tasks could otherwise share a line."""
+    concurrent fan-out tasks could otherwise share a line. A node's name carries its item (a table name from
+    Redshift): shown through visible, it cannot start a line of its own."""
     lock = threading.Lock()
 
     def tell(message: str) -> None:
         with lock:
-            progress(message)
+            progress(visible(message))
 
     return tell
 
@@ -515,6 +516,6 @@ def print_nodes(result: RunLocalResult, echo: Callable[[str], None] = print) -> 
             detail = f"  (progress {node.progress})"
         echo(f"  {node.name:<22} {node.phase:<10} {node.seconds:7.1f} s{detail}")
     for node in result.failed_nodes:
-        echo(f"  failed: {node.name} (exit {node.exit_code}); log: {node.log}")
+        echo(f"  failed: {visible(node.name)} (exit {node.exit_code}); log: {node.log}")
     echo(f"workflow {result.phase} in {result.seconds:.1f} s, progress {node_progress(ran)}; run id {result.run_id}; "
          f"work folder {result.workdir}")

@@ -101,3 +101,24 @@ def test_transfer_totals_go_to_the_output_parameter_files_the_metrics_read(tmp_p
         "rows": "10", "bytes": "300", "tables": "3", "tables-failed": "1"}
     argo_outputs.write(totals, {})  # no folder given: nothing written, nothing raised
     argo_outputs.write(totals, {argo_outputs.ENV: str(tmp_path / "outputs" / "rows")})  # a file: logged only
+
+
+def test_a_hostile_item_in_a_node_name_stays_on_its_progress_line(tmp_path):
+    hostile = "s.t\n  ✓  fan(9:forged): ok\x1b[2J"
+    document = {"kind": "Workflow", "spec": {"entrypoint": "main", "templates": [
+        {"name": "main", "dag": {"tasks": [
+            {"name": "fan", "template": "work", "withParam": json.dumps([hostile]),
+             "arguments": {"parameters": [{"name": "item", "value": "{{item}}"}]}}]}},
+        {"name": "work", "inputs": {"parameters": [{"name": "item"}]},
+         "container": {"image": "x", "command": ["python", "-c", "raise SystemExit(3)"]}}]}}
+    path = tmp_path / "wf.yaml"
+    path.write_text(yaml.safe_dump(document))
+    messages: list[str] = []
+    result = run_workflow(path, {}, LocalEnvironment(), tmp_path / "run", progress=messages.append)
+    lines: list[str] = []
+    print_nodes(result, lines.append)
+    assert result.phase == "Failed" and f"fan(0:{hostile})" in [n.name for n in result.failed_nodes]
+    shown = messages + lines
+    assert not any("\n" in m or "\x1b" in m for m in shown)
+    assert any("failed: fan(0:s.t\\n  ✓  fan(9:forged): ok\\u001b[2J) (exit 3)" in line for line in lines)
+    assert not any(m.strip().startswith("✓  fan(9:forged)") for m in shown)
