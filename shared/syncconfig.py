@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.errors import BadInputError
+from shared.log import json_for_lines
 
 FULL, APPEND, UPSERT = "full", "append", "upsert"
 MODES = (FULL, APPEND, UPSERT)
@@ -110,7 +111,8 @@ class SyncConfig:
                 "notes": dict(sorted(self.notes.items()))}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        # table names are Redshift's text; `r2a sync-config init -o -` prints this to a terminal
+        return json_for_lines(json.dumps(self.to_dict(), indent=2, ensure_ascii=False)) + "\n"
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:

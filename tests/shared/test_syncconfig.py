@@ -37,6 +37,14 @@ def test_init_proposes_upsert_append_and_full_with_the_reason():
     assert parse(json.loads(config.to_json()), "x") == config  # what init writes, a run reads back
 
 
+def test_a_hostile_table_name_reads_back_from_the_starting_file_that_stays_line_safe():
+    hostile = {"tables": [{"schema": "s\u2028x", "name": "t\x9b2J\x85", "columns": [
+        {"name": "id", "type": "bigint", "identity": {"seed": 1, "step": 1}}]}]}
+    text = initial_config(hostile).to_json()
+    assert not any(c in text for c in "\u2028\x9b\x85") and "\\u2028" in text
+    assert parse(json.loads(text), "x").tables == {"s\u2028x.t\x9b2J\x85": TableSync("append", "id")}
+
+
 def test_the_cli_writes_the_starting_file(tmp_path):
     catalog = tmp_path / "catalog.json"
     catalog.write_text(json.dumps(CATALOG))
