@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared import stepnames
-from shared.log import one_line
+from shared.log import one_line, visible
 from shared.results import PhaseTiming, StepResult, TableResult
 from shared.runstate import NO_RESULT
 from steps.report.collect import RunInputs
@@ -35,8 +35,10 @@ class LogLine:
     detail: str = ""
 
     def cells(self) -> list[str]:
-        return [format_ts(self.at) or "-", self.step, self.table or "-", self.phase or "-", self.event,
-                format_seconds(self.duration_s) or "-", one_line(self.detail) or "-"]
+        """Each cell on one line: the table's name as it is with its control characters escaped (log.visible), the
+        rest folded (one_line); a name from Redshift cannot start a line or shift a column."""
+        return [format_ts(self.at) or "-", one_line(self.step), visible(self.table) or "-", one_line(self.phase) or "-",
+                one_line(self.event), format_seconds(self.duration_s) or "-", one_line(self.detail) or "-"]
 
 
 def _phase_lines(step: str, table: str, phases: list[PhaseTiming]) -> list[LogLine]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shared.log import one_line
+from shared.log import one_line, visible
 from shared.results import PhaseTiming, TableResult
 from shared.runstate import STATUSES, TableState, table_states
 from steps.report.collect import RunInputs
@@ -54,11 +54,13 @@ class TableRow:
     sync_note: str = ""
 
     def cells(self) -> list[str]:
-        return [self.table, self.target, self.status, self.started_at, self.finished_at,
-                format_seconds(self.duration_s), _count(self.rows_source), _count(self.rows_loaded),
-                _count(self.bytes), _count(self.attempts), self.error, self.change, self.sync_mode,
-                self.watermark_from, self.watermark_to, _count(self.rows_inserted), _count(self.rows_updated),
-                _count(self.rows_deleted), self.sync_note]
+        """The row's tab-separated cells, each on one line: the names as they are with their control characters
+        escaped (log.visible: "a\\tb" and "a b" stay two names), the other text folded (one_line)."""
+        rest = [self.status, self.started_at, self.finished_at, format_seconds(self.duration_s),
+                _count(self.rows_source), _count(self.rows_loaded), _count(self.bytes), _count(self.attempts),
+                self.error, self.change, self.sync_mode, self.watermark_from, self.watermark_to,
+                _count(self.rows_inserted), _count(self.rows_updated), _count(self.rows_deleted), self.sync_note]
+        return [visible(self.table), visible(self.target), *(one_line(cell) for cell in rest)]
 
 
 def _count(value: int | None) -> str:
@@ -107,7 +109,7 @@ def build_rows(inputs: RunInputs) -> list[TableRow]:
 
 def render_tables(rows: list[TableRow]) -> str:
     lines = ["\t".join(COLUMNS)]
-    lines += ["\t".join(one_line(cell) for cell in row.cells()) for row in rows]
+    lines += ["\t".join(row.cells()) for row in rows]
     return "\n".join(lines) + "\n"
 
 

@@ -116,6 +116,17 @@ def test_field_values_never_break_the_tab_separated_layout():
     assert row.split("\t")[10] == "TargetError: line one column two"
 
 
+def test_a_hostile_table_name_stays_in_its_cell_of_the_tables_and_log_files():
+    documents = sample.documents()
+    documents["results/public.events.json"]["table"] = "public.ev\nents\tx\x1b"
+    report = report_of(documents)
+    for name, width in ((f"{sample.RUN_ID}.tables", 19), (f"{sample.RUN_ID}.log", 7)):
+        text = report.files[name].decode()
+        assert "\x1b" not in text and all(len(line.split("\t")) == width for line in text.splitlines()), name
+        assert any(line.split("\t")[0 if width == 19 else 2] == 'public."ev\\nents\\tx\\u001b"'
+                   for line in text.splitlines()), name
+
+
 def test_html_is_self_contained_and_lists_failed_tables():
     html = report_of(sample.documents()).files["report.html"].decode()
     assert "http://" not in html and "https://" not in html and "<link" not in html
