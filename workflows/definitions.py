@@ -58,7 +58,8 @@ UNLOADS_KEY = "redshift-unloads"  # concurrent UNLOADs per Redshift cluster (its
 COPIES_KEY = "alloydb-copy-sessions"  # concurrent COPY pods per AlloyDB instance
 SEMAPHORE_KEYS = (UNLOADS_KEY, COPIES_KEY)
 
-# An item of load-schema's fan-out list is "schema.table", "batch-NNNN" or "loader-N-of-K:schema.table"
+# An item of load-schema's fan-out list is "schema.table" (or "b64:…" for a name holding an Argo tag), "batch-NNNN" or
+# "loader-N-of-K:schema.table"
 # (steps/load_schema/fanout.py, shared/loader_items.py; workflows/README.md): pick the flag.
 TRANSFER_ITEM_FLAG = ("{{=sprig.hasPrefix('batch-', inputs.parameters.item) ? '--batch' : "
                       f"sprig.hasPrefix('{LOADER_ITEM_PREFIX}', inputs.parameters.item) ? '--loader' : '--table'}}}}")

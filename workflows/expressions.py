@@ -22,15 +22,24 @@ class UnsupportedExpression(ValueError):
 
 
 def substitute(text: str, variables: Mapping[str, Any]) -> str:
-    """Replace every `{{name}}` and `{{=expr}}` in text; unknown names are an error, never left in place."""
+    """Replace every `{{name}}` and `{{=expr}}` in text; unknown names are an error, never left in place. A value
+    that itself holds `{{` is an error too: the controller substitutes a template's text in more than one pass, and
+    a later pass reads a tag inside a value substituted by an earlier one, failing with "failed to resolve" or
+    putting another variable's value there (https://github.com/argoproj/argo-workflows/issues/1765); Argo has no
+    escape for it (https://github.com/argoproj/argo-workflows/issues/2430)."""
 
     def replace(match: re.Match) -> str:
         is_expression, body = match.group(1) == "=", match.group(2).strip()
         if is_expression:
-            return _as_text(evaluate(body, variables))
-        if body not in variables:
+            value = _as_text(evaluate(body, variables))
+        elif body not in variables:
             raise UnsupportedExpression(f"{{{{{body}}}}} is not defined here")
-        return _as_text(variables[body])
+        else:
+            value = _as_text(variables[body])
+        if "{{" in value:
+            raise UnsupportedExpression(f"failed to resolve: the value of {{{{{body[:60]}}}}} holds '{{{{', which "
+                                        "Argo's next substitution pass would read as a tag")
+        return value
 
     return TAG.sub(replace, text)
 

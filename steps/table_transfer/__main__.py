@@ -17,7 +17,7 @@ from shared.cli import StepApp, checked, error_line, step_boundary
 from shared.connections import alloydb_connection, reusing_tunnels
 from shared.errors import BadInputError, ConfigError, ExitCode, ObjectStoreError, R2AError
 from shared.identifiers import TableRef, parse_table_ref
-from shared.loader_items import LoaderItem, parse_loader_item
+from shared.loader_items import LoaderItem, name_of_item, parse_loader_item
 from shared.log import event, one_line
 from shared.objectstore import ObjectStore, RunLayout
 from shared.results import TableResult
@@ -115,6 +115,7 @@ def main(
                                   rename_switch_mb=rename_switch_mb, merge_in_one_mb=merge_in_one_mb)
         sync = read_config(sync_config, store) if sync_config else None
         ctx = TransferContext(run_id, step.settings, store, layout, options, sync)
+        table = name_of_item(table) if table is not None else None  # a fan-out item may hold the name in base64
         single = parse_table_ref(table) if table is not None and batch is None else None
         written: list[TableResult] = []
 

@@ -4,8 +4,11 @@ much work otherwise (but enough to fill the concurrent transfers), limits on ite
 import json
 import random
 
+import pytest
+
+from shared.errors import BadInputError
 from shared.identifiers import parse_table_ref
-from shared.loader_items import ITEM_PREFIX, loader_item, parse_loader_item
+from shared.loader_items import ITEM_PREFIX, loader_item, name_of_item, parse_loader_item
 from steps.load_schema.fanout import (
     CONCURRENCY,
     MAX_ITEMS,
@@ -142,3 +145,16 @@ def test_loader_items_stop_at_the_item_limit():
     assert len(plan.items) + 15 * (len(plan.items) - len(plan.batches)) > MAX_ITEMS  # they cannot all get 15 more
     assert len(plan.items) < len(split.items) <= MAX_ITEMS
     assert len(split.to_json().encode()) < 128 * 1024
+
+
+def test_names_holding_argo_tags_go_into_the_list_in_base64_and_read_back():
+    tables = synthetic(3, name=lambda i: ['s."t{{workflow.name}}"', 's."x}}"', "s.plain"][i])
+    split = with_loaders(plan_fanout(tables, own_pod_min_mb=0), tables, 0, 2)
+    listed = json.loads(split.to_json())
+    assert "{{" not in split.to_json() and "}}" not in split.to_json() and "s.plain" in listed
+    assert sorted(name_of_item(i) for i in listed if not i.startswith(ITEM_PREFIX)) == sorted(t["table"] for t in tables)
+    assert sorted(str(parse_loader_item(i).table) for i in listed if i.startswith(ITEM_PREFIX)) == sorted(
+        str(parse_table_ref(t["table"])) for t in tables)
+    assert name_of_item("s.t") == "s.t"
+    with pytest.raises(BadInputError, match="not a table name in base64"):
+        name_of_item("b64:!!")

@@ -93,3 +93,19 @@ def test_every_r2a_cursor_keeps_the_percent_of_composed_names(transfer):
     finally:
         conn.rollback()
         conn.close()
+
+
+def test_a_table_named_with_argo_tags_moves_by_the_item_its_fan_out_lists(transfer):
+    """A name holding `{{` goes into the fan-out list in base64 (shared/loader_items.py): Argo would read a tag in
+    it on a later substitution pass. The item the list holds is what the pod gets as --table."""
+    from shared.loader_items import list_json
+
+    name = "t{{workflow.name}} {{inputs.parameters.item}}"
+    source, target = transfer.table(name, [("id", "integer")])
+    transfer.rs_execute(f"INSERT INTO {quoted(transfer.schema)}.{quoted(name)} VALUES (1), (2)")
+    [item] = json.loads(list_json([str(source)]))
+    assert "{{" not in item and "}}" not in item
+    code, output = transfer.run("--table", item)
+    assert code == 0, output
+    assert transfer.result(source)["table"] == str(source)
+    assert transfer.pg_rows(f"SELECT id FROM {quoted(target.schema)}.{quoted(target.table)} ORDER BY 1") == [(1,), (2,)]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from shared.loader_items import item_name, list_json, loader_item
 from workflows.definitions import TRANSFER_ITEM_FLAG
 from workflows.expressions import UnsupportedExpression, depends_satisfied, evaluate, substitute
 from workflows.local_env import LocalEnvironment
@@ -30,6 +31,7 @@ def test_simple_tags_and_the_transfer_flag_expression():
     assert substitute(ITEM_FLAG, {**variables, "inputs.parameters.item": "tickit.sales"}) == "--table"
     assert substitute(ITEM_FLAG, {**variables, "inputs.parameters.item": "loader-2-of-4:tickit.sales"}) == "--loader"
     assert substitute(ITEM_FLAG, {**variables, "inputs.parameters.item": '"loader-x".t'}) == "--table"
+    assert substitute(ITEM_FLAG, {**variables, "inputs.parameters.item": item_name('s."t{{x}}"')}) == "--table"
     assert evaluate("asInt(lastRetry.exitCode) == 1", {"lastRetry.exitCode": "1"}) is True
     assert evaluate("asInt(lastRetry.exitCode) == 1", {"lastRetry.exitCode": "7"}) is False
     assert evaluate("workflow.parameters['run-id'] + '-x'", variables) == "dev_1-x"
@@ -40,6 +42,38 @@ def test_simple_tags_and_the_transfer_flag_expression():
 def test_what_run_local_cannot_evaluate_is_an_error_not_a_guess(text):
     with pytest.raises(UnsupportedExpression):
         substitute(text, {"inputs.parameters.item": "x"})
+
+
+def test_a_value_holding_a_tag_fails_as_argos_next_substitution_pass_would():
+    # https://github.com/argoproj/argo-workflows/issues/1765: a tag put in by one pass is read by the next one
+    with pytest.raises(UnsupportedExpression, match="failed to resolve"):
+        substitute("--table {{inputs.parameters.item}}", {"inputs.parameters.item": 's."t{{workflow.name}}"'})
+
+
+@pytest.mark.parametrize("as_the_step_lists_it", [False, True], ids=["raw names", "list_json"])
+def test_a_fan_out_over_names_holding_tags_runs_only_as_the_steps_list_them(tmp_path, as_the_step_lists_it):
+    names = ['s."t{{workflow.name}}"', 's."{{inputs.parameters.item}}"', "s.plain"]
+    items = [*names, loader_item(names[0], 2, 2)]
+    listed = list_json(items) if as_the_step_lists_it else json.dumps(items)
+    lister = _python("lister", f"print({listed!r})")
+    worker = _python("worker", """
+        import sys
+        from shared.loader_items import name_of_item, parse_loader_item
+        item, out = sys.argv[1], sys.argv[2]
+        name = str(parse_loader_item(item).table) if item.startswith('loader-') else name_of_item(item)
+        with open(out + '/names', 'a', encoding='utf-8') as f:
+            f.write(name + '\\n')""", inputs=["item"])
+    worker["container"]["args"] = ["{{inputs.parameters.item}}", "{{workflow.parameters.out}}"]
+    tasks = [{"name": "list", "template": "lister"},
+             {"name": "work", "template": "worker", "depends": "list", "withParam": "{{tasks.list.outputs.result}}",
+              "arguments": {"parameters": [{"name": "item", "value": "{{item}}"}]}}]
+    result = run_workflow(_workflow(tmp_path, tasks, [lister, worker]), {}, LocalEnvironment(secrets={"my-secret": {}}),
+                          tmp_path / "run", progress=lambda message: None)
+    if not as_the_step_lists_it:
+        assert result.phase != "Succeeded" and not (tmp_path / "names").exists()
+        return
+    assert result.phase == "Succeeded"
+    assert sorted((tmp_path / "names").read_text(encoding="utf-8").splitlines()) == sorted([*names, names[0]])
 
 
 def test_every_tag_in_the_rendered_yaml_is_supported():
