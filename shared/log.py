@@ -36,7 +36,11 @@ _CREDENTIAL_SHAPES = [
     (re.compile(r"(postgres(?:ql)?://[^:/@\s]+:)[^@\s]+@"), r"\1***@"),
 ]
 
-_LINE_BREAKS_LEFT_BY_JSON = re.compile("[\x7f-\x9f\u2028\u2029]")
+# Bidirectional controls reorder how a line is displayed, so a name holding them can show as another
+# ("Trojan Source", CVE-2021-42574; Unicode TR #9's explicit formatting characters).
+_BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_BIDI = re.compile(f"[{_BIDI_CONTROLS}]")
+_LINE_BREAKS_LEFT_BY_JSON = re.compile(f"[\x7f-\x9f\u2028\u2029{_BIDI_CONTROLS}]")
 
 logger = logging.getLogger("r2a")
 
@@ -83,17 +87,18 @@ def one_line(text: object, limit: int | None = None) -> str:
 
 
 def json_for_lines(text: str) -> str:
-    """JSON text from json.dumps(ensure_ascii=False) with the C1 controls (\\x85, \\x9b) and U+2028/2029 it leaves as
-    they are written as \\uXXXX: str.splitlines() and some log readers break lines on them, some terminals obey
-    them. It reads back the same."""
+    """JSON text from json.dumps(ensure_ascii=False) with the C1 controls (\\x85, \\x9b), U+2028/2029 and the
+    bidirectional controls it leaves as they are written as \\uXXXX: str.splitlines() and some log readers break
+    lines on them, some terminals obey them, and bidirectional controls reorder what a reader sees. It reads back
+    the same."""
     return _LINE_BREAKS_LEFT_BY_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def visible(text: object) -> str:
-    """`text` (a name from Redshift) on one line as it is: each control or line-break character written as an escape
-    (\\n, \\u001b), so it can neither start a line nor drive the terminal. Unlike one_line, spaces stay: "a\\nb"
-    and "a b" are two names."""
-    return comment_line(redact(str(text)))
+    """`text` (a name from Redshift) on one line as it is: each control, line-break or bidirectional control
+    character written as an escape (\\n, \\u001b, \\u202e), so it can neither start a line, drive the terminal nor
+    show as another name. Unlike one_line, spaces stay: "a\\nb" and "a b" are two names."""
+    return _BIDI.sub(lambda m: f"\\u{ord(m.group()):04x}", comment_line(redact(str(text))))
 
 
 def redact_value(value: object) -> object:

@@ -26,9 +26,9 @@ def test_json_lines_carry_run_step_table():
 
 def test_a_json_line_stays_one_line_for_every_line_splitter_and_reads_back_the_name():
     stream = capture("json")
-    name = "s.t\n\r\x0b\x0c\x1c\x85\u2028\u2029\x1b[2J é"
+    name = "s.t\n\r\x0b\x0c\x1c\x85\u2028\u2029\x1b[2J é\u202egnp.exe"
     log.event("table.failed", table=name)
-    assert len(stream.getvalue().splitlines()) == 1
+    assert len(stream.getvalue().splitlines()) == 1 and "\u202e" not in stream.getvalue()
     assert json.loads(stream.getvalue())["table"] == name
     assert "é" in stream.getvalue()  # readable, not \u00e9
 
@@ -66,3 +66,10 @@ def test_secrets_never_reach_the_output_from_any_logger():
 
 def test_redact_masks_dsn_passwords_not_registered():
     assert log.redact("host=h password=abc123 dbname=x") == "host=h password=*** dbname=x"
+
+
+def test_visible_shows_a_name_as_it_is_with_breaks_escapes_and_bidi_controls_written_out():
+    # a right-to-left override would display "s.t\u202egnp.exe" as "s.texe.png" (CVE-2021-42574)
+    assert log.visible("s.t\u202egnp.exe\u2066x\u2069") == "s.t\\u202egnp.exe\\u2066x\\u2069"
+    assert log.visible("a\tb  c\x1b") == "a\\tb  c\\u001b"
+    assert log.visible("🏳️\u200d🌈 ñ") == "🏳️\u200d🌈 ñ"  # a zero-width joiner of an emoji stays
