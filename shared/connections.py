@@ -122,7 +122,8 @@ def _open_tunnel(bastion: BastionSettings, remote: Endpoint) -> Iterator[tuple[E
 
 # OpenSSH's sshd drops unauthenticated connections at random once MaxStartups (default 10:30:100) are pending
 # (sshd_config(5)): when many pods start at once, a start can lose the connection before the banner or during the
-# login. Such a start is tried again; a key the bastion refuses is not (it would be refused again).
+# login. Such a start is tried again, as is one that ended right after the key exchange (_ENDED_EARLY); a key the
+# bastion refuses is not (it would be refused again).
 TUNNEL_STARTS = 3
 TUNNEL_RETRY_PAUSE_S = 1.0
 
@@ -138,12 +139,21 @@ def _quiet_transport_logger() -> logging.Logger:
 
 
 def _dropped_by_a_busy_bastion(messages: list[str]) -> bool:
-    """The start failed because the connection ended early (no banner, or closed during the login), not because
-    the bastion refused the key."""
+    """The start failed because the connection ended early (no banner, right after the key exchange, or during the
+    login), not because the bastion refused the key."""
     text = " | ".join(messages).lower()
     if "banner" in text:
         return True
-    return "authentication error" in text and not _login_refused(text)
+    if _login_refused(text):
+        return False
+    return any(words in text for words in _ENDED_EARLY)
+
+
+# sshtunnel's words for a connection closed during the login; paramiko's for one that ended right after the key
+# exchange, when the first encrypted packet does not decrypt (the two sides derived different keys, as
+# implementations of the new hybrid key exchange did once in some 512 handshakes: erlang/otp#11208) and the
+# server hangs up: "EOF in transport thread", "Invalid packet blocking".
+_ENDED_EARLY = ("authentication error", "eof in transport thread", "invalid packet blocking")
 
 
 def _login_refused(text: str) -> bool:

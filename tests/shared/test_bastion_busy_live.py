@@ -113,3 +113,22 @@ def test_a_refused_key_is_not_tried_again(settings, devstack, tmp_path):
             _select_one(refused)
         assert proxy.stats.connections == 1
     assert "refused the SSH login (check SSH_BASTION_USER and SSH_BASTION_KEY_FILE)" in caught.value.one_line()
+
+
+# What paramiko 5.1 and sshtunnel logged when devstack's asyncssh bastion hung up right after an
+# mlkem768x25519-sha256 key exchange whose first encrypted packet did not decrypt (a CI run of 2026-12-06), and what
+# they log for a refused key.
+ENDED_AFTER_KEX = ["Kex: mlkem768x25519-sha256", "=== End of kex handshake ===", "EOF in transport thread",
+                   "Exception (client): Invalid packet blocking",
+                   "Could not connect to gateway 127.0.0.1:54843 : Invalid packet blocking"]
+REFUSED = ["=== End of kex handshake ===", "Authentication (publickey) failed.", "EOF in transport thread",
+           "Authentication error"]
+
+
+def test_a_connection_that_ended_right_after_the_key_exchange_is_tried_again_a_refused_key_is_not():
+    from shared.connections import _dropped_by_a_busy_bastion
+
+    assert _dropped_by_a_busy_bastion(ENDED_AFTER_KEX) is True
+    assert _dropped_by_a_busy_bastion(REFUSED) is False
+    assert _dropped_by_a_busy_bastion(["Could not connect to gateway 127.0.0.1:1 : [Errno 111] Connection refused"]) \
+        is False
